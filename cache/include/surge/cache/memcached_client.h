@@ -1,0 +1,101 @@
+// MemcachedClient: one libmemcached handle configured once from a server list.
+//
+// Keys are spread over the servers by consistent hashing (ketama), so adding or losing a node moves
+// only that node's share. Timeouts are tight (tens of milliseconds): a dead, stopped or black-holed
+// cluster answers with an error value within the bound, never a hang. A server that fails is taken
+// out of the ring and retried after `retry_after_failure`.
+//
+// Invariant: a MemcachedClient is used by one thread at a time. Each thread that talks to memcached
+// owns its own client, made with clone() from a configured one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/cache/result.h"
+
+struct memcached_st;
+
+namespace surge::cache {
+
+struct MemcachedOptions {
+  std::vector<std::string> servers;  // "host:port", at least one
+  std::chrono::milliseconds connect_timeout{50};
+  std::chrono::milliseconds io_timeout{50};
+  std::chrono::seconds retry_after_failure{2};
+  // memcached's -I (item_size_max). A value whose item would not fit is refused before sending.
+  size_t item_limit = 1u << 20;
+};
+
+// Parses "host:port[,host:port...]" (whitespace around entries allowed; port defaults to 11211).
+Result<std::vector<std::string>, std::string> parseServerList(std::string_view list);
+
+enum class CacheErrorKind {
+  kUnavailable,  // no server answered within the bound (down, stopped, removed after failure)
+  kTooLarge,     // the value does not fit in one memcached item
+  kBadKey,       // empty, longer than 250 bytes, or containing spaces or control characters
+  kNotStored,    // the server declined (e.g. add on an existing key)
+  kProtocol,     // anything else the server or library reported
+};
+
+struct CacheError {
+  CacheErrorKind kind;
+  std::string message;
+};
+
+const char* cacheErrorKindName(CacheErrorKind kind);
+
+// Items overhead that memcached adds to key + value (item header, CAS, flags, "\r\n").
+inline constexpr size_t kMemcachedItemOverhead = 96;
+inline constexpr size_t kMemcachedMaxKeyLength = 250;
+
+struct MultiGetResult {
+  std::unordered_map<std::string, std::string> values;  // keys not found are absent
+  bool partial = false;  // some server failed: an absent key may exist there
+};
+
+class MemcachedClient {
+ public:
+  static Result<std::unique_ptr<MemcachedClient>, std::string> create(
+      const MemcachedOptions& options);
+  ~MemcachedClient();
+  MemcachedClient(const MemcachedClient&) = delete;
+  MemcachedClient& operator=(const MemcachedClient&) = delete;
+
+  // A new handle with the same configuration, for another thread.
+  Result<std::unique_ptr<MemcachedClient>, std::string> clone() const;
+
+  // nullopt when the key is not stored.
+  Result<std::optional<std::string>, CacheError> get(std::string_view key);
+  // One round trip per server for any number of keys.
+  Result<MultiGetResult, CacheError> getMulti(const std::vector<std::string>& keys);
+  // ttl 0: no expiry.
+  Result<Done, CacheError> set(std::string_view key, std::string_view value,
+                               std::chrono::seconds ttl = std::chrono::seconds(0));
+  Result<Done, CacheError> add(std::string_view key, std::string_view value,
+                               std::chrono::seconds ttl = std::chrono::seconds(0));
+  // Result<true>: removed; Result<false>: was not there.
+  Result<bool, CacheError> remove(std::string_view key);
+  // Atomic increment; nullopt when the key does not exist (memcached does not create it).
+  Result<std::optional<uint64_t>, CacheError> increment(std::string_view key, uint32_t delta);
+
+  const MemcachedOptions& options() const { return options_; }
+
+ private:
+  MemcachedClient(MemcachedOptions options, memcached_st* handle);
+  Result<Done, CacheError> store(bool add_only, std::string_view key, std::string_view value,
+                                 std::chrono::seconds ttl);
+
+  MemcachedOptions options_;
+  memcached_st* handle_;
+};
+
+using MemcachedClientPtr = std::unique_ptr<MemcachedClient>;
+
+}  // namespace surge::cache

@@ -1,0 +1,265 @@
+// MemcachedClient against a real memcached started on a free loopback port.
+#include "surge/cache/memcached_client.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "surge/testing/memcached_server.h"
+
+namespace surge::cache {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+MemcachedOptions optionsFor(const std::vector<std::string>& servers) {
+  MemcachedOptions options;
+  options.servers = servers;
+  options.connect_timeout = milliseconds(50);
+  options.io_timeout = milliseconds(50);
+  options.retry_after_failure = std::chrono::seconds(1);
+  return options;
+}
+
+MemcachedClientPtr connect(const std::vector<std::string>& servers) {
+  auto client = MemcachedClient::create(optionsFor(servers));
+  EXPECT_TRUE(client.ok()) << (client.ok() ? "" : client.error());
+  return client.ok() ? std::move(client.value()) : nullptr;
+}
+
+// Bound for any failed call: a connect or poll timeout, plus scheduling slack on a noisy machine.
+constexpr milliseconds kFailureBound(400);
+
+class MemcachedClientTest : public ::testing::Test {
+ protected:
+  testing::MemcachedServer server_;
+};
+
+TEST_F(MemcachedClientTest, SetGetRemove) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  auto missing = client->get("snap:regions");
+  ASSERT_TRUE(missing.ok()) << missing.error().message;
+  EXPECT_FALSE(missing->has_value());
+
+  ASSERT_TRUE(client->set("snap:regions", std::string("\0binary\xff", 8)).ok());
+  auto got = client->get("snap:regions");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, std::string("\0binary\xff", 8));
+
+  auto removed = client->remove("snap:regions");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(removed.value());
+  auto again = client->remove("snap:regions");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again.value());
+}
+
+TEST_F(MemcachedClientTest, AddAndIncrement) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  auto none = client->increment("seq", 1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(client->add("seq", "41").ok());
+  auto dup = client->add("seq", "0");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().kind, CacheErrorKind::kNotStored);
+  auto next = client->increment("seq", 1);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->value_or(0), 42u);
+}
+
+TEST_F(MemcachedClientTest, MultiGetReturnsFoundKeysInOneBatch) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("clinic:" + std::to_string(i));
+    if (i % 3 != 0) {
+      ASSERT_TRUE(client->set(keys.back(), "v" + std::to_string(i)).ok());
+    }
+  }
+  auto got = client->getMulti(keys);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_FALSE(got->partial);
+  EXPECT_EQ(got->values.size(), 200u);
+  EXPECT_EQ(got->values.at("clinic:5"), "v5");
+  EXPECT_EQ(got->values.count("clinic:3"), 0u);
+}
+
+TEST_F(MemcachedClientTest, RefusesBadKeys) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  for (std::string key : {std::string(), std::string("has space"), std::string(251, 'k'),
+                          std::string("ctl\x01"), std::string("nl\n")}) {
+    auto r = client->set(key, "v");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, CacheErrorKind::kBadKey);
+    EXPECT_FALSE(client->get(key).ok());
+  }
+}
+
+TEST_F(MemcachedClientTest, ValuesNearTheItemLimitAreRefusedAtWrite) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  // Fits with room for memcached's item overhead.
+  std::string fits((1u << 20) - 1024, 'f');
+  auto ok = client->set("big:fits", fits);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  auto got = client->get("big:fits");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->size(), fits.size());
+
+  for (size_t size : {size_t{(1u << 20) - 40}, size_t{1u << 20}, size_t{(1u << 20) + 1}}) {
+    auto refused = client->set("big:over", std::string(size, 'o'));
+    ASSERT_FALSE(refused.ok()) << size;
+    EXPECT_EQ(refused.error().kind, CacheErrorKind::kTooLarge);
+    EXPECT_NE(refused.error().message.find("does not fit in a memcached item"), std::string::npos)
+        << refused.error().message;
+  }
+  // The refusal happened before anything was sent: the connection still works.
+  EXPECT_TRUE(client->get("big:fits").ok());
+}
+
+TEST_F(MemcachedClientTest, CloneIsIndependentPerThread) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    auto copy = client->clone();
+    ASSERT_TRUE(copy.ok());
+    threads.emplace_back([t, &failures, mc = std::move(copy.value())]() {
+      for (int i = 0; i < 200; ++i) {
+        std::string key = "t" + std::to_string(t) + ":" + std::to_string(i);
+        if (!mc->set(key, key).ok()) ++failures;
+        auto got = mc->get(key);
+        if (!got.ok() || !got->has_value() || **got != key) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(MemcachedClientTest, KilledServerFailsWithinBoundAndRecoversAfterRestart) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->set("k", "before").ok());
+
+  server_.kill();
+  for (int i = 0; i < 20; ++i) {
+    auto start = Clock::now();
+    auto got = client->get("k");
+    auto took = Clock::now() - start;
+    ASSERT_FALSE(got.ok()) << "attempt " << i;
+    EXPECT_EQ(got.error().kind, CacheErrorKind::kUnavailable) << got.error().message;
+    EXPECT_LT(took, kFailureBound) << "attempt " << i << ": " << got.error().message;
+  }
+
+  server_.restart();
+  // The failed server is retried after retry_after_failure (1 s here).
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  bool recovered = false;
+  while (Clock::now() < deadline && !recovered) {
+    recovered = client->set("k", "after").ok();
+    if (!recovered) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE(recovered);
+  auto got = client->get("k");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, "after");
+}
+
+TEST_F(MemcachedClientTest, StoppedServerTimesOutInsteadOfHanging) {
+  // SIGSTOP: the kernel still accepts connections, but nothing ever answers.
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->set("k", "v").ok());
+  server_.suspend();
+  for (int i = 0; i < 5; ++i) {
+    auto start = Clock::now();
+    auto got = client->getMulti({"k", "other"});
+    auto took = Clock::now() - start;
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().kind, CacheErrorKind::kUnavailable) << got.error().message;
+    EXPECT_LT(took, kFailureBound) << got.error().message;
+  }
+  server_.resume();
+}
+
+TEST(MemcachedClusterTest, DeadClusterAnswersWithinBound) {
+  int port = testing::freeLoopbackPort();  // nothing listens here
+  auto client = connect({"127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(client);
+  auto start = Clock::now();
+  auto got = client->get("k");
+  EXPECT_LT(Clock::now() - start, kFailureBound);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().kind, CacheErrorKind::kUnavailable);
+  auto set = client->set("k", "v");
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.error().kind, CacheErrorKind::kUnavailable);
+}
+
+TEST(MemcachedClusterTest, KetamaSpreadsKeysAndSurvivesANodeLoss) {
+  testing::MemcachedServer a, b, c;
+  auto client = connect({a.address(), b.address(), c.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i)
+    keys.push_back("region:" + std::to_string(i));
+  for (const auto& k : keys)
+    ASSERT_TRUE(client->set(k, k).ok());
+
+  // Each node holds a share: read through a client that knows only that node.
+  size_t total = 0;
+  for (auto* node : {&a, &b, &c}) {
+    auto single = connect({node->address()});
+    auto got = single->getMulti(keys);
+    ASSERT_TRUE(got.ok());
+    EXPECT_GT(got->values.size(), 30u) << node->address();
+    total += got->values.size();
+  }
+  EXPECT_EQ(total, keys.size());
+
+  b.kill();
+  // Reads of keys on a and c go on; b's keys become misses (or a partial batch) within the bound.
+  auto start = Clock::now();
+  auto got = client->getMulti(keys);
+  EXPECT_LT(Clock::now() - start, kFailureBound);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_GT(got->values.size(), 100u);
+  EXPECT_LT(got->values.size(), keys.size());
+
+  // Once b has failed it leaves the ring: its keys land on a and c and can be written again. The
+  // first write that still reaches b is what marks it failed, so a writer retries once.
+  size_t rewritten = 0;
+  for (const auto& k : keys) {
+    if (got->values.count(k)) continue;
+    if (client->set(k, k).ok() || client->set(k, k).ok()) ++rewritten;
+  }
+  EXPECT_EQ(rewritten + got->values.size(), keys.size());
+  auto after = client->getMulti(keys);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->values.size(), keys.size());
+}
+
+TEST(MemcachedServerListTest, Parses) {
+  auto ok = parseServerList(" 127.0.0.1:11211, cache-b ,10.0.0.3:22122");
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok.value(),
+            (std::vector<std::string>{"127.0.0.1:11211", "cache-b:11211", "10.0.0.3:22122"}));
+  EXPECT_FALSE(parseServerList("").ok());
+  EXPECT_FALSE(parseServerList("a:0").ok());
+  EXPECT_FALSE(parseServerList("a:99999").ok());
+  EXPECT_FALSE(parseServerList("a:1,,b:2").ok());
+  EXPECT_FALSE(parseServerList("a:x").ok());
+}
+
+}  // namespace
+}  // namespace surge::cache
