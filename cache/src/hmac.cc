@@ -30,7 +30,34 @@ EVP_MAC_CTX* threadContext() {
   return ctx.get();
 }
 
+struct MdDeleter {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+const EVP_MD* sha256Algorithm() {
+  static std::unique_ptr<EVP_MD, MdDeleter> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  return md.get();
+}
+
 }  // namespace
+
+Sha256Digest sha256(std::initializer_list<std::string_view> parts) {
+  Sha256Digest out{};
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || sha256Algorithm() == nullptr) return out;
+  if (EVP_DigestInit_ex2(ctx.get(), sha256Algorithm(), nullptr) != 1) return out;
+  for (std::string_view part : parts) {
+    if (EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) return Sha256Digest{};
+  }
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) {
+    return Sha256Digest{};
+  }
+  return out;
+}
 
 HmacSha256Digest hmacSha256(std::string_view key, std::initializer_list<std::string_view> parts) {
   HmacSha256Digest out{};

@@ -250,6 +250,18 @@ Result<MultiGetResult, CacheError> MemcachedClient::getMulti(const std::vector<s
   return out;
 }
 
+Result<Done, CacheError> MemcachedClient::checkFits(std::string_view key, size_t value_size) const {
+  if (!isValidKey(key)) return fail(badKey(key));
+  if (key.size() + value_size + kMemcachedItemOverhead > options_.item_limit) {
+    return fail(CacheError{CacheErrorKind::kTooLarge,
+                           "value of " + std::to_string(value_size) + " bytes for key \"" +
+                               std::string(key) + "\" does not fit in a memcached item (limit " +
+                               std::to_string(options_.item_limit) + " bytes including key and " +
+                               std::to_string(kMemcachedItemOverhead) + " bytes of overhead)"});
+  }
+  return Done{};
+}
+
 Result<Done, CacheError> MemcachedClient::store(bool add_only, std::string_view key,
                                                 std::string_view value, std::chrono::seconds ttl) {
   if (!isValidKey(key)) return fail(badKey(key));

@@ -85,6 +85,9 @@ class MemcachedClient {
   // Atomic increment; nullopt when the key does not exist (memcached does not create it).
   Result<std::optional<uint64_t>, CacheError> increment(std::string_view key, uint32_t delta);
 
+  // kTooLarge when a value of `value_size` bytes under `key` would not fit in one item.
+  Result<Done, CacheError> checkFits(std::string_view key, size_t value_size) const;
+
   const MemcachedOptions& options() const { return options_; }
 
  private:

@@ -1,0 +1,110 @@
+// BookingStore: where bookings are durable. The SQLite store is the embedded default; a
+// PostgreSQL store implements the same interface for deployments with several origins.
+//
+// The store is driven by one thread (the BookingWriter), in batches: begin(), any number of
+// operations, commit(). Nothing an operation did is acknowledged before commit() returns success,
+// and commit() returns only once the batch is durable on disk.
+//
+// Invariant (every implementation): a slot never has more active bookings than its capacity, and a
+// person never has more than one active booking. The capacity check and the insert are one atomic
+// decision inside the store, never a read followed by a write.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "surge/cache/result.h"
+#include "surge/origin/catalog.h"
+#include "surge/origin/catalog_index.h"
+
+namespace surge::origin {
+
+struct NewBooking {
+  int64_t slot_id = 0;
+  int64_t clinic_id = 0;
+  int32_t day = 0;
+  int16_t minute = 0;
+  std::string person_id;
+  std::string idempotency_key;  // may be empty
+  std::string request_sha256;   // digest of the request's meaning, for idempotent replay
+  std::string ticket;           // waiting-room ticket, may be empty
+  int64_t now_ms = 0;
+};
+
+// An HTTP answer the store decided, kept as it was sent so that an idempotent retry gets the very
+// same bytes back.
+struct StoredResponse {
+  int status = 0;
+  std::string body;  // JSON
+  bool replayed = false;
+};
+
+struct BookingView {
+  std::string id;
+  int64_t slot_id = 0;
+  int64_t clinic_id = 0;
+  int32_t day = 0;
+  int16_t minute = 0;
+  std::string person_id;
+  int64_t created_ms = 0;
+  std::optional<int64_t> canceled_ms;
+};
+
+enum class BookingAccess { kOk, kNotFound };
+
+struct NamedSnapshot {
+  std::string name;
+  std::string content_type;
+  std::string body;
+  int64_t updated_ms = 0;
+};
+
+// A slot whose booked count an operation changed (the publisher marks its snapshots dirty).
+struct SlotChange {
+  int64_t slot_id = 0;
+  int32_t booked = 0;
+};
+
+class BookingStore {
+ public:
+  virtual ~BookingStore() = default;
+
+  virtual cache::Result<cache::Done, std::string> begin() = 0;
+  // Durable on success. On failure the batch is rolled back and nothing in it happened.
+  virtual cache::Result<cache::Done, std::string> commit() = 0;
+  virtual void rollback() = 0;
+
+  // The 201/409/422 answer for a booking attempt (the caller checked that the slot exists).
+  virtual StoredResponse createBooking(const NewBooking& booking) = 0;
+  // 204 when canceled now or before, 404 when the id is unknown or the token does not match.
+  virtual StoredResponse cancelBooking(const std::string& booking_id, const std::string& token,
+                                       int64_t now_ms) = 0;
+  virtual std::optional<BookingView> findBooking(const std::string& booking_id,
+                                                 const std::string& token) = 0;
+  // Slots whose booked count changed since the last call (in this batch).
+  virtual std::vector<SlotChange> takeSlotChanges() = 0;
+
+  // Adds or updates regions, clinics and slots in its own transaction. A slot's capacity may not
+  // drop below its booked count. Nothing changes when it fails.
+  virtual cache::Result<size_t, std::string> importCatalog(const CatalogData& catalog) = 0;
+  // The catalog with booked counts, for the in-memory index.
+  virtual cache::Result<CatalogIndexPtr, std::string> loadCatalog() = 0;
+
+  virtual cache::Result<cache::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) = 0;
+  virtual cache::Result<bool, std::string> removeNamedSnapshot(const std::string& name) = 0;
+  virtual cache::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() = 0;
+
+  // A persistent counter (snapshot versions): returns the old value and stores old + step, in its
+  // own durable transaction.
+  virtual cache::Result<int64_t, std::string> reserveCounter(const std::string& name,
+                                                             int64_t step) = 0;
+  // Drops idempotency records older than `cutoff_ms`; returns how many.
+  virtual size_t expireIdempotencyKeys(int64_t cutoff_ms) = 0;
+};
+
+using BookingStorePtr = std::unique_ptr<BookingStore>;
+
+}  // namespace surge::origin

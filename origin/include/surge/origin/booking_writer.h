@@ -1,0 +1,82 @@
+// BookingWriter: the one thread that talks to the BookingStore, with group commit.
+//
+// Requests from every HTTP worker queue here. The writer takes everything queued (up to
+// max_batch), runs it in one transaction and commits once, so throughput is not bounded by one
+// fsync per booking: while one batch is being fsynced, the next one fills up by itself. Answers
+// are handed back only after the commit that made them durable.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "surge/cache/metrics.h"
+#include "surge/origin/booking_store.h"
+
+namespace surge::origin {
+
+class BookingWriter {
+ public:
+  using Reply = std::function<void(StoredResponse)>;
+  // Runs on the writer thread between batches, with the store to itself (imports, counters).
+  using ExclusiveJob = std::function<void(BookingStore&)>;
+  // Called on the writer thread after each commit with the slots whose booked count changed (the
+  // index already shows the new counts).
+  using ChangeListener = std::function<void(const std::vector<SlotChange>&)>;
+
+  struct Options {
+    size_t max_batch = 4096;
+  };
+
+  BookingWriter(BookingStore& store, CatalogIndexPtr catalog, cache::MetricsRegistry& metrics,
+                Options options);
+  ~BookingWriter();
+
+  void setChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+  void start();
+  // Finishes everything queued, then stops the thread.
+  void stop();
+
+  // `reply` runs on the writer thread: it must only hand the answer over (post it to a loop).
+  void createBooking(NewBooking booking, Reply reply);
+  void cancelBooking(std::string id, std::string token, int64_t now_ms, Reply reply);
+  void findBooking(std::string id, std::string token, Reply reply);
+  void runExclusive(ExclusiveJob job);
+
+  // The current catalog (replaced after an import). Safe from any thread.
+  CatalogIndexPtr catalog() const { return std::atomic_load(&catalog_); }
+  // Writer thread only (inside an ExclusiveJob): installs a freshly loaded index.
+  void replaceCatalog(CatalogIndexPtr catalog) { std::atomic_store(&catalog_, std::move(catalog)); }
+
+  size_t queued() const;
+
+ private:
+  struct Job {
+    std::function<StoredResponse(BookingStore&)> run;  // null for exclusive jobs
+    Reply reply;
+    ExclusiveJob exclusive;
+  };
+  void enqueue(Job job);
+  void loop();
+  void runBatch(std::vector<Job>& jobs);
+
+  BookingStore& store_;
+  CatalogIndexPtr catalog_;
+  Options options_;
+  ChangeListener listener_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  cache::Counter& batches_;
+  cache::Counter& batch_failures_;
+  cache::Histogram& batch_size_;
+  cache::Histogram& commit_seconds_;
+  cache::Gauge& queue_depth_;
+};
+
+}  // namespace surge::origin

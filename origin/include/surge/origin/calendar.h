@@ -1,0 +1,24 @@
+// Dates and times as the API writes them ("YYYY-MM-DD", "HH:MM") and as the store keeps them
+// (days since 1970-01-01, minutes since midnight). Proleptic Gregorian, no time zones: a slot's
+// date and time are local to its clinic.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace surge::origin {
+
+// Strict: exactly "YYYY-MM-DD" with a real calendar day in years 2000..2199.
+std::optional<int32_t> parseDate(std::string_view text);
+std::string formatDate(int32_t day);
+
+// Strict: exactly "HH:MM", 00:00 .. 23:59.
+std::optional<int16_t> parseTime(std::string_view text);
+std::string formatTime(int16_t minute);
+
+// RFC 3339 in UTC with milliseconds: "2026-11-26T22:30:00.123Z".
+std::string formatTimestamp(int64_t unix_ms);
+
+}  // namespace surge::origin

@@ -1,0 +1,71 @@
+// CatalogIndex: the catalog in memory, indexed for request validation and snapshot building, with
+// each slot's booked count.
+//
+// Invariant: the structure is immutable once built and shared by every thread; only the booked
+// counts change, written by the booking writer after a commit and read by the publisher. A catalog
+// import builds a new index and swaps the pointer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/origin/catalog.h"
+
+namespace surge::origin {
+
+struct IndexedSlot {
+  int64_t id = 0;  // the store's slot id
+  int64_t clinic_id = 0;
+  int32_t day = 0;
+  int16_t minute = 0;
+  int32_t capacity = 0;
+  std::atomic<int32_t> booked{0};
+};
+
+// One row as the store loads it.
+struct StoredSlot {
+  int64_t id = 0;
+  Slot slot;
+  int32_t booked = 0;
+};
+
+class CatalogIndex {
+ public:
+  CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clinics,
+               std::vector<StoredSlot> slots);
+
+  const std::vector<Region>& regions() const { return regions_; }
+  const std::vector<Clinic>& clinics() const { return clinics_; }
+  const Region* region(std::string_view code) const;
+  const Clinic* clinic(int64_t id) const;
+  // Clinics of a 시/군/구, or of every 시/군/구 of a 시/도, in id order.
+  std::vector<const Clinic*> clinicsIn(std::string_view region_code) const;
+
+  // A clinic's slots ordered by (day, minute).
+  std::span<IndexedSlot> slotsOf(int64_t clinic_id);
+  std::span<const IndexedSlot> slotsOf(int64_t clinic_id) const;
+  IndexedSlot* findSlot(int64_t clinic_id, int32_t day, int16_t minute);
+  IndexedSlot* slotById(int64_t slot_id);
+  size_t slotCount() const { return slot_count_; }
+
+ private:
+  std::vector<Region> regions_;
+  std::vector<Clinic> clinics_;  // by id
+  std::unordered_map<std::string, size_t> region_by_code_;
+  std::unordered_map<int64_t, size_t> clinic_by_id_;
+  std::unordered_map<std::string, std::vector<size_t>> clinics_by_region_;  // leaf regions
+  std::unique_ptr<IndexedSlot[]> slots_;  // grouped by clinic, then (day, minute)
+  size_t slot_count_ = 0;
+  std::vector<std::pair<size_t, size_t>> clinic_slot_range_;  // [begin, end) per clinic index
+  std::vector<int64_t> slot_position_by_id_;  // slot id -> position in slots_, -1 if none
+};
+
+using CatalogIndexPtr = std::shared_ptr<CatalogIndex>;
+
+}  // namespace surge::origin

@@ -1,0 +1,56 @@
+// HttpClient: a small blocking HTTP/1.1 client with keep-alive, for surgectl and the end-to-end
+// tests. Never used on an event loop.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "surge/cache/result.h"
+
+namespace surge::origin {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  HttpClient(std::string host, int port,
+             std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends one request and reads the whole answer. Reuses the connection when the server keeps it
+  // open. Fails on connect/IO errors or timeouts, or a malformed answer.
+  cache::Result<HttpResponse, std::string> request(
+      const std::string& method, const std::string& target,
+      const std::vector<std::pair<std::string, std::string>>& headers = {},
+      const std::string& body = "");
+
+  // Parses "http://host:port" (no path). Port defaults to 80.
+  static cache::Result<std::pair<std::string, int>, std::string> parseOrigin(
+      const std::string& url);
+
+ private:
+  cache::Result<cache::Done, std::string> connect();
+  void close();
+  cache::Result<HttpResponse, std::string> readResponse(bool head);
+
+  std::string host_;
+  int port_;
+  std::chrono::milliseconds timeout_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace surge::origin

@@ -1,0 +1,227 @@
+// surge-origin: the booking store, its HTTP API and the snapshot publisher.
+//
+//   surge-origin --db var/origin.db --snapshot-keys var/snapshot-keys.conf
+//                --admin-keys var/admin-keys.conf [--listen 127.0.0.1:8081]
+//                [--memcached 127.0.0.1:11211] [--workers 2] [--catalog FILE]
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <string>
+
+#include "surge/cache/memcached_client.h"
+#include "surge/origin/admin_auth.h"
+#include "surge/origin/booking_writer.h"
+#include "surge/origin/catalog_import.h"
+#include "surge/origin/origin_server.h"
+#include "surge/origin/snapshot_publisher.h"
+#include "surge/origin/sqlite_booking_store.h"
+
+namespace {
+
+using namespace surge;
+
+struct Flags {
+  std::string listen = "127.0.0.1:8081";
+  std::string db = "var/origin.db";
+  std::string memcached = "127.0.0.1:11211";
+  std::string snapshot_keys;
+  std::string admin_keys;
+  std::string catalog;
+  int workers = 2;
+  int coalesce_ms = 40;
+  int max_age_s = 2;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::fprintf(stderr,
+               "surge-origin: %s\n"
+               "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
+               "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
+               "         [--catalog FILE (imported when the store has no catalog)]\n"
+               "         [--publish-coalesce-ms N] [--snapshot-max-age S]\n",
+               problem.c_str());
+  std::exit(2);
+}
+
+Flags parseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](int lo, int hi) {
+      std::string v = value();
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < lo || n > hi)
+        usage(a + " must be a number in " + std::to_string(lo) + ".." + std::to_string(hi));
+      return static_cast<int>(n);
+    };
+    if (a == "--listen")
+      f.listen = value();
+    else if (a == "--db")
+      f.db = value();
+    else if (a == "--memcached")
+      f.memcached = value();
+    else if (a == "--snapshot-keys")
+      f.snapshot_keys = value();
+    else if (a == "--admin-keys")
+      f.admin_keys = value();
+    else if (a == "--catalog")
+      f.catalog = value();
+    else if (a == "--workers")
+      f.workers = number(1, 64);
+    else if (a == "--publish-coalesce-ms")
+      f.coalesce_ms = number(0, 10000);
+    else if (a == "--snapshot-max-age")
+      f.max_age_s = number(0, 86400);
+    else
+      usage("unknown option " + a);
+  }
+  if (f.snapshot_keys.empty()) usage("--snapshot-keys is required");
+  if (f.admin_keys.empty()) usage("--admin-keys is required");
+  return f;
+}
+
+void raiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags = parseFlags(argc, argv);
+  raiseFileLimit();
+
+  // Signals are taken by sigwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto snapshot_keys = cache::Keyring::load(flags.snapshot_keys);
+  if (!snapshot_keys) usage(snapshot_keys.error());
+  auto admin_keys = cache::Keyring::load(flags.admin_keys);
+  if (!admin_keys) usage(admin_keys.error());
+  auto servers = cache::parseServerList(flags.memcached);
+  if (!servers) usage(servers.error());
+  size_t colon = flags.listen.rfind(':');
+  if (colon == std::string::npos) usage("--listen must be HOST:PORT");
+  origin::OriginServerOptions server_options;
+  server_options.listen_host = flags.listen.substr(0, colon);
+  server_options.listen_port = std::atoi(flags.listen.c_str() + colon + 1);
+  server_options.workers = flags.workers;
+
+  auto store = origin::SqliteBookingStore::open(flags.db);
+  if (!store) {
+    std::fprintf(stderr, "surge-origin: %s\n", store.error().c_str());
+    return 1;
+  }
+  auto catalog = (*store)->loadCatalog();
+  if (!catalog) {
+    std::fprintf(stderr, "surge-origin: %s\n", catalog.error().c_str());
+    return 1;
+  }
+  if ((*catalog)->slotCount() == 0 && !flags.catalog.empty()) {
+    std::ifstream in(flags.catalog, std::ios::binary);
+    if (!in) usage("cannot read " + flags.catalog);
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto parsed =
+        origin::parseCatalog(text.str(), origin::catalogFormatFor(flags.catalog), flags.catalog);
+    if (!parsed) {
+      for (const auto& p : parsed.error())
+        std::fprintf(stderr, "%s\n", p.toString().c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "surge-origin: importing %s (%zu clinics, %zu slots)\n",
+                 flags.catalog.c_str(), parsed->clinics.size(), parsed->slots.size());
+    auto imported = (*store)->importCatalog(parsed.value());
+    if (!imported) {
+      std::fprintf(stderr, "surge-origin: import: %s\n", imported.error().c_str());
+      return 1;
+    }
+    catalog = (*store)->loadCatalog();
+    if (!catalog) {
+      std::fprintf(stderr, "surge-origin: %s\n", catalog.error().c_str());
+      return 1;
+    }
+  }
+
+  cache::MemcachedOptions mc_options;
+  mc_options.servers = servers.value();
+  auto memcached = cache::MemcachedClient::create(mc_options);
+  if (!memcached) usage(memcached.error());
+
+  cache::MetricsRegistry metrics;
+  origin::BookingWriter writer(*store.value(), catalog.value(), metrics, {});
+  origin::SnapshotPublisher::Options publisher_options;
+  publisher_options.coalesce = std::chrono::milliseconds(flags.coalesce_ms);
+  publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
+  origin::SnapshotPublisher publisher(std::move(memcached.value()), snapshot_keys.value(), writer,
+                                      metrics, publisher_options);
+  writer.setChangeListener(
+      [&publisher](const std::vector<origin::SlotChange>& c) { publisher.slotsChanged(c); });
+  writer.start();
+  auto published = publisher.start();
+  if (!published) {
+    std::fprintf(stderr, "surge-origin: %s\n", published.error().c_str());
+    return 1;
+  }
+  origin::AdminAuth admin(admin_keys.value());
+  origin::OriginServer server(server_options, writer, publisher, admin, metrics);
+  auto started = server.start();
+  if (!started) {
+    std::fprintf(stderr, "surge-origin: %s\n", started.error().c_str());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "surge-origin: listening on %s:%d (%d workers), %zu clinics, %zu slots, "
+               "store %s, memcached %s\n",
+               server_options.listen_host.c_str(), server.port(), flags.workers,
+               writer.catalog()->clinics().size(), writer.catalog()->slotCount(), flags.db.c_str(),
+               flags.memcached.c_str());
+
+  // Idempotency keys are kept 24 hours; expire old ones every 10 minutes.
+  auto last_expiry = std::chrono::steady_clock::now();
+  while (true) {
+    timespec wait{10, 0};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    if (sig == SIGHUP) {
+      publisher.requestFullPublish();
+      continue;
+    }
+    if (std::chrono::steady_clock::now() - last_expiry > std::chrono::minutes(10)) {
+      last_expiry = std::chrono::steady_clock::now();
+      writer.runExclusive(
+          [](origin::BookingStore& s) { s.expireIdempotencyKeys(nowMs() - 24 * 3600 * 1000); });
+    }
+  }
+  std::fprintf(stderr, "surge-origin: stopping\n");
+  server.stop();
+  publisher.stop();
+  writer.stop();
+  return 0;
+}

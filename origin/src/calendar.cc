@@ -1,0 +1,96 @@
+#include "surge/origin/calendar.h"
+
+#include <cstdio>
+
+namespace surge::origin {
+namespace {
+
+// Howard Hinnant's days_from_civil / civil_from_days.
+int32_t daysFromCivil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int32_t>(doe) - 719468;
+}
+
+void civilFromDays(int32_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool digits(std::string_view s, size_t from, size_t count, int& out) {
+  out = 0;
+  for (size_t i = from; i < from + count; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<int32_t> parseDate(std::string_view text) {
+  int y = 0, m = 0, d = 0;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !digits(text, 0, 4, y) ||
+      !digits(text, 5, 2, m) || !digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  if (y < 2000 || y > 2199 || m < 1 || m > 12 || d < 1) return std::nullopt;
+  int32_t day = daysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+  int yy = 0;
+  unsigned mm = 0, dd = 0;
+  civilFromDays(day, yy, mm, dd);
+  if (static_cast<int>(dd) != d || static_cast<int>(mm) != m) return std::nullopt;  // Feb 30
+  return day;
+}
+
+std::string formatDate(int32_t day) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  civilFromDays(day, y, m, d);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+  return buf;
+}
+
+std::optional<int16_t> parseTime(std::string_view text) {
+  int h = 0, m = 0;
+  if (text.size() != 5 || text[2] != ':' || !digits(text, 0, 2, h) || !digits(text, 3, 2, m)) {
+    return std::nullopt;
+  }
+  if (h > 23 || m > 59) return std::nullopt;
+  return static_cast<int16_t>(h * 60 + m);
+}
+
+std::string formatTime(int16_t minute) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
+  return buf;
+}
+
+std::string formatTimestamp(int64_t unix_ms) {
+  int64_t seconds = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+  int64_t ms = unix_ms - seconds * 1000;
+  int64_t day = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
+  int64_t sec_of_day = seconds - day * 86400;
+  int y = 0;
+  unsigned m = 0, d = 0;
+  civilFromDays(static_cast<int32_t>(day), y, m, d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
+                static_cast<int>(sec_of_day / 3600), static_cast<int>(sec_of_day / 60 % 60),
+                static_cast<int>(sec_of_day % 60), static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace surge::origin

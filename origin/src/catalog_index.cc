@@ -1,0 +1,110 @@
+#include "surge/origin/catalog_index.h"
+
+#include <algorithm>
+
+namespace surge::origin {
+
+CatalogIndex::CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clinics,
+                           std::vector<StoredSlot> slots)
+    : regions_(std::move(regions)), clinics_(std::move(clinics)) {
+  std::sort(regions_.begin(), regions_.end(),
+            [](const Region& a, const Region& b) { return a.code < b.code; });
+  std::sort(clinics_.begin(), clinics_.end(),
+            [](const Clinic& a, const Clinic& b) { return a.id < b.id; });
+  for (size_t i = 0; i < regions_.size(); ++i)
+    region_by_code_.emplace(regions_[i].code, i);
+  for (size_t i = 0; i < clinics_.size(); ++i) {
+    clinic_by_id_.emplace(clinics_[i].id, i);
+    clinics_by_region_[clinics_[i].region].push_back(i);
+  }
+
+  std::sort(slots.begin(), slots.end(), [](const StoredSlot& a, const StoredSlot& b) {
+    if (a.slot.clinic_id != b.slot.clinic_id) return a.slot.clinic_id < b.slot.clinic_id;
+    if (a.slot.day != b.slot.day) return a.slot.day < b.slot.day;
+    return a.slot.minute < b.slot.minute;
+  });
+  slot_count_ = slots.size();
+  slots_ = std::make_unique<IndexedSlot[]>(slot_count_);
+  clinic_slot_range_.assign(clinics_.size(), {0, 0});
+  int64_t max_id = 0;
+  for (const StoredSlot& s : slots)
+    max_id = std::max(max_id, s.id);
+  slot_position_by_id_.assign(static_cast<size_t>(max_id) + 1, -1);
+  for (size_t i = 0; i < slot_count_; ++i) {
+    const StoredSlot& s = slots[i];
+    IndexedSlot& out = slots_[i];
+    out.id = s.id;
+    out.clinic_id = s.slot.clinic_id;
+    out.day = s.slot.day;
+    out.minute = s.slot.minute;
+    out.capacity = s.slot.capacity;
+    out.booked.store(s.booked, std::memory_order_relaxed);
+    slot_position_by_id_[static_cast<size_t>(s.id)] = static_cast<int64_t>(i);
+    auto it = clinic_by_id_.find(s.slot.clinic_id);
+    if (it == clinic_by_id_.end()) continue;  // the store never keeps orphan slots
+    auto& range = clinic_slot_range_[it->second];
+    if (range.first == range.second) range.first = i;
+    range.second = i + 1;
+  }
+}
+
+const Region* CatalogIndex::region(std::string_view code) const {
+  auto it = region_by_code_.find(std::string(code));
+  return it == region_by_code_.end() ? nullptr : &regions_[it->second];
+}
+
+const Clinic* CatalogIndex::clinic(int64_t id) const {
+  auto it = clinic_by_id_.find(id);
+  return it == clinic_by_id_.end() ? nullptr : &clinics_[it->second];
+}
+
+std::vector<const Clinic*> CatalogIndex::clinicsIn(std::string_view region_code) const {
+  std::vector<const Clinic*> out;
+  auto add = [&](const std::string& leaf) {
+    auto it = clinics_by_region_.find(leaf);
+    if (it == clinics_by_region_.end()) return;
+    for (size_t i : it->second)
+      out.push_back(&clinics_[i]);
+  };
+  const Region* r = region(region_code);
+  if (r == nullptr) return out;
+  if (r->parent.empty()) {
+    for (const Region& child : regions_) {
+      if (child.parent == r->code) add(child.code);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Clinic* a, const Clinic* b) { return a->id < b->id; });
+  } else {
+    add(r->code);
+  }
+  return out;
+}
+
+std::span<IndexedSlot> CatalogIndex::slotsOf(int64_t clinic_id) {
+  auto it = clinic_by_id_.find(clinic_id);
+  if (it == clinic_by_id_.end()) return {};
+  auto [begin, end] = clinic_slot_range_[it->second];
+  return {slots_.get() + begin, end - begin};
+}
+
+std::span<const IndexedSlot> CatalogIndex::slotsOf(int64_t clinic_id) const {
+  return const_cast<CatalogIndex*>(this)->slotsOf(clinic_id);
+}
+
+IndexedSlot* CatalogIndex::findSlot(int64_t clinic_id, int32_t day, int16_t minute) {
+  std::span<IndexedSlot> slots = slotsOf(clinic_id);
+  auto it = std::lower_bound(slots.begin(), slots.end(), std::pair(day, minute),
+                             [](const IndexedSlot& s, const std::pair<int32_t, int16_t>& key) {
+                               return std::pair(s.day, s.minute) < key;
+                             });
+  if (it == slots.end() || it->day != day || it->minute != minute) return nullptr;
+  return &*it;
+}
+
+IndexedSlot* CatalogIndex::slotById(int64_t slot_id) {
+  if (slot_id < 0 || static_cast<size_t>(slot_id) >= slot_position_by_id_.size()) return nullptr;
+  int64_t pos = slot_position_by_id_[static_cast<size_t>(slot_id)];
+  return pos < 0 ? nullptr : &slots_[static_cast<size_t>(pos)];
+}
+
+}  // namespace surge::origin

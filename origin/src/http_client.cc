@@ -1,0 +1,203 @@
+#include "surge/origin/http_client.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace surge::origin {
+
+using cache::Done;
+using cache::fail;
+using cache::Result;
+
+HttpClient::HttpClient(std::string host, int port, std::chrono::milliseconds timeout)
+    : host_(std::move(host)), port_(port), timeout_(timeout) {}
+
+HttpClient::~HttpClient() {
+  close();
+}
+
+void HttpClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  buffer_.clear();
+}
+
+Result<std::pair<std::string, int>, std::string> HttpClient::parseOrigin(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  while (!rest.empty() && rest.back() == '/')
+    rest.pop_back();
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return fail("bad origin URL \"" + url + "\" (expected http://host:port)");
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos) return std::pair(rest, 80);
+  int port = std::atoi(rest.c_str() + colon + 1);
+  if (port <= 0 || port > 65535) return fail("bad port in \"" + url + "\"");
+  return std::pair(rest.substr(0, colon), port);
+}
+
+Result<Done, std::string> HttpClient::connect() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &res) != 0 || !res) {
+    return fail("cannot resolve " + host_);
+  }
+  std::string error = "connect failed";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    timeval tv{static_cast<time_t>(timeout_.count() / 1000),
+               static_cast<suseconds_t>(timeout_.count() % 1000 * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      fd_ = fd;
+      freeaddrinfo(res);
+      return Done{};
+    }
+    error = std::string("connect to ") + host_ + ":" + std::to_string(port_) + ": " +
+            std::strerror(errno);
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return fail(error);
+}
+
+Result<HttpResponse, std::string> HttpClient::request(
+    const std::string& method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+  std::string req =
+      method + " " + target + " HTTP/1.1\r\nHost: " + host_ + ":" + std::to_string(port_) + "\r\n";
+  for (const auto& [k, v] : headers)
+    req += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n";
+  req += body;
+
+  // A kept-alive connection may have been closed by the server meanwhile: one fresh retry, but
+  // only when nothing of the answer arrived (so the request was not processed).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = fd_ >= 0;
+    if (!reused) {
+      auto c = connect();
+      if (!c) return fail(c.error());
+    }
+    size_t sent = 0;
+    while (sent < req.size()) {
+      ssize_t n = ::send(fd_, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    if (sent < req.size()) {
+      std::string err = std::strerror(errno);
+      close();
+      if (reused) continue;
+      return fail("send: " + err);
+    }
+    auto r = readResponse(method == "HEAD");
+    if (!r && reused && r.error() == "connection closed before the answer") {
+      close();
+      continue;
+    }
+    if (!r) close();
+    return r;
+  }
+  return fail(std::string("connection closed twice"));
+}
+
+Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
+  auto fill = [&]() -> int {
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n > 0) buffer_.append(chunk, static_cast<size_t>(n));
+    return static_cast<int>(n);
+  };
+  size_t end;
+  while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+    int n = fill();
+    if (n == 0 && buffer_.empty()) return fail(std::string("connection closed before the answer"));
+    if (n <= 0) {
+      return fail(n == 0 ? std::string("connection closed in the headers")
+                         : std::string("read: ") + std::strerror(errno));
+    }
+    if (buffer_.size() > (1u << 20)) return fail(std::string("headers too large"));
+  }
+  HttpResponse resp;
+  std::string head_text = buffer_.substr(0, end);
+  buffer_.erase(0, end + 4);
+  size_t line_end = head_text.find("\r\n");
+  std::string status_line = head_text.substr(0, line_end);
+  if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
+    return fail("bad status line: " + status_line);
+  }
+  resp.status = std::atoi(status_line.c_str() + 9);
+  size_t pos = line_end == std::string::npos ? head_text.size() : line_end + 2;
+  while (pos < head_text.size()) {
+    size_t eol = head_text.find("\r\n", pos);
+    if (eol == std::string::npos) eol = head_text.size();
+    std::string line = head_text.substr(pos, eol - pos);
+    size_t colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (char& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      size_t v = line.find_first_not_of(" \t", colon + 1);
+      resp.headers[name] = v == std::string::npos ? "" : line.substr(v);
+    }
+    pos = eol + 2;
+  }
+  bool no_body = head || resp.status == 204 || resp.status == 304 || resp.status / 100 == 1;
+  std::string te = resp.header("transfer-encoding");
+  std::string cl = resp.header("content-length");
+  if (no_body) {
+    // nothing
+  } else if (te.find("chunked") != std::string::npos) {
+    while (true) {
+      size_t eol;
+      while ((eol = buffer_.find("\r\n")) == std::string::npos) {
+        if (fill() <= 0) return fail(std::string("connection closed in a chunk"));
+      }
+      size_t size = std::strtoul(buffer_.c_str(), nullptr, 16);
+      buffer_.erase(0, eol + 2);
+      while (buffer_.size() < size + 2) {
+        if (fill() <= 0) return fail(std::string("connection closed in a chunk"));
+      }
+      resp.body.append(buffer_, 0, size);
+      buffer_.erase(0, size + 2);
+      if (size == 0) break;
+    }
+  } else if (!cl.empty()) {
+    size_t want = std::strtoul(cl.c_str(), nullptr, 10);
+    while (buffer_.size() < want) {
+      if (fill() <= 0) return fail(std::string("connection closed in the body"));
+    }
+    resp.body = buffer_.substr(0, want);
+    buffer_.erase(0, want);
+  } else {
+    while (fill() > 0) {
+    }
+    resp.body = std::move(buffer_);
+    buffer_.clear();
+    close();
+  }
+  std::string connection = resp.header("connection");
+  if (connection == "close" || connection == "Close") close();
+  return resp;
+}
+
+}  // namespace surge::origin

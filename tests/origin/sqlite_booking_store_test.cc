@@ -1,0 +1,230 @@
+#include "surge/origin/sqlite_booking_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "surge/cache/hmac.h"
+#include "test_catalog.h"
+
+namespace surge::origin {
+namespace {
+
+class SqliteBookingStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("surge-store-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+    removeFiles();
+    reopen();
+    auto imported = store_->importCatalog(test::smallCatalog());
+    ASSERT_TRUE(imported.ok()) << imported.error();
+    reload();
+  }
+  void TearDown() override {
+    store_.reset();
+    removeFiles();
+  }
+  void removeFiles() {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(path_.string() + suffix);
+  }
+  void reopen() {
+    store_.reset();
+    auto s = SqliteBookingStore::open(path_.string());
+    ASSERT_TRUE(s.ok()) << s.error();
+    store_ = std::move(s.value());
+  }
+  void reload() {
+    auto loaded = store_->loadCatalog();
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    index_ = loaded.value();
+  }
+
+  NewBooking booking(const std::string& person, int64_t clinic = 100001, int slot_index = 0,
+                     const std::string& key = "") {
+    const IndexedSlot& slot = index_->slotsOf(clinic)[static_cast<size_t>(slot_index)];
+    NewBooking b;
+    b.slot_id = slot.id;
+    b.clinic_id = clinic;
+    b.day = slot.day;
+    b.minute = slot.minute;
+    b.person_id = person;
+    b.idempotency_key = key.empty() ? "key-" + person : key;
+    auto d = cache::sha256({std::to_string(slot.id), "|", person});
+    b.request_sha256.assign(reinterpret_cast<const char*>(d.data()), d.size());
+    b.now_ms = 1'790'000'000'000;
+    return b;
+  }
+
+  StoredResponse create(const NewBooking& b) {
+    EXPECT_TRUE(store_->begin().ok());
+    StoredResponse r = store_->createBooking(b);
+    EXPECT_TRUE(store_->commit().ok());
+    return r;
+  }
+
+  // Independent of the store's own code: count straight from the file.
+  int64_t query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+    int64_t v = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+  }
+
+  std::filesystem::path path_;
+  std::unique_ptr<SqliteBookingStore> store_;
+  CatalogIndexPtr index_;
+};
+
+TEST_F(SqliteBookingStoreTest, ImportsAndLoadsTheCatalog) {
+  EXPECT_EQ(index_->regions().size(), 5u);
+  EXPECT_EQ(index_->clinics().size(), 4u);
+  EXPECT_EQ(index_->slotCount(), 4u * 2 * 4);
+  EXPECT_EQ(index_->slotsOf(100001).size(), 8u);
+  EXPECT_NE(index_->findSlot(100002, *parseDate("2026-12-02"), 9 * 60 + 30), nullptr);
+  EXPECT_EQ(index_->findSlot(100002, *parseDate("2026-12-03"), 9 * 60), nullptr);
+}
+
+TEST_F(SqliteBookingStoreTest, CreatesUntilFullThenRefuses) {
+  for (int i = 0; i < 5; ++i) {
+    StoredResponse r = create(booking("p" + std::to_string(i)));
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto json = nlohmann::json::parse(r.body);
+    EXPECT_EQ(json["booking_id"].get<std::string>().size(), 24u);
+    EXPECT_EQ(json["token"].get<std::string>().size(), 64u);
+    EXPECT_EQ(json["date"], "2026-12-01");
+    EXPECT_EQ(json["time"], "09:00");
+  }
+  StoredResponse full = create(booking("late"));
+  EXPECT_EQ(full.status, 409);
+  EXPECT_NE(full.body.find("slot_full"), std::string::npos);
+  // The refused attempt inserted nothing: the capacity check and the insert are one decision.
+  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 5);
+  EXPECT_EQ(
+      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100001)[0].id)),
+      5);
+}
+
+TEST_F(SqliteBookingStoreTest, OneActiveBookingPerPerson) {
+  ASSERT_EQ(create(booking("alice", 100001, 0)).status, 201);
+  StoredResponse again = create(booking("alice", 100002, 1, "another-key"));
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("person_already_booked"), std::string::npos);
+  // The seat taken before the person check failed was given back (savepoint rolled back).
+  EXPECT_EQ(
+      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100002)[1].id)),
+      0);
+}
+
+TEST_F(SqliteBookingStoreTest, IdempotentReplayAndKeyReuse) {
+  NewBooking b = booking("bob");
+  StoredResponse first = create(b);
+  ASSERT_EQ(first.status, 201);
+  StoredResponse replay = create(b);
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.body, first.body);
+
+  NewBooking other = booking("carol", 100001, 0, b.idempotency_key);
+  StoredResponse reused = create(other);
+  EXPECT_EQ(reused.status, 422);
+  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 1);
+}
+
+TEST_F(SqliteBookingStoreTest, CancelReturnsTheSeatAndIsIdempotent) {
+  StoredResponse r = create(booking("dave"));
+  auto json = nlohmann::json::parse(r.body);
+  std::string id = json["booking_id"], token = json["token"];
+  ASSERT_TRUE(store_->begin().ok());
+  EXPECT_EQ(store_->cancelBooking(id, std::string(64, 'a'), 1).status, 404);
+  EXPECT_EQ(store_->cancelBooking(id, token, 2).status, 204);
+  EXPECT_EQ(store_->cancelBooking(id, token, 3).status, 204);
+  ASSERT_TRUE(store_->commit().ok());
+  auto changes = store_->takeSlotChanges();
+  EXPECT_EQ(
+      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100001)[0].id)),
+      0);
+  auto found = store_->findBooking(id, token);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->canceled_ms.has_value());
+  EXPECT_FALSE(store_->findBooking(id, std::string(64, 'b')).has_value());
+  // The person may book again once canceled.
+  EXPECT_EQ(create(booking("dave", 100001, 1, "dave-2")).status, 201);
+}
+
+TEST_F(SqliteBookingStoreTest, RollbackForgetsTheBatch) {
+  ASSERT_TRUE(store_->begin().ok());
+  EXPECT_EQ(store_->createBooking(booking("erin")).status, 201);
+  store_->rollback();
+  EXPECT_TRUE(store_->takeSlotChanges().empty());
+  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 0);
+  EXPECT_EQ(create(booking("erin")).status, 201);  // the key was not remembered either
+}
+
+TEST_F(SqliteBookingStoreTest, ReportsSlotChangesPerBatch) {
+  ASSERT_TRUE(store_->begin().ok());
+  store_->createBooking(booking("f1"));
+  store_->createBooking(booking("f2"));
+  store_->createBooking(booking("f3", 100002, 2));
+  ASSERT_TRUE(store_->commit().ok());
+  auto changes = store_->takeSlotChanges();
+  ASSERT_EQ(changes.size(), 2u);
+  for (const SlotChange& c : changes) {
+    EXPECT_EQ(c.booked, c.slot_id == index_->slotsOf(100001)[0].id ? 2 : 1);
+  }
+}
+
+TEST_F(SqliteBookingStoreTest, ImportRefusesCapacityBelowBookedAndChangesNothing) {
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(create(booking("g" + std::to_string(i))).status, 201);
+  CatalogData shrink = test::smallCatalog();
+  shrink.clinics[0].name = "renamed";
+  shrink.slots[0].capacity = 2;
+  auto r = store_->importCatalog(shrink);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("below the seats already booked"), std::string::npos) << r.error();
+  EXPECT_EQ(query("SELECT count(*) FROM clinics WHERE name = 'renamed'"), 0);
+  shrink.slots[0].capacity = 3;
+  EXPECT_TRUE(store_->importCatalog(shrink).ok());
+}
+
+TEST_F(SqliteBookingStoreTest, DurableAcrossReopenAndCountersMonotonic) {
+  StoredResponse r = create(booking("hana"));
+  auto c1 = store_->reserveCounter("snapshot_version", 1000);
+  ASSERT_TRUE(c1.ok());
+  reopen();
+  reload();
+  auto json = nlohmann::json::parse(r.body);
+  EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).has_value());
+  EXPECT_EQ(index_->slotsOf(100001)[0].booked.load(), 1);
+  auto c2 = store_->reserveCounter("snapshot_version", 1000);
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2.value(), c1.value() + 1000);
+}
+
+TEST_F(SqliteBookingStoreTest, NamedSnapshotsAndIdempotencyExpiry) {
+  ASSERT_TRUE(store_->putNamedSnapshot({"notice", "text/plain", "hello", 5}).ok());
+  ASSERT_TRUE(store_->putNamedSnapshot({"faq", "application/json", "{}", 6}).ok());
+  auto listed = store_->namedSnapshots();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "faq");
+  EXPECT_TRUE(store_->removeNamedSnapshot("faq").value());
+  EXPECT_FALSE(store_->removeNamedSnapshot("faq").value());
+
+  create(booking("ivan"));
+  EXPECT_EQ(store_->expireIdempotencyKeys(1'790'000'000'000), 0u);
+  EXPECT_EQ(store_->expireIdempotencyKeys(1'790'000'000'001), 1u);
+}
+
+}  // namespace
+}  // namespace surge::origin

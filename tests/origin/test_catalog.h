@@ -1,0 +1,34 @@
+// Small catalogs for origin tests.
+#pragma once
+
+#include "surge/origin/calendar.h"
+#include "surge/origin/catalog.h"
+
+namespace surge::origin::test {
+
+// Two 시/도, three 시/군/구, `clinics` clinics each with `days` days x `times` half-hour slots
+// from 09:00, all of capacity `capacity`. Clinic ids start at 100001.
+inline CatalogData smallCatalog(int clinics = 4, int days = 2, int times = 4, int capacity = 5) {
+  CatalogData c;
+  c.regions = {{"11", "서울특별시", ""},
+               {"11110", "종로구", "11"},
+               {"11140", "중구", "11"},
+               {"26", "부산광역시", ""},
+               {"26110", "중구", "26"}};
+  const char* leaves[] = {"11110", "11140", "26110"};
+  int32_t first_day = *parseDate("2026-12-01");
+  for (int i = 0; i < clinics; ++i) {
+    int64_t id = 100001 + i;
+    c.clinics.push_back(Clinic{id, "테스트의원 " + std::to_string(i),
+                               "서울 종로구 " + std::to_string(i), leaves[i % 3], 37.5 + i * 0.001,
+                               126.9 + i * 0.001});
+    for (int d = 0; d < days; ++d) {
+      for (int t = 0; t < times; ++t) {
+        c.slots.push_back(Slot{id, first_day + d, static_cast<int16_t>(9 * 60 + 30 * t), capacity});
+      }
+    }
+  }
+  return c;
+}
+
+}  // namespace surge::origin::test
