@@ -2,8 +2,9 @@
 -- person and Idempotency-Key, so each 201 is one new booking.
 --   wrk -t2 -c64 -d10s -s bench/booking.lua http://127.0.0.1:8081 -- CLINICS [FIRST_ID]
 local clinics, first_id = 14000, 100001
-local counter, thread_id = 0, 0
+local counter = 0
 local threads = {}
+thread_id = 0  -- global: set per thread by setup()
 
 function setup(thread)
   thread:set("thread_id", #threads + 1)
@@ -13,7 +14,7 @@ end
 function init(args)
   clinics = tonumber(args[1] or clinics)
   first_id = tonumber(args[2] or first_id)
-  math.randomseed(os.time() * 1000 + thread_id)
+  math.randomseed(os.time() * 1000 + thread_id * 7919)
   run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
 end
 

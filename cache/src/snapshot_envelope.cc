@@ -55,7 +55,7 @@ const char* envelopeErrorName(EnvelopeError error) {
 
 Result<std::string, std::string> sealSnapshot(const Keyring& keyring, const SnapshotFields& fields,
                                               std::string_view body, BodyEncoding encoding,
-                                              const EnvelopeLimits& limits) {
+                                              const EnvelopeLimits& limits, int zstd_level) {
   if (keyring.empty()) return fail(std::string("cannot sign: the keyring is empty"));
   const KeyringKey& key = keyring.signingKey();
   std::string etag = fields.etag.empty() ? "v" + std::to_string(fields.version) : fields.etag;
@@ -75,7 +75,7 @@ Result<std::string, std::string> sealSnapshot(const Keyring& keyring, const Snap
   std::string compressed;
   std::string_view stored = body;
   if (encoding == BodyEncoding::kZstd) {
-    auto z = zstdCompress(body);
+    auto z = zstdCompress(body, zstd_level);
     if (!z) return fail(z.error());
     compressed = std::move(z.value());
     stored = compressed;

@@ -157,9 +157,7 @@ void BookingWriter::runBatch(std::vector<Job>& jobs) {
   if (!changes.empty()) {
     CatalogIndexPtr index = catalog();
     for (const SlotChange& c : changes) {
-      if (IndexedSlot* slot = index->slotById(c.slot_id)) {
-        slot->booked.store(c.booked, std::memory_order_release);
-      }
+      if (IndexedSlot* slot = index->slotById(c.slot_id)) index->applyBooked(*slot, c.booked);
     }
     if (listener_) listener_(changes);
   }

@@ -54,13 +54,28 @@ std::optional<int32_t> parseDate(std::string_view text) {
   return day;
 }
 
-std::string formatDate(int32_t day) {
+void appendDate(std::string& out, int32_t day) {
   int y = 0;
   unsigned m = 0, d = 0;
   civilFromDays(day, y, m, d);
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
-  return buf;
+  if (y < 0 || y > 9999) y = 0;  // parseDate admits 2000..2199 only
+  char buf[10] = {static_cast<char>('0' + y / 1000),
+                  static_cast<char>('0' + y / 100 % 10),
+                  static_cast<char>('0' + y / 10 % 10),
+                  static_cast<char>('0' + y % 10),
+                  '-',
+                  static_cast<char>('0' + m / 10),
+                  static_cast<char>('0' + m % 10),
+                  '-',
+                  static_cast<char>('0' + d / 10),
+                  static_cast<char>('0' + d % 10)};
+  out.append(buf, sizeof buf);
+}
+
+std::string formatDate(int32_t day) {
+  std::string out;
+  appendDate(out, day);
+  return out;
 }
 
 std::optional<int16_t> parseTime(std::string_view text) {
@@ -72,10 +87,18 @@ std::optional<int16_t> parseTime(std::string_view text) {
   return static_cast<int16_t>(h * 60 + m);
 }
 
+void appendTime(std::string& out, int16_t minute) {
+  int h = minute / 60 % 100, m = minute % 60;
+  if (minute < 0) h = m = 0;
+  char buf[5] = {static_cast<char>('0' + h / 10), static_cast<char>('0' + h % 10), ':',
+                 static_cast<char>('0' + m / 10), static_cast<char>('0' + m % 10)};
+  out.append(buf, sizeof buf);
+}
+
 std::string formatTime(int16_t minute) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
-  return buf;
+  std::string out;
+  appendTime(out, minute);
+  return out;
 }
 
 std::string formatTimestamp(int64_t unix_ms) {

@@ -1,6 +1,9 @@
 #include "surge/origin/catalog_index.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "surge/origin/json_text.h"
 
 namespace surge::origin {
 
@@ -46,6 +49,108 @@ CatalogIndex::CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clin
     if (range.first == range.second) range.first = i;
     range.second = i + 1;
   }
+
+  // Day totals: slots are sorted by (clinic, day), so each clinic's days are consecutive runs.
+  size_t day_count = 0;
+  for (size_t i = 0; i < slot_count_; ++i) {
+    if (i == 0 || slots_[i].clinic_id != slots_[i - 1].clinic_id ||
+        slots_[i].day != slots_[i - 1].day) {
+      ++day_count;
+    }
+  }
+  day_totals_ = std::make_unique<DayTotal[]>(day_count);
+  clinic_day_range_.assign(clinics_.size(), {0, 0});
+  size_t d = 0;
+  for (size_t i = 0; i < slot_count_; ++i) {
+    IndexedSlot& slot = slots_[i];
+    bool new_day =
+        i == 0 || slot.clinic_id != slots_[i - 1].clinic_id || slot.day != slots_[i - 1].day;
+    if (new_day) {
+      day_totals_[d].day = slot.day;
+      ++d;
+      auto it = clinic_by_id_.find(slot.clinic_id);
+      if (it != clinic_by_id_.end()) {
+        auto& range = clinic_day_range_[it->second];
+        if (range.first == range.second) range.first = d - 1;
+        range.second = d;
+      }
+    }
+    slot.day_total = static_cast<uint32_t>(d - 1);
+    day_totals_[d - 1].remaining.fetch_add(
+        std::max(0, slot.capacity - slot.booked.load(std::memory_order_relaxed)),
+        std::memory_order_relaxed);
+  }
+
+  // Per-region clinic lists and day unions, and the static part of each clinic's JSON.
+  for (const Region& r : regions_) {
+    std::vector<const Clinic*>& list = clinics_of_region_[r.code];
+    auto add = [&](const std::string& leaf) {
+      auto it = clinics_by_region_.find(leaf);
+      if (it == clinics_by_region_.end()) return;
+      for (size_t i : it->second)
+        list.push_back(&clinics_[i]);
+    };
+    if (r.parent.empty()) {
+      for (const Region& child : regions_) {
+        if (child.parent == r.code) add(child.code);
+      }
+      std::sort(list.begin(), list.end(),
+                [](const Clinic* a, const Clinic* b) { return a->id < b->id; });
+    } else {
+      add(r.code);
+    }
+    std::vector<int32_t>& days = days_of_region_[r.code];
+    for (const Clinic* c : list) {
+      for (const DayTotal& t : dayTotalsOf(c->id))
+        days.push_back(t.day);
+    }
+    std::sort(days.begin(), days.end());
+    days.erase(std::unique(days.begin(), days.end()), days.end());
+  }
+  clinic_fragments_.reserve(clinics_.size());
+  for (const Clinic& c : clinics_) {
+    std::string f = "{\"id\":" + std::to_string(c.id) + ",\"name\":";
+    appendJsonString(f, c.name);
+    f += ",\"address\":";
+    appendJsonString(f, c.address);
+    char coords[96];
+    std::snprintf(coords, sizeof coords, ",\"lat\":%.6f,\"lng\":%.6f,\"remaining\":[", c.lat,
+                  c.lng);
+    f += coords;
+    clinic_fragments_.push_back(std::move(f));
+  }
+}
+
+const std::string& CatalogIndex::clinicFragment(const Clinic& clinic) const {
+  return clinic_fragments_[static_cast<size_t>(&clinic - clinics_.data())];
+}
+
+const std::vector<const Clinic*>& CatalogIndex::clinicsOf(std::string_view region_code) const {
+  static const std::vector<const Clinic*> kNone;
+  auto it = clinics_of_region_.find(std::string(region_code));
+  return it == clinics_of_region_.end() ? kNone : it->second;
+}
+
+const std::vector<int32_t>& CatalogIndex::daysOf(std::string_view region_code) const {
+  static const std::vector<int32_t> kNone;
+  auto it = days_of_region_.find(std::string(region_code));
+  return it == days_of_region_.end() ? kNone : it->second;
+}
+
+std::span<const DayTotal> CatalogIndex::dayTotalsOf(int64_t clinic_id) const {
+  auto it = clinic_by_id_.find(clinic_id);
+  if (it == clinic_by_id_.end()) return {};
+  auto [begin, end] = clinic_day_range_[it->second];
+  return {day_totals_.get() + begin, end - begin};
+}
+
+void CatalogIndex::applyBooked(IndexedSlot& slot, int32_t booked) {
+  int32_t before = slot.booked.load(std::memory_order_relaxed);
+  int32_t remaining_before = std::max(0, slot.capacity - before);
+  int32_t remaining_after = std::max(0, slot.capacity - booked);
+  slot.booked.store(booked, std::memory_order_release);
+  day_totals_[slot.day_total].remaining.fetch_add(remaining_after - remaining_before,
+                                                  std::memory_order_release);
 }
 
 const Region* CatalogIndex::region(std::string_view code) const {
@@ -56,28 +161,6 @@ const Region* CatalogIndex::region(std::string_view code) const {
 const Clinic* CatalogIndex::clinic(int64_t id) const {
   auto it = clinic_by_id_.find(id);
   return it == clinic_by_id_.end() ? nullptr : &clinics_[it->second];
-}
-
-std::vector<const Clinic*> CatalogIndex::clinicsIn(std::string_view region_code) const {
-  std::vector<const Clinic*> out;
-  auto add = [&](const std::string& leaf) {
-    auto it = clinics_by_region_.find(leaf);
-    if (it == clinics_by_region_.end()) return;
-    for (size_t i : it->second)
-      out.push_back(&clinics_[i]);
-  };
-  const Region* r = region(region_code);
-  if (r == nullptr) return out;
-  if (r->parent.empty()) {
-    for (const Region& child : regions_) {
-      if (child.parent == r->code) add(child.code);
-    }
-    std::sort(out.begin(), out.end(),
-              [](const Clinic* a, const Clinic* b) { return a->id < b->id; });
-  } else {
-    add(r->code);
-  }
-  return out;
 }
 
 std::span<IndexedSlot> CatalogIndex::slotsOf(int64_t clinic_id) {

@@ -417,6 +417,9 @@ class OriginServer::Worker {
                                  "|", time->get_ref<const std::string&>(), "|", person_id});
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     b.now_ms = nowMs();
+    if (!issueCredentials(b)) {
+      return sendError(req, route, start, 503, "no_randomness", "try again");
+    }
     server_.writer_.createBooking(std::move(b), replyLater(req, route, start));
   }
 

@@ -15,12 +15,6 @@ void appendInt(std::string& out, int64_t v) {
   out.append(buf, end);
 }
 
-void appendCoordinate(std::string& out, double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
-  out.append(buf, end);
-}
-
 void appendHeader(std::string& out, uint64_t version, int64_t now_ms) {
   out += "{\"version\":";
   appendInt(out, static_cast<int64_t>(version));
@@ -55,7 +49,7 @@ std::string buildRegionsSnapshot(const CatalogIndex& index, uint64_t version, in
       appendJsonString(out, r.parent);
     }
     out += ",\"clinics\":";
-    appendInt(out, static_cast<int64_t>(index.clinicsIn(r.code).size()));
+    appendInt(out, static_cast<int64_t>(index.clinicsOf(r.code).size()));
     out += '}';
   }
   out += "]}";
@@ -64,52 +58,36 @@ std::string buildRegionsSnapshot(const CatalogIndex& index, uint64_t version, in
 
 std::string buildRegionSnapshot(const CatalogIndex& index, const Region& region, uint64_t version,
                                 int64_t now_ms) {
-  std::vector<const Clinic*> clinics = index.clinicsIn(region.code);
-  std::vector<int32_t> days;
-  for (const Clinic* c : clinics) {
-    for (const IndexedSlot& s : index.slotsOf(c->id)) {
-      if (days.empty() || days.back() != s.day) days.push_back(s.day);
-    }
-  }
-  std::sort(days.begin(), days.end());
-  days.erase(std::unique(days.begin(), days.end()), days.end());
-
+  const std::vector<const Clinic*>& clinics = index.clinicsOf(region.code);
+  const std::vector<int32_t>& days = index.daysOf(region.code);
   std::string out;
-  out.reserve(clinics.size() * (160 + days.size() * 4) + days.size() * 14 + 128);
+  out.reserve(clinics.size() * (180 + days.size() * 4) + days.size() * 14 + 128);
   appendHeader(out, version, now_ms);
   out += ",\"region\":";
   appendJsonString(out, region.code);
   out += ",\"dates\":[";
   for (size_t i = 0; i < days.size(); ++i) {
     if (i) out += ',';
-    out += '"' + formatDate(days[i]) + '"';
+    out += '"';
+    appendDate(out, days[i]);
+    out += '"';
   }
   out += "],\"clinics\":[";
-  std::vector<int32_t> per_day(days.size());
   for (size_t ci = 0; ci < clinics.size(); ++ci) {
     const Clinic& c = *clinics[ci];
-    std::fill(per_day.begin(), per_day.end(), 0);
-    size_t d = 0;
-    for (const IndexedSlot& s : index.slotsOf(c.id)) {
-      while (d < days.size() && days[d] < s.day)
-        ++d;
-      if (d < days.size()) per_day[d] += remaining(s);
-    }
     if (ci) out += ',';
-    out += "{\"id\":";
-    appendInt(out, c.id);
-    out += ",\"name\":";
-    appendJsonString(out, c.name);
-    out += ",\"address\":";
-    appendJsonString(out, c.address);
-    out += ",\"lat\":";
-    appendCoordinate(out, c.lat);
-    out += ",\"lng\":";
-    appendCoordinate(out, c.lng);
-    out += ",\"remaining\":[";
-    for (size_t i = 0; i < per_day.size(); ++i) {
-      if (i) out += ',';
-      appendInt(out, per_day[i]);
+    out += index.clinicFragment(c);
+    // The clinic's days are a sorted subset of the region's: walk both, 0 where it has none.
+    std::span<const DayTotal> totals = index.dayTotalsOf(c.id);
+    size_t t = 0;
+    for (size_t d = 0; d < days.size(); ++d) {
+      if (d) out += ',';
+      int32_t left = 0;
+      if (t < totals.size() && totals[t].day == days[d]) {
+        left = std::max(0, totals[t].remaining.load(std::memory_order_acquire));
+        ++t;
+      }
+      appendInt(out, left);
     }
     out += "]}";
   }
@@ -137,11 +115,15 @@ std::string buildClinicSnapshot(const CatalogIndex& index, const Clinic& clinic,
     if (s.day != current_day) {
       if (current_day != INT32_MIN) out += "]},";
       current_day = s.day;
-      out += "{\"date\":\"" + formatDate(s.day) + "\",\"slots\":[";
+      out += "{\"date\":\"";
+      appendDate(out, s.day);
+      out += "\",\"slots\":[";
     } else {
       out += ',';
     }
-    out += "{\"time\":\"" + formatTime(s.minute) + "\",\"capacity\":";
+    out += "{\"time\":\"";
+    appendTime(out, s.minute);
+    out += "\",\"capacity\":";
     appendInt(out, s.capacity);
     out += ",\"remaining\":";
     appendInt(out, remaining(s));

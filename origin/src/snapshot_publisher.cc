@@ -132,7 +132,8 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
   fields.created_unix_ms = nowMs();
   fields.max_age_s = options_.max_age_s;
   fields.content_type = content_type;
-  auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd);
+  auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
+                                    options_.zstd_level);
   if (!sealed)
     return cache::fail(cache::CacheError{cache::CacheErrorKind::kTooLarge, sealed.error()});
   snapshot_bytes_.observe(static_cast<double>(sealed->size()));

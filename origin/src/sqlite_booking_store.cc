@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/keyring.h"
@@ -81,60 +83,53 @@ struct Resetting {
   ~Resetting() { s.reset(); }
 };
 
+constexpr int64_t kSchemaVersion = 2;
+constexpr const char* kSchemaVersionPragma = "PRAGMA user_version = 2";
+
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS regions(
   code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS clinics(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, region TEXT NOT NULL,
   lat REAL NOT NULL, lng REAL NOT NULL);
--- booked is the number of active bookings; the CHECK is a second line behind the conditional
--- UPDATE that takes a seat.
 CREATE TABLE IF NOT EXISTS slots(
   id INTEGER PRIMARY KEY, clinic_id INTEGER NOT NULL, day INTEGER NOT NULL,
   minute INTEGER NOT NULL, capacity INTEGER NOT NULL CHECK(capacity BETWEEN 1 AND 10000),
-  booked INTEGER NOT NULL DEFAULT 0 CHECK(booked >= 0 AND booked <= capacity),
   UNIQUE(clinic_id, day, minute));
+-- One row per booking, appended (ids begin with the creation time). `answer` is the 201 as sent,
+-- kept for idempotent replays and cleared once its key has expired.
 CREATE TABLE IF NOT EXISTS bookings(
   id TEXT PRIMARY KEY, slot_id INTEGER NOT NULL, person_id TEXT NOT NULL,
-  token_sha256 BLOB NOT NULL, idempotency_key TEXT, ticket TEXT,
-  created_ms INTEGER NOT NULL, canceled_ms INTEGER) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS bookings_one_active_per_person
-  ON bookings(person_id) WHERE canceled_ms IS NULL;
--- The first answer to each Idempotency-Key, as it was sent.
+  token_sha256 BLOB NOT NULL, idempotency_key TEXT, request_sha256 BLOB, answer TEXT,
+  ticket TEXT, created_ms INTEGER NOT NULL, canceled_ms INTEGER) WITHOUT ROWID;
+-- Answers other than 201 to an Idempotency-Key (409s), in arrival (rowid) order.
 CREATE TABLE IF NOT EXISTS idempotency(
-  key TEXT PRIMARY KEY, request_sha256 BLOB NOT NULL, status INTEGER NOT NULL,
-  body TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency(created_ms);
+  key TEXT NOT NULL, request_sha256 BLOB NOT NULL, status INTEGER NOT NULL,
+  body TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS named_snapshots(
   name TEXT PRIMARY KEY, content_type TEXT NOT NULL, body BLOB NOT NULL,
   updated_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-// Booking ids start with the creation time, so new rows append at the right edge of the bookings
-// B-tree instead of dirtying a random page each: fewer WAL bytes per commit.
-std::string bookingId(int64_t now_ms) {
-  std::string raw(12, '\0');
-  for (int i = 0; i < 6; ++i)
-    raw[static_cast<size_t>(i)] = static_cast<char>(now_ms >> (40 - 8 * i));
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data() + 6), 6) != 1) return std::string();
-  return cache::encodeHex(raw);
-}
-
-std::string randomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    return std::string();
-  }
-  return cache::encodeHex(raw);
-}
-
-std::string digestBytes(const cache::Sha256Digest& d) {
-  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
-}
+constexpr int64_t kIdempotencyWindowMs = 24 * 3600 * 1000;
 
 StoredResponse conflict(const char* code, const char* message) {
   return StoredResponse{409, jsonError(code, message), false};
+}
+
+// The smallest booking id created at or after `ms` (ids begin with 12 hex digits of the time).
+std::string bookingIdFloor(int64_t ms) {
+  std::string raw(6, '\0');
+  for (int i = 0; i < 6; ++i)
+    raw[static_cast<size_t>(i)] = static_cast<char>(ms >> (40 - 8 * i));
+  return cache::encodeHex(raw);
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -148,16 +143,12 @@ SqliteBookingStore::~SqliteBookingStore() {
   }
   checkpoint_wake_.notify_one();
   if (checkpointer_.joinable()) checkpointer_.join();
-  idem_get_.reset();
+  idem_body_.reset();
   idem_put_.reset();
-  slot_take_.reset();
-  slot_release_.reset();
+  booking_answer_.reset();
   booking_insert_.reset();
   booking_get_.reset();
   booking_cancel_.reset();
-  savepoint_.reset();
-  release_.reset();
-  rollback_to_.reset();
   sqlite3_close(db_);
 }
 
@@ -175,6 +166,12 @@ Result<Done, std::string> SqliteBookingStore::exec(const char* sql) {
   return Done{};
 }
 
+std::unique_ptr<Statement> SqliteBookingStore::prepare(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+  return std::make_unique<Statement>(db_, stmt);
+}
+
 Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::open(
     const std::string& path) {
   sqlite3* db = nullptr;
@@ -187,16 +184,32 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
   }
   std::unique_ptr<SqliteBookingStore> store(new SqliteBookingStore(db));
   // WAL + synchronous=FULL: a commit fsyncs the WAL before returning, so an acknowledged
-  // booking survives kill -9 and power loss; readers never block the writer.
+  // booking survives kill -9 and power loss. Small pages: a commit writes whole pages, and the
+  // few random ones (a cancel) then cost 1 KiB, not 4. A small page cache: SQLite walks all of it
+  // at the end of each write transaction, and the OS caches the file anyway.
   auto pragmas = store->exec(
       "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-      "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-262144;"
+      "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
       "PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=4096;");
   if (!pragmas) return fail(path + ": " + pragmas.error());
+  // user_version tells the layout of the tables; a file from another layout is refused, never
+  // half-used.
+  int64_t version = -1;
+  if (auto v = store->prepare("PRAGMA user_version"); v && v->step() == SQLITE_ROW) {
+    version = v->int64(0);
+  }
+  if (version != 0 && version != kSchemaVersion) {
+    return fail(path + ": store layout " + std::to_string(version) + ", this build uses " +
+                std::to_string(kSchemaVersion) + " (move the old file away)");
+  }
   auto schema = store->exec(kSchema);
   if (!schema) return fail(path + ": schema: " + schema.error());
+  auto stamped = store->exec(kSchemaVersionPragma);
+  if (!stamped) return fail(path + ": " + stamped.error());
   auto prepared = store->prepareAll();
   if (!prepared) return fail(path + ": " + prepared.error());
+  auto loaded = store->loadMemory(nowMs());
+  if (!loaded) return fail(path + ": " + loaded.error());
   store->checkpointer_ = std::thread([s = store.get(), path] { s->checkpointLoop(path); });
   return store;
 }
@@ -214,7 +227,7 @@ void SqliteBookingStore::checkpointLoop(std::string path) {
   while (!closing_) {
     checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return closing_; });
     lock.unlock();
-    // PASSIVE never waits for the writer; whatever it copies back lets the WAL restart small.
+    // PASSIVE never waits for the writer.
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     lock.lock();
   }
@@ -228,28 +241,20 @@ Result<Done, std::string> SqliteBookingStore::prepareAll() {
     const char* sql;
   };
   const Entry entries[] = {
-      {&idem_get_, "SELECT request_sha256, status, body FROM idempotency WHERE key = ?1"},
+      {&idem_body_, "SELECT status, body FROM idempotency WHERE rowid = ?1"},
       {&idem_put_,
        "INSERT INTO idempotency(key, request_sha256, status, body, created_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
-      // The capacity check and the seat are one statement: no read-then-write race, ever.
-      {&slot_take_,
-       "UPDATE slots SET booked = booked + 1 WHERE id = ?1 AND booked < capacity "
-       "RETURNING booked"},
-      {&slot_release_,
-       "UPDATE slots SET booked = booked - 1 WHERE id = ?1 AND booked > 0 RETURNING booked"},
+      {&booking_answer_, "SELECT answer FROM bookings WHERE id = ?1"},
       {&booking_insert_,
-       "INSERT INTO bookings(id, slot_id, person_id, token_sha256, idempotency_key, ticket, "
-       "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+       "INSERT INTO bookings(id, slot_id, person_id, token_sha256, idempotency_key, "
+       "request_sha256, answer, ticket, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
       {&booking_get_,
        "SELECT b.slot_id, s.clinic_id, s.day, s.minute, b.person_id, b.token_sha256, "
        "b.created_ms, b.canceled_ms FROM bookings b JOIN slots s ON s.id = b.slot_id "
        "WHERE b.id = ?1"},
       {&booking_cancel_,
        "UPDATE bookings SET canceled_ms = ?2 WHERE id = ?1 AND canceled_ms IS NULL"},
-      {&savepoint_, "SAVEPOINT booking"},
-      {&release_, "RELEASE booking"},
-      {&rollback_to_, "ROLLBACK TO booking"},
   };
   for (const Entry& e : entries) {
     sqlite3_stmt* stmt = nullptr;
@@ -262,9 +267,87 @@ Result<Done, std::string> SqliteBookingStore::prepareAll() {
   return Done{};
 }
 
+Result<std::unordered_map<int64_t, int32_t>, std::string> SqliteBookingStore::countBooked() {
+  auto q =
+      prepare("SELECT slot_id, count(*) FROM bookings WHERE canceled_ms IS NULL GROUP BY slot_id");
+  if (!q) return fail("count bookings: " + lastError());
+  std::unordered_map<int64_t, int32_t> booked;
+  int rc;
+  while ((rc = q->step()) == SQLITE_ROW)
+    booked[q->int64(0)] = static_cast<int32_t>(q->int64(1));
+  if (rc != SQLITE_DONE) return fail("count bookings: " + lastError());
+  return booked;
+}
+
+Result<Done, std::string> SqliteBookingStore::loadSlots() {
+  auto booked = countBooked();
+  if (!booked) return fail(booked.error());
+  auto q = prepare("SELECT id, capacity FROM slots");
+  if (!q) return fail("load slots: " + lastError());
+  std::vector<SlotCount> slots;
+  int rc;
+  while ((rc = q->step()) == SQLITE_ROW) {
+    auto id = static_cast<size_t>(q->int64(0));
+    if (id >= slots.size()) slots.resize(std::max(id + 1, slots.size() * 2));
+    slots[id].capacity = static_cast<int32_t>(q->int64(1));
+    auto it = booked->find(static_cast<int64_t>(id));
+    slots[id].booked = it == booked->end() ? 0 : it->second;
+  }
+  if (rc != SQLITE_DONE) return fail("load slots: " + lastError());
+  slots_ = std::move(slots);
+  return Done{};
+}
+
+void SqliteBookingStore::rememberKey(const std::string& key, std::string request_sha256,
+                                     std::string booking_id, int64_t rowid, int64_t created_ms) {
+  idempotency_[key] = IdempotencyRecord{std::move(request_sha256), std::move(booking_id), rowid};
+  idempotency_by_age_.emplace_back(created_ms, key);
+}
+
+Result<Done, std::string> SqliteBookingStore::loadMemory(int64_t now_ms) {
+  auto slots = loadSlots();
+  if (!slots) return slots;
+  auto people = prepare("SELECT person_id, id FROM bookings WHERE canceled_ms IS NULL");
+  if (!people) return fail("load bookings: " + lastError());
+  int rc;
+  while ((rc = people->step()) == SQLITE_ROW)
+    active_person_[people->text(0)] = people->text(1);
+  if (rc != SQLITE_DONE) return fail("load bookings: " + lastError());
+
+  // Keys still inside their 24 hours, oldest first: from bookings (201s) and idempotency (409s).
+  int64_t cutoff = now_ms - kIdempotencyWindowMs;
+  std::vector<std::tuple<int64_t, std::string, std::string, std::string, int64_t>> keys;
+  auto from_bookings = prepare(
+      "SELECT created_ms, idempotency_key, request_sha256, id FROM bookings "
+      "WHERE id >= ?1 AND idempotency_key IS NOT NULL");
+  if (!from_bookings) return fail("load keys: " + lastError());
+  from_bookings->bind(1, bookingIdFloor(cutoff));
+  while ((rc = from_bookings->step()) == SQLITE_ROW) {
+    keys.emplace_back(from_bookings->int64(0), from_bookings->text(1), from_bookings->text(2),
+                      from_bookings->text(3), 0);
+  }
+  if (rc != SQLITE_DONE) return fail("load keys: " + lastError());
+  auto from_table = prepare(
+      "SELECT created_ms, key, request_sha256, rowid FROM idempotency WHERE created_ms >= ?1");
+  if (!from_table) return fail("load keys: " + lastError());
+  from_table->bind(1, cutoff);
+  while ((rc = from_table->step()) == SQLITE_ROW) {
+    keys.emplace_back(from_table->int64(0), from_table->text(1), from_table->text(2), "",
+                      from_table->int64(3));
+  }
+  if (rc != SQLITE_DONE) return fail("load keys: " + lastError());
+  std::sort(keys.begin(), keys.end());
+  for (auto& [created, key, sha, booking, rowid] : keys) {
+    rememberKey(key, std::move(sha), std::move(booking), rowid, created);
+  }
+  answers_cleared_below_.clear();
+  return Done{};
+}
+
 Result<Done, std::string> SqliteBookingStore::begin() {
   batch_failed_ = false;
   slot_changes_.clear();
+  undo_.clear();
   auto r = exec("BEGIN IMMEDIATE");
   in_batch_ = r.ok();
   return r;
@@ -282,6 +365,7 @@ Result<Done, std::string> SqliteBookingStore::commit() {
     return r;
   }
   in_batch_ = false;
+  undo_.clear();
   return Done{};
 }
 
@@ -289,6 +373,27 @@ void SqliteBookingStore::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
   in_batch_ = false;
   slot_changes_.clear();
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->kind) {
+      case Undo::kKeyAdded:
+        idempotency_.erase(it->key);
+        idempotency_by_age_.pop_back();
+        break;
+      case Undo::kPersonAdded:
+        active_person_.erase(it->key);
+        break;
+      case Undo::kPersonRemoved:
+        active_person_[it->key] = it->value;
+        break;
+      case Undo::kSeatTaken:
+        --slots_[static_cast<size_t>(it->slot_id)].booked;
+        break;
+      case Undo::kSeatReleased:
+        ++slots_[static_cast<size_t>(it->slot_id)].booked;
+        break;
+    }
+  }
+  undo_.clear();
 }
 
 StoredResponse SqliteBookingStore::storeFailure(const char* what) {
@@ -298,7 +403,7 @@ StoredResponse SqliteBookingStore::storeFailure(const char* what) {
 }
 
 StoredResponse SqliteBookingStore::remember(const NewBooking& booking, StoredResponse response) {
-  if (booking.idempotency_key.empty()) return response;
+  if (booking.idempotency_key.empty() || batch_failed_) return response;
   Statement& put = *idem_put_;
   Resetting reset{put};
   put.bind(1, booking.idempotency_key)
@@ -307,6 +412,9 @@ StoredResponse SqliteBookingStore::remember(const NewBooking& booking, StoredRes
       .bind(4, response.body)
       .bind(5, booking.now_ms);
   if (put.step() != SQLITE_DONE) return storeFailure("idempotency record");
+  rememberKey(booking.idempotency_key, booking.request_sha256, "", sqlite3_last_insert_rowid(db_),
+              booking.now_ms);
+  undo_.push_back(Undo{Undo::kKeyAdded, booking.idempotency_key, "", 0});
   return response;
 }
 
@@ -315,90 +423,68 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
     return StoredResponse{503, jsonError("store_unavailable", "the store is recovering"), false};
   }
   if (!b.idempotency_key.empty()) {
-    Statement& get = *idem_get_;
-    Resetting reset{get};
-    get.bind(1, b.idempotency_key);
-    int rc = get.step();
-    if (rc == SQLITE_ROW) {
-      if (get.text(0) != b.request_sha256) {
+    auto known = idempotency_.find(b.idempotency_key);
+    if (known != idempotency_.end()) {
+      const IdempotencyRecord& record = known->second;
+      if (record.request_sha256 != b.request_sha256) {
         return StoredResponse{422,
                               jsonError("idempotency_key_reused",
                                         "this Idempotency-Key was used with a different request"),
                               false};
       }
-      return StoredResponse{static_cast<int>(get.int64(1)), get.text(2), true};
+      if (!record.booking_id.empty()) {
+        Statement& get = *booking_answer_;
+        Resetting reset{get};
+        get.bind(1, record.booking_id);
+        if (get.step() != SQLITE_ROW) return storeFailure("stored answer");
+        return StoredResponse{201, get.text(0), true};
+      }
+      Statement& get = *idem_body_;
+      Resetting reset{get};
+      get.bind(1, record.rowid);
+      if (get.step() != SQLITE_ROW) return storeFailure("stored answer");
+      return StoredResponse{static_cast<int>(get.int64(0)), get.text(1), true};
     }
-    if (rc != SQLITE_DONE) return storeFailure("idempotency lookup");
   }
-
-  {
-    Resetting reset{*savepoint_};
-    if (savepoint_->step() != SQLITE_DONE) return storeFailure("savepoint");
+  if (active_person_.count(b.person_id)) {
+    return remember(b,
+                    conflict("person_already_booked", "this person already has an active booking"));
   }
-  auto undo = [&] {
-    Resetting r1{*rollback_to_};
-    Resetting r2{*release_};
-    rollback_to_->step();
-    release_->step();
-  };
-
-  int32_t booked = 0;
-  {
-    Statement& take = *slot_take_;
-    Resetting reset{take};
-    take.bind(1, b.slot_id);
-    int rc = take.step();
-    if (rc == SQLITE_DONE) {
-      undo();
-      return remember(b, conflict("slot_full", "this time slot has no seats left"));
-    }
-    if (rc != SQLITE_ROW) {
-      undo();
-      return storeFailure("take seat");
-    }
-    booked = static_cast<int32_t>(take.int64(0));
+  if (b.slot_id <= 0 || static_cast<size_t>(b.slot_id) >= slots_.size() ||
+      slots_[static_cast<size_t>(b.slot_id)].capacity == 0) {
+    return StoredResponse{404, jsonError("unknown_slot", "no such slot"), false};
   }
-
-  std::string id = bookingId(b.now_ms);
-  std::string token = randomHex(32);
-  if (id.empty() || token.empty()) {
-    undo();
-    return storeFailure("random");
+  // The capacity check and the seat are one decision of the single writer, recorded in this
+  // batch's transaction or, if it rolls back, undone in memory too.
+  SlotCount& slot = slots_[static_cast<size_t>(b.slot_id)];
+  if (slot.booked >= slot.capacity) {
+    return remember(b, conflict("slot_full", "this time slot has no seats left"));
   }
+  if (b.booking_id.empty() || b.token_sha256.size() != 32) return storeFailure("credentials");
   {
     Statement& insert = *booking_insert_;
     Resetting reset{insert};
-    insert.bind(1, id)
+    insert.bind(1, b.booking_id)
         .bind(2, b.slot_id)
         .bind(3, b.person_id)
-        .bindBlob(4, digestBytes(cache::sha256({token})))
+        .bindBlob(4, b.token_sha256)
         .bindOptional(5, b.idempotency_key)
-        .bindOptional(6, b.ticket)
-        .bind(7, b.now_ms);
-    int rc = insert.step();
-    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-      undo();
-      return remember(
-          b, conflict("person_already_booked", "this person already has an active booking"));
-    }
-    if (rc != SQLITE_DONE) {
-      undo();
-      return storeFailure("insert booking");
-    }
+        .bindBlob(6, b.request_sha256)
+        .bind(7, b.created_body)
+        .bindOptional(8, b.ticket)
+        .bind(9, b.now_ms);
+    if (insert.step() != SQLITE_DONE) return storeFailure("insert booking");
   }
-  {
-    Resetting reset{*release_};
-    if (release_->step() != SQLITE_DONE) return storeFailure("release savepoint");
+  ++slot.booked;
+  undo_.push_back(Undo{Undo::kSeatTaken, "", "", b.slot_id});
+  slot_changes_[b.slot_id] = slot.booked;
+  active_person_[b.person_id] = b.booking_id;
+  undo_.push_back(Undo{Undo::kPersonAdded, b.person_id, "", 0});
+  if (!b.idempotency_key.empty()) {
+    rememberKey(b.idempotency_key, b.request_sha256, b.booking_id, 0, b.now_ms);
+    undo_.push_back(Undo{Undo::kKeyAdded, b.idempotency_key, "", 0});
   }
-  slot_changes_[b.slot_id] = booked;
-
-  std::string body = "{\"booking_id\":\"" + id + "\",\"token\":\"" + token +
-                     "\",\"clinic_id\":" + std::to_string(b.clinic_id) + ",\"date\":\"" +
-                     formatDate(b.day) + "\",\"time\":\"" + formatTime(b.minute) +
-                     "\",\"person_id\":";
-  appendJsonString(body, b.person_id);
-  body += ",\"status\":\"active\",\"created_at\":\"" + formatTimestamp(b.now_ms) + "\"}";
-  return remember(b, StoredResponse{201, std::move(body), false});
+  return StoredResponse{201, b.created_body, false};
 }
 
 std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& booking_id,
@@ -435,13 +521,12 @@ StoredResponse SqliteBookingStore::cancelBooking(const std::string& booking_id,
     cancel.bind(1, booking_id).bind(2, now_ms);
     if (cancel.step() != SQLITE_DONE) return storeFailure("cancel booking");
   }
-  {
-    Statement& release = *slot_release_;
-    Resetting reset{release};
-    release.bind(1, found->slot_id);
-    if (release.step() != SQLITE_ROW) return storeFailure("release seat");
-    slot_changes_[found->slot_id] = static_cast<int32_t>(release.int64(0));
-  }
+  SlotCount& slot = slots_[static_cast<size_t>(found->slot_id)];
+  --slot.booked;
+  undo_.push_back(Undo{Undo::kSeatReleased, "", "", found->slot_id});
+  slot_changes_[found->slot_id] = slot.booked;
+  active_person_.erase(found->person_id);
+  undo_.push_back(Undo{Undo::kPersonRemoved, found->person_id, booking_id, 0});
   return StoredResponse{204, "", false};
 }
 
@@ -456,16 +541,13 @@ std::vector<SlotChange> SqliteBookingStore::takeSlotChanges() {
 
 Result<size_t, std::string> SqliteBookingStore::importCatalog(const CatalogData& catalog) {
   if (in_batch_) return fail(std::string("import inside a batch"));
+  auto booked = countBooked();
+  if (!booked) return fail(booked.error());
   auto began = exec("BEGIN IMMEDIATE");
   if (!began) return fail(began.error());
   auto abort = [&](std::string message) -> Result<size_t, std::string> {
     (void)exec("ROLLBACK");
     return fail(std::move(message));
-  };
-  auto prepare = [&](const char* sql) -> std::unique_ptr<Statement> {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
-    return std::make_unique<Statement>(db_, stmt);
   };
   auto region = prepare(
       "INSERT INTO regions(code, name, parent) VALUES (?1, ?2, ?3) "
@@ -474,12 +556,10 @@ Result<size_t, std::string> SqliteBookingStore::importCatalog(const CatalogData&
       "INSERT INTO clinics(id, name, address, region, lat, lng) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address, "
       "region = excluded.region, lat = excluded.lat, lng = excluded.lng");
-  // A capacity below what is already booked would overbook: the WHERE turns it into no change,
-  // which is reported below.
   auto slot = prepare(
       "INSERT INTO slots(clinic_id, day, minute, capacity) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT(clinic_id, day, minute) DO UPDATE SET capacity = excluded.capacity "
-      "WHERE excluded.capacity >= slots.booked");
+      "RETURNING id");
   if (!region || !clinic || !slot) return abort("prepare import: " + lastError());
 
   size_t rows = 0;
@@ -500,42 +580,40 @@ Result<size_t, std::string> SqliteBookingStore::importCatalog(const CatalogData&
   }
   for (const Slot& s : catalog.slots) {
     Resetting reset{*slot};
-    slot->bind(1, s.clinic_id)
-        .bind(2, int64_t{s.day})
-        .bind(3, int64_t{s.minute})
-        .bind(4, int64_t{s.capacity});
-    if (slot->step() != SQLITE_DONE) {
-      return abort("slot " + std::to_string(s.clinic_id) + " " + formatDate(s.day) + " " +
-                   formatTime(s.minute) + ": " + lastError());
-    }
-    if (sqlite3_changes(db_) == 0) {
-      return abort("slot " + std::to_string(s.clinic_id) + " " + formatDate(s.day) + " " +
-                   formatTime(s.minute) + ": capacity " + std::to_string(s.capacity) +
-                   " is below the seats already booked");
+    slot->bind(1, s.clinic_id).bind(2, int64_t{s.day}).bind(3, int64_t{s.minute});
+    slot->bind(4, int64_t{s.capacity});
+    auto where = [&] {
+      return "slot " + std::to_string(s.clinic_id) + " " + formatDate(s.day) + " " +
+             formatTime(s.minute);
+    };
+    if (slot->step() != SQLITE_ROW) return abort(where() + ": " + lastError());
+    // A capacity below what is already booked would overbook.
+    auto it = booked->find(slot->int64(0));
+    if (it != booked->end() && s.capacity < it->second) {
+      return abort(where() + ": capacity " + std::to_string(s.capacity) +
+                   " is below the seats already booked (" + std::to_string(it->second) + ")");
     }
     ++rows;
   }
   auto committed = exec("COMMIT");
   if (!committed) return abort("commit import: " + committed.error());
+  auto reloaded = loadSlots();
+  if (!reloaded) return fail(reloaded.error());
   return rows;
 }
 
 Result<CatalogIndexPtr, std::string> SqliteBookingStore::loadCatalog() {
-  auto query = [&](const char* sql) -> std::unique_ptr<Statement> {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
-    return std::make_unique<Statement>(db_, stmt);
-  };
   std::vector<Region> regions;
   std::vector<Clinic> clinics;
   std::vector<StoredSlot> slots;
-  auto r = query("SELECT code, name, parent FROM regions");
-  auto c = query("SELECT id, name, address, region, lat, lng FROM clinics");
-  auto s = query("SELECT id, clinic_id, day, minute, capacity, booked FROM slots");
+  auto r = prepare("SELECT code, name, parent FROM regions");
+  auto c = prepare("SELECT id, name, address, region, lat, lng FROM clinics");
+  auto s = prepare("SELECT id, clinic_id, day, minute, capacity FROM slots");
   if (!r || !c || !s) return fail("load catalog: " + lastError());
   int rc;
-  while ((rc = r->step()) == SQLITE_ROW)
+  while ((rc = r->step()) == SQLITE_ROW) {
     regions.push_back(Region{r->text(0), r->text(1), r->text(2)});
+  }
   if (rc != SQLITE_DONE) return fail("load regions: " + lastError());
   while ((rc = c->step()) == SQLITE_ROW) {
     clinics.push_back(
@@ -549,7 +627,8 @@ Result<CatalogIndexPtr, std::string> SqliteBookingStore::loadCatalog() {
     row.slot.day = static_cast<int32_t>(s->int64(2));
     row.slot.minute = static_cast<int16_t>(s->int64(3));
     row.slot.capacity = static_cast<int32_t>(s->int64(4));
-    row.booked = static_cast<int32_t>(s->int64(5));
+    auto id = static_cast<size_t>(row.id);
+    row.booked = id < slots_.size() ? slots_[id].booked : 0;
     slots.push_back(row);
   }
   if (rc != SQLITE_DONE) return fail("load slots: " + lastError());
@@ -557,46 +636,34 @@ Result<CatalogIndexPtr, std::string> SqliteBookingStore::loadCatalog() {
 }
 
 Result<Done, std::string> SqliteBookingStore::putNamedSnapshot(const NamedSnapshot& snap) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO named_snapshots(name, content_type, body, updated_ms) "
-                         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
-                         "content_type = excluded.content_type, body = excluded.body, "
-                         "updated_ms = excluded.updated_ms",
-                         -1, &stmt, nullptr) != SQLITE_OK) {
-    return fail(lastError());
-  }
-  Statement put(db_, stmt);
-  put.bind(1, snap.name).bind(2, snap.content_type).bindBlob(3, snap.body).bind(4, snap.updated_ms);
-  if (put.step() != SQLITE_DONE) return fail(lastError());
+  auto put = prepare(
+      "INSERT INTO named_snapshots(name, content_type, body, updated_ms) "
+      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
+      "content_type = excluded.content_type, body = excluded.body, "
+      "updated_ms = excluded.updated_ms");
+  if (!put) return fail(lastError());
+  put->bind(1, snap.name).bind(2, snap.content_type).bindBlob(3, snap.body);
+  put->bind(4, snap.updated_ms);
+  if (put->step() != SQLITE_DONE) return fail(lastError());
   return Done{};
 }
 
 Result<bool, std::string> SqliteBookingStore::removeNamedSnapshot(const std::string& name) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM named_snapshots WHERE name = ?1", -1, &stmt, nullptr) !=
-      SQLITE_OK) {
-    return fail(lastError());
-  }
-  Statement del(db_, stmt);
-  del.bind(1, name);
-  if (del.step() != SQLITE_DONE) return fail(lastError());
+  auto del = prepare("DELETE FROM named_snapshots WHERE name = ?1");
+  if (!del) return fail(lastError());
+  del->bind(1, name);
+  if (del->step() != SQLITE_DONE) return fail(lastError());
   return sqlite3_changes(db_) > 0;
 }
 
 Result<std::vector<NamedSnapshot>, std::string> SqliteBookingStore::namedSnapshots() {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT name, content_type, body, updated_ms FROM named_snapshots "
-                         "ORDER BY name",
-                         -1, &stmt, nullptr) != SQLITE_OK) {
-    return fail(lastError());
-  }
-  Statement list(db_, stmt);
+  auto list =
+      prepare("SELECT name, content_type, body, updated_ms FROM named_snapshots ORDER BY name");
+  if (!list) return fail(lastError());
   std::vector<NamedSnapshot> out;
   int rc;
-  while ((rc = list.step()) == SQLITE_ROW) {
-    out.push_back(NamedSnapshot{list.text(0), list.text(1), list.text(2), list.int64(3)});
+  while ((rc = list->step()) == SQLITE_ROW) {
+    out.push_back(NamedSnapshot{list->text(0), list->text(1), list->text(2), list->int64(3)});
   }
   if (rc != SQLITE_DONE) return fail(lastError());
   return out;
@@ -605,47 +672,49 @@ Result<std::vector<NamedSnapshot>, std::string> SqliteBookingStore::namedSnapsho
 Result<int64_t, std::string> SqliteBookingStore::reserveCounter(const std::string& name,
                                                                 int64_t step) {
   if (in_batch_) return fail(std::string("counter inside a batch"));
-  auto began = exec("BEGIN IMMEDIATE");
-  if (!began) return fail(began.error());
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO counters(name, value) VALUES (?1, ?2) "
-                         "ON CONFLICT(name) DO UPDATE SET value = value + ?2 "
-                         "RETURNING value - ?2",
-                         -1, &stmt, nullptr) != SQLITE_OK) {
-    (void)exec("ROLLBACK");
-    return fail(lastError());
-  }
-  int64_t old = 0;
-  {
-    Statement up(db_, stmt);
-    up.bind(1, name).bind(2, step);
-    if (up.step() != SQLITE_ROW) {
-      std::string message = lastError();
-      up.reset();
-      (void)exec("ROLLBACK");
-      return fail(message);
-    }
-    old = up.int64(0);
-  }
-  auto committed = exec("COMMIT");
-  if (!committed) {
-    (void)exec("ROLLBACK");
-    return fail(committed.error());
-  }
+  auto up = prepare(
+      "INSERT INTO counters(name, value) VALUES (?1, ?2) "
+      "ON CONFLICT(name) DO UPDATE SET value = value + ?2 RETURNING value - ?2");
+  if (!up) return fail(lastError());
+  // One statement in autocommit mode: its own durable transaction, done when it returns DONE.
+  up->bind(1, name).bind(2, step);
+  if (up->step() != SQLITE_ROW) return fail(lastError());
+  int64_t old = up->int64(0);
+  if (up->step() != SQLITE_DONE) return fail(lastError());
   return old;
 }
 
 size_t SqliteBookingStore::expireIdempotencyKeys(int64_t cutoff_ms) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM idempotency WHERE created_ms < ?1", -1, &stmt,
-                         nullptr) != SQLITE_OK) {
-    return 0;
+  if (in_batch_) return 0;
+  // Records are in arrival order: the expired ones are a prefix in memory, in rowid order in the
+  // idempotency table and in id order in bookings.
+  int64_t last_rowid = -1;
+  size_t expired = 0;
+  while (!idempotency_by_age_.empty() && idempotency_by_age_.front().first < cutoff_ms) {
+    auto it = idempotency_.find(idempotency_by_age_.front().second);
+    if (it != idempotency_.end()) {
+      if (it->second.booking_id.empty()) last_rowid = std::max(last_rowid, it->second.rowid);
+      idempotency_.erase(it);
+      ++expired;
+    }
+    idempotency_by_age_.pop_front();
   }
-  Statement del(db_, stmt);
-  del.bind(1, cutoff_ms);
-  if (del.step() != SQLITE_DONE) return 0;
-  return static_cast<size_t>(sqlite3_changes(db_));
+  if (last_rowid >= 0) {
+    if (auto del = prepare("DELETE FROM idempotency WHERE rowid <= ?1 AND created_ms < ?2")) {
+      del->bind(1, last_rowid).bind(2, cutoff_ms);
+      del->step();
+    }
+  }
+  // A stored 201 holds the bearer token: drop it once no retry can ask for it.
+  std::string below = bookingIdFloor(cutoff_ms);
+  if (below > answers_cleared_below_) {
+    if (auto clear = prepare("UPDATE bookings SET answer = NULL "
+                             "WHERE id >= ?1 AND id < ?2 AND answer IS NOT NULL")) {
+      clear->bind(1, answers_cleared_below_).bind(2, below);
+      if (clear->step() == SQLITE_DONE) answers_cleared_below_ = below;
+    }
+  }
+  return expired;
 }
 
 }  // namespace surge::origin

@@ -57,7 +57,8 @@ class SqliteBookingStoreTest : public ::testing::Test {
     b.idempotency_key = key.empty() ? "key-" + person : key;
     auto d = cache::sha256({std::to_string(slot.id), "|", person});
     b.request_sha256.assign(reinterpret_cast<const char*>(d.data()), d.size());
-    b.now_ms = 1'790'000'000'000;
+    b.now_ms = now_ms_;
+    EXPECT_TRUE(issueCredentials(b));
     return b;
   }
 
@@ -80,6 +81,10 @@ class SqliteBookingStoreTest : public ::testing::Test {
     return v;
   }
 
+  // Real time: a reopened store only reloads keys younger than 24 hours.
+  const int64_t now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
   std::filesystem::path path_;
   std::unique_ptr<SqliteBookingStore> store_;
   CatalogIndexPtr index_;
@@ -109,9 +114,9 @@ TEST_F(SqliteBookingStoreTest, CreatesUntilFullThenRefuses) {
   EXPECT_NE(full.body.find("slot_full"), std::string::npos);
   // The refused attempt inserted nothing: the capacity check and the insert are one decision.
   EXPECT_EQ(query("SELECT count(*) FROM bookings"), 5);
-  EXPECT_EQ(
-      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100001)[0].id)),
-      5);
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
+                  std::to_string(index_->slotsOf(100001)[0].id)),
+            5);
 }
 
 TEST_F(SqliteBookingStoreTest, OneActiveBookingPerPerson) {
@@ -119,10 +124,10 @@ TEST_F(SqliteBookingStoreTest, OneActiveBookingPerPerson) {
   StoredResponse again = create(booking("alice", 100002, 1, "another-key"));
   EXPECT_EQ(again.status, 409);
   EXPECT_NE(again.body.find("person_already_booked"), std::string::npos);
-  // The seat taken before the person check failed was given back (savepoint rolled back).
-  EXPECT_EQ(
-      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100002)[1].id)),
-      0);
+  // The refused attempt took no seat.
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
+                  std::to_string(index_->slotsOf(100002)[1].id)),
+            0);
 }
 
 TEST_F(SqliteBookingStoreTest, IdempotentReplayAndKeyReuse) {
@@ -150,9 +155,9 @@ TEST_F(SqliteBookingStoreTest, CancelReturnsTheSeatAndIsIdempotent) {
   EXPECT_EQ(store_->cancelBooking(id, token, 3).status, 204);
   ASSERT_TRUE(store_->commit().ok());
   auto changes = store_->takeSlotChanges();
-  EXPECT_EQ(
-      query("SELECT booked FROM slots WHERE id = " + std::to_string(index_->slotsOf(100001)[0].id)),
-      0);
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
+                  std::to_string(index_->slotsOf(100001)[0].id)),
+            0);
   auto found = store_->findBooking(id, token);
   ASSERT_TRUE(found.has_value());
   EXPECT_TRUE(found->canceled_ms.has_value());
@@ -168,6 +173,32 @@ TEST_F(SqliteBookingStoreTest, RollbackForgetsTheBatch) {
   EXPECT_TRUE(store_->takeSlotChanges().empty());
   EXPECT_EQ(query("SELECT count(*) FROM bookings"), 0);
   EXPECT_EQ(create(booking("erin")).status, 201);  // the key was not remembered either
+  // Nor the seat: the slot (capacity 5) still takes exactly four more.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(create(booking("r" + std::to_string(i))).status, 201);
+  EXPECT_EQ(create(booking("r-late")).status, 409);
+}
+
+TEST_F(SqliteBookingStoreTest, RepliesAndRulesSurviveAReopen) {
+  NewBooking b = booking("olga");
+  StoredResponse first = create(b);
+  ASSERT_EQ(first.status, 201);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(create(booking("s" + std::to_string(i))).status, 201);
+  StoredResponse full = create(booking("s-late"));
+  ASSERT_EQ(full.status, 409);
+  reopen();
+  StoredResponse replay = create(b);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.body, first.body);
+  StoredResponse full_again = create(booking("s-late"));
+  EXPECT_TRUE(full_again.replayed);
+  EXPECT_EQ(full_again.status, 409);
+  EXPECT_EQ(create(booking("s-later")).status, 409);                    // the slot is still full
+  EXPECT_EQ(create(booking("olga", 100002, 0, "olga-2")).status, 409);  // and olga still booked
+  // After 24 hours the key is forgotten and the stored answer (with its token) is cleared.
+  EXPECT_EQ(store_->expireIdempotencyKeys(b.now_ms + 1), 8u);
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NOT NULL"), 0);
 }
 
 TEST_F(SqliteBookingStoreTest, ReportsSlotChangesPerBatch) {
@@ -222,8 +253,8 @@ TEST_F(SqliteBookingStoreTest, NamedSnapshotsAndIdempotencyExpiry) {
   EXPECT_FALSE(store_->removeNamedSnapshot("faq").value());
 
   create(booking("ivan"));
-  EXPECT_EQ(store_->expireIdempotencyKeys(1'790'000'000'000), 0u);
-  EXPECT_EQ(store_->expireIdempotencyKeys(1'790'000'000'001), 1u);
+  EXPECT_EQ(store_->expireIdempotencyKeys(now_ms_), 0u);
+  EXPECT_EQ(store_->expireIdempotencyKeys(now_ms_ + 1), 1u);
 }
 
 }  // namespace

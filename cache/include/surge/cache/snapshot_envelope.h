@@ -84,11 +84,12 @@ struct SnapshotEnvelope {
   uint32_t decoded_size = 0;
 };
 
-// Compresses `body` (when `encoding` is zstd) and signs with the keyring's newest key.
-// Fails on an empty keyring, fields out of range or a body over the limits.
+// Compresses `body` (when `encoding` is zstd, at `zstd_level`) and signs with the keyring's newest
+// key. Fails on an empty keyring, fields out of range or a body over the limits.
 Result<std::string, std::string> sealSnapshot(const Keyring& keyring, const SnapshotFields& fields,
                                               std::string_view body, BodyEncoding encoding,
-                                              const EnvelopeLimits& limits = {});
+                                              const EnvelopeLimits& limits = {},
+                                              int zstd_level = 6);
 
 // Checks framing and the MAC. Never trusts a length field before checking it against the bytes.
 Result<SnapshotEnvelope, EnvelopeError> openSnapshot(const Keyring& keyring, std::string_view bytes,

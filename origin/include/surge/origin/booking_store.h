@@ -32,7 +32,16 @@ struct NewBooking {
   std::string request_sha256;   // digest of the request's meaning, for idempotent replay
   std::string ticket;           // waiting-room ticket, may be empty
   int64_t now_ms = 0;
+
+  // Issued before the booking reaches the store (issueCredentials), so the single writer spends its
+  // time on the store only. Used only if the booking is created.
+  std::string booking_id;    // begins with now_ms: rows append in id order
+  std::string token_sha256;  // the bearer token itself appears only in created_body
+  std::string created_body;  // the 201 answer
 };
+
+// Fills booking_id, token_sha256 and created_body. False when no randomness is available.
+bool issueCredentials(NewBooking& booking);
 
 // An HTTP answer the store decided, kept as it was sent so that an idempotent retry gets the very
 // same bytes back.

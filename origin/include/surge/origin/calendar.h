@@ -18,6 +18,10 @@ std::string formatDate(int32_t day);
 std::optional<int16_t> parseTime(std::string_view text);
 std::string formatTime(int16_t minute);
 
+// The same text as formatDate / formatTime, appended without a temporary (snapshot building).
+void appendDate(std::string& out, int32_t day);
+void appendTime(std::string& out, int16_t minute);
+
 // RFC 3339 in UTC with milliseconds: "2026-11-26T22:30:00.123Z".
 std::string formatTimestamp(int64_t unix_ms);
 

@@ -26,6 +26,14 @@ struct IndexedSlot {
   int16_t minute = 0;
   int32_t capacity = 0;
   std::atomic<int32_t> booked{0};
+  uint32_t day_total = 0;  // position of its clinic's (day, remaining) entry
+};
+
+// Seats left in one clinic on one day, kept up to date with each change so that region snapshots
+// never rescan slots.
+struct DayTotal {
+  int32_t day = 0;
+  std::atomic<int32_t> remaining{0};
 };
 
 // One row as the store loads it.
@@ -44,8 +52,18 @@ class CatalogIndex {
   const std::vector<Clinic>& clinics() const { return clinics_; }
   const Region* region(std::string_view code) const;
   const Clinic* clinic(int64_t id) const;
-  // Clinics of a 시/군/구, or of every 시/군/구 of a 시/도, in id order.
-  std::vector<const Clinic*> clinicsIn(std::string_view region_code) const;
+
+  // Precomputed for snapshots: `{"id":..,"name":..,"address":..,"lat":..,"lng":..,"remaining":[`
+  const std::string& clinicFragment(const Clinic& clinic) const;
+  // Clinics of a 시/군/구, or of every 시/군/구 of a 시/도, in id order; and the days any of them
+  // has, sorted.
+  const std::vector<const Clinic*>& clinicsOf(std::string_view region_code) const;
+  const std::vector<int32_t>& daysOf(std::string_view region_code) const;
+  // A clinic's seats left per day, ordered by day.
+  std::span<const DayTotal> dayTotalsOf(int64_t clinic_id) const;
+
+  // Writer thread: records a slot's new booked count and moves its day total by the difference.
+  void applyBooked(IndexedSlot& slot, int32_t booked);
 
   // A clinic's slots ordered by (day, minute).
   std::span<IndexedSlot> slotsOf(int64_t clinic_id);
@@ -59,7 +77,12 @@ class CatalogIndex {
   std::vector<Clinic> clinics_;  // by id
   std::unordered_map<std::string, size_t> region_by_code_;
   std::unordered_map<int64_t, size_t> clinic_by_id_;
-  std::unordered_map<std::string, std::vector<size_t>> clinics_by_region_;  // leaf regions
+  std::unordered_map<std::string, std::vector<size_t>> clinics_by_region_;         // leaf regions
+  std::unordered_map<std::string, std::vector<const Clinic*>> clinics_of_region_;  // all regions
+  std::unordered_map<std::string, std::vector<int32_t>> days_of_region_;
+  std::vector<std::string> clinic_fragments_;  // by clinic index
+  std::unique_ptr<DayTotal[]> day_totals_;
+  std::vector<std::pair<size_t, size_t>> clinic_day_range_;  // [begin, end) per clinic index
   std::unique_ptr<IndexedSlot[]> slots_;  // grouped by clinic, then (day, minute)
   size_t slot_count_ = 0;
   std::vector<std::pair<size_t, size_t>> clinic_slot_range_;  // [begin, end) per clinic index

@@ -29,8 +29,8 @@ class SnapshotPublisher {
   struct Options {
     std::chrono::milliseconds coalesce{40};
     std::chrono::milliseconds retry_after_error{500};
-    uint32_t max_age_s = 2;  // what edges put in Cache-Control
-    int zstd_level = 3;
+    uint32_t max_age_s = 2;          // what edges put in Cache-Control
+    int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
     int64_t version_block = 100000;  // versions reserved in the store at a time
   };
 

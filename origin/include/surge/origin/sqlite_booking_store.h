@@ -1,13 +1,25 @@
 // SqliteBookingStore: the embedded default store. One SQLite database in WAL mode with
 // synchronous=FULL, so a commit returns only after the WAL is fsynced. Used by one thread.
+//
+// A commit costs what it writes, so a booking is one appended row: booking ids begin with their
+// creation time, and the row carries its Idempotency-Key and the 201 answer for replays. The
+// decisions read memory instead of random-access indexes: seats taken per slot, the active
+// booking of each person, the record of each Idempotency-Key. That is exact because this process
+// is the only writer: every decision is made by the one writer thread, inside the transaction
+// that records it, and memory is rebuilt from the tables at open and rolled back with a batch.
+// (A store shared by several origins, PostgreSQL, makes the same decisions in the database.)
+// Audits read the tables: active bookings per slot never exceed its capacity, one active booking
+// per person.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "surge/origin/booking_store.h"
 
@@ -47,9 +59,17 @@ class SqliteBookingStore final : public BookingStore {
   explicit SqliteBookingStore(sqlite3* db);
   cache::Result<cache::Done, std::string> prepareAll();
   cache::Result<cache::Done, std::string> exec(const char* sql);
+  std::unique_ptr<Statement> prepare(const char* sql);
   std::string lastError() const;
   StoredResponse storeFailure(const char* what);
+  // Records a non-201 answer under the booking's Idempotency-Key.
   StoredResponse remember(const NewBooking& booking, StoredResponse response);
+  void rememberKey(const std::string& key, std::string request_sha256, std::string booking_id,
+                   int64_t rowid, int64_t created_ms);
+  cache::Result<cache::Done, std::string> loadMemory(int64_t now_ms);
+  // Seats taken per slot, from the bookings table.
+  cache::Result<std::unordered_map<int64_t, int32_t>, std::string> countBooked();
+  cache::Result<cache::Done, std::string> loadSlots();
 
   // Most WAL checkpointing runs on its own thread and connection, outside the writer's commits.
   // Under a steady stream of commits a concurrent checkpoint never catches up completely, and the
@@ -67,8 +87,34 @@ class SqliteBookingStore final : public BookingStore {
   // batch is refused and commit() rolls back, so nothing is acknowledged that was not committed.
   bool batch_failed_ = false;
   std::unordered_map<int64_t, int32_t> slot_changes_;
-  std::unique_ptr<Statement> idem_get_, idem_put_, slot_take_, slot_release_, booking_insert_,
-      booking_get_, booking_cancel_, savepoint_, release_, rollback_to_;
+
+  struct SlotCount {
+    int32_t capacity = 0;  // 0: no such slot
+    int32_t booked = 0;
+  };
+  std::vector<SlotCount> slots_;  // by slot id (ids are dense, from 1)
+  // The first answer to an Idempotency-Key: a booking's 201 (booking_id set) or a row of the
+  // idempotency table.
+  struct IdempotencyRecord {
+    std::string request_sha256;
+    std::string booking_id;
+    int64_t rowid = 0;
+  };
+  std::unordered_map<std::string, IdempotencyRecord> idempotency_;
+  std::deque<std::pair<int64_t, std::string>> idempotency_by_age_;  // (created_ms, key)
+  std::unordered_map<std::string, std::string> active_person_;      // person -> booking id
+  std::string answers_cleared_below_;  // booking ids below this have no stored answer left
+  // Memory changes of the open batch, undone in reverse on rollback.
+  struct Undo {
+    enum Kind { kKeyAdded, kPersonAdded, kPersonRemoved, kSeatTaken, kSeatReleased } kind;
+    std::string key;
+    std::string value;
+    int64_t slot_id = 0;
+  };
+  std::vector<Undo> undo_;
+
+  std::unique_ptr<Statement> idem_body_, idem_put_, booking_answer_, booking_insert_, booking_get_,
+      booking_cancel_;
 };
 
 }  // namespace surge::origin
