@@ -129,9 +129,10 @@ int main(int argc, char** argv) {
   size_t colon = flags.listen.rfind(':');
   if (colon == std::string::npos) usage("--listen must be HOST:PORT");
   origin::OriginServerOptions server_options;
-  server_options.listen_host = flags.listen.substr(0, colon);
-  server_options.listen_port = std::atoi(flags.listen.c_str() + colon + 1);
-  server_options.workers = flags.workers;
+  server_options.http.host = flags.listen.substr(0, colon);
+  server_options.http.port = std::atoi(flags.listen.c_str() + colon + 1);
+  server_options.http.workers = flags.workers;
+  server_options.http.limits.max_body = 64u << 20;  // catalog imports
 
   auto store = origin::SqliteBookingStore::open(flags.db);
   if (!store) {
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "surge-origin: listening on %s:%d (%d workers), %zu clinics, %zu slots, "
                "store %s, memcached %s\n",
-               server_options.listen_host.c_str(), server.port(), flags.workers,
+               server_options.http.host.c_str(), server.port(), flags.workers,
                writer.catalog()->clinics().size(), writer.catalog()->slotCount(), flags.db.c_str(),
                flags.memcached.c_str());
 

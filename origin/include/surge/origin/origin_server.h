@@ -1,16 +1,14 @@
-// OriginServer: the HTTP front of surge-origin (libevent evhttp, one event loop per worker thread,
-// SO_REUSEPORT listeners). It validates requests and hands them to the BookingWriter and the
-// SnapshotPublisher; answers come back through each loop's mailbox. Nothing here blocks a loop:
-// the store, memcached and catalog parsing all run on other threads.
+// OriginServer: the HTTP front of surge-origin, a handler on the shared HTTP/1.1 core (http/).
+// It validates requests and hands them to the BookingWriter and the SnapshotPublisher; answers
+// come back through each loop's mailbox. Nothing here blocks a loop: the store, memcached and
+// catalog parsing all run on other threads.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "surge/cache/metrics.h"
+#include "surge/http/server.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
 #include "surge/origin/snapshot_publisher.h"
@@ -18,28 +16,24 @@
 namespace surge::origin {
 
 struct OriginServerOptions {
-  std::string listen_host = "127.0.0.1";
-  int listen_port = 8081;
-  int workers = 2;
-  int backlog = 4096;
+  http::ServerOptions http;  // listen address, workers, limits, timeouts
   size_t max_booking_body = 4096;
-  size_t max_admin_body = 64u << 20;
-  int timeout_s = 30;
 };
 
-class OriginServer {
+class OriginServer final : public http::Handler {
  public:
   OriginServer(OriginServerOptions options, BookingWriter& writer, SnapshotPublisher& publisher,
                AdminAuth& admin, cache::MetricsRegistry& metrics);
-  ~OriginServer();
+  ~OriginServer() override;
 
   // Binds and starts the worker threads. Fails with a message (e.g. the port is taken).
   cache::Result<cache::Done, std::string> start();
-  // Stops accepting, lets each loop finish what it is doing, joins the threads.
   void stop();
-  int port() const { return bound_port_; }
+  int port() const { return server_.port(); }
 
-  class Worker;
+  void handle(http::Worker& worker, const http::Request& request, http::ResponseSlot slot) override;
+
+  struct Routes;
 
  private:
   OriginServerOptions options_;
@@ -47,8 +41,8 @@ class OriginServer {
   SnapshotPublisher& publisher_;
   AdminAuth& admin_;
   cache::MetricsRegistry& metrics_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  int bound_port_ = 0;
+  std::unique_ptr<Routes> routes_;
+  http::Server server_;
 };
 
 }  // namespace surge::origin

@@ -1,0 +1,64 @@
+// A strict HTTP/1.1 request parser (RFC 9112), shared by surge-edge and surge-origin.
+//
+// Strict on purpose: whatever two HTTP implementations could read differently (request
+// smuggling) is refused, and the connection is closed after the error answer. Refused: a
+// Content-Length together with Transfer-Encoding, duplicate or signed Content-Length, any
+// Transfer-Encoding but exactly "chunked" (501), Transfer-Encoding on HTTP/1.0, whitespace before
+// a colon, obs-fold, bare CR or LF, NUL and other control bytes, more or fewer than one Host on
+// HTTP/1.1, absolute-form targets, oversized parts (414, 431, 413).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace surge::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+struct Request {
+  std::string_view method;
+  std::string_view target;  // as sent: path and query
+  std::string_view path;
+  std::string_view query;  // without '?'
+  int version_minor = 1;   // HTTP/1.<minor>
+  std::vector<Header> headers;
+  std::string_view body;     // a view into the input, or into chunked_body
+  std::string chunked_body;  // storage for a decoded chunked body
+  bool keep_alive = true;
+  bool expect_continue = false;
+
+  // Case-insensitive; the first one when repeated; empty when absent.
+  std::string_view header(std::string_view name) const;
+  void clear();
+};
+
+struct ParseLimits {
+  size_t max_head = 16 * 1024;  // request line + headers (431; 414 for the target alone)
+  size_t max_target = 8 * 1024;
+  size_t max_headers = 100;
+  size_t max_body = 1024 * 1024;  // 413
+};
+
+enum class ParseResult { kIncomplete, kComplete, kError };
+
+struct ParseError {
+  int status = 400;
+  const char* reason = "";
+};
+
+// Parses the request at the start of `input`. kComplete: `request` is filled (views into
+// `input`), `consumed` is the length of the whole request. kIncomplete: more bytes are needed;
+// `head_complete` tells whether the head is all there (the body is missing). kError: `error`
+// says the status to answer with; the connection must be closed after it.
+ParseResult parseRequest(std::string_view input, const ParseLimits& limits, Request& request,
+                         size_t& consumed, ParseError& error, bool* head_complete = nullptr);
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace surge::http

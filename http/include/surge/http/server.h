@@ -1,0 +1,114 @@
+// An HTTP/1.1 server core on libevent's loop: one event loop per worker thread, SO_REUSEPORT
+// listeners with an explicit backlog, keep-alive and pipelining (answers in request order, one
+// request handled at a time per connection), the strict parser of request_parser.h, timeouts for
+// slow heads, slow bodies and idle connections, and a connection cap. Shared by surge-edge and
+// surge-origin.
+//
+// Threads: a Handler runs on the worker thread that read the request. It answers with
+// Worker::respond() on that thread, right away or later (another thread hands the answer over
+// with Worker::post()). An answer for a connection that has gone away is dropped.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/cache/result.h"
+#include "surge/http/request_parser.h"
+
+struct event_base;
+struct event;
+
+namespace surge::http {
+
+struct Response {
+  int status = 200;
+  std::string headers;  // extra header lines, each "Name: value\r\n"
+  std::string body;
+  // A body owned elsewhere and shared without copying (e.g. a cached snapshot): when set, sent
+  // instead of `body`.
+  std::shared_ptr<const void> shared_owner;
+  std::string_view shared_body;
+  bool close = false;  // close the connection after this answer
+
+  static Response json(int status, std::string body);
+};
+
+const char* reasonPhrase(int status);
+
+// Which request an answer belongs to.
+struct ResponseSlot {
+  uint64_t connection = 0;
+  uint64_t sequence = 0;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port (see Server::port)
+  int workers = 2;
+  int backlog = 4096;
+  size_t max_connections = 16000;  // per server; over it new connections are closed at once
+  ParseLimits limits;
+  std::chrono::milliseconds head_timeout{10000};  // a request head must arrive within this
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive without a request
+  std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
+};
+
+class Worker;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // `request` (and every view in it) is valid only during this call.
+  virtual void handle(Worker& worker, const Request& request, ResponseSlot slot) = 0;
+};
+
+struct ServerCounters;
+
+class Worker {
+ public:
+  // Worker thread only.
+  void respond(ResponseSlot slot, Response response);
+  // Any thread: runs `fn` on this worker's thread. Wakes the loop only when the mailbox goes
+  // from empty to non-empty.
+  void post(std::function<void()> fn);
+  int index() const { return index_; }
+  event_base* base() const { return base_; }
+
+  class Impl;
+  Worker(Impl* impl, event_base* base, int index) : impl_(impl), base_(base), index_(index) {}
+
+ private:
+  Impl* impl_;
+  event_base* base_;
+  int index_;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler& handler);
+  ~Server();
+  cache::Result<cache::Done, std::string> start();
+  // Stops accepting and closes every connection, then joins the threads.
+  void stop();
+  int port() const { return port_; }
+  size_t connections() const;
+
+ private:
+  ServerOptions options_;
+  Handler& handler_;
+  std::vector<std::unique_ptr<Worker::Impl>> workers_;
+  std::atomic<size_t> open_connections_{0};
+  int port_ = 0;
+};
+
+}  // namespace surge::http

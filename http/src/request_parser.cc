@@ -1,0 +1,325 @@
+#include "surge/http/request_parser.h"
+
+#include <cstring>
+
+namespace surge::http {
+namespace {
+
+// RFC 9110 tchar.
+struct TokenTable {
+  bool allowed[256] = {};
+  TokenTable() {
+    for (int c = '0'; c <= '9'; ++c)
+      allowed[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+      allowed[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+      allowed[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+      allowed[static_cast<unsigned char>(c)] = true;
+  }
+};
+const TokenTable kTokens;
+
+bool isTokenChar(unsigned char c) {
+  return kTokens.allowed[c];
+}
+
+// Field values: VCHAR, obs-text, SP, HTAB.
+bool isValueChar(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+bool isTargetChar(unsigned char c) {
+  return c > 0x20 && c < 0x7f;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+ParseResult failWith(ParseError& error, int status, const char* reason) {
+  error.status = status;
+  error.reason = reason;
+  return ParseResult::kError;
+}
+
+// Finds the end of one line ending in CRLF starting at `pos`. Refuses bare CR, bare LF and NUL.
+// Returns npos when the line is not complete yet; sets `bad` on a framing error.
+size_t lineEnd(std::string_view in, size_t pos, bool& bad) {
+  for (size_t i = pos; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '\r') {
+      if (i + 1 == in.size()) return std::string_view::npos;
+      if (in[i + 1] != '\n') {
+        bad = true;
+        return std::string_view::npos;
+      }
+      return i;
+    }
+    if (c == '\n' || c == '\0') {
+      bad = true;
+      return std::string_view::npos;
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool parseDecimal(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view Request::header(std::string_view name) const {
+  for (const Header& h : headers) {
+    if (equalsIgnoreCase(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+void Request::clear() {
+  method = target = path = query = body = {};
+  version_minor = 1;
+  headers.clear();
+  chunked_body.clear();
+  keep_alive = true;
+  expect_continue = false;
+}
+
+ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request& req,
+                         size_t& consumed, ParseError& error, bool* head_complete) {
+  if (head_complete) *head_complete = false;
+  req.clear();
+  bool bad = false;
+
+  // RFC 9112 2.2: a server should ignore at least one empty line before a request line.
+  size_t start = 0;
+  while (start + 1 < in.size() && in[start] == '\r' && in[start + 1] == '\n' && start < 4) {
+    start += 2;
+  }
+  size_t eol = lineEnd(in, start, bad);
+  if (bad) return failWith(error, 400, "malformed request line");
+  if (eol == std::string_view::npos) {
+    if (in.size() - start > limits.max_target + 32) {
+      return failWith(error, 414, "request line too long");
+    }
+    return ParseResult::kIncomplete;
+  }
+  std::string_view line = in.substr(start, eol - start);
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0)
+    return failWith(error, 400, "malformed request line");
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return failWith(error, 400, "malformed request line");
+  req.method = line.substr(0, sp1);
+  req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  for (unsigned char c : req.method) {
+    if (!isTokenChar(c)) return failWith(error, 400, "invalid method");
+  }
+  if (req.target.empty()) return failWith(error, 400, "empty target");
+  if (req.target.size() > limits.max_target) return failWith(error, 414, "target too long");
+  for (unsigned char c : req.target) {
+    if (!isTargetChar(c)) return failWith(error, 400, "invalid byte in target");
+  }
+  if (req.target.front() != '/' && !(req.target == "*" && req.method == "OPTIONS")) {
+    return failWith(error, 400, "only origin-form targets are accepted");
+  }
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return failWith(error, 400, "malformed HTTP version");
+  }
+  if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
+    return failWith(error, 505, "HTTP version not supported");
+  }
+  req.version_minor = version[7] - '0';
+  size_t q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string_view::npos) req.query = req.target.substr(q + 1);
+
+  // Header fields.
+  size_t pos = eol + 2;
+  std::string_view content_length, transfer_encoding, connection;
+  int host_count = 0, cl_count = 0, te_count = 0;
+  while (true) {
+    if (pos - start > limits.max_head) return failWith(error, 431, "request head too large");
+    eol = lineEnd(in, pos, bad);
+    if (bad) return failWith(error, 400, "bare CR, LF or NUL in the head");
+    if (eol == std::string_view::npos) {
+      if (in.size() - start > limits.max_head) {
+        return failWith(error, 431, "request head too large");
+      }
+      return ParseResult::kIncomplete;
+    }
+    if (eol == pos) {
+      pos += 2;
+      break;  // end of the head
+    }
+    std::string_view field = in.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (field.front() == ' ' || field.front() == '\t') {
+      return failWith(error, 400, "obsolete line folding");
+    }
+    size_t colon = field.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return failWith(error, 400, "malformed header field");
+    }
+    std::string_view name = field.substr(0, colon);
+    for (unsigned char c : name) {
+      if (!isTokenChar(c)) return failWith(error, 400, "invalid header name (space before colon?)");
+    }
+    std::string_view value = trimOws(field.substr(colon + 1));
+    for (unsigned char c : value) {
+      if (!isValueChar(c)) return failWith(error, 400, "control byte in header value");
+    }
+    if (req.headers.size() >= limits.max_headers) {
+      return failWith(error, 431, "too many header fields");
+    }
+    req.headers.push_back(Header{name, value});
+    if (equalsIgnoreCase(name, "host")) {
+      ++host_count;
+    } else if (equalsIgnoreCase(name, "content-length")) {
+      ++cl_count;
+      content_length = value;
+    } else if (equalsIgnoreCase(name, "transfer-encoding")) {
+      ++te_count;
+      transfer_encoding = value;
+    } else if (equalsIgnoreCase(name, "connection")) {
+      connection = value;
+    } else if (equalsIgnoreCase(name, "expect")) {
+      if (!equalsIgnoreCase(value, "100-continue")) {
+        return failWith(error, 417, "unsupported expectation");
+      }
+      req.expect_continue = true;
+    }
+  }
+  if (head_complete) *head_complete = true;
+
+  if (req.version_minor == 1 && host_count != 1) {
+    return failWith(error, 400, "HTTP/1.1 needs exactly one Host header");
+  }
+  if (host_count > 1) return failWith(error, 400, "more than one Host header");
+  // Connection: a comma-separated token list.
+  req.keep_alive = req.version_minor == 1;
+  for (size_t i = 0; i <= connection.size();) {
+    size_t comma = connection.find(',', i);
+    if (comma == std::string_view::npos) comma = connection.size();
+    std::string_view token = trimOws(connection.substr(i, comma - i));
+    if (equalsIgnoreCase(token, "close")) req.keep_alive = false;
+    if (equalsIgnoreCase(token, "keep-alive")) req.keep_alive = true;
+    i = comma + 1;
+  }
+
+  // Framing.
+  if (te_count > 0) {
+    if (cl_count > 0) return failWith(error, 400, "both Content-Length and Transfer-Encoding");
+    if (req.version_minor == 0) return failWith(error, 400, "Transfer-Encoding in HTTP/1.0");
+    if (te_count > 1 || !equalsIgnoreCase(transfer_encoding, "chunked")) {
+      return failWith(error, 501, "only Transfer-Encoding: chunked is supported");
+    }
+    // Chunked body: size [; ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF
+    size_t p = pos;
+    while (true) {
+      size_t size_end = lineEnd(in, p, bad);
+      if (bad) return failWith(error, 400, "malformed chunk");
+      if (size_end == std::string_view::npos) {
+        if (in.size() - p > 1024) return failWith(error, 400, "chunk size line too long");
+        return ParseResult::kIncomplete;
+      }
+      std::string_view size_line = in.substr(p, size_end - p);
+      size_t semi = size_line.find(';');
+      std::string_view digits = size_line.substr(0, semi);
+      if (digits.empty() || digits.size() > 8) {
+        return failWith(error, digits.size() > 8 ? 413 : 400, "bad chunk size");
+      }
+      uint64_t size = 0;
+      for (char c : digits) {
+        int d = hexDigit(c);
+        if (d < 0) return failWith(error, 400, "bad chunk size");
+        size = size * 16 + static_cast<uint64_t>(d);
+      }
+      if (semi != std::string_view::npos) {
+        for (unsigned char c : size_line.substr(semi)) {
+          if (!isValueChar(c)) return failWith(error, 400, "bad chunk extension");
+        }
+      }
+      p = size_end + 2;
+      if (size == 0) {
+        // Trailer fields (ignored), then the final CRLF.
+        while (true) {
+          size_t t = lineEnd(in, p, bad);
+          if (bad) return failWith(error, 400, "malformed trailer");
+          if (t == std::string_view::npos) {
+            if (in.size() - p > limits.max_head) return failWith(error, 431, "trailers too large");
+            return ParseResult::kIncomplete;
+          }
+          if (t == p) {
+            p += 2;
+            break;
+          }
+          std::string_view trailer = in.substr(p, t - p);
+          size_t colon = trailer.find(':');
+          if (colon == std::string_view::npos || colon == 0 || trailer.front() == ' ' ||
+              trailer.front() == '\t') {
+            return failWith(error, 400, "malformed trailer");
+          }
+          p = t + 2;
+        }
+        break;
+      }
+      if (req.chunked_body.size() + size > limits.max_body) {
+        return failWith(error, 413, "body too large");
+      }
+      if (in.size() < p + size + 2) return ParseResult::kIncomplete;
+      if (in[p + size] != '\r' || in[p + size + 1] != '\n') {
+        return failWith(error, 400, "chunk data not followed by CRLF");
+      }
+      req.chunked_body.append(in.data() + p, size);
+      p += size + 2;
+    }
+    req.body = req.chunked_body;
+    consumed = p;
+    return ParseResult::kComplete;
+  }
+  uint64_t length = 0;
+  if (cl_count > 1) return failWith(error, 400, "more than one Content-Length");
+  if (cl_count == 1 && !parseDecimal(content_length, length)) {
+    return failWith(error, 400, "invalid Content-Length");
+  }
+  if (length > limits.max_body) return failWith(error, 413, "body too large");
+  if (in.size() - pos < length) return ParseResult::kIncomplete;
+  req.body = in.substr(pos, length);
+  consumed = pos + length;
+  return ParseResult::kComplete;
+}
+
+}  // namespace surge::http

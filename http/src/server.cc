@@ -1,0 +1,588 @@
+#include "surge/http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <ctime>
+
+namespace surge::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers = "Content-Type: application/json\r\n";
+  r.body = std::move(body);
+  return r;
+}
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+class Worker::Impl {
+ public:
+  Impl(const ServerOptions& options, Handler& handler, int listen_fd, int index,
+       std::atomic<size_t>& open_connections)
+      : options_(options),
+        handler_(handler),
+        listen_fd_(listen_fd),
+        index_(index),
+        open_connections_(open_connections) {}
+
+  ~Impl() {
+    for (auto& [id, c] : connections_)
+      closeQuietly(*c);
+    connections_.clear();
+    if (accept_ev_) event_free(accept_ev_);
+    if (mailbox_ev_) event_free(mailbox_ev_);
+    if (sweep_ev_) event_free(sweep_ev_);
+    if (base_) event_base_free(base_);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+  }
+
+  cache::Result<cache::Done, std::string> init() {
+    base_ = event_base_new();
+    if (!base_) return cache::fail(std::string("event_base_new failed"));
+    worker_ = std::make_unique<Worker>(this, base_, index_);
+    accept_ev_ = event_new(base_, listen_fd_, EV_READ | EV_PERSIST, &Impl::onAccept, this);
+    mailbox_ev_ = event_new(base_, -1, 0, &Impl::onMailbox, this);
+    sweep_ev_ = event_new(base_, -1, EV_PERSIST, &Impl::onSweep, this);
+    if (!accept_ev_ || !mailbox_ev_ || !sweep_ev_)
+      return cache::fail(std::string("event_new failed"));
+    event_add(accept_ev_, nullptr);
+    timeval second{1, 0};
+    event_add(sweep_ev_, &second);
+    return cache::Done{};
+  }
+
+  void run() {
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), ("http-" + std::to_string(index_)).c_str());
+      current_ = this;
+      event_base_dispatch(base_);
+    });
+  }
+
+  void stop() {
+    post([this] { event_base_loopexit(base_, nullptr); });
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void post(std::function<void()> fn) {
+    bool was_empty;
+    {
+      std::lock_guard lock(mailbox_mutex_);
+      was_empty = mail_.empty();
+      mail_.push_back(std::move(fn));
+    }
+    if (was_empty) event_active(mailbox_ev_, EV_READ, 0);
+  }
+
+  void respond(ResponseSlot slot, Response response) {
+    auto it = connections_.find(slot.connection);
+    if (it == connections_.end()) return;  // the client went away
+    Connection& c = *it->second;
+    if (c.state != State::kHandling || c.sequence != slot.sequence) return;
+    queue(c, std::move(response));
+    c.in_offset += c.request_size;
+    c.request_size = 0;
+    c.state = State::kReading;
+    if (!c.dispatching) process(c);
+  }
+
+  Worker& worker() { return *worker_; }
+
+ private:
+  enum class State { kReading, kHandling, kClosing };
+
+  struct Connection {
+    uint64_t id = 0;
+    int fd = -1;
+    event* read_ev = nullptr;
+    event* write_ev = nullptr;
+    State state = State::kReading;
+    std::string in;
+    size_t in_offset = 0;     // start of the next request in `in`
+    size_t request_size = 0;  // bytes of the request being handled
+    uint64_t sequence = 0;
+    bool dispatching = false;
+    bool peer_closed = false;
+    bool close_after_write = false;
+    bool sent_continue = false;
+    bool head_method = false;
+    bool keep_alive = true;
+    bool head_complete = false;
+    bool read_paused = false;
+    Clock::time_point activity;       // last byte read or written
+    Clock::time_point request_start;  // first byte of the request being read
+    // Answers not yet written, in order: header bytes, then the body view (kept alive by owner).
+    struct Pending {
+      std::string head;
+      std::string body;
+      std::shared_ptr<const void> owner;
+      std::string_view view;
+      size_t written = 0;  // of head + view
+    };
+    std::vector<Pending> out;
+  };
+
+  static void onAccept(evutil_socket_t fd, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    for (int i = 0; i < 64; ++i) {
+      int client = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client < 0) return;  // EAGAIN, or a transient error: the listener stays armed
+      if (self->open_connections_.load(std::memory_order_relaxed) >=
+          self->options_.max_connections) {
+        ::close(client);  // over the cap: shed at once rather than queue without bound
+        continue;
+      }
+      int one = 1;
+      ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      self->open(client);
+    }
+  }
+
+  void open(int fd) {
+    auto c = std::make_unique<Connection>();
+    c->id = next_id_++;
+    c->fd = fd;
+    c->activity = c->request_start = Clock::now();
+    c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
+    c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
+    event_add(c->read_ev, nullptr);
+    open_connections_.fetch_add(1, std::memory_order_relaxed);
+    connections_.emplace(c->id, std::move(c));
+  }
+
+  void closeQuietly(Connection& c) {
+    if (c.read_ev) event_free(c.read_ev);
+    if (c.write_ev) event_free(c.write_ev);
+    c.read_ev = c.write_ev = nullptr;
+    if (c.fd >= 0) {
+      ::close(c.fd);
+      open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    c.fd = -1;
+  }
+
+  void close(Connection& c) {
+    uint64_t id = c.id;
+    closeQuietly(c);
+    connections_.erase(id);  // destroys c
+  }
+
+  static void onReadable(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    Impl* self = current_;
+    self->readFrom(*c);
+  }
+
+  static void onWritable(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    Impl* self = current_;
+    if (!self->flush(*c)) return;
+    event_del(c->write_ev);
+    if (c->close_after_write) return self->close(*c);
+    self->process(*c);
+  }
+
+  void readFrom(Connection& c) {
+    // A client that keeps sending while its answer waits is read up to a bound, then paused.
+    char buf[kReadChunk];
+    while (true) {
+      ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        if (c.in_offset == c.in.size()) {
+          c.in.clear();
+          c.in_offset = 0;
+          c.request_start = Clock::now();
+        }
+        c.in.append(buf, static_cast<size_t>(n));
+        c.activity = Clock::now();
+        if (static_cast<size_t>(n) < sizeof buf) break;
+        if (c.in.size() - c.in_offset >
+            options_.limits.max_head + options_.limits.max_body + 2 * kReadChunk) {
+          break;
+        }
+        continue;
+      }
+      if (n == 0) {
+        c.peer_closed = true;
+        break;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return close(c);  // reset by peer
+    }
+    if (c.peer_closed) {
+      // Half-closed: answer what is complete, then close.
+      event_del(c.read_ev);
+      if (c.state == State::kHandling) return;  // the answer can still be written
+    } else if (c.state == State::kHandling &&
+               c.in.size() - c.in_offset > options_.limits.max_head + options_.limits.max_body) {
+      // Pipelined input beyond one full request waits in the kernel until the answer is out.
+      event_del(c.read_ev);
+      c.read_paused = true;
+      return;
+    }
+    process(c);
+    // `c` may be gone here.
+  }
+
+  // Writes queued answers; true when everything is out.
+  bool flush(Connection& c) {
+    while (!c.out.empty()) {
+      Connection::Pending& p = c.out.front();
+      std::string_view body = p.owner ? p.view : std::string_view(p.body);
+      size_t total = p.head.size() + body.size();
+      iovec iov[2];
+      int n_iov = 0;
+      if (p.written < p.head.size()) {
+        iov[n_iov++] = {p.head.data() + p.written, p.head.size() - p.written};
+        if (!body.empty()) iov[n_iov++] = {const_cast<char*>(body.data()), body.size()};
+      } else {
+        size_t off = p.written - p.head.size();
+        iov[n_iov++] = {const_cast<char*>(body.data()) + off, body.size() - off};
+      }
+      ssize_t n = ::writev(c.fd, iov, n_iov);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          event_add(c.write_ev, nullptr);
+          return false;
+        }
+        if (errno == EINTR) continue;
+        c.out.clear();
+        c.close_after_write = true;
+        return true;
+      }
+      c.activity = Clock::now();
+      p.written += static_cast<size_t>(n);
+      if (p.written < total) {
+        event_add(c.write_ev, nullptr);
+        return false;
+      }
+      c.out.erase(c.out.begin());
+    }
+    return true;
+  }
+
+  void queue(Connection& c, Response r) {
+    Connection::Pending p;
+    std::string_view body = r.shared_owner ? r.shared_body : std::string_view(r.body);
+    bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
+    bool close_conn = r.close || !c.keep_alive || c.peer_closed;
+    p.head.reserve(160 + r.headers.size());
+    p.head += "HTTP/1.1 ";
+    p.head += std::to_string(r.status);
+    p.head += ' ';
+    p.head += reasonPhrase(r.status);
+    p.head += "\r\nServer: surge\r\nDate: ";
+    p.head += httpDate();
+    p.head += "\r\n";
+    if (!no_body) {
+      p.head += "Content-Length: ";
+      p.head += std::to_string(body.size());
+      p.head += "\r\n";
+    }
+    if (close_conn) p.head += "Connection: close\r\n";
+    p.head += r.headers;
+    p.head += "\r\n";
+    if (!c.head_method && !no_body) {
+      if (r.shared_owner) {
+        p.owner = std::move(r.shared_owner);
+        p.view = r.shared_body;
+      } else {
+        p.body = std::move(r.body);
+      }
+    }
+    c.out.push_back(std::move(p));
+    if (close_conn) c.close_after_write = true;
+  }
+
+  void queueError(Connection& c, int status, const char* reason) {
+    Response r;
+    r.status = status;
+    r.headers = "Content-Type: application/json\r\n";
+    r.body = std::string("{\"error\":{\"code\":\"http_") + std::to_string(status) +
+             "\",\"message\":\"" + reason + "\"}}";
+    r.close = true;  // after a framing error nothing that follows can be trusted
+    queue(c, std::move(r));
+  }
+
+  // Writes what is queued, then reads and dispatches requests until one is being handled, the
+  // input runs out, or the connection closes.
+  void process(Connection& c) {
+    while (true) {
+      if (!flush(c)) return;  // resumes in onWritable
+      if (c.close_after_write) return close(c);
+      if (c.state != State::kReading) return;
+      if (c.read_paused) {
+        c.read_paused = false;
+        event_add(c.read_ev, nullptr);
+      }
+      std::string_view input(c.in.data() + c.in_offset, c.in.size() - c.in_offset);
+      if (input.empty()) {
+        if (c.peer_closed) return close(c);
+        return;
+      }
+      size_t consumed = 0;
+      ParseError error;
+      bool head_complete = false;
+      ParseResult result =
+          parseRequest(input, options_.limits, request_, consumed, error, &head_complete);
+      if (result == ParseResult::kIncomplete) {
+        if (c.peer_closed) return close(c);
+        if (head_complete && request_.expect_continue && !c.sent_continue) {
+          c.sent_continue = true;
+          static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+          (void)!::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+        }
+        c.head_complete = head_complete;
+        return;
+      }
+      if (result == ParseResult::kError) {
+        c.head_method = false;
+        c.keep_alive = false;
+        queueError(c, error.status, error.reason);
+        continue;
+      }
+      c.sent_continue = false;
+      c.head_complete = false;
+      c.keep_alive = request_.keep_alive;
+      c.head_method = request_.method == "HEAD";
+      c.request_size = consumed;
+      c.state = State::kHandling;
+      ResponseSlot slot{c.id, ++c.sequence};
+      uint64_t id = c.id;
+      c.dispatching = true;
+      handler_.handle(*worker_, request_, slot);
+      auto it = connections_.find(id);
+      if (it == connections_.end()) return;
+      it->second->dispatching = false;
+      // Answered during the call: loop to write it and take the next pipelined request.
+    }
+  }
+
+  static void onMailbox(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    std::vector<std::function<void()>> mail;
+    {
+      std::lock_guard lock(self->mailbox_mutex_);
+      mail.swap(self->mail_);
+    }
+    for (auto& fn : mail)
+      fn();
+  }
+
+  // Once a second: close connections that are too slow or idle too long.
+  static void onSweep(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    auto now = Clock::now();
+    std::vector<uint64_t> expired;
+    std::vector<uint64_t> timed_out;
+    for (auto& [id, c] : self->connections_) {
+      if (!c->out.empty()) {
+        if (now - c->activity > self->options_.send_timeout) expired.push_back(id);
+        continue;
+      }
+      if (c->state != State::kReading) continue;
+      bool partial = c->in.size() > c->in_offset;
+      if (!partial) {
+        if (now - c->activity > self->options_.idle_timeout) expired.push_back(id);
+      } else if (now - c->request_start >
+                 (c->head_complete ? self->options_.body_timeout : self->options_.head_timeout)) {
+        timed_out.push_back(id);
+      }
+    }
+    for (uint64_t id : expired) {
+      auto it = self->connections_.find(id);
+      if (it != self->connections_.end()) self->close(*it->second);
+    }
+    for (uint64_t id : timed_out) {
+      auto it = self->connections_.find(id);
+      if (it == self->connections_.end()) continue;
+      self->queueError(*it->second, 408, "request not received in time");
+      self->process(*it->second);
+    }
+  }
+
+  std::string_view httpDate() {
+    time_t now = ::time(nullptr);
+    if (now != date_second_) {
+      date_second_ = now;
+      tm t;
+      gmtime_r(&now, &t);
+      size_t n = strftime(date_, sizeof date_, "%a, %d %b %Y %H:%M:%S GMT", &t);
+      date_len_ = n;
+    }
+    return {date_, date_len_};
+  }
+
+  const ServerOptions& options_;
+  Handler& handler_;
+  int listen_fd_;
+  int index_;
+  std::atomic<size_t>& open_connections_;
+  event_base* base_ = nullptr;
+  event* accept_ev_ = nullptr;
+  event* mailbox_ev_ = nullptr;
+  event* sweep_ev_ = nullptr;
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+  std::mutex mailbox_mutex_;
+  std::vector<std::function<void()>> mail_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  uint64_t next_id_ = 1;
+  Request request_;  // reused: its header vector keeps its capacity
+  time_t date_second_ = 0;
+  char date_[64] = {};
+  size_t date_len_ = 0;
+
+  static thread_local Impl* current_;
+};
+
+thread_local Worker::Impl* Worker::Impl::current_ = nullptr;
+
+void Worker::respond(ResponseSlot slot, Response response) {
+  impl_->respond(slot, std::move(response));
+}
+
+void Worker::post(std::function<void()> fn) {
+  impl_->post(std::move(fn));
+}
+
+Server::Server(ServerOptions options, Handler& handler)
+    : options_(std::move(options)), handler_(handler) {}
+
+Server::~Server() {
+  stop();
+}
+
+cache::Result<cache::Done, std::string> Server::start() {
+  static std::once_flag threads_once;
+  std::call_once(threads_once, [] { evthread_use_pthreads(); });
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(options_.port));
+  if (inet_pton(AF_INET, options_.host.c_str(), &addr.sin_addr) != 1) {
+    return cache::fail("listen address " + options_.host + " is not an IPv4 address");
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // One listener per loop: the kernel spreads connections, no accept lock.
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd, options_.backlog) != 0) {
+      std::string err = std::strerror(errno);
+      ::close(fd);
+      return cache::fail("listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                         err);
+    }
+    if (i == 0 && options_.port == 0) {
+      socklen_t len = sizeof addr;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    }
+    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fd, i, open_connections_);
+    auto ok = worker->init();
+    if (!ok) return ok;
+    workers_.push_back(std::move(worker));
+  }
+  port_ = ntohs(addr.sin_port);
+  for (auto& w : workers_)
+    w->run();
+  return cache::Done{};
+}
+
+void Server::stop() {
+  for (auto& w : workers_)
+    w->stop();
+  workers_.clear();
+}
+
+size_t Server::connections() const {
+  return open_connections_.load();
+}
+
+}  // namespace surge::http
