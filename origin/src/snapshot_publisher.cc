@@ -148,17 +148,25 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
 
 void SnapshotPublisher::loop() {
   while (true) {
-    std::set<int64_t> clinics;
-    std::set<std::string> regions;
+    std::unordered_set<int64_t> clinics;
+    std::unordered_set<std::string> regions;
     bool all = false;
     bool regions_list = false;
     Clock::time_point marked;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] {
+      auto work = [&] {
         return stopping_ || !tasks_.empty() || dirty_all_ || !dirty_clinics_.empty() ||
                !dirty_regions_.empty();
-      });
+      };
+      if (options_.full_publish_interval.count() > 0) {
+        if (!wake_.wait_until(lock, last_full_ + options_.full_publish_interval, work)) {
+          dirty_all_ = true;
+          first_mark_ = Clock::now();
+        }
+      } else {
+        wake_.wait(lock, work);
+      }
       if (stopping_) return;
       if (!tasks_.empty()) {
         // Operator requests go first: they are few and someone is waiting on them.
@@ -174,6 +182,7 @@ void SnapshotPublisher::loop() {
       clinics.swap(dirty_clinics_);
       regions.swap(dirty_regions_);
       all = dirty_all_;
+      if (all) last_full_ = Clock::now();
       regions_list = dirty_regions_list_ || all;
       dirty_all_ = false;
       dirty_regions_list_ = false;
@@ -187,8 +196,9 @@ void SnapshotPublisher::loop() {
   }
 }
 
-void SnapshotPublisher::publishDirty(std::set<int64_t> clinics, std::set<std::string> regions,
-                                     bool all, bool regions_list) {
+void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
+                                     std::unordered_set<std::string> regions, bool all,
+                                     bool regions_list) {
   CatalogIndexPtr index = writer_.catalog();
   if (all) {
     clinics.clear();
@@ -198,8 +208,8 @@ void SnapshotPublisher::publishDirty(std::set<int64_t> clinics, std::set<std::st
     for (const Region& r : index->regions())
       regions.insert(r.code);
   }
-  std::set<int64_t> failed_clinics;
-  std::set<std::string> failed_regions;
+  std::unordered_set<int64_t> failed_clinics;
+  std::unordered_set<std::string> failed_regions;
   bool failed_list = false;
   bool cache_down = false;
   const std::string json = "application/json";

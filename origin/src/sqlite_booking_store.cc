@@ -19,7 +19,8 @@ using cache::Done;
 using cache::fail;
 using cache::Result;
 
-// A prepared statement, reset after each use.
+// A prepared statement, reset after each use. Text and blobs are bound without a copy
+// (SQLITE_STATIC): the bytes must stay alive until the statement is reset.
 class SqliteBookingStore::Statement {
  public:
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
@@ -32,11 +33,11 @@ class SqliteBookingStore::Statement {
     return *this;
   }
   Statement& bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& bindBlob(int i, std::string_view v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& bindReal(int i, double v) {
@@ -321,7 +322,8 @@ Result<Done, std::string> SqliteBookingStore::loadMemory(int64_t now_ms) {
       "SELECT created_ms, idempotency_key, request_sha256, id FROM bookings "
       "WHERE id >= ?1 AND idempotency_key IS NOT NULL");
   if (!from_bookings) return fail("load keys: " + lastError());
-  from_bookings->bind(1, bookingIdFloor(cutoff));
+  std::string floor = bookingIdFloor(cutoff);  // bound without a copy: must outlive the query
+  from_bookings->bind(1, floor);
   while ((rc = from_bookings->step()) == SQLITE_ROW) {
     keys.emplace_back(from_bookings->int64(0), from_bookings->text(1), from_bookings->text(2),
                       from_bookings->text(3), 0);

@@ -50,7 +50,8 @@ class OriginProcess {
         {SURGE_ORIGIN_BIN, "--listen", "127.0.0.1:" + std::to_string(port_), "--db",
          path("origin.db"), "--memcached", memcached_.address(), "--snapshot-keys",
          path("snapshot-keys.conf"), "--admin-keys", path("admin-keys.conf"), "--catalog",
-         path("catalog.csv"), "--workers", "2", "--publish-coalesce-ms", "20"},
+         path("catalog.csv"), "--workers", "2", "--publish-coalesce-ms", "20",
+         "--full-publish-interval", "2"},
         path("origin.log"));
     if (!testing::waitForPort(port_, std::chrono::seconds(20))) {
       throw std::runtime_error("surge-origin did not start: see " + path("origin.log"));

@@ -36,6 +36,7 @@ struct Flags {
   int workers = 2;
   int coalesce_ms = 40;
   int max_age_s = 2;
+  int full_publish_s = 60;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -44,7 +45,8 @@ struct Flags {
                "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
                "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
                "         [--catalog FILE (imported when the store has no catalog)]\n"
-               "         [--publish-coalesce-ms N] [--snapshot-max-age S]\n",
+               "         [--publish-coalesce-ms N] [--snapshot-max-age S]\n"
+               "         [--full-publish-interval S (republish everything; 0: never)]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -83,6 +85,8 @@ Flags parseFlags(int argc, char** argv) {
       f.coalesce_ms = number(0, 10000);
     else if (a == "--snapshot-max-age")
       f.max_age_s = number(0, 86400);
+    else if (a == "--full-publish-interval")
+      f.full_publish_s = number(0, 86400);
     else
       usage("unknown option " + a);
   }
@@ -180,6 +184,7 @@ int main(int argc, char** argv) {
   origin::SnapshotPublisher::Options publisher_options;
   publisher_options.coalesce = std::chrono::milliseconds(flags.coalesce_ms);
   publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
+  publisher_options.full_publish_interval = std::chrono::seconds(flags.full_publish_s);
   origin::SnapshotPublisher publisher(std::move(memcached.value()), snapshot_keys.value(), writer,
                                       metrics, publisher_options);
   writer.setChangeListener(

@@ -13,9 +13,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
@@ -32,6 +32,9 @@ class SnapshotPublisher {
     uint32_t max_age_s = 2;          // what edges put in Cache-Control
     int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
     int64_t version_block = 100000;  // versions reserved in the store at a time
+    // Everything is republished this often even without changes: memcached may have evicted a
+    // key, or restarted empty, and edges must find every snapshot again. 0: never.
+    std::chrono::seconds full_publish_interval{60};
   };
 
   SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
@@ -67,8 +70,8 @@ class SnapshotPublisher {
                                                     const std::string& body,
                                                     const std::string& content_type,
                                                     uint64_t version);
-  void publishDirty(std::set<int64_t> clinics, std::set<std::string> regions, bool all,
-                    bool regions_list);
+  void publishDirty(std::unordered_set<int64_t> clinics, std::unordered_set<std::string> regions,
+                    bool all, bool regions_list);
 
   cache::MemcachedClientPtr memcached_;
   cache::Keyring keyring_;
@@ -77,11 +80,12 @@ class SnapshotPublisher {
 
   mutable std::mutex mutex_;  // guards the dirty sets and flags below
   std::condition_variable wake_;
-  std::set<int64_t> dirty_clinics_;
-  std::set<std::string> dirty_regions_;
+  std::unordered_set<int64_t> dirty_clinics_;
+  std::unordered_set<std::string> dirty_regions_;
   bool dirty_all_ = false;
   bool dirty_regions_list_ = false;
   std::chrono::steady_clock::time_point first_mark_{};
+  std::chrono::steady_clock::time_point last_full_{};
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
   bool busy_ = false;
