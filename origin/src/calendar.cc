@@ -1,5 +1,6 @@
 #include "surge/origin/calendar.h"
 
+#include <chrono>
 #include <cstdio>
 
 namespace surge::origin {
@@ -99,6 +100,12 @@ std::string formatTime(int16_t minute) {
   std::string out;
   appendTime(out, minute);
   return out;
+}
+
+int64_t unixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string formatTimestamp(int64_t unix_ms) {

@@ -14,12 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 enum Route { kBookingCreate, kBookingGet, kBookingCancel, kAdmin, kHealth, kMetrics, kOther };
 constexpr int kRouteCount = kOther + 1;
 constexpr const char* kRouteNames[kRouteCount] = {
@@ -227,7 +221,7 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     auto digest =
         cache::sha256({std::to_string(clinic), "|", date_text, "|", time_text, "|", person_id});
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
-    b.now_ms = nowMs();
+    b.now_ms = unixNowMs();
     if (!issueCredentials(b)) return ex.error(503, "no_randomness", "try again");
     return writer_.createBooking(std::move(b), ex.later());
   }
@@ -249,7 +243,8 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     if (id.size() != 24 || !isHex(id) || token.size() != 64 || !isHex(token)) {
       return ex.error(404, "not_found", "no such booking");
     }
-    if (cancel) return writer_.cancelBooking(std::move(id), std::move(token), nowMs(), ex.later());
+    if (cancel)
+      return writer_.cancelBooking(std::move(id), std::move(token), unixNowMs(), ex.later());
     return writer_.findBooking(std::move(id), std::move(token), ex.later());
   }
 
@@ -275,7 +270,7 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     SignedHeaders h{
         std::string(req.header("X-Surge-Key")), std::string(req.header("X-Surge-Timestamp")),
         std::string(req.header("X-Surge-Nonce")), std::string(req.header("X-Surge-Signature"))};
-    std::string refused = admin_.verify(method, req.target, req.body, h, nowMs() / 1000);
+    std::string refused = admin_.verify(method, req.target, req.body, h, unixNowMs() / 1000);
     if (!refused.empty()) return ex.error(401, refused, "admin request refused: " + refused);
     std::string_view rest = path.substr(10);
     if (rest == "catalog" && method == "POST") {
@@ -352,7 +347,7 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       if (method == "PUT") {
         std::string type(req.header("Content-Type"));
         if (type.empty()) type = "application/json";
-        return publisher_.pushNamed(NamedSnapshot{name, type, std::string(req.body), nowMs()},
+        return publisher_.pushNamed(NamedSnapshot{name, type, std::string(req.body), unixNowMs()},
                                     std::move(reply));
       }
       if (method == "DELETE") return publisher_.removeNamed(std::move(name), std::move(reply));

@@ -1,4 +1,5 @@
 #include "surge/origin/snapshot_publisher.h"
+#include "surge/origin/calendar.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -16,12 +17,6 @@ namespace surge::origin {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -129,7 +124,7 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
     uint64_t version) {
   cache::SnapshotFields fields;
   fields.version = version;
-  fields.created_unix_ms = nowMs();
+  fields.created_unix_ms = unixNowMs();
   fields.max_age_s = options_.max_age_s;
   fields.content_type = content_type;
   auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
@@ -216,7 +211,7 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
 
   if (regions_list) {
     uint64_t v = nextVersion();
-    cache_down = !put("regions", buildRegionsSnapshot(*index, v, nowMs()), json, v);
+    cache_down = !put("regions", buildRegionsSnapshot(*index, v, unixNowMs()), json, v);
     failed_list = cache_down;
   }
   for (const std::string& code : regions) {
@@ -227,7 +222,7 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
       continue;
     }
     uint64_t v = nextVersion();
-    auto r = put("region/" + code, buildRegionSnapshot(*index, *region, v, nowMs()), json, v);
+    auto r = put("region/" + code, buildRegionSnapshot(*index, *region, v, unixNowMs()), json, v);
     if (!r) {
       failed_regions.insert(code);
       cache_down = r.error().kind == cache::CacheErrorKind::kUnavailable;
@@ -245,8 +240,8 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
       continue;
     }
     uint64_t v = nextVersion();
-    auto r = put("clinic/" + std::to_string(id), buildClinicSnapshot(*index, *clinic, v, nowMs()),
-                 json, v);
+    auto r = put("clinic/" + std::to_string(id),
+                 buildClinicSnapshot(*index, *clinic, v, unixNowMs()), json, v);
     if (!r) {
       failed_clinics.insert(id);
       cache_down = r.error().kind == cache::CacheErrorKind::kUnavailable;

@@ -127,12 +127,6 @@ std::string bookingIdFloor(int64_t ms) {
   return cache::encodeHex(raw);
 }
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 SqliteBookingStore::SqliteBookingStore(sqlite3* db) : db_(db) {}
@@ -209,7 +203,7 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
   if (!stamped) return fail(path + ": " + stamped.error());
   auto prepared = store->prepareAll();
   if (!prepared) return fail(path + ": " + prepared.error());
-  auto loaded = store->loadMemory(nowMs());
+  auto loaded = store->loadMemory(unixNowMs());
   if (!loaded) return fail(path + ": " + loaded.error());
   store->checkpointer_ = std::thread([s = store.get(), path] { s->checkpointLoop(path); });
   return store;

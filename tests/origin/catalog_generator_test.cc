@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_catalog.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,37 +16,6 @@
 
 namespace surge::origin {
 namespace {
-
-::testing::AssertionResult sameCatalog(const CatalogData& a, const CatalogData& b) {
-  if (a.regions.size() != b.regions.size() || a.clinics.size() != b.clinics.size() ||
-      a.slots.size() != b.slots.size()) {
-    return ::testing::AssertionFailure()
-           << "sizes differ: " << a.regions.size() << "/" << a.clinics.size() << "/"
-           << a.slots.size() << " vs " << b.regions.size() << "/" << b.clinics.size() << "/"
-           << b.slots.size();
-  }
-  for (size_t i = 0; i < a.regions.size(); ++i) {
-    const Region &x = a.regions[i], &y = b.regions[i];
-    if (x.code != y.code || x.name != y.name || x.parent != y.parent) {
-      return ::testing::AssertionFailure() << "region " << i << ": " << x.code << " vs " << y.code;
-    }
-  }
-  for (size_t i = 0; i < a.clinics.size(); ++i) {
-    const Clinic &x = a.clinics[i], &y = b.clinics[i];
-    if (x.id != y.id || x.name != y.name || x.address != y.address || x.region != y.region ||
-        x.lat != y.lat || x.lng != y.lng) {
-      return ::testing::AssertionFailure() << "clinic " << i << ": " << x.id << " vs " << y.id;
-    }
-  }
-  for (size_t i = 0; i < a.slots.size(); ++i) {
-    const Slot &x = a.slots[i], &y = b.slots[i];
-    if (x.clinic_id != y.clinic_id || x.day != y.day || x.minute != y.minute ||
-        x.capacity != y.capacity) {
-      return ::testing::AssertionFailure() << "slot " << i << " differs";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 CatalogData parsedCsv(const std::string& text) {
   auto result = parseCatalog(text, CatalogFormat::kCsv, "generated.csv");
@@ -178,7 +149,7 @@ TEST(CatalogGeneratorTest, DefaultCatalogHasTheAdvertisedShape) {
 
 TEST(CatalogGeneratorTest, SameSeedSameCatalogOtherSeedOther) {
   const CatalogData first = generateCatalog(smallOptions());
-  EXPECT_TRUE(sameCatalog(first, generateCatalog(smallOptions())));
+  EXPECT_TRUE(test::sameCatalog(first, generateCatalog(smallOptions())));
 
   CatalogGeneratorOptions other = smallOptions();
   other.seed += 1;
@@ -232,7 +203,7 @@ TEST(CatalogGeneratorTest, CsvOfAGeneratedCatalogReadsBackExactly) {
   const std::string csv = writeCatalogCsv(catalog);
   EXPECT_EQ(rowsOfKind(csv, "slots"), catalog.clinics.size()) << "one grid row per clinic";
   EXPECT_EQ(rowsOfKind(csv, "slot"), 0u);
-  EXPECT_TRUE(sameCatalog(parsedCsv(csv), catalog));
+  EXPECT_TRUE(test::sameCatalog(parsedCsv(csv), catalog));
 }
 
 TEST(CatalogGeneratorTest, CsvOfAnIrregularCatalogReadsBackExactly) {
@@ -275,7 +246,7 @@ TEST(CatalogGeneratorTest, CsvOfAnIrregularCatalogReadsBackExactly) {
   const std::string csv = writeCatalogCsv(catalog);
   EXPECT_EQ(rowsOfKind(csv, "slots"), 2u) << csv;
   EXPECT_EQ(rowsOfKind(csv, "slot"), 13u) << csv;
-  EXPECT_TRUE(sameCatalog(parsedCsv(csv), catalog)) << csv;
+  EXPECT_TRUE(test::sameCatalog(parsedCsv(csv), catalog)) << csv;
 }
 
 TEST(CatalogGeneratorTest, ShippedSampleIsTheDefaultCatalog) {
@@ -298,7 +269,7 @@ TEST(CatalogGeneratorTest, ShippedSampleIsTheDefaultCatalog) {
   EXPECT_EQ(parsed->regions.size(), koreanRegions().size());
   EXPECT_EQ(parsed->clinics.size(), 14000u);
   EXPECT_EQ(parsed->slots.size(), 3528000u);
-  EXPECT_TRUE(sameCatalog(*parsed, generated));
+  EXPECT_TRUE(test::sameCatalog(*parsed, generated));
 }
 
 }  // namespace

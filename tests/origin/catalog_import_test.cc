@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_catalog.h"
+
 #include <string>
 #include <vector>
 
@@ -37,37 +39,6 @@ std::vector<std::string> reportOf(const std::string& text,
 }
 
 using Report = std::vector<std::string>;
-
-::testing::AssertionResult sameCatalog(const CatalogData& a, const CatalogData& b) {
-  if (a.regions.size() != b.regions.size() || a.clinics.size() != b.clinics.size() ||
-      a.slots.size() != b.slots.size()) {
-    return ::testing::AssertionFailure()
-           << "sizes differ: " << a.regions.size() << "/" << a.clinics.size() << "/"
-           << a.slots.size() << " vs " << b.regions.size() << "/" << b.clinics.size() << "/"
-           << b.slots.size();
-  }
-  for (size_t i = 0; i < a.regions.size(); ++i) {
-    const Region &x = a.regions[i], &y = b.regions[i];
-    if (x.code != y.code || x.name != y.name || x.parent != y.parent) {
-      return ::testing::AssertionFailure() << "region " << i << ": " << x.code << " vs " << y.code;
-    }
-  }
-  for (size_t i = 0; i < a.clinics.size(); ++i) {
-    const Clinic &x = a.clinics[i], &y = b.clinics[i];
-    if (x.id != y.id || x.name != y.name || x.address != y.address || x.region != y.region ||
-        x.lat != y.lat || x.lng != y.lng) {
-      return ::testing::AssertionFailure() << "clinic " << i << ": " << x.id << " vs " << y.id;
-    }
-  }
-  for (size_t i = 0; i < a.slots.size(); ++i) {
-    const Slot &x = a.slots[i], &y = b.slots[i];
-    if (x.clinic_id != y.clinic_id || x.day != y.day || x.minute != y.minute ||
-        x.capacity != y.capacity) {
-      return ::testing::AssertionFailure() << "slot " << i << " differs";
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 TEST(CatalogImportTest, ReadsEveryCsvRowKind) {
   const std::string text =
@@ -306,7 +277,7 @@ TEST(CatalogImportTest, CsvAndJsonOfTheSameCatalogReadTheSame) {
   ASSERT_TRUE(csv.ok()) << csv.error().front().toString();
   ASSERT_TRUE(json.ok()) << json.error().front().toString();
   EXPECT_EQ(csv->slots.size(), 1u + 3 * 18 + 1);
-  EXPECT_TRUE(sameCatalog(*csv, *json));
+  EXPECT_TRUE(test::sameCatalog(*csv, *json));
 }
 
 TEST(CatalogImportTest, EachBadJsonElementNamesItsLine) {

@@ -1,6 +1,8 @@
 // Small catalogs for origin tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog.h"
 
@@ -29,6 +31,38 @@ inline CatalogData smallCatalog(int clinics = 4, int days = 2, int times = 4, in
     }
   }
   return c;
+}
+
+// Field-by-field equality with a message that names the first difference.
+inline ::testing::AssertionResult sameCatalog(const CatalogData& a, const CatalogData& b) {
+  if (a.regions.size() != b.regions.size() || a.clinics.size() != b.clinics.size() ||
+      a.slots.size() != b.slots.size()) {
+    return ::testing::AssertionFailure()
+           << "sizes differ: " << a.regions.size() << "/" << a.clinics.size() << "/"
+           << a.slots.size() << " vs " << b.regions.size() << "/" << b.clinics.size() << "/"
+           << b.slots.size();
+  }
+  for (size_t i = 0; i < a.regions.size(); ++i) {
+    const Region &x = a.regions[i], &y = b.regions[i];
+    if (x.code != y.code || x.name != y.name || x.parent != y.parent) {
+      return ::testing::AssertionFailure() << "region " << i << ": " << x.code << " vs " << y.code;
+    }
+  }
+  for (size_t i = 0; i < a.clinics.size(); ++i) {
+    const Clinic &x = a.clinics[i], &y = b.clinics[i];
+    if (x.id != y.id || x.name != y.name || x.address != y.address || x.region != y.region ||
+        x.lat != y.lat || x.lng != y.lng) {
+      return ::testing::AssertionFailure() << "clinic " << i << ": " << x.id << " vs " << y.id;
+    }
+  }
+  for (size_t i = 0; i < a.slots.size(); ++i) {
+    const Slot &x = a.slots[i], &y = b.slots[i];
+    if (x.clinic_id != y.clinic_id || x.day != y.day || x.minute != y.minute ||
+        x.capacity != y.capacity) {
+      return ::testing::AssertionFailure() << "slot " << i << " differs";
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace surge::origin::test

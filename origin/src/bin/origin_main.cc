@@ -17,6 +17,7 @@
 #include "surge/cache/memcached_client.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
+#include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
 #include "surge/origin/origin_server.h"
 #include "surge/origin/snapshot_publisher.h"
@@ -101,12 +102,6 @@ void raiseFileLimit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
-}
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -221,8 +216,9 @@ int main(int argc, char** argv) {
     }
     if (std::chrono::steady_clock::now() - last_expiry > std::chrono::minutes(10)) {
       last_expiry = std::chrono::steady_clock::now();
-      writer.runExclusive(
-          [](origin::BookingStore& s) { s.expireIdempotencyKeys(nowMs() - 24 * 3600 * 1000); });
+      writer.runExclusive([](origin::BookingStore& s) {
+        s.expireIdempotencyKeys(origin::unixNowMs() - 24 * 3600 * 1000);
+      });
     }
   }
   std::fprintf(stderr, "surge-origin: stopping\n");

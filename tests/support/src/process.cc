@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +80,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
       ::close(log);
     }
     ::setpgid(0, 0);
+    // A test that crashes must not leave its servers running.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -22,6 +22,9 @@ std::string formatTime(int16_t minute);
 void appendDate(std::string& out, int32_t day);
 void appendTime(std::string& out, int16_t minute);
 
+// The wall clock, as Unix milliseconds.
+int64_t unixNowMs();
+
 // RFC 3339 in UTC with milliseconds: "2026-11-26T22:30:00.123Z".
 std::string formatTimestamp(int64_t unix_ms);
 
