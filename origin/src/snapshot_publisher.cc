@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 
 #include "surge/cache/snapshot_envelope.h"
@@ -172,7 +173,12 @@ void SnapshotPublisher::loop() {
         continue;
       }
       // Coalesce: everything that changes during this short wait goes out in the same pass.
-      wake_.wait_until(lock, first_mark_ + options_.coalesce, [&] { return stopping_; });
+      auto wait = std::chrono::duration_cast<Clock::duration>(options_.coalesce);
+      if (dirty_all_ || dirty_clinics_.size() + dirty_regions_.size() >= options_.busy_threshold) {
+        wait = std::max(
+            wait, std::chrono::duration_cast<Clock::duration>(options_.busy_target) - last_pass_);
+      }
+      wake_.wait_until(lock, first_mark_ + wait, [&] { return stopping_; });
       if (stopping_) return;
       clinics.swap(dirty_clinics_);
       regions.swap(dirty_regions_);
@@ -184,7 +190,9 @@ void SnapshotPublisher::loop() {
       marked = first_mark_;
       busy_ = true;
     }
+    auto pass_start = Clock::now();
     publishDirty(std::move(clinics), std::move(regions), all, regions_list);
+    last_pass_ = Clock::now() - pass_start;
     publish_delay_.observe(std::chrono::duration<double>(Clock::now() - marked).count());
     std::lock_guard lock(mutex_);
     busy_ = false;
@@ -206,47 +214,66 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
   std::unordered_set<int64_t> failed_clinics;
   std::unordered_set<std::string> failed_regions;
   bool failed_list = false;
-  bool cache_down = false;
-  const std::string json = "application/json";
+
+  // Sealed snapshots go out in pipelined batches (one round trip per server per batch); what
+  // memcached did not store is marked dirty again.
+  std::vector<std::pair<std::string, std::string>> batch;
+  size_t batch_bytes = 0;
+  const size_t prefix = cache::snapshotKey("").size();
+  auto flush = [&] {
+    if (batch.empty()) return;
+    std::vector<std::string> failed = memcached_->setMany(batch);
+    published_.add(batch.size() - failed.size());
+    publish_errors_.add(failed.size());
+    for (const std::string& key : failed) {
+      std::string_view name = std::string_view(key).substr(prefix);
+      if (name == "regions") {
+        failed_list = true;
+      } else if (name.substr(0, 7) == "region/") {
+        failed_regions.emplace(name.substr(7));
+      } else if (name.substr(0, 7) == "clinic/") {
+        failed_clinics.insert(std::strtoll(std::string(name.substr(7)).c_str(), nullptr, 10));
+      }
+    }
+    batch.clear();
+    batch_bytes = 0;
+  };
+  auto add = [&](const std::string& name, const std::string& body, uint64_t version) {
+    cache::SnapshotFields fields;
+    fields.version = version;
+    fields.created_unix_ms = unixNowMs();
+    fields.max_age_s = options_.max_age_s;
+    auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
+                                      options_.zstd_level);
+    if (!sealed) {
+      publish_errors_.add();
+      std::fprintf(stderr, "surge-origin: %s: %s\n", name.c_str(), sealed.error().c_str());
+      return;
+    }
+    snapshot_bytes_.observe(static_cast<double>(sealed->size()));
+    batch_bytes += sealed->size();
+    batch.emplace_back(cache::snapshotKey(name), std::move(sealed.value()));
+    if (batch.size() >= 512 || batch_bytes >= (4u << 20)) flush();
+  };
 
   if (regions_list) {
     uint64_t v = nextVersion();
-    cache_down = !put("regions", buildRegionsSnapshot(*index, v, unixNowMs()), json, v);
-    failed_list = cache_down;
+    add("regions", buildRegionsSnapshot(*index, v, unixNowMs()), v);
   }
   for (const std::string& code : regions) {
     const Region* region = index->region(code);
     if (region == nullptr) continue;
-    if (cache_down) {
-      failed_regions.insert(code);
-      continue;
-    }
     uint64_t v = nextVersion();
-    auto r = put("region/" + code, buildRegionSnapshot(*index, *region, v, unixNowMs()), json, v);
-    if (!r) {
-      failed_regions.insert(code);
-      cache_down = r.error().kind == cache::CacheErrorKind::kUnavailable;
-      if (r.error().kind == cache::CacheErrorKind::kTooLarge) {
-        std::fprintf(stderr, "surge-origin: region/%s: %s\n", code.c_str(),
-                     r.error().message.c_str());
-      }
-    }
+    add("region/" + code, buildRegionSnapshot(*index, *region, v, unixNowMs()), v);
   }
   for (int64_t id : clinics) {
     const Clinic* clinic = index->clinic(id);
     if (clinic == nullptr) continue;
-    if (cache_down) {
-      failed_clinics.insert(id);
-      continue;
-    }
     uint64_t v = nextVersion();
-    auto r = put("clinic/" + std::to_string(id),
-                 buildClinicSnapshot(*index, *clinic, v, unixNowMs()), json, v);
-    if (!r) {
-      failed_clinics.insert(id);
-      cache_down = r.error().kind == cache::CacheErrorKind::kUnavailable;
-    }
+    add("clinic/" + std::to_string(id), buildClinicSnapshot(*index, *clinic, v, unixNowMs()), v);
   }
+  flush();
+  bool cache_down = !failed_clinics.empty() || !failed_regions.empty() || failed_list;
   if (all && !cache_down) {
     std::promise<cache::Result<std::vector<NamedSnapshot>, std::string>> listed;
     auto future = listed.get_future();
@@ -259,10 +286,10 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
     }
   }
 
-  if (cache_down || !failed_clinics.empty() || !failed_regions.empty() || failed_list) {
+  if (cache_down) {
     // Put back what did not make it and try again after a pause (memcached may be restarting).
     std::unique_lock lock(mutex_);
-    if (all && cache_down) {
+    if (all) {
       dirty_all_ = true;
     } else {
       dirty_clinics_.insert(failed_clinics.begin(), failed_clinics.end());

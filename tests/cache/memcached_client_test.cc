@@ -90,6 +90,53 @@ TEST_F(MemcachedClientTest, MultiGetReturnsFoundKeysInOneBatch) {
   EXPECT_EQ(got->values.count("clinic:3"), 0u);
 }
 
+TEST_F(MemcachedClientTest, SetManyStoresEverythingInOnePipelinedExchange) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::pair<std::string, std::string>> items;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2000; ++i) {
+    keys.push_back("many:" + std::to_string(i));
+    items.emplace_back(keys.back(),
+                       std::string(200 + (i * 37) % 30000, static_cast<char>('a' + i % 26)));
+  }
+  items.emplace_back("many:too-big", std::string(2u << 20, 'h'));
+  std::vector<std::string> failed = client->setMany(items);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0], "many:too-big");
+  auto got = client->getMulti(keys);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->values.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i)
+    ASSERT_EQ(got->values.at(keys[i]), items[i].second);
+  // Again on the kept connection, then with the server gone: every key reported, within bounds.
+  EXPECT_TRUE(client->setMany({{"again", "1"}}).empty());
+  server_.kill();
+  auto start = Clock::now();
+  failed = client->setMany({{"x", "1"}, {"y", "2"}});
+  EXPECT_LT(Clock::now() - start, kFailureBound * 2);
+  EXPECT_EQ(failed.size(), 2u);
+}
+
+TEST(MemcachedClusterTest, SetManySpreadsOverTheRingLikeSet) {
+  testing::MemcachedServer a, b;
+  auto client = connect({a.address(), b.address()});
+  std::vector<std::pair<std::string, std::string>> items;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back("ring:" + std::to_string(i));
+    items.emplace_back(keys.back(), keys.back());
+  }
+  ASSERT_TRUE(client->setMany(items).empty());
+  // A plain get finds each key where setMany put it.
+  auto got = client->getMulti(keys);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->values.size(), keys.size());
+  auto only_a = connect({a.address()})->getMulti(keys);
+  EXPECT_GT(only_a->values.size(), 30u);
+  EXPECT_LT(only_a->values.size(), 170u);
+}
+
 TEST_F(MemcachedClientTest, RefusesBadKeys) {
   auto client = connect({server_.address()});
   ASSERT_TRUE(client);

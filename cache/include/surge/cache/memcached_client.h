@@ -78,6 +78,12 @@ class MemcachedClient {
   // ttl 0: no expiry.
   Result<Done, CacheError> set(std::string_view key, std::string_view value,
                                std::chrono::seconds ttl = std::chrono::seconds(0));
+  // Writes many values with one pipelined exchange per server (all commands in one write, then
+  // all replies), instead of a round trip each: for republishing thousands of snapshots a
+  // second. Returns the keys that were not stored (refused, or their server unreachable: those
+  // are retried one by one, which lets the ring route around a dead server).
+  std::vector<std::string> setMany(const std::vector<std::pair<std::string, std::string>>& items,
+                                   std::chrono::seconds ttl = std::chrono::seconds(0));
   Result<Done, CacheError> add(std::string_view key, std::string_view value,
                                std::chrono::seconds ttl = std::chrono::seconds(0));
   // Result<true>: removed; Result<false>: was not there.
@@ -95,8 +101,14 @@ class MemcachedClient {
   Result<Done, CacheError> store(bool add_only, std::string_view key, std::string_view value,
                                  std::chrono::seconds ttl);
 
+  // One plain connection per server for setMany, opened on first use.
+  struct BulkConnection;
+  BulkConnection* bulkConnection(const std::string& host, int port);
+  void dropBulkConnection(const std::string& address);
+
   MemcachedOptions options_;
   memcached_st* handle_;
+  std::unordered_map<std::string, std::unique_ptr<BulkConnection>> bulk_;
 };
 
 using MemcachedClientPtr = std::unique_ptr<MemcachedClient>;

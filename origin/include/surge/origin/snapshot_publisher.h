@@ -28,6 +28,11 @@ class SnapshotPublisher {
  public:
   struct Options {
     std::chrono::milliseconds coalesce{40};
+    // Under load (many snapshots dirty at once) the wait stretches so that wait + pass stays
+    // near this target: fewer, bigger passes cost far less than back-to-back ones, and a change
+    // still reaches memcached within the 250 ms bound.
+    std::chrono::milliseconds busy_target{150};
+    size_t busy_threshold = 256;  // dirty snapshots that count as "under load"
     std::chrono::milliseconds retry_after_error{500};
     uint32_t max_age_s = 2;          // what edges put in Cache-Control
     int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
@@ -86,6 +91,7 @@ class SnapshotPublisher {
   bool dirty_regions_list_ = false;
   std::chrono::steady_clock::time_point first_mark_{};
   std::chrono::steady_clock::time_point last_full_{};
+  std::chrono::steady_clock::duration last_pass_{};
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
   bool busy_ = false;
