@@ -184,7 +184,7 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
   // at the end of each write transaction, and the OS caches the file anyway.
   auto pragmas = store->exec(
       "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-      "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
+      "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2048;"
       "PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=4096;");
   if (!pragmas) return fail(path + ": " + pragmas.error());
   // user_version tells the layout of the tables; a file from another layout is refused, never

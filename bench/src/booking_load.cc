@@ -1,0 +1,243 @@
+// booking-load: a closed-loop HTTP/1.1 load driver for POST /api/v1/bookings, lighter than
+// wrk + Lua so that more of a shared 2-core machine is left to the server under test. Each
+// connection keeps one request in flight; every request is a new person and Idempotency-Key on a
+// uniformly chosen slot of a generated catalog (clinics from 100001, 14 days from 2026-12-01,
+// half-hour slots 09:00-17:30).
+//
+//   booking-load HOST:PORT [--connections 256] [--threads 2] [--seconds 10] [--clinics 2000]
+//
+// Prints requests/s of 201 answers, every status seen, and latency percentiles from a
+// log-bucketed histogram (buckets 2% wide, so percentiles are within 2%).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Latency histogram: bucket i holds values in [1.02^i, 1.02^(i+1)) microseconds.
+struct Histogram {
+  static constexpr int kBuckets = 1200;
+  std::vector<uint64_t> counts = std::vector<uint64_t>(kBuckets, 0);
+  void add(double micros) {
+    int i = micros < 1 ? 0 : static_cast<int>(std::log(micros) / std::log(1.02));
+    counts[static_cast<size_t>(std::min(i, kBuckets - 1))]++;
+  }
+  void merge(const Histogram& o) {
+    for (int i = 0; i < kBuckets; ++i)
+      counts[static_cast<size_t>(i)] += o.counts[static_cast<size_t>(i)];
+  }
+  double percentile(double q) const {
+    uint64_t total = 0;
+    for (uint64_t c : counts)
+      total += c;
+    uint64_t target = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))), seen = 0;
+    for (int i = 0; i < kBuckets; ++i) {
+      seen += counts[static_cast<size_t>(i)];
+      if (seen >= target && target > 0) return std::pow(1.02, i + 1);
+    }
+    return 0;
+  }
+};
+
+struct Options {
+  sockaddr_in addr{};
+  std::string host;
+  int connections = 256;
+  int threads = 2;
+  int seconds = 10;
+  int clinics = 2000;
+};
+
+struct Connection {
+  int fd = -1;
+  std::string out;
+  size_t sent = 0;
+  std::string in;
+  Clock::time_point started;
+};
+
+struct ThreadResult {
+  Histogram latency;
+  std::map<int, uint64_t> statuses;
+  uint64_t errors = 0;
+};
+
+int connectTo(const sockaddr_in& addr) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int flags = 1;
+  ::ioctl(fd, FIONBIO, &flags);
+  return fd;
+}
+
+void run(const Options& o, int thread, int connections, Clock::time_point end, ThreadResult& r) {
+  std::mt19937_64 rng(
+      static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) +
+      static_cast<uint64_t>(thread) * 7919);
+  std::string run_id = std::to_string(rng() % 1000000000);
+  uint64_t counter = 0;
+  int ep = ::epoll_create1(0);
+  std::vector<Connection> conns(static_cast<size_t>(connections));
+  auto next = [&](Connection& c) {
+    char body[160];
+    int clinic = 100001 + static_cast<int>(rng() % static_cast<uint64_t>(o.clinics));
+    int day = 1 + static_cast<int>(rng() % 14);
+    int slot = static_cast<int>(rng() % 18);
+    ++counter;
+    int n = std::snprintf(body, sizeof body,
+                          "{\"clinic_id\":%d,\"date\":\"2026-12-%02d\",\"time\":\"%02d:%s\","
+                          "\"person_id\":\"L%s-%d-%llu\"}",
+                          clinic, day, 9 + slot / 2, slot % 2 ? "30" : "00", run_id.c_str(), thread,
+                          static_cast<unsigned long long>(counter));
+    char head[256];
+    int h = std::snprintf(head, sizeof head,
+                          "POST /api/v1/bookings HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+                          "application/json\r\nIdempotency-Key: L%s-%d-%llu\r\nContent-Length: "
+                          "%d\r\n\r\n",
+                          o.host.c_str(), run_id.c_str(), thread,
+                          static_cast<unsigned long long>(counter), n);
+    c.out.assign(head, static_cast<size_t>(h));
+    c.out.append(body, static_cast<size_t>(n));
+    c.sent = 0;
+    c.in.clear();
+    c.started = Clock::now();
+  };
+  auto write = [&](Connection& c) {
+    while (c.sent < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      c.sent += static_cast<size_t>(n);
+    }
+  };
+  for (size_t i = 0; i < conns.size(); ++i) {
+    conns[i].fd = connectTo(o.addr);
+    if (conns[i].fd < 0) {
+      ++r.errors;
+      continue;
+    }
+    epoll_event ev{EPOLLIN, {.u64 = i}};
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    next(conns[i]);
+    write(conns[i]);
+  }
+  std::vector<epoll_event> events(512);
+  char buf[16384];
+  while (Clock::now() < end) {
+    int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    for (int k = 0; k < n; ++k) {
+      Connection& c = conns[events[static_cast<size_t>(k)].data.u64];
+      ssize_t got = ::recv(c.fd, buf, sizeof buf, 0);
+      if (got <= 0) {
+        if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+          ++r.errors;
+          ::close(c.fd);
+          c.fd = -1;
+        }
+        continue;
+      }
+      c.in.append(buf, static_cast<size_t>(got));
+      size_t head_end = c.in.find("\r\n\r\n");
+      if (head_end == std::string::npos) continue;
+      size_t cl = c.in.find("Content-Length: ");
+      size_t length =
+          cl == std::string::npos ? 0 : std::strtoul(c.in.c_str() + cl + 16, nullptr, 10);
+      if (c.in.size() < head_end + 4 + length) continue;
+      int status = std::atoi(c.in.c_str() + 9);
+      r.statuses[status]++;
+      r.latency.add(std::chrono::duration<double, std::micro>(Clock::now() - c.started).count());
+      next(c);
+      write(c);
+    }
+  }
+  for (auto& c : conns) {
+    if (c.fd >= 0) ::close(c.fd);
+  }
+  ::close(ep);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: booking-load HOST:PORT [--connections N] [--threads N] "
+                 "[--seconds N] [--clinics N]\n");
+    return 2;
+  }
+  Options o;
+  std::string target = argv[1];
+  size_t colon = target.rfind(':');
+  o.host = target;
+  o.addr.sin_family = AF_INET;
+  o.addr.sin_port = htons(static_cast<uint16_t>(std::atoi(target.c_str() + colon + 1)));
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, target.substr(0, colon).c_str(), &o.addr.sin_addr) != 1) {
+    std::fprintf(stderr, "booking-load: HOST must be an IPv4 address on this machine\n");
+    return 2;
+  }
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (a == "--connections")
+      o.connections = v;
+    else if (a == "--threads")
+      o.threads = v;
+    else if (a == "--seconds")
+      o.seconds = v;
+    else if (a == "--clinics")
+      o.clinics = v;
+  }
+  if (o.connections < 1 || o.threads < 1 || o.seconds < 1 || o.seconds > 600 || o.clinics < 1) {
+    std::fprintf(stderr, "booking-load: bad options\n");
+    return 2;
+  }
+  auto start = Clock::now();
+  auto end = start + std::chrono::seconds(o.seconds);
+  std::vector<ThreadResult> results(static_cast<size_t>(o.threads));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    int share = o.connections / o.threads + (t < o.connections % o.threads ? 1 : 0);
+    threads.emplace_back(run, std::cref(o), t, share, end,
+                         std::ref(results[static_cast<size_t>(t)]));
+  }
+  for (auto& t : threads)
+    t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  ThreadResult total;
+  for (auto& r : results) {
+    total.latency.merge(r.latency);
+    for (auto& [s, n] : r.statuses)
+      total.statuses[s] += n;
+    total.errors += r.errors;
+  }
+  std::printf("created/s %.0f\n", static_cast<double>(total.statuses[201]) / elapsed);
+  for (auto& [s, n] : total.statuses)
+    std::printf("status %d %llu\n", s, static_cast<unsigned long long>(n));
+  std::printf("errors %llu\n", static_cast<unsigned long long>(total.errors));
+  std::printf("p50_ms %.2f\np99_ms %.2f\n", total.latency.percentile(0.5) / 1000,
+              total.latency.percentile(0.99) / 1000);
+  return 0;
+}
