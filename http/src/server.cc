@@ -144,8 +144,9 @@ class Worker::Impl {
   }
 
   void stop() {
+    if (!thread_.joinable()) return;
     post([this] { event_base_loopexit(base_, nullptr); });
-    if (thread_.joinable()) thread_.join();
+    thread_.join();
   }
 
   void post(std::function<void()> fn) {
@@ -536,6 +537,7 @@ Server::Server(ServerOptions options, Handler& handler)
 
 Server::~Server() {
   stop();
+  workers_.clear();
 }
 
 cache::Result<cache::Done, std::string> Server::start() {
@@ -576,9 +578,10 @@ cache::Result<cache::Done, std::string> Server::start() {
 }
 
 void Server::stop() {
+  // The workers stay until the destructor: answers still arriving from other threads (a store
+  // draining its queue) are posted to them and dropped, not sent to freed memory.
   for (auto& w : workers_)
     w->stop();
-  workers_.clear();
 }
 
 size_t Server::connections() const {

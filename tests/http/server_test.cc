@@ -199,5 +199,18 @@ TEST_F(ServerTest, AnswersForVanishedClientsAreDropped) {
   EXPECT_NE(after.read().find("/still-fine"), std::string::npos);
 }
 
+TEST_F(ServerTest, AnswersPostedAfterStopAreDroppedSafely) {
+  start();
+  {
+    RawClient c(server_->port());
+    c.send("GET /slow/300 HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.read(50ms);
+    server_->stop();  // the answer is still on its way from the other thread
+    std::this_thread::sleep_for(400ms);
+  }
+  server_.reset();  // frees the workers with the late answer in their mailbox
+  SUCCEED();
+}
+
 }  // namespace
 }  // namespace surge::http

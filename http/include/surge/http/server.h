@@ -98,7 +98,8 @@ class Server {
   Server(ServerOptions options, Handler& handler);
   ~Server();
   cache::Result<cache::Done, std::string> start();
-  // Stops accepting and closes every connection, then joins the threads.
+  // Stops the loops and joins their threads. Connections are closed by the destructor, which
+  // also drops whatever was posted to a worker after stop().
   void stop();
   int port() const { return port_; }
   size_t connections() const;
