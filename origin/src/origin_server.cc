@@ -1,10 +1,10 @@
 #include "surge/origin/origin_server.h"
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/origin/booking_request.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
 #include "surge/origin/json_text.h"
@@ -25,16 +25,6 @@ constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
 bool isHex(std::string_view s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-bool validPersonId(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
   }
   return true;
 }
@@ -163,63 +153,28 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       return ex.error(400, "invalid_idempotency_key",
                       "an Idempotency-Key header of 1-128 visible ASCII characters is required");
     }
-    auto json = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded()) return ex.error(400, "invalid_json", "the body is not valid JSON");
-    if (!json.is_object()) return ex.error(400, "invalid_body", "the body must be a JSON object");
-    for (auto it = json.begin(); it != json.end(); ++it) {
-      const std::string& k = it.key();
-      if (k != "clinic_id" && k != "date" && k != "time" && k != "person_id") {
-        return ex.error(400, "unknown_field", "unknown field \"" + k + "\"");
-      }
-    }
-    auto field = [&](const char* name) -> const nlohmann::json* {
-      auto it = json.find(name);
-      return it == json.end() ? nullptr : &*it;
-    };
-    const nlohmann::json* clinic_id = field("clinic_id");
-    const nlohmann::json* date = field("date");
-    const nlohmann::json* time = field("time");
-    const nlohmann::json* person = field("person_id");
-    if (!clinic_id || !date || !time || !person) {
-      return ex.error(400, "missing_field", "clinic_id, date, time and person_id are required");
-    }
-    int64_t clinic = 0;
-    if (clinic_id->is_number_unsigned() && clinic_id->get<uint64_t>() <= (1ull << 53)) {
-      clinic = static_cast<int64_t>(clinic_id->get<uint64_t>());
-    } else if (!clinic_id->is_number_integer()) {
-      return ex.error(400, "invalid_field", "clinic_id must be an integer");
-    }
-    if (!date->is_string() || !time->is_string() || !person->is_string()) {
-      return ex.error(400, "invalid_field", "date, time and person_id must be strings");
-    }
-    const std::string& date_text = date->get_ref<const std::string&>();
-    const std::string& time_text = time->get_ref<const std::string&>();
-    auto day = parseDate(date_text);
-    if (!day) return ex.error(400, "invalid_field", "date must be YYYY-MM-DD");
-    auto minute = parseTime(time_text);
-    if (!minute) return ex.error(400, "invalid_field", "time must be HH:MM");
-    const std::string& person_id = person->get_ref<const std::string&>();
-    if (!validPersonId(person_id)) {
-      return ex.error(400, "invalid_field",
-                      "person_id must be 1-64 characters of A-Z a-z 0-9 . _ -");
-    }
+    auto parsed = parseBookingRequest(req.body);
+    if (!parsed)
+      return ex.error(parsed.error().status, parsed.error().code, parsed.error().message);
+    const BookingRequest& body = parsed.value();
+    int64_t clinic = body.clinic_id;
     CatalogIndexPtr index = writer_.catalog();
     if (clinic <= 0 || index->clinic(clinic) == nullptr) {
       return ex.error(404, "unknown_clinic", "no such clinic");
     }
-    IndexedSlot* found = index->findSlot(clinic, *day, *minute);
+    IndexedSlot* found = index->findSlot(clinic, body.day, body.minute);
     if (found == nullptr) {
       return ex.error(404, "unknown_slot", "the clinic has no slot at that date and time");
     }
     NewBooking b;
     b.slot_id = found->id;
     b.clinic_id = clinic;
-    b.day = *day;
-    b.minute = *minute;
-    b.person_id = person_id;
+    b.day = body.day;
+    b.minute = body.minute;
+    b.person_id = body.person_id;
     b.idempotency_key = std::string(key);
-    auto digest =
-        cache::sha256({std::to_string(clinic), "|", date_text, "|", time_text, "|", person_id});
+    auto digest = cache::sha256(
+        {std::to_string(clinic), "|", body.date, "|", body.time, "|", body.person_id});
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     b.now_ms = unixNowMs();
     if (!issueCredentials(b)) return ex.error(503, "no_randomness", "try again");
