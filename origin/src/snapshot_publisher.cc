@@ -114,12 +114,6 @@ void SnapshotPublisher::requestFullPublish() {
   wake_.notify_one();
 }
 
-bool SnapshotPublisher::idle() const {
-  std::lock_guard lock(mutex_);
-  return !busy_ && !dirty_all_ && dirty_clinics_.empty() && dirty_regions_.empty() &&
-         !dirty_regions_list_;
-}
-
 cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
     const std::string& name, const std::string& body, const std::string& content_type,
     uint64_t version) {
@@ -188,14 +182,11 @@ void SnapshotPublisher::loop() {
       dirty_all_ = false;
       dirty_regions_list_ = false;
       marked = first_mark_;
-      busy_ = true;
     }
     auto pass_start = Clock::now();
     publishDirty(std::move(clinics), std::move(regions), all, regions_list);
     last_pass_ = Clock::now() - pass_start;
     publish_delay_.observe(std::chrono::duration<double>(Clock::now() - marked).count());
-    std::lock_guard lock(mutex_);
-    busy_ = false;
   }
 }
 

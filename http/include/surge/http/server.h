@@ -72,8 +72,6 @@ class Handler {
   virtual void handle(Worker& worker, const Request& request, ResponseSlot slot) = 0;
 };
 
-struct ServerCounters;
-
 class Worker {
  public:
   // Worker thread only.

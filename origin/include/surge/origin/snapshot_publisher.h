@@ -63,9 +63,6 @@ class SnapshotPublisher {
   void pushNamed(NamedSnapshot snapshot, Done done);
   void removeNamed(std::string name, Done done);
 
-  // For tests and /metrics: true when nothing is waiting to be published.
-  bool idle() const;
-
  private:
   void loop();
   void post(std::function<void()> task);
@@ -94,7 +91,6 @@ class SnapshotPublisher {
   std::chrono::steady_clock::duration last_pass_{};
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
-  bool busy_ = false;
 
   // Publisher thread only (after start()).
   uint64_t next_version_ = 0;
