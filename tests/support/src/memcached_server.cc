@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 namespace surge::testing {
@@ -37,7 +38,10 @@ void MemcachedServer::restart() {
     argv.push_back("-u");
     argv.push_back("nobody");
   }
-  process_ = ChildProcess(argv, "memcached-" + std::to_string(port_) + ".log");
+  // Logs go to the temp folder, not to wherever the test binary was started.
+  std::filesystem::path logs = std::filesystem::temp_directory_path() / "surge-test-logs";
+  std::filesystem::create_directories(logs);
+  process_ = ChildProcess(argv, (logs / ("memcached-" + std::to_string(port_) + ".log")).string());
   if (!waitForPort(port_, std::chrono::seconds(5))) process_.kill();
 }
 
