@@ -28,18 +28,6 @@ double Histogram::sum() const {
   return static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
 }
 
-double Histogram::quantileUpperBound(double q) const {
-  uint64_t total = count();
-  if (total == 0) return 0;
-  auto target = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
-  uint64_t seen = 0;
-  for (size_t i = 0; i < bounds_.size(); ++i) {
-    seen += bucketCount(i);
-    if (seen >= target) return bounds_[i];
-  }
-  return INFINITY;
-}
-
 std::vector<double> latencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
           0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};

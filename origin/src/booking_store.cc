@@ -9,14 +9,32 @@
 
 namespace surge::origin {
 
-bool issueCredentials(NewBooking& b) {
-  // 6 bytes of time (ms) then 6 random bytes for the id; 32 random bytes for the token.
-  unsigned char raw[44];
-  if (RAND_bytes(raw + 6, sizeof raw - 6) != 1) return false;
+std::string bookingIdTimePrefix(int64_t unix_ms) {
+  std::string raw(6, '\0');
   for (int i = 0; i < 6; ++i)
-    raw[i] = static_cast<unsigned char>(b.now_ms >> (40 - 8 * i));
-  b.booking_id = cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw), 12));
-  std::string token = cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw + 12), 32));
+    raw[static_cast<size_t>(i)] = static_cast<char>(unix_ms >> (40 - 8 * i));
+  return cache::encodeHex(raw);
+}
+
+void appendBookingFields(std::string& out, int64_t clinic_id, int32_t day, int16_t minute,
+                         std::string_view person_id) {
+  out += "\"clinic_id\":";
+  out += std::to_string(clinic_id);
+  out += ",\"date\":\"";
+  appendDate(out, day);
+  out += "\",\"time\":\"";
+  appendTime(out, minute);
+  out += "\",\"person_id\":";
+  appendJsonString(out, person_id);
+}
+
+bool issueCredentials(NewBooking& b) {
+  // 6 random bytes after the time prefix for the id; 32 random bytes for the token.
+  unsigned char raw[38];
+  if (RAND_bytes(raw, sizeof raw) != 1) return false;
+  b.booking_id = bookingIdTimePrefix(b.now_ms) +
+                 cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw), 6));
+  std::string token = cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw + 6), 32));
   cache::Sha256Digest digest = cache::sha256({token});
   b.token_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
 
@@ -27,14 +45,8 @@ bool issueCredentials(NewBooking& b) {
   body += b.booking_id;
   body += "\",\"token\":\"";
   body += token;
-  body += "\",\"clinic_id\":";
-  body += std::to_string(b.clinic_id);
-  body += ",\"date\":\"";
-  appendDate(body, b.day);
-  body += "\",\"time\":\"";
-  appendTime(body, b.minute);
-  body += "\",\"person_id\":";
-  appendJsonString(body, b.person_id);
+  body += "\",";
+  appendBookingFields(body, b.clinic_id, b.day, b.minute, b.person_id);
   body += ",\"status\":\"active\",\"created_at\":\"";
   body += formatTimestamp(b.now_ms);
   body += "\"}";

@@ -11,11 +11,8 @@ namespace surge::origin {
 namespace {
 
 std::string bookingJson(const BookingView& b) {
-  std::string body = "{\"booking_id\":\"" + b.id +
-                     "\",\"clinic_id\":" + std::to_string(b.clinic_id) + ",\"date\":\"" +
-                     formatDate(b.day) + "\",\"time\":\"" + formatTime(b.minute) +
-                     "\",\"person_id\":";
-  appendJsonString(body, b.person_id);
+  std::string body = "{\"booking_id\":\"" + b.id + "\",";
+  appendBookingFields(body, b.clinic_id, b.day, b.minute, b.person_id);
   body += ",\"status\":\"";
   body += b.canceled_ms ? "canceled" : "active";
   body += "\",\"created_at\":\"" + formatTimestamp(b.created_ms) + "\"";

@@ -119,14 +119,6 @@ StoredResponse conflict(const char* code, const char* message) {
   return StoredResponse{409, jsonError(code, message), false};
 }
 
-// The smallest booking id created at or after `ms` (ids begin with 12 hex digits of the time).
-std::string bookingIdFloor(int64_t ms) {
-  std::string raw(6, '\0');
-  for (int i = 0; i < 6; ++i)
-    raw[static_cast<size_t>(i)] = static_cast<char>(ms >> (40 - 8 * i));
-  return cache::encodeHex(raw);
-}
-
 }  // namespace
 
 SqliteBookingStore::SqliteBookingStore(sqlite3* db) : db_(db) {}
@@ -316,7 +308,7 @@ Result<Done, std::string> SqliteBookingStore::loadMemory(int64_t now_ms) {
       "SELECT created_ms, idempotency_key, request_sha256, id FROM bookings "
       "WHERE id >= ?1 AND idempotency_key IS NOT NULL");
   if (!from_bookings) return fail("load keys: " + lastError());
-  std::string floor = bookingIdFloor(cutoff);  // bound without a copy: must outlive the query
+  std::string floor = bookingIdTimePrefix(cutoff);  // bound without a copy: must outlive the query
   from_bookings->bind(1, floor);
   while ((rc = from_bookings->step()) == SQLITE_ROW) {
     keys.emplace_back(from_bookings->int64(0), from_bookings->text(1), from_bookings->text(2),
@@ -702,7 +694,7 @@ size_t SqliteBookingStore::expireIdempotencyKeys(int64_t cutoff_ms) {
     }
   }
   // A stored 201 holds the bearer token: drop it once no retry can ask for it.
-  std::string below = bookingIdFloor(cutoff_ms);
+  std::string below = bookingIdTimePrefix(cutoff_ms);
   if (below > answers_cleared_below_) {
     if (auto clear = prepare("UPDATE bookings SET answer = NULL "
                              "WHERE id >= ?1 AND id < ?2 AND answer IS NOT NULL")) {

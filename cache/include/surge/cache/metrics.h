@@ -40,8 +40,6 @@ class Histogram {
   uint64_t bucketCount(size_t i) const { return counts_[i].load(std::memory_order_relaxed); }
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
   double sum() const;
-  // The smallest bucket bound below which `q` (0..1) of the observations fall (+Inf -> last).
-  double quantileUpperBound(double q) const;
 
  private:
   std::vector<double> bounds_;

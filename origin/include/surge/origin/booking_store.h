@@ -43,6 +43,14 @@ struct NewBooking {
 // Fills booking_id, token_sha256 and created_body. False when no randomness is available.
 bool issueCredentials(NewBooking& booking);
 
+// Booking ids begin with 12 hex digits of their creation time (ms): the id prefix of `unix_ms`,
+// which is also the smallest id created at or after it.
+std::string bookingIdTimePrefix(int64_t unix_ms);
+
+// `"clinic_id":N,"date":"…","time":"…","person_id":"…"` — the fields every booking answer has.
+void appendBookingFields(std::string& out, int64_t clinic_id, int32_t day, int16_t minute,
+                         std::string_view person_id);
+
 // An HTTP answer the store decided, kept as it was sent so that an idempotent retry gets the very
 // same bytes back.
 struct StoredResponse {
