@@ -55,22 +55,27 @@ std::optional<int32_t> parseDate(std::string_view text) {
   return day;
 }
 
-void appendDate(std::string& out, int32_t day) {
+char* writeDate(char* out, int32_t day) {
   int y = 0;
   unsigned m = 0, d = 0;
   civilFromDays(day, y, m, d);
   if (y < 0 || y > 9999) y = 0;  // parseDate admits 2000..2199 only
-  char buf[10] = {static_cast<char>('0' + y / 1000),
-                  static_cast<char>('0' + y / 100 % 10),
-                  static_cast<char>('0' + y / 10 % 10),
-                  static_cast<char>('0' + y % 10),
-                  '-',
-                  static_cast<char>('0' + m / 10),
-                  static_cast<char>('0' + m % 10),
-                  '-',
-                  static_cast<char>('0' + d / 10),
-                  static_cast<char>('0' + d % 10)};
-  out.append(buf, sizeof buf);
+  *out++ = static_cast<char>('0' + y / 1000);
+  *out++ = static_cast<char>('0' + y / 100 % 10);
+  *out++ = static_cast<char>('0' + y / 10 % 10);
+  *out++ = static_cast<char>('0' + y % 10);
+  *out++ = '-';
+  *out++ = static_cast<char>('0' + m / 10);
+  *out++ = static_cast<char>('0' + m % 10);
+  *out++ = '-';
+  *out++ = static_cast<char>('0' + d / 10);
+  *out++ = static_cast<char>('0' + d % 10);
+  return out;
+}
+
+void appendDate(std::string& out, int32_t day) {
+  char buf[10];
+  out.append(buf, writeDate(buf, day));
 }
 
 std::string formatDate(int32_t day) {
@@ -88,12 +93,20 @@ std::optional<int16_t> parseTime(std::string_view text) {
   return static_cast<int16_t>(h * 60 + m);
 }
 
-void appendTime(std::string& out, int16_t minute) {
+char* writeTime(char* out, int16_t minute) {
   int h = minute / 60 % 100, m = minute % 60;
   if (minute < 0) h = m = 0;
-  char buf[5] = {static_cast<char>('0' + h / 10), static_cast<char>('0' + h % 10), ':',
-                 static_cast<char>('0' + m / 10), static_cast<char>('0' + m % 10)};
-  out.append(buf, sizeof buf);
+  *out++ = static_cast<char>('0' + h / 10);
+  *out++ = static_cast<char>('0' + h % 10);
+  *out++ = ':';
+  *out++ = static_cast<char>('0' + m / 10);
+  *out++ = static_cast<char>('0' + m % 10);
+  return out;
+}
+
+void appendTime(std::string& out, int16_t minute) {
+  char buf[5];
+  out.append(buf, writeTime(buf, minute));
 }
 
 std::string formatTime(int16_t minute) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "surge/origin/calendar.h"
 #include "surge/origin/json_text.h"
@@ -99,7 +100,6 @@ std::string buildClinicSnapshot(const CatalogIndex& index, const Clinic& clinic,
                                 int64_t now_ms) {
   std::span<const IndexedSlot> slots = index.slotsOf(clinic.id);
   std::string out;
-  out.reserve(slots.size() * 48 + 256);
   appendHeader(out, version, now_ms);
   out += ",\"id\":";
   appendInt(out, clinic.id);
@@ -110,27 +110,52 @@ std::string buildClinicSnapshot(const CatalogIndex& index, const Clinic& clinic,
   out += ",\"region\":";
   appendJsonString(out, clinic.region);
   out += ",\"dates\":[";
+
+  // The slot list is most of the body and is rebuilt for every clinic on every publish pass, so
+  // it is written through a raw pointer into room sized for the worst case: appending its few
+  // hundred small pieces one std::string::append at a time cost more than compressing them.
+  constexpr size_t kMaxDayBytes = sizeof "{\"date\":\"YYYY-MM-DD\",\"slots\":[]},";
+  constexpr size_t kMaxSlotBytes =
+      sizeof "{\"time\":\"HH:MM\",\"capacity\":-2147483648,\"remaining\":-2147483648},";
+  const size_t start = out.size();
+  out.resize(start + slots.size() * (kMaxSlotBytes + kMaxDayBytes) + 8);
+  char* p = out.data() + start;
+  auto put = [&p]<size_t N>(const char(&literal)[N]) {
+    std::memcpy(p, literal, N - 1);
+    p += N - 1;
+  };
+  auto putInt = [&p](int32_t v) {
+    if (v >= 0 && v < 10) {
+      *p++ = static_cast<char>('0' + v);
+    } else if (v >= 10 && v < 100) {
+      *p++ = static_cast<char>('0' + v / 10);
+      *p++ = static_cast<char>('0' + v % 10);
+    } else {
+      p = std::to_chars(p, p + 12, v).ptr;
+    }
+  };
   int32_t current_day = INT32_MIN;
   for (const IndexedSlot& s : slots) {
     if (s.day != current_day) {
-      if (current_day != INT32_MIN) out += "]},";
+      if (current_day != INT32_MIN) put("]},");
       current_day = s.day;
-      out += "{\"date\":\"";
-      appendDate(out, s.day);
-      out += "\",\"slots\":[";
+      put("{\"date\":\"");
+      p = writeDate(p, s.day);
+      put("\",\"slots\":[");
     } else {
-      out += ',';
+      *p++ = ',';
     }
-    out += "{\"time\":\"";
-    appendTime(out, s.minute);
-    out += "\",\"capacity\":";
-    appendInt(out, s.capacity);
-    out += ",\"remaining\":";
-    appendInt(out, remaining(s));
-    out += '}';
+    put("{\"time\":\"");
+    p = writeTime(p, s.minute);
+    put("\",\"capacity\":");
+    putInt(s.capacity);
+    put(",\"remaining\":");
+    putInt(remaining(s));
+    *p++ = '}';
   }
-  if (current_day != INT32_MIN) out += "]}";
-  out += "]}";
+  if (current_day != INT32_MIN) put("]}");
+  put("]}");
+  out.resize(static_cast<size_t>(p - out.data()));
   return out;
 }
 

@@ -21,6 +21,9 @@ std::string formatTime(int16_t minute);
 // The same text as formatDate / formatTime, appended without a temporary (snapshot building).
 void appendDate(std::string& out, int32_t day);
 void appendTime(std::string& out, int16_t minute);
+// The same again, written at `out` (10 and 5 bytes); returns the end.
+char* writeDate(char* out, int32_t day);
+char* writeTime(char* out, int16_t minute);
 
 // The wall clock, as Unix milliseconds.
 int64_t unixNowMs();
