@@ -7,10 +7,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <ctime>
@@ -23,6 +25,10 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 16 * 1024;
 
 }  // namespace
+
+SharedFile::~SharedFile() {
+  if (fd >= 0) ::close(fd);
+}
 
 Response Response::json(int status, std::string body) {
   Response r;
@@ -173,12 +179,31 @@ class Worker::Impl {
 
   Worker& worker() { return *worker_; }
 
+  // Worker thread (posted by Server::drain).
+  void drain() {
+    draining_ = true;
+    if (accept_ev_) event_del(accept_ev_);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    listen_fd_ = -1;
+    std::vector<uint64_t> idle;
+    for (auto& [id, c] : connections_) {
+      if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
+        idle.push_back(id);
+      }
+    }
+    for (uint64_t id : idle) {
+      auto it = connections_.find(id);
+      if (it != connections_.end()) close(*it->second);
+    }
+  }
+
  private:
   enum class State { kReading, kHandling, kClosing };
 
   struct Connection {
     uint64_t id = 0;
     int fd = -1;
+    std::string peer;  // IP text, for logs and X-Forwarded-For
     event* read_ev = nullptr;
     event* write_ev = nullptr;
     State state = State::kReading;
@@ -202,7 +227,10 @@ class Worker::Impl {
       std::string body;
       std::shared_ptr<const void> owner;
       std::string_view view;
-      size_t written = 0;  // of head + view
+      std::shared_ptr<const SharedFile> file;  // instead of body/view
+      uint64_t file_offset = 0;
+      uint64_t file_length = 0;
+      size_t written = 0;  // of head + body
     };
     std::vector<Pending> out;
   };
@@ -210,7 +238,10 @@ class Worker::Impl {
   static void onAccept(evutil_socket_t fd, short, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     for (int i = 0; i < 64; ++i) {
-      int client = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_in peer{};
+      socklen_t peer_len = sizeof peer;
+      int client = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (client < 0) return;  // EAGAIN, or a transient error: the listener stays armed
       if (self->open_connections_.load(std::memory_order_relaxed) >=
           self->options_.max_connections) {
@@ -219,14 +250,17 @@ class Worker::Impl {
       }
       int one = 1;
       ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      self->open(client);
+      char text[INET_ADDRSTRLEN] = "-";
+      if (peer.sin_family == AF_INET) inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+      self->open(client, text);
     }
   }
 
-  void open(int fd) {
+  void open(int fd, const char* peer) {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->fd = fd;
+    c->peer = peer;
     c->activity = c->request_start = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
     c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
@@ -314,6 +348,20 @@ class Worker::Impl {
   bool flush(Connection& c) {
     while (!c.out.empty()) {
       Connection::Pending& p = c.out.front();
+      if (p.file) {
+        int rc = flushFile(c, p);
+        if (rc < 0) {
+          c.out.clear();
+          c.close_after_write = true;
+          return true;
+        }
+        if (rc == 0) {
+          event_add(c.write_ev, nullptr);
+          return false;
+        }
+        c.out.erase(c.out.begin());
+        continue;
+      }
       std::string_view body = p.owner ? p.view : std::string_view(p.body);
       size_t total = p.head.size() + body.size();
       iovec iov[2];
@@ -347,11 +395,43 @@ class Worker::Impl {
     return true;
   }
 
+  // The head with send(MSG_MORE), then the file with sendfile: 1 when all is out, 0 when the
+  // socket is full, -1 on an error (the file shrank, or the peer went away).
+  int flushFile(Connection& c, Connection::Pending& p) {
+    while (p.written < p.head.size()) {
+      ssize_t n = ::send(c.fd, p.head.data() + p.written, p.head.size() - p.written,
+                         MSG_NOSIGNAL | (p.file_length ? MSG_MORE : 0));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+      }
+      c.activity = Clock::now();
+      p.written += static_cast<size_t>(n);
+    }
+    while (p.written - p.head.size() < p.file_length) {
+      uint64_t done = p.written - p.head.size();
+      off_t offset = static_cast<off_t>(p.file_offset + done);
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(p.file_length - done, 1u << 20));
+      ssize_t n = ::sendfile(c.fd, p.file->fd, &offset, chunk);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+      }
+      if (n == 0) return -1;  // the file is shorter than announced: the framing is broken
+      c.activity = Clock::now();
+      p.written += static_cast<size_t>(n);
+      // Give other connections a turn after a large chunk, as nginx's sendfile_max_chunk does.
+      if (p.written - p.head.size() < p.file_length && n >= (1 << 20)) return 0;
+    }
+    return 1;
+  }
+
   void queue(Connection& c, Response r) {
     Connection::Pending p;
     std::string_view body = r.shared_owner ? r.shared_body : std::string_view(r.body);
+    uint64_t length = r.file ? r.file_length : body.size();
     bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
-    bool close_conn = r.close || !c.keep_alive || c.peer_closed;
+    bool close_conn = r.close || !c.keep_alive || c.peer_closed || draining_;
     p.head.reserve(160 + r.headers.size());
     p.head += "HTTP/1.1 ";
     p.head += std::to_string(r.status);
@@ -362,14 +442,18 @@ class Worker::Impl {
     p.head += "\r\n";
     if (!no_body) {
       p.head += "Content-Length: ";
-      p.head += std::to_string(body.size());
+      p.head += std::to_string(length);
       p.head += "\r\n";
     }
     if (close_conn) p.head += "Connection: close\r\n";
     p.head += r.headers;
     p.head += "\r\n";
     if (!c.head_method && !no_body) {
-      if (r.shared_owner) {
+      if (r.file) {
+        p.file = std::move(r.file);
+        p.file_offset = r.file_offset;
+        p.file_length = r.file_length;
+      } else if (r.shared_owner) {
         p.owner = std::move(r.shared_owner);
         p.view = r.shared_body;
       } else {
@@ -403,7 +487,7 @@ class Worker::Impl {
       }
       std::string_view input(c.in.data() + c.in_offset, c.in.size() - c.in_offset);
       if (input.empty()) {
-        if (c.peer_closed) return close(c);
+        if (c.peer_closed || draining_) return close(c);
         return;
       }
       size_t consumed = 0;
@@ -433,6 +517,7 @@ class Worker::Impl {
       c.head_method = request_.method == "HEAD";
       c.request_size = consumed;
       c.state = State::kHandling;
+      request_.remote_addr = c.peer;
       ResponseSlot slot{c.id, ++c.sequence};
       uint64_t id = c.id;
       c.dispatching = true;
@@ -515,6 +600,7 @@ class Worker::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_id_ = 1;
   Request request_;  // reused: its header vector keeps its capacity
+  bool draining_ = false;
   time_t date_second_ = 0;
   char date_[64] = {};
   size_t date_len_ = 0;
@@ -582,6 +668,13 @@ void Server::stop() {
   // draining its queue) are posted to them and dropped, not sent to freed memory.
   for (auto& w : workers_)
     w->stop();
+}
+
+void Server::drain() {
+  for (auto& w : workers_) {
+    Worker::Impl* impl = w.get();
+    impl->post([impl] { impl->drain(); });
+  }
 }
 
 size_t Server::connections() const {

@@ -32,6 +32,7 @@ struct Request {
   std::string chunked_body;  // storage for a decoded chunked body
   bool keep_alive = true;
   bool expect_continue = false;
+  std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)
 
   // Case-insensitive; the first one when repeated; empty when absent.
   std::string_view header(std::string_view name) const;

@@ -29,6 +29,16 @@ struct event;
 
 namespace surge::http {
 
+// An open file shared by every answer that sends from it (the edge's open-file cache): closed when
+// the last answer holding it is written or dropped.
+struct SharedFile {
+  explicit SharedFile(int fd_in) : fd(fd_in) {}
+  ~SharedFile();
+  SharedFile(const SharedFile&) = delete;
+  SharedFile& operator=(const SharedFile&) = delete;
+  int fd = -1;
+};
+
 struct Response {
   int status = 200;
   std::string headers;  // extra header lines, each "Name: value\r\n"
@@ -37,6 +47,10 @@ struct Response {
   // instead of `body`.
   std::shared_ptr<const void> shared_owner;
   std::string_view shared_body;
+  // Or: `file_length` bytes of a file from `file_offset`, sent with sendfile(2).
+  std::shared_ptr<const SharedFile> file;
+  uint64_t file_offset = 0;
+  uint64_t file_length = 0;
   bool close = false;  // close the connection after this answer
 
   static Response json(int status, std::string body);
@@ -101,6 +115,9 @@ class Server {
   void stop();
   int port() const { return port_; }
   size_t connections() const;
+  // Graceful shutdown, first half: stop accepting, close idle keep-alive connections, and close
+  // every other one after its answer in progress. Returns at once; connections() falls to 0.
+  void drain();
 
  private:
   ServerOptions options_;
