@@ -58,6 +58,8 @@ class OriginProcess {
     }
   }
   void kill9() { process_.kill(); }
+  void suspend() { process_.suspend(); }
+  void resume() { process_.resume(); }
   int stop() { return process_.stop(); }
 
   int port() const { return port_; }

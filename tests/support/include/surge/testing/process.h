@@ -29,6 +29,9 @@ class ChildProcess {
   bool running() const { return pid_ > 0; }
   // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status as waitpid reports it.
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
+  // Waits up to `timeout` for the process to exit on its own (then SIGKILL): its exit code, or
+  // 128 + the signal that ended it.
+  int wait(std::chrono::milliseconds timeout);
   // SIGKILL and reap.
   void kill();
   // SIGSTOP / SIGCONT: a server that accepts connections and never answers.

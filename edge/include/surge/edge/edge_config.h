@@ -1,0 +1,51 @@
+// surge-edge's configuration, written in nginx syntax (parsed by nginx-compat/) and documented in
+// edge/CONFIG.md. Every mistake is reported as "file:line: message".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "surge/cache/result.h"
+#include "surge/edge/origin_forwarder.h"
+#include "surge/edge/snapshot_cache.h"
+#include "surge/edge/static_files.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+struct Location {
+  enum class Kind { kStatic, kSnapshots, kProxy, kNotFound };
+  std::string prefix;
+  bool exact = false;  // "location = /path"
+  Kind kind = Kind::kNotFound;
+  StaticLocation files;                // kStatic
+  std::string snapshot_cache_control;  // kSnapshots: extra directives after max-age
+  std::string where;                   // file:line, for messages
+};
+
+struct EdgeConfig {
+  std::string path;  // the file it came from
+
+  // Changing these needs a restart (SIGHUP logs that and keeps the running values).
+  http::ServerOptions server;
+  std::vector<std::string> memcached;  // host:port
+  std::string snapshot_keys;           // keyring file
+
+  // Reloadable.
+  std::string access_log;  // "" when off
+  SnapshotCache::Options snapshots;
+  std::chrono::seconds stale_while_revalidate{10};
+  OriginOptions origin;
+  bool have_origin = false;
+  std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
+
+  const Location* match(std::string_view path) const;
+};
+
+cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
+    const std::string& path);
+
+}  // namespace surge::edge

@@ -1,0 +1,81 @@
+// surge-edge's request handling: routes each request to static files, the snapshot L1, origin
+// forwarding, or the operations endpoints (/healthz, /readyz, /metrics), and counts and logs it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "surge/cache/keyring.h"
+#include "surge/cache/metrics.h"
+#include "surge/edge/access_log.h"
+#include "surge/edge/edge_config.h"
+#include "surge/edge/origin_forwarder.h"
+#include "surge/edge/snapshot_cache.h"
+#include "surge/edge/static_files.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+// "/api/v1/regions" -> "regions", "/api/v1/regions/11/clinics" -> "region/11",
+// "/api/v1/clinics/7" -> "clinic/7", "/api/v1/snapshots/notice" -> "named/notice"; "" otherwise.
+std::string snapshotNameForPath(std::string_view path);
+
+class EdgeServer : public http::Handler {
+ public:
+  EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring);
+  ~EdgeServer() override;
+  cache::Result<cache::Done, std::string> start();
+  // SIGHUP: what can change at runtime changes; the rest is reported and kept.
+  std::vector<std::string> reload(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring);
+  // SIGTERM: stop accepting, finish what is in progress (at most `grace`), stop.
+  void drainAndStop(std::chrono::milliseconds grace);
+  int port() const { return server_ ? server_->port() : 0; }
+
+  void handle(http::Worker& worker, const http::Request& request, http::ResponseSlot slot) override;
+
+ private:
+  enum Route { kStatic, kSnapshot, kBooking, kOps, kOther, kRoutes };
+  struct LogContext {
+    Route route;
+    std::chrono::steady_clock::time_point start;
+    std::string remote, request_line, referer, user_agent;  // copied only for async answers
+  };
+
+  // The worker's current configuration: valid until this worker next calls config() after a
+  // reload (it holds its own reference).
+  const EdgeConfig& config() const;
+  void answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
+              const LogContext& ctx, http::Response response);
+  void serveSnapshot(http::Worker& worker, const http::Request& request, http::ResponseSlot slot,
+                     const std::string& name, const LogContext& ctx);
+  http::Response snapshotResponse(const SnapshotLookup& found, bool head,
+                                  std::string_view accept_encoding,
+                                  std::string_view if_none_match) const;
+  static LogContext copyContext(const http::Request& request, Route route,
+                                std::chrono::steady_clock::time_point start);
+
+  cache::MetricsRegistry metrics_;
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<const EdgeConfig> config_;
+  std::atomic<uint64_t> config_generation_{1};
+  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<SnapshotCache> snapshots_;
+  std::unique_ptr<OriginForwarder> origin_;
+  std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
+  std::unique_ptr<http::Server> server_;
+  std::atomic<uint64_t> request_ids_{0};
+  std::string id_prefix_;
+
+  static constexpr int kStatuses[] = {200, 201, 204, 206, 301, 304, 400, 401, 403,
+                                      404, 405, 408, 409, 413, 414, 415, 416, 422,
+                                      429, 431, 500, 501, 502, 503, 504, 505};
+  static constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
+  cache::Counter* requests_[kRoutes][kStatusCount + 1] = {};
+  cache::Histogram* latency_[kRoutes] = {};
+};
+
+}  // namespace surge::edge

@@ -1,0 +1,86 @@
+// Booking writes go to origin through here: a keep-alive connection pool per worker (on the
+// worker's own event loop), a request id, X-Forwarded-For, hop-by-hop headers stripped, connect
+// and response timeouts, and a per-edge cap on requests in flight. Over the cap, or while origin
+// is failing, the client gets 503 + Retry-After at once - never a hung request - and a failing
+// origin is retried with exponential backoff instead of being hammered.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "surge/cache/metrics.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+struct OriginOptions {
+  std::string host = "127.0.0.1";
+  int port = 8081;
+  size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds read_timeout{10000};  // for the whole answer once sent
+  size_t max_inflight = 512;                      // per edge, all workers together
+  std::chrono::milliseconds backoff_min{250};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+// Headers of an origin answer, parsed. Exposed for tests.
+struct UpstreamHead {
+  int status = 0;
+  size_t header_bytes = 0;  // through the blank line
+  std::optional<size_t> content_length;
+  bool chunked = false;
+  bool close = false;
+  std::string headers;  // end-to-end headers to pass on, "Name: value\r\n" each
+};
+// 1: complete head parsed; 0: need more bytes; -1: malformed.
+int parseUpstreamHead(std::string_view input, UpstreamHead& head);
+
+// Is this header hop-by-hop (RFC 9110 7.6.1) or one the edge sets itself?
+bool isHopByHop(std::string_view name);
+
+class OriginForwarder {
+ public:
+  OriginForwarder(OriginOptions options, int workers, cache::MetricsRegistry& metrics);
+  ~OriginForwarder();
+  // Worker thread. `done` gets the answer for the client (already passed to nowhere): the caller
+  // sends it. `client_ip` goes into X-Forwarded-For.
+  using Done = std::function<void(http::Response)>;
+  void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
+               std::string request_id, Done done);
+  void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
+  bool healthy() const;                           // not backing off after failures
+  size_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
+
+  class Pool;
+
+ private:
+  friend class Pool;
+  OriginOptions options() const;
+  void succeeded();
+  void failed();
+  bool backingOff(int64_t& retry_after_s) const;
+
+  mutable std::mutex options_mutex_;
+  OriginOptions options_;
+  std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
+  std::atomic<size_t> inflight_{0};
+  std::atomic<int64_t> down_until_ms_{0};  // steady clock
+  std::atomic<int64_t> backoff_ms_{0};
+  std::atomic<int> consecutive_failures_{0};
+
+  cache::Gauge& inflight_gauge_;
+  cache::Counter& shed_;
+  cache::Counter& errors_;
+  cache::Counter& forwarded_;
+  cache::Counter& reused_;
+};
+
+}  // namespace surge::edge

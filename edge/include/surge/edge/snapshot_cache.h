@@ -1,0 +1,148 @@
+// The edge's L1 of availability snapshots: verified, decoded, immutable snapshots shared by every
+// worker and sent without copying.
+//
+// Requests never touch memcached. Background refresh threads, each with its own memcached handle,
+// re-read the keys that are in use once per refresh interval with one batched multi-get, so
+// memcached sees (hot keys / interval) gets per edge whatever the request rate. A miss parks its
+// request and asks for one fetch; later misses for the same name join it (coalesced). The parked
+// list is bounded; the wait is bounded by memcached's own timeouts (the client gives up within
+// ~100 ms). A snapshot that fails verification is never served: the last good one stays and a
+// counter rises. When memcached is unreachable, snapshots are served stale up to
+// `stale_if_error`, and `Age` says how old they are.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/cache/keyring.h"
+#include "surge/cache/memcached_client.h"
+#include "surge/cache/metrics.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+// One snapshot version, in every encoding a client may ask for (each made once).
+struct CachedSnapshot {
+  std::string name;
+  bool not_found = false;  // memcached has no such key: 404 (cached briefly)
+  uint64_t version = 0;
+  int64_t created_unix_ms = 0;
+  uint32_t max_age_s = 0;
+  std::string etag;  // quoted: "\"v123\""
+  std::string content_type;
+  std::string identity;
+  std::string zstd;  // empty when the publisher stored it uncompressed
+  std::string gzip;
+};
+
+struct SnapshotLookup {
+  std::shared_ptr<const CachedSnapshot> snapshot;
+  int64_t age_s = 0;   // since memcached last confirmed this version
+  bool stale = false;  // age beyond the snapshot's max-age
+};
+
+class SnapshotCache {
+ public:
+  struct Options {
+    std::chrono::milliseconds refresh_interval{1000};
+    std::chrono::seconds stale_if_error{300};  // serve a stale snapshot this long past max-age
+    std::chrono::seconds idle_evict{60};       // a snapshot nobody asked for this long is dropped
+    size_t max_waiting = 10000;                // parked requests, all names together
+    size_t batch = 256;                        // keys per multi-get
+  };
+
+  SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring, Options options,
+                cache::MetricsRegistry& metrics);
+  ~SnapshotCache();
+  // Creates the refresher's memcached handle and starts it, prefetching `warm` names.
+  cache::Result<cache::Done, std::string> start(std::vector<std::string> warm);
+  void stop();
+  void setKeyring(cache::Keyring keyring);  // SIGHUP: rotated keys
+  void setOptions(Options options);
+
+  // Any thread. A servable snapshot (fresh, or stale within the bound) or a recent not-found;
+  // nullopt: not in L1 (or too old to serve) - call waitFor.
+  std::optional<SnapshotLookup> get(const std::string& name);
+
+  // Worker thread. `done` runs later on that worker: with a lookup, or nullopt when memcached
+  // could not be read and nothing servable is cached. False when the waiting list is full (shed
+  // the request now).
+  using Waiter = std::function<void(std::optional<SnapshotLookup>)>;
+  bool waitFor(const std::string& name, http::Worker& worker, Waiter done);
+
+  // Has the refresher read memcached successfully within the last stale bound?
+  bool ready() const;
+  size_t size() const;
+
+ private:
+  struct Slot {
+    std::shared_ptr<const CachedSnapshot> snapshot;  // guarded by the shard's mutex
+    std::atomic<int64_t> confirmed_ms{0};            // memcached last said this is current
+    std::atomic<int64_t> used_ms{0};
+  };
+  struct Shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<std::string, std::shared_ptr<Slot>> slots;
+  };
+  struct Parked {
+    http::Worker* worker;
+    Waiter done;
+  };
+
+  Shard& shardOf(const std::string& name);
+  std::optional<SnapshotLookup> lookupSlot(const Slot& slot,
+                                           const std::shared_ptr<const CachedSnapshot>& snap,
+                                           int64_t now_ms) const;
+  void loop();
+  void fetch(const std::vector<std::string>& names);
+  void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
+  void confirm(const std::string& name, int64_t now_ms);
+  void wake(const std::string& name);
+  std::vector<std::string> namesInUse(int64_t now_ms);
+
+  cache::MemcachedOptions memcached_options_;
+  std::unique_ptr<cache::MemcachedClient> memcached_;  // refresher thread only
+  std::mutex keyring_mutex_;
+  cache::Keyring keyring_;
+  std::mutex options_mutex_;  // refresher settings
+  Options options_;
+  std::atomic<int64_t> stale_if_error_ms_;  // read on every hit: no lock
+  std::atomic<size_t> max_waiting_;
+  static constexpr size_t kShards = 16;
+  Shard shards_[kShards];
+
+  std::mutex mutex_;  // parked requests and the urgent list
+  std::condition_variable wake_;
+  std::unordered_map<std::string, std::vector<Parked>> parked_;
+  std::vector<std::string> urgent_;
+  size_t parked_count_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<int64_t> last_success_ms_{0};
+
+  cache::Counter& hits_;
+  cache::Counter& stale_hits_;
+  cache::Counter& misses_;
+  cache::Counter& coalesced_;
+  cache::Counter& shed_;
+  cache::Counter& memcached_gets_;
+  cache::Counter& memcached_errors_;
+  cache::Counter& verify_failures_;
+  cache::Counter& updates_;
+  cache::Gauge& entries_;
+};
+
+std::string gzipCompress(std::string_view raw, int level = 6);
+
+}  // namespace surge::edge

@@ -1,0 +1,106 @@
+// Static content from a docroot, as nginx serves it: a path that cannot leave the root, MIME
+// types, an open-file cache, ETag / Last-Modified validators, single and multi Range, HEAD, and
+// precompressed siblings (.zst, .br, .gz) chosen by Accept-Encoding.
+//
+// Threads: one StaticFiles per worker (the open-file cache needs no lock). Opening and stat-ing a
+// local file happens on the worker's loop, as in nginx without aio threads: the docroot is local
+// disk, and the cache keeps it to one stat per file per `revalidate` interval.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/http/request_parser.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+// Decodes %XX once and resolves "." and ".." segments. Fails (-> 400) on bad escapes, NUL,
+// backslash, or a ".." that would climb above the root. "%252e" decodes to the literal name "%2e".
+// Keeps a trailing '/' (a directory request).
+std::optional<std::string> normalizePath(std::string_view raw_path);
+
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;  // inclusive
+};
+
+enum class RangeOutcome { kNone, kRanges, kUnsatisfiable, kWholeFile };
+
+// RFC 9110 "bytes=" ranges against a representation of `size` bytes. kNone: no or unparsable
+// header (serve 200). kUnsatisfiable: 416. kWholeFile: the ranges add up to more than the file
+// (serve 200, as nginx does). Overlapping and unsatisfiable parts are dropped like nginx.
+RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges);
+
+// The coding to send from those available, by the client's Accept-Encoding (q-values honoured,
+// "identity;q=0" ignored). Preference on a tie: zstd, br, gzip.
+enum class Coding { kIdentity, kZstd, kBrotli, kGzip };
+Coding chooseCoding(std::string_view accept_encoding, bool have_zstd, bool have_br, bool have_gzip);
+const char* codingName(Coding coding);
+
+std::string_view mimeType(std::string_view path);
+
+// "app.3f9c2a1b.js", "logo-5d41402abc4b2a76.png": a name carrying a content hash, so it can be
+// cached for a year and marked immutable.
+bool isHashedAssetName(std::string_view path);
+
+// RFC 9110 dates.
+std::string httpDate(time_t t);
+std::optional<time_t> parseHttpDate(std::string_view text);
+
+// Does an If-None-Match list match `etag` (weak comparison, "*" matches anything)?
+bool etagMatches(std::string_view if_none_match, std::string_view etag);
+
+struct StaticLocation {
+  std::string root;           // no trailing slash
+  std::string cache_control;  // "" for none
+  bool immutable_hashed = false;
+  std::string index = "index.html";
+};
+
+class StaticFiles {
+ public:
+  struct Options {
+    std::chrono::milliseconds revalidate{1000};  // nginx's open_file_cache_valid
+    size_t max_entries = 10000;
+    uint64_t max_multipart_file = 64ull << 20;  // larger files answer multi-range with 200
+  };
+  explicit StaticFiles(Options options) : options_(options) {}
+  // GET or HEAD only (the caller answers 405 otherwise).
+  http::Response serve(const http::Request& request, const StaticLocation& location);
+  size_t cachedFiles() const { return files_.size(); }
+
+ private:
+  struct File {
+    std::shared_ptr<const http::SharedFile> fd;
+    uint64_t size = 0;
+    time_t mtime = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    std::string etag;
+    std::string last_modified;
+    std::chrono::steady_clock::time_point checked;
+  };
+  struct Entry {
+    bool directory = false;
+    bool missing = false;
+    std::optional<File> file;
+    std::optional<File> zst, br, gz;
+    std::chrono::steady_clock::time_point checked;
+  };
+  const Entry* lookup(const std::string& path);
+  static std::optional<File> openFile(const std::string& path, bool& is_directory);
+
+  Options options_;
+  std::unordered_map<std::string, Entry> files_;
+};
+
+}  // namespace surge::edge

@@ -1,0 +1,436 @@
+#include "surge/edge/edge_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <thread>
+
+#include "surge/cache/memcached_client.h"
+#include "surge/nginx_compat/config_parser.h"
+
+namespace surge::edge {
+namespace {
+
+using nginx_compat::Directive;
+using nginx_compat::locationOf;
+
+struct Loader {
+  std::string base_dir;
+  std::string error;
+  std::vector<std::pair<std::string, std::pair<std::string, int>>> upstreams;  // name -> addr
+  std::string proxy_target;  // the one upstream locations proxy to
+  std::string proxy_where;
+  std::string default_root;
+  std::string default_index = "index.html";
+
+  bool fail(const Directive& d, const std::string& message) {
+    if (error.empty()) error = locationOf(d) + ": " + message;
+    return false;
+  }
+  bool args(const Directive& d, size_t min, size_t max) {
+    if (d.args.size() < min || d.args.size() > max) {
+      return fail(d, "invalid number of arguments in \"" + d.name + "\" directive");
+    }
+    if (d.has_block) return fail(d, "directive \"" + d.name + "\" has no block");
+    return true;
+  }
+  bool block(const Directive& d) {
+    if (!d.has_block) return fail(d, "directive \"" + d.name + "\" has no opening \"{\"");
+    return true;
+  }
+  std::string resolve(const std::string& path) const {
+    if (path.empty() || path[0] == '/') return path;
+    return base_dir + "/" + path;
+  }
+  bool duration(const Directive& d, std::chrono::milliseconds& out) {
+    if (!args(d, 1, 1)) return false;
+    auto v = nginx_compat::parseDuration(d.args[0]);
+    if (!v) return fail(d, v.error());
+    out = v.value();
+    return true;
+  }
+  template <typename Seconds>
+  bool seconds(const Directive& d, Seconds& out) {
+    std::chrono::milliseconds ms{};
+    if (!duration(d, ms)) return false;
+    out = std::chrono::duration_cast<Seconds>(ms);
+    return true;
+  }
+  bool size(const Directive& d, uint64_t& out) {
+    if (!args(d, 1, 1)) return false;
+    auto v = nginx_compat::parseSize(d.args[0]);
+    if (!v) return fail(d, v.error());
+    out = v.value();
+    return true;
+  }
+  bool number(const Directive& d, const std::string& text, uint64_t min, uint64_t max,
+              uint64_t& out) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (ec != std::errc() || p != text.data() + text.size() || out < min || out > max) {
+      return fail(d, "invalid value \"" + text + "\" in \"" + d.name + "\" (expected " +
+                         std::to_string(min) + ".." + std::to_string(max) + ")");
+    }
+    return true;
+  }
+  bool hostPort(const Directive& d, const std::string& text, std::string& host, int& port) {
+    size_t colon = text.rfind(':');
+    host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
+    if (host == "localhost" || host == "*") host = host == "*" ? "0.0.0.0" : "127.0.0.1";
+    uint64_t p = 0;
+    if (!number(d, colon == std::string::npos ? text : text.substr(colon + 1), 1, 65535, p)) {
+      return false;
+    }
+    port = static_cast<int>(p);
+    return true;
+  }
+
+  bool main(const std::vector<Directive>& top, EdgeConfig& c) {
+    bool have_http = false;
+    for (const Directive& d : top) {
+      if (d.name == "worker_processes") {
+        if (!args(d, 1, 1)) return false;
+        if (d.args[0] == "auto") {
+          c.server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        } else {
+          uint64_t n = 0;
+          if (!number(d, d.args[0], 1, 256, n)) return false;
+          c.server.workers = static_cast<int>(n);
+        }
+      } else if (d.name == "events") {
+        if (!block(d)) return false;
+        for (const Directive& e : d.block) {
+          if (e.name == "worker_connections") {
+            if (!args(e, 1, 1)) return false;
+            uint64_t n = 0;
+            if (!number(e, e.args[0], 1, 1000000, n)) return false;
+            c.server.max_connections = n;
+          } else if (e.name == "use" || e.name == "multi_accept") {
+            if (!args(e, 1, 1)) return false;  // libevent picks epoll; accepted for nginx files
+          } else {
+            return fail(e, "unknown directive \"" + e.name + "\" in events");
+          }
+        }
+      } else if (d.name == "http") {
+        if (!block(d)) return false;
+        if (have_http) return fail(d, "\"http\" directive is duplicate");
+        have_http = true;
+        if (!http(d.block, c)) return false;
+      } else {
+        return fail(d, "unknown directive \"" + d.name + "\"");
+      }
+    }
+    if (!have_http) {
+      error = c.path + ": no \"http\" block";
+      return false;
+    }
+    return true;
+  }
+
+  bool http(const std::vector<Directive>& block_in, EdgeConfig& c) {
+    bool have_server = false;
+    // Upstreams first, so that proxy_pass may name one defined further down.
+    for (const Directive& d : block_in) {
+      if (d.name != "upstream") continue;
+      if (d.args.size() != 1) return fail(d, "invalid number of arguments in \"upstream\"");
+      if (!block(d)) return false;
+      std::string host;
+      int port = 0;
+      bool have = false;
+      for (const Directive& u : d.block) {
+        if (u.name == "server") {
+          if (u.args.size() < 1 || u.has_block) return args(u, 1, 1);
+          if (have) return fail(u, "only one server per upstream is supported");
+          if (!hostPort(u, u.args[0], host, port)) return false;
+          have = true;
+        } else if (u.name == "keepalive") {
+          if (!args(u, 1, 1)) return false;
+          uint64_t n = 0;
+          if (!number(u, u.args[0], 1, 100000, n)) return false;
+          c.origin.keepalive = n;
+        } else {
+          return fail(u, "unknown directive \"" + u.name + "\" in upstream");
+        }
+      }
+      if (!have) return fail(d, "upstream \"" + d.args[0] + "\" has no server");
+      upstreams.push_back({d.args[0], {host, port}});
+    }
+    for (const Directive& d : block_in) {
+      const std::string& n = d.name;
+      if (n == "upstream") continue;
+      if (n == "server") {
+        if (!block(d)) return false;
+        if (have_server) return fail(d, "only one server block is supported");
+        have_server = true;
+        if (!server(d.block, c)) return false;
+      } else if (n == "access_log") {
+        if (!args(d, 1, 2)) return false;
+        if (d.args.size() == 2 && d.args[1] != "combined") {
+          return fail(d, "only the \"combined\" log format is supported");
+        }
+        c.access_log = d.args[0] == "off" ? "" : resolve(d.args[0]);
+      } else if (n == "client_max_body_size") {
+        uint64_t v = 0;
+        if (!size(d, v)) return false;
+        c.server.limits.max_body = v;
+      } else if (n == "large_client_header_buffers") {
+        if (!args(d, 2, 2)) return false;
+        uint64_t count = 0;
+        if (!number(d, d.args[0], 1, 64, count)) return false;
+        auto v = nginx_compat::parseSize(d.args[1]);
+        if (!v || v.value() < 256 || v.value() > (1u << 20)) {
+          return fail(d, "invalid size \"" + d.args[1] + "\" (256..1m)");
+        }
+        c.server.limits.max_target = v.value();
+        c.server.limits.max_head = v.value() * count;
+      } else if (n == "client_header_timeout") {
+        if (!duration(d, c.server.head_timeout)) return false;
+      } else if (n == "client_body_timeout") {
+        if (!duration(d, c.server.body_timeout)) return false;
+      } else if (n == "keepalive_timeout") {
+        if (!duration(d, c.server.idle_timeout)) return false;
+      } else if (n == "send_timeout") {
+        if (!duration(d, c.server.send_timeout)) return false;
+      } else if (n == "surge_memcached") {
+        if (d.args.empty() || d.has_block) return args(d, 1, 1);
+        c.memcached.clear();
+        for (const std::string& a : d.args) {
+          auto list = cache::parseServerList(a);
+          if (!list) return fail(d, list.error());
+          for (auto& s : list.value())
+            c.memcached.push_back(s);
+        }
+      } else if (n == "surge_snapshot_keys") {
+        if (!args(d, 1, 1)) return false;
+        c.snapshot_keys = resolve(d.args[0]);
+      } else if (n == "surge_refresh_interval") {
+        if (!duration(d, c.snapshots.refresh_interval)) return false;
+        if (c.snapshots.refresh_interval.count() < 10) return fail(d, "at least 10ms");
+      } else if (n == "surge_stale_if_error") {
+        if (!seconds(d, c.snapshots.stale_if_error)) return false;
+      } else if (n == "surge_stale_while_revalidate") {
+        if (!seconds(d, c.stale_while_revalidate)) return false;
+      } else if (n == "surge_snapshot_idle") {
+        if (!seconds(d, c.snapshots.idle_evict)) return false;
+      } else if (n == "surge_snapshot_max_waiting") {
+        if (!args(d, 1, 1)) return false;
+        uint64_t v = 0;
+        if (!number(d, d.args[0], 1, 10000000, v)) return false;
+        c.snapshots.max_waiting = v;
+      } else if (n == "surge_origin_max_inflight") {
+        if (!args(d, 1, 1)) return false;
+        uint64_t v = 0;
+        if (!number(d, d.args[0], 1, 1000000, v)) return false;
+        c.origin.max_inflight = v;
+      } else if (n == "proxy_connect_timeout") {
+        if (!duration(d, c.origin.connect_timeout)) return false;
+      } else if (n == "proxy_read_timeout") {
+        if (!duration(d, c.origin.read_timeout)) return false;
+      } else if (n == "sendfile" || n == "tcp_nopush" || n == "tcp_nodelay") {
+        if (!args(d, 1, 1)) return false;
+        if (d.args[0] != "on") return fail(d, "surge always uses \"" + n + " on\"");
+      } else {
+        return fail(d, "unknown directive \"" + n + "\" in http");
+      }
+    }
+    if (!have_server) {
+      error = c.path + ": no \"server\" block in http";
+      return false;
+    }
+    if (c.memcached.empty()) {
+      bool snapshots = std::any_of(c.locations.begin(), c.locations.end(), [](const Location& l) {
+        return l.kind == Location::Kind::kSnapshots;
+      });
+      if (snapshots) {
+        error = c.path + ": a location serves snapshots but \"surge_memcached\" is not set";
+        return false;
+      }
+    }
+    if (!proxy_target.empty()) {
+      std::string target = proxy_target;
+      auto up = std::find_if(upstreams.begin(), upstreams.end(),
+                             [&](const auto& u) { return u.first == target; });
+      if (up != upstreams.end()) {
+        c.origin.host = up->second.first;
+        c.origin.port = up->second.second;
+      } else {
+        Directive fake;
+        fake.name = "proxy_pass";
+        if (!hostPort(fake, target, c.origin.host, c.origin.port)) {
+          error = proxy_where + ": proxy_pass target \"" + target +
+                  "\" is neither an upstream nor host:port";
+          return false;
+        }
+      }
+      c.have_origin = true;
+    }
+    return true;
+  }
+
+  bool server(const std::vector<Directive>& block_in, EdgeConfig& c) {
+    // Server-level root/index are defaults for the locations (nginx inheritance).
+    for (const Directive& d : block_in) {
+      if (d.name == "root") {
+        if (!args(d, 1, 1)) return false;
+        default_root = resolve(d.args[0]);
+      } else if (d.name == "index") {
+        if (!args(d, 1, 1)) return false;
+        default_index = d.args[0];
+      }
+    }
+    for (const Directive& d : block_in) {
+      if (d.name == "root" || d.name == "index") continue;
+      if (d.name == "listen") {
+        if (d.args.empty() || d.has_block) return args(d, 1, 1);
+        if (!hostPort(d, d.args[0], c.server.host, c.server.port)) return false;
+        for (size_t i = 1; i < d.args.size(); ++i) {
+          const std::string& a = d.args[i];
+          if (a.rfind("backlog=", 0) == 0) {
+            uint64_t v = 0;
+            if (!number(d, a.substr(8), 1, 1000000, v)) return false;
+            c.server.backlog = static_cast<int>(v);
+          } else if (a == "reuseport" || a == "default_server") {
+            // surge always listens with SO_REUSEPORT, one socket per worker.
+          } else {
+            return fail(d, "unsupported listen parameter \"" + a + "\"");
+          }
+        }
+      } else if (d.name == "server_name") {
+        // One server block: the name is not used for routing.
+      } else if (d.name == "location") {
+        if (!location(d, c)) return false;
+      } else {
+        return fail(d, "unknown directive \"" + d.name + "\" in server");
+      }
+    }
+    std::stable_sort(c.locations.begin(), c.locations.end(),
+                     [](const Location& a, const Location& b) {
+                       if (a.exact != b.exact) return a.exact;
+                       return a.prefix.size() > b.prefix.size();
+                     });
+    return true;
+  }
+
+  bool location(const Directive& d, EdgeConfig& c) {
+    if (!block(d)) return false;
+    Location loc;
+    loc.where = locationOf(d);
+    if (d.args.size() == 2 && d.args[0] == "=") {
+      loc.exact = true;
+      loc.prefix = d.args[1];
+    } else if (d.args.size() == 1 && d.args[0] != "~" && d.args[0] != "~*") {
+      loc.prefix = d.args[0];
+    } else {
+      return fail(d, "only prefix and \"=\" locations are supported");
+    }
+    if (loc.prefix.empty() || loc.prefix[0] != '/') return fail(d, "a location starts with /");
+    for (const Location& other : c.locations) {
+      if (other.prefix == loc.prefix && other.exact == loc.exact) {
+        return fail(d, "duplicate location \"" + loc.prefix + "\"");
+      }
+    }
+    loc.files.root = default_root;
+    loc.files.index = default_index;
+    bool is_static = false, is_snap = false, is_proxy = false;
+    for (const Directive& e : d.block) {
+      const std::string& n = e.name;
+      if (n == "root") {
+        if (!args(e, 1, 1)) return false;
+        loc.files.root = resolve(e.args[0]);
+        is_static = true;
+      } else if (n == "index") {
+        if (!args(e, 1, 1)) return false;
+        loc.files.index = e.args[0];
+      } else if (n == "expires") {
+        if (!args(e, 1, 1)) return false;
+        if (e.args[0] == "off") {
+          loc.files.cache_control.clear();
+        } else if (e.args[0] == "max") {
+          loc.files.cache_control = "public, max-age=315360000";
+        } else if (e.args[0] == "epoch") {
+          loc.files.cache_control = "no-cache";
+        } else {
+          auto v = nginx_compat::parseDuration(e.args[0]);
+          if (!v) return fail(e, v.error());
+          loc.files.cache_control = "max-age=" + std::to_string(v.value().count() / 1000);
+        }
+      } else if (n == "add_header") {
+        if (e.has_block || e.args.size() < 2 || e.args.size() > 3) return args(e, 2, 2);
+        if (!http::equalsIgnoreCase(e.args[0], "Cache-Control")) {
+          return fail(e, "add_header supports Cache-Control only");
+        }
+        loc.files.cache_control = e.args[1];
+        loc.snapshot_cache_control = e.args[1];
+      } else if (n == "surge_immutable_hashed") {
+        if (!args(e, 1, 1)) return false;
+        if (e.args[0] != "on" && e.args[0] != "off") return fail(e, "expected on or off");
+        loc.files.immutable_hashed = e.args[0] == "on";
+      } else if (n == "surge_snapshots") {
+        if (!args(e, 0, 0)) return false;
+        is_snap = true;
+      } else if (n == "proxy_pass") {
+        if (!args(e, 1, 1)) return false;
+        std::string target = e.args[0];
+        if (target.rfind("http://", 0) != 0) return fail(e, "proxy_pass needs an http:// URL");
+        target = target.substr(7);
+        if (!target.empty() && target.back() == '/') target.pop_back();
+        if (!proxy_target.empty() && proxy_target != target) {
+          return fail(e, "every proxy_pass must name the same origin");
+        }
+        proxy_target = target;
+        proxy_where = locationOf(e);
+        is_proxy = true;
+      } else if (n == "proxy_connect_timeout") {
+        if (!duration(e, c.origin.connect_timeout)) return false;
+      } else if (n == "proxy_read_timeout") {
+        if (!duration(e, c.origin.read_timeout)) return false;
+      } else {
+        return fail(e, "unknown directive \"" + n + "\" in location");
+      }
+    }
+    if (is_static + is_snap + is_proxy > 1) {
+      return fail(d, "a location does one of: root, surge_snapshots, proxy_pass");
+    }
+    if (is_snap) {
+      loc.kind = Location::Kind::kSnapshots;
+    } else if (is_proxy) {
+      loc.kind = Location::Kind::kProxy;
+    } else if (!loc.files.root.empty()) {
+      loc.kind = Location::Kind::kStatic;
+    } else {
+      return fail(d, "location \"" + loc.prefix + "\" has nothing to serve (no root)");
+    }
+    while (loc.files.root.size() > 1 && loc.files.root.back() == '/')
+      loc.files.root.pop_back();
+    c.locations.push_back(std::move(loc));
+    return true;
+  }
+};
+
+}  // namespace
+
+const Location* EdgeConfig::match(std::string_view path) const {
+  for (const Location& l : locations) {
+    if (l.exact ? path == l.prefix : path.substr(0, l.prefix.size()) == l.prefix) return &l;
+  }
+  return nullptr;
+}
+
+cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
+    const std::string& path) {
+  auto parsed = nginx_compat::parseConfigFile(path);
+  if (!parsed) return cache::fail(parsed.error());
+  auto config = std::make_shared<EdgeConfig>();
+  config->path = path;
+  config->server.port = 8080;
+  config->server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  config->server.limits.max_body = 16 * 1024;  // bookings are a few hundred bytes
+  Loader loader;
+  std::error_code ec;
+  loader.base_dir = std::filesystem::absolute(path, ec).parent_path().string();
+  if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error);
+  return std::shared_ptr<const EdgeConfig>(std::move(config));
+}
+
+}  // namespace surge::edge

@@ -1,0 +1,370 @@
+#include "surge/edge/edge_server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include "surge/cache/snapshot_names.h"
+
+namespace surge::edge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+http::Response jsonError(int status, const char* code, const std::string& message) {
+  return http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
+                                          "\",\"message\":\"" + message + "\"}}");
+}
+
+bool allDigits(std::string_view s, size_t min, size_t max) {
+  if (s.size() < min || s.size() > max) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+const char* kRouteNames[] = {"static", "snapshot", "booking", "ops", "other"};
+
+}  // namespace
+
+std::string snapshotNameForPath(std::string_view path) {
+  constexpr std::string_view kApi = "/api/v1/";
+  if (path.substr(0, kApi.size()) != kApi) return {};
+  std::string_view rest = path.substr(kApi.size());
+  if (rest == "regions") return "regions";
+  if (rest.substr(0, 8) == "regions/" && rest.ends_with("/clinics")) {
+    std::string_view code = rest.substr(8, rest.size() - 8 - 8);
+    if (allDigits(code, 2, 10)) return "region/" + std::string(code);
+    return {};
+  }
+  if (rest.substr(0, 8) == "clinics/") {
+    std::string_view id = rest.substr(8);
+    if (allDigits(id, 1, 16) && id[0] != '0') return "clinic/" + std::string(id);
+    return {};
+  }
+  if (rest.substr(0, 10) == "snapshots/") {
+    std::string_view name = rest.substr(10);
+    if (cache::isValidNamedSnapshot(name)) return "named/" + std::string(name);
+  }
+  return {};
+}
+
+EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring)
+    : config_(std::move(config)) {
+  for (int r = 0; r < kRoutes; ++r) {
+    std::string route = std::string("route=\"") + kRouteNames[r] + "\"";
+    for (size_t i = 0; i <= kStatusCount; ++i) {
+      std::string code = i < kStatusCount ? std::to_string(kStatuses[i]) : "other";
+      requests_[r][i] =
+          &metrics_.counter("surge_edge_requests_total", "Requests answered, by route and status",
+                            route + ",code=\"" + code + "\"");
+    }
+    latency_[r] = &metrics_.histogram("surge_edge_request_duration_seconds",
+                                      "From request parsed to answer queued, by route",
+                                      cache::latencyBuckets(), route);
+  }
+  access_log_ = std::make_unique<AccessLog>(metrics_);
+  cache::MemcachedOptions mc;
+  mc.servers = config_->memcached;
+  snapshots_ =
+      std::make_unique<SnapshotCache>(mc, std::move(keyring), config_->snapshots, metrics_);
+  origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
+  for (int i = 0; i < config_->server.workers; ++i)
+    static_.push_back(std::make_unique<StaticFiles>(StaticFiles::Options{}));
+  std::random_device rd;
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%08x", rd());
+  id_prefix_ = prefix;
+}
+
+EdgeServer::~EdgeServer() {
+  if (server_) server_->stop();
+  if (snapshots_) snapshots_->stop();
+}
+
+cache::Result<cache::Done, std::string> EdgeServer::start() {
+  if (!config_->access_log.empty()) {
+    auto ok = access_log_->open(config_->access_log);
+    if (!ok) return ok;
+  }
+  if (!config_->memcached.empty()) {
+    auto ok = snapshots_->start({"regions"});
+    if (!ok) return cache::fail("memcached: " + ok.error());
+  }
+  server_ = std::make_unique<http::Server>(config_->server, *this);
+  return server_->start();
+}
+
+std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> next,
+                                            cache::Keyring keyring) {
+  std::vector<std::string> kept;
+  const EdgeConfig& now = *config_;
+  auto& a = now.server;
+  auto& b = next->server;
+  if (a.host != b.host || a.port != b.port || a.workers != b.workers || a.backlog != b.backlog ||
+      a.max_connections != b.max_connections || a.limits.max_body != b.limits.max_body ||
+      a.limits.max_head != b.limits.max_head || a.limits.max_target != b.limits.max_target ||
+      a.head_timeout != b.head_timeout || a.body_timeout != b.body_timeout ||
+      a.idle_timeout != b.idle_timeout || a.send_timeout != b.send_timeout) {
+    kept.push_back(
+        "listen, worker_processes, worker_connections, client limits and timeouts "
+        "change on restart only");
+  }
+  if (now.memcached != next->memcached) kept.push_back("surge_memcached changes on restart only");
+  if (next->access_log != now.access_log || !next->access_log.empty()) {
+    // Reopened even when unchanged: logrotate moved the file and sent SIGHUP.
+    if (next->access_log.empty()) {
+      access_log_->close();
+    } else if (auto ok = access_log_->open(next->access_log); !ok) {
+      kept.push_back(ok.error());
+    }
+  }
+  snapshots_->setKeyring(std::move(keyring));
+  snapshots_->setOptions(next->snapshots);
+  origin_->setOptions(next->origin);
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = std::move(next);
+  }
+  config_generation_.fetch_add(1, std::memory_order_release);
+  return kept;
+}
+
+void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
+  if (!server_) return;
+  server_->drain();
+  auto deadline = Clock::now() + grace;
+  while (server_->connections() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  server_->stop();
+  snapshots_->stop();
+}
+
+const EdgeConfig& EdgeServer::config() const {
+  // Each worker keeps its own reference and refreshes it only when a reload bumped the
+  // generation: no shared reference count is touched per request.
+  thread_local const EdgeServer* owner = nullptr;
+  thread_local uint64_t generation = 0;
+  thread_local std::shared_ptr<const EdgeConfig> cached;
+  uint64_t g = config_generation_.load(std::memory_order_acquire);
+  if (owner != this || generation != g) {
+    std::lock_guard lock(config_mutex_);
+    cached = config_;
+    generation = g;
+    owner = this;
+  }
+  return *cached;
+}
+
+EdgeServer::LogContext EdgeServer::copyContext(const http::Request& request, Route route,
+                                               Clock::time_point start) {
+  LogContext ctx{route, start, {}, {}, {}, {}};
+  ctx.remote = std::string(request.remote_addr);
+  ctx.request_line = std::string(request.method) + " " + std::string(request.target) + " HTTP/1." +
+                     std::to_string(request.version_minor);
+  ctx.referer = std::string(request.header("Referer"));
+  ctx.user_agent = std::string(request.header("User-Agent"));
+  return ctx;
+}
+
+void EdgeServer::answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
+                        const LogContext& ctx, http::Response response) {
+  size_t i = 0;
+  while (i < kStatusCount && kStatuses[i] != response.status)
+    ++i;
+  requests_[ctx.route][i]->add();
+  latency_[ctx.route]->observe(std::chrono::duration<double>(Clock::now() - ctx.start).count());
+  if (access_log_->enabled()) {
+    uint64_t bytes = response.file           ? response.file_length
+                     : response.shared_owner ? response.shared_body.size()
+                                             : response.body.size();
+    if (request != nullptr) {
+      std::string line_req = std::string(request->method) + " " + std::string(request->target) +
+                             " HTTP/1." + std::to_string(request->version_minor);
+      if (request->method == "HEAD") bytes = 0;
+      access_log_->write(combinedLine(request->remote_addr, ::time(nullptr), line_req,
+                                      response.status, bytes, request->header("Referer"),
+                                      request->header("User-Agent")));
+    } else {
+      if (ctx.request_line.rfind("HEAD ", 0) == 0) bytes = 0;
+      access_log_->write(combinedLine(ctx.remote, ::time(nullptr), ctx.request_line,
+                                      response.status, bytes, ctx.referer, ctx.user_agent));
+    }
+  }
+  worker.respond(slot, std::move(response));
+}
+
+void EdgeServer::handle(http::Worker& worker, const http::Request& request,
+                        http::ResponseSlot slot) {
+  auto start = Clock::now();
+  std::string_view path = request.path;
+  bool get_or_head = request.method == "GET" || request.method == "HEAD";
+
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    LogContext ctx{kOps, start, {}, {}, {}, {}};
+    if (!get_or_head) {
+      http::Response r = jsonError(405, "method_not_allowed", "use GET");
+      r.headers += "Allow: GET, HEAD\r\n";
+      return answer(worker, slot, &request, ctx, std::move(r));
+    }
+    if (path == "/healthz") {
+      return answer(worker, slot, &request, ctx, http::Response::json(200, "{\"status\":\"ok\"}"));
+    }
+    if (path == "/readyz") {
+      const EdgeConfig& c = config();
+      bool snapshots_ok = c.memcached.empty() || snapshots_->get("regions").has_value();
+      bool origin_ok = !c.have_origin || origin_->healthy();
+      std::string body = std::string("{\"ready\":") +
+                         (snapshots_ok && origin_ok ? "true" : "false") +
+                         ",\"snapshots\":" + (snapshots_ok ? "true" : "false") +
+                         ",\"origin\":" + (origin_ok ? "true" : "false") + "}";
+      return answer(worker, slot, &request, ctx,
+                    http::Response::json(snapshots_ok && origin_ok ? 200 : 503, body));
+    }
+    http::Response r;
+    r.headers = "Content-Type: text/plain; version=0.0.4\r\n";
+    r.body = metrics_.render();
+    return answer(worker, slot, &request, ctx, std::move(r));
+  }
+
+  const Location* loc = config().match(path);
+  if (loc == nullptr) {
+    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
+                  jsonError(404, "not_found", "nothing is served here"));
+  }
+  switch (loc->kind) {
+    case Location::Kind::kStatic: {
+      LogContext ctx{kStatic, start, {}, {}, {}, {}};
+      if (!get_or_head) {
+        http::Response r = jsonError(405, "method_not_allowed", "static content: GET or HEAD");
+        r.headers += "Allow: GET, HEAD\r\n";
+        return answer(worker, slot, &request, ctx, std::move(r));
+      }
+      return answer(worker, slot, &request, ctx,
+                    static_[static_cast<size_t>(worker.index())]->serve(request, loc->files));
+    }
+    case Location::Kind::kSnapshots: {
+      LogContext ctx{kSnapshot, start, {}, {}, {}, {}};
+      if (!get_or_head) {
+        http::Response r = jsonError(405, "method_not_allowed", "snapshots: GET or HEAD");
+        r.headers += "Allow: GET, HEAD\r\n";
+        return answer(worker, slot, &request, ctx, std::move(r));
+      }
+      std::string name = snapshotNameForPath(path);
+      if (name.empty()) {
+        return answer(worker, slot, &request, ctx, jsonError(404, "not_found", "no such snapshot"));
+      }
+      return serveSnapshot(worker, request, slot, name, ctx);
+    }
+    case Location::Kind::kProxy: {
+      LogContext ctx = copyContext(request, kBooking, start);
+      std::string id(request.header("X-Request-Id"));
+      if (id.empty() || id.size() > 128) {
+        id = id_prefix_ + "-" +
+             std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+      }
+      origin_->forward(worker, request, request.remote_addr, id,
+                       [this, &worker, slot, ctx = std::move(ctx), id](http::Response r) {
+                         if (r.headers.find("X-Request-Id:") == std::string::npos) {
+                           r.headers += "X-Request-Id: " + id + "\r\n";  // origin echoes it
+                         }
+                         answer(worker, slot, nullptr, ctx, std::move(r));
+                       });
+      return;
+    }
+    case Location::Kind::kNotFound:
+      break;
+  }
+  answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
+         jsonError(404, "not_found", "nothing is served here"));
+}
+
+void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& request,
+                               http::ResponseSlot slot, const std::string& name,
+                               const LogContext& ctx) {
+  if (auto found = snapshots_->get(name)) {
+    return answer(
+        worker, slot, &request, ctx,
+        snapshotResponse(*found, request.method == "HEAD", request.header("Accept-Encoding"),
+                         request.header("If-None-Match")));
+  }
+  // Miss: park until the refresher has fetched it (coalesced with other misses for the name).
+  LogContext async = copyContext(request, kSnapshot, ctx.start);
+  bool head = request.method == "HEAD";
+  std::string accept(request.header("Accept-Encoding"));
+  std::string inm(request.header("If-None-Match"));
+  bool parked = snapshots_->waitFor(
+      name, worker,
+      [this, &worker, slot, async = std::move(async), head, accept = std::move(accept),
+       inm = std::move(inm)](std::optional<SnapshotLookup> found) {
+        if (!found) {
+          http::Response r = jsonError(503, "snapshot_unavailable",
+                                       "the snapshot cannot be read right now; retry shortly");
+          r.headers += "Retry-After: 1\r\n";
+          return answer(worker, slot, nullptr, async, std::move(r));
+        }
+        answer(worker, slot, nullptr, async, snapshotResponse(*found, head, accept, inm));
+      });
+  if (!parked) {
+    http::Response r = jsonError(503, "overloaded", "too many requests are waiting; retry");
+    r.headers += "Retry-After: 1\r\n";
+    answer(worker, slot, &request, ctx, std::move(r));
+  }
+}
+
+http::Response EdgeServer::snapshotResponse(const SnapshotLookup& found, bool,
+                                            std::string_view accept_encoding,
+                                            std::string_view if_none_match) const {
+  const CachedSnapshot& s = *found.snapshot;
+  if (s.not_found) {
+    const char* what = s.name.rfind("clinic/", 0) == 0   ? "unknown clinic"
+                       : s.name.rfind("region/", 0) == 0 ? "unknown region"
+                                                         : "no such snapshot";
+    return jsonError(404, "not_found", what);
+  }
+  const EdgeConfig& cfg = config();
+  Coding coding = chooseCoding(accept_encoding, !s.zstd.empty(), false, !s.gzip.empty());
+  http::Response r;
+  std::string& h = r.headers;
+  h.reserve(320);
+  h += "Content-Type: ";
+  h += s.content_type;
+  h += "\r\nETag: ";
+  if (coding != Coding::kIdentity) h += "W/";  // as nginx marks what it compressed
+  h += s.etag;
+  h += "\r\nCache-Control: public, max-age=";
+  h += std::to_string(s.max_age_s);
+  h += ", s-maxage=";
+  h += std::to_string(s.max_age_s);
+  h += ", stale-while-revalidate=";
+  h += std::to_string(cfg.stale_while_revalidate.count());
+  h += ", stale-if-error=";
+  h += std::to_string(cfg.snapshots.stale_if_error.count());
+  h += "\r\nAge: ";
+  h += std::to_string(found.age_s);
+  h += "\r\nVary: Accept-Encoding\r\n";
+  if (found.stale) h += "Warning: 110 - \"Response is Stale\"\r\n";
+  if (!if_none_match.empty() && etagMatches(if_none_match, s.etag)) {
+    r.status = 304;
+    return r;
+  }
+  if (coding != Coding::kIdentity) {
+    h += "Content-Encoding: ";
+    h += codingName(coding);
+    h += "\r\n";
+  }
+  r.status = 200;
+  const std::string& body = coding == Coding::kZstd   ? s.zstd
+                            : coding == Coding::kGzip ? s.gzip
+                                                      : s.identity;
+  r.shared_owner = found.snapshot;
+  r.shared_body = body;
+  return r;
+}
+
+}  // namespace surge::edge

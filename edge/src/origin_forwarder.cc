@@ -1,0 +1,509 @@
+#include "surge/edge/origin_forwarder.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <mutex>
+
+namespace surge::edge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+timeval toTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool containsToken(std::string_view list, std::string_view token) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    std::string_view item = trim(
+        list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    if (http::equalsIgnoreCase(item, token)) return true;
+    pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
+  }
+  return false;
+}
+
+http::Response errorAnswer(int status, const char* code, const char* message,
+                           int64_t retry_after_s = 0) {
+  http::Response r = http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
+                                                      "\",\"message\":\"" + message + "\"}}");
+  if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
+  return r;
+}
+
+}  // namespace
+
+bool isHopByHop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"connection",
+                                                "keep-alive",
+                                                "proxy-connection",
+                                                "te",
+                                                "trailer",
+                                                "upgrade",
+                                                "transfer-encoding",
+                                                "proxy-authenticate",
+                                                "proxy-authorization",
+                                                "content-length",
+                                                "host",
+                                                "date",
+                                                "server",
+                                                "expect"};
+  for (std::string_view n : kNames) {
+    if (http::equalsIgnoreCase(n, name)) return true;
+  }
+  return false;
+}
+
+int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
+  size_t end = input.find("\r\n\r\n");
+  if (end == std::string_view::npos) return input.size() > 64 * 1024 ? -1 : 0;
+  head = UpstreamHead{};
+  head.header_bytes = end + 4;
+  std::string_view text = input.substr(0, end);
+  size_t eol = text.find("\r\n");
+  std::string_view status_line = text.substr(0, eol);
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') {
+    return -1;
+  }
+  int status = 0;
+  auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
+  if (ec != std::errc() || p != status_line.data() + 12 || status < 100 || status > 599) return -1;
+  head.status = status;
+  head.close = status_line[7] == '0';
+  std::string_view connection_header;
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  size_t pos = eol == std::string_view::npos ? text.size() : eol + 2;
+  while (pos < text.size()) {
+    size_t next = text.find("\r\n", pos);
+    if (next == std::string_view::npos) next = text.size();
+    std::string_view line = text.substr(pos, next - pos);
+    pos = next + 2;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return -1;
+    std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+    if (name.find(' ') != std::string_view::npos) return -1;
+    if (http::equalsIgnoreCase(name, "content-length")) {
+      size_t n = 0;
+      auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (e != std::errc() || q != value.data() + value.size()) return -1;
+      if (head.content_length && *head.content_length != n) return -1;
+      head.content_length = n;
+    } else if (http::equalsIgnoreCase(name, "transfer-encoding")) {
+      head.chunked = true;
+    } else if (http::equalsIgnoreCase(name, "connection")) {
+      connection_header = value;
+      if (containsToken(value, "close")) head.close = true;
+    }
+    fields.emplace_back(name, value);
+  }
+  for (auto& [name, value] : fields) {
+    if (isHopByHop(name)) continue;
+    if (!connection_header.empty() && containsToken(connection_header, name)) continue;
+    head.headers.append(name).append(": ").append(value).append("\r\n");
+  }
+  return 1;
+}
+
+class OriginForwarder::Pool {
+ public:
+  Pool(OriginForwarder& owner, event_base* base) : owner_(owner), base_(base) {}
+  ~Pool() {
+    for (Conn* c : idle_)
+      destroy(c);
+    // Active exchanges belong to connections that are still referenced by their events; the
+    // loop is gone when pools are destroyed, so free them here too.
+    for (Conn* c : active_)
+      destroy(c);
+  }
+
+  void start(std::string bytes, bool retry_ok, Done done) {
+    auto ex = std::make_unique<Exchange>();
+    ex->bytes = std::move(bytes);
+    ex->retry_ok = retry_ok;
+    ex->done = std::move(done);
+    Conn* c = takeIdle();
+    if (c == nullptr) {
+      c = connectNew();
+      if (c == nullptr) {
+        owner_.failed();
+        return finish(
+            nullptr, std::move(ex),
+            errorAnswer(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
+      }
+    } else {
+      owner_.reused_.add();
+    }
+    attach(c, std::move(ex));
+  }
+
+ private:
+  struct Exchange {
+    std::string bytes;
+    size_t written = 0;
+    bool retry_ok = false;
+    bool retried = false;
+    Done done;
+  };
+  struct Conn {
+    Pool* pool = nullptr;
+    int fd = -1;
+    event* ev = nullptr;
+    bool connecting = false;
+    bool reused = false;
+    std::string in;
+    std::unique_ptr<Exchange> ex;
+  };
+
+  int64_t retryAfter() const {
+    int64_t s = 1;
+    owner_.backingOff(s);
+    return s;
+  }
+
+  Conn* takeIdle() {
+    while (!idle_.empty()) {
+      Conn* c = idle_.back();
+      idle_.pop_back();
+      if (c->fd >= 0) {
+        c->reused = true;
+        return c;
+      }
+      destroy(c);
+    }
+    return nullptr;
+  }
+
+  Conn* connectNew() {
+    OriginOptions o = owner_.options();
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(o.port));
+    if (inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) return nullptr;
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return nullptr;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (rc != 0 && errno != EINPROGRESS) {
+      ::close(fd);
+      return nullptr;
+    }
+    auto* c = new Conn;
+    c->pool = this;
+    c->fd = fd;
+    c->connecting = rc != 0;
+    return c;
+  }
+
+  void attach(Conn* c, std::unique_ptr<Exchange> ex) {
+    c->ex = std::move(ex);
+    c->in.clear();
+    active_.push_back(c);
+    if (c->connecting) {
+      arm(c, EV_WRITE, owner_.options().connect_timeout);
+    } else {
+      writeSome(c);
+    }
+  }
+
+  void arm(Conn* c, short what, std::chrono::milliseconds timeout) {
+    if (c->ev) event_free(c->ev);
+    c->ev = event_new(base_, c->fd, what, &Pool::onEvent, c);
+    timeval tv = toTimeval(timeout);
+    event_add(c->ev, timeout.count() > 0 ? &tv : nullptr);
+  }
+
+  static void onEvent(evutil_socket_t, short what, void* arg) {
+    auto* c = static_cast<Conn*>(arg);
+    Pool* self = c->pool;
+    if (!c->ex) return self->onIdleEvent(c);
+    if (what & EV_TIMEOUT) {
+      if (c->connecting) {
+        self->owner_.failed();
+        return self->fail(
+            c, errorAnswer(503, "origin_unavailable", "origin did not accept a connection in time",
+                           self->retryAfter()));
+      }
+      self->owner_.errors_.add();
+      return self->fail(c, errorAnswer(504, "origin_timeout", "origin did not answer in time"));
+    }
+    if (c->connecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        self->owner_.failed();
+        return self->fail(c, errorAnswer(503, "origin_unavailable", "origin refused the connection",
+                                         self->retryAfter()));
+      }
+      c->connecting = false;
+    }
+    if (what & EV_WRITE) return self->writeSome(c);
+    if (what & EV_READ) return self->readSome(c);
+  }
+
+  void writeSome(Conn* c) {
+    Exchange& ex = *c->ex;
+    while (ex.written < ex.bytes.size()) {
+      ssize_t n =
+          ::send(c->fd, ex.bytes.data() + ex.written, ex.bytes.size() - ex.written, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return arm(c, EV_WRITE, owner_.options().read_timeout);
+        }
+        return brokenBeforeAnswer(c);
+      }
+      ex.written += static_cast<size_t>(n);
+    }
+    arm(c, EV_READ | EV_PERSIST, owner_.options().read_timeout);
+  }
+
+  void readSome(Conn* c) {
+    char buf[16384];
+    bool eof = false;
+    while (true) {
+      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c->in.append(buf, static_cast<size_t>(n));
+        if (static_cast<size_t>(n) < sizeof buf) break;
+        continue;
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (c->in.empty()) return brokenBeforeAnswer(c);
+      owner_.errors_.add();
+      return fail(c, errorAnswer(502, "origin_error", "origin connection reset"));
+    }
+    if (eof && c->in.empty()) return brokenBeforeAnswer(c);
+    UpstreamHead head;
+    int rc = parseUpstreamHead(c->in, head);
+    if (rc < 0 || (rc == 1 && head.chunked)) {
+      owner_.errors_.add();
+      return fail(c, errorAnswer(502, "origin_error", "origin sent an answer surge cannot read"));
+    }
+    if (rc == 0) {
+      if (eof) {
+        owner_.errors_.add();
+        return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
+      }
+      return;
+    }
+    bool no_body = head.status == 204 || head.status == 304 || head.status < 200;
+    size_t body_len = no_body ? 0 : head.content_length.value_or(0);
+    if (!no_body && !head.content_length) {
+      if (!eof) return;  // delimited by close
+      body_len = c->in.size() - head.header_bytes;
+      head.close = true;
+    }
+    if (c->in.size() < head.header_bytes + body_len) {
+      if (eof) {
+        owner_.errors_.add();
+        return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
+      }
+      return;
+    }
+    http::Response r;
+    r.status = head.status;
+    r.headers = std::move(head.headers);
+    r.body.assign(c->in, head.header_bytes, body_len);
+    bool reusable = !head.close && !eof && c->in.size() == head.header_bytes + body_len;
+    owner_.succeeded();
+    owner_.forwarded_.add();
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    release(c, reusable);
+    finish(nullptr, std::move(ex), std::move(r));
+  }
+
+  // The connection died before any answer byte. A kept-alive connection that origin closed in
+  // the meantime is the usual cause; the request is sent again once on a new connection when that
+  // is safe (idempotent method, or an Idempotency-Key makes origin answer a replay the same).
+  void brokenBeforeAnswer(Conn* c) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    bool was_reused = c->reused;
+    release(c, false);
+    if (was_reused && ex->retry_ok && !ex->retried) {
+      ex->retried = true;
+      ex->written = 0;
+      Conn* fresh = connectNew();
+      if (fresh != nullptr) return attach(fresh, std::move(ex));
+    }
+    owner_.failed();
+    finish(nullptr, std::move(ex),
+           errorAnswer(503, "origin_unavailable", "origin closed the connection", retryAfter()));
+  }
+
+  void fail(Conn* c, http::Response answer) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    release(c, false);
+    finish(nullptr, std::move(ex), std::move(answer));
+  }
+
+  void finish(Conn*, std::unique_ptr<Exchange> ex, http::Response answer) {
+    owner_.inflight_.fetch_sub(1, std::memory_order_relaxed);
+    owner_.inflight_gauge_.add(-1);
+    ex->done(std::move(answer));
+  }
+
+  // Back to the idle list (watched for origin closing it) or closed.
+  void release(Conn* c, bool reusable) {
+    std::erase(active_, c);
+    if (reusable && idle_.size() < owner_.options().keepalive) {
+      c->reused = false;
+      c->in.clear();
+      arm(c, EV_READ, std::chrono::milliseconds(0));
+      idle_.push_back(c);
+      return;
+    }
+    destroy(c);
+  }
+
+  void onIdleEvent(Conn* c) {
+    // Origin closed an idle connection (or sent something unasked): drop it.
+    std::erase(idle_, c);
+    destroy(c);
+  }
+
+  static void destroy(Conn* c) {
+    if (c->ev) event_free(c->ev);
+    if (c->fd >= 0) ::close(c->fd);
+    delete c;
+  }
+
+  OriginForwarder& owner_;
+  event_base* base_;
+  std::vector<Conn*> idle_;
+  std::vector<Conn*> active_;
+};
+
+OriginForwarder::OriginForwarder(OriginOptions options, int workers,
+                                 cache::MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      inflight_gauge_(metrics.gauge("surge_edge_origin_inflight",
+                                    "Requests sent to origin and not answered yet")),
+      shed_(metrics.counter("surge_edge_origin_shed_total",
+                            "Writes answered 503 at once: over the in-flight cap or origin down")),
+      errors_(metrics.counter("surge_edge_origin_errors_total",
+                              "Origin exchanges that failed after connecting (502, 504)")),
+      forwarded_(
+          metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin")),
+      reused_(metrics.counter("surge_edge_origin_connections_reused_total",
+                              "Requests sent on a kept-alive origin connection")) {
+  pools_.resize(static_cast<size_t>(workers));
+}
+
+OriginForwarder::~OriginForwarder() = default;
+
+OriginOptions OriginForwarder::options() const {
+  std::lock_guard lock(options_mutex_);
+  return options_;
+}
+
+void OriginForwarder::setOptions(const OriginOptions& options) {
+  std::lock_guard lock(options_mutex_);
+  options_ = options;
+}
+
+void OriginForwarder::succeeded() {
+  consecutive_failures_.store(0, std::memory_order_relaxed);
+  backoff_ms_.store(0, std::memory_order_relaxed);
+}
+
+void OriginForwarder::failed() {
+  OriginOptions o = options();
+  int64_t backoff = backoff_ms_.load(std::memory_order_relaxed);
+  backoff = backoff == 0 ? o.backoff_min.count() : std::min(backoff * 2, o.backoff_max.count());
+  backoff_ms_.store(backoff, std::memory_order_relaxed);
+  down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
+  consecutive_failures_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool OriginForwarder::backingOff(int64_t& retry_after_s) const {
+  int64_t left = down_until_ms_.load(std::memory_order_relaxed) - steadyMs();
+  if (left <= 0) return false;
+  retry_after_s = std::max<int64_t>(1, (left + 999) / 1000);
+  return true;
+}
+
+bool OriginForwarder::healthy() const {
+  int64_t ignored = 0;
+  return !backingOff(ignored);
+}
+
+void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
+                              std::string_view client_ip, std::string request_id, Done done) {
+  int64_t retry_after = 1;
+  if (backingOff(retry_after)) {
+    shed_.add();
+    return done(errorAnswer(503, "origin_unavailable",
+                            "origin is failing; retrying it after a pause", retry_after));
+  }
+  OriginOptions o = options();
+  if (inflight_.fetch_add(1, std::memory_order_relaxed) >= o.max_inflight) {
+    inflight_.fetch_sub(1, std::memory_order_relaxed);
+    shed_.add();
+    return done(errorAnswer(503, "overloaded", "too many bookings in flight; retry shortly", 1));
+  }
+  inflight_gauge_.add(1);
+
+  std::string bytes;
+  bytes.reserve(512 + request.body.size());
+  bytes.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ");
+  bytes.append(o.host).append(":").append(std::to_string(o.port)).append("\r\n");
+  std::string_view connection = request.header("Connection");
+  std::string_view forwarded_for;
+  for (const http::Header& h : request.headers) {
+    if (isHopByHop(h.name)) continue;
+    if (!connection.empty() && containsToken(connection, h.name)) continue;
+    if (http::equalsIgnoreCase(h.name, "x-forwarded-for")) {
+      forwarded_for = h.value;
+      continue;
+    }
+    if (http::equalsIgnoreCase(h.name, "x-request-id")) continue;
+    bytes.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  bytes.append("X-Forwarded-For: ");
+  if (!forwarded_for.empty()) bytes.append(forwarded_for).append(", ");
+  bytes.append(client_ip).append("\r\nX-Request-Id: ").append(request_id).append("\r\n");
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+      request.method == "PATCH") {
+    bytes.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+  }
+  bytes.append("\r\n").append(request.body);
+
+  bool retry_ok = request.method == "GET" || request.method == "HEAD" ||
+                  request.method == "DELETE" || !request.header("Idempotency-Key").empty();
+  auto& pool = pools_[static_cast<size_t>(worker.index())];
+  if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
+  pool->start(std::move(bytes), retry_ok, std::move(done));
+}
+
+}  // namespace surge::edge

@@ -1,0 +1,378 @@
+#include "surge/edge/snapshot_cache.h"
+
+#include <pthread.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "surge/cache/snapshot_envelope.h"
+#include "surge/cache/snapshot_names.h"
+
+namespace surge::edge {
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string gzipCompress(std::string_view raw, int level) {
+  z_stream zs{};
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&zs, raw.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  zs.avail_in = static_cast<uInt>(raw.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  size_t n = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return {};
+  out.resize(n);
+  return out;
+}
+
+SnapshotCache::SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring,
+                             Options options, cache::MetricsRegistry& metrics)
+    : memcached_options_(std::move(memcached)),
+      keyring_(std::move(keyring)),
+      options_(options),
+      stale_if_error_ms_(options.stale_if_error.count() * 1000),
+      max_waiting_(options.max_waiting),
+      hits_(metrics.counter("surge_edge_l1_hits_total", "Snapshot requests served from L1 fresh")),
+      stale_hits_(metrics.counter("surge_edge_l1_stale_total",
+                                  "Snapshot requests served from L1 past their max-age")),
+      misses_(metrics.counter("surge_edge_l1_misses_total",
+                              "Snapshot requests that had to wait for a fetch")),
+      coalesced_(metrics.counter("surge_edge_l1_coalesced_total",
+                                 "Misses that joined a fetch already asked for")),
+      shed_(metrics.counter("surge_edge_l1_shed_total",
+                            "Misses refused because the waiting list was full")),
+      memcached_gets_(metrics.counter("surge_edge_memcached_gets_total",
+                                      "Keys asked of memcached by the refresher")),
+      memcached_errors_(metrics.counter("surge_edge_memcached_errors_total",
+                                        "Refresher reads of memcached that failed")),
+      verify_failures_(metrics.counter("surge_edge_snapshot_verify_failures_total",
+                                       "Snapshots refused: bad MAC, unknown key or malformed")),
+      updates_(metrics.counter("surge_edge_snapshot_updates_total",
+                               "New snapshot versions installed in L1")),
+      entries_(metrics.gauge("surge_edge_l1_entries", "Snapshots held in L1")) {}
+
+SnapshotCache::~SnapshotCache() {
+  stop();
+}
+
+cache::Result<cache::Done, std::string> SnapshotCache::start(std::vector<std::string> warm) {
+  auto client = cache::MemcachedClient::create(memcached_options_);
+  if (!client) return cache::fail(client.error());
+  memcached_ = std::move(client.value());
+  {
+    std::lock_guard lock(mutex_);
+    for (std::string& n : warm)
+      urgent_.push_back(std::move(n));
+  }
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "l1-refresh");
+    loop();
+  });
+  return cache::Done{};
+}
+
+void SnapshotCache::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SnapshotCache::setKeyring(cache::Keyring keyring) {
+  std::lock_guard lock(keyring_mutex_);
+  keyring_ = std::move(keyring);
+}
+
+void SnapshotCache::setOptions(Options options) {
+  std::lock_guard lock(options_mutex_);
+  options_ = options;
+  stale_if_error_ms_.store(options.stale_if_error.count() * 1000, std::memory_order_relaxed);
+  max_waiting_.store(options.max_waiting, std::memory_order_relaxed);
+}
+
+SnapshotCache::Shard& SnapshotCache::shardOf(const std::string& name) {
+  return shards_[std::hash<std::string>{}(name) % kShards];
+}
+
+std::optional<SnapshotLookup> SnapshotCache::lookupSlot(
+    const Slot& slot, const std::shared_ptr<const CachedSnapshot>& snap, int64_t now_ms) const {
+  if (!snap) return std::nullopt;
+  int64_t confirmed = slot.confirmed_ms.load(std::memory_order_relaxed);
+  int64_t age_ms = std::max<int64_t>(0, now_ms - confirmed);
+  if (snap->not_found) {
+    // A 404 is believed for one max-age (2 s by default), then asked again.
+    if (age_ms > 2000) return std::nullopt;
+    return SnapshotLookup{snap, age_ms / 1000, false};
+  }
+  int64_t max_age_ms = static_cast<int64_t>(snap->max_age_s) * 1000;
+  int64_t stale_bound_ms = max_age_ms + stale_if_error_ms_.load(std::memory_order_relaxed);
+  if (age_ms > stale_bound_ms) return std::nullopt;
+  return SnapshotLookup{snap, age_ms / 1000, age_ms > max_age_ms};
+}
+
+std::optional<SnapshotLookup> SnapshotCache::get(const std::string& name) {
+  Shard& shard = shardOf(name);
+  std::shared_ptr<Slot> slot;
+  std::shared_ptr<const CachedSnapshot> snap;
+  {
+    std::shared_lock lock(shard.mutex);
+    auto it = shard.slots.find(name);
+    if (it == shard.slots.end()) return std::nullopt;
+    slot = it->second;
+    snap = slot->snapshot;
+  }
+  int64_t now = nowMs();
+  // Written at most once a second per slot: every worker writing it on every hit would make the
+  // cache line bounce between cores.
+  if (now - slot->used_ms.load(std::memory_order_relaxed) > 1000) {
+    slot->used_ms.store(now, std::memory_order_relaxed);
+  }
+  auto found = lookupSlot(*slot, snap, now);
+  if (found) (found->stale ? stale_hits_ : hits_).add();
+  return found;
+}
+
+bool SnapshotCache::waitFor(const std::string& name, http::Worker& worker, Waiter done) {
+  bool first;
+  {
+    std::lock_guard lock(mutex_);
+    if (parked_count_ >= max_waiting_.load(std::memory_order_relaxed)) {
+      shed_.add();
+      return false;
+    }
+    auto& list = parked_[name];
+    first = list.empty();
+    list.push_back({&worker, std::move(done)});
+    ++parked_count_;
+    if (first) urgent_.push_back(name);
+  }
+  misses_.add();
+  if (first) {
+    wake_.notify_one();
+  } else {
+    coalesced_.add();
+  }
+  return true;
+}
+
+bool SnapshotCache::ready() const {
+  int64_t last = last_success_ms_.load(std::memory_order_relaxed);
+  return last > 0 && nowMs() - last <= stale_if_error_ms_.load(std::memory_order_relaxed);
+}
+
+size_t SnapshotCache::size() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::shared_lock lock(s.mutex);
+    n += s.slots.size();
+  }
+  return n;
+}
+
+std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
+  int64_t idle_ms;
+  {
+    std::lock_guard lock(options_mutex_);
+    idle_ms = options_.idle_evict.count() * 1000;
+  }
+  std::vector<std::string> names;
+  size_t total = 0;
+  for (Shard& s : shards_) {
+    std::unique_lock lock(s.mutex);
+    for (auto it = s.slots.begin(); it != s.slots.end();) {
+      int64_t used = it->second->used_ms.load(std::memory_order_relaxed);
+      if (now_ms - used > idle_ms && it->first != "regions") {
+        it = s.slots.erase(it);  // nobody asked for it lately: stop refreshing it
+        continue;
+      }
+      names.push_back(it->first);
+      ++it;
+    }
+    total += s.slots.size();
+  }
+  entries_.set(static_cast<int64_t>(total));
+  return names;
+}
+
+void SnapshotCache::loop() {
+  auto next_tick = std::chrono::steady_clock::now();
+  while (true) {
+    std::vector<std::string> urgent;
+    bool tick = false;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_tick, [&] { return stopping_ || !urgent_.empty(); });
+      if (stopping_) break;
+      urgent.swap(urgent_);
+      if (std::chrono::steady_clock::now() >= next_tick) tick = true;
+    }
+    if (!urgent.empty()) fetch(urgent);
+    if (tick) {
+      std::chrono::milliseconds interval;
+      {
+        std::lock_guard lock(options_mutex_);
+        interval = options_.refresh_interval;
+      }
+      next_tick = std::chrono::steady_clock::now() + interval;
+      fetch(namesInUse(nowMs()));
+    }
+  }
+  // Nobody is left to answer parked requests with a fetch: tell them now.
+  std::unordered_map<std::string, std::vector<Parked>> parked;
+  {
+    std::lock_guard lock(mutex_);
+    parked.swap(parked_);
+    parked_count_ = 0;
+  }
+  for (auto& [name, list] : parked) {
+    for (Parked& p : list) {
+      p.worker->post([done = std::move(p.done)] { done(std::nullopt); });
+    }
+  }
+}
+
+void SnapshotCache::fetch(const std::vector<std::string>& names) {
+  size_t batch;
+  {
+    std::lock_guard lock(options_mutex_);
+    batch = options_.batch;
+  }
+  for (size_t start = 0; start < names.size(); start += batch) {
+    size_t end = std::min(names.size(), start + batch);
+    std::vector<std::string> keys;
+    keys.reserve(end - start);
+    for (size_t i = start; i < end; ++i)
+      keys.push_back(cache::snapshotKey(names[i]));
+    memcached_gets_.add(keys.size());
+    auto result = memcached_->getMulti(keys);
+    int64_t now = nowMs();
+    if (!result) {
+      memcached_errors_.add();
+      for (size_t i = start; i < end; ++i)
+        wake(names[i]);  // serves what is cached (stale) or fails the waiters
+      continue;
+    }
+    if (!result->partial) last_success_ms_.store(now, std::memory_order_relaxed);
+    cache::Keyring keyring;
+    {
+      std::lock_guard lock(keyring_mutex_);
+      keyring = keyring_;
+    }
+    for (size_t i = start; i < end; ++i) {
+      const std::string& name = names[i];
+      auto it = result->values.find(keys[i - start]);
+      if (it == result->values.end()) {
+        if (!result->partial) {
+          // Not in memcached. A snapshot we already have stays (memcached may have lost it and
+          // origin republishes); a name we never had is a 404 for now.
+          Shard& shard = shardOf(name);
+          bool have = false;
+          {
+            std::shared_lock lock(shard.mutex);
+            auto s = shard.slots.find(name);
+            have = s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found;
+          }
+          if (!have) {
+            auto nf = std::make_shared<CachedSnapshot>();
+            nf->name = name;
+            nf->not_found = true;
+            install(name, std::move(nf), now);
+          }
+        }
+        wake(name);
+        continue;
+      }
+      auto opened = cache::openSnapshot(keyring, it->second);
+      if (!opened) {
+        verify_failures_.add();
+        std::fprintf(stderr, "surge-edge: snapshot %s refused: %s\n", name.c_str(),
+                     cache::envelopeErrorName(opened.error()));
+        wake(name);
+        continue;
+      }
+      // Same version as held: only note that it is still current.
+      {
+        Shard& shard = shardOf(name);
+        std::shared_lock lock(shard.mutex);
+        auto s = shard.slots.find(name);
+        if (s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found &&
+            s->second->snapshot->version >= opened->version) {
+          s->second->confirmed_ms.store(now, std::memory_order_relaxed);
+          lock.unlock();
+          wake(name);
+          continue;
+        }
+      }
+      auto body = cache::decodeSnapshotBody(opened.value());
+      if (!body) {
+        verify_failures_.add();
+        wake(name);
+        continue;
+      }
+      auto snap = std::make_shared<CachedSnapshot>();
+      snap->name = name;
+      snap->version = opened->version;
+      snap->created_unix_ms = opened->created_unix_ms;
+      snap->max_age_s = opened->max_age_s;
+      snap->etag = "\"" + std::string(opened->etag) + "\"";
+      snap->content_type = std::string(opened->content_type);
+      if (opened->encoding == cache::BodyEncoding::kZstd) snap->zstd = std::string(opened->body);
+      snap->identity = std::move(body.value());
+      snap->gzip = gzipCompress(snap->identity);
+      updates_.add();
+      install(name, std::move(snap), now);
+      wake(name);
+    }
+  }
+}
+
+void SnapshotCache::install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap,
+                            int64_t now_ms) {
+  Shard& shard = shardOf(name);
+  std::unique_lock lock(shard.mutex);
+  auto& slot = shard.slots[name];
+  if (!slot) {
+    slot = std::make_shared<Slot>();
+    slot->used_ms.store(now_ms, std::memory_order_relaxed);
+  }
+  slot->snapshot = std::move(snap);
+  slot->confirmed_ms.store(now_ms, std::memory_order_relaxed);
+}
+
+void SnapshotCache::wake(const std::string& name) {
+  std::vector<Parked> list;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = parked_.find(name);
+    if (it == parked_.end()) return;
+    list.swap(it->second);
+    parked_.erase(it);
+    parked_count_ -= list.size();
+  }
+  // What the waiters get: the same answer a hit would get now, or nothing.
+  std::optional<SnapshotLookup> found;
+  {
+    Shard& shard = shardOf(name);
+    std::shared_lock lock(shard.mutex);
+    auto s = shard.slots.find(name);
+    if (s != shard.slots.end()) found = lookupSlot(*s->second, s->second->snapshot, nowMs());
+  }
+  for (Parked& p : list) {
+    p.worker->post([done = std::move(p.done), found] { done(found); });
+  }
+}
+
+}  // namespace surge::edge

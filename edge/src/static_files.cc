@@ -1,0 +1,482 @@
+#include "surge/edge/static_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace surge::edge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool parseU64(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// q-value of `coding` in Accept-Encoding: -1 when not listed (and no "*").
+double qualityOf(std::string_view header, std::string_view coding) {
+  double star = -1;
+  size_t pos = 0;
+  while (pos <= header.size()) {
+    size_t comma = header.find(',', pos);
+    std::string_view item = trim(
+        header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    pos = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    std::string_view name = item, params;
+    if (size_t semi = item.find(';'); semi != std::string_view::npos) {
+      name = trim(item.substr(0, semi));
+      params = trim(item.substr(semi + 1));
+    }
+    double q = 1;
+    if (!params.empty()) {
+      if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') && params[1] == '=') {
+        std::string value(trim(params.substr(2)));
+        char* end = nullptr;
+        q = std::strtod(value.c_str(), &end);
+        if (end == value.c_str() || q < 0 || q > 1) q = 0;
+      }
+    }
+    if (http::equalsIgnoreCase(name, coding)) return q;
+    if (name == "*") star = q;
+  }
+  return star;
+}
+
+}  // namespace
+
+std::optional<std::string> normalizePath(std::string_view raw) {
+  if (raw.empty() || raw[0] != '/') return std::nullopt;
+  std::string decoded;
+  decoded.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '%') {
+      if (i + 2 >= raw.size()) return std::nullopt;
+      int hi = hexValue(raw[i + 1]), lo = hexValue(raw[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (c == '\0' || c == '\\') return std::nullopt;
+    decoded.push_back(c);
+  }
+  std::vector<std::string_view> parts;
+  size_t pos = 1;
+  while (pos <= decoded.size()) {
+    size_t slash = decoded.find('/', pos);
+    if (slash == std::string::npos) slash = decoded.size();
+    std::string_view seg(decoded.data() + pos, slash - pos);
+    pos = slash + 1;
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      if (parts.empty()) return std::nullopt;
+      parts.pop_back();
+      continue;
+    }
+    parts.push_back(seg);
+  }
+  std::string out;
+  out.reserve(decoded.size());
+  for (std::string_view seg : parts) {
+    out += '/';
+    out += seg;
+  }
+  bool trailing = decoded.back() == '/' || decoded.ends_with("/.") || decoded.ends_with("/..");
+  if (out.empty() || trailing) out += '/';
+  return out;
+}
+
+RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges) {
+  ranges.clear();
+  header = trim(header);
+  if (header.substr(0, 6) != "bytes=") return RangeOutcome::kNone;
+  std::string_view spec = header.substr(6);
+  bool any = false;
+  uint64_t total = 0;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    std::string_view item = trim(
+        spec.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    pos = comma == std::string_view::npos ? spec.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    size_t dash = item.find('-');
+    if (dash == std::string_view::npos) return RangeOutcome::kNone;
+    std::string_view a = trim(item.substr(0, dash)), b = trim(item.substr(dash + 1));
+    uint64_t first = 0, last = 0;
+    if (a.empty()) {  // suffix: the last N bytes
+      uint64_t n = 0;
+      if (!parseU64(b, n)) return RangeOutcome::kNone;
+      any = true;
+      if (n == 0 || size == 0) continue;
+      first = n >= size ? 0 : size - n;
+      last = size - 1;
+    } else {
+      if (!parseU64(a, first)) return RangeOutcome::kNone;
+      if (b.empty()) {
+        last = size ? size - 1 : 0;
+      } else if (!parseU64(b, last) || last < first) {
+        return RangeOutcome::kNone;
+      }
+      any = true;
+      if (first >= size) continue;  // unsatisfiable part
+      last = std::min(last, size - 1);
+    }
+    ranges.push_back({first, last});
+    total += last - first + 1;
+  }
+  if (!any) return RangeOutcome::kNone;
+  if (ranges.empty()) return RangeOutcome::kUnsatisfiable;
+  if (total > size) {
+    ranges.clear();
+    return RangeOutcome::kWholeFile;
+  }
+  return RangeOutcome::kRanges;
+}
+
+Coding chooseCoding(std::string_view accept, bool have_zstd, bool have_br, bool have_gzip) {
+  if (accept.empty()) return Coding::kIdentity;
+  Coding best = Coding::kIdentity;
+  double best_q = 0;
+  auto consider = [&](bool have, Coding coding, const char* name) {
+    if (!have) return;
+    double q = qualityOf(accept, name);
+    if (q > best_q) {
+      best_q = q;
+      best = coding;
+    }
+  };
+  consider(have_zstd, Coding::kZstd, "zstd");
+  consider(have_br, Coding::kBrotli, "br");
+  consider(have_gzip, Coding::kGzip, "gzip");
+  return best;
+}
+
+const char* codingName(Coding coding) {
+  switch (coding) {
+    case Coding::kZstd:
+      return "zstd";
+    case Coding::kBrotli:
+      return "br";
+    case Coding::kGzip:
+      return "gzip";
+    case Coding::kIdentity:
+      break;
+  }
+  return "identity";
+}
+
+std::string_view mimeType(std::string_view path) {
+  static const std::pair<std::string_view, std::string_view> kTypes[] = {
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"},
+      {"json", "application/json"},
+      {"map", "application/json"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"csv", "text/csv; charset=utf-8"},
+      {"xml", "application/xml"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"avif", "image/avif"},
+      {"ico", "image/x-icon"},
+      {"woff", "font/woff"},
+      {"woff2", "font/woff2"},
+      {"ttf", "font/ttf"},
+      {"wasm", "application/wasm"},
+      {"pdf", "application/pdf"},
+      {"mp4", "video/mp4"},
+      {"webm", "video/webm"},
+      {"zip", "application/zip"},
+      {"webmanifest", "application/manifest+json"},
+  };
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
+    return "application/octet-stream";
+  }
+  std::string_view ext = path.substr(dot + 1);
+  for (const auto& [e, type] : kTypes) {
+    if (http::equalsIgnoreCase(e, ext)) return type;
+  }
+  return "application/octet-stream";
+}
+
+bool isHashedAssetName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  // A run of 8+ hex digits between two separators ('.' or '-'), before the extension.
+  size_t run = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (hexValue(c) >= 0) {
+      ++run;
+      continue;
+    }
+    if (c == '.' && run >= 8 && i > run) {
+      char before = name[i - run - 1];
+      if (before == '.' || before == '-') return true;
+    }
+    run = 0;
+  }
+  return false;
+}
+
+std::string httpDate(time_t t) {
+  tm tm_utc;
+  gmtime_r(&t, &tm_utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm_utc);
+  return std::string(buf, n);
+}
+
+std::optional<time_t> parseHttpDate(std::string_view text) {
+  std::string s(trim(text));
+  tm tm_utc{};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm_utc);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return timegm(&tm_utc);
+}
+
+bool etagMatches(std::string_view header, std::string_view etag) {
+  auto strip = [](std::string_view e) {
+    e = trim(e);
+    if (e.substr(0, 2) == "W/") e.remove_prefix(2);
+    return e;
+  };
+  std::string_view want = strip(etag);
+  size_t pos = 0;
+  while (pos <= header.size()) {
+    size_t comma = header.find(',', pos);
+    std::string_view item = strip(
+        header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    pos = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
+    if (item == "*" || (!item.empty() && item == want)) return true;
+  }
+  return false;
+}
+
+std::optional<StaticFiles::File> StaticFiles::openFile(const std::string& path,
+                                                       bool& is_directory) {
+  is_directory = false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    is_directory = true;
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  File f;
+  f.fd = std::make_shared<const http::SharedFile>(fd);
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime = st.st_mtime;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  char etag[64];
+  std::snprintf(etag, sizeof etag, "\"%llx-%llx\"", static_cast<unsigned long long>(st.st_mtime),
+                static_cast<unsigned long long>(st.st_size));
+  f.etag = etag;
+  f.last_modified = httpDate(st.st_mtime);
+  f.checked = Clock::now();
+  return f;
+}
+
+const StaticFiles::Entry* StaticFiles::lookup(const std::string& path) {
+  auto now = Clock::now();
+  auto it = files_.find(path);
+  if (it != files_.end() && now - it->second.checked < options_.revalidate) return &it->second;
+  if (it == files_.end() && files_.size() >= options_.max_entries) files_.clear();
+  Entry& e = files_[path];
+  // Revalidate: reuse the open descriptor when the file is still the same inode, size and mtime.
+  bool dir = false;
+  auto reopen = [&](const std::string& p, std::optional<File>& slot, bool& is_dir) {
+    struct stat st;
+    if (slot && ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == slot->ino &&
+        st.st_dev == slot->dev && static_cast<uint64_t>(st.st_size) == slot->size &&
+        st.st_mtime == slot->mtime) {
+      slot->checked = now;
+      return;
+    }
+    slot = openFile(p, is_dir);
+  };
+  reopen(path, e.file, dir);
+  e.directory = dir;
+  e.missing = !e.file && !dir;
+  bool ignored = false;
+  if (e.file) {
+    reopen(path + ".zst", e.zst, ignored);
+    reopen(path + ".br", e.br, ignored);
+    reopen(path + ".gz", e.gz, ignored);
+  } else {
+    e.zst.reset();
+    e.br.reset();
+    e.gz.reset();
+  }
+  e.checked = now;
+  return &e;
+}
+
+http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
+  auto error = [](int status, const char* code, const char* message) {
+    return http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
+                                            "\",\"message\":\"" + message + "\"}}");
+  };
+  std::optional<std::string> path = normalizePath(request.path);
+  if (!path) return error(400, "bad_path", "the path is not valid or leaves the document root");
+  std::string full = location.root + *path;
+  if (full.back() == '/') full += location.index;
+  const Entry* e = lookup(full);
+  if (e->directory) {
+    http::Response r;
+    r.status = 301;
+    r.headers = "Location: " + *path + "/\r\n";
+    return r;
+  }
+  if (e->missing || !e->file) return error(404, "not_found", "no such file");
+
+  Coding coding = chooseCoding(request.header("Accept-Encoding"), e->zst.has_value(),
+                               e->br.has_value(), e->gz.has_value());
+  const File& f = coding == Coding::kZstd     ? *e->zst
+                  : coding == Coding::kBrotli ? *e->br
+                  : coding == Coding::kGzip   ? *e->gz
+                                              : *e->file;
+  bool variants = e->zst || e->br || e->gz;
+  std::string etag = f.etag;
+  if (coding != Coding::kIdentity) {
+    // Each representation has its own validator, so a cache never serves gzip bytes to a client
+    // that sent the identity ETag.
+    etag.insert(etag.size() - 1, std::string("-") + codingName(coding));
+  }
+
+  http::Response r;
+  std::string& h = r.headers;
+  h.reserve(256);
+  h += "Content-Type: ";
+  h += mimeType(*path == "/" || path->back() == '/' ? location.index : *path);
+  h += "\r\nETag: ";
+  h += etag;
+  h += "\r\nLast-Modified: ";
+  h += f.last_modified;
+  h += "\r\nAccept-Ranges: bytes\r\n";
+  if (variants) h += "Vary: Accept-Encoding\r\n";
+  if (coding != Coding::kIdentity) {
+    h += "Content-Encoding: ";
+    h += codingName(coding);
+    h += "\r\n";
+  }
+  if (location.immutable_hashed && isHashedAssetName(*path)) {
+    h += "Cache-Control: public, max-age=31536000, immutable\r\n";
+  } else if (!location.cache_control.empty()) {
+    h += "Cache-Control: " + location.cache_control + "\r\n";
+  }
+
+  // Validators: If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+  std::string_view inm = request.header("If-None-Match");
+  bool not_modified = false;
+  if (!inm.empty()) {
+    not_modified = etagMatches(inm, etag);
+  } else if (std::string_view ims = request.header("If-Modified-Since"); !ims.empty()) {
+    auto t = parseHttpDate(ims);
+    not_modified = t && f.mtime <= *t;
+  }
+  if (not_modified) {
+    r.status = 304;
+    return r;
+  }
+
+  std::string_view range = request.header("Range");
+  std::string_view if_range = request.header("If-Range");
+  if (!range.empty() && !if_range.empty() && trim(if_range) != etag &&
+      trim(if_range) != f.last_modified) {
+    range = {};  // the client's copy is outdated: send everything
+  }
+  std::vector<ByteRange> ranges;
+  RangeOutcome outcome = range.empty() ? RangeOutcome::kNone : parseRange(range, f.size, ranges);
+  if (outcome == RangeOutcome::kRanges && ranges.size() > 1 &&
+      f.size > options_.max_multipart_file) {
+    outcome = RangeOutcome::kWholeFile;
+  }
+  if (outcome == RangeOutcome::kUnsatisfiable) {
+    http::Response bad = error(416, "range_not_satisfiable", "no part of the range is in the file");
+    bad.headers += "Content-Range: bytes */" + std::to_string(f.size) + "\r\n";
+    return bad;
+  }
+  r.file = f.fd;
+  if (outcome != RangeOutcome::kRanges) {
+    r.status = 200;
+    r.file_offset = 0;
+    r.file_length = f.size;
+    return r;
+  }
+  r.status = 206;
+  if (ranges.size() == 1) {
+    h += "Content-Range: bytes " + std::to_string(ranges[0].first) + "-" +
+         std::to_string(ranges[0].last) + "/" + std::to_string(f.size) + "\r\n";
+    r.file_offset = ranges[0].first;
+    r.file_length = ranges[0].last - ranges[0].first + 1;
+    return r;
+  }
+  // multipart/byteranges, read into memory (bounded by max_multipart_file).
+  std::string content_type(mimeType(*path));
+  std::string boundary = "surge" + std::to_string(f.ino) + std::to_string(f.mtime);
+  std::string body;
+  for (const ByteRange& br : ranges) {
+    body += "\r\n--" + boundary + "\r\nContent-Type: " + content_type +
+            "\r\nContent-Range: bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) +
+            "/" + std::to_string(f.size) + "\r\n\r\n";
+    size_t at = body.size();
+    uint64_t len = br.last - br.first + 1;
+    body.resize(at + len);
+    ssize_t n = ::pread(f.fd->fd, body.data() + at, len, static_cast<off_t>(br.first));
+    if (n != static_cast<ssize_t>(len)) return error(500, "read_failed", "the file changed");
+  }
+  body += "\r\n--" + boundary + "--\r\n";
+  r.file.reset();
+  r.file_length = 0;
+  r.body = std::move(body);
+  size_t ct = h.find("Content-Type: ");
+  size_t ct_end = h.find("\r\n", ct);
+  h.replace(ct, ct_end - ct, "Content-Type: multipart/byteranges; boundary=" + boundary);
+  return r;
+}
+
+}  // namespace surge::edge

@@ -1,0 +1,623 @@
+// End to end: real memcached + surge-origin + surge-edge processes on loopback ports. Each test
+// starts its own set and stops them by PID.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "../origin/origin_process.h"
+#include "../origin/test_catalog.h"
+#include "surge/cache/zstd_codec.h"
+
+namespace surge::edge::test {
+namespace {
+
+using origin::HttpClient;
+using origin::HttpResponse;
+using origin::test::OriginProcess;
+using namespace std::chrono_literals;
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string gunzip(const std::string& in) {
+  z_stream zs{};
+  inflateInit2(&zs, 15 + 16);
+  std::string out(in.size() * 50 + 1024, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return rc == Z_STREAM_END ? out : std::string("<bad gzip>");
+}
+
+// memcached's own count of get commands: what the edge really asked.
+uint64_t memcachedGets(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  const char cmd[] = "stats\r\n";
+  (void)!::send(fd, cmd, sizeof cmd - 1, 0);
+  std::string text;
+  char buf[4096];
+  while (text.find("END\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex("STAT cmd_get (\\d+)"))) return std::stoull(m[1]);
+  return 0;
+}
+
+// Sum of a metric's samples (all label sets) in Prometheus text.
+double metric(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0) continue;
+    char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != ' ' && next != '{') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+// A surge-edge in front of an OriginProcess, with its own config file and docroot.
+class EdgeProcess {
+ public:
+  explicit EdgeProcess(OriginProcess& origin, std::string extra_http = "",
+                       std::string extra_server = "")
+      : origin_(origin) {
+    static int counter = 0;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("surge-edge-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "html");
+    port_ = testing::freeLoopbackPort();
+    writeConfig(extra_http, extra_server);
+    start();
+  }
+  ~EdgeProcess() {
+    process_.kill();
+    std::filesystem::remove_all(dir_);
+  }
+  EdgeProcess(const EdgeProcess&) = delete;
+  EdgeProcess& operator=(const EdgeProcess&) = delete;
+
+  void writeConfig(const std::string& extra_http, const std::string& extra_server) {
+    std::string c;
+    c += "worker_processes 2;\n";
+    c += "http {\n";
+    c += "  access_log access.log combined;\n";
+    c += "  surge_memcached " + origin_.memcached().address() + ";\n";
+    c += "  surge_snapshot_keys " + origin_.path("snapshot-keys.conf") + ";\n";
+    c += "  surge_refresh_interval 200ms;\n";
+    c += "  surge_stale_if_error 300s;\n";
+    c += "  upstream origin { server 127.0.0.1:" + std::to_string(origin_.port()) +
+         "; keepalive 8; }\n";
+    c += "  proxy_connect_timeout 500ms;\n";
+    c += "  proxy_read_timeout 5s;\n";
+    c += extra_http;
+    c += "  server {\n";
+    c += "    listen 127.0.0.1:" + std::to_string(port_) + " backlog=512;\n";
+    c += "    root html;\n";
+    c += "    location / { expires 60s; }\n";
+    c += "    location /assets/ { surge_immutable_hashed on; }\n";
+    c += "    location /api/v1/ { surge_snapshots; }\n";
+    c += "    location /api/v1/bookings { proxy_pass http://origin; }\n";
+    c += extra_server;
+    c += "  }\n";
+    c += "}\n";
+    writeFile(path("edge.conf"), c);
+  }
+
+  void start() {
+    process_ = testing::ChildProcess({SURGE_EDGE_BIN, "-c", path("edge.conf")}, path("edge.log"));
+    if (!testing::waitForPort(port_, std::chrono::seconds(10))) {
+      throw std::runtime_error("surge-edge did not start: " + readFile(path("edge.log")));
+    }
+  }
+  void signal(int sig) { ::kill(process_.pid(), sig); }
+  int wait(std::chrono::milliseconds timeout) { return process_.wait(timeout); }
+
+  int port() const { return port_; }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string log() const { return readFile(path("edge.log")); }
+
+  HttpResponse get(const std::string& target,
+                   std::vector<std::pair<std::string, std::string>> headers = {},
+                   const std::string& method = "GET") {
+    HttpClient client("127.0.0.1", port_, 5000ms);
+    auto r = client.request(method, target, headers);
+    if (!r.ok()) throw std::runtime_error(target + ": " + r.error());
+    return r.value();
+  }
+  HttpResponse post(const std::string& target, const std::string& body,
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    headers.emplace_back("Content-Type", "application/json");
+    HttpClient client("127.0.0.1", port_, 10000ms);
+    auto r = client.request("POST", target, headers, body);
+    if (!r.ok()) throw std::runtime_error(target + ": " + r.error());
+    return r.value();
+  }
+  std::string metrics() { return get("/metrics").body; }
+
+ private:
+  OriginProcess& origin_;
+  std::filesystem::path dir_;
+  int port_ = 0;
+  testing::ChildProcess process_;
+};
+
+// The answer once it is a 200 (the first request may wait on a fetch, or origin's first
+// publish may not be in memcached yet).
+HttpResponse waitFor200(EdgeProcess& edge, const std::string& target,
+                        std::chrono::milliseconds bound = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  HttpResponse r;
+  do {
+    r = edge.get(target);
+    if (r.status == 200) return r;
+    std::this_thread::sleep_for(50ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return r;
+}
+
+std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
+                        const std::string& person) {
+  return "{\"clinic_id\":" + std::to_string(clinic) + ",\"date\":\"" + date + "\",\"time\":\"" +
+         time + "\",\"person_id\":\"" + person + "\"}";
+}
+
+TEST(EdgeE2ETest, StaticFilesWithSendfileRangesAndValidators) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  std::string big;
+  for (int i = 0; big.size() < (1u << 20); ++i)
+    big += "line " + std::to_string(i) + "\n";
+  big.resize(1u << 20);
+  writeFile(edge.path("html/big.txt"), big);
+  writeFile(edge.path("html/assets/app.3f9c2a1b.js"), "console.log(1);\n");
+  writeFile(edge.path("html/assets/app.js"), "console.log(2);\n");
+
+  HttpResponse r = edge.get("/big.txt");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, big);  // 1 MiB through sendfile
+  EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(r.header("cache-control"), "max-age=60");
+  std::string etag = r.header("etag");
+  ASSERT_FALSE(etag.empty());
+
+  HttpResponse head = edge.get("/big.txt", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), std::to_string(big.size()));
+  EXPECT_TRUE(head.body.empty());
+
+  EXPECT_EQ(edge.get("/big.txt", {{"If-None-Match", etag}}).status, 304);
+  EXPECT_EQ(edge.get("/big.txt", {{"If-Modified-Since", r.header("last-modified")}}).status, 304);
+
+  HttpResponse part = edge.get("/big.txt", {{"Range", "bytes=1000-1999"}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, big.substr(1000, 1000));
+  EXPECT_EQ(part.header("content-range"), "bytes 1000-1999/1048576");
+  HttpResponse tail = edge.get("/big.txt", {{"Range", "bytes=-5"}});
+  EXPECT_EQ(tail.body, big.substr(big.size() - 5));
+  HttpResponse multi = edge.get("/big.txt", {{"Range", "bytes=0-3,10-13"}});
+  EXPECT_EQ(multi.status, 206);
+  EXPECT_NE(multi.header("content-type").find("multipart/byteranges; boundary="),
+            std::string::npos);
+  EXPECT_NE(multi.body.find(big.substr(10, 4)), std::string::npos);
+  EXPECT_EQ(edge.get("/big.txt", {{"Range", "bytes=2000000-"}}).status, 416);
+  EXPECT_EQ(edge.get("/big.txt", {{"Range", "bytes=0-,0-"}}).status, 200);  // more than the file
+
+  EXPECT_EQ(edge.get("/assets/app.3f9c2a1b.js").header("cache-control"),
+            "public, max-age=31536000, immutable");
+  EXPECT_EQ(edge.get("/assets/app.js").header("cache-control"), "");
+  EXPECT_EQ(edge.get("/missing.txt").status, 404);
+  EXPECT_EQ(edge.get("/%2e%2e/edge.conf").status, 400);
+  EXPECT_EQ(edge.get("/assets/%2e%2e/%2e%2e/edge.conf").status, 400);
+  EXPECT_EQ(edge.get("/%252e%252e/edge.conf").status, 404);  // decoded once: a literal name
+  EXPECT_EQ(edge.get("/assets").status, 301);
+  EXPECT_EQ(edge.post("/big.txt", "{}").status, 405);
+}
+
+TEST(EdgeE2ETest, PrecompressedSiblingsFollowAcceptEncoding) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  writeFile(edge.path("html/app.css"), "body { color: red }\n");
+  writeFile(edge.path("html/app.css.gz"), "GZIP-BYTES");
+  writeFile(edge.path("html/app.css.zst"), "ZSTD-BYTES");
+  HttpResponse plain = edge.get("/app.css");
+  EXPECT_EQ(plain.body, "body { color: red }\n");
+  EXPECT_EQ(plain.header("vary"), "Accept-Encoding");
+  EXPECT_EQ(plain.header("content-encoding"), "");
+  HttpResponse gz = edge.get("/app.css", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(gz.body, "GZIP-BYTES");
+  EXPECT_EQ(gz.header("content-encoding"), "gzip");
+  EXPECT_EQ(gz.header("content-type"), "text/css; charset=utf-8");
+  HttpResponse zst = edge.get("/app.css", {{"Accept-Encoding", "gzip, zstd"}});
+  EXPECT_EQ(zst.body, "ZSTD-BYTES");
+  EXPECT_NE(zst.header("etag"), gz.header("etag"));
+  EXPECT_EQ(edge.get("/app.css", {{"Accept-Encoding", "zstd;q=0, gzip;q=0.5"}}).body, "GZIP-BYTES");
+}
+
+TEST(EdgeE2ETest, SnapshotsFromL1WithValidatorsAndEncodings) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  HttpResponse r = waitFor200(edge, "/api/v1/regions");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto json = nlohmann::json::parse(r.body);
+  EXPECT_EQ(json["regions"].size(), 5u);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(r.header("etag"), "\"v" + std::to_string(json["version"].get<uint64_t>()) + "\"");
+  EXPECT_EQ(r.header("vary"), "Accept-Encoding");
+  EXPECT_NE(r.header("cache-control").find("max-age=2, s-maxage=2, stale-while-revalidate="),
+            std::string::npos)
+      << r.header("cache-control");
+  EXPECT_FALSE(r.header("age").empty());
+  EXPECT_EQ(edge.get("/api/v1/regions", {{"If-None-Match", r.header("etag")}}).status, 304);
+
+  HttpResponse clinic = waitFor200(edge, "/api/v1/clinics/100001");
+  ASSERT_EQ(clinic.status, 200);
+  HttpResponse z = edge.get("/api/v1/clinics/100001", {{"Accept-Encoding", "zstd"}});
+  ASSERT_EQ(z.header("content-encoding"), "zstd");
+  EXPECT_EQ(cache::zstdDecompress(z.body, clinic.body.size()).value(), clinic.body);
+  HttpResponse g = edge.get("/api/v1/clinics/100001", {{"Accept-Encoding", "gzip"}});
+  ASSERT_EQ(g.header("content-encoding"), "gzip");
+  EXPECT_EQ(gunzip(g.body), clinic.body);
+  HttpResponse head = edge.get("/api/v1/clinics/100001", {}, "HEAD");
+  EXPECT_EQ(head.header("content-length"), std::to_string(clinic.body.size()));
+  EXPECT_TRUE(head.body.empty());
+
+  EXPECT_EQ(waitFor200(edge, "/api/v1/regions/11/clinics").status, 200);
+  HttpResponse unknown = edge.get("/api/v1/clinics/999999");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("unknown clinic"), std::string::npos);
+  EXPECT_EQ(edge.get("/api/v1/regions/99/clinics").status, 404);
+  EXPECT_EQ(edge.get("/api/v1/clinics/abc").status, 404);
+  EXPECT_EQ(edge.post("/api/v1/regions", "{}").status, 405);
+}
+
+TEST(EdgeE2ETest, BookingThroughTheEdgeShowsInTheClinicSnapshot) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  auto before = nlohmann::json::parse(waitFor200(edge, "/api/v1/clinics/100002").body);
+  int remaining = before["dates"][0]["slots"][0]["remaining"];
+  HttpResponse created =
+      edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", "edge-person-1"),
+                {{"Idempotency-Key", "edge-key-1"}, {"X-Request-Id", "rid-7"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.header("x-request-id"), "rid-7");
+  auto booking = nlohmann::json::parse(created.body);
+  // The same request again: origin's idempotent replay, through the edge's kept-alive pool.
+  HttpResponse replay =
+      edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", "edge-person-1"),
+                {{"Idempotency-Key", "edge-key-1"}});
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.header("idempotent-replayed"), "true");
+  HttpResponse read =
+      edge.get("/api/v1/bookings/" + booking["booking_id"].get<std::string>(),
+               {{"Authorization", "Bearer " + booking["token"].get<std::string>()}});
+  EXPECT_EQ(read.status, 200) << read.body;
+
+  // Published by origin (~20 ms coalescing), refreshed by the edge (200 ms interval).
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  int now_remaining = remaining;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto j = nlohmann::json::parse(edge.get("/api/v1/clinics/100002").body);
+    now_remaining = j["dates"][0]["slots"][0]["remaining"];
+    if (now_remaining == remaining - 1) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(now_remaining, remaining - 1);
+  EXPECT_GE(metric(edge.metrics(), "surge_edge_origin_connections_reused_total"), 1);
+}
+
+TEST(EdgeE2ETest, MemcachedDownServesStaleThenRecovers) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  HttpResponse fresh = waitFor200(edge, "/api/v1/clinics/100001");
+  ASSERT_EQ(fresh.status, 200);
+  origin.memcached().kill();
+  std::this_thread::sleep_for(3500ms);  // past the snapshot's 2 s max-age
+  HttpResponse stale = edge.get("/api/v1/clinics/100001");
+  EXPECT_EQ(stale.status, 200);
+  EXPECT_EQ(stale.body, fresh.body);
+  EXPECT_GE(std::stoi(stale.header("age")), 3);
+  EXPECT_NE(stale.header("warning").find("110"), std::string::npos);
+  std::string m = edge.metrics();
+  EXPECT_GE(metric(m, "surge_edge_l1_stale_total"), 1);
+  EXPECT_GE(metric(m, "surge_edge_memcached_errors_total"), 1);
+  // A snapshot never fetched cannot be served: a quick 503, not a hang.
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResponse cold = edge.get("/api/v1/clinics/100004");
+  EXPECT_EQ(cold.status, 503);
+  EXPECT_EQ(cold.header("retry-after"), "1");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+
+  origin.memcached().restart();  // empty; origin republishes everything within 2 s here
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  int age = 99;
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpResponse r = edge.get("/api/v1/clinics/100001");
+    age = std::stoi(r.header("age"));
+    if (r.status == 200 && age <= 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_LE(age, 1);
+  EXPECT_EQ(waitFor200(edge, "/api/v1/clinics/100004").status, 200);
+}
+
+TEST(EdgeE2ETest, SnapshotFailingVerificationIsNeverServed) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  // An operator-style named snapshot, written straight into memcached (origin's store does not
+  // know it, so nothing republishes over it during the test).
+  cache::MemcachedOptions mo;
+  mo.servers = {origin.memcached().address()};
+  auto mc = std::move(cache::MemcachedClient::create(mo).value());
+  cache::Keyring keys = cache::Keyring::parse(origin::test::kSnapshotKeyLine, "test").value();
+  cache::SnapshotFields f;
+  f.version = 10;
+  f.max_age_s = 2;
+  f.content_type = "text/plain";
+  auto good_sealed = cache::sealSnapshot(keys, f, "good notice", cache::BodyEncoding::kZstd);
+  ASSERT_TRUE(mc->set(cache::snapshotKey("named/notice"), good_sealed.value()).ok());
+  HttpResponse good = waitFor200(edge, "/api/v1/snapshots/notice");
+  ASSERT_EQ(good.status, 200);
+  EXPECT_EQ(good.body, "good notice");
+  EXPECT_EQ(good.header("content-type"), "text/plain");
+
+  f.version = 11;
+  std::string forged =
+      cache::sealSnapshot(keys, f, "forged notice", cache::BodyEncoding::kIdentity).value();
+  forged[forged.size() - 40] ^= 1;  // one bit of the body: the MAC no longer matches
+  ASSERT_TRUE(mc->set(cache::snapshotKey("named/notice"), forged).ok());
+  std::this_thread::sleep_for(700ms);  // several refreshes
+  EXPECT_EQ(edge.get("/api/v1/snapshots/notice").body, "good notice");
+  cache::Keyring other = cache::Keyring::parse("snap-1 " + std::string(64, '6'), "x").value();
+  auto wrong_key = cache::sealSnapshot(other, f, "wrong key", cache::BodyEncoding::kZstd);
+  ASSERT_TRUE(mc->set(cache::snapshotKey("named/notice"), wrong_key.value()).ok());
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(edge.get("/api/v1/snapshots/notice").body, "good notice");
+  EXPECT_GE(metric(edge.metrics(), "surge_edge_snapshot_verify_failures_total"), 2);
+}
+
+TEST(EdgeE2ETest, OriginDownGivesFast503sAndReadsContinue) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  ASSERT_EQ(waitFor200(edge, "/api/v1/clinics/100001").status, 200);
+  EXPECT_EQ(edge.get("/readyz").status, 200);
+  origin.kill9();
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    HttpResponse r = edge.post("/api/v1/bookings",
+                               bookingBody(100001, "2026-12-01", "09:00", "p" + std::to_string(i)),
+                               {{"Idempotency-Key", "down-" + std::to_string(i)}});
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_FALSE(r.header("retry-after").empty());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  }
+  EXPECT_EQ(edge.get("/api/v1/clinics/100001").status, 200);  // reads unaffected
+  EXPECT_EQ(edge.get("/readyz").status, 503);
+  EXPECT_GE(metric(edge.metrics(), "surge_edge_origin_shed_total"), 1);
+}
+
+TEST(EdgeE2ETest, InflightCapShedsAtOnce) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "  surge_origin_max_inflight 1;\n");
+  ASSERT_EQ(edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "cap-0"),
+                      {{"Idempotency-Key", "cap-0"}})
+                .status,
+            201);
+  origin.suspend();  // the next booking stays in flight
+  std::atomic<int> first_status{0};
+  std::thread first([&] {
+    first_status =
+        edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:30", "cap-1"),
+                  {{"Idempotency-Key", "cap-1"}})
+            .status;
+  });
+  std::this_thread::sleep_for(300ms);
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResponse shed =
+      edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "10:00", "cap-2"),
+                {{"Idempotency-Key", "cap-2"}});
+  EXPECT_EQ(shed.status, 503);
+  EXPECT_EQ(shed.header("retry-after"), "1");
+  EXPECT_NE(shed.body.find("overloaded"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  origin.resume();
+  first.join();
+  EXPECT_EQ(first_status.load(), 201);
+}
+
+TEST(EdgeE2ETest, MemcachedSeesHotKeysPerIntervalNotPerRequest) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  const std::vector<std::string> hot = {"/api/v1/regions", "/api/v1/clinics/100001",
+                                        "/api/v1/clinics/100002", "/api/v1/regions/11/clinics"};
+  for (const auto& t : hot)
+    ASSERT_EQ(waitFor200(edge, t).status, 200);
+  uint64_t gets_before = memcachedGets(origin.memcached().port());
+  double misses_before = metric(edge.metrics(), "surge_edge_l1_misses_total");
+  auto start = std::chrono::steady_clock::now();
+  std::atomic<int> served{0};
+  std::vector<std::thread> clients;
+  for (size_t c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient client("127.0.0.1", edge.port(), 5000ms);
+      while (std::chrono::steady_clock::now() - start < 2s) {
+        auto r = client.request("GET", hot[c % hot.size()]);
+        if (r.ok() && r->status == 200) ++served;
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  uint64_t gets = memcachedGets(origin.memcached().port()) - gets_before;
+  double misses = metric(edge.metrics(), "surge_edge_l1_misses_total") - misses_before;
+  // The refresher reads the in-use keys once per 200 ms interval, whatever the request rate.
+  double bound = static_cast<double>(hot.size()) * (seconds / 0.2 + 2) + misses;
+  EXPECT_GT(served.load(), 200);
+  EXPECT_LE(static_cast<double>(gets), bound) << served.load() << " requests";
+}
+
+TEST(EdgeE2ETest, MissesForOneSnapshotAreCoalesced) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "  surge_refresh_interval 30s;\n");
+  ASSERT_EQ(waitFor200(edge, "/api/v1/regions").status, 200);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 40; ++i) {
+    clients.emplace_back([&] {
+      if (edge.get("/api/v1/clinics/100003").status == 200) ++ok;
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  EXPECT_EQ(ok.load(), 40);
+  std::string m = edge.metrics();
+  double misses = metric(m, "surge_edge_l1_misses_total");
+  double coalesced = metric(m, "surge_edge_l1_coalesced_total");
+  // Every miss either asked for the fetch or joined one: far fewer fetches than requests.
+  EXPECT_GE(misses, 1);
+  EXPECT_LE(misses - coalesced, 10) << misses << " misses, " << coalesced << " coalesced";
+}
+
+TEST(EdgeE2ETest, ConfigCheckReportsFileAndLine) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("surge-edge-t-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string bad = (dir / "bad.conf").string();
+  writeFile(bad, "http {\n  server {\n    listen 127.0.0.1:notaport;\n  }\n}\n");
+  testing::ChildProcess check({SURGE_EDGE_BIN, "-t", "-c", bad}, (dir / "t.log").string());
+  EXPECT_EQ(check.wait(5000ms), 1);
+  std::string out = readFile((dir / "t.log").string());
+  EXPECT_NE(out.find(bad + ":3: invalid value \"notaport\""), std::string::npos) << out;
+  std::string good = (dir / "good.conf").string();
+  writeFile(good,
+            "http {\n  server {\n    listen 127.0.0.1:1;\n    root /tmp;\n"
+            "    location / { }\n  }\n}\n");
+  testing::ChildProcess ok({SURGE_EDGE_BIN, "-t", "-c", good}, (dir / "t2.log").string());
+  EXPECT_EQ(ok.wait(5000ms), 0) << readFile((dir / "t2.log").string());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EdgeE2ETest, SighupReloadsAndABadFileKeepsTheOldConfig) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  writeFile(edge.path("other/x/hello.txt"), "from the new location\n");
+  EXPECT_EQ(edge.get("/x/hello.txt").status, 404);
+  edge.writeConfig("", "    location /x/ { root other; }\n");
+  edge.signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (edge.get("/x/hello.txt").status != 200 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(edge.get("/x/hello.txt").body, "from the new location\n");
+
+  writeFile(edge.path("edge.conf"), "http {\n  server {\n    bogus_directive on;\n");
+  edge.signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(edge.get("/x/hello.txt").status, 200);  // the running configuration stays
+  EXPECT_NE(edge.log().find("reload refused"), std::string::npos) << edge.log();
+}
+
+TEST(EdgeE2ETest, SigtermFinishesWhatIsInProgressThenExits) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  HttpClient idle("127.0.0.1", edge.port(), 2000ms);
+  ASSERT_TRUE(idle.request("GET", "/healthz").ok());  // a kept-alive idle connection
+  origin.suspend();                                   // a booking stays in progress
+  std::atomic<int> status{0};
+  std::thread booking([&] {
+    status = edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "drain"),
+                       {{"Idempotency-Key", "drain-1"}})
+                 .status;
+  });
+  std::this_thread::sleep_for(300ms);
+  edge.signal(SIGTERM);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(testing::waitForPort(edge.port(), 100ms));  // no longer accepting
+  origin.resume();
+  booking.join();
+  EXPECT_EQ(status.load(), 201);  // answered, not cut off
+  EXPECT_EQ(edge.wait(8000ms), 0);
+  EXPECT_NE(edge.log().find("stopped"), std::string::npos);
+}
+
+TEST(EdgeE2ETest, AccessLogInCombinedFormat) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  writeFile(edge.path("html/a.txt"), "abc");
+  edge.get("/a.txt", {{"User-Agent", "tester \"quoted\""}, {"Referer", "http://r/"}});
+  std::this_thread::sleep_for(400ms);  // the writer flushes every 100 ms
+  std::string log = readFile(edge.path("access.log"));
+  std::regex line(
+      R"(127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /a\.txt HTTP/1\.1" 200 3 "http://r/" "tester \\x22quoted\\x22")");
+  EXPECT_TRUE(std::regex_search(log, line)) << log;
+}
+
+TEST(EdgeE2ETest, SmugglingFramingIsRefusedAndTheConnectionClosed) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(edge.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req =
+      "POST /api/v1/bookings HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[4096];
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_EQ(got.find("HTTP/1.1 200"), std::string::npos);  // the smuggled request never ran
+}
+
+}  // namespace
+}  // namespace surge::edge::test
