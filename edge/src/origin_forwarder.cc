@@ -86,7 +86,9 @@ int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
   std::string_view text = input.substr(0, end);
   size_t eol = text.find("\r\n");
   std::string_view status_line = text.substr(0, eol);
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') {
+  // "HTTP/1.x NNN" then the end of the line or a space before the reason.
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
     return -1;
   }
   int status = 0;

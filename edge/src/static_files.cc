@@ -66,6 +66,26 @@ double qualityOf(std::string_view header, std::string_view coding) {
   return star;
 }
 
+// A decoded path as a URI path again: bytes other than unreserved, sub-delims, ':', '@' and '/'
+// become %XX, so that "%", spaces, non-ASCII and control bytes in a name survive a round trip.
+std::string encodePath(std::string_view path) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (unsigned char c : path) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 std::strchr("-._~!$&'()*+,;=:@/", c) != nullptr;
+    if (plain && c != '\0') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> normalizePath(std::string_view raw) {
@@ -262,10 +282,15 @@ std::string httpDate(time_t t) {
 
 std::optional<time_t> parseHttpDate(std::string_view text) {
   std::string s(trim(text));
-  tm tm_utc{};
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm_utc);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return timegm(&tm_utc);
+  // IMF-fixdate, then the obsolete RFC 850 and asctime forms, which RFC 9110 5.6.7 says a
+  // recipient must accept too.
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+    tm tm_utc{};
+    const char* end = strptime(s.c_str(), format, &tm_utc);
+    if (end != nullptr && *end == '\0') return timegm(&tm_utc);
+  }
+  return std::nullopt;
 }
 
 bool etagMatches(std::string_view header, std::string_view etag) {
@@ -368,7 +393,12 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
   if (e->directory) {
     http::Response r;
     r.status = 301;
-    r.headers = "Location: " + *path + "/\r\n";
+    r.headers = "Location: " + encodePath(*path) + "/";
+    if (!request.query.empty()) {
+      r.headers += '?';
+      r.headers += request.query;  // as sent: the parser allows printable ASCII only
+    }
+    r.headers += "\r\n";
     return r;
   }
   if (e->missing || !e->file) return error(404, "not_found", "no such file");
@@ -390,8 +420,10 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
   http::Response r;
   std::string& h = r.headers;
   h.reserve(256);
+  const std::string_view content_type =
+      mimeType(*path == "/" || path->back() == '/' ? location.index : *path);
   h += "Content-Type: ";
-  h += mimeType(*path == "/" || path->back() == '/' ? location.index : *path);
+  h += content_type;
   h += "\r\nETag: ";
   h += etag;
   h += "\r\nLast-Modified: ";
@@ -456,11 +488,10 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
     return r;
   }
   // multipart/byteranges, read into memory (bounded by max_multipart_file).
-  std::string content_type(mimeType(*path));
   std::string boundary = "surge" + std::to_string(f.ino) + std::to_string(f.mtime);
   std::string body;
   for (const ByteRange& br : ranges) {
-    body += "\r\n--" + boundary + "\r\nContent-Type: " + content_type +
+    body += "\r\n--" + boundary + "\r\nContent-Type: " + std::string(content_type) +
             "\r\nContent-Range: bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) +
             "/" + std::to_string(f.size) + "\r\n\r\n";
     size_t at = body.size();

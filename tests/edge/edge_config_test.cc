@@ -1,0 +1,409 @@
+// loadEdgeConfig: values of a full configuration, file:line errors, and location matching.
+#include "surge/edge/edge_config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "temp_dir.h"
+
+namespace surge::edge {
+namespace {
+
+using testing::TempDir;
+
+// Every directive surge-edge knows, with values that differ from the defaults.
+constexpr std::string_view kFullConfig = R"(# a full surge-edge configuration
+worker_processes 3;
+
+events {
+    worker_connections 1000;
+    use epoll;
+}
+
+http {
+    access_log logs/access.log combined;
+    client_max_body_size 32k;
+    large_client_header_buffers 4 8k;
+    client_header_timeout 5s;
+    client_body_timeout 7s;
+    keepalive_timeout 75s;
+    send_timeout 9s;
+    sendfile on;
+
+    surge_memcached 127.0.0.1:11211,10.0.0.2;
+    surge_snapshot_keys keys/snapshot-keys.conf;
+    surge_refresh_interval 500ms;
+    surge_stale_if_error 2m;
+    surge_stale_while_revalidate 15s;
+    surge_snapshot_idle 90s;
+    surge_snapshot_max_waiting 500;
+
+    upstream origin {
+        server 10.0.0.5:9000;
+        keepalive 32;
+    }
+    surge_origin_max_inflight 256;
+    proxy_connect_timeout 750ms;
+    proxy_read_timeout 20s;
+
+    server {
+        listen 0.0.0.0:8088 backlog=1024 reuseport;
+        server_name edge.example;
+        root html;
+        index home.html;
+
+        location / {
+            expires 60s;
+        }
+        location /assets/ {
+            surge_immutable_hashed on;
+            expires 1h;
+        }
+        location /api/v1/ {
+            surge_snapshots;
+            add_header Cache-Control "stale-while-revalidate=5";
+        }
+        location /api/v1/bookings {
+            proxy_pass http://origin;
+        }
+        location = /exact {
+            root /srv/exact/;
+            index start.html;
+        }
+    }
+}
+)";
+
+class EdgeConfigTest : public ::testing::Test {
+ protected:
+  // Writes `text` as t.conf and loads it.
+  cache::Result<std::shared_ptr<const EdgeConfig>, std::string> load(std::string_view text) {
+    EXPECT_EQ(dir_.write("t.conf", std::string(text)), path_);
+    return loadEdgeConfig(path_);
+  }
+  std::shared_ptr<const EdgeConfig> loadOk(std::string_view text) {
+    auto loaded = load(text);
+    EXPECT_TRUE(loaded.ok()) << loaded.error();
+    return loaded.ok() ? loaded.value() : nullptr;
+  }
+  std::string loadError(std::string_view text) {
+    auto loaded = load(text);
+    EXPECT_FALSE(loaded.ok());
+    return loaded.ok() ? std::string("(loaded)") : loaded.error();
+  }
+  // "<path>:<line>: <message>"
+  std::string at(int line, const std::string& message) const {
+    return path_ + ":" + std::to_string(line) + ": " + message;
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.path() + "/t.conf";
+};
+
+TEST_F(EdgeConfigTest, FullConfig) {
+  std::shared_ptr<const EdgeConfig> c = loadOk(kFullConfig);
+  ASSERT_NE(c, nullptr);
+  const std::string& d = dir_.path();
+  EXPECT_EQ(c->path, path_);
+
+  EXPECT_EQ(c->server.workers, 3);
+  EXPECT_EQ(c->server.max_connections, 1000u);
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 8088);
+  EXPECT_EQ(c->server.backlog, 1024);
+  EXPECT_EQ(c->server.limits.max_body, 32u * 1024);
+  EXPECT_EQ(c->server.limits.max_target, 8u * 1024);
+  EXPECT_EQ(c->server.limits.max_head, 32u * 1024);
+  EXPECT_EQ(c->server.head_timeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(c->server.body_timeout, std::chrono::milliseconds(7000));
+  EXPECT_EQ(c->server.idle_timeout, std::chrono::milliseconds(75000));
+  EXPECT_EQ(c->server.send_timeout, std::chrono::milliseconds(9000));
+
+  EXPECT_EQ(c->access_log, d + "/logs/access.log");
+  EXPECT_EQ(c->memcached, (std::vector<std::string>{"127.0.0.1:11211", "10.0.0.2:11211"}));
+  EXPECT_EQ(c->snapshot_keys, d + "/keys/snapshot-keys.conf");
+  EXPECT_EQ(c->snapshots.refresh_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->snapshots.stale_if_error, std::chrono::seconds(120));
+  EXPECT_EQ(c->snapshots.idle_evict, std::chrono::seconds(90));
+  EXPECT_EQ(c->snapshots.max_waiting, 500u);
+  EXPECT_EQ(c->stale_while_revalidate, std::chrono::seconds(15));
+
+  EXPECT_TRUE(c->have_origin);
+  EXPECT_EQ(c->origin.host, "10.0.0.5");
+  EXPECT_EQ(c->origin.port, 9000);
+  EXPECT_EQ(c->origin.keepalive, 32u);
+  EXPECT_EQ(c->origin.max_inflight, 256u);
+  EXPECT_EQ(c->origin.connect_timeout, std::chrono::milliseconds(750));
+  EXPECT_EQ(c->origin.read_timeout, std::chrono::milliseconds(20000));
+
+  // Exact locations first, then the longest prefix; equal lengths keep the file's order.
+  ASSERT_EQ(c->locations.size(), 5u);
+  const auto& l = c->locations;
+  EXPECT_EQ(l[0].prefix, "/exact");
+  EXPECT_TRUE(l[0].exact);
+  EXPECT_EQ(l[0].kind, Location::Kind::kStatic);
+  EXPECT_EQ(l[0].files.root, "/srv/exact");  // trailing slash dropped
+  EXPECT_EQ(l[0].files.index, "start.html");
+  EXPECT_EQ(l[0].where, path_ + ":55");
+
+  EXPECT_EQ(l[1].prefix, "/api/v1/bookings");
+  EXPECT_FALSE(l[1].exact);
+  EXPECT_EQ(l[1].kind, Location::Kind::kProxy);
+  EXPECT_EQ(l[1].where, path_ + ":52");
+
+  EXPECT_EQ(l[2].prefix, "/assets/");
+  EXPECT_EQ(l[2].kind, Location::Kind::kStatic);
+  EXPECT_EQ(l[2].files.root, d + "/html");
+  EXPECT_EQ(l[2].files.index, "home.html");
+  EXPECT_TRUE(l[2].files.immutable_hashed);
+  EXPECT_EQ(l[2].files.cache_control, "max-age=3600");
+
+  EXPECT_EQ(l[3].prefix, "/api/v1/");
+  EXPECT_EQ(l[3].kind, Location::Kind::kSnapshots);
+  EXPECT_EQ(l[3].snapshot_cache_control, "stale-while-revalidate=5");
+
+  EXPECT_EQ(l[4].prefix, "/");
+  EXPECT_EQ(l[4].kind, Location::Kind::kStatic);
+  EXPECT_EQ(l[4].files.root, d + "/html");
+  EXPECT_FALSE(l[4].files.immutable_hashed);
+  EXPECT_EQ(l[4].files.cache_control, "max-age=60");
+  EXPECT_EQ(l[4].where, path_ + ":41");
+}
+
+TEST_F(EdgeConfigTest, MatchPicksExactThenLongestPrefix) {
+  std::shared_ptr<const EdgeConfig> c = loadOk(kFullConfig);
+  ASSERT_NE(c, nullptr);
+  auto prefixOf = [&](std::string_view path) {
+    const Location* l = c->match(path);
+    if (l == nullptr) return std::string("(none)");
+    return (l->exact ? "= " : "") + l->prefix;
+  };
+  EXPECT_EQ(prefixOf("/exact"), "= /exact");
+  EXPECT_EQ(prefixOf("/exact/more"), "/");
+  EXPECT_EQ(prefixOf("/exac"), "/");
+  EXPECT_EQ(prefixOf("/api/v1/bookings"), "/api/v1/bookings");
+  EXPECT_EQ(prefixOf("/api/v1/bookings/42"), "/api/v1/bookings");
+  EXPECT_EQ(prefixOf("/api/v1/regions"), "/api/v1/");
+  EXPECT_EQ(prefixOf("/api/v1"), "/");
+  EXPECT_EQ(prefixOf("/assets/app.js"), "/assets/");
+  EXPECT_EQ(prefixOf("/assets"), "/");
+  EXPECT_EQ(prefixOf("/"), "/");
+}
+
+TEST_F(EdgeConfigTest, MatchWithoutACatchAll) {
+  EdgeConfig c;
+  Location a;
+  a.prefix = "/a/";
+  Location ab;
+  ab.prefix = "/a/b/";
+  Location exact;
+  exact.prefix = "/a/b/c";
+  exact.exact = true;
+  c.locations = {exact, ab, a};
+  EXPECT_EQ(c.match("/a/b/c"), &c.locations[0]);
+  EXPECT_EQ(c.match("/a/b/cd"), &c.locations[1]);
+  EXPECT_EQ(c.match("/a/b/"), &c.locations[1]);
+  EXPECT_EQ(c.match("/a/x"), &c.locations[2]);
+  EXPECT_EQ(c.match("/b"), nullptr);
+  EXPECT_EQ(c.match("/a"), nullptr);
+  EXPECT_EQ(c.match(""), nullptr);
+  EXPECT_EQ(EdgeConfig{}.match("/"), nullptr);
+}
+
+TEST_F(EdgeConfigTest, MinimalConfigUsesDefaults) {
+  std::shared_ptr<const EdgeConfig> c = loadOk("http {\n  server {\n  }\n}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server.port, 8080);
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_GE(c->server.workers, 1);
+  EXPECT_EQ(c->server.limits.max_body, 16u * 1024);
+  EXPECT_EQ(c->access_log, "");
+  EXPECT_FALSE(c->have_origin);
+  EXPECT_TRUE(c->locations.empty());
+  EXPECT_TRUE(c->memcached.empty());
+}
+
+TEST_F(EdgeConfigTest, ListenForms) {
+  auto c = loadOk("http { server { listen 9090; } }");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.port, 9090);
+  c = loadOk("http { server { listen *:9091; } }");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 9091);
+  c = loadOk("http { server { listen localhost:9092; } }");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.port, 9092);
+}
+
+TEST_F(EdgeConfigTest, ProxyPassToHostPort) {
+  auto c = loadOk(
+      "http {\n server {\n  location /b { proxy_pass http://10.1.2.3:8181/; }\n"
+      "  location /c { proxy_pass http://10.1.2.3:8181; }\n }\n}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->have_origin);
+  EXPECT_EQ(c->origin.host, "10.1.2.3");
+  EXPECT_EQ(c->origin.port, 8181);
+}
+
+TEST_F(EdgeConfigTest, ExpiresForms) {
+  auto c = loadOk(
+      "http {\n server {\n root /srv;\n"
+      "  location /max { expires max; }\n"
+      "  location /epoch { expires epoch; }\n"
+      "  location /off { expires 1h; expires off; }\n"
+      "  location /cc { add_header Cache-Control \"public, max-age=5\"; }\n"
+      " }\n}\n");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->locations.size(), 4u);
+  EXPECT_EQ(c->locations[0].prefix, "/epoch");
+  EXPECT_EQ(c->locations[0].files.cache_control, "no-cache");
+  EXPECT_EQ(c->locations[1].prefix, "/max");
+  EXPECT_EQ(c->locations[1].files.cache_control, "public, max-age=315360000");
+  EXPECT_EQ(c->locations[2].prefix, "/off");
+  EXPECT_EQ(c->locations[2].files.cache_control, "");
+  EXPECT_EQ(c->locations[3].prefix, "/cc");
+  EXPECT_EQ(c->locations[3].files.cache_control, "public, max-age=5");
+}
+
+TEST_F(EdgeConfigTest, ShippedConfigLoads) {
+  std::filesystem::path conf =
+      std::filesystem::path(__FILE__).parent_path() / "../../edge/conf/surge-edge.conf";
+  ASSERT_TRUE(std::filesystem::exists(conf)) << conf;
+  auto loaded = loadEdgeConfig(conf.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  const EdgeConfig& c = *loaded.value();
+  EXPECT_EQ(c.server.port, 8080);
+  EXPECT_EQ(c.server.backlog, 4096);
+  EXPECT_TRUE(c.have_origin);
+  EXPECT_EQ(c.origin.port, 8081);
+  ASSERT_EQ(c.locations.size(), 4u);
+  EXPECT_EQ(c.locations[0].prefix, "/api/v1/bookings");
+  EXPECT_EQ(c.locations[3].prefix, "/");
+}
+
+TEST_F(EdgeConfigTest, UnknownDirectives) {
+  EXPECT_EQ(loadError("worker_processes 1;\nfoo 1;\nhttp { server { } }\n"),
+            at(2, "unknown directive \"foo\""));
+  EXPECT_EQ(loadError("events {\n  bar;\n}\nhttp { server { } }\n"),
+            at(2, "unknown directive \"bar\" in events"));
+  EXPECT_EQ(loadError("http {\n  server { }\n  gzip on;\n}\n"),
+            at(3, "unknown directive \"gzip\" in http"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    rewrite ^ /x;\n  }\n}\n"),
+            at(4, "unknown directive \"rewrite\" in server"));
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   try_files $uri =404;\n"
+                      "  }\n }\n}\n"),
+            at(5, "unknown directive \"try_files\" in location"));
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80;\n  least_conn;\n }\n"
+                      " server { }\n}\n"),
+            at(4, "unknown directive \"least_conn\" in upstream"));
+}
+
+TEST_F(EdgeConfigTest, BadValues) {
+  EXPECT_EQ(loadError("http {\n  keepalive_timeout 5x;\n  server { }\n}\n"),
+            at(2, "invalid duration \"5x\" (examples: 500ms, 10s, 5m)"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 127.0.0.1:70000;\n  }\n}\n"),
+            at(3, "invalid value \"70000\" in \"listen\" (expected 1..65535)"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 127.0.0.1:0;\n  }\n}\n"),
+            at(3, "invalid value \"0\" in \"listen\" (expected 1..65535)"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 127.0.0.1:http;\n  }\n}\n"),
+            at(3, "invalid value \"http\" in \"listen\" (expected 1..65535)"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 8080 ssl;\n  }\n}\n"),
+            at(3, "unsupported listen parameter \"ssl\""));
+  EXPECT_EQ(loadError("worker_processes 0;\nhttp { server { } }\n"),
+            at(1, "invalid value \"0\" in \"worker_processes\" (expected 1..256)"));
+  EXPECT_EQ(loadError("http {\n  surge_refresh_interval 5ms;\n  server { }\n}\n"),
+            at(2, "at least 10ms"));
+  EXPECT_EQ(loadError("http {\n  sendfile off;\n  server { }\n}\n"),
+            at(2, "surge always uses \"sendfile on\""));
+  EXPECT_EQ(loadError("http {\n  access_log /x main;\n  server { }\n}\n"),
+            at(2, "only the \"combined\" log format is supported"));
+  EXPECT_EQ(loadError("http {\n  keepalive_timeout;\n  server { }\n}\n"),
+            at(2, "invalid number of arguments in \"keepalive_timeout\" directive"));
+}
+
+TEST_F(EdgeConfigTest, LocationErrors) {
+  EXPECT_EQ(loadError("http {\n server {\n  location /x {\n   root /srv;\n"
+                      "   proxy_pass http://127.0.0.1:8081;\n  }\n }\n}\n"),
+            at(3, "a location does one of: root, surge_snapshots, proxy_pass"));
+  EXPECT_EQ(loadError("http {\n surge_memcached 127.0.0.1:11211;\n server {\n"
+                      "  location /x {\n   surge_snapshots;\n   proxy_pass http://127.0.0.1:1;\n"
+                      "  }\n }\n}\n"),
+            at(4, "a location does one of: root, surge_snapshots, proxy_pass"));
+  EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a { }\n  location /a { }\n"
+                      " }\n}\n"),
+            at(5, "duplicate location \"/a\""));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   proxy_pass http://10.0.0.1:80;\n  }\n"
+                      "  location /b {\n   proxy_pass http://10.0.0.2:80;\n  }\n }\n}\n"),
+            at(7, "every proxy_pass must name the same origin"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass https://x; }\n }\n}\n"),
+            at(3, "proxy_pass needs an http:// URL"));
+  EXPECT_EQ(loadError("http {\n server {\n  location ~ \\.php$ { root /srv; }\n }\n}\n"),
+            at(3, "only prefix and \"=\" locations are supported"));
+  EXPECT_EQ(loadError("http {\n server {\n  location a { root /srv; }\n }\n}\n"),
+            at(3, "a location starts with /"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n  }\n }\n}\n"),
+            at(3, "location \"/a\" has nothing to serve (no root)"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   surge_immutable_hashed yes;\n"
+                      "   root /srv;\n  }\n }\n}\n"),
+            at(4, "expected on or off"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-Frame-Options DENY;\n"
+                      "   root /srv;\n  }\n }\n}\n"),
+            at(4, "add_header supports Cache-Control only"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   proxy_pass http://nosuch;\n  }\n"
+                      " }\n}\n"),
+            at(4, "proxy_pass target \"nosuch\" is neither an upstream nor host:port"));
+}
+
+TEST_F(EdgeConfigTest, ExactAndPrefixOfTheSamePathAreNotDuplicates) {
+  auto c = loadOk(
+      "http {\n server {\n  root /srv;\n  location /a { }\n  location = /a { }\n"
+      " }\n}\n");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->locations.size(), 2u);
+  EXPECT_TRUE(c->locations[0].exact);
+  EXPECT_FALSE(c->locations[1].exact);
+}
+
+TEST_F(EdgeConfigTest, SnapshotsNeedMemcached) {
+  EXPECT_EQ(loadError("http {\n server {\n  location /api/ {\n   surge_snapshots;\n  }\n }\n}\n"),
+            path_ + ": a location serves snapshots but \"surge_memcached\" is not set");
+}
+
+TEST_F(EdgeConfigTest, StructureErrors) {
+  EXPECT_EQ(loadError("worker_processes 1;\n"), path_ + ": no \"http\" block");
+  EXPECT_EQ(loadError("http {\n}\n"), path_ + ": no \"server\" block in http");
+  EXPECT_EQ(loadError("http {\n server { }\n server { }\n}\n"),
+            at(3, "only one server block is supported"));
+  EXPECT_EQ(loadError("http {\n server { }\n}\nhttp {\n server { }\n}\n"),
+            at(4, "\"http\" directive is duplicate"));
+  EXPECT_EQ(loadError("http;\n"), at(1, "directive \"http\" has no opening \"{\""));
+  EXPECT_EQ(loadError("http {\n upstream origin {\n  keepalive 8;\n }\n server { }\n}\n"),
+            at(2, "upstream \"origin\" has no server"));
+  EXPECT_EQ(loadError("http {\n upstream origin {\n  server 1.1.1.1:1;\n  server 2.2.2.2:2;\n }\n"
+                      " server { }\n}\n"),
+            at(4, "only one server per upstream is supported"));
+}
+
+TEST_F(EdgeConfigTest, ErrorsInIncludedFilesNameThatFile) {
+  std::string inc =
+      dir_.write("conf.d/locations.conf", "location /a {\n  root /srv;\n  bogus;\n}\n");
+  EXPECT_EQ(loadError("http {\n server {\n  include conf.d/*.conf;\n }\n}\n"),
+            inc + ":3: unknown directive \"bogus\" in location");
+}
+
+TEST_F(EdgeConfigTest, SyntaxErrorsAndMissingFilesComeFromTheParser) {
+  std::string error = loadError("http {\n server {\n");
+  EXPECT_EQ(error.substr(0, path_.size() + 1), path_ + ":") << error;
+  auto missing = loadEdgeConfig(dir_.path() + "/nope.conf");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().substr(0, dir_.path().size() + 10), dir_.path() + "/nope.conf")
+      << missing.error();
+}
+
+}  // namespace
+}  // namespace surge::edge
