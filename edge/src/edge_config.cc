@@ -51,11 +51,11 @@ struct Loader {
     out = v.value();
     return true;
   }
-  template <typename Seconds>
-  bool seconds(const Directive& d, Seconds& out) {
+  bool seconds(const Directive& d, std::chrono::seconds& out) {
     std::chrono::milliseconds ms{};
     if (!duration(d, ms)) return false;
-    out = std::chrono::duration_cast<Seconds>(ms);
+    if (ms.count() % 1000 != 0) return fail(d, "\"" + d.name + "\" takes whole seconds");
+    out = std::chrono::duration_cast<std::chrono::seconds>(ms);
     return true;
   }
   bool size(const Directive& d, uint64_t& out) {
@@ -75,6 +75,7 @@ struct Loader {
     return true;
   }
   bool hostPort(const Directive& d, const std::string& text, std::string& host, int& port) {
+    if (!text.empty() && text[0] == '[') return fail(d, "IPv6 addresses are not supported yet");
     size_t colon = text.rfind(':');
     host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
     if (host == "localhost" || host == "*") host = host == "*" ? "0.0.0.0" : "127.0.0.1";
@@ -140,7 +141,9 @@ struct Loader {
       bool have = false;
       for (const Directive& u : d.block) {
         if (u.name == "server") {
-          if (u.args.size() < 1 || u.has_block) return args(u, 1, 1);
+          if (u.args.size() != 1 || u.has_block) {
+            return fail(u, "upstream server takes one HOST:PORT (no weight, max_fails, ...)");
+          }
           if (have) return fail(u, "only one server per upstream is supported");
           if (!hostPort(u, u.args[0], host, port)) return false;
           have = true;
@@ -381,10 +384,9 @@ struct Loader {
         proxy_target = target;
         proxy_where = locationOf(e);
         is_proxy = true;
-      } else if (n == "proxy_connect_timeout") {
-        if (!duration(e, c.origin.connect_timeout)) return false;
-      } else if (n == "proxy_read_timeout") {
-        if (!duration(e, c.origin.read_timeout)) return false;
+      } else if (n == "proxy_connect_timeout" || n == "proxy_read_timeout") {
+        // One origin, one set of timeouts: a per-location value would silently apply to all.
+        return fail(e, "\"" + n + "\" belongs in the http block (it applies to the one origin)");
       } else {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }

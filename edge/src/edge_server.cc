@@ -36,7 +36,7 @@ std::string snapshotNameForPath(std::string_view path) {
   if (path.substr(0, kApi.size()) != kApi) return {};
   std::string_view rest = path.substr(kApi.size());
   if (rest == "regions") return "regions";
-  if (rest.substr(0, 8) == "regions/" && rest.ends_with("/clinics")) {
+  if (rest.size() > 16 && rest.substr(0, 8) == "regions/" && rest.ends_with("/clinics")) {
     std::string_view code = rest.substr(8, rest.size() - 8 - 8);
     if (allDigits(code, 2, 10)) return "region/" + std::string(code);
     return {};

@@ -96,7 +96,7 @@ int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
   if (ec != std::errc() || p != status_line.data() + 12 || status < 100 || status > 599) return -1;
   head.status = status;
   head.close = status_line[7] == '0';
-  std::string_view connection_header;
+  std::string connection_header;
   std::vector<std::pair<std::string_view, std::string_view>> fields;
   size_t pos = eol == std::string_view::npos ? text.size() : eol + 2;
   while (pos < text.size()) {
@@ -117,7 +117,9 @@ int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
     } else if (http::equalsIgnoreCase(name, "transfer-encoding")) {
       head.chunked = true;
     } else if (http::equalsIgnoreCase(name, "connection")) {
-      connection_header = value;
+      // Every Connection header counts: the names listed in any of them are hop-by-hop.
+      if (!connection_header.empty()) connection_header += ',';
+      connection_header += value;
       if (containsToken(value, "close")) head.close = true;
     }
     fields.emplace_back(name, value);

@@ -1,7 +1,9 @@
 #include "surge/edge/static_files.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,9 +54,13 @@ double qualityOf(std::string_view header, std::string_view coding) {
       params = trim(item.substr(semi + 1));
     }
     double q = 1;
-    if (!params.empty()) {
-      if (params.size() >= 2 && (params[0] == 'q' || params[0] == 'Q') && params[1] == '=') {
-        std::string value(trim(params.substr(2)));
+    // The q parameter wherever it is among the parameters ("gzip;level=1;q=0").
+    while (!params.empty()) {
+      size_t semi = params.find(';');
+      std::string_view param = trim(params.substr(0, semi));
+      params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
+      if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
+        std::string value(trim(param.substr(2)));
         char* end = nullptr;
         q = std::strtod(value.c_str(), &end);
         if (end == value.c_str() || q < 0 || q > 1) q = 0;
@@ -132,6 +138,10 @@ std::optional<std::string> normalizePath(std::string_view raw) {
 
 RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges) {
   ranges.clear();
+  auto none = [&ranges] {
+    ranges.clear();
+    return RangeOutcome::kNone;
+  };
   header = trim(header);
   if (header.substr(0, 6) != "bytes=") return RangeOutcome::kNone;
   std::string_view spec = header.substr(6);
@@ -145,22 +155,22 @@ RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<Byte
     pos = comma == std::string_view::npos ? spec.size() + 1 : comma + 1;
     if (item.empty()) continue;
     size_t dash = item.find('-');
-    if (dash == std::string_view::npos) return RangeOutcome::kNone;
+    if (dash == std::string_view::npos) return none();
     std::string_view a = trim(item.substr(0, dash)), b = trim(item.substr(dash + 1));
     uint64_t first = 0, last = 0;
     if (a.empty()) {  // suffix: the last N bytes
       uint64_t n = 0;
-      if (!parseU64(b, n)) return RangeOutcome::kNone;
+      if (!parseU64(b, n)) return none();
       any = true;
       if (n == 0 || size == 0) continue;
       first = n >= size ? 0 : size - n;
       last = size - 1;
     } else {
-      if (!parseU64(a, first)) return RangeOutcome::kNone;
+      if (!parseU64(a, first)) return none();
       if (b.empty()) {
         last = size ? size - 1 : 0;
       } else if (!parseU64(b, last) || last < first) {
-        return RangeOutcome::kNone;
+        return none();
       }
       any = true;
       if (first >= size) continue;  // unsatisfiable part
@@ -255,19 +265,24 @@ std::string_view mimeType(std::string_view path) {
 bool isHashedAssetName(std::string_view path) {
   size_t slash = path.rfind('/');
   std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  // A run of 8+ hex digits between two separators ('.' or '-'), before the extension.
+  // A run of 8+ hex digits between two separators ('.' or '-'), before the extension, with at
+  // least one letter: "report-20231201.pdf" is a date, not a hash, and must not be cached for a
+  // year (a real hash that happens to be all digits just gets the location's Cache-Control).
   size_t run = 0;
+  bool letter = false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     if (hexValue(c) >= 0) {
       ++run;
+      letter = letter || c > '9';
       continue;
     }
-    if (c == '.' && run >= 8 && i > run) {
+    if (c == '.' && run >= 8 && letter && i > run) {
       char before = name[i - run - 1];
       if (before == '.' || before == '-') return true;
     }
     run = 0;
+    letter = false;
   }
   return false;
 }
@@ -311,10 +326,39 @@ bool etagMatches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-std::optional<StaticFiles::File> StaticFiles::openFile(const std::string& path,
+int StaticFiles::rootFd(const std::string& root) {
+  auto it = roots_.find(root);
+  if (it != roots_.end()) return it->second;
+  if (roots_.size() >= 64) {  // roots change only on reload; keep the map bounded anyway
+    for (auto& [r, fd] : roots_)
+      if (fd >= 0) ::close(fd);
+    roots_.clear();
+  }
+  int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  roots_[root] = fd;
+  return fd;
+}
+
+StaticFiles::~StaticFiles() {
+  for (auto& [r, fd] : roots_)
+    if (fd >= 0) ::close(fd);
+}
+
+std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::string& rel,
                                                        bool& is_directory) {
   is_directory = false;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (root_fd < 0) return std::nullopt;
+  // Resolved beneath the root, whatever the path holds: a symlink (anywhere in the path) that
+  // leads outside the root fails with EXDEV instead of serving the file it points to; symlinks
+  // that stay inside the root work, as deploys often use them.
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
+  if (fd < 0 && errno == ENOSYS) {
+    // Kernels before 5.6: refuse a symlink as the last component at least.
+    fd = ::openat(root_fd, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  }
   if (fd < 0) return std::nullopt;
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -345,32 +389,41 @@ std::optional<StaticFiles::File> StaticFiles::openFile(const std::string& path,
   return f;
 }
 
-const StaticFiles::Entry* StaticFiles::lookup(const std::string& path) {
+const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std::string& path) {
   auto now = Clock::now();
-  auto it = files_.find(path);
+  std::string key = root + path;
+  auto it = files_.find(key);
   if (it != files_.end() && now - it->second.checked < options_.revalidate) return &it->second;
-  if (it == files_.end() && files_.size() >= options_.max_entries) files_.clear();
-  Entry& e = files_[path];
-  // Revalidate: reuse the open descriptor when the file is still the same inode, size and mtime.
+  if (it == files_.end() && files_.size() >= options_.max_entries) {
+    // Full: drop what is cached as missing first, so a scan of random URLs cannot flush the hot
+    // files; only a cache full of real files is emptied.
+    std::erase_if(files_, [](const auto& kv) { return kv.second.missing; });
+    if (files_.size() >= options_.max_entries) files_.clear();
+  }
+  Entry& e = files_[key];
+  int root_fd = rootFd(root);
+  std::string rel = path.size() > 1 ? path.substr(1) : ".";
+  // Revalidate: reuse the open descriptor while the path still names the same inode, size and
+  // mtime (a path that now resolves elsewhere is reopened, beneath the root, by openFile).
   bool dir = false;
   auto reopen = [&](const std::string& p, std::optional<File>& slot, bool& is_dir) {
     struct stat st;
-    if (slot && ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == slot->ino &&
-        st.st_dev == slot->dev && static_cast<uint64_t>(st.st_size) == slot->size &&
-        st.st_mtime == slot->mtime) {
+    if (slot && ::fstatat(root_fd, p.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode) &&
+        st.st_ino == slot->ino && st.st_dev == slot->dev &&
+        static_cast<uint64_t>(st.st_size) == slot->size && st.st_mtime == slot->mtime) {
       slot->checked = now;
       return;
     }
-    slot = openFile(p, is_dir);
+    slot = openFile(root_fd, p, is_dir);
   };
-  reopen(path, e.file, dir);
+  reopen(rel, e.file, dir);
   e.directory = dir;
   e.missing = !e.file && !dir;
   bool ignored = false;
   if (e.file) {
-    reopen(path + ".zst", e.zst, ignored);
-    reopen(path + ".br", e.br, ignored);
-    reopen(path + ".gz", e.gz, ignored);
+    reopen(rel + ".zst", e.zst, ignored);
+    reopen(rel + ".br", e.br, ignored);
+    reopen(rel + ".gz", e.gz, ignored);
   } else {
     e.zst.reset();
     e.br.reset();
@@ -387,9 +440,9 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
   };
   std::optional<std::string> path = normalizePath(request.path);
   if (!path) return error(400, "bad_path", "the path is not valid or leaves the document root");
-  std::string full = location.root + *path;
-  if (full.back() == '/') full += location.index;
-  const Entry* e = lookup(full);
+  std::string rel = *path;
+  if (rel.back() == '/') rel += location.index;
+  const Entry* e = lookup(location.root.empty() ? "/" : location.root, rel);
   if (e->directory) {
     http::Response r;
     r.status = 301;

@@ -324,6 +324,16 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(2, "only the \"combined\" log format is supported"));
   EXPECT_EQ(loadError("http {\n  keepalive_timeout;\n  server { }\n}\n"),
             at(2, "invalid number of arguments in \"keepalive_timeout\" directive"));
+  EXPECT_EQ(loadError("http {\n  surge_stale_if_error 500ms;\n  server { }\n}\n"),
+            at(2, "\"surge_stale_if_error\" takes whole seconds"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen [::1]:8080;\n  }\n}\n"),
+            at(3, "IPv6 addresses are not supported yet"));
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),
+            at(3, "upstream server takes one HOST:PORT (no weight, max_fails, ...)"));
+  EXPECT_EQ(
+      loadError("http {\n server {\n  location /b {\n   proxy_pass http://1.2.3.4:80;\n"
+                "   proxy_read_timeout 3s;\n  }\n }\n}\n"),
+      at(5, "\"proxy_read_timeout\" belongs in the http block (it applies to the one origin)"));
 }
 
 TEST_F(EdgeConfigTest, LocationErrors) {

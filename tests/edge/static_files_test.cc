@@ -225,6 +225,9 @@ TEST(ChooseCodingTest, QValues) {
   EXPECT_EQ(chooseCoding("gzip;q=1.0, zstd;q=0.9", true, false, true), Coding::kGzip);
   EXPECT_EQ(chooseCoding("zstd;q=0.1, gzip ; q=0.2", true, false, true), Coding::kGzip);
   EXPECT_EQ(chooseCoding("gzip;Q=0.3, br;q=0.2", false, true, true), Coding::kGzip);
+  // q among other parameters, not only first.
+  EXPECT_EQ(chooseCoding("gzip;level=1;q=0, br", false, true, true), Coding::kBrotli);
+  EXPECT_EQ(chooseCoding("gzip;level=1;q=0", false, false, true), Coding::kIdentity);
 }
 
 TEST(ChooseCodingTest, QZeroRefuses) {
@@ -303,6 +306,8 @@ TEST(HashedAssetTest, Names) {
   EXPECT_TRUE(isHashedAssetName("app.3f9c2a1b.js"));
   EXPECT_TRUE(isHashedAssetName("/assets/app.3f9c2a1b.js"));
   EXPECT_TRUE(isHashedAssetName("logo-5d41402abc4b2a76.png"));
+  EXPECT_FALSE(isHashedAssetName("report-20231201.pdf"));  // a date, not a hash
+  EXPECT_FALSE(isHashedAssetName("v.12345678.js"));
   EXPECT_TRUE(isHashedAssetName("app.3F9C2A1B.js"));
   EXPECT_TRUE(isHashedAssetName("vendor.3f9c2a1b.min.js"));
   EXPECT_TRUE(isHashedAssetName("cafe-deadbeef.css"));
@@ -648,17 +653,25 @@ TEST_F(StaticFilesTest, SymlinkAsTheLastComponentIsNotServed) {
   EXPECT_EQ(r.status, 404);
 }
 
-TEST_F(StaticFilesTest, SymlinkedDirectoryInTheMiddleIsFollowed) {
-  // KNOWN GAP (reported): O_NOFOLLOW only applies to the last component of the path, so a
-  // symlink to a directory anywhere in the middle ("/linkdir/" -> ../outside) is followed and a
-  // file outside the document root is served. nginx does the same with its default
-  // "disable_symlinks off", but it makes the O_NOFOLLOW on the last component a half measure.
-  // This test pins today's behaviour; flip it to 404 if the edge is changed to refuse every
-  // symlink (openat2 RESOLVE_NO_SYMLINKS / RESOLVE_BENEATH, or a per-component O_NOFOLLOW walk).
+TEST_F(StaticFilesTest, SymlinkedDirectoryInTheMiddleLeadingOutsideIsRefused) {
+  // Paths resolve beneath the root (openat2 RESOLVE_BENEATH): a symlink anywhere in the path
+  // that leads outside the document root serves nothing.
   StaticFiles files({});
   http::Response r = files.serve(Req("/linkdir/secret.txt").get(), loc_);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(fileBody(r), "(no file)");
+}
+
+TEST_F(StaticFilesTest, SymlinksThatStayInsideTheRootAreServed) {
+  std::filesystem::create_directories(root_ + "/releases/v2");
+  { std::ofstream(root_ + "/releases/v2/page.html") << "v2"; }
+  std::filesystem::create_directory_symlink("releases/v2", root_ + "/current");
+  std::filesystem::create_symlink("v2/page.html", root_ + "/releases/page.html");
+  StaticFiles files({});
+  http::Response r = files.serve(Req("/current/page.html").get(), loc_);
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(fileBody(r), "top secret\n");
+  EXPECT_EQ(fileBody(r), "v2");
+  EXPECT_EQ(fileBody(files.serve(Req("/releases/page.html").get(), loc_)), "v2");
 }
 
 TEST_F(StaticFilesTest, IfNoneMatchGives304) {

@@ -37,7 +37,8 @@ enum class RangeOutcome { kNone, kRanges, kUnsatisfiable, kWholeFile };
 
 // RFC 9110 "bytes=" ranges against a representation of `size` bytes. kNone: no or unparsable
 // header (serve 200). kUnsatisfiable: 416. kWholeFile: the ranges add up to more than the file
-// (serve 200, as nginx does). Overlapping and unsatisfiable parts are dropped like nginx.
+// (serve 200, as nginx does; overlapping parts count twice, so heavy overlap ends there too).
+// Unsatisfiable parts are dropped. Numbers of more than 19 digits make the header unparsable.
 RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges);
 
 // The coding to send from those available, by the client's Accept-Encoding (q-values honoured,
@@ -74,6 +75,9 @@ class StaticFiles {
     uint64_t max_multipart_file = 64ull << 20;  // larger files answer multi-range with 200
   };
   explicit StaticFiles(Options options) : options_(options) {}
+  ~StaticFiles();
+  StaticFiles(const StaticFiles&) = delete;
+  StaticFiles& operator=(const StaticFiles&) = delete;
   // GET or HEAD only (the caller answers 405 otherwise).
   http::Response serve(const http::Request& request, const StaticLocation& location);
   size_t cachedFiles() const { return files_.size(); }
@@ -96,11 +100,13 @@ class StaticFiles {
     std::optional<File> zst, br, gz;
     std::chrono::steady_clock::time_point checked;
   };
-  const Entry* lookup(const std::string& path);
-  static std::optional<File> openFile(const std::string& path, bool& is_directory);
+  const Entry* lookup(const std::string& root, const std::string& path);
+  int rootFd(const std::string& root);
+  static std::optional<File> openFile(int root_fd, const std::string& rel, bool& is_directory);
 
   Options options_;
   std::unordered_map<std::string, Entry> files_;
+  std::unordered_map<std::string, int> roots_;  // O_PATH descriptors of the docroots
 };
 
 }  // namespace surge::edge
