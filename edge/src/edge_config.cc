@@ -230,6 +230,20 @@ struct Loader {
         if (!duration(d, c.origin.connect_timeout)) return false;
       } else if (n == "proxy_read_timeout") {
         if (!duration(d, c.origin.read_timeout)) return false;
+      } else if (n == "surge_waiting_room") {
+        if (!args(d, 1, 1)) return false;
+        if (d.args[0] != "on" && d.args[0] != "off") return fail(d, "expected on or off");
+        c.waiting_room.enabled = d.args[0] == "on";
+      } else if (n == "surge_queue_keys") {
+        if (!args(d, 1, 1)) return false;
+        c.waiting_room.keys = resolve(d.args[0]);
+      } else if (n == "surge_queue_session") {
+        if (!seconds(d, c.waiting_room.session)) return false;
+      } else if (n == "surge_queue_block") {
+        if (!args(d, 1, 1)) return false;
+        uint64_t v = 0;
+        if (!number(d, d.args[0], 1, 1000, v)) return false;
+        c.waiting_room.block = static_cast<uint32_t>(v);
       } else if (n == "sendfile" || n == "tcp_nopush" || n == "tcp_nodelay") {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on") return fail(d, "surge always uses \"" + n + " on\"");
@@ -247,6 +261,20 @@ struct Loader {
       });
       if (snapshots) {
         error = c.path + ": a location serves snapshots but \"surge_memcached\" is not set";
+        return false;
+      }
+    }
+    bool queue_location =
+        std::any_of(c.locations.begin(), c.locations.end(),
+                    [](const Location& l) { return l.kind == Location::Kind::kQueue; });
+    if (c.waiting_room.enabled || queue_location) {
+      if (c.memcached.empty() || c.waiting_room.keys.empty()) {
+        error = c.path + ": the waiting room needs \"surge_memcached\" and \"surge_queue_keys\"";
+        return false;
+      }
+      if (!queue_location || !c.waiting_room.enabled) {
+        error =
+            c.path + ": \"surge_waiting_room on\" and a location with \"surge_queue\" go together";
         return false;
       }
     }
@@ -335,7 +363,7 @@ struct Loader {
     }
     loc.files.root = default_root;
     loc.files.index = default_index;
-    bool is_static = false, is_snap = false, is_proxy = false;
+    bool is_static = false, is_snap = false, is_proxy = false, is_queue = false;
     for (const Directive& e : d.block) {
       const std::string& n = e.name;
       if (n == "root") {
@@ -372,6 +400,9 @@ struct Loader {
       } else if (n == "surge_snapshots") {
         if (!args(e, 0, 0)) return false;
         is_snap = true;
+      } else if (n == "surge_queue") {
+        if (!args(e, 0, 0)) return false;
+        is_queue = true;
       } else if (n == "proxy_pass") {
         if (!args(e, 1, 1)) return false;
         std::string target = e.args[0];
@@ -391,10 +422,12 @@ struct Loader {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }
     }
-    if (is_static + is_snap + is_proxy > 1) {
-      return fail(d, "a location does one of: root, surge_snapshots, proxy_pass");
+    if (is_static + is_snap + is_proxy + is_queue > 1) {
+      return fail(d, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass");
     }
-    if (is_snap) {
+    if (is_queue) {
+      loc.kind = Location::Kind::kQueue;
+    } else if (is_snap) {
       loc.kind = Location::Kind::kSnapshots;
     } else if (is_proxy) {
       loc.kind = Location::Kind::kProxy;

@@ -27,7 +27,7 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
   return true;
 }
 
-const char* kRouteNames[] = {"static", "snapshot", "booking", "ops", "other"};
+const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
 
 }  // namespace
 
@@ -53,7 +53,8 @@ std::string snapshotNameForPath(std::string_view path) {
   return {};
 }
 
-EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring)
+EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
+                       cache::Keyring queue_keyring)
     : config_(std::move(config)) {
   for (int r = 0; r < kRoutes; ++r) {
     std::string route = std::string("route=\"") + kRouteNames[r] + "\"";
@@ -73,6 +74,10 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   snapshots_ =
       std::make_unique<SnapshotCache>(mc, std::move(keyring), config_->snapshots, metrics_);
   origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
+  if (config_->waiting_room.enabled) {
+    waiting_room_ = std::make_unique<WaitingRoom>(mc, std::move(queue_keyring),
+                                                  config_->waiting_room, metrics_);
+  }
   for (int i = 0; i < config_->server.workers; ++i)
     static_.push_back(std::make_unique<StaticFiles>(StaticFiles::Options{}));
   std::random_device rd;
@@ -84,6 +89,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
 EdgeServer::~EdgeServer() {
   if (server_) server_->stop();
   if (snapshots_) snapshots_->stop();
+  if (waiting_room_) waiting_room_->stop();
 }
 
 cache::Result<cache::Done, std::string> EdgeServer::start() {
@@ -95,12 +101,16 @@ cache::Result<cache::Done, std::string> EdgeServer::start() {
     auto ok = snapshots_->start({"regions"});
     if (!ok) return cache::fail("memcached: " + ok.error());
   }
+  if (waiting_room_) {
+    auto ok = waiting_room_->start();
+    if (!ok) return cache::fail("memcached: " + ok.error());
+  }
   server_ = std::make_unique<http::Server>(config_->server, *this);
   return server_->start();
 }
 
 std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> next,
-                                            cache::Keyring keyring) {
+                                            cache::Keyring keyring, cache::Keyring queue_keyring) {
   std::vector<std::string> kept;
   const EdgeConfig& now = *config_;
   auto& a = now.server;
@@ -115,6 +125,11 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
         "change on restart only");
   }
   if (now.memcached != next->memcached) kept.push_back("surge_memcached changes on restart only");
+  if (now.waiting_room.enabled != next->waiting_room.enabled ||
+      now.waiting_room.block != next->waiting_room.block) {
+    kept.push_back("surge_waiting_room and surge_queue_block change on restart only");
+  }
+  if (waiting_room_ && !queue_keyring.empty()) waiting_room_->setKeyring(std::move(queue_keyring));
   if (next->access_log != now.access_log || !next->access_log.empty()) {
     // Reopened even when unchanged: logrotate moved the file and sent SIGHUP.
     if (next->access_log.empty()) {
@@ -143,6 +158,7 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   }
   server_->stop();
   snapshots_->stop();
+  if (waiting_room_) waiting_room_->stop();
 }
 
 const EdgeConfig& EdgeServer::config() const {
@@ -261,14 +277,49 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       }
       return serveSnapshot(worker, request, slot, name, ctx);
     }
+    case Location::Kind::kQueue: {
+      LogContext ctx{kQueue, start, {}, {}, {}, {}};
+      if (!waiting_room_) break;
+      if (path == "/api/v1/queue/tickets/current") {
+        if (!get_or_head) {
+          http::Response r = jsonError(405, "method_not_allowed", "use GET");
+          r.headers += "Allow: GET, HEAD\r\n";
+          return answer(worker, slot, &request, ctx, std::move(r));
+        }
+        return answer(worker, slot, &request, ctx, waiting_room_->current(request));
+      }
+      if (path == "/api/v1/queue/tickets") {
+        if (request.method != "POST") {
+          http::Response r = jsonError(405, "method_not_allowed", "use POST");
+          r.headers += "Allow: POST\r\n";
+          return answer(worker, slot, &request, ctx, std::move(r));
+        }
+        LogContext async = copyContext(request, kQueue, start);
+        return waiting_room_->issue(worker, request,
+                                    [this, &worker, slot, async](http::Response r) {
+                                      answer(worker, slot, nullptr, async, std::move(r));
+                                    });
+      }
+      return answer(worker, slot, &request, ctx,
+                    jsonError(404, "not_found", "no such queue resource"));
+    }
     case Location::Kind::kProxy: {
+      uint64_t ticket_number = 0;
+      if (waiting_room_ && request.method == "POST") {
+        WaitingRoom::Gate gate = waiting_room_->check(request);
+        if (!gate.ok) {
+          return answer(worker, slot, &request, LogContext{kBooking, start, {}, {}, {}, {}},
+                        waiting_room_->refuse(gate));
+        }
+        ticket_number = gate.number;
+      }
       LogContext ctx = copyContext(request, kBooking, start);
       std::string id(request.header("X-Request-Id"));
       if (id.empty() || id.size() > 128) {
         id = id_prefix_ + "-" +
              std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
       }
-      origin_->forward(worker, request, request.remote_addr, id,
+      origin_->forward(worker, request, request.remote_addr, id, ticket_number,
                        [this, &worker, slot, ctx = std::move(ctx), id](http::Response r) {
                          if (r.headers.find("X-Request-Id:") == std::string::npos) {
                            r.headers += "X-Request-Id: " + id + "\r\n";  // origin echoes it

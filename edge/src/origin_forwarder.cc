@@ -463,7 +463,8 @@ bool OriginForwarder::healthy() const {
 }
 
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
-                              std::string_view client_ip, std::string request_id, Done done) {
+                              std::string_view client_ip, std::string request_id,
+                              uint64_t ticket_number, Done done) {
   int64_t retry_after = 1;
   if (backingOff(retry_after)) {
     shed_.add();
@@ -491,12 +492,18 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
       forwarded_for = h.value;
       continue;
     }
-    if (http::equalsIgnoreCase(h.name, "x-request-id")) continue;
+    if (http::equalsIgnoreCase(h.name, "x-request-id") ||
+        http::equalsIgnoreCase(h.name, "x-surge-ticket-number")) {
+      continue;
+    }
     bytes.append(h.name).append(": ").append(h.value).append("\r\n");
   }
   bytes.append("X-Forwarded-For: ");
   if (!forwarded_for.empty()) bytes.append(forwarded_for).append(", ");
   bytes.append(client_ip).append("\r\nX-Request-Id: ").append(request_id).append("\r\n");
+  if (ticket_number > 0) {
+    bytes.append("X-Surge-Ticket-Number: ").append(std::to_string(ticket_number)).append("\r\n");
+  }
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
     bytes.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");

@@ -107,10 +107,11 @@ struct Exchange {
 
 OriginServer::OriginServer(OriginServerOptions options, BookingWriter& writer,
                            SnapshotPublisher& publisher, AdminAuth& admin,
-                           cache::MetricsRegistry& metrics)
+                           cache::MetricsRegistry& metrics, QueuePacer* pacer)
     : options_(std::move(options)),
       writer_(writer),
       publisher_(publisher),
+      pacer_(pacer),
       admin_(admin),
       metrics_(metrics),
       routes_(std::make_unique<Routes>(metrics)),
@@ -173,6 +174,12 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     b.minute = body.minute;
     b.person_id = body.person_id;
     b.idempotency_key = std::string(key);
+    // Set by the edge after its waiting-room gate (and dropped there when a client sends it).
+    std::string_view ticket = req.header("X-Surge-Ticket-Number");
+    if (!ticket.empty() && ticket.size() <= 20 &&
+        ticket.find_first_not_of("0123456789") == std::string_view::npos) {
+      b.ticket = std::string(ticket);
+    }
     auto digest = cache::sha256(
         {std::to_string(clinic), "|", body.date, "|", body.time, "|", body.person_id});
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
@@ -307,6 +314,42 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       }
       if (method == "DELETE") return publisher_.removeNamed(std::move(name), std::move(reply));
       return ex.error(405, "method_not_allowed", "use PUT or DELETE");
+    }
+    if (rest == "queue" || rest.substr(0, 6) == "queue/") {
+      if (pacer_ == nullptr) return ex.error(404, "not_found", "no waiting room here");
+      std::string_view action = rest.size() > 6 ? rest.substr(6) : std::string_view();
+      if (action.empty() && method == "GET") return ex.send(200, pacer_->statusJson());
+      if (method != "POST") return ex.error(405, "method_not_allowed", "use POST");
+      if (action == "open") {
+        pacer_->setOpen(true);
+        pacer_->setPaused(false);
+      } else if (action == "close") {
+        pacer_->setOpen(false);
+      } else if (action == "pause") {
+        pacer_->setPaused(true);
+      } else if (action == "resume") {
+        pacer_->setPaused(false);
+      } else if (action == "revoke") {
+        pacer_->revoke();
+      } else if (action == "rate") {
+        // ?value=N (tickets per second; 0: auto)
+        std::string_view q = req.query;
+        if (q.substr(0, 6) != "value=") {
+          return ex.error(400, "invalid_rate", "POST /admin/v1/queue/rate?value=N");
+        }
+        std::string v(q.substr(6));
+        char* end = nullptr;
+        double rate = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !(rate >= 0) || rate > 1e6) {
+          return ex.error(400, "invalid_rate",
+                          "the rate is a number of tickets per second, 0..1e6");
+        }
+        pacer_->setRate(rate);
+      } else {
+        return ex.error(404, "not_found",
+                        "queue actions: open, close, pause, resume, rate, revoke");
+      }
+      return ex.send(202, pacer_->statusJson());
     }
     if (rest == "stats" && method == "GET") {
       CatalogIndexPtr index = writer_.catalog();

@@ -300,6 +300,11 @@ Result<Done, std::string> SqliteBookingStore::loadMemory(int64_t now_ms) {
   while ((rc = people->step()) == SQLITE_ROW)
     active_person_[people->text(0)] = people->text(1);
   if (rc != SQLITE_DONE) return fail("load bookings: " + lastError());
+  auto tickets = prepare("SELECT ticket FROM bookings WHERE ticket IS NOT NULL");
+  if (!tickets) return fail("load tickets: " + lastError());
+  while ((rc = tickets->step()) == SQLITE_ROW)
+    used_tickets_.insert(tickets->text(0));
+  if (rc != SQLITE_DONE) return fail("load tickets: " + lastError());
 
   // Keys still inside their 24 hours, oldest first: from bookings (201s) and idempotency (409s).
   int64_t cutoff = now_ms - kIdempotencyWindowMs;
@@ -370,6 +375,9 @@ void SqliteBookingStore::rollback() {
       case Undo::kPersonAdded:
         active_person_.erase(it->key);
         break;
+      case Undo::kTicketUsed:
+        used_tickets_.erase(it->key);
+        break;
       case Undo::kPersonRemoved:
         active_person_[it->key] = it->value;
         break;
@@ -438,6 +446,9 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
     return remember(b,
                     conflict("person_already_booked", "this person already has an active booking"));
   }
+  if (!b.ticket.empty() && used_tickets_.count(b.ticket)) {
+    return remember(b, conflict("ticket_already_used", "this ticket has already booked"));
+  }
   if (b.slot_id <= 0 || static_cast<size_t>(b.slot_id) >= slots_.size() ||
       slots_[static_cast<size_t>(b.slot_id)].capacity == 0) {
     return StoredResponse{404, jsonError("unknown_slot", "no such slot"), false};
@@ -468,6 +479,10 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
   slot_changes_[b.slot_id] = slot.booked;
   active_person_[b.person_id] = b.booking_id;
   undo_.push_back(Undo{Undo::kPersonAdded, b.person_id, "", 0});
+  if (!b.ticket.empty()) {
+    used_tickets_.insert(b.ticket);
+    undo_.push_back(Undo{Undo::kTicketUsed, b.ticket, "", 0});
+  }
   if (!b.idempotency_key.empty()) {
     rememberKey(b.idempotency_key, b.request_sha256, b.booking_id, 0, b.now_ms);
     undo_.push_back(Undo{Undo::kKeyAdded, b.idempotency_key, "", 0});

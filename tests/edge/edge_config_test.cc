@@ -281,9 +281,24 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.server.backlog, 4096);
   EXPECT_TRUE(c.have_origin);
   EXPECT_EQ(c.origin.port, 8081);
-  ASSERT_EQ(c.locations.size(), 4u);
+  ASSERT_EQ(c.locations.size(), 5u);
   EXPECT_EQ(c.locations[0].prefix, "/api/v1/bookings");
-  EXPECT_EQ(c.locations[3].prefix, "/");
+  EXPECT_EQ(c.locations[1].prefix, "/api/v1/queue/");
+  EXPECT_EQ(c.locations[1].kind, Location::Kind::kQueue);
+  EXPECT_EQ(c.locations[4].prefix, "/");
+  EXPECT_TRUE(c.waiting_room.enabled);
+  EXPECT_EQ(c.waiting_room.session, std::chrono::seconds(600));
+}
+
+TEST_F(EdgeConfigTest, WaitingRoomNeedsItsKeysAndItsLocation) {
+  const std::string head = "http {\n surge_memcached 127.0.0.1:1;\n surge_snapshot_keys /k;\n";
+  EXPECT_EQ(loadError(head + " surge_waiting_room on;\n server { location / { root /x; } }\n}\n"),
+            path_ + ": the waiting room needs \"surge_memcached\" and \"surge_queue_keys\"");
+  EXPECT_EQ(loadError(head + " surge_waiting_room on;\n surge_queue_keys /q;\n"
+                             " server { location / { root /x; } }\n}\n"),
+            path_ + ": \"surge_waiting_room on\" and a location with \"surge_queue\" go together");
+  EXPECT_EQ(loadError(head + " surge_queue_block 0;\n server { }\n}\n"),
+            at(4, "invalid value \"0\" in \"surge_queue_block\" (expected 1..1000)"));
 }
 
 TEST_F(EdgeConfigTest, UnknownDirectives) {
@@ -339,11 +354,11 @@ TEST_F(EdgeConfigTest, BadValues) {
 TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  location /x {\n   root /srv;\n"
                       "   proxy_pass http://127.0.0.1:8081;\n  }\n }\n}\n"),
-            at(3, "a location does one of: root, surge_snapshots, proxy_pass"));
+            at(3, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass"));
   EXPECT_EQ(loadError("http {\n surge_memcached 127.0.0.1:11211;\n server {\n"
                       "  location /x {\n   surge_snapshots;\n   proxy_pass http://127.0.0.1:1;\n"
                       "  }\n }\n}\n"),
-            at(4, "a location does one of: root, surge_snapshots, proxy_pass"));
+            at(4, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass"));
   EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a { }\n  location /a { }\n"
                       " }\n}\n"),
             at(5, "duplicate location \"/a\""));

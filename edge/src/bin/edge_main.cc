@@ -30,6 +30,12 @@ surge::cache::Result<surge::cache::Keyring, std::string> loadKeys(
   return surge::cache::Keyring::load(config.snapshot_keys);
 }
 
+surge::cache::Result<surge::cache::Keyring, std::string> loadQueueKeys(
+    const surge::edge::EdgeConfig& config) {
+  if (!config.waiting_room.enabled) return surge::cache::Keyring{};
+  return surge::cache::Keyring::load(config.waiting_room.keys);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +61,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto keys = loadKeys(*config.value());
+  if (keys) {
+    auto queue_keys = loadQueueKeys(*config.value());
+    if (!queue_keys) keys = surge::cache::fail(queue_keys.error());
+  }
   if (!keys) {
     std::fprintf(stderr, "surge-edge: %s\n", keys.error().c_str());
     if (test_only)
@@ -76,7 +86,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  surge::edge::EdgeServer server(config.value(), std::move(keys.value()));
+  surge::edge::EdgeServer server(config.value(), std::move(keys.value()),
+                                 loadQueueKeys(*config.value()).value());
   auto started = server.start();
   if (!started) {
     std::fprintf(stderr, "surge-edge: %s\n", started.error().c_str());
@@ -96,12 +107,15 @@ int main(int argc, char** argv) {
         continue;
       }
       auto next_keys = loadKeys(*next.value());
+      auto next_queue_keys = loadQueueKeys(*next.value());
+      if (next_keys && !next_queue_keys) next_keys = surge::cache::fail(next_queue_keys.error());
       if (!next_keys) {
         std::fprintf(stderr, "surge-edge: reload refused, running configuration kept: %s\n",
                      next_keys.error().c_str());
         continue;
       }
-      for (const std::string& note : server.reload(next.value(), std::move(next_keys.value()))) {
+      for (const std::string& note : server.reload(next.value(), std::move(next_keys.value()),
+                                                   std::move(next_queue_keys.value()))) {
         std::fprintf(stderr, "surge-edge: reload: %s\n", note.c_str());
       }
       std::fprintf(stderr, "surge-edge: configuration reloaded\n");

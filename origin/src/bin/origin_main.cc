@@ -20,6 +20,7 @@
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
 #include "surge/origin/origin_server.h"
+#include "surge/origin/queue_pacer.h"
 #include "surge/origin/snapshot_publisher.h"
 #include "surge/origin/sqlite_booking_store.h"
 
@@ -38,6 +39,8 @@ struct Flags {
   int coalesce_ms = 40;
   int max_age_s = 2;
   int full_publish_s = 60;
+  int queue_rate = 0;  // 0: auto
+  bool queue_open = false;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -47,7 +50,8 @@ struct Flags {
                "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
                "         [--catalog FILE (imported when the store has no catalog)]\n"
                "         [--publish-coalesce-ms N] [--snapshot-max-age S]\n"
-               "         [--full-publish-interval S (republish everything; 0: never)]\n",
+               "         [--full-publish-interval S (republish everything; 0: never)]\n"
+               "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -88,6 +92,10 @@ Flags parseFlags(int argc, char** argv) {
       f.max_age_s = number(0, 86400);
     else if (a == "--full-publish-interval")
       f.full_publish_s = number(0, 86400);
+    else if (a == "--queue-rate")
+      f.queue_rate = number(0, 1000000);
+    else if (a == "--queue-open")
+      f.queue_open = true;
     else
       usage("unknown option " + a);
   }
@@ -173,6 +181,8 @@ int main(int argc, char** argv) {
   mc_options.servers = servers.value();
   auto memcached = cache::MemcachedClient::create(mc_options);
   if (!memcached) usage(memcached.error());
+  auto pacer_memcached = memcached.value()->clone();
+  if (!pacer_memcached) usage(pacer_memcached.error());
 
   cache::MetricsRegistry metrics;
   origin::BookingWriter writer(*store.value(), catalog.value(), metrics, {});
@@ -190,8 +200,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "surge-origin: %s\n", published.error().c_str());
     return 1;
   }
+  origin::QueuePacer::Options pacer_options;
+  pacer_options.rate = flags.queue_rate;
+  pacer_options.open = flags.queue_open;
+  origin::QueuePacer pacer(std::move(pacer_memcached.value()), writer, metrics, pacer_options);
+  if (auto paced = pacer.start(); !paced) {
+    std::fprintf(stderr, "surge-origin: waiting room: %s\n", paced.error().c_str());
+    return 1;
+  }
   origin::AdminAuth admin(admin_keys.value());
-  origin::OriginServer server(server_options, writer, publisher, admin, metrics);
+  origin::OriginServer server(server_options, writer, publisher, admin, metrics, &pacer);
   auto started = server.start();
   if (!started) {
     std::fprintf(stderr, "surge-origin: %s\n", started.error().c_str());
@@ -223,6 +241,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "surge-origin: stopping\n");
   server.stop();
+  pacer.stop();
   publisher.stop();
   writer.stop();
   return 0;

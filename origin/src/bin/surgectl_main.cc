@@ -8,6 +8,8 @@
 //     snapshot push NAME FILE [--content-type TYPE]
 //     snapshot ls | snapshot rm NAME
 //     stats
+//     queue status | open | close | pause | resume | rate N | revoke
+//                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
 //
 // Defaults: --origin $SURGE_ORIGIN or http://127.0.0.1:8081,
@@ -45,6 +47,7 @@ using namespace surge;
                "  catalog generate [--clinics N] [--days N] [--seed N] [--first-date DATE]\n"
                "  publish\n"
                "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
+               "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
                "  stats\n"
                "  keys new ID\n");
   std::exit(2);
@@ -187,6 +190,16 @@ int main(int argc, char** argv) {
     else if (args.size() != 4)
       usage();
     return admin.call("PUT", "/admin/v1/snapshots/" + name, body, type);
+  }
+  if (cmd == "queue") {
+    const std::string& action = arg(1);
+    if (action == "status") return admin.call("GET", "/admin/v1/queue");
+    if (action == "rate") return admin.call("POST", "/admin/v1/queue/rate?value=" + arg(2));
+    if (action == "open" || action == "close" || action == "pause" || action == "resume" ||
+        action == "revoke") {
+      return admin.call("POST", "/admin/v1/queue/" + action);
+    }
+    usage();
   }
   if (cmd == "keys" && arg(1) == "new") {
     if (!cache::isValidKeyId(arg(2))) die("invalid key id (1-32 characters of A-Z a-z 0-9 . _ -)");

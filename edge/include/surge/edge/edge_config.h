@@ -12,12 +12,13 @@
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
+#include "surge/edge/waiting_room.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
 
 struct Location {
-  enum class Kind { kStatic, kSnapshots, kProxy, kNotFound };
+  enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kNotFound };
   std::string prefix;
   bool exact = false;  // "location = /path"
   Kind kind = Kind::kNotFound;
@@ -40,6 +41,7 @@ struct EdgeConfig {
   std::chrono::seconds stale_while_revalidate{10};
   OriginOptions origin;
   bool have_origin = false;
+  WaitingRoomOptions waiting_room;  // enabled/keys/block change on restart only
   std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
 
   const Location* match(std::string_view path) const;

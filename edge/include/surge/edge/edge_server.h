@@ -16,6 +16,7 @@
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
+#include "surge/edge/waiting_room.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
@@ -26,11 +27,13 @@ std::string snapshotNameForPath(std::string_view path);
 
 class EdgeServer : public http::Handler {
  public:
-  EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring);
+  EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
+             cache::Keyring queue_keyring = {});
   ~EdgeServer() override;
   cache::Result<cache::Done, std::string> start();
   // SIGHUP: what can change at runtime changes; the rest is reported and kept.
-  std::vector<std::string> reload(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring);
+  std::vector<std::string> reload(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
+                                  cache::Keyring queue_keyring = {});
   // SIGTERM: stop accepting, finish what is in progress (at most `grace`), stop.
   void drainAndStop(std::chrono::milliseconds grace);
   int port() const { return server_ ? server_->port() : 0; }
@@ -38,7 +41,7 @@ class EdgeServer : public http::Handler {
   void handle(http::Worker& worker, const http::Request& request, http::ResponseSlot slot) override;
 
  private:
-  enum Route { kStatic, kSnapshot, kBooking, kOps, kOther, kRoutes };
+  enum Route { kStatic, kSnapshot, kBooking, kQueue, kOps, kOther, kRoutes };
   struct LogContext {
     Route route;
     std::chrono::steady_clock::time_point start;
@@ -65,6 +68,7 @@ class EdgeServer : public http::Handler {
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<OriginForwarder> origin_;
+  std::unique_ptr<WaitingRoom> waiting_room_;         // when the config turns it on
   std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
   std::unique_ptr<http::Server> server_;
   std::atomic<uint64_t> request_ids_{0};

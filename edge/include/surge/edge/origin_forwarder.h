@@ -53,8 +53,10 @@ class OriginForwarder {
   // Worker thread. `done` gets the answer for the client (already passed to nowhere): the caller
   // sends it. `client_ip` goes into X-Forwarded-For.
   using Done = std::function<void(http::Response)>;
+  // `ticket_number` (0: none) goes to origin as X-Surge-Ticket-Number, which the edge alone sets:
+  // the same header from a client is dropped.
   void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
-               std::string request_id, Done done);
+               std::string request_id, uint64_t ticket_number, Done done);
   void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
   bool healthy() const;                           // not backing off after failures
   size_t inflight() const { return inflight_.load(std::memory_order_relaxed); }

@@ -11,6 +11,7 @@
 #include "surge/http/server.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
+#include "surge/origin/queue_pacer.h"
 #include "surge/origin/snapshot_publisher.h"
 
 namespace surge::origin {
@@ -23,7 +24,7 @@ struct OriginServerOptions {
 class OriginServer final : public http::Handler {
  public:
   OriginServer(OriginServerOptions options, BookingWriter& writer, SnapshotPublisher& publisher,
-               AdminAuth& admin, cache::MetricsRegistry& metrics);
+               AdminAuth& admin, cache::MetricsRegistry& metrics, QueuePacer* pacer = nullptr);
   ~OriginServer() override;
 
   // Binds and starts the worker threads. Fails with a message (e.g. the port is taken).
@@ -39,6 +40,7 @@ class OriginServer final : public http::Handler {
   OriginServerOptions options_;
   BookingWriter& writer_;
   SnapshotPublisher& publisher_;
+  QueuePacer* pacer_;  // the waiting room's admission cursor; null in tests without one
   AdminAuth& admin_;
   cache::MetricsRegistry& metrics_;
   std::unique_ptr<Routes> routes_;

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "surge/origin/booking_store.h"
@@ -106,12 +107,22 @@ class SqliteBookingStore final : public BookingStore {
   std::string answers_cleared_below_;  // booking ids below this have no stored answer left
   // Memory changes of the open batch, undone in reverse on rollback.
   struct Undo {
-    enum Kind { kKeyAdded, kPersonAdded, kPersonRemoved, kSeatTaken, kSeatReleased } kind;
+    enum Kind {
+      kKeyAdded,
+      kPersonAdded,
+      kPersonRemoved,
+      kSeatTaken,
+      kSeatReleased,
+      kTicketUsed
+    } kind;
     std::string key;
     std::string value;
     int64_t slot_id = 0;
   };
   std::vector<Undo> undo_;
+  // Waiting-room tickets that have booked (one booking per ticket; a canceled booking does not
+  // give its ticket back, or one admission could be turned into any number of bookings).
+  std::unordered_set<std::string> used_tickets_;
 
   std::unique_ptr<Statement> idem_body_, idem_put_, booking_answer_, booking_insert_, booking_get_,
       booking_cancel_;

@@ -1,0 +1,200 @@
+#include "surge/cache/queue.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "surge/cache/hmac.h"
+
+namespace surge::cache {
+namespace {
+
+constexpr uint8_t kTicketFormat = 1;
+constexpr size_t kMaxTicketText = 256;
+
+void putU64(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t getU64(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+ClientBinding clientBinding(std::string_view client_id) {
+  auto digest = sha256({client_id});
+  ClientBinding b{};
+  std::memcpy(b.data(), digest.data(), b.size());
+  return b;
+}
+
+const char* ticketErrorName(TicketError e) {
+  switch (e) {
+    case TicketError::kMalformed:
+      return "malformed";
+    case TicketError::kUnknownKey:
+      return "unknown_key";
+    case TicketError::kBadMac:
+      return "bad_mac";
+  }
+  return "malformed";
+}
+
+std::string base64UrlEncode(std::string_view bytes) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) |
+                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (rest == 2) {
+    uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::optional<std::string> base64UrlDecode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Leftover bits must be zero: one text per byte string, so a ticket cannot be re-spelled.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::string encodeTicket(const Keyring& keyring, QueueTicket ticket) {
+  const KeyringKey& key = keyring.signingKey();
+  std::string raw;
+  raw.push_back(static_cast<char>(kTicketFormat));
+  raw.push_back(static_cast<char>(key.id.size()));
+  raw += key.id;
+  putU64(raw, ticket.number, 8);
+  putU64(raw, static_cast<uint64_t>(ticket.issued_s), 8);
+  putU64(raw, ticket.epoch, 4);
+  raw.append(reinterpret_cast<const char*>(ticket.client.data()), ticket.client.size());
+  HmacSha256Digest mac = hmacSha256(key.secret, {raw});
+  raw.append(reinterpret_cast<const char*>(mac.data()), mac.size());
+  return base64UrlEncode(raw);
+}
+
+Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::string_view text) {
+  if (text.empty() || text.size() > kMaxTicketText) return fail(TicketError::kMalformed);
+  auto raw = base64UrlDecode(text);
+  if (!raw || raw->size() < 2) return fail(TicketError::kMalformed);
+  const auto* p = reinterpret_cast<const uint8_t*>(raw->data());
+  if (p[0] != kTicketFormat) return fail(TicketError::kMalformed);
+  size_t id_len = p[1];
+  size_t body = 2 + id_len + 8 + 8 + 4 + 16;
+  if (raw->size() != body + kHmacSha256Size) return fail(TicketError::kMalformed);
+  std::string_view key_id(raw->data() + 2, id_len);
+  const KeyringKey* key = keyring.find(key_id);
+  if (key == nullptr) return fail(TicketError::kUnknownKey);
+  HmacSha256Digest mac = hmacSha256(key->secret, {std::string_view(raw->data(), body)});
+  if (!digestEquals(mac, std::string_view(raw->data() + body, kHmacSha256Size))) {
+    return fail(TicketError::kBadMac);
+  }
+  QueueTicket t;
+  t.key_id = std::string(key_id);
+  const uint8_t* q = p + 2 + id_len;
+  t.number = getU64(q, 8);
+  t.issued_s = static_cast<int64_t>(getU64(q + 8, 8));
+  t.epoch = static_cast<uint32_t>(getU64(q + 16, 4));
+  std::memcpy(t.client.data(), q + 20, t.client.size());
+  return t;
+}
+
+std::string encodeQueueState(const QueueState& s) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld",
+                s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
+                static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms));
+  return buf;
+}
+
+std::optional<QueueState> decodeQueueState(std::string_view text) {
+  constexpr std::string_view kPrefix = "surge-queue 1 ";
+  if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  text.remove_prefix(kPrefix.size());
+  QueueState s;
+  int seen = 0;
+  while (!text.empty()) {
+    size_t space = text.find(' ');
+    std::string_view item = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    std::string_view name = item.substr(0, eq), value = item.substr(eq + 1);
+    auto u64 = [&](uint64_t& out) {
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+      return ec == std::errc() && ptr == value.data() + value.size();
+    };
+    uint64_t v = 0;
+    if (name == "open") {
+      if (!u64(v) || v > 1) return std::nullopt;
+      s.open = v == 1;
+    } else if (name == "epoch") {
+      if (!u64(v) || v > UINT32_MAX) return std::nullopt;
+      s.epoch = static_cast<uint32_t>(v);
+    } else if (name == "admitted") {
+      if (!u64(s.admitted)) return std::nullopt;
+    } else if (name == "rate") {
+      std::string copy(value);
+      char* end = nullptr;
+      s.rate = std::strtod(copy.c_str(), &end);
+      if (end != copy.c_str() + copy.size() || s.rate < 0) return std::nullopt;
+    } else if (name == "issued") {
+      if (!u64(s.issued)) return std::nullopt;
+    } else if (name == "updated") {
+      if (!u64(v)) return std::nullopt;
+      s.updated_ms = static_cast<int64_t>(v);
+    } else {
+      continue;  // fields may be added
+    }
+    ++seen;
+  }
+  if (seen < 6) return std::nullopt;
+  return s;
+}
+
+}  // namespace surge::cache

@@ -1,0 +1,122 @@
+// The edge's half of the waiting room (the other half is origin's pacer): tickets, queue status
+// from memory, and the booking gate.
+//
+// - Tickets: POST /api/v1/queue/tickets gives the next number of the global sequence (memcached
+//   incr, done by this edge's queue thread, never on a worker) inside a signed ticket
+//   (surge/cache/queue.h), set as the `surge_ticket` cookie and returned as JSON. The ticket is
+//   bound to the client id (`surge_client` cookie, made on first contact, or the X-Surge-Client
+//   header for apps): the same client asking again - another tab, a reload - gets the same ticket
+//   and keeps its place.
+// - Numbers are taken in blocks of `block` per incr. Order across edges then holds within one
+//   block: a ticket can be admitted before one issued up to (block - 1) x (edges - 1) earlier
+//   elsewhere. block = 1 (the default) is strict FIFO at one memcached round trip per ticket.
+// - Status: GET /api/v1/queue/tickets/current answers from memory: the queue state (admitted
+//   cursor, rate, epoch) is re-read by the queue thread every `refresh`.
+// - Gate: with the waiting room open, a booking needs a ticket that verifies, belongs to the
+//   client, is of the current epoch, is admitted (number <= cursor), and was admitted less than
+//   `session` ago (the edge remembers when the cursor passed each point; an edge younger than
+//   `session` treats what it has not seen as still valid).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "surge/cache/keyring.h"
+#include "surge/cache/memcached_client.h"
+#include "surge/cache/metrics.h"
+#include "surge/cache/queue.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+struct WaitingRoomOptions {
+  bool enabled = false;
+  std::string keys;  // keyring file for tickets
+  std::chrono::seconds session{600};
+  uint32_t block = 1;
+  std::chrono::milliseconds refresh{200};
+  size_t max_pending = 10000;  // ticket requests waiting for the queue thread
+};
+
+class WaitingRoom {
+ public:
+  WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyring, WaitingRoomOptions options,
+              cache::MetricsRegistry& metrics);
+  ~WaitingRoom();
+  cache::Result<cache::Done, std::string> start();
+  void stop();
+  void setKeyring(cache::Keyring keyring);
+
+  using Done = std::function<void(http::Response)>;
+  // Worker thread. `done` runs on the same worker (now, or posted later).
+  void issue(http::Worker& worker, const http::Request& request, Done done);
+  http::Response current(const http::Request& request);
+
+  struct Gate {
+    bool ok = false;
+    const char* reason = "";  // missing, forged, other_client, revoked, not_admitted, expired
+    uint64_t number = 0;
+  };
+  Gate check(const http::Request& request);
+  http::Response refuse(const Gate& gate) const;
+
+  cache::QueueState state() const;
+
+ private:
+  struct Pending {
+    http::Worker* worker;
+    cache::ClientBinding client;
+    std::string client_id;
+    bool new_client;
+    Done done;
+  };
+  struct Presented {
+    std::string text;
+    std::string client_id;
+  };
+  Presented presented(const http::Request& request) const;
+  http::Response ticketAnswer(int status, const std::string& ticket_text,
+                              const cache::QueueTicket& ticket, const std::string& client_id,
+                              bool set_client_cookie) const;
+  void loop();
+  void readState();
+  int64_t admittedAtMs(uint64_t number) const;
+  cache::Keyring keyring() const;
+
+  cache::MemcachedOptions memcached_options_;
+  std::unique_ptr<cache::MemcachedClient> memcached_;  // queue thread only
+  mutable std::mutex keyring_mutex_;
+  cache::Keyring keyring_;
+  WaitingRoomOptions options_;
+
+  mutable std::mutex mutex_;  // pending requests, the local block, the state, the history
+  std::condition_variable wake_;
+  std::deque<Pending> pending_;
+  uint64_t block_next_ = 0, block_end_ = 0;  // numbers [next, end) reserved by this edge
+  cache::QueueState state_;
+  bool have_state_ = false;
+  std::deque<std::pair<int64_t, uint64_t>> history_;  // (unix ms, admitted) when it moved
+  int64_t started_ms_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  cache::Counter& issued_;
+  cache::Counter& reissued_;
+  cache::Counter& shed_;
+  cache::Counter& memcached_errors_;
+  cache::Counter* refused_[6];
+  cache::Gauge& admitted_gauge_;
+  cache::Gauge& length_gauge_;
+  cache::Gauge& rate_gauge_;
+};
+
+}  // namespace surge::edge

@@ -1,0 +1,385 @@
+#include "surge/edge/waiting_room.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "surge/cache/hmac.h"
+
+namespace surge::edge {
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The value of cookie `name` in a Cookie header ("a=1; b=2"); empty when absent.
+std::string_view cookieValue(std::string_view header, std::string_view name) {
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t semi = header.find(';', pos);
+    std::string_view item =
+        trim(header.substr(pos, semi == std::string_view::npos ? semi : semi - pos));
+    pos = semi == std::string_view::npos ? header.size() : semi + 1;
+    size_t eq = item.find('=');
+    if (eq != std::string_view::npos && trim(item.substr(0, eq)) == name) {
+      return trim(item.substr(eq + 1));
+    }
+  }
+  return {};
+}
+
+bool validClientId(std::string_view id) {
+  if (id.size() < 16 || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string newClientId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
+  return cache::encodeHex(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+http::Response jsonError(int status, const std::string& code, const std::string& message) {
+  return http::Response::json(
+      status, "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+}
+
+const char* const kReasons[] = {"missing", "forged",       "other_client",
+                                "revoked", "not_admitted", "expired"};
+
+}  // namespace
+
+WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyring,
+                         WaitingRoomOptions options, cache::MetricsRegistry& metrics)
+    : memcached_options_(std::move(memcached)),
+      keyring_(std::move(keyring)),
+      options_(options),
+      issued_(metrics.counter("surge_edge_queue_tickets_issued_total", "New queue tickets")),
+      reissued_(metrics.counter("surge_edge_queue_tickets_reissued_total",
+                                "Ticket requests answered with the client's existing ticket")),
+      shed_(metrics.counter("surge_edge_queue_shed_total",
+                            "Ticket requests refused (503) because too many were waiting")),
+      memcached_errors_(metrics.counter("surge_edge_queue_memcached_errors_total",
+                                        "Queue reads or increments of memcached that failed")),
+      admitted_gauge_(
+          metrics.gauge("surge_edge_queue_admitted", "Tickets up to this number may book")),
+      length_gauge_(
+          metrics.gauge("surge_edge_queue_length", "Tickets issued and not admitted yet")),
+      rate_gauge_(metrics.gauge("surge_edge_queue_rate_milli",
+                                "Admission rate, tickets per 1000 s (per second x 1000)")) {
+  for (size_t i = 0; i < 6; ++i) {
+    refused_[i] = &metrics.counter("surge_edge_queue_refused_total",
+                                   "Bookings refused at the gate (403), by reason",
+                                   std::string("reason=\"") + kReasons[i] + "\"");
+  }
+}
+
+WaitingRoom::~WaitingRoom() {
+  stop();
+}
+
+cache::Result<cache::Done, std::string> WaitingRoom::start() {
+  auto client = cache::MemcachedClient::create(memcached_options_);
+  if (!client) return cache::fail(client.error());
+  memcached_ = std::move(client.value());
+  started_ms_ = nowMs();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "queue");
+    loop();
+  });
+  return cache::Done{};
+}
+
+void WaitingRoom::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WaitingRoom::setKeyring(cache::Keyring keyring) {
+  std::lock_guard lock(keyring_mutex_);
+  keyring_ = std::move(keyring);
+}
+
+cache::Keyring WaitingRoom::keyring() const {
+  std::lock_guard lock(keyring_mutex_);
+  return keyring_;
+}
+
+cache::QueueState WaitingRoom::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+WaitingRoom::Presented WaitingRoom::presented(const http::Request& request) const {
+  Presented p;
+  std::string_view cookies = request.header("Cookie");
+  std::string_view ticket = request.header("X-Surge-Ticket");
+  if (ticket.empty()) ticket = cookieValue(cookies, "surge_ticket");
+  std::string_view client = request.header("X-Surge-Client");
+  if (client.empty()) client = cookieValue(cookies, "surge_client");
+  p.text = std::string(ticket);
+  if (validClientId(client)) p.client_id = std::string(client);
+  return p;
+}
+
+http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
+                                         const cache::QueueTicket& ticket,
+                                         const std::string& client_id,
+                                         bool set_client_cookie) const {
+  cache::QueueState s = state();
+  bool admitted = ticket.number <= s.admitted;
+  uint64_t ahead = admitted ? 0 : ticket.number - s.admitted - 1;
+  int64_t eta = admitted ? 0
+                : s.rate > 0
+                    ? static_cast<int64_t>(std::ceil(static_cast<double>(ahead + 1) / s.rate))
+                    : -1;
+  http::Response r = http::Response::json(
+      status, "{\"ticket\":\"" + text + "\",\"number\":" + std::to_string(ticket.number) +
+                  ",\"position\":" + std::to_string(admitted ? 0 : ahead + 1) +
+                  ",\"eta_s\":" + (eta < 0 ? std::string("null") : std::to_string(eta)) +
+                  ",\"admitted\":" + (admitted ? "true" : "false") + ",\"client\":\"" + client_id +
+                  "\"}");
+  r.headers += "Cache-Control: no-store\r\n";
+  // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
+  r.headers += "Set-Cookie: surge_ticket=" + text + "; Path=/; HttpOnly; SameSite=Lax\r\n";
+  if (set_client_cookie) {
+    r.headers += "Set-Cookie: surge_client=" + client_id +
+                 "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax\r\n";
+  }
+  return r;
+}
+
+void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done done) {
+  Presented p = presented(request);
+  cache::Keyring keys = keyring();
+  uint32_t epoch = state().epoch;
+  bool new_client = p.client_id.empty();
+  if (new_client) p.client_id = newClientId();
+  if (p.client_id.empty()) return done(jsonError(503, "no_entropy", "retry shortly"));
+  cache::ClientBinding binding = cache::clientBinding(p.client_id);
+  if (!p.text.empty() && !new_client) {
+    auto held = cache::decodeTicket(keys, p.text);
+    if (held && held->client == binding && held->epoch == epoch) {
+      reissued_.add();  // the same client again: same number, same place
+      return done(ticketAnswer(200, p.text, held.value(), p.client_id, false));
+    }
+  }
+  {
+    std::unique_lock lock(mutex_);
+    if (block_next_ < block_end_) {
+      cache::QueueTicket t;
+      t.number = block_next_++;
+      t.issued_s = nowMs() / 1000;
+      t.epoch = epoch;
+      t.client = binding;
+      lock.unlock();
+      issued_.add();
+      std::string text = cache::encodeTicket(keys, t);
+      return done(ticketAnswer(201, text, t, p.client_id, new_client));
+    }
+    if (pending_.size() >= options_.max_pending) {
+      lock.unlock();
+      shed_.add();
+      http::Response r = jsonError(503, "overloaded", "too many people are joining; retry");
+      r.headers += "Retry-After: 1\r\n";
+      return done(std::move(r));
+    }
+    pending_.push_back({&worker, binding, p.client_id, new_client, std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+http::Response WaitingRoom::current(const http::Request& request) {
+  Presented p = presented(request);
+  if (p.text.empty()) return jsonError(404, "no_ticket", "no ticket: POST /api/v1/queue/tickets");
+  auto t = cache::decodeTicket(keyring(), p.text);
+  if (!t) return jsonError(403, "ticket_forged", "the ticket does not verify");
+  if (p.client_id.empty() || t->client != cache::clientBinding(p.client_id)) {
+    return jsonError(403, "ticket_other_client", "the ticket belongs to another client");
+  }
+  cache::QueueState s = state();
+  if (t->epoch != s.epoch) return jsonError(403, "ticket_revoked", "the queue was reset");
+  bool admitted = t->number <= s.admitted;
+  uint64_t position = admitted ? 0 : t->number - s.admitted;
+  std::string eta =
+      admitted ? "0"
+      : s.rate > 0
+          ? std::to_string(static_cast<int64_t>(std::ceil(static_cast<double>(position) / s.rate)))
+          : "null";
+  http::Response r = http::Response::json(
+      200, "{\"number\":" + std::to_string(t->number) +
+               ",\"position\":" + std::to_string(position) + ",\"eta_s\":" + eta +
+               ",\"admitted\":" + (admitted ? "true" : "false") +
+               ",\"open\":" + (s.open ? "true" : "false") + "}");
+  r.headers += "Cache-Control: no-store\r\n";
+  return r;
+}
+
+int64_t WaitingRoom::admittedAtMs(uint64_t number) const {
+  // The first remembered moment the cursor was at or past `number`.
+  for (const auto& [ms, admitted] : history_) {
+    if (admitted >= number) return ms;
+  }
+  return nowMs();
+}
+
+WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
+  auto refuse = [this](size_t i) {
+    refused_[i]->add();
+    return Gate{false, kReasons[i], 0};
+  };
+  Presented p = presented(request);
+  cache::QueueState s;
+  {
+    std::lock_guard lock(mutex_);
+    s = state_;
+  }
+  if (!s.open) return Gate{true, "", 0};  // the waiting room is off: every booking passes
+  if (p.text.empty()) return refuse(0);
+  auto t = cache::decodeTicket(keyring(), p.text);
+  if (!t) return refuse(1);
+  if (p.client_id.empty() || t->client != cache::clientBinding(p.client_id)) return refuse(2);
+  if (t->epoch != s.epoch) return refuse(3);
+  if (t->number > s.admitted) return refuse(4);
+  int64_t now = nowMs();
+  int64_t session_ms = options_.session.count() * 1000;
+  {
+    std::lock_guard lock(mutex_);
+    bool history_covers = !history_.empty() && now - started_ms_ > session_ms;
+    int64_t at = admittedAtMs(t->number);
+    bool before_history = !history_.empty() && t->number <= history_.front().second;
+    if ((before_history && history_covers) || (!before_history && now - at > session_ms)) {
+      return refuse(5);
+    }
+  }
+  return Gate{true, "", t->number};
+}
+
+http::Response WaitingRoom::refuse(const Gate& gate) const {
+  std::string reason = gate.reason;
+  const char* message = reason == "missing"  ? "join the queue first: POST /api/v1/queue/tickets"
+                        : reason == "forged" ? "the ticket does not verify"
+                        : reason == "other_client" ? "the ticket belongs to another client"
+                        : reason == "revoked"      ? "the queue was reset; join again"
+                        : reason == "not_admitted" ? "not your turn yet"
+                                                   : "your booking session has expired; join again";
+  http::Response r = jsonError(403, "ticket_" + reason, message);
+  r.headers += "Cache-Control: no-store\r\n";
+  return r;
+}
+
+void WaitingRoom::readState() {
+  auto got = memcached_->get(cache::kQueueStateKey);
+  if (!got) {
+    memcached_errors_.add();
+    return;
+  }
+  if (!got->has_value()) return;  // origin has not published yet: keep what we have
+  auto s = cache::decodeQueueState(**got);
+  if (!s) return;
+  int64_t now = nowMs();
+  std::lock_guard lock(mutex_);
+  if (!have_state_ || s->admitted != state_.admitted || s->epoch != state_.epoch) {
+    if (have_state_ && s->epoch != state_.epoch) history_.clear();
+    history_.emplace_back(now, s->admitted);
+  }
+  // Keep enough history to answer "admitted more than a session ago?".
+  int64_t keep_ms = options_.session.count() * 1000 + 60000;
+  while (history_.size() > 1 && now - history_[1].first > keep_ms)
+    history_.pop_front();
+  state_ = *s;
+  have_state_ = true;
+  admitted_gauge_.set(static_cast<int64_t>(s->admitted));
+  length_gauge_.set(static_cast<int64_t>(s->issued > s->admitted ? s->issued - s->admitted : 0));
+  rate_gauge_.set(static_cast<int64_t>(s->rate * 1000));
+}
+
+void WaitingRoom::loop() {
+  auto next_read = std::chrono::steady_clock::now();
+  while (true) {
+    std::deque<Pending> work;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_read, [&] { return stopping_ || !pending_.empty(); });
+      if (stopping_) break;
+      work.swap(pending_);
+    }
+    if (std::chrono::steady_clock::now() >= next_read) {
+      readState();
+      next_read = std::chrono::steady_clock::now() + options_.refresh;
+    }
+    if (work.empty()) continue;
+    cache::Keyring keys = keyring();
+    uint32_t epoch = state().epoch;
+    for (Pending& p : work) {
+      uint64_t number = 0;
+      {
+        std::lock_guard lock(mutex_);
+        if (block_next_ < block_end_) number = block_next_++;
+      }
+      if (number == 0) {
+        auto top = memcached_->increment(cache::kQueueSequenceKey, options_.block);
+        if (!top || !top->has_value()) {
+          // memcached down, or the sequence not seeded yet (origin re-seeds it): try again soon.
+          if (!top) memcached_errors_.add();
+          p.worker->post([done = std::move(p.done)] {
+            http::Response r =
+                jsonError(503, "queue_unavailable", "the queue cannot be joined right now; retry");
+            r.headers += "Retry-After: 1\r\n";
+            done(std::move(r));
+          });
+          continue;
+        }
+        uint64_t end = **top + 1;
+        std::lock_guard lock(mutex_);
+        block_next_ = end - options_.block;
+        block_end_ = end;
+        number = block_next_++;
+      }
+      cache::QueueTicket t;
+      t.number = number;
+      t.issued_s = nowMs() / 1000;
+      t.epoch = epoch;
+      t.client = p.client;
+      std::string text = cache::encodeTicket(keys, t);
+      issued_.add();
+      http::Response r = ticketAnswer(201, text, t, p.client_id, p.new_client);
+      p.worker->post(
+          [done = std::move(p.done), r = std::move(r)]() mutable { done(std::move(r)); });
+    }
+  }
+  std::deque<Pending> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(pending_);
+  }
+  for (Pending& p : left) {
+    p.worker->post([done = std::move(p.done)] {
+      done(jsonError(503, "shutting_down", "retry on another edge"));
+    });
+  }
+}
+
+}  // namespace surge::edge

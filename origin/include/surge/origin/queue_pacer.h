@@ -1,0 +1,82 @@
+// QueuePacer: origin's half of the waiting room. Every tick (100 ms) it reads how many tickets
+// edges have issued (memcached's sequence), advances the "admitted up to N" cursor by rate x
+// elapsed time (never past what was issued), and publishes the queue state for edges
+// (surge/cache/queue.h). The rate is set by an operator (surgectl queue rate N) or, in auto
+// mode, follows the store: it shrinks while bookings queue at the writer beyond
+// `target_inflight` and grows back while they do not.
+//
+// Origin owns the numbers: the cursor, the epoch and a high-water mark above every issued ticket
+// number are kept durably in the store, so after memcached loses the sequence (eviction, a
+// restart) it is re-seeded from the mark and numbers never go backwards.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "surge/cache/memcached_client.h"
+#include "surge/cache/metrics.h"
+#include "surge/cache/queue.h"
+#include "surge/origin/booking_writer.h"
+
+namespace surge::origin {
+
+class QueuePacer {
+ public:
+  struct Options {
+    double rate = 0;         // tickets admitted per second; 0: auto
+    double auto_start = 50;  // auto mode starts here
+    double auto_max = 5000;
+    size_t target_inflight = 256;  // bookings waiting at the writer that auto mode aims under
+    std::chrono::milliseconds tick{100};
+    int64_t hwm_margin = 100000;  // the persisted mark stays this far above the sequence
+    bool open = false;            // enforce the waiting room from the start
+  };
+
+  QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
+             cache::MetricsRegistry& metrics, Options options);
+  ~QueuePacer();
+  cache::Result<cache::Done, std::string> start();
+  void stop();
+
+  // Operator controls (any thread); each takes effect at the next tick.
+  void setOpen(bool open);      // open: the gate is enforced; closed: every booking passes
+  void setPaused(bool paused);  // paused: the cursor stops
+  void setRate(double rate);    // 0: auto
+  void revoke();                // every ticket issued so far becomes invalid
+  std::string statusJson() const;
+
+ private:
+  void loop();
+  void tick(double seconds);
+  cache::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
+
+  cache::MemcachedClientPtr memcached_;
+  BookingWriter& writer_;
+  Options options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool open_ = false;
+  bool paused_ = false;
+  double set_rate_ = 0;
+  bool revoke_requested_ = false;
+  // Published state (guarded by mutex_ for statusJson).
+  cache::QueueState state_;
+  double current_rate_ = 0;
+  double credit_ = 0;  // fractional admissions carried between ticks
+  int64_t hwm_ = 0;
+  std::thread thread_;
+
+  cache::Gauge& admitted_;
+  cache::Gauge& issued_;
+  cache::Gauge& rate_milli_;
+  cache::Counter& reseeded_;
+  cache::Counter& errors_;
+};
+
+}  // namespace surge::origin

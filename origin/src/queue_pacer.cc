@@ -1,0 +1,205 @@
+#include "surge/origin/queue_pacer.h"
+
+#include <pthread.h>
+
+#include <cmath>
+#include <cstdio>
+#include <future>
+
+#include "surge/origin/calendar.h"
+
+namespace surge::origin {
+
+QueuePacer::QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
+                       cache::MetricsRegistry& metrics, Options options)
+    : memcached_(std::move(memcached)),
+      writer_(writer),
+      options_(options),
+      open_(options.open),
+      set_rate_(options.rate),
+      admitted_(metrics.gauge("surge_origin_queue_admitted", "Tickets up to this number may book")),
+      issued_(metrics.gauge("surge_origin_queue_issued", "Tickets issued by edges (sequence)")),
+      rate_milli_(metrics.gauge("surge_origin_queue_rate_milli",
+                                "Admission rate x 1000 (tickets per second)")),
+      reseeded_(
+          metrics.counter("surge_origin_queue_reseeded_total",
+                          "Times the ticket sequence was missing in memcached and re-seeded")),
+      errors_(metrics.counter("surge_origin_queue_errors_total",
+                              "Pacer ticks that could not read or write memcached or the store")) {}
+
+QueuePacer::~QueuePacer() {
+  stop();
+}
+
+cache::Result<int64_t, std::string> QueuePacer::counter(const std::string& name, int64_t step) {
+  std::promise<cache::Result<int64_t, std::string>> done;
+  auto future = done.get_future();
+  writer_.runExclusive(
+      [&](BookingStore& store) { done.set_value(store.reserveCounter(name, step)); });
+  return future.get();
+}
+
+cache::Result<cache::Done, std::string> QueuePacer::start() {
+  auto admitted = counter("queue_admitted", 0);
+  auto epoch = counter("queue_epoch", 0);
+  auto hwm = counter("queue_seq_hwm", 0);
+  if (!admitted) return cache::fail(admitted.error());
+  if (!epoch) return cache::fail(epoch.error());
+  if (!hwm) return cache::fail(hwm.error());
+  state_.admitted = static_cast<uint64_t>(admitted.value());
+  state_.epoch = static_cast<uint32_t>(epoch.value());
+  hwm_ = hwm.value();
+  current_rate_ = set_rate_ > 0 ? set_rate_ : options_.auto_start;
+  tick(0);  // seed the sequence and publish the state before edges can ask (errors: next tick)
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "queue-pacer");
+    loop();
+  });
+  return cache::Done{};
+}
+
+void QueuePacer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void QueuePacer::setOpen(bool open) {
+  std::lock_guard lock(mutex_);
+  open_ = open;
+}
+void QueuePacer::setPaused(bool paused) {
+  std::lock_guard lock(mutex_);
+  paused_ = paused;
+}
+void QueuePacer::setRate(double rate) {
+  std::lock_guard lock(mutex_);
+  set_rate_ = rate;
+  if (rate > 0) current_rate_ = rate;
+}
+void QueuePacer::revoke() {
+  std::lock_guard lock(mutex_);
+  revoke_requested_ = true;
+}
+
+std::string QueuePacer::statusJson() const {
+  std::lock_guard lock(mutex_);
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
+                "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu}",
+                open_ ? "true" : "false", paused_ ? "true" : "false",
+                set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
+                static_cast<unsigned long long>(state_.admitted),
+                static_cast<unsigned long long>(state_.issued),
+                static_cast<unsigned long long>(
+                    state_.issued > state_.admitted ? state_.issued - state_.admitted : 0));
+  return buf;
+}
+
+void QueuePacer::loop() {
+  auto last = std::chrono::steady_clock::now();
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.tick, [&] { return stopping_; });
+      if (stopping_) return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    tick(std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+}
+
+void QueuePacer::tick(double seconds) {
+  // 1. How far edges have issued (an increment by 0 reads the counter, and keeps memcached's
+  // get count for what edges read); re-seed the sequence from the durable mark if it vanished.
+  auto got = memcached_->increment(cache::kQueueSequenceKey, 0);
+  if (!got) {
+    errors_.add();
+    return;
+  }
+  uint64_t issued = 0;
+  if (!got->has_value()) {
+    if (!memcached_->add(cache::kQueueSequenceKey, std::to_string(hwm_))) {
+      errors_.add();
+      return;
+    }
+    reseeded_.add();
+    issued = static_cast<uint64_t>(hwm_);
+  } else {
+    issued = **got;
+  }
+  // 2. Keep the durable mark ahead of the sequence.
+  while (static_cast<int64_t>(issued) + options_.hwm_margin / 2 > hwm_) {
+    auto old = counter("queue_seq_hwm", options_.hwm_margin);
+    if (!old) {
+      errors_.add();
+      return;
+    }
+    hwm_ = old.value() + options_.hwm_margin;
+  }
+
+  bool open, paused, revoke;
+  double set_rate;
+  {
+    std::lock_guard lock(mutex_);
+    open = open_;
+    paused = paused_;
+    revoke = revoke_requested_;
+    revoke_requested_ = false;
+    set_rate = set_rate_;
+  }
+  cache::QueueState next = state_;
+  if (revoke) {
+    auto e = counter("queue_epoch", 1);
+    if (e) next.epoch = static_cast<uint32_t>(e.value() + 1);
+  }
+  // 3. The rate: fixed, or following the store's backlog.
+  double rate = current_rate_;
+  if (set_rate > 0) {
+    rate = set_rate;
+  } else {
+    size_t backlog = writer_.queued();
+    if (backlog > options_.target_inflight) {
+      rate = std::max(1.0, rate * 0.8);
+    } else if (backlog < options_.target_inflight / 4) {
+      rate = std::min(options_.auto_max, rate * 1.05 + 1);
+    }
+  }
+  // 4. Advance the cursor, never past what was issued (admissions are not banked for later).
+  uint64_t admitted = next.admitted;
+  if (open && !paused) {
+    credit_ += rate * seconds;
+    uint64_t whole = static_cast<uint64_t>(credit_);
+    credit_ -= static_cast<double>(whole);
+    admitted = std::min(issued, admitted + whole);
+    if (admitted == issued) credit_ = 0;
+  }
+  if (admitted > next.admitted) {
+    auto persisted = counter("queue_admitted", static_cast<int64_t>(admitted - next.admitted));
+    if (!persisted) {
+      errors_.add();
+      return;
+    }
+  }
+  next.open = open;
+  next.admitted = admitted;
+  next.rate = open && !paused ? rate : 0;
+  next.issued = issued;
+  next.updated_ms = unixNowMs();
+  if (!memcached_->set(cache::kQueueStateKey, cache::encodeQueueState(next))) errors_.add();
+  {
+    std::lock_guard lock(mutex_);
+    state_ = next;
+    current_rate_ = rate;
+  }
+  admitted_.set(static_cast<int64_t>(admitted));
+  issued_.set(static_cast<int64_t>(issued));
+  rate_milli_.set(static_cast<int64_t>(next.rate * 1000));
+}
+
+}  // namespace surge::origin

@@ -1,0 +1,113 @@
+// Waiting-room tickets and queue state: every alteration refused, the state text round-trips.
+#include "surge/cache/queue.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace surge::cache {
+namespace {
+
+Keyring keys(const std::string& line) {
+  return Keyring::parse(line, "test").value();
+}
+
+TEST(QueueTicketTest, RoundTripsAndBindsTheClient) {
+  Keyring k = keys("q-1 " + std::string(64, 'a'));
+  QueueTicket t;
+  t.number = 123456789;
+  t.issued_s = 1796083200;
+  t.epoch = 7;
+  t.client = clientBinding("client-abc-0123456789");
+  std::string text = encodeTicket(k, t);
+  auto back = decodeTicket(k, text);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->number, 123456789u);
+  EXPECT_EQ(back->issued_s, 1796083200);
+  EXPECT_EQ(back->epoch, 7u);
+  EXPECT_EQ(back->key_id, "q-1");
+  EXPECT_EQ(back->client, clientBinding("client-abc-0123456789"));
+  EXPECT_NE(back->client, clientBinding("client-abd-0123456789"));
+  // URL- and cookie-safe.
+  EXPECT_EQ(
+      text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos);
+}
+
+TEST(QueueTicketTest, EveryBitFlipAndTruncationIsRefused) {
+  Keyring k = keys("q-1 " + std::string(64, 'a'));
+  QueueTicket t;
+  t.number = 42;
+  std::string raw = base64UrlDecode(encodeTicket(k, t)).value();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = raw;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      EXPECT_FALSE(decodeTicket(k, base64UrlEncode(bad)).ok()) << i << ":" << bit;
+    }
+  }
+  for (size_t n = 0; n < raw.size(); ++n)
+    EXPECT_FALSE(decodeTicket(k, base64UrlEncode(raw.substr(0, n))).ok()) << n;
+  EXPECT_FALSE(decodeTicket(k, base64UrlEncode(raw + "x")).ok());
+}
+
+TEST(QueueTicketTest, KeysRotateAndUnknownKeysAreRefused) {
+  Keyring old_only = keys("q-1 " + std::string(64, 'a'));
+  Keyring both = keys("q-1 " + std::string(64, 'a') + "\nq-2 " + std::string(64, 'b'));
+  Keyring other = keys("q-1 " + std::string(64, 'c'));
+  QueueTicket t;
+  t.number = 9;
+  std::string by_old = encodeTicket(old_only, t);
+  EXPECT_TRUE(decodeTicket(both, by_old).ok());  // still valid after a new key is added
+  std::string by_new = encodeTicket(both, t);
+  EXPECT_EQ(decodeTicket(both, by_new)->key_id, "q-2");
+  EXPECT_EQ(decodeTicket(old_only, by_new).error(), TicketError::kUnknownKey);
+  EXPECT_EQ(decodeTicket(other, by_old).error(), TicketError::kBadMac);
+  EXPECT_EQ(decodeTicket(both, "").error(), TicketError::kMalformed);
+  EXPECT_EQ(decodeTicket(both, "not base64!").error(), TicketError::kMalformed);
+  EXPECT_EQ(decodeTicket(both, std::string(300, 'A')).error(), TicketError::kMalformed);
+}
+
+TEST(QueueTicketTest, Base64HasOneSpellingPerValue) {
+  for (std::string s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    EXPECT_EQ(base64UrlDecode(base64UrlEncode(s)).value(), s);
+  }
+  EXPECT_EQ(base64UrlEncode("a"), "YQ");
+  EXPECT_FALSE(base64UrlDecode("YR").has_value());  // same byte, non-zero spare bits
+  EXPECT_FALSE(base64UrlDecode("Y").has_value());
+  EXPECT_FALSE(base64UrlDecode("YQ==").has_value());  // no padding
+}
+
+TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
+  QueueState s;
+  s.open = true;
+  s.epoch = 3;
+  s.admitted = 1000;
+  s.rate = 12.5;
+  s.issued = 5000;
+  s.updated_ms = 1796083200123;
+  std::string text = encodeQueueState(s);
+  EXPECT_EQ(text,
+            "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
+            "updated=1796083200123");
+  auto back = decodeQueueState(text);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(back->open);
+  EXPECT_EQ(back->epoch, 3u);
+  EXPECT_EQ(back->admitted, 1000u);
+  EXPECT_DOUBLE_EQ(back->rate, 12.5);
+  EXPECT_EQ(back->issued, 5000u);
+  EXPECT_TRUE(decodeQueueState(text + " future=1").has_value());  // fields may be added
+  EXPECT_FALSE(decodeQueueState("surge-queue 2 open=1").has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3").has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=2 epoch=3 admitted=1 rate=1 issued=1 "
+                                "updated=1")
+                   .has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=-1 rate=1 issued=1 "
+                                "updated=1")
+                   .has_value());
+}
+
+}  // namespace
+}  // namespace surge::cache

@@ -1,0 +1,261 @@
+// The waiting room end to end: real memcached + surge-origin (pacer) + surge-edge (tickets, gate).
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "edge_process.h"
+
+namespace surge::edge::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kQueueKeyLine = "queue-1 " + std::string(64, '9');
+
+// An edge with the waiting room on, in front of an origin whose queue is open.
+struct Room {
+  explicit Room(std::string extra_http = "")
+      : origin(origin::test::smallCatalog(4, 2, 4, 50)),
+        edge(origin,
+             "  surge_waiting_room on;\n  surge_queue_keys " + keysFile() + ";\n" + extra_http,
+             "    location /api/v1/queue/ { surge_queue; }\n") {}
+  std::string keysFile() {
+    std::string path = origin.path("queue-keys.conf");
+    writeFile(path, kQueueKeyLine + "\n");
+    return path;
+  }
+  void queue(const std::string& action) {
+    auto r = origin.admin("POST", "/admin/v1/queue/" + action);
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  nlohmann::json status() {
+    return nlohmann::json::parse(origin.admin("GET", "/admin/v1/queue").body);
+  }
+  OriginProcess origin;
+  EdgeProcess edge;
+};
+
+struct Ticket {
+  std::string text, client;
+  uint64_t number = 0;
+};
+
+Ticket join(EdgeProcess& edge, const std::string& client = "") {
+  std::vector<std::pair<std::string, std::string>> h;
+  if (!client.empty()) h.emplace_back("X-Surge-Client", client);
+  HttpResponse r;
+  for (int attempt = 0; attempt < 30; ++attempt) {  // 503 + Retry-After: try again, as clients do
+    r = edge.post("/api/v1/queue/tickets", "", h);
+    if (r.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  if (r.status != 201 && r.status != 200) throw std::runtime_error("join: " + r.body);
+  auto j = nlohmann::json::parse(r.body);
+  return Ticket{j["ticket"], j["client"], j["number"]};
+}
+
+std::vector<std::pair<std::string, std::string>> with(const Ticket& t) {
+  return {{"X-Surge-Client", t.client}, {"X-Surge-Ticket", t.text}};
+}
+
+// Waits until the edge has read a queue state with the waiting room open.
+void waitOpen(EdgeProcess& edge, const Ticket& t) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpResponse r = edge.get("/api/v1/queue/tickets/current", with(t));
+    if (r.status == 200 && nlohmann::json::parse(r.body)["open"] == true) return;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+bool waitAdmitted(EdgeProcess& edge, const Ticket& t, std::chrono::milliseconds bound = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpResponse r = edge.get("/api/v1/queue/tickets/current", with(t));
+    if (r.status == 200 && nlohmann::json::parse(r.body)["admitted"] == true) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+HttpResponse book(EdgeProcess& edge, const Ticket& t, const std::string& person,
+                  const std::string& time = "09:00") {
+  auto h = with(t);
+  h.emplace_back("Idempotency-Key", "k-" + person);
+  return edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", time, person), h);
+}
+
+std::string code(const HttpResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("error")) return "";
+  return j["error"]["code"];
+}
+
+TEST(WaitingRoomE2ETest, TicketsAreSignedBoundToTheClientAndKept) {
+  Room room;
+  room.queue("open");
+  HttpResponse first = room.edge.post("/api/v1/queue/tickets", "");
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto j = nlohmann::json::parse(first.body);
+  EXPECT_NE(first.header("set-cookie").find("surge_"), std::string::npos);
+  Ticket t{j["ticket"], j["client"], j["number"]};
+  EXPECT_GE(t.number, 1u);
+  EXPECT_EQ(t.client.size(), 32u);
+
+  // The same client again (a reload, another tab): the same ticket, the same place.
+  HttpResponse again = room.edge.post("/api/v1/queue/tickets", "", with(t));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(again.body)["ticket"], t.text);
+  // Cookies work as well as headers.
+  HttpResponse by_cookie =
+      room.edge.post("/api/v1/queue/tickets", "",
+                     {{"Cookie", "surge_client=" + t.client + "; surge_ticket=" + t.text}});
+  EXPECT_EQ(nlohmann::json::parse(by_cookie.body)["number"], t.number);
+  // Another client gets the next number.
+  Ticket other = join(room.edge);
+  EXPECT_GT(other.number, t.number);
+
+  waitOpen(room.edge, t);
+  HttpResponse current = room.edge.get("/api/v1/queue/tickets/current", with(t));
+  EXPECT_EQ(current.status, 200) << current.body;
+  // Refused: altered, forged with another key, presented by another client.
+  std::string altered = t.text;
+  altered[10] = altered[10] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(code(room.edge.get("/api/v1/queue/tickets/current",
+                               {{"X-Surge-Client", t.client}, {"X-Surge-Ticket", altered}})),
+            "ticket_forged");
+  EXPECT_EQ(code(room.edge.get("/api/v1/queue/tickets/current",
+                               {{"X-Surge-Client", other.client}, {"X-Surge-Ticket", t.text}})),
+            "ticket_other_client");
+  EXPECT_EQ(room.edge.get("/api/v1/queue/tickets/current").status, 404);
+}
+
+TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");  // nobody is admitted while paused
+  Ticket t = join(room.edge);
+  waitOpen(room.edge, t);
+  EXPECT_EQ(code(book(room.edge, t, "gate-1")), "ticket_not_admitted");
+  EXPECT_EQ(
+      code(room.edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "gate-x"),
+                          {{"Idempotency-Key", "gx"}})),
+      "ticket_missing");
+  Ticket stranger = join(room.edge);
+  EXPECT_EQ(code(book(room.edge, Ticket{t.text, stranger.client, 0}, "gate-2")),
+            "ticket_other_client");
+  std::string forged = t.text;
+  forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(code(book(room.edge, Ticket{forged, t.client, 0}, "gate-3")), "ticket_forged");
+  // A client cannot hand the edge its own ticket number for origin.
+  auto h = with(t);
+  h.emplace_back("X-Surge-Ticket-Number", "1");
+  h.emplace_back("Idempotency-Key", "k-gate-4");
+  EXPECT_EQ(code(room.edge.post("/api/v1/bookings",
+                                bookingBody(100001, "2026-12-01", "09:00", "gate-4"), h)),
+            "ticket_not_admitted");
+
+  room.queue("resume");
+  room.origin.admin("POST", "/admin/v1/queue/rate?value=1000");
+  ASSERT_TRUE(waitAdmitted(room.edge, t));
+  HttpResponse ok = book(room.edge, t, "gate-1");
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  // One booking per ticket: origin refuses the same ticket for another person.
+  HttpResponse reuse = book(room.edge, t, "gate-5", "09:30");
+  EXPECT_EQ(reuse.status, 409) << reuse.body;
+  EXPECT_EQ(code(reuse), "ticket_already_used");
+  std::string m = room.edge.metrics();
+  EXPECT_GE(metric(m, "surge_edge_queue_refused_total"), 4);
+  EXPECT_GE(metric(m, "surge_edge_queue_tickets_issued_total"), 2);
+}
+
+TEST(WaitingRoomE2ETest, AdmissionFollowsTicketOrder) {
+  Room room;
+  room.queue("open");
+  room.origin.admin("POST", "/admin/v1/queue/rate?value=8");
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 12; ++i)
+    tickets.push_back(join(room.edge));
+  for (size_t i = 1; i < tickets.size(); ++i)
+    EXPECT_GT(tickets[i].number, tickets[i - 1].number);
+  // Poll everyone: at every moment the admitted tickets are a prefix of the issue order.
+  auto deadline = std::chrono::steady_clock::now() + 8s;
+  size_t admitted_count = 0;
+  while (std::chrono::steady_clock::now() < deadline && admitted_count < tickets.size()) {
+    std::vector<bool> admitted;
+    for (const Ticket& t : tickets) {
+      auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(t)).body);
+      admitted.push_back(j["admitted"] == true);
+    }
+    admitted_count = 0;
+    while (admitted_count < admitted.size() && admitted[admitted_count])
+      ++admitted_count;
+    for (size_t i = admitted_count; i < admitted.size(); ++i)
+      EXPECT_FALSE(admitted[i]) << "ticket " << i << " admitted before ticket " << admitted_count;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(admitted_count, tickets.size());
+  // Positions and ETAs are answered from memory.
+  Ticket late = join(room.edge);
+  auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(late)).body);
+  EXPECT_TRUE(j.contains("eta_s"));
+  EXPECT_TRUE(j.contains("position"));
+}
+
+TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
+  Room room("  surge_queue_session 2s;\n");
+  room.queue("open");
+  room.origin.admin("POST", "/admin/v1/queue/rate?value=1000");
+  Ticket t = join(room.edge);
+  ASSERT_TRUE(waitAdmitted(room.edge, t));
+  std::this_thread::sleep_for(3s);  // past the 2 s session
+  EXPECT_EQ(code(book(room.edge, t, "late-1")), "ticket_expired");
+
+  Ticket u = join(room.edge);
+  ASSERT_TRUE(waitAdmitted(room.edge, u));
+  room.queue("revoke");
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  std::string got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = code(book(room.edge, u, "revoked-1"));
+    if (got == "ticket_revoked") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(got, "ticket_revoked");
+  Ticket fresh = join(room.edge);  // a new ticket works in the new epoch
+  ASSERT_TRUE(waitAdmitted(room.edge, fresh));
+  EXPECT_EQ(book(room.edge, fresh, "fresh-1").status, 201);
+}
+
+TEST(WaitingRoomE2ETest, TheSequenceSurvivesMemcachedLosingIt) {
+  Room room;
+  room.queue("open");
+  Ticket before = join(room.edge);
+  room.origin.memcached().restart();  // empty: origin re-seeds from its durable mark
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  Ticket after;
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpResponse r = room.edge.post("/api/v1/queue/tickets", "");
+    if (r.status == 201) {
+      after.number = nlohmann::json::parse(r.body)["number"];
+      break;
+    }
+    EXPECT_EQ(r.status, 503);  // while re-seeding: a quick retry-later, never a lower number
+    EXPECT_EQ(r.header("retry-after"), "1");
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(after.number, before.number);
+}
+
+TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
+  Room room;
+  room.queue("close");
+  std::this_thread::sleep_for(500ms);  // the edge reads the state every 200 ms
+  HttpResponse r =
+      room.edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "10:00", "closed-1"),
+                     {{"Idempotency-Key", "closed-1"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+}  // namespace
+}  // namespace surge::edge::test
