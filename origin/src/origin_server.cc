@@ -115,6 +115,10 @@ OriginServer::OriginServer(OriginServerOptions options, BookingWriter& writer,
       admin_(admin),
       metrics_(metrics),
       routes_(std::make_unique<Routes>(metrics)),
+      in_flight_gauge_(metrics.gauge("surge_origin_bookings_in_flight",
+                                     "Booking creations received and not answered yet")),
+      in_flight_max_gauge_(metrics.gauge("surge_origin_bookings_in_flight_max",
+                                         "The most booking creations in flight at once")),
       server_(options_.http, *this) {}
 
 OriginServer::~OriginServer() {
@@ -185,7 +189,18 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     b.now_ms = unixNowMs();
     if (!issueCredentials(b)) return ex.error(503, "no_randomness", "try again");
-    return writer_.createBooking(std::move(b), ex.later());
+    int64_t in_flight = creates_in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
+    in_flight_gauge_.add(1);
+    int64_t seen = creates_in_flight_max_.load(std::memory_order_relaxed);
+    while (in_flight > seen && !creates_in_flight_max_.compare_exchange_weak(
+                                   seen, in_flight, std::memory_order_relaxed)) {
+    }
+    if (in_flight > seen) in_flight_max_gauge_.set(creates_in_flight_max_.load());
+    return writer_.createBooking(std::move(b), [this, reply = ex.later()](StoredResponse r) {
+      creates_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      in_flight_gauge_.add(-1);
+      reply(std::move(r));
+    });
   }
 
   if (path.size() > kBookings.size() + 1 &&

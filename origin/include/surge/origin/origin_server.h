@@ -4,6 +4,7 @@
 // catalog parsing all run on other threads.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,12 @@ class OriginServer final : public http::Handler {
   AdminAuth& admin_;
   cache::MetricsRegistry& metrics_;
   std::unique_ptr<Routes> routes_;
+  // Booking creations received and not answered yet: what the waiting room and the edges'
+  // in-flight caps exist to bound. The high-water mark shows whether they did.
+  std::atomic<int64_t> creates_in_flight_{0};
+  std::atomic<int64_t> creates_in_flight_max_{0};
+  cache::Gauge& in_flight_gauge_;
+  cache::Gauge& in_flight_max_gauge_;
   http::Server server_;
 };
 
