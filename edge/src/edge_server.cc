@@ -233,7 +233,9 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
     }
     if (path == "/readyz") {
       const EdgeConfig& c = config();
-      bool snapshots_ok = c.memcached.empty() || snapshots_->get("regions").has_value();
+      std::optional<SnapshotLookup> regions;
+      if (!c.memcached.empty()) regions = snapshots_->get("regions");
+      bool snapshots_ok = c.memcached.empty() || (regions && !regions->snapshot->not_found);
       bool origin_ok = !c.have_origin || origin_->healthy();
       std::string body = std::string("{\"ready\":") +
                          (snapshots_ok && origin_ok ? "true" : "false") +
@@ -372,6 +374,13 @@ http::Response EdgeServer::snapshotResponse(const SnapshotLookup& found, bool,
                                             std::string_view accept_encoding,
                                             std::string_view if_none_match) const {
   const CachedSnapshot& s = *found.snapshot;
+  if (s.not_found && s.name == "regions") {
+    // Origin publishes the region list first thing: without it, origin has not published yet
+    // (a first start, or memcached restarted empty). Not an answer to cache.
+    http::Response r = jsonError(503, "snapshot_unavailable", "not published yet; retry shortly");
+    r.headers += "Retry-After: 1\r\n";
+    return r;
+  }
   if (s.not_found) {
     const char* what = s.name.rfind("clinic/", 0) == 0   ? "unknown clinic"
                        : s.name.rfind("region/", 0) == 0 ? "unknown region"
