@@ -111,6 +111,7 @@ std::string encodeTicket(const Keyring& keyring, QueueTicket ticket) {
   putU64(raw, ticket.number, 8);
   putU64(raw, static_cast<uint64_t>(ticket.issued_s), 8);
   putU64(raw, ticket.epoch, 4);
+  raw.push_back(static_cast<char>(ticket.prequeue ? 1 : 0));
   raw.append(reinterpret_cast<const char*>(ticket.client.data()), ticket.client.size());
   HmacSha256Digest mac = hmacSha256(key.secret, {raw});
   raw.append(reinterpret_cast<const char*>(mac.data()), mac.size());
@@ -124,7 +125,7 @@ Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::strin
   const auto* p = reinterpret_cast<const uint8_t*>(raw->data());
   if (p[0] != kTicketFormat) return fail(TicketError::kMalformed);
   size_t id_len = p[1];
-  size_t body = 2 + id_len + 8 + 8 + 4 + 16;
+  size_t body = 2 + id_len + 8 + 8 + 4 + 1 + 16;
   if (raw->size() != body + kHmacSha256Size) return fail(TicketError::kMalformed);
   std::string_view key_id(raw->data() + 2, id_len);
   const KeyringKey* key = keyring.find(key_id);
@@ -139,16 +140,21 @@ Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::strin
   t.number = getU64(q, 8);
   t.issued_s = static_cast<int64_t>(getU64(q + 8, 8));
   t.epoch = static_cast<uint32_t>(getU64(q + 16, 4));
-  std::memcpy(t.client.data(), q + 20, t.client.size());
+  if (q[20] > 1) return fail(TicketError::kMalformed);
+  t.prequeue = q[20] == 1;
+  std::memcpy(t.client.data(), q + 21, t.client.size());
   return t;
 }
 
 std::string encodeQueueState(const QueueState& s) {
-  char buf[256];
+  char buf[384];
   std::snprintf(buf, sizeof buf,
-                "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld",
+                "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld "
+                "opening=%lld pre=%llu shuffle=%s",
                 s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
-                static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms));
+                static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms),
+                static_cast<long long>(s.opening_s), static_cast<unsigned long long>(s.prequeue),
+                s.shuffle.empty() ? "-" : s.shuffle.c_str());
   return buf;
 }
 
@@ -188,6 +194,17 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
     } else if (name == "updated") {
       if (!u64(v)) return std::nullopt;
       s.updated_ms = static_cast<int64_t>(v);
+    } else if (name == "opening") {
+      if (!u64(v)) return std::nullopt;
+      s.opening_s = static_cast<int64_t>(v);
+      continue;  // optional
+    } else if (name == "pre") {
+      if (!u64(s.prequeue)) return std::nullopt;
+      continue;
+    } else if (name == "shuffle") {
+      if (value.size() > 64) return std::nullopt;
+      s.shuffle = value == "-" ? std::string() : std::string(value);
+      continue;
     } else {
       continue;  // fields may be added
     }
@@ -195,6 +212,50 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
   }
   if (seen < 6) return std::nullopt;
   return s;
+}
+
+uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n) {
+  if (n <= 1 || p < 1 || p > n) return p;
+  // A keyed permutation of [0, 2^bits) (balanced Feistel, 4 rounds of SHA-256), walked until
+  // it lands inside [0, n): a bijection of [0, n) because the cycle containing x < n returns
+  // to [0, n) before it could repeat.
+  int bits = 2;
+  while ((uint64_t{1} << bits) < n)
+    bits += 2;
+  int half = bits / 2;
+  uint64_t mask = (uint64_t{1} << half) - 1;
+  auto round = [&](int r, uint64_t x) {
+    char in[9];
+    in[0] = static_cast<char>(r);
+    for (int i = 0; i < 8; ++i)
+      in[1 + i] = static_cast<char>((x >> (8 * i)) & 0xff);
+    Sha256Digest d = sha256({seed, std::string_view(in, sizeof in)});
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+      v = (v << 8) | d[static_cast<size_t>(i)];
+    return v & mask;
+  };
+  uint64_t x = p - 1;
+  do {
+    uint64_t l = x >> half, r = x & mask;
+    for (int i = 0; i < 4; ++i) {
+      uint64_t next = l ^ round(i, r);
+      l = r;
+      r = next;
+    }
+    x = (l << half) | r;
+  } while (x >= n);
+  return x + 1;
+}
+
+uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state) {
+  if (!ticket.prequeue) return state.prequeue + ticket.number;
+  if (state.prequeue == 0) return 0;  // before the opening: no place yet
+  if (ticket.number > state.prequeue) {
+    // Issued by an edge whose clock ran behind the opening: after the pre-queue, unshuffled.
+    return state.prequeue + ticket.number;
+  }
+  return shufflePosition(state.shuffle, ticket.number, state.prequeue);
 }
 
 }  // namespace surge::cache

@@ -144,23 +144,35 @@ WaitingRoom::Presented WaitingRoom::presented(const http::Request& request) cons
   return p;
 }
 
+// "number", "position" (places until admitted; 0 once admitted; null before the opening for a
+// pre-queue ticket), "eta_s", "admitted", "opening_in_s" (pre-queue, before the opening).
+std::string WaitingRoom::statusFields(const cache::QueueTicket& t, const cache::QueueState& s) {
+  uint64_t place = cache::queuePosition(t, s);
+  std::string out = "\"number\":" + std::to_string(t.number);
+  if (place == 0) {
+    int64_t wait = std::max<int64_t>(0, s.opening_s - nowMs() / 1000);
+    return out + ",\"prequeue\":true,\"position\":null,\"eta_s\":null,\"admitted\":false," +
+           "\"opening_in_s\":" + std::to_string(wait);
+  }
+  bool admitted = place <= s.admitted;
+  uint64_t position = admitted ? 0 : place - s.admitted;
+  std::string eta =
+      admitted ? "0"
+      : s.rate > 0
+          ? std::to_string(static_cast<int64_t>(std::ceil(static_cast<double>(position) / s.rate)))
+          : "null";
+  return out + ",\"prequeue\":" + (t.prequeue ? "true" : "false") +
+         ",\"position\":" + std::to_string(position) + ",\"eta_s\":" + eta +
+         ",\"admitted\":" + (admitted ? "true" : "false");
+}
+
 http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
                                          const cache::QueueTicket& ticket,
                                          const std::string& client_id,
                                          bool set_client_cookie) const {
-  cache::QueueState s = state();
-  bool admitted = ticket.number <= s.admitted;
-  uint64_t ahead = admitted ? 0 : ticket.number - s.admitted - 1;
-  int64_t eta = admitted ? 0
-                : s.rate > 0
-                    ? static_cast<int64_t>(std::ceil(static_cast<double>(ahead + 1) / s.rate))
-                    : -1;
-  http::Response r = http::Response::json(
-      status, "{\"ticket\":\"" + text + "\",\"number\":" + std::to_string(ticket.number) +
-                  ",\"position\":" + std::to_string(admitted ? 0 : ahead + 1) +
-                  ",\"eta_s\":" + (eta < 0 ? std::string("null") : std::to_string(eta)) +
-                  ",\"admitted\":" + (admitted ? "true" : "false") + ",\"client\":\"" + client_id +
-                  "\"}");
+  http::Response r =
+      http::Response::json(status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, state()) +
+                                       ",\"client\":\"" + client_id + "\"}");
   r.headers += "Cache-Control: no-store\r\n";
   // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
   r.headers += "Set-Cookie: surge_ticket=" + text + "; Path=/; HttpOnly; SameSite=Lax\r\n";
@@ -174,7 +186,10 @@ http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
 void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done done) {
   Presented p = presented(request);
   cache::Keyring keys = keyring();
-  uint32_t epoch = state().epoch;
+  cache::QueueState now_state = state();
+  uint32_t epoch = now_state.epoch;
+  // Before the opening time, arrivals join the pre-queue, shuffled at the opening.
+  bool prequeue = now_state.opening_s > nowMs() / 1000 && now_state.prequeue == 0;
   bool new_client = p.client_id.empty();
   if (new_client) p.client_id = newClientId();
   if (p.client_id.empty()) return done(jsonError(503, "no_entropy", "retry shortly"));
@@ -188,7 +203,7 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
   }
   {
     std::unique_lock lock(mutex_);
-    if (block_next_ < block_end_) {
+    if (!prequeue && block_next_ < block_end_) {
       cache::QueueTicket t;
       t.number = block_next_++;
       t.issued_s = nowMs() / 1000;
@@ -206,7 +221,7 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
       r.headers += "Retry-After: 1\r\n";
       return done(std::move(r));
     }
-    pending_.push_back({&worker, binding, p.client_id, new_client, std::move(done)});
+    pending_.push_back({&worker, binding, p.client_id, new_client, prequeue, std::move(done)});
   }
   wake_.notify_one();
 }
@@ -221,18 +236,8 @@ http::Response WaitingRoom::current(const http::Request& request) {
   }
   cache::QueueState s = state();
   if (t->epoch != s.epoch) return jsonError(403, "ticket_revoked", "the queue was reset");
-  bool admitted = t->number <= s.admitted;
-  uint64_t position = admitted ? 0 : t->number - s.admitted;
-  std::string eta =
-      admitted ? "0"
-      : s.rate > 0
-          ? std::to_string(static_cast<int64_t>(std::ceil(static_cast<double>(position) / s.rate)))
-          : "null";
   http::Response r = http::Response::json(
-      200, "{\"number\":" + std::to_string(t->number) +
-               ",\"position\":" + std::to_string(position) + ",\"eta_s\":" + eta +
-               ",\"admitted\":" + (admitted ? "true" : "false") +
-               ",\"open\":" + (s.open ? "true" : "false") + "}");
+      200, "{" + statusFields(t.value(), s) + ",\"open\":" + (s.open ? "true" : "false") + "}");
   r.headers += "Cache-Control: no-store\r\n";
   return r;
 }
@@ -262,19 +267,20 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
   if (!t) return refuse(1);
   if (p.client_id.empty() || t->client != cache::clientBinding(p.client_id)) return refuse(2);
   if (t->epoch != s.epoch) return refuse(3);
-  if (t->number > s.admitted) return refuse(4);
+  uint64_t place = cache::queuePosition(t.value(), s);
+  if (place == 0 || place > s.admitted) return refuse(4);
   int64_t now = nowMs();
   int64_t session_ms = options_.session.count() * 1000;
   {
     std::lock_guard lock(mutex_);
     bool history_covers = !history_.empty() && now - started_ms_ > session_ms;
-    int64_t at = admittedAtMs(t->number);
-    bool before_history = !history_.empty() && t->number <= history_.front().second;
+    int64_t at = admittedAtMs(place);
+    bool before_history = !history_.empty() && place <= history_.front().second;
     if ((before_history && history_covers) || (!before_history && now - at > session_ms)) {
       return refuse(5);
     }
   }
-  return Gate{true, "", t->number};
+  return Gate{true, "", place};  // places are unique per ticket: origin allows one booking each
 }
 
 http::Response WaitingRoom::refuse(const Gate& gate) const {
@@ -335,9 +341,21 @@ void WaitingRoom::loop() {
     uint32_t epoch = state().epoch;
     for (Pending& p : work) {
       uint64_t number = 0;
-      {
+      if (p.prequeue) {
+        auto got = memcached_->increment(cache::kQueuePreSequenceKey, 1);
+        if (got && got->has_value()) number = **got;
+      } else {
         std::lock_guard lock(mutex_);
         if (block_next_ < block_end_) number = block_next_++;
+      }
+      if (number == 0 && p.prequeue) {
+        p.worker->post([done = std::move(p.done)] {
+          http::Response r =
+              jsonError(503, "queue_unavailable", "the queue cannot be joined right now; retry");
+          r.headers += "Retry-After: 1\r\n";
+          done(std::move(r));
+        });
+        continue;
       }
       if (number == 0) {
         auto top = memcached_->increment(cache::kQueueSequenceKey, options_.block);
@@ -362,6 +380,7 @@ void WaitingRoom::loop() {
       t.number = number;
       t.issued_s = nowMs() / 1000;
       t.epoch = epoch;
+      t.prequeue = p.prequeue;
       t.client = p.client;
       std::string text = cache::encodeTicket(keys, t);
       issued_.add();

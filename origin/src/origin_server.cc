@@ -346,6 +346,15 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
         pacer_->setPaused(false);
       } else if (action == "revoke") {
         pacer_->revoke();
+      } else if (action == "opening") {
+        // ?at=UNIX_SECONDS (0: none)
+        std::string_view q = req.query;
+        if (q.substr(0, 3) != "at=" || q.size() > 3 + 12 ||
+            q.substr(3).find_first_not_of("0123456789") != std::string_view::npos ||
+            q.size() == 3) {
+          return ex.error(400, "invalid_opening", "POST /admin/v1/queue/opening?at=UNIX_SECONDS");
+        }
+        pacer_->setOpening(std::stoll(std::string(q.substr(3))));
       } else if (action == "rate") {
         // ?value=N (tickets per second; 0: auto)
         std::string_view q = req.query;

@@ -1,5 +1,6 @@
 #include "surge/origin/queue_pacer.h"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 
 #include <cmath>
@@ -9,6 +10,15 @@
 #include "surge/origin/calendar.h"
 
 namespace surge::origin {
+namespace {
+
+std::string seedText(int64_t seed) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed));
+  return buf;
+}
+
+}  // namespace
 
 QueuePacer::QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
                        cache::MetricsRegistry& metrics, Options options)
@@ -46,6 +56,12 @@ cache::Result<cache::Done, std::string> QueuePacer::start() {
   if (!admitted) return cache::fail(admitted.error());
   if (!epoch) return cache::fail(epoch.error());
   if (!hwm) return cache::fail(hwm.error());
+  auto prequeue = counter("queue_prequeue", 0);
+  auto seed = counter("queue_shuffle_seed", 0);
+  if (!prequeue) return cache::fail(prequeue.error());
+  if (!seed) return cache::fail(seed.error());
+  prequeue_ = static_cast<uint64_t>(prequeue.value());
+  if (seed.value() != 0) shuffle_ = seedText(seed.value());
   state_.admitted = static_cast<uint64_t>(admitted.value());
   state_.epoch = static_cast<uint32_t>(epoch.value());
   hwm_ = hwm.value();
@@ -80,6 +96,11 @@ void QueuePacer::setRate(double rate) {
   set_rate_ = rate;
   if (rate > 0) current_rate_ = rate;
 }
+void QueuePacer::setOpening(int64_t unix_s) {
+  std::lock_guard lock(mutex_);
+  opening_s_ = unix_s;
+}
+
 void QueuePacer::revoke() {
   std::lock_guard lock(mutex_);
   revoke_requested_ = true;
@@ -87,16 +108,18 @@ void QueuePacer::revoke() {
 
 std::string QueuePacer::statusJson() const {
   std::lock_guard lock(mutex_);
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
-                "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu}",
-                open_ ? "true" : "false", paused_ ? "true" : "false",
-                set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
-                static_cast<unsigned long long>(state_.admitted),
-                static_cast<unsigned long long>(state_.issued),
-                static_cast<unsigned long long>(
-                    state_.issued > state_.admitted ? state_.issued - state_.admitted : 0));
+  char buf[400];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
+      "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
+      "\"prequeue\":%llu}",
+      open_ ? "true" : "false", paused_ ? "true" : "false", set_rate_ > 0 ? "fixed" : "auto",
+      current_rate_, state_.epoch, static_cast<unsigned long long>(state_.admitted),
+      static_cast<unsigned long long>(state_.issued),
+      static_cast<unsigned long long>(
+          state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
+      static_cast<long long>(opening_s_), static_cast<unsigned long long>(state_.prequeue));
   return buf;
 }
 
@@ -133,8 +156,45 @@ void QueuePacer::tick(double seconds) {
   } else {
     issued = **got;
   }
+  // Opening time: before it, edges fill the pre-queue and nobody is admitted; at it, the
+  // pre-queue's size P and the shuffle seed are fixed (durably, once) and main tickets follow
+  // them.
+  int64_t opening;
+  {
+    std::lock_guard lock(mutex_);
+    opening = opening_s_;
+  }
+  bool before_opening = false;
+  if (opening > 0 && prequeue_ == 0) {
+    (void)memcached_->add(cache::kQueuePreSequenceKey, "0");  // edges incr it; exists already: fine
+    if (unixNowMs() / 1000 < opening) {
+      before_opening = true;
+    } else {
+      auto pre = memcached_->increment(cache::kQueuePreSequenceKey, 0);
+      uint64_t count = pre && pre->has_value() ? **pre : 0;
+      if (count > 0 && shuffle_.empty()) {
+        unsigned char bytes[8];
+        int64_t seed = 0;
+        if (RAND_bytes(bytes, sizeof bytes) == 1) {
+          for (unsigned char b : bytes)
+            seed = (seed << 8) | b;
+        }
+        seed = (seed & INT64_MAX) | 1;  // never 0 (0 means "no seed yet")
+        auto stored_seed = counter("queue_shuffle_seed", seed);
+        auto stored_count = counter("queue_prequeue", static_cast<int64_t>(count));
+        if (!stored_seed || !stored_count) {
+          errors_.add();
+          return;
+        }
+        shuffle_ = seedText(seed);
+        prequeue_ = count;
+      }
+    }
+  }
+  issued += prequeue_;
+
   // 2. Keep the durable mark ahead of the sequence.
-  while (static_cast<int64_t>(issued) + options_.hwm_margin / 2 > hwm_) {
+  while (static_cast<int64_t>(issued - prequeue_) + options_.hwm_margin / 2 > hwm_) {
     auto old = counter("queue_seq_hwm", options_.hwm_margin);
     if (!old) {
       errors_.add();
@@ -172,7 +232,7 @@ void QueuePacer::tick(double seconds) {
   }
   // 4. Advance the cursor, never past what was issued (admissions are not banked for later).
   uint64_t admitted = next.admitted;
-  if (open && !paused) {
+  if (open && !paused && !before_opening) {
     credit_ += rate * seconds;
     uint64_t whole = static_cast<uint64_t>(credit_);
     credit_ -= static_cast<double>(whole);
@@ -191,6 +251,9 @@ void QueuePacer::tick(double seconds) {
   next.rate = open && !paused ? rate : 0;
   next.issued = issued;
   next.updated_ms = unixNowMs();
+  next.opening_s = opening;
+  next.prequeue = prequeue_;
+  next.shuffle = shuffle_;
   if (!memcached_->set(cache::kQueueStateKey, cache::encodeQueueState(next))) errors_.add();
   {
     std::lock_guard lock(mutex_);

@@ -90,7 +90,7 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   std::string text = encodeQueueState(s);
   EXPECT_EQ(text,
             "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-            "updated=1796083200123");
+            "updated=1796083200123 opening=0 pre=0 shuffle=-");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);
@@ -107,6 +107,54 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=-1 rate=1 issued=1 "
                                 "updated=1")
                    .has_value());
+}
+
+TEST(QueueStateTest, OpeningFieldsRoundTrip) {
+  QueueState s;
+  s.opening_s = 1796083200;
+  s.prequeue = 30;
+  s.shuffle = "00ab12cd34ef5678";
+  auto back = decodeQueueState(encodeQueueState(s));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->opening_s, 1796083200);
+  EXPECT_EQ(back->prequeue, 30u);
+  EXPECT_EQ(back->shuffle, "00ab12cd34ef5678");
+}
+
+TEST(QueueShuffleTest, IsABijectionThatDependsOnTheSeed) {
+  for (uint64_t n : {1u, 2u, 3u, 5u, 16u, 17u, 100u, 1000u, 4099u}) {
+    std::vector<bool> seen(n + 1, false);
+    for (uint64_t p = 1; p <= n; ++p) {
+      uint64_t place = shufflePosition("seed-a", p, n);
+      ASSERT_GE(place, 1u);
+      ASSERT_LE(place, n);
+      EXPECT_FALSE(seen[place]) << "n=" << n << " place " << place << " twice";
+      seen[place] = true;
+    }
+  }
+  int moved = 0, differ = 0;
+  for (uint64_t p = 1; p <= 1000; ++p) {
+    moved += shufflePosition("seed-a", p, 1000) != p;
+    differ += shufflePosition("seed-a", p, 1000) != shufflePosition("seed-b", p, 1000);
+  }
+  EXPECT_GT(moved, 900);   // arrival order says almost nothing about the place
+  EXPECT_GT(differ, 900);  // nor does one opening about the next
+}
+
+TEST(QueueShuffleTest, PlacesOfPreAndMainTickets) {
+  QueueState s;
+  QueueTicket pre;
+  pre.prequeue = true;
+  pre.number = 3;
+  EXPECT_EQ(queuePosition(pre, s), 0u);  // before the opening: no place yet
+  s.prequeue = 10;
+  s.shuffle = "seed";
+  EXPECT_EQ(queuePosition(pre, s), shufflePosition("seed", 3, 10));
+  QueueTicket main;
+  main.number = 4;
+  EXPECT_EQ(queuePosition(main, s), 14u);  // after every pre-queue place
+  pre.number = 12;                         // an edge whose clock ran late
+  EXPECT_EQ(queuePosition(pre, s), 22u);
 }
 
 }  // namespace

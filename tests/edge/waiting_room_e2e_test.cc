@@ -247,6 +247,54 @@ TEST(WaitingRoomE2ETest, TheSequenceSurvivesMemcachedLosingIt) {
   EXPECT_GT(after.number, before.number);
 }
 
+TEST(WaitingRoomE2ETest, ThePreQueueIsShuffledAtTheOpening) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");  // after the opening the cursor stays at 0: positions are places
+  int64_t opening = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count() +
+                    2;
+  ASSERT_EQ(
+      room.origin.admin("POST", "/admin/v1/queue/opening?at=" + std::to_string(opening)).status,
+      202);
+  std::this_thread::sleep_for(400ms);  // edges learn the opening time
+  std::vector<Ticket> early;
+  for (int i = 0; i < 30; ++i) {
+    HttpResponse r = room.edge.post("/api/v1/queue/tickets", "");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["prequeue"], true);
+    EXPECT_TRUE(j["position"].is_null());  // no place before the opening
+    early.push_back(Ticket{j["ticket"], j["client"], j["number"]});
+  }
+  // Before the opening nobody books, however early they came.
+  EXPECT_EQ(code(book(room.edge, early[0], "early-0")), "ticket_not_admitted");
+  std::this_thread::sleep_for(std::chrono::seconds(opening + 1) -
+                              std::chrono::system_clock::now().time_since_epoch());
+  std::this_thread::sleep_for(500ms);
+  std::vector<uint64_t> places;
+  for (const Ticket& t : early) {
+    auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(t)).body);
+    ASSERT_FALSE(j["position"].is_null()) << j.dump();
+    places.push_back(j["position"]);
+  }
+  std::vector<uint64_t> sorted = places;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    EXPECT_EQ(sorted[i], i + 1);  // the 30 places 1..30, each once
+  EXPECT_NE(places, sorted);      // and not in the order people arrived
+  // Arrivals after the opening queue behind the whole pre-queue.
+  Ticket late = join(room.edge);
+  auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(late)).body);
+  EXPECT_EQ(j["prequeue"], false);
+  EXPECT_EQ(j["position"], 30 + late.number);
+  room.queue("resume");
+  room.origin.admin("POST", "/admin/v1/queue/rate?value=1000");
+  ASSERT_TRUE(waitAdmitted(room.edge, early[0]));
+  EXPECT_EQ(book(room.edge, early[0], "early-0").status, 201);
+}
+
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
   Room room;
   room.queue("close");

@@ -8,13 +8,15 @@
 //     snapshot push NAME FILE [--content-type TYPE]
 //     snapshot ls | snapshot rm NAME
 //     stats
-//     queue status | open | close | pause | resume | rate N | revoke
+//     queue status | open | close | pause | resume | rate N | revoke | opening TIME
 //                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
 //
 // Defaults: --origin $SURGE_ORIGIN or http://127.0.0.1:8081,
 //           --admin-keys $SURGE_ADMIN_KEYS or var/admin-keys.conf
 #include <openssl/rand.h>
+
+#include <ctime>
 
 #include <chrono>
 #include <cstdio>
@@ -48,6 +50,7 @@ using namespace surge;
                "  publish\n"
                "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
                "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
+               "  queue opening UNIX_SECONDS | +SECONDS   (pre-queue until then, shuffled at it)\n"
                "  stats\n"
                "  keys new ID\n");
   std::exit(2);
@@ -195,6 +198,14 @@ int main(int argc, char** argv) {
     const std::string& action = arg(1);
     if (action == "status") return admin.call("GET", "/admin/v1/queue");
     if (action == "rate") return admin.call("POST", "/admin/v1/queue/rate?value=" + arg(2));
+    if (action == "opening") {
+      // UNIX seconds, or +N: N seconds from now
+      std::string at = arg(2);
+      if (!at.empty() && at[0] == '+') {
+        at = std::to_string(std::time(nullptr) + std::strtoll(at.c_str() + 1, nullptr, 10));
+      }
+      return admin.call("POST", "/admin/v1/queue/opening?at=" + at);
+    }
     if (action == "open" || action == "close" || action == "pause" || action == "resume" ||
         action == "revoke") {
       return admin.call("POST", "/admin/v1/queue/" + action);

@@ -3,13 +3,18 @@
 //
 // Ticket, as a cookie value or the X-Surge-Ticket header: base64url (no padding) of
 //   u8 format (1) | u8 key-id length | key id | u64 number | i64 issued (unix s) | u32 epoch |
-//   16 bytes client binding (first half of SHA-256 of the client id) | HMAC-SHA256 of all before
+//   u8 pre-queue (0/1) | 16 bytes client binding (first half of SHA-256 of the client id) |
+//   HMAC-SHA256 of all before
 // Numbers come from one global sequence (memcached incr on kQueueSequenceKey). Nothing about a
 // ticket is stored anywhere: an edge that never saw it checks it with the keyring alone.
 //
 // Queue state (kQueueStateKey), written by origin's pacer, read by every edge in the background:
-//   "surge-queue 1 open=<0|1> epoch=<E> admitted=<N> rate=<R> issued=<S> updated=<unix ms>"
-// admitted: every ticket number <= N may book. rate: tickets admitted per second (ETA = people
+//   "surge-queue 1 open=<0|1> epoch=<E> admitted=<N> rate=<R> issued=<S> updated=<unix ms>
+//    opening=<unix s> pre=<P> shuffle=<hex|->"
+// Positions: the P pre-queue tickets (taken before the opening, numbered 1..P by
+// kQueuePreSequenceKey) hold places 1..P in an order shuffled at the opening with a seed origin
+// draws then (so arriving early or fast gains nothing); ticket n of the main sequence holds place
+// P + n. admitted: every place <= N may book. rate: places admitted per second (ETA = places
 // ahead / rate). epoch: raising it (surgectl queue revoke) invalidates every ticket issued before.
 #pragma once
 
@@ -26,6 +31,7 @@ namespace surge::cache {
 
 inline constexpr std::string_view kQueueSequenceKey = "surge:queue:seq";
 inline constexpr std::string_view kQueueStateKey = "surge:queue:state";
+inline constexpr std::string_view kQueuePreSequenceKey = "surge:queue:preseq";
 
 using ClientBinding = std::array<uint8_t, 16>;
 ClientBinding clientBinding(std::string_view client_id);
@@ -35,6 +41,7 @@ struct QueueTicket {
   uint64_t number = 0;
   int64_t issued_s = 0;
   uint32_t epoch = 0;
+  bool prequeue = false;  // taken before the opening: its number is in the pre-queue sequence
   ClientBinding client{};
 };
 
@@ -50,11 +57,19 @@ struct QueueState {
   uint32_t epoch = 0;
   uint64_t admitted = 0;
   double rate = 0;
-  uint64_t issued = 0;
+  uint64_t issued = 0;  // places issued so far: P + the main sequence
   int64_t updated_ms = 0;
+  int64_t opening_s = 0;  // 0: no opening time (tickets are main tickets)
+  uint64_t prequeue = 0;  // P, fixed at the opening; 0 before it
+  std::string shuffle;    // hex seed of the pre-queue order, drawn at the opening
 };
 std::string encodeQueueState(const QueueState& state);
 std::optional<QueueState> decodeQueueState(std::string_view text);
+
+// Place 1..n of pre-queue number p (1..n) under `seed`: a bijection of [1, n].
+uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n);
+// A ticket's place in the queue (0: a pre-queue ticket before the opening).
+uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state);
 
 std::string base64UrlEncode(std::string_view bytes);
 std::optional<std::string> base64UrlDecode(std::string_view text);

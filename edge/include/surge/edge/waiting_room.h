@@ -6,7 +6,9 @@
 //   (surge/cache/queue.h), set as the `surge_ticket` cookie and returned as JSON. The ticket is
 //   bound to the client id (`surge_client` cookie, made on first contact, or the X-Surge-Client
 //   header for apps): the same client asking again - another tab, a reload - gets the same ticket
-//   and keeps its place.
+//   and keeps its place. Before the opening time (set by origin) arrivals get pre-queue tickets;
+//   their places are shuffled at the opening (surge/cache/queue.h), so arriving early or on a
+//   faster connection gains nothing.
 // - Numbers are taken in blocks of `block` per incr. Order across edges then holds within one
 //   block: a ticket can be admitted before one issued up to (block - 1) x (edges - 1) earlier
 //   elsewhere. block = 1 (the default) is strict FIFO at one memcached round trip per ticket.
@@ -64,7 +66,7 @@ class WaitingRoom {
   struct Gate {
     bool ok = false;
     const char* reason = "";  // missing, forged, other_client, revoked, not_admitted, expired
-    uint64_t number = 0;
+    uint64_t number = 0;      // the ticket's place in the queue (unique per ticket), for origin
   };
   Gate check(const http::Request& request);
   http::Response refuse(const Gate& gate) const;
@@ -77,6 +79,7 @@ class WaitingRoom {
     cache::ClientBinding client;
     std::string client_id;
     bool new_client;
+    bool prequeue;
     Done done;
   };
   struct Presented {
@@ -87,6 +90,7 @@ class WaitingRoom {
   http::Response ticketAnswer(int status, const std::string& ticket_text,
                               const cache::QueueTicket& ticket, const std::string& client_id,
                               bool set_client_cookie) const;
+  static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
   void loop();
   void readState();
   int64_t admittedAtMs(uint64_t number) const;

@@ -47,6 +47,9 @@ class QueuePacer {
   void setPaused(bool paused);  // paused: the cursor stops
   void setRate(double rate);    // 0: auto
   void revoke();                // every ticket issued so far becomes invalid
+  // Before `unix_s`, edges hand out pre-queue tickets; at it, their order is shuffled with a seed
+  // drawn then, and admission starts. 0: no opening time. Meant for a fresh queue.
+  void setOpening(int64_t unix_s);
   std::string statusJson() const;
 
  private:
@@ -70,6 +73,9 @@ class QueuePacer {
   double current_rate_ = 0;
   double credit_ = 0;  // fractional admissions carried between ticks
   int64_t hwm_ = 0;
+  int64_t opening_s_ = 0;
+  uint64_t prequeue_ = 0;  // P: fixed (durably) at the opening
+  std::string shuffle_;
   std::thread thread_;
 
   cache::Gauge& admitted_;
