@@ -196,7 +196,10 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
   cache::ClientBinding binding = cache::clientBinding(p.client_id);
   if (!p.text.empty() && !new_client) {
     auto held = cache::decodeTicket(keys, p.text);
-    if (held && held->client == binding && held->epoch == epoch) {
+    // The same client again keeps its ticket - unless its booking session ran out: then it
+    // joins again at the back (else an expired ticket could never be replaced).
+    if (held && held->client == binding && held->epoch == epoch &&
+        !sessionOver(cache::queuePosition(held.value(), now_state), now_state)) {
       reissued_.add();  // the same client again: same number, same place
       return done(ticketAnswer(200, p.text, held.value(), p.client_id, false));
     }
@@ -242,6 +245,17 @@ http::Response WaitingRoom::current(const http::Request& request) {
   return r;
 }
 
+bool WaitingRoom::sessionOver(uint64_t place, const cache::QueueState& s) const {
+  if (place == 0 || place > s.admitted) return false;  // not admitted yet
+  int64_t now = nowMs();
+  int64_t session_ms = options_.session.count() * 1000;
+  std::lock_guard lock(mutex_);
+  bool history_covers = !history_.empty() && now - started_ms_ > session_ms;
+  int64_t at = admittedAtMs(place);
+  bool before_history = !history_.empty() && place <= history_.front().second;
+  return (before_history && history_covers) || (!before_history && now - at > session_ms);
+}
+
 int64_t WaitingRoom::admittedAtMs(uint64_t number) const {
   // The first remembered moment the cursor was at or past `number`.
   for (const auto& [ms, admitted] : history_) {
@@ -269,17 +283,7 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
   if (t->epoch != s.epoch) return refuse(3);
   uint64_t place = cache::queuePosition(t.value(), s);
   if (place == 0 || place > s.admitted) return refuse(4);
-  int64_t now = nowMs();
-  int64_t session_ms = options_.session.count() * 1000;
-  {
-    std::lock_guard lock(mutex_);
-    bool history_covers = !history_.empty() && now - started_ms_ > session_ms;
-    int64_t at = admittedAtMs(place);
-    bool before_history = !history_.empty() && place <= history_.front().second;
-    if ((before_history && history_covers) || (!before_history && now - at > session_ms)) {
-      return refuse(5);
-    }
-  }
+  if (sessionOver(place, s)) return refuse(5);
   return Gate{true, "", place};  // places are unique per ticket: origin allows one booking each
 }
 

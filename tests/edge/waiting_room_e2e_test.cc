@@ -210,6 +210,10 @@ TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
   ASSERT_TRUE(waitAdmitted(room.edge, t));
   std::this_thread::sleep_for(3s);  // past the 2 s session
   EXPECT_EQ(code(book(room.edge, t, "late-1")), "ticket_expired");
+  // Asking again with the expired ticket gives a new one at the back, not the expired one.
+  HttpResponse again = room.edge.post("/api/v1/queue/tickets", "", with(t));
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_GT(nlohmann::json::parse(again.body)["number"].get<uint64_t>(), t.number);
 
   Ticket u = join(room.edge);
   ASSERT_TRUE(waitAdmitted(room.edge, u));

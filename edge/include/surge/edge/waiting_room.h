@@ -93,7 +93,9 @@ class WaitingRoom {
   static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
   void loop();
   void readState();
-  int64_t admittedAtMs(uint64_t number) const;
+  int64_t admittedAtMs(uint64_t number) const;  // mutex_ held
+  // Was `place` admitted more than a session ago?
+  bool sessionOver(uint64_t place, const cache::QueueState& s) const;
   cache::Keyring keyring() const;
 
   cache::MemcachedOptions memcached_options_;
