@@ -234,6 +234,9 @@ struct Loader {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on" && d.args[0] != "off") return fail(d, "expected on or off");
         c.waiting_room.enabled = d.args[0] == "on";
+      } else if (n == "surge_ops_keys") {
+        if (!args(d, 1, 1)) return false;
+        c.ops_keys = resolve(d.args[0]);
       } else if (n == "surge_queue_keys") {
         if (!args(d, 1, 1)) return false;
         c.waiting_room.keys = resolve(d.args[0]);
@@ -263,6 +266,12 @@ struct Loader {
         error = c.path + ": a location serves snapshots but \"surge_memcached\" is not set";
         return false;
       }
+    }
+    bool ops_location = std::any_of(c.locations.begin(), c.locations.end(),
+                                    [](const Location& l) { return l.ops; });
+    if (ops_location && c.ops_keys.empty()) {
+      error = c.path + ": a location has \"surge_ops\" but \"surge_ops_keys\" is not set";
+      return false;
     }
     bool queue_location =
         std::any_of(c.locations.begin(), c.locations.end(),
@@ -403,6 +412,9 @@ struct Loader {
       } else if (n == "surge_queue") {
         if (!args(e, 0, 0)) return false;
         is_queue = true;
+      } else if (n == "surge_ops") {
+        if (!args(e, 0, 0)) return false;
+        loc.ops = true;
       } else if (n == "proxy_pass") {
         if (!args(e, 1, 1)) return false;
         std::string target = e.args[0];
@@ -424,6 +436,9 @@ struct Loader {
     }
     if (is_static + is_snap + is_proxy + is_queue > 1) {
       return fail(d, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass");
+    }
+    if (loc.ops && (is_snap || is_proxy || is_queue)) {
+      return fail(d, "\"surge_ops\" goes with files (root) only");
     }
     if (is_queue) {
       loc.kind = Location::Kind::kQueue;

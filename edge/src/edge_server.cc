@@ -9,6 +9,8 @@
 
 #include "surge/cache/snapshot_names.h"
 
+#include <openssl/crypto.h>
+
 namespace surge::edge {
 namespace {
 
@@ -28,6 +30,41 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
 }
 
 const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
+
+// Standard base64 (with padding), for HTTP Basic credentials.
+std::optional<std::string> base64Decode(std::string_view in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t pad = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else if (c == '=') {
+      ++pad;
+      continue;
+    } else
+      return std::nullopt;
+    if (pad) return std::nullopt;  // data after padding
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (pad > 2) return std::nullopt;
+  return out;
+}
 
 }  // namespace
 
@@ -161,6 +198,26 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   if (waiting_room_) waiting_room_->stop();
 }
 
+void EdgeServer::setOpsKeys(cache::Keyring keys) {
+  std::lock_guard lock(ops_mutex_);
+  ops_keys_ = std::move(keys);
+}
+
+bool EdgeServer::opsAuthorized(const http::Request& request) const {
+  std::string_view auth = request.header("Authorization");
+  if (auth.size() < 7 || !http::equalsIgnoreCase(auth.substr(0, 6), "Basic ")) return false;
+  auto decoded = base64Decode(auth.substr(6));
+  if (!decoded) return false;
+  size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  auto secret = cache::decodeHex(std::string_view(*decoded).substr(colon + 1));
+  if (!secret) return false;
+  std::lock_guard lock(ops_mutex_);
+  const cache::KeyringKey* key = ops_keys_.find(std::string_view(*decoded).substr(0, colon));
+  if (key == nullptr || key->secret.size() != secret->size()) return false;
+  return CRYPTO_memcmp(key->secret.data(), secret->data(), secret->size()) == 0;
+}
+
 const EdgeConfig& EdgeServer::config() const {
   // Each worker keeps its own reference and refreshes it only when a reload bumped the
   // generation: no shared reference count is touched per request.
@@ -251,6 +308,40 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   }
 
   const Location* loc = config().match(path);
+  if (loc != nullptr && loc->ops) {
+    LogContext ctx{kOps, start, {}, {}, {}, {}};
+    if (!opsAuthorized(request)) {
+      http::Response r =
+          jsonError(401, "unauthorized", "operators only: sign in with an admin key");
+      r.headers += "WWW-Authenticate: Basic realm=\"surge ops\", charset=\"UTF-8\"\r\n";
+      return answer(worker, slot, &request, ctx, std::move(r));
+    }
+    if (path == "/ops/metrics/edge") {
+      http::Response r;
+      r.headers = "Content-Type: text/plain; version=0.0.4\r\nCache-Control: no-store\r\n";
+      r.body = metrics_.render();
+      return answer(worker, slot, &request, ctx, std::move(r));
+    }
+    if (path == "/ops/metrics/origin") {
+      if (!config().have_origin) {
+        return answer(worker, slot, &request, ctx, jsonError(404, "no_origin", "no origin here"));
+      }
+      // Origin's /metrics through the same pool, cap and backoff as bookings.
+      http::Request metrics_request;
+      metrics_request.method = "GET";
+      metrics_request.target = "/metrics";
+      metrics_request.path = "/metrics";
+      LogContext async = copyContext(request, kOps, start);
+      std::string id = id_prefix_ + "-" +
+                       std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+      origin_->forward(worker, metrics_request, request.remote_addr, id, 0,
+                       [this, &worker, slot, async](http::Response r) {
+                         r.headers += "Cache-Control: no-store\r\n";
+                         answer(worker, slot, nullptr, async, std::move(r));
+                       });
+      return;
+    }
+  }
   if (loc == nullptr) {
     return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
                   jsonError(404, "not_found", "nothing is served here"));

@@ -78,6 +78,15 @@ def main():
         for old, new in renamed.items():
             html = html.replace('"%s"' % old, '"%s"' % new)
         write(os.path.join(out, page), html.encode("utf-8"))
+    # Everything else (the operator dashboard in ops/, ...) as it is.
+    for root, dirs, files in os.walk(HERE):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), HERE)
+            if rel in HASHED or rel in PAGES or rel in ("build.py", "README.md"):
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                write(os.path.join(out, rel), f.read())
     first_visit = 0
     for root, _, files in os.walk(out):
         for name in sorted(files):

@@ -143,6 +143,7 @@ http {
   surge_refresh_interval 200ms;
   surge_waiting_room on;
   surge_queue_keys ${WORK}/queue.conf;
+  surge_ops_keys ${WORK}/admin.conf;
   upstream origin { server 127.0.0.1:${ports.origin}; }
   proxy_connect_timeout 500ms;
   server {
@@ -150,6 +151,7 @@ http {
     root ${SITE};
     location / { }
     location /assets/ { surge_immutable_hashed on; }
+    location /ops/ { surge_ops; }
     location /api/v1/ { surge_snapshots; }
     location /api/v1/queue/ { surge_queue; }
     location /api/v1/bookings { proxy_pass http://origin; }
@@ -325,6 +327,24 @@ async function main() {
       await screenshot(page, "origin-back-booked");
       check(true, "when origin is back the same booking goes through");
       await page.context().close();
+    }
+
+    console.log("operator dashboard");
+    {
+      const anonymous = await fetch(base() + "/ops/");
+      check(anonymous.status === 401, "the dashboard asks for an admin key (" + anonymous.status + ")");
+      const [keyId, secret] = fs.readFileSync(path.join(WORK, "admin.conf"), "utf8").trim().split(/\s+/);
+      const context = await browser.newContext({ httpCredentials: { username: keyId, password: secret } });
+      const page = await context.newPage();
+      await page.goto(base() + "/ops/");
+      // Two polls (2 s apart) make rates; then every tile holds a number.
+      await page.waitForFunction(() => {
+        const ids = ["ops-requests", "ops-hit-ratio", "ops-origin-inflight", "ops-queue-length", "ops-bookings"];
+        return ids.every((t) => /\d/.test(document.querySelector(`[data-testid="${t}"]`)?.textContent || ""));
+      }, null, { timeout: 15000 });
+      await screenshot(page, "ops-dashboard");
+      check(true, "the dashboard charts the edge and origin metrics");
+      await context.close();
     }
   } finally {
     await browser.close();

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -281,11 +282,16 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.server.backlog, 4096);
   EXPECT_TRUE(c.have_origin);
   EXPECT_EQ(c.origin.port, 8081);
-  ASSERT_EQ(c.locations.size(), 5u);
+  ASSERT_EQ(c.locations.size(), 6u);
   EXPECT_EQ(c.locations[0].prefix, "/api/v1/bookings");
   EXPECT_EQ(c.locations[1].prefix, "/api/v1/queue/");
   EXPECT_EQ(c.locations[1].kind, Location::Kind::kQueue);
-  EXPECT_EQ(c.locations[4].prefix, "/");
+  EXPECT_EQ(c.locations[5].prefix, "/");
+  auto ops = std::find_if(c.locations.begin(), c.locations.end(),
+                          [](const Location& l) { return l.prefix == "/ops/"; });
+  ASSERT_NE(ops, c.locations.end());
+  EXPECT_TRUE(ops->ops);
+  EXPECT_FALSE(c.ops_keys.empty());
   EXPECT_TRUE(c.waiting_room.enabled);
   EXPECT_EQ(c.waiting_room.session, std::chrono::seconds(600));
 }

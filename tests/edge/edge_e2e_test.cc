@@ -413,6 +413,48 @@ TEST(EdgeE2ETest, AccessLogInCombinedFormat) {
   EXPECT_TRUE(std::regex_search(log, line)) << log;
 }
 
+std::string base64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+TEST(EdgeE2ETest, OperatorPagesNeedAnAdminKey) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "  surge_ops_keys " + origin.path("admin-keys.conf") + ";\n",
+                   "    location /ops/ { surge_ops; }\n");
+  writeFile(edge.path("html/ops/index.html"), "dashboard");
+  HttpResponse anonymous = edge.get("/ops/");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.header("www-authenticate"), "Basic realm=\"surge ops\", charset=\"UTF-8\"");
+  std::string good = "Basic " + base64("ops-1:" + std::string(64, '7'));
+  std::string wrong = "Basic " + base64("ops-1:" + std::string(64, '8'));
+  std::string unknown = "Basic " + base64("nobody:" + std::string(64, '7'));
+  EXPECT_EQ(edge.get("/ops/", {{"Authorization", wrong}}).status, 401);
+  EXPECT_EQ(edge.get("/ops/", {{"Authorization", unknown}}).status, 401);
+  EXPECT_EQ(edge.get("/ops/", {{"Authorization", "Basic !!!"}}).status, 401);
+  EXPECT_EQ(edge.get("/ops/", {{"Authorization", good}}).body, "dashboard");
+  HttpResponse mine = edge.get("/ops/metrics/edge", {{"Authorization", good}});
+  EXPECT_EQ(mine.status, 200);
+  EXPECT_NE(mine.body.find("surge_edge_requests_total"), std::string::npos);
+  HttpResponse theirs = edge.get("/ops/metrics/origin", {{"Authorization", good}});
+  EXPECT_EQ(theirs.status, 200) << theirs.body;
+  EXPECT_NE(theirs.body.find("surge_origin_requests_total"), std::string::npos);
+  EXPECT_EQ(edge.get("/ops/metrics/origin").status, 401);
+}
+
 TEST(EdgeE2ETest, SmugglingFramingIsRefusedAndTheConnectionClosed) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin);

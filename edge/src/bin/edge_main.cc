@@ -36,6 +36,12 @@ surge::cache::Result<surge::cache::Keyring, std::string> loadQueueKeys(
   return surge::cache::Keyring::load(config.waiting_room.keys);
 }
 
+surge::cache::Result<surge::cache::Keyring, std::string> loadOpsKeys(
+    const surge::edge::EdgeConfig& config) {
+  if (config.ops_keys.empty()) return surge::cache::Keyring{};
+  return surge::cache::Keyring::load(config.ops_keys);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +71,8 @@ int main(int argc, char** argv) {
     auto queue_keys = loadQueueKeys(*config.value());
     if (!queue_keys) keys = surge::cache::fail(queue_keys.error());
   }
+  auto ops_keys = loadOpsKeys(*config.value());
+  if (keys && !ops_keys) keys = surge::cache::fail(ops_keys.error());
   if (!keys) {
     std::fprintf(stderr, "surge-edge: %s\n", keys.error().c_str());
     if (test_only)
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
 
   surge::edge::EdgeServer server(config.value(), std::move(keys.value()),
                                  loadQueueKeys(*config.value()).value());
+  server.setOpsKeys(std::move(ops_keys.value()));
   auto started = server.start();
   if (!started) {
     std::fprintf(stderr, "surge-edge: %s\n", started.error().c_str());
@@ -109,11 +118,14 @@ int main(int argc, char** argv) {
       auto next_keys = loadKeys(*next.value());
       auto next_queue_keys = loadQueueKeys(*next.value());
       if (next_keys && !next_queue_keys) next_keys = surge::cache::fail(next_queue_keys.error());
+      auto next_ops_keys = loadOpsKeys(*next.value());
+      if (next_keys && !next_ops_keys) next_keys = surge::cache::fail(next_ops_keys.error());
       if (!next_keys) {
         std::fprintf(stderr, "surge-edge: reload refused, running configuration kept: %s\n",
                      next_keys.error().c_str());
         continue;
       }
+      server.setOpsKeys(std::move(next_ops_keys.value()));
       for (const std::string& note : server.reload(next.value(), std::move(next_keys.value()),
                                                    std::move(next_queue_keys.value()))) {
         std::fprintf(stderr, "surge-edge: reload: %s\n", note.c_str());

@@ -25,6 +25,9 @@ struct Location {
   StaticLocation files;                // kStatic
   std::string snapshot_cache_control;  // kSnapshots: extra directives after max-age
   std::string where;                   // file:line, for messages
+  // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
+  // root, plus /ops/metrics/edge and /ops/metrics/origin.
+  bool ops = false;
 };
 
 struct EdgeConfig {
@@ -42,6 +45,7 @@ struct EdgeConfig {
   OriginOptions origin;
   bool have_origin = false;
   WaitingRoomOptions waiting_room;  // enabled/keys/block change on restart only
+  std::string ops_keys;             // keyring of operators (surge_ops_keys), for `surge_ops`
   std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
 
   const Location* match(std::string_view path) const;

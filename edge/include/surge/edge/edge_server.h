@@ -37,6 +37,9 @@ class EdgeServer : public http::Handler {
   // SIGTERM: stop accepting, finish what is in progress (at most `grace`), stop.
   void drainAndStop(std::chrono::milliseconds grace);
   int port() const { return server_ ? server_->port() : 0; }
+  // Operators allowed into `surge_ops` locations (admin keys: HTTP Basic user = key id, password
+  // = the key's hex secret). Any thread; SIGHUP calls it again.
+  void setOpsKeys(cache::Keyring keys);
 
   void handle(http::Worker& worker, const http::Request& request, http::ResponseSlot slot) override;
 
@@ -69,6 +72,9 @@ class EdgeServer : public http::Handler {
   std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<OriginForwarder> origin_;
   std::unique_ptr<WaitingRoom> waiting_room_;         // when the config turns it on
+  mutable std::mutex ops_mutex_;
+  cache::Keyring ops_keys_;
+  bool opsAuthorized(const http::Request& request) const;
   std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
   std::unique_ptr<http::Server> server_;
   std::atomic<uint64_t> request_ids_{0};
