@@ -234,6 +234,28 @@ struct Loader {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on" && d.args[0] != "off") return fail(d, "expected on or off");
         c.waiting_room.enabled = d.args[0] == "on";
+      } else if (n == "surge_name") {
+        if (!args(d, 1, 1)) return false;
+        if (d.args[0].empty() || d.args[0].size() > 64 ||
+            d.args[0].find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789._-") != std::string::npos) {
+          return fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+        c.name = d.args[0];
+      } else if (n == "surge_ops_peer") {
+        if (!args(d, 2, 2)) return false;
+        EdgeConfig::Peer peer;
+        peer.name = d.args[0];
+        if (peer.name.empty() || peer.name.size() > 64 ||
+            peer.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789._-") != std::string::npos) {
+          return fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+        for (const auto& other : c.ops_peers) {
+          if (other.name == peer.name) return fail(d, "duplicate peer \"" + peer.name + "\"");
+        }
+        if (!hostPort(d, d.args[1], peer.host, peer.port)) return false;
+        c.ops_peers.push_back(std::move(peer));
       } else if (n == "surge_ops_keys") {
         if (!args(d, 1, 1)) return false;
         c.ops_keys = resolve(d.args[0]);

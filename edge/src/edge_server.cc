@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -111,6 +112,17 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   snapshots_ =
       std::make_unique<SnapshotCache>(mc, std::move(keyring), config_->snapshots, metrics_);
   origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
+  for (const EdgeConfig::Peer& peer : config_->ops_peers) {
+    OriginOptions o;
+    o.host = peer.host;
+    o.port = peer.port;
+    o.keepalive = 2;
+    o.max_inflight = 16;
+    o.connect_timeout = std::chrono::milliseconds(500);
+    o.read_timeout = std::chrono::milliseconds(2000);
+    peers_.emplace_back(
+        peer.name, std::make_unique<OriginForwarder>(o, config_->server.workers, peer_metrics_));
+  }
   if (config_->waiting_room.enabled) {
     waiting_room_ = std::make_unique<WaitingRoom>(mc, std::move(queue_keyring),
                                                   config_->waiting_room, metrics_);
@@ -127,6 +139,11 @@ EdgeServer::~EdgeServer() {
   if (server_) server_->stop();
   if (snapshots_) snapshots_->stop();
   if (waiting_room_) waiting_room_->stop();
+  // The origin and peer pools hold events of the workers' loops: free them while the loops'
+  // bases still exist (the server frees those when it is destroyed).
+  origin_.reset();
+  peers_.clear();
+  server_.reset();
 }
 
 cache::Result<cache::Done, std::string> EdgeServer::start() {
@@ -321,6 +338,38 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       r.headers = "Content-Type: text/plain; version=0.0.4\r\nCache-Control: no-store\r\n";
       r.body = metrics_.render();
       return answer(worker, slot, &request, ctx, std::move(r));
+    }
+    if (path == "/ops/peers") {
+      std::string body = "{\"self\":\"" + config().name + "\",\"peers\":[";
+      for (size_t i = 0; i < peers_.size(); ++i) {
+        if (i) body += ',';
+        body += "\"" + peers_[i].first + "\"";  // names are [A-Za-z0-9._-]
+      }
+      body += "]}";
+      http::Response r = http::Response::json(200, std::move(body));
+      r.headers += "Cache-Control: no-store\r\n";
+      return answer(worker, slot, &request, ctx, std::move(r));
+    }
+    if (path.substr(0, 18) == "/ops/metrics/peer/") {
+      std::string_view name = path.substr(18);
+      auto peer = std::find_if(peers_.begin(), peers_.end(),
+                               [&](const auto& p) { return p.first == name; });
+      if (peer == peers_.end()) {
+        return answer(worker, slot, &request, ctx, jsonError(404, "no_peer", "no such peer"));
+      }
+      http::Request metrics_request;
+      metrics_request.method = "GET";
+      metrics_request.target = "/metrics";
+      metrics_request.path = "/metrics";
+      LogContext async = copyContext(request, kOps, start);
+      std::string id = id_prefix_ + "-" +
+                       std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+      peer->second->forward(worker, metrics_request, request.remote_addr, id, 0,
+                            [this, &worker, slot, async](http::Response r) {
+                              r.headers += "Cache-Control: no-store\r\n";
+                              answer(worker, slot, nullptr, async, std::move(r));
+                            });
+      return;
     }
     if (path == "/ops/metrics/origin") {
       if (!config().have_origin) {

@@ -455,6 +455,30 @@ TEST(EdgeE2ETest, OperatorPagesNeedAnAdminKey) {
   EXPECT_EQ(edge.get("/ops/metrics/origin").status, 401);
 }
 
+TEST(EdgeE2ETest, TheDashboardSeesTheOtherEdges) {
+  OriginProcess origin(origin::test::smallCatalog());
+  std::string keys = "  surge_ops_keys " + origin.path("admin-keys.conf") + ";\n";
+  EdgeProcess b(origin, keys + "  surge_name b;\n", "    location /ops/ { surge_ops; }\n");
+  EdgeProcess a(origin,
+                keys + "  surge_name a;\n  surge_ops_peer b 127.0.0.1:" + std::to_string(b.port()) +
+                    ";\n  surge_ops_peer gone 127.0.0.1:1;\n",
+                "    location /ops/ { surge_ops; }\n");
+  std::string good = "Basic " + base64("ops-1:" + std::string(64, '7'));
+  HttpResponse peers = a.get("/ops/peers", {{"Authorization", good}});
+  EXPECT_EQ(peers.body, "{\"self\":\"a\",\"peers\":[\"b\",\"gone\"]}");
+  b.get("/healthz");
+  HttpResponse theirs = a.get("/ops/metrics/peer/b", {{"Authorization", good}});
+  EXPECT_EQ(theirs.status, 200);
+  EXPECT_NE(theirs.body.find("surge_edge_requests_total{route=\"ops\",code=\"200\"} 1"),
+            std::string::npos)
+      << theirs.body.substr(0, 400);
+  EXPECT_EQ(a.get("/ops/metrics/peer/gone", {{"Authorization", good}}).status, 503);
+  EXPECT_EQ(a.get("/ops/metrics/peer/nobody", {{"Authorization", good}}).status, 404);
+  EXPECT_EQ(a.get("/ops/metrics/peer/b").status, 401);
+  // The peer's pool keeps its own counters: this edge's origin figures stay its own.
+  EXPECT_EQ(metric(a.metrics(), "surge_edge_origin_shed_total"), 0);
+}
+
 TEST(EdgeE2ETest, SmugglingFramingIsRefusedAndTheConnectionClosed) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin);

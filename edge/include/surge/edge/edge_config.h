@@ -46,6 +46,12 @@ struct EdgeConfig {
   bool have_origin = false;
   WaitingRoomOptions waiting_room;  // enabled/keys/block change on restart only
   std::string ops_keys;             // keyring of operators (surge_ops_keys), for `surge_ops`
+  std::string name = "this";        // surge_name: how the dashboard calls this edge
+  struct Peer {
+    std::string name, host;
+    int port = 0;
+  };
+  std::vector<Peer> ops_peers;      // surge_ops_peer: other edges the dashboard shows (restart)
   std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
 
   const Location* match(std::string_view path) const;

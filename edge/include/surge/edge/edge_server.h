@@ -71,7 +71,11 @@ class EdgeServer : public http::Handler {
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<OriginForwarder> origin_;
-  std::unique_ptr<WaitingRoom> waiting_room_;         // when the config turns it on
+  std::unique_ptr<WaitingRoom> waiting_room_;  // when the config turns it on
+  // Other edges' /metrics for the dashboard, each through its own small pool (their counters go
+  // to a registry of their own, not into this edge's metrics).
+  cache::MetricsRegistry peer_metrics_;
+  std::vector<std::pair<std::string, std::unique_ptr<OriginForwarder>>> peers_;
   mutable std::mutex ops_mutex_;
   cache::Keyring ops_keys_;
   bool opsAuthorized(const http::Request& request) const;
