@@ -289,6 +289,12 @@ struct Loader {
         return false;
       }
     }
+    for (const auto& peer : c.ops_peers) {
+      if (peer.name == c.name) {
+        error = c.path + ": the peer \"" + peer.name + "\" has this edge's own name (surge_name)";
+        return false;
+      }
+    }
     bool ops_location = std::any_of(c.locations.begin(), c.locations.end(),
                                     [](const Location& l) { return l.ops; });
     if (ops_location && c.ops_keys.empty()) {
