@@ -357,38 +357,14 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       if (peer == peers_.end()) {
         return answer(worker, slot, &request, ctx, jsonError(404, "no_peer", "no such peer"));
       }
-      http::Request metrics_request;
-      metrics_request.method = "GET";
-      metrics_request.target = "/metrics";
-      metrics_request.path = "/metrics";
-      LogContext async = copyContext(request, kOps, start);
-      std::string id = id_prefix_ + "-" +
-                       std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
-      peer->second->forward(worker, metrics_request, request.remote_addr, id, 0,
-                            [this, &worker, slot, async](http::Response r) {
-                              r.headers += "Cache-Control: no-store\r\n";
-                              answer(worker, slot, nullptr, async, std::move(r));
-                            });
-      return;
+      return fetchMetrics(*peer->second, worker, request, slot, start);
     }
     if (path == "/ops/metrics/origin") {
       if (!config().have_origin) {
         return answer(worker, slot, &request, ctx, jsonError(404, "no_origin", "no origin here"));
       }
       // Origin's /metrics through the same pool, cap and backoff as bookings.
-      http::Request metrics_request;
-      metrics_request.method = "GET";
-      metrics_request.target = "/metrics";
-      metrics_request.path = "/metrics";
-      LogContext async = copyContext(request, kOps, start);
-      std::string id = id_prefix_ + "-" +
-                       std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
-      origin_->forward(worker, metrics_request, request.remote_addr, id, 0,
-                       [this, &worker, slot, async](http::Response r) {
-                         r.headers += "Cache-Control: no-store\r\n";
-                         answer(worker, slot, nullptr, async, std::move(r));
-                       });
-      return;
+      return fetchMetrics(*origin_, worker, request, slot, start);
     }
   }
   if (loc == nullptr) {
@@ -475,6 +451,23 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   }
   answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
          jsonError(404, "not_found", "nothing is served here"));
+}
+
+void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
+                              const http::Request& request, http::ResponseSlot slot,
+                              std::chrono::steady_clock::time_point start) {
+  http::Request metrics_request;
+  metrics_request.method = "GET";
+  metrics_request.target = "/metrics";
+  metrics_request.path = "/metrics";
+  LogContext async = copyContext(request, kOps, start);
+  std::string id =
+      id_prefix_ + "-" + std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+  from.forward(worker, metrics_request, request.remote_addr, id, 0,
+               [this, &worker, slot, async](http::Response r) {
+                 r.headers += "Cache-Control: no-store\r\n";
+                 answer(worker, slot, nullptr, async, std::move(r));
+               });
 }
 
 void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& request,

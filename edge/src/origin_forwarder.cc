@@ -27,19 +27,11 @@ timeval toTimeval(std::chrono::milliseconds ms) {
                  static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool containsToken(std::string_view list, std::string_view token) {
   size_t pos = 0;
   while (pos <= list.size()) {
     size_t comma = list.find(',', pos);
-    std::string_view item = trim(
+    std::string_view item = http::trimOws(
         list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     if (http::equalsIgnoreCase(item, token)) return true;
     pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
@@ -106,7 +98,7 @@ int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
     pos = next + 2;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return -1;
-    std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+    std::string_view name = line.substr(0, colon), value = http::trimOws(line.substr(colon + 1));
     if (name.find(' ') != std::string_view::npos) return -1;
     if (http::equalsIgnoreCase(name, "content-length")) {
       size_t n = 0;

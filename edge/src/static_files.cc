@@ -24,14 +24,6 @@ int hexValue(char c) {
   return -1;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool parseU64(std::string_view s, uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -44,23 +36,23 @@ double qualityOf(std::string_view header, std::string_view coding) {
   size_t pos = 0;
   while (pos <= header.size()) {
     size_t comma = header.find(',', pos);
-    std::string_view item = trim(
+    std::string_view item = http::trimOws(
         header.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     pos = comma == std::string_view::npos ? header.size() + 1 : comma + 1;
     if (item.empty()) continue;
     std::string_view name = item, params;
     if (size_t semi = item.find(';'); semi != std::string_view::npos) {
-      name = trim(item.substr(0, semi));
-      params = trim(item.substr(semi + 1));
+      name = http::trimOws(item.substr(0, semi));
+      params = http::trimOws(item.substr(semi + 1));
     }
     double q = 1;
     // The q parameter wherever it is among the parameters ("gzip;level=1;q=0").
     while (!params.empty()) {
       size_t semi = params.find(';');
-      std::string_view param = trim(params.substr(0, semi));
+      std::string_view param = http::trimOws(params.substr(0, semi));
       params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
       if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-        std::string value(trim(param.substr(2)));
+        std::string value(http::trimOws(param.substr(2)));
         char* end = nullptr;
         q = std::strtod(value.c_str(), &end);
         if (end == value.c_str() || q < 0 || q > 1) q = 0;
@@ -142,7 +134,7 @@ RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<Byte
     ranges.clear();
     return RangeOutcome::kNone;
   };
-  header = trim(header);
+  header = http::trimOws(header);
   if (header.substr(0, 6) != "bytes=") return RangeOutcome::kNone;
   std::string_view spec = header.substr(6);
   bool any = false;
@@ -150,13 +142,14 @@ RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<Byte
   size_t pos = 0;
   while (pos <= spec.size()) {
     size_t comma = spec.find(',', pos);
-    std::string_view item = trim(
+    std::string_view item = http::trimOws(
         spec.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     pos = comma == std::string_view::npos ? spec.size() + 1 : comma + 1;
     if (item.empty()) continue;
     size_t dash = item.find('-');
     if (dash == std::string_view::npos) return none();
-    std::string_view a = trim(item.substr(0, dash)), b = trim(item.substr(dash + 1));
+    std::string_view a = http::trimOws(item.substr(0, dash)),
+                     b = http::trimOws(item.substr(dash + 1));
     uint64_t first = 0, last = 0;
     if (a.empty()) {  // suffix: the last N bytes
       uint64_t n = 0;
@@ -296,7 +289,7 @@ std::string httpDate(time_t t) {
 }
 
 std::optional<time_t> parseHttpDate(std::string_view text) {
-  std::string s(trim(text));
+  std::string s(http::trimOws(text));
   // IMF-fixdate, then the obsolete RFC 850 and asctime forms, which RFC 9110 5.6.7 says a
   // recipient must accept too.
   for (const char* format :
@@ -310,7 +303,7 @@ std::optional<time_t> parseHttpDate(std::string_view text) {
 
 bool etagMatches(std::string_view header, std::string_view etag) {
   auto strip = [](std::string_view e) {
-    e = trim(e);
+    e = http::trimOws(e);
     if (e.substr(0, 2) == "W/") e.remove_prefix(2);
     return e;
   };
@@ -510,8 +503,8 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
 
   std::string_view range = request.header("Range");
   std::string_view if_range = request.header("If-Range");
-  if (!range.empty() && !if_range.empty() && trim(if_range) != etag &&
-      trim(if_range) != f.last_modified) {
+  if (!range.empty() && !if_range.empty() && http::trimOws(if_range) != etag &&
+      http::trimOws(if_range) != f.last_modified) {
     range = {};  // the client's copy is outdated: send everything
   }
   std::vector<ByteRange> ranges;

@@ -17,25 +17,17 @@ int64_t nowMs() {
       .count();
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // The value of cookie `name` in a Cookie header ("a=1; b=2"); empty when absent.
 std::string_view cookieValue(std::string_view header, std::string_view name) {
   size_t pos = 0;
   while (pos < header.size()) {
     size_t semi = header.find(';', pos);
     std::string_view item =
-        trim(header.substr(pos, semi == std::string_view::npos ? semi : semi - pos));
+        http::trimOws(header.substr(pos, semi == std::string_view::npos ? semi : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     size_t eq = item.find('=');
-    if (eq != std::string_view::npos && trim(item.substr(0, eq)) == name) {
-      return trim(item.substr(eq + 1));
+    if (eq != std::string_view::npos && http::trimOws(item.substr(0, eq)) == name) {
+      return http::trimOws(item.substr(eq + 1));
     }
   }
   return {};

@@ -34,14 +34,6 @@ bool isTargetChar(unsigned char c) {
   return c > 0x20 && c < 0x7f;
 }
 
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 ParseResult failWith(ParseError& error, int status, const char* reason) {
   error.status = status;
   error.reason = reason;
@@ -320,6 +312,14 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
   req.body = in.substr(pos, length);
   consumed = pos + length;
   return ParseResult::kComplete;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
 }
 
 }  // namespace surge::http

@@ -56,6 +56,9 @@ class EdgeServer : public http::Handler {
   const EdgeConfig& config() const;
   void answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
               const LogContext& ctx, http::Response response);
+  // Another server's /metrics (origin's, a peer edge's), for the dashboard.
+  void fetchMetrics(OriginForwarder& from, http::Worker& worker, const http::Request& request,
+                    http::ResponseSlot slot, std::chrono::steady_clock::time_point start);
   void serveSnapshot(http::Worker& worker, const http::Request& request, http::ResponseSlot slot,
                      const std::string& name, const LogContext& ctx);
   http::Response snapshotResponse(const SnapshotLookup& found, bool head,

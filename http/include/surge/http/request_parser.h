@@ -62,4 +62,7 @@ ParseResult parseRequest(std::string_view input, const ParseLimits& limits, Requ
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// Without the optional whitespace (spaces and tabs) around a header value or list item.
+std::string_view trimOws(std::string_view s);
+
 }  // namespace surge::http
