@@ -150,11 +150,11 @@ std::string encodeQueueState(const QueueState& s) {
   char buf[384];
   std::snprintf(buf, sizeof buf,
                 "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld "
-                "opening=%lld pre=%llu shuffle=%s",
+                "opening=%lld pre=%llu opened=%d shuffle=%s",
                 s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
                 static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms),
                 static_cast<long long>(s.opening_s), static_cast<unsigned long long>(s.prequeue),
-                s.shuffle.empty() ? "-" : s.shuffle.c_str());
+                s.opened ? 1 : 0, s.shuffle.empty() ? "-" : s.shuffle.c_str());
   return buf;
 }
 
@@ -200,6 +200,10 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
       continue;  // optional
     } else if (name == "pre") {
       if (!u64(s.prequeue)) return std::nullopt;
+      continue;
+    } else if (name == "opened") {
+      if (!u64(v) || v > 1) return std::nullopt;
+      s.opened = v == 1;
       continue;
     } else if (name == "shuffle") {
       if (value.size() > 64) return std::nullopt;
@@ -250,11 +254,10 @@ uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n) {
 
 uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state) {
   if (!ticket.prequeue) return state.prequeue + ticket.number;
-  if (state.prequeue == 0) return 0;  // before the opening: no place yet
-  if (ticket.number > state.prequeue) {
-    // Issued by an edge whose clock ran behind the opening: after the pre-queue, unshuffled.
-    return state.prequeue + ticket.number;
-  }
+  if (!state.opened) return 0;  // before the opening: no place yet
+  // Taken after P was fixed (an edge that had not seen the opening yet): no place - giving it
+  // P + number would collide with main ticket `number`.
+  if (ticket.number == 0 || ticket.number > state.prequeue) return 0;
   return shufflePosition(state.shuffle, ticket.number, state.prequeue);
 }
 

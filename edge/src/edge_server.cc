@@ -194,7 +194,14 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
   }
   snapshots_->setKeyring(std::move(keyring));
   snapshots_->setOptions(next->snapshots);
-  origin_->setOptions(next->origin);
+  OriginOptions origin = next->origin;
+  if (origin.host != now.origin.host || origin.port != now.origin.port) {
+    // Pooled connections would keep going to the old address: the upstream is restart-only.
+    kept.push_back("the upstream server changes on restart only");
+    origin.host = now.origin.host;
+    origin.port = now.origin.port;
+  }
+  origin_->setOptions(origin);
   {
     std::lock_guard lock(config_mutex_);
     config_ = std::move(next);

@@ -136,10 +136,11 @@ class OriginForwarder::Pool {
       destroy(c);
   }
 
-  void start(std::string bytes, bool retry_ok, Done done) {
+  void start(std::string bytes, bool retry_ok, bool head, Done done) {
     auto ex = std::make_unique<Exchange>();
     ex->bytes = std::move(bytes);
     ex->retry_ok = retry_ok;
+    ex->head = head;
     ex->done = std::move(done);
     Conn* c = takeIdle();
     if (c == nullptr) {
@@ -162,6 +163,7 @@ class OriginForwarder::Pool {
     size_t written = 0;
     bool retry_ok = false;
     bool retried = false;
+    bool head = false;  // the answer has no body, whatever its Content-Length says
     Done done;
   };
   struct Conn {
@@ -313,7 +315,7 @@ class OriginForwarder::Pool {
       }
       return;
     }
-    bool no_body = head.status == 204 || head.status == 304 || head.status < 200;
+    bool no_body = c->ex->head || head.status == 204 || head.status == 304 || head.status < 200;
     size_t body_len = no_body ? 0 : head.content_length.value_or(0);
     if (!no_body && !head.content_length) {
       if (!eof) return;  // delimited by close
@@ -331,6 +333,8 @@ class OriginForwarder::Pool {
     r.status = head.status;
     r.headers = std::move(head.headers);
     r.body.assign(c->in, head.header_bytes, body_len);
+    // HEAD: the client gets origin's length, not ours of an empty body.
+    if (c->ex->head && head.content_length) r.content_length_override = head.content_length;
     bool reusable = !head.close && !eof && c->in.size() == head.header_bytes + body_len;
     owner_.succeeded();
     owner_.forwarded_.add();
@@ -506,7 +510,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
-  pool->start(std::move(bytes), retry_ok, std::move(done));
+  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", std::move(done));
 }
 
 }  // namespace surge::edge

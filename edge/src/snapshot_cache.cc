@@ -194,7 +194,12 @@ std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
     std::unique_lock lock(s.mutex);
     for (auto it = s.slots.begin(); it != s.slots.end();) {
       int64_t used = it->second->used_ms.load(std::memory_order_relaxed);
-      if (now_ms - used > idle_ms && it->first != "regions") {
+      const auto& held = it->second->snapshot;
+      bool old_miss = held && held->not_found &&
+                      now_ms - it->second->confirmed_ms.load(std::memory_order_relaxed) > 2000;
+      // A name memcached did not have is asked again only when someone asks for it again: junk
+      // names must not fill the refresher's batches for a minute each.
+      if ((now_ms - used > idle_ms || old_miss) && it->first != "regions") {
         it = s.slots.erase(it);  // nobody asked for it lately: stop refreshing it
         continue;
       }

@@ -348,8 +348,9 @@ std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::s
   how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
-  if (fd < 0 && errno == ENOSYS) {
-    // Kernels before 5.6: refuse a symlink as the last component at least.
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+    // Kernels before 5.6, or a seccomp profile that refuses openat2 with EPERM: refuse a symlink
+    // as the last component at least.
     fd = ::openat(root_fd, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   }
   if (fd < 0) return std::nullopt;

@@ -181,7 +181,7 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
   cache::QueueState now_state = state();
   uint32_t epoch = now_state.epoch;
   // Before the opening time, arrivals join the pre-queue, shuffled at the opening.
-  bool prequeue = now_state.opening_s > nowMs() / 1000 && now_state.prequeue == 0;
+  bool prequeue = now_state.opening_s > nowMs() / 1000 && !now_state.opened;
   bool new_client = p.client_id.empty();
   if (new_client) p.client_id = newClientId();
   if (p.client_id.empty()) return done(jsonError(503, "no_entropy", "retry shortly"));
@@ -190,7 +190,10 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
     auto held = cache::decodeTicket(keys, p.text);
     // The same client again keeps its ticket - unless its booking session ran out: then it
     // joins again at the back (else an expired ticket could never be replaced).
-    if (held && held->client == binding && held->epoch == epoch &&
+    // A pre-queue ticket taken too late has no place after the opening: replaced too.
+    bool placeless = held && held->prequeue && now_state.opened &&
+                     cache::queuePosition(held.value(), now_state) == 0;
+    if (held && held->client == binding && held->epoch == epoch && !placeless &&
         !sessionOver(cache::queuePosition(held.value(), now_state), now_state)) {
       reissued_.add();  // the same client again: same number, same place
       return done(ticketAnswer(200, p.text, held.value(), p.client_id, false));
@@ -231,6 +234,10 @@ http::Response WaitingRoom::current(const http::Request& request) {
   }
   cache::QueueState s = state();
   if (t->epoch != s.epoch) return jsonError(403, "ticket_revoked", "the queue was reset");
+  if (t->prequeue && s.opened && cache::queuePosition(t.value(), s) == 0) {
+    return jsonError(403, "ticket_revoked",
+                     "taken after the opening closed the pre-queue; join again");
+  }
   http::Response r = http::Response::json(
       200, "{" + statusFields(t.value(), s) + ",\"open\":" + (s.open ? "true" : "false") + "}");
   r.headers += "Cache-Control: no-store\r\n";
@@ -263,10 +270,15 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
   };
   Presented p = presented(request);
   cache::QueueState s;
+  bool known;
   {
     std::lock_guard lock(mutex_);
     s = state_;
+    known = have_state_;
   }
+  // Until origin's queue state has been read (a fresh edge, memcached down at start), the edge
+  // cannot know whether the room is open: refuse for now rather than let everyone through.
+  if (!known) return Gate{false, "unavailable", 0};
   if (!s.open) return Gate{true, "", 0};  // the waiting room is off: every booking passes
   if (p.text.empty()) return refuse(0);
   auto t = cache::decodeTicket(keyring(), p.text);
@@ -274,6 +286,7 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
   if (p.client_id.empty() || t->client != cache::clientBinding(p.client_id)) return refuse(2);
   if (t->epoch != s.epoch) return refuse(3);
   uint64_t place = cache::queuePosition(t.value(), s);
+  if (place == 0 && t->prequeue && s.opened) return refuse(3);  // too late for the pre-queue
   if (place == 0 || place > s.admitted) return refuse(4);
   if (sessionOver(place, s)) return refuse(5);
   return Gate{true, "", place};  // places are unique per ticket: origin allows one booking each
@@ -281,6 +294,12 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
 
 http::Response WaitingRoom::refuse(const Gate& gate) const {
   std::string reason = gate.reason;
+  if (reason == "unavailable") {
+    http::Response r =
+        jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry");
+    r.headers += "Retry-After: 1\r\nCache-Control: no-store\r\n";
+    return r;
+  }
   const char* message = reason == "missing"  ? "join the queue first: POST /api/v1/queue/tickets"
                         : reason == "forged" ? "the ticket does not verify"
                         : reason == "other_client" ? "the ticket belongs to another client"
@@ -337,6 +356,11 @@ void WaitingRoom::loop() {
     uint32_t epoch = state().epoch;
     for (Pending& p : work) {
       uint64_t number = 0;
+      if (p.prequeue) {
+        // The opening may have come while this request waited: then it is a main ticket.
+        std::lock_guard lock(mutex_);
+        if (state_.opened || state_.opening_s <= nowMs() / 1000) p.prequeue = false;
+      }
       if (p.prequeue) {
         auto got = memcached_->increment(cache::kQueuePreSequenceKey, 1);
         if (got && got->has_value()) number = **got;

@@ -437,7 +437,9 @@ class Worker::Impl {
   void queue(Connection& c, Response r) {
     Connection::Pending p;
     std::string_view body = r.shared_owner ? r.shared_body : std::string_view(r.body);
-    uint64_t length = r.file ? r.file_length : body.size();
+    uint64_t length = r.file                      ? r.file_length
+                      : r.content_length_override ? *r.content_length_override
+                                                  : body.size();
     bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
     bool close_conn = r.close || !c.keep_alive || c.peer_closed || draining_;
     p.head.reserve(160 + r.headers.size());

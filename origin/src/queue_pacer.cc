@@ -65,6 +65,23 @@ cache::Result<cache::Done, std::string> QueuePacer::start() {
   state_.admitted = static_cast<uint64_t>(admitted.value());
   state_.epoch = static_cast<uint32_t>(epoch.value());
   hwm_ = hwm.value();
+  auto opened = counter("queue_opened", 0);
+  auto saved = counter("queue_settings_saved", 0);
+  if (!opened || !saved) return cache::fail(std::string("cannot read the queue's settings"));
+  opened_ = opened.value() != 0;
+  if (saved.value() != 0) {
+    // What operators set survives a restart: the flags only seed a queue that never had settings.
+    auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
+    auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
+    if (!o || !p || !r || !t) return cache::fail(std::string("cannot read the queue's settings"));
+    open_ = o.value() != 0;
+    paused_ = p.value() != 0;
+    set_rate_ = static_cast<double>(r.value()) / 1000;
+    opening_s_ = t.value();
+  } else {
+    opening_s_ = options_.opening_s;
+    settings_dirty_ = true;
+  }
   current_rate_ = set_rate_ > 0 ? set_rate_ : options_.auto_start;
   tick(0);  // seed the sequence and publish the state before edges can ask (errors: next tick)
   thread_ = std::thread([this] {
@@ -86,19 +103,23 @@ void QueuePacer::stop() {
 void QueuePacer::setOpen(bool open) {
   std::lock_guard lock(mutex_);
   open_ = open;
+  settings_dirty_ = true;
 }
 void QueuePacer::setPaused(bool paused) {
   std::lock_guard lock(mutex_);
   paused_ = paused;
+  settings_dirty_ = true;
 }
 void QueuePacer::setRate(double rate) {
   std::lock_guard lock(mutex_);
   set_rate_ = rate;
   if (rate > 0) current_rate_ = rate;
+  settings_dirty_ = true;
 }
 void QueuePacer::setOpening(int64_t unix_s) {
   std::lock_guard lock(mutex_);
   opening_s_ = unix_s;
+  settings_dirty_ = true;
 }
 
 void QueuePacer::revoke() {
@@ -121,6 +142,18 @@ std::string QueuePacer::statusJson() const {
           state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
       static_cast<long long>(opening_s_), static_cast<unsigned long long>(state_.prequeue));
   return buf;
+}
+
+cache::Result<int64_t, std::string> QueuePacer::setCounter(const std::string& name, int64_t value) {
+  auto old = counter(name, 0);
+  if (!old) return old;
+  return counter(name, value - old.value());
+}
+
+bool QueuePacer::saveSettings(bool open, bool paused, double rate, int64_t opening) {
+  return setCounter("queue_open", open ? 1 : 0) && setCounter("queue_paused", paused ? 1 : 0) &&
+         setCounter("queue_rate_milli", static_cast<int64_t>(rate * 1000)) &&
+         setCounter("queue_opening", opening) && setCounter("queue_settings_saved", 1);
 }
 
 void QueuePacer::loop() {
@@ -165,13 +198,19 @@ void QueuePacer::tick(double seconds) {
     opening = opening_s_;
   }
   bool before_opening = false;
-  if (opening > 0 && prequeue_ == 0) {
+  if (opening > 0 && !opened_) {
     (void)memcached_->add(cache::kQueuePreSequenceKey, "0");  // edges incr it; exists already: fine
     if (unixNowMs() / 1000 < opening) {
       before_opening = true;
     } else {
+      // The opening: P is fixed now, even at 0, and "opened" is published, so no edge places a
+      // pre-queue ticket taken from here on (those get no place and join the main queue).
       auto pre = memcached_->increment(cache::kQueuePreSequenceKey, 0);
-      uint64_t count = pre && pre->has_value() ? **pre : 0;
+      if (!pre) {
+        errors_.add();
+        return;
+      }
+      uint64_t count = pre->has_value() ? **pre : 0;
       if (count > 0 && shuffle_.empty()) {
         unsigned char bytes[8];
         int64_t seed = 0;
@@ -189,6 +228,11 @@ void QueuePacer::tick(double seconds) {
         shuffle_ = seedText(seed);
         prequeue_ = count;
       }
+      if (!counter("queue_opened", 1)) {
+        errors_.add();
+        return;
+      }
+      opened_ = true;
     }
   }
   issued += prequeue_;
@@ -203,7 +247,7 @@ void QueuePacer::tick(double seconds) {
     hwm_ = old.value() + options_.hwm_margin;
   }
 
-  bool open, paused, revoke;
+  bool open, paused, revoke, settings_changed;
   double set_rate;
   {
     std::lock_guard lock(mutex_);
@@ -212,14 +256,36 @@ void QueuePacer::tick(double seconds) {
     revoke = revoke_requested_;
     revoke_requested_ = false;
     set_rate = set_rate_;
+    settings_changed = settings_dirty_;
+    settings_dirty_ = false;
+  }
+  if (settings_changed && !saveSettings(open, paused, set_rate, opening)) {
+    errors_.add();
+    std::lock_guard lock(mutex_);
+    settings_dirty_ = true;  // the next tick tries again
   }
   cache::QueueState next = state_;
   if (revoke) {
+    // Every ticket so far is void: its places are skipped (nobody may wait behind dead places).
     auto e = counter("queue_epoch", 1);
-    if (e) next.epoch = static_cast<uint32_t>(e.value() + 1);
+    auto skipped = issued > next.admitted
+                       ? counter("queue_admitted", static_cast<int64_t>(issued - next.admitted))
+                       : counter("queue_admitted", 0);
+    if (!e || !skipped) {
+      errors_.add();
+      std::lock_guard lock(mutex_);
+      revoke_requested_ = true;  // try again next tick; the operator was told 202, not done
+      return;
+    }
+    next.epoch = static_cast<uint32_t>(e.value() + 1);
+    next.admitted = std::max(next.admitted, issued);
   }
   // 3. The rate: fixed, or following the store's backlog.
-  double rate = current_rate_;
+  double rate;
+  {
+    std::lock_guard lock(mutex_);
+    rate = current_rate_;
+  }
   if (set_rate > 0) {
     rate = set_rate;
   } else {
@@ -253,6 +319,7 @@ void QueuePacer::tick(double seconds) {
   next.updated_ms = unixNowMs();
   next.opening_s = opening;
   next.prequeue = prequeue_;
+  next.opened = opened_;
   next.shuffle = shuffle_;
   if (!memcached_->set(cache::kQueueStateKey, cache::encodeQueueState(next))) errors_.add();
   {

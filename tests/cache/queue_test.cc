@@ -90,7 +90,7 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   std::string text = encodeQueueState(s);
   EXPECT_EQ(text,
             "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-            "updated=1796083200123 opening=0 pre=0 shuffle=-");
+            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=-");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);
@@ -113,11 +113,13 @@ TEST(QueueStateTest, OpeningFieldsRoundTrip) {
   QueueState s;
   s.opening_s = 1796083200;
   s.prequeue = 30;
+  s.opened = true;
   s.shuffle = "00ab12cd34ef5678";
   auto back = decodeQueueState(encodeQueueState(s));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->opening_s, 1796083200);
   EXPECT_EQ(back->prequeue, 30u);
+  EXPECT_TRUE(back->opened);
   EXPECT_EQ(back->shuffle, "00ab12cd34ef5678");
 }
 
@@ -149,12 +151,14 @@ TEST(QueueShuffleTest, PlacesOfPreAndMainTickets) {
   EXPECT_EQ(queuePosition(pre, s), 0u);  // before the opening: no place yet
   s.prequeue = 10;
   s.shuffle = "seed";
+  EXPECT_EQ(queuePosition(pre, s), 0u);  // P known but the opening not published: still none
+  s.opened = true;
   EXPECT_EQ(queuePosition(pre, s), shufflePosition("seed", 3, 10));
   QueueTicket main;
   main.number = 4;
   EXPECT_EQ(queuePosition(main, s), 14u);  // after every pre-queue place
-  pre.number = 12;                         // an edge whose clock ran late
-  EXPECT_EQ(queuePosition(pre, s), 22u);
+  pre.number = 12;  // taken after P was fixed: no place (it would collide with main ticket 12)
+  EXPECT_EQ(queuePosition(pre, s), 0u);
 }
 
 }  // namespace

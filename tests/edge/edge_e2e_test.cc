@@ -153,6 +153,15 @@ TEST(EdgeE2ETest, BookingThroughTheEdgeShowsInTheClinicSnapshot) {
       edge.get("/api/v1/bookings/" + booking["booking_id"].get<std::string>(),
                {{"Authorization", "Bearer " + booking["token"].get<std::string>()}});
   EXPECT_EQ(read.status, 200) << read.body;
+  // HEAD through the proxy: origin's length, no body, and at once (not after the read timeout).
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResponse head =
+      edge.get("/api/v1/bookings/" + booking["booking_id"].get<std::string>(),
+               {{"Authorization", "Bearer " + booking["token"].get<std::string>()}}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), std::to_string(read.body.size()));
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 
   // Published by origin (~20 ms coalescing), refreshed by the edge (200 ms interval).
   auto deadline = std::chrono::steady_clock::now() + 5s;

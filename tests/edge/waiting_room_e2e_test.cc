@@ -299,6 +299,21 @@ TEST(WaitingRoomE2ETest, ThePreQueueIsShuffledAtTheOpening) {
   EXPECT_EQ(book(room.edge, early[0], "early-0").status, 201);
 }
 
+TEST(WaitingRoomE2ETest, OperatorSettingsSurviveAnOriginRestart) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");
+  ASSERT_EQ(room.origin.admin("POST", "/admin/v1/queue/rate?value=7").status, 202);
+  std::this_thread::sleep_for(300ms);  // the pacer saves settings on its next tick
+  room.origin.stop();
+  room.origin.start();
+  auto s = room.status();
+  EXPECT_EQ(s["open"], true);
+  EXPECT_EQ(s["paused"], true);
+  EXPECT_EQ(s["mode"], "fixed");
+  EXPECT_DOUBLE_EQ(s["rate"].get<double>(), 7.0);
+}
+
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
   Room room;
   room.queue("close");

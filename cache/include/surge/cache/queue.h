@@ -10,7 +10,7 @@
 //
 // Queue state (kQueueStateKey), written by origin's pacer, read by every edge in the background:
 //   "surge-queue 1 open=<0|1> epoch=<E> admitted=<N> rate=<R> issued=<S> updated=<unix ms>
-//    opening=<unix s> pre=<P> shuffle=<hex|->"
+//    opening=<unix s> pre=<P> opened=<0|1> shuffle=<hex|->"
 // Positions: the P pre-queue tickets (taken before the opening, numbered 1..P by
 // kQueuePreSequenceKey) hold places 1..P in an order shuffled at the opening with a seed origin
 // draws then (so arriving early or fast gains nothing); ticket n of the main sequence holds place
@@ -61,6 +61,7 @@ struct QueueState {
   int64_t updated_ms = 0;
   int64_t opening_s = 0;  // 0: no opening time (tickets are main tickets)
   uint64_t prequeue = 0;  // P, fixed at the opening; 0 before it
+  bool opened = false;    // the opening has passed and P is fixed (P may be 0)
   std::string shuffle;    // hex seed of the pre-queue order, drawn at the opening
 };
 std::string encodeQueueState(const QueueState& state);
@@ -68,7 +69,8 @@ std::optional<QueueState> decodeQueueState(std::string_view text);
 
 // Place 1..n of pre-queue number p (1..n) under `seed`: a bijection of [1, n].
 uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n);
-// A ticket's place in the queue (0: a pre-queue ticket before the opening).
+// A ticket's place in the queue. 0: a pre-queue ticket before the opening, or one taken too late
+// (numbered after P was fixed) - that one has no place and must join again.
 uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state);
 
 std::string base64UrlEncode(std::string_view bytes);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,6 +53,9 @@ struct Response {
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
   bool close = false;  // close the connection after this answer
+  // For HEAD answers relayed from elsewhere: the Content-Length the GET would have (the body is
+  // empty here).
+  std::optional<uint64_t> content_length_override;
 
   static Response json(int status, std::string body);
 };

@@ -7,7 +7,9 @@
 //
 // Origin owns the numbers: the cursor, the epoch and a high-water mark above every issued ticket
 // number are kept durably in the store, so after memcached loses the sequence (eviction, a
-// restart) it is re-seeded from the mark and numbers never go backwards.
+// restart) it is re-seeded from the mark and numbers never go backwards. What operators set (open,
+// paused, rate, opening time) is kept there too - saved by the pacer thread, never by the HTTP
+// loop that took the request - so a restart mid-surge does not switch the waiting room off.
 #pragma once
 
 #include <atomic>
@@ -34,6 +36,7 @@ class QueuePacer {
     std::chrono::milliseconds tick{100};
     int64_t hwm_margin = 100000;  // the persisted mark stays this far above the sequence
     bool open = false;            // enforce the waiting room from the start
+    int64_t opening_s = 0;        // an opening time from the start (0: none)
   };
 
   QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
@@ -56,6 +59,8 @@ class QueuePacer {
   void loop();
   void tick(double seconds);
   cache::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
+  cache::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
+  bool saveSettings(bool open, bool paused, double rate, int64_t opening);
 
   cache::MemcachedClientPtr memcached_;
   BookingWriter& writer_;
@@ -74,7 +79,9 @@ class QueuePacer {
   double credit_ = 0;  // fractional admissions carried between ticks
   int64_t hwm_ = 0;
   int64_t opening_s_ = 0;
-  uint64_t prequeue_ = 0;  // P: fixed (durably) at the opening
+  uint64_t prequeue_ = 0;        // P: fixed (durably) at the opening
+  bool opened_ = false;          // the opening has passed (durable)
+  bool settings_dirty_ = false;  // operator settings to save on the pacer thread
   std::string shuffle_;
   std::thread thread_;
 
