@@ -11,6 +11,11 @@
 //
 //   surge-bench HOST:PORT --catalog FILE [--users 200000] [--connections 10000]
 //               [--spike-seconds 20] [--seconds 120] [--think-ms 1500] [--out DIR] [--queue]
+//               [--closed] [--sources N] [--scenario FILE]
+// --closed: closed loop, `connections` people in the flow at all times until --seconds.
+// --sources N: connect from 127.0.0.1..127.0.0.N (past ~28,000 connections one address runs out
+// of ephemeral ports). --scenario FILE: the same settings as "key value" lines (see
+// bench/scenarios/opening-day.conf); later flags override it.
 //
 // Writes DIR/summary.json, DIR/timeline.csv (per second: reads, read errors, read p99 ms,
 // bookings, 409s, 503s, active connections) and DIR/booked.txt (every 201: booking id, clinic,
@@ -87,7 +92,12 @@ struct Options {
   double seconds = 120;
   std::string out = "surge-bench-out";
   bool queue = false;
-  int think_ms = 1500;  // up to this long between clicks (uniform from a quarter of it)
+  int think_ms = 1500;       // up to this long between clicks (uniform from a quarter of it)
+  int sources = 1;           // source addresses 127.0.0.1 .. 127.0.0.N (more ephemeral ports)
+  bool closed = false;       // closed loop: `connections` people, each followed by the next
+  int full_retries = 10;     // other times tried after a sold-out answer
+  int refusals = 8;          // 503s (after Retry-After) before a person gives up
+  size_t zipf_clinics = 64;  // clinics of a region people choose among (Zipf)
 };
 
 // Zipf(1) over n items by inverse transform on precomputed cumulative weights.
@@ -175,10 +185,24 @@ class Bench {
 
   void tick() {
     double t = std::chrono::duration<double>(Clock::now() - start_).count();
-    int due = std::min<int>(o_.users, static_cast<int>(arrivalsBy(t)));
-    while (arrived_ < due) {
-      waiting_.push_back(Clock::now());
-      ++arrived_;
+    if (o_.closed) {
+      // Closed loop: keep `connections` people in the flow until --seconds, then let them end.
+      while (t < o_.seconds && arrived_ - static_cast<int>(totals_.users_done) < o_.connections) {
+        waiting_.push_back(Clock::now());
+        ++arrived_;
+      }
+      o_.users = arrived_;
+      if (t >= o_.seconds && waiting_.empty() && active_ == 0) {
+        report(t);
+        event_base_loopexit(base_, nullptr);
+        return;
+      }
+    } else {
+      int due = std::min<int>(o_.users, static_cast<int>(arrivalsBy(t)));
+      while (arrived_ < due) {
+        waiting_.push_back(Clock::now());
+        ++arrived_;
+      }
     }
     while (!waiting_.empty() && active_ < o_.connections) {
       startUser(waiting_.front());
@@ -225,7 +249,7 @@ class Bench {
     u->region = region_zipf_.draw(rng_);
     const Region& r = regions_[u->region];
     if (!r.clinics.empty()) {
-      Zipf z(std::min<size_t>(r.clinics.size(), 64));
+      Zipf z(std::min<size_t>(r.clinics.size(), o_.zipf_clinics));
       u->clinic = r.clinics[z.draw(rng_) % r.clinics.size()];
     }
     ++active_;
@@ -238,6 +262,15 @@ class Bench {
     if (u->fd < 0) return false;
     int one = 1;
     ::setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o_.sources > 1) {
+      // Spread over 127.0.0.1..N so tens of thousands of connections do not run out of ports;
+      // the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT).
+      ::setsockopt(u->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      src.sin_addr.s_addr = htonl(0x7f000001u + static_cast<uint32_t>(u->id % o_.sources));
+      if (::bind(u->fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) return false;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(o_.port));
@@ -459,7 +492,7 @@ class Bench {
           return endUser(u, false);
         }
         if (status == 409 && body.find("slot_full") != std::string::npos &&
-            ++u->full_retries <= 10) {
+            ++u->full_retries <= o_.full_retries) {
           // Sold out: pick another time (maybe another clinic), as people do, with a new key.
           ++totals_.conflicts;
           const Region& any =
@@ -488,7 +521,7 @@ class Bench {
   // 503 + Retry-After (or another failure): wait as told, try again, give up after a few.
   void refused(User* u, const std::string& headers, Step step) {
     ++totals_.shed;
-    if (++u->refusals > 8) {
+    if (++u->refusals > o_.refusals) {
       ++totals_.gave_up;
       return endUser(u, false);
     }
@@ -548,6 +581,17 @@ class Bench {
            "active,waiting\n"
         << timeline_.str();
     std::ofstream(o_.out + "/booked.txt") << booked_.str();
+    // Latency histograms: bucket upper bound (ms) and count, non-empty buckets only.
+    for (auto [name, h] : {std::pair{"read_latency.csv", &totals_.read_latency},
+                           std::pair{"booking_latency.csv", &totals_.booking_latency}}) {
+      std::ofstream csv(o_.out + "/" + name);
+      csv << "upper_ms,count\n";
+      for (int i = 0; i < Histogram::kBuckets; ++i) {
+        if (h->counts[static_cast<size_t>(i)]) {
+          csv << std::pow(1.02, i + 1) / 1000.0 << ',' << h->counts[static_cast<size_t>(i)] << '\n';
+        }
+      }
+    }
     std::printf("%s\n", j.str().c_str());
     return 0;
   }
@@ -570,6 +614,54 @@ class Bench {
   std::ostringstream timeline_, booked_;
   std::string css_, js_;
 };
+
+// A scenario file: "key value" lines (# comments). Keys: users, connections, spike_seconds,
+// seconds, think_ms, queue (0/1), closed (0/1), sources, full_retries, refusals, zipf_clinics.
+// Command-line flags given after --scenario override it.
+bool loadScenario(const std::string& path, Options& o) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string key;
+    double v = 0;
+    if (!(ls >> key >> v)) {
+      std::fprintf(stderr, "surge-bench: %s:%d: expected \"key number\"\n", path.c_str(), n);
+      return false;
+    }
+    if (key == "users")
+      o.users = static_cast<int>(v);
+    else if (key == "connections")
+      o.connections = static_cast<int>(v);
+    else if (key == "spike_seconds")
+      o.spike_s = v;
+    else if (key == "seconds")
+      o.seconds = v;
+    else if (key == "think_ms")
+      o.think_ms = static_cast<int>(v);
+    else if (key == "queue")
+      o.queue = v != 0;
+    else if (key == "closed")
+      o.closed = v != 0;
+    else if (key == "sources")
+      o.sources = std::max(1, static_cast<int>(v));
+    else if (key == "full_retries")
+      o.full_retries = static_cast<int>(v);
+    else if (key == "refusals")
+      o.refusals = static_cast<int>(v);
+    else if (key == "zipf_clinics")
+      o.zipf_clinics = std::max<size_t>(1, static_cast<size_t>(v));
+    else {
+      std::fprintf(stderr, "surge-bench: %s:%d: unknown key %s\n", path.c_str(), n, key.c_str());
+      return false;
+    }
+  }
+  return true;
+}
 
 bool loadCatalog(const std::string& path, std::vector<Region>& regions,
                  std::vector<Clinic>& clinics) {
@@ -659,6 +751,12 @@ int main(int argc, char** argv) {
       o.seconds = std::atof(value().c_str());
     else if (a == "--out")
       o.out = value();
+    else if (a == "--scenario") {
+      if (!loadScenario(value(), o)) return 2;
+    } else if (a == "--sources")
+      o.sources = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--closed")
+      o.closed = true;
     else if (a == "--think-ms")
       o.think_ms = std::atoi(value().c_str());
     else if (a == "--queue")
