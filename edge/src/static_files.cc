@@ -320,21 +320,38 @@ bool etagMatches(std::string_view header, std::string_view etag) {
 }
 
 int StaticFiles::rootFd(const std::string& root) {
+  auto now = Clock::now();
   auto it = roots_.find(root);
-  if (it != roots_.end()) return it->second;
+  if (it != roots_.end()) {
+    Root& r = it->second;
+    if (now - r.checked < options_.revalidate) return r.fd;
+    // Once per revalidate interval: is the path still that directory? A deploy that swaps a
+    // `current -> releases/N` symlink must be served without a restart.
+    r.checked = now;
+    struct stat by_path, held;
+    if (r.fd >= 0 && ::stat(root.c_str(), &by_path) == 0 && ::fstat(r.fd, &held) == 0 &&
+        by_path.st_dev == held.st_dev && by_path.st_ino == held.st_ino) {
+      return r.fd;
+    }
+    if (r.fd >= 0) ::close(r.fd);
+    r.fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    // Files cached under the old directory must not be served from it any more.
+    std::erase_if(files_, [&](const auto& kv) { return kv.first.rfind(root, 0) == 0; });
+    return r.fd;
+  }
   if (roots_.size() >= 64) {  // roots change only on reload; keep the map bounded anyway
-    for (auto& [r, fd] : roots_)
-      if (fd >= 0) ::close(fd);
+    for (auto& [path, r] : roots_)
+      if (r.fd >= 0) ::close(r.fd);
     roots_.clear();
   }
   int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  roots_[root] = fd;
+  roots_[root] = Root{fd, now};  // a missing root (-1) is tried again after `revalidate`
   return fd;
 }
 
 StaticFiles::~StaticFiles() {
-  for (auto& [r, fd] : roots_)
-    if (fd >= 0) ::close(fd);
+  for (auto& [path, r] : roots_)
+    if (r.fd >= 0) ::close(r.fd);
 }
 
 std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::string& rel,
@@ -385,6 +402,8 @@ std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::s
 
 const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std::string& path) {
   auto now = Clock::now();
+  // First: re-checking the root may drop the entries cached under it.
+  int root_fd = rootFd(root);
   std::string key = root + path;
   auto it = files_.find(key);
   if (it != files_.end() && now - it->second.checked < options_.revalidate) return &it->second;
@@ -395,7 +414,6 @@ const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std
     if (files_.size() >= options_.max_entries) files_.clear();
   }
   Entry& e = files_[key];
-  int root_fd = rootFd(root);
   std::string rel = path.size() > 1 ? path.substr(1) : ".";
   // Revalidate: reuse the open descriptor while the path still names the same inode, size and
   // mtime (a path that now resolves elsewhere is reopened, beneath the root, by openFile).

@@ -674,6 +674,22 @@ TEST_F(StaticFilesTest, SymlinksThatStayInsideTheRootAreServed) {
   EXPECT_EQ(fileBody(files.serve(Req("/releases/page.html").get(), loc_)), "v2");
 }
 
+TEST_F(StaticFilesTest, ADocrootSymlinkSwapIsFollowedWithoutARestart) {
+  // Deploys often point the docroot at a release through a symlink and swap it.
+  for (std::string r : {"a", "b"}) {
+    std::filesystem::create_directories(root_ + "/releases/" + r);
+    std::ofstream(root_ + "/releases/" + r + "/page.txt") << "release " << r;
+  }
+  std::filesystem::create_directory_symlink(root_ + "/releases/a", root_ + "/live");
+  StaticLocation live = loc_;
+  live.root = root_ + "/live";
+  StaticFiles files({std::chrono::milliseconds(0)});
+  EXPECT_EQ(fileBody(files.serve(Req("/page.txt").get(), live)), "release a");
+  std::filesystem::remove(root_ + "/live");
+  std::filesystem::create_directory_symlink(root_ + "/releases/b", root_ + "/live");
+  EXPECT_EQ(fileBody(files.serve(Req("/page.txt").get(), live)), "release b");
+}
+
 TEST_F(StaticFilesTest, IfNoneMatchGives304) {
   StaticFiles files({});
   for (std::string_view inm :

@@ -106,7 +106,11 @@ class StaticFiles {
 
   Options options_;
   std::unordered_map<std::string, Entry> files_;
-  std::unordered_map<std::string, int> roots_;  // O_PATH descriptors of the docroots
+  struct Root {
+    int fd = -1;  // O_PATH descriptor of the docroot
+    std::chrono::steady_clock::time_point checked;
+  };
+  std::unordered_map<std::string, Root> roots_;
 };
 
 }  // namespace surge::edge
