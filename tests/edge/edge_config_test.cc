@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "temp_dir.h"
+#include "surge/testing/temp_dir.h"
 
 namespace surge::edge {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "surge/edge/snapshot_cache.h"
 #include "surge/http/request_parser.h"
-#include "temp_dir.h"
+#include "surge/testing/temp_dir.h"
 
 namespace surge::edge {
 namespace {

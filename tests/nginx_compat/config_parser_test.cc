@@ -7,39 +7,12 @@
 #include <fstream>
 #include <system_error>
 
+#include "surge/testing/temp_dir.h"
+
 namespace surge::nginx_compat {
 namespace {
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("surge-nginx-compat-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
-              "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-                .string();
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  // Writes `text` to `name` (relative to the folder, parents created); returns the full path.
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string full = path_ + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(full).parent_path());
-    std::ofstream out(full, std::ios::binary | std::ios::trunc);
-    out << text;
-    return full;
-  }
-
- private:
-  std::string path_;
-};
+using surge::testing::TempDir;
 
 std::vector<Directive> parseOk(std::string_view text, const std::string& base_dir = "") {
   auto parsed = parseConfigText(text, "t.conf", base_dir);

@@ -9,14 +9,14 @@
 #include <string>
 #include <system_error>
 
-namespace surge::edge::testing {
+namespace surge::testing {
 
 class TempDir {
  public:
   TempDir() {
     static int counter = 0;
     path_ = (std::filesystem::temp_directory_path() /
-             ("surge-edge-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+             ("surge-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                 .string();
     std::error_code ec;
@@ -44,4 +44,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace surge::edge::testing
+}  // namespace surge::testing
