@@ -28,34 +28,13 @@
 #include <thread>
 #include <vector>
 
+#include "log_histogram.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Latency histogram: bucket i holds values in [1.02^i, 1.02^(i+1)) microseconds.
-struct Histogram {
-  static constexpr int kBuckets = 1200;
-  std::vector<uint64_t> counts = std::vector<uint64_t>(kBuckets, 0);
-  void add(double micros) {
-    int i = micros < 1 ? 0 : static_cast<int>(std::log(micros) / std::log(1.02));
-    counts[static_cast<size_t>(std::min(i, kBuckets - 1))]++;
-  }
-  void merge(const Histogram& o) {
-    for (int i = 0; i < kBuckets; ++i)
-      counts[static_cast<size_t>(i)] += o.counts[static_cast<size_t>(i)];
-  }
-  double percentile(double q) const {
-    uint64_t total = 0;
-    for (uint64_t c : counts)
-      total += c;
-    uint64_t target = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))), seen = 0;
-    for (int i = 0; i < kBuckets; ++i) {
-      seen += counts[static_cast<size_t>(i)];
-      if (seen >= target && target > 0) return std::pow(1.02, i + 1);
-    }
-    return 0;
-  }
-};
+using Histogram = surge::bench::LogHistogram;
 
 struct Options {
   sockaddr_in addr{};
@@ -237,7 +216,7 @@ int main(int argc, char** argv) {
   for (auto& [s, n] : total.statuses)
     std::printf("status %d %llu\n", s, static_cast<unsigned long long>(n));
   std::printf("errors %llu\n", static_cast<unsigned long long>(total.errors));
-  std::printf("p50_ms %.2f\np99_ms %.2f\n", total.latency.percentile(0.5) / 1000,
-              total.latency.percentile(0.99) / 1000);
+  std::printf("p50_ms %.2f\np99_ms %.2f\n", total.latency.percentileMs(0.5),
+              total.latency.percentileMs(0.99));
   return 0;
 }

@@ -42,33 +42,13 @@
 #include <string>
 #include <vector>
 
+#include "log_histogram.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Histogram {
-  static constexpr int kBuckets = 1200;  // [1.02^i, 1.02^(i+1)) microseconds
-  std::vector<uint64_t> counts = std::vector<uint64_t>(kBuckets, 0);
-  uint64_t total = 0;
-  void add(double micros) {
-    int i = micros < 1 ? 0 : static_cast<int>(std::log(micros) / std::log(1.02));
-    counts[static_cast<size_t>(std::min(i, kBuckets - 1))]++;
-    ++total;
-  }
-  double percentileMs(double q) const {
-    if (total == 0) return 0;
-    uint64_t target = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))), seen = 0;
-    for (int i = 0; i < kBuckets; ++i) {
-      seen += counts[static_cast<size_t>(i)];
-      if (seen >= target) return std::pow(1.02, i + 1) / 1000.0;
-    }
-    return 0;
-  }
-  void clear() {
-    std::fill(counts.begin(), counts.end(), 0);
-    total = 0;
-  }
-};
+using Histogram = surge::bench::LogHistogram;
 
 struct Slot {
   std::string date, time;
@@ -337,20 +317,7 @@ class Bench {
     u->written = 0;
     u->in.clear();
     u->sent = Clock::now();
-    while (u->written < u->out.size()) {
-      ssize_t n =
-          ::send(u->fd, u->out.data() + u->written, u->out.size() - u->written, MSG_NOSIGNAL);
-      if (n > 0) {
-        u->written += static_cast<size_t>(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == ENOTCONN)) {
-        event_add(u->wev, nullptr);  // still connecting, or a full socket
-        return;
-      }
-      return endUser(u, true);
-    }
+    resend(u);
   }
 
   static void onWritable(evutil_socket_t, short, void* arg) {
@@ -368,7 +335,7 @@ class Bench {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == ENOTCONN)) {
-        event_add(u->wev, nullptr);
+        event_add(u->wev, nullptr);  // still connecting, or a full socket
         return;
       }
       return endUser(u, true);
@@ -588,7 +555,7 @@ class Bench {
       csv << "upper_ms,count\n";
       for (int i = 0; i < Histogram::kBuckets; ++i) {
         if (h->counts[static_cast<size_t>(i)]) {
-          csv << std::pow(1.02, i + 1) / 1000.0 << ',' << h->counts[static_cast<size_t>(i)] << '\n';
+          csv << Histogram::bucketUpperMs(i) << ',' << h->counts[static_cast<size_t>(i)] << '\n';
         }
       }
     }
