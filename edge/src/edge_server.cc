@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
 
 #include <openssl/crypto.h>
@@ -31,41 +32,6 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
 }
 
 const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
-
-// Standard base64 (with padding), for HTTP Basic credentials.
-std::optional<std::string> base64Decode(std::string_view in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+')
-      v = 62;
-    else if (c == '/')
-      v = 63;
-    else if (c == '=') {
-      ++pad;
-      continue;
-    } else
-      return std::nullopt;
-    if (pad) return std::nullopt;  // data after padding
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (pad > 2) return std::nullopt;
-  return out;
-}
 
 }  // namespace
 
@@ -230,7 +196,7 @@ void EdgeServer::setOpsKeys(cache::Keyring keys) {
 bool EdgeServer::opsAuthorized(const http::Request& request) const {
   std::string_view auth = request.header("Authorization");
   if (auth.size() < 7 || !http::equalsIgnoreCase(auth.substr(0, 6), "Basic ")) return false;
-  auto decoded = base64Decode(auth.substr(6));
+  auto decoded = cache::base64Decode(auth.substr(6));
   if (!decoded) return false;
   size_t colon = decoded->find(':');
   if (colon == std::string::npos) return false;

@@ -79,6 +79,26 @@ TEST(QueueTicketTest, Base64HasOneSpellingPerValue) {
   EXPECT_FALSE(base64UrlDecode("YQ==").has_value());  // no padding
 }
 
+TEST(QueueTicketTest, StandardBase64ForHttpBasic) {
+  // RFC 4648 section 10 vectors.
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [raw, text] : vectors) {
+    EXPECT_EQ(base64Encode(raw), text);
+    EXPECT_EQ(base64Decode(text).value(), raw);
+  }
+  EXPECT_EQ(base64Encode("\xfb\xff"), "+/8=");
+  EXPECT_FALSE(base64Decode("Zg=a").has_value());     // data after padding
+  EXPECT_FALSE(base64Decode("Zg===").has_value());    // too much padding
+  EXPECT_FALSE(base64Decode("Zm9v-_").has_value());   // the URL alphabet is not this one
+  EXPECT_FALSE(base64UrlDecode("Zg==").has_value());  // and the URL form takes no padding
+}
+
 TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   QueueState s;
   s.open = true;

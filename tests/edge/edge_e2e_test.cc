@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "edge_process.h"
+#include "surge/cache/queue.h"
 #include "surge/cache/zstd_codec.h"
 
 namespace surge::edge::test {
@@ -423,21 +424,7 @@ TEST(EdgeE2ETest, AccessLogInCombinedFormat) {
 }
 
 std::string base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (in.size() - i == 1) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (in.size() - i == 2) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
+  return cache::base64Encode(in);
 }
 
 TEST(EdgeE2ETest, OperatorPagesNeedAnAdminKey) {

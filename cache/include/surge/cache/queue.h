@@ -73,7 +73,10 @@ uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n);
 // (numbered after P was fixed) - that one has no place and must join again.
 uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state);
 
+// base64url without padding (tickets), and standard base64 with padding (HTTP Basic).
 std::string base64UrlEncode(std::string_view bytes);
 std::optional<std::string> base64UrlDecode(std::string_view text);
+std::string base64Encode(std::string_view bytes);
+std::optional<std::string> base64Decode(std::string_view text);
 
 }  // namespace surge::cache
