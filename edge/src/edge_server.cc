@@ -227,6 +227,8 @@ const EdgeConfig& EdgeServer::config() const {
 EdgeServer::LogContext EdgeServer::copyContext(const http::Request& request, Route route,
                                                Clock::time_point start) {
   LogContext ctx{route, start, {}, {}, {}, {}};
+  // The copies are for the access log only: bookings and parked misses skip them when it is off.
+  if (!access_log_->enabled()) return ctx;
   ctx.remote = std::string(request.remote_addr);
   ctx.request_line = std::string(request.method) + " " + std::string(request.target) + " HTTP/1." +
                      std::to_string(request.version_minor);

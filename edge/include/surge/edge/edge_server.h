@@ -64,8 +64,8 @@ class EdgeServer : public http::Handler {
   http::Response snapshotResponse(const SnapshotLookup& found, bool head,
                                   std::string_view accept_encoding,
                                   std::string_view if_none_match) const;
-  static LogContext copyContext(const http::Request& request, Route route,
-                                std::chrono::steady_clock::time_point start);
+  LogContext copyContext(const http::Request& request, Route route,
+                         std::chrono::steady_clock::time_point start);
 
   cache::MetricsRegistry metrics_;
   mutable std::mutex config_mutex_;
