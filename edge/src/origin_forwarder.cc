@@ -433,7 +433,6 @@ void OriginForwarder::setOptions(const OriginOptions& options) {
 }
 
 void OriginForwarder::succeeded() {
-  consecutive_failures_.store(0, std::memory_order_relaxed);
   backoff_ms_.store(0, std::memory_order_relaxed);
 }
 
@@ -443,7 +442,6 @@ void OriginForwarder::failed() {
   backoff = backoff == 0 ? o.backoff_min.count() : std::min(backoff * 2, o.backoff_max.count());
   backoff_ms_.store(backoff, std::memory_order_relaxed);
   down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
-  consecutive_failures_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool OriginForwarder::backingOff(int64_t& retry_after_s) const {

@@ -173,15 +173,6 @@ bool SnapshotCache::ready() const {
   return last > 0 && nowMs() - last <= stale_if_error_ms_.load(std::memory_order_relaxed);
 }
 
-size_t SnapshotCache::size() const {
-  size_t n = 0;
-  for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mutex);
-    n += s.slots.size();
-  }
-  return n;
-}
-
 std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
   int64_t idle_ms;
   {

@@ -59,7 +59,6 @@ class OriginForwarder {
                std::string request_id, uint64_t ticket_number, Done done);
   void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
   bool healthy() const;                           // not backing off after failures
-  size_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
   class Pool;
 
@@ -76,7 +75,6 @@ class OriginForwarder {
   std::atomic<size_t> inflight_{0};
   std::atomic<int64_t> down_until_ms_{0};  // steady clock
   std::atomic<int64_t> backoff_ms_{0};
-  std::atomic<int> consecutive_failures_{0};
 
   cache::Gauge& inflight_gauge_;
   cache::Counter& shed_;

@@ -83,7 +83,6 @@ class SnapshotCache {
 
   // Has the refresher read memcached successfully within the last stale bound?
   bool ready() const;
-  size_t size() const;
 
  private:
   struct Slot {
@@ -107,7 +106,6 @@ class SnapshotCache {
   void loop();
   void fetch(const std::vector<std::string>& names);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
-  void confirm(const std::string& name, int64_t now_ms);
   void wake(const std::string& name);
   std::vector<std::string> namesInUse(int64_t now_ms);
 
