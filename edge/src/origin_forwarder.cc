@@ -39,6 +39,20 @@ bool containsToken(std::string_view list, std::string_view token) {
   return false;
 }
 
+bool hasHeader(std::string_view lines, std::string_view name) {
+  while (!lines.empty()) {
+    size_t end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
+      return true;
+    }
+    if (end == std::string_view::npos) break;
+    lines.remove_prefix(end + 2);
+  }
+  return false;
+}
+
 http::Response errorAnswer(int status, const char* code, const char* message,
                            int64_t retry_after_s = 0) {
   http::Response r = http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
@@ -246,8 +260,12 @@ class OriginForwarder::Pool {
             c, errorAnswer(503, "origin_unavailable", "origin did not accept a connection in time",
                            self->retryAfter()));
       }
+      // A slow origin is a failing one: back off so the next requests are shed at once rather
+      // than each waiting out the read timeout.
       self->owner_.errors_.add();
-      return self->fail(c, errorAnswer(504, "origin_timeout", "origin did not answer in time"));
+      self->owner_.failed();
+      return self->fail(c, errorAnswer(504, "origin_timeout", "origin did not answer in time",
+                                       self->retryAfter()));
     }
     if (c->connecting) {
       int err = 0;
@@ -299,6 +317,7 @@ class OriginForwarder::Pool {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (c->in.empty()) return brokenBeforeAnswer(c);
       owner_.errors_.add();
+      owner_.failed();
       return fail(c, errorAnswer(502, "origin_error", "origin connection reset"));
     }
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
@@ -306,11 +325,13 @@ class OriginForwarder::Pool {
     int rc = parseUpstreamHead(c->in, head);
     if (rc < 0 || (rc == 1 && head.chunked)) {
       owner_.errors_.add();
+      owner_.failed();
       return fail(c, errorAnswer(502, "origin_error", "origin sent an answer surge cannot read"));
     }
     if (rc == 0) {
       if (eof) {
         owner_.errors_.add();
+        owner_.failed();
         return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
       }
       return;
@@ -325,6 +346,7 @@ class OriginForwarder::Pool {
     if (c->in.size() < head.header_bytes + body_len) {
       if (eof) {
         owner_.errors_.add();
+        owner_.failed();
         return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
       }
       return;
@@ -336,8 +358,23 @@ class OriginForwarder::Pool {
     // HEAD: the client gets origin's length, not ours of an empty body.
     if (c->ex->head && head.content_length) r.content_length_override = head.content_length;
     bool reusable = !head.close && !eof && c->in.size() == head.header_bytes + body_len;
-    owner_.succeeded();
     owner_.forwarded_.add();
+    if (head.status >= 500) {
+      // Origin is failing: back off (the next requests are shed without reaching it) and tell
+      // the client when to come back. Its own 503 passes through with a Retry-After; any other
+      // 5xx becomes a 503 too, since a booking retried with the same Idempotency-Key resolves to
+      // exactly one outcome whatever origin did with the first attempt.
+      owner_.errors_.add();
+      owner_.failed();
+      if (head.status != 503) {
+        r = errorAnswer(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
+                        retryAfter());
+      } else if (!hasHeader(r.headers, "Retry-After")) {
+        r.headers += "Retry-After: " + std::to_string(retryAfter()) + "\r\n";
+      }
+    } else {
+      owner_.succeeded();
+    }
     std::unique_ptr<Exchange> ex = std::move(c->ex);
     release(c, reusable);
     finish(nullptr, std::move(ex), std::move(r));
@@ -433,7 +470,11 @@ void OriginForwarder::setOptions(const OriginOptions& options) {
 }
 
 void OriginForwarder::succeeded() {
-  backoff_ms_.store(0, std::memory_order_relaxed);
+  if (backoff_ms_.load(std::memory_order_relaxed) != 0)
+    backoff_ms_.store(0, std::memory_order_relaxed);
+  if (probe_since_ms_.load(std::memory_order_relaxed) != 0) {
+    probe_since_ms_.store(0, std::memory_order_relaxed);
+  }
 }
 
 void OriginForwarder::failed() {
@@ -442,6 +483,7 @@ void OriginForwarder::failed() {
   backoff = backoff == 0 ? o.backoff_min.count() : std::min(backoff * 2, o.backoff_max.count());
   backoff_ms_.store(backoff, std::memory_order_relaxed);
   down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
+  probe_since_ms_.store(0, std::memory_order_relaxed);
 }
 
 bool OriginForwarder::backingOff(int64_t& retry_after_s) const {
@@ -456,11 +498,27 @@ bool OriginForwarder::healthy() const {
   return !backingOff(ignored);
 }
 
+// Closed while origin answers; open (everything shed) during the backoff after a failure; then
+// half-open: one request goes through as a probe and the rest are still shed until it succeeds,
+// so a failing origin sees one request per backoff period, not the whole surge each time.
+// A probe that never reports back (its exchange ended some other way) stops counting once it
+// is older than a whole exchange may take.
+bool OriginForwarder::admit(int64_t& retry_after_s) {
+  if (backingOff(retry_after_s)) return false;
+  if (backoff_ms_.load(std::memory_order_relaxed) == 0) return true;
+  retry_after_s = 1;
+  OriginOptions o = options();
+  int64_t now = steadyMs();
+  int64_t since = probe_since_ms_.load(std::memory_order_relaxed);
+  if (since != 0 && now - since < (o.connect_timeout + o.read_timeout).count()) return false;
+  return probe_since_ms_.compare_exchange_strong(since, now, std::memory_order_relaxed);
+}
+
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
                               std::string_view client_ip, std::string request_id,
                               uint64_t ticket_number, Done done) {
   int64_t retry_after = 1;
-  if (backingOff(retry_after)) {
+  if (!admit(retry_after)) {
     shed_.add();
     return done(errorAnswer(503, "origin_unavailable",
                             "origin is failing; retrying it after a pause", retry_after));

@@ -68,6 +68,7 @@ class OriginForwarder {
   void succeeded();
   void failed();
   bool backingOff(int64_t& retry_after_s) const;
+  bool admit(int64_t& retry_after_s);
 
   mutable std::mutex options_mutex_;
   OriginOptions options_;
@@ -75,6 +76,7 @@ class OriginForwarder {
   std::atomic<size_t> inflight_{0};
   std::atomic<int64_t> down_until_ms_{0};  // steady clock
   std::atomic<int64_t> backoff_ms_{0};
+  std::atomic<int64_t> probe_since_ms_{0};  // half-open: when the one request let through left
 
   cache::Gauge& inflight_gauge_;
   cache::Counter& shed_;
