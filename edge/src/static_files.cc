@@ -174,7 +174,9 @@ RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<Byte
   }
   if (!any) return RangeOutcome::kNone;
   if (ranges.empty()) return RangeOutcome::kUnsatisfiable;
-  if (total > size) {
+  // Ranges adding up to more than the file (overlaps), or so many that the part headers outweigh
+  // the parts (Apache's CVE-2011-3192 amplification): the whole file once is the cheaper answer.
+  if (total > size || ranges.size() > kMaxRanges) {
     ranges.clear();
     return RangeOutcome::kWholeFile;
   }

@@ -189,6 +189,15 @@ TEST(ParseRangeTest, RangesAddingUpBeyondTheSizeServeTheWholeFile) {
   EXPECT_EQ(range("bytes=0-499,500-999", 1000).outcome, RangeOutcome::kRanges);
 }
 
+TEST(ParseRangeTest, TooManyRangesServeTheWholeFile) {
+  std::string spec = "bytes=0-0";
+  for (size_t i = 1; i < kMaxRanges; ++i)
+    spec += "," + std::to_string(2 * i) + "-" + std::to_string(2 * i);
+  EXPECT_EQ(range(spec, 1000).outcome, RangeOutcome::kRanges);  // kMaxRanges parts: still fine
+  spec += ",900-900";
+  EXPECT_EQ(range(spec, 1000).outcome, RangeOutcome::kWholeFile);
+}
+
 TEST(ParseRangeTest, GarbageIsIgnored) {
   for (std::string_view bad :
        {"", "items=0-1", "bytes=a-b", "bytes=5-1", "bytes=", "bytes=5", "bytes=-", "Bytes=0-1",

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (r.first > r.last || r.last >= file_size) std::abort();
       total += r.last - r.first + 1;
     }
-    if (total > file_size) std::abort();
+    if (total > file_size || ranges.size() > surge::edge::kMaxRanges) std::abort();
   }
   (void)surge::edge::chooseCoding(in, true, size & 1, size & 2);
   (void)surge::edge::etagMatches(in, "\"abc\"");

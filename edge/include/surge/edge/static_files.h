@@ -35,9 +35,14 @@ struct ByteRange {
 
 enum class RangeOutcome { kNone, kRanges, kUnsatisfiable, kWholeFile };
 
+// More satisfiable ranges than this in one request: the whole file instead (Apache's MaxRanges
+// idea; a multipart answer of many tiny parts is mostly part headers).
+inline constexpr size_t kMaxRanges = 32;
+
 // RFC 9110 "bytes=" ranges against a representation of `size` bytes. kNone: no or unparsable
 // header (serve 200). kUnsatisfiable: 416. kWholeFile: the ranges add up to more than the file
-// (serve 200, as nginx does; overlapping parts count twice, so heavy overlap ends there too).
+// (serve 200, as nginx does; overlapping parts count twice, so heavy overlap ends there too), or
+// there are more than kMaxRanges of them.
 // Unsatisfiable parts are dropped. Numbers of more than 19 digits make the header unparsable.
 RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges);
 
