@@ -24,6 +24,10 @@ struct Loader {
   std::string proxy_where;
   std::string default_root;
   std::string default_index = "index.html";
+  std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
+  bool have_plain_listen = false;
+  bool have_tls_listen = false;
+  std::string listen_where;  // of the "listen ... ssl" directive
 
   bool fail(const Directive& d, const std::string& message) {
     if (error.empty()) error = locationOf(d) + ": " + message;
@@ -84,6 +88,38 @@ struct Loader {
       return false;
     }
     port = static_cast<int>(p);
+    return true;
+  }
+
+  // ssl_* at http or server level (nginx's names; what surge does not do is an error, not
+  // silently ignored).
+  bool ssl(const Directive& d, EdgeConfig& c, bool& handled) {
+    handled = true;
+    const std::string& n = d.name;
+    if (n == "ssl_certificate" || n == "ssl_certificate_key") {
+      if (!args(d, 1, 1)) return false;
+      (n == "ssl_certificate" ? c.tls.certificate : c.tls.key) = resolve(d.args[0]);
+      ssl_where = locationOf(d);
+    } else if (n == "ssl_protocols") {
+      if (!args(d, 1, 4)) return false;
+      std::string lowest;
+      for (const std::string& v : d.args) {
+        if (v == "TLSv1" || v == "TLSv1.1" || v == "SSLv3" || v == "SSLv2") {
+          return fail(d, "\"" + v + "\" is not supported: surge speaks TLSv1.2 and TLSv1.3 only");
+        }
+        if (v != "TLSv1.2" && v != "TLSv1.3") return fail(d, "unknown protocol \"" + v + "\"");
+        if (lowest.empty() || v < lowest) lowest = v;
+      }
+      c.tls.min_version = lowest;
+    } else if (n == "ssl_ciphers") {
+      if (!args(d, 1, 1)) return false;
+      c.tls.ciphers = d.args[0];
+    } else if (n == "ssl_prefer_server_ciphers") {
+      if (!args(d, 1, 1)) return false;
+      if (d.args[0] != "on") return fail(d, "surge always prefers the server's cipher order");
+    } else {
+      handled = false;
+    }
     return true;
   }
 
@@ -273,7 +309,9 @@ struct Loader {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on") return fail(d, "surge always uses \"" + n + " on\"");
       } else {
-        return fail(d, "unknown directive \"" + n + "\" in http");
+        bool handled = false;
+        if (!ssl(d, c, handled)) return false;
+        if (!handled) return fail(d, "unknown directive \"" + n + "\" in http");
       }
     }
     if (!have_server) {
@@ -351,9 +389,25 @@ struct Loader {
       if (d.name == "root" || d.name == "index") continue;
       if (d.name == "listen") {
         if (d.args.empty() || d.has_block) return args(d, 1, 1);
-        if (!hostPort(d, d.args[0], c.server.host, c.server.port)) return false;
+        bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
+        std::string host;
+        int port = 0;
+        if (!hostPort(d, d.args[0], host, port)) return false;
+        // One plain and one TLS listener, on one address (both served by the same workers).
+        if (tls ? have_tls_listen : have_plain_listen) {
+          return fail(d,
+                      std::string("only one ") + (tls ? "TLS" : "plain") + " listen is supported");
+        }
+        if ((have_plain_listen || have_tls_listen) && host != c.server.host) {
+          return fail(d, "the plain and the TLS listen must use the same address");
+        }
+        c.server.host = host;
+        (tls ? c.server.tls_port : c.server.port) = port;
+        (tls ? have_tls_listen : have_plain_listen) = true;
+        if (tls) listen_where = locationOf(d);
         for (size_t i = 1; i < d.args.size(); ++i) {
           const std::string& a = d.args[i];
+          if (a == "ssl") continue;
           if (a.rfind("backlog=", 0) == 0) {
             uint64_t v = 0;
             if (!number(d, a.substr(8), 1, 1000000, v)) return false;
@@ -369,7 +423,9 @@ struct Loader {
       } else if (d.name == "location") {
         if (!location(d, c)) return false;
       } else {
-        return fail(d, "unknown directive \"" + d.name + "\" in server");
+        bool handled = false;
+        if (!ssl(d, c, handled)) return false;
+        if (!handled) return fail(d, "unknown directive \"" + d.name + "\" in server");
       }
     }
     std::stable_sort(c.locations.begin(), c.locations.end(),
@@ -508,6 +564,19 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   std::error_code ec;
   loader.base_dir = std::filesystem::absolute(path, ec).parent_path().string();
   if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error);
+  if (config->server.tls_port >= 0) {
+    if (config->tls.certificate.empty() || config->tls.key.empty()) {
+      return cache::fail(loader.listen_where +
+                         ": \"listen ... ssl\" needs ssl_certificate and ssl_certificate_key");
+    }
+    // Read and checked here, so `surge-edge -t` and a SIGHUP with a bad certificate fail before
+    // anything changes.
+    auto tls = http::TlsContext::load(config->tls);
+    if (!tls) return cache::fail(loader.ssl_where + ": " + tls.error());
+    config->server.tls = std::move(tls.value());
+  } else if (!config->tls.certificate.empty() || !config->tls.key.empty()) {
+    return cache::fail(loader.ssl_where + ": ssl_certificate is set but no \"listen ... ssl\"");
+  }
   return std::shared_ptr<const EdgeConfig>(std::move(config));
 }
 

@@ -135,16 +135,20 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
   const EdgeConfig& now = *config_;
   auto& a = now.server;
   auto& b = next->server;
-  if (a.host != b.host || a.port != b.port || a.workers != b.workers || a.backlog != b.backlog ||
-      a.max_connections != b.max_connections || a.limits.max_body != b.limits.max_body ||
-      a.limits.max_head != b.limits.max_head || a.limits.max_target != b.limits.max_target ||
-      a.head_timeout != b.head_timeout || a.body_timeout != b.body_timeout ||
-      a.idle_timeout != b.idle_timeout || a.send_timeout != b.send_timeout) {
+  if (a.host != b.host || a.port != b.port || a.tls_port != b.tls_port || a.workers != b.workers ||
+      a.backlog != b.backlog || a.max_connections != b.max_connections ||
+      a.limits.max_body != b.limits.max_body || a.limits.max_head != b.limits.max_head ||
+      a.limits.max_target != b.limits.max_target || a.head_timeout != b.head_timeout ||
+      a.body_timeout != b.body_timeout || a.idle_timeout != b.idle_timeout ||
+      a.send_timeout != b.send_timeout) {
     kept.push_back(
         "listen, worker_processes, worker_connections, client limits and timeouts "
         "change on restart only");
   }
   if (now.memcached != next->memcached) kept.push_back("surge_memcached changes on restart only");
+  // A renewed certificate (already loaded and checked by loadEdgeConfig): new connections take
+  // it, open ones finish with the old.
+  if (server_ && a.tls_port >= 0 && b.tls) server_->setTls(b.tls);
   if (now.waiting_room.enabled != next->waiting_room.enabled ||
       now.waiting_room.block != next->waiting_room.block) {
     kept.push_back("surge_waiting_room and surge_queue_block change on restart only");

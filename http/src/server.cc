@@ -6,6 +6,8 @@
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/sendfile.h>
@@ -24,6 +26,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kTlsRecord = 16 * 1024;  // the most plaintext one TLS record carries
+constexpr ssize_t kTlsAgain = -2;         // TLS I/O would block: wait for the socket
 
 }  // namespace
 
@@ -108,11 +112,13 @@ const char* reasonPhrase(int status) {
 
 class Worker::Impl {
  public:
-  Impl(const ServerOptions& options, Handler& handler, int listen_fd, int index,
-       std::atomic<size_t>& open_connections)
+  Impl(const ServerOptions& options, Handler& handler, int listen_fd, int tls_listen_fd,
+       TlsSlot& tls, int index, std::atomic<size_t>& open_connections)
       : options_(options),
         handler_(handler),
         listen_fd_(listen_fd),
+        tls_listen_fd_(tls_listen_fd),
+        tls_(tls),
         index_(index),
         open_connections_(open_connections) {}
 
@@ -121,10 +127,12 @@ class Worker::Impl {
       closeQuietly(*c);
     connections_.clear();
     if (accept_ev_) event_free(accept_ev_);
+    if (tls_accept_ev_) event_free(tls_accept_ev_);
     if (mailbox_ev_) event_free(mailbox_ev_);
     if (sweep_ev_) event_free(sweep_ev_);
     if (base_) event_base_free(base_);
     if (listen_fd_ >= 0) ::close(listen_fd_);
+    if (tls_listen_fd_ >= 0) ::close(tls_listen_fd_);
   }
 
   cache::Result<cache::Done, std::string> init() {
@@ -132,6 +140,12 @@ class Worker::Impl {
     if (!base_) return cache::fail(std::string("event_base_new failed"));
     worker_ = std::make_unique<Worker>(this, base_, index_);
     accept_ev_ = event_new(base_, listen_fd_, EV_READ | EV_PERSIST, &Impl::onAccept, this);
+    if (tls_listen_fd_ >= 0) {
+      tls_accept_ev_ =
+          event_new(base_, tls_listen_fd_, EV_READ | EV_PERSIST, &Impl::onAcceptTls, this);
+      if (!tls_accept_ev_) return cache::fail(std::string("event_new failed"));
+      event_add(tls_accept_ev_, nullptr);
+    }
     mailbox_ev_ = event_new(base_, -1, 0, &Impl::onMailbox, this);
     sweep_ev_ = event_new(base_, -1, EV_PERSIST, &Impl::onSweep, this);
     if (!accept_ev_ || !mailbox_ev_ || !sweep_ev_)
@@ -227,8 +241,11 @@ class Worker::Impl {
     bool keep_alive = true;
     bool head_complete = false;
     bool read_paused = false;
-    Clock::time_point activity;       // last byte read or written
-    Clock::time_point request_start;  // first byte of the request being read
+    SSL* ssl = nullptr;                 // TLS connections only
+    bool tls_read_wants_write = false;  // SSL_read needs the socket writable (handshake)
+    bool tls_write_wants_read = false;  // SSL_write needs the peer's bytes first
+    Clock::time_point activity;         // last byte read or written
+    Clock::time_point request_start;    // first byte of the request being read
     // Answers not yet written, in order: header bytes, then the body view (kept alive by owner).
     struct Pending {
       std::string head;
@@ -244,7 +261,16 @@ class Worker::Impl {
   };
 
   static void onAccept(evutil_socket_t fd, short, void* arg) {
-    auto* self = static_cast<Impl*>(arg);
+    static_cast<Impl*>(arg)->acceptFrom(fd, false);
+  }
+  static void onAcceptTls(evutil_socket_t fd, short, void* arg) {
+    static_cast<Impl*>(arg)->acceptFrom(fd, true);
+  }
+
+  void acceptFrom(int fd, bool tls) {
+    Impl* self = this;
+    std::shared_ptr<TlsContext> ctx = tls ? tls_.get() : nullptr;
+    if (tls && !ctx) return;
     for (int i = 0; i < 64; ++i) {
       sockaddr_in peer{};
       socklen_t peer_len = sizeof peer;
@@ -260,14 +286,26 @@ class Worker::Impl {
       ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       char text[INET_ADDRSTRLEN] = "-";
       if (peer.sin_family == AF_INET) inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
-      self->open(client, text);
+      SSL* ssl = nullptr;
+      if (tls) {
+        ssl = SSL_new(ctx->get());
+        if (ssl == nullptr || SSL_set_fd(ssl, client) != 1) {
+          if (ssl) SSL_free(ssl);
+          ERR_clear_error();
+          ::close(client);
+          continue;
+        }
+        SSL_set_accept_state(ssl);
+      }
+      self->open(client, text, ssl);
     }
   }
 
-  void open(int fd, const char* peer) {
+  void open(int fd, const char* peer, SSL* ssl) {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->fd = fd;
+    c->ssl = ssl;
     c->peer = peer;
     c->activity = c->request_start = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
@@ -278,6 +316,13 @@ class Worker::Impl {
   }
 
   void closeQuietly(Connection& c) {
+    if (c.ssl) {
+      // One non-blocking close_notify, best effort; the socket closes either way.
+      if (SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl);
+      SSL_free(c.ssl);
+      ERR_clear_error();
+      c.ssl = nullptr;
+    }
     if (c.read_ev) event_free(c.read_ev);
     if (c.write_ev) event_free(c.write_ev);
     c.read_ev = c.write_ev = nullptr;
@@ -303,6 +348,11 @@ class Worker::Impl {
   static void onWritable(evutil_socket_t, short, void* arg) {
     auto* c = static_cast<Connection*>(arg);
     Impl* self = current_;
+    if (c->tls_read_wants_write) {
+      c->tls_read_wants_write = false;
+      if (c->out.empty()) event_del(c->write_ev);
+      return self->readFrom(*c);
+    }
     if (!self->flush(*c)) return;
     event_del(c->write_ev);
     if (c->close_after_write) return self->close(*c);
@@ -311,9 +361,11 @@ class Worker::Impl {
 
   void readFrom(Connection& c) {
     // A client that keeps sending while its answer waits is read up to a bound, then paused.
+    c.tls_write_wants_read = false;  // whatever SSL_write waited for may be here now
     char buf[kReadChunk];
     while (true) {
-      ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      ssize_t n = c.ssl ? tlsRead(c, buf, sizeof buf) : ::recv(c.fd, buf, sizeof buf, 0);
+      if (n == kTlsAgain) break;
       if (n > 0) {
         if (c.in_offset == c.in.size()) {
           c.in.clear();
@@ -322,7 +374,7 @@ class Worker::Impl {
         }
         c.in.append(buf, static_cast<size_t>(n));
         c.activity = Clock::now();
-        if (static_cast<size_t>(n) < sizeof buf) break;
+        if (!c.ssl && static_cast<size_t>(n) < sizeof buf) break;
         if (c.in.size() - c.in_offset >
             options_.limits.max_head + options_.limits.max_body + 2 * kReadChunk) {
           break;
@@ -352,6 +404,60 @@ class Worker::Impl {
     // `c` may be gone here.
   }
 
+  // SSL_read: bytes, 0 at the end of the stream, kTlsAgain when it must wait (for a readable
+  // socket, or - during the handshake - a writable one, armed here), -1 with errno on an error.
+  static ssize_t tlsRead(Connection& c, char* buf, size_t size) {
+    ERR_clear_error();
+    int n = SSL_read(c.ssl, buf, static_cast<int>(size));
+    if (n > 0) return n;
+    switch (SSL_get_error(c.ssl, n)) {
+      case SSL_ERROR_WANT_READ:
+        return kTlsAgain;
+      case SSL_ERROR_WANT_WRITE:
+        c.tls_read_wants_write = true;
+        event_add(c.write_ev, nullptr);
+        return kTlsAgain;
+      case SSL_ERROR_ZERO_RETURN:
+        return 0;
+      default:  // a failed handshake, a bad record, a reset
+        ERR_clear_error();
+        errno = ECONNRESET;
+        return -1;
+    }
+  }
+
+  // SSL_write of up to one record: bytes taken, kTlsAgain when the socket is full, -1 on an
+  // error. A retry after kTlsAgain passes the same bytes again (possibly from another address,
+  // which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
+  static ssize_t tlsWrite(Connection& c, const char* data, size_t size) {
+    ERR_clear_error();
+    int n = SSL_write(c.ssl, data, static_cast<int>(std::min(size, kTlsRecord)));
+    if (n > 0) return n;
+    int err = SSL_get_error(c.ssl, n);
+    if (err == SSL_ERROR_WANT_WRITE) return kTlsAgain;
+    if (err == SSL_ERROR_WANT_READ) {
+      // Only the peer can unblock this: wait for readable, not writable (which would spin).
+      c.tls_write_wants_read = true;
+      return kTlsAgain;
+    }
+    ERR_clear_error();
+    return -1;
+  }
+
+  // TLS: head and body go out as records of up to 16 KiB; a small answer is gathered into one.
+  ssize_t tlsWritePending(Connection& c, Connection::Pending& p, std::string_view body) {
+    size_t head_left = p.written < p.head.size() ? p.head.size() - p.written : 0;
+    size_t total_left = p.head.size() + body.size() - p.written;
+    if (head_left > 0 && total_left <= kTlsRecord) {
+      tls_scratch_.assign(p.head, p.written, head_left);
+      tls_scratch_.append(body);
+      return tlsWrite(c, tls_scratch_.data(), tls_scratch_.size());
+    }
+    if (head_left > 0) return tlsWrite(c, p.head.data() + p.written, head_left);
+    size_t off = p.written - p.head.size();
+    return tlsWrite(c, body.data() + off, body.size() - off);
+  }
+
   // Writes queued answers; true when everything is out.
   bool flush(Connection& c) {
     while (!c.out.empty()) {
@@ -364,7 +470,7 @@ class Worker::Impl {
           return true;
         }
         if (rc == 0) {
-          event_add(c.write_ev, nullptr);
+          if (!c.tls_write_wants_read) event_add(c.write_ev, nullptr);
           return false;
         }
         c.out.erase(c.out.begin());
@@ -372,6 +478,22 @@ class Worker::Impl {
       }
       std::string_view body = p.owner ? p.view : std::string_view(p.body);
       size_t total = p.head.size() + body.size();
+      if (c.ssl) {
+        ssize_t n = tlsWritePending(c, p, body);
+        if (n == kTlsAgain) {
+          if (!c.tls_write_wants_read) event_add(c.write_ev, nullptr);
+          return false;
+        }
+        if (n < 0) {
+          c.out.clear();
+          c.close_after_write = true;
+          return true;
+        }
+        c.activity = Clock::now();
+        p.written += static_cast<size_t>(n);
+        if (p.written == total) c.out.erase(c.out.begin());
+        continue;
+      }
       iovec iov[2];
       int n_iov = 0;
       if (p.written < p.head.size()) {
@@ -406,6 +528,7 @@ class Worker::Impl {
   // The head with send(MSG_MORE), then the file with sendfile: 1 when all is out, 0 when the
   // socket is full, -1 on an error (the file shrank, or the peer went away).
   int flushFile(Connection& c, Connection::Pending& p) {
+    if (c.ssl) return flushFileTls(c, p);
     while (p.written < p.head.size()) {
       ssize_t n = ::send(c.fd, p.head.data() + p.written, p.head.size() - p.written,
                          MSG_NOSIGNAL | (p.file_length ? MSG_MORE : 0));
@@ -430,6 +553,36 @@ class Worker::Impl {
       p.written += static_cast<size_t>(n);
       // Give other connections a turn after a large chunk, as nginx's sendfile_max_chunk does.
       if (p.written - p.head.size() < p.file_length && n >= (1 << 20)) return 0;
+    }
+    return 1;
+  }
+
+  // No sendfile through TLS: the file is read into a record-sized buffer and encrypted.
+  int flushFileTls(Connection& c, Connection::Pending& p) {
+    while (p.written < p.head.size()) {
+      ssize_t n = tlsWrite(c, p.head.data() + p.written, p.head.size() - p.written);
+      if (n == kTlsAgain) return 0;
+      if (n < 0) return -1;
+      c.activity = Clock::now();
+      p.written += static_cast<size_t>(n);
+    }
+    uint64_t sent_now = 0;
+    char buf[kTlsRecord];
+    while (p.written - p.head.size() < p.file_length) {
+      uint64_t done = p.written - p.head.size();
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(p.file_length - done, sizeof buf));
+      ssize_t got = ::pread(p.file->fd, buf, chunk, static_cast<off_t>(p.file_offset + done));
+      if (got <= 0) return -1;  // the file shrank: the framing is broken
+      ssize_t n = tlsWrite(c, buf, static_cast<size_t>(got));
+      if (n == kTlsAgain) return 0;
+      if (n < 0) return -1;
+      c.activity = Clock::now();
+      p.written += static_cast<size_t>(n);
+      sent_now += static_cast<uint64_t>(n);
+      if (p.written - p.head.size() < p.file_length && sent_now >= (1u << 20)) {
+        event_add(c.write_ev, nullptr);  // another connection's turn; resume when writable
+        return 0;
+      }
     }
     return 1;
   }
@@ -510,7 +663,11 @@ class Worker::Impl {
         if (head_complete && request_.expect_continue && !c.sent_continue) {
           c.sent_continue = true;
           static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-          (void)!::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+          if (c.ssl) {
+            (void)tlsWrite(c, kContinue, sizeof kContinue - 1);
+          } else {
+            (void)!::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+          }
         }
         c.head_complete = head_complete;
         return;
@@ -563,8 +720,13 @@ class Worker::Impl {
       }
       if (c->state != State::kReading) continue;
       bool partial = c->in.size() > c->in_offset;
+      // A new connection that has asked nothing yet (a TLS one may still be in its handshake) is
+      // closed after the head timeout, not the idle one, as nginx does with
+      // client_header_timeout: connecting and staying silent must not hold a slot for a minute.
+      bool fresh = c->sequence == 0;
       if (!partial) {
-        if (now - c->activity > self->options_.idle_timeout) expired.push_back(id);
+        auto limit = fresh ? self->options_.head_timeout : self->options_.idle_timeout;
+        if (now - c->activity > limit) expired.push_back(id);
       } else if (now - c->request_start >
                  (c->head_complete ? self->options_.body_timeout : self->options_.head_timeout)) {
         timed_out.push_back(id);
@@ -597,10 +759,14 @@ class Worker::Impl {
   const ServerOptions& options_;
   Handler& handler_;
   int listen_fd_;
+  int tls_listen_fd_;
+  TlsSlot& tls_;
+  std::string tls_scratch_;  // gathers a small answer into one TLS record
   int index_;
   std::atomic<size_t>& open_connections_;
   event_base* base_ = nullptr;
   event* accept_ev_ = nullptr;
+  event* tls_accept_ev_ = nullptr;
   event* mailbox_ev_ = nullptr;
   event* sweep_ev_ = nullptr;
   std::unique_ptr<Worker> worker_;
@@ -636,41 +802,72 @@ Server::~Server() {
   workers_.clear();
 }
 
+namespace {
+
+// A non-blocking SO_REUSEPORT listener (one per worker loop: the kernel spreads connections, no
+// accept lock). `port` 0 takes any free port; the one bound is written back.
+cache::Result<int, std::string> listenOn(const std::string& host, int& port, int backlog) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return cache::fail("listen address " + host + " is not an IPv4 address");
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, backlog) != 0) {
+    std::string err = std::strerror(errno);
+    ::close(fd);
+    return cache::fail("listen on " + host + ":" + std::to_string(port) + ": " + err);
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+}  // namespace
+
 cache::Result<cache::Done, std::string> Server::start() {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(options_.port));
-  if (inet_pton(AF_INET, options_.host.c_str(), &addr.sin_addr) != 1) {
-    return cache::fail("listen address " + options_.host + " is not an IPv4 address");
+  if (options_.tls_port >= 0 && !options_.tls) {
+    return cache::fail(std::string("a TLS listener needs a certificate and key"));
   }
+  tls_.ctx = options_.tls;
+  int port = options_.port;
+  int tls_port = options_.tls_port;
   for (int i = 0; i < options_.workers; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // One listener per loop: the kernel spreads connections, no accept lock.
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, options_.backlog) != 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      return cache::fail("listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-                         err);
+    auto fd = listenOn(options_.host, port, options_.backlog);
+    if (!fd) return cache::fail(fd.error());
+    int tls_fd = -1;
+    if (tls_port >= 0) {
+      auto t = listenOn(options_.host, tls_port, options_.backlog);
+      if (!t) {
+        ::close(fd.value());
+        return cache::fail(t.error());
+      }
+      tls_fd = t.value();
     }
-    if (i == 0 && options_.port == 0) {
-      socklen_t len = sizeof addr;
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    }
-    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fd, i, open_connections_);
+    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fd.value(), tls_fd, tls_, i,
+                                                 open_connections_);
     auto ok = worker->init();
     if (!ok) return ok;
     workers_.push_back(std::move(worker));
   }
-  port_ = ntohs(addr.sin_port);
+  port_ = port;
+  tls_port_ = tls_port;
   for (auto& w : workers_)
     w->run();
   return cache::Done{};
+}
+
+void Server::setTls(std::shared_ptr<TlsContext> tls) {
+  std::lock_guard lock(tls_.mutex);
+  tls_.ctx = std::move(tls);
 }
 
 void Server::stop() {

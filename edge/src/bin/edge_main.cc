@@ -104,6 +104,10 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "surge-edge: listening on %s:%d with %d workers\n",
                config.value()->server.host.c_str(), server.port(), config.value()->server.workers);
+  if (server.tlsPort() >= 0) {
+    std::fprintf(stderr, "surge-edge: TLS on %s:%d (%s)\n", config.value()->server.host.c_str(),
+                 server.tlsPort(), config.value()->tls.certificate.c_str());
+  }
 
   while (true) {
     int sig = 0;

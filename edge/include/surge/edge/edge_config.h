@@ -33,8 +33,10 @@ struct Location {
 struct EdgeConfig {
   std::string path;  // the file it came from
 
-  // Changing these needs a restart (SIGHUP logs that and keeps the running values).
+  // Changing these needs a restart (SIGHUP logs that and keeps the running values), except
+  // server.tls: a reload swaps the certificate for new connections.
   http::ServerOptions server;
+  http::TlsOptions tls;                // files and settings behind server.tls
   std::vector<std::string> memcached;  // host:port
   std::string snapshot_keys;           // keyring file
 

@@ -37,6 +37,7 @@ class EdgeServer : public http::Handler {
   // SIGTERM: stop accepting, finish what is in progress (at most `grace`), stop.
   void drainAndStop(std::chrono::milliseconds grace);
   int port() const { return server_ ? server_->port() : 0; }
+  int tlsPort() const { return server_ ? server_->tlsPort() : -1; }
   // Operators allowed into `surge_ops` locations (admin keys: HTTP Basic user = key id, password
   // = the key's hex secret). Any thread; SIGHUP calls it again.
   void setOpsKeys(cache::Keyring keys);

@@ -24,6 +24,7 @@
 
 #include "surge/cache/result.h"
 #include "surge/http/request_parser.h"
+#include "surge/http/tls.h"
 
 struct event_base;
 struct event;
@@ -79,9 +80,23 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive without a request
   std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
+  // A second listener speaking TLS with `tls` (same host, same workers and handler): -1 none,
+  // 0 any free port (see Server::tlsPort). The TLS handshake counts against head_timeout.
+  int tls_port = -1;
+  std::shared_ptr<TlsContext> tls;
 };
 
 class Worker;
+
+// The TLS context new connections take; swapped by Server::setTls from any thread.
+struct TlsSlot {
+  std::shared_ptr<TlsContext> get() {
+    std::lock_guard lock(mutex);
+    return ctx;
+  }
+  std::mutex mutex;
+  std::shared_ptr<TlsContext> ctx;
+};
 
 class Handler {
  public:
@@ -118,6 +133,9 @@ class Server {
   // also drops whatever was posted to a worker after stop().
   void stop();
   int port() const { return port_; }
+  int tlsPort() const { return tls_port_; }
+  // Any thread: connections accepted from now on use `tls` (a renewed certificate).
+  void setTls(std::shared_ptr<TlsContext> tls);
   size_t connections() const;
   // Graceful shutdown, first half: stop accepting, close idle keep-alive connections, and close
   // every other one after its answer in progress. Returns at once; connections() falls to 0.
@@ -129,6 +147,8 @@ class Server {
   std::vector<std::unique_ptr<Worker::Impl>> workers_;
   std::atomic<size_t> open_connections_{0};
   int port_ = 0;
+  int tls_port_ = -1;
+  TlsSlot tls_;
 };
 
 }  // namespace surge::http

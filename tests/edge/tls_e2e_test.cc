@@ -1,0 +1,217 @@
+// TLS on a real surge-edge, checked with the stock tools operators use: curl and
+// openssl s_client. Certificates are made per test with the openssl command.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "edge_process.h"
+#include "surge/testing/reliability.h"
+
+namespace surge::edge::test {
+namespace {
+
+struct Command {
+  int exit = -1;
+  std::string output;  // stdout and stderr
+};
+
+Command run(const std::string& command) {
+  Command c;
+  std::FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return c;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    c.output.append(buf, n);
+  int status = ::pclose(p);
+  c.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return c;
+}
+
+void makeCertificate(const std::string& dir, const std::string& name) {
+  Command c =
+      run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+          "-days 2 -subj /CN=" +
+          name + " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + dir +
+          "/key.pem -out " + dir + "/cert.pem");
+  ASSERT_EQ(c.exit, 0) << c.output;
+}
+
+class TlsE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_);
+    makeCertificate(dir_, "first.surge.test");
+    tls_port_ = testing::freeLoopbackPort();
+    edge_ = std::make_unique<EdgeProcess>(origin_, "",
+                                          "    listen 127.0.0.1:" + std::to_string(tls_port_) +
+                                              " ssl;\n    ssl_certificate " + dir_ +
+                                              "/cert.pem;\n    ssl_certificate_key " + dir_ +
+                                              "/key.pem;\n    ssl_protocols TLSv1.2 TLSv1.3;\n");
+    ASSERT_TRUE(testing::waitForPort(tls_port_, 5s)) << edge_->log();
+  }
+  void TearDown() override {
+    edge_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string url(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(tls_port_) + path;
+  }
+  std::string curl(const std::string& args) const {
+    return "curl -sS --max-time 10 --cacert " + dir_ + "/cert.pem " + args;
+  }
+  std::string sClient(const std::string& args) const {
+    return "echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(tls_port_) +
+           " " + args;
+  }
+
+  OriginProcess origin_{origin::test::smallCatalog()};
+  std::string dir_ = (std::filesystem::temp_directory_path() /
+                      ("surge-tls-" + std::to_string(::getpid()) + "-" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+                         .string();
+  int tls_port_ = 0;
+  std::unique_ptr<EdgeProcess> edge_;
+};
+
+TEST_F(TlsE2ETest, CurlGetsSnapshotsFilesAndBookingsOverTls) {
+  ASSERT_EQ(waitFor200(*edge_, "/api/v1/clinics/100001").status, 200);
+  std::string big;
+  for (int i = 0; i < (3 << 20) / 16; ++i)
+    big += "0123456789abcdef";
+  writeFile(edge_->path("html/big.bin"), big);
+  writeFile(edge_->path("html/small.txt"), "small\n");
+
+  // Several requests on one kept-alive TLS connection; curl checks the certificate.
+  Command c = run(curl("-o /dev/null -o /dev/null -o " + dir_ + "/big.out -w '%{http_code} '" +
+                       " " + url("/api/v1/clinics/100001") + " " + url("/small.txt") + " " +
+                       url("/big.bin") + " -v"));
+  EXPECT_EQ(c.exit, 0) << c.output;
+  EXPECT_NE(c.output.find("200 200 200"), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("Re-using existing connection"), std::string::npos) << c.output;
+  EXPECT_EQ(readFile(dir_ + "/big.out"), big);  // read from the file and encrypted, in full
+
+  // A range of the file, a gzip snapshot, and a booking through the TLS listener.
+  Command range = run(curl("-H 'Range: bytes=16-31' " + url("/big.bin")));
+  EXPECT_EQ(range.output, "0123456789abcdef");
+  Command gz = run(curl("--compressed " + url("/api/v1/clinics/100001")));
+  EXPECT_NE(gz.output.find("\"id\":100001"), std::string::npos) << gz.output;
+  Command booking = run(curl(
+      "-w ' %{http_code}' -H 'Content-Type: application/json' "
+      "-H 'Idempotency-Key: tls-1' --data '" +
+      bookingBody(100001, "2026-12-01", "09:00", "tls-person") + "' " + url("/api/v1/bookings")));
+  EXPECT_NE(booking.output.find(" 201"), std::string::npos) << booking.output;
+  // The plain listener still works alongside.
+  EXPECT_EQ(edge_->get("/small.txt").body, "small\n");
+}
+
+TEST_F(TlsE2ETest, OnlyTls12AndUpWithModernCiphers) {
+  testing::ReliabilityRow row("hostile-http", "TLS: old protocol versions and weak ciphers");
+  Command tls13 = run(sClient("-tls1_3"));
+  EXPECT_EQ(tls13.exit, 0) << tls13.output;
+  EXPECT_NE(tls13.output.find("TLSv1.3"), std::string::npos) << tls13.output;
+  Command tls12 = run(sClient("-tls1_2"));
+  EXPECT_EQ(tls12.exit, 0) << tls12.output;
+  EXPECT_NE(tls12.output.find("ECDHE-ECDSA-AES128-GCM-SHA256"), std::string::npos) << tls12.output;
+  // Refused: TLS 1.1 and 1.0 (the client may not even offer them: seclevel 0 makes it try),
+  // CBC and RSA key exchange on 1.2.
+  for (const char* refused :
+       {"-tls1_1 -cipher DEFAULT@SECLEVEL=0", "-tls1 -cipher DEFAULT@SECLEVEL=0",
+        "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA", "-tls1_2 -cipher AES128-GCM-SHA256"}) {
+    Command c = run(sClient(refused));
+    EXPECT_NE(c.exit, 0) << refused << "\n" << c.output;
+    EXPECT_EQ(c.output.find("Cipher is ECDHE"), std::string::npos) << refused;
+    row.tried();
+  }
+  row.outcome("handshake refused; TLS 1.2 with ECDHE+AEAD and TLS 1.3 only");
+}
+
+TEST_F(TlsE2ETest, SighupSwapsTheCertificateAndABadOneKeepsTheOld) {
+  Command before = run(sClient("-tls1_3"));
+  EXPECT_NE(before.output.find("CN = first.surge.test"), std::string::npos) << before.output;
+  makeCertificate(dir_, "second.surge.test");
+  edge_->signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  Command after;
+  while (std::chrono::steady_clock::now() < deadline) {
+    after = run(sClient("-tls1_3"));
+    if (after.output.find("CN = second.surge.test") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(after.output.find("CN = second.surge.test"), std::string::npos) << after.output;
+  EXPECT_EQ(run(curl("-o /dev/null -w '%{http_code}' " + url("/healthz"))).output, "200");
+
+  // A broken certificate: the reload is refused and the running one stays.
+  writeFile(dir_ + "/cert.pem", "-----BEGIN CERTIFICATE-----\nnot a certificate\n");
+  edge_->signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_NE(edge_->log().find("reload refused"), std::string::npos) << edge_->log();
+  Command still = run(sClient("-tls1_3"));
+  EXPECT_NE(still.output.find("CN = second.surge.test"), std::string::npos) << still.output;
+}
+
+TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
+  testing::ReliabilityRow row("hostile-http", "TLS port: plain HTTP, garbage, silent handshake");
+  auto closedWithin = [&](const std::string& bytes, std::chrono::milliseconds bound) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(tls_port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (!bytes.empty()) (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() - start < bound + 2s) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        if (::recv(fd, buf, sizeof buf, 0) <= 0) {
+          closed = true;
+          break;
+        }
+      }
+    }
+    ::close(fd);
+    return closed && std::chrono::steady_clock::now() - start < bound + 1s;
+  };
+  EXPECT_TRUE(closedWithin("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1s));
+  EXPECT_TRUE(closedWithin(std::string(3000, '\x16'), 1s));
+  // A client that connects and never says hello is closed by the head timeout (10 s default:
+  // the handshake is part of the request head).
+  EXPECT_TRUE(closedWithin("", 11s));
+  row.tried(3);
+  row.outcome("connection closed; the edge keeps serving");
+  EXPECT_EQ(run(curl("-o /dev/null -w '%{http_code}' " + url("/healthz"))).output, "200");
+}
+
+TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("surge-tls-config-" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  auto check = [&](const std::string& server_lines) {
+    writeFile(dir + "/edge.conf",
+              "http {\n  server {\n    listen 127.0.0.1:18080;\n" + server_lines + "  }\n}\n");
+    return run(std::string(SURGE_EDGE_BIN) + " -t -c " + dir + "/edge.conf");
+  };
+  Command no_key =
+      check("    listen 127.0.0.1:18443 ssl;\n    ssl_certificate " + dir + "/missing.pem;\n");
+  EXPECT_NE(no_key.exit, 0);
+  EXPECT_NE(no_key.output.find("edge.conf:4"), std::string::npos) << no_key.output;
+  Command missing = check("    listen 127.0.0.1:18443 ssl;\n    ssl_certificate " + dir +
+                          "/missing.pem;\n    ssl_certificate_key " + dir + "/missing.key;\n");
+  EXPECT_NE(missing.exit, 0);
+  EXPECT_NE(missing.output.find("missing.pem"), std::string::npos) << missing.output;
+  Command old = check("    ssl_protocols TLSv1 TLSv1.2;\n");
+  EXPECT_NE(old.exit, 0);
+  EXPECT_NE(old.output.find("edge.conf:4: \"TLSv1\" is not supported"), std::string::npos)
+      << old.output;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace surge::edge::test
