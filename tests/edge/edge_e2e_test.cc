@@ -20,6 +20,7 @@
 #include "edge_process.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/zstd_codec.h"
+#include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
 namespace {
@@ -245,6 +246,10 @@ TEST(EdgeE2ETest, SnapshotFailingVerificationIsNeverServed) {
   std::this_thread::sleep_for(700ms);
   EXPECT_EQ(edge.get("/api/v1/snapshots/notice").body, "good notice");
   EXPECT_GE(metric(edge.metrics(), "surge_edge_snapshot_verify_failures_total"), 2);
+  EXPECT_NE(edge.log().find("snapshot named/notice refused"), std::string::npos) << edge.log();
+  testing::ReliabilityRow row("tampering", "snapshot written to memcached without the key");
+  row.tried(2);
+  row.outcome("never served; the last good one stays; counter and log warning");
 }
 
 TEST(EdgeE2ETest, OriginDownGivesFast503sAndReadsContinue) {

@@ -94,9 +94,10 @@ inline double metric(const std::string& text, const std::string& name) {
 // A surge-edge in front of an OriginProcess, with its own config file and docroot.
 class EdgeProcess {
  public:
+  // `upstream_port` (0: origin's own): where bookings go, e.g. a FaultProxy in front of origin.
   explicit EdgeProcess(OriginProcess& origin, std::string extra_http = "",
-                       std::string extra_server = "")
-      : origin_(origin) {
+                       std::string extra_server = "", int upstream_port = 0)
+      : origin_(origin), upstream_port_(upstream_port ? upstream_port : origin.port()) {
     static int counter = 0;
     dir_ = std::filesystem::temp_directory_path() /
            ("surge-edge-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
@@ -118,11 +119,11 @@ class EdgeProcess {
     c += "worker_processes 2;\n";
     c += "http {\n";
     c += "  access_log access.log combined;\n";
-    c += "  surge_memcached " + origin_.memcached().address() + ";\n";
+    c += "  surge_memcached " + origin_.memcachedList(" ") + ";\n";
     c += "  surge_snapshot_keys " + origin_.path("snapshot-keys.conf") + ";\n";
     c += "  surge_refresh_interval 200ms;\n";
     c += "  surge_stale_if_error 300s;\n";
-    c += "  upstream origin { server 127.0.0.1:" + std::to_string(origin_.port()) +
+    c += "  upstream origin { server 127.0.0.1:" + std::to_string(upstream_port_) +
          "; keepalive 8; }\n";
     c += "  proxy_connect_timeout 500ms;\n";
     c += "  proxy_read_timeout 5s;\n";
@@ -173,6 +174,7 @@ class EdgeProcess {
 
  private:
   OriginProcess& origin_;
+  int upstream_port_ = 0;
   std::filesystem::path dir_;
   int port_ = 0;
   testing::ChildProcess process_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "edge_process.h"
+#include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
 namespace {
@@ -128,6 +129,9 @@ TEST(WaitingRoomE2ETest, TicketsAreSignedBoundToTheClientAndKept) {
                                {{"X-Surge-Client", other.client}, {"X-Surge-Ticket", t.text}})),
             "ticket_other_client");
   EXPECT_EQ(room.edge.get("/api/v1/queue/tickets/current").status, 404);
+  testing::ReliabilityRow row("tampering", "altered, forged or cross-client queue ticket");
+  row.tried(2);
+  row.outcome("403/404 with the reason; status never shown for someone else's ticket");
 }
 
 TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
@@ -167,6 +171,11 @@ TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
   std::string m = room.edge.metrics();
   EXPECT_GE(metric(m, "surge_edge_queue_refused_total"), 4);
   EXPECT_GE(metric(m, "surge_edge_queue_tickets_issued_total"), 2);
+  testing::ReliabilityRow row("tampering",
+                              "booking with a missing, forged, cross-client, unadmitted or reused "
+                              "ticket");
+  row.tried(6);
+  row.outcome("403 with the reason at the edge; reuse 409 ticket_already_used at origin");
 }
 
 TEST(WaitingRoomE2ETest, AdmissionFollowsTicketOrder) {
@@ -229,6 +238,9 @@ TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
   Ticket fresh = join(room.edge);  // a new ticket works in the new epoch
   ASSERT_TRUE(waitAdmitted(room.edge, fresh));
   EXPECT_EQ(book(room.edge, fresh, "fresh-1").status, 201);
+  testing::ReliabilityRow row("tampering", "expired or revoked queue ticket");
+  row.tried(2);
+  row.outcome("403 ticket_expired / ticket_revoked; asking again gives a new place at the back");
 }
 
 TEST(WaitingRoomE2ETest, TheSequenceSurvivesMemcachedLosingIt) {

@@ -28,7 +28,10 @@ inline const std::string kAdminKeyLine = "ops-1 " + std::string(64, '7');
 
 class OriginProcess {
  public:
-  explicit OriginProcess(const CatalogData& catalog) {
+  // `memcached_nodes` > 1: a ring of that many memcached servers (the first is memcached()).
+  explicit OriginProcess(const CatalogData& catalog, int memcached_nodes = 1) {
+    for (int i = 1; i < memcached_nodes; ++i)
+      extra_memcached_.push_back(std::make_unique<testing::MemcachedServer>());
     static int counter = 0;
     dir_ = std::filesystem::temp_directory_path() /
            ("surge-origin-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
@@ -48,7 +51,7 @@ class OriginProcess {
   void start() {
     process_ = testing::ChildProcess(
         {SURGE_ORIGIN_BIN, "--listen", "127.0.0.1:" + std::to_string(port_), "--db",
-         path("origin.db"), "--memcached", memcached_.address(), "--snapshot-keys",
+         path("origin.db"), "--memcached", memcachedList(","), "--snapshot-keys",
          path("snapshot-keys.conf"), "--admin-keys", path("admin-keys.conf"), "--catalog",
          path("catalog.csv"), "--workers", "2", "--publish-coalesce-ms", "20",
          "--full-publish-interval", "2"},
@@ -65,6 +68,17 @@ class OriginProcess {
   int port() const { return port_; }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   testing::MemcachedServer& memcached() { return memcached_; }
+  // Node `i` of the ring (0 is memcached()).
+  testing::MemcachedServer& memcachedNode(size_t i) {
+    return i == 0 ? memcached_ : *extra_memcached_.at(i - 1);
+  }
+  size_t memcachedNodes() const { return 1 + extra_memcached_.size(); }
+  std::string memcachedList(const std::string& separator) const {
+    std::string list = memcached_.address();
+    for (const auto& m : extra_memcached_)
+      list += separator + m->address();
+    return list;
+  }
 
   // A snapshot as edges would see it: verified and decoded, or nullopt.
   std::optional<nlohmann::json> snapshot(const std::string& name) {
@@ -115,6 +129,7 @@ class OriginProcess {
 
   std::filesystem::path dir_;
   testing::MemcachedServer memcached_;
+  std::vector<std::unique_ptr<testing::MemcachedServer>> extra_memcached_;
   int port_ = 0;
   testing::ChildProcess process_;
   cache::MemcachedClientPtr cache_;

@@ -1,0 +1,388 @@
+// Faults survived under load, with real memcached, origin and edge processes that the tests
+// kill, stop, slow down and restart: memcached gone mid-load, one node of a memcached ring lost,
+// origin failing with 5xx or answering slowly, edge SIGTERM under load. Each is a row of
+// tests/RELIABILITY.md.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include "edge_process.h"
+#include "fault_proxy.h"
+#include "surge/testing/reliability.h"
+
+namespace surge::edge::test {
+namespace {
+
+// Readers hammering snapshots on keep-alive connections until stopped; counts what failed.
+class ReadLoad {
+ public:
+  ReadLoad(int port, std::vector<std::string> targets, int threads = 4)
+      : targets_(std::move(targets)) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, port, t] {
+        HttpClient client("127.0.0.1", port, 3000ms);
+        for (size_t i = static_cast<size_t>(t); !stop_; ++i) {
+          const std::string& target = targets_[i % targets_.size()];
+          auto r = client.request("GET", target);
+          ++reads_;
+          if (!r.ok() || r->status != 200) {
+            ++failed_;
+            std::lock_guard lock(mutex_);
+            if (first_failure_.empty())
+              first_failure_ = target + ": " + (r.ok() ? std::to_string(r->status) : r.error());
+          }
+        }
+      });
+    }
+  }
+  ~ReadLoad() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  long reads() const { return reads_; }
+  long failed() const { return failed_; }
+  std::string firstFailure() {
+    std::lock_guard lock(mutex_);
+    return first_failure_;
+  }
+
+ private:
+  std::vector<std::string> targets_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> reads_{0}, failed_{0};
+  std::mutex mutex_;
+  std::string first_failure_;
+};
+
+std::vector<std::string> clinicTargets(int n) {
+  std::vector<std::string> t;
+  for (int i = 0; i < n; ++i)
+    t.push_back("/api/v1/clinics/" + std::to_string(100001 + i));
+  return t;
+}
+
+void warm(EdgeProcess& edge, const std::vector<std::string>& targets) {
+  for (const std::string& t : targets)
+    ASSERT_EQ(waitFor200(edge, t).status, 200) << t;
+}
+
+TEST(FaultE2ETest, MemcachedStoppedMidLoadFailsNoReadAndRecoversWithoutRestart) {
+  testing::ReliabilityRow row("fault", "memcached stopped mid-load (L1 serves within max-stale)");
+  OriginProcess origin(origin::test::smallCatalog(8));
+  EdgeProcess edge(origin);
+  auto targets = clinicTargets(8);
+  warm(edge, targets);
+  ReadLoad load(edge.port(), targets);
+  std::this_thread::sleep_for(500ms);
+  origin.memcached().kill();
+  std::this_thread::sleep_for(3500ms);  // past every snapshot's 2 s max-age: stale-if-error
+  double stale = metric(edge.metrics(), "surge_edge_l1_stale_total");
+  origin.memcached().restart();  // empty: origin republishes it
+  // Recovery without restarting anything: ages fall back to fresh.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  int age = 99;
+  while (std::chrono::steady_clock::now() < deadline && age > 1) {
+    age = std::stoi(edge.get(targets[0]).header("age"));
+    std::this_thread::sleep_for(100ms);
+  }
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.firstFailure();
+  EXPECT_GT(load.reads(), 1000);
+  EXPECT_GE(stale, 1);
+  EXPECT_LE(age, 1) << "the edge never went back to fresh snapshots";
+  row.tried();
+  row.count("reads", load.reads());
+  row.count("failed reads", load.failed());
+  row.outcome("stale answers with Age and Warning while down; fresh again after restart");
+}
+
+TEST(FaultE2ETest, OneNodeOfAThreeNodeMemcachedRingKilledReadsContinue) {
+  testing::ReliabilityRow row("fault", "one node of a 3-node memcached ring killed");
+  OriginProcess origin(origin::test::smallCatalog(30), 3);
+  EdgeProcess edge(origin);
+  auto targets = clinicTargets(30);  // spread over all three nodes
+  warm(edge, targets);
+  ReadLoad load(edge.port(), targets);
+  std::this_thread::sleep_for(500ms);
+  origin.memcachedNode(1).kill();
+  // Origin's full republish (every 2 s here) puts the lost keys on their new nodes; until then
+  // the edge answers from L1.
+  std::this_thread::sleep_for(5s);
+  load.stop();
+  EXPECT_EQ(load.failed(), 0) << load.firstFailure();
+  // Keys moved: every snapshot is readable from the two nodes left, fresh.
+  cache::MemcachedOptions mo;
+  mo.servers = {origin.memcachedNode(0).address(), origin.memcachedNode(2).address()};
+  auto mc = std::move(cache::MemcachedClient::create(mo).value());
+  int found = 0;
+  for (int i = 0; i < 30; ++i) {
+    auto got = mc->get(cache::snapshotKey("clinic/" + std::to_string(100001 + i)));
+    if (got.ok() && got->has_value()) ++found;
+  }
+  EXPECT_EQ(found, 30) << "snapshots missing from the surviving nodes";
+  HttpResponse fresh = edge.get(targets[0]);
+  EXPECT_EQ(fresh.status, 200);
+  EXPECT_LE(std::stoi(fresh.header("age")), 2);
+  row.tried();
+  row.count("reads", load.reads());
+  row.count("failed reads", load.failed());
+  row.count("snapshots re-homed", found);
+  row.outcome("reads continue from L1; origin republishes the lost keys onto the other nodes");
+}
+
+struct WriteStorm {
+  std::atomic<long> sent{0}, shed_503{0}, timeout_504{0}, created{0}, other{0}, no_retry_after{0};
+  std::atomic<long> slow{0};  // answers that took longer than `slow_bound`
+  std::string first_other;
+  std::mutex mutex;
+};
+
+void storm(EdgeProcess& edge, WriteStorm& s, int threads, std::chrono::milliseconds length,
+           std::chrono::milliseconds slow_bound, const std::string& tag) {
+  std::vector<std::thread> clients;
+  auto until = std::chrono::steady_clock::now() + length;
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      HttpClient client("127.0.0.1", edge.port(), 10000ms);
+      for (int n = 0; std::chrono::steady_clock::now() < until; ++n) {
+        std::string key = tag + "-" + std::to_string(t) + "-" + std::to_string(n);
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = client.request(
+            "POST", "/api/v1/bookings",
+            {{"Content-Type", "application/json"}, {"Idempotency-Key", key}},
+            bookingBody(100001 + (n % 50), "2026-12-0" + std::to_string(1 + n % 3), "09:00", key));
+        if (std::chrono::steady_clock::now() - t0 > slow_bound) ++s.slow;
+        ++s.sent;
+        if (!r.ok()) {
+          ++s.other;
+          std::lock_guard lock(s.mutex);
+          if (s.first_other.empty()) s.first_other = r.error();
+          continue;
+        }
+        if (r->status == 503 || r->status == 504) {
+          (r->status == 503 ? s.shed_503 : s.timeout_504)++;
+          if (r->header("retry-after").empty()) ++s.no_retry_after;
+          std::this_thread::sleep_for(20ms);
+        } else if (r->status == 201 || r->status == 409) {
+          ++s.created;
+        } else {
+          ++s.other;
+          std::lock_guard lock(s.mutex);
+          if (s.first_other.empty()) s.first_other = std::to_string(r->status) + " " + r->body;
+        }
+      }
+    });
+  }
+  for (auto& c : clients)
+    c.join();
+}
+
+TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
+  testing::ReliabilityRow row("fault", "origin returning 5xx");
+  OriginProcess origin(origin::test::smallCatalog());
+  FaultProxy proxy(origin.port());
+  EdgeProcess edge(origin, "  surge_origin_max_inflight 8;\n", "", proxy.port());
+  auto targets = clinicTargets(4);
+  warm(edge, targets);
+  ASSERT_EQ(edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "before"),
+                      {{"Idempotency-Key", "before"}})
+                .status,
+            201);
+  proxy.setMode(FaultProxy::Mode::kFail500);
+  size_t reached_before = proxy.requests();
+  ReadLoad reads(edge.port(), targets, 2);
+  WriteStorm s;
+  storm(edge, s, 8, 3s, 1s, "fail");
+  reads.stop();
+  size_t reached = proxy.requests() - reached_before;
+  EXPECT_EQ(s.other.load(), 0) << s.first_other;
+  EXPECT_EQ(s.no_retry_after.load(), 0);
+  EXPECT_EQ(s.slow.load(), 0) << "a write waited on a failing origin";
+  EXPECT_GT(s.sent.load(), 300);
+  // Backoff 250 ms doubling, one probe per period: a handful, not the storm.
+  EXPECT_LE(reached, 30u) << "of " << s.sent.load() << " bookings sent";
+  EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
+
+  proxy.setMode(FaultProxy::Mode::kPass);  // origin recovers: so does the edge
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
+    status = edge.post("/api/v1/bookings",
+                       bookingBody(100002, "2026-12-01", "09:00", "after-" + std::to_string(n)),
+                       {{"Idempotency-Key", "after-" + std::to_string(n)}})
+                 .status;
+    if (status != 201) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(status, 201) << "the edge did not go back to origin";
+  row.tried();
+  row.count("writes sent", s.sent);
+  row.count("503 + Retry-After", s.shed_503);
+  row.count("reached origin", static_cast<long>(reached));
+  row.count("failed reads", reads.failed());
+  row.outcome("503 + Retry-After at once; one probe per backoff period reaches origin");
+}
+
+TEST(FaultE2ETest, SlowOriginKeepsInflightUnderTheCapAndAnswersInBoundedTime) {
+  testing::ReliabilityRow row("fault", "origin slow (answers delayed past the read timeout)");
+  OriginProcess origin(origin::test::smallCatalog());
+  FaultProxy proxy(origin.port());
+  EdgeProcess edge(origin, "  surge_origin_max_inflight 4;\n  proxy_read_timeout 1s;\n", "",
+                   proxy.port());
+  auto targets = clinicTargets(4);
+  warm(edge, targets);
+  proxy.setMode(FaultProxy::Mode::kDelay, 3000ms);
+  std::atomic<bool> sampling{true};
+  std::atomic<double> max_inflight{0};
+  std::thread sampler([&] {
+    while (sampling) {
+      double v = metric(edge.metrics(), "surge_edge_origin_inflight");
+      if (v > max_inflight) max_inflight = v;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  ReadLoad reads(edge.port(), targets, 2);
+  WriteStorm s;
+  storm(edge, s, 12, 3s, 1500ms, "slow");
+  reads.stop();
+  sampling = false;
+  sampler.join();
+  EXPECT_EQ(s.other.load(), 0) << s.first_other;
+  EXPECT_EQ(s.no_retry_after.load(), 0);
+  EXPECT_EQ(s.slow.load(), 0) << "an answer took longer than the read timeout allows";
+  EXPECT_LE(max_inflight.load(), 4);
+  EXPECT_GT(s.shed_503.load(), 50);
+  EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
+  row.tried();
+  row.count("writes sent", s.sent);
+  row.count("503 + Retry-After", s.shed_503);
+  row.count("504 + Retry-After", s.timeout_504);
+  row.count("max in flight (cap 4)", static_cast<long>(max_inflight.load()));
+  row.count("failed reads", reads.failed());
+  row.outcome("in flight never above the cap; every write answered within 1.5 s");
+}
+
+TEST(FaultE2ETest, OriginStoppedGivesFast503sAndIsNotHammered) {
+  testing::ReliabilityRow row("fault", "origin stopped (kill -9)");
+  OriginProcess origin(origin::test::smallCatalog());
+  FaultProxy proxy(origin.port());  // counts what still tries to reach the dead origin
+  EdgeProcess edge(origin, "", "", proxy.port());
+  auto targets = clinicTargets(4);
+  warm(edge, targets);
+  origin.kill9();
+  ReadLoad reads(edge.port(), targets, 2);
+  WriteStorm s;
+  size_t before = proxy.requests();
+  storm(edge, s, 8, 2s, 1s, "down");
+  reads.stop();
+  size_t reached = proxy.requests() - before;
+  EXPECT_EQ(s.other.load(), 0) << s.first_other;
+  EXPECT_EQ(s.created.load(), 0);
+  EXPECT_EQ(s.no_retry_after.load(), 0);
+  EXPECT_EQ(s.slow.load(), 0);
+  EXPECT_LE(reached, 30u) << "of " << s.sent.load();
+  EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
+  origin.start();
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
+    status = edge.post("/api/v1/bookings",
+                       bookingBody(100002, "2026-12-01", "09:00", "back-" + std::to_string(n)),
+                       {{"Idempotency-Key", "back-" + std::to_string(n)}})
+                 .status;
+    if (status != 201) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(status, 201);
+  row.tried();
+  row.count("writes sent", s.sent);
+  row.count("503 + Retry-After", s.shed_503);
+  row.count("reached origin's port", static_cast<long>(reached));
+  row.count("failed reads", reads.failed());
+  row.outcome("fast 503 + Retry-After; reads unaffected; bookings again once origin is back");
+}
+
+// A keep-alive reader that can tell a connection closed between answers (fine: HTTP clients
+// retry those) from one cut in the middle of an answer (a failure).
+struct DrainCounts {
+  std::atomic<long> complete{0}, cut_mid_answer{0}, closed_between{0};
+};
+
+void readUntilRefused(int port, const std::string& target, DrainCounts& counts,
+                      std::atomic<bool>& stop) {
+  while (!stop) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return;  // no longer accepting: drained
+    }
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    bool open = true;
+    while (open && !stop) {
+      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) {
+        ++counts.closed_between;
+        break;
+      }
+      std::string in;
+      size_t need = std::string::npos;
+      char buf[65536];
+      while (in.size() < need) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+          (in.empty() ? counts.closed_between : counts.cut_mid_answer)++;
+          open = false;
+          break;
+        }
+        in.append(buf, static_cast<size_t>(n));
+        size_t end = in.find("\r\n\r\n");
+        if (need == std::string::npos && end != std::string::npos) {
+          size_t at = in.find("Content-Length: ");
+          need = end + 4 + std::stoul(in.substr(at + 16));
+        }
+      }
+      if (!open) break;
+      ++counts.complete;
+      if (in.find("Connection: close") != std::string::npos) break;
+    }
+    ::close(fd);
+  }
+}
+
+TEST(FaultE2ETest, SigtermUnderLoadCutsNoAnswerInTheMiddle) {
+  testing::ReliabilityRow row("fault", "edge SIGTERM under load");
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  std::string big(4 << 20, 'x');  // 4 MiB: answers that are mid-flight when the signal lands
+  writeFile(edge.path("html/big.bin"), big);
+  warm(edge, {"/api/v1/clinics/100001"});
+  DrainCounts counts;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 6; ++i) {
+    readers.emplace_back([&, i] {
+      readUntilRefused(edge.port(), i % 2 ? "/big.bin" : "/api/v1/clinics/100001", counts, stop);
+    });
+  }
+  std::this_thread::sleep_for(800ms);
+  edge.signal(SIGTERM);
+  int code = edge.wait(15000ms);
+  stop = true;
+  for (auto& t : readers)
+    t.join();
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(counts.cut_mid_answer.load(), 0);
+  EXPECT_GT(counts.complete.load(), 50);
+  row.tried();
+  row.count("answers completed", counts.complete);
+  row.count("answers cut mid-way", counts.cut_mid_answer);
+  row.outcome("answers in progress finish; idle keep-alive connections closed; exit 0");
+}
+
+}  // namespace
+}  // namespace surge::edge::test

@@ -1,0 +1,158 @@
+// A TCP fault injector between the edge and a real origin, in the spirit of toxiproxy: passes
+// bytes through, delays them, or answers every request itself with a 500 - so the edge can be
+// shown a slow or failing origin while origin itself stays the real process. It also counts
+// the requests that reach it: how hard a failing origin is being hit.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace surge::edge::test {
+
+class FaultProxy {
+ public:
+  enum class Mode { kPass, kDelay, kFail500 };
+
+  explicit FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 128);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { acceptLoop(); });
+  }
+  ~FaultProxy() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::lock_guard lock(mutex_);
+    for (auto& t : connections_)
+      t.join();
+  }
+  FaultProxy(const FaultProxy&) = delete;
+  FaultProxy& operator=(const FaultProxy&) = delete;
+
+  int port() const { return port_; }
+  void setMode(Mode mode, std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+    delay_ms_ = static_cast<int>(delay.count());
+    mode_ = mode;
+  }
+  // Request heads seen from the edge so far.
+  size_t requests() const { return requests_.load(); }
+
+ private:
+  void acceptLoop() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard lock(mutex_);
+      connections_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+
+  static bool sendAll(int fd, const char* data, size_t size) {
+    while (size > 0) {
+      ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  int connectUpstream() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  // Counts complete request heads in what the edge sent; in kFail500 answers each one.
+  bool takeRequests(std::string& pending, int client) {
+    while (true) {
+      size_t end = pending.find("\r\n\r\n");
+      if (end == std::string::npos) return true;
+      size_t body = 0;
+      const char* cl = "\r\nContent-Length: ";
+      size_t at = pending.find(cl);
+      if (at != std::string::npos && at < end) body = std::stoul(pending.substr(at + 18, 12));
+      if (pending.size() < end + 4 + body) return true;
+      pending.erase(0, end + 4 + body);
+      ++requests_;
+      if (mode_ == Mode::kFail500) {
+        const char answer[] =
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+            "Content-Length: 17\r\n\r\n{\"error\":\"boom\"}\n";
+        if (!sendAll(client, answer, sizeof answer - 1)) return false;
+      }
+    }
+  }
+
+  void serve(int client) {
+    int upstream = -1;
+    std::string pending;  // edge bytes not yet framed into requests
+    char buf[65536];
+    while (!stop_) {
+      pollfd p[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+      int n = ::poll(p, upstream >= 0 ? 2 : 1, 100);
+      if (n <= 0) continue;
+      if (p[0].revents) {
+        ssize_t got = ::recv(client, buf, sizeof buf, 0);
+        if (got <= 0) break;
+        pending.append(buf, static_cast<size_t>(got));
+        Mode mode = mode_;
+        if (!takeRequests(pending, client)) break;
+        if (mode == Mode::kFail500) continue;
+        if (mode == Mode::kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+        if (upstream < 0 && (upstream = connectUpstream()) < 0) break;
+        if (!sendAll(upstream, buf, static_cast<size_t>(got))) break;
+      }
+      if (upstream >= 0 && p[1].revents) {
+        ssize_t got = ::recv(upstream, buf, sizeof buf, 0);
+        if (got <= 0) break;
+        if (!sendAll(client, buf, static_cast<size_t>(got))) break;
+      }
+    }
+    if (upstream >= 0) ::close(upstream);
+    ::close(client);
+  }
+
+  int upstream_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<Mode> mode_{Mode::kPass};
+  std::atomic<int> delay_ms_{0};
+  std::atomic<size_t> requests_{0};
+  std::mutex mutex_;
+  std::vector<std::thread> connections_;
+  std::thread acceptor_;
+};
+
+}  // namespace surge::edge::test
