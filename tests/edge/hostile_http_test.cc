@@ -271,8 +271,9 @@ TEST_F(HostileHttpTest, BadVersionsAndMethodsAreRefused) {
       });
   // Well-formed but unknown methods are answered and the connection may stay usable.
   testing::ReliabilityRow row("hostile-http", "unknown or unsupported method (BREW, TRACE, ...)");
-  for (std::string method :
-       {"BREW", "TRACE", "CONNECT", "PROPFIND", "DELETE", std::string(10000, 'A').c_str()}) {
+  const std::vector<std::string> methods = {"BREW",     "TRACE",  "CONNECT",
+                                            "PROPFIND", "DELETE", std::string(10000, 'A')};
+  for (const std::string& method : methods) {
     Exchange ex = exchange(edge_->port(), method +
                                               " /index.html HTTP/1.1\r\nHost: x\r\n"
                                               "Connection: close\r\n\r\n");
