@@ -96,8 +96,9 @@ def run_row(kind, log_path, reports_dir=None):
                 "tsan": "TSan: the whole suite (servers and tests instrumented)"}[kind]
         rows.append({"area": "sanitizer", "what": what, "tries": tests, "build": kind,
                      "counts": {"tests failed": failed, "sanitizer reports": len(reports)},
-                     "outcome": "no report from any process: " + (", ".join(sorted(reports)[:5])
-                                                                 or "none written"),
+                     "outcome": ("reports: " + ", ".join(sorted(reports)[:5])) if reports else
+                                "no sanitizer report from any process (tests and the servers "
+                                "they started)",
                      "ok": failed == 0 and not reports, "test": f"ctest in build-{kind}/"})
     return rows
 
@@ -167,9 +168,12 @@ def main():
                          f"{'pass' if r.get('ok') else '**FAIL**'} |")
         lines.append("")
     verdict = "every row passed" if not failed else f"**{len(failed)} rows FAILED**"
+    fuzz_inputs = sum(m["tries"] for k, m in merged.items() if k[0] == "fuzz")
+    suite_tests = sum(m["tries"] for k, m in merged.items() if k[0] == "sanitizer")
+    other = sum(m["tries"] for k, m in merged.items() if k[0] not in ("fuzz", "sanitizer"))
     lines += [
-        f"**{len(merged)} fault and input classes, "
-        f"{sum(m['tries'] for m in merged.values()):,} tries: {verdict}.** "
+        f"**{len(merged)} classes: {other:,} faults and hostile or tampered inputs tried, "
+        f"{fuzz_inputs:,} fuzz inputs, {suite_tests:,} tests under sanitizers; {verdict}.** "
         + ", ".join(f"{v} {k}" for k, v in bad_total.items()) + ".",
         "",
     ]
