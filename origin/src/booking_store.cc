@@ -34,23 +34,30 @@ bool issueCredentials(NewBooking& b) {
   if (RAND_bytes(raw, sizeof raw) != 1) return false;
   b.booking_id = bookingIdTimePrefix(b.now_ms) +
                  cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw), 6));
-  std::string token = cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw + 6), 32));
-  cache::Sha256Digest digest = cache::sha256({token});
+  b.token.assign(reinterpret_cast<const char*>(raw + 6), 32);
+  std::string token_hex = cache::encodeHex(b.token);
+  cache::Sha256Digest digest = cache::sha256({token_hex});
   b.token_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  b.created_body =
+      createdBody(b.booking_id, b.token, b.clinic_id, b.day, b.minute, b.person_id, b.now_ms);
+  return true;
+}
 
-  std::string& body = b.created_body;
-  body.clear();
+std::string createdBody(std::string_view booking_id, std::string_view token, int64_t clinic_id,
+                        int32_t day, int16_t minute, std::string_view person_id,
+                        int64_t created_ms) {
+  std::string body;
   body.reserve(256);
   body += "{\"booking_id\":\"";
-  body += b.booking_id;
+  body += booking_id;
   body += "\",\"token\":\"";
-  body += token;
+  body += cache::encodeHex(token);
   body += "\",";
-  appendBookingFields(body, b.clinic_id, b.day, b.minute, b.person_id);
+  appendBookingFields(body, clinic_id, day, minute, person_id);
   body += ",\"status\":\"active\",\"created_at\":\"";
-  body += formatTimestamp(b.now_ms);
+  body += formatTimestamp(created_ms);
   body += "\"}";
-  return true;
+  return body;
 }
 
 }  // namespace surge::origin

@@ -84,8 +84,8 @@ struct Resetting {
   ~Resetting() { s.reset(); }
 };
 
-constexpr int64_t kSchemaVersion = 2;
-constexpr const char* kSchemaVersionPragma = "PRAGMA user_version = 2";
+constexpr int64_t kSchemaVersion = 3;
+constexpr const char* kSchemaVersionPragma = "PRAGMA user_version = 3";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS regions(
@@ -97,12 +97,14 @@ CREATE TABLE IF NOT EXISTS slots(
   id INTEGER PRIMARY KEY, clinic_id INTEGER NOT NULL, day INTEGER NOT NULL,
   minute INTEGER NOT NULL, capacity INTEGER NOT NULL CHECK(capacity BETWEEN 1 AND 10000),
   UNIQUE(clinic_id, day, minute));
--- One row per booking, appended (ids begin with the creation time). `answer` is the 201 as sent,
--- kept for idempotent replays and cleared once its key has expired.
+-- One row per booking, appended (ids begin with the creation time). `token` (32 bytes) is kept
+-- while an idempotent retry may need the 201 again, which is rebuilt from the row; it is cleared
+-- once the key has expired. `answer` (the 201's text) is only in rows of layout 2: 250 bytes of
+-- every row that the page cache, the WAL and the checkpoints carried for nothing.
 CREATE TABLE IF NOT EXISTS bookings(
   id TEXT PRIMARY KEY, slot_id INTEGER NOT NULL, person_id TEXT NOT NULL,
   token_sha256 BLOB NOT NULL, idempotency_key TEXT, request_sha256 BLOB, answer TEXT,
-  ticket TEXT, created_ms INTEGER NOT NULL, canceled_ms INTEGER) WITHOUT ROWID;
+  ticket TEXT, created_ms INTEGER NOT NULL, canceled_ms INTEGER, token BLOB) WITHOUT ROWID;
 -- Answers other than 201 to an Idempotency-Key (409s), in arrival (rowid) order.
 CREATE TABLE IF NOT EXISTS idempotency(
   key TEXT NOT NULL, request_sha256 BLOB NOT NULL, status INTEGER NOT NULL,
@@ -185,6 +187,12 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
   if (auto v = store->prepare("PRAGMA user_version"); v && v->step() == SQLITE_ROW) {
     version = v->int64(0);
   }
+  if (version == 2) {
+    // Layout 2 to 3: the token column (rows of layout 2 keep their stored answers).
+    auto added = store->exec("ALTER TABLE bookings ADD COLUMN token BLOB");
+    if (!added) return fail(path + ": upgrading the store layout: " + added.error());
+    version = kSchemaVersion;
+  }
   if (version != 0 && version != kSchemaVersion) {
     return fail(path + ": store layout " + std::to_string(version) + ", this build uses " +
                 std::to_string(kSchemaVersion) + " (move the old file away)");
@@ -232,10 +240,12 @@ Result<Done, std::string> SqliteBookingStore::prepareAll() {
       {&idem_put_,
        "INSERT INTO idempotency(key, request_sha256, status, body, created_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&booking_answer_, "SELECT answer FROM bookings WHERE id = ?1"},
+      {&booking_answer_,
+       "SELECT b.answer, b.token, s.clinic_id, s.day, s.minute, b.person_id, b.created_ms "
+       "FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = ?1"},
       {&booking_insert_,
        "INSERT INTO bookings(id, slot_id, person_id, token_sha256, idempotency_key, "
-       "request_sha256, answer, ticket, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+       "request_sha256, token, ticket, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
       {&booking_get_,
        "SELECT b.slot_id, s.clinic_id, s.day, s.minute, b.person_id, b.token_sha256, "
        "b.created_ms, b.canceled_ms FROM bookings b JOIN slots s ON s.id = b.slot_id "
@@ -433,7 +443,14 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
         Resetting reset{get};
         get.bind(1, record.booking_id);
         if (get.step() != SQLITE_ROW) return storeFailure("stored answer");
-        return StoredResponse{201, get.text(0), true};
+        if (!get.isNull(0)) return StoredResponse{201, get.text(0), true};  // layout 2 row
+        std::string token = get.text(1);
+        if (token.size() != 32) return storeFailure("stored token");
+        return StoredResponse{
+            201,
+            createdBody(record.booking_id, token, get.int64(2), static_cast<int32_t>(get.int64(3)),
+                        static_cast<int16_t>(get.int64(4)), get.text(5), get.int64(6)),
+            true};
       }
       Statement& get = *idem_body_;
       Resetting reset{get};
@@ -459,7 +476,9 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
   if (slot.booked >= slot.capacity) {
     return remember(b, conflict("slot_full", "this time slot has no seats left"));
   }
-  if (b.booking_id.empty() || b.token_sha256.size() != 32) return storeFailure("credentials");
+  if (b.booking_id.empty() || b.token_sha256.size() != 32 || b.token.size() != 32) {
+    return storeFailure("credentials");
+  }
   {
     Statement& insert = *booking_insert_;
     Resetting reset{insert};
@@ -469,7 +488,7 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
         .bindBlob(4, b.token_sha256)
         .bindOptional(5, b.idempotency_key)
         .bindBlob(6, b.request_sha256)
-        .bind(7, b.created_body)
+        .bindBlob(7, b.token)
         .bindOptional(8, b.ticket)
         .bind(9, b.now_ms);
     if (insert.step() != SQLITE_DONE) return storeFailure("insert booking");
@@ -711,8 +730,9 @@ size_t SqliteBookingStore::expireIdempotencyKeys(int64_t cutoff_ms) {
   // A stored 201 holds the bearer token: drop it once no retry can ask for it.
   std::string below = bookingIdTimePrefix(cutoff_ms);
   if (below > answers_cleared_below_) {
-    if (auto clear = prepare("UPDATE bookings SET answer = NULL "
-                             "WHERE id >= ?1 AND id < ?2 AND answer IS NOT NULL")) {
+    if (auto clear = prepare("UPDATE bookings SET answer = NULL, token = NULL "
+                             "WHERE id >= ?1 AND id < ?2 "
+                             "AND (answer IS NOT NULL OR token IS NOT NULL)")) {
       clear->bind(1, answers_cleared_below_).bind(2, below);
       if (clear->step() == SQLITE_DONE) answers_cleared_below_ = below;
     }

@@ -196,9 +196,33 @@ TEST_F(SqliteBookingStoreTest, RepliesAndRulesSurviveAReopen) {
   EXPECT_EQ(full_again.status, 409);
   EXPECT_EQ(create(booking("s-later")).status, 409);                    // the slot is still full
   EXPECT_EQ(create(booking("olga", 100002, 0, "olga-2")).status, 409);  // and olga still booked
-  // After 24 hours the key is forgotten and the stored answer (with its token) is cleared.
+  // The row keeps the token, not the answer's text: the replay above was rebuilt from it.
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NULL AND length(token) = 32"), 5);
+  // After 24 hours the key is forgotten and the token kept for replays is cleared.
   EXPECT_EQ(store_->expireIdempotencyKeys(b.now_ms + 1), 8u);
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NOT NULL"), 0);
+  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NOT NULL OR token IS NOT NULL"),
+            0);
+}
+
+TEST_F(SqliteBookingStoreTest, AStoreOfLayoutTwoIsUpgradedAndKeepsItsAnswers) {
+  NewBooking b = booking("petra");
+  ASSERT_EQ(create(b).status, 201);
+  store_.reset();
+  // What layout 2 wrote: the 201's text in `answer`, no token column.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE bookings SET answer = '{\"legacy\":true}';"
+                         "ALTER TABLE bookings DROP COLUMN token; PRAGMA user_version = 2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  reopen();
+  EXPECT_EQ(query("PRAGMA user_version"), 3);
+  StoredResponse replay = create(b);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.body, "{\"legacy\":true}");
+  EXPECT_EQ(create(booking("quinn")).status, 201);  // new rows in the upgraded file
 }
 
 TEST_F(SqliteBookingStoreTest, ReportsSlotChangesPerBatch) {

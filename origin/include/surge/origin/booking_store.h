@@ -36,12 +36,20 @@ struct NewBooking {
   // Issued before the booking reaches the store (issueCredentials), so the single writer spends its
   // time on the store only. Used only if the booking is created.
   std::string booking_id;    // begins with now_ms: rows append in id order
-  std::string token_sha256;  // the bearer token itself appears only in created_body
+  std::string token_sha256;  // kept for the booking's life: checks the bearer token
+  std::string token;         // the bearer token's 32 bytes, kept only while a retry may replay
   std::string created_body;  // the 201 answer
 };
 
-// Fills booking_id, token_sha256 and created_body. False when no randomness is available.
+// Fills booking_id, token_sha256, token and created_body. False when no randomness is available.
 bool issueCredentials(NewBooking& booking);
+
+// The 201 answer of a booking, byte for byte as issueCredentials made it: what an idempotent
+// retry gets back, rebuilt from the stored row (so the row need not hold the answer's text).
+// `token` is the raw 32 bytes.
+std::string createdBody(std::string_view booking_id, std::string_view token, int64_t clinic_id,
+                        int32_t day, int16_t minute, std::string_view person_id,
+                        int64_t created_ms);
 
 // Booking ids begin with 12 hex digits of their creation time (ms): the id prefix of `unix_ms`,
 // which is also the smallest id created at or after it.
