@@ -299,6 +299,24 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
         wake(name);
         continue;
       }
+      if (opened->content_type == cache::kRemovedContentType) {
+        // Removed by its owner (a sealed tombstone): 404 from now on, not the copy held.
+        Shard& shard = shardOf(name);
+        bool gone = false;
+        {
+          std::shared_lock lock(shard.mutex);
+          auto s = shard.slots.find(name);
+          gone = s != shard.slots.end() && s->second->snapshot && s->second->snapshot->not_found;
+        }
+        if (!gone) {
+          auto nf = std::make_shared<CachedSnapshot>();
+          nf->name = name;
+          nf->not_found = true;
+          install(name, std::move(nf), now);
+        }
+        wake(name);
+        continue;
+      }
       // Same version as held: only note that it is still current.
       {
         Shard& shard = shardOf(name);

@@ -347,14 +347,26 @@ void SnapshotPublisher::removeNamed(std::string name, Done done) {
         [&](BookingStore& store) { removed.set_value(store.removeNamedSnapshot(name)); });
     auto r = future.get();
     if (!r) return done(503, jsonError("store_unavailable", r.error()));
-    auto purged = memcached_->remove(cache::snapshotKey("named/" + name));
-    if (!r.value() && purged.ok() && !purged.value()) {
-      return done(404, jsonError("not_found", "no snapshot named " + name));
+    const std::string key = cache::snapshotKey("named/" + name);
+    if (!r.value()) {
+      // Not in the store: only a snapshot live in memcached (not yet a tombstone) is removed.
+      auto held = memcached_->get(key);
+      bool live = false;
+      if (held.ok() && held->has_value()) {
+        auto opened = cache::openSnapshot(keyring_, **held);
+        live = !opened.ok() || opened->content_type != cache::kRemovedContentType;
+      }
+      if (held.ok() && !live) return done(404, jsonError("not_found", "no snapshot named " + name));
     }
-    if (!purged) {
+    // A tombstone rather than a delete: edges re-read the names in use, see it, and answer 404 at
+    // once instead of serving their copy as stale for as long as stale-if-error allows.
+    uint64_t v = nextVersion();
+    if (v == 0) return done(503, jsonError("store_unavailable", "cannot reserve a version"));
+    auto written = put("named/" + name, "", std::string(cache::kRemovedContentType), v);
+    if (!written) {
       return done(
           502, jsonError("memcached_unavailable",
-                         "removed from the store, not from memcached: " + purged.error().message));
+                         "removed from the store, not from memcached: " + written.error().message));
     }
     done(204, "");
   });

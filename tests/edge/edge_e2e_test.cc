@@ -213,6 +213,29 @@ TEST(EdgeE2ETest, MemcachedDownServesStaleThenRecovers) {
   EXPECT_EQ(waitFor200(edge, "/api/v1/clinics/100004").status, 200);
 }
 
+TEST(EdgeE2ETest, ARemovedNamedSnapshotIsA404AtOnceNotAStaleCopy) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);
+  ASSERT_EQ(
+      origin.admin("PUT", "/admin/v1/snapshots/notice", "closed on Sunday", "text/plain").status,
+      200);
+  ASSERT_EQ(waitFor200(edge, "/api/v1/snapshots/notice").body, "closed on Sunday");
+  ASSERT_EQ(origin.admin("DELETE", "/admin/v1/snapshots/notice").status, 204);
+  // The tombstone is seen by the next refresh (200 ms here), not after stale-if-error (300 s).
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline && status != 404) {
+    status = edge.get("/api/v1/snapshots/notice").status;
+    if (status != 404) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(origin.admin("DELETE", "/admin/v1/snapshots/notice").status, 404);
+  // Pushed again: served again.
+  ASSERT_EQ(origin.admin("PUT", "/admin/v1/snapshots/notice", "open again", "text/plain").status,
+            200);
+  EXPECT_EQ(waitFor200(edge, "/api/v1/snapshots/notice").body, "open again");
+}
+
 TEST(EdgeE2ETest, SnapshotFailingVerificationIsNeverServed) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin);

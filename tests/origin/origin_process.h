@@ -92,7 +92,7 @@ class OriginProcess {
     if (!got.ok() || !got->has_value()) return std::nullopt;
     raw_ = **got;
     auto opened = cache::openSnapshot(keys_, raw_);
-    if (!opened.ok()) return std::nullopt;
+    if (!opened.ok() || opened->content_type == cache::kRemovedContentType) return std::nullopt;
     auto body = cache::decodeSnapshotBody(*opened);
     if (!body.ok()) return std::nullopt;
     auto json = nlohmann::json::parse(body.value(), nullptr, false);

@@ -62,6 +62,12 @@ struct EnvelopeLimits {
   size_t max_body_bytes = 8u << 20;      // decoded body size
 };
 
+// The content type of a tombstone: a snapshot its owner removed (`surgectl snapshot rm`). Edges
+// answer 404 for it and drop what they held. It is sealed like any snapshot, so only a holder of
+// the key can remove one; an envelope deleted from memcached by anyone else is only a miss, and
+// edges keep serving the last good copy while it is within stale-if-error.
+inline constexpr std::string_view kRemovedContentType = "application/vnd.surge.removed";
+
 // What a snapshot says about itself besides its body.
 struct SnapshotFields {
   uint64_t version = 0;
