@@ -274,19 +274,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
         if (!result->partial) {
           // Not in memcached. A snapshot we already have stays (memcached may have lost it and
           // origin republishes); a name we never had is a 404 for now.
-          Shard& shard = shardOf(name);
-          bool have = false;
-          {
-            std::shared_lock lock(shard.mutex);
-            auto s = shard.slots.find(name);
-            have = s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found;
-          }
-          if (!have) {
-            auto nf = std::make_shared<CachedSnapshot>();
-            nf->name = name;
-            nf->not_found = true;
-            install(name, std::move(nf), now);
-          }
+          markNotFound(name, now, /*keep_held=*/true);
         }
         wake(name);
         continue;
@@ -301,19 +289,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       }
       if (opened->content_type == cache::kRemovedContentType) {
         // Removed by its owner (a sealed tombstone): 404 from now on, not the copy held.
-        Shard& shard = shardOf(name);
-        bool gone = false;
-        {
-          std::shared_lock lock(shard.mutex);
-          auto s = shard.slots.find(name);
-          gone = s != shard.slots.end() && s->second->snapshot && s->second->snapshot->not_found;
-        }
-        if (!gone) {
-          auto nf = std::make_shared<CachedSnapshot>();
-          nf->name = name;
-          nf->not_found = true;
-          install(name, std::move(nf), now);
-        }
+        markNotFound(name, now, /*keep_held=*/false);
         wake(name);
         continue;
       }
@@ -351,6 +327,19 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       wake(name);
     }
   }
+}
+
+void SnapshotCache::markNotFound(const std::string& name, int64_t now_ms, bool keep_held) {
+  if (keep_held) {
+    Shard& shard = shardOf(name);
+    std::shared_lock lock(shard.mutex);
+    auto s = shard.slots.find(name);
+    if (s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found) return;
+  }
+  auto nf = std::make_shared<CachedSnapshot>();
+  nf->name = name;
+  nf->not_found = true;
+  install(name, std::move(nf), now_ms);
 }
 
 void SnapshotCache::install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap,

@@ -506,12 +506,8 @@ TEST(EdgeE2ETest, TheDashboardSeesTheOtherEdges) {
 TEST(EdgeE2ETest, SmugglingFramingIsRefusedAndTheConnectionClosed) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(edge.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = testing::connectLoopback(edge.port());
+  ASSERT_GE(fd, 0);
   std::string req =
       "POST /api/v1/bookings HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";

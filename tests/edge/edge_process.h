@@ -53,15 +53,8 @@ inline std::string gunzip(const std::string& in) {
 
 // memcached's own count of get commands: what the edge really asked.
 inline uint64_t memcachedGets(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return 0;
-  }
+  int fd = testing::connectLoopback(port);
+  if (fd < 0) return 0;
   const char cmd[] = "stats\r\n";
   (void)!::send(fd, cmd, sizeof cmd - 1, 0);
   std::string text;

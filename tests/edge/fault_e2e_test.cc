@@ -179,6 +179,30 @@ void storm(EdgeProcess& edge, WriteStorm& s, int threads, std::chrono::milliseco
     c.join();
 }
 
+void countStorm(testing::ReliabilityRow& row, const WriteStorm& s, size_t reached_origin,
+                const ReadLoad& reads) {
+  row.tried();
+  row.count("writes sent", s.sent);
+  row.count("503 + Retry-After", s.shed_503);
+  row.count("reached origin", static_cast<long>(reached_origin));
+  row.count("failed reads", reads.failed());
+}
+
+// Books (a new person each try) until origin answers 201 again, for up to 10 s: the edge's
+// backoff ends and its probe gets through. The last status seen.
+int bookOnceOriginIsBack(EdgeProcess& edge, const std::string& tag) {
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
+    std::string key = tag + "-" + std::to_string(n);
+    status = edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", key),
+                       {{"Idempotency-Key", key}})
+                 .status;
+    if (status != 201) std::this_thread::sleep_for(200ms);
+  }
+  return status;
+}
+
 TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
   testing::ReliabilityRow row("fault", "origin returning 5xx");
   OriginProcess origin(origin::test::smallCatalog());
@@ -206,21 +230,9 @@ TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
   EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
 
   proxy.setMode(FaultProxy::Mode::kPass);  // origin recovers: so does the edge
-  int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
-    status = edge.post("/api/v1/bookings",
-                       bookingBody(100002, "2026-12-01", "09:00", "after-" + std::to_string(n)),
-                       {{"Idempotency-Key", "after-" + std::to_string(n)}})
-                 .status;
-    if (status != 201) std::this_thread::sleep_for(200ms);
-  }
+  int status = bookOnceOriginIsBack(edge, "after");
   EXPECT_EQ(status, 201) << "the edge did not go back to origin";
-  row.tried();
-  row.count("writes sent", s.sent);
-  row.count("503 + Retry-After", s.shed_503);
-  row.count("reached origin", static_cast<long>(reached));
-  row.count("failed reads", reads.failed());
+  countStorm(row, s, reached, reads);
   row.outcome("503 + Retry-After at once; one probe per backoff period reaches origin");
 }
 
@@ -284,21 +296,9 @@ TEST(FaultE2ETest, OriginStoppedGivesFast503sAndIsNotHammered) {
   EXPECT_LE(reached, 30u) << "of " << s.sent.load();
   EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
   origin.start();
-  int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
-    status = edge.post("/api/v1/bookings",
-                       bookingBody(100002, "2026-12-01", "09:00", "back-" + std::to_string(n)),
-                       {{"Idempotency-Key", "back-" + std::to_string(n)}})
-                 .status;
-    if (status != 201) std::this_thread::sleep_for(200ms);
-  }
+  int status = bookOnceOriginIsBack(edge, "back");
   EXPECT_EQ(status, 201);
-  row.tried();
-  row.count("writes sent", s.sent);
-  row.count("503 + Retry-After", s.shed_503);
-  row.count("reached origin's port", static_cast<long>(reached));
-  row.count("failed reads", reads.failed());
+  countStorm(row, s, reached, reads);
   row.outcome("fast 503 + Retry-After; reads unaffected; bookings again once origin is back");
 }
 
@@ -311,15 +311,8 @@ struct DrainCounts {
 void readUntilRefused(int port, const std::string& target, DrainCounts& counts,
                       std::atomic<bool>& stop) {
   while (!stop) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      return;  // no longer accepting: drained
-    }
+    int fd = testing::connectLoopback(port);
+    if (fd < 0) return;  // no longer accepting: drained
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";

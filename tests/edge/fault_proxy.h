@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "surge/testing/process.h"
+
 namespace surge::edge::test {
 
 class FaultProxy {
@@ -80,19 +82,6 @@ class FaultProxy {
     return true;
   }
 
-  int connectUpstream() const {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
-
   // Counts complete request heads in what the edge sent; in kFail500 answers each one.
   bool takeRequests(std::string& pending, int client) {
     while (true) {
@@ -130,7 +119,7 @@ class FaultProxy {
         if (!takeRequests(pending, client)) break;
         if (mode == Mode::kFail500) continue;
         if (mode == Mode::kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-        if (upstream < 0 && (upstream = connectUpstream()) < 0) break;
+        if (upstream < 0 && (upstream = testing::connectLoopback(upstream_port_)) < 0) break;
         if (!sendAll(upstream, buf, static_cast<size_t>(got))) break;
       }
       if (upstream >= 0 && p[1].revents) {

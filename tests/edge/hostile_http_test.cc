@@ -19,19 +19,6 @@ struct Exchange {
   std::chrono::milliseconds elapsed{0};
 };
 
-int connectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Reads until the edge closes or `wait` passes.
 void readUntilClosed(int fd, Exchange& ex, std::chrono::milliseconds wait) {
   auto start = std::chrono::steady_clock::now();
@@ -57,7 +44,7 @@ void readUntilClosed(int fd, Exchange& ex, std::chrono::milliseconds wait) {
 Exchange exchange(int port, const std::string& bytes,
                   std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
   Exchange ex;
-  int fd = connectTo(port);
+  int fd = testing::connectLoopback(port);
   if (fd < 0) return ex;
   size_t sent = 0;
   while (sent < bytes.size()) {
@@ -320,7 +307,7 @@ TEST_F(HostileHttpTest, SlowHeadsAndSlowBodiesAreCutOff) {
   for (int kind = 0; kind < 2; ++kind) {
     for (int i = 0; i < 4; ++i) {
       clients.emplace_back([&, kind] {
-        int fd = connectTo(edge_->port());
+        int fd = testing::connectLoopback(edge_->port());
         std::string head = kind == 0
                                ? std::string("GET /index.html HTTP/1.1\r\nHost: x\r\nX-Slow: ")
                                : post(

@@ -156,12 +156,8 @@ TEST_F(TlsE2ETest, SighupSwapsTheCertificateAndABadOneKeepsTheOld) {
 TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
   testing::ReliabilityRow row("hostile-http", "TLS port: plain HTTP, garbage, silent handshake");
   auto closedWithin = [&](const std::string& bytes, std::chrono::milliseconds bound) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(tls_port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    int fd = testing::connectLoopback(tls_port_);
+    EXPECT_GE(fd, 0);
     if (!bytes.empty()) (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     auto start = std::chrono::steady_clock::now();
     bool closed = false;

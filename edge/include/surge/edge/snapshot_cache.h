@@ -106,6 +106,8 @@ class SnapshotCache {
   void loop();
   void fetch(const std::vector<std::string>& names);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
+  // A 404 for `name` from now on; with `keep_held`, not while a snapshot of it is held.
+  void markNotFound(const std::string& name, int64_t now_ms, bool keep_held);
   void wake(const std::string& name);
   std::vector<std::string> namesInUse(int64_t now_ms);
 

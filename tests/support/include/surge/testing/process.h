@@ -12,6 +12,9 @@ namespace surge::testing {
 // A port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close).
 int freeLoopbackPort();
 
+// A blocking TCP connection to 127.0.0.1:port (close-on-exec), or -1.
+int connectLoopback(int port);
+
 // True once a TCP connect to 127.0.0.1:port succeeds, false after `timeout`.
 bool waitForPort(int port, std::chrono::milliseconds timeout);
 
