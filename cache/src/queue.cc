@@ -1,5 +1,7 @@
 #include "surge/cache/queue.h"
 
+#include <cmath>
+
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -194,7 +196,10 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
   if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   text.remove_prefix(kPrefix.size());
   QueueState s;
-  int seen = 0;
+  // Each required field exactly once (a duplicate must not stand in for a missing one); values
+  // that would not survive being written back (negative times, NaN rates) are refused.
+  enum : unsigned { kOpen = 1, kEpoch = 2, kAdmitted = 4, kRate = 8, kIssued = 16, kUpdated = 32 };
+  unsigned seen = 0;
   while (!text.empty()) {
     size_t space = text.find(' ');
     std::string_view item = text.substr(0, space);
@@ -206,46 +211,49 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
       return ec == std::errc() && ptr == value.data() + value.size();
     };
+    auto once = [&](unsigned bit) {
+      if (seen & bit) return false;
+      seen |= bit;
+      return true;
+    };
     uint64_t v = 0;
     if (name == "open") {
-      if (!u64(v) || v > 1) return std::nullopt;
+      if (!once(kOpen) || !u64(v) || v > 1) return std::nullopt;
       s.open = v == 1;
     } else if (name == "epoch") {
-      if (!u64(v) || v > UINT32_MAX) return std::nullopt;
+      if (!once(kEpoch) || !u64(v) || v > UINT32_MAX) return std::nullopt;
       s.epoch = static_cast<uint32_t>(v);
     } else if (name == "admitted") {
-      if (!u64(s.admitted)) return std::nullopt;
+      if (!once(kAdmitted) || !u64(s.admitted)) return std::nullopt;
     } else if (name == "rate") {
+      if (!once(kRate)) return std::nullopt;
       std::string copy(value);
       char* end = nullptr;
       s.rate = std::strtod(copy.c_str(), &end);
-      if (end != copy.c_str() + copy.size() || s.rate < 0) return std::nullopt;
+      if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(s.rate) ||
+          s.rate < 0) {
+        return std::nullopt;
+      }
     } else if (name == "issued") {
-      if (!u64(s.issued)) return std::nullopt;
+      if (!once(kIssued) || !u64(s.issued)) return std::nullopt;
     } else if (name == "updated") {
-      if (!u64(v)) return std::nullopt;
+      if (!once(kUpdated) || !u64(v) || v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
       s.updated_ms = static_cast<int64_t>(v);
-    } else if (name == "opening") {
-      if (!u64(v)) return std::nullopt;
+    } else if (name == "opening") {  // the rest are optional
+      if (!u64(v) || v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
       s.opening_s = static_cast<int64_t>(v);
-      continue;  // optional
     } else if (name == "pre") {
       if (!u64(s.prequeue)) return std::nullopt;
-      continue;
     } else if (name == "opened") {
       if (!u64(v) || v > 1) return std::nullopt;
       s.opened = v == 1;
-      continue;
     } else if (name == "shuffle") {
       if (value.size() > 64) return std::nullopt;
       s.shuffle = value == "-" ? std::string() : std::string(value);
-      continue;
-    } else {
-      continue;  // fields may be added
     }
-    ++seen;
+    // Other names: fields may be added.
   }
-  if (seen < 6) return std::nullopt;
+  if (seen != (kOpen | kEpoch | kAdmitted | kRate | kIssued | kUpdated)) return std::nullopt;
   return s;
 }
 

@@ -129,6 +129,25 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
                    .has_value());
 }
 
+// Found by ticket_fuzz: a time past INT64_MAX was taken and then written back negative, and a
+// duplicated field could stand in for a missing one.
+TEST(QueueStateTest, RefusesWhatCouldNotBeWrittenBack) {
+  const std::string base = "surge-queue 1 open=1 epoch=3 admitted=1 rate=1 issued=1 ";
+  EXPECT_TRUE(decodeQueueState(base + "updated=9223372036854775807").has_value());
+  EXPECT_FALSE(decodeQueueState(base + "updated=17900000000000000000").has_value());
+  EXPECT_FALSE(decodeQueueState(base + "updated=1 opening=9223372036854775808").has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 open=1 admitted=1 rate=1 issued=1 "
+                                "updated=1")
+                   .has_value());  // epoch missing, open twice
+  EXPECT_FALSE(decodeQueueState(base + "updated=1 updated=2").has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=1 rate=nan issued=1 "
+                                "updated=1")
+                   .has_value());
+  EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=1 rate=inf issued=1 "
+                                "updated=1")
+                   .has_value());
+}
+
 TEST(QueueStateTest, OpeningFieldsRoundTrip) {
   QueueState s;
   s.opening_s = 1796083200;
