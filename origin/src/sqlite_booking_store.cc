@@ -188,8 +188,10 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
     version = v->int64(0);
   }
   if (version == 2) {
-    // Layout 2 to 3: the token column (rows of layout 2 keep their stored answers).
-    auto added = store->exec("ALTER TABLE bookings ADD COLUMN token BLOB");
+    // Layout 2 to 3: the token column (rows of layout 2 keep their stored answers). One
+    // transaction with the new user_version, so a crash cannot leave the column without the mark.
+    auto added = store->exec(
+        "BEGIN; ALTER TABLE bookings ADD COLUMN token BLOB; PRAGMA user_version = 3; COMMIT;");
     if (!added) return fail(path + ": upgrading the store layout: " + added.error());
     version = kSchemaVersion;
   }
