@@ -401,6 +401,11 @@ struct Loader {
         if ((have_plain_listen || have_tls_listen) && host != c.server.host) {
           return fail(d, "the plain and the TLS listen must use the same address");
         }
+        if ((tls && have_plain_listen && port == c.server.port) ||
+            (!tls && have_tls_listen && port == c.server.tls_port)) {
+          // Both would bind (SO_REUSEPORT) and the kernel would deal connections to either.
+          return fail(d, "the plain and the TLS listen need different ports");
+        }
         c.server.host = host;
         (tls ? c.server.tls_port : c.server.port) = port;
         (tls ? have_tls_listen : have_plain_listen) = true;

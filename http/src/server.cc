@@ -28,6 +28,10 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kTlsRecord = 16 * 1024;  // the most plaintext one TLS record carries
 constexpr ssize_t kTlsAgain = -2;         // TLS I/O would block: wait for the socket
+// SSL_read into a kReadChunk buffer takes a whole record, and read-ahead stays off, so nothing
+// decrypted is ever left inside OpenSSL when the read loop stops: what remains is in the kernel,
+// and the level-triggered read event fires for it.
+static_assert(kReadChunk >= kTlsRecord);
 
 }  // namespace
 
@@ -207,6 +211,9 @@ class Worker::Impl {
     if (accept_ev_) event_del(accept_ev_);
     if (listen_fd_ >= 0) ::close(listen_fd_);
     listen_fd_ = -1;
+    if (tls_accept_ev_) event_del(tls_accept_ev_);
+    if (tls_listen_fd_ >= 0) ::close(tls_listen_fd_);
+    tls_listen_fd_ = -1;
     std::vector<uint64_t> idle;
     for (auto& [id, c] : connections_) {
       if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
@@ -270,7 +277,6 @@ class Worker::Impl {
   void acceptFrom(int fd, bool tls) {
     Impl* self = this;
     std::shared_ptr<TlsContext> ctx = tls ? tls_.get() : nullptr;
-    if (tls && !ctx) return;
     for (int i = 0; i < 64; ++i) {
       sockaddr_in peer{};
       socklen_t peer_len = sizeof peer;
@@ -288,6 +294,10 @@ class Worker::Impl {
       if (peer.sin_family == AF_INET) inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
       SSL* ssl = nullptr;
       if (tls) {
+        if (!ctx) {  // no certificate (cannot happen through start/setTls; never spin on it)
+          ::close(client);
+          continue;
+        }
         ssl = SSL_new(ctx->get());
         if (ssl == nullptr || SSL_set_fd(ssl, client) != 1) {
           if (ssl) SSL_free(ssl);
@@ -444,6 +454,17 @@ class Worker::Impl {
     return -1;
   }
 
+  // The socket is full: resume when it is writable. Unless TLS waits for the peer's bytes
+  // (SSL_write wanted a read): then only a readable socket helps, and an armed write event would
+  // fire on every loop pass.
+  static void waitToWrite(Connection& c) {
+    if (c.tls_write_wants_read) {
+      event_del(c.write_ev);
+    } else {
+      event_add(c.write_ev, nullptr);
+    }
+  }
+
   // TLS: head and body go out as records of up to 16 KiB; a small answer is gathered into one.
   ssize_t tlsWritePending(Connection& c, Connection::Pending& p, std::string_view body) {
     size_t head_left = p.written < p.head.size() ? p.head.size() - p.written : 0;
@@ -470,7 +491,7 @@ class Worker::Impl {
           return true;
         }
         if (rc == 0) {
-          if (!c.tls_write_wants_read) event_add(c.write_ev, nullptr);
+          waitToWrite(c);
           return false;
         }
         c.out.erase(c.out.begin());
@@ -481,7 +502,7 @@ class Worker::Impl {
       if (c.ssl) {
         ssize_t n = tlsWritePending(c, p, body);
         if (n == kTlsAgain) {
-          if (!c.tls_write_wants_read) event_add(c.write_ev, nullptr);
+          waitToWrite(c);
           return false;
         }
         if (n < 0) {
@@ -662,12 +683,12 @@ class Worker::Impl {
         if (c.peer_closed) return close(c);
         if (head_complete && request_.expect_continue && !c.sent_continue) {
           c.sent_continue = true;
-          static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-          if (c.ssl) {
-            (void)tlsWrite(c, kContinue, sizeof kContinue - 1);
-          } else {
-            (void)!::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
-          }
+          // Queued like any answer: a full socket (or a TLS record that must be retried with the
+          // same bytes) must not lose or reorder it.
+          Connection::Pending interim;
+          interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
+          c.out.push_back(std::move(interim));
+          if (flush(c) && c.close_after_write) return close(c);
         }
         c.head_complete = head_complete;
         return;
@@ -866,6 +887,7 @@ cache::Result<cache::Done, std::string> Server::start() {
 }
 
 void Server::setTls(std::shared_ptr<TlsContext> tls) {
+  if (!tls) return;  // a TLS listener always has a certificate
   std::lock_guard lock(tls_.mutex);
   tls_.ctx = std::move(tls);
 }

@@ -335,6 +335,8 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(3, "invalid value \"http\" in \"listen\" (expected 1..65535)"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 8080 ssl;\n  }\n}\n"),
             at(3, "\"listen ... ssl\" needs ssl_certificate and ssl_certificate_key"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 8080;\n    listen 8080 ssl;\n  }\n}\n"),
+            at(4, "the plain and the TLS listen need different ports"));
   EXPECT_EQ(loadError("worker_processes 0;\nhttp { server { } }\n"),
             at(1, "invalid value \"0\" in \"worker_processes\" (expected 1..256)"));
   EXPECT_EQ(loadError("http {\n  surge_refresh_interval 5ms;\n  server { }\n}\n"),
