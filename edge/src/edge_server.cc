@@ -442,11 +442,13 @@ void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
   LogContext async = copyContext(request, kOps, start);
   std::string id =
       id_prefix_ + "-" + std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
-  from.forward(worker, metrics_request, request.remote_addr, id, 0,
-               [this, &worker, slot, async](http::Response r) {
-                 r.headers += "Cache-Control: no-store\r\n";
-                 answer(worker, slot, nullptr, async, std::move(r));
-               });
+  from.forward(
+      worker, metrics_request, request.remote_addr, id, 0,
+      [this, &worker, slot, async](http::Response r) {
+        r.headers += "Cache-Control: no-store\r\n";
+        answer(worker, slot, nullptr, async, std::move(r));
+      },
+      /*ops=*/true);
 }
 
 void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& request,

@@ -150,8 +150,9 @@ class OriginForwarder::Pool {
       destroy(c);
   }
 
-  void start(std::string bytes, bool retry_ok, bool head, Done done) {
+  void start(std::string bytes, bool retry_ok, bool head, Role role, Done done) {
     auto ex = std::make_unique<Exchange>();
+    ex->role = role;
     ex->bytes = std::move(bytes);
     ex->retry_ok = retry_ok;
     ex->head = head;
@@ -160,7 +161,7 @@ class OriginForwarder::Pool {
     if (c == nullptr) {
       c = connectNew();
       if (c == nullptr) {
-        owner_.failed();
+        owner_.failed(ex->role);
         return finish(
             nullptr, std::move(ex),
             errorAnswer(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
@@ -178,6 +179,7 @@ class OriginForwarder::Pool {
     bool retry_ok = false;
     bool retried = false;
     bool head = false;  // the answer has no body, whatever its Content-Length says
+    Role role = Role::kNormal;
     Done done;
   };
   struct Conn {
@@ -255,7 +257,7 @@ class OriginForwarder::Pool {
     if (!c->ex) return self->onIdleEvent(c);
     if (what & EV_TIMEOUT) {
       if (c->connecting) {
-        self->owner_.failed();
+        self->owner_.failed(c->ex->role);
         return self->fail(
             c, errorAnswer(503, "origin_unavailable", "origin did not accept a connection in time",
                            self->retryAfter()));
@@ -263,7 +265,7 @@ class OriginForwarder::Pool {
       // A slow origin is a failing one: back off so the next requests are shed at once rather
       // than each waiting out the read timeout.
       self->owner_.errors_.add();
-      self->owner_.failed();
+      self->owner_.failed(c->ex->role);
       return self->fail(c, errorAnswer(504, "origin_timeout", "origin did not answer in time",
                                        self->retryAfter()));
     }
@@ -272,7 +274,7 @@ class OriginForwarder::Pool {
       socklen_t len = sizeof err;
       ::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
-        self->owner_.failed();
+        self->owner_.failed(c->ex->role);
         return self->fail(c, errorAnswer(503, "origin_unavailable", "origin refused the connection",
                                          self->retryAfter()));
       }
@@ -317,7 +319,7 @@ class OriginForwarder::Pool {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (c->in.empty()) return brokenBeforeAnswer(c);
       owner_.errors_.add();
-      owner_.failed();
+      owner_.failed(c->ex->role);
       return fail(c, errorAnswer(502, "origin_error", "origin connection reset"));
     }
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
@@ -325,13 +327,13 @@ class OriginForwarder::Pool {
     int rc = parseUpstreamHead(c->in, head);
     if (rc < 0 || (rc == 1 && head.chunked)) {
       owner_.errors_.add();
-      owner_.failed();
+      owner_.failed(c->ex->role);
       return fail(c, errorAnswer(502, "origin_error", "origin sent an answer surge cannot read"));
     }
     if (rc == 0) {
       if (eof) {
         owner_.errors_.add();
-        owner_.failed();
+        owner_.failed(c->ex->role);
         return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
       }
       return;
@@ -346,7 +348,7 @@ class OriginForwarder::Pool {
     if (c->in.size() < head.header_bytes + body_len) {
       if (eof) {
         owner_.errors_.add();
-        owner_.failed();
+        owner_.failed(c->ex->role);
         return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
       }
       return;
@@ -365,7 +367,7 @@ class OriginForwarder::Pool {
       // 5xx becomes a 503 too, since a booking retried with the same Idempotency-Key resolves to
       // exactly one outcome whatever origin did with the first attempt.
       owner_.errors_.add();
-      owner_.failed();
+      owner_.failed(c->ex->role);
       if (head.status != 503) {
         r = errorAnswer(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
                         retryAfter());
@@ -373,7 +375,7 @@ class OriginForwarder::Pool {
         r.headers += "Retry-After: " + std::to_string(retryAfter()) + "\r\n";
       }
     } else {
-      owner_.succeeded();
+      owner_.succeeded(c->ex->role);
     }
     std::unique_ptr<Exchange> ex = std::move(c->ex);
     release(c, reusable);
@@ -393,7 +395,7 @@ class OriginForwarder::Pool {
       Conn* fresh = connectNew();
       if (fresh != nullptr) return attach(fresh, std::move(ex));
     }
-    owner_.failed();
+    owner_.failed(ex->role);
     finish(nullptr, std::move(ex),
            errorAnswer(503, "origin_unavailable", "origin closed the connection", retryAfter()));
   }
@@ -469,21 +471,40 @@ void OriginForwarder::setOptions(const OriginOptions& options) {
   options_ = options;
 }
 
-void OriginForwarder::succeeded() {
-  if (backoff_ms_.load(std::memory_order_relaxed) != 0)
-    backoff_ms_.store(0, std::memory_order_relaxed);
-  if (probe_since_ms_.load(std::memory_order_relaxed) != 0) {
-    probe_since_ms_.store(0, std::memory_order_relaxed);
-  }
+// The circuit. Closed: everything goes to origin; kTripAfter failed exchanges in a row open it.
+// Open: everything is shed for the backoff (250 ms doubling to 5 s). Then half-open: one request
+// goes through as the probe, the rest are still shed; the probe's success closes the circuit, its
+// failure opens it again for twice as long. Outcomes of exchanges admitted before the circuit
+// opened change nothing (a burst of timeouts is one failure, not six doublings; a late success is
+// not a probe), and operator traffic (the dashboard's scrape of origin's /metrics) never touches
+// it: a scrape that succeeds says nothing about bookings.
+void OriginForwarder::succeeded(Role role) {
+  if (role == Role::kOps) return;
+  consecutive_failures_.store(0, std::memory_order_relaxed);
+  if (role != Role::kProbe) return;
+  backoff_ms_.store(0, std::memory_order_relaxed);
+  down_until_ms_.store(0, std::memory_order_relaxed);
+  probe_since_ms_.store(0, std::memory_order_relaxed);
 }
 
-void OriginForwarder::failed() {
+void OriginForwarder::failed(Role role) {
+  if (role == Role::kOps) return;
   OriginOptions o = options();
-  int64_t backoff = backoff_ms_.load(std::memory_order_relaxed);
-  backoff = backoff == 0 ? o.backoff_min.count() : std::min(backoff * 2, o.backoff_max.count());
-  backoff_ms_.store(backoff, std::memory_order_relaxed);
-  down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
-  probe_since_ms_.store(0, std::memory_order_relaxed);
+  if (role == Role::kProbe) {
+    int64_t backoff = std::max(backoff_ms_.load(std::memory_order_relaxed), o.backoff_min.count());
+    backoff = std::min(backoff * 2, o.backoff_max.count());
+    backoff_ms_.store(backoff, std::memory_order_relaxed);
+    down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
+    probe_since_ms_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (backoff_ms_.load(std::memory_order_relaxed) != 0) return;  // already open
+  if (consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1 < kTripAfter) return;
+  int64_t expected = 0;
+  if (backoff_ms_.compare_exchange_strong(expected, o.backoff_min.count(),
+                                          std::memory_order_relaxed)) {
+    down_until_ms_.store(steadyMs() + o.backoff_min.count(), std::memory_order_relaxed);
+  }
 }
 
 bool OriginForwarder::backingOff(int64_t& retry_after_s) const {
@@ -498,36 +519,42 @@ bool OriginForwarder::healthy() const {
   return !backingOff(ignored);
 }
 
-// Closed while origin answers; open (everything shed) during the backoff after a failure; then
-// half-open: one request goes through as a probe and the rest are still shed until it succeeds,
-// so a failing origin sees one request per backoff period, not the whole surge each time.
-// A probe that never reports back (its exchange ended some other way) stops counting once it
-// is older than a whole exchange may take.
-bool OriginForwarder::admit(int64_t& retry_after_s) {
+// Whether a request may go to origin now, and as what (see succeeded/failed). A probe that never
+// reports back stops counting once it is older than any exchange may take (a retried one takes
+// two), with the longest backoff as a floor so zero timeouts cannot turn it into a flood.
+bool OriginForwarder::admit(int64_t& retry_after_s, Role& role) {
+  role = Role::kNormal;
   if (backingOff(retry_after_s)) return false;
   if (backoff_ms_.load(std::memory_order_relaxed) == 0) return true;
   retry_after_s = 1;
   OriginOptions o = options();
   int64_t now = steadyMs();
   int64_t since = probe_since_ms_.load(std::memory_order_relaxed);
-  if (since != 0 && now - since < (o.connect_timeout + o.read_timeout).count()) return false;
-  return probe_since_ms_.compare_exchange_strong(since, now, std::memory_order_relaxed);
+  int64_t expiry =
+      std::max<int64_t>(2 * (o.connect_timeout + o.read_timeout).count(), o.backoff_max.count());
+  if (since != 0 && now - since < expiry) return false;
+  if (!probe_since_ms_.compare_exchange_strong(since, now, std::memory_order_relaxed)) return false;
+  role = Role::kProbe;
+  return true;
 }
 
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
                               std::string_view client_ip, std::string request_id,
-                              uint64_t ticket_number, Done done) {
-  int64_t retry_after = 1;
-  if (!admit(retry_after)) {
-    shed_.add();
-    return done(errorAnswer(503, "origin_unavailable",
-                            "origin is failing; retrying it after a pause", retry_after));
-  }
+                              uint64_t ticket_number, Done done, bool ops) {
   OriginOptions o = options();
+  // The cap first, so that a request it sheds cannot have taken the probe.
   if (inflight_.fetch_add(1, std::memory_order_relaxed) >= o.max_inflight) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
     shed_.add();
     return done(errorAnswer(503, "overloaded", "too many bookings in flight; retry shortly", 1));
+  }
+  int64_t retry_after = 1;
+  Role role = Role::kOps;
+  if (!ops && !admit(retry_after, role)) {
+    inflight_.fetch_sub(1, std::memory_order_relaxed);
+    shed_.add();
+    return done(errorAnswer(503, "origin_unavailable",
+                            "origin is failing; retrying it after a pause", retry_after));
   }
   inflight_gauge_.add(1);
 
@@ -566,7 +593,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
-  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", std::move(done));
+  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done));
 }
 
 }  // namespace surge::edge

@@ -236,6 +236,41 @@ TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
   row.outcome("503 + Retry-After at once; one probe per backoff period reaches origin");
 }
 
+TEST(FaultE2ETest, AFewOrigin5xxLeaveTheCircuitClosedFiveInARowOpenIt) {
+  testing::ReliabilityRow row("fault", "origin 5xx: isolated ones vs five in a row (circuit)");
+  OriginProcess origin(origin::test::smallCatalog(8));
+  FaultProxy proxy(origin.port());
+  EdgeProcess edge(origin, "", "", proxy.port());
+  int n = 0;
+  auto book = [&] {
+    std::string key = "circuit-" + std::to_string(n++);
+    return edge.post("/api/v1/bookings", bookingBody(100001 + n % 8, "2026-12-01", "09:00", key),
+                     {{"Idempotency-Key", key}});
+  };
+  ASSERT_EQ(book().status, 201);
+  proxy.failNext(4);
+  for (int i = 0; i < 4; ++i) {
+    HttpResponse r = book();
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find("origin_error"), std::string::npos) << r.body;
+    EXPECT_FALSE(r.header("retry-after").empty());
+  }
+  EXPECT_EQ(book().status, 201) << "four failures must not stop bookings";
+  proxy.failNext(5);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(book().status, 503);
+  size_t reached = proxy.requests();
+  HttpResponse shed = book();  // the circuit is open: answered without asking origin
+  EXPECT_EQ(shed.status, 503);
+  EXPECT_NE(shed.body.find("origin_unavailable"), std::string::npos) << shed.body;
+  EXPECT_EQ(proxy.requests(), reached);
+  EXPECT_EQ(bookOnceOriginIsBack(edge, "circuit-back"), 201);  // one probe, then closed again
+  EXPECT_EQ(book().status, 201);
+  row.tried(2);
+  row.outcome(
+      "4 in a row: bookings go on; 5 in a row: shed without asking origin, one probe later");
+}
+
 TEST(FaultE2ETest, SlowOriginKeepsInflightUnderTheCapAndAnswersInBoundedTime) {
   testing::ReliabilityRow row("fault", "origin slow (answers delayed past the read timeout)");
   OriginProcess origin(origin::test::smallCatalog());

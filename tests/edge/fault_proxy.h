@@ -57,6 +57,8 @@ class FaultProxy {
     delay_ms_ = static_cast<int>(delay.count());
     mode_ = mode;
   }
+  // The next `n` requests are answered with a 500 here, whatever the mode.
+  void failNext(int n) { fail_next_ = n; }
   // Request heads seen from the edge so far.
   size_t requests() const { return requests_.load(); }
 
@@ -82,23 +84,33 @@ class FaultProxy {
     return true;
   }
 
-  // Counts complete request heads in what the edge sent; in kFail500 answers each one.
-  bool takeRequests(std::string& pending, int client) {
+  bool takeFailure() {
+    int n = fail_next_.load();
+    while (n > 0 && !fail_next_.compare_exchange_weak(n, n - 1)) {
+    }
+    return n > 0;
+  }
+
+  // Counts complete request heads in what the edge sent, and answers each one itself with a 500
+  // in kFail500 or while failNext lasts: how many it answered, -1 when the edge went away.
+  int takeRequests(std::string& pending, int client) {
+    int answered = 0;
     while (true) {
       size_t end = pending.find("\r\n\r\n");
-      if (end == std::string::npos) return true;
+      if (end == std::string::npos) return answered;
       size_t body = 0;
       const char* cl = "\r\nContent-Length: ";
       size_t at = pending.find(cl);
       if (at != std::string::npos && at < end) body = std::stoul(pending.substr(at + 18, 12));
-      if (pending.size() < end + 4 + body) return true;
+      if (pending.size() < end + 4 + body) return answered;
       pending.erase(0, end + 4 + body);
       ++requests_;
-      if (mode_ == Mode::kFail500) {
+      if (mode_ == Mode::kFail500 || takeFailure()) {
+        ++answered;
         const char answer[] =
             "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
             "Content-Length: 17\r\n\r\n{\"error\":\"boom\"}\n";
-        if (!sendAll(client, answer, sizeof answer - 1)) return false;
+        if (!sendAll(client, answer, sizeof answer - 1)) return -1;
       }
     }
   }
@@ -116,8 +128,11 @@ class FaultProxy {
         if (got <= 0) break;
         pending.append(buf, static_cast<size_t>(got));
         Mode mode = mode_;
-        if (!takeRequests(pending, client)) break;
-        if (mode == Mode::kFail500) continue;
+        int answered = takeRequests(pending, client);
+        if (answered < 0) break;
+        // The edge sends one request per connection at a time: a chunk answered here is not
+        // passed on.
+        if (answered > 0 || mode == Mode::kFail500) continue;
         if (mode == Mode::kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
         if (upstream < 0 && (upstream = testing::connectLoopback(upstream_port_)) < 0) break;
         if (!sendAll(upstream, buf, static_cast<size_t>(got))) break;
@@ -139,6 +154,7 @@ class FaultProxy {
   std::atomic<Mode> mode_{Mode::kPass};
   std::atomic<int> delay_ms_{0};
   std::atomic<size_t> requests_{0};
+  std::atomic<int> fail_next_{0};
   std::mutex mutex_;
   std::vector<std::thread> connections_;
   std::thread acceptor_;

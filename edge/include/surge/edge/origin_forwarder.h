@@ -55,8 +55,10 @@ class OriginForwarder {
   using Done = std::function<void(http::Response)>;
   // `ticket_number` (0: none) goes to origin as X-Surge-Ticket-Number, which the edge alone sets:
   // the same header from a client is dropped.
+  // `ops`: operator traffic (the dashboard's scrape), which neither waits on nor moves the
+  // circuit that protects origin from a failing-origin storm.
   void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
-               std::string request_id, uint64_t ticket_number, Done done);
+               std::string request_id, uint64_t ticket_number, Done done, bool ops = false);
   void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
   bool healthy() const;                           // not backing off after failures
 
@@ -64,11 +66,13 @@ class OriginForwarder {
 
  private:
   friend class Pool;
+  enum class Role { kNormal, kProbe, kOps };
+  static constexpr int kTripAfter = 5;  // failed exchanges in a row that open the circuit
   OriginOptions options() const;
-  void succeeded();
-  void failed();
+  void succeeded(Role role);
+  void failed(Role role);
   bool backingOff(int64_t& retry_after_s) const;
-  bool admit(int64_t& retry_after_s);
+  bool admit(int64_t& retry_after_s, Role& role);
 
   mutable std::mutex options_mutex_;
   OriginOptions options_;
@@ -77,6 +81,7 @@ class OriginForwarder {
   std::atomic<int64_t> down_until_ms_{0};  // steady clock
   std::atomic<int64_t> backoff_ms_{0};
   std::atomic<int64_t> probe_since_ms_{0};  // half-open: when the one request let through left
+  std::atomic<int> consecutive_failures_{0};
 
   cache::Gauge& inflight_gauge_;
   cache::Counter& shed_;
