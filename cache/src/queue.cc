@@ -1,5 +1,6 @@
 #include "surge/cache/queue.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <charconv>
@@ -7,6 +8,7 @@
 #include <cstring>
 
 #include "surge/cache/hmac.h"
+#include "surge/cache/snapshot_envelope.h"
 
 namespace surge::cache {
 namespace {
@@ -255,6 +257,24 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
   }
   if (seen != (kOpen | kEpoch | kAdmitted | kRate | kIssued | kUpdated)) return std::nullopt;
   return s;
+}
+
+Result<std::string, std::string> sealQueueState(const Keyring& snapshot_keyring,
+                                                const QueueState& state) {
+  SnapshotFields fields;
+  fields.version = static_cast<uint64_t>(std::max<int64_t>(state.updated_ms, 1));
+  fields.created_unix_ms = state.updated_ms;
+  fields.content_type = std::string(kQueueStateContentType);
+  return sealSnapshot(snapshot_keyring, fields, encodeQueueState(state), BodyEncoding::kIdentity);
+}
+
+std::optional<QueueState> openQueueState(const Keyring& snapshot_keyring, std::string_view bytes) {
+  auto opened = openSnapshot(snapshot_keyring, bytes);
+  if (!opened || opened->content_type != kQueueStateContentType ||
+      opened->encoding != BodyEncoding::kIdentity) {
+    return std::nullopt;
+  }
+  return decodeQueueState(opened->body);
 }
 
 uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n) {

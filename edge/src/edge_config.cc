@@ -343,8 +343,11 @@ struct Loader {
         std::any_of(c.locations.begin(), c.locations.end(),
                     [](const Location& l) { return l.kind == Location::Kind::kQueue; });
     if (c.waiting_room.enabled || queue_location) {
-      if (c.memcached.empty() || c.waiting_room.keys.empty()) {
-        error = c.path + ": the waiting room needs \"surge_memcached\" and \"surge_queue_keys\"";
+      if (c.memcached.empty() || c.waiting_room.keys.empty() || c.snapshot_keys.empty()) {
+        // surge_snapshot_keys verifies the queue state origin seals into memcached.
+        error = c.path +
+                ": the waiting room needs \"surge_memcached\", \"surge_queue_keys\" and "
+                "\"surge_snapshot_keys\"";
         return false;
       }
       if (!queue_location || !c.waiting_room.enabled) {

@@ -75,8 +75,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   access_log_ = std::make_unique<AccessLog>(metrics_);
   cache::MemcachedOptions mc;
   mc.servers = config_->memcached;
-  snapshots_ =
-      std::make_unique<SnapshotCache>(mc, std::move(keyring), config_->snapshots, metrics_);
+  snapshots_ = std::make_unique<SnapshotCache>(mc, keyring, config_->snapshots, metrics_);
   origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
   for (const EdgeConfig::Peer& peer : config_->ops_peers) {
     OriginOptions o;
@@ -92,6 +91,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   if (config_->waiting_room.enabled) {
     waiting_room_ = std::make_unique<WaitingRoom>(mc, std::move(queue_keyring),
                                                   config_->waiting_room, metrics_);
+    waiting_room_->setStateKeyring(keyring);
   }
   for (int i = 0; i < config_->server.workers; ++i)
     static_.push_back(std::make_unique<StaticFiles>(StaticFiles::Options{}));
@@ -162,6 +162,7 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
       kept.push_back(ok.error());
     }
   }
+  if (waiting_room_) waiting_room_->setStateKeyring(keyring);
   snapshots_->setKeyring(std::move(keyring));
   snapshots_->setOptions(next->snapshots);
   OriginOptions origin = next->origin;

@@ -71,6 +71,8 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
                             "Ticket requests refused (503) because too many were waiting")),
       memcached_errors_(metrics.counter("surge_edge_queue_memcached_errors_total",
                                         "Queue reads or increments of memcached that failed")),
+      state_refused_(metrics.counter("surge_edge_queue_state_refused_total",
+                                     "Queue states in memcached that did not verify (ignored)")),
       admitted_gauge_(
           metrics.gauge("surge_edge_queue_admitted", "Tickets up to this number may book")),
       length_gauge_(
@@ -112,6 +114,11 @@ void WaitingRoom::stop() {
 void WaitingRoom::setKeyring(cache::Keyring keyring) {
   std::lock_guard lock(keyring_mutex_);
   keyring_ = std::move(keyring);
+}
+
+void WaitingRoom::setStateKeyring(cache::Keyring keyring) {
+  std::lock_guard lock(keyring_mutex_);
+  state_keyring_ = std::move(keyring);
 }
 
 cache::Keyring WaitingRoom::keyring() const {
@@ -318,8 +325,20 @@ void WaitingRoom::readState() {
     return;
   }
   if (!got->has_value()) return;  // origin has not published yet: keep what we have
-  auto s = cache::decodeQueueState(**got);
-  if (!s) return;
+  cache::Keyring state_keyring;
+  {
+    std::lock_guard lock(keyring_mutex_);
+    state_keyring = state_keyring_;
+  }
+  auto s = cache::openQueueState(state_keyring, **got);
+  if (!s) {
+    // Not sealed by origin (or not readable): the last good state stays.
+    if (state_refused_.value() == 0) {
+      std::fprintf(stderr, "surge-edge: queue state in memcached refused (not sealed by origin)\n");
+    }
+    state_refused_.add();
+    return;
+  }
   int64_t now = nowMs();
   std::lock_guard lock(mutex_);
   if (!have_state_ || s->admitted != state_.admitted || s->epoch != state_.epoch) {

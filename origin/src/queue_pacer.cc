@@ -321,7 +321,8 @@ void QueuePacer::tick(double seconds) {
   next.prequeue = prequeue_;
   next.opened = opened_;
   next.shuffle = shuffle_;
-  if (!memcached_->set(cache::kQueueStateKey, cache::encodeQueueState(next))) errors_.add();
+  auto sealed = cache::sealQueueState(options_.keyring, next);
+  if (!sealed || !memcached_->set(cache::kQueueStateKey, sealed.value())) errors_.add();
   {
     std::lock_guard lock(mutex_);
     state_ = next;

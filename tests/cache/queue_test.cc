@@ -1,5 +1,6 @@
 // Waiting-room tickets and queue state: every alteration refused, the state text round-trips.
 #include "surge/cache/queue.h"
+#include "surge/cache/snapshot_envelope.h"
 
 #include <gtest/gtest.h>
 
@@ -146,6 +147,33 @@ TEST(QueueStateTest, RefusesWhatCouldNotBeWrittenBack) {
   EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=1 rate=inf issued=1 "
                                 "updated=1")
                    .has_value());
+}
+
+TEST(QueueStateTest, SealedWithTheSnapshotKeyringAndNothingElse) {
+  Keyring keys = Keyring::parse("snap-1 " + std::string(64, '5'), "t").value();
+  Keyring other = Keyring::parse("snap-1 " + std::string(64, '6'), "t").value();
+  QueueState s;
+  s.open = true;
+  s.epoch = 2;
+  s.admitted = 1000;
+  s.rate = 50;
+  s.issued = 5000;
+  s.updated_ms = 1790000000000;
+  std::string sealed = sealQueueState(keys, s).value();
+  auto back = openQueueState(keys, sealed);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->admitted, 1000u);
+  EXPECT_FALSE(openQueueState(other, sealed).has_value());              // another secret
+  EXPECT_FALSE(openQueueState(keys, encodeQueueState(s)).has_value());  // the bare text
+  std::string altered = sealed;
+  altered[altered.find("admitted=1000") + 9] = '9';  // admitted=9000: the MAC no longer fits
+  EXPECT_FALSE(openQueueState(keys, altered).has_value());
+  SnapshotFields f;
+  f.content_type = "application/json";
+  f.version = 1;
+  std::string snapshot =
+      sealSnapshot(keys, f, encodeQueueState(s), BodyEncoding::kIdentity).value();
+  EXPECT_FALSE(openQueueState(keys, snapshot).has_value());  // a snapshot is not a queue state
 }
 
 TEST(QueueStateTest, OpeningFieldsRoundTrip) {

@@ -299,7 +299,14 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
 TEST_F(EdgeConfigTest, WaitingRoomNeedsItsKeysAndItsLocation) {
   const std::string head = "http {\n surge_memcached 127.0.0.1:1;\n surge_snapshot_keys /k;\n";
   EXPECT_EQ(loadError(head + " surge_waiting_room on;\n server { location / { root /x; } }\n}\n"),
-            path_ + ": the waiting room needs \"surge_memcached\" and \"surge_queue_keys\"");
+            path_ +
+                ": the waiting room needs \"surge_memcached\", \"surge_queue_keys\" and "
+                "\"surge_snapshot_keys\"");
+  EXPECT_EQ(loadError("http {\n surge_memcached 127.0.0.1:1;\n surge_queue_keys /q;\n"
+                      " surge_waiting_room on;\n server { location /q/ { surge_queue; } }\n}\n"),
+            path_ +
+                ": the waiting room needs \"surge_memcached\", \"surge_queue_keys\" and "
+                "\"surge_snapshot_keys\"");
   EXPECT_EQ(loadError(head + " surge_waiting_room on;\n surge_queue_keys /q;\n"
                              " server { location / { root /x; } }\n}\n"),
             path_ + ": \"surge_waiting_room on\" and a location with \"surge_queue\" go together");

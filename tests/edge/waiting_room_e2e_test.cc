@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "edge_process.h"
+#include "surge/cache/queue.h"
 #include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
@@ -241,6 +242,42 @@ TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
   testing::ReliabilityRow row("tampering", "expired or revoked queue ticket");
   row.tried(2);
   row.outcome("403 ticket_expired / ticket_revoked; asking again gives a new place at the back");
+}
+
+TEST(WaitingRoomE2ETest, AQueueStateForgedInMemcachedIsIgnored) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");  // nobody is admitted while paused
+  Ticket t = join(room.edge);
+  waitOpen(room.edge, t);
+  // Someone who can reach memcached but holds no key writes "everyone is admitted": as bare text,
+  // and sealed with a key of its own, faster than origin's pacer writes the real state.
+  cache::MemcachedOptions mo;
+  mo.servers = {room.origin.memcached().address()};
+  auto mc = std::move(cache::MemcachedClient::create(mo).value());
+  cache::Keyring real = cache::Keyring::parse(origin::test::kSnapshotKeyLine, "t").value();
+  cache::Keyring stranger = cache::Keyring::parse("snap-1 " + std::string(64, '9'), "t").value();
+  auto deadline = std::chrono::steady_clock::now() + 1500ms;
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    auto held = mc->get(cache::kQueueStateKey);
+    ASSERT_TRUE(held.ok() && held->has_value());
+    auto state = cache::openQueueState(real, **held);
+    if (!state) continue;  // our own forgery, read back
+    state->admitted = 1000000000;
+    state->rate = 1000000;
+    std::string forged =
+        i % 2 ? cache::encodeQueueState(*state) : cache::sealQueueState(stranger, *state).value();
+    ASSERT_TRUE(mc->set(cache::kQueueStateKey, forged).ok());
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(code(book(room.edge, t, "forged-1")), "ticket_not_admitted");
+  std::string m = room.edge.metrics();
+  EXPECT_GE(metric(m, "surge_edge_queue_state_refused_total"), 1);
+  EXPECT_LT(metric(m, "surge_edge_queue_admitted"), 1000000000);
+  EXPECT_NE(room.edge.log().find("queue state in memcached refused"), std::string::npos);
+  testing::ReliabilityRow row("tampering", "queue state written to memcached without the key");
+  row.tried(2);
+  row.outcome("ignored: the last sealed state stays; nobody is admitted by it; counter and log");
 }
 
 TEST(WaitingRoomE2ETest, TheSequenceSurvivesMemcachedLosingIt) {

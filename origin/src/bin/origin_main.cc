@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   origin::QueuePacer::Options pacer_options;
+  pacer_options.keyring = snapshot_keys.value();
   pacer_options.rate = flags.queue_rate;
   pacer_options.open = flags.queue_open;
   origin::QueuePacer pacer(std::move(pacer_memcached.value()), writer, metrics, pacer_options);

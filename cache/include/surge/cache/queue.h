@@ -67,6 +67,15 @@ struct QueueState {
 std::string encodeQueueState(const QueueState& state);
 std::optional<QueueState> decodeQueueState(std::string_view text);
 
+// The state as it sits in memcached (kQueueStateKey): the text above in a snapshot envelope sealed
+// with the snapshot keyring origin and every edge already share. memcached has no authentication;
+// an unsealed "admitted=" would let anyone who can reach it admit the whole queue, or stop it.
+inline constexpr std::string_view kQueueStateContentType = "application/vnd.surge.queue-state";
+Result<std::string, std::string> sealQueueState(const Keyring& snapshot_keyring,
+                                                const QueueState& state);
+// nullopt unless the envelope verifies, is a queue state, and decodes.
+std::optional<QueueState> openQueueState(const Keyring& snapshot_keyring, std::string_view bytes);
+
 // Place 1..n of pre-queue number p (1..n) under `seed`: a bijection of [1, n].
 uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n);
 // A ticket's place in the queue. 0: a pre-queue ticket before the opening, or one taken too late

@@ -57,6 +57,8 @@ class WaitingRoom {
   cache::Result<cache::Done, std::string> start();
   void stop();
   void setKeyring(cache::Keyring keyring);
+  // The snapshot keyring: the queue state origin writes to memcached is sealed with it.
+  void setStateKeyring(cache::Keyring keyring);
 
   using Done = std::function<void(http::Response)>;
   // Worker thread. `done` runs on the same worker (now, or posted later).
@@ -102,6 +104,7 @@ class WaitingRoom {
   std::unique_ptr<cache::MemcachedClient> memcached_;  // queue thread only
   mutable std::mutex keyring_mutex_;
   cache::Keyring keyring_;
+  cache::Keyring state_keyring_;  // keyring_mutex_
   WaitingRoomOptions options_;
 
   mutable std::mutex mutex_;  // pending requests, the local block, the state, the history
@@ -119,6 +122,7 @@ class WaitingRoom {
   cache::Counter& reissued_;
   cache::Counter& shed_;
   cache::Counter& memcached_errors_;
+  cache::Counter& state_refused_;
   cache::Counter* refused_[6];
   cache::Gauge& admitted_gauge_;
   cache::Gauge& length_gauge_;

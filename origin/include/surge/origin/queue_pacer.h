@@ -37,6 +37,7 @@ class QueuePacer {
     int64_t hwm_margin = 100000;  // the persisted mark stays this far above the sequence
     bool open = false;            // enforce the waiting room from the start
     int64_t opening_s = 0;        // an opening time from the start (0: none)
+    cache::Keyring keyring;       // the snapshot keyring: the state is sealed like a snapshot
   };
 
   QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
