@@ -1,5 +1,6 @@
 // libFuzzer target for the waiting room's untrusted inputs: the ticket verifier (cookie or
-// X-Surge-Ticket header from any client), the queue state read from memcached, and the base64
+// X-Surge-Ticket header from any client), the queue state read from memcached (sealed and bare
+// text), and the base64
 // decoders behind tickets and HTTP Basic.
 //
 // Input byte 0 chooses the mode: even -> the rest is checked as a ticket as it is (framing, key
@@ -66,7 +67,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
     if (ticket.ok()) (void)queuePosition(ticket.value(), *state);
+    // Sealed as origin seals it, it opens to the same state.
+    auto sealed = sealQueueState(fuzzKeyring(), *state);
+    auto opened = sealed ? openQueueState(fuzzKeyring(), *sealed) : std::nullopt;
+    if (!opened || opened->admitted != state->admitted) std::abort();
   }
+  (void)openQueueState(fuzzKeyring(), rest);  // as an edge reads memcached
   if (auto bytes = base64UrlDecode(rest)) {
     if (base64UrlDecode(base64UrlEncode(*bytes)) != bytes) std::abort();
   }
