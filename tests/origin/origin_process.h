@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -45,6 +48,13 @@ class OriginProcess {
   }
   ~OriginProcess() {
     process_.kill();
+    // A failed test keeps what the server said: the folder is removed below.
+    if (::testing::Test::HasFailure()) {
+      std::ifstream log(path("origin.log"));
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
+      std::fprintf(stderr, "--- origin.log (%s) ---\n%s\n", dir_.c_str(), text.c_str());
+    }
     std::filesystem::remove_all(dir_);
   }
 

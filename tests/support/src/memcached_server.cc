@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 namespace surge::testing {
 
@@ -11,13 +12,19 @@ MemcachedServer::MemcachedServer() {
   // The port is free when chosen but another process may take it before memcached binds: retry.
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = freeLoopbackPort();
-    restart();
-    if (process_.running()) return;
+    if (start()) return;
   }
   throw std::runtime_error("memcached did not start");
 }
 
 void MemcachedServer::restart() {
+  if (!start()) {
+    throw std::runtime_error("memcached could not take port " + std::to_string(port_) +
+                             " back: another process listens there");
+  }
+}
+
+bool MemcachedServer::start() {
   std::vector<std::string> argv = {findProgram("memcached"),
                                    "-l",
                                    "127.0.0.1",
@@ -42,7 +49,18 @@ void MemcachedServer::restart() {
   std::filesystem::path logs = std::filesystem::temp_directory_path() / "surge-test-logs";
   std::filesystem::create_directories(logs);
   process_ = ChildProcess(argv, (logs / ("memcached-" + std::to_string(port_) + ".log")).string());
-  if (!waitForPort(port_, std::chrono::seconds(5))) process_.kill();
+  if (!waitForPort(port_, std::chrono::seconds(5))) {
+    process_.kill();
+    return false;
+  }
+  // Something answers on the port, but is it this memcached? Between a kill and this restart
+  // another test (ctest -j) may have been handed the freed port; memcached then exits at once
+  // ("Address already in use") and a test would go on talking to a stranger. Say so instead.
+  for (int i = 0; i < 20; ++i) {
+    if (!process_.alive()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 }  // namespace surge::testing

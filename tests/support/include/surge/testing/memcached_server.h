@@ -16,10 +16,11 @@ class MemcachedServer {
   void kill() { process_.kill(); }
   void suspend() { process_.suspend(); }
   void resume() { process_.resume(); }
-  // Starts it again on the same port (after kill()).
+  // Starts it again on the same port (after kill()); throws if the port was taken meanwhile.
   void restart();
 
  private:
+  bool start();  // false unless this memcached is the one listening on port_
   int port_ = 0;
   ChildProcess process_;
 };

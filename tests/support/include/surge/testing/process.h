@@ -37,6 +37,8 @@ class ChildProcess {
   int wait(std::chrono::milliseconds timeout);
   // SIGKILL and reap.
   void kill();
+  // False once it has exited on its own (then it is reaped); never signals it.
+  bool alive();
   // SIGSTOP / SIGCONT: a server that accepts connections and never answers.
   void suspend();
   void resume();
