@@ -129,7 +129,7 @@ class EdgeProcess {
     c += "  upstream origin { server 127.0.0.1:" + std::to_string(upstream_port_) +
          "; keepalive 8; }\n";
     c += "  proxy_connect_timeout 500ms;\n";
-    c += "  proxy_read_timeout 5s;\n";
+    c += "  proxy_read_timeout " + std::to_string(5 * SURGE_TEST_SLOWDOWN) + "s;\n";
     c += extra_http;
     c += "  server {\n";
     c += "    listen 127.0.0.1:" + std::to_string(port_) + " backlog=512;\n";
@@ -168,7 +168,7 @@ class EdgeProcess {
   HttpResponse post(const std::string& target, const std::string& body,
                     std::vector<std::pair<std::string, std::string>> headers = {}) {
     headers.emplace_back("Content-Type", "application/json");
-    HttpClient client("127.0.0.1", port_, 10000ms);
+    HttpClient client("127.0.0.1", port_, 10000ms * SURGE_TEST_SLOWDOWN);
     auto r = client.request("POST", target, headers, body);
     if (!r.ok()) throw std::runtime_error(target + ": " + r.error());
     return r.value();
