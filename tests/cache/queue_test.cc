@@ -100,14 +100,19 @@ TEST(QueueTicketTest, StandardBase64ForHttpBasic) {
   EXPECT_FALSE(base64UrlDecode("Zg==").has_value());  // and the URL form takes no padding
 }
 
-TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
+QueueState openState(uint32_t epoch, double rate, int64_t updated_ms) {
   QueueState s;
   s.open = true;
-  s.epoch = 3;
+  s.epoch = epoch;
   s.admitted = 1000;
-  s.rate = 12.5;
+  s.rate = rate;
   s.issued = 5000;
-  s.updated_ms = 1796083200123;
+  s.updated_ms = updated_ms;
+  return s;
+}
+
+TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
+  QueueState s = openState(3, 12.5, 1796083200123);
   std::string text = encodeQueueState(s);
   EXPECT_EQ(text,
             "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
@@ -152,13 +157,7 @@ TEST(QueueStateTest, RefusesWhatCouldNotBeWrittenBack) {
 TEST(QueueStateTest, SealedWithTheSnapshotKeyringAndNothingElse) {
   Keyring keys = Keyring::parse("snap-1 " + std::string(64, '5'), "t").value();
   Keyring other = Keyring::parse("snap-1 " + std::string(64, '6'), "t").value();
-  QueueState s;
-  s.open = true;
-  s.epoch = 2;
-  s.admitted = 1000;
-  s.rate = 50;
-  s.issued = 5000;
-  s.updated_ms = 1790000000000;
+  QueueState s = openState(2, 50, 1790000000000);
   std::string sealed = sealQueueState(keys, s).value();
   auto back = openQueueState(keys, sealed);
   ASSERT_TRUE(back.has_value());

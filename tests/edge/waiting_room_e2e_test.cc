@@ -135,12 +135,18 @@ TEST(WaitingRoomE2ETest, TicketsAreSignedBoundToTheClientAndKept) {
   row.outcome("403/404 with the reason; status never shown for someone else's ticket");
 }
 
-TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
-  Room room;
+// The room open but paused (nobody is admitted), and one client holding a ticket in it.
+Ticket waitingInAPausedRoom(Room& room) {
   room.queue("open");
-  room.queue("pause");  // nobody is admitted while paused
+  room.queue("pause");
   Ticket t = join(room.edge);
   waitOpen(room.edge, t);
+  return t;
+}
+
+TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
+  Room room;
+  Ticket t = waitingInAPausedRoom(room);
   EXPECT_EQ(code(book(room.edge, t, "gate-1")), "ticket_not_admitted");
   EXPECT_EQ(
       code(room.edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "gate-x"),
@@ -246,10 +252,7 @@ TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
 
 TEST(WaitingRoomE2ETest, AQueueStateForgedInMemcachedIsIgnored) {
   Room room;
-  room.queue("open");
-  room.queue("pause");  // nobody is admitted while paused
-  Ticket t = join(room.edge);
-  waitOpen(room.edge, t);
+  Ticket t = waitingInAPausedRoom(room);
   // Someone who can reach memcached but holds no key writes "everyone is admitted": as bare text,
   // and sealed with a key of its own, faster than origin's pacer writes the real state.
   cache::MemcachedOptions mo;
