@@ -573,6 +573,11 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   loader.base_dir = std::filesystem::absolute(path, ec).parent_path().string();
   if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error);
   if (config->server.tls_port >= 0) {
+    if (config->server.tls_port == config->server.port) {
+      // Also without a plain listen: the plain listener then keeps its default port.
+      return cache::fail(loader.listen_where + ": the TLS listen needs a port other than the " +
+                         "plain one (" + std::to_string(config->server.port) + ")");
+    }
     if (config->tls.certificate.empty() || config->tls.key.empty()) {
       return cache::fail(loader.listen_where +
                          ": \"listen ... ssl\" needs ssl_certificate and ssl_certificate_key");

@@ -340,10 +340,12 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(3, "invalid value \"0\" in \"listen\" (expected 1..65535)"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 127.0.0.1:http;\n  }\n}\n"),
             at(3, "invalid value \"http\" in \"listen\" (expected 1..65535)"));
-  EXPECT_EQ(loadError("http {\n  server {\n    listen 8080 ssl;\n  }\n}\n"),
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 8443 ssl;\n  }\n}\n"),
             at(3, "\"listen ... ssl\" needs ssl_certificate and ssl_certificate_key"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 8080;\n    listen 8080 ssl;\n  }\n}\n"),
             at(4, "the plain and the TLS listen need different ports"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 127.0.0.1:8080 ssl;\n  }\n}\n"),
+            at(3, "the TLS listen needs a port other than the plain one (8080)"));
   EXPECT_EQ(loadError("worker_processes 0;\nhttp { server { } }\n"),
             at(1, "invalid value \"0\" in \"worker_processes\" (expected 1..256)"));
   EXPECT_EQ(loadError("http {\n  surge_refresh_interval 5ms;\n  server { }\n}\n"),
