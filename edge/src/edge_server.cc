@@ -17,11 +17,7 @@ namespace surge::edge {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-http::Response jsonError(int status, const char* code, const std::string& message) {
-  return http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
-                                          "\",\"message\":\"" + message + "\"}}");
-}
+using http::jsonError;
 
 bool allDigits(std::string_view s, size_t min, size_t max) {
   if (s.size() < min || s.size() > max) return false;
@@ -471,17 +467,15 @@ void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& reques
       [this, &worker, slot, async = std::move(async), head, accept = std::move(accept),
        inm = std::move(inm)](std::optional<SnapshotLookup> found) {
         if (!found) {
-          http::Response r = jsonError(503, "snapshot_unavailable",
-                                       "the snapshot cannot be read right now; retry shortly");
-          r.headers += "Retry-After: 1\r\n";
-          return answer(worker, slot, nullptr, async, std::move(r));
+          return answer(worker, slot, nullptr, async,
+                        jsonError(503, "snapshot_unavailable",
+                                  "the snapshot cannot be read right now; retry shortly", 1));
         }
         answer(worker, slot, nullptr, async, snapshotResponse(*found, head, accept, inm));
       });
   if (!parked) {
-    http::Response r = jsonError(503, "overloaded", "too many requests are waiting; retry");
-    r.headers += "Retry-After: 1\r\n";
-    answer(worker, slot, &request, ctx, std::move(r));
+    answer(worker, slot, &request, ctx,
+           jsonError(503, "overloaded", "too many requests are waiting; retry", 1));
   }
 }
 
@@ -492,9 +486,7 @@ http::Response EdgeServer::snapshotResponse(const SnapshotLookup& found, bool,
   if (s.not_found && s.name == "regions") {
     // Origin publishes the region list first thing: without it, origin has not published yet
     // (a first start, or memcached restarted empty). Not an answer to cache.
-    http::Response r = jsonError(503, "snapshot_unavailable", "not published yet; retry shortly");
-    r.headers += "Retry-After: 1\r\n";
-    return r;
+    return jsonError(503, "snapshot_unavailable", "not published yet; retry shortly", 1);
   }
   if (s.not_found) {
     const char* what = s.name.rfind("clinic/", 0) == 0   ? "unknown clinic"

@@ -53,13 +53,7 @@ bool hasHeader(std::string_view lines, std::string_view name) {
   return false;
 }
 
-http::Response errorAnswer(int status, const char* code, const char* message,
-                           int64_t retry_after_s = 0) {
-  http::Response r = http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
-                                                      "\",\"message\":\"" + message + "\"}}");
-  if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
-  return r;
-}
+using http::jsonError;
 
 }  // namespace
 
@@ -164,7 +158,7 @@ class OriginForwarder::Pool {
         owner_.failed(ex->role);
         return finish(
             nullptr, std::move(ex),
-            errorAnswer(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
+            jsonError(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
       }
     } else {
       owner_.reused_.add();
@@ -259,15 +253,15 @@ class OriginForwarder::Pool {
       if (c->connecting) {
         self->owner_.failed(c->ex->role);
         return self->fail(
-            c, errorAnswer(503, "origin_unavailable", "origin did not accept a connection in time",
-                           self->retryAfter()));
+            c, jsonError(503, "origin_unavailable", "origin did not accept a connection in time",
+                         self->retryAfter()));
       }
       // A slow origin is a failing one: back off so the next requests are shed at once rather
       // than each waiting out the read timeout.
       self->owner_.errors_.add();
       self->owner_.failed(c->ex->role);
-      return self->fail(c, errorAnswer(504, "origin_timeout", "origin did not answer in time",
-                                       self->retryAfter()));
+      return self->fail(
+          c, jsonError(504, "origin_timeout", "origin did not answer in time", self->retryAfter()));
     }
     if (c->connecting) {
       int err = 0;
@@ -275,8 +269,8 @@ class OriginForwarder::Pool {
       ::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         self->owner_.failed(c->ex->role);
-        return self->fail(c, errorAnswer(503, "origin_unavailable", "origin refused the connection",
-                                         self->retryAfter()));
+        return self->fail(c, jsonError(503, "origin_unavailable", "origin refused the connection",
+                                       self->retryAfter()));
       }
       c->connecting = false;
     }
@@ -320,7 +314,7 @@ class OriginForwarder::Pool {
       if (c->in.empty()) return brokenBeforeAnswer(c);
       owner_.errors_.add();
       owner_.failed(c->ex->role);
-      return fail(c, errorAnswer(502, "origin_error", "origin connection reset"));
+      return fail(c, jsonError(502, "origin_error", "origin connection reset"));
     }
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
     UpstreamHead head;
@@ -328,13 +322,13 @@ class OriginForwarder::Pool {
     if (rc < 0 || (rc == 1 && head.chunked)) {
       owner_.errors_.add();
       owner_.failed(c->ex->role);
-      return fail(c, errorAnswer(502, "origin_error", "origin sent an answer surge cannot read"));
+      return fail(c, jsonError(502, "origin_error", "origin sent an answer surge cannot read"));
     }
     if (rc == 0) {
       if (eof) {
         owner_.errors_.add();
         owner_.failed(c->ex->role);
-        return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
+        return fail(c, jsonError(502, "origin_error", "origin closed mid-answer"));
       }
       return;
     }
@@ -349,7 +343,7 @@ class OriginForwarder::Pool {
       if (eof) {
         owner_.errors_.add();
         owner_.failed(c->ex->role);
-        return fail(c, errorAnswer(502, "origin_error", "origin closed mid-answer"));
+        return fail(c, jsonError(502, "origin_error", "origin closed mid-answer"));
       }
       return;
     }
@@ -369,8 +363,8 @@ class OriginForwarder::Pool {
       owner_.errors_.add();
       owner_.failed(c->ex->role);
       if (head.status != 503) {
-        r = errorAnswer(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
-                        retryAfter());
+        r = jsonError(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
+                      retryAfter());
       } else if (!hasHeader(r.headers, "Retry-After")) {
         r.headers += "Retry-After: " + std::to_string(retryAfter()) + "\r\n";
       }
@@ -397,7 +391,7 @@ class OriginForwarder::Pool {
     }
     owner_.failed(ex->role);
     finish(nullptr, std::move(ex),
-           errorAnswer(503, "origin_unavailable", "origin closed the connection", retryAfter()));
+           jsonError(503, "origin_unavailable", "origin closed the connection", retryAfter()));
   }
 
   void fail(Conn* c, http::Response answer) {
@@ -546,15 +540,15 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   if (inflight_.fetch_add(1, std::memory_order_relaxed) >= o.max_inflight) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
     shed_.add();
-    return done(errorAnswer(503, "overloaded", "too many bookings in flight; retry shortly", 1));
+    return done(jsonError(503, "overloaded", "too many bookings in flight; retry shortly", 1));
   }
   int64_t retry_after = 1;
   Role role = Role::kOps;
   if (!ops && !admit(retry_after, role)) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
     shed_.add();
-    return done(errorAnswer(503, "origin_unavailable",
-                            "origin is failing; retrying it after a pause", retry_after));
+    return done(jsonError(503, "origin_unavailable", "origin is failing; retrying it after a pause",
+                          retry_after));
   }
   inflight_gauge_.add(1);
 

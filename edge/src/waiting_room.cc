@@ -49,9 +49,13 @@ std::string newClientId() {
   return cache::encodeHex(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
-http::Response jsonError(int status, const std::string& code, const std::string& message) {
-  return http::Response::json(
-      status, "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+using http::jsonError;
+
+// Joining failed for now (memcached down, or the sequence not seeded yet): come back in a second.
+void answerUnavailable(http::Worker& worker, std::function<void(http::Response)> done) {
+  worker.post([done = std::move(done)] {
+    done(jsonError(503, "queue_unavailable", "the queue cannot be joined right now; retry", 1));
+  });
 }
 
 const char* const kReasons[] = {"missing", "forged",       "other_client",
@@ -222,9 +226,7 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
     if (pending_.size() >= options_.max_pending) {
       lock.unlock();
       shed_.add();
-      http::Response r = jsonError(503, "overloaded", "too many people are joining; retry");
-      r.headers += "Retry-After: 1\r\n";
-      return done(std::move(r));
+      return done(jsonError(503, "overloaded", "too many people are joining; retry", 1));
     }
     pending_.push_back({&worker, binding, p.client_id, new_client, prequeue, std::move(done)});
   }
@@ -303,8 +305,8 @@ http::Response WaitingRoom::refuse(const Gate& gate) const {
   std::string reason = gate.reason;
   if (reason == "unavailable") {
     http::Response r =
-        jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry");
-    r.headers += "Retry-After: 1\r\nCache-Control: no-store\r\n";
+        jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry", 1);
+    r.headers += "Cache-Control: no-store\r\n";
     return r;
   }
   const char* message = reason == "missing"  ? "join the queue first: POST /api/v1/queue/tickets"
@@ -388,12 +390,7 @@ void WaitingRoom::loop() {
         if (block_next_ < block_end_) number = block_next_++;
       }
       if (number == 0 && p.prequeue) {
-        p.worker->post([done = std::move(p.done)] {
-          http::Response r =
-              jsonError(503, "queue_unavailable", "the queue cannot be joined right now; retry");
-          r.headers += "Retry-After: 1\r\n";
-          done(std::move(r));
-        });
+        answerUnavailable(*p.worker, std::move(p.done));
         continue;
       }
       if (number == 0) {
@@ -401,12 +398,7 @@ void WaitingRoom::loop() {
         if (!top || !top->has_value()) {
           // memcached down, or the sequence not seeded yet (origin re-seeds it): try again soon.
           if (!top) memcached_errors_.add();
-          p.worker->post([done = std::move(p.done)] {
-            http::Response r =
-                jsonError(503, "queue_unavailable", "the queue cannot be joined right now; retry");
-            r.headers += "Retry-After: 1\r\n";
-            done(std::move(r));
-          });
+          answerUnavailable(*p.worker, std::move(p.done));
           continue;
         }
         uint64_t end = **top + 1;

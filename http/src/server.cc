@@ -47,6 +47,17 @@ Response Response::json(int status, std::string body) {
   return r;
 }
 
+Response jsonError(int status, std::string_view code, std::string_view message,
+                   int64_t retry_after_s) {
+  std::string body;
+  body.reserve(40 + code.size() + message.size());
+  body.append("{\"error\":{\"code\":\"").append(code).append("\",\"message\":\"");
+  body.append(message).append("\"}}");
+  Response r = Response::json(status, std::move(body));
+  if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
+  return r;
+}
+
 const char* reasonPhrase(int status) {
   switch (status) {
     case 100:
@@ -649,11 +660,7 @@ class Worker::Impl {
   }
 
   void queueError(Connection& c, int status, const char* reason) {
-    Response r;
-    r.status = status;
-    r.headers = "Content-Type: application/json\r\n";
-    r.body = std::string("{\"error\":{\"code\":\"http_") + std::to_string(status) +
-             "\",\"message\":\"" + reason + "\"}}";
+    Response r = jsonError(status, "http_" + std::to_string(status), reason);
     r.close = true;  // after a framing error nothing that follows can be trusted
     queue(c, std::move(r));
   }

@@ -61,6 +61,11 @@ struct Response {
   static Response json(int status, std::string body);
 };
 
+// {"error":{"code":…,"message":…}}, with Retry-After when `retry_after_s` > 0. `code` and
+// `message` go in as they are: constants, or text already safe inside a JSON string.
+Response jsonError(int status, std::string_view code, std::string_view message,
+                   int64_t retry_after_s = 0);
+
 const char* reasonPhrase(int status);
 
 // Which request an answer belongs to.
