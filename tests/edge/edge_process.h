@@ -9,9 +9,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <gtest/gtest.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -20,6 +17,7 @@
 
 #include "../origin/origin_process.h"
 #include "../origin/test_catalog.h"
+#include "surge/testing/failure_log.h"
 
 namespace surge::edge::test {
 
@@ -105,13 +103,7 @@ class EdgeProcess {
   }
   ~EdgeProcess() {
     process_.kill();
-    // A failed test keeps what the server said: the folder is removed below.
-    if (::testing::Test::HasFailure()) {
-      std::ifstream log(path("edge.log"));
-      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
-      std::fprintf(stderr, "--- edge.log (%s) ---\n%s\n", dir_.c_str(), text.c_str());
-    }
+    testing::printLogIfTestFailed(path("edge.log"));  // the folder goes next
     std::filesystem::remove_all(dir_);
   }
   EdgeProcess(const EdgeProcess&) = delete;

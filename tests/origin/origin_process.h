@@ -4,9 +4,6 @@
 
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -21,6 +18,7 @@
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/catalog_generator.h"
 #include "surge/origin/http_client.h"
+#include "surge/testing/failure_log.h"
 #include "surge/testing/memcached_server.h"
 #include "surge/testing/process.h"
 
@@ -48,13 +46,7 @@ class OriginProcess {
   }
   ~OriginProcess() {
     process_.kill();
-    // A failed test keeps what the server said: the folder is removed below.
-    if (::testing::Test::HasFailure()) {
-      std::ifstream log(path("origin.log"));
-      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
-      std::fprintf(stderr, "--- origin.log (%s) ---\n%s\n", dir_.c_str(), text.c_str());
-    }
+    testing::printLogIfTestFailed(path("origin.log"));  // the folder goes next
     std::filesystem::remove_all(dir_);
   }
 
