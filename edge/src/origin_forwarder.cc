@@ -516,12 +516,11 @@ bool OriginForwarder::healthy() const {
 // Whether a request may go to origin now, and as what (see succeeded/failed). A probe that never
 // reports back stops counting once it is older than any exchange may take (a retried one takes
 // two), with the longest backoff as a floor so zero timeouts cannot turn it into a flood.
-bool OriginForwarder::admit(int64_t& retry_after_s, Role& role) {
+bool OriginForwarder::admit(const OriginOptions& o, int64_t& retry_after_s, Role& role) {
   role = Role::kNormal;
   if (backingOff(retry_after_s)) return false;
   if (backoff_ms_.load(std::memory_order_relaxed) == 0) return true;
   retry_after_s = 1;
-  OriginOptions o = options();
   int64_t now = steadyMs();
   int64_t since = probe_since_ms_.load(std::memory_order_relaxed);
   int64_t expiry =
@@ -544,7 +543,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   }
   int64_t retry_after = 1;
   Role role = Role::kOps;
-  if (!ops && !admit(retry_after, role)) {
+  if (!ops && !admit(o, retry_after, role)) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
     shed_.add();
     return done(jsonError(503, "origin_unavailable", "origin is failing; retrying it after a pause",

@@ -72,7 +72,7 @@ class OriginForwarder {
   void succeeded(Role role);
   void failed(Role role);
   bool backingOff(int64_t& retry_after_s) const;
-  bool admit(int64_t& retry_after_s, Role& role);
+  bool admit(const OriginOptions& o, int64_t& retry_after_s, Role& role);
 
   mutable std::mutex options_mutex_;
   OriginOptions options_;
