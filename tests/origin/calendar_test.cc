@@ -30,5 +30,15 @@ TEST(CalendarTest, Times) {
   }
 }
 
+TEST(CalendarTest, Timestamps) {
+  EXPECT_EQ(formatTimestamp(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(formatTimestamp(1795737600000 + 9 * 3600000 + 5 * 60000 + 7000 + 42),
+            "2026-11-27T09:05:07.042Z");
+  EXPECT_EQ(formatTimestamp(1795823999999), "2026-11-27T23:59:59.999Z");
+  EXPECT_EQ(formatTimestamp(1795824000000), "2026-11-28T00:00:00.000Z");
+  EXPECT_EQ(formatTimestamp(951782400000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(formatTimestamp(-1), "1969-12-31T23:59:59.999Z");
+}
+
 }  // namespace
 }  // namespace surge::origin
