@@ -37,6 +37,7 @@ struct Flags {
   std::string catalog;
   int workers = 2;
   int coalesce_ms = 40;
+  int busy_target_ms = 150;
   int max_age_s = 2;
   int full_publish_s = 60;
   int queue_rate = 0;  // 0: auto
@@ -49,7 +50,8 @@ struct Flags {
                "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
                "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
                "         [--catalog FILE (imported when the store has no catalog)]\n"
-               "         [--publish-coalesce-ms N] [--snapshot-max-age S]\n"
+               "         [--publish-coalesce-ms N] [--publish-busy-target-ms N]\n"
+               "         [--snapshot-max-age S]\n"
                "         [--full-publish-interval S (republish everything; 0: never)]\n"
                "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n",
                problem.c_str());
@@ -88,6 +90,8 @@ Flags parseFlags(int argc, char** argv) {
       f.workers = number(1, 64);
     else if (a == "--publish-coalesce-ms")
       f.coalesce_ms = number(0, 10000);
+    else if (a == "--publish-busy-target-ms")
+      f.busy_target_ms = number(0, 10000);
     else if (a == "--snapshot-max-age")
       f.max_age_s = number(0, 86400);
     else if (a == "--full-publish-interval")
@@ -188,6 +192,7 @@ int main(int argc, char** argv) {
   origin::BookingWriter writer(*store.value(), catalog.value(), metrics, {});
   origin::SnapshotPublisher::Options publisher_options;
   publisher_options.coalesce = std::chrono::milliseconds(flags.coalesce_ms);
+  publisher_options.busy_target = std::chrono::milliseconds(flags.busy_target_ms);
   publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
   publisher_options.full_publish_interval = std::chrono::seconds(flags.full_publish_s);
   origin::SnapshotPublisher publisher(std::move(memcached.value()), snapshot_keys.value(), writer,
