@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "surge/origin/calendar.h"
 #include "surge/origin/json_text.h"
@@ -34,7 +36,9 @@ BookingWriter::BookingWriter(BookingStore& store, CatalogIndexPtr catalog,
       batch_size_(metrics.histogram("surge_origin_store_batch_size", "Operations per batch",
                                     {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096})),
       commit_seconds_(metrics.histogram("surge_origin_store_commit_seconds",
-                                        "Time to make one batch durable", cache::latencyBuckets())),
+                                        "One flush to disk (it makes every batch committed "
+                                        "before it durable)",
+                                        cache::latencyBuckets())),
       queue_depth_(metrics.gauge("surge_origin_store_queue", "Operations waiting for the store")) {}
 
 BookingWriter::~BookingWriter() {
@@ -42,6 +46,10 @@ BookingWriter::~BookingWriter() {
 }
 
 void BookingWriter::start() {
+  flusher_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-flush");
+    flushLoop();
+  });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "store-writer");
     loop();
@@ -55,6 +63,13 @@ void BookingWriter::stop() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // The writer is done: what it committed is flushed and answered before the flusher ends.
+  {
+    std::lock_guard lock(flush_mutex_);
+    flush_stopping_ = true;
+  }
+  flush_wake_.notify_one();
+  if (flusher_.joinable()) flusher_.join();
 }
 
 size_t BookingWriter::queued() const {
@@ -103,6 +118,13 @@ void BookingWriter::loop() {
   std::vector<Job> jobs;
   while (true) {
     {
+      // One batch ahead of the disk, not more: while a flush runs, the next batch is committed,
+      // and the one after waits for that flush to end and grows meanwhile. Running further ahead
+      // makes smaller batches, each rewriting the table's last pages into the WAL.
+      std::unique_lock lock(flush_mutex_);
+      flushed_.wait(lock, [&] { return committed_.empty(); });
+    }
+    {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is done
@@ -116,6 +138,7 @@ void BookingWriter::loop() {
       queue_depth_.set(static_cast<int64_t>(queue_.size()));
     }
     if (!jobs.front().run) {
+      waitFlushed();
       jobs.front().exclusive(store_);
     } else {
       runBatch(jobs);
@@ -127,16 +150,13 @@ void BookingWriter::loop() {
 void BookingWriter::runBatch(std::vector<Job>& jobs) {
   std::vector<StoredResponse> answers;
   answers.reserve(jobs.size());
-  auto began = store_.begin();
+  auto began = store_.begin(BookingStore::Flush::kDeferred);
   if (began) {
     for (Job& job : jobs)
       answers.push_back(job.run(store_));
   }
-  auto start = std::chrono::steady_clock::now();
   auto committed =
       began ? store_.commit() : cache::Result<cache::Done, std::string>(cache::fail(began.error()));
-  commit_seconds_.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   batch_size_.observe(static_cast<double>(jobs.size()));
 
   if (!committed) {
@@ -150,16 +170,62 @@ void BookingWriter::runBatch(std::vector<Job>& jobs) {
     return;
   }
   batches_.add();
-  std::vector<SlotChange> changes = store_.takeSlotChanges();
-  if (!changes.empty()) {
-    CatalogIndexPtr index = catalog();
-    for (const SlotChange& c : changes) {
-      if (IndexedSlot* slot = index->slotById(c.slot_id)) index->applyBooked(*slot, c.booked);
-    }
-    if (listener_) listener_(changes);
+  Committed done{std::move(jobs), std::move(answers), store_.takeSlotChanges()};
+  jobs.clear();
+  bool was_idle;
+  {
+    std::lock_guard lock(flush_mutex_);
+    was_idle = committed_.empty();
+    committed_.push_back(std::move(done));
   }
-  for (size_t i = 0; i < jobs.size(); ++i)
-    jobs[i].reply(std::move(answers[i]));
+  if (was_idle) flush_wake_.notify_one();
+}
+
+void BookingWriter::flushLoop() {
+  std::vector<Committed> batches;
+  while (true) {
+    {
+      std::unique_lock lock(flush_mutex_);
+      flushing_ = false;
+      flushed_.notify_all();
+      flush_wake_.wait(lock, [&] { return flush_stopping_ || !committed_.empty(); });
+      if (committed_.empty()) return;  // stopping, and everything committed is answered
+      batches.swap(committed_);
+      flushing_ = true;
+    }
+    flushed_.notify_all();  // the writer may commit the next batch while this flush runs
+    // One flush for every batch committed before it began.
+    auto start = std::chrono::steady_clock::now();
+    auto flushed = store_.flush();
+    commit_seconds_.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!flushed) {
+      // The batches are committed in the file but maybe not on the disk, and after a failed
+      // fsync the kernel may have dropped the dirty pages: nothing can be promised about them. Stop
+      // before answering, as PostgreSQL PANICs, and let the restart recover what the disk holds;
+      // clients retry with their Idempotency-Keys.
+      std::fprintf(stderr, "surge-origin: the booking store cannot reach the disk: %s\n",
+                   flushed.error().c_str());
+      std::abort();
+    }
+    CatalogIndexPtr index = catalog();
+    for (Committed& batch : batches) {
+      if (!batch.changes.empty()) {
+        for (const SlotChange& c : batch.changes) {
+          if (IndexedSlot* slot = index->slotById(c.slot_id)) index->applyBooked(*slot, c.booked);
+        }
+        if (listener_) listener_(batch.changes);
+      }
+      for (size_t i = 0; i < batch.jobs.size(); ++i)
+        batch.jobs[i].reply(std::move(batch.answers[i]));
+    }
+    batches.clear();
+  }
+}
+
+void BookingWriter::waitFlushed() {
+  std::unique_lock lock(flush_mutex_);
+  flushed_.wait(lock, [&] { return committed_.empty() && !flushing_; });
 }
 
 }  // namespace surge::origin

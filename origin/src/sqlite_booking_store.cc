@@ -1,11 +1,17 @@
 #include "surge/origin/sqlite_booking_store.h"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <tuple>
 
 #include "surge/cache/hmac.h"
@@ -132,6 +138,7 @@ SqliteBookingStore::~SqliteBookingStore() {
   }
   checkpoint_wake_.notify_one();
   if (checkpointer_.joinable()) checkpointer_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   idem_body_.reset();
   idem_put_.reset();
   booking_answer_.reset();
@@ -205,6 +212,9 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
   if (!stamped) return fail(path + ": " + stamped.error());
   auto prepared = store->prepareAll();
   if (!prepared) return fail(path + ": " + prepared.error());
+  // The WAL exists from the first write (the schema above) until the last connection closes.
+  store->wal_fd_ = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  if (store->wal_fd_ < 0) return fail(path + "-wal: " + std::strerror(errno));
   auto loaded = store->loadMemory(unixNowMs());
   if (!loaded) return fail(path + ": " + loaded.error());
   store->checkpointer_ = std::thread([s = store.get(), path] { s->checkpointLoop(path); });
@@ -349,13 +359,33 @@ Result<Done, std::string> SqliteBookingStore::loadMemory(int64_t now_ms) {
   return Done{};
 }
 
-Result<Done, std::string> SqliteBookingStore::begin() {
+Result<Done, std::string> SqliteBookingStore::begin(Flush flush) {
   batch_failed_ = false;
   slot_changes_.clear();
   undo_.clear();
+  // The safety level cannot change inside a transaction: set before BEGIN, restored after the
+  // batch ends (commit or rollback), so nothing outside a batch ever commits without an fsync.
+  if (flush == Flush::kDeferred) {
+    auto normal = exec("PRAGMA synchronous=NORMAL");
+    if (!normal) return normal;
+    deferred_flush_ = true;
+  }
   auto r = exec("BEGIN IMMEDIATE");
   in_batch_ = r.ok();
+  if (!r) restoreFullSync();
   return r;
+}
+
+void SqliteBookingStore::restoreFullSync() {
+  if (!deferred_flush_) return;
+  if (!exec("PRAGMA synchronous=FULL")) {
+    // Not reachable with a valid connection; if it were, later commits outside batches would not
+    // be durable: refuse to go on rather than acknowledge them.
+    std::fprintf(stderr, "surge-origin: cannot restore synchronous=FULL: %s\n",
+                 lastError().c_str());
+    std::abort();
+  }
+  deferred_flush_ = false;
 }
 
 Result<Done, std::string> SqliteBookingStore::commit() {
@@ -371,11 +401,25 @@ Result<Done, std::string> SqliteBookingStore::commit() {
   }
   in_batch_ = false;
   undo_.clear();
+  restoreFullSync();
+  return Done{};
+}
+
+int SqliteBookingStore::synchronousLevel() {
+  auto q = prepare("PRAGMA synchronous");
+  return q && q->step() == SQLITE_ROW ? static_cast<int>(q->int64(0)) : -1;
+}
+
+Result<Done, std::string> SqliteBookingStore::flush() {
+  // fdatasync covers every write to the file's inode made before the call, whichever descriptor
+  // made it: SQLite's own writes of the commits that returned before this call.
+  if (::fdatasync(wal_fd_) != 0) return fail(std::string("fdatasync WAL: ") + std::strerror(errno));
   return Done{};
 }
 
 void SqliteBookingStore::rollback() {
   if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
+  restoreFullSync();
   in_batch_ = false;
   slot_changes_.clear();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {

@@ -266,6 +266,38 @@ TEST_F(SqliteBookingStoreTest, DurableAcrossReopenAndCountersMonotonic) {
   EXPECT_EQ(c2.value(), c1.value() + 1000);
 }
 
+// A deferred batch commits without an fsync and flush() makes it durable; the connection is back
+// at synchronous=FULL however the batch ended, so counters, imports and named snapshots written
+// outside batches never skip the fsync.
+TEST_F(SqliteBookingStoreTest, DeferredBatchesFlushAndRestoreFullSync) {
+  EXPECT_EQ(store_->synchronousLevel(), 2);
+  ASSERT_TRUE(store_->begin(BookingStore::Flush::kDeferred).ok());
+  StoredResponse r = store_->createBooking(booking("dana"));
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(store_->synchronousLevel(), 1);
+  ASSERT_TRUE(store_->commit().ok());
+  EXPECT_EQ(store_->synchronousLevel(), 2);
+  ASSERT_TRUE(store_->flush().ok());
+
+  ASSERT_TRUE(store_->begin(BookingStore::Flush::kDeferred).ok());
+  EXPECT_EQ(store_->createBooking(booking("eun")).status, 201);
+  store_->rollback();
+  EXPECT_EQ(store_->synchronousLevel(), 2);
+
+  // A batch that fails inside (an unknown slot is not an error, a second commit is) still ends
+  // with FULL restored.
+  ASSERT_TRUE(store_->begin(BookingStore::Flush::kDeferred).ok());
+  ASSERT_TRUE(store_->commit().ok());
+  EXPECT_FALSE(store_->commit().ok());
+  EXPECT_EQ(store_->synchronousLevel(), 2);
+
+  reopen();
+  reload();
+  auto json = nlohmann::json::parse(r.body);
+  EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).has_value());
+  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 1);  // eun was rolled back
+}
+
 TEST_F(SqliteBookingStoreTest, NamedSnapshotsAndIdempotencyExpiry) {
   ASSERT_TRUE(store_->putNamedSnapshot({"notice", "text/plain", "hello", 5}).ok());
   ASSERT_TRUE(store_->putNamedSnapshot({"faq", "application/json", "{}", 6}).ok());

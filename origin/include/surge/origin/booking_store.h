@@ -97,10 +97,19 @@ class BookingStore {
  public:
   virtual ~BookingStore() = default;
 
-  virtual cache::Result<cache::Done, std::string> begin() = 0;
-  // Durable on success. On failure the batch is rolled back and nothing in it happened.
+  // When a batch reaches the disk. kAtCommit: commit() returns once it is durable. kDeferred:
+  // commit() ends the transaction without waiting for the disk, and nothing in the batch may be
+  // acknowledged before a flush() that began after that commit has returned. The group commit
+  // uses it to flush one batch while the next one runs, as PostgreSQL's backends share WAL
+  // flushes; operations outside batches (imports, counters, named snapshots) stay kAtCommit.
+  enum class Flush { kAtCommit, kDeferred };
+  virtual cache::Result<cache::Done, std::string> begin(Flush flush = Flush::kAtCommit) = 0;
+  // On failure the batch is rolled back and nothing in it happened.
   virtual cache::Result<cache::Done, std::string> commit() = 0;
   virtual void rollback() = 0;
+  // Safe from any thread, concurrently with a batch: returns once everything committed before
+  // the call is on disk.
+  virtual cache::Result<cache::Done, std::string> flush() = 0;
 
   // The 201/409/422 answer for a booking attempt (the caller checked that the slot exists).
   virtual StoredResponse createBooking(const NewBooking& booking) = 0;

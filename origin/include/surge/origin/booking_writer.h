@@ -1,9 +1,11 @@
 // BookingWriter: the one thread that talks to the BookingStore, with group commit.
 //
 // Requests from every HTTP worker queue here. The writer takes everything queued (up to
-// max_batch), runs it in one transaction and commits once, so throughput is not bounded by one
-// fsync per booking: while one batch is being fsynced, the next one fills up by itself. Answers
-// are handed back only after the commit that made them durable.
+// max_batch), runs it in one transaction and commits it without waiting for the disk
+// (Flush::kDeferred); a second thread, the flusher, then makes it durable (one fdatasync for all
+// the batches committed since its last one) and only then hands the answers back, in commit
+// order. So the writer runs the next batch while the disk writes the last one, and no answer
+// ever claims what a crash could take back.
 #pragma once
 
 #include <condition_variable>
@@ -20,10 +22,11 @@ namespace surge::origin {
 class BookingWriter {
  public:
   using Reply = std::function<void(StoredResponse)>;
-  // Runs on the writer thread between batches, with the store to itself (imports, counters).
+  // Runs on the writer thread between batches, with the store to itself (imports, counters):
+  // every batch before it is durable and answered.
   using ExclusiveJob = std::function<void(BookingStore&)>;
-  // Called on the writer thread after each commit with the slots whose booked count changed (the
-  // index already shows the new counts).
+  // Called on the flusher thread once a batch is durable, with the slots whose booked count
+  // changed (the index already shows the new counts).
   using ChangeListener = std::function<void(const std::vector<SlotChange>&)>;
 
   struct Options {
@@ -39,7 +42,8 @@ class BookingWriter {
   // Finishes everything queued, then stops the thread.
   void stop();
 
-  // `reply` runs on the writer thread: it must only hand the answer over (post it to a loop).
+  // `reply` runs on the writer or the flusher thread: it must only hand the answer over (post it to
+  // a loop).
   void createBooking(NewBooking booking, Reply reply);
   void cancelBooking(std::string id, std::string token, int64_t now_ms, Reply reply);
   void findBooking(std::string id, std::string token, Reply reply);
@@ -58,9 +62,17 @@ class BookingWriter {
     Reply reply;
     ExclusiveJob exclusive;
   };
+  // A batch committed, waiting for its flush.
+  struct Committed {
+    std::vector<Job> jobs;
+    std::vector<StoredResponse> answers;
+    std::vector<SlotChange> changes;
+  };
   void enqueue(Job job);
   void loop();
   void runBatch(std::vector<Job>& jobs);
+  void flushLoop();
+  void waitFlushed();
 
   BookingStore& store_;
   CatalogIndexPtr catalog_;
@@ -71,6 +83,14 @@ class BookingWriter {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::thread thread_;
+
+  std::mutex flush_mutex_;  // guards the four below
+  std::condition_variable flush_wake_;
+  std::condition_variable flushed_;
+  std::vector<Committed> committed_;
+  bool flushing_ = false;  // the flusher holds batches taken from committed_
+  bool flush_stopping_ = false;
+  std::thread flusher_;
 
   cache::Counter& batches_;
   cache::Counter& batch_failures_;

@@ -1,5 +1,7 @@
 // SqliteBookingStore: the embedded default store. One SQLite database in WAL mode with
-// synchronous=FULL, so a commit returns only after the WAL is fsynced. Used by one thread.
+// synchronous=FULL, so a commit returns only after the WAL is fsynced; a batch begun with
+// Flush::kDeferred commits with synchronous=NORMAL (no fsync) and flush() then fdatasyncs the
+// WAL file. Used by one thread, except flush(), which any thread may call.
 //
 // A commit costs what it writes, so a booking is one appended row: booking ids begin with their
 // creation time, and the row carries its Idempotency-Key and the 201 answer for replays. The
@@ -36,9 +38,13 @@ class SqliteBookingStore final : public BookingStore {
       const std::string& path);
   ~SqliteBookingStore() override;
 
-  cache::Result<cache::Done, std::string> begin() override;
+  cache::Result<cache::Done, std::string> begin(Flush flush = Flush::kAtCommit) override;
   cache::Result<cache::Done, std::string> commit() override;
   void rollback() override;
+  cache::Result<cache::Done, std::string> flush() override;
+  // PRAGMA synchronous of the writer's connection (2 = FULL): tests check that a deferred batch
+  // never leaves it lowered for what runs outside batches.
+  int synchronousLevel();
   StoredResponse createBooking(const NewBooking& booking) override;
   StoredResponse cancelBooking(const std::string& booking_id, const std::string& token,
                                int64_t now_ms) override;
@@ -62,6 +68,7 @@ class SqliteBookingStore final : public BookingStore {
   cache::Result<cache::Done, std::string> exec(const char* sql);
   std::unique_ptr<Statement> prepare(const char* sql);
   std::string lastError() const;
+  void restoreFullSync();  // after a kDeferred batch ends
   StoredResponse storeFailure(const char* what);
   // Records a non-201 answer under the booking's Idempotency-Key.
   StoredResponse remember(const NewBooking& booking, StoredResponse response);
@@ -84,6 +91,10 @@ class SqliteBookingStore final : public BookingStore {
   std::condition_variable checkpoint_wake_;
   bool closing_ = false;
   bool in_batch_ = false;
+  bool deferred_flush_ = false;  // the open batch runs with synchronous=NORMAL
+  // The WAL file, for flush(). SQLite keeps the same file (the same inode) while any connection
+  // is open: a checkpoint restarts it from the top, it is deleted only when the last one closes.
+  int wal_fd_ = -1;
   // Set when a statement failed in a way that may have ended the transaction: the rest of the
   // batch is refused and commit() rolls back, so nothing is acknowledged that was not committed.
   bool batch_failed_ = false;
