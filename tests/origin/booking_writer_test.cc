@@ -102,10 +102,8 @@ class GatedStore final : public BookingStore {
 class BookingWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("surge-writer-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    removeFiles();
+    path_ = test::testStorePath("surge-writer");
+    test::removeStoreFiles(path_);
     auto real = SqliteBookingStore::open(path_.string());
     ASSERT_TRUE(real.ok()) << real.error();
     ASSERT_TRUE(real.value()->importCatalog(test::smallCatalog()).ok());
@@ -121,11 +119,7 @@ class BookingWriterTest : public ::testing::Test {
     if (store_) store_->open();
     writer_.reset();
     store_.reset();
-    removeFiles();
-  }
-  void removeFiles() {
-    for (const char* suffix : {"", "-wal", "-shm"})
-      std::filesystem::remove(path_.string() + suffix);
+    test::removeStoreFiles(path_);
   }
 
   NewBooking booking(const std::string& person, int slot_index) {

@@ -16,10 +16,8 @@ namespace {
 class SqliteBookingStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("surge-store-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
-    removeFiles();
+    path_ = test::testStorePath("surge-store");
+    test::removeStoreFiles(path_);
     reopen();
     auto imported = store_->importCatalog(test::smallCatalog());
     ASSERT_TRUE(imported.ok()) << imported.error();
@@ -27,11 +25,7 @@ class SqliteBookingStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    removeFiles();
-  }
-  void removeFiles() {
-    for (const char* suffix : {"", "-wal", "-shm"})
-      std::filesystem::remove(path_.string() + suffix);
+    test::removeStoreFiles(path_);
   }
   void reopen() {
     store_.reset();

@@ -2,6 +2,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
 
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog.h"
@@ -31,6 +35,18 @@ inline CatalogData smallCatalog(int clinics = 4, int days = 2, int times = 4, in
     }
   }
   return c;
+}
+
+// A store file of its own for the running test (`prefix`-PID-TEST.db), and its removal with the
+// WAL and shared-memory files SQLite keeps beside it.
+inline std::filesystem::path testStorePath(const std::string& prefix) {
+  return std::filesystem::temp_directory_path() /
+         (prefix + "-" + std::to_string(::getpid()) + "-" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+}
+inline void removeStoreFiles(const std::filesystem::path& path) {
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path.string() + suffix);
 }
 
 // Field-by-field equality with a message that names the first difference.
