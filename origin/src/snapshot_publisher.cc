@@ -19,6 +19,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Snapshots due within this much go out together: a few milliseconds early, in one memcached
+// round trip, instead of one wake-up per deadline under a steady stream of changes.
+constexpr std::chrono::milliseconds kSlack{5};
+
 }  // namespace
 
 SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
@@ -86,30 +90,41 @@ void SnapshotPublisher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void SnapshotPublisher::markLocked(Mark mark) {
+  if (mark.clinic != 0) {
+    if (!dirty_clinics_.insert(mark.clinic).second) return;
+  } else if (!mark.region.empty()) {
+    if (!dirty_regions_.insert(mark.region).second) return;
+  } else {
+    if (dirty_regions_list_) return;
+    dirty_regions_list_ = true;
+  }
+  bool was_clean = marks_.empty();
+  marks_.push_back(std::move(mark));
+  // Later marks never come due before the first one: only the first needs the thread awake.
+  if (was_clean) wake_.notify_one();
+}
+
 void SnapshotPublisher::slotsChanged(const std::vector<SlotChange>& changes) {
   CatalogIndexPtr index = writer_.catalog();
+  const auto now = Clock::now();
   std::lock_guard lock(mutex_);
-  bool was_clean = dirty_clinics_.empty() && dirty_regions_.empty() && !dirty_all_;
   for (const SlotChange& change : changes) {
     const IndexedSlot* slot = index->slotById(change.slot_id);
     if (slot == nullptr) continue;
     const Clinic* clinic = index->clinic(slot->clinic_id);
     if (clinic == nullptr) continue;
-    dirty_clinics_.insert(clinic->id);
-    dirty_regions_.insert(clinic->region);
+    markLocked(Mark{clinic->id, {}, false, now});
+    markLocked(Mark{0, clinic->region, false, now});
     if (const Region* leaf = index->region(clinic->region); leaf && !leaf->parent.empty()) {
-      dirty_regions_.insert(leaf->parent);
+      markLocked(Mark{0, leaf->parent, false, now});
     }
-  }
-  if (was_clean) {
-    first_mark_ = Clock::now();
-    wake_.notify_one();
   }
 }
 
 void SnapshotPublisher::requestFullPublish() {
   std::lock_guard lock(mutex_);
-  if (!dirty_all_ && dirty_clinics_.empty() && dirty_regions_.empty()) first_mark_ = Clock::now();
+  if (!dirty_all_) all_marked_ = Clock::now();
   dirty_all_ = true;
   wake_.notify_one();
 }
@@ -142,20 +157,32 @@ void SnapshotPublisher::loop() {
     std::unordered_set<std::string> regions;
     bool all = false;
     bool regions_list = false;
-    Clock::time_point marked;
+    Clock::time_point oldest;
     {
       std::unique_lock lock(mutex_);
-      auto work = [&] {
-        return stopping_ || !tasks_.empty() || dirty_all_ || !dirty_clinics_.empty() ||
-               !dirty_regions_.empty();
-      };
-      if (options_.full_publish_interval.count() > 0) {
-        if (!wake_.wait_until(lock, last_full_ + options_.full_publish_interval, work)) {
+      Clock::duration hold{};
+      while (true) {
+        if (stopping_ || !tasks_.empty() || dirty_all_) break;
+        const auto now = Clock::now();
+        const bool periodic = options_.full_publish_interval.count() > 0;
+        if (periodic && now >= last_full_ + options_.full_publish_interval) {
           dirty_all_ = true;
-          first_mark_ = Clock::now();
+          all_marked_ = now;
+          break;
         }
-      } else {
-        wake_.wait(lock, work);
+        auto until =
+            periodic ? last_full_ + options_.full_publish_interval : Clock::time_point::max();
+        if (!marks_.empty()) {
+          hold = marks_.size() >= options_.busy_threshold ? Clock::duration(options_.busy_target)
+                                                          : Clock::duration(options_.coalesce);
+          if (marks_.front().at + hold <= now + kSlack) break;
+          until = std::min(until, marks_.front().at + hold);
+        }
+        if (until == Clock::time_point::max()) {
+          wake_.wait(lock);
+        } else {
+          wake_.wait_until(lock, until);
+        }
       }
       if (stopping_) return;
       if (!tasks_.empty()) {
@@ -166,27 +193,38 @@ void SnapshotPublisher::loop() {
         task();
         continue;
       }
-      // Coalesce: everything that changes during this short wait goes out in the same pass.
-      auto wait = std::chrono::duration_cast<Clock::duration>(options_.coalesce);
-      if (dirty_all_ || dirty_clinics_.size() + dirty_regions_.size() >= options_.busy_threshold) {
-        wait = std::max(
-            wait, std::chrono::duration_cast<Clock::duration>(options_.busy_target) - last_pass_);
+      if (dirty_all_) {
+        // Everything: what was marked goes out with it.
+        all = regions_list = true;
+        oldest = marks_.empty() ? all_marked_ : std::min(all_marked_, marks_.front().at);
+        marks_.clear();
+        dirty_clinics_.clear();
+        dirty_regions_.clear();
+        dirty_regions_list_ = false;
+        dirty_all_ = false;
+        last_full_ = Clock::now();
+      } else {
+        // Every snapshot whose hold is over; the ones still held wait for their own deadline.
+        const auto now = Clock::now();
+        oldest = marks_.front().at;
+        while (!marks_.empty() && marks_.front().at + hold <= now + kSlack) {
+          Mark& m = marks_.front();
+          if (m.clinic != 0) {
+            dirty_clinics_.erase(m.clinic);
+            clinics.insert(m.clinic);
+          } else if (!m.region.empty()) {
+            dirty_regions_.erase(m.region);
+            regions.insert(std::move(m.region));
+          } else {
+            dirty_regions_list_ = false;
+            regions_list = true;
+          }
+          marks_.pop_front();
+        }
       }
-      wake_.wait_until(lock, first_mark_ + wait, [&] { return stopping_; });
-      if (stopping_) return;
-      clinics.swap(dirty_clinics_);
-      regions.swap(dirty_regions_);
-      all = dirty_all_;
-      if (all) last_full_ = Clock::now();
-      regions_list = dirty_regions_list_ || all;
-      dirty_all_ = false;
-      dirty_regions_list_ = false;
-      marked = first_mark_;
     }
-    auto pass_start = Clock::now();
     publishDirty(std::move(clinics), std::move(regions), all, regions_list);
-    last_pass_ = Clock::now() - pass_start;
-    publish_delay_.observe(std::chrono::duration<double>(Clock::now() - marked).count());
+    publish_delay_.observe(std::chrono::duration<double>(Clock::now() - oldest).count());
   }
 }
 
@@ -281,13 +319,17 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
     // Put back what did not make it and try again after a pause (memcached may be restarting).
     std::unique_lock lock(mutex_);
     if (all) {
+      if (!dirty_all_) all_marked_ = Clock::now();
       dirty_all_ = true;
     } else {
-      dirty_clinics_.insert(failed_clinics.begin(), failed_clinics.end());
-      dirty_regions_.insert(failed_regions.begin(), failed_regions.end());
-      dirty_regions_list_ = dirty_regions_list_ || failed_list;
+      // Marked now (the marks stay in time order) and due after the pause below.
+      const auto now = Clock::now();
+      for (int64_t id : failed_clinics)
+        markLocked(Mark{id, {}, false, now});
+      for (const std::string& code : failed_regions)
+        markLocked(Mark{0, code, false, now});
+      if (failed_list) markLocked(Mark{0, {}, true, now});
     }
-    first_mark_ = Clock::now() + options_.retry_after_error;
     wake_.wait_for(lock, options_.retry_after_error, [&] { return stopping_; });
   }
 }

@@ -37,7 +37,7 @@ struct Flags {
   std::string catalog;
   int workers = 2;
   int coalesce_ms = 40;
-  int busy_target_ms = 150;
+  int busy_target_ms = 200;
   int max_age_s = 2;
   int full_publish_s = 60;
   int queue_rate = 0;  // 0: auto
