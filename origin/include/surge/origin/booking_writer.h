@@ -84,7 +84,7 @@ class BookingWriter {
   bool stopping_ = false;
   std::thread thread_;
 
-  std::mutex flush_mutex_;  // guards the four below
+  std::mutex flush_mutex_;  // guards committed_, flushing_ and flush_stopping_
   std::condition_variable flush_wake_;
   std::condition_variable flushed_;
   std::vector<Committed> committed_;

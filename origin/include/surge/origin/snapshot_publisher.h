@@ -85,7 +85,8 @@ class SnapshotPublisher {
   BookingWriter& writer_;
   Options options_;
 
-  // The first change of a dirty snapshot: a clinic (id), a region (code) or the regions list.
+  // The first change of a dirty snapshot: a clinic (id; ids start at 1, so 0 is none), a region
+  // (code) or the regions list.
   struct Mark {
     int64_t clinic = 0;
     std::string region;
