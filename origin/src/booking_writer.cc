@@ -170,8 +170,8 @@ void BookingWriter::runBatch(std::vector<Job>& jobs) {
     return;
   }
   batches_.add();
+  // The jobs move on to the flusher; loop() clears the moved-from vector for the next batch.
   Committed done{std::move(jobs), std::move(answers), store_.takeSlotChanges()};
-  jobs.clear();
   bool was_idle;
   {
     std::lock_guard lock(flush_mutex_);
