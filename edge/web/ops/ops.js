@@ -90,13 +90,22 @@
   }
 
   var tbody = $("ops-edges").tBodies[0];
+  var heads = Array.prototype.map.call($("ops-edges").tHead.rows[0].cells, function (th) { return th.textContent; });
   function rows() {
     tbody.textContent = "";
     edges.forEach(function (st) {
       var tr = tbody.insertRow();
       tr.setAttribute("data-testid", "edge-row-" + st.name);
+      tr.setAttribute("role", "row");
       st.tr = tr;
-      st.c = [0, 1, 2, 3, 4, 5, 6].map(function () { var td = tr.insertCell(); td.textContent = "–"; return td; });
+      // data-label: the column's name, shown beside the value when the table is stacked (narrow screens).
+      st.c = [0, 1, 2, 3, 4, 5, 6].map(function (i) {
+        var td = tr.insertCell();
+        td.textContent = "–";
+        td.setAttribute("data-label", heads[i]);
+        td.setAttribute("role", "cell");
+        return td;
+      });
       st.c[0].textContent = st.name;
       if (st === me) st.c[0].insertAdjacentHTML("beforeend", " <small>(this edge)</small>");
     });
