@@ -20,12 +20,29 @@ const T = {
     doneTitle: '예약 완료', canceledTitle: '예약 취소됨', bookedSt: '예약이 완료되었습니다.', bookingId: '예약 번호',
     person: '예약자', cancel: '예약 취소', again: '다른 예약하기', canceling: '취소하는 중…',
     canceled: '예약이 취소되었습니다.', retry: '다시 시도', backToTimes: '시간 다시 고르기',
+    allOf: '{0} 전체', search: '이름·주소 검색', sort: '정렬', byName: '이름순', bySeats: '잔여석 많은 순',
+    byDist: '가까운 순', nearAddr: '기준 위치 (주소나 동네 이름)', nearGo: '적용', nearMe: '내 위치 사용',
+    nearAsk: '주소나 동네 이름을 입력하거나 ‘내 위치 사용’을 누르세요.', nearFrom: '‘{0}’ 기준 (일치하는 주소 {1}곳의 중심)',
+    nearMine: '내 위치 기준', nearNone: '‘{0}’에 맞는 주소를 찾지 못했습니다. 시/군/구나 도로 이름으로 입력해 보세요.',
+    nearFinding: '위치를 찾는 중…', geoFail: '위치를 가져오지 못했습니다. 주소를 입력해 주세요.',
+    countAll: '접종기관 {0}곳', countOf: '{1}곳 중 {0}곳', noMatch: '검색 결과가 없습니다.',
+    more: '더 보기 ({0} / {1})', seatsLeft: '잔여 {0}석', firstDay: '가장 빠른 날 {0}',
+    myBooking: '내 예약', myBookingTitle: '내 예약', code: '예약 코드',
+    codeKeep: '예약 코드를 꼭 보관하세요. ‘내 예약’에서 예약을 확인하거나 취소할 때 예약자 ID와 함께 필요합니다.',
+    lookupTitle: '내 예약 확인', lookupIntro: '예약할 때 받은 예약 코드와 예약자 ID를 입력하세요.',
+    codeFmt: '영문과 숫자 8자 (예: ABCD-EFGH)', lookupBtn: '예약 조회', lookingUp: '예약을 찾는 중…',
+    lookupOk: '예약을 찾았습니다.', goMyBooking: '내 예약 보기',
     wd: ['일', '월', '화', '수', '목', '금', '토'],
     e: {
       slot_full: '선택한 시간은 마감되었습니다. 다른 시간을 골라 주세요.',
-      person_already_booked: '이미 예약하셨습니다.',
+      slot_past: '선택한 시간이 이미 지났습니다. 다른 시간을 골라 주세요.',
+      person_already_booked: '이미 예약하셨습니다. ‘내 예약’에서 예약을 확인하거나 취소할 수 있습니다.',
+      not_found: '이 예약자 ID와 예약 코드에 맞는 예약이 없습니다.',
+      invalid_lookup: '예약자 ID(영문, 숫자, . _ -)와 8자리 예약 코드를 확인해 주세요.',
+      too_many_attempts: '시도가 너무 많습니다. {0}초 후 다시 시도해 주세요.',
       ticket_already_used: '이 대기표로는 이미 예약했습니다.',
       person_id_empty: '예약자 ID를 입력해 주세요.',
+      lookup_busy: '접속이 많아 예약을 찾지 못했습니다. 다시 시도해 주세요.',
       busy: '접속이 많아 예약하지 못했습니다. 다시 시도해 주세요.',
       network: '서버에 연결하지 못했습니다. 다시 시도해 주세요.',
       ticket: '대기열에 들어가지 못했습니다. 다시 시도해 주세요.',
@@ -51,11 +68,29 @@ const T = {
     bookingId: 'Booking ID', person: 'Person ID', cancel: 'Cancel booking', again: 'Book another',
     canceling: 'Canceling…', canceled: 'Your booking has been canceled.', retry: 'Try again',
     backToTimes: 'Choose another time', wd: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+    allOf: 'All of {0}', search: 'Search name or address', sort: 'Sort', byName: 'Name', bySeats: 'Most seats left',
+    byDist: 'Nearest', nearAddr: 'From (address or neighbourhood)', nearGo: 'Apply', nearMe: 'Use my location',
+    nearAsk: 'Type an address or neighbourhood, or tap “Use my location”.',
+    nearFrom: 'From “{0}” (centre of {1} matching addresses)', nearMine: 'From your location',
+    nearNone: 'No address matches “{0}”. Try a district or street name.', nearFinding: 'Finding the place…',
+    geoFail: 'Could not get your location. Please type an address.',
+    countAll: '{0} clinics', countOf: '{0} of {1} clinics', noMatch: 'Nothing matches.',
+    more: 'Show more ({0} / {1})', seatsLeft: '{0} seats left', firstDay: 'first {0}',
+    myBooking: 'My booking', myBookingTitle: 'My booking', code: 'Booking code',
+    codeKeep: 'Keep this booking code. With your person ID it lets you see or cancel the booking under “My booking”.',
+    lookupTitle: 'Find my booking', lookupIntro: 'Enter your person ID and the booking code you got when booking.',
+    codeFmt: '8 letters and digits (e.g. ABCD-EFGH)', lookupBtn: 'Find booking', lookingUp: 'Finding your booking…',
+    lookupOk: 'Booking found.', goMyBooking: 'See my booking',
     e: {
       slot_full: 'That time is sold out. Please choose another time.',
-      person_already_booked: 'You already have a booking.',
+      slot_past: 'That time has passed. Please pick another time.',
+      person_already_booked: 'You already have a booking. You can see or cancel it under “My booking”.',
+      not_found: 'No booking matches this person ID and code.',
+      invalid_lookup: 'Check the person ID (letters, digits, . _ -) and the 8-character booking code.',
+      too_many_attempts: 'Too many attempts. Try again in {0} s.',
       ticket_already_used: 'This queue ticket has already been used for a booking.',
       person_id_empty: 'Please enter a person ID.',
+      lookup_busy: 'The service is busy; the booking could not be looked up. Please try again.',
       busy: 'The service is busy; the booking did not go through. Please try again.',
       network: 'Could not reach the server. Please try again.',
       ticket: 'Could not join the queue. Please try again.',
@@ -65,16 +100,22 @@ const T = {
   }
 };
 
-const MAX_TRIES = 10, MAX_REJOINS = 3, STEPS = ['region', 'clinics', 'clinic', 'confirm', 'waiting', 'done'];
-const S = { lang: 'ko', step: 'region', gen: 0, timers: [], busy: false, tries: 0, rejoins: 0, qErr: 0 };
+const MAX_TRIES = 10, MAX_REJOINS = 3, PAGE = 40,
+  STEPS = ['region', 'clinics', 'clinic', 'confirm', 'waiting', 'done', 'lookup'];
+const S = { lang: 'ko', step: 'region', gen: 0, timers: [], busy: false, tries: 0, rejoins: 0, qErr: 0, sort: 'name',
+  qText: '', from: 'region' };
 // S also holds: regions, sido, sgg, clinics, clinic (snapshot), date, time, key, keyBody, q, qAt,
-// qStart, st (status), err, booked.
+// qStart, st (status), err, booked, L (the clinic list: rows, filter, sort, place, shown), notice, from
+// (the step the lookup was opened from).
 
 const $ = (id) => document.getElementById(id);
 const t = (k, ...a) => String(k in T[S.lang] ? T[S.lang][k] : k).replace(/\{(\d)\}/g, (_, i) => a[i]);
 const sum = (a) => a.reduce((x, y) => x + (y || 0), 0);
 const jit = (lo, hi) => (lo + Math.random() * (hi - lo)) * 1000;
 const pad = (n) => String(n).padStart(2, '0');
+const num = (n) => Number(n).toLocaleString(S.lang === 'ko' ? 'ko-KR' : 'en-US');
+const norm = (s) => String(s || '').toLowerCase().replace(/\s+/g, '');
+const words = (s) => String(s || '').toLowerCase().split(/[\s,]+/).filter(Boolean);
 const ss = (fn) => { try { return fn(sessionStorage); } catch (e) { return null; } };
 function h(tag, attrs, kids) {
   const el = document.createElement(tag);
@@ -133,9 +174,10 @@ function renderStatus() {
   const txt = S.st ? t(...S.st) : '';
   if ($('status').textContent !== txt) $('status').textContent = txt;
 }
-function showError(r, acts) {
+function showError(r, acts, args) {
   r = r || { code: 'network' };
-  S.err = { code: r.code || (r.status ? 'http_' + r.status : 'network'), msg: r.msg || '', acts: acts || [] };
+  S.err = { code: r.code || (r.status ? 'http_' + r.status : 'network'), msg: r.msg || '', acts: acts || [],
+    args: args || [] };
   renderError();
   $('error').scrollIntoView({ block: 'nearest' });
 }
@@ -144,7 +186,8 @@ function renderError() {
   const box = $('error'), e = S.err, d = T[S.lang].e;
   if (!e) { box.textContent = ''; box.removeAttribute('data-code'); return; }
   box.setAttribute('data-code', e.code);
-  const txt = d[e.code] || (/^ticket_/.test(e.code) && d.ticket) || d.generic + (e.msg ? ` (${e.msg})` : '');
+  const txt = (d[e.code] || (/^ticket_/.test(e.code) && d.ticket) || d.generic + (e.msg ? ` (${e.msg})` : ''))
+    .replace(/\{(\d)\}/g, (_, i) => e.args[i]);
   fill(box, [h('p', { text: txt }), ...e.acts.map(([label, fn, id]) =>
     h('button', { type: 'button', 'data-testid': id, on: fn, text: t(label) }))]);
 }
@@ -186,6 +229,7 @@ function go(step, noFocus) {
   const sec = $('step-' + step), head = sec.querySelector('h2');
   $('back').hidden = step === 'region' || step === 'done';
   sec.insertBefore($('back'), head);
+  if (step !== 'lookup' && location.hash === '#my-booking') setHash('');
   sec.insertBefore($('as-of'), head.nextSibling);
   renderAsOf();
   if (!noFocus) head.focus();
@@ -196,7 +240,7 @@ function renderAsOf() {
   el.textContent = el.hidden ? '' : t('asOf', fmtStamp(snap.generated_at));
 }
 function onBack() {
-  const prev = { clinics: 'region', clinic: 'clinics', confirm: 'clinic', waiting: 'confirm' }[S.step];
+  const prev = { clinics: 'region', clinic: 'clinics', confirm: 'clinic', waiting: 'confirm', lookup: S.from }[S.step];
   if (prev) { cancelFlow(); go(prev); }
 }
 const opt = (testid, pressed, disabled, label, sub, on) => h('li', {}, [h('button',
@@ -214,40 +258,179 @@ function renderRegion() {
   if (!S.regions) return;
   const all = S.regions.regions, sido = regionOf(S.sido);
   fill($('sido-list'), all.filter((r) => r.parent == null).map((r) =>
-    opt('sido-' + r.code, S.sido === r.code, false, r.name, t('clinicsN', r.clinics || 0), () => pickSido(r.code))));
+    opt('sido-' + r.code, S.sido === r.code, false, r.name, t('clinicsN', num(r.clinics || 0)), () => pickSido(r.code))));
   $('sgg-box').hidden = !sido;
   if (!sido) return;
   $('h-sgg').textContent = t('sigunguOf', sido.name);
   let kids = all.filter((r) => r.parent === sido.code);
-  if (!kids.length) kids = [sido];  // a 시/도 without 시/군/구: book in the 시/도 itself
+  // "all of the 시/도" first: its snapshot lists the clinics of every 시/군/구 under it.
+  // A 시/도 without 시/군/구 is booked in the 시/도 itself.
+  kids = kids.length ? [{ code: sido.code, name: t('allOf', sido.name), clinics: sido.clinics || sum(kids.map((r) =>
+    r.clinics)) }].concat(kids) : [sido];
   fill($('sgg-list'), kids.map((r) => opt('sigungu-' + r.code, S.sgg === r.code, !(r.clinics > 0), r.name,
-    t('clinicsN', r.clinics || 0), () => pickSgg(r.code))));
+    t('clinicsN', num(r.clinics || 0)), () => pickSgg(r.code))));
 }
 function pickSido(code) { S.sido = code; clearError(); renderRegion(); $('h-sgg').focus(); }
 async function pickSgg(code) {
   cancelFlow();
   S.sgg = code;
   const d = await load(`/api/v1/regions/${encodeURIComponent(code)}/clinics`, undefined, () => pickSgg(code));
-  if (d) { S.clinics = d; renderRegion(); renderClinics(); go('clinics'); }
+  if (d) {
+    S.clinics = d;
+    S.L = listOf(d);
+    S.qText = $('q').value = '';
+    view();
+    renderRegion();
+    renderClinics();
+    go('clinics');
+  }
 }
 
-// 2. clinics of the region
+// 2. clinics of the region: a 시/군/구 (tens) or a whole 시/도 (thousands). Filtered by name and
+// address, sorted by name, seats left or distance, and rendered PAGE rows at a time.
+function listOf(d) {
+  const rows = d.clinics.map((c) => {
+    const rem = c.remaining || [];
+    return { c, seats: sum(rem), first: rem.findIndex((n) => n > 0), key: norm(c.name + c.address), km: Infinity };
+  });
+  const coll = window.Intl && Intl.Collator ? new Intl.Collator('ko', { numeric: true }) : null;
+  rows.slice().sort((a, b) => coll ? coll.compare(a.c.name, b.c.name) : a.c.name < b.c.name ? -1 : 1)
+    .forEach((x, i) => { x.rank = i; });
+  return { rows, view: rows, shown: PAGE };
+}
+function view() {
+  const L = S.L, toks = words(S.qText).map(norm), p = S.sort === 'dist' && S.place;
+  if (!L) return;
+  const v = toks.length ? L.rows.filter((x) => toks.every((k) => x.key.includes(k))) : L.rows.slice();
+  if (p) v.forEach((x) => { x.km = km(p, x.c); });
+  v.sort(p ? (a, b) => a.km - b.km || a.rank - b.rank
+    : S.sort === 'seats' ? (a, b) => b.seats - a.seats || a.rank - b.rank : (a, b) => a.rank - b.rank);
+  L.view = v;
+  L.shown = PAGE;
+}
+function refilter() { view(); renderClinics(); }
+function km(p, c) {
+  if (!isFinite(c.lat) || !isFinite(c.lng)) return Infinity;
+  const r = Math.PI / 180, dLat = (c.lat - p.lat) * r, dLng = (c.lng - p.lng) * r;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(p.lat * r) * Math.cos(c.lat * r) * Math.sin(dLng / 2) ** 2;
+  return 12742 * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+const fmtKm = (k) => k < 1 ? Math.round(k * 1000) + ' m' : (k < 100 ? k.toFixed(1) : Math.round(k)) + ' km';
 function renderClinics() {
-  const d = S.clinics;
-  if (!d) return;
-  const reg = regionOf(S.sgg);
+  const d = S.clinics, L = S.L;
+  if (!d || !L) return;
+  const reg = regionOf(S.sgg), v = L.view;
   $('h-clinics').textContent = t('clinicsOf', reg ? reg.name : S.sgg);
-  fill($('clinic-list'), d.clinics.length ? d.clinics.map((c) => {
-    const rem = c.remaining || [], out = !(sum(rem) > 0);
-    return h('li', {}, [h('button', { type: 'button', class: 'card', 'data-testid': 'clinic-' + c.id, disabled: out,
-      on: () => pickClinic(c.id) }, [
-      h('span', { class: 'name', text: c.name }), ' ',
-      out ? h('span', { class: 'tag', text: t('soldOut') }) : null, ' ',
-      h('span', { class: 'addr', text: c.address }), ' ',
-      h('span', { class: 'chips' }, d.dates.flatMap((dt, i) => [h('span', { class: rem[i] > 0 ? 'chip' : 'chip none' },
-        [fmtDate(dt) + ' ', h('b', { text: rem[i] > 0 ? t('seats', rem[i]) : t('full') })]), ' ']))
-    ])]);
-  }) : [h('li', { class: 'empty', text: t('noClinics') })]);
+  $('sort').value = S.sort;
+  $('near').hidden = S.sort !== 'dist';
+  renderNear();
+  const count = v.length === L.rows.length ? t('countAll', num(v.length)) : t('countOf', num(v.length), num(L.rows.length));
+  if ($('clinic-count').textContent !== count) $('clinic-count').textContent = count;
+  fill($('clinic-list'), v.length ? v.slice(0, L.shown).map(card)
+    : [h('li', { class: 'empty', text: L.rows.length ? t('noMatch') : t('noClinics') })]);
+  renderMore();
+}
+function card(x) {
+  const c = x.c, out = !(x.seats > 0), p = S.sort === 'dist' && S.place;
+  return h('li', {}, [h('button', { type: 'button', class: 'card', 'data-testid': 'clinic-' + c.id, 'data-seats': x.seats,
+    disabled: out, on: () => pickClinic(c.id) }, [
+    h('span', { class: 'l1' }, [h('span', { class: 'name', text: c.name }), ' ',
+      out ? h('span', { class: 'tag', text: t('soldOut') }) : null,
+      p && isFinite(x.km) ? h('span', { class: 'dist', text: fmtKm(x.km) }) : null]), ' ',
+    h('span', { class: 'addr', text: c.address }), ' ',
+    out ? null : h('span', { class: 'meta', text: t('seatsLeft', num(x.seats)) +
+      (x.first >= 0 ? ' · ' + t('firstDay', fmtDate(S.clinics.dates[x.first])) : '') })
+  ])]);
+}
+function renderMore() {
+  const L = S.L, b = $('more'), n = Math.min(L.shown, L.view.length);
+  b.hidden = n >= L.view.length;
+  b.textContent = t('more', num(n), num(L.view.length));
+  if (S.io && !b.hidden) { S.io.unobserve(b); S.io.observe(b); }  // fires again if it is still in view
+}
+// The next page of rows; from the button (focus moves to the first new clinic) or on scroll.
+function more(focus) {
+  const L = S.L, from = L.shown;
+  if (!L || from >= L.view.length) return;
+  L.shown += PAGE;
+  const kids = L.view.slice(from, L.shown).map(card);
+  $('clinic-list').append(...kids);
+  renderMore();
+  if (focus) {
+    const b = kids.map((li) => li.firstChild).find((x) => !x.disabled);
+    if (b) b.focus();
+  }
+}
+
+// Distance: from a place typed by the user, found in the snapshots (no geocoder): a 시/군/구 named
+// in the text picks that district's clinics (from the list shown, else from its own small
+// snapshot), the other words pick the addresses that hold the most of them; the place is the
+// centre of those clinics. Or the browser's location, asked only when "use my location" is tapped.
+function renderNear() {
+  const el = $('near-from'), m = S.nearMsg, p = S.place;
+  const txt = m ? t(...m) : !p ? t('nearAsk') : p.mine ? t('nearMine') : t('nearFrom', p.text, num(p.n));
+  if (el.textContent !== txt) el.textContent = txt;
+}
+async function findPlace(text) {
+  const toks = words(text).map(norm), regs = S.regions ? S.regions.regions : [];
+  const sidos = regs.filter((r) => r.parent == null && toks.some((k) => k.length > 1 && norm(r.name).startsWith(k)));
+  const sggTok = (r) => toks.find((k) => k === norm(r.name) || (r.name.length > 2 && k === norm(r.name.slice(0, -1))));
+  let sggs = regs.filter((r) => r.parent != null && sggTok(r));
+  if (sidos.length && sggs.some((r) => sidos.some((x) => x.code === r.parent))) {
+    sggs = sggs.filter((r) => sidos.some((x) => x.code === r.parent));
+  }
+  const sgg = sggs.find((r) => r.parent === S.sido || r.code === S.sgg) || sggs[0];
+  let pool = S.L.rows;
+  if (sgg) {
+    pool = sgg.parent === S.sido ? pool.filter((x) => x.c.address.split(/\s+/).includes(sgg.name)) : [];
+    if (!pool.length) {
+      const r = await tryApi('GET', `/api/v1/regions/${encodeURIComponent(sgg.code)}/clinics`);
+      pool = r && r.status === 200 && r.data ? listOf(r.data).rows : [];
+    }
+  }
+  const used = (k) => k === (sgg && sggTok(sgg)) || sidos.some((x) => norm(x.name).startsWith(k));
+  const rest = toks.filter((k) => k.length > 1 && !used(k)), addr = (x) => norm(x.c.address);
+  // Words match addresses; numbers (house numbers) only count next to a word that matched.
+  const score = (x) => {
+    const a = addr(x), w = rest.filter((k) => !/^\d+$/.test(k) && a.includes(k)).length;
+    return w ? w * 100 + rest.filter((k) => /^\d+$/.test(k) && a.includes(k)).length : 0;
+  };
+  let best = 0;
+  const scored = pool.filter((x) => isFinite(x.c.lat) && isFinite(x.c.lng)).map((x) => {
+    const n = score(x);
+    best = Math.max(best, n);
+    return [x, n];
+  });
+  if (!sgg && !best) return null;
+  const hits = scored.filter(([, n]) => n === best).map(([x]) => x.c);
+  if (!hits.length) return null;
+  return { lat: sum(hits.map((c) => c.lat)) / hits.length, lng: sum(hits.map((c) => c.lng)) / hits.length,
+    text, n: hits.length };
+}
+async function onNear(ev) {
+  ev.preventDefault();
+  const inp = $('near-addr'), text = inp.value.trim(), g = S.gen;
+  if (!text) return inp.focus();
+  S.nearMsg = ['nearFinding'];
+  renderNear();
+  const p = await findPlace(text);
+  if (g !== S.gen) return;
+  S.nearMsg = p ? null : ['nearNone', text];
+  if (p) { S.place = p; S.sort = 'dist'; refilter(); } else renderNear();
+}
+function nearMe() {
+  const g = S.gen, geo = navigator.geolocation;
+  const no = () => { if (g === S.gen) { S.nearMsg = ['geoFail']; renderNear(); } };
+  if (!geo) return no();
+  S.nearMsg = ['nearFinding'];
+  renderNear();
+  geo.getCurrentPosition((pos) => {
+    if (g !== S.gen) return;
+    S.place = { lat: pos.coords.latitude, lng: pos.coords.longitude, mine: true };
+    S.nearMsg = null;
+    S.sort = 'dist';
+    refilter();
+  }, no, { maximumAge: 300000, timeout: 20000 });
 }
 
 // 3. one clinic: dates, then times
@@ -338,7 +521,10 @@ async function attempt() {
     return tick();
   }
   if (r.status === 403 && /^ticket_/.test(r.code)) return queue(r.code);
-  fail(r, r.code === 'slot_full' ? [['backToTimes', () => pickClinic(S.clinic.id, true), 'back-to-times']] : null);
+  fail(r, r.code === 'slot_full' || r.code === 'slot_past'
+    ? [['backToTimes', () => pickClinic(S.clinic.id, true), 'back-to-times']]
+    : r.code === 'person_already_booked' ? [['goMyBooking', () => showLookup(JSON.parse(S.keyBody).person_id),
+      'go-my-booking']] : null);
 }
 function fail(r, acts) {
   setBusy(false);
@@ -408,7 +594,7 @@ function booked(b) {
   setBusy(false);
   S.key = S.keyBody = null;
   ss((s) => s.setItem('surge.booking.' + b.booking_id, b.token));
-  S.booked = { b, name: S.clinic ? S.clinic.name : '', canceled: b.status === 'canceled' };
+  S.booked = { b, name: S.clinic ? S.clinic.name : '', canceled: b.status === 'canceled', mine: false };
   clearError();
   setStatus('bookedSt');
   renderDone();
@@ -418,7 +604,10 @@ function renderDone() {
   const x = S.booked;
   if (!x) return;
   const b = x.b;
-  $('h-done').textContent = t(x.canceled ? 'canceledTitle' : 'doneTitle');
+  $('h-done').textContent = t(x.canceled ? 'canceledTitle' : x.mine ? 'myBookingTitle' : 'doneTitle');
+  $('b-code').textContent = b.code || '';
+  $('b-code-row').hidden = !b.code;
+  $('code-keep').hidden = !b.code || x.canceled;
   $('b-id').textContent = b.booking_id;
   $('b-clinic').textContent = x.name || '#' + b.clinic_id;
   $('b-date').textContent = b.date ? fmtDate(b.date, 1) : '';
@@ -446,6 +635,88 @@ async function cancelBooking() {
   setStatus('canceled');
   $('canceled').focus();
 }
+// 7. my booking: person id + booking code -> the booking with a fresh token (the old one stops working)
+const setHash = (hsh) => { try { history.replaceState(null, '', location.pathname + location.search + hsh); } catch (e) { /* */ } };
+function showLookup(person) {
+  if (S.step !== 'lookup') S.from = S.step === 'waiting' ? 'confirm' : S.step;
+  cancelFlow();
+  if (person) $('lookup-person').value = person;
+  go('lookup');
+  if (location.hash !== '#my-booking') setHash('#my-booking');
+}
+async function onLookup(ev) {
+  ev.preventDefault();
+  const btn = $('lookup-submit'), pi = $('lookup-person'), ci = $('lookup-code');
+  if (btn.disabled) return;
+  const p = pi.value.trim(), c = ci.value.toUpperCase().replace(/[\s-]/g, '');
+  const badP = !/^[A-Za-z0-9._-]{1,64}$/.test(p), badC = !/^[0-9A-Z]{8}$/.test(c);
+  pi.setAttribute('aria-invalid', String(badP));
+  ci.setAttribute('aria-invalid', String(badC));
+  if (badP || badC) {
+    showError({ code: 'invalid_lookup' });
+    return (badP ? pi : ci).focus();
+  }
+  clearError();
+  btn.disabled = true;
+  setStatus('lookingUp');
+  const g = S.gen, r = await tryApi('GET', '/api/v1/bookings/lookup',
+    { cache: 'no-store', headers: { Authorization: 'Basic ' + btoa(p + ':' + c) } });
+  setStatus(null);
+  if (g !== S.gen) { btn.disabled = false; return; }
+  if (r && r.status === 429) {
+    const n = Math.max(1, parseInt(r.ra, 10) || raSec(r.ra));
+    setTimeout(() => { btn.disabled = false; }, n * 1000);
+    return showError({ code: 'too_many_attempts' }, null, [num(n)]);
+  }
+  btn.disabled = false;
+  if (r && r.status === 200 && r.data && r.data.booking_id) { ci.value = ''; return found(r.data); }
+  if (!r || r.status >= 500) {
+    return showError(r ? { code: 'lookup_busy' } : null, [['retry', () => onLookup({ preventDefault() {} }), 'retry']]);
+  }
+  showError(r.status === 404 ? { code: 'not_found' } : r.status === 400 ? { code: 'invalid_lookup' } : r);
+}
+function found(b) {
+  ss((s) => s.setItem('surge.booking.' + b.booking_id, b.token));
+  S.booked = { b, name: '', canceled: b.status === 'canceled', mine: true };
+  clearError();
+  renderDone();
+  go('done');
+  setStatus('lookupOk');
+  // The clinic's name, from its snapshot.
+  tryApi('GET', '/api/v1/clinics/' + encodeURIComponent(b.clinic_id)).then((r) => {
+    if (r && r.status === 200 && r.data && S.booked && S.booked.b === b) { S.booked.name = r.data.name; renderDone(); }
+  });
+}
+
+// ---- operator notice: the `notice` snapshot, read once; anything but a usable 200 shows nothing.
+// Operator text: always textContent. ----
+async function loadNotice() {
+  try {
+    const r = await fetch('/api/v1/snapshots/notice', { credentials: 'same-origin' });
+    if (r.status !== 200) return;
+    const ct = (r.headers.get('Content-Type') || '').toLowerCase(), txt = await r.text();
+    const str = (v) => typeof v === 'string' && v.trim() ? v.trim() : null;
+    let n = null;
+    if (/^application\/json/.test(ct)) {
+      const j = JSON.parse(txt), m = j && str(j.message);
+      if (m) n = { ko: m, en: str(j.message_en), warn: j.level === 'warning' };
+    } else if (/^text\/plain/.test(ct) && str(txt)) n = { ko: str(txt), plain: true };
+    if (!n) return;
+    S.notice = n;
+    const el = h('div', { id: 'notice', 'data-testid': 'notice', class: n.warn ? 'notice warn' : 'notice',
+      role: n.warn ? 'alert' : 'status' });
+    $('main').insertBefore(el, $('status'));
+    setTimeout(renderNotice, 50);  // filled once the live region exists, so it is announced
+  } catch (e) { /* no notice */ }
+}
+function renderNotice() {
+  const n = S.notice, el = $('notice');
+  if (!n || !el) return;
+  const en = S.lang === 'en' && n.en;
+  el.textContent = (en ? n.en : n.ko).slice(0, 2000);
+  if (n.plain) el.removeAttribute('lang'); else el.lang = en ? 'en' : 'ko';
+}
+
 function again() {
   cancelFlow();
   S.sido = S.sgg = S.clinics = S.clinic = S.date = S.time = S.booked = null;
@@ -467,7 +738,7 @@ function setLang(l) {
   b.lang = S.lang === 'ko' ? 'en' : 'ko';
   b.setAttribute('aria-label', t('langLabel'));
   [renderRegion, renderClinics, renderClinic, renderConfirm, renderQueue, renderDone, renderError, renderStatus,
-    renderAsOf].forEach((f) => f());
+    renderAsOf, renderNotice].forEach((f) => f());
 }
 
 function init() {
@@ -483,8 +754,29 @@ function init() {
   });
   $('cancel').addEventListener('click', cancelBooking);
   $('again').addEventListener('click', again);
+  $('q').addEventListener('input', () => {
+    clearTimeout(S.qTimer);
+    S.qTimer = setTimeout(() => { S.qText = $('q').value; refilter(); }, 200);
+  });
+  $('sort').addEventListener('change', () => { S.sort = $('sort').value; refilter(); });
+  $('near').addEventListener('submit', onNear);
+  $('near-me').addEventListener('click', nearMe);
+  $('near-me').hidden = !navigator.geolocation;
+  $('more').addEventListener('click', () => more(true));
+  if (window.IntersectionObserver) {
+    // Near the end of the list, the next page comes by itself; not while the button has the focus
+    // (a keyboard user tabbing to it gets the rows in order, from the button).
+    S.io = new IntersectionObserver((es) => {
+      if (S.step === 'clinics' && document.activeElement !== $('more') && es.some((e) => e.isIntersecting)) more();
+    }, { rootMargin: '0px 0px 400px 0px' });
+  }
+  $('my-booking').addEventListener('click', (ev) => { ev.preventDefault(); showLookup(); });
+  window.addEventListener('hashchange', () => { if (location.hash === '#my-booking' && S.step !== 'lookup') showLookup(); });
+  $('lookup-form').addEventListener('submit', onLookup);
   go('region', true);
+  if (location.hash === '#my-booking') showLookup();
   loadRegions();
+  loadNotice();
 }
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();
