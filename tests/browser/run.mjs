@@ -38,6 +38,19 @@ function check(ok, what) {
   return ok;
 }
 
+// One group of checks: an exception fails the group (counted) and the next group still runs, with
+// every browser context the failed one left open closed.
+let browser;
+async function section(name, fn) {
+  console.log(name);
+  try {
+    await fn();
+  } catch (e) {
+    check(false, name + ": " + (e && e.stack ? e.stack.split("\n").slice(0, 4).join("\n") : e));
+    for (const c of browser.contexts()) await c.close().catch(() => {});
+  }
+}
+
 function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -88,25 +101,73 @@ function surgectl(...args) {
   }).toString();
 }
 
-// A small catalog: two 시/도, three 시/군/구, three clinics. Clinic 100002 has one seat only.
+// Dates relative to today in Asia/Seoul (origin refuses past slots and leaves them out of snapshots).
+const seoulDay = (days) => new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Seoul", year: "numeric", month: "2-digit", day: "2-digit",
+}).format(new Date(Date.now() + days * 86400000));
+const D1 = seoulDay(1), D2 = seoulDay(2), PAST = seoulDay(-1);
+
+// Seoul's 25 시/군/구 with rough centres; generated clinics sit within ~1 km of theirs.
+const SEOUL = [
+  ["11110", "종로구", 37.5735, 126.979], ["11140", "중구", 37.5641, 126.9979],
+  ["11170", "용산구", 37.5324, 126.99], ["11200", "성동구", 37.5634, 127.0369],
+  ["11215", "광진구", 37.5385, 127.0823], ["11230", "동대문구", 37.5744, 127.0396],
+  ["11260", "중랑구", 37.6066, 127.0927], ["11290", "성북구", 37.5894, 127.0167],
+  ["11305", "강북구", 37.6397, 127.0256], ["11320", "도봉구", 37.6688, 127.0471],
+  ["11350", "노원구", 37.6542, 127.0568], ["11380", "은평구", 37.6027, 126.9291],
+  ["11410", "서대문구", 37.5791, 126.9368], ["11440", "마포구", 37.5663, 126.9019],
+  ["11470", "양천구", 37.517, 126.8665], ["11500", "강서구", 37.5509, 126.8495],
+  ["11530", "구로구", 37.4954, 126.8874], ["11545", "금천구", 37.4569, 126.8955],
+  ["11560", "영등포구", 37.5264, 126.8962], ["11590", "동작구", 37.5124, 126.9393],
+  ["11620", "관악구", 37.4784, 126.9516], ["11650", "서초구", 37.4837, 127.0324],
+  ["11680", "강남구", 37.5172, 127.0473], ["11710", "송파구", 37.5145, 127.1059],
+  ["11740", "강동구", 37.5301, 127.1238],
+];
+const SONGPA = SEOUL.find((g) => g[1] === "송파구");
+const KINDS = ["내과의원", "소아청소년과의원", "가정의학과의원", "이비인후과의원", "연합의원"];
+const GENERATED = 2556;  // + 100001 and 100002: 2,558 clinics in 서울특별시
+const GANGNAM = 39;      // a 시/군/구 with 39 clinics
+// Generated clinic n (1..GENERATED): id 200000+n, one slot on D1 with 1..30 seats.
+const generated = [];
+{
+  const others = SEOUL.filter((g) => !["11110", "11140", "11680"].includes(g[0]));
+  for (let n = 1; n <= GENERATED; n++) {
+    const g = n <= GANGNAM ? SEOUL.find((x) => x[0] === "11680") : others[(n - GANGNAM - 1) % others.length];
+    const short = g[1].slice(0, -1), road = g[0] === "11680" ? "테헤란로" : short + "대로";
+    const jitter = (k) => (((Math.sin(n * 12.9898 + k * 78.233) * 43758.5453) % 1 + 1) % 1) * 2 - 1;
+    generated.push({
+      id: 200000 + n, sgg: g[0], name: `${short} ${KINDS[n % KINDS.length]} ${n}`,
+      address: `서울특별시 ${g[1]} ${road} ${(n * 37) % 500 + 1}`,
+      lat: (g[2] + jitter(1) * 0.006).toFixed(6), lng: (g[3] + jitter(2) * 0.007).toFixed(6),
+      seats: 1 + (n * 7) % 30,
+    });
+  }
+}
+
+// The catalog: 서울특별시 (25 시/군/구) and 부산광역시 (one). Three hand-made clinics (100002 has one
+// seat only) and the generated ones, so 서울특별시 as a whole lists 2,558 clinics.
 function catalog() {
   const lines = [
     "region,11,서울특별시,",
-    "region,11110,종로구,11",
-    "region,11140,중구,11",
+    ...SEOUL.map(([code, name]) => `region,${code},${name},11`),
     "region,26,부산광역시,",
     "region,26110,중구,26",
     "clinic,100001,종로구 보건소,서울특별시 종로구 자하문로 19,11110,37.573,126.979",
     "clinic,100002,중구 보건소,서울특별시 중구 다산로 39길 16,11140,37.563,127.008",
     "clinic,100003,부산 중구 보건소,부산광역시 중구 중구로 120,26110,35.106,129.032",
   ];
-  for (const day of ["2026-12-01", "2026-12-02"]) {
+  for (const day of [D1, D2]) {
     for (const time of ["09:00", "09:30", "10:00"]) {
       lines.push(`slot,100001,${day},${time},5`);
       lines.push(`slot,100003,${day},${time},5`);
     }
   }
-  lines.push("slot,100002,2026-12-01,09:00,1");
+  lines.push(`slot,100001,${PAST},09:00,5`);  // in the past: refused with slot_past
+  lines.push(`slot,100002,${D1},09:00,1`);
+  for (const c of generated) {
+    lines.push(`clinic,${c.id},${c.name},${c.address},${c.sgg},${c.lat},${c.lng}`);
+    lines.push(`slot,${c.id},${D1},09:00,${c.seats}`);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -172,12 +233,27 @@ http {
 
 const base = () => `http://127.0.0.1:${ports.edge}`;
 let shot = 0;
-async function screenshot(page, name) {
+async function screenshot(page, name, fullPage = true) {
   shot++;
-  await page.screenshot({ path: path.join(ART, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(ART, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage });
 }
 
 const id = (t) => `[data-testid="${t}"]`;
+const PHONE = { width: 360, height: 780 };
+const rowCount = (page) => page.locator("#clinic-list > li").count();
+const addresses = (page, n) => page.$$eval("#clinic-list .addr", (a, n) => a.slice(0, n).map((x) => x.textContent), n);
+const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
+
+// Until the edge serves the snapshot at PATH with STATUS (a 404 is believed for 2 s).
+async function waitSnapshot(p, status, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const r = await fetch(base() + p).catch(() => null);
+    if (r && r.status === status) return true;
+    await sleep(200);
+  }
+  throw new Error(`${p} never answered ${status}`);
+}
 
 // Region -> 시/군/구 -> clinic -> date -> time -> person id, ending on the confirm step.
 async function chooseSlot(page, { sido, sigungu, clinic, date, time, person }, label) {
@@ -211,16 +287,15 @@ async function bookByApi(person, clinic, date, time) {
 
 async function main() {
   await setUp();
-  const browser = await chromium.launch({
+  browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const newPage = async () => (await browser.newContext({ locale: "ko-KR" })).newPage();
+  const newPage = async (opts) => (await browser.newContext({ locale: "ko-KR", viewport: PHONE, ...opts })).newPage();
   try {
-    console.log("first visit");
-    {
+    await section("first visit", async () => {
       const page = await newPage();
       const requests = [];
       let bytes = 0;
@@ -237,16 +312,17 @@ async function main() {
       check(requests.every((p) => !p.startsWith("/api/v1/bookings") && !p.startsWith("/api/v1/queue")),
             "the first visit calls only the edge's static files and snapshots: " + requests.join(" "));
       check(requests.includes("/api/v1/regions"), "the regions come from the snapshot");
+      check(requests.includes("/api/v1/snapshots/notice") && (await page.locator(id("notice")).count()) === 0,
+            "the operator notice is asked for once; without one (404) no banner shows");
       fs.writeFileSync(path.join(ART, "first-visit.txt"), `bytes ${bytes}\n${requests.join("\n")}\n`);
       await page.locator(id("lang")).click();
       await screenshot(page, "first-visit-english");
       await page.context().close();
-    }
+    });
 
-    console.log("a full booking, then cancel");
-    {
+    await section("a full booking, then cancel", async () => {
       const page = await newPage();
-      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: "2026-12-01",
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D1,
                                time: "09:00", person: "browser-full" }, "booking");
       await page.locator(id("confirm")).click();
       await page.locator(id("step-done")).waitFor({ state: "visible", timeout: 15000 });
@@ -258,41 +334,239 @@ async function main() {
       await screenshot(page, "booking-canceled");
       check(true, "cancel works from the confirmation");
       await page.context().close();
-    }
+    });
 
-    console.log("sold out");
-    {
+    await section("sold out", async () => {
       const page = await newPage();
-      await chooseSlot(page, { sido: "11", sigungu: "11140", clinic: 100002, date: "2026-12-01",
+      await chooseSlot(page, { sido: "11", sigungu: "11140", clinic: 100002, date: D1,
                                time: "09:00", person: "browser-late" });
-      const r = await bookByApi("someone-faster", 100002, "2026-12-01", "09:00");
+      const r = await bookByApi("someone-faster", 100002, D1, "09:00");
       check(r.status === 201, "someone else takes the last seat first (" + r.status + ")");
       await page.locator(id("confirm")).click();
       check((await errorCode(page)) === "slot_full", "the page says the slot is full");
       await screenshot(page, "sold-out");
       await page.context().close();
-    }
+    });
 
-    console.log("already booked");
-    {
-      const r = await bookByApi("browser-dup", 100003, "2026-12-02", "10:00");
+    await section("already booked", async () => {
+      const r = await bookByApi("browser-dup", 100003, D2, "10:00");
       check(r.status === 201, "the person already has a booking (" + r.status + ")");
       const page = await newPage();
-      await chooseSlot(page, { sido: "26", sigungu: "26110", clinic: 100003, date: "2026-12-01",
+      await chooseSlot(page, { sido: "26", sigungu: "26110", clinic: 100003, date: D1,
                                time: "09:30", person: "browser-dup" });
       await page.locator(id("confirm")).click();
       check((await errorCode(page)) === "person_already_booked", "the page says they already booked");
       await screenshot(page, "already-booked");
+      await page.locator(id("go-my-booking")).click();
+      await page.locator(id("step-lookup")).waitFor({ state: "visible" });
+      check((await page.locator(id("lookup-person")).inputValue()) === "browser-dup",
+            "its 'my booking' link opens the lookup with the person id filled in");
       await page.context().close();
-    }
+    });
 
-    console.log("waiting room admission");
-    {
+    await section("a slot whose time has passed", async () => {
+      const page = await newPage();
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2, time: "10:00",
+                               person: "browser-past" });
+      // The page never offers a past slot (snapshots leave them out), so the request is turned
+      // into one for yesterday on its way out; origin answers it.
+      await page.route("**/api/v1/bookings", (route) => {
+        const body = JSON.parse(route.request().postData());
+        route.continue({ postData: JSON.stringify({ ...body, date: PAST, time: "09:00" }) });
+      }, { times: 1 });
+      await page.locator(id("confirm")).click();
+      check((await errorCode(page)) === "slot_past", "a past slot gets its own message (slot_past)");
+      await screenshot(page, "slot-past");
+      await page.locator(id("back-to-times")).click();
+      await page.locator(id("step-clinic")).waitFor({ state: "visible" });
+      check(true, "and a way back to the times");
+      await page.context().close();
+    });
+
+    await section("the whole of 서울특별시 (2,558 clinics) on a phone", async () => {
+      const page = await newPage();
+      await page.goto(base() + "/");
+      await page.locator(id("sido-11")).click();
+      await page.locator(id("sigungu-11")).click();
+      await page.locator(id("step-clinics")).waitFor({ state: "visible" });
+      check((await focusedId(page)) === "h-clinics", "focus moves to the list's heading");
+      const first = await rowCount(page);
+      check(first >= 30 && first <= 50, `a first page of ${first} rows, not 2,558`);
+      const count = (await page.locator(id("clinic-count")).textContent()).trim();
+      check(count.includes("2,558"), "the list says how many clinics: " + count);
+      await screenshot(page, "seoul-all", false);
+      await page.locator(id("more")).focus();  // the keyboard way: tab to "more", press Enter
+      await page.keyboard.press("Enter");
+      const second = await rowCount(page);
+      check(second >= 2 * first && second < 3 * first, `'more' adds a page (${first} -> ${second})`);
+      check(/^clinic-/.test(await page.evaluate(() => document.activeElement.dataset.testid || "")),
+            "focus moves to the first new row");
+      await page.locator(id("more")).scrollIntoViewIfNeeded();
+      await page.waitForFunction((n) => document.querySelectorAll("#clinic-list > li").length > n, second,
+                                 { timeout: 5000 });
+      check(true, `scrolling to the end loads more (${await rowCount(page)} rows)`);
+
+      const target = generated[1233];
+      await page.locator(id("clinic-search")).fill(target.name);
+      await page.waitForFunction(() => document.querySelectorAll("#clinic-list > li").length === 1);
+      check(await page.locator(id("clinic-" + target.id)).isVisible(),
+            `searching "${target.name}" narrows 2,558 clinics to that one`);
+      await page.locator(id("clinic-search")).fill("강남구 테헤란로");
+      await page.waitForFunction((n) => document.querySelectorAll("#clinic-list > li").length === n, GANGNAM);
+      check((await page.locator(id("more")).isHidden()) &&
+            (await addresses(page, 100)).every((a) => a.includes("강남구 테헤란로")),
+            `searching an address finds its ${GANGNAM} clinics: ` +
+            (await page.locator(id("clinic-count")).textContent()).trim());
+      await screenshot(page, "seoul-search", false);
+      await page.locator(id("clinic-search")).fill("");
+      await page.waitForFunction(() => /2,558/.test(document.querySelector('[data-testid="clinic-count"]').textContent)
+                                  && !/중/.test(document.querySelector('[data-testid="clinic-count"]').textContent));
+
+      await page.locator(id("clinic-sort")).selectOption("seats");
+      const seats = await page.$$eval("#clinic-list button.card", (bs) => bs.map((b) => Number(b.dataset.seats)));
+      check(seats.length >= 30 && seats[0] >= 30 && seats.every((v, i) => i === 0 || seats[i - 1] >= v),
+            "sorted by seats left: " + seats.slice(0, 6).join(", ") + " …");
+      await page.locator(id("clinic-sort")).selectOption("dist");
+      await page.locator(id("near-address")).fill("강남구 테헤란로");
+      await page.locator(id("near-submit")).click();
+      await page.waitForFunction(() => /강남구/.test(document.querySelector('[data-testid="near-from"]').textContent));
+      const near = await addresses(page, 20);
+      check(near.every((a) => a.includes("강남구")), "sorted by distance from a typed address: the nearest 20 are in 강남구");
+      check(/\d (m|km)$/.test((await page.locator("#clinic-list .dist").first().textContent()).trim()),
+            "rows show their distance");
+      await screenshot(page, "seoul-nearest-typed", false);
+      await page.context().close();
+    });
+
+    await section("near me, and a 시/군/구 with 39 clinics", async () => {
+      const page = await newPage({ geolocation: { latitude: SONGPA[2], longitude: SONGPA[3] },
+                                   permissions: ["geolocation"] });
+      await page.addInitScript(() => {
+        const g = navigator.geolocation;
+        window.__geo = 0;
+        for (const f of ["getCurrentPosition", "watchPosition"]) {
+          const orig = g[f].bind(g);
+          g[f] = (...a) => { window.__geo++; return orig(...a); };
+        }
+      });
+      await page.goto(base() + "/");
+      await page.locator(id("sido-11")).click();
+      await page.locator(id("sigungu-11680")).click();
+      await page.locator(id("step-clinics")).waitFor({ state: "visible" });
+      check((await rowCount(page)) === GANGNAM && (await page.locator(id("more")).isHidden()),
+            `강남구 lists its ${GANGNAM} clinics at once`);
+      await page.locator(id("back")).click();
+      await page.locator(id("sigungu-11")).click();
+      await page.locator(id("step-clinics")).waitFor({ state: "visible" });
+      await page.locator(id("clinic-sort")).selectOption("dist");
+      check((await page.evaluate(() => window.__geo)) === 0, "the location is not asked for before 'near me'");
+      await page.locator(id("near-me")).click();
+      await page.waitForFunction(() => document.querySelector("#clinic-list .dist"));
+      const near = await addresses(page, 20);
+      check((await page.evaluate(() => window.__geo)) === 1 && near.every((a) => a.includes("송파구")),
+            "'near me' asks once and sorts by distance from there: the nearest 20 are in 송파구");
+      await screenshot(page, "seoul-near-me", false);
+      await page.context().close();
+    });
+
+    await section("booking code and my booking", async () => {
+      const page = await newPage();
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2, time: "09:00",
+                               person: "browser-code" });
+      await page.locator(id("confirm")).click();
+      await page.locator(id("step-done")).waitFor({ state: "visible", timeout: 15000 });
+      const bookingId = (await page.locator(id("booking-id")).textContent()).trim();
+      const code = (await page.locator(id("booking-code")).textContent()).trim();
+      check(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/.test(code) && await page.locator("#code-keep").isVisible(),
+            `the confirmation shows the booking code "${code}" and says to keep it`);
+      await screenshot(page, "booking-code");
+      await page.context().close();
+
+      const page2 = await newPage();
+      await page2.goto(base() + "/");
+      await page2.locator(id("my-booking")).click();
+      await page2.locator(id("step-lookup")).waitFor({ state: "visible" });
+      check((await focusedId(page2)) === "h-lookup", "'my booking' opens the lookup, focus on its heading");
+      await page2.locator(id("lookup-person")).fill("browser-code");
+      await page2.locator(id("lookup-code")).fill(code === "ZZZZ-ZZZZ" ? "YYYY-YYYY" : "ZZZZ-ZZZZ");
+      await page2.locator(id("lookup-submit")).click();
+      check((await errorCode(page2)) === "not_found", "a wrong code: no booking matches");
+      await screenshot(page2, "lookup-not-found");
+      await page2.locator(id("lookup-code")).fill(code.toLowerCase().replace("-", " "));
+      await page2.locator(id("lookup-submit")).click();
+      await page2.locator(id("step-done")).waitFor({ state: "visible", timeout: 10000 });
+      check((await page2.locator(id("booking-id")).textContent()).trim() === bookingId &&
+            (await page2.locator(id("booking-code")).textContent()).trim() === code,
+            "the person id and code (any case, spaced) find the booking");
+      await page2.waitForFunction(() => /보건소/.test(document.getElementById("b-clinic").textContent));
+      await screenshot(page2, "lookup-found");
+      await page2.locator(id("cancel")).click();
+      await page2.locator(id("canceled")).waitFor({ state: "visible", timeout: 10000 });
+      check(true, "and cancels it with the token from the lookup");
+      await page2.context().close();
+
+      const page3 = await newPage();
+      await page3.goto(base() + "/#my-booking");
+      await page3.locator(id("step-lookup")).waitFor({ state: "visible" });
+      await page3.route("**/api/v1/bookings/lookup", (route) => route.fulfill({
+        status: 429, headers: { "Retry-After": "37", "Content-Type": "application/json" },
+        body: '{"error":{"code":"too_many_attempts","message":"slow down"}}' }));
+      await page3.locator(id("lookup-person")).fill("browser-code");
+      await page3.locator(id("lookup-code")).fill("ABCD-EFGH");
+      await page3.locator(id("lookup-submit")).click();
+      check((await errorCode(page3)) === "too_many_attempts" &&
+            /37/.test(await page3.locator(id("error")).textContent()),
+            "#my-booking opens the lookup; a 429 says to try again in Retry-After seconds");
+      await page3.context().close();
+    });
+
+    await section("operator notice", async () => {
+      const json = path.join(WORK, "notice.json");
+      fs.writeFileSync(json, JSON.stringify({ message: "오늘 18시부터 30분간 점검합니다. <b>x</b>",
+                                              message_en: "Maintenance from 18:00 for 30 minutes. <b>x</b>",
+                                              level: "warning" }));
+      surgectl("snapshot", "push", "notice", json, "--content-type", "application/json");
+      await waitSnapshot("/api/v1/snapshots/notice", 200);
+      const page = await newPage();
+      await page.goto(base() + "/");
+      const notice = page.locator(id("notice"));
+      await notice.waitFor({ state: "visible" });
+      await page.waitForFunction(() => /점검/.test(document.querySelector('[data-testid="notice"]').textContent));
+      check((await notice.getAttribute("role")) === "alert" && (await notice.locator("b").count()) === 0 &&
+            (await notice.textContent()).includes("<b>x</b>"),
+            "a warning notice is a role=alert banner, as text: " + (await notice.textContent()));
+      await screenshot(page, "notice-warning");
+      await page.locator(id("lang")).click();
+      check((await notice.textContent()).startsWith("Maintenance"), "in English it shows message_en");
+      await page.context().close();
+
+      const txt = path.join(WORK, "notice.txt");
+      fs.writeFileSync(txt, "안내: 예약은 접종 하루 전까지 취소할 수 있습니다.");
+      surgectl("snapshot", "push", "notice", txt, "--content-type", "text/plain");
+      const deadline = Date.now() + 15000;
+      while (Date.now() < deadline) {
+        const r = await fetch(base() + "/api/v1/snapshots/notice");
+        if ((r.headers.get("content-type") || "").startsWith("text/plain")) break;
+        await sleep(200);
+      }
+      const page2 = await newPage();
+      await page2.goto(base() + "/");
+      const n2 = page2.locator(id("notice"));
+      await page2.waitForFunction(() => /취소/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""));
+      check((await n2.getAttribute("role")) === "status", "a text/plain notice is shown as text (role=status)");
+      await screenshot(page2, "notice-text");
+      await page2.context().close();
+
+      surgectl("snapshot", "rm", "notice");
+      await waitSnapshot("/api/v1/snapshots/notice", 404);
+    });
+
+    await section("waiting room admission", async () => {
       surgectl("queue", "open");
       surgectl("queue", "pause");
       await sleep(500);  // the edge reads the queue state every 200 ms
       const page = await newPage();
-      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: "2026-12-02",
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2,
                                time: "09:30", person: "browser-queue" });
       await page.locator(id("confirm")).click();
       await page.locator(id("step-waiting")).waitFor({ state: "visible", timeout: 10000 });
@@ -307,12 +581,11 @@ async function main() {
       surgectl("queue", "close");
       await sleep(500);
       await page.context().close();
-    }
+    });
 
-    console.log("origin down while booking");
-    {
+    await section("origin down while booking", async () => {
       const page = await newPage();
-      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: "2026-12-01",
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D1,
                                time: "10:00", person: "browser-down" });
       await stop(origin);
       await page.locator(id("confirm")).click();
@@ -327,10 +600,9 @@ async function main() {
       await screenshot(page, "origin-back-booked");
       check(true, "when origin is back the same booking goes through");
       await page.context().close();
-    }
+    });
 
-    console.log("operator dashboard");
-    {
+    await section("operator dashboard", async () => {
       const anonymous = await fetch(base() + "/ops/");
       check(anonymous.status === 401, "the dashboard asks for an admin key (" + anonymous.status + ")");
       const [keyId, secret] = fs.readFileSync(path.join(WORK, "admin.conf"), "utf8").trim().split(/\s+/);
@@ -344,8 +616,18 @@ async function main() {
       }, null, { timeout: 15000 });
       await screenshot(page, "ops-dashboard");
       check(true, "the dashboard charts the edge and origin metrics");
+      await page.setViewportSize({ width: 360, height: 780 });
+      await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid^="edge-row-"] td:nth-child(2)')?.textContent || ""));
+      const fit = await page.evaluate(() => {
+        const t = document.querySelector('[data-testid="ops-edges"]'), sec = t.closest("section");
+        return { doc: document.documentElement.scrollWidth, vw: window.innerWidth, sec: sec.scrollWidth,
+                 secW: sec.clientWidth, right: Math.max(...[...t.querySelectorAll("td")].map((td) => td.getBoundingClientRect().right)) };
+      });
+      check(fit.doc <= fit.vw && fit.sec <= fit.secW && fit.right <= fit.vw,
+            `at 360 px nothing overflows sideways (page ${fit.doc}, per-edge table ${fit.sec}/${fit.secW}, cells end at ${Math.round(fit.right)})`);
+      await screenshot(page, "ops-dashboard-phone");
       await context.close();
-    }
+    });
   } finally {
     await browser.close();
   }
