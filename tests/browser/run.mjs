@@ -435,6 +435,11 @@ async function main() {
       check(/\d (m|km)$/.test((await page.locator("#clinic-list .dist").first().textContent()).trim()),
             "rows show their distance");
       await screenshot(page, "seoul-nearest-typed", false);
+      await page.locator(id("lang")).click();
+      check(/^[\d,]+ clinics$/.test((await page.locator(id("clinic-count")).textContent()).trim()) &&
+            (await page.locator(id("near-from")).textContent()).startsWith("From"),
+            "the list switches to English");
+      await screenshot(page, "seoul-nearest-english", false);
       await page.context().close();
     });
 
