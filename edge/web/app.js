@@ -773,8 +773,9 @@ function init() {
   $('my-booking').addEventListener('click', (ev) => { ev.preventDefault(); showLookup(); });
   window.addEventListener('hashchange', () => { if (location.hash === '#my-booking' && S.step !== 'lookup') showLookup(); });
   $('lookup-form').addEventListener('submit', onLookup);
+  const mine = location.hash === '#my-booking';  // read before go() tidies the hash away
   go('region', true);
-  if (location.hash === '#my-booking') showLookup();
+  if (mine) showLookup();
   loadRegions();
   loadNotice();
 }
