@@ -366,6 +366,15 @@ async function main() {
 
     await section("a slot whose time has passed", async () => {
       const page = await newPage();
+      await page.goto(base() + "/");
+      await page.locator(id("sido-11")).click();
+      await page.locator(id("sigungu-11110")).click();
+      const [, pm, pd] = PAST.split("-").map(Number);
+      const row = (await page.locator(id("clinic-100001")).textContent()) || "";
+      await page.locator(id("clinic-100001")).click();
+      await page.locator(id(`date-${D1}`)).waitFor({ state: "visible" });
+      check(!row.includes(`${pm}/${pd} (`) && (await page.locator(id(`date-${PAST}`)).count()) === 0,
+            `yesterday (${PAST}) is offered neither in the list nor on the clinic page`);
       await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2, time: "10:00",
                                person: "browser-past" });
       // The page never offers a past slot (snapshots leave them out), so the request is turned
