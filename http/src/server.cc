@@ -1,5 +1,7 @@
 #include "surge/http/server.h"
 
+#include "surge/http/listener.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -830,35 +832,6 @@ Server::~Server() {
   workers_.clear();
 }
 
-namespace {
-
-// A non-blocking SO_REUSEPORT listener (one per worker loop: the kernel spreads connections, no
-// accept lock). `port` 0 takes any free port; the one bound is written back.
-cache::Result<int, std::string> listenOn(const std::string& host, int& port, int backlog) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return cache::fail("listen address " + host + " is not an IPv4 address");
-  }
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(fd, backlog) != 0) {
-    std::string err = std::strerror(errno);
-    ::close(fd);
-    return cache::fail("listen on " + host + ":" + std::to_string(port) + ": " + err);
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
-  return fd;
-}
-
-}  // namespace
-
 cache::Result<cache::Done, std::string> Server::start() {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
@@ -868,22 +841,30 @@ cache::Result<cache::Done, std::string> Server::start() {
   tls_.ctx = options_.tls;
   int port = options_.port;
   int tls_port = options_.tls_port;
-  for (int i = 0; i < options_.workers; ++i) {
-    auto fd = listenOn(options_.host, port, options_.backlog);
-    if (!fd) return cache::fail(fd.error());
-    int tls_fd = -1;
-    if (tls_port >= 0) {
-      auto t = listenOn(options_.host, tls_port, options_.backlog);
-      if (!t) {
-        ::close(fd.value());
-        return cache::fail(t.error());
-      }
-      tls_fd = t.value();
+  auto fds = listenShared(options_.host, port, options_.backlog, options_.workers);
+  if (!fds) return cache::fail(fds.error());
+  std::vector<int> tls_fds(static_cast<size_t>(options_.workers), -1);
+  if (tls_port >= 0) {
+    auto t = listenShared(options_.host, tls_port, options_.backlog, options_.workers);
+    if (!t) {
+      for (int fd : fds.value())
+        ::close(fd);
+      return cache::fail(t.error());
     }
-    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fd.value(), tls_fd, tls_, i,
-                                                 open_connections_);
+    tls_fds = std::move(t.value());
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    // The worker owns (and closes) its listeners from here on, also when init() fails.
+    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fds->at(i), tls_fds.at(i),
+                                                 tls_, i, open_connections_);
     auto ok = worker->init();
-    if (!ok) return ok;
+    if (!ok) {
+      for (int j = i + 1; j < options_.workers; ++j) {
+        ::close(fds->at(j));
+        if (tls_fds.at(j) >= 0) ::close(tls_fds.at(j));
+      }
+      return ok;
+    }
     workers_.push_back(std::move(worker));
   }
   port_ = port;

@@ -4,6 +4,7 @@
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/keyring.h"
+#include "surge/origin/booking_code.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/json_text.h"
 
@@ -29,8 +30,8 @@ void appendBookingFields(std::string& out, int64_t clinic_id, int32_t day, int16
 }
 
 bool issueCredentials(NewBooking& b) {
-  // 6 random bytes after the time prefix for the id; 32 random bytes for the token.
-  unsigned char raw[38];
+  // 6 random bytes after the time prefix for the id, 32 for the token, 5 for the booking code.
+  unsigned char raw[43];
   if (RAND_bytes(raw, sizeof raw) != 1) return false;
   b.booking_id = bookingIdTimePrefix(b.now_ms) +
                  cache::encodeHex(std::string_view(reinterpret_cast<char*>(raw), 6));
@@ -38,21 +39,38 @@ bool issueCredentials(NewBooking& b) {
   std::string token_hex = cache::encodeHex(b.token);
   cache::Sha256Digest digest = cache::sha256({token_hex});
   b.token_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
-  b.created_body =
-      createdBody(b.booking_id, b.token, b.clinic_id, b.day, b.minute, b.person_id, b.now_ms);
+  b.code = bookingCodeOf(raw + 38);
+  cache::Sha256Digest code_digest = bookingCodeDigest(b.code);
+  b.code_sha256.assign(reinterpret_cast<const char*>(code_digest.data()), code_digest.size());
+  b.created_body = createdBody(b.booking_id, b.token, b.code, b.clinic_id, b.day, b.minute,
+                               b.person_id, b.now_ms);
   return true;
 }
 
-std::string createdBody(std::string_view booking_id, std::string_view token, int64_t clinic_id,
-                        int32_t day, int16_t minute, std::string_view person_id,
+bool issueToken(FreshToken& fresh) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return false;
+  fresh.token.assign(reinterpret_cast<const char*>(raw), sizeof raw);
+  cache::Sha256Digest digest = cache::sha256({cache::encodeHex(fresh.token)});
+  fresh.token_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return true;
+}
+
+std::string createdBody(std::string_view booking_id, std::string_view token, std::string_view code,
+                        int64_t clinic_id, int32_t day, int16_t minute, std::string_view person_id,
                         int64_t created_ms) {
   std::string body;
-  body.reserve(256);
+  body.reserve(272);
   body += "{\"booking_id\":\"";
   body += booking_id;
   body += "\",\"token\":\"";
   body += cache::encodeHex(token);
   body += "\",";
+  if (!code.empty()) {
+    body += "\"code\":\"";
+    body += displayBookingCode(code);
+    body += "\",";
+  }
   appendBookingFields(body, clinic_id, day, minute, person_id);
   body += ",\"status\":\"active\",\"created_at\":\"";
   body += formatTimestamp(created_ms);

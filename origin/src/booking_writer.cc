@@ -110,6 +110,13 @@ void BookingWriter::findBooking(std::string id, std::string token, Reply reply) 
               std::move(reply), nullptr});
 }
 
+void BookingWriter::lookupBooking(std::string person_id, std::string code, FreshToken fresh,
+                                  Reply reply) {
+  enqueue(Job{[person = std::move(person_id), code = std::move(code), fresh = std::move(fresh)](
+                  BookingStore& s) { return s.lookupBooking(person, code, fresh); },
+              std::move(reply), nullptr});
+}
+
 void BookingWriter::runExclusive(ExclusiveJob job) {
   enqueue(Job{nullptr, nullptr, std::move(job)});
 }

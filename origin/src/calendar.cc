@@ -115,6 +115,23 @@ std::string formatTime(int16_t minute) {
   return out;
 }
 
+int32_t civilDay(int year, int month, int day) {
+  return daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+}
+
+void civilDate(int32_t day, int& year, int& month, int& day_of_month) {
+  unsigned m = 0, d = 0;
+  civilFromDays(day, year, m, d);
+  month = static_cast<int>(m);
+  day_of_month = static_cast<int>(d);
+}
+
+int weekday(int32_t day) {
+  // 1970-01-01 was a Thursday (4).
+  int w = static_cast<int>((static_cast<int64_t>(day) + 4) % 7);
+  return w < 0 ? w + 7 : w;
+}
+
 int64_t unixNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

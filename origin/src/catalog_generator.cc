@@ -329,6 +329,11 @@ CatalogData generateCatalog(const CatalogGeneratorOptions& options) {
 std::string writeCatalogCsv(const CatalogData& catalog) {
   std::string out;
   out.reserve(catalog.regions.size() * 40 + catalog.clinics.size() * 120 + 4096);
+  if (!catalog.time_zone.empty()) {
+    out += "time_zone";
+    appendField(out, catalog.time_zone);
+    out += '\n';
+  }
   out += "# region,code,name,parent\n";
   for (const Region& region : catalog.regions) {
     out += "region";

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "surge/origin/calendar.h"
+#include "surge/origin/time_zone.h"
 
 namespace surge::origin {
 namespace {
@@ -252,6 +253,7 @@ class ProblemList {
 
 // Where each accepted row came from, so that cross-row problems name a line.
 struct RowLines {
+  size_t time_zone = 0;
   std::vector<size_t> regions;
   std::vector<size_t> clinics;
   std::vector<std::pair<size_t, size_t>> slot_rows;  // (index of the row's first slot, line)
@@ -419,6 +421,10 @@ void validateSlots(const CatalogData& catalog, const RowLines* lines, const Refu
 
 void validateInto(const CatalogData& catalog, const RowLines* lines, const RefusedKeys* refused,
                   ProblemList& problems) {
+  if (!catalog.time_zone.empty()) {
+    auto zone = TimeZone::load(catalog.time_zone);
+    if (!zone) problems.add(lines ? lines->time_zone : 0, zone.error());
+  }
   validateRegions(catalog, lines, refused, problems);
   if (!problems.full()) validateClinics(catalog, lines, refused, problems);
   if (!problems.full()) validateSlots(catalog, lines, refused, problems);
@@ -455,6 +461,16 @@ class CatalogBuilder {
   bool full() const { return problems_.full(); }
 
   void problem(size_t line, std::string reason) { problems_.add(line, std::move(reason)); }
+
+  void setTimeZone(size_t line, std::string name) {
+    if (lines_.time_zone != 0) {
+      problems_.add(line, "the time zone is given twice (first on line " +
+                              std::to_string(lines_.time_zone) + ")");
+      return;
+    }
+    data_.time_zone = std::move(name);
+    lines_.time_zone = line == 0 ? 1 : line;
+  }
 
   void addRegion(size_t line, Region region, const std::string& label, const Faults& faults) {
     if (!faults.empty()) {
@@ -738,6 +754,7 @@ void readCsvRecord(const std::vector<std::string>& f, size_t line, bool first_re
     std::string_view columns;
   };
   static constexpr Shape kShapes[] = {
+      {"time_zone", 2, "time_zone,name"},
       {"region", 4, "region,code,name,parent"},
       {"clinic", 7, "clinic,id,name,address,region,lat,lng"},
       {"slot", 5, "slot,clinic id,date,time,capacity"},
@@ -749,8 +766,8 @@ void readCsvRecord(const std::vector<std::string>& f, size_t line, bool first_re
     if (candidate.kind == kind) shape = &candidate;
   }
   if (!shape) {
-    builder.problem(
-        line, "unknown record kind " + quote(kind) + " (expected region, clinic, slot or slots)");
+    builder.problem(line, "unknown record kind " + quote(kind) +
+                              " (expected time_zone, region, clinic, slot or slots)");
     return;
   }
   if (f.size() != shape->fields) {
@@ -761,7 +778,9 @@ void readCsvRecord(const std::vector<std::string>& f, size_t line, bool first_re
   }
 
   Faults faults;
-  if (kind == "region") {
+  if (kind == "time_zone") {
+    builder.setTimeZone(line, f[1]);
+  } else if (kind == "region") {
     Region region{f[1], f[2], f[3]};
     checkRegion(region, faults);
     const std::string label = "region " + token(region.code);
@@ -1222,7 +1241,14 @@ void readJson(std::string_view text, CatalogBuilder& builder) {
   for (const auto& item : document.items()) {
     const std::string& key = item.key();
     const size_t line = valueLine(key);
-    if (!isTrackedArray(key)) {
+    if (key == "time_zone") {
+      if (!item.value().is_string()) {
+        builder.problem(
+            line, "\"time_zone\" must be a string, not " + std::string(jsonTypeName(item.value())));
+      } else {
+        builder.setTimeZone(line, item.value().get<std::string>());
+      }
+    } else if (!isTrackedArray(key)) {
       builder.problem(line, "unknown key " + quote(key) + " at the top level");
     } else if (!item.value().is_array()) {
       builder.problem(line, quote(key) + " must be an array, not " + jsonTypeName(item.value()));

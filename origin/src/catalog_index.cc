@@ -8,8 +8,8 @@
 namespace surge::origin {
 
 CatalogIndex::CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clinics,
-                           std::vector<StoredSlot> slots)
-    : regions_(std::move(regions)), clinics_(std::move(clinics)) {
+                           std::vector<StoredSlot> slots, TimeZone zone)
+    : zone_(std::move(zone)), regions_(std::move(regions)), clinics_(std::move(clinics)) {
   std::sort(regions_.begin(), regions_.end(),
             [](const Region& a, const Region& b) { return a.code < b.code; });
   std::sort(clinics_.begin(), clinics_.end(),

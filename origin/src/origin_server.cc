@@ -3,7 +3,9 @@
 #include <chrono>
 
 #include "surge/cache/hmac.h"
+#include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/origin/booking_code.h"
 #include "surge/origin/booking_request.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
@@ -14,12 +16,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum Route { kBookingCreate, kBookingGet, kBookingCancel, kAdmin, kHealth, kMetrics, kOther };
+enum Route {
+  kBookingCreate,
+  kBookingGet,
+  kBookingCancel,
+  kBookingLookup,
+  kAdmin,
+  kHealth,
+  kMetrics,
+  kOther
+};
 constexpr int kRouteCount = kOther + 1;
-constexpr const char* kRouteNames[kRouteCount] = {
-    "booking_create", "booking_get", "booking_cancel", "admin", "health", "metrics", "other"};
-constexpr int kStatuses[] = {200, 201, 202, 204, 400, 401, 404, 405,
-                             409, 413, 415, 422, 500, 502, 503};
+constexpr const char* kRouteNames[kRouteCount] = {"booking_create", "booking_get", "booking_cancel",
+                                                  "booking_lookup", "admin",       "health",
+                                                  "metrics",        "other"};
+constexpr int kStatuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
+                             409, 413, 415, 422, 429, 500, 502, 503};
 constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
 
 bool isHex(std::string_view s) {
@@ -80,10 +92,11 @@ struct Exchange {
   std::string request_id;
   OriginServer::Routes* routes;
 
-  void send(int status, std::string body, bool replayed = false) const {
+  void send(int status, std::string body, bool replayed = false, int64_t retry_after_s = 0) const {
     http::Response r;
     r.status = status;
     r.headers = "Cache-Control: no-store\r\n";
+    if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
     if (!body.empty()) r.headers += "Content-Type: application/json\r\n";
     if (replayed) r.headers += "Idempotent-Replayed: true\r\n";
     if (!request_id.empty()) r.headers += "X-Request-Id: " + request_id + "\r\n";
@@ -91,8 +104,9 @@ struct Exchange {
     routes->count(route, status, start);
     worker->respond(slot, std::move(r));
   }
-  void error(int status, std::string_view code, std::string_view message) const {
-    send(status, jsonError(code, message));
+  void error(int status, std::string_view code, std::string_view message,
+             int64_t retry_after_s = 0) const {
+    send(status, jsonError(code, message), false, retry_after_s);
   }
   // For another thread: hands the answer to this exchange's loop.
   BookingWriter::Reply later() const {
@@ -119,6 +133,7 @@ OriginServer::OriginServer(OriginServerOptions options, BookingWriter& writer,
                                      "Booking creations received and not answered yet")),
       in_flight_max_gauge_(metrics.gauge("surge_origin_bookings_in_flight_max",
                                          "The most booking creations in flight at once")),
+      lookups_(options_.lookups_per_person),
       server_(options_.http, *this) {}
 
 OriginServer::~OriginServer() {
@@ -188,6 +203,9 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
         {std::to_string(clinic), "|", body.date, "|", body.time, "|", body.person_id});
     b.request_sha256.assign(reinterpret_cast<const char*>(digest.data()), digest.size());
     b.now_ms = unixNowMs();
+    // Decided here, answered by the store: a retry of a booking made in time still replays.
+    b.slot_past =
+        CatalogIndex::hasBegun(body.day, body.minute, index->timeZone().localTime(b.now_ms));
     if (!issueCredentials(b)) return ex.error(503, "no_randomness", "try again");
     int64_t in_flight = creates_in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
     in_flight_gauge_.add(1);
@@ -201,6 +219,34 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       in_flight_gauge_.add(-1);
       reply(std::move(r));
     });
+  }
+
+  if (path == "/api/v1/bookings/lookup") {
+    ex.route = kBookingLookup;
+    if (method != "GET" && method != "HEAD") return ex.error(405, "method_not_allowed", "use GET");
+    // Authorization: Basic base64(person_id ":" booking code) - kept out of URLs and logs.
+    std::string_view auth = req.header("Authorization");
+    std::optional<std::string> pair;
+    if (auth.size() > 6 && http::equalsIgnoreCase(auth.substr(0, 6), "Basic ")) {
+      pair = cache::base64Decode(auth.substr(6));
+    }
+    size_t colon = pair ? pair->find(':') : std::string::npos;
+    std::string person = colon == std::string::npos ? "" : pair->substr(0, colon);
+    auto code = colon == std::string::npos
+                    ? std::nullopt
+                    : normalizeBookingCode(std::string_view(*pair).substr(colon + 1));
+    if (!isValidPersonId(person) || !code) {
+      return ex.error(400, "invalid_lookup",
+                      "send Authorization: Basic base64(person_id:booking code); a booking code "
+                      "is 8 letters and digits, like ABCD-1234");
+    }
+    if (int64_t wait = lookups_.attempt(person); wait > 0) {
+      return ex.error(429, "too_many_attempts",
+                      "too many lookups for this person id; try again later", wait);
+    }
+    FreshToken fresh;
+    if (!issueToken(fresh)) return ex.error(503, "no_randomness", "try again");
+    return writer_.lookupBooking(std::move(person), std::move(*code), std::move(fresh), ex.later());
   }
 
   if (path.size() > kBookings.size() + 1 &&

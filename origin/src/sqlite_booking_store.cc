@@ -16,6 +16,7 @@
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/keyring.h"
+#include "surge/origin/booking_code.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/json_text.h"
 
@@ -90,8 +91,8 @@ struct Resetting {
   ~Resetting() { s.reset(); }
 };
 
-constexpr int64_t kSchemaVersion = 3;
-constexpr const char* kSchemaVersionPragma = "PRAGMA user_version = 3";
+constexpr int64_t kSchemaVersion = 4;
+constexpr const char* kSchemaVersionPragma = "PRAGMA user_version = 4";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS regions(
@@ -107,10 +108,14 @@ CREATE TABLE IF NOT EXISTS slots(
 -- while an idempotent retry may need the 201 again, which is rebuilt from the row; it is cleared
 -- once the key has expired. `answer` (the 201's text) is only in rows of layout 2: 250 bytes of
 -- every row that the page cache, the WAL and the checkpoints carried for nothing.
+-- `code_sha256` checks a lookup by booking code for the booking's life; `code` itself is kept,
+-- like `token`, only while a replayed 201 may need it (layout 4; rows of older layouts have
+-- neither and cannot be looked up).
 CREATE TABLE IF NOT EXISTS bookings(
   id TEXT PRIMARY KEY, slot_id INTEGER NOT NULL, person_id TEXT NOT NULL,
   token_sha256 BLOB NOT NULL, idempotency_key TEXT, request_sha256 BLOB, answer TEXT,
-  ticket TEXT, created_ms INTEGER NOT NULL, canceled_ms INTEGER, token BLOB) WITHOUT ROWID;
+  ticket TEXT, created_ms INTEGER NOT NULL, canceled_ms INTEGER, token BLOB,
+  code_sha256 BLOB, code TEXT) WITHOUT ROWID;
 -- Answers other than 201 to an Idempotency-Key (409s), in arrival (rowid) order.
 CREATE TABLE IF NOT EXISTS idempotency(
   key TEXT NOT NULL, request_sha256 BLOB NOT NULL, status INTEGER NOT NULL,
@@ -119,6 +124,9 @@ CREATE TABLE IF NOT EXISTS named_snapshots(
   name TEXT PRIMARY KEY, content_type TEXT NOT NULL, body BLOB NOT NULL,
   updated_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+-- Catalog-wide settings: `time_zone`, the zone of the slots' dates and times.
+CREATE TABLE IF NOT EXISTS catalog_settings(
+  name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
 constexpr int64_t kIdempotencyWindowMs = 24 * 3600 * 1000;
@@ -129,7 +137,8 @@ StoredResponse conflict(const char* code, const char* message) {
 
 }  // namespace
 
-SqliteBookingStore::SqliteBookingStore(sqlite3* db) : db_(db) {}
+SqliteBookingStore::SqliteBookingStore(sqlite3* db, StoreLock lock)
+    : lock_(std::move(lock)), db_(db) {}
 
 SqliteBookingStore::~SqliteBookingStore() {
   {
@@ -145,6 +154,7 @@ SqliteBookingStore::~SqliteBookingStore() {
   booking_insert_.reset();
   booking_get_.reset();
   booking_cancel_.reset();
+  booking_token_.reset();
   sqlite3_close(db_);
 }
 
@@ -170,6 +180,9 @@ std::unique_ptr<Statement> SqliteBookingStore::prepare(const char* sql) {
 
 Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::open(
     const std::string& path) {
+  // Before SQLite touches the file: a second writer must change nothing.
+  auto lock = StoreLock::acquire(path);
+  if (!lock) return fail(lock.error());
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -178,7 +191,7 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
     sqlite3_close(db);
     return fail(path + ": " + message);
   }
-  std::unique_ptr<SqliteBookingStore> store(new SqliteBookingStore(db));
+  std::unique_ptr<SqliteBookingStore> store(new SqliteBookingStore(db, std::move(lock.value())));
   // WAL + synchronous=FULL: a commit fsyncs the WAL before returning, so an acknowledged
   // booking survives kill -9 and power loss. Small pages: a commit writes whole pages, and the
   // few random ones (a cancel) then cost 1 KiB, not 4. A small page cache: SQLite walks all of it
@@ -199,6 +212,16 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
     // transaction with the new user_version, so a crash cannot leave the column without the mark.
     auto added = store->exec(
         "BEGIN; ALTER TABLE bookings ADD COLUMN token BLOB; PRAGMA user_version = 3; COMMIT;");
+    if (!added) return fail(path + ": upgrading the store layout: " + added.error());
+    version = 3;
+  }
+  if (version == 3) {
+    // Layout 3 to 4: booking codes and catalog settings, with the new user_version at once.
+    auto added = store->exec(
+        "BEGIN; ALTER TABLE bookings ADD COLUMN code_sha256 BLOB; "
+        "ALTER TABLE bookings ADD COLUMN code TEXT; "
+        "CREATE TABLE catalog_settings(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; "
+        "PRAGMA user_version = 4; COMMIT;");
     if (!added) return fail(path + ": upgrading the store layout: " + added.error());
     version = kSchemaVersion;
   }
@@ -253,15 +276,19 @@ Result<Done, std::string> SqliteBookingStore::prepareAll() {
        "INSERT INTO idempotency(key, request_sha256, status, body, created_ms) "
        "VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&booking_answer_,
-       "SELECT b.answer, b.token, s.clinic_id, s.day, s.minute, b.person_id, b.created_ms "
-       "FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = ?1"},
+       "SELECT b.answer, b.token, s.clinic_id, s.day, s.minute, b.person_id, b.created_ms, "
+       "b.code FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = ?1"},
       {&booking_insert_,
        "INSERT INTO bookings(id, slot_id, person_id, token_sha256, idempotency_key, "
-       "request_sha256, token, ticket, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+       "request_sha256, token, ticket, created_ms, code_sha256, code) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
       {&booking_get_,
        "SELECT b.slot_id, s.clinic_id, s.day, s.minute, b.person_id, b.token_sha256, "
-       "b.created_ms, b.canceled_ms FROM bookings b JOIN slots s ON s.id = b.slot_id "
-       "WHERE b.id = ?1"},
+       "b.created_ms, b.canceled_ms, b.code_sha256 FROM bookings b "
+       "JOIN slots s ON s.id = b.slot_id WHERE b.id = ?1"},
+      {&booking_token_,
+       "UPDATE bookings SET token_sha256 = ?2, token = CASE WHEN token IS NULL THEN NULL "
+       "ELSE ?3 END WHERE id = ?1"},
       {&booking_cancel_,
        "UPDATE bookings SET canceled_ms = ?2 WHERE id = ?1 AND canceled_ms IS NULL"},
   };
@@ -494,8 +521,9 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
         if (token.size() != 32) return storeFailure("stored token");
         return StoredResponse{
             201,
-            createdBody(record.booking_id, token, get.int64(2), static_cast<int32_t>(get.int64(3)),
-                        static_cast<int16_t>(get.int64(4)), get.text(5), get.int64(6)),
+            createdBody(record.booking_id, token, get.text(7), get.int64(2),
+                        static_cast<int32_t>(get.int64(3)), static_cast<int16_t>(get.int64(4)),
+                        get.text(5), get.int64(6)),
             true};
       }
       Statement& get = *idem_body_;
@@ -504,6 +532,10 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
       if (get.step() != SQLITE_ROW) return storeFailure("stored answer");
       return StoredResponse{static_cast<int>(get.int64(0)), get.text(1), true};
     }
+  }
+  if (b.slot_past) {
+    // Not remembered: the slot stays past, so a retry gets this answer again anyway.
+    return conflict("slot_past", "this time slot has already begun; pick a later one");
   }
   if (active_person_.count(b.person_id)) {
     return remember(b,
@@ -536,7 +568,9 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
         .bindBlob(6, b.request_sha256)
         .bindBlob(7, b.token)
         .bindOptional(8, b.ticket)
-        .bind(9, b.now_ms);
+        .bind(9, b.now_ms)
+        .bindBlob(10, b.code_sha256)
+        .bindOptional(11, b.code);
     if (insert.step() != SQLITE_DONE) return storeFailure("insert booking");
   }
   ++slot.booked;
@@ -573,6 +607,54 @@ std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& bo
   v.created_ms = get.int64(6);
   if (!get.isNull(7)) v.canceled_ms = get.int64(7);
   return v;
+}
+
+StoredResponse SqliteBookingStore::lookupBooking(const std::string& person_id,
+                                                 const std::string& code, const FreshToken& fresh) {
+  if (!in_batch_ || batch_failed_) {
+    return StoredResponse{503, jsonError("store_unavailable", "the store is recovering"), false};
+  }
+  const StoredResponse no_match{
+      404, jsonError("not_found", "no booking matches this person id and booking code"), false};
+  // The same read and the same comparison whether or not the person has a booking.
+  auto person = active_person_.find(person_id);
+  const std::string id = person == active_person_.end() ? std::string(24, '0') : person->second;
+  std::optional<BookingView> found;
+  std::string stored_code;
+  {
+    Statement& get = *booking_get_;
+    Resetting reset{get};
+    get.bind(1, id);
+    if (get.step() == SQLITE_ROW) {
+      found = BookingView{id,
+                          get.int64(0),
+                          get.int64(1),
+                          static_cast<int32_t>(get.int64(2)),
+                          static_cast<int16_t>(get.int64(3)),
+                          get.text(4),
+                          get.int64(6),
+                          std::nullopt};
+      stored_code = get.text(8);
+    }
+  }
+  if (stored_code.size() != 32) stored_code.assign(32, '\0');  // no code: matches nothing
+  bool match = cache::digestEquals(bookingCodeDigest(code), stored_code) && found.has_value() &&
+               person != active_person_.end();
+  if (!match) return no_match;
+  if (fresh.token.size() != 32 || fresh.token_sha256.size() != 32) {
+    return storeFailure("credentials");
+  }
+  {
+    Statement& set = *booking_token_;
+    Resetting reset{set};
+    set.bind(1, id).bindBlob(2, fresh.token_sha256).bindBlob(3, fresh.token);
+    if (set.step() != SQLITE_DONE) return storeFailure("new token");
+  }
+  std::string body = "{\"booking_id\":\"" + id + "\",\"token\":\"" + cache::encodeHex(fresh.token) +
+                     "\",\"code\":\"" + displayBookingCode(code) + "\",";
+  appendBookingFields(body, found->clinic_id, found->day, found->minute, found->person_id);
+  body += ",\"status\":\"active\",\"created_at\":\"" + formatTimestamp(found->created_ms) + "\"}";
+  return StoredResponse{200, std::move(body), false};
 }
 
 StoredResponse SqliteBookingStore::cancelBooking(const std::string& booking_id,
@@ -631,6 +713,15 @@ Result<size_t, std::string> SqliteBookingStore::importCatalog(const CatalogData&
   if (!region || !clinic || !slot) return abort("prepare import: " + lastError());
 
   size_t rows = 0;
+  if (!catalog.time_zone.empty()) {
+    auto zone = prepare(
+        "INSERT INTO catalog_settings(name, value) VALUES ('time_zone', ?1) "
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    if (!zone) return abort("prepare import: " + lastError());
+    zone->bind(1, catalog.time_zone);
+    if (zone->step() != SQLITE_DONE) return abort("time zone: " + lastError());
+    ++rows;
+  }
   for (const Region& r : catalog.regions) {
     Resetting reset{*region};
     region->bind(1, r.code).bind(2, r.name).bind(3, r.parent);
@@ -700,7 +791,18 @@ Result<CatalogIndexPtr, std::string> SqliteBookingStore::loadCatalog() {
     slots.push_back(row);
   }
   if (rc != SQLITE_DONE) return fail("load slots: " + lastError());
-  return std::make_shared<CatalogIndex>(std::move(regions), std::move(clinics), std::move(slots));
+  std::string zone_name(kDefaultTimeZone);
+  auto z = prepare("SELECT value FROM catalog_settings WHERE name = 'time_zone'");
+  if (!z) return fail("load settings: " + lastError());
+  if ((rc = z->step()) == SQLITE_ROW) {
+    zone_name = z->text(0);
+  } else if (rc != SQLITE_DONE) {
+    return fail("load settings: " + lastError());
+  }
+  auto zone = TimeZone::load(zone_name);
+  if (!zone) return fail("the catalog's " + zone.error());
+  return std::make_shared<CatalogIndex>(std::move(regions), std::move(clinics), std::move(slots),
+                                        std::move(zone.value()));
 }
 
 Result<Done, std::string> SqliteBookingStore::putNamedSnapshot(const NamedSnapshot& snap) {
@@ -776,9 +878,9 @@ size_t SqliteBookingStore::expireIdempotencyKeys(int64_t cutoff_ms) {
   // A stored 201 holds the bearer token: drop it once no retry can ask for it.
   std::string below = bookingIdTimePrefix(cutoff_ms);
   if (below > answers_cleared_below_) {
-    if (auto clear = prepare("UPDATE bookings SET answer = NULL, token = NULL "
+    if (auto clear = prepare("UPDATE bookings SET answer = NULL, token = NULL, code = NULL "
                              "WHERE id >= ?1 AND id < ?2 "
-                             "AND (answer IS NOT NULL OR token IS NOT NULL)")) {
+                             "AND (answer IS NOT NULL OR token IS NOT NULL OR code IS NOT NULL)")) {
       clear->bind(1, answers_cleared_below_).bind(2, below);
       if (clear->step() == SQLITE_DONE) answers_cleared_below_ = below;
     }

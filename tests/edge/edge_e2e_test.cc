@@ -139,16 +139,16 @@ TEST(EdgeE2ETest, BookingThroughTheEdgeShowsInTheClinicSnapshot) {
   EdgeProcess edge(origin);
   auto before = nlohmann::json::parse(waitFor200(edge, "/api/v1/clinics/100002").body);
   int remaining = before["dates"][0]["slots"][0]["remaining"];
-  HttpResponse created =
-      edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", "edge-person-1"),
-                {{"Idempotency-Key", "edge-key-1"}, {"X-Request-Id", "rid-7"}});
+  HttpResponse created = edge.post(
+      "/api/v1/bookings", bookingBody(100002, origin::test::kFirstDate, "09:00", "edge-person-1"),
+      {{"Idempotency-Key", "edge-key-1"}, {"X-Request-Id", "rid-7"}});
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(created.header("x-request-id"), "rid-7");
   auto booking = nlohmann::json::parse(created.body);
   // The same request again: origin's idempotent replay, through the edge's kept-alive pool.
-  HttpResponse replay =
-      edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", "edge-person-1"),
-                {{"Idempotency-Key", "edge-key-1"}});
+  HttpResponse replay = edge.post(
+      "/api/v1/bookings", bookingBody(100002, origin::test::kFirstDate, "09:00", "edge-person-1"),
+      {{"Idempotency-Key", "edge-key-1"}});
   EXPECT_EQ(replay.status, 201);
   EXPECT_EQ(replay.header("idempotent-replayed"), "true");
   HttpResponse read =
@@ -284,9 +284,10 @@ TEST(EdgeE2ETest, OriginDownGivesFast503sAndReadsContinue) {
   // Five refused connections open the circuit; the rest are shed without trying origin.
   for (int i = 0; i < 8; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    HttpResponse r = edge.post("/api/v1/bookings",
-                               bookingBody(100001, "2026-12-01", "09:00", "p" + std::to_string(i)),
-                               {{"Idempotency-Key", "down-" + std::to_string(i)}});
+    HttpResponse r =
+        edge.post("/api/v1/bookings",
+                  bookingBody(100001, origin::test::kFirstDate, "09:00", "p" + std::to_string(i)),
+                  {{"Idempotency-Key", "down-" + std::to_string(i)}});
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_FALSE(r.header("retry-after").empty());
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
@@ -299,22 +300,23 @@ TEST(EdgeE2ETest, OriginDownGivesFast503sAndReadsContinue) {
 TEST(EdgeE2ETest, InflightCapShedsAtOnce) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin, "  surge_origin_max_inflight 1;\n");
-  ASSERT_EQ(edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "cap-0"),
-                      {{"Idempotency-Key", "cap-0"}})
-                .status,
-            201);
+  ASSERT_EQ(
+      edge.post("/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "09:00", "cap-0"),
+                {{"Idempotency-Key", "cap-0"}})
+          .status,
+      201);
   origin.suspend();  // the next booking stays in flight
   std::atomic<int> first_status{0};
   std::thread first([&] {
-    first_status =
-        edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:30", "cap-1"),
-                  {{"Idempotency-Key", "cap-1"}})
-            .status;
+    first_status = edge.post("/api/v1/bookings",
+                             bookingBody(100001, origin::test::kFirstDate, "09:30", "cap-1"),
+                             {{"Idempotency-Key", "cap-1"}})
+                       .status;
   });
   std::this_thread::sleep_for(300ms);
   auto t0 = std::chrono::steady_clock::now();
   HttpResponse shed =
-      edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "10:00", "cap-2"),
+      edge.post("/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", "cap-2"),
                 {{"Idempotency-Key", "cap-2"}});
   EXPECT_EQ(shed.status, 503);
   EXPECT_EQ(shed.header("retry-after"), "1");
@@ -425,7 +427,8 @@ TEST(EdgeE2ETest, SigtermFinishesWhatIsInProgressThenExits) {
   origin.suspend();                                   // a booking stays in progress
   std::atomic<int> status{0};
   std::thread booking([&] {
-    status = edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "drain"),
+    status = edge.post("/api/v1/bookings",
+                       bookingBody(100001, origin::test::kFirstDate, "09:00", "drain"),
                        {{"Idempotency-Key", "drain-1"}})
                  .status;
   });

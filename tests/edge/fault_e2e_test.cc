@@ -152,7 +152,8 @@ void storm(EdgeProcess& edge, WriteStorm& s, int threads, std::chrono::milliseco
         auto r = client.request(
             "POST", "/api/v1/bookings",
             {{"Content-Type", "application/json"}, {"Idempotency-Key", key}},
-            bookingBody(100001 + (n % 50), "2026-12-0" + std::to_string(1 + n % 3), "09:00", key));
+            bookingBody(100001 + (n % 50), origin::formatDate(origin::test::today() + 1 + n % 3),
+                        "09:00", key));
         if (std::chrono::steady_clock::now() - t0 > slow_bound) ++s.slow;
         ++s.sent;
         if (!r.ok()) {
@@ -195,9 +196,10 @@ int bookOnceOriginIsBack(EdgeProcess& edge, const std::string& tag) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   for (int n = 0; std::chrono::steady_clock::now() < deadline && status != 201; ++n) {
     std::string key = tag + "-" + std::to_string(n);
-    status = edge.post("/api/v1/bookings", bookingBody(100002, "2026-12-01", "09:00", key),
-                       {{"Idempotency-Key", key}})
-                 .status;
+    status =
+        edge.post("/api/v1/bookings", bookingBody(100002, origin::test::kFirstDate, "09:00", key),
+                  {{"Idempotency-Key", key}})
+            .status;
     if (status != 201) std::this_thread::sleep_for(200ms);
   }
   return status;
@@ -210,7 +212,8 @@ TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
   EdgeProcess edge(origin, "  surge_origin_max_inflight 8;\n", "", proxy.port());
   auto targets = clinicTargets(4);
   warm(edge, targets);
-  ASSERT_EQ(edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "before"),
+  ASSERT_EQ(edge.post("/api/v1/bookings",
+                      bookingBody(100001, origin::test::kFirstDate, "09:00", "before"),
                       {{"Idempotency-Key", "before"}})
                 .status,
             201);
@@ -244,7 +247,8 @@ TEST(FaultE2ETest, AFewOrigin5xxLeaveTheCircuitClosedFiveInARowOpenIt) {
   int n = 0;
   auto book = [&] {
     std::string key = "circuit-" + std::to_string(n++);
-    return edge.post("/api/v1/bookings", bookingBody(100001 + n % 8, "2026-12-01", "09:00", key),
+    return edge.post("/api/v1/bookings",
+                     bookingBody(100001 + n % 8, origin::test::kFirstDate, "09:00", key),
                      {{"Idempotency-Key", key}});
   };
   ASSERT_EQ(book().status, 201);

@@ -72,7 +72,7 @@ size_t countResponses(const std::string& text) {
 }
 
 std::string bookingRequest(const std::string& key) {
-  std::string body = bookingBody(100001, "2026-12-01", "09:00", key);
+  std::string body = bookingBody(100001, origin::test::kFirstDate, "09:00", key);
   return "POST /api/v1/bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
          "Idempotency-Key: " +
          key + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -481,9 +481,9 @@ TEST_F(HostileHttpTest, RequestsThatMakeOriginFailDoNotSpoilAnswersForOthers) {
   const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
       failing = {
           {"{\"clinic_id\":", {{"Idempotency-Key", "bad-json"}}},
-          {bookingBody(100001, "2026-12-01", "10:00", "ct"),
+          {bookingBody(100001, origin::test::kFirstDate, "10:00", "ct"),
            {{"Idempotency-Key", "bad-ct"}, {"Content-Type", "text/evil"}}},
-          {bookingBody(100001, "2026-12-01", "10:00", "ik"),
+          {bookingBody(100001, origin::test::kFirstDate, "10:00", "ik"),
            {{"Idempotency-Key", std::string(400, 'k')}}},
       };
   for (const auto& [body, headers] : failing) {
@@ -494,9 +494,9 @@ TEST_F(HostileHttpTest, RequestsThatMakeOriginFailDoNotSpoilAnswersForOthers) {
     EXPECT_LT(bad->status, 500) << bad->body;
     row.tried();
   }
-  HttpResponse good =
-      edge_->post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "10:00", "after-bad"),
-                  {{"Idempotency-Key", "after-bad"}});
+  HttpResponse good = edge_->post(
+      "/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", "after-bad"),
+      {{"Idempotency-Key", "after-bad"}});
   EXPECT_EQ(good.status, 201) << good.body;
   if (good.status == 201) clean += static_cast<int>(failing.size());
   row.count("later requests spoiled", static_cast<long>(hostile.size() + failing.size()) - clean);

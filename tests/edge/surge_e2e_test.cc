@@ -104,8 +104,8 @@ TEST(SurgeE2ETest, HundredThousandTicketsAndABookingStormStayWithinOriginsLimit)
         int minutes = 9 * 60 + 30 * (slot % 8);
         char time[6];
         std::snprintf(time, sizeof time, "%02d:%02d", minutes / 60, minutes % 60);
-        std::string body =
-            bookingBody(clinic, slot < 8 ? "2026-12-01" : "2026-12-02", time, person);
+        std::string body = bookingBody(
+            clinic, slot < 8 ? origin::test::kFirstDate : origin::test::kSecondDate, time, person);
         while (std::chrono::steady_clock::now() < deadline) {
           ++attempts;
           auto r = client.request("POST", "/api/v1/bookings",

@@ -99,10 +99,11 @@ TEST_F(TlsE2ETest, CurlGetsSnapshotsFilesAndBookingsOverTls) {
   EXPECT_EQ(range.output, "0123456789abcdef");
   Command gz = run(curl("--compressed " + url("/api/v1/clinics/100001")));
   EXPECT_NE(gz.output.find("\"id\":100001"), std::string::npos) << gz.output;
-  Command booking = run(curl(
-      "-w ' %{http_code}' -H 'Content-Type: application/json' "
-      "-H 'Idempotency-Key: tls-1' --data '" +
-      bookingBody(100001, "2026-12-01", "09:00", "tls-person") + "' " + url("/api/v1/bookings")));
+  Command booking =
+      run(curl("-w ' %{http_code}' -H 'Content-Type: application/json' "
+               "-H 'Idempotency-Key: tls-1' --data '" +
+               bookingBody(100001, origin::test::kFirstDate, "09:00", "tls-person") + "' " +
+               url("/api/v1/bookings")));
   EXPECT_NE(booking.output.find(" 201"), std::string::npos) << booking.output;
   // The plain listener still works alongside.
   EXPECT_EQ(edge_->get("/small.txt").body, "small\n");

@@ -84,7 +84,8 @@ HttpResponse book(EdgeProcess& edge, const Ticket& t, const std::string& person,
                   const std::string& time = "09:00") {
   auto h = with(t);
   h.emplace_back("Idempotency-Key", "k-" + person);
-  return edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", time, person), h);
+  return edge.post("/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, time, person),
+                   h);
 }
 
 std::string code(const HttpResponse& r) {
@@ -148,10 +149,10 @@ TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
   Room room;
   Ticket t = waitingInAPausedRoom(room);
   EXPECT_EQ(code(book(room.edge, t, "gate-1")), "ticket_not_admitted");
-  EXPECT_EQ(
-      code(room.edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "09:00", "gate-x"),
-                          {{"Idempotency-Key", "gx"}})),
-      "ticket_missing");
+  EXPECT_EQ(code(room.edge.post("/api/v1/bookings",
+                                bookingBody(100001, origin::test::kFirstDate, "09:00", "gate-x"),
+                                {{"Idempotency-Key", "gx"}})),
+            "ticket_missing");
   Ticket stranger = join(room.edge);
   EXPECT_EQ(code(book(room.edge, Ticket{t.text, stranger.client, 0}, "gate-2")),
             "ticket_other_client");
@@ -162,9 +163,10 @@ TEST(WaitingRoomE2ETest, TheGateLetsOnlyAdmittedTicketsBook) {
   auto h = with(t);
   h.emplace_back("X-Surge-Ticket-Number", "1");
   h.emplace_back("Idempotency-Key", "k-gate-4");
-  EXPECT_EQ(code(room.edge.post("/api/v1/bookings",
-                                bookingBody(100001, "2026-12-01", "09:00", "gate-4"), h)),
-            "ticket_not_admitted");
+  EXPECT_EQ(
+      code(room.edge.post("/api/v1/bookings",
+                          bookingBody(100001, origin::test::kFirstDate, "09:00", "gate-4"), h)),
+      "ticket_not_admitted");
 
   room.queue("resume");
   room.origin.admin("POST", "/admin/v1/queue/rate?value=1000");
@@ -372,9 +374,9 @@ TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
   Room room;
   room.queue("close");
   std::this_thread::sleep_for(500ms);  // the edge reads the state every 200 ms
-  HttpResponse r =
-      room.edge.post("/api/v1/bookings", bookingBody(100001, "2026-12-01", "10:00", "closed-1"),
-                     {{"Idempotency-Key", "closed-1"}});
+  HttpResponse r = room.edge.post(
+      "/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", "closed-1"),
+      {{"Idempotency-Key", "closed-1"}});
   EXPECT_EQ(r.status, 201) << r.body;
 }
 

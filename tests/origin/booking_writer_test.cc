@@ -63,6 +63,10 @@ class GatedStore final : public BookingStore {
   std::optional<BookingView> findBooking(const std::string& id, const std::string& token) override {
     return real_->findBooking(id, token);
   }
+  StoredResponse lookupBooking(const std::string& person, const std::string& code,
+                               const FreshToken& fresh) override {
+    return real_->lookupBooking(person, code, fresh);
+  }
   std::vector<SlotChange> takeSlotChanges() override { return real_->takeSlotChanges(); }
   cache::Result<size_t, std::string> importCatalog(const CatalogData& c) override {
     return real_->importCatalog(c);

@@ -133,8 +133,10 @@ TEST(CatalogImportTest, EachBadCsvRowNamesItsLineAndField) {
       {"slots,100,2026-12-01,2026-12-02,09:00,10:00,30",
        "slots row has 7 fields, expected 8: slots,clinic id,first date,last date,first time,"
        "last time,step minutes,capacity"},
-      {"clinics,100", "unknown record kind \"clinics\" (expected region, clinic, slot or slots)"},
-      {"kind,code", "unknown record kind \"kind\" (expected region, clinic, slot or slots)"},
+      {"clinics,100",
+       "unknown record kind \"clinics\" (expected time_zone, region, clinic, slot or slots)"},
+      {"kind,code",
+       "unknown record kind \"kind\" (expected time_zone, region, clinic, slot or slots)"},
       {"clinic,101,\"A\"B,addr,11110,37,127", "field 3 has text after its closing quote"},
       {"clinic,101,A\"B\",addr,11110,37,127",
        "field 3 has a quote but does not start with one (quote the field, double the quote)"},

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "origin_process.h"
+#include "surge/cache/queue.h"
 #include "surge/testing/reliability.h"
 #include "test_catalog.h"
 
@@ -23,6 +24,13 @@ using Clock = std::chrono::steady_clock;
 std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
                         const std::string& person) {
   return json{{"clinic_id", clinic}, {"date", date}, {"time", time}, {"person_id", person}}.dump();
+}
+
+std::string readLog(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 HttpResponse post(HttpClient& client, const std::string& body, const std::string& key) {
@@ -48,7 +56,7 @@ TEST(OriginE2ETest, FiveHundredClientsRaceForFiveSeats) {
       HttpClient client("127.0.0.1", origin.port());
       ready.arrive_and_wait();
       HttpResponse r =
-          post(client, bookingBody(100001, "2026-12-01", "09:00", "racer-" + std::to_string(i)),
+          post(client, bookingBody(100001, test::kFirstDate, "09:00", "racer-" + std::to_string(i)),
                "race-" + std::to_string(i));
       if (r.status == 201) {
         ++created;
@@ -67,10 +75,45 @@ TEST(OriginE2ETest, FiveHundredClientsRaceForFiveSeats) {
   EXPECT_EQ(bookedTotal(origin), 5);
 }
 
+// Regression: two surge-origin processes on one SQLite file both started, and under concurrent
+// bookings a 6-seat slot ended with 9 active bookings. The second must refuse, naming the first,
+// and change nothing; the first keeps serving.
+TEST(OriginE2ETest, ASecondOriginOnTheSameStoreOrPortRefusesToStart) {
+  test::OriginProcess origin(test::smallCatalog(1, 1, 1, 6));
+  const std::string first = "pid " + std::to_string(origin.pid());
+  {
+    testing::ChildProcess second(
+        origin.commandLine(testing::freeLoopbackPort(), origin.path("origin.db")),
+        origin.path("second.log"));
+    EXPECT_EQ(second.wait(std::chrono::seconds(10)), 1);
+    std::string log = readLog(origin.path("second.log"));
+    EXPECT_NE(log.find("is in use by surge-origin (" + first + ")"), std::string::npos) << log;
+  }
+  {
+    // The same port, another store: refused before the store file is even created.
+    testing::ChildProcess second(origin.commandLine(origin.port(), origin.path("other.db")),
+                                 origin.path("third.log"));
+    EXPECT_EQ(second.wait(std::chrono::seconds(10)), 1);
+    std::string log = readLog(origin.path("third.log"));
+    EXPECT_NE(log.find(":" + std::to_string(origin.port()) +
+                       " is already in use by surge-origin (" + first + ")"),
+              std::string::npos)
+        << log;
+    EXPECT_FALSE(std::filesystem::exists(origin.path("other.db")));
+  }
+  HttpClient client("127.0.0.1", origin.port());
+  for (int i = 0; i < 8; ++i) {
+    HttpResponse r = post(
+        client, bookingBody(100001, test::kFirstDate, "09:00", "still-one-" + std::to_string(i)),
+        "one-writer-" + std::to_string(i));
+    EXPECT_EQ(r.status, i < 6 ? 201 : 409) << r.body;
+  }
+}
+
 TEST(OriginE2ETest, BookReadCancelAndIdempotentRetries) {
   test::OriginProcess origin(test::smallCatalog());
   HttpClient client("127.0.0.1", origin.port());
-  std::string body = bookingBody(100002, "2026-12-02", "10:00", "person-1");
+  std::string body = bookingBody(100002, test::kSecondDate, "10:00", "person-1");
   HttpResponse first = post(client, body, "k-1");
   ASSERT_EQ(first.status, 201) << first.body;
   EXPECT_EQ(first.header("content-type"), "application/json");
@@ -82,11 +125,13 @@ TEST(OriginE2ETest, BookReadCancelAndIdempotentRetries) {
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(again.header("idempotent-replayed"), "true");
 
-  HttpResponse reused = post(client, bookingBody(100002, "2026-12-02", "10:00", "person-2"), "k-1");
+  HttpResponse reused =
+      post(client, bookingBody(100002, test::kSecondDate, "10:00", "person-2"), "k-1");
   EXPECT_EQ(reused.status, 422) << reused.body;
   EXPECT_NE(reused.body.find("\"error\""), std::string::npos);
 
-  HttpResponse second = post(client, bookingBody(100001, "2026-12-01", "09:00", "person-1"), "k-2");
+  HttpResponse second =
+      post(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
   EXPECT_EQ(second.status, 409);
   EXPECT_NE(second.body.find("person_already_booked"), std::string::npos);
 
@@ -110,8 +155,112 @@ TEST(OriginE2ETest, BookReadCancelAndIdempotentRetries) {
       client.request("GET", "/api/v1/bookings/" + id, {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(json::parse(after->body)["status"], "canceled");
   // The seat and the person are free again.
-  EXPECT_EQ(post(client, bookingBody(100001, "2026-12-01", "09:00", "person-1"), "k-3").status,
+  EXPECT_EQ(post(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-3").status,
             201);
+}
+
+// Regression: slots whose time had come (yesterday's, this morning's) were still sold.
+TEST(OriginE2ETest, SlotsThatHaveBegunAreRefusedAsSlotPast) {
+  CatalogData catalog = test::smallCatalog(1, 1, 1, 5);
+  const int32_t today = test::today();
+  catalog.slots.push_back(Slot{100001, today - 1, 9 * 60, 5});
+  catalog.slots.push_back(Slot{100001, today, 0, 5});  // 00:00 today: begun whatever the hour
+  test::OriginProcess origin(catalog);
+  HttpClient client("127.0.0.1", origin.port());
+  HttpResponse yesterday =
+      post(client, bookingBody(100001, formatDate(today - 1), "09:00", "late-1"), "late-1");
+  EXPECT_EQ(yesterday.status, 409) << yesterday.body;
+  EXPECT_EQ(json::parse(yesterday.body)["error"]["code"], "slot_past");
+  HttpResponse midnight =
+      post(client, bookingBody(100001, formatDate(today), "00:00", "late-2"), "late-2");
+  EXPECT_EQ(midnight.status, 409) << midnight.body;
+  EXPECT_EQ(json::parse(midnight.body)["error"]["code"], "slot_past");
+  EXPECT_EQ(bookedTotal(origin), 0);
+  // Later slots are sold as before, and the late people may book them.
+  EXPECT_EQ(post(client, bookingBody(100001, test::kFirstDate, "09:00", "late-1"), "late-3").status,
+            201);
+}
+
+// A person who closed the tab finds their booking with their person id and booking code, gets a
+// fresh token, and can cancel. "No such booking" and "wrong code" look the same.
+TEST(OriginE2ETest, ABookingIsFoundAgainByPersonIdAndBookingCode) {
+  test::OriginProcess origin(test::smallCatalog());
+  HttpClient client("127.0.0.1", origin.port());
+  HttpResponse made =
+      post(client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1");
+  ASSERT_EQ(made.status, 201) << made.body;
+  json created = json::parse(made.body);
+  std::string code = created["code"];
+  ASSERT_EQ(code.size(), 9u) << code;  // "ABCD-EFGH"
+  EXPECT_EQ(code[4], '-');
+  // A replay carries the same code.
+  EXPECT_EQ(
+      json::parse(post(client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1")
+                      .body)["code"],
+      code);
+
+  auto lookup = [&](const std::string& person, const std::string& typed) {
+    auto r =
+        client.request("GET", "/api/v1/bookings/lookup",
+                       {{"Authorization", "Basic " + cache::base64Encode(person + ":" + typed)}});
+    return r.ok() ? r.value() : HttpResponse{-1, {}, r.error()};
+  };
+  // Typed the way people type: lower case, no hyphen, O for 0 and l for 1.
+  std::string typed;
+  for (char c : code) {
+    if (c == '-') continue;
+    typed += c == '0' ? 'O' : c == '1' ? 'l' : static_cast<char>(std::tolower(c));
+  }
+  HttpResponse found = lookup("finder-1", typed);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(found.header("cache-control"), "no-store");
+  json f = json::parse(found.body);
+  EXPECT_EQ(f["booking_id"], created["booking_id"]);
+  EXPECT_EQ(f["code"], code);
+  EXPECT_EQ(f["status"], "active");
+  EXPECT_EQ(f["date"], test::kFirstDate);
+  EXPECT_NE(f["token"], created["token"]);
+  auto get = [&](const std::string& token) {
+    return client
+        .request("GET", "/api/v1/bookings/" + created["booking_id"].get<std::string>(),
+                 {{"Authorization", "Bearer " + token}})
+        .value();
+  };
+  EXPECT_EQ(get(created["token"]).status, 404) << "the old token is replaced";
+  EXPECT_EQ(get(f["token"]).status, 200);
+
+  // Wrong code, and a person with no booking: the same answer, byte for byte.
+  std::string wrong = code.substr(0, 8) + (code[8] == 'Z' ? "Y" : "Z");
+  HttpResponse wrong_code = lookup("finder-1", wrong);
+  HttpResponse nobody = lookup("nobody-here", code);
+  EXPECT_EQ(wrong_code.status, 404);
+  EXPECT_EQ(nobody.status, 404);
+  EXPECT_EQ(wrong_code.body, nobody.body);
+  EXPECT_EQ(json::parse(nobody.body)["error"]["code"], "not_found");
+  // Malformed: a clear 400, no attempt spent.
+  EXPECT_EQ(lookup("finder-1", "short").status, 400);
+  EXPECT_EQ(lookup("bad person", code).status, 400);
+  EXPECT_EQ(client.request("GET", "/api/v1/bookings/lookup").value().status, 400);
+
+  // Cancel with the fresh token: no active booking is left to find.
+  auto canceled =
+      client.request("DELETE", "/api/v1/bookings/" + created["booking_id"].get<std::string>(),
+                     {{"Authorization", "Bearer " + f["token"].get<std::string>()}});
+  EXPECT_EQ(canceled.value().status, 204);
+  EXPECT_EQ(lookup("finder-1", code).status, 404);
+
+  // Guessing is limited per person: 10 attempts an hour, right or wrong (3 spent above).
+  int limited_at = 0;
+  for (int i = 0; i < 12 && limited_at == 0; ++i) {
+    HttpResponse r = lookup("finder-1", wrong);
+    if (r.status == 429) limited_at = i;
+  }
+  EXPECT_EQ(limited_at, 7);
+  HttpResponse limited = lookup("finder-1", code);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(json::parse(limited.body)["error"]["code"], "too_many_attempts");
+  EXPECT_GT(std::stoi(limited.header("retry-after")), 0);
+  EXPECT_EQ(lookup("someone-else", code).status, 404) << "other people are not limited";
 }
 
 TEST(OriginE2ETest, BadInputGetsAClearErrorAndChangesNothing) {
@@ -125,36 +274,39 @@ TEST(OriginE2ETest, BadInputGetsAClearErrorAndChangesNothing) {
     int status;
     const char* code;
   };
-  std::string good = bookingBody(100001, "2026-12-01", "09:00", "p");
+  std::string good = bookingBody(100001, test::kFirstDate, "09:00", "p");
   const Case cases[] = {
       {"malformed JSON", "{\"clinic_id\":", "a1", "application/json", 400, "invalid_json"},
       {"not an object", "[1,2]", "a2", "application/json", 400, "invalid_body"},
       {"unknown field",
        json{{"clinic_id", 100001},
-            {"date", "2026-12-01"},
+            {"date", test::kFirstDate},
             {"time", "09:00"},
             {"person_id", "p"},
             {"seats", 3}}
            .dump(),
        "a3", "application/json", 400, "unknown_field"},
-      {"missing field", json{{"clinic_id", 100001}, {"date", "2026-12-01"}}.dump(), "a4",
+      {"missing field", json{{"clinic_id", 100001}, {"date", test::kFirstDate}}.dump(), "a4",
        "application/json", 400, "missing_field"},
       {"wrong type",
-       json{{"clinic_id", "100001"}, {"date", "2026-12-01"}, {"time", "09:00"}, {"person_id", "p"}}
+       json{{"clinic_id", "100001"},
+            {"date", test::kFirstDate},
+            {"time", "09:00"},
+            {"person_id", "p"}}
            .dump(),
        "a5", "application/json", 400, "invalid_field"},
       {"bad date", bookingBody(100001, "2026-02-30", "09:00", "p"), "a6", "application/json", 400,
        "invalid_field"},
-      {"bad time", bookingBody(100001, "2026-12-01", "9:00", "p"), "a7", "application/json", 400,
-       "invalid_field"},
-      {"bad person", bookingBody(100001, "2026-12-01", "09:00", "p q"), "a8", "application/json",
+      {"bad time", bookingBody(100001, test::kFirstDate, "9:00", "p"), "a7", "application/json",
        400, "invalid_field"},
-      {"unknown clinic", bookingBody(999999, "2026-12-01", "09:00", "p"), "a9", "application/json",
-       404, "unknown_clinic"},
+      {"bad person", bookingBody(100001, test::kFirstDate, "09:00", "p q"), "a8",
+       "application/json", 400, "invalid_field"},
+      {"unknown clinic", bookingBody(999999, test::kFirstDate, "09:00", "p"), "a9",
+       "application/json", 404, "unknown_clinic"},
       {"unknown date", bookingBody(100001, "2027-01-01", "09:00", "p"), "a10", "application/json",
        404, "unknown_slot"},
-      {"unknown time", bookingBody(100001, "2026-12-01", "09:15", "p"), "a11", "application/json",
-       404, "unknown_slot"},
+      {"unknown time", bookingBody(100001, test::kFirstDate, "09:15", "p"), "a11",
+       "application/json", 404, "unknown_slot"},
       {"oversized body", std::string(5000, ' ') + good, "a12", "application/json", 413,
        "body_too_large"},
       {"no idempotency key", good, "", "application/json", 400, "invalid_idempotency_key"},
@@ -197,7 +349,7 @@ TEST(OriginE2ETest, BookingIsInItsSnapshotWithin250Milliseconds) {
     int64_t clinic = 100001 + i % 20;
     int booked_before = i / 20;  // each clinic's 09:00 slot gets a second booking in round two
     HttpResponse r =
-        post(client, bookingBody(clinic, "2026-12-01", "09:00", "snap-" + std::to_string(i)),
+        post(client, bookingBody(clinic, test::kFirstDate, "09:00", "snap-" + std::to_string(i)),
              "snap-" + std::to_string(i));
     ASSERT_EQ(r.status, 201) << r.body;
     auto acked = Clock::now();
@@ -400,7 +552,7 @@ TEST(OriginE2ETest, KillNineDuringABookingStormLosesNothing) {
           std::string person =
               "i" + std::to_string(iteration) + "t" + std::to_string(t) + "n" + std::to_string(n);
           int64_t clinic = 100001 + static_cast<int64_t>(rng() % 60);
-          std::string date = "2026-12-0" + std::to_string(1 + rng() % 3);
+          std::string date = formatDate(test::today() + 1 + static_cast<int32_t>(rng() % 3));
           int slot = static_cast<int>(rng() % 8);
           std::string time = (slot / 2 + 9 < 10 ? "0" : "") + std::to_string(9 + slot / 2) +
                              (slot % 2 ? ":30" : ":00");

@@ -50,14 +50,32 @@ class OriginProcess {
     std::filesystem::remove_all(dir_);
   }
 
+  // The command line of this origin; `port` and `db` may name another's (a second origin started
+  // by mistake).
+  std::vector<std::string> commandLine(int port, const std::string& db) const {
+    return {SURGE_ORIGIN_BIN,
+            "--listen",
+            "127.0.0.1:" + std::to_string(port),
+            "--db",
+            db,
+            "--memcached",
+            memcachedList(","),
+            "--snapshot-keys",
+            path("snapshot-keys.conf"),
+            "--admin-keys",
+            path("admin-keys.conf"),
+            "--catalog",
+            path("catalog.csv"),
+            "--workers",
+            "2",
+            "--publish-coalesce-ms",
+            "20",
+            "--full-publish-interval",
+            "2"};
+  }
+
   void start() {
-    process_ = testing::ChildProcess(
-        {SURGE_ORIGIN_BIN, "--listen", "127.0.0.1:" + std::to_string(port_), "--db",
-         path("origin.db"), "--memcached", memcachedList(","), "--snapshot-keys",
-         path("snapshot-keys.conf"), "--admin-keys", path("admin-keys.conf"), "--catalog",
-         path("catalog.csv"), "--workers", "2", "--publish-coalesce-ms", "20",
-         "--full-publish-interval", "2"},
-        path("origin.log"));
+    process_ = testing::ChildProcess(commandLine(port_, path("origin.db")), path("origin.log"));
     if (!testing::waitForPort(port_, std::chrono::seconds(20))) {
       throw std::runtime_error("surge-origin did not start: see " + path("origin.log"));
     }
@@ -66,6 +84,7 @@ class OriginProcess {
   void suspend() { process_.suspend(); }
   void resume() { process_.resume(); }
   int stop() { return process_.stop(); }
+  pid_t pid() const { return process_.pid(); }
 
   int port() const { return port_; }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }

@@ -89,8 +89,23 @@ TEST_F(SqliteBookingStoreTest, ImportsAndLoadsTheCatalog) {
   EXPECT_EQ(index_->clinics().size(), 4u);
   EXPECT_EQ(index_->slotCount(), 4u * 2 * 4);
   EXPECT_EQ(index_->slotsOf(100001).size(), 8u);
-  EXPECT_NE(index_->findSlot(100002, *parseDate("2026-12-02"), 9 * 60 + 30), nullptr);
-  EXPECT_EQ(index_->findSlot(100002, *parseDate("2026-12-03"), 9 * 60), nullptr);
+  EXPECT_NE(index_->findSlot(100002, *parseDate(test::kSecondDate), 9 * 60 + 30), nullptr);
+  EXPECT_EQ(index_->findSlot(100002, test::today() + 3, 9 * 60), nullptr);
+}
+
+// Regression: a second surge-origin on the same file started silently and, deciding from its own
+// memory, overbooked a 6-seat slot to 9. One writer per store.
+TEST_F(SqliteBookingStoreTest, ASecondOpenOfTheSameStoreIsRefusedAndNamesTheHolder) {
+  auto second = SqliteBookingStore::open(path_.string());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().find("is in use by"), std::string::npos) << second.error();
+  EXPECT_NE(second.error().find("pid " + std::to_string(::getpid())), std::string::npos)
+      << second.error();
+  // The holder goes on, and once it is gone the store opens again.
+  EXPECT_EQ(create(booking("after-refusal")).status, 201);
+  store_.reset();
+  auto reopened = SqliteBookingStore::open(path_.string());
+  EXPECT_TRUE(reopened.ok()) << (reopened.ok() ? "" : reopened.error());
 }
 
 TEST_F(SqliteBookingStoreTest, CreatesUntilFullThenRefuses) {
@@ -100,7 +115,7 @@ TEST_F(SqliteBookingStoreTest, CreatesUntilFullThenRefuses) {
     auto json = nlohmann::json::parse(r.body);
     EXPECT_EQ(json["booking_id"].get<std::string>().size(), 24u);
     EXPECT_EQ(json["token"].get<std::string>().size(), 64u);
-    EXPECT_EQ(json["date"], "2026-12-01");
+    EXPECT_EQ(json["date"], test::kFirstDate);
     EXPECT_EQ(json["time"], "09:00");
   }
   StoredResponse full = create(booking("late"));
@@ -207,16 +222,48 @@ TEST_F(SqliteBookingStoreTest, AStoreOfLayoutTwoIsUpgradedAndKeepsItsAnswers) {
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "UPDATE bookings SET answer = '{\"legacy\":true}';"
-                         "ALTER TABLE bookings DROP COLUMN token; PRAGMA user_version = 2;",
+                         "ALTER TABLE bookings DROP COLUMN token;"
+                         "ALTER TABLE bookings DROP COLUMN code_sha256;"
+                         "ALTER TABLE bookings DROP COLUMN code; DROP TABLE catalog_settings;"
+                         "PRAGMA user_version = 2;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   reopen();
-  EXPECT_EQ(query("PRAGMA user_version"), 3);
+  EXPECT_EQ(query("PRAGMA user_version"), 4);
   StoredResponse replay = create(b);
   EXPECT_TRUE(replay.replayed);
   EXPECT_EQ(replay.body, "{\"legacy\":true}");
   EXPECT_EQ(create(booking("quinn")).status, 201);  // new rows in the upgraded file
+}
+
+TEST_F(SqliteBookingStoreTest, AStoreOfLayoutThreeIsUpgradedAndItsBookingsStay) {
+  NewBooking b = booking("rosa");
+  ASSERT_EQ(create(b).status, 201);
+  store_.reset();
+  // What layout 3 wrote: no booking codes, no catalog settings.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "ALTER TABLE bookings DROP COLUMN code_sha256;"
+                         "ALTER TABLE bookings DROP COLUMN code; DROP TABLE catalog_settings;"
+                         "PRAGMA user_version = 3;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  reopen();
+  EXPECT_EQ(query("PRAGMA user_version"), 4);
+  StoredResponse replay = create(b);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(nlohmann::json::parse(replay.body).count("code"), 0u) << "made before codes existed";
+  // Such a booking cannot be looked up: no code matches it.
+  FreshToken fresh;
+  ASSERT_TRUE(issueToken(fresh));
+  ASSERT_TRUE(store_->begin().ok());
+  EXPECT_EQ(store_->lookupBooking("rosa", "00000000", fresh).status, 404);
+  ASSERT_TRUE(store_->commit().ok());
+  EXPECT_EQ(create(booking("sven")).status, 201);  // new rows in the upgraded file
 }
 
 TEST_F(SqliteBookingStoreTest, ReportsSlotChangesPerBatch) {

@@ -9,8 +9,17 @@
 
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog.h"
+#include "surge/origin/time_zone.h"
 
 namespace surge::origin::test {
+
+// The days the test catalogs have: tomorrow and the day after in the catalogs' zone (Asia/Seoul),
+// so that no slot of them has begun whenever the tests run (origin refuses slots in the past).
+inline int32_t today() {
+  return TimeZone::load(kDefaultTimeZone).value().localTime(unixNowMs()).day;
+}
+inline const std::string kFirstDate = formatDate(today() + 1);
+inline const std::string kSecondDate = formatDate(today() + 2);
 
 // Two 시/도, three 시/군/구, `clinics` clinics each with `days` days x `times` half-hour slots
 // from 09:00, all of capacity `capacity`. Clinic ids start at 100001.
@@ -22,7 +31,7 @@ inline CatalogData smallCatalog(int clinics = 4, int days = 2, int times = 4, in
                {"26", "부산광역시", ""},
                {"26110", "중구", "26"}};
   const char* leaves[] = {"11110", "11140", "26110"};
-  int32_t first_day = *parseDate("2026-12-01");
+  int32_t first_day = *parseDate(kFirstDate);
   for (int i = 0; i < clinics; ++i) {
     int64_t id = 100001 + i;
     c.clinics.push_back(Clinic{id, "테스트의원 " + std::to_string(i),
@@ -45,7 +54,7 @@ inline std::filesystem::path testStorePath(const std::string& prefix) {
           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
 }
 inline void removeStoreFiles(const std::filesystem::path& path) {
-  for (const char* suffix : {"", "-wal", "-shm"})
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"})
     std::filesystem::remove(path.string() + suffix);
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "surge/cache/memcached_client.h"
+#include "surge/http/listener.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
 #include "surge/origin/calendar.h"
@@ -145,6 +146,14 @@ int main(int argc, char** argv) {
   server_options.http.workers = flags.workers;
   server_options.http.limits.max_body = 64u << 20;  // catalog imports
 
+  // Checked before the store is opened (the server checks again when it binds): a refused start
+  // creates and changes nothing.
+  if (std::string other = http::otherListener(server_options.http.host, server_options.http.port);
+      !other.empty()) {
+    std::fprintf(stderr, "surge-origin: %s:%d is already in use by %s: one server per port\n",
+                 server_options.http.host.c_str(), server_options.http.port, other.c_str());
+    return 1;
+  }
   auto store = origin::SqliteBookingStore::open(flags.db);
   if (!store) {
     std::fprintf(stderr, "surge-origin: %s\n", store.error().c_str());

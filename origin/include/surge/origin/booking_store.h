@@ -38,17 +38,33 @@ struct NewBooking {
   std::string booking_id;    // begins with now_ms: rows append in id order
   std::string token_sha256;  // kept for the booking's life: checks the bearer token
   std::string token;         // the bearer token's 32 bytes, kept only while a retry may replay
+  std::string code;          // the booking code (booking_code.h), kept only as long as `token`
+  std::string code_sha256;   // kept for the booking's life: checks a lookup
   std::string created_body;  // the 201 answer
+  // The slot's time has come (in the catalog's zone): refused with 409 slot_past, unless the key
+  // replays an answer given before.
+  bool slot_past = false;
 };
 
-// Fills booking_id, token_sha256, token and created_body. False when no randomness is available.
+// A bearer token issued for an existing booking (a lookup by booking code).
+struct FreshToken {
+  std::string token;         // 32 bytes
+  std::string token_sha256;  // of its hex form, as a booking row keeps it
+};
+
+// Fills the token. False when no randomness is available.
+bool issueToken(FreshToken& token);
+
+// Fills booking_id, token_sha256, token, code, code_sha256 and created_body. False when no
+// randomness is available.
 bool issueCredentials(NewBooking& booking);
 
 // The 201 answer of a booking, byte for byte as issueCredentials made it: what an idempotent
 // retry gets back, rebuilt from the stored row (so the row need not hold the answer's text).
 // `token` is the raw 32 bytes.
-std::string createdBody(std::string_view booking_id, std::string_view token, int64_t clinic_id,
-                        int32_t day, int16_t minute, std::string_view person_id,
+// `code` (8 characters) may be empty: bookings made before codes existed have none.
+std::string createdBody(std::string_view booking_id, std::string_view token, std::string_view code,
+                        int64_t clinic_id, int32_t day, int16_t minute, std::string_view person_id,
                         int64_t created_ms);
 
 // Booking ids begin with 12 hex digits of their creation time (ms): the id prefix of `unix_ms`,
@@ -118,6 +134,12 @@ class BookingStore {
                                        int64_t now_ms) = 0;
   virtual std::optional<BookingView> findBooking(const std::string& booking_id,
                                                  const std::string& token) = 0;
+  // The active booking of `person_id` when `code` (normalized, booking_code.h) is its code: 200
+  // with the booking and `fresh` as its bearer token from now on (the old one stops working).
+  // 404 when the person has no active booking or the code is another: the same answer and the
+  // same work, so the two cannot be told apart.
+  virtual StoredResponse lookupBooking(const std::string& person_id, const std::string& code,
+                                       const FreshToken& fresh) = 0;
   // Slots whose booked count changed since the last call (in this batch).
   virtual std::vector<SlotChange> takeSlotChanges() = 0;
 

@@ -47,6 +47,8 @@ class BookingWriter {
   void createBooking(NewBooking booking, Reply reply);
   void cancelBooking(std::string id, std::string token, int64_t now_ms, Reply reply);
   void findBooking(std::string id, std::string token, Reply reply);
+  // `code` normalized (booking_code.h); `fresh` becomes the booking's token when the code fits.
+  void lookupBooking(std::string person_id, std::string code, FreshToken fresh, Reply reply);
   void runExclusive(ExclusiveJob job);
 
   // The current catalog (replaced after an import). Safe from any thread.

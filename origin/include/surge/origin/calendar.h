@@ -25,6 +25,12 @@ void appendTime(std::string& out, int16_t minute);
 char* writeDate(char* out, int32_t day);
 char* writeTime(char* out, int16_t minute);
 
+// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12, day 1-31), and back.
+int32_t civilDay(int year, int month, int day);
+void civilDate(int32_t day, int& year, int& month, int& day_of_month);
+// 0 for Sunday .. 6 for Saturday.
+int weekday(int32_t day);
+
 // The wall clock, as Unix milliseconds.
 int64_t unixNowMs();
 

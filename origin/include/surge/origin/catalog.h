@@ -36,6 +36,9 @@ struct Slot {
 // validateCatalog (every clinic's region exists and is a 시/군/구, every slot's clinic exists, no
 // duplicates).
 struct CatalogData {
+  // The zone the slots' dates and times are in (time_zone.h): a tz database name such as
+  // "Asia/Seoul", "UTC" or "+09:00". Empty: as before (Asia/Seoul for a new store).
+  std::string time_zone;
   std::vector<Region> regions;
   std::vector<Clinic> clinics;
   std::vector<Slot> slots;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "surge/origin/catalog.h"
+#include "surge/origin/time_zone.h"
 
 namespace surge::origin {
 
@@ -46,7 +47,14 @@ struct StoredSlot {
 class CatalogIndex {
  public:
   CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clinics,
-               std::vector<StoredSlot> slots);
+               std::vector<StoredSlot> slots, TimeZone zone = TimeZone());
+
+  // The zone of the slots' dates and times.
+  const TimeZone& timeZone() const { return zone_; }
+  // Has the slot begun at local time `now` (a slot is bookable until its start)?
+  static bool hasBegun(int32_t day, int16_t minute, LocalTime now) {
+    return day < now.day || (day == now.day && minute <= now.minute());
+  }
 
   const std::vector<Region>& regions() const { return regions_; }
   const std::vector<Clinic>& clinics() const { return clinics_; }
@@ -73,6 +81,7 @@ class CatalogIndex {
   size_t slotCount() const { return slot_count_; }
 
  private:
+  TimeZone zone_;
   std::vector<Region> regions_;
   std::vector<Clinic> clinics_;  // by id
   std::unordered_map<std::string, size_t> region_by_code_;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "surge/cache/metrics.h"
+#include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
@@ -20,6 +21,8 @@ namespace surge::origin {
 struct OriginServerOptions {
   http::ServerOptions http;  // listen address, workers, limits, timeouts
   size_t max_booking_body = 4096;
+  // Lookups by booking code per person id (edges limit them per client as well).
+  http::AttemptLimiter::Options lookups_per_person{10, std::chrono::hours(1), 100000};
 };
 
 class OriginServer final : public http::Handler {
@@ -51,6 +54,7 @@ class OriginServer final : public http::Handler {
   std::atomic<int64_t> creates_in_flight_max_{0};
   cache::Gauge& in_flight_gauge_;
   cache::Gauge& in_flight_max_gauge_;
+  http::AttemptLimiter lookups_;
   http::Server server_;
 };
 

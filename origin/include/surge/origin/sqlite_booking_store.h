@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "surge/origin/booking_store.h"
+#include "surge/origin/store_lock.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -33,7 +34,8 @@ namespace surge::origin {
 
 class SqliteBookingStore final : public BookingStore {
  public:
-  // Creates the file and schema when missing.
+  // Creates the file and schema when missing. Fails while another process (or another open
+  // store in this one) has the file: one writer per store (store_lock.h).
   static cache::Result<std::unique_ptr<SqliteBookingStore>, std::string> open(
       const std::string& path);
   ~SqliteBookingStore() override;
@@ -50,6 +52,8 @@ class SqliteBookingStore final : public BookingStore {
                                int64_t now_ms) override;
   std::optional<BookingView> findBooking(const std::string& booking_id,
                                          const std::string& token) override;
+  StoredResponse lookupBooking(const std::string& person_id, const std::string& code,
+                               const FreshToken& fresh) override;
   std::vector<SlotChange> takeSlotChanges() override;
   cache::Result<size_t, std::string> importCatalog(const CatalogData& catalog) override;
   cache::Result<CatalogIndexPtr, std::string> loadCatalog() override;
@@ -63,7 +67,7 @@ class SqliteBookingStore final : public BookingStore {
   class Statement;
 
  private:
-  explicit SqliteBookingStore(sqlite3* db);
+  SqliteBookingStore(sqlite3* db, StoreLock lock);
   cache::Result<cache::Done, std::string> prepareAll();
   cache::Result<cache::Done, std::string> exec(const char* sql);
   std::unique_ptr<Statement> prepare(const char* sql);
@@ -85,6 +89,7 @@ class SqliteBookingStore final : public BookingStore {
   // the WAL passes 4096 pages (wal_autocheckpoint), and then has little left to copy.
   void checkpointLoop(std::string path);
 
+  StoreLock lock_;  // released last, after the connection is closed
   sqlite3* db_;
   std::thread checkpointer_;
   std::mutex checkpoint_mutex_;
@@ -136,7 +141,7 @@ class SqliteBookingStore final : public BookingStore {
   std::unordered_set<std::string> used_tickets_;
 
   std::unique_ptr<Statement> idem_body_, idem_put_, booking_answer_, booking_insert_, booking_get_,
-      booking_cancel_;
+      booking_cancel_, booking_token_;
 };
 
 }  // namespace surge::origin
