@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "surge/cache/gap_report.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
 
@@ -73,6 +74,17 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   mc.servers = config_->memcached;
   snapshots_ = std::make_unique<SnapshotCache>(mc, keyring, config_->snapshots, metrics_);
   origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
+  gap_keys_ = keyring;
+  for (int i = 0; i < 3; ++i) {
+    static const char* kOutcome[] = {"accepted", "refused", "failed"};
+    gap_reports_[i] = &metrics_.counter("surge_edge_gap_reports_total",
+                                        "Gap reports sent to origin, by how origin answered",
+                                        std::string("outcome=\"") + kOutcome[i] + "\"");
+  }
+  if (config_->have_origin) {
+    snapshots_->setGapReporter(
+        [this](std::vector<std::string> names) { reportGaps(std::move(names)); });
+  }
   for (const EdgeConfig::Peer& peer : config_->ops_peers) {
     OriginOptions o;
     o.host = peer.host;
@@ -114,7 +126,7 @@ cache::Result<cache::Done, std::string> EdgeServer::start() {
     if (!ok) return ok;
   }
   if (!config_->memcached.empty()) {
-    auto ok = snapshots_->start({"regions"});
+    auto ok = snapshots_->start({std::string(cache::kCatalogSnapshot), "regions"});
     if (!ok) return cache::fail("memcached: " + ok.error());
   }
   if (waiting_room_) {
@@ -122,7 +134,45 @@ cache::Result<cache::Done, std::string> EdgeServer::start() {
     if (!ok) return cache::fail("memcached: " + ok.error());
   }
   server_ = std::make_unique<http::Server>(config_->server, *this);
-  return server_->start();
+  auto started = server_->start();
+  if (started) running_server_.store(server_.get(), std::memory_order_release);
+  return started;
+}
+
+void EdgeServer::reportGaps(std::vector<std::string> names) {
+  http::Server* server = running_server_.load(std::memory_order_acquire);
+  if (server == nullptr) return;  // still missing at the next pass: reported then
+  cache::KeyringKey key;
+  {
+    std::lock_guard lock(gap_keys_mutex_);
+    if (gap_keys_.empty()) return;
+    key = gap_keys_.signingKey();
+  }
+  auto report =
+      std::make_shared<cache::SignedGapReport>(cache::signGapReport(key, names, ::time(nullptr)));
+  std::string id =
+      id_prefix_ + "-" + std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+  server->postTo(0, [this, report, id](http::Worker& worker) {
+    http::Request request;
+    request.method = "POST";
+    request.target = cache::kGapReportPath;
+    request.path = cache::kGapReportPath;
+    request.headers = {{"Content-Type", "text/plain"},
+                       {"X-Surge-Key", report->key_id},
+                       {"X-Surge-Timestamp", report->timestamp},
+                       {"X-Surge-Signature", report->signature}};
+    request.body = report->body;
+    // Operator-class traffic: it neither waits on the circuit nor moves it.
+    origin_->forward(
+        worker, request, config().server.host, id, 0,
+        [this](http::Response r) {
+          gap_reports_[r.status == 202 ? 0 : r.status == 401 ? 1 : 2]->add();
+          if (r.status == 401) {
+            std::fprintf(stderr, "surge-edge: origin refused a gap report: %s\n", r.body.c_str());
+          }
+        },
+        /*ops=*/true);
+  });
 }
 
 std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> next,
@@ -159,6 +209,10 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     }
   }
   if (waiting_room_) waiting_room_->setStateKeyring(keyring);
+  {
+    std::lock_guard lock(gap_keys_mutex_);
+    gap_keys_ = keyring;
+  }
   snapshots_->setKeyring(std::move(keyring));
   snapshots_->setOptions(next->snapshots);
   OriginOptions origin = next->origin;
@@ -283,9 +337,9 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
     }
     if (path == "/readyz") {
       const EdgeConfig& c = config();
-      std::optional<SnapshotLookup> regions;
-      if (!c.memcached.empty()) regions = snapshots_->get("regions");
-      bool snapshots_ok = c.memcached.empty() || (regions && !regions->snapshot->not_found);
+      // Snapshots: memcached read lately, origin's catalog held (so everything it lists has
+      // been published) and the regions list held.
+      bool snapshots_ok = c.memcached.empty() || snapshots_->ready();
       bool origin_ok = !c.have_origin || origin_->healthy();
       std::string body = std::string("{\"ready\":") +
                          (snapshots_ok && origin_ok ? "true" : "false") +
@@ -323,7 +377,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       }
       body += "]}";
       http::Response r = http::Response::json(200, std::move(body));
-      r.headers += "Cache-Control: no-store\r\n";
+      http::setCacheControl(r, "no-store");
       return answer(worker, slot, &request, ctx, std::move(r));
     }
     if (path.substr(0, 18) == "/ops/metrics/peer/") {
@@ -442,7 +496,7 @@ void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
   from.forward(
       worker, metrics_request, request.remote_addr, id, 0,
       [this, &worker, slot, async](http::Response r) {
-        r.headers += "Cache-Control: no-store\r\n";
+        http::setCacheControl(r, "no-store");
         answer(worker, slot, nullptr, async, std::move(r));
       },
       /*ops=*/true);
@@ -457,6 +511,10 @@ void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& reques
         snapshotResponse(*found, request.method == "HEAD", request.header("Accept-Encoding"),
                          request.header("If-None-Match")));
   }
+  // Not in origin's catalog: a 404 now, without asking memcached (junk ids cost nothing).
+  if (snapshots_->known(name) == SnapshotCache::Known::kNo) {
+    return answer(worker, slot, &request, ctx, notFoundAnswer(name));
+  }
   // Miss: park until the refresher has fetched it (coalesced with other misses for the name).
   LogContext async = copyContext(request, kSnapshot, ctx.start);
   bool head = request.method == "HEAD";
@@ -467,6 +525,7 @@ void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& reques
       [this, &worker, slot, async = std::move(async), head, accept = std::move(accept),
        inm = std::move(inm)](std::optional<SnapshotLookup> found) {
         if (!found) {
+          // Known (or not yet decidable) and not in memcached: a gap origin is told about.
           return answer(worker, slot, nullptr, async,
                         jsonError(503, "snapshot_unavailable",
                                   "the snapshot cannot be read right now; retry shortly", 1));
@@ -479,21 +538,21 @@ void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& reques
   }
 }
 
+http::Response EdgeServer::notFoundAnswer(const std::string& name) const {
+  const char* what = name.rfind("clinic/", 0) == 0   ? "unknown clinic"
+                     : name.rfind("region/", 0) == 0 ? "unknown region"
+                                                     : "no such snapshot";
+  http::Response r = jsonError(404, "not_found", what);
+  // Origin's word, as fresh as the catalog: shared caches may keep it as long as a snapshot.
+  http::setCacheControl(r, "public, max-age=2, s-maxage=2");
+  return r;
+}
+
 http::Response EdgeServer::snapshotResponse(const SnapshotLookup& found, bool,
                                             std::string_view accept_encoding,
                                             std::string_view if_none_match) const {
   const CachedSnapshot& s = *found.snapshot;
-  if (s.not_found && s.name == "regions") {
-    // Origin publishes the region list first thing: without it, origin has not published yet
-    // (a first start, or memcached restarted empty). Not an answer to cache.
-    return jsonError(503, "snapshot_unavailable", "not published yet; retry shortly", 1);
-  }
-  if (s.not_found) {
-    const char* what = s.name.rfind("clinic/", 0) == 0   ? "unknown clinic"
-                       : s.name.rfind("region/", 0) == 0 ? "unknown region"
-                                                         : "no such snapshot";
-    return jsonError(404, "not_found", what);
-  }
+  if (s.not_found) return notFoundAnswer(s.name);
   const EdgeConfig& cfg = config();
   Coding coding = chooseCoding(accept_encoding, !s.zstd.empty(), false, !s.gzip.empty());
   http::Response r;

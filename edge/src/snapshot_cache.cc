@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 
@@ -60,6 +61,10 @@ SnapshotCache::SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring k
                                        "Snapshots refused: bad MAC, unknown key or malformed")),
       updates_(metrics.counter("surge_edge_snapshot_updates_total",
                                "New snapshot versions installed in L1")),
+      unknown_(metrics.counter("surge_edge_snapshot_unknown_total",
+                               "Snapshot names origin's catalog does not list (404)")),
+      gaps_reported_(metrics.counter("surge_edge_snapshot_gaps_total",
+                                     "Known snapshots memcached did not have, reported to origin")),
       entries_(metrics.gauge("surge_edge_l1_entries", "Snapshots held in L1")) {}
 
 SnapshotCache::~SnapshotCache() {
@@ -89,6 +94,20 @@ void SnapshotCache::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void SnapshotCache::setGapReporter(GapReporter reporter) {
+  gap_reporter_ = std::move(reporter);
+}
+
+SnapshotCache::Known SnapshotCache::known(const std::string& name) const {
+  std::shared_ptr<const cache::CatalogNames> catalog;
+  {
+    std::lock_guard lock(catalog_mutex_);
+    catalog = catalog_;
+  }
+  if (!catalog) return Known::kUndecided;
+  return catalog->contains(name) ? Known::kYes : Known::kNo;
 }
 
 void SnapshotCache::setKeyring(cache::Keyring keyring) {
@@ -170,7 +189,21 @@ bool SnapshotCache::waitFor(const std::string& name, http::Worker& worker, Waite
 
 bool SnapshotCache::ready() const {
   int64_t last = last_success_ms_.load(std::memory_order_relaxed);
-  return last > 0 && nowMs() - last <= stale_if_error_ms_.load(std::memory_order_relaxed);
+  if (last <= 0 || nowMs() - last > stale_if_error_ms_.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  {
+    std::lock_guard lock(catalog_mutex_);
+    if (!catalog_) return false;
+  }
+  return holds("regions");
+}
+
+bool SnapshotCache::holds(const std::string& name) const {
+  const Shard& shard = shards_[std::hash<std::string>{}(name) % kShards];
+  std::shared_lock lock(shard.mutex);
+  auto it = shard.slots.find(name);
+  return it != shard.slots.end() && it->second->snapshot && !it->second->snapshot->not_found;
 }
 
 std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
@@ -190,7 +223,8 @@ std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
                       now_ms - it->second->confirmed_ms.load(std::memory_order_relaxed) > 2000;
       // A name memcached did not have is asked again only when someone asks for it again: junk
       // names must not fill the refresher's batches for a minute each.
-      if ((now_ms - used > idle_ms || old_miss) && it->first != "regions") {
+      bool always = it->first == "regions" || it->first == cache::kCatalogSnapshot;
+      if ((now_ms - used > idle_ms || old_miss) && !always) {
         it = s.slots.erase(it);  // nobody asked for it lately: stop refreshing it
         continue;
       }
@@ -200,6 +234,13 @@ std::vector<std::string> SnapshotCache::namesInUse(int64_t now_ms) {
     total += s.slots.size();
   }
   entries_.set(static_cast<int64_t>(total));
+  // Read every interval whether held or not: the catalog decides 404s and readiness, and the
+  // regions list is every page's first request.
+  for (std::string_view always : {std::string_view("regions"), cache::kCatalogSnapshot}) {
+    if (std::find(names.begin(), names.end(), always) == names.end()) {
+      names.emplace_back(always);
+    }
+  }
   return names;
 }
 
@@ -225,6 +266,7 @@ void SnapshotCache::loop() {
       next_tick = std::chrono::steady_clock::now() + interval;
       fetch(namesInUse(nowMs()));
     }
+    reportGaps();
   }
   // Nobody is left to answer parked requests with a fetch: tell them now.
   std::unordered_map<std::string, std::vector<Parked>> parked;
@@ -271,11 +313,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       const std::string& name = names[i];
       auto it = result->values.find(keys[i - start]);
       if (it == result->values.end()) {
-        if (!result->partial) {
-          // Not in memcached. A snapshot we already have stays (memcached may have lost it and
-          // origin republishes); a name we never had is a 404 for now.
-          markNotFound(name, now, /*keep_held=*/true);
-        }
+        if (!result->partial) missing(name, now);
         wake(name);
         continue;
       }
@@ -289,7 +327,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       }
       if (opened->content_type == cache::kRemovedContentType) {
         // Removed by its owner (a sealed tombstone): 404 from now on, not the copy held.
-        markNotFound(name, now, /*keep_held=*/false);
+        markNotFound(name, now);
         wake(name);
         continue;
       }
@@ -323,19 +361,69 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       snap->identity = std::move(body.value());
       snap->gzip = gzipCompress(snap->identity);
       updates_.add();
+      if (name == cache::kCatalogSnapshot) learnCatalog(*snap);
       install(name, std::move(snap), now);
       wake(name);
     }
   }
 }
 
-void SnapshotCache::markNotFound(const std::string& name, int64_t now_ms, bool keep_held) {
-  if (keep_held) {
-    Shard& shard = shardOf(name);
-    std::shared_lock lock(shard.mutex);
-    auto s = shard.slots.find(name);
-    if (s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found) return;
+void SnapshotCache::missing(const std::string& name, int64_t now_ms) {
+  // A copy held stays: memcached lost it, and origin republishes it once told.
+  if (!holds(name)) {
+    Known k = known(name);
+    if (k == Known::kNo) {
+      unknown_.add();
+      return markNotFound(name, now_ms);
+    }
+    // Known, or no catalog to tell yet (then the catalog is missing too, and is reported with it):
+    // a gap, never a 404.
   }
+  gaps_.push_back(name);
+}
+
+void SnapshotCache::reportGaps() {
+  if (gaps_.empty()) return;
+  int64_t now = nowMs();
+  int64_t interval_ms;
+  {
+    std::lock_guard lock(options_mutex_);
+    interval_ms = options_.gap_report_interval.count();
+  }
+  if (gap_reported_ms_.size() > 100000) {
+    std::erase_if(gap_reported_ms_,
+                  [&](const auto& entry) { return now - entry.second > interval_ms; });
+  }
+  std::vector<std::string> due;
+  for (std::string& name : gaps_) {
+    auto [it, fresh] = gap_reported_ms_.emplace(name, now);
+    if (!fresh) {
+      if (now - it->second < interval_ms) continue;
+      it->second = now;
+    }
+    due.push_back(std::move(name));
+  }
+  gaps_.clear();
+  if (due.empty()) return;
+  gaps_reported_.add(due.size());
+  if (gap_reporter_) gap_reporter_(std::move(due));
+}
+
+void SnapshotCache::learnCatalog(const CachedSnapshot& snap) {
+  auto names = cache::CatalogNames::parse(snap.identity);
+  if (!names) {
+    verify_failures_.add();
+    std::fprintf(stderr,
+                 "surge-edge: the catalog snapshot v%llu does not parse; keeping the last\n",
+                 static_cast<unsigned long long>(snap.version));
+    return;
+  }
+  auto shared = std::make_shared<const cache::CatalogNames>(std::move(names.value()));
+  std::lock_guard lock(catalog_mutex_);
+  catalog_ = std::move(shared);
+}
+
+void SnapshotCache::markNotFound(const std::string& name, int64_t now_ms) {
   auto nf = std::make_shared<CachedSnapshot>();
   nf->name = name;
   nf->not_found = true;

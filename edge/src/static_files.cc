@@ -449,8 +449,7 @@ const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std
 
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
   auto error = [](int status, const char* code, const char* message) {
-    return http::Response::json(status, std::string("{\"error\":{\"code\":\"") + code +
-                                            "\",\"message\":\"" + message + "\"}}");
+    return http::jsonError(status, code, message);
   };
   std::optional<std::string> path = normalizePath(request.path);
   if (!path) return error(400, "bad_path", "the path is not valid or leaves the document root");

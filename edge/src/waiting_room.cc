@@ -304,10 +304,8 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
 http::Response WaitingRoom::refuse(const Gate& gate) const {
   std::string reason = gate.reason;
   if (reason == "unavailable") {
-    http::Response r =
-        jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry", 1);
-    r.headers += "Cache-Control: no-store\r\n";
-    return r;
+    return jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry",
+                     1);
   }
   const char* message = reason == "missing"  ? "join the queue first: POST /api/v1/queue/tickets"
                         : reason == "forged" ? "the ticket does not verify"
@@ -315,9 +313,7 @@ http::Response WaitingRoom::refuse(const Gate& gate) const {
                         : reason == "revoked"      ? "the queue was reset; join again"
                         : reason == "not_admitted" ? "not your turn yet"
                                                    : "your booking session has expired; join again";
-  http::Response r = jsonError(403, "ticket_" + reason, message);
-  r.headers += "Cache-Control: no-store\r\n";
-  return r;
+  return jsonError(403, "ticket_" + reason, message);
 }
 
 void WaitingRoom::readState() {

@@ -37,6 +37,29 @@ static_assert(kReadChunk >= kTlsRecord);
 
 }  // namespace
 
+std::string errorCodeFor(int status) {
+  // The names the handlers use for the same failures, so a client sees one code whether the
+  // edge's parser or origin's handler refused it (origin says body_too_large too).
+  switch (status) {
+    case 400:
+      return "bad_request";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "body_too_large";
+    case 414:
+      return "target_too_long";
+    case 431:
+      return "headers_too_large";
+    case 501:
+      return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
+    default:
+      return "http_" + std::to_string(status);
+  }
+}
+
 SharedFile::~SharedFile() {
   if (fd >= 0) ::close(fd);
 }
@@ -56,8 +79,25 @@ Response jsonError(int status, std::string_view code, std::string_view message,
   body.append("{\"error\":{\"code\":\"").append(code).append("\",\"message\":\"");
   body.append(message).append("\"}}");
   Response r = Response::json(status, std::move(body));
+  r.headers += "Cache-Control: no-store\r\n";
   if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
   return r;
+}
+
+void setCacheControl(Response& response, std::string_view value) {
+  std::string& h = response.headers;
+  for (size_t line = 0; line < h.size();) {
+    size_t end = h.find("\r\n", line);
+    if (end == std::string::npos) break;
+    constexpr std::string_view kName = "Cache-Control:";
+    if (end - line >= kName.size() &&
+        equalsIgnoreCase(std::string_view(h).substr(line, kName.size()), kName)) {
+      h.erase(line, end + 2 - line);
+      continue;
+    }
+    line = end + 2;
+  }
+  h.append("Cache-Control: ").append(value).append("\r\n");
 }
 
 const char* reasonPhrase(int status) {
@@ -662,7 +702,7 @@ class Worker::Impl {
   }
 
   void queueError(Connection& c, int status, const char* reason) {
-    Response r = jsonError(status, "http_" + std::to_string(status), reason);
+    Response r = jsonError(status, errorCodeFor(status), reason);
     r.close = true;  // after a framing error nothing that follows can be trusted
     queue(c, std::move(r));
   }
@@ -872,6 +912,12 @@ cache::Result<cache::Done, std::string> Server::start() {
   for (auto& w : workers_)
     w->run();
   return cache::Done{};
+}
+
+void Server::postTo(int index, std::function<void(Worker&)> fn) {
+  if (index < 0 || static_cast<size_t>(index) >= workers_.size()) return;
+  Worker::Impl* impl = workers_[static_cast<size_t>(index)].get();
+  impl->post([impl, fn = std::move(fn)] { fn(impl->worker()); });
 }
 
 void Server::setTls(std::shared_ptr<TlsContext> tls) {

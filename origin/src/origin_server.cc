@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "surge/cache/gap_report.h"
 #include "surge/cache/hmac.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
@@ -24,12 +25,13 @@ enum Route {
   kAdmin,
   kHealth,
   kMetrics,
+  kGaps,
   kOther
 };
 constexpr int kRouteCount = kOther + 1;
-constexpr const char* kRouteNames[kRouteCount] = {"booking_create", "booking_get", "booking_cancel",
-                                                  "booking_lookup", "admin",       "health",
-                                                  "metrics",        "other"};
+constexpr const char* kRouteNames[kRouteCount] = {
+    "booking_create", "booking_get", "booking_cancel", "booking_lookup", "admin",
+    "health",         "metrics",     "snapshot_gaps",  "other"};
 constexpr int kStatuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
                              409, 413, 415, 422, 429, 500, 502, 503};
 constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
@@ -271,15 +273,37 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     return writer_.findBooking(std::move(id), std::move(token), ex.later());
   }
 
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    ex.route = path == "/metrics" ? kMetrics : kHealth;
+    if (!options_.status_access.allows(req.remote_addr)) {
+      return ex.error(403, "forbidden", "not from this address (--status-allow)");
+    }
+  }
   if (path == "/healthz") {
-    ex.route = kHealth;
     return ex.send(200, "{\"status\":\"ok\"}");
   }
   if (path == "/readyz") {
-    ex.route = kHealth;
-    bool ready = writer_.catalog()->slotCount() > 0;
-    return ready ? ex.send(200, "{\"status\":\"ready\"}")
-                 : ex.error(503, "not_ready", "no catalog imported yet");
+    // Ready once the catalog is loaded and everything it lists has been published: an edge sent
+    // here earlier would find snapshots missing that are only not written yet.
+    if (writer_.catalog()->slotCount() == 0) {
+      return ex.error(503, "not_ready", "no catalog imported yet", 1);
+    }
+    if (!publisher_.fullyPublished()) {
+      return ex.error(503, "not_ready", "the first full publish has not finished", 1);
+    }
+    return ex.send(200, "{\"status\":\"ready\"}");
+  }
+  if (path == cache::kGapReportPath) {
+    ex.route = kGaps;
+    if (method != "POST") return ex.error(405, "method_not_allowed", "use POST");
+    std::string refused = cache::verifyGapReport(
+        options_.snapshot_keys, req.header("X-Surge-Key"), req.header("X-Surge-Timestamp"),
+        req.header("X-Surge-Signature"), req.body, unixNowMs() / 1000);
+    if (!refused.empty()) return ex.error(401, refused, "gap report refused: " + refused);
+    std::vector<std::string> names = cache::gapNames(req.body);
+    size_t accepted = publisher_.fillGaps(names);
+    return ex.send(202, "{\"reported\":" + std::to_string(names.size()) +
+                            ",\"republishing\":" + std::to_string(accepted) + "}");
   }
   if (path == "/metrics") {
     http::Response r;
@@ -334,8 +358,17 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       });
     }
     if (rest == "publish" && method == "POST") {
-      publisher_.requestFullPublish();
-      return ex.send(202, "{\"status\":\"full publish started\"}");
+      // ?wait=1: answered when the full publish is over, with what it did (surgectl publish).
+      if (req.query.find("wait=1") == std::string_view::npos) {
+        publisher_.requestFullPublish();
+        return ex.send(202, "{\"status\":\"full publish started\"}");
+      }
+      return publisher_.requestFullPublish([e = ex](const SnapshotPublisher::Report& report) {
+        e.worker->post([e, body = "{\"published\":" + report.json() + "}",
+                        failed = report.failed > 0]() mutable {
+          e.send(failed ? 502 : 200, std::move(body));
+        });
+      });
     }
     if (rest == "snapshots" && method == "GET") {
       auto reply = ex.later();

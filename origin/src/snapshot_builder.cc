@@ -16,24 +16,51 @@ void appendInt(std::string& out, int64_t v) {
   out.append(buf, end);
 }
 
-void appendHeader(std::string& out, uint64_t version, int64_t now_ms) {
-  out += "{\"version\":";
-  appendInt(out, static_cast<int64_t>(version));
-  out += ",\"generated_at\":\"";
-  out += formatTimestamp(now_ms);
-  out += "\"";
-}
-
 int32_t remaining(const IndexedSlot& s) {
   return std::max(0, s.capacity - s.booked.load(std::memory_order_acquire));
 }
 
+// The first of a clinic's slots (ordered by day and minute) that has not begun at `now`.
+std::span<const IndexedSlot>::iterator firstToCome(std::span<const IndexedSlot> slots,
+                                                   LocalTime now) {
+  return std::partition_point(slots.begin(), slots.end(), [&](const IndexedSlot& s) {
+    return CatalogIndex::hasBegun(s.day, s.minute, now);
+  });
+}
+
 }  // namespace
 
+std::string snapshotWithHeader(uint64_t version, int64_t generated_ms, std::string_view tail) {
+  std::string out;
+  out.reserve(tail.size() + 64);
+  out += "{\"version\":";
+  appendInt(out, static_cast<int64_t>(version));
+  out += ",\"generated_at\":\"";
+  out += formatTimestamp(generated_ms);
+  out += '"';
+  out += tail;
+  return out;
+}
+
 std::string buildRegionsSnapshot(const CatalogIndex& index, uint64_t version, int64_t now_ms) {
+  return snapshotWithHeader(version, now_ms, regionsSnapshotTail(index));
+}
+
+std::string buildRegionSnapshot(const CatalogIndex& index, const Region& region, uint64_t version,
+                                int64_t now_ms) {
+  return snapshotWithHeader(version, now_ms,
+                            regionSnapshotTail(index, region, index.timeZone().localTime(now_ms)));
+}
+
+std::string buildClinicSnapshot(const CatalogIndex& index, const Clinic& clinic, uint64_t version,
+                                int64_t now_ms) {
+  return snapshotWithHeader(version, now_ms,
+                            clinicSnapshotTail(index, clinic, index.timeZone().localTime(now_ms)));
+}
+
+std::string regionsSnapshotTail(const CatalogIndex& index) {
   std::string out;
   out.reserve(index.regions().size() * 80 + 64);
-  appendHeader(out, version, now_ms);
   out += ",\"regions\":[";
   bool first = true;
   for (const Region& r : index.regions()) {
@@ -57,13 +84,28 @@ std::string buildRegionsSnapshot(const CatalogIndex& index, uint64_t version, in
   return out;
 }
 
-std::string buildRegionSnapshot(const CatalogIndex& index, const Region& region, uint64_t version,
-                                int64_t now_ms) {
+std::string regionSnapshotTail(const CatalogIndex& index, const Region& region, LocalTime now) {
   const std::vector<const Clinic*>& clinics = index.clinicsOf(region.code);
-  const std::vector<int32_t>& days = index.daysOf(region.code);
+  const std::vector<int32_t>& all_days = index.daysOf(region.code);
+  // Days before today are gone. Today stays while some clinic has a slot still to begin; its
+  // seats left are those of the slots still to begin (the day totals count the whole day).
+  auto first_day = std::lower_bound(all_days.begin(), all_days.end(), now.day);
+  std::vector<int32_t> today_left;  // per clinic; -1: nothing left to begin today
+  bool today_listed = false;
+  if (first_day != all_days.end() && *first_day == now.day) {
+    today_left.assign(clinics.size(), -1);
+    for (size_t ci = 0; ci < clinics.size(); ++ci) {
+      std::span<const IndexedSlot> slots = index.slotsOf(clinics[ci]->id);
+      for (auto it = firstToCome(slots, now); it != slots.end() && it->day == now.day; ++it) {
+        today_left[ci] = std::max(today_left[ci], 0) + remaining(*it);
+      }
+      today_listed = today_listed || today_left[ci] >= 0;
+    }
+    if (!today_listed) ++first_day;
+  }
+  const std::span<const int32_t> days(first_day, all_days.end());
   std::string out;
   out.reserve(clinics.size() * (180 + days.size() * 4) + days.size() * 14 + 128);
-  appendHeader(out, version, now_ms);
   out += ",\"region\":";
   appendJsonString(out, region.code);
   out += ",\"dates\":[";
@@ -80,12 +122,17 @@ std::string buildRegionSnapshot(const CatalogIndex& index, const Region& region,
     out += index.clinicFragment(c);
     // The clinic's days are a sorted subset of the region's: walk both, 0 where it has none.
     std::span<const DayTotal> totals = index.dayTotalsOf(c.id);
-    size_t t = 0;
+    size_t t = static_cast<size_t>(
+        std::lower_bound(totals.begin(), totals.end(), days.empty() ? INT32_MAX : days.front(),
+                         [](const DayTotal& total, int32_t day) { return total.day < day; }) -
+        totals.begin());
     for (size_t d = 0; d < days.size(); ++d) {
       if (d) out += ',';
       int32_t left = 0;
       if (t < totals.size() && totals[t].day == days[d]) {
-        left = std::max(0, totals[t].remaining.load(std::memory_order_acquire));
+        left = days[d] == now.day
+                   ? std::max(0, today_left[ci])
+                   : std::max(0, totals[t].remaining.load(std::memory_order_acquire));
         ++t;
       }
       appendInt(out, left);
@@ -96,11 +143,10 @@ std::string buildRegionSnapshot(const CatalogIndex& index, const Region& region,
   return out;
 }
 
-std::string buildClinicSnapshot(const CatalogIndex& index, const Clinic& clinic, uint64_t version,
-                                int64_t now_ms) {
-  std::span<const IndexedSlot> slots = index.slotsOf(clinic.id);
+std::string clinicSnapshotTail(const CatalogIndex& index, const Clinic& clinic, LocalTime now) {
+  std::span<const IndexedSlot> all = index.slotsOf(clinic.id);
+  std::span<const IndexedSlot> slots(firstToCome(all, now), all.end());
   std::string out;
-  appendHeader(out, version, now_ms);
   out += ",\"id\":";
   appendInt(out, clinic.id);
   out += ",\"name\":";

@@ -1,16 +1,18 @@
 #include "surge/origin/snapshot_publisher.h"
-#include "surge/origin/calendar.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
 
+#include "surge/cache/catalog_names.h"
 #include "surge/cache/snapshot_envelope.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/origin/calendar.h"
 #include "surge/origin/json_text.h"
 #include "surge/origin/snapshot_builder.h"
 
@@ -22,8 +24,20 @@ using Clock = std::chrono::steady_clock;
 // Snapshots due within this much go out together: a few milliseconds early, in one memcached
 // round trip, instead of one wake-up per deadline under a steady stream of changes.
 constexpr std::chrono::milliseconds kSlack{5};
+// However far the next slot start is, the clock is looked at again this often: the wall clock
+// may be stepped (NTP), and a zone may change its offset.
+constexpr std::chrono::seconds kClockRecheck{60};
+constexpr const char* kJson = "application/json";
 
 }  // namespace
+
+std::string SnapshotPublisher::Report::json() const {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.3f", seconds);
+  return "{\"regions\":" + std::to_string(regions) + ",\"clinics\":" + std::to_string(clinics) +
+         ",\"named\":" + std::to_string(named) + ",\"changed\":" + std::to_string(changed) +
+         ",\"failed\":" + std::to_string(failed) + ",\"seconds\":" + secs + "}";
+}
 
 SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
                                      BookingWriter& writer, cache::MetricsRegistry& metrics,
@@ -31,17 +45,24 @@ SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache:
     : memcached_(std::move(memcached)),
       keyring_(std::move(keyring)),
       writer_(writer),
-      options_(options),
+      options_(std::move(options)),
       published_(metrics.counter("surge_origin_snapshots_published_total",
                                  "Snapshots sealed and written to memcached")),
       publish_errors_(metrics.counter("surge_origin_snapshot_publish_errors_total",
                                       "Snapshot writes that failed (retried)")),
+      versions_kept_(metrics.counter("surge_origin_snapshot_versions_kept_total",
+                                     "Snapshots rewritten with their version unchanged (same "
+                                     "content)")),
+      gaps_filled_(metrics.counter("surge_origin_snapshot_gaps_total",
+                                   "Snapshots republished because an edge did not find them")),
       publish_delay_(metrics.histogram("surge_origin_publish_delay_seconds",
                                        "From the first change of a batch to its snapshots "
                                        "being in memcached",
                                        cache::latencyBuckets())),
       snapshot_bytes_(metrics.histogram("surge_origin_snapshot_bytes", "Sealed snapshot size",
-                                        {1024, 4096, 16384, 65536, 262144, 1048576})) {}
+                                        {1024, 4096, 16384, 65536, 262144, 1048576})) {
+  if (!options_.clock) options_.clock = unixNowMs;
+}
 
 SnapshotPublisher::~SnapshotPublisher() {
   stop();
@@ -68,6 +89,19 @@ uint64_t SnapshotPublisher::nextVersion() {
   return next_version_++;
 }
 
+SnapshotPublisher::Stamp SnapshotPublisher::stamp(const std::string& name, std::string_view content,
+                                                  int64_t now_ms, bool* changed) {
+  size_t digest = std::hash<std::string_view>{}(content);
+  Stamp& s = stamps_[name];
+  if (s.version != 0 && s.digest == digest && s.size == content.size()) {
+    versions_kept_.add();
+    return s;
+  }
+  s = Stamp{digest, content.size(), nextVersion(), now_ms};
+  if (changed != nullptr) *changed = true;
+  return s;
+}
+
 cache::Result<cache::Done, std::string> SnapshotPublisher::start() {
   if (nextVersion() == 0) return cache::fail(std::string("cannot reserve snapshot versions"));
   requestFullPublish();
@@ -91,18 +125,40 @@ void SnapshotPublisher::stop() {
 }
 
 void SnapshotPublisher::markLocked(Mark mark) {
-  if (mark.clinic != 0) {
-    if (!dirty_clinics_.insert(mark.clinic).second) return;
-  } else if (!mark.region.empty()) {
-    if (!dirty_regions_.insert(mark.region).second) return;
-  } else {
-    if (dirty_regions_list_) return;
-    dirty_regions_list_ = true;
+  switch (mark.kind) {
+    case Mark::kClinic:
+      if (!dirty_clinics_.insert(mark.clinic).second) return;
+      break;
+    case Mark::kRegion:
+      if (!dirty_regions_.insert(mark.name).second) return;
+      break;
+    case Mark::kNamed:
+      if (!dirty_named_.insert(mark.name).second) return;
+      break;
+    case Mark::kRegionsList:
+      if (dirty_regions_list_) return;
+      dirty_regions_list_ = true;
+      break;
+    case Mark::kCatalog:
+      if (dirty_catalog_) return;
+      dirty_catalog_ = true;
+      break;
   }
   bool was_clean = marks_.empty();
   marks_.push_back(std::move(mark));
   // Later marks never come due before the first one: only the first needs the thread awake.
   if (was_clean) wake_.notify_one();
+}
+
+void SnapshotPublisher::markClinicLocked(const CatalogIndex& index, int64_t clinic_id,
+                                         Clock::time_point at) {
+  const Clinic* clinic = index.clinic(clinic_id);
+  if (clinic == nullptr) return;
+  markLocked(Mark{Mark::kClinic, clinic->id, {}, at});
+  markLocked(Mark{Mark::kRegion, 0, clinic->region, at});
+  if (const Region* leaf = index.region(clinic->region); leaf && !leaf->parent.empty()) {
+    markLocked(Mark{Mark::kRegion, 0, leaf->parent, at});
+  }
 }
 
 void SnapshotPublisher::slotsChanged(const std::vector<SlotChange>& changes) {
@@ -111,30 +167,116 @@ void SnapshotPublisher::slotsChanged(const std::vector<SlotChange>& changes) {
   std::lock_guard lock(mutex_);
   for (const SlotChange& change : changes) {
     const IndexedSlot* slot = index->slotById(change.slot_id);
-    if (slot == nullptr) continue;
-    const Clinic* clinic = index->clinic(slot->clinic_id);
-    if (clinic == nullptr) continue;
-    markLocked(Mark{clinic->id, {}, false, now});
-    markLocked(Mark{0, clinic->region, false, now});
-    if (const Region* leaf = index->region(clinic->region); leaf && !leaf->parent.empty()) {
-      markLocked(Mark{0, leaf->parent, false, now});
-    }
+    if (slot != nullptr) markClinicLocked(*index, slot->clinic_id, now);
   }
 }
 
-void SnapshotPublisher::requestFullPublish() {
+void SnapshotPublisher::requestFullPublish(std::function<void(const Report&)> done) {
   std::lock_guard lock(mutex_);
   if (!dirty_all_) all_marked_ = Clock::now();
   dirty_all_ = true;
+  if (done) full_publish_waiters_.push_back(std::move(done));
   wake_.notify_one();
+}
+
+size_t SnapshotPublisher::fillGaps(const std::vector<std::string>& names) {
+  CatalogIndexPtr index = writer_.catalog();
+  const auto now = Clock::now();
+  size_t accepted = 0;
+  std::lock_guard lock(mutex_);
+  if (gap_filled_.size() > 100000) {
+    std::erase_if(gap_filled_,
+                  [&](const auto& entry) { return now - entry.second > options_.gap_interval; });
+  }
+  for (const std::string& name : names) {
+    Mark mark{Mark::kRegionsList, 0, {}, now};
+    std::string_view n = name;
+    if (n == "regions") {
+      mark.kind = Mark::kRegionsList;
+    } else if (n == cache::kCatalogSnapshot) {
+      // Only once everything it lists has been published: it vouches for that.
+      if (!fully_published_.load(std::memory_order_acquire)) continue;
+      mark.kind = Mark::kCatalog;
+    } else if (n.substr(0, 7) == "region/" && index->region(n.substr(7)) != nullptr) {
+      mark.kind = Mark::kRegion;
+      mark.name = std::string(n.substr(7));
+    } else if (n.substr(0, 7) == "clinic/") {
+      char* end = nullptr;
+      std::string digits(n.substr(7));
+      long long id = std::strtoll(digits.c_str(), &end, 10);
+      if (digits.empty() || *end != '\0' || index->clinic(id) == nullptr) continue;
+      mark.kind = Mark::kClinic;
+      mark.clinic = id;
+    } else if (n.substr(0, 6) == "named/" && named_names_.count(std::string(n.substr(6)))) {
+      mark.kind = Mark::kNamed;
+      mark.name = std::string(n.substr(6));
+    } else {
+      continue;  // not ours: an edge with an older catalog, or a forged name
+    }
+    auto [it, fresh] = gap_filled_.emplace(name, now);
+    if (!fresh) {
+      if (now - it->second < options_.gap_interval) continue;
+      it->second = now;
+    }
+    markLocked(std::move(mark));
+    ++accepted;
+  }
+  gaps_filled_.add(accepted);
+  return accepted;
+}
+
+Clock::time_point SnapshotPublisher::watchTheClock() {
+  CatalogIndexPtr index = writer_.catalog();
+  const int64_t now_ms = now();
+  const LocalTime local = index->timeZone().localTime(now_ms);
+  if (today_.index != index.get() || today_.day != local.day) {
+    // A new day moves every date list: everything goes out again. (A new catalog is published
+    // whole by the import that installed it.)
+    bool new_day = today_.index != nullptr && local.day > today_.day;
+    today_.starts.clear();
+    for (const Clinic& c : index->clinics()) {
+      std::span<const IndexedSlot> slots = index->slotsOf(c.id);
+      auto it = std::lower_bound(slots.begin(), slots.end(), local.day,
+                                 [](const IndexedSlot& s, int32_t day) { return s.day < day; });
+      for (; it != slots.end() && it->day == local.day; ++it)
+        today_.starts.emplace_back(it->minute, c.id);
+    }
+    std::sort(today_.starts.begin(), today_.starts.end());
+    // What has begun already is left out by every build from now on.
+    today_.next = static_cast<size_t>(std::upper_bound(today_.starts.begin(), today_.starts.end(),
+                                                       std::make_pair(local.minute(), INT64_MAX)) -
+                                      today_.starts.begin());
+    today_.index = index.get();
+    today_.held = index;
+    today_.day = local.day;
+    if (new_day) requestFullPublish();
+  } else if (today_.next < today_.starts.size() &&
+             today_.starts[today_.next].first <= local.minute()) {
+    // Slots have begun: their clinics (and regions) no longer offer them.
+    const auto at = Clock::now();
+    std::lock_guard lock(mutex_);
+    while (today_.next < today_.starts.size() &&
+           today_.starts[today_.next].first <= local.minute()) {
+      markClinicLocked(*index, today_.starts[today_.next].second, at);
+      ++today_.next;
+    }
+  }
+  const int32_t next_second = today_.next < today_.starts.size()
+                                  ? today_.starts[today_.next].first * 60
+                                  : 86400;  // midnight
+  int64_t wait_ms =
+      static_cast<int64_t>(next_second - local.second) * 1000 - ((now_ms % 1000) + 1000) % 1000;
+  auto wait = std::clamp(std::chrono::milliseconds(wait_ms), std::chrono::milliseconds(1),
+                         std::chrono::milliseconds(kClockRecheck));
+  return Clock::now() + wait;
 }
 
 cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
     const std::string& name, const std::string& body, const std::string& content_type,
-    uint64_t version) {
+    const Stamp& stamp) {
   cache::SnapshotFields fields;
-  fields.version = version;
-  fields.created_unix_ms = unixNowMs();
+  fields.version = stamp.version;
+  fields.created_unix_ms = now();
   fields.max_age_s = options_.max_age_s;
   fields.content_type = content_type;
   auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
@@ -153,36 +295,36 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
 
 void SnapshotPublisher::loop() {
   while (true) {
-    std::unordered_set<int64_t> clinics;
-    std::unordered_set<std::string> regions;
-    bool all = false;
-    bool regions_list = false;
+    const Clock::time_point clock_due = watchTheClock();
+    Dirty dirty;
     Clock::time_point oldest;
+    std::vector<std::function<void(const Report&)>> waiters;
     {
       std::unique_lock lock(mutex_);
       Clock::duration hold{};
+      bool clock_due_now = false;
       while (true) {
         if (stopping_ || !tasks_.empty() || dirty_all_) break;
         const auto now = Clock::now();
+        if (now >= clock_due) {
+          clock_due_now = true;
+          break;
+        }
         const bool periodic = options_.full_publish_interval.count() > 0;
         if (periodic && now >= last_full_ + options_.full_publish_interval) {
           dirty_all_ = true;
           all_marked_ = now;
           break;
         }
-        auto until =
-            periodic ? last_full_ + options_.full_publish_interval : Clock::time_point::max();
+        auto until = clock_due;
+        if (periodic) until = std::min(until, last_full_ + options_.full_publish_interval);
         if (!marks_.empty()) {
           hold = marks_.size() >= options_.busy_threshold ? Clock::duration(options_.busy_target)
                                                           : Clock::duration(options_.coalesce);
           if (marks_.front().at + hold <= now + kSlack) break;
           until = std::min(until, marks_.front().at + hold);
         }
-        if (until == Clock::time_point::max()) {
-          wake_.wait(lock);
-        } else {
-          wake_.wait_until(lock, until);
-        }
+        wake_.wait_until(lock, until);
       }
       if (stopping_) return;
       if (!tasks_.empty()) {
@@ -195,50 +337,79 @@ void SnapshotPublisher::loop() {
       }
       if (dirty_all_) {
         // Everything: what was marked goes out with it.
-        all = regions_list = true;
+        dirty.all = true;
         oldest = marks_.empty() ? all_marked_ : std::min(all_marked_, marks_.front().at);
         marks_.clear();
         dirty_clinics_.clear();
         dirty_regions_.clear();
+        dirty_named_.clear();
         dirty_regions_list_ = false;
+        dirty_catalog_ = false;
         dirty_all_ = false;
         last_full_ = Clock::now();
+        waiters.swap(full_publish_waiters_);
+      } else if (clock_due_now) {
+        continue;  // the clock's marks first
       } else {
         // Every snapshot whose hold is over; the ones still held wait for their own deadline.
         const auto now = Clock::now();
         oldest = marks_.front().at;
         while (!marks_.empty() && marks_.front().at + hold <= now + kSlack) {
           Mark& m = marks_.front();
-          if (m.clinic != 0) {
-            dirty_clinics_.erase(m.clinic);
-            clinics.insert(m.clinic);
-          } else if (!m.region.empty()) {
-            dirty_regions_.erase(m.region);
-            regions.insert(std::move(m.region));
-          } else {
-            dirty_regions_list_ = false;
-            regions_list = true;
+          switch (m.kind) {
+            case Mark::kClinic:
+              dirty_clinics_.erase(m.clinic);
+              dirty.clinics.insert(m.clinic);
+              break;
+            case Mark::kRegion:
+              dirty_regions_.erase(m.name);
+              dirty.regions.insert(std::move(m.name));
+              break;
+            case Mark::kNamed:
+              dirty_named_.erase(m.name);
+              dirty.named.insert(std::move(m.name));
+              break;
+            case Mark::kRegionsList:
+              dirty_regions_list_ = false;
+              dirty.regions_list = true;
+              break;
+            case Mark::kCatalog:
+              dirty_catalog_ = false;
+              dirty.catalog = true;
+              break;
           }
           marks_.pop_front();
         }
       }
     }
-    publishDirty(std::move(clinics), std::move(regions), all, regions_list);
+    Report report = publishDirty(std::move(dirty));
+    for (auto& done : waiters)
+      done(report);
     publish_delay_.observe(std::chrono::duration<double>(Clock::now() - oldest).count());
   }
 }
 
-void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
-                                     std::unordered_set<std::string> regions, bool all,
-                                     bool regions_list) {
+cache::Result<std::vector<NamedSnapshot>, std::string> SnapshotPublisher::loadNamed() {
+  std::promise<cache::Result<std::vector<NamedSnapshot>, std::string>> listed;
+  auto future = listed.get_future();
+  writer_.runExclusive([&](BookingStore& store) { listed.set_value(store.namedSnapshots()); });
+  return future.get();
+}
+
+SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
+  const auto started = Clock::now();
   CatalogIndexPtr index = writer_.catalog();
-  if (all) {
-    clinics.clear();
-    regions.clear();
+  const int64_t now_ms = now();
+  const LocalTime local = index->timeZone().localTime(now_ms);
+  Report report;
+  if (dirty.all) {
+    dirty.clinics.clear();
+    dirty.regions.clear();
     for (const Clinic& c : index->clinics())
-      clinics.insert(c.id);
+      dirty.clinics.insert(c.id);
     for (const Region& r : index->regions())
-      regions.insert(r.code);
+      dirty.regions.insert(r.code);
+    dirty.regions_list = true;
   }
   std::unordered_set<int64_t> failed_clinics;
   std::unordered_set<std::string> failed_regions;
@@ -254,6 +425,7 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
     std::vector<std::string> failed = memcached_->setMany(batch);
     published_.add(batch.size() - failed.size());
     publish_errors_.add(failed.size());
+    report.failed += failed.size();
     for (const std::string& key : failed) {
       std::string_view name = std::string_view(key).substr(prefix);
       if (name == "regions") {
@@ -267,15 +439,20 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
     batch.clear();
     batch_bytes = 0;
   };
-  auto add = [&](const std::string& name, const std::string& body, uint64_t version) {
+  auto add = [&](const std::string& name, const std::string& tail) {
+    bool changed = false;
+    Stamp st = stamp(name, tail, now_ms, &changed);
+    if (changed) ++report.changed;
     cache::SnapshotFields fields;
-    fields.version = version;
-    fields.created_unix_ms = unixNowMs();
+    fields.version = st.version;
+    fields.created_unix_ms = now_ms;
     fields.max_age_s = options_.max_age_s;
-    auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
-                                      options_.zstd_level);
+    auto sealed =
+        cache::sealSnapshot(keyring_, fields, snapshotWithHeader(st.version, st.generated_ms, tail),
+                            cache::BodyEncoding::kZstd, {}, options_.zstd_level);
     if (!sealed) {
       publish_errors_.add();
+      ++report.failed;
       std::fprintf(stderr, "surge-origin: %s: %s\n", name.c_str(), sealed.error().c_str());
       return;
     }
@@ -285,53 +462,109 @@ void SnapshotPublisher::publishDirty(std::unordered_set<int64_t> clinics,
     if (batch.size() >= 512 || batch_bytes >= (4u << 20)) flush();
   };
 
-  if (regions_list) {
-    uint64_t v = nextVersion();
-    add("regions", buildRegionsSnapshot(*index, v, unixNowMs()), v);
+  if (dirty.regions_list) {
+    add("regions", regionsSnapshotTail(*index));
+    ++report.regions;
   }
-  for (const std::string& code : regions) {
+  for (const std::string& code : dirty.regions) {
     const Region* region = index->region(code);
     if (region == nullptr) continue;
-    uint64_t v = nextVersion();
-    add("region/" + code, buildRegionSnapshot(*index, *region, v, unixNowMs()), v);
+    add("region/" + code, regionSnapshotTail(*index, *region, local));
+    ++report.regions;
   }
-  for (int64_t id : clinics) {
+  for (int64_t id : dirty.clinics) {
     const Clinic* clinic = index->clinic(id);
     if (clinic == nullptr) continue;
-    uint64_t v = nextVersion();
-    add("clinic/" + std::to_string(id), buildClinicSnapshot(*index, *clinic, v, unixNowMs()), v);
+    add("clinic/" + std::to_string(id), clinicSnapshotTail(*index, *clinic, local));
+    ++report.clinics;
   }
   flush();
   bool cache_down = !failed_clinics.empty() || !failed_regions.empty() || failed_list;
-  if (all && !cache_down) {
-    std::promise<cache::Result<std::vector<NamedSnapshot>, std::string>> listed;
-    auto future = listed.get_future();
-    writer_.runExclusive([&](BookingStore& store) { listed.set_value(store.namedSnapshots()); });
-    auto named = future.get();
+  std::unordered_set<std::string> failed_named;
+  if (dirty.all || !dirty.named.empty()) {
+    auto named = loadNamed();
     if (named) {
+      std::set<std::string> names;
       for (const NamedSnapshot& s : named.value()) {
-        if (!writeNamed(s)) cache_down = true;
+        names.insert(s.name);
+        if (!dirty.all && !dirty.named.count(s.name)) continue;
+        ++report.named;
+        if (!writeNamed(s)) {
+          ++report.failed;
+          failed_named.insert(s.name);
+        }
       }
+      if (dirty.all) {
+        std::lock_guard lock(mutex_);
+        named_names_ = std::move(names);
+      }
+    } else {
+      std::fprintf(stderr, "surge-origin: operator snapshots: %s\n", named.error().c_str());
+      ++report.failed;
+      failed_named = std::move(dirty.named);
+    }
+    cache_down = cache_down || !failed_named.empty();
+  }
+  // The catalog goes last: an edge that holds it may take every name in it as published.
+  if ((dirty.all && !cache_down) || (dirty.catalog && fullyPublished())) {
+    if (publishCatalog(*index)) {
+      if (dirty.all) fully_published_.store(true, std::memory_order_release);
+    } else {
+      ++report.failed;
+      cache_down = true;
     }
   }
 
   if (cache_down) {
     // Put back what did not make it and try again after a pause (memcached may be restarting).
     std::unique_lock lock(mutex_);
-    if (all) {
+    if (dirty.all) {
       if (!dirty_all_) all_marked_ = Clock::now();
       dirty_all_ = true;
     } else {
       // Marked now (the marks stay in time order) and due after the pause below.
       const auto now = Clock::now();
       for (int64_t id : failed_clinics)
-        markLocked(Mark{id, {}, false, now});
+        markLocked(Mark{Mark::kClinic, id, {}, now});
       for (const std::string& code : failed_regions)
-        markLocked(Mark{0, code, false, now});
-      if (failed_list) markLocked(Mark{0, {}, true, now});
+        markLocked(Mark{Mark::kRegion, 0, code, now});
+      for (const std::string& name : failed_named)
+        markLocked(Mark{Mark::kNamed, 0, name, now});
+      if (failed_list) markLocked(Mark{Mark::kRegionsList, 0, {}, now});
+      if (dirty.catalog) markLocked(Mark{Mark::kCatalog, 0, {}, now});
     }
     wake_.wait_for(lock, options_.retry_after_error, [&] { return stopping_; });
   }
+  if (cache_down) {
+    writes_failed_ = true;
+  } else if (writes_failed_) {
+    // Writes go through again after failing: a node was ejected from the ring (its keys now hash
+    // to the others) or came back empty. Either way snapshots nobody changed are missing from
+    // where edges will look, so everything goes out again (versions stay: little to rebuild).
+    writes_failed_ = false;
+    if (!dirty.all) requestFullPublish();
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return report;
+}
+
+bool SnapshotPublisher::publishCatalog(const CatalogIndex& index) {
+  cache::CatalogNames names;
+  for (const Region& r : index.regions())
+    names.addRegion(r.code);
+  for (const Clinic& c : index.clinics())
+    names.addClinic(c.id);
+  {
+    std::lock_guard lock(mutex_);
+    for (const std::string& n : named_names_)
+      names.addNamed(n);
+  }
+  const std::string tail = names.tail();
+  const int64_t now_ms = now();
+  Stamp st = stamp(std::string(cache::kCatalogSnapshot), tail, now_ms);
+  return put(std::string(cache::kCatalogSnapshot),
+             snapshotWithHeader(st.version, st.generated_ms, tail), kJson, st)
+      .ok();
 }
 
 void SnapshotPublisher::post(std::function<void()> task) {
@@ -343,11 +576,15 @@ void SnapshotPublisher::post(std::function<void()> task) {
 }
 
 cache::Result<uint64_t, std::string> SnapshotPublisher::writeNamed(const NamedSnapshot& s) {
-  uint64_t v = nextVersion();
-  if (v == 0) return cache::fail(std::string("cannot reserve a snapshot version"));
-  auto r = put("named/" + s.name, s.body, s.content_type, v);
+  // The content is the type and the body: a push of the same text keeps its version.
+  std::string content = s.content_type;
+  content += '\0';
+  content += s.body;
+  Stamp st = stamp("named/" + s.name, content, now());
+  if (st.version == 0) return cache::fail(std::string("cannot reserve a snapshot version"));
+  auto r = put("named/" + s.name, s.body, s.content_type, st);
   if (!r) return cache::fail(r.error().message);
-  return v;
+  return st.version;
 }
 
 void SnapshotPublisher::pushNamed(NamedSnapshot snapshot, Done done) {
@@ -366,7 +603,14 @@ void SnapshotPublisher::pushNamed(NamedSnapshot snapshot, Done done) {
     writer_.runExclusive([&](BookingStore& store) { stored.set_value(store.putNamedSnapshot(s)); });
     auto r = future.get();
     if (!r) return done(503, jsonError("store_unavailable", r.error()));
+    bool listed_before;
+    {
+      std::lock_guard lock(mutex_);
+      listed_before = !named_names_.insert(s.name).second;
+    }
     auto written = writeNamed(s);
+    // Edges learn the new name from the catalog (written after the snapshot it names).
+    if (written && !listed_before && fullyPublished()) publishCatalog(*writer_.catalog());
     if (!written) {
       // Stored: the next full publish (or a retry of this push) writes it.
       return done(502, jsonError("memcached_unavailable",
@@ -400,11 +644,19 @@ void SnapshotPublisher::removeNamed(std::string name, Done done) {
       }
       if (held.ok() && !live) return done(404, jsonError("not_found", "no snapshot named " + name));
     }
+    {
+      std::lock_guard lock(mutex_);
+      named_names_.erase(name);
+    }
     // A tombstone rather than a delete: edges re-read the names in use, see it, and answer 404 at
     // once instead of serving their copy as stale for as long as stale-if-error allows.
-    uint64_t v = nextVersion();
-    if (v == 0) return done(503, jsonError("store_unavailable", "cannot reserve a version"));
-    auto written = put("named/" + name, "", std::string(cache::kRemovedContentType), v);
+    std::string content(cache::kRemovedContentType);
+    content += '\0';
+    Stamp st = stamp("named/" + name, content, now());
+    if (st.version == 0)
+      return done(503, jsonError("store_unavailable", "cannot reserve a version"));
+    auto written = put("named/" + name, "", std::string(cache::kRemovedContentType), st);
+    if (written && fullyPublished()) publishCatalog(*writer_.catalog());
     if (!written) {
       return done(
           502, jsonError("memcached_unavailable",

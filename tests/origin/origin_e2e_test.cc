@@ -20,6 +20,7 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
                         const std::string& person) {
@@ -377,6 +378,33 @@ TEST(OriginE2ETest, BookingIsInItsSnapshotWithin250Milliseconds) {
   auto sido = origin.snapshot("region/11");
   ASSERT_TRUE(sido.has_value());
   EXPECT_GT((*sido)["clinics"].size(), (*region)["clinics"].size());
+}
+
+// Origin's /readyz: the catalog loaded is not enough; everything it lists must be in memcached.
+TEST(OriginE2ETest, ReadyOnlyAfterTheFirstFullPublishIsDone) {
+  test::OriginProcess origin(test::smallCatalog());
+  HttpClient client("127.0.0.1", origin.port());
+  for (int i = 0; i < 100 && client.request("GET", "/readyz")->status != 200; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(client.request("GET", "/readyz")->status, 200);
+  // Restarted while memcached cannot be written: alive, with its catalog, but not ready.
+  origin.memcached().suspend();
+  origin.kill9();
+  origin.start();
+  HttpClient again("127.0.0.1", origin.port());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(again.request("GET", "/healthz")->status, 200);
+  HttpResponse not_ready = again.request("GET", "/readyz").value();
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_NE(not_ready.body.find("first full publish"), std::string::npos) << not_ready.body;
+  EXPECT_EQ(not_ready.header("retry-after"), "1");
+  origin.memcached().resume();
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ready = again.request("GET", "/readyz")->status == 200;
+    if (!ready) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(ready);
 }
 
 TEST(OriginE2ETest, SnapshotVersionsStayMonotonicAcrossRestarts) {

@@ -30,7 +30,10 @@ inline const std::string kAdminKeyLine = "ops-1 " + std::string(64, '7');
 class OriginProcess {
  public:
   // `memcached_nodes` > 1: a ring of that many memcached servers (the first is memcached()).
-  explicit OriginProcess(const CatalogData& catalog, int memcached_nodes = 1) {
+  // `extra_args` go last on the command line (a flag given again there wins).
+  explicit OriginProcess(const CatalogData& catalog, int memcached_nodes = 1,
+                         std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
     for (int i = 1; i < memcached_nodes; ++i)
       extra_memcached_.push_back(std::make_unique<testing::MemcachedServer>());
     static int counter = 0;
@@ -53,25 +56,27 @@ class OriginProcess {
   // The command line of this origin; `port` and `db` may name another's (a second origin started
   // by mistake).
   std::vector<std::string> commandLine(int port, const std::string& db) const {
-    return {SURGE_ORIGIN_BIN,
-            "--listen",
-            "127.0.0.1:" + std::to_string(port),
-            "--db",
-            db,
-            "--memcached",
-            memcachedList(","),
-            "--snapshot-keys",
-            path("snapshot-keys.conf"),
-            "--admin-keys",
-            path("admin-keys.conf"),
-            "--catalog",
-            path("catalog.csv"),
-            "--workers",
-            "2",
-            "--publish-coalesce-ms",
-            "20",
-            "--full-publish-interval",
-            "2"};
+    std::vector<std::string> argv = {SURGE_ORIGIN_BIN,
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(port),
+                                     "--db",
+                                     db,
+                                     "--memcached",
+                                     memcachedList(","),
+                                     "--snapshot-keys",
+                                     path("snapshot-keys.conf"),
+                                     "--admin-keys",
+                                     path("admin-keys.conf"),
+                                     "--catalog",
+                                     path("catalog.csv"),
+                                     "--workers",
+                                     "2",
+                                     "--publish-coalesce-ms",
+                                     "20",
+                                     "--full-publish-interval",
+                                     "2"};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    return argv;
   }
 
   void start() {
@@ -148,6 +153,7 @@ class OriginProcess {
     std::ofstream(path(name), std::ios::binary) << text;
   }
 
+  std::vector<std::string> extra_args_;
   std::filesystem::path dir_;
   testing::MemcachedServer memcached_;
   std::vector<std::unique_ptr<testing::MemcachedServer>> extra_memcached_;

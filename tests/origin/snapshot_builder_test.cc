@@ -61,5 +61,61 @@ TEST(SnapshotBuilderTest, RegionSnapshotsCountRemainingPerDate) {
   EXPECT_EQ(list["regions"][1]["clinics"], 1);
 }
 
+// Time moves on: what has begun is left out, and so is a date with nothing left to begin.
+TEST(SnapshotBuilderTest, SlotsThatHaveBegunAreLeftOut) {
+  CatalogIndex index = smallIndex();  // zone UTC
+  const int32_t d1 = *parseDate("2026-12-01"), d2 = d1 + 1;
+  auto clinicAt = [&](int32_t day, int minute) {
+    return nlohmann::json::parse(
+        snapshotWithHeader(1, 0, clinicSnapshotTail(index, *index.clinic(7), {day, minute * 60})));
+  };
+  auto regionAt = [&](int32_t day, int minute) {
+    return nlohmann::json::parse(snapshotWithHeader(
+        1, 0, regionSnapshotTail(index, *index.region("11"), {day, minute * 60})));
+  };
+  // 09:00 sharp: the 09:00 slot has begun, 09:30 has not.
+  auto at9 = clinicAt(d1, 9 * 60);
+  ASSERT_EQ(at9["dates"].size(), 2u);
+  EXPECT_EQ(at9["dates"][0]["date"], "2026-12-01");
+  ASSERT_EQ(at9["dates"][0]["slots"].size(), 1u);
+  EXPECT_EQ(at9["dates"][0]["slots"][0]["time"], "09:30");
+  // Today's seats left count only what is still to begin: 9999 of the 09:30 slot, not 10002.
+  auto region9 = regionAt(d1, 9 * 60 + 15);
+  EXPECT_EQ(region9["dates"], nlohmann::json::parse(R"(["2026-12-01","2026-12-02"])"));
+  EXPECT_EQ(region9["clinics"][0]["remaining"], nlohmann::json::parse("[9999,120]"));
+  // 09:30: nothing is left today, so today is no longer listed anywhere.
+  auto at930 = clinicAt(d1, 9 * 60 + 30);
+  ASSERT_EQ(at930["dates"].size(), 1u);
+  EXPECT_EQ(at930["dates"][0]["date"], "2026-12-02");
+  auto region930 = regionAt(d1, 9 * 60 + 30);
+  EXPECT_EQ(region930["dates"], nlohmann::json::parse(R"(["2026-12-02"])"));
+  EXPECT_EQ(region930["clinics"][0]["remaining"], nlohmann::json::parse("[120]"));
+  // The next day: yesterday is gone, and so are today's times before now.
+  auto next = clinicAt(d2, 10 * 60);
+  ASSERT_EQ(next["dates"].size(), 1u);
+  EXPECT_EQ(next["dates"][0]["slots"].size(), 1u);  // 23:59 only
+  EXPECT_EQ(regionAt(d2, 10 * 60)["clinics"][0]["remaining"], nlohmann::json::parse("[0]"));
+  // After the last slot there is nothing to book at all.
+  EXPECT_EQ(clinicAt(d2, 23 * 60 + 59)["dates"].size(), 0u);
+  EXPECT_EQ(regionAt(d2 + 5, 0)["dates"].size(), 0u);
+  EXPECT_EQ(regionAt(d2 + 5, 0)["clinics"][0]["remaining"].size(), 0u);
+}
+
+// The whole snapshot is built as of `now` in the catalog's zone, not UTC.
+TEST(SnapshotBuilderTest, NowIsTheCatalogsLocalTime) {
+  std::vector<Region> regions = {{"11", "서울특별시", ""}, {"11110", "종로구", "11"}};
+  std::vector<Clinic> clinics = {{7, "a", "b", "11110", 0, 0}};
+  const int32_t d1 = *parseDate("2026-12-01");
+  std::vector<StoredSlot> slots = {{1, {7, d1, 9 * 60, 5}, 0}, {2, {7, d1 + 1, 9 * 60, 5}, 0}};
+  CatalogIndex seoul(std::move(regions), std::move(clinics), std::move(slots),
+                     TimeZone::load("Asia/Seoul").value());
+  // 2026-12-01T01:00Z is 10:00 in Seoul: the 1st's 09:00 has begun there.
+  int64_t utc_1am = (static_cast<int64_t>(d1) * 86400 + 3600) * 1000;
+  auto body = nlohmann::json::parse(buildClinicSnapshot(seoul, *seoul.clinic(7), 3, utc_1am));
+  ASSERT_EQ(body["dates"].size(), 1u);
+  EXPECT_EQ(body["dates"][0]["date"], "2026-12-02");
+  EXPECT_EQ(body["generated_at"], "2026-12-01T01:00:00.000Z");
+}
+
 }  // namespace
 }  // namespace surge::origin

@@ -1,12 +1,18 @@
 // SnapshotPublisher in process against a real memcached: every dirty snapshot goes out once its
-// own hold is over, changes during the hold ride along, and a busy publisher holds longer.
+// own hold is over, changes during the hold ride along, and a busy publisher holds longer; a
+// version moves only when its snapshot's content does; the clock takes slots away as they begin;
+// gaps that edges report are filled at once.
 #include "surge/origin/snapshot_publisher.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "surge/cache/catalog_names.h"
 #include "surge/cache/snapshot_envelope.h"
 #include "surge/cache/snapshot_names.h"
 #include "surge/origin/sqlite_booking_store.h"
@@ -26,7 +32,7 @@ class SnapshotPublisherTest : public ::testing::Test {
     auto store = SqliteBookingStore::open(path_.string());
     ASSERT_TRUE(store.ok()) << store.error();
     store_ = std::move(store.value());
-    ASSERT_TRUE(store_->importCatalog(test::smallCatalog()).ok());
+    ASSERT_TRUE(store_->importCatalog(catalog_).ok());
     auto index = store_->loadCatalog();
     ASSERT_TRUE(index.ok()) << index.error();
     index_ = index.value();
@@ -47,6 +53,7 @@ class SnapshotPublisherTest : public ::testing::Test {
     options.busy_target = 1000ms;
     options.busy_threshold = 4;  // one booking marks 3 snapshots: its clinic, 시/군/구 and 시/도
     options.full_publish_interval = std::chrono::seconds(0);
+    options.clock = clock_;
     publisher_ = std::make_unique<SnapshotPublisher>(std::move(publishing.value()), keyring_,
                                                      *writer_, metrics_, options);
     ASSERT_TRUE(publisher_->start().ok());
@@ -74,15 +81,42 @@ class SnapshotPublisherTest : public ::testing::Test {
     std::this_thread::sleep_for(300ms);
     return published() - from;
   }
-  // regions, 5 regions and 4 clinics.
-  static constexpr uint64_t kAll = 10;
+  // regions, 5 regions, 4 clinics and the catalog.
+  static constexpr uint64_t kAll = 11;
   uint64_t version(const std::string& name) {
     auto got = reader_->get(cache::snapshotKey(name));
     if (!got.ok() || !got->has_value()) return 0;
     auto opened = cache::openSnapshot(keyring_, **got);
     return opened.ok() ? opened->version : 0;
   }
-  SlotChange change(int64_t clinic) { return SlotChange{index_->slotsOf(clinic)[0].id, 1}; }
+  nlohmann::json body(const std::string& name) {
+    auto got = reader_->get(cache::snapshotKey(name));
+    if (!got.ok() || !got->has_value()) return nullptr;
+    auto opened = cache::openSnapshot(keyring_, **got);
+    if (!opened.ok()) return nullptr;
+    auto decoded = cache::decodeSnapshotBody(opened.value());
+    return decoded.ok() ? nlohmann::json::parse(decoded.value(), nullptr, false) : nullptr;
+  }
+  // A booking's worth of change: one more seat taken in the clinic's first slot.
+  SlotChange change(int64_t clinic) {
+    IndexedSlot& slot = index_->slotsOf(clinic)[0];
+    int32_t booked = slot.booked.load() + 1;
+    index_->applyBooked(slot, booked);
+    return SlotChange{slot.id, booked};
+  }
+  // Waits up to `bound` for `done()`.
+  template <typename F>
+  bool eventually(F done, std::chrono::milliseconds bound = 5000ms) {
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+
+  CatalogData catalog_ = test::smallCatalog();
+  std::function<int64_t()> clock_;  // the publisher's wall clock; unset: the real one
 
   testing::MemcachedServer memcached_;
   std::filesystem::path path_;
@@ -148,6 +182,111 @@ TEST_F(SnapshotPublisherTest, AFullPublishTakesWhatWasMarked) {
   publisher_->requestFullPublish();
   // Everything once: the marked ones are not published again after it.
   EXPECT_EQ(publishedSince(published_before, kAll), kAll);
+}
+
+// Regression: every full publish (each 60 s) gave every snapshot a new version and ETag, so
+// conditional requests rarely hit. Now a version moves only when the content does.
+TEST_F(SnapshotPublisherTest, AFullPublishThatChangesNothingKeepsEveryVersion) {
+  const std::vector<std::string> names = {"regions",       "region/11",     "region/11110",
+                                          "clinic/100001", "clinic/100003", "catalog"};
+  std::map<std::string, uint64_t> before;
+  for (const auto& n : names)
+    before[n] = version(n);
+  std::promise<SnapshotPublisher::Report> done;
+  publisher_->requestFullPublish([&](const SnapshotPublisher::Report& r) { done.set_value(r); });
+  SnapshotPublisher::Report report = done.get_future().get();
+  EXPECT_EQ(report.changed, 0u);
+  EXPECT_EQ(report.failed, 0u);
+  EXPECT_EQ(report.clinics, 4u);
+  EXPECT_EQ(report.regions, 6u);
+  for (const auto& n : names)
+    EXPECT_EQ(version(n), before[n]) << n;
+  // A booking in 100001 (종로구, 서울): its clinic and both regions move, nothing else.
+  publisher_->slotsChanged({change(100001)});
+  ASSERT_TRUE(eventually([&] { return version("clinic/100001") != before["clinic/100001"]; }));
+  std::promise<SnapshotPublisher::Report> again;
+  publisher_->requestFullPublish([&](const SnapshotPublisher::Report& r) { again.set_value(r); });
+  EXPECT_EQ(again.get_future().get().changed, 0u) << "already published with its change";
+  EXPECT_GT(version("clinic/100001"), before["clinic/100001"]);
+  EXPECT_GT(version("region/11110"), before["region/11110"]);
+  EXPECT_GT(version("region/11"), before["region/11"]);
+  EXPECT_EQ(version("clinic/100003"), before["clinic/100003"]);
+  EXPECT_EQ(version("regions"), before["regions"]);
+  EXPECT_EQ(version("catalog"), before["catalog"]);
+}
+
+// The catalog lists every name, and goes out once everything it lists is out.
+TEST_F(SnapshotPublisherTest, TheCatalogListsEveryPublishedName) {
+  EXPECT_TRUE(publisher_->fullyPublished());
+  nlohmann::json catalog = body("catalog");
+  ASSERT_TRUE(catalog.is_object());
+  auto names = cache::CatalogNames::parse(catalog.dump());
+  ASSERT_TRUE(names.has_value());
+  for (const char* n : {"regions", "region/11", "region/26110", "clinic/100001", "clinic/100004"})
+    EXPECT_TRUE(names->contains(n)) << n;
+  for (const char* n : {"region/99", "clinic/100005", "clinic/1", "named/notice", "clinic/x"})
+    EXPECT_FALSE(names->contains(n)) << n;
+  EXPECT_EQ(names->clinicCount(), 4u);
+}
+
+// Regression: a snapshot lost from memcached (a node killed, an eviction) came back only with
+// the next full publish, up to 60 s later. An edge's report brings it back at once.
+TEST_F(SnapshotPublisherTest, ReportedGapsAreRepublishedAtOnceAndOnlyKnownOnes) {
+  const uint64_t v = version("clinic/100002");
+  ASSERT_TRUE(reader_->remove(cache::snapshotKey("clinic/100002")).ok());
+  ASSERT_TRUE(reader_->remove(cache::snapshotKey("region/11140")).ok());
+  ASSERT_EQ(version("clinic/100002"), 0u);
+  EXPECT_EQ(publisher_->fillGaps({"clinic/100002", "region/11140", "clinic/999999", "region/77",
+                                  "named/nothing", "bogus"}),
+            2u);
+  ASSERT_TRUE(eventually([&] { return version("clinic/100002") != 0; }, 1000ms));
+  ASSERT_TRUE(eventually([&] { return version("region/11140") != 0; }, 1000ms));
+  EXPECT_EQ(version("clinic/100002"), v) << "the same content keeps its version";
+  // Many edges report the same gap: it is republished once per interval, not once per report.
+  EXPECT_EQ(publisher_->fillGaps({"clinic/100002"}), 0u);
+}
+
+// The clock: a publisher whose wall clock stands 1.5 s before a slot's start.
+class PublisherClockTest : public SnapshotPublisherTest {
+ protected:
+  PublisherClockTest() {
+    // The last minute of the first day and the first of the second (00:00).
+    catalog_.slots.push_back(Slot{100001, *parseDate(test::kSecondDate), 0, 5});
+    const TimeZone seoul = TimeZone::load(kDefaultTimeZone).value();
+    // Local midnight of the second day, as Unix ms: its zone offset, applied backwards.
+    const int64_t local_ms = static_cast<int64_t>(*parseDate(test::kSecondDate)) * 86400 * 1000;
+    const int64_t midnight = local_ms - int64_t{seoul.offsetAt(local_ms / 1000)} * 1000;
+    const int64_t offset = midnight - 1500 - unixNowMs();
+    clock_ = [offset] { return unixNowMs() + offset; };
+  }
+  bool offers(const std::string& date, const std::string& time) {
+    nlohmann::json clinic = body("clinic/100001");
+    if (!clinic.is_object()) return false;
+    for (const auto& d : clinic["dates"]) {
+      if (d["date"] != date) continue;
+      for (const auto& s : d["slots"]) {
+        if (s["time"] == time) return true;
+      }
+    }
+    return false;
+  }
+};
+
+// Regression: slots stayed in snapshots after their time had come, and the dates never rolled
+// over. At midnight the 00:00 slot begins: it leaves the clinic's snapshot and its region's count
+// by itself, without a booking or an operator.
+TEST_F(PublisherClockTest, SnapshotsRollOverAtMidnightAndAsSlotsBegin) {
+  ASSERT_TRUE(offers(test::kSecondDate, "00:00"));
+  EXPECT_FALSE(offers(test::kFirstDate, "10:30")) << "23:59 on the first day: all of it begun";
+  nlohmann::json region = body("region/11110");
+  ASSERT_TRUE(region.is_object());
+  ASSERT_EQ(region["dates"], nlohmann::json::array({test::kSecondDate}));
+  const int before = region["clinics"][0]["remaining"][0];  // clinic 100001
+  ASSERT_TRUE(eventually([&] { return !offers(test::kSecondDate, "00:00"); }, 4000ms));
+  EXPECT_TRUE(offers(test::kSecondDate, "09:00"));
+  // The region's count for the new day leaves out the 00:00 slot's 5 seats.
+  ASSERT_TRUE(eventually(
+      [&] { return body("region/11110")["clinics"][0]["remaining"][0] == before - 5; }, 2000ms));
 }
 
 }  // namespace

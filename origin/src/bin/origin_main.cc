@@ -43,19 +43,27 @@ struct Flags {
   int full_publish_s = 60;
   int queue_rate = 0;  // 0: auto
   bool queue_open = false;
+  std::string status_allow;  // who may read /metrics, /healthz, /readyz; "": anyone
 };
 
+constexpr const char* kUsage =
+    "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
+    "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
+    "         [--catalog FILE (imported when the store has no catalog)]\n"
+    "         [--publish-coalesce-ms N] [--publish-busy-target-ms N]\n"
+    "         [--snapshot-max-age S]\n"
+    "         [--full-publish-interval S (republish everything; 0: never)]\n"
+    "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n"
+    "         [--status-allow ADDR|CIDR,... (who may read /metrics, /healthz, /readyz)]\n";
+
+// A problem with the command line: said on stderr with the usage, exit 2. No problem (--help):
+// the usage on stdout, exit 0.
 [[noreturn]] void usage(const std::string& problem) {
-  std::fprintf(stderr,
-               "surge-origin: %s\n"
-               "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
-               "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
-               "         [--catalog FILE (imported when the store has no catalog)]\n"
-               "         [--publish-coalesce-ms N] [--publish-busy-target-ms N]\n"
-               "         [--snapshot-max-age S]\n"
-               "         [--full-publish-interval S (republish everything; 0: never)]\n"
-               "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n",
-               problem.c_str());
+  if (problem.empty()) {
+    std::fputs(kUsage, stdout);
+    std::exit(0);
+  }
+  std::fprintf(stderr, "surge-origin: %s\n%s", problem.c_str(), kUsage);
   std::exit(2);
 }
 
@@ -101,6 +109,10 @@ Flags parseFlags(int argc, char** argv) {
       f.queue_rate = number(0, 1000000);
     else if (a == "--queue-open")
       f.queue_open = true;
+    else if (a == "--status-allow")
+      f.status_allow = value();
+    else if (a == "-h" || a == "--help")
+      usage("");
     else
       usage("unknown option " + a);
   }
@@ -145,6 +157,18 @@ int main(int argc, char** argv) {
   server_options.http.port = std::atoi(flags.listen.c_str() + colon + 1);
   server_options.http.workers = flags.workers;
   server_options.http.limits.max_body = 64u << 20;  // catalog imports
+  server_options.snapshot_keys = snapshot_keys.value();
+  if (!flags.status_allow.empty()) {
+    // Each listed address or block is allowed, everyone else refused (nginx: allow ...; deny all).
+    std::string_view list = flags.status_allow;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      auto added = server_options.status_access.add(true, list.substr(0, comma));
+      if (!added) usage("--status-allow: " + added.error());
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    (void)server_options.status_access.add(false, "all");
+  }
 
   // Checked before the store is opened (the server checks again when it binds): a refused start
   // creates and changes nothing.

@@ -5,6 +5,7 @@
 //   region/{code}      clinics of a region with remaining seats  GET /api/v1/regions/{code}/clinics
 //   clinic/{id}        one clinic's dates and slots               GET /api/v1/clinics/{id}
 //   named/{name}       operator-pushed (notices, FAQ)             GET /api/v1/snapshots/{name}
+//   catalog            every name above that exists (catalog_names.h; edges only)
 #pragma once
 
 #include <string>

@@ -62,11 +62,16 @@ class EdgeServer : public http::Handler {
                     http::ResponseSlot slot, std::chrono::steady_clock::time_point start);
   void serveSnapshot(http::Worker& worker, const http::Request& request, http::ResponseSlot slot,
                      const std::string& name, const LogContext& ctx);
+  // 404 for a snapshot name origin does not publish (its catalog, or a tombstone).
+  http::Response notFoundAnswer(const std::string& name) const;
   http::Response snapshotResponse(const SnapshotLookup& found, bool head,
                                   std::string_view accept_encoding,
                                   std::string_view if_none_match) const;
   LogContext copyContext(const http::Request& request, Route route,
                          std::chrono::steady_clock::time_point start);
+  // Refresher thread: tells origin which known snapshots memcached did not have (gap_report.h),
+  // through the origin pool of worker 0.
+  void reportGaps(std::vector<std::string> names);
 
   cache::MetricsRegistry metrics_;
   mutable std::mutex config_mutex_;
@@ -85,6 +90,10 @@ class EdgeServer : public http::Handler {
   bool opsAuthorized(const http::Request& request) const;
   std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
   std::unique_ptr<http::Server> server_;
+  std::atomic<http::Server*> running_server_{nullptr};  // set once server_ has started
+  std::mutex gap_keys_mutex_;
+  cache::Keyring gap_keys_;              // the snapshot keys: gap reports are signed with them
+  cache::Counter* gap_reports_[3] = {};  // accepted, refused, failed
   std::atomic<uint64_t> request_ids_{0};
   std::string id_prefix_;
 

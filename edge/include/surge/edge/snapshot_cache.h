@@ -9,6 +9,12 @@
 // ~100 ms). A snapshot that fails verification is never served: the last good one stays and a
 // counter rises. When memcached is unreachable, snapshots are served stale up to
 // `stale_if_error`, and `Age` says how old they are.
+//
+// A name memcached does not have is not therefore unknown. The refresher keeps origin's
+// "catalog" snapshot (catalog_names.h): a name it does not list is unknown (404 at once, without
+// asking memcached); a name it lists is a gap - lost with a node, evicted, not written yet - and
+// the copy held (if any) is served while the gap is reported to origin, which republishes it.
+// Only a tombstone or the catalog makes a 404.
 #pragma once
 
 #include <atomic>
@@ -25,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "surge/cache/catalog_names.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/metrics.h"
@@ -35,7 +42,7 @@ namespace surge::edge {
 // One snapshot version, in every encoding a client may ask for (each made once).
 struct CachedSnapshot {
   std::string name;
-  bool not_found = false;  // memcached has no such key: 404 (cached briefly)
+  bool not_found = false;  // origin says there is no such snapshot: 404 (cached briefly)
   uint64_t version = 0;
   int64_t created_unix_ms = 0;
   uint32_t max_age_s = 0;
@@ -60,6 +67,7 @@ class SnapshotCache {
     std::chrono::seconds idle_evict{60};       // a snapshot nobody asked for this long is dropped
     size_t max_waiting = 10000;                // parked requests, all names together
     size_t batch = 256;                        // keys per multi-get
+    std::chrono::milliseconds gap_report_interval{500};
   };
 
   SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring, Options options,
@@ -81,8 +89,19 @@ class SnapshotCache {
   using Waiter = std::function<void(std::optional<SnapshotLookup>)>;
   bool waitFor(const std::string& name, http::Worker& worker, Waiter done);
 
-  // Has the refresher read memcached successfully within the last stale bound?
+  // Has the refresher read memcached successfully within the last stale bound, and does it hold
+  // origin's catalog and the regions list (so that everything the catalog lists was published)?
   bool ready() const;
+
+  // Known: origin's catalog lists it. Unknown: the catalog does not (404). Undecided: no catalog
+  // yet (a fresh edge, or one that never reached memcached).
+  enum class Known { kYes, kNo, kUndecided };
+  Known known(const std::string& name) const;
+
+  // Called on the refresher thread with names that are gaps (known, not in memcached), each at
+  // most once per `gap_report_interval`. It must not block (post the report to a loop).
+  using GapReporter = std::function<void(std::vector<std::string>)>;
+  void setGapReporter(GapReporter reporter);
 
  private:
   struct Slot {
@@ -106,8 +125,14 @@ class SnapshotCache {
   void loop();
   void fetch(const std::vector<std::string>& names);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
-  // A 404 for `name` from now on; with `keep_held`, not while a snapshot of it is held.
-  void markNotFound(const std::string& name, int64_t now_ms, bool keep_held);
+  // A 404 for `name` from now on (origin said so).
+  void markNotFound(const std::string& name, int64_t now_ms);
+  // `name` is not in memcached: unknown (404), or a gap to report (the copy held stays).
+  void missing(const std::string& name, int64_t now_ms);
+  bool holds(const std::string& name) const;
+  // Parses an installed "catalog" snapshot into catalog_.
+  void learnCatalog(const CachedSnapshot& snap);
+  void reportGaps();
   void wake(const std::string& name);
   std::vector<std::string> namesInUse(int64_t now_ms);
 
@@ -131,6 +156,13 @@ class SnapshotCache {
   std::thread thread_;
   std::atomic<int64_t> last_success_ms_{0};
 
+  mutable std::mutex catalog_mutex_;
+  std::shared_ptr<const cache::CatalogNames> catalog_;  // origin's catalog, once read
+  GapReporter gap_reporter_;                            // set before start()
+  // Refresher thread only: gaps found in this pass, and when each name was last reported.
+  std::vector<std::string> gaps_;
+  std::unordered_map<std::string, int64_t> gap_reported_ms_;
+
   cache::Counter& hits_;
   cache::Counter& stale_hits_;
   cache::Counter& misses_;
@@ -140,6 +172,8 @@ class SnapshotCache {
   cache::Counter& memcached_errors_;
   cache::Counter& verify_failures_;
   cache::Counter& updates_;
+  cache::Counter& unknown_;
+  cache::Counter& gaps_reported_;
   cache::Gauge& entries_;
 };
 

@@ -62,9 +62,17 @@ struct Response {
 };
 
 // {"error":{"code":…,"message":…}}, with Retry-After when `retry_after_s` > 0. `code` and
-// `message` go in as they are: constants, or text already safe inside a JSON string.
+// `message` go in as they are: constants, or text already safe inside a JSON string. Sent with
+// Cache-Control: no-store: a shared cache must not hold an error past its retry (a caller that
+// knows better says so with setCacheControl).
 Response jsonError(int status, std::string_view code, std::string_view message,
                    int64_t retry_after_s = 0);
+
+// The error code of a request the parser refused with `status` ("body_too_large" for 413).
+std::string errorCodeFor(int status);
+
+// Sets the answer's Cache-Control, replacing one already there.
+void setCacheControl(Response& response, std::string_view value);
 
 const char* reasonPhrase(int status);
 
@@ -141,6 +149,9 @@ class Server {
   int tlsPort() const { return tls_port_; }
   // Any thread: connections accepted from now on use `tls` (a renewed certificate).
   void setTls(std::shared_ptr<TlsContext> tls);
+  // Any thread, after start(): runs `fn` on worker `index`'s loop (work that needs a loop, such
+  // as a request to another server, started by a background thread).
+  void postTo(int index, std::function<void(Worker&)> fn);
   size_t connections() const;
   // Graceful shutdown, first half: stop accepting, close idle keep-alive connections, and close
   // every other one after its answer in progress. Returns at once; connections() falls to 0.

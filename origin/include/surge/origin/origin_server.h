@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "surge/cache/keyring.h"
 #include "surge/cache/metrics.h"
+#include "surge/http/access_rules.h"
 #include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
 #include "surge/origin/admin_auth.h"
@@ -23,6 +25,10 @@ struct OriginServerOptions {
   size_t max_booking_body = 4096;
   // Lookups by booking code per person id (edges limit them per client as well).
   http::AttemptLimiter::Options lookups_per_person{10, std::chrono::hours(1), 100000};
+  // Who may read /metrics, /healthz and /readyz (--status-allow); empty: anyone.
+  http::AccessRules status_access;
+  // Verifies the edges' gap reports (signed with the snapshot keys they share with origin).
+  cache::Keyring snapshot_keys;
 };
 
 class OriginServer final : public http::Handler {

@@ -1,4 +1,5 @@
-// SnapshotPublisher: keeps memcached's snapshots in step with the store.
+// SnapshotPublisher: keeps memcached's snapshots in step with the store, with the clock, and with
+// what edges find missing.
 //
 // Every committed change marks its clinic/{id} and region/{code} snapshots (leaf and 시/도) dirty.
 // Each dirty snapshot has its own deadline: it is rebuilt, compressed, signed and written a hold
@@ -10,16 +11,31 @@
 // its own worst case plus the few milliseconds of one snapshot. With the defaults a change is in
 // memcached within 250 ms of its commit. Snapshots that could not be written (memcached down)
 // stay dirty and are retried.
+//
+// Time moves on: snapshots show only slots that have not begun in the catalog's zone. When a
+// slot's start comes, its clinic and regions are marked dirty; at local midnight everything is
+// republished (every date list moves).
+//
+// Versions mean change: a snapshot keeps its version (and so its ETag) for as long as its
+// content is the same; a full publish that changes nothing rewrites memcached with the same
+// versions, and conditional requests keep hitting.
+//
+// Gaps: edges report snapshots they know to exist (the "catalog" snapshot lists them) and did not
+// find in memcached; they are republished at once. "catalog" itself goes out last in each full
+// publish, so an edge holding it knows every name in it was published at least once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "surge/cache/keyring.h"
@@ -45,6 +61,21 @@ class SnapshotPublisher {
     // Everything is republished this often even without changes: memcached may have evicted a
     // key, or restarted empty, and edges must find every snapshot again. 0: never.
     std::chrono::seconds full_publish_interval{60};
+    // A name reported missing is republished at most this often, however many edges report it.
+    std::chrono::milliseconds gap_interval{500};
+    // The wall clock (Unix ms): which slots have begun, and generated_at. Tests move it.
+    std::function<int64_t()> clock;
+  };
+
+  // What a full publish did (surgectl publish prints it).
+  struct Report {
+    size_t regions = 0;  // region/{code} snapshots, plus the regions list
+    size_t clinics = 0;
+    size_t named = 0;
+    size_t changed = 0;  // of them, with a new version (content that changed)
+    size_t failed = 0;   // not written (memcached down): retried
+    double seconds = 0;
+    std::string json() const;
   };
 
   SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
@@ -58,8 +89,15 @@ class SnapshotPublisher {
 
   // Writer thread, after a commit.
   void slotsChanged(const std::vector<SlotChange>& changes);
-  // Everything: regions, every region and clinic, every named snapshot.
-  void requestFullPublish();
+  // Everything: regions, every region and clinic, every named snapshot, then "catalog". `done`
+  // (optional) gets the report of the full publish that begins after this call, on the
+  // publisher thread; it must not block.
+  void requestFullPublish(std::function<void(const Report&)> done = nullptr);
+  // Snapshot names an edge did not find in memcached. The ones that exist are republished now
+  // (at most once per gap_interval each); returns how many that is.
+  size_t fillGaps(const std::vector<std::string>& names);
+  // Has a full publish written everything the catalog lists since this process started?
+  bool fullyPublished() const { return fully_published_.load(std::memory_order_acquire); }
 
   // Operator snapshots, run on the publisher thread. A push is sealed first; when the sealed value
   // would not fit in a memcached item nothing is stored (413), else it is stored durably, then
@@ -69,51 +107,97 @@ class SnapshotPublisher {
   void removeNamed(std::string name, Done done);
 
  private:
+  // What to publish next.
+  struct Dirty {
+    std::unordered_set<int64_t> clinics;
+    std::unordered_set<std::string> regions;
+    std::unordered_set<std::string> named;
+    bool regions_list = false;
+    bool catalog = false;
+    bool all = false;
+  };
+  // The first change of a dirty snapshot.
+  struct Mark {
+    enum Kind { kClinic, kRegion, kRegionsList, kNamed, kCatalog } kind;
+    int64_t clinic = 0;
+    std::string name;  // region code or named snapshot
+    std::chrono::steady_clock::time_point at;
+  };
+  // The version a snapshot's content was published under, kept while the content stays.
+  struct Stamp {
+    size_t digest = 0;
+    size_t size = 0;
+    uint64_t version = 0;
+    int64_t generated_ms = 0;
+  };
+  // Today's slot starts (local minute, clinic), for the marks time makes.
+  struct Today {
+    const CatalogIndex* index = nullptr;
+    CatalogIndexPtr held;  // keeps `index` alive
+    int32_t day = INT32_MIN;
+    std::vector<std::pair<int16_t, int64_t>> starts;  // sorted
+    size_t next = 0;                                  // the first start still to come
+  };
+
   void loop();
   void post(std::function<void()> task);
+  // Publisher thread, outside the lock: the marks the clock makes now, and when it makes the
+  // next ones. A new day asks for a full publish.
+  std::chrono::steady_clock::time_point watchTheClock();
+  void markLocked(Mark mark);
+  void markClinicLocked(const CatalogIndex& index, int64_t clinic_id,
+                        std::chrono::steady_clock::time_point at);
   cache::Result<uint64_t, std::string> writeNamed(const NamedSnapshot& snapshot);
   uint64_t nextVersion();
+  // The version and generated_at for `name` with this content: the same as last time when the
+  // content is the same, else a new version stamped `now_ms` (and `changed` set).
+  Stamp stamp(const std::string& name, std::string_view content, int64_t now_ms,
+              bool* changed = nullptr);
   cache::Result<cache::Done, cache::CacheError> put(const std::string& name,
                                                     const std::string& body,
                                                     const std::string& content_type,
-                                                    uint64_t version);
-  void publishDirty(std::unordered_set<int64_t> clinics, std::unordered_set<std::string> regions,
-                    bool all, bool regions_list);
+                                                    const Stamp& stamp);
+  Report publishDirty(Dirty dirty);
+  // The "catalog" snapshot; false when it could not be written.
+  bool publishCatalog(const CatalogIndex& index);
+  cache::Result<std::vector<NamedSnapshot>, std::string> loadNamed();
+  int64_t now() const { return options_.clock(); }
 
   cache::MemcachedClientPtr memcached_;
   cache::Keyring keyring_;
   BookingWriter& writer_;
   Options options_;
 
-  // The first change of a dirty snapshot: a clinic (id; ids start at 1, so 0 is none), a region
-  // (code) or the regions list.
-  struct Mark {
-    int64_t clinic = 0;
-    std::string region;
-    bool regions_list = false;
-    std::chrono::steady_clock::time_point at;
-  };
-  void markLocked(Mark mark);
-
   mutable std::mutex mutex_;  // guards the marks and flags below
   std::condition_variable wake_;
   std::deque<Mark> marks_;  // oldest first, one per dirty snapshot
   std::unordered_set<int64_t> dirty_clinics_;
   std::unordered_set<std::string> dirty_regions_;
+  std::unordered_set<std::string> dirty_named_;
   bool dirty_regions_list_ = false;
+  bool dirty_catalog_ = false;
   bool dirty_all_ = false;
+  std::vector<std::function<void(const Report&)>> full_publish_waiters_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> gap_filled_;
+  std::set<std::string> named_names_;  // operator snapshots in the store
   std::chrono::steady_clock::time_point all_marked_{};
   std::chrono::steady_clock::time_point last_full_{};
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
+  std::atomic<bool> fully_published_{false};
 
   // Publisher thread only (after start()).
   uint64_t next_version_ = 0;
   uint64_t version_limit_ = 0;
+  std::unordered_map<std::string, Stamp> stamps_;
+  Today today_;
+  bool writes_failed_ = false;  // the last pass failed to write some snapshots
   std::thread thread_;
 
   cache::Counter& published_;
   cache::Counter& publish_errors_;
+  cache::Counter& versions_kept_;
+  cache::Counter& gaps_filled_;
   cache::Histogram& publish_delay_;
   cache::Histogram& snapshot_bytes_;
 };
