@@ -28,7 +28,7 @@ function request()
   counter = counter + 1
   local person = "b" .. run .. "-" .. thread_id .. "-" .. counter
   local body = string.format(
-    '{"clinic_id":%d,"date":"2026-12-%02d","time":"%s","person_id":"%s"}',
+    '{"clinic_id":%d,"date":"2099-12-%02d","time":"%s","person_id":"%s"}',
     first_id + math.random(0, clinics - 1), math.random(1, 14), times[math.random(1, 18)], person)
   return wrk.format("POST", "/api/v1/bookings",
     {["Content-Type"] = "application/json", ["Idempotency-Key"] = person}, body)

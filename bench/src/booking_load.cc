@@ -1,7 +1,7 @@
 // booking-load: a closed-loop HTTP/1.1 load driver for POST /api/v1/bookings, lighter than
 // wrk + Lua so that more of a shared 2-core machine is left to the server under test. Each
 // connection keeps one request in flight; every request is a new person and Idempotency-Key on a
-// uniformly chosen slot of a generated catalog (clinics from 100001, 14 days from 2026-12-01,
+// uniformly chosen slot of a generated catalog (clinics from 100001, 14 days from 2099-12-01,
 // half-hour slots 09:00-17:30).
 //
 //   booking-load HOST:PORT [--connections 256] [--threads 2] [--seconds 10] [--clinics 2000]
@@ -90,7 +90,7 @@ void run(const Options& o, int thread, int connections, Clock::time_point end, T
     int slot = static_cast<int>(rng() % 18);
     ++counter;
     int n = std::snprintf(body, sizeof body,
-                          "{\"clinic_id\":%d,\"date\":\"2026-12-%02d\",\"time\":\"%02d:%s\","
+                          "{\"clinic_id\":%d,\"date\":\"2099-12-%02d\",\"time\":\"%02d:%s\","
                           "\"person_id\":\"L%s-%d-%llu\"}",
                           clinic, day, 9 + slot / 2, slot % 2 ? "30" : "00", run_id.c_str(), thread,
                           static_cast<unsigned long long>(counter));

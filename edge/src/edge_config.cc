@@ -27,7 +27,19 @@ struct Loader {
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_plain_listen = false;
   bool have_tls_listen = false;
-  std::string listen_where;  // of the "listen ... ssl" directive
+  std::string listen_where;         // of the "listen ... ssl" directive
+  http::AccessRules http_access;    // allow/deny in the http block
+  http::AccessRules server_access;  // in the server block (or the http block's)
+
+  // allow/deny: true when `d` was one (handled), with `rules` extended.
+  bool access(const Directive& d, http::AccessRules& rules, bool& handled) {
+    handled = d.name == "allow" || d.name == "deny";
+    if (!handled) return true;
+    if (!args(d, 1, 1)) return false;
+    auto added = rules.add(d.name == "allow", d.args[0]);
+    if (!added) return fail(d, added.error());
+    return true;
+  }
 
   bool fail(const Directive& d, const std::string& message) {
     if (error.empty()) error = locationOf(d) + ": " + message;
@@ -167,6 +179,11 @@ struct Loader {
 
   bool http(const std::vector<Directive>& block_in, EdgeConfig& c) {
     bool have_server = false;
+    // allow/deny first: the server block inherits them wherever they stand in the block.
+    for (const Directive& d : block_in) {
+      bool handled = false;
+      if (!access(d, http_access, handled)) return false;
+    }
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -305,6 +322,19 @@ struct Loader {
         uint64_t v = 0;
         if (!number(d, d.args[0], 1, 1000, v)) return false;
         c.waiting_room.block = static_cast<uint32_t>(v);
+      } else if (n == "allow" || n == "deny") {
+        // Taken above.
+      } else if (n == "surge_lookup_limit") {
+        // COUNT WINDOW: lookups by booking code per client address.
+        if (!args(d, 2, 2)) return false;
+        uint64_t count = 0;
+        if (!number(d, d.args[0], 1, 1000000, count)) return false;
+        auto window = nginx_compat::parseDuration(d.args[1]);
+        if (!window || window.value().count() < 1000) {
+          return fail(d, "the window is a duration of at least 1s, like 1m");
+        }
+        c.lookup_limit.attempts = static_cast<uint32_t>(count);
+        c.lookup_limit.window = std::chrono::duration_cast<std::chrono::seconds>(window.value());
       } else if (n == "sendfile" || n == "tcp_nopush" || n == "tcp_nodelay") {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on") return fail(d, "surge always uses \"" + n + " on\"");
@@ -378,7 +408,14 @@ struct Loader {
   }
 
   bool server(const std::vector<Directive>& block_in, EdgeConfig& c) {
-    // Server-level root/index are defaults for the locations (nginx inheritance).
+    // Server-level root/index and allow/deny are defaults for the locations (nginx inheritance).
+    http::AccessRules own;
+    for (const Directive& d : block_in) {
+      bool handled = false;
+      if (!access(d, own, handled)) return false;
+    }
+    server_access = own.empty() ? http_access : own;
+    c.access = server_access;
     for (const Directive& d : block_in) {
       if (d.name == "root") {
         if (!args(d, 1, 1)) return false;
@@ -389,7 +426,7 @@ struct Loader {
       }
     }
     for (const Directive& d : block_in) {
-      if (d.name == "root" || d.name == "index") continue;
+      if (d.name == "root" || d.name == "index" || d.name == "allow" || d.name == "deny") continue;
       if (d.name == "listen") {
         if (d.args.empty() || d.has_block) return args(d, 1, 1);
         bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
@@ -464,9 +501,13 @@ struct Loader {
     }
     loc.files.root = default_root;
     loc.files.index = default_index;
-    bool is_static = false, is_snap = false, is_proxy = false, is_queue = false;
+    bool is_static = false, is_snap = false, is_proxy = false, is_queue = false, is_status = false;
+    http::AccessRules own;
     for (const Directive& e : d.block) {
       const std::string& n = e.name;
+      bool handled = false;
+      if (!access(e, own, handled)) return false;
+      if (handled) continue;
       if (n == "root") {
         if (!args(e, 1, 1)) return false;
         loc.files.root = resolve(e.args[0]);
@@ -507,6 +548,9 @@ struct Loader {
       } else if (n == "surge_ops") {
         if (!args(e, 0, 0)) return false;
         loc.ops = true;
+      } else if (n == "surge_status") {
+        if (!args(e, 0, 0)) return false;
+        is_status = true;
       } else if (n == "proxy_pass") {
         if (!args(e, 1, 1)) return false;
         std::string target = e.args[0];
@@ -526,13 +570,18 @@ struct Loader {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }
     }
-    if (is_static + is_snap + is_proxy + is_queue > 1) {
-      return fail(d, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass");
+    if (is_static + is_snap + is_proxy + is_queue + is_status > 1) {
+      return fail(d,
+                  "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
+                  "surge_status");
     }
-    if (loc.ops && (is_snap || is_proxy || is_queue)) {
+    if (loc.ops && (is_snap || is_proxy || is_queue || is_status)) {
       return fail(d, "\"surge_ops\" goes with files (root) only");
     }
-    if (is_queue) {
+    loc.access = own.empty() ? server_access : own;
+    if (is_status) {
+      loc.kind = Location::Kind::kStatus;
+    } else if (is_queue) {
       loc.kind = Location::Kind::kQueue;
     } else if (is_snap) {
       loc.kind = Location::Kind::kSnapshots;
@@ -557,6 +606,11 @@ const Location* EdgeConfig::match(std::string_view path) const {
     if (l.exact ? path == l.prefix : path.substr(0, l.prefix.size()) == l.prefix) return &l;
   }
   return nullptr;
+}
+
+const http::AccessRules& EdgeConfig::statusAccess(std::string_view path) const {
+  const Location* l = match(path);
+  return l != nullptr && l->kind == Location::Kind::kStatus ? l->access : access;
 }
 
 cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(

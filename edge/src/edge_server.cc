@@ -56,7 +56,7 @@ std::string snapshotNameForPath(std::string_view path) {
 
 EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
                        cache::Keyring queue_keyring)
-    : config_(std::move(config)) {
+    : config_(std::move(config)), lookups_(config_->lookup_limit) {
   for (int r = 0; r < kRoutes; ++r) {
     std::string route = std::string("route=\"") + kRouteNames[r] + "\"";
     for (size_t i = 0; i <= kStatusCount; ++i) {
@@ -223,6 +223,7 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     origin.port = now.origin.port;
   }
   origin_->setOptions(origin);
+  lookups_.setOptions(next->lookup_limit);
   {
     std::lock_guard lock(config_mutex_);
     config_ = std::move(next);
@@ -327,6 +328,10 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
 
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     LogContext ctx{kOps, start, {}, {}, {}, {}};
+    if (!config().statusAccess(path).allows(request.remote_addr)) {
+      return answer(worker, slot, &request, ctx,
+                    jsonError(403, "forbidden", "not from this address (allow/deny)"));
+    }
     if (!get_or_head) {
       http::Response r = jsonError(405, "method_not_allowed", "use GET");
       r.headers += "Allow: GET, HEAD\r\n";
@@ -355,6 +360,10 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   }
 
   const Location* loc = config().match(path);
+  if (loc != nullptr && !loc->access.allows(request.remote_addr)) {
+    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
+                  jsonError(403, "forbidden", "not from this address (allow/deny)"));
+  }
   if (loc != nullptr && loc->ops) {
     LogContext ctx{kOps, start, {}, {}, {}, {}};
     if (!opsAuthorized(request)) {
@@ -452,6 +461,14 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                     jsonError(404, "not_found", "no such queue resource"));
     }
     case Location::Kind::kProxy: {
+      if (path == "/api/v1/bookings/lookup") {
+        // Guessing at booking codes: limited per client here, per person at origin.
+        if (int64_t wait = lookups_.attempt(request.remote_addr); wait > 0) {
+          return answer(worker, slot, &request, LogContext{kBooking, start, {}, {}, {}, {}},
+                        jsonError(429, "too_many_attempts",
+                                  "too many lookups from this address; try again later", wait));
+        }
+      }
       uint64_t ticket_number = 0;
       if (waiting_room_ && request.method == "POST") {
         WaitingRoom::Gate gate = waiting_room_->check(request);
@@ -476,6 +493,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                        });
       return;
     }
+    case Location::Kind::kStatus:  // /healthz, /readyz and /metrics are answered above
     case Location::Kind::kNotFound:
       break;
   }

@@ -138,6 +138,46 @@ int64_t unixNowMs() {
       .count();
 }
 
+std::optional<int64_t> parseTimestamp(std::string_view t) {
+  if (t.size() < 17) return std::nullopt;
+  auto day = parseDate(t.substr(0, 10));
+  if (!day || (t[10] != 'T' && t[10] != 't' && t[10] != ' ')) return std::nullopt;
+  auto hm = parseTime(t.substr(11, 5));
+  if (!hm) return std::nullopt;
+  size_t i = 16;
+  int seconds = 0, ms = 0;
+  if (i < t.size() && t[i] == ':') {
+    if (t.size() < i + 3 || !digits(t, i + 1, 2, seconds) || seconds > 60) return std::nullopt;
+    i += 3;
+    if (i < t.size() && t[i] == '.') {
+      size_t start = ++i;
+      while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+        if (i - start < 3) ms = ms * 10 + (t[i] - '0');
+        ++i;
+      }
+      if (i == start) return std::nullopt;
+      for (size_t n = i - start; n < 3; ++n)
+        ms *= 10;
+    }
+  }
+  int64_t offset_s = 0;
+  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+    ++i;
+  } else if (i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && t[i + 3] == ':') {
+    int oh = 0, om = 0;
+    if (!digits(t, i + 1, 2, oh) || !digits(t, i + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_s = (t[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return std::nullopt;  // a time without its offset is not an instant
+  }
+  if (i != t.size()) return std::nullopt;
+  int64_t local_s = static_cast<int64_t>(*day) * 86400 + *hm * 60 + seconds;
+  return (local_s - offset_s) * 1000 + ms;
+}
+
 std::string formatTimestamp(int64_t unix_ms) {
   int64_t seconds = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   int64_t ms = unix_ms - seconds * 1000;

@@ -129,18 +129,22 @@ void QueuePacer::revoke() {
 
 std::string QueuePacer::statusJson() const {
   std::lock_guard lock(mutex_);
-  char buf[400];
-  std::snprintf(
-      buf, sizeof buf,
-      "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
-      "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
-      "\"prequeue\":%llu}",
-      open_ ? "true" : "false", paused_ ? "true" : "false", set_rate_ > 0 ? "fixed" : "auto",
-      current_rate_, state_.epoch, static_cast<unsigned long long>(state_.admitted),
-      static_cast<unsigned long long>(state_.issued),
-      static_cast<unsigned long long>(
-          state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
-      static_cast<long long>(opening_s_), static_cast<unsigned long long>(state_.prequeue));
+  // "opening" stays Unix seconds (0: none) for scripts; "opening_at" is the same in RFC 3339.
+  std::string opening_at =
+      opening_s_ > 0 ? "\"" + formatTimestamp(opening_s_ * 1000) + "\"" : std::string("null");
+  char buf[480];
+  std::snprintf(buf, sizeof buf,
+                "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
+                "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
+                "\"opening_at\":%s,\"prequeue\":%llu}",
+                open_ ? "true" : "false", paused_ ? "true" : "false",
+                set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
+                static_cast<unsigned long long>(state_.admitted),
+                static_cast<unsigned long long>(state_.issued),
+                static_cast<unsigned long long>(
+                    state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
+                static_cast<long long>(opening_s_), opening_at.c_str(),
+                static_cast<unsigned long long>(state_.prequeue));
   return buf;
 }
 

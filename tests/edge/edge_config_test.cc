@@ -282,11 +282,16 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.server.backlog, 4096);
   EXPECT_TRUE(c.have_origin);
   EXPECT_EQ(c.origin.port, 8081);
-  ASSERT_EQ(c.locations.size(), 6u);
-  EXPECT_EQ(c.locations[0].prefix, "/api/v1/bookings");
-  EXPECT_EQ(c.locations[1].prefix, "/api/v1/queue/");
-  EXPECT_EQ(c.locations[1].kind, Location::Kind::kQueue);
-  EXPECT_EQ(c.locations[5].prefix, "/");
+  ASSERT_EQ(c.locations.size(), 7u);
+  EXPECT_EQ(c.locations[0].prefix, "/metrics");  // exact locations first
+  EXPECT_EQ(c.locations[0].kind, Location::Kind::kStatus);
+  EXPECT_FALSE(c.statusAccess("/metrics").allows("10.0.0.1"));
+  EXPECT_TRUE(c.statusAccess("/metrics").allows("127.0.0.1"));
+  EXPECT_TRUE(c.statusAccess("/readyz").allows("10.0.0.1"));
+  EXPECT_EQ(c.locations[1].prefix, "/api/v1/bookings");
+  EXPECT_EQ(c.locations[2].prefix, "/api/v1/queue/");
+  EXPECT_EQ(c.locations[2].kind, Location::Kind::kQueue);
+  EXPECT_EQ(c.locations[6].prefix, "/");
   auto ops = std::find_if(c.locations.begin(), c.locations.end(),
                           [](const Location& l) { return l.prefix == "/ops/"; });
   ASSERT_NE(ops, c.locations.end());
@@ -368,14 +373,72 @@ TEST_F(EdgeConfigTest, BadValues) {
       at(5, "\"proxy_read_timeout\" belongs in the http block (it applies to the one origin)"));
 }
 
+// Regression: /metrics, /healthz and /readyz answered anyone on the public port. nginx's
+// allow/deny, with its inheritance (http -> server -> location, a level with rules of its own
+// replaces its parent's), and a `surge_status` location to give them their own.
+TEST_F(EdgeConfigTest, AllowAndDenyAsNginx) {
+  auto c = loadOk(R"(http {
+    deny 192.168.0.0/16;
+    server {
+        listen 8080;
+        root html;
+        location / { }
+        location /private/ {
+            allow 10.1.0.0/16;
+            allow 127.0.0.1;
+            deny all;
+        }
+        location = /metrics {
+            surge_status;
+            allow 127.0.0.0/8;
+            deny all;
+        }
+    }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->match("/index.html")->access.allows("192.168.1.1")) << "inherited from http";
+  EXPECT_TRUE(c->match("/index.html")->access.allows("10.0.0.1"));
+  const http::AccessRules& priv = c->match("/private/x")->access;
+  EXPECT_TRUE(priv.allows("10.1.2.3"));
+  EXPECT_TRUE(priv.allows("127.0.0.1"));
+  EXPECT_FALSE(priv.allows("127.0.0.2"));
+  EXPECT_FALSE(priv.allows("10.2.0.1"));
+  EXPECT_FALSE(priv.allows("192.168.1.1"));
+  // /metrics obeys its surge_status location; /healthz, with none, the server's rules.
+  EXPECT_EQ(c->match("/metrics")->kind, Location::Kind::kStatus);
+  EXPECT_TRUE(c->statusAccess("/metrics").allows("127.0.0.9"));
+  EXPECT_FALSE(c->statusAccess("/metrics").allows("10.0.0.1"));
+  EXPECT_TRUE(c->statusAccess("/healthz").allows("10.0.0.1"));
+  EXPECT_FALSE(c->statusAccess("/healthz").allows("192.168.3.3"));
+
+  EXPECT_EQ(loadError("http {\n server {\n  allow 10.0.0.300;\n }\n}\n"),
+            at(3, "\"10.0.0.300\" is not an IPv4 address, a CIDR block (10.0.0.0/8) or \"all\""));
+  EXPECT_EQ(loadError("http {\n server {\n  deny 10.1.2.3/8;\n }\n}\n"),
+            at(3, "\"10.1.2.3/8\" has bits set beyond its prefix length"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /x {\n   allow;\n  }\n }\n}\n"),
+            at(4, "invalid number of arguments in \"allow\" directive"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /x {\n   surge_status;\n   root /srv;\n  }\n "
+                      "}\n}\n"),
+            at(3,
+               "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
+               "surge_status"));
+  EXPECT_EQ(loadError("http {\n surge_lookup_limit 10 5ms;\n server { }\n}\n"),
+            at(2, "the window is a duration of at least 1s, like 1m"));
+}
+
 TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  location /x {\n   root /srv;\n"
                       "   proxy_pass http://127.0.0.1:8081;\n  }\n }\n}\n"),
-            at(3, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass"));
+            at(3,
+               "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
+               "surge_status"));
   EXPECT_EQ(loadError("http {\n surge_memcached 127.0.0.1:11211;\n server {\n"
                       "  location /x {\n   surge_snapshots;\n   proxy_pass http://127.0.0.1:1;\n"
                       "  }\n }\n}\n"),
-            at(4, "a location does one of: root, surge_snapshots, surge_queue, proxy_pass"));
+            at(4,
+               "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
+               "surge_status"));
   EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a { }\n  location /a { }\n"
                       " }\n}\n"),
             at(5, "duplicate location \"/a\""));

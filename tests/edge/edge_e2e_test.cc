@@ -296,6 +296,106 @@ TEST(EdgeE2ETest, ReadyOnlyOnceEverythingTheCatalogListsIsPublished) {
   EXPECT_EQ(edge.get("/api/v1/clinics/999999").status, 404);
 }
 
+// The status line of GET `target`, sent from `source` (any 127.0.0.0/8 address is this host).
+std::string statusFrom(const std::string& source, int port, const std::string& target) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{}, to{};
+  from.sin_family = to.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  std::string line;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    (void)!::send(fd, req.data(), req.size(), 0);
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) line.assign(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return line.substr(0, line.find("\r\n"));
+}
+
+// Regression: /metrics, /healthz and /readyz answered anyone on the public port. allow/deny as
+// nginx has them; a `surge_status` location gives a status path rules of its own.
+TEST(EdgeE2ETest, StatusEndpointsAndLocationsObeyAllowAndDeny) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "", R"(    deny 127.0.0.3;
+    location = /metrics { surge_status; allow 127.0.0.1; deny all; }
+    location /private/ { root html; allow 127.0.0.2; deny all; }
+)");
+  writeFile(edge.path("html/private/x.txt"), "private\n");
+  EXPECT_EQ(statusFrom("127.0.0.1", edge.port(), "/metrics"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(statusFrom("127.0.0.2", edge.port(), "/metrics"), "HTTP/1.1 403 Forbidden");
+  EXPECT_EQ(statusFrom("127.0.0.2", edge.port(), "/healthz"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(statusFrom("127.0.0.3", edge.port(), "/healthz"), "HTTP/1.1 403 Forbidden");
+  EXPECT_EQ(statusFrom("127.0.0.3", edge.port(), "/api/v1/regions"), "HTTP/1.1 403 Forbidden");
+  EXPECT_EQ(statusFrom("127.0.0.2", edge.port(), "/private/x.txt"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(statusFrom("127.0.0.1", edge.port(), "/private/x.txt"), "HTTP/1.1 403 Forbidden");
+  HttpResponse refused = edge.get("/private/x.txt");
+  EXPECT_EQ(refused.header("content-type"), "application/json");
+  EXPECT_NE(refused.body.find("\"forbidden\""), std::string::npos);
+}
+
+// Lookups by booking code are limited per client at the edge (and per person at origin).
+TEST(EdgeE2ETest, LookupsAreLimitedPerClient) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "  surge_lookup_limit 3 1m;\n");
+  auto lookup = [&](const std::string& source, const std::string& person) {
+    std::string auth = cache::base64Encode(person + ":ABCD-EFGH");
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{}, to{};
+    from.sin_family = to.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    to.sin_port = htons(static_cast<uint16_t>(edge.port()));
+    std::string out;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
+        ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+      std::string req = "GET /api/v1/bookings/lookup HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " +
+                        auth + "\r\nConnection: close\r\n\r\n";
+      (void)!::send(fd, req.data(), req.size(), 0);
+      char buf[2048];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  };
+  for (int i = 0; i < 3; ++i) {
+    std::string r = lookup("127.0.0.5", "person-" + std::to_string(i));
+    EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 404") << r;
+  }
+  std::string limited = lookup("127.0.0.5", "person-9");
+  EXPECT_EQ(limited.substr(0, 12), "HTTP/1.1 429") << limited;
+  EXPECT_NE(limited.find("Retry-After: "), std::string::npos);
+  EXPECT_NE(limited.find("\"too_many_attempts\""), std::string::npos);
+  EXPECT_EQ(lookup("127.0.0.6", "person-9").substr(0, 12), "HTTP/1.1 404") << "another client";
+}
+
+// Regression: the same failure had two codes - http_413 from the edge's parser, body_too_large
+// from origin.
+TEST(EdgeE2ETest, ATooLargeBodyHasOneErrorCodeAtEdgeAndOrigin) {
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin);  // client_max_body_size 16k (the default); origin takes 4 KiB
+  std::string at_origin =
+      std::string(6000, ' ') + bookingBody(100001, origin::test::kFirstDate, "09:00", "big-body");
+  HttpResponse from_origin = edge.post("/api/v1/bookings", at_origin, {{"Idempotency-Key", "b1"}});
+  EXPECT_EQ(from_origin.status, 413);
+  EXPECT_NE(from_origin.body.find("\"code\":\"body_too_large\""), std::string::npos)
+      << from_origin.body;
+  HttpClient client("127.0.0.1", edge.port());
+  auto from_edge = client.request("POST", "/api/v1/bookings",
+                                  {{"Content-Type", "application/json"}, {"Idempotency-Key", "b2"}},
+                                  std::string(20000, ' '));
+  ASSERT_TRUE(from_edge.ok()) << from_edge.error();
+  EXPECT_EQ(from_edge->status, 413);
+  EXPECT_NE(from_edge->body.find("\"code\":\"body_too_large\""), std::string::npos)
+      << from_edge->body;
+}
+
 TEST(EdgeE2ETest, SnapshotFailingVerificationIsNeverServed) {
   // No periodic full publish: nothing rewrites memcached over the test's tampering.
   OriginProcess origin(origin::test::smallCatalog(), 1, {"--full-publish-interval", "0"});

@@ -15,8 +15,16 @@
 
 namespace {
 
-int usage() {
-  std::fprintf(stderr, "usage: surge-edge [-t] -c FILE\n");
+constexpr const char* kUsage =
+    "usage: surge-edge [-t] -c FILE\n"
+    "  -c FILE  the configuration (nginx syntax; every directive in edge/CONFIG.md)\n"
+    "  -t       check the configuration and its files, print file:line errors, exit\n"
+    "  -h       this help\n"
+    "Signals: SIGHUP reloads (a bad file keeps the running configuration), SIGTERM drains.\n";
+
+// A mistake on the command line: the usage on stderr, exit 2.
+int usage(const std::string& problem) {
+  std::fprintf(stderr, "surge-edge: %s\n%s", problem.c_str(), kUsage);
   return 2;
 }
 
@@ -53,11 +61,14 @@ int main(int argc, char** argv) {
       test_only = true;
     } else if (a == "-c" && i + 1 < argc) {
       path = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
     } else {
-      return usage();
+      return usage(a == "-c" ? "-c needs a file" : "unknown option " + a);
     }
   }
-  if (path.empty()) return usage();
+  if (path.empty()) return usage("no configuration: -c FILE");
 
   auto config = surge::edge::loadEdgeConfig(path);
   if (!config) {

@@ -1,10 +1,10 @@
 // surgectl: what operators use. Every call to the origin's admin API is signed (admin_auth.h).
 //
-//   surgectl [--origin URL] [--admin-keys FILE] COMMAND ...
+//   surgectl [--config FILE] [--origin URL] [--admin-keys FILE] COMMAND ...
 //     catalog import FILE            CSV or JSON (by extension); nothing imported on any bad row
-//     catalog generate [--clinics N] [--days N] [--seed N] [--first-date YYYY-MM-DD]
+//     catalog generate [--clinics N] [--days N] [--seed N] [--first-date YYYY-MM-DD|today]
 //                                    writes a generated catalog as CSV to stdout (no origin)
-//     publish                        re-publish every snapshot now
+//     publish [--no-wait]            re-publish every snapshot; waits and prints what it did
 //     snapshot push NAME FILE [--content-type TYPE]
 //     snapshot ls | snapshot rm NAME
 //     stats
@@ -12,47 +12,64 @@
 //                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
 //
-// Defaults: --origin $SURGE_ORIGIN or http://127.0.0.1:8081,
-//           --admin-keys $SURGE_ADMIN_KEYS or var/admin-keys.conf
+// Where it finds the origin and the keys, first match wins: --origin / --admin-keys, then
+// $SURGE_ORIGIN / $SURGE_ADMIN_KEYS, then a config file - --config, $SURGE_CONFIG,
+// /etc/surge/surgectl.conf, or the demo's var/surgectl.conf beside the build this surgectl
+// belongs to - whose relative paths are relative to the file itself, never to the directory
+// surgectl is run from. Config lines: "origin URL", "admin_keys PATH"; '#' starts a comment.
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <ctime>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "surge/cache/keyring.h"
+#include "surge/cache/snapshot_names.h"
 #include "surge/origin/admin_auth.h"
+#include "surge/origin/calendar.h"
 #include "surge/origin/catalog_generator.h"
 #include "surge/origin/catalog_import.h"
 #include "surge/origin/http_client.h"
+#include "surge/origin/time_zone.h"
 
 namespace {
 
 using namespace surge;
+namespace fs = std::filesystem;
+
+constexpr const char* kUsage =
+    "usage: surgectl [--config FILE] [--origin URL] [--admin-keys FILE] COMMAND\n"
+    "  catalog import FILE\n"
+    "  catalog generate [--clinics N] [--days N] [--seed N] [--first-date DATE|today]\n"
+    "  publish [--no-wait]\n"
+    "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
+    "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
+    "  queue opening TIME | +SECONDS   (pre-queue until then, shuffled at it; TIME is RFC 3339\n"
+    "                                  like 2026-12-06T09:00:00+09:00, or Unix seconds)\n"
+    "  stats\n"
+    "  keys new ID\n"
+    "Config: --config FILE, $SURGE_CONFIG, /etc/surge/surgectl.conf or the demo's\n"
+    "var/surgectl.conf; lines \"origin URL\" and \"admin_keys PATH\" (relative to the file).\n";
 
 [[noreturn]] void die(const std::string& message, int code = 1) {
   std::fprintf(stderr, "surgectl: %s\n", message.c_str());
   std::exit(code);
 }
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr,
-               "usage: surgectl [--origin URL] [--admin-keys FILE] COMMAND\n"
-               "  catalog import FILE\n"
-               "  catalog generate [--clinics N] [--days N] [--seed N] [--first-date DATE]\n"
-               "  publish\n"
-               "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
-               "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
-               "  queue opening UNIX_SECONDS | +SECONDS   (pre-queue until then, shuffled at it)\n"
-               "  stats\n"
-               "  keys new ID\n");
+// A mistake on the command line: said with the usage, exit 2.
+[[noreturn]] void usage(const std::string& problem = "") {
+  if (!problem.empty()) std::fprintf(stderr, "surgectl: %s\n", problem.c_str());
+  std::fputs(kUsage, stderr);
   std::exit(2);
 }
 
@@ -72,16 +89,67 @@ std::string randomHex(size_t bytes) {
   return cache::encodeHex(raw);
 }
 
-struct Admin {
+// Where surgectl talks to, and with which keys.
+struct Settings {
   std::string origin;
   std::string keys_path;
+  std::string config_path;  // the config file read, if any
+};
 
-  // Sends a signed request; prints the answer body; exits non-zero on a non-2xx answer.
-  int call(const std::string& method, const std::string& target, const std::string& body = "",
-           const std::string& content_type = "") {
-    auto keys = cache::Keyring::load(keys_path);
-    if (!keys) die(keys.error() + " (set --admin-keys or SURGE_ADMIN_KEYS)");
-    auto where = origin::HttpClient::parseOrigin(origin);
+// The demo's config: var/surgectl.conf of the checkout this binary was built in
+// (build/origin/surgectl -> ../../var/surgectl.conf).
+std::string demoConfig() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (self.parent_path().parent_path().parent_path() / "var" / "surgectl.conf").string();
+}
+
+// Reads "origin URL" and "admin_keys PATH" lines; a relative path is taken from the file's own
+// directory. Errors name the file and line.
+void readConfig(const std::string& path, Settings& s) {
+  std::ifstream in(path);
+  if (!in) die("cannot read the config " + path);
+  s.config_path = path;
+  const fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::string key, value, extra;
+    if (!(words >> key)) continue;
+    if (!(words >> value) || (words >> extra)) {
+      die(path + ":" + std::to_string(n) + ": expected \"" + key + " VALUE\"", 2);
+    }
+    if (key == "origin") {
+      if (s.origin.empty()) s.origin = value;
+    } else if (key == "admin_keys") {
+      if (s.keys_path.empty()) {
+        s.keys_path = fs::path(value).is_absolute() ? value : (dir / value).string();
+      }
+    } else {
+      die(path + ":" + std::to_string(n) + ": unknown setting \"" + key + "\" (origin, admin_keys)",
+          2);
+    }
+  }
+}
+
+struct Admin {
+  Settings settings;
+
+  // Sends a signed request; returns the answer; exits non-zero on a failure to reach origin.
+  origin::HttpResponse send(const std::string& method, const std::string& target,
+                            const std::string& body = "", const std::string& content_type = "") {
+    if (settings.keys_path.empty()) {
+      die("no admin keys: give --admin-keys FILE, SURGE_ADMIN_KEYS, or admin_keys in a config "
+          "(--config, SURGE_CONFIG, /etc/surge/surgectl.conf)");
+    }
+    auto keys = cache::Keyring::load(settings.keys_path);
+    if (!keys) {
+      die(keys.error() +
+          (settings.config_path.empty() ? "" : " (from " + settings.config_path + ")"));
+    }
+    auto where = origin::HttpClient::parseOrigin(settings.origin);
     if (!where) die(where.error());
     origin::HttpClient client(where->first, where->second, std::chrono::seconds(600));
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -96,13 +164,42 @@ struct Admin {
                                                                 {"Connection", "close"}};
     if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
     auto r = client.request(method, target, headers, body);
-    if (!r) die(origin + ": " + r.error());
-    if (!r->body.empty()) std::printf("%s\n", r->body.c_str());
-    if (r->status / 100 != 2) {
-      std::fprintf(stderr, "surgectl: %s %s: HTTP %d\n", method.c_str(), target.c_str(), r->status);
-      return 1;
+    if (!r) die(settings.origin + ": " + r.error());
+    return r.value();
+  }
+
+  // Prints the answer body; exits non-zero on a non-2xx answer.
+  int call(const std::string& method, const std::string& target, const std::string& body = "",
+           const std::string& content_type = "") {
+    origin::HttpResponse r = send(method, target, body, content_type);
+    if (!r.body.empty()) std::printf("%s\n", r.body.c_str());
+    return failed(method, target, r);
+  }
+
+  static int failed(const std::string& method, const std::string& target,
+                    const origin::HttpResponse& r) {
+    if (r.status / 100 == 2) return 0;
+    std::fprintf(stderr, "surgectl: %s %s: HTTP %d\n", method.c_str(), target.c_str(), r.status);
+    return 1;
+  }
+
+  // A full publish, waited for: what it did, as a sentence.
+  int publish(bool wait) {
+    if (!wait) return call("POST", "/admin/v1/publish");
+    origin::HttpResponse r = send("POST", "/admin/v1/publish?wait=1");
+    auto json = nlohmann::json::parse(r.body, nullptr, false);
+    if (json.is_discarded() || !json.contains("published")) {
+      if (!r.body.empty()) std::printf("%s\n", r.body.c_str());
+      return failed("POST", "/admin/v1/publish", r);
     }
-    return 0;
+    const auto& p = json["published"];
+    std::printf(
+        "published %llu regions, %llu clinics and %llu operator snapshots in %.1f s; %llu with "
+        "new content, %llu not written%s\n",
+        p.value("regions", 0ull), p.value("clinics", 0ull), p.value("named", 0ull),
+        p.value("seconds", 0.0), p.value("changed", 0ull), p.value("failed", 0ull),
+        p.value("failed", 0ull) > 0 ? " (memcached unreachable: origin retries them)" : "");
+    return failed("POST", "/admin/v1/publish", r);
   }
 };
 
@@ -110,7 +207,7 @@ int generate(const std::vector<std::string>& args) {
   origin::CatalogGeneratorOptions o;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) usage();
+      if (i + 1 >= args.size()) usage(args[i] + " needs a value");
       return args[++i];
     };
     if (args[i] == "--clinics") {
@@ -121,8 +218,14 @@ int generate(const std::vector<std::string>& args) {
       o.seed = std::strtoull(value().c_str(), nullptr, 10);
     } else if (args[i] == "--first-date") {
       o.first_date = value();
+      if (o.first_date == "today") {
+        // Today where the slots are (the catalog's default zone), not where surgectl runs.
+        auto zone = origin::TimeZone::load(origin::kDefaultTimeZone);
+        if (!zone) die(zone.error());
+        o.first_date = origin::formatDate(zone->localTime(origin::unixNowMs()).day);
+      }
     } else {
-      usage();
+      usage("unknown option " + args[i] + " for catalog generate");
     }
   }
   if (auto problem = origin::checkGeneratorOptions(o)) die(*problem);
@@ -132,35 +235,85 @@ int generate(const std::vector<std::string>& args) {
   return 0;
 }
 
+// A snapshot name from the command line, refused before anything is sent.
+const std::string& snapshotName(const std::string& name) {
+  if (!cache::isValidNamedSnapshot(name)) {
+    usage("invalid snapshot name \"" + name +
+          "\": 1-64 characters of a-z 0-9 . _ -, not starting with a dot");
+  }
+  return name;
+}
+
+// "opening" TIME: RFC 3339, Unix seconds, or +SECONDS from now.
+std::string openingSeconds(const std::string& at) {
+  if (!at.empty() && at[0] == '+' && at.size() > 1 &&
+      at.find_first_not_of("0123456789", 1) == std::string::npos) {
+    return std::to_string(std::time(nullptr) + std::strtoll(at.c_str() + 1, nullptr, 10));
+  }
+  if (!at.empty() && at.find_first_not_of("0123456789") == std::string::npos) return at;
+  if (auto ms = origin::parseTimestamp(at); ms && *ms >= 0) return std::to_string(*ms / 1000);
+  usage("invalid opening time \"" + at +
+        "\": RFC 3339 (2026-12-06T09:00:00+09:00), Unix seconds, or +SECONDS");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Admin admin;
-  const char* env_origin = std::getenv("SURGE_ORIGIN");
-  const char* env_keys = std::getenv("SURGE_ADMIN_KEYS");
-  admin.origin = env_origin ? env_origin : "http://127.0.0.1:8081";
-  admin.keys_path = env_keys ? env_keys : "var/admin-keys.conf";
+  std::string config;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--origin" && i + 1 < argc) {
-      admin.origin = argv[++i];
-    } else if (a == "--admin-keys" && i + 1 < argc) {
-      admin.keys_path = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      usage();
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--origin") {
+      admin.settings.origin = value();
+    } else if (a == "--admin-keys") {
+      admin.settings.keys_path = value();
+    } else if (a == "--config") {
+      config = value();
+    } else if (a == "-h" || a == "--help" || (args.empty() && a == "help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
     } else {
       args.push_back(a);
     }
   }
+  if (const char* env = std::getenv("SURGE_ORIGIN"); env && admin.settings.origin.empty()) {
+    admin.settings.origin = env;
+  }
+  if (const char* env = std::getenv("SURGE_ADMIN_KEYS"); env && admin.settings.keys_path.empty()) {
+    admin.settings.keys_path = env;
+  }
+  if (config.empty()) {
+    if (const char* env = std::getenv("SURGE_CONFIG")) config = env;
+  }
+  if (config.empty()) {
+    std::error_code ec;
+    for (const std::string& candidate : {std::string("/etc/surge/surgectl.conf"), demoConfig()}) {
+      if (!candidate.empty() && fs::exists(candidate, ec)) {
+        config = candidate;
+        break;
+      }
+    }
+  }
+  if (!config.empty()) readConfig(config, admin.settings);
+  if (admin.settings.origin.empty()) admin.settings.origin = "http://127.0.0.1:8081";
+
   if (args.empty()) usage();
   const std::string& cmd = args[0];
   auto arg = [&](size_t i) -> const std::string& {
-    if (i >= args.size()) usage();
+    if (i >= args.size()) usage(cmd + ": missing argument");
     return args[i];
+  };
+  auto noMore = [&](size_t n) {
+    if (args.size() > n) usage("unexpected argument \"" + args[n] + "\"");
   };
 
   if (cmd == "catalog" && arg(1) == "import") {
+    noMore(3);
     const std::string& file = arg(2);
     std::string text = readFile(file);
     bool json = origin::catalogFormatFor(file) == origin::CatalogFormat::kJson;
@@ -178,44 +331,63 @@ int main(int argc, char** argv) {
   if (cmd == "catalog" && arg(1) == "generate") {
     return generate(std::vector<std::string>(args.begin() + 2, args.end()));
   }
-  if (cmd == "publish") return admin.call("POST", "/admin/v1/publish");
-  if (cmd == "stats") return admin.call("GET", "/admin/v1/stats");
-  if (cmd == "snapshot" && arg(1) == "ls") return admin.call("GET", "/admin/v1/snapshots");
+  if (cmd == "publish") {
+    bool wait = true;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i] != "--no-wait") usage("unknown option " + args[i] + " for publish");
+      wait = false;
+    }
+    return admin.publish(wait);
+  }
+  if (cmd == "stats") {
+    noMore(1);
+    return admin.call("GET", "/admin/v1/stats");
+  }
+  if (cmd == "snapshot" && arg(1) == "ls") {
+    noMore(2);
+    return admin.call("GET", "/admin/v1/snapshots");
+  }
   if (cmd == "snapshot" && arg(1) == "rm") {
-    return admin.call("DELETE", "/admin/v1/snapshots/" + arg(2));
+    noMore(3);
+    return admin.call("DELETE", "/admin/v1/snapshots/" + snapshotName(arg(2)));
   }
   if (cmd == "snapshot" && arg(1) == "push") {
-    std::string name = arg(2);
-    std::string body = readFile(arg(3));
+    const std::string& name = snapshotName(arg(2));
     std::string type = "application/json";
-    if (args.size() == 6 && args[4] == "--content-type")
+    if (args.size() == 6 && args[4] == "--content-type") {
       type = args[5];
-    else if (args.size() != 4)
-      usage();
+    } else if (args.size() != 4) {
+      usage("snapshot push NAME FILE [--content-type TYPE]");
+    }
+    if (type.empty() || type.find_first_of("\r\n") != std::string::npos) {
+      usage("invalid content type");
+    }
+    std::string body = readFile(arg(3));
     return admin.call("PUT", "/admin/v1/snapshots/" + name, body, type);
   }
   if (cmd == "queue") {
     const std::string& action = arg(1);
     if (action == "status") return admin.call("GET", "/admin/v1/queue");
-    if (action == "rate") return admin.call("POST", "/admin/v1/queue/rate?value=" + arg(2));
-    if (action == "opening") {
-      // UNIX seconds, or +N: N seconds from now
-      std::string at = arg(2);
-      if (!at.empty() && at[0] == '+') {
-        at = std::to_string(std::time(nullptr) + std::strtoll(at.c_str() + 1, nullptr, 10));
+    if (action == "rate") {
+      const std::string& rate = arg(2);
+      if (rate.empty() || rate.find_first_not_of("0123456789.") != std::string::npos) {
+        usage("the rate is a number of tickets per second (0: auto)");
       }
-      return admin.call("POST", "/admin/v1/queue/opening?at=" + at);
+      return admin.call("POST", "/admin/v1/queue/rate?value=" + rate);
     }
+    if (action == "opening")
+      return admin.call("POST", "/admin/v1/queue/opening?at=" + openingSeconds(arg(2)));
     if (action == "open" || action == "close" || action == "pause" || action == "resume" ||
         action == "revoke") {
+      noMore(2);
       return admin.call("POST", "/admin/v1/queue/" + action);
     }
-    usage();
+    usage("unknown queue action \"" + action + "\"");
   }
   if (cmd == "keys" && arg(1) == "new") {
     if (!cache::isValidKeyId(arg(2))) die("invalid key id (1-32 characters of A-Z a-z 0-9 . _ -)");
     std::printf("%s %s\n", arg(2).c_str(), randomHex(32).c_str());
     return 0;
   }
-  usage();
+  usage("unknown command \"" + cmd + "\"");
 }

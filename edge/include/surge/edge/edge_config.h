@@ -13,12 +13,16 @@
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/waiting_room.h"
+#include "surge/http/access_rules.h"
+#include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
 
 struct Location {
-  enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kNotFound };
+  // kStatus (`surge_status`): the location /healthz, /readyz and /metrics answer under, with its
+  // allow/deny rules.
+  enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kStatus, kNotFound };
   std::string prefix;
   bool exact = false;  // "location = /path"
   Kind kind = Kind::kNotFound;
@@ -28,6 +32,8 @@ struct Location {
   // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
   // root, plus /ops/metrics/edge and /ops/metrics/origin.
   bool ops = false;
+  // allow/deny (nginx): the location's own, or else its server's (or else the http block's).
+  http::AccessRules access;
 };
 
 struct EdgeConfig {
@@ -55,8 +61,16 @@ struct EdgeConfig {
   };
   std::vector<Peer> ops_peers;      // surge_ops_peer: other edges the dashboard shows (restart)
   std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
+  // allow/deny of the server block (or the http block's): what /healthz, /readyz and /metrics
+  // obey unless a `surge_status` location for the path has its own.
+  http::AccessRules access;
+  // Lookups by booking code (GET /api/v1/bookings/lookup) per client address:
+  // surge_lookup_limit COUNT WINDOW.
+  http::AttemptLimiter::Options lookup_limit{10, std::chrono::seconds(60), 100000};
 
   const Location* match(std::string_view path) const;
+  // The rules /healthz, /readyz and /metrics obey at `path`.
+  const http::AccessRules& statusAccess(std::string_view path) const;
 };
 
 cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(

@@ -81,6 +81,7 @@ class EdgeServer : public http::Handler {
   std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<OriginForwarder> origin_;
   std::unique_ptr<WaitingRoom> waiting_room_;  // when the config turns it on
+  http::AttemptLimiter lookups_;               // booking-code lookups per client address
   // Other edges' /metrics for the dashboard, each through its own small pool (their counters go
   // to a registry of their own, not into this edge's metrics).
   cache::MetricsRegistry peer_metrics_;

@@ -36,5 +36,8 @@ int64_t unixNowMs();
 
 // RFC 3339 in UTC with milliseconds: "2026-11-26T22:30:00.123Z".
 std::string formatTimestamp(int64_t unix_ms);
+// RFC 3339 back to Unix ms: "2026-12-06T09:00:00+09:00", "2026-12-06T00:00Z", fractions of a
+// second allowed ("T" or a space between date and time). nullopt on anything else.
+std::optional<int64_t> parseTimestamp(std::string_view text);
 
 }  // namespace surge::origin
