@@ -192,8 +192,11 @@ Result<std::unique_ptr<SqliteBookingStore>, std::string> SqliteBookingStore::ope
     return fail(path + ": " + message);
   }
   std::unique_ptr<SqliteBookingStore> store(new SqliteBookingStore(db, std::move(lock.value())));
-  // WAL + synchronous=FULL: a commit fsyncs the WAL before returning, so an acknowledged
-  // booking survives kill -9 and power loss. Small pages: a commit writes whole pages, and the
+  // WAL + synchronous=FULL for what commits outside batches (imports, counters, named snapshots):
+  // such a commit fsyncs the WAL before returning. Booking batches run with synchronous=NORMAL
+  // (begin(kDeferred)) and are made durable by flush() - an fdatasync of the WAL - before anything
+  // in them is acknowledged; either way an acknowledged write survives kill -9 and power loss.
+  // Small pages: a commit writes whole pages, and the
   // few random ones (a cancel) then cost 1 KiB, not 4. A small page cache: SQLite walks all of it
   // at the end of each write transaction, and the OS caches the file anyway.
   auto pragmas = store->exec(

@@ -24,6 +24,18 @@ int64_t be64(std::string_view d, size_t at) {
   return static_cast<int64_t>((static_cast<uint64_t>(be32(d, at)) << 32) | be32(d, at + 4));
 }
 
+// Up to `max_digits` decimal digits at `s` (at least one); advances `s`.
+bool readNumber(std::string_view& s, size_t max_digits, int32_t& out) {
+  size_t n = 0;
+  out = 0;
+  while (n < s.size() && n < max_digits && s[n] >= '0' && s[n] <= '9') {
+    out = out * 10 + (s[n] - '0');
+    ++n;
+  }
+  s.remove_prefix(n);
+  return n > 0;
+}
+
 // [+-]hh[:mm[:ss]] at `s`, as seconds; advances `s`. POSIX TZ offsets and rule times.
 bool readClock(std::string_view& s, int32_t& out, bool allow_sign) {
   int sign = 1;
@@ -37,15 +49,7 @@ bool readClock(std::string_view& s, int32_t& out, bool allow_sign) {
       if (s.empty() || s[0] != ':') break;
       s.remove_prefix(1);
     }
-    size_t n = 0;
-    int32_t v = 0;
-    while (n < s.size() && n < 3 && s[n] >= '0' && s[n] <= '9') {
-      v = v * 10 + (s[n] - '0');
-      ++n;
-    }
-    if (n == 0) return false;
-    parts[i] = v;
-    s.remove_prefix(n);
+    if (!readNumber(s, 3, parts[i])) return false;
   }
   if (parts[0] > 167 || parts[1] > 59 || parts[2] > 59) return false;
   out = sign * (parts[0] * 3600 + parts[1] * 60 + parts[2]);
@@ -78,15 +82,9 @@ bool readDateRule(std::string_view& s, int& month, int& week, int& weekday, int3
       if (s.empty() || s[0] != '.') return false;
       s.remove_prefix(1);
     }
-    size_t n = 0;
-    int v = 0;
-    while (n < s.size() && n < 2 && s[n] >= '0' && s[n] <= '9') {
-      v = v * 10 + (s[n] - '0');
-      ++n;
-    }
-    if (n == 0) return false;
+    int32_t v = 0;
+    if (!readNumber(s, 2, v)) return false;
     *fields[i] = v;
-    s.remove_prefix(n);
   }
   if (month < 1 || month > 12 || week < 1 || week > 5 || weekday > 6) return false;
   time = 7200;

@@ -296,25 +296,34 @@ TEST(EdgeE2ETest, ReadyOnlyOnceEverythingTheCatalogListsIsPublished) {
   EXPECT_EQ(edge.get("/api/v1/clinics/999999").status, 404);
 }
 
-// The status line of GET `target`, sent from `source` (any 127.0.0.0/8 address is this host).
-std::string statusFrom(const std::string& source, int port, const std::string& target) {
+// The whole answer to GET `target` with `headers` ("Name: value\r\n" each), sent from `source`
+// (any 127.0.0.0/8 address is this host) to the edge on 127.0.0.1:`port`.
+std::string getFrom(const std::string& source, int port, const std::string& target,
+                    const std::string& headers = "") {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in from{}, to{};
   from.sin_family = to.sin_family = AF_INET;
   inet_pton(AF_INET, source.c_str(), &from.sin_addr);
   inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
   to.sin_port = htons(static_cast<uint16_t>(port));
-  std::string line;
+  std::string out;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
       ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    std::string req =
+        "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers + "Connection: close\r\n\r\n";
     (void)!::send(fd, req.data(), req.size(), 0);
-    char buf[512];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) line.assign(buf, static_cast<size_t>(n));
+    char buf[2048];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  return line.substr(0, line.find("\r\n"));
+  return out;
+}
+
+std::string statusFrom(const std::string& source, int port, const std::string& target) {
+  std::string answer = getFrom(source, port, target);
+  return answer.substr(0, answer.find("\r\n"));
 }
 
 // Regression: /metrics, /healthz and /readyz answered anyone on the public port. allow/deny as
@@ -343,26 +352,8 @@ TEST(EdgeE2ETest, LookupsAreLimitedPerClient) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin, "  surge_lookup_limit 3 1m;\n");
   auto lookup = [&](const std::string& source, const std::string& person) {
-    std::string auth = cache::base64Encode(person + ":ABCD-EFGH");
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in from{}, to{};
-    from.sin_family = to.sin_family = AF_INET;
-    inet_pton(AF_INET, source.c_str(), &from.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    to.sin_port = htons(static_cast<uint16_t>(edge.port()));
-    std::string out;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0 &&
-        ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
-      std::string req = "GET /api/v1/bookings/lookup HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " +
-                        auth + "\r\nConnection: close\r\n\r\n";
-      (void)!::send(fd, req.data(), req.size(), 0);
-      char buf[2048];
-      ssize_t n;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
-        out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return out;
+    return getFrom(source, edge.port(), "/api/v1/bookings/lookup",
+                   "Authorization: Basic " + cache::base64Encode(person + ":ABCD-EFGH") + "\r\n");
   };
   for (int i = 0; i < 3; ++i) {
     std::string r = lookup("127.0.0.5", "person-" + std::to_string(i));

@@ -72,6 +72,7 @@ void warm(EdgeProcess& edge, const std::vector<std::string>& targets) {
     ASSERT_EQ(waitFor200(edge, t).status, 200) << t;
 }
 
+// ./surge soak repeats the kill and restart 20 times under the same load.
 TEST(FaultE2ETest, MemcachedStoppedMidLoadFailsNoReadAndRecoversWithoutRestart) {
   testing::ReliabilityRow row("fault", "memcached stopped mid-load (L1 serves within max-stale)");
   OriginProcess origin(origin::test::smallCatalog(8));
@@ -79,24 +80,30 @@ TEST(FaultE2ETest, MemcachedStoppedMidLoadFailsNoReadAndRecoversWithoutRestart) 
   auto targets = clinicTargets(8);
   warm(edge, targets);
   ReadLoad load(edge.port(), targets);
-  std::this_thread::sleep_for(500ms);
-  origin.memcached().kill();
-  std::this_thread::sleep_for(3500ms);  // past every snapshot's 2 s max-age: stale-if-error
-  double stale = metric(edge.metrics(), "surge_edge_l1_stale_total");
-  origin.memcached().restart();  // empty: origin republishes it
-  // Recovery without restarting anything: ages fall back to fresh.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  int age = 99;
-  while (std::chrono::steady_clock::now() < deadline && age > 1) {
-    age = std::stoi(edge.get(targets[0]).header("age"));
-    std::this_thread::sleep_for(100ms);
+  const int cycles = testing::iterations(1, 20);
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    std::this_thread::sleep_for(500ms);
+    double stale_before = metric(edge.metrics(), "surge_edge_l1_stale_total");
+    origin.memcached().kill();
+    std::this_thread::sleep_for(3500ms);  // past every snapshot's 2 s max-age: stale-if-error
+    double stale = metric(edge.metrics(), "surge_edge_l1_stale_total") - stale_before;
+    origin.memcached().restart();  // empty: origin republishes it
+    // Recovery without restarting anything: ages fall back to fresh.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    int age = 99;
+    while (std::chrono::steady_clock::now() < deadline && age > 1) {
+      age = std::stoi(edge.get(targets[0]).header("age"));
+      std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_GE(stale, 1) << "cycle " << cycle;
+    EXPECT_LE(age, 1) << "cycle " << cycle << ": the edge never went back to fresh snapshots";
+    EXPECT_EQ(load.failed(), 0) << "cycle " << cycle << ": " << load.firstFailure();
+    if (::testing::Test::HasFailure()) break;
   }
   load.stop();
   EXPECT_EQ(load.failed(), 0) << load.firstFailure();
   EXPECT_GT(load.reads(), 1000);
-  EXPECT_GE(stale, 1);
-  EXPECT_LE(age, 1) << "the edge never went back to fresh snapshots";
-  row.tried();
+  row.tried(cycles);
   row.count("reads", load.reads());
   row.count("failed reads", load.failed());
   row.outcome("stale answers with Age and Warning while down; fresh again after restart");
@@ -394,29 +401,36 @@ TEST(FaultE2ETest, SlowOriginKeepsInflightUnderTheCapAndAnswersInBoundedTime) {
   row.outcome("in flight never above the cap; every write answered within 1.5 s");
 }
 
+// ./surge soak stops and restarts origin 20 times.
 TEST(FaultE2ETest, OriginStoppedGivesFast503sAndIsNotHammered) {
   testing::ReliabilityRow row("fault", "origin stopped (kill -9)");
-  OriginProcess origin(origin::test::smallCatalog());
+  OriginProcess origin(origin::test::smallCatalog(4, 2, 4, 50));  // a seat for every cycle
   FaultProxy proxy(origin.port());  // counts what still tries to reach the dead origin
   EdgeProcess edge(origin, "", "", proxy.port());
   auto targets = clinicTargets(4);
   warm(edge, targets);
-  origin.kill9();
   ReadLoad reads(edge.port(), targets, 2);
   WriteStorm s;
-  size_t before = proxy.requests();
-  storm(edge, s, 8, 2s, 1s, "down");
+  size_t reached = 0;
+  const int cycles = testing::iterations(1, 20);
+  for (int cycle = 0; cycle < cycles && !::testing::Test::HasFailure(); ++cycle) {
+    origin.kill9();
+    size_t before = proxy.requests();
+    storm(edge, s, 8, 2s, 1s, "down" + std::to_string(cycle));
+    size_t now_reached = proxy.requests() - before;
+    reached += now_reached;
+    EXPECT_EQ(s.other.load(), 0) << "cycle " << cycle << ": " << s.first_other;
+    EXPECT_EQ(s.created.load(), 0) << "cycle " << cycle;
+    EXPECT_EQ(s.no_retry_after.load(), 0) << "cycle " << cycle;
+    EXPECT_EQ(s.slow.load(), 0) << "cycle " << cycle;
+    EXPECT_LE(now_reached, 30u) << "cycle " << cycle << ": of " << s.sent.load();
+    origin.start();
+    int status = bookOnceOriginIsBack(edge, "back" + std::to_string(cycle));
+    EXPECT_EQ(status, 201) << "cycle " << cycle;
+  }
   reads.stop();
-  size_t reached = proxy.requests() - before;
-  EXPECT_EQ(s.other.load(), 0) << s.first_other;
-  EXPECT_EQ(s.created.load(), 0);
-  EXPECT_EQ(s.no_retry_after.load(), 0);
-  EXPECT_EQ(s.slow.load(), 0);
-  EXPECT_LE(reached, 30u) << "of " << s.sent.load();
   EXPECT_EQ(reads.failed(), 0) << reads.firstFailure();
-  origin.start();
-  int status = bookOnceOriginIsBack(edge, "back");
-  EXPECT_EQ(status, 201);
+  row.tried(cycles - 1);  // countStorm counts one more
   countStorm(row, s, reached, reads);
   row.outcome("fast 503 + Retry-After; reads unaffected; bookings again once origin is back");
 }

@@ -559,20 +559,26 @@ Audit audit(const std::string& db_path) {
   return a;
 }
 
+// ./surge soak runs it 100 times (SURGE_SOAK=1), with seats for all of them and a third of the
+// clients: each restart reads the whole store back into memory, and a store growing by 2,400
+// bookings an iteration made the 100th restart take seconds (25 minutes in all).
 TEST(OriginE2ETest, KillNineDuringABookingStormLosesNothing) {
-  test::OriginProcess origin(test::smallCatalog(60, 3, 8, 10));  // 14,400 seats
+  const int kIterations = testing::iterations(6, 100);
+  const int kClients = testing::iterations(12, 4);
+  // 1,440 slots; 14,400 seats for the usual 6 iterations, and as many per 6 in a soak, so that
+  // bookings are still being made when the last kill comes.
+  test::OriginProcess origin(test::smallCatalog(60, 3, 8, 10 * ((kIterations + 5) / 6)));
   struct Acked {
     std::string id, token;
   };
   std::vector<Acked> acked;
   std::map<std::string, std::string> unresolved;  // idempotency key -> body
   std::mutex mutex;
-  constexpr int kIterations = 6;
   int64_t over_capacity_seen = 0;
   for (int iteration = 0; iteration < kIterations; ++iteration) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> clients;
-    for (int t = 0; t < 12; ++t) {
+    for (int t = 0; t < kClients; ++t) {
       clients.emplace_back([&, t] {
         std::mt19937 rng(static_cast<unsigned>(iteration * 100 + t));
         HttpClient client("127.0.0.1", origin.port(), std::chrono::milliseconds(2000));
@@ -597,7 +603,8 @@ TEST(OriginE2ETest, KillNineDuringABookingStormLosesNothing) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(600 + 150 * iteration));
+    // Killed at a different moment each time: 0.6 to 1.35 s into the storm.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600 + 150 * (iteration % 6)));
     origin.kill9();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop = true;

@@ -33,6 +33,14 @@ class SqliteBookingStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error();
     store_ = std::move(s.value());
   }
+  // Closes the store and changes its file behind its back, as an older build would have left it.
+  void rewriteClosedStore(const char* sql) {
+    store_.reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
   void reload() {
     auto loaded = store_->loadCatalog();
     ASSERT_TRUE(loaded.ok()) << loaded.error();
@@ -216,19 +224,12 @@ TEST_F(SqliteBookingStoreTest, RepliesAndRulesSurviveAReopen) {
 TEST_F(SqliteBookingStoreTest, AStoreOfLayoutTwoIsUpgradedAndKeepsItsAnswers) {
   NewBooking b = booking("petra");
   ASSERT_EQ(create(b).status, 201);
-  store_.reset();
   // What layout 2 wrote: the 201's text in `answer`, no token column.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "UPDATE bookings SET answer = '{\"legacy\":true}';"
-                         "ALTER TABLE bookings DROP COLUMN token;"
-                         "ALTER TABLE bookings DROP COLUMN code_sha256;"
-                         "ALTER TABLE bookings DROP COLUMN code; DROP TABLE catalog_settings;"
-                         "PRAGMA user_version = 2;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  rewriteClosedStore(
+      "UPDATE bookings SET answer = '{\"legacy\":true}';"
+      "ALTER TABLE bookings DROP COLUMN token; ALTER TABLE bookings DROP COLUMN code_sha256;"
+      "ALTER TABLE bookings DROP COLUMN code; DROP TABLE catalog_settings;"
+      "PRAGMA user_version = 2;");
   reopen();
   EXPECT_EQ(query("PRAGMA user_version"), 4);
   StoredResponse replay = create(b);
@@ -240,17 +241,10 @@ TEST_F(SqliteBookingStoreTest, AStoreOfLayoutTwoIsUpgradedAndKeepsItsAnswers) {
 TEST_F(SqliteBookingStoreTest, AStoreOfLayoutThreeIsUpgradedAndItsBookingsStay) {
   NewBooking b = booking("rosa");
   ASSERT_EQ(create(b).status, 201);
-  store_.reset();
   // What layout 3 wrote: no booking codes, no catalog settings.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "ALTER TABLE bookings DROP COLUMN code_sha256;"
-                         "ALTER TABLE bookings DROP COLUMN code; DROP TABLE catalog_settings;"
-                         "PRAGMA user_version = 3;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  rewriteClosedStore(
+      "ALTER TABLE bookings DROP COLUMN code_sha256; ALTER TABLE bookings DROP COLUMN code;"
+      "DROP TABLE catalog_settings; PRAGMA user_version = 3;");
   reopen();
   EXPECT_EQ(query("PRAGMA user_version"), 4);
   StoredResponse replay = create(b);

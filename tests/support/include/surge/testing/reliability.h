@@ -71,4 +71,11 @@ class ReliabilityRow {
   long tries_ = 0;
 };
 
+// How many times a looped fault test repeats: `normal` in ./surge test, `soak` under ./surge soak
+// (which sets SURGE_SOAK=1 and runs the looped tests alone, bounded in time).
+inline int iterations(int normal, int soak) {
+  const char* s = std::getenv("SURGE_SOAK");
+  return s != nullptr && std::string_view(s) == "1" ? soak : normal;
+}
+
 }  // namespace surge::testing
