@@ -24,6 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Instrumented builds run several times slower: bounds on waits stretch with them.
+constexpr int kSlow = SURGE_TEST_SLOWDOWN;
+
 class SnapshotPublisherTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -239,8 +242,8 @@ TEST_F(SnapshotPublisherTest, ReportedGapsAreRepublishedAtOnceAndOnlyKnownOnes) 
   EXPECT_EQ(publisher_->fillGaps({"clinic/100002", "region/11140", "clinic/999999", "region/77",
                                   "named/nothing", "bogus"}),
             2u);
-  ASSERT_TRUE(eventually([&] { return version("clinic/100002") != 0; }, 1000ms));
-  ASSERT_TRUE(eventually([&] { return version("region/11140") != 0; }, 1000ms));
+  ASSERT_TRUE(eventually([&] { return version("clinic/100002") != 0; }, kSlow * 1000ms));
+  ASSERT_TRUE(eventually([&] { return version("region/11140") != 0; }, kSlow * 1000ms));
   EXPECT_EQ(version("clinic/100002"), v) << "the same content keeps its version";
   // Many edges report the same gap: it is republished once per interval, not once per report.
   EXPECT_EQ(publisher_->fillGaps({"clinic/100002"}), 0u);
@@ -256,7 +259,8 @@ class PublisherClockTest : public SnapshotPublisherTest {
     // Local midnight of the second day, as Unix ms: its zone offset, applied backwards.
     const int64_t local_ms = static_cast<int64_t>(*parseDate(test::kSecondDate)) * 86400 * 1000;
     const int64_t midnight = local_ms - int64_t{seoul.offsetAt(local_ms / 1000)} * 1000;
-    const int64_t offset = midnight - 1500 - unixNowMs();
+    // Enough for SetUp (the store, the import, the first full publish) to finish before it.
+    const int64_t offset = midnight - kSlow * 1500 - unixNowMs();
     clock_ = [offset] { return unixNowMs() + offset; };
   }
   bool offers(const std::string& date, const std::string& time) {
@@ -282,11 +286,12 @@ TEST_F(PublisherClockTest, SnapshotsRollOverAtMidnightAndAsSlotsBegin) {
   ASSERT_TRUE(region.is_object());
   ASSERT_EQ(region["dates"], nlohmann::json::array({test::kSecondDate}));
   const int before = region["clinics"][0]["remaining"][0];  // clinic 100001
-  ASSERT_TRUE(eventually([&] { return !offers(test::kSecondDate, "00:00"); }, 4000ms));
+  ASSERT_TRUE(eventually([&] { return !offers(test::kSecondDate, "00:00"); }, kSlow * 4000ms));
   EXPECT_TRUE(offers(test::kSecondDate, "09:00"));
   // The region's count for the new day leaves out the 00:00 slot's 5 seats.
-  ASSERT_TRUE(eventually(
-      [&] { return body("region/11110")["clinics"][0]["remaining"][0] == before - 5; }, 2000ms));
+  ASSERT_TRUE(
+      eventually([&] { return body("region/11110")["clinics"][0]["remaining"][0] == before - 5; },
+                 kSlow * 2000ms));
 }
 
 }  // namespace
