@@ -592,15 +592,14 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
   return StoredResponse{201, b.created_body, false};
 }
 
-std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& booking_id,
-                                                           const std::string& token) {
+std::optional<SqliteBookingStore::BookingRow> SqliteBookingStore::readBooking(
+    const std::string& booking_id) {
   Statement& get = *booking_get_;
   Resetting reset{get};
   get.bind(1, booking_id);
   if (get.step() != SQLITE_ROW) return std::nullopt;
-  // Constant-time: the token is a bearer secret.
-  if (!cache::digestEquals(cache::sha256({token}), get.text(5))) return std::nullopt;
-  BookingView v;
+  BookingRow row;
+  BookingView& v = row.view;
   v.id = booking_id;
   v.slot_id = get.int64(0);
   v.clinic_id = get.int64(1);
@@ -609,7 +608,18 @@ std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& bo
   v.person_id = get.text(4);
   v.created_ms = get.int64(6);
   if (!get.isNull(7)) v.canceled_ms = get.int64(7);
-  return v;
+  row.token_sha256 = get.text(5);
+  row.code_sha256 = get.text(8);
+  return row;
+}
+
+std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& booking_id,
+                                                           const std::string& token) {
+  std::optional<BookingRow> row = readBooking(booking_id);
+  if (!row) return std::nullopt;
+  // Constant-time: the token is a bearer secret.
+  if (!cache::digestEquals(cache::sha256({token}), row->token_sha256)) return std::nullopt;
+  return std::move(row->view);
 }
 
 StoredResponse SqliteBookingStore::lookupBooking(const std::string& person_id,
@@ -622,24 +632,8 @@ StoredResponse SqliteBookingStore::lookupBooking(const std::string& person_id,
   // The same read and the same comparison whether or not the person has a booking.
   auto person = active_person_.find(person_id);
   const std::string id = person == active_person_.end() ? std::string(24, '0') : person->second;
-  std::optional<BookingView> found;
-  std::string stored_code;
-  {
-    Statement& get = *booking_get_;
-    Resetting reset{get};
-    get.bind(1, id);
-    if (get.step() == SQLITE_ROW) {
-      found = BookingView{id,
-                          get.int64(0),
-                          get.int64(1),
-                          static_cast<int32_t>(get.int64(2)),
-                          static_cast<int16_t>(get.int64(3)),
-                          get.text(4),
-                          get.int64(6),
-                          std::nullopt};
-      stored_code = get.text(8);
-    }
-  }
+  std::optional<BookingRow> found = readBooking(id);
+  std::string stored_code = found ? found->code_sha256 : std::string();
   if (stored_code.size() != 32) stored_code.assign(32, '\0');  // no code: matches nothing
   bool match = cache::digestEquals(bookingCodeDigest(code), stored_code) && found.has_value() &&
                person != active_person_.end();
@@ -653,11 +647,12 @@ StoredResponse SqliteBookingStore::lookupBooking(const std::string& person_id,
     set.bind(1, id).bindBlob(2, fresh.token_sha256).bindBlob(3, fresh.token);
     if (set.step() != SQLITE_DONE) return storeFailure("new token");
   }
-  std::string body = "{\"booking_id\":\"" + id + "\",\"token\":\"" + cache::encodeHex(fresh.token) +
-                     "\",\"code\":\"" + displayBookingCode(code) + "\",";
-  appendBookingFields(body, found->clinic_id, found->day, found->minute, found->person_id);
-  body += ",\"status\":\"active\",\"created_at\":\"" + formatTimestamp(found->created_ms) + "\"}";
-  return StoredResponse{200, std::move(body), false};
+  // The same answer as the booking's 201, with the fresh token.
+  const BookingView& b = found->view;
+  return StoredResponse{
+      200,
+      createdBody(id, fresh.token, code, b.clinic_id, b.day, b.minute, b.person_id, b.created_ms),
+      false};
 }
 
 StoredResponse SqliteBookingStore::cancelBooking(const std::string& booking_id,

@@ -82,6 +82,13 @@ class SqliteBookingStore final : public BookingStore {
   // Seats taken per slot, from the bookings table.
   cache::Result<std::unordered_map<int64_t, int32_t>, std::string> countBooked();
   cache::Result<cache::Done, std::string> loadSlots();
+  // A booking's row, or nullopt when there is none; the digests are for the caller to compare.
+  struct BookingRow {
+    BookingView view;
+    std::string token_sha256;
+    std::string code_sha256;  // empty for bookings made before codes existed
+  };
+  std::optional<BookingRow> readBooking(const std::string& booking_id);
 
   // Most WAL checkpointing runs on its own thread and connection, outside the writer's commits.
   // Under a steady stream of commits a concurrent checkpoint never catches up completely, and the
