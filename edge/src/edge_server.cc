@@ -11,6 +11,7 @@
 #include "surge/cache/gap_report.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/http/basic_auth.h"
 
 #include <openssl/crypto.h>
 
@@ -29,6 +30,11 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
 }
 
 const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
+
+// What a client that allow/deny keeps out gets, wherever the rule stands.
+http::Response refusedByAccessRules() {
+  return jsonError(403, "forbidden", "not from this address (allow/deny)");
+}
 
 }  // namespace
 
@@ -74,7 +80,6 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   mc.servers = config_->memcached;
   snapshots_ = std::make_unique<SnapshotCache>(mc, keyring, config_->snapshots, metrics_);
   origin_ = std::make_unique<OriginForwarder>(config_->origin, config_->server.workers, metrics_);
-  gap_keys_ = keyring;
   for (int i = 0; i < 3; ++i) {
     static const char* kOutcome[] = {"accepted", "refused", "failed"};
     gap_reports_[i] = &metrics_.counter("surge_edge_gap_reports_total",
@@ -83,7 +88,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   }
   if (config_->have_origin) {
     snapshots_->setGapReporter(
-        [this](std::vector<std::string> names) { reportGaps(std::move(names)); });
+        [this](cache::SignedGapReport report) { reportGaps(std::move(report)); });
   }
   for (const EdgeConfig::Peer& peer : config_->ops_peers) {
     OriginOptions o;
@@ -139,20 +144,16 @@ cache::Result<cache::Done, std::string> EdgeServer::start() {
   return started;
 }
 
-void EdgeServer::reportGaps(std::vector<std::string> names) {
+std::string EdgeServer::nextRequestId() {
+  return id_prefix_ + "-" +
+         std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+void EdgeServer::reportGaps(cache::SignedGapReport signed_report) {
   http::Server* server = running_server_.load(std::memory_order_acquire);
   if (server == nullptr) return;  // still missing at the next pass: reported then
-  cache::KeyringKey key;
-  {
-    std::lock_guard lock(gap_keys_mutex_);
-    if (gap_keys_.empty()) return;
-    key = gap_keys_.signingKey();
-  }
-  auto report =
-      std::make_shared<cache::SignedGapReport>(cache::signGapReport(key, names, ::time(nullptr)));
-  std::string id =
-      id_prefix_ + "-" + std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
-  server->postTo(0, [this, report, id](http::Worker& worker) {
+  auto report = std::make_shared<cache::SignedGapReport>(std::move(signed_report));
+  server->postTo(0, [this, report, id = nextRequestId()](http::Worker& worker) {
     http::Request request;
     request.method = "POST";
     request.target = cache::kGapReportPath;
@@ -209,10 +210,6 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     }
   }
   if (waiting_room_) waiting_room_->setStateKeyring(keyring);
-  {
-    std::lock_guard lock(gap_keys_mutex_);
-    gap_keys_ = keyring;
-  }
   snapshots_->setKeyring(std::move(keyring));
   snapshots_->setOptions(next->snapshots);
   OriginOptions origin = next->origin;
@@ -250,16 +247,12 @@ void EdgeServer::setOpsKeys(cache::Keyring keys) {
 }
 
 bool EdgeServer::opsAuthorized(const http::Request& request) const {
-  std::string_view auth = request.header("Authorization");
-  if (auth.size() < 7 || !http::equalsIgnoreCase(auth.substr(0, 6), "Basic ")) return false;
-  auto decoded = cache::base64Decode(auth.substr(6));
-  if (!decoded) return false;
-  size_t colon = decoded->find(':');
-  if (colon == std::string::npos) return false;
-  auto secret = cache::decodeHex(std::string_view(*decoded).substr(colon + 1));
+  auto credentials = http::basicCredentials(request.header("Authorization"));
+  if (!credentials) return false;
+  auto secret = cache::decodeHex(credentials->password);
   if (!secret) return false;
   std::lock_guard lock(ops_mutex_);
-  const cache::KeyringKey* key = ops_keys_.find(std::string_view(*decoded).substr(0, colon));
+  const cache::KeyringKey* key = ops_keys_.find(credentials->user);
   if (key == nullptr || key->secret.size() != secret->size()) return false;
   return CRYPTO_memcmp(key->secret.data(), secret->data(), secret->size()) == 0;
 }
@@ -329,8 +322,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     LogContext ctx{kOps, start, {}, {}, {}, {}};
     if (!config().statusAccess(path).allows(request.remote_addr)) {
-      return answer(worker, slot, &request, ctx,
-                    jsonError(403, "forbidden", "not from this address (allow/deny)"));
+      return answer(worker, slot, &request, ctx, refusedByAccessRules());
     }
     if (!get_or_head) {
       http::Response r = jsonError(405, "method_not_allowed", "use GET");
@@ -362,7 +354,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   const Location* loc = config().match(path);
   if (loc != nullptr && !loc->access.allows(request.remote_addr)) {
     return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
-                  jsonError(403, "forbidden", "not from this address (allow/deny)"));
+                  refusedByAccessRules());
   }
   if (loc != nullptr && loc->ops) {
     LogContext ctx{kOps, start, {}, {}, {}, {}};
@@ -480,10 +472,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       }
       LogContext ctx = copyContext(request, kBooking, start);
       std::string id(request.header("X-Request-Id"));
-      if (id.empty() || id.size() > 128) {
-        id = id_prefix_ + "-" +
-             std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
-      }
+      if (id.empty() || id.size() > 128) id = nextRequestId();
       origin_->forward(worker, request, request.remote_addr, id, ticket_number,
                        [this, &worker, slot, ctx = std::move(ctx), id](http::Response r) {
                          if (r.headers.find("X-Request-Id:") == std::string::npos) {
@@ -509,8 +498,7 @@ void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
   metrics_request.target = "/metrics";
   metrics_request.path = "/metrics";
   LogContext async = copyContext(request, kOps, start);
-  std::string id =
-      id_prefix_ + "-" + std::to_string(request_ids_.fetch_add(1, std::memory_order_relaxed) + 1);
+  std::string id = nextRequestId();
   from.forward(
       worker, metrics_request, request.remote_addr, id, 0,
       [this, &worker, slot, async](http::Response r) {

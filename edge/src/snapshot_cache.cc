@@ -126,6 +126,10 @@ SnapshotCache::Shard& SnapshotCache::shardOf(const std::string& name) {
   return shards_[std::hash<std::string>{}(name) % kShards];
 }
 
+const SnapshotCache::Shard& SnapshotCache::shardOf(const std::string& name) const {
+  return shards_[std::hash<std::string>{}(name) % kShards];
+}
+
 std::optional<SnapshotLookup> SnapshotCache::lookupSlot(
     const Slot& slot, const std::shared_ptr<const CachedSnapshot>& snap, int64_t now_ms) const {
   if (!snap) return std::nullopt;
@@ -200,7 +204,7 @@ bool SnapshotCache::ready() const {
 }
 
 bool SnapshotCache::holds(const std::string& name) const {
-  const Shard& shard = shards_[std::hash<std::string>{}(name) % kShards];
+  const Shard& shard = shardOf(name);
   std::shared_lock lock(shard.mutex);
   auto it = shard.slots.find(name);
   return it != shard.slots.end() && it->second->snapshot && !it->second->snapshot->not_found;
@@ -404,9 +408,15 @@ void SnapshotCache::reportGaps() {
     due.push_back(std::move(name));
   }
   gaps_.clear();
-  if (due.empty()) return;
+  if (due.empty() || !gap_reporter_) return;
+  cache::KeyringKey key;
+  {
+    std::lock_guard lock(keyring_mutex_);
+    if (keyring_.empty()) return;
+    key = keyring_.signingKey();
+  }
   gaps_reported_.add(due.size());
-  if (gap_reporter_) gap_reporter_(std::move(due));
+  gap_reporter_(cache::signGapReport(key, due, nowMs() / 1000));
 }
 
 void SnapshotCache::learnCatalog(const CachedSnapshot& snap) {

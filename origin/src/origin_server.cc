@@ -4,8 +4,8 @@
 
 #include "surge/cache/gap_report.h"
 #include "surge/cache/hmac.h"
-#include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/http/basic_auth.h"
 #include "surge/origin/booking_code.h"
 #include "surge/origin/booking_request.h"
 #include "surge/origin/calendar.h"
@@ -227,16 +227,9 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
     ex.route = kBookingLookup;
     if (method != "GET" && method != "HEAD") return ex.error(405, "method_not_allowed", "use GET");
     // Authorization: Basic base64(person_id ":" booking code) - kept out of URLs and logs.
-    std::string_view auth = req.header("Authorization");
-    std::optional<std::string> pair;
-    if (auth.size() > 6 && http::equalsIgnoreCase(auth.substr(0, 6), "Basic ")) {
-      pair = cache::base64Decode(auth.substr(6));
-    }
-    size_t colon = pair ? pair->find(':') : std::string::npos;
-    std::string person = colon == std::string::npos ? "" : pair->substr(0, colon);
-    auto code = colon == std::string::npos
-                    ? std::nullopt
-                    : normalizeBookingCode(std::string_view(*pair).substr(colon + 1));
+    auto credentials = http::basicCredentials(req.header("Authorization"));
+    std::string person = credentials ? std::move(credentials->user) : std::string();
+    auto code = credentials ? normalizeBookingCode(credentials->password) : std::nullopt;
     if (!isValidPersonId(person) || !code) {
       return ex.error(400, "invalid_lookup",
                       "send Authorization: Basic base64(person_id:booking code); a booking code "
@@ -363,12 +356,11 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
         publisher_.requestFullPublish();
         return ex.send(202, "{\"status\":\"full publish started\"}");
       }
-      return publisher_.requestFullPublish([e = ex](const SnapshotPublisher::Report& report) {
-        e.worker->post([e, body = "{\"published\":" + report.json() + "}",
-                        failed = report.failed > 0]() mutable {
-          e.send(failed ? 502 : 200, std::move(body));
-        });
-      });
+      return publisher_.requestFullPublish(
+          [reply = ex.later()](const SnapshotPublisher::Report& report) {
+            reply(StoredResponse{report.failed > 0 ? 502 : 200,
+                                 "{\"published\":" + report.json() + "}"});
+          });
     }
     if (rest == "snapshots" && method == "GET") {
       auto reply = ex.later();

@@ -71,7 +71,9 @@ class EdgeServer : public http::Handler {
                          std::chrono::steady_clock::time_point start);
   // Refresher thread: tells origin which known snapshots memcached did not have (gap_report.h),
   // through the origin pool of worker 0.
-  void reportGaps(std::vector<std::string> names);
+  void reportGaps(cache::SignedGapReport report);
+  // "<edge prefix>-<n>": X-Request-Id for what this edge sends on its own or gets without one.
+  std::string nextRequestId();
 
   cache::MetricsRegistry metrics_;
   mutable std::mutex config_mutex_;
@@ -92,9 +94,7 @@ class EdgeServer : public http::Handler {
   std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
   std::unique_ptr<http::Server> server_;
   std::atomic<http::Server*> running_server_{nullptr};  // set once server_ has started
-  std::mutex gap_keys_mutex_;
-  cache::Keyring gap_keys_;              // the snapshot keys: gap reports are signed with them
-  cache::Counter* gap_reports_[3] = {};  // accepted, refused, failed
+  cache::Counter* gap_reports_[3] = {};                 // accepted, refused, failed
   std::atomic<uint64_t> request_ids_{0};
   std::string id_prefix_;
 

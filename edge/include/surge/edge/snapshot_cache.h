@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "surge/cache/catalog_names.h"
+#include "surge/cache/gap_report.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/metrics.h"
@@ -98,9 +99,10 @@ class SnapshotCache {
   enum class Known { kYes, kNo, kUndecided };
   Known known(const std::string& name) const;
 
-  // Called on the refresher thread with names that are gaps (known, not in memcached), each at
-  // most once per `gap_report_interval`. It must not block (post the report to a loop).
-  using GapReporter = std::function<void(std::vector<std::string>)>;
+  // Called on the refresher thread with a report of names that are gaps (known, not in
+  // memcached; each at most once per `gap_report_interval`), signed with the snapshot keys. It
+  // must not block (post the report to a loop).
+  using GapReporter = std::function<void(cache::SignedGapReport)>;
   void setGapReporter(GapReporter reporter);
 
  private:
@@ -119,6 +121,7 @@ class SnapshotCache {
   };
 
   Shard& shardOf(const std::string& name);
+  const Shard& shardOf(const std::string& name) const;
   std::optional<SnapshotLookup> lookupSlot(const Slot& slot,
                                            const std::shared_ptr<const CachedSnapshot>& snap,
                                            int64_t now_ms) const;
