@@ -15,62 +15,33 @@ void appendQuoted(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void CatalogNames::addRegion(std::string code) {
-  regions_.push_back(std::move(code));
-  sorted_ = false;
-}
-
-void CatalogNames::addClinic(int64_t id) {
-  loose_clinics_.push_back(id);
-  sorted_ = false;
-}
-
-void CatalogNames::addNamed(std::string name) {
-  named_.push_back(std::move(name));
-  sorted_ = false;
-}
-
-void CatalogNames::normalize() const {
-  if (sorted_) return;
-  for (auto* list : {&regions_, &named_}) {
+std::string CatalogNames::tail(std::vector<std::string> regions, std::vector<int64_t> clinic_ids,
+                               std::vector<std::string> named) {
+  for (auto* list : {&regions, &named}) {
     std::sort(list->begin(), list->end());
     list->erase(std::unique(list->begin(), list->end()), list->end());
   }
-  std::vector<int64_t> ids = std::move(loose_clinics_);
-  loose_clinics_.clear();
-  for (const auto& [first, last] : clinics_) {
-    for (int64_t id = first; id <= last; ++id)
-      ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  clinics_.clear();
-  for (int64_t id : ids) {
-    if (!clinics_.empty() && clinics_.back().second + 1 == id) {
-      clinics_.back().second = id;
-    } else {
-      clinics_.emplace_back(id, id);
-    }
-  }
-  sorted_ = true;
-}
-
-std::string CatalogNames::tail() const {
-  normalize();
+  std::sort(clinic_ids.begin(), clinic_ids.end());
+  clinic_ids.erase(std::unique(clinic_ids.begin(), clinic_ids.end()), clinic_ids.end());
   std::string out = ",\"regions\":[";
-  for (size_t i = 0; i < regions_.size(); ++i) {
+  for (size_t i = 0; i < regions.size(); ++i) {
     if (i) out += ',';
-    appendQuoted(out, regions_[i]);
+    appendQuoted(out, regions[i]);
   }
+  // Ids as inclusive ranges: a catalog's ids are mostly consecutive.
   out += "],\"clinics\":[";
-  for (size_t i = 0; i < clinics_.size(); ++i) {
+  for (size_t i = 0; i < clinic_ids.size();) {
+    size_t j = i;
+    while (j + 1 < clinic_ids.size() && clinic_ids[j + 1] == clinic_ids[j] + 1)
+      ++j;
     if (i) out += ',';
-    out += '[' + std::to_string(clinics_[i].first) + ',' + std::to_string(clinics_[i].second) + ']';
+    out += '[' + std::to_string(clinic_ids[i]) + ',' + std::to_string(clinic_ids[j]) + ']';
+    i = j + 1;
   }
   out += "],\"named\":[";
-  for (size_t i = 0; i < named_.size(); ++i) {
+  for (size_t i = 0; i < named.size(); ++i) {
     if (i) out += ',';
-    appendQuoted(out, named_[i]);
+    appendQuoted(out, named[i]);
   }
   out += "]}";
   return out;
@@ -111,7 +82,6 @@ std::optional<CatalogNames> CatalogNames::parse(std::string_view body) {
 }
 
 bool CatalogNames::contains(std::string_view name) const {
-  normalize();
   if (name == "regions" || name == kCatalogSnapshot) return true;
   if (name.substr(0, 7) == "region/") {
     return std::binary_search(regions_.begin(), regions_.end(), name.substr(7));
@@ -132,7 +102,6 @@ bool CatalogNames::contains(std::string_view name) const {
 }
 
 size_t CatalogNames::clinicCount() const {
-  normalize();
   size_t n = 0;
   for (const auto& [first, last] : clinics_)
     n += static_cast<size_t>(last - first + 1);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -28,6 +29,15 @@ constexpr std::chrono::milliseconds kSlack{5};
 // may be stepped (NTP), and a zone may change its offset.
 constexpr std::chrono::seconds kClockRecheck{60};
 constexpr const char* kJson = "application/json";
+
+// What an operator snapshot's version follows: its type and its body (a push of the same text
+// keeps its version; a tombstone is a type of its own).
+std::string namedContent(std::string_view content_type, std::string_view body) {
+  std::string content(content_type);
+  content += '\0';
+  content += body;
+  return content;
+}
 
 }  // namespace
 
@@ -189,40 +199,42 @@ size_t SnapshotPublisher::fillGaps(const std::vector<std::string>& names) {
                   [&](const auto& entry) { return now - entry.second > options_.gap_interval; });
   }
   for (const std::string& name : names) {
-    Mark mark{Mark::kRegionsList, 0, {}, now};
-    std::string_view n = name;
-    if (n == "regions") {
-      mark.kind = Mark::kRegionsList;
-    } else if (n == cache::kCatalogSnapshot) {
-      // Only once everything it lists has been published: it vouches for that.
-      if (!fully_published_.load(std::memory_order_acquire)) continue;
-      mark.kind = Mark::kCatalog;
-    } else if (n.substr(0, 7) == "region/" && index->region(n.substr(7)) != nullptr) {
-      mark.kind = Mark::kRegion;
-      mark.name = std::string(n.substr(7));
-    } else if (n.substr(0, 7) == "clinic/") {
-      char* end = nullptr;
-      std::string digits(n.substr(7));
-      long long id = std::strtoll(digits.c_str(), &end, 10);
-      if (digits.empty() || *end != '\0' || index->clinic(id) == nullptr) continue;
-      mark.kind = Mark::kClinic;
-      mark.clinic = id;
-    } else if (n.substr(0, 6) == "named/" && named_names_.count(std::string(n.substr(6)))) {
-      mark.kind = Mark::kNamed;
-      mark.name = std::string(n.substr(6));
-    } else {
-      continue;  // not ours: an edge with an older catalog, or a forged name
-    }
+    std::optional<Mark> mark = markOfLocked(*index, name, now);
+    if (!mark) continue;  // not ours: an edge with an older catalog, or a forged name
+    // The catalog only once everything it lists has been published: it vouches for that.
+    if (mark->kind == Mark::kCatalog && !fullyPublished()) continue;
     auto [it, fresh] = gap_filled_.emplace(name, now);
     if (!fresh) {
       if (now - it->second < options_.gap_interval) continue;
       it->second = now;
     }
-    markLocked(std::move(mark));
+    markLocked(std::move(*mark));
     ++accepted;
   }
   gaps_filled_.add(accepted);
   return accepted;
+}
+
+std::optional<SnapshotPublisher::Mark> SnapshotPublisher::markOfLocked(const CatalogIndex& index,
+                                                                       std::string_view name,
+                                                                       Clock::time_point at) const {
+  if (name == "regions") return Mark{Mark::kRegionsList, 0, {}, at};
+  if (name == cache::kCatalogSnapshot) return Mark{Mark::kCatalog, 0, {}, at};
+  if (name.substr(0, 7) == "region/" && index.region(name.substr(7)) != nullptr) {
+    return Mark{Mark::kRegion, 0, std::string(name.substr(7)), at};
+  }
+  if (name.substr(0, 7) == "clinic/") {
+    std::string_view digits = name.substr(7);
+    int64_t id = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec == std::errc() && end == digits.data() + digits.size() && index.clinic(id) != nullptr) {
+      return Mark{Mark::kClinic, id, {}, at};
+    }
+  }
+  if (name.substr(0, 6) == "named/" && named_names_.count(std::string(name.substr(6)))) {
+    return Mark{Mark::kNamed, 0, std::string(name.substr(6)), at};
+  }
+  return std::nullopt;
 }
 
 Clock::time_point SnapshotPublisher::watchTheClock() {
@@ -271,19 +283,26 @@ Clock::time_point SnapshotPublisher::watchTheClock() {
   return Clock::now() + wait;
 }
 
-cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
-    const std::string& name, const std::string& body, const std::string& content_type,
-    const Stamp& stamp) {
+cache::Result<std::string, std::string> SnapshotPublisher::seal(const std::string& body,
+                                                                const std::string& content_type,
+                                                                uint64_t version, int64_t now_ms) {
   cache::SnapshotFields fields;
-  fields.version = stamp.version;
-  fields.created_unix_ms = now();
+  fields.version = version;
+  fields.created_unix_ms = now_ms;
   fields.max_age_s = options_.max_age_s;
   fields.content_type = content_type;
   auto sealed = cache::sealSnapshot(keyring_, fields, body, cache::BodyEncoding::kZstd, {},
                                     options_.zstd_level);
+  if (sealed) snapshot_bytes_.observe(static_cast<double>(sealed->size()));
+  return sealed;
+}
+
+cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
+    const std::string& name, const std::string& body, const std::string& content_type,
+    const Stamp& stamp) {
+  auto sealed = seal(body, content_type, stamp.version, now());
   if (!sealed)
     return cache::fail(cache::CacheError{cache::CacheErrorKind::kTooLarge, sealed.error()});
-  snapshot_bytes_.observe(static_cast<double>(sealed->size()));
   auto r = memcached_->set(cache::snapshotKey(name), sealed.value());
   if (r) {
     published_.add();
@@ -411,9 +430,7 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
       dirty.regions.insert(r.code);
     dirty.regions_list = true;
   }
-  std::unordered_set<int64_t> failed_clinics;
-  std::unordered_set<std::string> failed_regions;
-  bool failed_list = false;
+  std::vector<std::string> failed_names;  // not written: marked again below
 
   // Sealed snapshots go out in pipelined batches (one round trip per server per batch); what
   // memcached did not store is marked dirty again.
@@ -426,16 +443,8 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     published_.add(batch.size() - failed.size());
     publish_errors_.add(failed.size());
     report.failed += failed.size();
-    for (const std::string& key : failed) {
-      std::string_view name = std::string_view(key).substr(prefix);
-      if (name == "regions") {
-        failed_list = true;
-      } else if (name.substr(0, 7) == "region/") {
-        failed_regions.emplace(name.substr(7));
-      } else if (name.substr(0, 7) == "clinic/") {
-        failed_clinics.insert(std::strtoll(std::string(name.substr(7)).c_str(), nullptr, 10));
-      }
-    }
+    for (const std::string& key : failed)
+      failed_names.push_back(key.substr(prefix));
     batch.clear();
     batch_bytes = 0;
   };
@@ -443,20 +452,14 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     bool changed = false;
     Stamp st = stamp(name, tail, now_ms, &changed);
     if (changed) ++report.changed;
-    cache::SnapshotFields fields;
-    fields.version = st.version;
-    fields.created_unix_ms = now_ms;
-    fields.max_age_s = options_.max_age_s;
     auto sealed =
-        cache::sealSnapshot(keyring_, fields, snapshotWithHeader(st.version, st.generated_ms, tail),
-                            cache::BodyEncoding::kZstd, {}, options_.zstd_level);
+        seal(snapshotWithHeader(st.version, st.generated_ms, tail), kJson, st.version, now_ms);
     if (!sealed) {
       publish_errors_.add();
       ++report.failed;
       std::fprintf(stderr, "surge-origin: %s: %s\n", name.c_str(), sealed.error().c_str());
       return;
     }
-    snapshot_bytes_.observe(static_cast<double>(sealed->size()));
     batch_bytes += sealed->size();
     batch.emplace_back(cache::snapshotKey(name), std::move(sealed.value()));
     if (batch.size() >= 512 || batch_bytes >= (4u << 20)) flush();
@@ -479,7 +482,7 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     ++report.clinics;
   }
   flush();
-  bool cache_down = !failed_clinics.empty() || !failed_regions.empty() || failed_list;
+  bool cache_down = !failed_names.empty();
   std::unordered_set<std::string> failed_named;
   if (dirty.all || !dirty.named.empty()) {
     auto named = loadNamed();
@@ -524,13 +527,11 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     } else {
       // Marked now (the marks stay in time order) and due after the pause below.
       const auto now = Clock::now();
-      for (int64_t id : failed_clinics)
-        markLocked(Mark{Mark::kClinic, id, {}, now});
-      for (const std::string& code : failed_regions)
-        markLocked(Mark{Mark::kRegion, 0, code, now});
+      for (const std::string& name : failed_names) {
+        if (auto mark = markOfLocked(*index, name, now)) markLocked(std::move(*mark));
+      }
       for (const std::string& name : failed_named)
         markLocked(Mark{Mark::kNamed, 0, name, now});
-      if (failed_list) markLocked(Mark{Mark::kRegionsList, 0, {}, now});
       if (dirty.catalog) markLocked(Mark{Mark::kCatalog, 0, {}, now});
     }
     wake_.wait_for(lock, options_.retry_after_error, [&] { return stopping_; });
@@ -549,17 +550,18 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
 }
 
 bool SnapshotPublisher::publishCatalog(const CatalogIndex& index) {
-  cache::CatalogNames names;
+  std::vector<std::string> regions, named;
+  std::vector<int64_t> clinics;
   for (const Region& r : index.regions())
-    names.addRegion(r.code);
+    regions.push_back(r.code);
   for (const Clinic& c : index.clinics())
-    names.addClinic(c.id);
+    clinics.push_back(c.id);
   {
     std::lock_guard lock(mutex_);
-    for (const std::string& n : named_names_)
-      names.addNamed(n);
+    named.assign(named_names_.begin(), named_names_.end());
   }
-  const std::string tail = names.tail();
+  const std::string tail =
+      cache::CatalogNames::tail(std::move(regions), std::move(clinics), std::move(named));
   const int64_t now_ms = now();
   Stamp st = stamp(std::string(cache::kCatalogSnapshot), tail, now_ms);
   return put(std::string(cache::kCatalogSnapshot),
@@ -576,11 +578,7 @@ void SnapshotPublisher::post(std::function<void()> task) {
 }
 
 cache::Result<uint64_t, std::string> SnapshotPublisher::writeNamed(const NamedSnapshot& s) {
-  // The content is the type and the body: a push of the same text keeps its version.
-  std::string content = s.content_type;
-  content += '\0';
-  content += s.body;
-  Stamp st = stamp("named/" + s.name, content, now());
+  Stamp st = stamp("named/" + s.name, namedContent(s.content_type, s.body), now());
   if (st.version == 0) return cache::fail(std::string("cannot reserve a snapshot version"));
   auto r = put("named/" + s.name, s.body, s.content_type, st);
   if (!r) return cache::fail(r.error().message);
@@ -650,9 +648,7 @@ void SnapshotPublisher::removeNamed(std::string name, Done done) {
     }
     // A tombstone rather than a delete: edges re-read the names in use, see it, and answer 404 at
     // once instead of serving their copy as stale for as long as stale-if-error allows.
-    std::string content(cache::kRemovedContentType);
-    content += '\0';
-    Stamp st = stamp("named/" + name, content, now());
+    Stamp st = stamp("named/" + name, namedContent(cache::kRemovedContentType, ""), now());
     if (st.version == 0)
       return done(503, jsonError("store_unavailable", "cannot reserve a version"));
     auto written = put("named/" + name, "", std::string(cache::kRemovedContentType), st);

@@ -25,14 +25,12 @@ inline constexpr std::string_view kCatalogSnapshot = "catalog";
 
 class CatalogNames {
  public:
-  // Builder side (origin): any order, duplicates allowed.
-  void addRegion(std::string code);
-  void addClinic(int64_t id);
-  void addNamed(std::string name);
-  // The body after the snapshot header: ,"regions":[..],"clinics":[..],"named":[..]}
-  std::string tail() const;
+  // Origin: the body after the snapshot header, ,"regions":[..],"clinics":[..],"named":[..]},
+  // from every name (any order, duplicates allowed).
+  static std::string tail(std::vector<std::string> regions, std::vector<int64_t> clinic_ids,
+                          std::vector<std::string> named);
 
-  // Reader side (edge): the decoded body of a "catalog" snapshot; nullopt when malformed.
+  // Edge: the decoded body of a "catalog" snapshot; nullopt when malformed.
   static std::optional<CatalogNames> parse(std::string_view body);
 
   // Is `snapshot_name` ("regions", "region/11", "clinic/7", "named/notice", "catalog") one
@@ -41,12 +39,9 @@ class CatalogNames {
   size_t clinicCount() const;
 
  private:
-  void normalize() const;
-  mutable bool sorted_ = true;
-  mutable std::vector<std::string> regions_;
-  mutable std::vector<std::pair<int64_t, int64_t>> clinics_;  // inclusive ranges, sorted
-  mutable std::vector<int64_t> loose_clinics_;                // added, not yet ranged
-  mutable std::vector<std::string> named_;
+  std::vector<std::string> regions_;                  // sorted
+  std::vector<std::pair<int64_t, int64_t>> clinics_;  // inclusive id ranges, sorted
+  std::vector<std::string> named_;                    // sorted
 };
 
 }  // namespace surge::cache

@@ -32,6 +32,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -145,6 +146,10 @@ class SnapshotPublisher {
   // next ones. A new day asks for a full publish.
   std::chrono::steady_clock::time_point watchTheClock();
   void markLocked(Mark mark);
+  // The mark for a snapshot name ("clinic/7", "region/11", "named/x", "regions", "catalog"), or
+  // nullopt for a name that is not ours (mutex_ held: operator names are read).
+  std::optional<Mark> markOfLocked(const CatalogIndex& index, std::string_view name,
+                                   std::chrono::steady_clock::time_point at) const;
   void markClinicLocked(const CatalogIndex& index, int64_t clinic_id,
                         std::chrono::steady_clock::time_point at);
   cache::Result<uint64_t, std::string> writeNamed(const NamedSnapshot& snapshot);
@@ -153,6 +158,10 @@ class SnapshotPublisher {
   // content is the same, else a new version stamped `now_ms` (and `changed` set).
   Stamp stamp(const std::string& name, std::string_view content, int64_t now_ms,
               bool* changed = nullptr);
+  // Sealed (zstd, signed) with this process's keys; counted in snapshot_bytes_.
+  cache::Result<std::string, std::string> seal(const std::string& body,
+                                               const std::string& content_type, uint64_t version,
+                                               int64_t now_ms);
   cache::Result<cache::Done, cache::CacheError> put(const std::string& name,
                                                     const std::string& body,
                                                     const std::string& content_type,
