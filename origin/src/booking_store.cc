@@ -29,6 +29,36 @@ void appendBookingFields(std::string& out, int64_t clinic_id, int32_t day, int16
   appendJsonString(out, person_id);
 }
 
+StoredResponse bookingRefusal(std::string_view code) {
+  struct Refusal {
+    std::string_view code;
+    int status;
+    const char* message;
+  };
+  static constexpr Refusal kRefusals[] = {
+      {"slot_full", 409, "this time slot has no seats left"},
+      {"person_already_booked", 409, "this person already has an active booking"},
+      {"ticket_already_used", 409, "this ticket has already booked"},
+      {"slot_past", 409, "this time slot has already begun; pick a later one"},
+      {"unknown_slot", 404, "no such slot"},
+      {"idempotency_key_reused", 422, "this Idempotency-Key was used with a different request"},
+  };
+  for (const Refusal& r : kRefusals) {
+    if (r.code == code) return StoredResponse{r.status, jsonError(r.code, r.message), false};
+  }
+  return StoredResponse{503, jsonError("store_unavailable", "unknown answer from the store"),
+                        false};
+}
+
+std::vector<StoredResponse> BookingStore::createBookings(
+    const std::vector<const NewBooking*>& bookings) {
+  std::vector<StoredResponse> answers;
+  answers.reserve(bookings.size());
+  for (const NewBooking* b : bookings)
+    answers.push_back(createBooking(*b));
+  return answers;
+}
+
 bool issueCredentials(NewBooking& b) {
   // 6 random bytes after the time prefix for the id, 32 for the token, 5 for the booking code.
   unsigned char raw[43];

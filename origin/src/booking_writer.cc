@@ -90,15 +90,14 @@ void BookingWriter::enqueue(Job job) {
 }
 
 void BookingWriter::createBooking(NewBooking booking, Reply reply) {
-  enqueue(Job{[b = std::move(booking)](BookingStore& s) { return s.createBooking(b); },
-              std::move(reply), nullptr});
+  enqueue(Job{nullptr, std::move(reply), nullptr, std::move(booking)});
 }
 
 void BookingWriter::cancelBooking(std::string id, std::string token, int64_t now_ms, Reply reply) {
   enqueue(Job{[id = std::move(id), token = std::move(token), now_ms](BookingStore& s) {
                 return s.cancelBooking(id, token, now_ms);
               },
-              std::move(reply), nullptr});
+              std::move(reply), nullptr, std::nullopt});
 }
 
 void BookingWriter::findBooking(std::string id, std::string token, Reply reply) {
@@ -107,18 +106,18 @@ void BookingWriter::findBooking(std::string id, std::string token, Reply reply) 
                 if (!found) return StoredResponse{404, jsonError("not_found", "no such booking")};
                 return StoredResponse{200, bookingJson(*found)};
               },
-              std::move(reply), nullptr});
+              std::move(reply), nullptr, std::nullopt});
 }
 
 void BookingWriter::lookupBooking(std::string person_id, std::string code, FreshToken fresh,
                                   Reply reply) {
   enqueue(Job{[person = std::move(person_id), code = std::move(code), fresh = std::move(fresh)](
                   BookingStore& s) { return s.lookupBooking(person, code, fresh); },
-              std::move(reply), nullptr});
+              std::move(reply), nullptr, std::nullopt});
 }
 
 void BookingWriter::runExclusive(ExclusiveJob job) {
-  enqueue(Job{nullptr, nullptr, std::move(job)});
+  enqueue(Job{nullptr, nullptr, std::move(job), std::nullopt});
 }
 
 void BookingWriter::loop() {
@@ -137,14 +136,14 @@ void BookingWriter::loop() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       // A batch ends before an exclusive job, which then runs alone.
       while (!queue_.empty() && jobs.size() < options_.max_batch) {
-        if (!queue_.front().run && !jobs.empty()) break;
+        if (queue_.front().isExclusive() && !jobs.empty()) break;
         jobs.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        if (!jobs.back().run) break;
+        if (jobs.back().isExclusive()) break;
       }
       queue_depth_.set(static_cast<int64_t>(queue_.size()));
     }
-    if (!jobs.front().run) {
+    if (jobs.front().isExclusive()) {
       waitFlushed();
       jobs.front().exclusive(store_);
     } else {
@@ -159,8 +158,19 @@ void BookingWriter::runBatch(std::vector<Job>& jobs) {
   answers.reserve(jobs.size());
   auto began = store_.begin(BookingStore::Flush::kDeferred);
   if (began) {
-    for (Job& job : jobs)
-      answers.push_back(job.run(store_));
+    std::vector<const NewBooking*> bookings;
+    for (size_t i = 0; i < jobs.size();) {
+      if (!jobs[i].booking) {
+        answers.push_back(jobs[i].run(store_));
+        ++i;
+        continue;
+      }
+      bookings.clear();
+      for (; i < jobs.size() && jobs[i].booking; ++i)
+        bookings.push_back(&*jobs[i].booking);
+      for (StoredResponse& answer : store_.createBookings(bookings))
+        answers.push_back(std::move(answer));
+    }
   }
   auto committed =
       began ? store_.commit() : cache::Result<cache::Done, std::string>(cache::fail(began.error()));

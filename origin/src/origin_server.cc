@@ -113,8 +113,10 @@ struct Exchange {
   // For another thread: hands the answer to this exchange's loop.
   BookingWriter::Reply later() const {
     return [e = *this](StoredResponse r) {
-      e.worker->post(
-          [e, r = std::move(r)]() mutable { e.send(r.status, std::move(r.body), r.replayed); });
+      e.worker->post([e, r = std::move(r)]() mutable {
+        // The store could not decide (store_unavailable): nothing happened, retry in a second.
+        e.send(r.status, std::move(r.body), r.replayed, r.status == 503 ? 1 : 0);
+      });
     };
   }
 };

@@ -49,7 +49,7 @@ cache::Result<int64_t, std::string> QueuePacer::counter(const std::string& name,
   return future.get();
 }
 
-cache::Result<cache::Done, std::string> QueuePacer::start() {
+cache::Result<cache::Done, std::string> QueuePacer::loadState() {
   auto admitted = counter("queue_admitted", 0);
   auto epoch = counter("queue_epoch", 0);
   auto hwm = counter("queue_seq_hwm", 0);
@@ -60,35 +60,113 @@ cache::Result<cache::Done, std::string> QueuePacer::start() {
   auto seed = counter("queue_shuffle_seed", 0);
   if (!prequeue) return cache::fail(prequeue.error());
   if (!seed) return cache::fail(seed.error());
+  auto opened = counter("queue_opened", 0);
+  auto saved = counter("queue_settings_saved", 0);
+  auto revokes = counter("queue_revokes", 0);
+  auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
+  auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
+  if (!opened || !saved || !revokes || !o || !p || !r || !t) {
+    return cache::fail(std::string("cannot read the queue's settings"));
+  }
+  // Everything read first: the lock is never held across a wait for the store.
+  std::lock_guard lock(mutex_);
   prequeue_ = static_cast<uint64_t>(prequeue.value());
-  if (seed.value() != 0) shuffle_ = seedText(seed.value());
+  shuffle_ = seed.value() != 0 ? seedText(seed.value()) : std::string();
   state_.admitted = static_cast<uint64_t>(admitted.value());
   state_.epoch = static_cast<uint32_t>(epoch.value());
   hwm_ = hwm.value();
-  auto opened = counter("queue_opened", 0);
-  auto saved = counter("queue_settings_saved", 0);
-  if (!opened || !saved) return cache::fail(std::string("cannot read the queue's settings"));
   opened_ = opened.value() != 0;
-  if (saved.value() != 0) {
+  settings_generation_ = saved.value();
+  revokes_seen_ = revokes.value();
+  if (saved.value() != 0 && !settings_dirty_) {
     // What operators set survives a restart: the flags only seed a queue that never had settings.
-    auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
-    auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
-    if (!o || !p || !r || !t) return cache::fail(std::string("cannot read the queue's settings"));
     open_ = o.value() != 0;
     paused_ = p.value() != 0;
     set_rate_ = static_cast<double>(r.value()) / 1000;
     opening_s_ = t.value();
-  } else {
+  } else if (saved.value() == 0) {
+    open_ = options_.open;
+    set_rate_ = options_.rate;
     opening_s_ = options_.opening_s;
     settings_dirty_ = true;
   }
   current_rate_ = set_rate_ > 0 ? set_rate_ : options_.auto_start;
-  tick(0);  // seed the sequence and publish the state before edges can ask (errors: next tick)
+  return cache::Done{};
+}
+
+cache::Result<cache::Done, std::string> QueuePacer::start() {
+  auto loaded = loadState();
+  if (!loaded) return loaded;
+  if (!options_.leading || options_.leading()) {
+    tick(0);  // seed the sequence and publish the state before edges can ask (errors: next tick)
+  } else {
+    following_ = true;
+  }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "queue-pacer");
     loop();
   });
   return cache::Done{};
+}
+
+void QueuePacer::handOver() {
+  bool open, paused, dirty, revoke;
+  double rate;
+  int64_t opening;
+  {
+    std::lock_guard lock(mutex_);
+    open = open_;
+    paused = paused_;
+    rate = set_rate_;
+    opening = opening_s_;
+    dirty = settings_dirty_;
+    revoke = revoke_requested_;
+    settings_dirty_ = revoke_requested_ = false;
+  }
+  if (dirty && !saveSettings(open, paused, rate, opening)) {
+    errors_.add();
+    std::lock_guard lock(mutex_);
+    settings_dirty_ = true;
+  }
+  if (revoke && !counter("queue_revokes", 1)) {
+    errors_.add();
+    std::lock_guard lock(mutex_);
+    revoke_requested_ = true;
+  }
+}
+
+void QueuePacer::followOtherOrigins() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - followed_at_ < std::chrono::seconds(1)) return;
+  followed_at_ = now;
+  auto saved = counter("queue_settings_saved", 0);
+  auto revokes = counter("queue_revokes", 0);
+  if (!saved || !revokes) {
+    errors_.add();
+    return;
+  }
+  if (saved.value() != settings_generation_) {
+    auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
+    auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
+    if (!o || !p || !r || !t) {
+      errors_.add();
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    if (!settings_dirty_) {  // a setting made here since wins; it is saved at this tick
+      open_ = o.value() != 0;
+      paused_ = p.value() != 0;
+      set_rate_ = static_cast<double>(r.value()) / 1000;
+      if (set_rate_ > 0) current_rate_ = set_rate_;
+      opening_s_ = t.value();
+    }
+    settings_generation_ = saved.value();
+  }
+  if (revokes.value() != revokes_seen_) {
+    std::lock_guard lock(mutex_);
+    revoke_requested_ = true;
+    revokes_seen_ = revokes.value();
+  }
 }
 
 void QueuePacer::stop() {
@@ -136,7 +214,7 @@ std::string QueuePacer::statusJson() const {
   std::snprintf(buf, sizeof buf,
                 "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
                 "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
-                "\"opening_at\":%s,\"prequeue\":%llu}",
+                "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s}",
                 open_ ? "true" : "false", paused_ ? "true" : "false",
                 set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
                 static_cast<unsigned long long>(state_.admitted),
@@ -144,7 +222,8 @@ std::string QueuePacer::statusJson() const {
                 static_cast<unsigned long long>(
                     state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
                 static_cast<long long>(opening_s_), opening_at.c_str(),
-                static_cast<unsigned long long>(state_.prequeue));
+                static_cast<unsigned long long>(state_.prequeue),
+                !options_.leading || options_.leading() ? "true" : "false");
   return buf;
 }
 
@@ -154,10 +233,19 @@ cache::Result<int64_t, std::string> QueuePacer::setCounter(const std::string& na
   return counter(name, value - old.value());
 }
 
+bool QueuePacer::bumpSettingsGeneration() {
+  // A generation, not a flag: another origin's pacer sees that settings changed.
+  auto old = counter("queue_settings_saved", 1);
+  if (!old) return false;
+  std::lock_guard lock(mutex_);
+  settings_generation_ = old.value() + 1;
+  return true;
+}
+
 bool QueuePacer::saveSettings(bool open, bool paused, double rate, int64_t opening) {
   return setCounter("queue_open", open ? 1 : 0) && setCounter("queue_paused", paused ? 1 : 0) &&
          setCounter("queue_rate_milli", static_cast<int64_t>(rate * 1000)) &&
-         setCounter("queue_opening", opening) && setCounter("queue_settings_saved", 1);
+         setCounter("queue_opening", opening) && bumpSettingsGeneration();
 }
 
 void QueuePacer::loop() {
@@ -169,6 +257,24 @@ void QueuePacer::loop() {
       if (stopping_) return;
     }
     auto now = std::chrono::steady_clock::now();
+    if (options_.leading) {
+      if (!options_.leading()) {
+        following_ = true;
+        handOver();
+        last = now;
+        continue;
+      }
+      if (following_) {
+        // Just took over: another origin moved the numbers meanwhile.
+        if (!loadState()) {
+          errors_.add();
+          continue;
+        }
+        following_ = false;
+        last = now;
+      }
+      followOtherOrigins();
+    }
     tick(std::chrono::duration<double>(now - last).count());
     last = now;
   }

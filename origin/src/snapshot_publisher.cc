@@ -79,6 +79,14 @@ SnapshotPublisher::~SnapshotPublisher() {
 }
 
 uint64_t SnapshotPublisher::nextVersion() {
+  if (options_.shared_versions) {
+    auto v = options_.shared_versions();
+    if (!v) {
+      std::fprintf(stderr, "surge-origin: cannot take a snapshot version: %s\n", v.error().c_str());
+      return 0;
+    }
+    return static_cast<uint64_t>(v.value());
+  }
   if (next_version_ >= version_limit_) {
     // Reserve the next block durably before using any of it, so versions never repeat or go
     // back after a restart.

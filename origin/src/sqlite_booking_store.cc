@@ -131,10 +131,6 @@ CREATE TABLE IF NOT EXISTS catalog_settings(
 
 constexpr int64_t kIdempotencyWindowMs = 24 * 3600 * 1000;
 
-StoredResponse conflict(const char* code, const char* message) {
-  return StoredResponse{409, jsonError(code, message), false};
-}
-
 }  // namespace
 
 SqliteBookingStore::SqliteBookingStore(sqlite3* db, StoreLock lock)
@@ -509,10 +505,7 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
     if (known != idempotency_.end()) {
       const IdempotencyRecord& record = known->second;
       if (record.request_sha256 != b.request_sha256) {
-        return StoredResponse{422,
-                              jsonError("idempotency_key_reused",
-                                        "this Idempotency-Key was used with a different request"),
-                              false};
+        return bookingRefusal("idempotency_key_reused");
       }
       if (!record.booking_id.empty()) {
         Statement& get = *booking_answer_;
@@ -538,24 +531,23 @@ StoredResponse SqliteBookingStore::createBooking(const NewBooking& b) {
   }
   if (b.slot_past) {
     // Not remembered: the slot stays past, so a retry gets this answer again anyway.
-    return conflict("slot_past", "this time slot has already begun; pick a later one");
+    return bookingRefusal("slot_past");
   }
   if (active_person_.count(b.person_id)) {
-    return remember(b,
-                    conflict("person_already_booked", "this person already has an active booking"));
+    return remember(b, bookingRefusal("person_already_booked"));
   }
   if (!b.ticket.empty() && used_tickets_.count(b.ticket)) {
-    return remember(b, conflict("ticket_already_used", "this ticket has already booked"));
+    return remember(b, bookingRefusal("ticket_already_used"));
   }
   if (b.slot_id <= 0 || static_cast<size_t>(b.slot_id) >= slots_.size() ||
       slots_[static_cast<size_t>(b.slot_id)].capacity == 0) {
-    return StoredResponse{404, jsonError("unknown_slot", "no such slot"), false};
+    return bookingRefusal("unknown_slot");
   }
   // The capacity check and the seat are one decision of the single writer, recorded in this
   // batch's transaction or, if it rolls back, undone in memory too.
   SlotCount& slot = slots_[static_cast<size_t>(b.slot_id)];
   if (slot.booked >= slot.capacity) {
-    return remember(b, conflict("slot_full", "this time slot has no seats left"));
+    return remember(b, bookingRefusal("slot_full"));
   }
   if (b.booking_id.empty() || b.token_sha256.size() != 32 || b.token.size() != 32) {
     return storeFailure("credentials");

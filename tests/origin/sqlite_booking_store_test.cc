@@ -92,15 +92,6 @@ class SqliteBookingStoreTest : public ::testing::Test {
   CatalogIndexPtr index_;
 };
 
-TEST_F(SqliteBookingStoreTest, ImportsAndLoadsTheCatalog) {
-  EXPECT_EQ(index_->regions().size(), 5u);
-  EXPECT_EQ(index_->clinics().size(), 4u);
-  EXPECT_EQ(index_->slotCount(), 4u * 2 * 4);
-  EXPECT_EQ(index_->slotsOf(100001).size(), 8u);
-  EXPECT_NE(index_->findSlot(100002, *parseDate(test::kSecondDate), 9 * 60 + 30), nullptr);
-  EXPECT_EQ(index_->findSlot(100002, test::today() + 3, 9 * 60), nullptr);
-}
-
 // Regression: a second surge-origin on the same file started silently and, deciding from its own
 // memory, overbooked a 6-seat slot to 9. One writer per store.
 TEST_F(SqliteBookingStoreTest, ASecondOpenOfTheSameStoreIsRefusedAndNamesTheHolder) {
@@ -116,73 +107,6 @@ TEST_F(SqliteBookingStoreTest, ASecondOpenOfTheSameStoreIsRefusedAndNamesTheHold
   EXPECT_TRUE(reopened.ok()) << (reopened.ok() ? "" : reopened.error());
 }
 
-TEST_F(SqliteBookingStoreTest, CreatesUntilFullThenRefuses) {
-  for (int i = 0; i < 5; ++i) {
-    StoredResponse r = create(booking("p" + std::to_string(i)));
-    ASSERT_EQ(r.status, 201) << r.body;
-    auto json = nlohmann::json::parse(r.body);
-    EXPECT_EQ(json["booking_id"].get<std::string>().size(), 24u);
-    EXPECT_EQ(json["token"].get<std::string>().size(), 64u);
-    EXPECT_EQ(json["date"], test::kFirstDate);
-    EXPECT_EQ(json["time"], "09:00");
-  }
-  StoredResponse full = create(booking("late"));
-  EXPECT_EQ(full.status, 409);
-  EXPECT_NE(full.body.find("slot_full"), std::string::npos);
-  // The refused attempt inserted nothing: the capacity check and the insert are one decision.
-  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 5);
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
-                  std::to_string(index_->slotsOf(100001)[0].id)),
-            5);
-}
-
-TEST_F(SqliteBookingStoreTest, OneActiveBookingPerPerson) {
-  ASSERT_EQ(create(booking("alice", 100001, 0)).status, 201);
-  StoredResponse again = create(booking("alice", 100002, 1, "another-key"));
-  EXPECT_EQ(again.status, 409);
-  EXPECT_NE(again.body.find("person_already_booked"), std::string::npos);
-  // The refused attempt took no seat.
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
-                  std::to_string(index_->slotsOf(100002)[1].id)),
-            0);
-}
-
-TEST_F(SqliteBookingStoreTest, IdempotentReplayAndKeyReuse) {
-  NewBooking b = booking("bob");
-  StoredResponse first = create(b);
-  ASSERT_EQ(first.status, 201);
-  StoredResponse replay = create(b);
-  EXPECT_EQ(replay.status, 201);
-  EXPECT_TRUE(replay.replayed);
-  EXPECT_EQ(replay.body, first.body);
-
-  NewBooking other = booking("carol", 100001, 0, b.idempotency_key);
-  StoredResponse reused = create(other);
-  EXPECT_EQ(reused.status, 422);
-  EXPECT_EQ(query("SELECT count(*) FROM bookings"), 1);
-}
-
-TEST_F(SqliteBookingStoreTest, CancelReturnsTheSeatAndIsIdempotent) {
-  StoredResponse r = create(booking("dave"));
-  auto json = nlohmann::json::parse(r.body);
-  std::string id = json["booking_id"], token = json["token"];
-  ASSERT_TRUE(store_->begin().ok());
-  EXPECT_EQ(store_->cancelBooking(id, std::string(64, 'a'), 1).status, 404);
-  EXPECT_EQ(store_->cancelBooking(id, token, 2).status, 204);
-  EXPECT_EQ(store_->cancelBooking(id, token, 3).status, 204);
-  ASSERT_TRUE(store_->commit().ok());
-  auto changes = store_->takeSlotChanges();
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE canceled_ms IS NULL AND slot_id = " +
-                  std::to_string(index_->slotsOf(100001)[0].id)),
-            0);
-  auto found = store_->findBooking(id, token);
-  ASSERT_TRUE(found.has_value());
-  EXPECT_TRUE(found->canceled_ms.has_value());
-  EXPECT_FALSE(store_->findBooking(id, std::string(64, 'b')).has_value());
-  // The person may book again once canceled.
-  EXPECT_EQ(create(booking("dave", 100001, 1, "dave-2")).status, 201);
-}
-
 TEST_F(SqliteBookingStoreTest, RollbackForgetsTheBatch) {
   ASSERT_TRUE(store_->begin().ok());
   EXPECT_EQ(store_->createBooking(booking("erin")).status, 201);
@@ -194,31 +118,6 @@ TEST_F(SqliteBookingStoreTest, RollbackForgetsTheBatch) {
   for (int i = 0; i < 4; ++i)
     EXPECT_EQ(create(booking("r" + std::to_string(i))).status, 201);
   EXPECT_EQ(create(booking("r-late")).status, 409);
-}
-
-TEST_F(SqliteBookingStoreTest, RepliesAndRulesSurviveAReopen) {
-  NewBooking b = booking("olga");
-  StoredResponse first = create(b);
-  ASSERT_EQ(first.status, 201);
-  for (int i = 0; i < 4; ++i)
-    ASSERT_EQ(create(booking("s" + std::to_string(i))).status, 201);
-  StoredResponse full = create(booking("s-late"));
-  ASSERT_EQ(full.status, 409);
-  reopen();
-  StoredResponse replay = create(b);
-  EXPECT_TRUE(replay.replayed);
-  EXPECT_EQ(replay.body, first.body);
-  StoredResponse full_again = create(booking("s-late"));
-  EXPECT_TRUE(full_again.replayed);
-  EXPECT_EQ(full_again.status, 409);
-  EXPECT_EQ(create(booking("s-later")).status, 409);                    // the slot is still full
-  EXPECT_EQ(create(booking("olga", 100002, 0, "olga-2")).status, 409);  // and olga still booked
-  // The row keeps the token, not the answer's text: the replay above was rebuilt from it.
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NULL AND length(token) = 32"), 5);
-  // After 24 hours the key is forgotten and the token kept for replays is cleared.
-  EXPECT_EQ(store_->expireIdempotencyKeys(b.now_ms + 1), 8u);
-  EXPECT_EQ(query("SELECT count(*) FROM bookings WHERE answer IS NOT NULL OR token IS NOT NULL"),
-            0);
 }
 
 TEST_F(SqliteBookingStoreTest, AStoreOfLayoutTwoIsUpgradedAndKeepsItsAnswers) {
@@ -273,34 +172,6 @@ TEST_F(SqliteBookingStoreTest, ReportsSlotChangesPerBatch) {
   }
 }
 
-TEST_F(SqliteBookingStoreTest, ImportRefusesCapacityBelowBookedAndChangesNothing) {
-  for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(create(booking("g" + std::to_string(i))).status, 201);
-  CatalogData shrink = test::smallCatalog();
-  shrink.clinics[0].name = "renamed";
-  shrink.slots[0].capacity = 2;
-  auto r = store_->importCatalog(shrink);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("below the seats already booked"), std::string::npos) << r.error();
-  EXPECT_EQ(query("SELECT count(*) FROM clinics WHERE name = 'renamed'"), 0);
-  shrink.slots[0].capacity = 3;
-  EXPECT_TRUE(store_->importCatalog(shrink).ok());
-}
-
-TEST_F(SqliteBookingStoreTest, DurableAcrossReopenAndCountersMonotonic) {
-  StoredResponse r = create(booking("hana"));
-  auto c1 = store_->reserveCounter("snapshot_version", 1000);
-  ASSERT_TRUE(c1.ok());
-  reopen();
-  reload();
-  auto json = nlohmann::json::parse(r.body);
-  EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).has_value());
-  EXPECT_EQ(index_->slotsOf(100001)[0].booked.load(), 1);
-  auto c2 = store_->reserveCounter("snapshot_version", 1000);
-  ASSERT_TRUE(c2.ok());
-  EXPECT_EQ(c2.value(), c1.value() + 1000);
-}
-
 // A deferred batch commits without an fsync and flush() makes it durable; the connection is back
 // at synchronous=FULL however the batch ended, so counters, imports and named snapshots written
 // outside batches never skip the fsync.
@@ -331,21 +202,6 @@ TEST_F(SqliteBookingStoreTest, DeferredBatchesFlushAndRestoreFullSync) {
   auto json = nlohmann::json::parse(r.body);
   EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).has_value());
   EXPECT_EQ(query("SELECT count(*) FROM bookings"), 1);  // eun was rolled back
-}
-
-TEST_F(SqliteBookingStoreTest, NamedSnapshotsAndIdempotencyExpiry) {
-  ASSERT_TRUE(store_->putNamedSnapshot({"notice", "text/plain", "hello", 5}).ok());
-  ASSERT_TRUE(store_->putNamedSnapshot({"faq", "application/json", "{}", 6}).ok());
-  auto listed = store_->namedSnapshots();
-  ASSERT_TRUE(listed.ok());
-  ASSERT_EQ(listed->size(), 2u);
-  EXPECT_EQ((*listed)[0].name, "faq");
-  EXPECT_TRUE(store_->removeNamedSnapshot("faq").value());
-  EXPECT_FALSE(store_->removeNamedSnapshot("faq").value());
-
-  create(booking("ivan"));
-  EXPECT_EQ(store_->expireIdempotencyKeys(now_ms_), 0u);
-  EXPECT_EQ(store_->expireIdempotencyKeys(now_ms_ + 1), 1u);
 }
 
 }  // namespace

@@ -49,9 +49,11 @@ inline CatalogData smallCatalog(int clinics = 4, int days = 2, int times = 4, in
 // A store file of its own for the running test (`prefix`-PID-TEST.db), and its removal with the
 // WAL and shared-memory files SQLite keeps beside it.
 inline std::filesystem::path testStorePath(const std::string& prefix) {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (char& c : name)
+    if (c == '/') c = '_';  // parameterized tests: Name/param
   return std::filesystem::temp_directory_path() /
-         (prefix + "-" + std::to_string(::getpid()) + "-" +
-          ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
+         (prefix + "-" + std::to_string(::getpid()) + "-" + name + ".db");
 }
 inline void removeStoreFiles(const std::filesystem::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", ".lock"})

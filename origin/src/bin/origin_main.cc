@@ -1,6 +1,6 @@
 // surge-origin: the booking store, its HTTP API and the snapshot publisher.
 //
-//   surge-origin --db var/origin.db --snapshot-keys var/snapshot-keys.conf
+//   surge-origin --store var/origin.db --snapshot-keys var/snapshot-keys.conf
 //                --admin-keys var/admin-keys.conf [--listen 127.0.0.1:8081]
 //                [--memcached 127.0.0.1:11211] [--workers 2] [--catalog FILE]
 #include <signal.h>
@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <string>
 
@@ -20,10 +21,13 @@
 #include "surge/origin/booking_writer.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
+#include "surge/origin/leader_lease.h"
+#include "surge/origin/open_store.h"
 #include "surge/origin/origin_server.h"
+#include "surge/origin/postgres_connection.h"
 #include "surge/origin/queue_pacer.h"
+#include "surge/origin/slot_follower.h"
 #include "surge/origin/snapshot_publisher.h"
-#include "surge/origin/sqlite_booking_store.h"
 
 namespace {
 
@@ -47,7 +51,9 @@ struct Flags {
 };
 
 constexpr const char* kUsage =
-    "usage: surge-origin --snapshot-keys FILE --admin-keys FILE [--db PATH]\n"
+    "usage: surge-origin --snapshot-keys FILE --admin-keys FILE\n"
+    "         [--store PATH | postgresql://... (SQLite file, or PostgreSQL shared by origins;\n"
+    "          --db is the same option)]\n"
     "         [--listen HOST:PORT] [--memcached HOST:PORT,...] [--workers N]\n"
     "         [--catalog FILE (imported when the store has no catalog)]\n"
     "         [--publish-coalesce-ms N] [--publish-busy-target-ms N]\n"
@@ -85,7 +91,7 @@ Flags parseFlags(int argc, char** argv) {
     };
     if (a == "--listen")
       f.listen = value();
-    else if (a == "--db")
+    else if (a == "--db" || a == "--store")
       f.db = value();
     else if (a == "--memcached")
       f.memcached = value();
@@ -178,7 +184,7 @@ int main(int argc, char** argv) {
                  server_options.http.host.c_str(), server_options.http.port, other.c_str());
     return 1;
   }
-  auto store = origin::SqliteBookingStore::open(flags.db);
+  auto store = origin::openBookingStore(flags.db);
   if (!store) {
     std::fprintf(stderr, "surge-origin: %s\n", store.error().c_str());
     return 1;
@@ -228,10 +234,39 @@ int main(int argc, char** argv) {
   publisher_options.busy_target = std::chrono::milliseconds(flags.busy_target_ms);
   publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
   publisher_options.full_publish_interval = std::chrono::seconds(flags.full_publish_s);
+  // Several origins on one PostgreSQL: versions from its sequence, seat counts from its feed.
+  const bool shared = (*store)->sharedByOrigins();
+  origin::PostgresConnection versions_db;
+  std::mutex versions_mutex;
+  if (shared) {
+    auto connected = origin::PostgresConnection::connect(flags.db, "surge-origin versions");
+    if (!connected) {
+      std::fprintf(stderr, "surge-origin: %s\n", connected.error().c_str());
+      return 1;
+    }
+    versions_db = std::move(connected.value());
+    publisher_options.shared_versions = [&]() -> cache::Result<int64_t, std::string> {
+      std::lock_guard lock(versions_mutex);
+      if (auto ok = versions_db.ensure(); !ok) return cache::fail(ok.error());
+      origin::PgResult r = versions_db.exec("SELECT nextval('snapshot_version')");
+      if (!r.ok()) return cache::fail(r.error());
+      return r.int64(0, 0);
+    };
+  }
   origin::SnapshotPublisher publisher(std::move(memcached.value()), snapshot_keys.value(), writer,
                                       metrics, publisher_options);
-  writer.setChangeListener(
-      [&publisher](const std::vector<origin::SlotChange>& c) { publisher.slotsChanged(c); });
+  auto slots_changed = [&publisher](const std::vector<origin::SlotChange>& c) {
+    publisher.slotsChanged(c);
+  };
+  writer.setChangeListener(slots_changed);
+  std::unique_ptr<origin::SlotFollower> follower;
+  if (shared) {
+    follower = std::make_unique<origin::SlotFollower>(flags.db, writer, metrics, slots_changed);
+    if (auto followed = follower->start(); !followed) {
+      std::fprintf(stderr, "surge-origin: %s\n", followed.error().c_str());
+      return 1;
+    }
+  }
   writer.start();
   auto published = publisher.start();
   if (!published) {
@@ -242,6 +277,14 @@ int main(int argc, char** argv) {
   pacer_options.keyring = snapshot_keys.value();
   pacer_options.rate = flags.queue_rate;
   pacer_options.open = flags.queue_open;
+  // Several origins: one paces at a time, under a lease in the database.
+  std::unique_ptr<origin::LeaderLease> lease;
+  if (shared) {
+    lease = std::make_unique<origin::LeaderLease>(flags.db, "queue pacer", metrics,
+                                                  origin::LeaderLease::Options{});
+    lease->start();
+    pacer_options.leading = [&lease] { return lease->leading(); };
+  }
   origin::QueuePacer pacer(std::move(pacer_memcached.value()), writer, metrics, pacer_options);
   if (auto paced = pacer.start(); !paced) {
     std::fprintf(stderr, "surge-origin: waiting room: %s\n", paced.error().c_str());
@@ -281,6 +324,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "surge-origin: stopping\n");
   server.stop();
   pacer.stop();
+  if (lease) lease->stop();
+  if (follower) follower->stop();
   publisher.stop();
   writer.stop();
   return 0;

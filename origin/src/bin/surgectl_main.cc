@@ -40,6 +40,9 @@
 #include "surge/origin/catalog_generator.h"
 #include "surge/origin/catalog_import.h"
 #include "surge/origin/http_client.h"
+#include "surge/origin/open_store.h"
+#include "surge/origin/postgres_connection.h"
+#include "surge/origin/postgres_schema.h"
 #include "surge/origin/time_zone.h"
 
 namespace {
@@ -58,6 +61,8 @@ constexpr const char* kUsage =
     "                                  like 2026-12-06T09:00:00+09:00, or Unix seconds)\n"
     "  stats\n"
     "  keys new ID\n"
+    "  store migrate --store postgresql://...|PATH   (create or upgrade the store's schema;\n"
+    "                                  run before origins start on a new release)\n"
     "Config: --config FILE, $SURGE_CONFIG, /etc/surge/surgectl.conf or the demo's\n"
     "var/surgectl.conf; lines \"origin URL\" and \"admin_keys PATH\" (relative to the file).\n";
 
@@ -258,6 +263,27 @@ std::string openingSeconds(const std::string& at) {
 
 }  // namespace
 
+// Applies the migrations a PostgreSQL store lacks; a SQLite file is upgraded by opening it (its
+// layout changes are small and run at open).
+int migrateStore(const std::string& spec) {
+  if (origin::isPostgresConnectionString(spec)) {
+    auto db = origin::PostgresConnection::connect(spec, "surgectl");
+    if (!db) die(db.error());
+    auto migrated = origin::migratePostgresSchema(db.value());
+    if (!migrated) die("nothing changed: " + migrated.error());
+    if (migrated->from == migrated->to) {
+      std::printf("store: schema is current (version %d)\n", migrated->to);
+    } else {
+      std::printf("store: schema migrated from version %d to %d\n", migrated->from, migrated->to);
+    }
+    return 0;
+  }
+  auto store = origin::openBookingStore(spec);
+  if (!store) die(store.error());
+  std::printf("store: %s is current\n", spec.c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   Admin admin;
   std::string config;
@@ -383,6 +409,19 @@ int main(int argc, char** argv) {
       return admin.call("POST", "/admin/v1/queue/" + action);
     }
     usage("unknown queue action \"" + action + "\"");
+  }
+  if (cmd == "store" && arg(1) == "migrate") {
+    std::string spec;
+    if (const char* env = std::getenv("SURGE_STORE")) spec = env;
+    for (size_t i = 2; i < args.size(); ++i) {
+      if (args[i] == "--store" && i + 1 < args.size()) {
+        spec = args[++i];
+      } else {
+        usage("store migrate --store postgresql://...|PATH");
+      }
+    }
+    if (spec.empty()) usage("store migrate needs --store (or $SURGE_STORE)");
+    return migrateStore(spec);
   }
   if (cmd == "keys" && arg(1) == "new") {
     if (!cache::isValidKeyId(arg(2))) die("invalid key id (1-32 characters of A-Z a-z 0-9 . _ -)");

@@ -83,6 +83,11 @@ struct StoredResponse {
   bool replayed = false;
 };
 
+// The answer to a booking attempt the store refused, by its error code: 409 slot_full,
+// person_already_booked, ticket_already_used, slot_past; 404 unknown_slot; 422
+// idempotency_key_reused. Every store words them the same, so a replay reads the same on either.
+StoredResponse bookingRefusal(std::string_view code);
+
 struct BookingView {
   std::string id;
   int64_t slot_id = 0;
@@ -129,6 +134,13 @@ class BookingStore {
 
   // The 201/409/422 answer for a booking attempt (the caller checked that the slot exists).
   virtual StoredResponse createBooking(const NewBooking& booking) = 0;
+  // Several attempts of one batch, answered in order as createBooking would one after another.
+  // A store across a network decides them all in one round trip.
+  virtual std::vector<StoredResponse> createBookings(
+      const std::vector<const NewBooking*>& bookings);
+  // Do other origins write to this store too? Then seat counts come from the store's change feed
+  // (slot_follower.h), and snapshot versions from one shared sequence.
+  virtual bool sharedByOrigins() const { return false; }
   // 204 when canceled now or before, 404 when the id is unknown or the token does not match.
   virtual StoredResponse cancelBooking(const std::string& booking_id, const std::string& token,
                                        int64_t now_ms) = 0;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "surge/cache/metrics.h"
@@ -60,9 +61,12 @@ class BookingWriter {
 
  private:
   struct Job {
-    std::function<StoredResponse(BookingStore&)> run;  // null for exclusive jobs
+    std::function<StoredResponse(BookingStore&)> run;  // cancel, find, lookup
     Reply reply;
     ExclusiveJob exclusive;
+    // A booking attempt: consecutive ones go to the store together (createBookings).
+    std::optional<NewBooking> booking;
+    bool isExclusive() const { return exclusive != nullptr; }
   };
   // A batch committed, waiting for its flush.
   struct Committed {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -38,6 +39,11 @@ class QueuePacer {
     bool open = false;            // enforce the waiting room from the start
     int64_t opening_s = 0;        // an opening time from the start (0: none)
     cache::Keyring keyring;       // the snapshot keyring: the state is sealed like a snapshot
+    // Several origins on one store: only the one for which this is true paces (leader_lease.h).
+    // The others save what operators set through them for the leader to pick up (within a
+    // second), and the one that takes over reads the numbers back from the store first.
+    // Unset: this origin always paces.
+    std::function<bool()> leading;
   };
 
   QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
@@ -59,9 +65,17 @@ class QueuePacer {
  private:
   void loop();
   void tick(double seconds);
+  // Reads the numbers and the operators' settings from the store (at start, and when this origin
+  // becomes the leader).
+  cache::Result<cache::Done, std::string> loadState();
+  // Shared store: settings saved through another origin, and revokes asked there.
+  void followOtherOrigins();
+  // Not leading: saves what operators set here, for the leader.
+  void handOver();
   cache::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
   cache::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
   bool saveSettings(bool open, bool paused, double rate, int64_t opening);
+  bool bumpSettingsGeneration();
 
   cache::MemcachedClientPtr memcached_;
   BookingWriter& writer_;
@@ -80,9 +94,13 @@ class QueuePacer {
   double credit_ = 0;  // fractional admissions carried between ticks
   int64_t hwm_ = 0;
   int64_t opening_s_ = 0;
-  uint64_t prequeue_ = 0;        // P: fixed (durably) at the opening
-  bool opened_ = false;          // the opening has passed (durable)
-  bool settings_dirty_ = false;  // operator settings to save on the pacer thread
+  uint64_t prequeue_ = 0;            // P: fixed (durably) at the opening
+  bool opened_ = false;              // the opening has passed (durable)
+  bool settings_dirty_ = false;      // operator settings to save on the pacer thread
+  bool following_ = false;           // not leading (shared store): the state must be read again
+  int64_t settings_generation_ = 0;  // queue_settings_saved when last read or written
+  int64_t revokes_seen_ = 0;         // queue_revokes when last read
+  std::chrono::steady_clock::time_point followed_at_{};
   std::string shuffle_;
   std::thread thread_;
 

@@ -59,6 +59,9 @@ class SnapshotPublisher {
     uint32_t max_age_s = 2;          // what edges put in Cache-Control
     int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
     int64_t version_block = 100000;  // versions reserved in the store at a time
+    // Several origins on one store: each version is the next value of one shared sequence (a
+    // round trip on the publisher thread), so versions grow across origins. Unset: blocks.
+    std::function<cache::Result<int64_t, std::string>()> shared_versions;
     // Everything is republished this often even without changes: memcached may have evicted a
     // key, or restarted empty, and edges must find every snapshot again. 0: never.
     std::chrono::seconds full_publish_interval{60};

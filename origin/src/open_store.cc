@@ -1,0 +1,20 @@
+#include "surge/origin/open_store.h"
+
+#include "surge/origin/postgres_booking_store.h"
+#include "surge/origin/postgres_connection.h"
+#include "surge/origin/sqlite_booking_store.h"
+
+namespace surge::origin {
+
+cache::Result<BookingStorePtr, std::string> openBookingStore(const std::string& spec) {
+  if (isPostgresConnectionString(spec)) {
+    auto pg = PostgresBookingStore::open(spec);
+    if (!pg) return cache::fail(pg.error());
+    return BookingStorePtr(std::move(pg.value()));
+  }
+  auto lite = SqliteBookingStore::open(spec);
+  if (!lite) return cache::fail(lite.error());
+  return BookingStorePtr(std::move(lite.value()));
+}
+
+}  // namespace surge::origin

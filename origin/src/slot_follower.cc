@@ -1,0 +1,127 @@
+#include "surge/origin/slot_follower.h"
+
+#include <poll.h>
+#include <pthread.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+#include "surge/origin/postgres_connection.h"
+
+namespace surge::origin {
+
+std::vector<SlotChange> parseSlotCounts(std::string_view payload) {
+  std::vector<SlotChange> out;
+  while (!payload.empty()) {
+    size_t comma = payload.find(',');
+    std::string_view pair = payload.substr(0, comma);
+    payload = comma == std::string_view::npos ? std::string_view() : payload.substr(comma + 1);
+    size_t colon = pair.find(':');
+    if (colon == std::string_view::npos) continue;
+    SlotChange c;
+    auto a = std::from_chars(pair.data(), pair.data() + colon, c.slot_id);
+    auto b = std::from_chars(pair.data() + colon + 1, pair.data() + pair.size(), c.booked);
+    if (a.ec != std::errc() || b.ec != std::errc() || a.ptr != pair.data() + colon ||
+        b.ptr != pair.data() + pair.size()) {
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+SlotFollower::SlotFollower(std::string conninfo, BookingWriter& writer,
+                           cache::MetricsRegistry& metrics, Listener listener)
+    : conninfo_(std::move(conninfo)),
+      writer_(writer),
+      listener_(std::move(listener)),
+      notifications_(metrics.counter("surge_origin_slot_notifications_total",
+                                     "Seat-count notifications from the shared store")),
+      resyncs_(metrics.counter("surge_origin_slot_resyncs_total",
+                               "Times every seat count was read again (after a reconnect)")) {}
+
+SlotFollower::~SlotFollower() {
+  stop();
+}
+
+void SlotFollower::apply(const std::vector<SlotChange>& counts) {
+  CatalogIndexPtr index = writer_.catalog();
+  std::vector<SlotChange> changed;
+  for (const SlotChange& c : counts) {
+    IndexedSlot* slot = index->slotById(c.slot_id);
+    if (slot == nullptr || slot->booked.load(std::memory_order_relaxed) == c.booked) continue;
+    index->applyBooked(*slot, c.booked);
+    changed.push_back(c);
+  }
+  if (!changed.empty() && listener_) listener_(changed);
+}
+
+namespace {
+
+// LISTEN, then every count: nothing committed in between is missed (a change after LISTEN comes
+// as a notification too, applied after the read; counts only ever move to the latest).
+cache::Result<std::vector<SlotChange>, std::string> listenAndRead(PostgresConnection& db) {
+  PgResult listen = db.exec("LISTEN surge_slots");
+  if (!listen.ok()) return cache::fail(listen.error());
+  PgResult all = db.exec("SELECT id, booked FROM slots");
+  if (!all.ok()) return cache::fail(all.error());
+  std::vector<SlotChange> counts;
+  counts.reserve(static_cast<size_t>(all.rows()));
+  for (int i = 0; i < all.rows(); ++i)
+    counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
+  return counts;
+}
+
+}  // namespace
+
+cache::Result<cache::Done, std::string> SlotFollower::start() {
+  auto db = PostgresConnection::connect(conninfo_, "surge-origin follower");
+  if (!db) return cache::fail(db.error());
+  auto counts = listenAndRead(db.value());
+  if (!counts) return cache::fail("follow seat counts: " + counts.error());
+  apply(counts.value());
+  thread_ = std::thread([this, db = std::move(db.value())]() mutable {
+    pthread_setname_np(pthread_self(), "slot-follower");
+    PostgresConnection conn = std::move(db);
+    while (!stopping_.load()) {
+      if (!conn.connected()) {
+        auto again = conn.ensure();
+        auto counts = again ? listenAndRead(conn) : cache::fail(again.error());
+        if (!counts) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
+        resyncs_.add();
+        apply(counts.value());
+      }
+      pollfd p{PQsocket(conn.raw()), POLLIN, 0};
+      int ready = ::poll(&p, 1, 200);  // 200 ms: how long stop() may wait
+      if (ready < 0) continue;
+      if (ready > 0 && PQconsumeInput(conn.raw()) == 0) {
+        // The connection is gone; the next round reconnects and reads every count again.
+        PQreset(conn.raw());
+        if (!conn.connected()) continue;
+        auto counts = listenAndRead(conn);
+        if (counts) {
+          resyncs_.add();
+          apply(counts.value());
+        }
+        continue;
+      }
+      while (PGnotify* n = PQnotifies(conn.raw())) {
+        notifications_.add();
+        apply(parseSlotCounts(n->extra));
+        PQfreemem(n);
+      }
+    }
+  });
+  return cache::Done{};
+}
+
+void SlotFollower::stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace surge::origin
