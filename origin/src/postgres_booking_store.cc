@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <string_view>
+#include <unordered_set>
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/keyring.h"
@@ -106,10 +107,31 @@ StoredResponse PostgresBookingStore::createBooking(const NewBooking& booking) {
 
 std::vector<StoredResponse> PostgresBookingStore::createBookings(
     const std::vector<const NewBooking*>& bookings) {
+  // surge_book takes no Idempotency-Key twice: a batch with a retry of an attempt still in it
+  // (rare) goes in several calls, in order, each key's first attempt first.
   std::vector<StoredResponse> answers(bookings.size());
+  std::vector<size_t> chunk;
+  std::unordered_set<std::string_view> keys;
+  for (size_t i = 0; i < bookings.size(); ++i) {
+    const std::string& key = bookings[i]->idempotency_key;
+    if (!key.empty() && !keys.insert(key).second) {
+      decide(bookings, chunk, answers);
+      chunk.clear();
+      keys.clear();
+      keys.insert(key);
+    }
+    chunk.push_back(i);
+  }
+  decide(bookings, chunk, answers);
+  return answers;
+}
+
+void PostgresBookingStore::decide(const std::vector<const NewBooking*>& bookings,
+                                  const std::vector<size_t>& chunk,
+                                  std::vector<StoredResponse>& answers) {
   Arrays a;
   std::vector<size_t> sent;  // index in `bookings` of each array element
-  for (size_t i = 0; i < bookings.size(); ++i) {
+  for (size_t i : chunk) {
     const NewBooking& b = *bookings[i];
     if (b.booking_id.empty() || b.token_sha256.size() != 32 || b.token.size() != 32) {
       answers[i] = StoredResponse{503, jsonError("store_unavailable", "credentials"), false};
@@ -118,7 +140,7 @@ std::vector<StoredResponse> PostgresBookingStore::createBookings(
     a.add(b);
     sent.push_back(i);
   }
-  if (sent.empty()) return answers;
+  if (sent.empty()) return;
   std::string slot = closeArray(a.slot), person = closeArray(a.person), key = closeArray(a.key),
               request = closeArray(a.request), ticket = closeArray(a.ticket),
               now = closeArray(a.now), id = closeArray(a.id), token_sha = closeArray(a.token_sha),
@@ -142,7 +164,7 @@ std::vector<StoredResponse> PostgresBookingStore::createBookings(
     std::string body = jsonError("store_unavailable", "the booking store failed: " + r.error());
     for (size_t i : sent)
       answers[i] = StoredResponse{503, body, false};
-    return answers;
+    return;
   }
   for (int row = 0; row < r.rows(); ++row) {
     auto ord = static_cast<size_t>(r.int64(row, 0));
@@ -179,7 +201,6 @@ std::vector<StoredResponse> PostgresBookingStore::createBookings(
       answers[i] = StoredResponse{503, jsonError("store_unavailable", "no answer"), false};
     }
   }
-  return answers;
 }
 
 StoredResponse PostgresBookingStore::cancelBooking(const std::string& booking_id,

@@ -80,12 +80,11 @@ SnapshotPublisher::~SnapshotPublisher() {
 
 uint64_t SnapshotPublisher::nextVersion() {
   if (options_.shared_versions) {
-    auto v = options_.shared_versions();
-    if (!v) {
-      std::fprintf(stderr, "surge-origin: cannot take a snapshot version: %s\n", v.error().c_str());
-      return 0;
-    }
-    return static_cast<uint64_t>(v.value());
+    if (shared_pool_.empty()) drawSharedVersions(1);
+    if (shared_pool_.empty()) return 0;
+    uint64_t v = shared_pool_.front();
+    shared_pool_.pop_front();
+    return v;
   }
   if (next_version_ >= version_limit_) {
     // Reserve the next block durably before using any of it, so versions never repeat or go
@@ -105,6 +104,18 @@ uint64_t SnapshotPublisher::nextVersion() {
     version_limit_ = static_cast<uint64_t>(r.value() + options_.version_block) + 1;
   }
   return next_version_++;
+}
+
+void SnapshotPublisher::drawSharedVersions(size_t n) {
+  shared_pool_.clear();
+  auto drawn = options_.shared_versions(n);
+  if (!drawn) {
+    std::fprintf(stderr, "surge-origin: cannot take snapshot versions: %s\n",
+                 drawn.error().c_str());
+    return;
+  }
+  for (int64_t v : drawn.value())
+    shared_pool_.push_back(static_cast<uint64_t>(v));
 }
 
 SnapshotPublisher::Stamp SnapshotPublisher::stamp(const std::string& name, std::string_view content,
@@ -438,6 +449,9 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
       dirty.regions.insert(r.code);
     dirty.regions_list = true;
   }
+  if (options_.shared_versions) {
+    drawSharedVersions(dirty.clinics.size() + dirty.regions.size() + dirty.named.size() + 2);
+  }
   std::vector<std::string> failed_names;  // not written: marked again below
 
   // Sealed snapshots go out in pipelined batches (one round trip per server per batch); what
@@ -554,6 +568,7 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     if (!dirty.all) requestFullPublish();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  shared_pool_.clear();  // never used by a later pass: drawn before its changes were heard
   return report;
 }
 

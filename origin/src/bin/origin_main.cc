@@ -245,12 +245,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     versions_db = std::move(connected.value());
-    publisher_options.shared_versions = [&]() -> cache::Result<int64_t, std::string> {
+    publisher_options.shared_versions =
+        [&](size_t n) -> cache::Result<std::vector<int64_t>, std::string> {
       std::lock_guard lock(versions_mutex);
       if (auto ok = versions_db.ensure(); !ok) return cache::fail(ok.error());
-      origin::PgResult r = versions_db.exec("SELECT nextval('snapshot_version')");
+      std::string count = std::to_string(n);
+      origin::PgResult r = versions_db.exec(
+          "SELECT nextval('snapshot_version') FROM generate_series(1, $1::integer)", {count});
       if (!r.ok()) return cache::fail(r.error());
-      return r.int64(0, 0);
+      std::vector<int64_t> drawn;
+      drawn.reserve(static_cast<size_t>(r.rows()));
+      for (int i = 0; i < r.rows(); ++i)
+        drawn.push_back(r.int64(i, 0));
+      return drawn;
     };
   }
   origin::SnapshotPublisher publisher(std::move(memcached.value()), snapshot_keys.value(), writer,

@@ -8,10 +8,10 @@
 //   - one active booking per person and one booking per ticket are unique indexes;
 //   - an Idempotency-Key is claimed by inserting it first (its primary key), so a concurrent
 //     retry on another origin waits for the first answer and replays it.
-// A batch of booking attempts is one call of surge_book() over arrays: one round trip, one
-// transaction, one WAL flush for all of them (synchronous_commit stays on), each attempt still
-// getting its own answer. The call commits on its own, so an answer exists only after COMMIT
-// returned; begin()/commit()/flush() have nothing left to do.
+// A batch of booking attempts is one call of surge_book() over arrays, decided set by set: one
+// round trip, one transaction, one WAL flush for all of them (synchronous_commit stays on), each
+// attempt still getting its own answer. The call commits on its own, so an answer exists only after
+// COMMIT returned; begin()/commit()/flush() have nothing left to do.
 //
 // Every committed change of a seat count is announced with NOTIFY surge_slots, in commit order;
 // SlotFollower (slot_follower.h) feeds them to each origin's index and publisher, so every origin
@@ -70,6 +70,9 @@ class PostgresBookingStore final : public BookingStore {
  private:
   explicit PostgresBookingStore(PostgresConnection connection);
   StoredResponse unavailable(const std::string& what);
+  // One surge_book call for bookings[chunk] (no Idempotency-Key twice).
+  void decide(const std::vector<const NewBooking*>& bookings, const std::vector<size_t>& chunk,
+              std::vector<StoredResponse>& answers);
 
   PostgresConnection db_;
   int64_t deadlock_retries_ = 0;

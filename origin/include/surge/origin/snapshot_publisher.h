@@ -59,9 +59,12 @@ class SnapshotPublisher {
     uint32_t max_age_s = 2;          // what edges put in Cache-Control
     int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
     int64_t version_block = 100000;  // versions reserved in the store at a time
-    // Several origins on one store: each version is the next value of one shared sequence (a
-    // round trip on the publisher thread), so versions grow across origins. Unset: blocks.
-    std::function<cache::Result<int64_t, std::string>()> shared_versions;
+    // Several origins on one store: versions are values of one shared sequence, `n` at a time,
+    // drawn at the start of each publishing pass and never kept past it, so a version is always
+    // drawn after every change its content holds and versions grow across origins in the order
+    // they were drawn: each origin's last publish of a snapshot, made after it heard the last
+    // change, carries the highest version. Unset: blocks reserved in the store.
+    std::function<cache::Result<std::vector<int64_t>, std::string>(size_t n)> shared_versions;
     // Everything is republished this often even without changes: memcached may have evicted a
     // key, or restarted empty, and edges must find every snapshot again. 0: never.
     std::chrono::seconds full_publish_interval{60};
@@ -170,6 +173,8 @@ class SnapshotPublisher {
                                                     const std::string& content_type,
                                                     const Stamp& stamp);
   Report publishDirty(Dirty dirty);
+  // Shared versions: draws up to `n` for the pass about to build (failures: drawn one by one).
+  void drawSharedVersions(size_t n);
   // The "catalog" snapshot; false when it could not be written.
   bool publishCatalog(const CatalogIndex& index);
   cache::Result<std::vector<NamedSnapshot>, std::string> loadNamed();
@@ -201,6 +206,7 @@ class SnapshotPublisher {
   // Publisher thread only (after start()).
   uint64_t next_version_ = 0;
   uint64_t version_limit_ = 0;
+  std::deque<uint64_t> shared_pool_;  // shared versions drawn for the current pass
   std::unordered_map<std::string, Stamp> stamps_;
   Today today_;
   bool writes_failed_ = false;  // the last pass failed to write some snapshots
