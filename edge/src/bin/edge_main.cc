@@ -10,6 +10,7 @@
 #include <string>
 
 #include "surge/cache/keyring.h"
+#include "surge/cache/service_manager.h"
 #include "surge/edge/edge_config.h"
 #include "surge/edge/edge_server.h"
 
@@ -120,10 +121,16 @@ int main(int argc, char** argv) {
                  server.tlsPort(), config.value()->tls.certificate.c_str());
   }
 
+  surge::cache::notifyServiceManager("READY=1\nSTATUS=serving");
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      surge::cache::notifyServiceManager("RELOADING=1");
+      // Whatever happens, the service is ready again (with the new or the running configuration).
+      struct Ready {
+        ~Ready() { surge::cache::notifyServiceManager("READY=1"); }
+      } ready;
       auto next = surge::edge::loadEdgeConfig(path);
       if (!next) {
         std::fprintf(stderr, "surge-edge: reload refused, running configuration kept: %s\n",
@@ -149,6 +156,7 @@ int main(int argc, char** argv) {
       continue;
     }
     std::fprintf(stderr, "surge-edge: %s: draining\n", strsignal(sig));
+    surge::cache::notifyServiceManager("STOPPING=1");
     server.drainAndStop(std::chrono::seconds(10));
     std::fprintf(stderr, "surge-edge: stopped\n");
     return 0;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "surge/cache/memcached_client.h"
+#include "surge/cache/service_manager.h"
 #include "surge/http/listener.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
@@ -311,6 +312,7 @@ int main(int argc, char** argv) {
                writer.catalog()->clinics().size(), writer.catalog()->slotCount(), flags.db.c_str(),
                flags.memcached.c_str());
 
+  cache::notifyServiceManager("READY=1\nSTATUS=serving");
   // Idempotency keys are kept 24 hours; expire old ones every 10 minutes.
   auto last_expiry = std::chrono::steady_clock::now();
   while (true) {
@@ -329,6 +331,7 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "surge-origin: stopping\n");
+  cache::notifyServiceManager("STOPPING=1");
   server.stop();
   pacer.stop();
   if (lease) lease->stop();
