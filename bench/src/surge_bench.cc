@@ -11,11 +11,12 @@
 //
 //   surge-bench HOST:PORT --catalog FILE [--users 200000] [--connections 10000]
 //               [--spike-seconds 20] [--seconds 120] [--think-ms 1500] [--out DIR] [--queue]
-//               [--closed] [--sources N] [--scenario FILE]
+//               [--closed] [--sources N] [--scenario FILE] [--prefix ID]
 // --closed: closed loop, `connections` people in the flow at all times until --seconds.
 // --sources N: connect from 127.0.0.1..127.0.0.N (past ~28,000 connections one address runs out
 // of ephemeral ports). --scenario FILE: the same settings as "key value" lines (see
-// bench/scenarios/opening-day.conf); later flags override it.
+// bench/scenarios/opening-day.conf); later flags override it. --prefix ID: person ids and keys
+// begin with it (default "bench"), for several runs against one store.
 //
 // Writes DIR/summary.json, DIR/timeline.csv (per second: reads, read errors, read p99 ms,
 // bookings, 409s, 503s, active connections) and DIR/booked.txt (every 201: booking id, clinic,
@@ -72,11 +73,14 @@ struct Options {
   double seconds = 120;
   std::string out = "surge-bench-out";
   bool queue = false;
-  int think_ms = 1500;       // up to this long between clicks (uniform from a quarter of it)
-  int sources = 1;           // source addresses 127.0.0.1 .. 127.0.0.N (more ephemeral ports)
-  bool closed = false;       // closed loop: `connections` people, each followed by the next
-  int full_retries = 10;     // other times tried after a sold-out answer
-  int refusals = 8;          // 503s (after Retry-After) before a person gives up
+  int think_ms = 1500;    // up to this long between clicks (uniform from a quarter of it)
+  int sources = 1;        // source addresses 127.0.0.1 .. 127.0.0.N (more ephemeral ports)
+  bool closed = false;    // closed loop: `connections` people, each followed by the next
+  int full_retries = 10;  // other times tried after a sold-out answer
+  int refusals = 8;       // 503s (after Retry-After) before a person gives up
+  // Person ids and Idempotency-Keys begin with it: runs against the same store need their own,
+  // or a second run's keys replay (or, with another slot, are refused 422) the first run's.
+  std::string prefix = "bench";
   size_t zipf_clinics = 64;  // clinics of a region people choose among (Zipf)
 };
 
@@ -100,7 +104,8 @@ struct Zipf {
 };
 
 struct Totals {
-  uint64_t reads = 0, read_errors = 0, created = 0, conflicts = 0, shed = 0, gave_up = 0;
+  uint64_t reads = 0, read_errors = 0, read_retry_after = 0, created = 0, conflicts = 0, shed = 0,
+           gave_up = 0;
   uint64_t forbidden = 0, tickets = 0, polls = 0, failed_connections = 0, users_done = 0;
   Histogram read_latency, booking_latency;  // booking: from arrival to the final answer
 };
@@ -224,8 +229,8 @@ class Bench {
     u->bench = this;
     u->arrived = arrived;
     u->id = next_id_++;
-    u->person = "bench-" + std::to_string(u->id);
-    u->key = "bench-key-" + std::to_string(u->id);
+    u->person = o_.prefix + "-" + std::to_string(u->id);
+    u->key = o_.prefix + "-key-" + std::to_string(u->id);
     u->region = region_zipf_.draw(rng_);
     const Region& r = regions_[u->region];
     if (!r.clinics.empty()) {
@@ -404,6 +409,12 @@ class Bench {
         totals_.read_latency.add(micros);
         second_reads_.add(micros);
         if (status != 200) ++totals_.read_errors;
+        // Of them, answers that said when to come back (an edge with nothing to serve yet: a
+        // snapshot memcached lost before the edge ever held it).
+        if (status == 503 && (headers.find("etry-After:") != std::string::npos ||
+                              headers.find("etry-after:") != std::string::npos)) {
+          ++totals_.read_retry_after;
+        }
         if (u->step == Step::kPage && status == 200 && css_.empty()) {
           size_t a = body.find("/assets/app.");
           if (a != std::string::npos) {
@@ -467,7 +478,8 @@ class Bench {
           u->clinic =
               any.clinics[std::uniform_int_distribution<size_t>(0, any.clinics.size() - 1)(rng_)];
           u->booking_body.clear();
-          u->key = "bench-key-" + std::to_string(u->id) + "-" + std::to_string(u->full_retries);
+          u->key =
+              o_.prefix + "-key-" + std::to_string(u->id) + "-" + std::to_string(u->full_retries);
           return send(u, Step::kBook);
         }
         if (status == 409) {
@@ -531,6 +543,7 @@ class Bench {
     j << "{\"users\":" << arrived_ << ",\"seconds\":" << elapsed
       << ",\"connections\":" << o_.connections << ",\"reads\":" << totals_.reads
       << ",\"read_errors\":" << totals_.read_errors
+      << ",\"read_503_retry_after\":" << totals_.read_retry_after
       << ",\"read_p50_ms\":" << totals_.read_latency.percentileMs(0.5)
       << ",\"read_p99_ms\":" << totals_.read_latency.percentileMs(0.99)
       << ",\"read_p999_ms\":" << totals_.read_latency.percentileMs(0.999)
@@ -722,6 +735,8 @@ int main(int argc, char** argv) {
       if (!loadScenario(value(), o)) return 2;
     } else if (a == "--sources")
       o.sources = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--prefix")
+      o.prefix = value();
     else if (a == "--closed")
       o.closed = true;
     else if (a == "--think-ms")

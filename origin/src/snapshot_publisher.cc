@@ -80,7 +80,11 @@ SnapshotPublisher::~SnapshotPublisher() {
 
 uint64_t SnapshotPublisher::nextVersion() {
   if (options_.shared_versions) {
-    if (shared_pool_.empty()) drawSharedVersions(1);
+    // Drawn at the first snapshot of the pass whose content changed, for the rest of the pass
+    // at once: a pass that only rewrites what memcached lost (gaps, full publishes) keeps its
+    // versions and never waits for the database (which may be the thing that is down).
+    if (shared_pool_.empty()) drawSharedVersions(std::max<size_t>(1, shared_wanted_));
+    shared_wanted_ = 1;
     if (shared_pool_.empty()) return 0;
     uint64_t v = shared_pool_.front();
     shared_pool_.pop_front();
@@ -450,7 +454,8 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     dirty.regions_list = true;
   }
   if (options_.shared_versions) {
-    drawSharedVersions(dirty.clinics.size() + dirty.regions.size() + dirty.named.size() + 2);
+    shared_pool_.clear();
+    shared_wanted_ = dirty.clinics.size() + dirty.regions.size() + dirty.named.size() + 2;
   }
   std::vector<std::string> failed_names;  // not written: marked again below
 

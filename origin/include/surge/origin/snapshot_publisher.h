@@ -60,10 +60,10 @@ class SnapshotPublisher {
     int zstd_level = 1;              // rebuilt often: speed over the last few percent of size
     int64_t version_block = 100000;  // versions reserved in the store at a time
     // Several origins on one store: versions are values of one shared sequence, `n` at a time,
-    // drawn at the start of each publishing pass and never kept past it, so a version is always
-    // drawn after every change its content holds and versions grow across origins in the order
-    // they were drawn: each origin's last publish of a snapshot, made after it heard the last
-    // change, carries the highest version. Unset: blocks reserved in the store.
+    // drawn in each publishing pass when its first changed snapshot needs one, never kept past it,
+    // so a version is always drawn after every change its content holds and versions grow across
+    // origins in the order they were drawn: each origin's last publish of a snapshot, made after it
+    // heard the last change, carries the highest version. Unset: blocks reserved in the store.
     std::function<cache::Result<std::vector<int64_t>, std::string>(size_t n)> shared_versions;
     // Everything is republished this often even without changes: memcached may have evicted a
     // key, or restarted empty, and edges must find every snapshot again. 0: never.
@@ -173,7 +173,7 @@ class SnapshotPublisher {
                                                     const std::string& content_type,
                                                     const Stamp& stamp);
   Report publishDirty(Dirty dirty);
-  // Shared versions: draws up to `n` for the pass about to build (failures: drawn one by one).
+  // Shared versions: draws `n` for the rest of the pass (failures: logged, the next need retries).
   void drawSharedVersions(size_t n);
   // The "catalog" snapshot; false when it could not be written.
   bool publishCatalog(const CatalogIndex& index);
@@ -207,6 +207,7 @@ class SnapshotPublisher {
   uint64_t next_version_ = 0;
   uint64_t version_limit_ = 0;
   std::deque<uint64_t> shared_pool_;  // shared versions drawn for the current pass
+  size_t shared_wanted_ = 1;          // how many the current pass may need (drawn on first need)
   std::unordered_map<std::string, Stamp> stamps_;
   Today today_;
   bool writes_failed_ = false;  // the last pass failed to write some snapshots

@@ -1,0 +1,347 @@
+# surge as a multi-host cluster on one machine. Sourced by ./surge (cluster) and by the cluster's
+# fault tests (tests/cluster/faults.sh): one way to make the topology, for the browser, the tests
+# and the opening-day benchmark.
+#
+# Every "host" is a network namespace with its own address on a bridge (veth pairs, made and
+# removed here), and its own cgroup with a CPU quota, as separate machines would be:
+#
+#   lb   10.77.0.10   HAProxy, :80 -> the three edges (health check /readyz)
+#   ed1-3 10.77.0.11-13 surge-edge :8080
+#   db   10.77.0.20   PostgreSQL 15 :5432, and the fault proxy :6432 the origins go through
+#   mc1-3 10.77.0.21-23 memcached :11211
+#   or1-2 10.77.0.31-32 surge-origin :8081, on PostgreSQL (via the fault proxy)
+#
+# The root namespace has 10.77.0.1 on the bridge (where the browser and the load drivers are).
+# Nothing is routed out of the namespaces: they have no default route.
+#
+# State (keys, configs, data, logs, pids) lives in $CLUSTER_DIR (var/cluster). Needs root.
+
+CLUSTER_DIR=${CLUSTER_DIR:-$PWD/var/cluster}
+CLUSTER_NET=10.77.0
+CLUSTER_BRIDGE=sgbr0
+CLUSTER_HOSTS=(lb ed1 ed2 ed3 db mc1 mc2 mc3 or1 or2)
+declare -A CLUSTER_IP=([lb]=10 [ed1]=11 [ed2]=12 [ed3]=13 [db]=20 [mc1]=21 [mc2]=22 [mc3]=23
+  [or1]=31 [or2]=32)
+# CPU quota of each host, in percent of one core (the machine has two: the quotas are caps).
+declare -A CLUSTER_CPU=([lb]=40 [ed1]=40 [ed2]=40 [ed3]=40 [db]=60 [mc1]=15 [mc2]=15 [mc3]=15
+  [or1]=35 [or2]=35)
+CLUSTER_URL=http://$CLUSTER_NET.${CLUSTER_IP[lb]}/
+CLUSTER_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:6432/surge
+CLUSTER_DIRECT_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:5432/surge
+
+cluster_ip() { echo "$CLUSTER_NET.${CLUSTER_IP[$1]}"; }
+cluster_say() { printf 'cluster: %s\n' "$*"; }
+
+# cgroup v1 (cpu controller) or v2: the folder of HOST's cgroup.
+cluster_cgroup() {
+  if [[ -d /sys/fs/cgroup/cpu && -w /sys/fs/cgroup/cpu ]]; then
+    echo "/sys/fs/cgroup/cpu/surge-cluster/$1"
+  else
+    echo "/sys/fs/cgroup/surge-cluster/$1"
+  fi
+}
+
+cluster_cgroups_up() {
+  local h cg
+  if [[ ! -d /sys/fs/cgroup/cpu ]]; then
+    mkdir -p /sys/fs/cgroup/surge-cluster
+    echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    echo +cpu >/sys/fs/cgroup/surge-cluster/cgroup.subtree_control 2>/dev/null || true
+  fi
+  for h in "${CLUSTER_HOSTS[@]}"; do
+    cg=$(cluster_cgroup "$h")
+    mkdir -p "$cg"
+    if [[ -f $cg/cpu.cfs_quota_us ]]; then
+      echo 100000 >"$cg/cpu.cfs_period_us"
+      echo $((CLUSTER_CPU[$h] * 1000)) >"$cg/cpu.cfs_quota_us"
+    else
+      echo "$((CLUSTER_CPU[$h] * 1000)) 100000" >"$cg/cpu.max"
+    fi
+  done
+}
+
+cluster_cgroups_down() {
+  local h cg
+  for h in "${CLUSTER_HOSTS[@]}"; do
+    cg=$(cluster_cgroup "$h")
+    [[ -d $cg ]] && rmdir "$cg" 2>/dev/null
+  done
+  rmdir "$(dirname "$(cluster_cgroup lb)")" 2>/dev/null || true
+}
+
+cluster_net_up() {
+  local h
+  ip link add "$CLUSTER_BRIDGE" type bridge
+  ip addr add "$CLUSTER_NET.1/24" dev "$CLUSTER_BRIDGE"
+  ip link set "$CLUSTER_BRIDGE" up
+  for h in "${CLUSTER_HOSTS[@]}"; do
+    ip netns add "sg-$h"
+    ip link add "sgv-$h" type veth peer name eth0 netns "sg-$h"
+    ip link set "sgv-$h" master "$CLUSTER_BRIDGE" up
+    ip -n "sg-$h" addr add "$(cluster_ip "$h")/24" dev eth0
+    ip -n "sg-$h" link set eth0 up
+    ip -n "sg-$h" link set lo up
+  done
+}
+
+cluster_net_down() {
+  local h
+  for h in "${CLUSTER_HOSTS[@]}"; do
+    ip netns del "sg-$h" 2>/dev/null
+    ip link del "sgv-$h" 2>/dev/null
+  done
+  ip link del "$CLUSTER_BRIDGE" 2>/dev/null
+  return 0
+}
+
+# cluster_run HOST NAME CMD...: CMD in HOST's namespace and cgroup, in the background; its pid in
+# $CLUSTER_DIR/pids/NAME, its output in $CLUSTER_DIR/logs/NAME.log. The shell joins the cgroup
+# first (inside the namespace /sys is the namespace's own, without the cgroup tree), then execs
+# ip netns exec, which execs CMD: the pid is CMD's own, and whatever it forks stays confined.
+cluster_run() {
+  local h=$1 name=$2
+  shift 2
+  sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
+    >>"$CLUSTER_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$CLUSTER_DIR/pids/$name"
+  disown $!  # stopped by pid (cluster_kill9, cluster_down), never waited for by this shell
+}
+
+cluster_pid() { cat "$CLUSTER_DIR/pids/$1" 2>/dev/null; }
+cluster_alive() { local p; p=$(cluster_pid "$1") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; }
+
+# Waits up to 60 s until URL answers 200 (from the root namespace).
+cluster_wait_http() {
+  local url=$1 i
+  for i in $(seq 300); do
+    curl -sf -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.2
+  done
+  cluster_say "no answer from $url"
+  return 1
+}
+
+cluster_wait_pg() {
+  local i
+  for i in $(seq 150); do
+    pg_isready -q -h "$(cluster_ip db)" -p "${1:-5432}" && return 0
+    sleep 0.2
+  done
+  cluster_say "PostgreSQL did not start"
+  return 1
+}
+
+cluster_keys() {
+  local f
+  for f in snapshot-keys admin-keys queue-keys; do
+    [[ -s $CLUSTER_DIR/$f.conf ]] || (umask 077 && echo "cluster-1 $(openssl rand -hex 32)" >"$CLUSTER_DIR/$f.conf")
+  done
+}
+
+cluster_edge_config() {
+  local h=$1 mc
+  mc="$(cluster_ip mc1):11211 $(cluster_ip mc2):11211 $(cluster_ip mc3):11211"
+  cat >"$CLUSTER_DIR/conf/$h.conf" <<EOF
+# $h of the cluster (cluster/cluster.sh): three memcached nodes, two origins.
+worker_processes 2;
+events { worker_connections 16000; }
+http {
+    access_log $CLUSTER_DIR/logs/$h-access.log combined;
+    client_max_body_size 16k;
+    keepalive_timeout 60s;
+    surge_memcached $mc;
+    surge_snapshot_keys $CLUSTER_DIR/snapshot-keys.conf;
+    surge_refresh_interval 1s;
+    surge_stale_if_error 300s;
+    surge_stale_while_revalidate 10s;
+    surge_waiting_room on;
+    surge_queue_keys $CLUSTER_DIR/queue-keys.conf;
+    surge_queue_session 10m;
+    surge_ops_keys $CLUSTER_DIR/admin-keys.conf;
+    # The origins behind the load balancer's internal frontend (an edge's upstream has one
+    # server; HAProxy spreads and fails over between the two origins).
+    upstream origin {
+        server $(cluster_ip lb):8081;
+        keepalive 64;
+    }
+    surge_origin_max_inflight 512;
+    proxy_connect_timeout 1s;
+    proxy_read_timeout 10s;
+    server {
+        listen $(cluster_ip "$h"):8080 backlog=4096;
+        root $PWD/build/html;
+        location / { expires 60s; }
+        location /assets/ { surge_immutable_hashed on; expires 1h; }
+        location /ops/ { surge_ops; }
+        location /api/v1/ { surge_snapshots; }
+        location /api/v1/queue/ { surge_queue; }
+        location /api/v1/bookings { proxy_pass http://origin; }
+        location = /metrics { surge_status; }
+    }
+}
+EOF
+}
+
+cluster_lb_config() {
+  cat >"$CLUSTER_DIR/conf/haproxy.cfg" <<EOF
+# The cluster's load balancer: round robin over the edges, an edge out while its /readyz is not
+# 200; GETs that meet a dead edge are retried on another (retry-on, redispatch). Inside, :8081
+# spreads the edges' bookings over the two origins the same way (no retry: a booking that met a
+# dead origin gets its 503 and is retried by the client with its Idempotency-Key).
+global
+    maxconn 9000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 60s
+    timeout server 30s
+    option http-keep-alive
+    option redispatch
+    retries 3
+    retry-on conn-failure empty-response response-timeout
+frontend www
+    bind $(cluster_ip lb):80
+    default_backend edges
+backend edges
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    server ed1 $(cluster_ip ed1):8080 check inter 500 fall 2 rise 2
+    server ed2 $(cluster_ip ed2):8080 check inter 500 fall 2 rise 2
+    server ed3 $(cluster_ip ed3):8080 check inter 500 fall 2 rise 2
+frontend origins
+    bind $(cluster_ip lb):8081
+    default_backend origins
+backend origins
+    balance roundrobin
+    retry-on none
+    option httpchk GET /readyz
+    http-check expect status 200
+    server or1 $(cluster_ip or1):8081 check inter 500 fall 2 rise 2
+    server or2 $(cluster_ip or2):8081 check inter 500 fall 2 rise 2
+EOF
+}
+
+# Each process, by name: how to start it (again, after a kill).
+cluster_start() {
+  local name=$1 pg=/usr/lib/postgresql/15/bin
+  case $name in
+    db)
+      cluster_run db db setpriv --reuid=postgres --regid=postgres --init-groups -- "$pg/postgres" \
+        -D "$CLUSTER_DIR/pg" -p 5432 -k "$CLUSTER_DIR/pgsock" -c "listen_addresses=$(cluster_ip db)" \
+        -c max_connections=300 -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 \
+        -c tcp_keepalives_count=3
+      cluster_wait_pg 5432 ;;
+    proxy)
+      cluster_run db proxy python3 "$PWD/cluster/fault_proxy.py" "$(cluster_ip db):6432" \
+        "$(cluster_ip db):5432" "$CLUSTER_DIR/db-proxy.mode"
+      cluster_wait_pg 6432 ;;
+    mc1 | mc2 | mc3)
+      cluster_run "$name" "$name" memcached -l "$(cluster_ip "$name")" -p 11211 -U 0 -m 256 -c 8192 \
+        -t 1 -u nobody ;;
+    or1 | or2)
+      local catalog=()
+      [[ $name == or1 ]] && catalog=(--catalog "$CLUSTER_DIR/catalog.csv")
+      cluster_run "$name" "$name" "$PWD/build/origin/surge-origin" --listen "$(cluster_ip "$name"):8081" \
+        --store "$CLUSTER_STORE" --memcached \
+        "$(cluster_ip mc1):11211,$(cluster_ip mc2):11211,$(cluster_ip mc3):11211" \
+        --snapshot-keys "$CLUSTER_DIR/snapshot-keys.conf" --admin-keys "$CLUSTER_DIR/admin-keys.conf" \
+        "${catalog[@]}" --status-allow "$CLUSTER_NET.0/24"
+      cluster_wait_http "http://$(cluster_ip "$name"):8081/readyz" ;;
+    ed1 | ed2 | ed3)
+      cluster_run "$name" "$name" "$PWD/build/edge/surge-edge" -c "$CLUSTER_DIR/conf/$name.conf"
+      cluster_wait_http "http://$(cluster_ip "$name"):8080/readyz" ;;
+    lb)
+      cluster_run lb lb haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
+      cluster_wait_http "$CLUSTER_URL" ;;
+  esac
+}
+
+# SIGKILL, and wait until it is gone.
+cluster_kill9() {
+  local p
+  p=$(cluster_pid "$1") || return 0
+  kill -9 "$p" 2>/dev/null
+  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+}
+
+cluster_up() {
+  local catalog_clinics=${CLUSTER_CLINICS:-2000} h
+  cluster_down >/dev/null 2>&1
+  mkdir -p "$CLUSTER_DIR"/{pids,logs,conf,pgsock}
+  chown postgres "$CLUSTER_DIR/pgsock"
+  echo pass >"$CLUSTER_DIR/db-proxy.mode"
+  cluster_keys
+  [[ -s $CLUSTER_DIR/catalog.csv ]] ||
+    build/origin/surgectl catalog generate --first-date today --clinics "$catalog_clinics" \
+      >"$CLUSTER_DIR/catalog.csv"
+  cluster_say "network: bridge $CLUSTER_BRIDGE ($CLUSTER_NET.1/24), one namespace per host"
+  cluster_net_up
+  cluster_cgroups_up
+  if [[ ! -s $CLUSTER_DIR/pg/PG_VERSION ]]; then
+    mkdir -p "$CLUSTER_DIR/pg" && chown postgres "$CLUSTER_DIR/pg"
+    setpriv --reuid=postgres --regid=postgres --init-groups -- /usr/lib/postgresql/15/bin/initdb \
+      -D "$CLUSTER_DIR/pg" -A trust -U postgres -E UTF8 --locale=C >"$CLUSTER_DIR/logs/initdb.log"
+    echo "host all all $CLUSTER_NET.0/24 trust" >>"$CLUSTER_DIR/pg/pg_hba.conf"
+    NEW_DATABASE=1
+  fi
+  cluster_say "db: PostgreSQL 15 on $(cluster_ip db):5432 (origins through the fault proxy, :6432)"
+  cluster_start db
+  cluster_start proxy
+  if [[ ${NEW_DATABASE:-0} == 1 ]]; then
+    psql -q -h "$(cluster_ip db)" -U postgres -c "CREATE DATABASE surge"
+  fi
+  build/origin/surgectl store migrate --store "$CLUSTER_DIRECT_STORE"
+  for h in mc1 mc2 mc3; do cluster_start "$h"; done
+  cluster_say "memcached on $(cluster_ip mc1), $(cluster_ip mc2), $(cluster_ip mc3)"
+  cluster_say "origins on $(cluster_ip or1) and $(cluster_ip or2) (the first imports the catalog)"
+  cluster_start or1
+  cluster_start or2
+  cluster_lb_config
+  cluster_run lb lb haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
+  for h in ed1 ed2 ed3; do
+    cluster_edge_config "$h"
+    cluster_start "$h"
+  done
+  cluster_say "edges on $(cluster_ip ed1), $(cluster_ip ed2), $(cluster_ip ed3)"
+  cluster_wait_http "$CLUSTER_URL"
+  printf 'origin http://%s:8081\nadmin_keys admin-keys.conf\n' "$(cluster_ip or1)" \
+    >"$CLUSTER_DIR/surgectl.conf"
+  cluster_say "ready: point a browser at $CLUSTER_URL (HAProxy in front of three edges)"
+  cluster_say "operators: build/origin/surgectl --config $CLUSTER_DIR/surgectl.conf stats"
+}
+
+cluster_down() {
+  local f
+  for f in "$CLUSTER_DIR"/pids/*; do
+    [[ -e $f ]] || continue
+    kill -9 "$(cat "$f")" 2>/dev/null
+    rm -f "$f"
+  done
+  # Anything left in the namespaces (a process started outside cluster_run).
+  local h
+  for h in "${CLUSTER_HOSTS[@]}"; do
+    ip netns pids "sg-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
+  sleep 0.3
+  cluster_net_down
+  cluster_cgroups_down
+}
+
+# Faults. A partition is an nft drop inside the namespace (both directions for its address).
+cluster_partition() {  # HOST PEER-IP...: HOST drops everything to and from those addresses
+  local h=$1
+  shift
+  local set
+  set=$(IFS=,; echo "$*")
+  ip netns exec "sg-$h" nft -f - <<EOF
+table inet surge_fault {
+  chain input { type filter hook input priority 0; ip saddr { $set } drop; }
+  chain output { type filter hook output priority 0; ip daddr { $set } drop; }
+}
+EOF
+}
+cluster_heal() { ip netns exec "sg-$1" nft delete table inet surge_fault 2>/dev/null || true; }
+cluster_link_down() { ip link set "sgv-$1" down; }
+cluster_link_up() { ip link set "sgv-$1" up; }
+cluster_db_proxy() { echo "$*" >"$CLUSTER_DIR/db-proxy.mode"; }
