@@ -126,7 +126,7 @@ SQL
     "$name" "$([[ $ok == true ]] && echo ok || echo FAILED)" "$acked" "$missing" "$over" "$double" \
     "$tickets" "$counts" "$reads" "$failed_reads" "$gaps" "$made_after"
   if [[ -n ${SURGE_RELIABILITY_LOG:-} ]]; then
-    printf '{"area":"cluster","what":"%s under a booking storm and reads (3 edges, 2 origins on PostgreSQL, 3 memcached)","tries":1,"counts":{"acknowledged":%s,"lost":%s,"overbooked slots":%s,"people booked twice":%s,"tickets used twice":%s,"reads":%s,"reads failed":%s,"gaps: 503 + Retry-After for a snapshot never held":%s,"bookings after healing":%s},"outcome":"every 201 in the database, no slot over capacity, nobody booked twice, no read failed within the stale bound","ok":%s,"test":"tests/cluster/faults.sh %s","build":"%s"}\n' \
+    printf '{"area":"cluster","what":"%s under a booking storm and reads (3 edges, 2 origins on PostgreSQL, 3 memcached)","tries":1,"counts":{"acknowledged":%s,"lost":%s,"overbooked slots":%s,"people booked twice":%s,"tickets used twice":%s,"reads":%s,"failed reads":%s,"gaps: 503 + Retry-After for a snapshot never held":%s,"bookings after healing":%s},"outcome":"every 201 in the database, no slot over capacity, nobody booked twice, no read failed within the stale bound","ok":%s,"test":"tests/cluster/faults.sh %s","build":"%s"}\n' \
       "$(describe "$name")" "$acked" "$missing" "$over" "$double" "$tickets" "$reads" \
       "$failed_reads" "$gaps" "$made_after" "$ok" "$name" "${SURGE_BUILD_KIND:-plain}" >>"$SURGE_RELIABILITY_LOG"
   fi
