@@ -13,6 +13,7 @@
 #include "surge/origin/postgres_connection.h"
 #include "surge/origin/postgres_schema.h"
 #include "surge/testing/postgres_server.h"
+#include "test_booking.h"
 #include "test_catalog.h"
 
 namespace surge::origin {
@@ -57,18 +58,7 @@ class BookingStoreTest : public ::testing::TestWithParam<std::string> {
   NewBooking booking(const std::string& person, int64_t clinic = 100001, int slot_index = 0,
                      const std::string& key = "") {
     const IndexedSlot& slot = index_->slotsOf(clinic)[static_cast<size_t>(slot_index)];
-    NewBooking b;
-    b.slot_id = slot.id;
-    b.clinic_id = clinic;
-    b.day = slot.day;
-    b.minute = slot.minute;
-    b.person_id = person;
-    b.idempotency_key = key.empty() ? "key-" + person : key;
-    auto d = cache::sha256({std::to_string(slot.id), "|", person});
-    b.request_sha256.assign(reinterpret_cast<const char*>(d.data()), d.size());
-    b.now_ms = now_ms_;
-    EXPECT_TRUE(issueCredentials(b));
-    return b;
+    return test::bookingAttempt(slot, clinic, person, key.empty() ? "key-" + person : key, now_ms_);
   }
 
   StoredResponse create(const NewBooking& b) {

@@ -19,31 +19,16 @@ namespace surge::origin {
 namespace {
 
 using nlohmann::json;
+using test::bookedTotal;
+using test::bookingBody;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
-                        const std::string& person) {
-  return json{{"clinic_id", clinic}, {"date", date}, {"time", time}, {"person_id", person}}.dump();
-}
 
 std::string readLog(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-HttpResponse post(HttpClient& client, const std::string& body, const std::string& key) {
-  auto r = client.request("POST", "/api/v1/bookings",
-                          {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, body);
-  if (!r.ok()) return HttpResponse{-1, {}, r.error()};
-  return r.value();
-}
-
-int64_t bookedTotal(test::OriginProcess& origin) {
-  HttpResponse stats = origin.admin("GET", "/admin/v1/stats");
-  return json::parse(stats.body)["booked"].get<int64_t>();
 }
 
 TEST(OriginE2ETest, FiveHundredClientsRaceForFiveSeats) {
@@ -56,9 +41,9 @@ TEST(OriginE2ETest, FiveHundredClientsRaceForFiveSeats) {
     clients.emplace_back([&, i] {
       HttpClient client("127.0.0.1", origin.port());
       ready.arrive_and_wait();
-      HttpResponse r =
-          post(client, bookingBody(100001, test::kFirstDate, "09:00", "racer-" + std::to_string(i)),
-               "race-" + std::to_string(i));
+      HttpResponse r = test::postBooking(
+          client, bookingBody(100001, test::kFirstDate, "09:00", "racer-" + std::to_string(i)),
+          "race-" + std::to_string(i));
       if (r.status == 201) {
         ++created;
       } else if (r.status == 409 && r.body.find("slot_full") != std::string::npos) {
@@ -104,7 +89,7 @@ TEST(OriginE2ETest, ASecondOriginOnTheSameStoreOrPortRefusesToStart) {
   }
   HttpClient client("127.0.0.1", origin.port());
   for (int i = 0; i < 8; ++i) {
-    HttpResponse r = post(
+    HttpResponse r = test::postBooking(
         client, bookingBody(100001, test::kFirstDate, "09:00", "still-one-" + std::to_string(i)),
         "one-writer-" + std::to_string(i));
     EXPECT_EQ(r.status, i < 6 ? 201 : 409) << r.body;
@@ -115,24 +100,24 @@ TEST(OriginE2ETest, BookReadCancelAndIdempotentRetries) {
   test::OriginProcess origin(test::smallCatalog());
   HttpClient client("127.0.0.1", origin.port());
   std::string body = bookingBody(100002, test::kSecondDate, "10:00", "person-1");
-  HttpResponse first = post(client, body, "k-1");
+  HttpResponse first = test::postBooking(client, body, "k-1");
   ASSERT_EQ(first.status, 201) << first.body;
   EXPECT_EQ(first.header("content-type"), "application/json");
   json created = json::parse(first.body);
   std::string id = created["booking_id"], token = created["token"];
 
-  HttpResponse again = post(client, body, "k-1");
+  HttpResponse again = test::postBooking(client, body, "k-1");
   EXPECT_EQ(again.status, 201);
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(again.header("idempotent-replayed"), "true");
 
   HttpResponse reused =
-      post(client, bookingBody(100002, test::kSecondDate, "10:00", "person-2"), "k-1");
+      test::postBooking(client, bookingBody(100002, test::kSecondDate, "10:00", "person-2"), "k-1");
   EXPECT_EQ(reused.status, 422) << reused.body;
   EXPECT_NE(reused.body.find("\"error\""), std::string::npos);
 
   HttpResponse second =
-      post(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
+      test::postBooking(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
   EXPECT_EQ(second.status, 409);
   EXPECT_NE(second.body.find("person_already_booked"), std::string::npos);
 
@@ -156,8 +141,10 @@ TEST(OriginE2ETest, BookReadCancelAndIdempotentRetries) {
       client.request("GET", "/api/v1/bookings/" + id, {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(json::parse(after->body)["status"], "canceled");
   // The seat and the person are free again.
-  EXPECT_EQ(post(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-3").status,
-            201);
+  EXPECT_EQ(
+      test::postBooking(client, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-3")
+          .status,
+      201);
 }
 
 // Regression: slots whose time had come (yesterday's, this morning's) were still sold.
@@ -168,18 +155,20 @@ TEST(OriginE2ETest, SlotsThatHaveBegunAreRefusedAsSlotPast) {
   catalog.slots.push_back(Slot{100001, today, 0, 5});  // 00:00 today: begun whatever the hour
   test::OriginProcess origin(catalog);
   HttpClient client("127.0.0.1", origin.port());
-  HttpResponse yesterday =
-      post(client, bookingBody(100001, formatDate(today - 1), "09:00", "late-1"), "late-1");
+  HttpResponse yesterday = test::postBooking(
+      client, bookingBody(100001, formatDate(today - 1), "09:00", "late-1"), "late-1");
   EXPECT_EQ(yesterday.status, 409) << yesterday.body;
   EXPECT_EQ(json::parse(yesterday.body)["error"]["code"], "slot_past");
-  HttpResponse midnight =
-      post(client, bookingBody(100001, formatDate(today), "00:00", "late-2"), "late-2");
+  HttpResponse midnight = test::postBooking(
+      client, bookingBody(100001, formatDate(today), "00:00", "late-2"), "late-2");
   EXPECT_EQ(midnight.status, 409) << midnight.body;
   EXPECT_EQ(json::parse(midnight.body)["error"]["code"], "slot_past");
   EXPECT_EQ(bookedTotal(origin), 0);
   // Later slots are sold as before, and the late people may book them.
-  EXPECT_EQ(post(client, bookingBody(100001, test::kFirstDate, "09:00", "late-1"), "late-3").status,
-            201);
+  EXPECT_EQ(
+      test::postBooking(client, bookingBody(100001, test::kFirstDate, "09:00", "late-1"), "late-3")
+          .status,
+      201);
 }
 
 // A person who closed the tab finds their booking with their person id and booking code, gets a
@@ -187,8 +176,8 @@ TEST(OriginE2ETest, SlotsThatHaveBegunAreRefusedAsSlotPast) {
 TEST(OriginE2ETest, ABookingIsFoundAgainByPersonIdAndBookingCode) {
   test::OriginProcess origin(test::smallCatalog());
   HttpClient client("127.0.0.1", origin.port());
-  HttpResponse made =
-      post(client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1");
+  HttpResponse made = test::postBooking(
+      client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1");
   ASSERT_EQ(made.status, 201) << made.body;
   json created = json::parse(made.body);
   std::string code = created["code"];
@@ -196,7 +185,8 @@ TEST(OriginE2ETest, ABookingIsFoundAgainByPersonIdAndBookingCode) {
   EXPECT_EQ(code[4], '-');
   // A replay carries the same code.
   EXPECT_EQ(
-      json::parse(post(client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1")
+      json::parse(test::postBooking(
+                      client, bookingBody(100001, test::kFirstDate, "09:00", "finder-1"), "find-1")
                       .body)["code"],
       code);
 
@@ -330,7 +320,7 @@ TEST(OriginE2ETest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(bookedTotal(origin), 0);
   // The keys of refused requests were not remembered: the same key books normally now.
-  EXPECT_EQ(post(client, good, "a1").status, 201);
+  EXPECT_EQ(test::postBooking(client, good, "a1").status, 201);
 }
 
 TEST(OriginE2ETest, BookingIsInItsSnapshotWithin250Milliseconds) {
@@ -349,9 +339,9 @@ TEST(OriginE2ETest, BookingIsInItsSnapshotWithin250Milliseconds) {
   for (int i = 0; i < 40; ++i) {
     int64_t clinic = 100001 + i % 20;
     int booked_before = i / 20;  // each clinic's 09:00 slot gets a second booking in round two
-    HttpResponse r =
-        post(client, bookingBody(clinic, test::kFirstDate, "09:00", "snap-" + std::to_string(i)),
-             "snap-" + std::to_string(i));
+    HttpResponse r = test::postBooking(
+        client, bookingBody(clinic, test::kFirstDate, "09:00", "snap-" + std::to_string(i)),
+        "snap-" + std::to_string(i));
     ASSERT_EQ(r.status, 201) << r.body;
     auto acked = Clock::now();
     bool seen = false;
@@ -592,7 +582,7 @@ TEST(OriginE2ETest, KillNineDuringABookingStormLosesNothing) {
           std::string time = (slot / 2 + 9 < 10 ? "0" : "") + std::to_string(9 + slot / 2) +
                              (slot % 2 ? ":30" : ":00");
           std::string body = bookingBody(clinic, date, time, person);
-          HttpResponse r = post(client, body, "storm-" + person);
+          HttpResponse r = test::postBooking(client, body, "storm-" + person);
           std::lock_guard lock(mutex);
           if (r.status == 201) {
             json j = json::parse(r.body);
@@ -639,7 +629,7 @@ TEST(OriginE2ETest, KillNineDuringABookingStormLosesNothing) {
   // Every request that got no answer resolves to exactly one outcome when retried with its key.
   long unresolved_resolved = 0;
   for (const auto& [key, body] : unresolved) {
-    HttpResponse r = post(client, body, key);
+    HttpResponse r = test::postBooking(client, body, key);
     EXPECT_TRUE(r.status == 201 || r.status == 409) << key << ": " << r.status << " " << r.body;
     if (r.status == 201 || r.status == 409) ++unresolved_resolved;
   }

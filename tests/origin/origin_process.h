@@ -164,4 +164,27 @@ class OriginProcess {
   std::string raw_;
 };
 
+// The body of POST /api/v1/bookings.
+inline std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
+                               const std::string& person) {
+  return nlohmann::json{
+      {"clinic_id", clinic}, {"date", date}, {"time", time}, {"person_id", person}}
+      .dump();
+}
+
+// A booking with its Idempotency-Key; status -1 when no answer came.
+inline HttpResponse postBooking(HttpClient& client, const std::string& body,
+                                const std::string& key) {
+  auto r = client.request("POST", "/api/v1/bookings",
+                          {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, body);
+  if (!r.ok()) return HttpResponse{-1, {}, r.error()};
+  return r.value();
+}
+
+// Active bookings as the origin's index counts them.
+inline int64_t bookedTotal(OriginProcess& origin) {
+  return nlohmann::json::parse(origin.admin("GET", "/admin/v1/stats").body)["booked"]
+      .get<int64_t>();
+}
+
 }  // namespace surge::origin::test

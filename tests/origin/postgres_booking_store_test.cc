@@ -16,6 +16,7 @@
 #include "surge/cache/keyring.h"
 #include "surge/origin/postgres_schema.h"
 #include "surge/testing/postgres_server.h"
+#include "test_booking.h"
 #include "test_catalog.h"
 
 namespace surge::origin {
@@ -34,20 +35,7 @@ cache::Result<std::unique_ptr<PostgresBookingStore>, std::string> migratedStore(
 
 NewBooking attempt(const IndexedSlot& slot, int64_t clinic, const std::string& person,
                    const std::string& key) {
-  NewBooking b;
-  b.slot_id = slot.id;
-  b.clinic_id = clinic;
-  b.day = slot.day;
-  b.minute = slot.minute;
-  b.person_id = person;
-  b.idempotency_key = key;
-  auto d = cache::sha256({std::to_string(slot.id), "|", person});
-  b.request_sha256.assign(reinterpret_cast<const char*>(d.data()), d.size());
-  b.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  EXPECT_TRUE(issueCredentials(b));
-  return b;
+  return test::bookingAttempt(slot, clinic, person, key, unixNowMs());
 }
 
 class PostgresStoreTest : public ::testing::Test {

@@ -20,23 +20,9 @@ namespace surge::origin {
 namespace {
 
 using nlohmann::json;
+using test::bookedTotal;
+using test::bookingBody;
 using testing::postgresQuery;
-
-std::string bookingBody(int64_t clinic, const std::string& date, const std::string& time,
-                        const std::string& person) {
-  return json{{"clinic_id", clinic}, {"date", date}, {"time", time}, {"person_id", person}}.dump();
-}
-
-HttpResponse post(HttpClient& client, const std::string& body, const std::string& key) {
-  auto r = client.request("POST", "/api/v1/bookings",
-                          {{"Content-Type", "application/json"}, {"Idempotency-Key", key}}, body);
-  if (!r.ok()) return HttpResponse{-1, {}, r.error()};
-  return r.value();
-}
-
-int64_t bookedTotal(test::OriginProcess& origin) {
-  return json::parse(origin.admin("GET", "/admin/v1/stats").body)["booked"].get<int64_t>();
-}
 
 // A fresh database with the schema made the way an operator makes it: `surgectl store migrate`.
 std::string migratedDatabase(testing::PostgresServer& server = testing::PostgresServer::shared()) {
@@ -93,9 +79,9 @@ TEST(SharedStoreE2ETest, FiveHundredClientsOnTwoOriginsRaceForFiveSeats) {
     clients.emplace_back([&, i] {
       HttpClient client("127.0.0.1", origins[static_cast<size_t>(i)].port());
       ready.arrive_and_wait();
-      HttpResponse r =
-          post(client, bookingBody(100001, test::kFirstDate, "09:00", "racer-" + std::to_string(i)),
-               "race-" + std::to_string(i));
+      HttpResponse r = test::postBooking(
+          client, bookingBody(100001, test::kFirstDate, "09:00", "racer-" + std::to_string(i)),
+          "race-" + std::to_string(i));
       if (r.status == 201) {
         ++created;
       } else if (r.status == 409 && r.body.find("slot_full") != std::string::npos) {
@@ -125,21 +111,23 @@ TEST(SharedStoreE2ETest, ARetryOnTheOtherOriginReplaysAndTheBookingIsOneEverywhe
   TwoOrigins origins(uri, test::smallCatalog());
   HttpClient on_a("127.0.0.1", origins.a.port()), on_b("127.0.0.1", origins.b.port());
   std::string body = bookingBody(100002, test::kSecondDate, "10:00", "person-1");
-  HttpResponse first = post(on_a, body, "k-1");
+  HttpResponse first = test::postBooking(on_a, body, "k-1");
   ASSERT_EQ(first.status, 201) << first.body;
-  HttpResponse again = post(on_b, body, "k-1");
+  HttpResponse again = test::postBooking(on_b, body, "k-1");
   EXPECT_EQ(again.status, 201);
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(again.header("idempotent-replayed"), "true");
-  EXPECT_EQ(post(on_b, bookingBody(100002, test::kSecondDate, "10:00", "person-2"), "k-1").status,
-            422);
+  EXPECT_EQ(
+      test::postBooking(on_b, bookingBody(100002, test::kSecondDate, "10:00", "person-2"), "k-1")
+          .status,
+      422);
   HttpResponse twice =
-      post(on_b, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
+      test::postBooking(on_b, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
   EXPECT_EQ(twice.status, 409);
   EXPECT_NE(twice.body.find("person_already_booked"), std::string::npos);
   // A 409 remembered on one origin replays on the other.
   HttpResponse twice_again =
-      post(on_a, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
+      test::postBooking(on_a, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-2");
   EXPECT_EQ(twice_again.status, 409);
   EXPECT_EQ(twice_again.header("idempotent-replayed"), "true");
 
@@ -154,8 +142,10 @@ TEST(SharedStoreE2ETest, ARetryOnTheOtherOriginReplaysAndTheBookingIsOneEverywhe
   auto after =
       on_a.request("GET", "/api/v1/bookings/" + id, {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(json::parse(after->body)["status"], "canceled");
-  EXPECT_EQ(post(on_a, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-3").status,
-            201);
+  EXPECT_EQ(
+      test::postBooking(on_a, bookingBody(100001, test::kFirstDate, "09:00", "person-1"), "k-3")
+          .status,
+      201);
 }
 
 // Bookings on one origin reach the other's index and every snapshot in memcached, whoever wrote
@@ -166,8 +156,9 @@ TEST(SharedStoreE2ETest, EveryOriginPublishesEveryOriginsBookings) {
   for (int i = 0; i < 60; ++i) {
     HttpClient client("127.0.0.1", origins[static_cast<size_t>(i)].port());
     std::string time = i % 2 ? "09:30" : "09:00";
-    ASSERT_EQ(post(client, bookingBody(100001, test::kFirstDate, time, "pub-" + std::to_string(i)),
-                   "pub-" + std::to_string(i))
+    ASSERT_EQ(test::postBooking(
+                  client, bookingBody(100001, test::kFirstDate, time, "pub-" + std::to_string(i)),
+                  "pub-" + std::to_string(i))
                   .status,
               201);
   }
@@ -197,14 +188,15 @@ TEST(SharedStoreE2ETest, PostgresRestartedBookingsGet503ThenResumeWithoutARestar
   TwoOrigins origins(uri, test::smallCatalog(2, 1, 2, 50));
   HttpClient on_a("127.0.0.1", origins.a.port(), std::chrono::milliseconds(10000));
   HttpClient on_b("127.0.0.1", origins.b.port(), std::chrono::milliseconds(10000));
-  HttpResponse before = post(on_a, bookingBody(100001, test::kFirstDate, "09:00", "before"), "b-1");
+  HttpResponse before =
+      test::postBooking(on_a, bookingBody(100001, test::kFirstDate, "09:00", "before"), "b-1");
   ASSERT_EQ(before.status, 201) << before.body;
 
   server.stop();
   for (HttpClient* client : {&on_a, &on_b}) {
     auto start = std::chrono::steady_clock::now();
     HttpResponse down =
-        post(*client, bookingBody(100001, test::kFirstDate, "09:30", "during"), "d-1");
+        test::postBooking(*client, bookingBody(100001, test::kFirstDate, "09:30", "during"), "d-1");
     EXPECT_EQ(down.status, 503) << down.body;
     EXPECT_NE(down.body.find("store_unavailable"), std::string::npos) << down.body;
     EXPECT_EQ(down.header("retry-after"), "1");
@@ -216,14 +208,16 @@ TEST(SharedStoreE2ETest, PostgresRestartedBookingsGet503ThenResumeWithoutARestar
   for (HttpClient* client : {&on_a, &on_b}) {
     HttpResponse up;
     for (int i = 0; i < 50; ++i) {
-      up = post(*client, bookingBody(100001, test::kFirstDate, "09:30", "during"), "d-1");
+      up = test::postBooking(*client, bookingBody(100001, test::kFirstDate, "09:30", "during"),
+                             "d-1");
       if (up.status != 503) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_EQ(up.status, 201) << up.body;  // the first origin books; the other replays it
   }
-  EXPECT_EQ(post(on_b, bookingBody(100001, test::kFirstDate, "09:00", "before"), "b-1").body,
-            before.body);
+  EXPECT_EQ(
+      test::postBooking(on_b, bookingBody(100001, test::kFirstDate, "09:00", "before"), "b-1").body,
+      before.body);
   Audit a = audit(uri);
   EXPECT_EQ(a.active, 2);
   EXPECT_EQ(a.counts_off, 0);
@@ -320,7 +314,7 @@ TEST(SharedStoreE2ETest, KillNineOfEitherOriginDuringAStormLosesNothing) {
           std::string time = (slot / 2 + 9 < 10 ? "0" : "") + std::to_string(9 + slot / 2) +
                              (slot % 2 ? ":30" : ":00");
           std::string body = bookingBody(clinic, date, time, person);
-          HttpResponse r = post(client, body, "storm-" + person);
+          HttpResponse r = test::postBooking(client, body, "storm-" + person);
           std::lock_guard lock(mutex);
           if (r.status == 201) {
             json j = json::parse(r.body);
@@ -361,7 +355,7 @@ TEST(SharedStoreE2ETest, KillNineOfEitherOriginDuringAStormLosesNothing) {
   long resolved = 0;
   HttpClient client("127.0.0.1", origins.b.port());
   for (const auto& [key, body] : unresolved) {
-    HttpResponse r = post(client, body, key);
+    HttpResponse r = test::postBooking(client, body, key);
     EXPECT_TRUE(r.status == 201 || r.status == 409) << key << ": " << r.status << " " << r.body;
     if (r.status == 201 || r.status == 409) ++resolved;
   }
