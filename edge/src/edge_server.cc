@@ -563,6 +563,10 @@ http::Response EdgeServer::snapshotResponse(const SnapshotLookup& found, bool,
   if (s.not_found) return notFoundAnswer(s.name);
   const EdgeConfig& cfg = config();
   Coding coding = chooseCoding(accept_encoding, !s.zstd.empty(), false, !s.gzip.empty());
+  if (coding == Coding::kIdentity && s.gzip.empty() &&
+      chooseCoding(accept_encoding, !s.zstd.empty(), false, true) == Coding::kGzip) {
+    snapshots_->wantGzip(s.name);  // identity this time; gzip from the refresher's next pass
+  }
   http::Response r;
   std::string& h = r.headers;
   h.reserve(320);

@@ -335,15 +335,23 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
         wake(name);
         continue;
       }
-      // Same version as held: only note that it is still current.
+      // Same version as held: only note that it is still current (and add gzip if now wanted).
+      bool want_gzip = false;
       {
         Shard& shard = shardOf(name);
         std::shared_lock lock(shard.mutex);
         auto s = shard.slots.find(name);
+        if (s != shard.slots.end()) want_gzip = gzipWanted(*s->second, now);
         if (s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found &&
             s->second->snapshot->version >= opened->version) {
           s->second->confirmed_ms.store(now, std::memory_order_relaxed);
+          std::shared_ptr<const CachedSnapshot> held = s->second->snapshot;
           lock.unlock();
+          if (want_gzip && held->gzip.empty()) {
+            auto with_gzip = std::make_shared<CachedSnapshot>(*held);
+            with_gzip->gzip = gzipCompress(with_gzip->identity);
+            install(name, std::move(with_gzip), now);
+          }
           wake(name);
           continue;
         }
@@ -363,7 +371,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       snap->content_type = std::string(opened->content_type);
       if (opened->encoding == cache::BodyEncoding::kZstd) snap->zstd = std::string(opened->body);
       snap->identity = std::move(body.value());
-      snap->gzip = gzipCompress(snap->identity);
+      if (want_gzip) snap->gzip = gzipCompress(snap->identity);
       updates_.add();
       if (name == cache::kCatalogSnapshot) learnCatalog(*snap);
       install(name, std::move(snap), now);
@@ -451,6 +459,28 @@ void SnapshotCache::install(const std::string& name, std::shared_ptr<const Cache
   }
   slot->snapshot = std::move(snap);
   slot->confirmed_ms.store(now_ms, std::memory_order_relaxed);
+}
+
+bool SnapshotCache::gzipWanted(const Slot& slot, int64_t now_ms) {
+  int64_t asked = slot.gzip_wanted_ms.load(std::memory_order_relaxed);
+  std::lock_guard lock(options_mutex_);
+  return asked != 0 && now_ms - asked <= options_.idle_evict.count() * 1000;
+}
+
+void SnapshotCache::wantGzip(const std::string& name) {
+  int64_t now = nowMs();
+  int64_t before;
+  {
+    Shard& shard = shardOf(name);
+    std::shared_lock lock(shard.mutex);
+    auto s = shard.slots.find(name);
+    if (s == shard.slots.end()) return;
+    before = s->second->gzip_wanted_ms.exchange(now, std::memory_order_relaxed);
+  }
+  if (now - before < 1000) return;  // already asked of the refresher this second
+  std::lock_guard lock(mutex_);
+  urgent_.push_back(name);
+  wake_.notify_one();
 }
 
 void SnapshotCache::wake(const std::string& name) {

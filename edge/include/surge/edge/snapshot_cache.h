@@ -40,7 +40,10 @@
 
 namespace surge::edge {
 
-// One snapshot version, in every encoding a client may ask for (each made once).
+// One snapshot version, in every encoding a client may ask for (each made once). gzip is made
+// only for names a client that takes gzip but not zstd asked for within `idle_evict`
+// (SnapshotCache::wantGzip): re-compressing every changed snapshot on every edge each second
+// cost the opening day's edges more CPU than serving it.
 struct CachedSnapshot {
   std::string name;
   bool not_found = false;  // origin says there is no such snapshot: 404 (cached briefly)
@@ -51,7 +54,7 @@ struct CachedSnapshot {
   std::string content_type;
   std::string identity;
   std::string zstd;  // empty when the publisher stored it uncompressed
-  std::string gzip;
+  std::string gzip;  // empty until wanted (see above)
 };
 
 struct SnapshotLookup {
@@ -90,6 +93,11 @@ class SnapshotCache {
   using Waiter = std::function<void(std::optional<SnapshotLookup>)>;
   bool waitFor(const std::string& name, http::Worker& worker, Waiter done);
 
+  // Any thread, never blocks for long. A client that takes gzip but not zstd asked for `name`
+  // and the version held has no gzip: the refresher makes it at once (that client got identity)
+  // and for every new version of `name` until nobody asked for a while.
+  void wantGzip(const std::string& name);
+
   // Has the refresher read memcached successfully within the last stale bound, and does it hold
   // origin's catalog and the regions list (so that everything the catalog lists was published)?
   bool ready() const;
@@ -110,6 +118,7 @@ class SnapshotCache {
     std::shared_ptr<const CachedSnapshot> snapshot;  // guarded by the shard's mutex
     std::atomic<int64_t> confirmed_ms{0};            // memcached last said this is current
     std::atomic<int64_t> used_ms{0};
+    std::atomic<int64_t> gzip_wanted_ms{0};  // a gzip-only client last asked (0: never)
   };
   struct Shard {
     mutable std::shared_mutex mutex;
@@ -128,6 +137,7 @@ class SnapshotCache {
   void loop();
   void fetch(const std::vector<std::string>& names);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
+  bool gzipWanted(const Slot& slot, int64_t now_ms);
   // A 404 for `name` from now on (origin said so).
   void markNotFound(const std::string& name, int64_t now_ms);
   // `name` is not in memcached: unknown (404), or a gap to report (the copy held stays).
