@@ -11,7 +11,9 @@
 #   mc1-3 10.77.0.21-23 memcached :11211
 #   or1-2 10.77.0.31-32 surge-origin :8081, on PostgreSQL (via the fault proxy)
 #
-# The root namespace has 10.77.0.1 on the bridge (where the browser and the load drivers are).
+# The root namespace has 10.77.0.1 on the bridge (where the browser and the load drivers are), and
+# 10.77.0.2-9 for the opening day's crowd (8 addresses: the kernel's search for a free ephemeral
+# port to one destination made each connect() cost 2 ms with 25,000 sockets on one address).
 # Nothing is routed out of the namespaces: they have no default route.
 #
 # State (keys, configs, data, logs, pids) lives in $CLUSTER_DIR (var/cluster). Needs root.
@@ -20,11 +22,19 @@ CLUSTER_DIR=${CLUSTER_DIR:-$PWD/var/cluster}
 CLUSTER_NET=10.77.0
 CLUSTER_BRIDGE=sgbr0
 CLUSTER_HOSTS=(lb ed1 ed2 ed3 db mc1 mc2 mc3 or1 or2)
-declare -A CLUSTER_IP=([lb]=10 [ed1]=11 [ed2]=12 [ed3]=13 [db]=20 [mc1]=21 [mc2]=22 [mc3]=23
+declare -gA CLUSTER_IP=([lb]=10 [ed1]=11 [ed2]=12 [ed3]=13 [db]=20 [mc1]=21 [mc2]=22 [mc3]=23
   [or1]=31 [or2]=32)
-# CPU quota of each host, in percent of one core (the machine has two: the quotas are caps).
-declare -A CLUSTER_CPU=([lb]=40 [ed1]=40 [ed2]=40 [ed3]=40 [db]=60 [mc1]=15 [mc2]=15 [mc3]=15
+# CPU quota of each host, in percent of one core (the machine has two: the quotas are caps); 0 for
+# no cap (the host then shares the cores by the scheduler's fair weights only).
+declare -gA CLUSTER_CPU=([lb]=40 [ed1]=40 [ed2]=40 [ed3]=40 [db]=60 [mc1]=15 [mc2]=15 [mc3]=15
   [or1]=35 [or2]=35)
+# The edges' access log: a file per edge, or "off" (the opening-day benchmark, as nginx's are run).
+CLUSTER_ACCESS_LOG=${CLUSTER_ACCESS_LOG:-on}
+# CPU weight of each host (cgroup v1 cpu.shares; v2 cpu.weight is this / 10.24): how the cores
+# are shared while they are all busy, below the caps. Equal unless a run says otherwise (the
+# opening day gives the read path precedence over the booking path).
+declare -gA CLUSTER_SHARES=([lb]=1024 [ed1]=1024 [ed2]=1024 [ed3]=1024 [db]=1024 [mc1]=1024
+  [mc2]=1024 [mc3]=1024 [or1]=1024 [or2]=1024)
 CLUSTER_URL=http://$CLUSTER_NET.${CLUSTER_IP[lb]}/
 CLUSTER_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:6432/surge
 CLUSTER_DIRECT_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:5432/surge
@@ -51,11 +61,14 @@ cluster_cgroups_up() {
   for h in "${CLUSTER_HOSTS[@]}"; do
     cg=$(cluster_cgroup "$h")
     mkdir -p "$cg"
+    local quota=$((CLUSTER_CPU[$h] * 1000))
     if [[ -f $cg/cpu.cfs_quota_us ]]; then
       echo 100000 >"$cg/cpu.cfs_period_us"
-      echo $((CLUSTER_CPU[$h] * 1000)) >"$cg/cpu.cfs_quota_us"
+      echo $((quota > 0 ? quota : -1)) >"$cg/cpu.cfs_quota_us"
+      echo "${CLUSTER_SHARES[$h]}" >"$cg/cpu.shares"
     else
-      echo "$((CLUSTER_CPU[$h] * 1000)) 100000" >"$cg/cpu.max"
+      if ((quota > 0)); then echo "$quota 100000"; else echo "max 100000"; fi >"$cg/cpu.max"
+      echo $(((CLUSTER_SHARES[$h] * 100 + 512) / 1024)) >"$cg/cpu.weight"
     fi
   done
 }
@@ -73,6 +86,7 @@ cluster_net_up() {
   local h
   ip link add "$CLUSTER_BRIDGE" type bridge
   ip addr add "$CLUSTER_NET.1/24" dev "$CLUSTER_BRIDGE"
+  for h in $(seq 2 9); do ip addr add "$CLUSTER_NET.$h/24" dev "$CLUSTER_BRIDGE"; done
   ip link set "$CLUSTER_BRIDGE" up
   for h in "${CLUSTER_HOSTS[@]}"; do
     ip netns add "sg-$h"
@@ -101,7 +115,9 @@ cluster_net_down() {
 cluster_run() {
   local h=$1 name=$2
   shift 2
-  sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
+  # As many descriptors as the hard limit allows (20,000 in this container; root cannot raise it).
+  sh -c 'echo $$ >"$0/cgroup.procs"; ulimit -n "$(ulimit -Hn)"; exec "$@"' \
+    "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
     >>"$CLUSTER_DIR/logs/$name.log" 2>&1 &
   echo $! >"$CLUSTER_DIR/pids/$name"
   disown $!  # stopped by pid (cluster_kill9, cluster_down), never waited for by this shell
@@ -143,10 +159,10 @@ cluster_edge_config() {
   mc="$(cluster_ip mc1):11211 $(cluster_ip mc2):11211 $(cluster_ip mc3):11211"
   cat >"$CLUSTER_DIR/conf/$h.conf" <<EOF
 # $h of the cluster (cluster/cluster.sh): three memcached nodes, two origins.
-worker_processes 2;
+worker_processes ${CLUSTER_EDGE_WORKERS:-2};
 events { worker_connections 16000; }
 http {
-    access_log $CLUSTER_DIR/logs/$h-access.log combined;
+    access_log $([[ $CLUSTER_ACCESS_LOG == off ]] && echo off || echo "$CLUSTER_DIR/logs/$h-access.log combined");
     client_max_body_size 16k;
     keepalive_timeout 60s;
     surge_memcached $mc;
@@ -189,6 +205,8 @@ cluster_lb_config() {
 # spreads the edges' bookings over the two origins the same way (no retry: a booking that met a
 # dead origin gets its 503 and is retried by the client with its Idempotency-Key).
 global
+    # 2 x 9,000 + checks and listeners stays under the 20,000 descriptors a process may have here;
+    # lb runs two HAProxy processes on the same ports (SO_REUSEPORT) for the opening day's 10,000.
     maxconn 9000
 defaults
     mode http
@@ -204,6 +222,11 @@ frontend www
     default_backend edges
 backend edges
     balance roundrobin
+    # An edge's keep-alive connection serves any client's next request (GETs, and bookings that
+    # carry their own Idempotency-Key): without it HAProxy opened a connection per client session
+    # and the opening day spent its CPU on handshakes (7,000 connections to the edges, 38,000
+    # closed).
+    http-reuse always
     option httpchk GET /readyz
     http-check expect status 200
     server ed1 $(cluster_ip ed1):8080 check inter 500 fall 2 rise 2
@@ -246,15 +269,22 @@ cluster_start() {
         --store "$CLUSTER_STORE" --memcached \
         "$(cluster_ip mc1):11211,$(cluster_ip mc2):11211,$(cluster_ip mc3):11211" \
         --snapshot-keys "$CLUSTER_DIR/snapshot-keys.conf" --admin-keys "$CLUSTER_DIR/admin-keys.conf" \
-        "${catalog[@]}" --status-allow "$CLUSTER_NET.0/24"
+        "${catalog[@]}" --status-allow "$CLUSTER_NET.0/24" ${CLUSTER_ORIGIN_FLAGS:-}
       cluster_wait_http "http://$(cluster_ip "$name"):8081/readyz" ;;
     ed1 | ed2 | ed3)
       cluster_run "$name" "$name" "$PWD/build/edge/surge-edge" -c "$CLUSTER_DIR/conf/$name.conf"
       cluster_wait_http "http://$(cluster_ip "$name"):8080/readyz" ;;
     lb)
-      cluster_run lb lb haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
+      cluster_start_lb
       cluster_wait_http "$CLUSTER_URL" ;;
   esac
+}
+
+# Two HAProxy processes with one configuration, both bound to lb's ports (HAProxy binds with
+# SO_REUSEPORT; the kernel spreads new connections over them): each may hold 9,000 connections.
+cluster_start_lb() {
+  cluster_run lb lb haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
+  cluster_run lb lb2 haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
 }
 
 # SIGKILL, and wait until it is gone.
@@ -298,7 +328,7 @@ cluster_up() {
   cluster_start or1
   cluster_start or2
   cluster_lb_config
-  cluster_run lb lb haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
+  cluster_start_lb
   for h in ed1 ed2 ed3; do
     cluster_edge_config "$h"
     cluster_start "$h"
@@ -345,3 +375,28 @@ cluster_heal() { ip netns exec "sg-$1" nft delete table inet surge_fault 2>/dev/
 cluster_link_down() { ip link set "sgv-$1" down; }
 cluster_link_up() { ip link set "sgv-$1" up; }
 cluster_db_proxy() { echo "$*" >"$CLUSTER_DIR/db-proxy.mode"; }
+
+# The checker, straight from the database: cluster_check ACKED prints
+#   missing overbooked double tickets counts
+# (ACKED: one booking id per line, every 201 a client received): acknowledged bookings not in the
+# store, slots over capacity, people with two active bookings, tickets used twice, slots whose
+# count differs from their rows. The fault tests and the opening-day benchmark both use it.
+cluster_psql() { psql -X -q -A -t -h "$(cluster_ip db)" -p 5432 -U postgres -d surge "$@"; }
+cluster_check() {
+  local acked=$1 missing over double tickets counts
+  missing=$(cluster_psql <<SQL
+CREATE TEMP TABLE acked(id text);
+\copy acked FROM '$acked'
+SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = a.id);
+SQL
+)
+  over=$(cluster_psql -c "SELECT count(*) FROM slots s JOIN (SELECT slot_id, count(*) n FROM bookings
+    WHERE canceled_ms IS NULL GROUP BY slot_id) b ON b.slot_id = s.id WHERE b.n > s.capacity")
+  double=$(cluster_psql -c "SELECT count(*) FROM (SELECT person_id FROM bookings WHERE canceled_ms IS NULL
+    GROUP BY person_id HAVING count(*) > 1) x")
+  tickets=$(cluster_psql -c "SELECT count(*) FROM (SELECT ticket FROM bookings WHERE ticket IS NOT NULL
+    GROUP BY ticket HAVING count(*) > 1) x")
+  counts=$(cluster_psql -c "SELECT count(*) FROM slots s LEFT JOIN (SELECT slot_id, count(*) n FROM bookings
+    WHERE canceled_ms IS NULL GROUP BY slot_id) b ON b.slot_id = s.id WHERE s.booked <> coalesce(b.n, 0)")
+  echo "$missing $over $double $tickets $counts"
+}

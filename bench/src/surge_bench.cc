@@ -9,12 +9,15 @@
 // wait counts in their booking latency). Latency percentiles come from a log-bucketed histogram
 // (2% buckets: a percentile is exact to within 2%).
 //
-//   surge-bench HOST:PORT --catalog FILE [--users 200000] [--connections 10000]
+//   surge-bench HOST:PORT[,HOST:PORT...] --catalog FILE [--users 200000] [--connections 10000]
 //               [--spike-seconds 20] [--seconds 120] [--think-ms 1500] [--out DIR] [--queue]
-//               [--closed] [--sources N] [--scenario FILE] [--prefix ID]
+//               [--closed] [--sources N] [--source-first ADDR] [--scenario FILE] [--prefix ID]
+// Several targets: person i connects to the (i mod n)th, as DNS round robin over edges would.
 // --closed: closed loop, `connections` people in the flow at all times until --seconds.
 // --sources N: connect from 127.0.0.1..127.0.0.N (past ~28,000 connections one address runs out
-// of ephemeral ports). --scenario FILE: the same settings as "key value" lines (see
+// of ephemeral ports, and long before that the kernel's search for a free port makes each
+// connect() cost milliseconds); --source-first ADDR: the N addresses begin there instead (the
+// cluster's crowd: 10.77.0.2..). --scenario FILE: the same settings as "key value" lines (see
 // bench/scenarios/opening-day.conf); later flags override it. --prefix ID: person ids and keys
 // begin with it (default "bench"), for several runs against one store.
 //
@@ -64,8 +67,8 @@ struct Region {
 };
 
 struct Options {
-  std::string host = "127.0.0.1";
-  int port = 8080;
+  // Where people connect: person i to targets[i % n] (several: DNS round robin over edges).
+  std::vector<sockaddr_in> targets;
   std::string catalog;
   int users = 200000;
   int connections = 10000;
@@ -73,8 +76,9 @@ struct Options {
   double seconds = 120;
   std::string out = "surge-bench-out";
   bool queue = false;
-  int think_ms = 1500;    // up to this long between clicks (uniform from a quarter of it)
-  int sources = 1;        // source addresses 127.0.0.1 .. 127.0.0.N (more ephemeral ports)
+  int think_ms = 1500;  // up to this long between clicks (uniform from a quarter of it)
+  int sources = 1;      // source addresses 127.0.0.1 .. 127.0.0.N (more ephemeral ports)
+  uint32_t source_first = 0x7f000001u;  // the first of them (host order)
   bool closed = false;    // closed loop: `connections` people, each followed by the next
   int full_retries = 10;  // other times tried after a sold-out answer
   int refusals = 8;       // 503s (after Retry-After) before a person gives up
@@ -247,20 +251,17 @@ class Bench {
     if (u->fd < 0) return false;
     int one = 1;
     ::setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (o_.sources > 1) {
+    if (o_.sources > 1 || o_.source_first != 0x7f000001u) {
       // Spread over 127.0.0.1..N so tens of thousands of connections do not run out of ports;
       // the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT).
       ::setsockopt(u->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       sockaddr_in src{};
       src.sin_family = AF_INET;
-      src.sin_addr.s_addr = htonl(0x7f000001u + static_cast<uint32_t>(u->id % o_.sources));
+      src.sin_addr.s_addr = htonl(o_.source_first + static_cast<uint32_t>(u->id % o_.sources));
       if (::bind(u->fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) return false;
     }
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(o_.port));
-    inet_pton(AF_INET, o_.host.c_str(), &addr.sin_addr);
-    if (::connect(u->fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
+    const sockaddr_in& addr = o_.targets[static_cast<size_t>(u->id) % o_.targets.size()];
+    if (::connect(u->fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
         errno != EINPROGRESS) {
       return false;
     }
@@ -708,14 +709,23 @@ int main(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: surge-bench HOST:PORT --catalog FILE [--users N] "
+                 "usage: surge-bench HOST:PORT[,HOST:PORT...] --catalog FILE [--users N] "
                  "[--connections N] [--spike-seconds S] [--seconds S] [--out DIR] [--queue]\n");
     return 2;
   }
-  std::string target = argv[1];
-  size_t colon = target.rfind(':');
-  o.host = target.substr(0, colon);
-  o.port = std::atoi(target.c_str() + colon + 1);
+  std::stringstream targets(argv[1]);
+  for (std::string target; std::getline(targets, target, ',');) {
+    size_t colon = target.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::atoi(target.c_str() + colon + 1)));
+    if (colon == std::string::npos ||
+        inet_pton(AF_INET, target.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+      std::fprintf(stderr, "surge-bench: %s is not IPV4:PORT\n", target.c_str());
+      return 2;
+    }
+    o.targets.push_back(addr);
+  }
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -733,9 +743,18 @@ int main(int argc, char** argv) {
       o.out = value();
     else if (a == "--scenario") {
       if (!loadScenario(value(), o)) return 2;
-    } else if (a == "--sources")
+    } else if (a == "--sources") {
       o.sources = std::max(1, std::atoi(value().c_str()));
-    else if (a == "--prefix")
+    } else if (a == "--source-first") {
+      in_addr first{};
+      std::string v = value();
+      if (inet_pton(AF_INET, v.c_str(), &first) != 1) {
+        std::fprintf(stderr, "surge-bench: --source-first wants an IPv4 address, not \"%s\"\n",
+                     v.c_str());
+        return 2;
+      }
+      o.source_first = ntohl(first.s_addr);
+    } else if (a == "--prefix")
       o.prefix = value();
     else if (a == "--closed")
       o.closed = true;

@@ -22,7 +22,6 @@ CLUSTER_DIR=$PWD/build/cluster-test
 CLUSTER_CLINICS=${CLUSTER_CLINICS:-300}
 OUT=$CLUSTER_DIR/faults
 BEFORE=${FAULT_BEFORE:-4} DURING=${FAULT_SECONDS:-6} AFTER=${FAULT_AFTER:-6}
-DB="psql -X -q -A -t -h $(cluster_ip db) -p 5432 -U postgres -d surge"
 
 FAULTS=(kill9-origin kill9-edge kill9-memcached kill9-postgres origin-cut-from-postgres
   edge-cut-from-memcached memcached-cut-from-everyone postgres-latency postgres-loss
@@ -79,33 +78,18 @@ run_fault() {
     >"$dir/bench.log" 2>&1 &
   local bench=$!
   sleep "$BEFORE"
-  local before_fault
-  before_fault=$($DB -c "SELECT count(*) FROM bookings" 2>/dev/null || echo 0)
   inject "$name"
   sleep "$DURING"
   heal "$name"
   local healed_at
-  healed_at=$($DB -c "SELECT count(*) FROM bookings" 2>/dev/null || echo 0)
+  healed_at=$(cluster_psql -c "SELECT count(*) FROM bookings" 2>/dev/null || echo 0)
   wait "$bench"
   # The checker, straight from the database.
   cut -d' ' -f1 "$dir/booked.txt" >"$dir/acked.txt"
   local acked missing over double tickets counts after reads read_errors
   acked=$(wc -l <"$dir/acked.txt")
-  missing=$($DB <<SQL
-CREATE TEMP TABLE acked(id text);
-\copy acked FROM '$dir/acked.txt'
-SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = a.id);
-SQL
-)
-  over=$($DB -c "SELECT count(*) FROM slots s JOIN (SELECT slot_id, count(*) n FROM bookings
-    WHERE canceled_ms IS NULL GROUP BY slot_id) b ON b.slot_id = s.id WHERE b.n > s.capacity")
-  double=$($DB -c "SELECT count(*) FROM (SELECT person_id FROM bookings WHERE canceled_ms IS NULL
-    GROUP BY person_id HAVING count(*) > 1) x")
-  tickets=$($DB -c "SELECT count(*) FROM (SELECT ticket FROM bookings WHERE ticket IS NOT NULL
-    GROUP BY ticket HAVING count(*) > 1) x")
-  counts=$($DB -c "SELECT count(*) FROM slots s LEFT JOIN (SELECT slot_id, count(*) n FROM bookings
-    WHERE canceled_ms IS NULL GROUP BY slot_id) b ON b.slot_id = s.id WHERE s.booked <> coalesce(b.n, 0)")
-  after=$($DB -c "SELECT count(*) FROM bookings")
+  read -r missing over double tickets counts < <(cluster_check "$dir/acked.txt")
+  after=$(cluster_psql -c "SELECT count(*) FROM bookings")
   reads=$(json "$dir/summary.json" reads)
   read_errors=$(json "$dir/summary.json" read_errors)
   local gaps failed_reads
