@@ -16,7 +16,8 @@
 # port to one destination made each connect() cost 2 ms with 25,000 sockets on one address).
 # Nothing is routed out of the namespaces: they have no default route.
 #
-# State (keys, configs, data, logs, pids) lives in $CLUSTER_DIR (var/cluster). Needs root.
+# State (keys, configs, logs, pids) lives in $CLUSTER_DIR (var/cluster), PostgreSQL's data in
+# cluster_pg_home. Needs root.
 
 CLUSTER_DIR=${CLUSTER_DIR:-$PWD/var/cluster}
 CLUSTER_NET=10.77.0
@@ -40,6 +41,13 @@ CLUSTER_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:6432/surge
 CLUSTER_DIRECT_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:5432/surge
 
 cluster_ip() { echo "$CLUSTER_NET.${CLUSTER_IP[$1]}"; }
+
+# PostgreSQL's data and socket folder. The server runs as the postgres user, who may not reach
+# into the checkout (a clone under /root is mode 700), so it lives under /var/tmp, one folder per
+# $CLUSTER_DIR, kept between runs like the rest of the cluster's state.
+cluster_pg_home() { echo "/var/tmp/surge-cluster-$(printf %s "$CLUSTER_DIR" | md5sum | cut -c1-12)"; }
+# Everything a cluster keeps (a fresh one starts with a new database).
+cluster_forget() { rm -rf "$(cluster_pg_home)" "$CLUSTER_DIR"; }
 cluster_say() { printf 'cluster: %s\n' "$*"; }
 
 # cgroup v1 (cpu controller) or v2: the folder of HOST's cgroup.
@@ -251,7 +259,7 @@ cluster_start() {
   case $name in
     db)
       cluster_run db db setpriv --reuid=postgres --regid=postgres --init-groups -- "$pg/postgres" \
-        -D "$CLUSTER_DIR/pg" -p 5432 -k "$CLUSTER_DIR/pgsock" -c "listen_addresses=$(cluster_ip db)" \
+        -D "$(cluster_pg_home)/data" -p 5432 -k "$(cluster_pg_home)" -c "listen_addresses=$(cluster_ip db)" \
         -c max_connections=300 -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=1 \
         -c tcp_keepalives_count=3
       cluster_wait_pg 5432 ;;
@@ -298,8 +306,9 @@ cluster_kill9() {
 cluster_up() {
   local catalog_clinics=${CLUSTER_CLINICS:-2000} h
   cluster_down >/dev/null 2>&1
-  mkdir -p "$CLUSTER_DIR"/{pids,logs,conf,pgsock}
-  chown postgres "$CLUSTER_DIR/pgsock"
+  mkdir -p "$CLUSTER_DIR"/{pids,logs,conf} "$(cluster_pg_home)"
+  chown postgres "$(cluster_pg_home)"
+  chmod 700 "$(cluster_pg_home)"
   echo pass >"$CLUSTER_DIR/db-proxy.mode"
   cluster_keys
   [[ -s $CLUSTER_DIR/catalog.csv ]] ||
@@ -308,11 +317,10 @@ cluster_up() {
   cluster_say "network: bridge $CLUSTER_BRIDGE ($CLUSTER_NET.1/24), one namespace per host"
   cluster_net_up
   cluster_cgroups_up
-  if [[ ! -s $CLUSTER_DIR/pg/PG_VERSION ]]; then
-    mkdir -p "$CLUSTER_DIR/pg" && chown postgres "$CLUSTER_DIR/pg"
+  if [[ ! -s $(cluster_pg_home)/data/PG_VERSION ]]; then
     setpriv --reuid=postgres --regid=postgres --init-groups -- /usr/lib/postgresql/15/bin/initdb \
-      -D "$CLUSTER_DIR/pg" -A trust -U postgres -E UTF8 --locale=C >"$CLUSTER_DIR/logs/initdb.log"
-    echo "host all all $CLUSTER_NET.0/24 trust" >>"$CLUSTER_DIR/pg/pg_hba.conf"
+      -D "$(cluster_pg_home)/data" -A trust -U postgres -E UTF8 --locale=C >"$CLUSTER_DIR/logs/initdb.log"
+    echo "host all all $CLUSTER_NET.0/24 trust" >>"$(cluster_pg_home)/data/pg_hba.conf"
     NEW_DATABASE=1
   fi
   cluster_say "db: PostgreSQL 15 on $(cluster_ip db):5432 (origins through the fault proxy, :6432)"
