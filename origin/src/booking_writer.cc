@@ -102,9 +102,12 @@ void BookingWriter::cancelBooking(std::string id, std::string token, int64_t now
 
 void BookingWriter::findBooking(std::string id, std::string token, Reply reply) {
   enqueue(Job{[id = std::move(id), token = std::move(token)](BookingStore& s) {
-                auto found = s.findBooking(id, token);
-                if (!found) return StoredResponse{404, jsonError("not_found", "no such booking")};
-                return StoredResponse{200, bookingJson(*found)};
+                BookingStore::FoundBooking found = s.findBooking(id, token);
+                if (!found.ok()) return found.error();
+                if (!found.value()) {
+                  return StoredResponse{404, jsonError("not_found", "no such booking")};
+                }
+                return StoredResponse{200, bookingJson(*found.value())};
               },
               std::move(reply), nullptr, std::nullopt});
 }

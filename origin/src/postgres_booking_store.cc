@@ -215,16 +215,19 @@ StoredResponse PostgresBookingStore::cancelBooking(const std::string& booking_id
   return StoredResponse{204, "", false};
 }
 
-std::optional<BookingView> PostgresBookingStore::findBooking(const std::string& booking_id,
+BookingStore::FoundBooking PostgresBookingStore::findBooking(const std::string& booking_id,
                                                              const std::string& token) {
   PgResult r = db_.exec(
       "SELECT b.slot_id, s.clinic_id, s.day, s.minute, b.person_id, "
       "encode(b.token_sha256, 'hex'), b.created_ms, b.canceled_ms "
       "FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = $1",
       {booking_id});
-  if (!r.ok() || r.rows() != 1) return std::nullopt;
+  if (!r.ok()) return cache::fail(unavailable("find booking"));
+  if (r.rows() != 1) return std::optional<BookingView>();
   // Constant-time: the token is a bearer secret.
-  if (!cache::digestEquals(cache::sha256({token}), r.bytes(0, 5))) return std::nullopt;
+  if (!cache::digestEquals(cache::sha256({token}), r.bytes(0, 5))) {
+    return std::optional<BookingView>();
+  }
   BookingView v;
   v.id = booking_id;
   v.slot_id = r.int64(0, 0);
@@ -234,7 +237,7 @@ std::optional<BookingView> PostgresBookingStore::findBooking(const std::string& 
   v.person_id = r.text(0, 4);
   v.created_ms = r.int64(0, 6);
   if (!r.isNull(0, 7)) v.canceled_ms = r.int64(0, 7);
-  return v;
+  return std::optional<BookingView>(std::move(v));
 }
 
 StoredResponse PostgresBookingStore::lookupBooking(const std::string& person_id,

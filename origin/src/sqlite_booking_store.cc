@@ -605,13 +605,15 @@ std::optional<SqliteBookingStore::BookingRow> SqliteBookingStore::readBooking(
   return row;
 }
 
-std::optional<BookingView> SqliteBookingStore::findBooking(const std::string& booking_id,
+BookingStore::FoundBooking SqliteBookingStore::findBooking(const std::string& booking_id,
                                                            const std::string& token) {
   std::optional<BookingRow> row = readBooking(booking_id);
-  if (!row) return std::nullopt;
+  if (!row) return std::optional<BookingView>();
   // Constant-time: the token is a bearer secret.
-  if (!cache::digestEquals(cache::sha256({token}), row->token_sha256)) return std::nullopt;
-  return std::move(row->view);
+  if (!cache::digestEquals(cache::sha256({token}), row->token_sha256)) {
+    return std::optional<BookingView>();
+  }
+  return std::optional<BookingView>(std::move(row->view));
 }
 
 StoredResponse SqliteBookingStore::lookupBooking(const std::string& person_id,
@@ -652,7 +654,7 @@ StoredResponse SqliteBookingStore::cancelBooking(const std::string& booking_id,
   if (!in_batch_ || batch_failed_) {
     return StoredResponse{503, jsonError("store_unavailable", "the store is recovering"), false};
   }
-  std::optional<BookingView> found = findBooking(booking_id, token);
+  std::optional<BookingView> found = findBooking(booking_id, token).value();  // never fails here
   if (!found) return StoredResponse{404, jsonError("not_found", "no such booking"), false};
   if (found->canceled_ms) return StoredResponse{204, "", false};  // DELETE is idempotent
   {

@@ -60,7 +60,7 @@ class GatedStore final : public BookingStore {
                                int64_t now_ms) override {
     return real_->cancelBooking(id, token, now_ms);
   }
-  std::optional<BookingView> findBooking(const std::string& id, const std::string& token) override {
+  FoundBooking findBooking(const std::string& id, const std::string& token) override {
     return real_->findBooking(id, token);
   }
   StoredResponse lookupBooking(const std::string& person, const std::string& code,

@@ -240,7 +240,8 @@ TEST(PostgresStoreOutage, AStoppedDatabaseAnswers503AndTheStoreReconnects) {
   CatalogIndexPtr index = (*store)->loadCatalog().value();
   const IndexedSlot& slot = index->slotsOf(100001)[0];
   NewBooking before = attempt(slot, 100001, "before", "key-before");
-  ASSERT_EQ((*store)->createBooking(before).status, 201);
+  StoredResponse before_answer = (*store)->createBooking(before);
+  ASSERT_EQ(before_answer.status, 201);
 
   server.stop();
   auto start = std::chrono::steady_clock::now();
@@ -248,6 +249,13 @@ TEST(PostgresStoreOutage, AStoppedDatabaseAnswers503AndTheStoreReconnects) {
   EXPECT_EQ(down.status, 503);
   EXPECT_NE(down.body.find("store_unavailable"), std::string::npos) << down.body;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // Reading a booking that exists: 503 as well, never "no such booking".
+  auto made = nlohmann::json::parse(before_answer.body);
+  BookingStore::FoundBooking found = (*store)->findBooking(made["booking_id"], made["token"]);
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.error().status, 503);
+  EXPECT_NE(found.error().body.find("store_unavailable"), std::string::npos) << found.error().body;
+  EXPECT_EQ((*store)->cancelBooking(made["booking_id"], made["token"], 1).status, 503);
   EXPECT_FALSE((*store)->begin().ok());
 
   server.start();
@@ -257,6 +265,7 @@ TEST(PostgresStoreOutage, AStoppedDatabaseAnswers503AndTheStoreReconnects) {
   EXPECT_TRUE(replay.replayed);
   EXPECT_EQ(replay.status, 201);
   EXPECT_EQ(postgresQuery(uri, "SELECT count(*) FROM bookings"), "2");
+  EXPECT_TRUE((*store)->findBooking(made["booking_id"], made["token"]).value().has_value());
 }
 
 }  // namespace

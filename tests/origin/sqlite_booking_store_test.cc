@@ -190,7 +190,7 @@ TEST_F(SqliteBookingStoreTest, DeferredBatchesFlushAndRestoreFullSync) {
   reopen();
   reload();
   auto json = nlohmann::json::parse(r.body);
-  EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).has_value());
+  EXPECT_TRUE(store_->findBooking(json["booking_id"], json["token"]).value().has_value());
   EXPECT_EQ(query("SELECT count(*) FROM bookings"), 1);  // eun was rolled back
 }
 

@@ -144,8 +144,11 @@ class BookingStore {
   // 204 when canceled now or before, 404 when the id is unknown or the token does not match.
   virtual StoredResponse cancelBooking(const std::string& booking_id, const std::string& token,
                                        int64_t now_ms) = 0;
-  virtual std::optional<BookingView> findBooking(const std::string& booking_id,
-                                                 const std::string& token) = 0;
+  // The booking when `token` is its bearer token; nullopt when the id is unknown or the token does
+  // not match (404); the store's 503 answer when it cannot be read (PostgreSQL down): a booking
+  // that exists must never be answered "no such booking" because the store was unreachable.
+  using FoundBooking = cache::Result<std::optional<BookingView>, StoredResponse>;
+  virtual FoundBooking findBooking(const std::string& booking_id, const std::string& token) = 0;
   // The active booking of `person_id` when `code` (normalized, booking_code.h) is its code: 200
   // with the booking and `fresh` as its bearer token from now on (the old one stops working).
   // 404 when the person has no active booking or the code is another: the same answer and the

@@ -48,8 +48,7 @@ class PostgresBookingStore final : public BookingStore {
       const std::vector<const NewBooking*>& bookings) override;
   StoredResponse cancelBooking(const std::string& booking_id, const std::string& token,
                                int64_t now_ms) override;
-  std::optional<BookingView> findBooking(const std::string& booking_id,
-                                         const std::string& token) override;
+  FoundBooking findBooking(const std::string& booking_id, const std::string& token) override;
   StoredResponse lookupBooking(const std::string& person_id, const std::string& code,
                                const FreshToken& fresh) override;
   std::vector<SlotChange> takeSlotChanges() override;
