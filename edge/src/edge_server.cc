@@ -477,9 +477,8 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       if (id.empty() || id.size() > 128) id = nextRequestId();
       origin_->forward(worker, request, request.remote_addr, id, ticket_number,
                        [this, &worker, slot, ctx = std::move(ctx), id](http::Response r) {
-                         if (r.headers.find("X-Request-Id:") == std::string::npos) {
-                           r.headers += "X-Request-Id: " + id + "\r\n";  // origin echoes it
-                         }
+                         // Origin echoes it, in whatever case a proxy between left it.
+                         http::setHeader(r, "X-Request-Id", id);
                          answer(worker, slot, nullptr, ctx, std::move(r));
                        });
       return;

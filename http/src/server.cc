@@ -84,20 +84,23 @@ Response jsonError(int status, std::string_view code, std::string_view message,
   return r;
 }
 
-void setCacheControl(Response& response, std::string_view value) {
+void setHeader(Response& response, std::string_view name, std::string_view value) {
   std::string& h = response.headers;
   for (size_t line = 0; line < h.size();) {
     size_t end = h.find("\r\n", line);
     if (end == std::string::npos) break;
-    constexpr std::string_view kName = "Cache-Control:";
-    if (end - line >= kName.size() &&
-        equalsIgnoreCase(std::string_view(h).substr(line, kName.size()), kName)) {
+    if (end - line > name.size() && h[line + name.size()] == ':' &&
+        equalsIgnoreCase(std::string_view(h).substr(line, name.size()), name)) {
       h.erase(line, end + 2 - line);
       continue;
     }
     line = end + 2;
   }
-  h.append("Cache-Control: ").append(value).append("\r\n");
+  h.append(name).append(": ").append(value).append("\r\n");
+}
+
+void setCacheControl(Response& response, std::string_view value) {
+  setHeader(response, "Cache-Control", value);
 }
 
 const char* reasonPhrase(int status) {

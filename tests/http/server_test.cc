@@ -95,6 +95,20 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
 };
 
+TEST(SetHeaderTest, ReplacesEveryLineOfTheNameInAnyCaseAndNoOther) {
+  Response r;
+  r.headers =
+      "x-request-id: a\r\nX-Request-Ids: keep\r\nContent-Type: text/plain\r\n"
+      "X-REQUEST-ID: b\r\n";
+  setHeader(r, "X-Request-Id", "c");
+  EXPECT_EQ(r.headers, "X-Request-Ids: keep\r\nContent-Type: text/plain\r\nX-Request-Id: c\r\n");
+  setCacheControl(r, "no-store");
+  setCacheControl(r, "public, max-age=2");
+  EXPECT_EQ(r.headers,
+            "X-Request-Ids: keep\r\nContent-Type: text/plain\r\nX-Request-Id: c\r\n"
+            "Cache-Control: public, max-age=2\r\n");
+}
+
 TEST_F(ServerTest, KeepAliveAndPipeliningAnswerInOrder) {
   start();
   RawClient c(server_->port());

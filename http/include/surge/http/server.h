@@ -71,7 +71,11 @@ Response jsonError(int status, std::string_view code, std::string_view message,
 // The error code of a request the parser refused with `status` ("body_too_large" for 413).
 std::string errorCodeFor(int status);
 
-// Sets the answer's Cache-Control, replacing one already there.
+// Sets header `name` (any case) to `value`: every line of that name already there is removed,
+// one is appended. Relayed answers keep their sender's case ("x-request-id" from HAProxy), so a
+// case-sensitive look would add a second one.
+void setHeader(Response& response, std::string_view name, std::string_view value);
+// The same for Cache-Control.
 void setCacheControl(Response& response, std::string_view value);
 
 const char* reasonPhrase(int status);
