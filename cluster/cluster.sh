@@ -3,7 +3,7 @@
 # and the opening-day benchmark.
 #
 # Every "host" is a network namespace with its own address on a bridge (veth pairs, made and
-# removed here), and its own cgroup with a CPU quota, as separate machines would be:
+# removed here), and its own cgroup with a CPU quota and weight, as separate machines would be:
 #
 #   lb   10.77.0.10   HAProxy, :80 -> the three edges (health check /readyz)
 #   ed1-3 10.77.0.11-13 surge-edge :8080
@@ -69,16 +69,29 @@ cluster_cgroups_up() {
   for h in "${CLUSTER_HOSTS[@]}"; do
     cg=$(cluster_cgroup "$h")
     mkdir -p "$cg"
-    local quota=$((CLUSTER_CPU[$h] * 1000))
-    if [[ -f $cg/cpu.cfs_quota_us ]]; then
-      echo 100000 >"$cg/cpu.cfs_period_us"
-      echo $((quota > 0 ? quota : -1)) >"$cg/cpu.cfs_quota_us"
-      echo "${CLUSTER_SHARES[$h]}" >"$cg/cpu.shares"
-    else
-      if ((quota > 0)); then echo "$quota 100000"; else echo "max 100000"; fi >"$cg/cpu.max"
-      echo $(((CLUSTER_SHARES[$h] * 100 + 512) / 1024)) >"$cg/cpu.weight"
-    fi
+    cluster_cgroup_cpu "$cg" "${CLUSTER_CPU[$h]}" "${CLUSTER_SHARES[$h]}"
   done
+}
+
+# cluster_cgroup_cpu CGROUP PERCENT SHARES: caps the cgroup folder at PERCENT of one core (0: no
+# cap) and gives it weight SHARES (v1 cpu.shares; v2 cpu.weight is SHARES / 10.24).
+cluster_cgroup_cpu() {
+  local cg=$1 quota=$(($2 * 1000)) shares=$3
+  if [[ -f $cg/cpu.cfs_quota_us ]]; then
+    echo 100000 >"$cg/cpu.cfs_period_us"
+    echo $((quota > 0 ? quota : -1)) >"$cg/cpu.cfs_quota_us"
+    echo "$shares" >"$cg/cpu.shares"
+  else
+    if ((quota > 0)); then echo "$quota 100000"; else echo "max 100000"; fi >"$cg/cpu.max"
+    echo $(((shares * 100 + 512) / 1024)) >"$cg/cpu.weight"
+  fi
+}
+
+# cluster_in_cgroup CGROUP CMD...: CMD in the cgroup folder, with as many descriptors as the hard
+# limit allows (20,000 in this container; root cannot raise it). The shell joins the cgroup, then
+# execs CMD: the pid is CMD's own, and whatever it forks stays confined.
+cluster_in_cgroup() {
+  sh -c 'echo $$ >"$0/cgroup.procs"; ulimit -n "$(ulimit -Hn)"; exec "$@"' "$@"
 }
 
 cluster_cgroups_down() {
@@ -117,15 +130,13 @@ cluster_net_down() {
 }
 
 # cluster_run HOST NAME CMD...: CMD in HOST's namespace and cgroup, in the background; its pid in
-# $CLUSTER_DIR/pids/NAME, its output in $CLUSTER_DIR/logs/NAME.log. The shell joins the cgroup
-# first (inside the namespace /sys is the namespace's own, without the cgroup tree), then execs
-# ip netns exec, which execs CMD: the pid is CMD's own, and whatever it forks stays confined.
+# $CLUSTER_DIR/pids/NAME, its output in $CLUSTER_DIR/logs/NAME.log. The cgroup is joined first
+# (inside the namespace /sys is the namespace's own, without the cgroup tree), then ip netns exec
+# execs CMD: the pid is CMD's own.
 cluster_run() {
   local h=$1 name=$2
   shift 2
-  # As many descriptors as the hard limit allows (20,000 in this container; root cannot raise it).
-  sh -c 'echo $$ >"$0/cgroup.procs"; ulimit -n "$(ulimit -Hn)"; exec "$@"' \
-    "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
+  cluster_in_cgroup "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
     >>"$CLUSTER_DIR/logs/$name.log" 2>&1 &
   echo $! >"$CLUSTER_DIR/pids/$name"
   disown $!  # stopped by pid (cluster_kill9, cluster_down), never waited for by this shell
