@@ -41,9 +41,11 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log_histogram.h"
@@ -252,8 +254,9 @@ class Bench {
     int one = 1;
     ::setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (o_.sources > 1 || o_.source_first != 0x7f000001u) {
-      // Spread over 127.0.0.1..N so tens of thousands of connections do not run out of ports;
-      // the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT).
+      // Spread over N addresses from source_first (127.0.0.1 unless told) so tens of thousands of
+      // connections do not run out of ports; the port is chosen at connect time
+      // (IP_BIND_ADDRESS_NO_PORT).
       ::setsockopt(u->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       sockaddr_in src{};
       src.sin_family = AF_INET;
@@ -353,6 +356,18 @@ class Bench {
     u->bench->readFrom(u);
   }
 
+  // The value of header `lower_name` (given in lower case) in an answer's head, any case there;
+  // nullopt when it is absent.
+  static std::optional<std::string> header(const std::string& headers,
+                                           std::string_view lower_name) {
+    std::string lower = headers;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    size_t at = lower.find("\r\n" + std::string(lower_name) + ":");
+    if (at == std::string::npos) return std::nullopt;
+    size_t from = at + 3 + lower_name.size();
+    return headers.substr(from, headers.find("\r\n", from) - from);
+  }
+
   // A complete answer in u->in: status, headers, body; false while incomplete.
   static bool complete(const std::string& in, int& status, std::string& headers,
                        std::string& body) {
@@ -360,11 +375,8 @@ class Bench {
     if (end == std::string::npos || in.size() < 12) return false;
     status = std::atoi(in.c_str() + 9);
     headers = in.substr(0, end);
-    size_t cl = 0;
-    std::string lower = headers;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-    size_t at = lower.find("\r\ncontent-length:");
-    if (at != std::string::npos) cl = std::strtoull(lower.c_str() + at + 17, nullptr, 10);
+    std::optional<std::string> length = header(headers, "content-length");
+    size_t cl = length ? std::strtoull(length->c_str(), nullptr, 10) : 0;
     if (in.size() < end + 4 + cl) return false;
     body = in.substr(end + 4, cl);
     return true;
@@ -412,10 +424,7 @@ class Bench {
         if (status != 200) ++totals_.read_errors;
         // Of them, answers that said when to come back (an edge with nothing to serve yet: a
         // snapshot memcached lost before the edge ever held it).
-        if (status == 503 && (headers.find("etry-After:") != std::string::npos ||
-                              headers.find("etry-after:") != std::string::npos)) {
-          ++totals_.read_retry_after;
-        }
+        if (status == 503 && header(headers, "retry-after")) ++totals_.read_retry_after;
         if (u->step == Step::kPage && status == 200 && css_.empty()) {
           size_t a = body.find("/assets/app.");
           if (a != std::string::npos) {
@@ -505,10 +514,8 @@ class Bench {
       ++totals_.gave_up;
       return endUser(u, false);
     }
-    std::string lower = headers;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-    size_t at = lower.find("\r\nretry-after:");
-    int seconds = at == std::string::npos ? 1 : std::max(1, std::atoi(lower.c_str() + at + 14));
+    std::optional<std::string> retry_after = header(headers, "retry-after");
+    int seconds = retry_after ? std::max(1, std::atoi(retry_after->c_str())) : 1;
     later(u, step, seconds * 1000 + std::uniform_int_distribution<int>(0, 500)(rng_));
   }
 
