@@ -288,9 +288,11 @@ void SnapshotCache::loop() {
 
 void SnapshotCache::fetch(const std::vector<std::string>& names) {
   size_t batch;
+  int64_t gzip_window_ms;  // a gzip-only client asked this recently: make gzip (wantGzip)
   {
     std::lock_guard lock(options_mutex_);
     batch = options_.batch;
+    gzip_window_ms = options_.idle_evict.count() * 1000;
   }
   for (size_t start = 0; start < names.size(); start += batch) {
     size_t end = std::min(names.size(), start + batch);
@@ -341,7 +343,10 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
         Shard& shard = shardOf(name);
         std::shared_lock lock(shard.mutex);
         auto s = shard.slots.find(name);
-        if (s != shard.slots.end()) want_gzip = gzipWanted(*s->second, now);
+        if (s != shard.slots.end()) {
+          int64_t asked = s->second->gzip_wanted_ms.load(std::memory_order_relaxed);
+          want_gzip = asked != 0 && now - asked <= gzip_window_ms;
+        }
         if (s != shard.slots.end() && s->second->snapshot && !s->second->snapshot->not_found &&
             s->second->snapshot->version >= opened->version) {
           s->second->confirmed_ms.store(now, std::memory_order_relaxed);
@@ -459,12 +464,6 @@ void SnapshotCache::install(const std::string& name, std::shared_ptr<const Cache
   }
   slot->snapshot = std::move(snap);
   slot->confirmed_ms.store(now_ms, std::memory_order_relaxed);
-}
-
-bool SnapshotCache::gzipWanted(const Slot& slot, int64_t now_ms) {
-  int64_t asked = slot.gzip_wanted_ms.load(std::memory_order_relaxed);
-  std::lock_guard lock(options_mutex_);
-  return asked != 0 && now_ms - asked <= options_.idle_evict.count() * 1000;
 }
 
 void SnapshotCache::wantGzip(const std::string& name) {

@@ -137,7 +137,6 @@ class SnapshotCache {
   void loop();
   void fetch(const std::vector<std::string>& names);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
-  bool gzipWanted(const Slot& slot, int64_t now_ms);
   // A 404 for `name` from now on (origin said so).
   void markNotFound(const std::string& name, int64_t now_ms);
   // `name` is not in memcached: unknown (404), or a gap to report (the copy held stays).
