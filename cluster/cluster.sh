@@ -88,10 +88,11 @@ cluster_cgroup_cpu() {
 }
 
 # cluster_in_cgroup CGROUP CMD...: CMD in the cgroup folder, with as many descriptors as the hard
-# limit allows (20,000 in this container; root cannot raise it). The shell joins the cgroup, then
-# execs CMD: the pid is CMD's own, and whatever it forks stays confined.
+# limit allows (20,000 in this container; root cannot raise it). It execs, replacing the calling
+# shell: call it in the background (cluster_run, whose $! is then CMD's own pid) or in a subshell.
+# Without the exec, $! was a shell's pid and kill -9 killed the shell, not the host's process.
 cluster_in_cgroup() {
-  sh -c 'echo $$ >"$0/cgroup.procs"; ulimit -n "$(ulimit -Hn)"; exec "$@"' "$@"
+  exec sh -c 'echo $$ >"$0/cgroup.procs"; ulimit -n "$(ulimit -Hn)"; exec "$@"' "$@"
 }
 
 cluster_cgroups_down() {
@@ -306,12 +307,36 @@ cluster_start_lb() {
   cluster_run lb lb2 haproxy -db -f "$CLUSTER_DIR/conf/haproxy.cfg"
 }
 
-# SIGKILL, and wait until it is gone.
+# SIGKILL, and wait (up to 10 s) until it is gone.
 cluster_kill9() {
-  local p
+  local p i
   p=$(cluster_pid "$1") || return 0
   kill -9 "$p" 2>/dev/null
-  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+  for i in $(seq 200); do
+    kill -0 "$p" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  cluster_say "$1 (pid $p) still there 10 s after kill -9"
+  return 1
+}
+
+# The port each host's process serves.
+cluster_port() {
+  case $1 in
+    db) echo 5432 ;; proxy) echo 6432 ;; mc*) echo 11211 ;; or*) echo 8081 ;; ed*) echo 8080 ;;
+    lb*) echo 80 ;;
+  esac
+}
+
+# cluster_reachable [--from HOST] NAME: a TCP connection to NAME's port opens within 1 s (from the
+# root namespace, or from HOST's). What a fault test checks to see its fault take.
+cluster_reachable() {
+  local from=()
+  [[ $1 == --from ]] && { from=(ip netns exec "sg-$2"); shift 2; }
+  local ip port
+  [[ $1 == proxy ]] && ip=$(cluster_ip db) || ip=$(cluster_ip "$1")
+  port=$(cluster_port "$1")
+  "${from[@]}" timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ip" "$port" 2>/dev/null
 }
 
 cluster_up() {

@@ -9,14 +9,19 @@ CONTROL every 200 ms, one line:
                          arrives after a retransmission timeout (200-400 ms), in order
     cut                  accept nothing and forward nothing (open connections stall)
 
+What it did is written to CONTROL.seen every 200 ms, one line "delayed N lost M" (chunks since it
+started), so that a test can see its fault reach real traffic.
+
     fault_proxy.py LISTEN_HOST:PORT TARGET_HOST:PORT CONTROL
 """
 import asyncio
+import os
 import random
 import sys
 import time
 
 mode = ["pass"]
+seen = {"delayed": 0, "lost": 0}
 
 
 async def watch(control):
@@ -26,6 +31,12 @@ async def watch(control):
                 mode[0] = f.read().strip() or "pass"
         except OSError:
             mode[0] = "pass"
+        try:
+            with open(control + ".seen.tmp", "w") as f:
+                f.write(f"delayed {seen['delayed']} lost {seen['lost']}\n")
+            os.replace(control + ".seen.tmp", control + ".seen")
+        except OSError:
+            pass
         await asyncio.sleep(0.2)
 
 
@@ -34,10 +45,13 @@ def hold_ms():
     if parts[0] == "delay":
         base = float(parts[1]) if len(parts) > 1 else 0
         jitter = float(parts[2]) if len(parts) > 2 else 0
+        seen["delayed"] += 1
         return base + random.random() * jitter
     if parts[0] == "loss":
         p = float(parts[1]) / 100 if len(parts) > 1 else 0
-        return 200 + random.random() * 200 if random.random() < p else 0
+        if random.random() < p:
+            seen["lost"] += 1
+            return 200 + random.random() * 200
     return 0
 
 

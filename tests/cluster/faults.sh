@@ -40,7 +40,10 @@ inject() {
     memcached-cut-from-everyone) cluster_link_down mc2 ;;
     postgres-latency) cluster_db_proxy delay 50 30 ;;
     postgres-loss) cluster_db_proxy loss 10 ;;
-    postgres-restart) kill -INT "$(cluster_pid db)"; while cluster_alive db; do sleep 0.05; done ;;
+    postgres-restart)
+      kill -INT "$(cluster_pid db)"
+      local i
+      for i in $(seq 300); do cluster_alive db || break; sleep 0.1; done ;;
   esac
 }
 heal() {
@@ -55,12 +58,42 @@ heal() {
     kill9-postgres | postgres-restart)
       # A postmaster killed with -9 leaves its backends until they notice; a new one refuses to
       # start while they hold the shared memory. In db's namespace only they and the proxy run.
-      while ip netns pids sg-db | grep -vx "$(cluster_pid proxy)" | grep -q .; do sleep 0.1; done
+      local i
+      for i in $(seq 300); do
+        ip netns pids sg-db | grep -vx "$(cluster_pid proxy)" | grep -q . || break
+        sleep 0.1
+      done
       cluster_start db ;;
     origin-cut-from-postgres) cluster_heal or2 ;;
     edge-cut-from-memcached) cluster_heal ed1 ;;
     memcached-cut-from-everyone) cluster_link_up mc2; republish ;;
     postgres-latency | postgres-loss) cluster_db_proxy pass ;;
+  esac
+}
+
+# Did the fault take? Checked at the end of the fault, before it heals: a fault test whose fault
+# never happened would pass on anything (it once did: the pid killed was a wrapper shell's).
+took() {
+  case $1 in
+    kill9-origin) ! cluster_reachable or1 ;;
+    kill9-edge) ! cluster_reachable ed2 ;;
+    kill9-memcached) ! cluster_reachable mc3 ;;
+    kill9-postgres | postgres-restart) ! cluster_reachable db ;;
+    origin-cut-from-postgres) ! cluster_reachable --from or2 proxy && cluster_reachable proxy ;;
+    edge-cut-from-memcached) ! cluster_reachable --from ed1 mc1 && cluster_reachable mc1 ;;
+    memcached-cut-from-everyone) ! cluster_reachable mc2 ;;
+    postgres-latency) (($(proxy_seen delayed) > PROXY_SEEN_BEFORE)) ;;
+    postgres-loss) (($(proxy_seen lost) > PROXY_SEEN_BEFORE)) ;;
+  esac
+}
+
+# What the fault proxy has done to real traffic so far: proxy_seen delayed|lost.
+proxy_seen() {
+  local line
+  line=$(cat "$CLUSTER_DIR/db-proxy.mode.seen" 2>/dev/null) || line=""
+  case $1 in
+    delayed) awk '{print $2 + 0}' <<<"$line" ;;
+    lost) awk '{print $4 + 0}' <<<"$line" ;;
   esac
 }
 
@@ -78,8 +111,14 @@ run_fault() {
     >"$dir/bench.log" 2>&1 &
   local bench=$!
   sleep "$BEFORE"
+  case $name in
+    postgres-latency) PROXY_SEEN_BEFORE=$(proxy_seen delayed) ;;
+    postgres-loss) PROXY_SEEN_BEFORE=$(proxy_seen lost) ;;
+  esac
   inject "$name"
   sleep "$DURING"
+  local took=true
+  took "$name" || took=false
   heal "$name"
   local healed_at
   healed_at=$(cluster_psql -c "SELECT count(*) FROM bookings" 2>/dev/null || echo 0)
@@ -101,11 +140,12 @@ run_fault() {
   esac
   local made_after=$((after - healed_at))
   local ok=true
-  if [[ $missing != 0 || $over != 0 || $double != 0 || $tickets != 0 || $counts != 0 ||
-    $failed_reads != 0 || $made_after -le 0 || $acked -le 0 ]]; then
+  if [[ $took != true || $missing != 0 || $over != 0 || $double != 0 || $tickets != 0 ||
+    $counts != 0 || $failed_reads != 0 || $made_after -le 0 || $acked -le 0 ]]; then
     ok=false
     rc=1
   fi
+  [[ $took == true ]] || echo "$name: the fault did not take (checked before healing it)"
   printf '%-28s %s: %s acknowledged, %s missing, %s overbooked, %s booked twice, %s tickets twice, %s counts off; %s reads, %s failed, %s gaps (503 + Retry-After); %s bookings after healing\n' \
     "$name" "$([[ $ok == true ]] && echo ok || echo FAILED)" "$acked" "$missing" "$over" "$double" \
     "$tickets" "$counts" "$reads" "$failed_reads" "$gaps" "$made_after"
