@@ -198,9 +198,27 @@ void MemcachedClient::dropBulkConnection(const std::string& address) {
   bulk_.erase(address);
 }
 
+// libmemcached takes a failed server out of the ring (auto-eject) and puts it back only when one
+// of its own operations rebuilds the ring after the retry delay. setMany routes with
+// memcached_server_by_key, which never rebuilds it: a publisher that only wrote in bulk kept a
+// memcached node that had come back out of its ring for as long as no single operation ran (about
+// a minute in the cluster's kill -9 of a node), and wrote that node's keys where no reader looks,
+// gap fills and full publishes included. Setting the distribution rebuilds the ring the way
+// libmemcached's operations do (a server still within its retry delay stays out).
+void MemcachedClient::refreshRing() {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  if (now - ring_refreshed_ms_ < 1000) return;
+  ring_refreshed_ms_ = now;
+  memcached_behavior_set(handle_, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                         MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+}
+
 std::vector<std::string> MemcachedClient::setMany(
     const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
   std::vector<std::string> failed;
+  refreshRing();
   // Group by the server the ring gives each key: the one get() will ask.
   std::unordered_map<std::string, std::vector<size_t>> by_server;
   std::unordered_map<std::string, std::pair<std::string, int>> where;

@@ -106,9 +106,13 @@ class MemcachedClient {
   BulkConnection* bulkConnection(const std::string& host, int port);
   void dropBulkConnection(const std::string& address);
 
+  // Rebuilds the ring, at most once a second, so that a server back from a failure is in it.
+  void refreshRing();
+
   MemcachedOptions options_;
   memcached_st* handle_;
   std::unordered_map<std::string, std::unique_ptr<BulkConnection>> bulk_;
+  int64_t ring_refreshed_ms_ = 0;  // steady clock
 };
 
 using MemcachedClientPtr = std::unique_ptr<MemcachedClient>;
