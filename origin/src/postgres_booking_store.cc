@@ -312,30 +312,39 @@ Result<size_t, std::string> PostgresBookingStore::importCatalog(const CatalogDat
   PgResult locked = db_.exec("SELECT pg_advisory_xact_lock(hashtext('surge_import'))");
   if (!locked.ok()) return abort("import: " + locked.error());
   size_t rows = 0;
+  int64_t changed = 0;  // rows an upsert really changed or added
   if (!catalog.time_zone.empty()) {
     PgResult zone = db_.exec(
         "INSERT INTO catalog_settings(name, value) VALUES ('time_zone', $1) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value "
+        "WHERE catalog_settings.value IS DISTINCT FROM excluded.value",
         {catalog.time_zone});
     if (!zone.ok()) return abort("time zone: " + zone.error());
+    changed += zone.affected();
     ++rows;
   }
   PgResult regions = db_.exec(
       "INSERT INTO regions(code, name, parent) "
       "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) "
-      "ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+      "ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent "
+      "WHERE (regions.name, regions.parent) IS DISTINCT FROM (excluded.name, excluded.parent)",
       {closeArray(region_code), closeArray(region_name), closeArray(region_parent)});
   if (!regions.ok()) return abort("regions: " + regions.error());
+  changed += regions.affected();
   rows += catalog.regions.size();
   PgResult clinics = db_.exec(
       "INSERT INTO clinics(id, name, address, region, lat, lng) "
       "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
       "$5::double precision[], $6::double precision[]) "
       "ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address, "
-      "region = excluded.region, lat = excluded.lat, lng = excluded.lng",
+      "region = excluded.region, lat = excluded.lat, lng = excluded.lng "
+      "WHERE (clinics.name, clinics.address, clinics.region, clinics.lat, clinics.lng) "
+      "IS DISTINCT FROM (excluded.name, excluded.address, excluded.region, excluded.lat, "
+      "excluded.lng)",
       {closeArray(clinic_id), closeArray(clinic_name), closeArray(clinic_address),
        closeArray(clinic_region), closeArray(clinic_lat), closeArray(clinic_lng)});
   if (!clinics.ok()) return abort("clinics: " + clinics.error());
+  changed += clinics.affected();
   rows += catalog.clinics.size();
   std::string sc = closeArray(slot_clinic), sd = closeArray(slot_day), sm = closeArray(slot_minute),
               scap = closeArray(slot_capacity);
@@ -364,6 +373,7 @@ Result<size_t, std::string> PostgresBookingStore::importCatalog(const CatalogDat
       "AND s.capacity <> i.capacity",
       {sc, sd, sm, scap});
   if (!updated.ok()) return abort("slots: " + updated.error());
+  changed += updated.affected();
   // New slots get ids in catalog order with no gaps (ON CONFLICT would spend ids on rows that
   // exist).
   PgResult inserted = db_.exec(
@@ -375,7 +385,22 @@ Result<size_t, std::string> PostgresBookingStore::importCatalog(const CatalogDat
       "AND s.day = i.day AND s.minute = i.minute) ORDER BY i.n",
       {sc, sd, sm, scap});
   if (!inserted.ok()) return abort("slots: " + inserted.error());
+  changed += inserted.affected();
   rows += catalog.slots.size();
+  if (changed == 0) {  // the same catalog again (an origin's restart): nobody need reload
+    PgResult committed = db_.exec("COMMIT");
+    if (!committed.ok()) return fail("commit import: " + committed.error());
+    return rows;
+  }
+  // Every other origin reloads its catalog when this commits (SlotFollower): the generation says
+  // there is a new one, the notification says it now.
+  PgResult generation = db_.exec(
+      "INSERT INTO catalog_settings(name, value) VALUES ('generation', '1') "
+      "ON CONFLICT (name) DO UPDATE SET value = (catalog_settings.value::bigint + 1)::text "
+      "RETURNING value");
+  if (!generation.ok()) return abort("generation: " + generation.error());
+  PgResult announced = db_.exec("SELECT pg_notify('surge_catalog', $1)", {generation.text(0, 0)});
+  if (!announced.ok()) return abort("announce: " + announced.error());
   PgResult committed = db_.exec("COMMIT");
   if (!committed.ok()) return fail("commit import: " + committed.error());
   return rows;

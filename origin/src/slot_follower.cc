@@ -32,14 +32,19 @@ std::vector<SlotChange> parseSlotCounts(std::string_view payload) {
 }
 
 SlotFollower::SlotFollower(std::string conninfo, BookingWriter& writer,
-                           cache::MetricsRegistry& metrics, Listener listener)
+                           cache::MetricsRegistry& metrics, Listener listener,
+                           CatalogListener on_catalog)
     : conninfo_(std::move(conninfo)),
       writer_(writer),
       listener_(std::move(listener)),
+      on_catalog_(std::move(on_catalog)),
       notifications_(metrics.counter("surge_origin_slot_notifications_total",
                                      "Seat-count notifications from the shared store")),
       resyncs_(metrics.counter("surge_origin_slot_resyncs_total",
-                               "Times every seat count was read again (after a reconnect)")) {}
+                               "Times every seat count was read again (after a reconnect)")),
+      catalog_reloads_(metrics.counter(
+          "surge_origin_catalog_follows_total",
+          "Catalogs imported through another origin (or this one) that this origin reloaded")) {}
 
 SlotFollower::~SlotFollower() {
   stop();
@@ -59,41 +64,72 @@ void SlotFollower::apply(const std::vector<SlotChange>& counts) {
 
 namespace {
 
-// LISTEN, then every count: nothing committed in between is missed (a change after LISTEN comes
-// as a notification too, applied after the read; counts only ever move to the latest).
-cache::Result<std::vector<SlotChange>, std::string> listenAndRead(PostgresConnection& db) {
-  PgResult listen = db.exec("LISTEN surge_slots");
+struct StoreState {
+  std::vector<SlotChange> counts;
+  std::string generation;  // of the catalog; "0" before the first import that set one
+};
+
+// LISTEN, then every count and the catalog's generation: nothing committed in between is missed
+// (a change after LISTEN comes as a notification too, applied after the read; counts only ever
+// move to the latest, and a generation seen twice reloads once).
+cache::Result<StoreState, std::string> listenAndRead(PostgresConnection& db) {
+  PgResult listen = db.exec("LISTEN surge_slots; LISTEN surge_catalog");
   if (!listen.ok()) return cache::fail(listen.error());
+  PgResult generation = db.exec(
+      "SELECT coalesce((SELECT value FROM catalog_settings WHERE name = 'generation'), '0')");
+  if (!generation.ok()) return cache::fail(generation.error());
   PgResult all = db.exec("SELECT id, booked FROM slots");
   if (!all.ok()) return cache::fail(all.error());
-  std::vector<SlotChange> counts;
-  counts.reserve(static_cast<size_t>(all.rows()));
+  StoreState state;
+  state.generation = generation.text(0, 0);
+  state.counts.reserve(static_cast<size_t>(all.rows()));
   for (int i = 0; i < all.rows(); ++i)
-    counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
-  return counts;
+    state.counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
+  return state;
 }
 
 }  // namespace
 
+// A count committed while the new catalog was loading may have reached the old index only, so
+// once on_catalog has installed it (it returns then) every count is read again.
+void SlotFollower::catalogGeneration(PostgresConnection& conn, const std::string& generation) {
+  if (generation == generation_) return;
+  generation_ = generation;
+  catalog_reloads_.add();
+  if (!on_catalog_) return;
+  on_catalog_();
+  PgResult all = conn.exec("SELECT id, booked FROM slots");
+  if (!all.ok()) return;  // the connection is gone: the reconnect reads every count
+  std::vector<SlotChange> counts;
+  counts.reserve(static_cast<size_t>(all.rows()));
+  for (int i = 0; i < all.rows(); ++i)
+    counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
+  apply(counts);
+}
+
 cache::Result<cache::Done, std::string> SlotFollower::start() {
   auto db = PostgresConnection::connect(conninfo_, "surge-origin follower");
   if (!db) return cache::fail(db.error());
-  auto counts = listenAndRead(db.value());
-  if (!counts) return cache::fail("follow seat counts: " + counts.error());
-  apply(counts.value());
+  auto state = listenAndRead(db.value());
+  if (!state) return cache::fail("follow seat counts: " + state.error());
+  // The catalog this origin loaded at its start is the store's: this generation is the one it has
+  // (an import committed between that load and this read is the one case left to the next).
+  generation_ = state->generation;
+  apply(state->counts);
   thread_ = std::thread([this, db = std::move(db.value())]() mutable {
     pthread_setname_np(pthread_self(), "slot-follower");
     PostgresConnection conn = std::move(db);
     while (!stopping_.load()) {
       if (!conn.connected()) {
         auto again = conn.ensure();
-        auto counts = again ? listenAndRead(conn) : cache::fail(again.error());
-        if (!counts) {
+        auto state = again ? listenAndRead(conn) : cache::fail(again.error());
+        if (!state) {
           std::this_thread::sleep_for(std::chrono::milliseconds(500));
           continue;
         }
         resyncs_.add();
-        apply(counts.value());
+        apply(state->counts);
+        catalogGeneration(conn, state->generation);  // after: its read is the newer
       }
       pollfd p{PQsocket(conn.raw()), POLLIN, 0};
       int ready = ::poll(&p, 1, 200);  // 200 ms: how long stop() may wait
@@ -102,16 +138,21 @@ cache::Result<cache::Done, std::string> SlotFollower::start() {
         // The connection is gone; the next round reconnects and reads every count again.
         PQreset(conn.raw());
         if (!conn.connected()) continue;
-        auto counts = listenAndRead(conn);
-        if (counts) {
+        auto state = listenAndRead(conn);
+        if (state) {
           resyncs_.add();
-          apply(counts.value());
+          apply(state->counts);
+          catalogGeneration(conn, state->generation);
         }
         continue;
       }
       while (PGnotify* n = PQnotifies(conn.raw())) {
         notifications_.add();
-        apply(parseSlotCounts(n->extra));
+        if (std::string_view(n->relname) == "surge_catalog") {
+          catalogGeneration(conn, n->extra);
+        } else {
+          apply(parseSlotCounts(n->extra));
+        }
         PQfreemem(n);
       }
     }

@@ -179,6 +179,34 @@ TEST(SharedStoreE2ETest, EveryOriginPublishesEveryOriginsBookings) {
   EXPECT_EQ(bookedTotal(origins.b), 60);
 }
 
+// A catalog imported through one origin is the other's within seconds, without a restart: a
+// clinic it did not know takes bookings there, and its count of followed catalogs moved.
+TEST(SharedStoreE2ETest, ACatalogImportedThroughOneOriginIsBookableOnTheOther) {
+  std::string uri = migratedDatabase();
+  TwoOrigins origins(uri, test::smallCatalog(1, 1, 2, 50));
+  HttpClient b("127.0.0.1", origins.b.port());
+  EXPECT_NE(
+      test::postBooking(b, bookingBody(100002, test::kFirstDate, "09:00", "new-0"), "new-0").status,
+      201)
+      << "clinic 100002 is not in the catalog yet";
+  HttpResponse imported = origins.a.admin(
+      "POST", "/admin/v1/catalog", writeCatalogCsv(test::smallCatalog(2, 1, 2, 50)), "text/csv");
+  ASSERT_EQ(imported.status, 200) << imported.body;
+  int status = 0;
+  for (int i = 1; i <= 50; ++i) {
+    std::string key = "new-" + std::to_string(i);
+    status = test::postBooking(b, bookingBody(100002, test::kFirstDate, "09:00", key), key).status;
+    if (status == 201) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, 201) << "origin b did not take the catalog origin a imported";
+  HttpClient metrics("127.0.0.1", origins.b.port());
+  auto scraped = metrics.request("GET", "/metrics", {}, "");
+  ASSERT_TRUE(scraped.ok());
+  EXPECT_NE(scraped->body.find("surge_origin_catalog_follows_total 1"), std::string::npos)
+      << scraped->body.substr(0, 2000);
+}
+
 // PostgreSQL stopped under two origins: bookings get 503 store_unavailable with Retry-After at
 // once, snapshots stay in memcached for reads, and when PostgreSQL is back both origins book
 // again without a restart; everything acknowledged before is still there.

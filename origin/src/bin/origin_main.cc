@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -269,7 +270,26 @@ int main(int argc, char** argv) {
   writer.setChangeListener(slots_changed);
   std::unique_ptr<origin::SlotFollower> follower;
   if (shared) {
-    follower = std::make_unique<origin::SlotFollower>(flags.db, writer, metrics, slots_changed);
+    // A catalog imported through any origin: reload it here on the writer thread, which owns
+    // the store, and publish everything (new clinics, changed capacities). The follower waits
+    // until it is installed; a writer that has stopped (shutting down) is waited for 30 s at most.
+    auto catalog_changed = [&writer, &publisher] {
+      auto installed = std::make_shared<std::promise<void>>();
+      std::future<void> done = installed->get_future();
+      writer.runExclusive([&writer, &publisher, installed](origin::BookingStore& store) {
+        if (auto loaded = store.loadCatalog(); loaded) {
+          writer.replaceCatalog(loaded.value());
+          publisher.requestFullPublish();
+        } else {
+          std::fprintf(stderr, "surge-origin: reloading the catalog another origin imported: %s\n",
+                       loaded.error().c_str());
+        }
+        installed->set_value();
+      });
+      done.wait_for(std::chrono::seconds(30));
+    };
+    follower = std::make_unique<origin::SlotFollower>(flags.db, writer, metrics, slots_changed,
+                                                      catalog_changed);
     if (auto followed = follower->start(); !followed) {
       std::fprintf(stderr, "surge-origin: %s\n", followed.error().c_str());
       return 1;

@@ -9,6 +9,11 @@
 // Notifications sent while the follower was not listening (a restart of PostgreSQL, a lost
 // connection) are gone: after each (re)connect it reads every slot's count once and applies
 // those that differ, then goes on from the notifications.
+//
+// A catalog imported through any origin bumps the store's catalog generation and announces it
+// (NOTIFY surge_catalog "generation"): the follower hands it to `on_catalog`, which reloads this
+// origin's catalog (new clinics and slots, changed capacities), and so does a (re)connect that
+// finds a generation other than the last one seen. The origin that imported reloads once more.
 #pragma once
 
 #include <atomic>
@@ -19,14 +24,17 @@
 
 #include "surge/cache/metrics.h"
 #include "surge/origin/booking_writer.h"
+#include "surge/origin/postgres_connection.h"
 
 namespace surge::origin {
 
 class SlotFollower {
  public:
   using Listener = std::function<void(const std::vector<SlotChange>&)>;
+  // On the follower's thread; returns when the reloaded catalog is installed (or given up on).
+  using CatalogListener = std::function<void()>;
   SlotFollower(std::string conninfo, BookingWriter& writer, cache::MetricsRegistry& metrics,
-               Listener listener);
+               Listener listener, CatalogListener on_catalog = nullptr);
   ~SlotFollower();
   // Connects, listens and reads every count once before it returns (false: cannot connect).
   cache::Result<cache::Done, std::string> start();
@@ -35,14 +43,20 @@ class SlotFollower {
  private:
   // Applies "id:booked,..." (a notification) or a full read; changed slots go to the listener.
   void apply(const std::vector<SlotChange>& counts);
+  // A catalog generation seen (a notification or a read after a reconnect): a new one goes to
+  // on_catalog, then every count is read again on `conn`.
+  void catalogGeneration(PostgresConnection& conn, const std::string& generation);
 
   std::string conninfo_;
   BookingWriter& writer_;
   Listener listener_;
+  CatalogListener on_catalog_;
+  std::string generation_;  // the catalog generation last seen; the follower's thread only
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   cache::Counter& notifications_;
   cache::Counter& resyncs_;
+  cache::Counter& catalog_reloads_;
 };
 
 // "12:3,14:0" -> {{12,3},{14,0}}; malformed pairs are skipped.
