@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -55,7 +56,27 @@ bool hasHeader(std::string_view lines, std::string_view name) {
 
 using http::jsonError;
 
+// A number in [0, 1) for the Retry-After spread: xorshift per thread, no locks, no exceptions.
+double spread() {
+  thread_local uint64_t state =
+      static_cast<uint64_t>(steadyMs()) ^ reinterpret_cast<uintptr_t>(&state) ^ 0x9e3779b97f4a7c15;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return static_cast<double>(state >> 11) / static_cast<double>(uint64_t{1} << 53);
+}
+
 }  // namespace
+
+int64_t backlogRetryAfter(uint64_t shed, uint64_t answered, double spread) {
+  // Nothing answered while the cap is full: origin is slow, and the backlog drains no faster
+  // than one answer per window.
+  double base =
+      1.0 + static_cast<double>(shed) / static_cast<double>(std::max<uint64_t>(answered, 1));
+  double seconds = base * (1.0 + std::clamp(spread, 0.0, 1.0) / 2);
+  if (!(seconds < static_cast<double>(kMaxShedRetryAfter))) return kMaxShedRetryAfter;
+  return std::max<int64_t>(1, static_cast<int64_t>(seconds));
+}
 
 bool isHopByHop(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection",
@@ -449,8 +470,13 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers,
       forwarded_(
           metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin")),
       reused_(metrics.counter("surge_edge_origin_connections_reused_total",
-                              "Requests sent on a kept-alive origin connection")) {
+                              "Requests sent on a kept-alive origin connection")),
+      shed_retry_after_(
+          metrics.gauge("surge_edge_origin_shed_retry_after_seconds",
+                        "Retry-After given to writes shed over the in-flight cap, before its "
+                        "spread: 1 + shed / answered in the last second")) {
   pools_.resize(static_cast<size_t>(workers));
+  window_start_ms_.store(steadyMs(), std::memory_order_relaxed);
 }
 
 OriginForwarder::~OriginForwarder() = default;
@@ -508,6 +534,27 @@ bool OriginForwarder::backingOff(int64_t& retry_after_s) const {
   return true;
 }
 
+// Rolls the window at most once a second, on the shedding path only: a window that lasted longer
+// (nothing was shed for a while) still gives the right ratio.
+int64_t OriginForwarder::shedRetryAfter() {
+  int64_t now = steadyMs();
+  int64_t start = window_start_ms_.load(std::memory_order_relaxed);
+  if (now - start >= 1000 &&
+      window_start_ms_.compare_exchange_strong(start, now, std::memory_order_relaxed)) {
+    uint64_t shed = shed_.value();
+    uint64_t answered = forwarded_.value();
+    last_shed_.store(shed - window_shed_at_.exchange(shed, std::memory_order_relaxed),
+                     std::memory_order_relaxed);
+    last_answered_.store(
+        answered - window_answered_at_.exchange(answered, std::memory_order_relaxed),
+        std::memory_order_relaxed);
+    shed_retry_after_.set(backlogRetryAfter(last_shed_.load(std::memory_order_relaxed),
+                                            last_answered_.load(std::memory_order_relaxed), 0));
+  }
+  return backlogRetryAfter(last_shed_.load(std::memory_order_relaxed),
+                           last_answered_.load(std::memory_order_relaxed), spread());
+}
+
 bool OriginForwarder::healthy() const {
   int64_t ignored = 0;
   return !backingOff(ignored);
@@ -538,8 +585,10 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   // The cap first, so that a request it sheds cannot have taken the probe.
   if (inflight_.fetch_add(1, std::memory_order_relaxed) >= o.max_inflight) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
+    int64_t retry_after = shedRetryAfter();  // before this shed counts: it is the window's
     shed_.add();
-    return done(jsonError(503, "overloaded", "too many bookings in flight; retry shortly", 1));
+    return done(
+        jsonError(503, "overloaded", "too many bookings in flight; retry shortly", retry_after));
   }
   int64_t retry_after = 1;
   Role role = Role::kOps;

@@ -462,7 +462,7 @@ TEST(EdgeE2ETest, OriginDownGivesFast503sAndReadsContinue) {
   EXPECT_GE(metric(edge.metrics(), "surge_edge_origin_shed_total"), 1);
 }
 
-TEST(EdgeE2ETest, InflightCapShedsAtOnce) {
+TEST(EdgeE2ETest, InflightCapShedsAtOnceAndRetryAfterFollowsTheBacklog) {
   OriginProcess origin(origin::test::smallCatalog());
   EdgeProcess edge(origin, "  surge_origin_max_inflight 1;\n");
   ASSERT_EQ(
@@ -487,6 +487,27 @@ TEST(EdgeE2ETest, InflightCapShedsAtOnce) {
   EXPECT_EQ(shed.header("retry-after"), "1");
   EXPECT_NE(shed.body.find("overloaded"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  // A second later the window turns at the first shed; four shed in it while origin answered
+  // nothing: the next window's shed are told to come back when that backlog has drained
+  // (1 + 4/1 s, up to half again), not in one second.
+  std::this_thread::sleep_for(1100ms);
+  for (int i = 3; i < 7; ++i) {
+    std::string key = "cap-" + std::to_string(i);
+    EXPECT_EQ(
+        edge.post("/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", key),
+                  {{"Idempotency-Key", key}})
+            .status,
+        503);
+  }
+  std::this_thread::sleep_for(1100ms);
+  HttpResponse later =
+      edge.post("/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", "cap-7"),
+                {{"Idempotency-Key", "cap-7"}});
+  EXPECT_EQ(later.status, 503);
+  int retry_after = std::atoi(later.header("retry-after").c_str());
+  EXPECT_GE(retry_after, 5) << later.header("retry-after");
+  EXPECT_LE(retry_after, 7) << later.header("retry-after");
+  EXPECT_EQ(metric(edge.metrics(), "surge_edge_origin_shed_retry_after_seconds"), 5);
   origin.resume();
   first.join();
   EXPECT_EQ(first_status.load(), 201);
