@@ -64,6 +64,16 @@ void SlotFollower::apply(const std::vector<SlotChange>& counts) {
 
 namespace {
 
+cache::Result<std::vector<SlotChange>, std::string> readCounts(PostgresConnection& db) {
+  PgResult all = db.exec("SELECT id, booked FROM slots");
+  if (!all.ok()) return cache::fail(all.error());
+  std::vector<SlotChange> counts;
+  counts.reserve(static_cast<size_t>(all.rows()));
+  for (int i = 0; i < all.rows(); ++i)
+    counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
+  return counts;
+}
+
 struct StoreState {
   std::vector<SlotChange> counts;
   std::string generation;  // of the catalog; "0" before the first import that set one
@@ -78,14 +88,9 @@ cache::Result<StoreState, std::string> listenAndRead(PostgresConnection& db) {
   PgResult generation = db.exec(
       "SELECT coalesce((SELECT value FROM catalog_settings WHERE name = 'generation'), '0')");
   if (!generation.ok()) return cache::fail(generation.error());
-  PgResult all = db.exec("SELECT id, booked FROM slots");
-  if (!all.ok()) return cache::fail(all.error());
-  StoreState state;
-  state.generation = generation.text(0, 0);
-  state.counts.reserve(static_cast<size_t>(all.rows()));
-  for (int i = 0; i < all.rows(); ++i)
-    state.counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
-  return state;
+  auto counts = readCounts(db);
+  if (!counts) return cache::fail(counts.error());
+  return StoreState{std::move(counts.value()), generation.text(0, 0)};
 }
 
 }  // namespace
@@ -98,13 +103,8 @@ void SlotFollower::catalogGeneration(PostgresConnection& conn, const std::string
   catalog_reloads_.add();
   if (!on_catalog_) return;
   on_catalog_();
-  PgResult all = conn.exec("SELECT id, booked FROM slots");
-  if (!all.ok()) return;  // the connection is gone: the reconnect reads every count
-  std::vector<SlotChange> counts;
-  counts.reserve(static_cast<size_t>(all.rows()));
-  for (int i = 0; i < all.rows(); ++i)
-    counts.push_back(SlotChange{all.int64(i, 0), static_cast<int32_t>(all.int64(i, 1))});
-  apply(counts);
+  // A failed read means the connection is gone: the reconnect reads every count.
+  if (auto counts = readCounts(conn); counts) apply(counts.value());
 }
 
 cache::Result<cache::Done, std::string> SlotFollower::start() {
