@@ -319,11 +319,10 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
       bool json = req.query.find("format=json") != std::string_view::npos ||
                   req.header("Content-Type").substr(0, 16) == "application/json";
       auto reply = ex.later();
-      BookingWriter& writer = writer_;
       SnapshotPublisher& publisher = publisher_;
       // Parsing a large catalog takes a second: it runs on the writer thread, which the import
       // holds anyway, never on this loop.
-      return writer_.runExclusive([text = std::string(req.body), json, reply, &writer,
+      return writer_.runExclusive([text = std::string(req.body), json, reply,
                                    &publisher](BookingStore& store) {
         auto parsed = parseCatalog(text, json ? CatalogFormat::kJson : CatalogFormat::kCsv, "body");
         if (!parsed) {
@@ -342,10 +341,10 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
         if (!imported) {
           return reply(StoredResponse{409, jsonError("import_refused", imported.error())});
         }
-        auto loaded = store.loadCatalog();
-        if (!loaded) return reply(StoredResponse{500, jsonError("reload_failed", loaded.error())});
-        writer.replaceCatalog(loaded.value());
-        publisher.requestFullPublish();
+        auto reloaded = publisher.reloadCatalog(store);
+        if (!reloaded) {
+          return reply(StoredResponse{500, jsonError("reload_failed", reloaded.error())});
+        }
         const CatalogData& c = parsed.value();
         reply(StoredResponse{200, "{\"imported\":{\"regions\":" + std::to_string(c.regions.size()) +
                                       ",\"clinics\":" + std::to_string(c.clinics.size()) +

@@ -212,6 +212,14 @@ void SnapshotPublisher::requestFullPublish(std::function<void(const Report&)> do
   wake_.notify_one();
 }
 
+cache::Result<cache::Done, std::string> SnapshotPublisher::reloadCatalog(BookingStore& store) {
+  auto loaded = store.loadCatalog();
+  if (!loaded) return cache::fail(loaded.error());
+  writer_.replaceCatalog(loaded.value());
+  requestFullPublish();
+  return cache::Done{};
+}
+
 size_t SnapshotPublisher::fillGaps(const std::vector<std::string>& names) {
   CatalogIndexPtr index = writer_.catalog();
   const auto now = Clock::now();

@@ -276,13 +276,10 @@ int main(int argc, char** argv) {
     auto catalog_changed = [&writer, &publisher] {
       auto installed = std::make_shared<std::promise<void>>();
       std::future<void> done = installed->get_future();
-      writer.runExclusive([&writer, &publisher, installed](origin::BookingStore& store) {
-        if (auto loaded = store.loadCatalog(); loaded) {
-          writer.replaceCatalog(loaded.value());
-          publisher.requestFullPublish();
-        } else {
+      writer.runExclusive([&publisher, installed](origin::BookingStore& store) {
+        if (auto reloaded = publisher.reloadCatalog(store); !reloaded) {
           std::fprintf(stderr, "surge-origin: reloading the catalog another origin imported: %s\n",
-                       loaded.error().c_str());
+                       reloaded.error().c_str());
         }
         installed->set_value();
       });

@@ -100,6 +100,10 @@ class SnapshotPublisher {
   // (optional) gets the report of the full publish that begins after this call, on the
   // publisher thread; it must not block.
   void requestFullPublish(std::function<void(const Report&)> done = nullptr);
+  // Writer thread only (inside an ExclusiveJob, given its store): loads the store's catalog,
+  // installs it as the writer's and publishes everything. After an import here, or one another
+  // origin made (SlotFollower).
+  cache::Result<cache::Done, std::string> reloadCatalog(BookingStore& store);
   // Snapshot names an edge did not find in memcached. The ones that exist are republished now
   // (at most once per gap_interval each); returns how many that is.
   size_t fillGaps(const std::vector<std::string>& names);
