@@ -2,6 +2,8 @@
 
 #include <libmemcached/memcached.h>
 
+#include "memcached_bulk_connection.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -141,178 +143,11 @@ Result<std::vector<std::string>, std::string> parseServerList(std::string_view l
   return servers;
 }
 
-struct MemcachedClient::BulkConnection {
-  int fd = -1;
-  ~BulkConnection() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 MemcachedClient::MemcachedClient(MemcachedOptions options, memcached_st* handle)
     : options_(std::move(options)), handle_(handle) {}
 
 MemcachedClient::~MemcachedClient() {
   memcached_free(handle_);
-}
-
-MemcachedClient::BulkConnection* MemcachedClient::bulkConnection(const std::string& host,
-                                                                 int port) {
-  std::string address = host + ":" + std::to_string(port);
-  auto it = bulk_.find(address);
-  if (it != bulk_.end()) return it->second.get();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
-    return nullptr;
-  }
-  int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  bool ok = fd >= 0;
-  if (ok && ::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-    if (errno != EINPROGRESS) {
-      ok = false;
-    } else {
-      pollfd p{fd, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof err;
-      ok = ::poll(&p, 1, static_cast<int>(options_.connect_timeout.count())) == 1 &&
-           ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-    }
-  }
-  freeaddrinfo(res);
-  if (!ok) {
-    if (fd >= 0) ::close(fd);
-    return nullptr;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto conn = std::make_unique<BulkConnection>();
-  conn->fd = fd;
-  BulkConnection* out = conn.get();
-  bulk_[address] = std::move(conn);
-  return out;
-}
-
-void MemcachedClient::dropBulkConnection(const std::string& address) {
-  bulk_.erase(address);
-}
-
-// libmemcached takes a failed server out of the ring (auto-eject) and puts it back only when one
-// of its own operations rebuilds the ring after the retry delay. setMany routes with
-// memcached_server_by_key, which never rebuilds it: a publisher that only wrote in bulk kept a
-// memcached node that had come back out of its ring for as long as no single operation ran (about
-// a minute in the cluster's kill -9 of a node), and wrote that node's keys where no reader looks,
-// gap fills and full publishes included. Setting the distribution rebuilds the ring the way
-// libmemcached's operations do (a server still within its retry delay stays out).
-void MemcachedClient::refreshRing() {
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                    .count();
-  if (now - ring_refreshed_ms_ < 1000) return;
-  ring_refreshed_ms_ = now;
-  memcached_behavior_set(handle_, MEMCACHED_BEHAVIOR_DISTRIBUTION,
-                         MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
-}
-
-std::vector<std::string> MemcachedClient::setMany(
-    const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
-  std::vector<std::string> failed;
-  refreshRing();
-  // Group by the server the ring gives each key: the one get() will ask.
-  std::unordered_map<std::string, std::vector<size_t>> by_server;
-  std::unordered_map<std::string, std::pair<std::string, int>> where;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const std::string& key = items[i].first;
-    if (!checkFits(key, items[i].second.size())) {
-      failed.push_back(key);
-      continue;
-    }
-    memcached_return_t rc = MEMCACHED_SUCCESS;
-    const memcached_instance_st* server =
-        memcached_server_by_key(handle_, key.data(), key.size(), &rc);
-    if (server == nullptr) {
-      failed.push_back(key);
-      continue;
-    }
-    std::string host = memcached_server_name(server);
-    int port = static_cast<int>(memcached_server_port(server));
-    std::string address = host + ":" + std::to_string(port);
-    where.emplace(address, std::pair(host, port));
-    by_server[address].push_back(i);
-  }
-
-  for (auto& [address, indexes] : by_server) {
-    bool done = false;
-    if (BulkConnection* conn = bulkConnection(where[address].first, where[address].second)) {
-      // Every command in one buffer, then every reply: one round trip for the lot.
-      std::string out;
-      size_t bytes = 0;
-      for (size_t i : indexes)
-        bytes += items[i].first.size() + items[i].second.size() + 48;
-      out.reserve(bytes);
-      for (size_t i : indexes) {
-        out += "set ";
-        out += items[i].first;
-        out += " 0 ";
-        out += std::to_string(ttl.count());
-        out += ' ';
-        out += std::to_string(items[i].second.size());
-        out += "\r\n";
-        out += items[i].second;
-        out += "\r\n";
-      }
-      auto deadline = std::chrono::steady_clock::now() + options_.io_timeout * 4 +
-                      std::chrono::milliseconds(out.size() / 100000);
-      // Send and read together: memcached answers while we still send, and a full socket buffer
-      // in one direction must not stall the other.
-      size_t sent = 0, replies = 0;
-      std::string in;
-      std::vector<bool> stored(indexes.size(), false);
-      bool broken = false;
-      while (!broken && replies < indexes.size()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        pollfd p{conn->fd, static_cast<short>(POLLIN | (sent < out.size() ? POLLOUT : 0)), 0};
-        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) {
-          broken = true;
-          break;
-        }
-        if (sent < out.size()) {
-          ssize_t n = ::send(conn->fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-          if (n > 0) sent += static_cast<size_t>(n);
-          if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) broken = true;
-        }
-        char buf[16384];
-        ssize_t n = ::recv(conn->fd, buf, sizeof buf, 0);
-        if (n == 0) broken = true;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) broken = true;
-        if (n > 0) in.append(buf, static_cast<size_t>(n));
-        size_t eol;
-        while (replies < indexes.size() && (eol = in.find("\r\n")) != std::string::npos) {
-          stored[replies] = in.compare(0, eol, "STORED") == 0;
-          ++replies;
-          in.erase(0, eol + 2);
-        }
-      }
-      if (broken) {
-        dropBulkConnection(address);
-      } else {
-        for (size_t k = 0; k < indexes.size(); ++k) {
-          if (!stored[k]) failed.push_back(items[indexes[k]].first);
-        }
-        done = true;
-      }
-    }
-    if (!done) {
-      // Unreachable or too slow: one by one through libmemcached, which marks a dead server and
-      // moves its keys along the ring, as readers will.
-      for (size_t i : indexes) {
-        if (!set(items[i].first, items[i].second, ttl)) failed.push_back(items[i].first);
-      }
-    }
-  }
-  return failed;
 }
 
 Result<std::unique_ptr<MemcachedClient>, std::string> MemcachedClient::create(
@@ -356,6 +191,8 @@ Result<std::unique_ptr<MemcachedClient>, std::string> MemcachedClient::create(
        static_cast<uint64_t>(options.retry_after_failure.count())},
       {MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, static_cast<uint64_t>(options.retry_after_failure.count())},
       {MEMCACHED_BEHAVIOR_VERIFY_KEY, 1},
+      // Gets return CAS uniques: storeIfNewer writes over exactly what it read.
+      {MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1},
   };
   for (const Behavior& b : behaviors) {
     memcached_return_t rc = memcached_behavior_set(handle, b.flag, b.value);
@@ -468,6 +305,41 @@ Result<Done, CacheError> MemcachedClient::set(std::string_view key, std::string_
 Result<Done, CacheError> MemcachedClient::add(std::string_view key, std::string_view value,
                                               std::chrono::seconds ttl) {
   return store(true, key, value, ttl);
+}
+
+Result<bool, CacheError> MemcachedClient::storeIfNewer(const std::string& key,
+                                                       const std::string& value, uint64_t version,
+                                                       const VersionOf& version_of,
+                                                       std::chrono::seconds ttl) {
+  const char* keys[] = {key.data()};
+  const size_t lengths[] = {key.size()};
+  const auto expiry = static_cast<time_t>(ttl.count());
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  for (int round = 0; round < 4; ++round) {
+    rc = withFailover(options_.servers.size(),
+                      [&] { return memcached_mget(handle_, keys, lengths, 1); });
+    if (rc != MEMCACHED_SUCCESS) return fail(errorFrom(handle_, rc, "memcached gets"));
+    bool present = false;
+    uint64_t cas = 0;
+    std::optional<uint64_t> held;
+    while (memcached_result_st* r = memcached_fetch_result(handle_, nullptr, &rc)) {
+      present = true;
+      cas = memcached_result_cas(r);
+      held = version_of(std::string_view(memcached_result_value(r), memcached_result_length(r)));
+      memcached_result_free(r);
+    }
+    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS)
+      return fail(errorFrom(handle_, rc, "memcached gets"));
+    if (present && held && *held > version) return false;
+    rc = present ? memcached_cas(handle_, key.data(), key.size(), value.data(), value.size(),
+                                 expiry, 0, cas)
+                 : memcached_add(handle_, key.data(), key.size(), value.data(), value.size(),
+                                 expiry, 0);
+    if (rc == MEMCACHED_SUCCESS) return true;
+    // Another writer came between the read and the write: read again.
+    if (rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_NOTFOUND) break;
+  }
+  return fail(errorFrom(handle_, rc, "memcached cas"));
 }
 
 Result<bool, CacheError> MemcachedClient::remove(std::string_view key) {

@@ -63,6 +63,9 @@ SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache:
       versions_kept_(metrics.counter("surge_origin_snapshot_versions_kept_total",
                                      "Snapshots rewritten with their version unchanged (same "
                                      "content)")),
+      superseded_(metrics.counter("surge_origin_snapshots_superseded_total",
+                                  "Snapshot writes left out because memcached held a newer "
+                                  "version from another origin")),
       gaps_filled_(metrics.counter("surge_origin_snapshot_gaps_total",
                                    "Snapshots republished because an edge did not find them")),
       publish_delay_(metrics.histogram("surge_origin_publish_delay_seconds",
@@ -334,13 +337,39 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
   auto sealed = seal(body, content_type, stamp.version, now());
   if (!sealed)
     return cache::fail(cache::CacheError{cache::CacheErrorKind::kTooLarge, sealed.error()});
-  auto r = memcached_->set(cache::snapshotKey(name), sealed.value());
-  if (r) {
-    published_.add();
-  } else {
-    publish_errors_.add();
+  if (!options_.shared_versions) {
+    auto r = memcached_->set(cache::snapshotKey(name), sealed.value());
+    if (r) {
+      published_.add();
+    } else {
+      publish_errors_.add();
+    }
+    return r;
   }
-  return r;
+  if (!write({{cache::snapshotKey(name), std::move(sealed.value())}}).empty())
+    return cache::fail(cache::CacheError{cache::CacheErrorKind::kUnavailable,
+                                         "memcached did not take snapshot " + name});
+  return cache::Done{};
+}
+
+std::vector<std::string> SnapshotPublisher::write(
+    const std::vector<std::pair<std::string, std::string>>& sealed) {
+  std::vector<std::string> failed;
+  if (options_.shared_versions) {
+    cache::NewerWrites r =
+        memcached_->setManyNewer(sealed, [this](std::string_view value) -> std::optional<uint64_t> {
+          auto opened = cache::openSnapshot(keyring_, value);
+          if (!opened) return std::nullopt;  // not ours to keep: written over
+          return opened->version;
+        });
+    superseded_.add(r.superseded);
+    failed = std::move(r.failed);
+  } else {
+    failed = memcached_->setMany(sealed);
+  }
+  published_.add(sealed.size() - failed.size());
+  publish_errors_.add(failed.size());
+  return failed;
 }
 
 void SnapshotPublisher::loop() {
@@ -474,9 +503,7 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
   const size_t prefix = cache::snapshotKey("").size();
   auto flush = [&] {
     if (batch.empty()) return;
-    std::vector<std::string> failed = memcached_->setMany(batch);
-    published_.add(batch.size() - failed.size());
-    publish_errors_.add(failed.size());
+    std::vector<std::string> failed = write(batch);
     report.failed += failed.size();
     for (const std::string& key : failed)
       failed_names.push_back(key.substr(prefix));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <thread>
 
 #include "surge/testing/memcached_server.h"
@@ -116,6 +117,100 @@ TEST_F(MemcachedClientTest, SetManyStoresEverythingInOnePipelinedExchange) {
   failed = client->setMany({{"x", "1"}, {"y", "2"}});
   EXPECT_LT(Clock::now() - start, kFailureBound * 2);
   EXPECT_EQ(failed.size(), 2u);
+}
+
+// Values of the form "v<version>:<text>"; anything else is not to be trusted.
+std::optional<uint64_t> versionOf(std::string_view value) {
+  if (value.size() < 3 || value[0] != 'v') return std::nullopt;
+  size_t colon = value.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  uint64_t v = 0;
+  auto r = std::from_chars(value.data() + 1, value.data() + colon, v);
+  if (r.ec != std::errc() || r.ptr != value.data() + colon) return std::nullopt;
+  return v;
+}
+
+TEST_F(MemcachedClientTest, SetManyNewerNeverWritesOverANewerVersion) {
+  auto client = connect({server_.address()});
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->set("newer", "v5:theirs").ok());
+  ASSERT_TRUE(client->set("older", "v1:theirs").ok());
+  ASSERT_TRUE(client->set("same", "v3:theirs").ok());
+  ASSERT_TRUE(client->set("forged", "not a version").ok());
+  NewerWrites r = client->setManyNewer({{"newer", "v3:ours"},
+                                        {"older", "v3:ours"},
+                                        {"same", "v3:ours"},
+                                        {"forged", "v3:ours"},
+                                        {"absent", "v3:ours"}},
+                                       versionOf);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(r.superseded, 1u);
+  EXPECT_EQ(**client->get("newer"), "v5:theirs");
+  // Older, the same version (a republish, e.g. signed with a new key), untrusted, absent: ours.
+  for (const char* key : {"older", "same", "forged", "absent"})
+    EXPECT_EQ(**client->get(key), "v3:ours") << key;
+}
+
+TEST_F(MemcachedClientTest, SetManyNewerDecidesAgainWhenAnotherWriterCameBetween) {
+  auto client = connect({server_.address()});
+  auto other = connect({server_.address()});
+  ASSERT_TRUE(client && other);
+  ASSERT_TRUE(client->set("raced", "v1:first").ok());
+  ASSERT_TRUE(client->set("raced-older", "v1:first").ok());
+  // While our write reads what is held, another origin writes a newer version (v9) over one key
+  // and an older one (v2) over the other: a read-then-set would put v4 over v9.
+  int interposed = 0;
+  auto version_of = [&](std::string_view value) {
+    if (value == "v1:first" && interposed < 2) {
+      ++interposed;
+      EXPECT_TRUE(other->set("raced", "v9:other").ok());
+      EXPECT_TRUE(other->set("raced-older", "v2:other").ok());
+    }
+    return versionOf(value);
+  };
+  NewerWrites r =
+      client->setManyNewer({{"raced", "v4:ours"}, {"raced-older", "v4:ours"}}, version_of);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(r.superseded, 1u);
+  EXPECT_EQ(**client->get("raced"), "v9:other");
+  EXPECT_EQ(**client->get("raced-older"), "v4:ours");
+}
+
+TEST(MemcachedClusterTest, SetManyNewerKeepsItsRuleWhenANodeIsGone) {
+  testing::MemcachedServer a, b;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i)
+    keys.push_back("gone:" + std::to_string(i));
+  // Every key already held at v7 on a, where b's keys live once b is gone.
+  auto only_a = connect({a.address()});
+  ASSERT_TRUE(only_a);
+  for (const auto& k : keys)
+    ASSERT_TRUE(only_a->set(k, "v7:held").ok());
+  b.kill();
+  // A writer that has not seen b fail: b's share finds no connection and goes key by key through
+  // the ring, which moves it to a after the first failure; a key that failed is tried again.
+  auto client = connect({a.address(), b.address()});
+  ASSERT_TRUE(client);
+  auto write = [&](const char* value) {
+    std::vector<std::pair<std::string, std::string>> items;
+    for (const auto& k : keys)
+      items.emplace_back(k, value);
+    NewerWrites r = client->setManyNewer(items, versionOf);
+    EXPECT_LT(r.failed.size(), keys.size() / 2);
+    std::vector<std::pair<std::string, std::string>> again;
+    for (const auto& k : r.failed)
+      again.emplace_back(k, value);
+    NewerWrites retried = client->setManyNewer(again, versionOf);
+    EXPECT_TRUE(retried.failed.empty());
+    return r.superseded + retried.superseded;
+  };
+  EXPECT_EQ(write("v3:late"), keys.size());
+  EXPECT_EQ(write("v8:new"), 0u);
+  auto got = only_a->getMulti(keys);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->values.size(), keys.size());
+  for (const auto& k : keys)
+    EXPECT_EQ(got->values.at(k), "v8:new") << k;
 }
 
 TEST(MemcachedClusterTest, SetManySpreadsOverTheRingLikeSet) {

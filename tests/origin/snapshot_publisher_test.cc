@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <map>
@@ -57,6 +58,15 @@ class SnapshotPublisherTest : public ::testing::Test {
     options.busy_threshold = 4;  // one booking marks 3 snapshots: its clinic, 시/군/구 and 시/도
     options.full_publish_interval = std::chrono::seconds(0);
     options.clock = clock_;
+    if (shared_versions_) {
+      // Several origins on one store: versions drawn from one sequence (here a counter).
+      options.shared_versions = [this](size_t n) {
+        std::vector<int64_t> drawn;
+        for (size_t i = 0; i < n; ++i)
+          drawn.push_back(next_shared_version_++);
+        return cache::Result<std::vector<int64_t>, std::string>(std::move(drawn));
+      };
+    }
     publisher_ = std::make_unique<SnapshotPublisher>(std::move(publishing.value()), keyring_,
                                                      *writer_, metrics_, options);
     ASSERT_TRUE(publisher_->start().ok());
@@ -119,6 +129,8 @@ class SnapshotPublisherTest : public ::testing::Test {
   }
 
   CatalogData catalog_ = test::smallCatalog();
+  bool shared_versions_ = false;
+  std::atomic<int64_t> next_shared_version_{1};
   std::function<int64_t()> clock_;  // the publisher's wall clock; unset: the real one
 
   testing::MemcachedServer memcached_;
@@ -216,6 +228,44 @@ TEST_F(SnapshotPublisherTest, AFullPublishThatChangesNothingKeepsEveryVersion) {
   EXPECT_EQ(version("clinic/100003"), before["clinic/100003"]);
   EXPECT_EQ(version("regions"), before["regions"]);
   EXPECT_EQ(version("catalog"), before["catalog"]);
+}
+
+class SharedVersionsPublisherTest : public SnapshotPublisherTest {
+ protected:
+  void SetUp() override {
+    shared_versions_ = true;
+    SnapshotPublisherTest::SetUp();
+  }
+  uint64_t superseded() {
+    const std::string text = metrics_.render();
+    const std::string name = "\nsurge_origin_snapshots_superseded_total ";
+    size_t at = text.find(name);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + name.size()));
+  }
+};
+
+// Origins sharing a store race to memcached: one that drew its version earlier but writes later
+// must leave the other's newer snapshot in place (edges without it would take the older one).
+TEST_F(SharedVersionsPublisherTest, AnotherOriginsNewerSnapshotIsNeverWrittenOver) {
+  cache::SnapshotFields fields;
+  fields.version = 1'000'000;
+  auto theirs =
+      cache::sealSnapshot(keyring_, fields, "{\"theirs\":true}", cache::BodyEncoding::kIdentity);
+  ASSERT_TRUE(theirs.ok()) << theirs.error();
+  ASSERT_TRUE(reader_->set(cache::snapshotKey("clinic/100001"), theirs.value()).ok());
+  const uint64_t region_before = version("region/11110");
+  publisher_->slotsChanged({change(100001)});
+  // Its region goes out in the same pass as the clinic.
+  ASSERT_TRUE(eventually([&] { return version("region/11110") != region_before; }));
+  EXPECT_LT(version("region/11110"), 1'000'000u);
+  EXPECT_EQ(version("clinic/100001"), 1'000'000u);
+  EXPECT_EQ(body("clinic/100001"), nlohmann::json({{"theirs", true}}));
+  EXPECT_GE(superseded(), 1u);
+  // A version drawn after theirs goes over it.
+  next_shared_version_ = 2'000'000;
+  publisher_->slotsChanged({change(100001)});
+  ASSERT_TRUE(eventually([&] { return version("clinic/100001") >= 2'000'000u; }));
+  EXPECT_FALSE(body("clinic/100001").contains("theirs"));
 }
 
 // The catalog lists every name, and goes out once everything it lists is out.

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,15 @@ const char* cacheErrorKindName(CacheErrorKind kind);
 inline constexpr size_t kMemcachedItemOverhead = 96;
 inline constexpr size_t kMemcachedMaxKeyLength = 250;
 
+// What a value says its version is, for writers that race on a key; nullopt when the value is not
+// to be trusted (not sealed by a key this node holds, not a snapshot at all).
+using VersionOf = std::function<std::optional<uint64_t>(std::string_view value)>;
+
+struct NewerWrites {
+  std::vector<std::string> failed;  // not decided: server unreachable, or still racing
+  size_t superseded = 0;            // memcached already held a newer version: left as it was
+};
+
 struct MultiGetResult {
   std::unordered_map<std::string, std::string> values;  // keys not found are absent
   bool partial = false;  // some server failed: an absent key may exist there
@@ -84,6 +94,13 @@ class MemcachedClient {
   // are retried one by one, which lets the ring route around a dead server).
   std::vector<std::string> setMany(const std::vector<std::pair<std::string, std::string>>& items,
                                    std::chrono::seconds ttl = std::chrono::seconds(0));
+  // setMany for values several writers race on (origins sharing one store): a value is stored
+  // only where memcached does not hold a newer version of it, and atomically so (gets, then cas
+  // or add, pipelined per server like setMany; a write that lost a race is read and decided
+  // again, a few rounds at most). A held value `version_of` does not trust is overwritten.
+  NewerWrites setManyNewer(const std::vector<std::pair<std::string, std::string>>& items,
+                           const VersionOf& version_of,
+                           std::chrono::seconds ttl = std::chrono::seconds(0));
   Result<Done, CacheError> add(std::string_view key, std::string_view value,
                                std::chrono::seconds ttl = std::chrono::seconds(0));
   // Result<true>: removed; Result<false>: was not there.
@@ -105,6 +122,26 @@ class MemcachedClient {
   struct BulkConnection;
   BulkConnection* bulkConnection(const std::string& host, int port);
   void dropBulkConnection(const std::string& address);
+  // The items' indexes by the server the ring gives their key ("host:port"); keys that cannot be
+  // stored at all go to `failed`.
+  struct ServerShare {
+    std::string host;
+    int port = 0;
+    std::vector<size_t> indexes;
+  };
+  std::unordered_map<std::string, ServerShare> shareByServer(
+      const std::vector<std::pair<std::string, std::string>>& items,
+      std::vector<std::string>& failed);
+  // Sends `out` on the server's bulk connection while reading its replies into `parse`, until
+  // parse says they are all in (true). False: the connection broke or was too slow (dropped).
+  enum class Parsed { kMore, kDone, kBroken };
+  bool exchange(const std::string& address, const ServerShare& share, const std::string& out,
+                const std::function<Parsed(std::string_view in, size_t& used)>& parse);
+  // One key of setManyNewer through libmemcached, when its server's bulk connection failed.
+  // Result<true>: stored; Result<false>: memcached holds a newer version.
+  Result<bool, CacheError> storeIfNewer(const std::string& key, const std::string& value,
+                                        uint64_t version, const VersionOf& version_of,
+                                        std::chrono::seconds ttl);
 
   // Rebuilds the ring, at most once a second, so that a server back from a failure is in it.
   void refreshRing();

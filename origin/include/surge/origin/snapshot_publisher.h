@@ -172,6 +172,11 @@ class SnapshotPublisher {
   cache::Result<std::string, std::string> seal(const std::string& body,
                                                const std::string& content_type, uint64_t version,
                                                int64_t now_ms);
+  // Writes sealed snapshots; returns the keys not written. With several origins on one store, a
+  // snapshot is never written over a newer version of it in memcached (another origin's, drawn
+  // after ours): an older version there would hide the other origin's change from edges that do
+  // not hold it yet.
+  std::vector<std::string> write(const std::vector<std::pair<std::string, std::string>>& sealed);
   cache::Result<cache::Done, cache::CacheError> put(const std::string& name,
                                                     const std::string& body,
                                                     const std::string& content_type,
@@ -220,6 +225,7 @@ class SnapshotPublisher {
   cache::Counter& published_;
   cache::Counter& publish_errors_;
   cache::Counter& versions_kept_;
+  cache::Counter& superseded_;
   cache::Counter& gaps_filled_;
   cache::Histogram& publish_delay_;
   cache::Histogram& snapshot_bytes_;
