@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "surge/cache/memcached_client.h"
@@ -137,8 +138,32 @@ struct Loader {
 
   bool main(const std::vector<Directive>& top, EdgeConfig& c) {
     bool have_http = false;
+    std::set<std::string> seen;  // main directives nginx takes once
     for (const Directive& d : top) {
-      if (d.name == "worker_processes") {
+      if ((d.name == "pid" || d.name == "daemon" || d.name == "user" ||
+           d.name == "worker_processes" || d.name == "worker_rlimit_nofile") &&
+          !seen.insert(d.name).second) {
+        return fail(d, "\"" + d.name + "\" directive is duplicate");
+      }
+      if (d.name == "pid") {
+        if (!args(d, 1, 1)) return false;
+        c.pid_file = d.args[0] == "off" ? "" : resolve(d.args[0]);
+      } else if (d.name == "daemon") {
+        if (!args(d, 1, 1)) return false;
+        if (d.args[0] != "on" && d.args[0] != "off") {
+          return fail(d, "invalid value \"" + d.args[0] + "\" in \"daemon\" (on or off)");
+        }
+        c.daemon = d.args[0] == "on";
+      } else if (d.name == "error_log") {
+        if (!errorLog(d, c)) return false;
+      } else if (d.name == "user") {
+        // nginx switches to this user only when started as root; surge-edge runs as whom systemd
+        // (User=) or the operator starts it, and never switches.
+        if (!args(d, 1, 2)) return false;
+      } else if (d.name == "worker_rlimit_nofile") {
+        if (!args(d, 1, 1)) return false;
+        if (!number(d, d.args[0], 1, 1u << 24, c.rlimit_nofile)) return false;
+      } else if (d.name == "worker_processes") {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] == "auto") {
           c.server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -177,12 +202,47 @@ struct Loader {
     return true;
   }
 
+  // error_log FILE [LEVEL]: FILE, or stderr; the level is accepted (nginx's eight) and every
+  // message surge-edge writes goes to the file.
+  bool errorLog(const Directive& d, EdgeConfig& c) {
+    if (!args(d, 1, 2)) return false;
+    static const std::set<std::string> levels = {"debug", "info", "notice", "warn",
+                                                 "error", "crit", "alert",  "emerg"};
+    if (d.args.size() == 2 && !levels.count(d.args[1]))
+      return fail(d, "invalid log level \"" + d.args[1] + "\"");
+    if (d.args[0].rfind("syslog:", 0) == 0 || d.args[0].rfind("memory:", 0) == 0)
+      return fail(d, "only a file or stderr is supported in \"error_log\"");
+    c.error_log = d.args[0] == "stderr" ? "" : resolve(d.args[0]);
+    return true;
+  }
+
+  // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
+  // request body is held in memory up to client_max_body_size): accepted with their arguments
+  // checked for count only, and listed in edge/CONFIG.md.
+  bool withoutMeaning(const Directive& d, bool& handled) {
+    static const std::set<std::string> names = {"client_body_temp_path", "proxy_temp_path",
+                                                "fastcgi_temp_path", "uwsgi_temp_path",
+                                                "scgi_temp_path"};
+    handled = names.count(d.name) > 0;
+    return !handled || args(d, 1, 4);
+  }
+
   bool http(const std::vector<Directive>& block_in, EdgeConfig& c) {
     bool have_server = false;
     // allow/deny first: the server block inherits them wherever they stand in the block.
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!access(d, http_access, handled)) return false;
+    }
+    // root and index in http are the servers' defaults, wherever they stand in the block.
+    for (const Directive& d : block_in) {
+      if (d.name == "root") {
+        if (!args(d, 1, 1)) return false;
+        default_root = resolve(d.args[0]);
+      } else if (d.name == "index") {
+        if (!args(d, 1, 1)) return false;
+        default_index = d.args[0];
+      }
     }
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
@@ -215,7 +275,14 @@ struct Loader {
     for (const Directive& d : block_in) {
       const std::string& n = d.name;
       if (n == "upstream") continue;
-      if (n == "server") {
+      bool handled = false;
+      if (!withoutMeaning(d, handled)) return false;
+      if (handled) continue;
+      if (n == "root" || n == "index") {
+        continue;  // taken above
+      } else if (n == "error_log") {
+        if (!errorLog(d, c)) return false;
+      } else if (n == "server") {
         if (!block(d)) return false;
         if (have_server) return fail(d, "only one server block is supported");
         have_server = true;
@@ -614,17 +681,31 @@ const http::AccessRules& EdgeConfig::statusAccess(std::string_view path) const {
 }
 
 cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
-    const std::string& path) {
+    const std::string& path, const ConfigSource& source) {
   auto parsed = nginx_compat::parseConfigFile(path);
   if (!parsed) return cache::fail(parsed.error());
+  std::error_code ec;
+  std::string base_dir = std::filesystem::absolute(path, ec).parent_path().string();
+  if (!source.prefix.empty()) base_dir = std::filesystem::absolute(source.prefix, ec).string();
+  while (base_dir.size() > 1 && base_dir.back() == '/')
+    base_dir.pop_back();
+  if (!source.globals.empty()) {
+    // nginx reads -g before the file; a directive in both is then "duplicate".
+    auto globals = nginx_compat::parseConfigText(source.globals, "command line", base_dir);
+    if (!globals) return cache::fail(globals.error());
+    for (const auto& d : globals.value()) {
+      if (d.has_block)
+        return cache::fail(std::string("command line: -g takes main-context directives only"));
+    }
+    parsed.value().insert(parsed.value().begin(), globals.value().begin(), globals.value().end());
+  }
   auto config = std::make_shared<EdgeConfig>();
   config->path = path;
   config->server.port = 8080;
   config->server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   config->server.limits.max_body = 16 * 1024;  // bookings are a few hundred bytes
   Loader loader;
-  std::error_code ec;
-  loader.base_dir = std::filesystem::absolute(path, ec).parent_path().string();
+  loader.base_dir = base_dir;
   if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error);
   if (config->server.tls_port >= 0) {
     if (config->server.tls_port == config->server.port) {

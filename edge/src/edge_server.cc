@@ -229,6 +229,17 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
   return kept;
 }
 
+std::string EdgeServer::reopenLogs() {
+  std::string path;
+  {
+    std::lock_guard lock(config_mutex_);
+    path = config_->access_log;
+  }
+  if (path.empty()) return "";
+  auto ok = access_log_->open(path);
+  return ok ? "" : ok.error();
+}
+
 void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   if (!server_) return;
   server_->drain();

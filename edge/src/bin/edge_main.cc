@@ -1,36 +1,37 @@
 // surge-edge: serves static content and availability snapshots from memory, forwards bookings.
-//   surge-edge -c FILE        run
-//   surge-edge -t -c FILE     check FILE (and the files it names) and exit
-// Signals: SIGHUP reloads the configuration (a bad file keeps the running one), SIGTERM/SIGINT
-// drain (stop accepting, finish what is in progress, at most 10 s) and exit.
+// Its command line is nginx's (edge/include/surge/edge/command_line.h):
+//   surge-edge [-p PREFIX] [-c FILE] [-e FILE] [-g DIRECTIVES]   run
+//   surge-edge -t|-T [-q] -c FILE                                 check (and print) the config
+//   surge-edge -s stop|quit|reopen|reload -c FILE                 signal the running one (`pid`)
+// Signals: SIGHUP reloads the configuration (a bad file keeps the running one); SIGQUIT, SIGTERM
+// and SIGINT drain (stop accepting, finish what is in progress, at most 10 s) and exit; SIGUSR1
+// reopens the error and access logs.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "surge/cache/keyring.h"
 #include "surge/cache/service_manager.h"
+#include "surge/edge/command_line.h"
 #include "surge/edge/edge_config.h"
 #include "surge/edge/edge_server.h"
+#include "surge/nginx_compat/config_parser.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: surge-edge [-t] -c FILE\n"
-    "  -c FILE  the configuration (nginx syntax; every directive in edge/CONFIG.md)\n"
-    "  -t       check the configuration and its files, print file:line errors, exit\n"
-    "  -h       this help\n"
-    "Signals: SIGHUP reloads (a bad file keeps the running configuration), SIGTERM drains.\n";
+using surge::edge::CommandLine;
+using surge::edge::EdgeConfig;
 
-// A mistake on the command line: the usage on stderr, exit 2.
-int usage(const std::string& problem) {
-  std::fprintf(stderr, "surge-edge: %s\n%s", problem.c_str(), kUsage);
-  return 2;
-}
-
-surge::cache::Result<surge::cache::Keyring, std::string> loadKeys(
-    const surge::edge::EdgeConfig& config) {
+surge::cache::Result<surge::cache::Keyring, std::string> loadKeys(const EdgeConfig& config) {
   if (config.memcached.empty()) return surge::cache::Keyring{};
   if (config.snapshot_keys.empty()) {
     return surge::cache::fail(config.path +
@@ -39,117 +40,255 @@ surge::cache::Result<surge::cache::Keyring, std::string> loadKeys(
   return surge::cache::Keyring::load(config.snapshot_keys);
 }
 
-surge::cache::Result<surge::cache::Keyring, std::string> loadQueueKeys(
-    const surge::edge::EdgeConfig& config) {
+surge::cache::Result<surge::cache::Keyring, std::string> loadQueueKeys(const EdgeConfig& config) {
   if (!config.waiting_room.enabled) return surge::cache::Keyring{};
   return surge::cache::Keyring::load(config.waiting_room.keys);
 }
 
-surge::cache::Result<surge::cache::Keyring, std::string> loadOpsKeys(
-    const surge::edge::EdgeConfig& config) {
+surge::cache::Result<surge::cache::Keyring, std::string> loadOpsKeys(const EdgeConfig& config) {
   if (config.ops_keys.empty()) return surge::cache::Keyring{};
   return surge::cache::Keyring::load(config.ops_keys);
+}
+
+// A configuration with every key file it names read and checked: what -t checks, what a start
+// and a SIGHUP take.
+struct Loaded {
+  std::shared_ptr<const EdgeConfig> config;
+  surge::cache::Keyring keys, queue_keys, ops_keys;
+};
+
+surge::cache::Result<Loaded, std::string> load(const CommandLine& line) {
+  auto config = surge::edge::loadEdgeConfig(line.config, {line.prefix, line.globals});
+  if (!config) return surge::cache::fail(config.error());
+  Loaded out;
+  out.config = config.value();
+  auto keys = loadKeys(*out.config);
+  if (!keys) return surge::cache::fail(keys.error());
+  auto queue_keys = loadQueueKeys(*out.config);
+  if (!queue_keys) return surge::cache::fail(queue_keys.error());
+  auto ops_keys = loadOpsKeys(*out.config);
+  if (!ops_keys) return surge::cache::fail(ops_keys.error());
+  out.keys = std::move(keys.value());
+  out.queue_keys = std::move(queue_keys.value());
+  out.ops_keys = std::move(ops_keys.value());
+  return out;
+}
+
+// Points standard error (where every message goes) at `path`, appending; "" leaves it.
+bool redirectErrors(const std::string& path) {
+  if (path.empty()) return true;
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::fprintf(stderr, "surge-edge: open() \"%s\" failed (%d: %s)\n", path.c_str(), errno,
+                 std::strerror(errno));
+    return false;
+  }
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  return true;
+}
+
+// -T: every file the configuration reads, as nginx prints them.
+void dumpConfiguration(const std::string& path) {
+  auto parsed = surge::nginx_compat::parseConfigFile(path);
+  std::vector<std::string> files = {path};
+  std::set<std::string> seen = {path};
+  if (parsed) {
+    std::vector<const std::vector<surge::nginx_compat::Directive>*> todo = {&parsed.value()};
+    while (!todo.empty()) {
+      const auto* block = todo.back();
+      todo.pop_back();
+      for (const auto& d : *block) {
+        if (seen.insert(d.file).second) files.push_back(d.file);
+        if (d.has_block) todo.push_back(&d.block);
+      }
+    }
+  }
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::printf("# configuration file %s:\n%s\n", f.c_str(), text.str().c_str());
+  }
+}
+
+// -s: the signal to the pid in the configuration's `pid` file.
+int sendSignal(const CommandLine& line, const EdgeConfig& config) {
+  if (config.pid_file.empty()) {
+    std::fprintf(stderr, "surge-edge: no \"pid\" file in %s: nothing to signal\n",
+                 config.path.c_str());
+    return 1;
+  }
+  std::ifstream in(config.pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    std::fprintf(stderr, "surge-edge: invalid PID number in \"%s\"\n", config.pid_file.c_str());
+    return 1;
+  }
+  const int sig = line.signal == "stop"     ? SIGTERM
+                  : line.signal == "quit"   ? SIGQUIT
+                  : line.signal == "reopen" ? SIGUSR1
+                                            : SIGHUP;
+  if (::kill(static_cast<pid_t>(pid), sig) != 0) {
+    std::fprintf(stderr, "surge-edge: kill(%ld, %d) failed (%d: %s)\n", pid, sig, errno,
+                 std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+// `daemon on`: into the background before any thread starts; the parent exits at once, as
+// nginx's does.
+void daemonize() {
+  pid_t child = ::fork();
+  if (child < 0) {
+    std::fprintf(stderr, "surge-edge: fork() failed (%d: %s)\n", errno, std::strerror(errno));
+    std::exit(1);
+  }
+  if (child > 0) std::_Exit(0);
+  ::setsid();
+  int null = ::open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(null, STDOUT_FILENO);
+    if (null > STDERR_FILENO) ::close(null);
+  }
+}
+
+bool writePidFile(const std::string& path) {
+  if (path.empty()) return true;
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr || std::fprintf(f, "%d\n", static_cast<int>(::getpid())) < 0 ||
+      std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "surge-edge: cannot write pid file \"%s\" (%d: %s)\n", path.c_str(), errno,
+                 std::strerror(errno));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string path;
-  bool test_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-t") {
-      test_only = true;
-    } else if (a == "-c" && i + 1 < argc) {
-      path = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      return usage(a == "-c" ? "-c needs a file" : "unknown option " + a);
-    }
-  }
-  if (path.empty()) return usage("no configuration: -c FILE");
-
-  auto config = surge::edge::loadEdgeConfig(path);
-  if (!config) {
-    std::fprintf(stderr, "surge-edge: %s\n", config.error().c_str());
-    if (test_only)
-      std::fprintf(stderr, "surge-edge: configuration file %s test failed\n", path.c_str());
+  auto parsed = surge::edge::parseCommandLine(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "surge-edge: %s\n%s", parsed.error().c_str(),
+                 surge::edge::commandLineUsage());
     return 1;
   }
-  auto keys = loadKeys(*config.value());
-  if (keys) {
-    auto queue_keys = loadQueueKeys(*config.value());
-    if (!queue_keys) keys = surge::cache::fail(queue_keys.error());
-  }
-  auto ops_keys = loadOpsKeys(*config.value());
-  if (keys && !ops_keys) keys = surge::cache::fail(ops_keys.error());
-  if (!keys) {
-    std::fprintf(stderr, "surge-edge: %s\n", keys.error().c_str());
-    if (test_only)
-      std::fprintf(stderr, "surge-edge: configuration file %s test failed\n", path.c_str());
-    return 1;
-  }
-  if (test_only) {
-    std::fprintf(stderr, "surge-edge: the configuration file %s syntax is ok\n", path.c_str());
-    std::fprintf(stderr, "surge-edge: configuration file %s test is successful\n", path.c_str());
+  const CommandLine& line = parsed.value();
+  if (line.help) {
+    std::fputs(surge::edge::commandLineUsage(), stdout);
     return 0;
   }
+  if (line.version) {
+    std::fputs(surge::edge::versionText(line.configure).c_str(), stderr);
+    if (!line.test && line.signal.empty()) return 0;
+  }
+  if (line.error_log != "stderr" && !redirectErrors(line.error_log)) return 1;
+
+  auto loaded = load(line);
+  if (line.test) {
+    if (!loaded) {
+      std::fprintf(stderr, "surge-edge: %s\n", loaded.error().c_str());
+      std::fprintf(stderr, "surge-edge: configuration file %s test failed\n", line.config.c_str());
+      return 1;
+    }
+    if (!line.quiet) {
+      std::fprintf(stderr, "surge-edge: the configuration file %s syntax is ok\n",
+                   line.config.c_str());
+      std::fprintf(stderr, "surge-edge: configuration file %s test is successful\n",
+                   line.config.c_str());
+    }
+    if (line.dump) dumpConfiguration(line.config);
+    return 0;
+  }
+  if (!loaded) {
+    std::fprintf(stderr, "surge-edge: %s\n", loaded.error().c_str());
+    return 1;
+  }
+  const std::shared_ptr<const EdgeConfig> config = loaded->config;
+  if (!line.signal.empty()) return sendSignal(line, *config);
+  if (!redirectErrors(config->error_log)) return 1;
+  if (config->rlimit_nofile > 0) {
+    rlimit lim{config->rlimit_nofile, config->rlimit_nofile};
+    rlimit now{};
+    // Above the hard limit only with the privilege to raise it; else as far as the hard limit.
+    if (::getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_max > lim.rlim_max)
+      lim.rlim_max = now.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      std::fprintf(stderr, "surge-edge: setrlimit(RLIMIT_NOFILE, %llu) failed (%d: %s)\n",
+                   static_cast<unsigned long long>(config->rlimit_nofile), errno,
+                   std::strerror(errno));
+      return 1;
+    }
+  }
+  if (config->daemon) daemonize();
 
   // Signals are taken by this thread with sigwait; every thread started below inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1})
+    sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  surge::edge::EdgeServer server(config.value(), std::move(keys.value()),
-                                 loadQueueKeys(*config.value()).value());
-  server.setOpsKeys(std::move(ops_keys.value()));
+  surge::edge::EdgeServer server(config, std::move(loaded->keys), std::move(loaded->queue_keys));
+  server.setOpsKeys(std::move(loaded->ops_keys));
   auto started = server.start();
   if (!started) {
     std::fprintf(stderr, "surge-edge: %s\n", started.error().c_str());
     return 1;
   }
   std::fprintf(stderr, "surge-edge: listening on %s:%d with %d workers\n",
-               config.value()->server.host.c_str(), server.port(), config.value()->server.workers);
+               config->server.host.c_str(), server.port(), config->server.workers);
   if (server.tlsPort() >= 0) {
-    std::fprintf(stderr, "surge-edge: TLS on %s:%d (%s)\n", config.value()->server.host.c_str(),
-                 server.tlsPort(), config.value()->tls.certificate.c_str());
+    std::fprintf(stderr, "surge-edge: TLS on %s:%d (%s)\n", config->server.host.c_str(),
+                 server.tlsPort(), config->tls.certificate.c_str());
   }
+  // Written once the sockets listen: whoever waits for the pid file may connect (nginx's test
+  // harness does).
+  if (!writePidFile(config->pid_file)) {
+    server.drainAndStop(std::chrono::seconds(0));
+    return 1;
+  }
+  const std::string pid_file = config->pid_file;
+  std::string error_log = config->error_log;
 
   surge::cache::notifyServiceManager("READY=1\nSTATUS=serving");
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGUSR1) {
+      // logrotate moved the files: open them again by name.
+      redirectErrors(error_log);
+      std::string failed = server.reopenLogs();
+      if (!failed.empty()) std::fprintf(stderr, "surge-edge: reopen: %s\n", failed.c_str());
+      continue;
+    }
     if (sig == SIGHUP) {
       surge::cache::notifyServiceManager("RELOADING=1");
       // Whatever happens, the service is ready again (with the new or the running configuration).
       struct Ready {
         ~Ready() { surge::cache::notifyServiceManager("READY=1"); }
       } ready;
-      auto next = surge::edge::loadEdgeConfig(path);
+      auto next = load(line);
       if (!next) {
         std::fprintf(stderr, "surge-edge: reload refused, running configuration kept: %s\n",
                      next.error().c_str());
         continue;
       }
-      auto next_keys = loadKeys(*next.value());
-      auto next_queue_keys = loadQueueKeys(*next.value());
-      if (next_keys && !next_queue_keys) next_keys = surge::cache::fail(next_queue_keys.error());
-      auto next_ops_keys = loadOpsKeys(*next.value());
-      if (next_keys && !next_ops_keys) next_keys = surge::cache::fail(next_ops_keys.error());
-      if (!next_keys) {
-        std::fprintf(stderr, "surge-edge: reload refused, running configuration kept: %s\n",
-                     next_keys.error().c_str());
-        continue;
+      if (next->config->pid_file != pid_file || next->config->daemon != config->daemon) {
+        std::fprintf(stderr, "surge-edge: reload: \"pid\" and \"daemon\" change on restart only\n");
       }
-      server.setOpsKeys(std::move(next_ops_keys.value()));
-      for (const std::string& note : server.reload(next.value(), std::move(next_keys.value()),
-                                                   std::move(next_queue_keys.value()))) {
+      if (next->config->error_log != error_log) {
+        error_log = next->config->error_log;
+        redirectErrors(error_log);
+      }
+      server.setOpsKeys(std::move(next->ops_keys));
+      for (const std::string& note :
+           server.reload(next->config, std::move(next->keys), std::move(next->queue_keys))) {
         std::fprintf(stderr, "surge-edge: reload: %s\n", note.c_str());
       }
       std::fprintf(stderr, "surge-edge: configuration reloaded\n");
@@ -158,6 +297,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "surge-edge: %s: draining\n", strsignal(sig));
     surge::cache::notifyServiceManager("STOPPING=1");
     server.drainAndStop(std::chrono::seconds(10));
+    if (!pid_file.empty()) ::unlink(pid_file.c_str());
     std::fprintf(stderr, "surge-edge: stopped\n");
     return 0;
   }

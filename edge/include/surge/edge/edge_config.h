@@ -39,6 +39,13 @@ struct Location {
 struct EdgeConfig {
   std::string path;  // the file it came from
 
+  // The main context, as nginx's. A restart changes them.
+  std::string pid_file;        // `pid`: written once serving, removed at exit; "" none
+  bool daemon = false;         // `daemon on`: into the background before serving (surge's default
+                               // is off: systemd runs it as Type=notify)
+  std::string error_log;       // `error_log FILE [LEVEL]`: where messages go; "" standard error
+  uint64_t rlimit_nofile = 0;  // `worker_rlimit_nofile`: the descriptor limit set at start; 0 keep
+
   // Changing these needs a restart (SIGHUP logs that and keeps the running values), except
   // server.tls: a reload swaps the certificate for new connections.
   http::ServerOptions server;
@@ -73,7 +80,13 @@ struct EdgeConfig {
   const http::AccessRules& statusAccess(std::string_view path) const;
 };
 
+// Where a configuration comes from besides its file (nginx's -p and -g).
+struct ConfigSource {
+  std::string prefix;   // relative paths resolve against it; "" the file's directory
+  std::string globals;  // main-context directives read before the file's
+};
+
 cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
-    const std::string& path);
+    const std::string& path, const ConfigSource& source = {});
 
 }  // namespace surge::edge

@@ -34,6 +34,9 @@ class EdgeServer : public http::Handler {
   // SIGHUP: what can change at runtime changes; the rest is reported and kept.
   std::vector<std::string> reload(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
                                   cache::Keyring queue_keyring = {});
+  // SIGUSR1 (nginx's "reopen"): the access log is opened again by its name (logrotate moved it).
+  // Returns what failed, "" when nothing did.
+  std::string reopenLogs();
   // SIGTERM: stop accepting, finish what is in progress (at most `grace`), stop.
   void drainAndStop(std::chrono::milliseconds grace);
   int port() const { return server_ ? server_->port() : 0; }
