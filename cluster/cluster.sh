@@ -36,6 +36,11 @@ CLUSTER_ACCESS_LOG=${CLUSTER_ACCESS_LOG:-on}
 # opening day gives the read path precedence over the booking path).
 declare -gA CLUSTER_SHARES=([lb]=1024 [ed1]=1024 [ed2]=1024 [ed3]=1024 [db]=1024 [mc1]=1024
   [mc2]=1024 [mc3]=1024 [or1]=1024 [or2]=1024)
+# Cores a host may run on (taskset lists), from CLUSTER_PINS="ed1=0 db=1 ..."; a host not named
+# runs on every core. Unset by default: hosts share both cores as separate machines share none.
+declare -gA CLUSTER_PIN=()
+for pin in ${CLUSTER_PINS:-}; do CLUSTER_PIN[${pin%%=*}]=${pin#*=}; done
+unset pin
 CLUSTER_URL=http://$CLUSTER_NET.${CLUSTER_IP[lb]}/
 CLUSTER_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:6432/surge
 CLUSTER_DIRECT_STORE=postgresql://postgres@$CLUSTER_NET.${CLUSTER_IP[db]}:5432/surge
@@ -135,9 +140,10 @@ cluster_net_down() {
 # (inside the namespace /sys is the namespace's own, without the cgroup tree), then ip netns exec
 # execs CMD: the pid is CMD's own.
 cluster_run() {
-  local h=$1 name=$2
+  local h=$1 name=$2 pin=()
   shift 2
-  cluster_in_cgroup "$(cluster_cgroup "$h")" ip netns exec "sg-$h" "$@" \
+  [[ -n ${CLUSTER_PIN[$h]:-} ]] && pin=(taskset -c "${CLUSTER_PIN[$h]}")
+  cluster_in_cgroup "$(cluster_cgroup "$h")" "${pin[@]}" ip netns exec "sg-$h" "$@" \
     >>"$CLUSTER_DIR/logs/$name.log" 2>&1 &
   echo $! >"$CLUSTER_DIR/pids/$name"
   disown $!  # stopped by pid (cluster_kill9, cluster_down), never waited for by this shell
