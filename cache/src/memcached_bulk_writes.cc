@@ -212,7 +212,10 @@ bool MemcachedClient::exchange(
 std::vector<std::string> MemcachedClient::setMany(
     const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
   std::vector<std::string> failed;
-  for (auto& [address, share] : shareByServer(items, failed)) {
+  // Not a structured binding: the parsers below capture them (clang 15 cannot capture a binding).
+  for (auto& entry : shareByServer(items, failed)) {
+    const std::string& address = entry.first;
+    const ServerShare& share = entry.second;
     std::string out;
     size_t bytes = 0;
     for (size_t i : share.indexes)
@@ -251,7 +254,9 @@ NewerWrites MemcachedClient::setManyNewer(
     const std::vector<std::pair<std::string, std::string>>& items, const VersionOf& version_of,
     std::chrono::seconds ttl) {
   NewerWrites result;
-  for (auto& [address, share] : shareByServer(items, result.failed)) {
+  for (auto& entry : shareByServer(items, result.failed)) {
+    const std::string& address = entry.first;
+    const ServerShare& share = entry.second;
     std::vector<uint64_t> ours(items.size(), 0);
     std::vector<size_t> pending;
     for (size_t i : share.indexes) {
