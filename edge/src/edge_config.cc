@@ -1,5 +1,8 @@
 #include "surge/edge/edge_config.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +23,12 @@ using nginx_compat::locationOf;
 struct Loader {
   std::string base_dir;
   std::string error;
-  std::vector<std::pair<std::string, std::pair<std::string, int>>> upstreams;  // name -> addr
+  struct Upstream {
+    std::string name, host;
+    int port = 0;
+    std::string where;  // its server's file:line
+  };
+  std::vector<Upstream> upstreams;
   std::string proxy_target;  // the one upstream locations proxy to
   std::string proxy_where;
   std::string default_root;
@@ -101,6 +109,34 @@ struct Loader {
       return false;
     }
     port = static_cast<int>(p);
+    return true;
+  }
+
+  // `host` resolved now, at load (`-t` and SIGHUP included; never on an event loop): its first
+  // IPv4 address in `address`. A name that does not resolve is refused, as nginx refuses it.
+  bool resolveHost(const std::string& where, const std::string& host, int port,
+                   std::string& address) {
+    in_addr literal{};
+    if (inet_pton(AF_INET, host.c_str(), &literal) == 1) {
+      address = host;
+      return true;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr) {
+      if (error.empty()) {
+        error = where + ": host not found in \"" + host + ":" + std::to_string(port) + "\" (" +
+                gai_strerror(rc) + ")";
+      }
+      return false;
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
+    freeaddrinfo(res);
+    address = text;
     return true;
   }
 
@@ -249,7 +285,7 @@ struct Loader {
       if (d.name != "upstream") continue;
       if (d.args.size() != 1) return fail(d, "invalid number of arguments in \"upstream\"");
       if (!block(d)) return false;
-      std::string host;
+      std::string host, where;
       int port = 0;
       bool have = false;
       for (const Directive& u : d.block) {
@@ -259,6 +295,7 @@ struct Loader {
           }
           if (have) return fail(u, "only one server per upstream is supported");
           if (!hostPort(u, u.args[0], host, port)) return false;
+          where = locationOf(u);
           have = true;
         } else if (u.name == "keepalive") {
           if (!args(u, 1, 1)) return false;
@@ -270,7 +307,7 @@ struct Loader {
         }
       }
       if (!have) return fail(d, "upstream \"" + d.args[0] + "\" has no server");
-      upstreams.push_back({d.args[0], {host, port}});
+      upstreams.push_back({d.args[0], host, port, where});
     }
     for (const Directive& d : block_in) {
       const std::string& n = d.name;
@@ -375,6 +412,7 @@ struct Loader {
           if (other.name == peer.name) return fail(d, "duplicate peer \"" + peer.name + "\"");
         }
         if (!hostPort(d, d.args[1], peer.host, peer.port)) return false;
+        if (!resolveHost(locationOf(d), peer.host, peer.port, peer.address)) return false;
         c.ops_peers.push_back(std::move(peer));
       } else if (n == "surge_ops_keys") {
         if (!args(d, 1, 1)) return false;
@@ -456,10 +494,12 @@ struct Loader {
     if (!proxy_target.empty()) {
       std::string target = proxy_target;
       auto up = std::find_if(upstreams.begin(), upstreams.end(),
-                             [&](const auto& u) { return u.first == target; });
+                             [&](const Upstream& u) { return u.name == target; });
+      std::string where = proxy_where;
       if (up != upstreams.end()) {
-        c.origin.host = up->second.first;
-        c.origin.port = up->second.second;
+        c.origin.host = up->host;
+        c.origin.port = up->port;
+        where = up->where;
       } else {
         Directive fake;
         fake.name = "proxy_pass";
@@ -469,6 +509,7 @@ struct Loader {
           return false;
         }
       }
+      if (!resolveHost(where, c.origin.host, c.origin.port, c.origin.address)) return false;
       c.have_origin = true;
     }
     return true;

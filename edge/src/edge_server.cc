@@ -93,6 +93,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   for (const EdgeConfig::Peer& peer : config_->ops_peers) {
     OriginOptions o;
     o.host = peer.host;
+    o.address = peer.address;
     o.port = peer.port;
     o.keepalive = 2;
     o.max_inflight = 16;
@@ -217,6 +218,7 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     // Pooled connections would keep going to the old address: the upstream is restart-only.
     kept.push_back("the upstream server changes on restart only");
     origin.host = now.origin.host;
+    origin.address = now.origin.address;
     origin.port = now.origin.port;
   }
   origin_->setOptions(origin);

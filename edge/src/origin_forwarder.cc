@@ -18,11 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int64_t steadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
 timeval toTimeval(std::chrono::milliseconds ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000),
                  static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
@@ -56,27 +51,7 @@ bool hasHeader(std::string_view lines, std::string_view name) {
 
 using http::jsonError;
 
-// A number in [0, 1) for the Retry-After spread: xorshift per thread, no locks, no exceptions.
-double spread() {
-  thread_local uint64_t state =
-      static_cast<uint64_t>(steadyMs()) ^ reinterpret_cast<uintptr_t>(&state) ^ 0x9e3779b97f4a7c15;
-  state ^= state << 13;
-  state ^= state >> 7;
-  state ^= state << 17;
-  return static_cast<double>(state >> 11) / static_cast<double>(uint64_t{1} << 53);
-}
-
 }  // namespace
-
-int64_t backlogRetryAfter(uint64_t shed, uint64_t answered, double spread) {
-  // Nothing answered while the cap is full: origin is slow, and the backlog drains no faster
-  // than one answer per window.
-  double base =
-      1.0 + static_cast<double>(shed) / static_cast<double>(std::max<uint64_t>(answered, 1));
-  double seconds = base * (1.0 + std::clamp(spread, 0.0, 1.0) / 2);
-  if (!(seconds < static_cast<double>(kMaxShedRetryAfter))) return kMaxShedRetryAfter;
-  return std::max<int64_t>(1, static_cast<int64_t>(seconds));
-}
 
 bool isHopByHop(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection",
@@ -209,7 +184,7 @@ class OriginForwarder::Pool {
 
   int64_t retryAfter() const {
     int64_t s = 1;
-    owner_.backingOff(s);
+    owner_.circuit_.backingOff(s);
     return s;
   }
 
@@ -231,7 +206,9 @@ class OriginForwarder::Pool {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(o.port));
-    if (inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) return nullptr;
+    // Resolved when the configuration was loaded: never a DNS lookup on the event loop.
+    const std::string& address = o.address.empty() ? o.host : o.address;
+    if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return nullptr;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return nullptr;
     int one = 1;
@@ -422,8 +399,7 @@ class OriginForwarder::Pool {
   }
 
   void finish(Conn*, std::unique_ptr<Exchange> ex, http::Response answer) {
-    owner_.inflight_.fetch_sub(1, std::memory_order_relaxed);
-    owner_.inflight_gauge_.add(-1);
+    owner_.cap_.leave();
     ex->done(std::move(answer));
   }
 
@@ -461,22 +437,14 @@ class OriginForwarder::Pool {
 OriginForwarder::OriginForwarder(OriginOptions options, int workers,
                                  cache::MetricsRegistry& metrics)
     : options_(std::move(options)),
-      inflight_gauge_(metrics.gauge("surge_edge_origin_inflight",
-                                    "Requests sent to origin and not answered yet")),
-      shed_(metrics.counter("surge_edge_origin_shed_total",
-                            "Writes answered 503 at once: over the in-flight cap or origin down")),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)")),
       forwarded_(
           metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin")),
       reused_(metrics.counter("surge_edge_origin_connections_reused_total",
                               "Requests sent on a kept-alive origin connection")),
-      shed_retry_after_(
-          metrics.gauge("surge_edge_origin_shed_retry_after_seconds",
-                        "Retry-After given to writes shed over the in-flight cap, before its "
-                        "spread: 1 + shed / answered in the last second")) {
+      cap_(metrics, forwarded_) {
   pools_.resize(static_cast<size_t>(workers));
-  window_start_ms_.store(steadyMs(), std::memory_order_relaxed);
 }
 
 OriginForwarder::~OriginForwarder() = default;
@@ -491,91 +459,17 @@ void OriginForwarder::setOptions(const OriginOptions& options) {
   options_ = options;
 }
 
-// The circuit. Closed: everything goes to origin; kTripAfter failed exchanges in a row open it.
-// Open: everything is shed for the backoff (250 ms doubling to 5 s). Then half-open: one request
-// goes through as the probe, the rest are still shed; the probe's success closes the circuit, its
-// failure opens it again for twice as long. Outcomes of exchanges admitted before the circuit
-// opened change nothing (a burst of timeouts is one failure, not six doublings; a late success is
-// not a probe), and operator traffic (the dashboard's scrape of origin's /metrics) never touches
-// it: a scrape that succeeds says nothing about bookings.
-void OriginForwarder::succeeded(Role role) {
-  if (role == Role::kOps) return;
-  consecutive_failures_.store(0, std::memory_order_relaxed);
-  if (role != Role::kProbe) return;
-  backoff_ms_.store(0, std::memory_order_relaxed);
-  down_until_ms_.store(0, std::memory_order_relaxed);
-  probe_since_ms_.store(0, std::memory_order_relaxed);
-}
-
-void OriginForwarder::failed(Role role) {
-  if (role == Role::kOps) return;
+CircuitBreaker::Options OriginForwarder::circuitOptions() const {
   OriginOptions o = options();
-  if (role == Role::kProbe) {
-    int64_t backoff = std::max(backoff_ms_.load(std::memory_order_relaxed), o.backoff_min.count());
-    backoff = std::min(backoff * 2, o.backoff_max.count());
-    backoff_ms_.store(backoff, std::memory_order_relaxed);
-    down_until_ms_.store(steadyMs() + backoff, std::memory_order_relaxed);
-    probe_since_ms_.store(0, std::memory_order_relaxed);
-    return;
-  }
-  if (backoff_ms_.load(std::memory_order_relaxed) != 0) return;  // already open
-  if (consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1 < kTripAfter) return;
-  int64_t expected = 0;
-  if (backoff_ms_.compare_exchange_strong(expected, o.backoff_min.count(),
-                                          std::memory_order_relaxed)) {
-    down_until_ms_.store(steadyMs() + o.backoff_min.count(), std::memory_order_relaxed);
-  }
-}
-
-bool OriginForwarder::backingOff(int64_t& retry_after_s) const {
-  int64_t left = down_until_ms_.load(std::memory_order_relaxed) - steadyMs();
-  if (left <= 0) return false;
-  retry_after_s = std::max<int64_t>(1, (left + 999) / 1000);
-  return true;
-}
-
-// Rolls the window at most once a second, on the shedding path only: a window that lasted longer
-// (nothing was shed for a while) still gives the right ratio.
-int64_t OriginForwarder::shedRetryAfter() {
-  int64_t now = steadyMs();
-  int64_t start = window_start_ms_.load(std::memory_order_relaxed);
-  if (now - start >= 1000 &&
-      window_start_ms_.compare_exchange_strong(start, now, std::memory_order_relaxed)) {
-    uint64_t shed = shed_.value();
-    uint64_t answered = forwarded_.value();
-    last_shed_.store(shed - window_shed_at_.exchange(shed, std::memory_order_relaxed),
-                     std::memory_order_relaxed);
-    last_answered_.store(
-        answered - window_answered_at_.exchange(answered, std::memory_order_relaxed),
-        std::memory_order_relaxed);
-    shed_retry_after_.set(backlogRetryAfter(last_shed_.load(std::memory_order_relaxed),
-                                            last_answered_.load(std::memory_order_relaxed), 0));
-  }
-  return backlogRetryAfter(last_shed_.load(std::memory_order_relaxed),
-                           last_answered_.load(std::memory_order_relaxed), spread());
+  // A probe that never reports back stops counting once it is older than any exchange may take
+  // (a retried one takes two).
+  return CircuitBreaker::Options{o.backoff_min, o.backoff_max,
+                                 std::max(2 * (o.connect_timeout + o.read_timeout), o.backoff_max)};
 }
 
 bool OriginForwarder::healthy() const {
   int64_t ignored = 0;
-  return !backingOff(ignored);
-}
-
-// Whether a request may go to origin now, and as what (see succeeded/failed). A probe that never
-// reports back stops counting once it is older than any exchange may take (a retried one takes
-// two), with the longest backoff as a floor so zero timeouts cannot turn it into a flood.
-bool OriginForwarder::admit(const OriginOptions& o, int64_t& retry_after_s, Role& role) {
-  role = Role::kNormal;
-  if (backingOff(retry_after_s)) return false;
-  if (backoff_ms_.load(std::memory_order_relaxed) == 0) return true;
-  retry_after_s = 1;
-  int64_t now = steadyMs();
-  int64_t since = probe_since_ms_.load(std::memory_order_relaxed);
-  int64_t expiry =
-      std::max<int64_t>(2 * (o.connect_timeout + o.read_timeout).count(), o.backoff_max.count());
-  if (since != 0 && now - since < expiry) return false;
-  if (!probe_since_ms_.compare_exchange_strong(since, now, std::memory_order_relaxed)) return false;
-  role = Role::kProbe;
-  return true;
+  return !circuit_.backingOff(ignored);
 }
 
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
@@ -583,22 +477,17 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                               uint64_t ticket_number, Done done, bool ops) {
   OriginOptions o = options();
   // The cap first, so that a request it sheds cannot have taken the probe.
-  if (inflight_.fetch_add(1, std::memory_order_relaxed) >= o.max_inflight) {
-    inflight_.fetch_sub(1, std::memory_order_relaxed);
-    int64_t retry_after = shedRetryAfter();  // before this shed counts: it is the window's
-    shed_.add();
+  int64_t retry_after = 1;
+  if (!cap_.enter(o.max_inflight, retry_after)) {
     return done(
         jsonError(503, "overloaded", "too many bookings in flight; retry shortly", retry_after));
   }
-  int64_t retry_after = 1;
   Role role = Role::kOps;
-  if (!ops && !admit(o, retry_after, role)) {
-    inflight_.fetch_sub(1, std::memory_order_relaxed);
-    shed_.add();
+  if (!ops && !circuit_.admit(circuitOptions(), retry_after, role)) {
+    cap_.shedAfterEntering();
     return done(jsonError(503, "origin_unavailable", "origin is failing; retrying it after a pause",
                           retry_after));
   }
-  inflight_gauge_.add(1);
 
   std::string bytes;
   bytes.reserve(512 + request.body.size());

@@ -1,7 +1,9 @@
 // loadEdgeConfig: values of a full configuration, file:line errors, and location matching.
 #include "surge/edge/edge_config.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -462,6 +464,36 @@ TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   proxy_pass http://nosuch;\n  }\n"
                       " }\n}\n"),
             at(4, "proxy_pass target \"nosuch\" is neither an upstream nor host:port"));
+}
+
+// An origin named by host is resolved when the configuration is loaded (so by -t, and never on
+// an event loop), or refused with the line that names it.
+TEST_F(EdgeConfigTest, OriginHostNamesAreResolvedAtLoadOrRefused) {
+  char name[256] = {};
+  ASSERT_EQ(::gethostname(name, sizeof name - 1), 0);
+  auto c = loadOk("http {\n upstream o {\n  server " + std::string(name) +
+                  ":8081;\n }\n server {\n  location /api/ { proxy_pass http://o; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->origin.host, name);  // what the Host header says
+  in_addr a{};
+  EXPECT_EQ(inet_pton(AF_INET, c->origin.address.c_str(), &a), 1) << c->origin.address;
+  auto literal = loadOk(
+      "http {\n server {\n  location /api/ { proxy_pass http://10.1.2.3:81; }\n"
+      " }\n}\n");
+  ASSERT_TRUE(literal);
+  EXPECT_EQ(literal->origin.address, "10.1.2.3");
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server surge-no-such-host.invalid:8081;\n }\n"
+                      " server {\n  location /api/ { proxy_pass http://o; }\n }\n}\n")
+                .rfind(at(3, "host not found in \"surge-no-such-host.invalid:8081\""), 0),
+            0u);
+  EXPECT_EQ(loadError("http {\n server {\n  location /api/ {\n   proxy_pass "
+                      "http://surge-no-such-host.invalid:81;\n  }\n }\n}\n")
+                .rfind(at(4, "host not found"), 0),
+            0u);
+  EXPECT_EQ(loadError("http {\n surge_ops_peer b surge-no-such-host.invalid:8080;\n server {\n"
+                      "  root /srv;\n }\n}\n")
+                .rfind(at(2, "host not found"), 0),
+            0u);
 }
 
 TEST_F(EdgeConfigTest, ExactAndPrefixOfTheSamePathAreNotDuplicates) {

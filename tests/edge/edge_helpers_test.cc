@@ -173,31 +173,6 @@ TEST(UpstreamHeadTest, IsHopByHop) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// backlogRetryAfter
-
-TEST(BacklogRetryAfterTest, NothingShedIsOneSecond) {
-  EXPECT_EQ(backlogRetryAfter(0, 0, 0), 1);
-  EXPECT_EQ(backlogRetryAfter(0, 500, 0), 1);
-  EXPECT_EQ(backlogRetryAfter(0, 500, 0.99), 1);  // 1.495 s: whole seconds, rounded down
-}
-
-TEST(BacklogRetryAfterTest, GrowsWithTheShedPerAnswer) {
-  // 3,000 shed while origin answered 1,500: the shed come back over 3 s, not 1.
-  EXPECT_EQ(backlogRetryAfter(3000, 1500, 0), 3);
-  EXPECT_EQ(backlogRetryAfter(3000, 1500, 0.5), 3);   // 3.75
-  EXPECT_EQ(backlogRetryAfter(3000, 1500, 0.99), 4);  // 4.485
-  EXPECT_EQ(backlogRetryAfter(100, 1000, 0), 1);      // a few shed: still 1
-  EXPECT_EQ(backlogRetryAfter(1000, 1000, 0), 2);
-}
-
-TEST(BacklogRetryAfterTest, NothingAnsweredCountsAsOneAnswerAndTheTopIsTenSeconds) {
-  EXPECT_EQ(backlogRetryAfter(3, 0, 0), 4);
-  EXPECT_EQ(backlogRetryAfter(1000, 0, 0), kMaxShedRetryAfter);
-  EXPECT_EQ(backlogRetryAfter(UINT64_MAX, 1, 0.99), kMaxShedRetryAfter);
-  EXPECT_EQ(backlogRetryAfter(17, 2, 0.99), kMaxShedRetryAfter);  // 9.5 * 1.495
-}
-
 TEST(BacklogRetryAfterTest, SpreadOutsideItsRangeIsClamped) {
   EXPECT_EQ(backlogRetryAfter(3000, 1500, -5), 3);
   EXPECT_EQ(backlogRetryAfter(3000, 1500, 7), 4);  // 4.5

@@ -64,6 +64,7 @@ struct EdgeConfig {
   std::string name = "this";        // surge_name: how the dashboard calls this edge
   struct Peer {
     std::string name, host;
+    std::string address;  // host resolved at load
     int port = 0;
   };
   std::vector<Peer> ops_peers;      // surge_ops_peer: other edges the dashboard shows (restart)

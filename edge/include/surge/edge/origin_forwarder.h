@@ -16,12 +16,15 @@
 #include <vector>
 
 #include "surge/cache/metrics.h"
+#include "surge/edge/circuit_breaker.h"
+#include "surge/edge/inflight_cap.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
 
 struct OriginOptions {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // as configured: what the Host header says
+  std::string address;             // `host` resolved at config load (IPv4); "" when a literal
   int port = 8081;
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};
@@ -46,15 +49,6 @@ int parseUpstreamHead(std::string_view input, UpstreamHead& head);
 // Is this header hop-by-hop (RFC 9110 7.6.1) or one the edge sets itself?
 bool isHopByHop(std::string_view name);
 
-// Retry-After, in seconds, for a write shed over the in-flight cap: how long the backlog needs to
-// drain. In the last window origin answered `answered` writes and the edge shed `shed`; each shed
-// client comes back, so 1 + shed/answered seconds spreads them over the time origin takes to serve
-// them, instead of bringing them all back the next second to be shed again (each shed is a request
-// the edge serves for nothing, beside the reads). `spread` in [0, 1) adds up to half again, so
-// that clients obeying it to the second do not return in step. From 1 to kMaxShedRetryAfter.
-inline constexpr int64_t kMaxShedRetryAfter = 10;
-int64_t backlogRetryAfter(uint64_t shed, uint64_t answered, double spread);
-
 class OriginForwarder {
  public:
   OriginForwarder(OriginOptions options, int workers, cache::MetricsRegistry& metrics);
@@ -75,37 +69,21 @@ class OriginForwarder {
 
  private:
   friend class Pool;
-  enum class Role { kNormal, kProbe, kOps };
-  static constexpr int kTripAfter = 5;  // failed exchanges in a row that open the circuit
+  using Role = CircuitBreaker::Role;
   OriginOptions options() const;
-  void succeeded(Role role);
-  void failed(Role role);
-  bool backingOff(int64_t& retry_after_s) const;
-  bool admit(const OriginOptions& o, int64_t& retry_after_s, Role& role);
-  int64_t shedRetryAfter();  // backlogRetryAfter over the last full second
+  CircuitBreaker::Options circuitOptions() const;
+  void succeeded(Role role) { circuit_.succeeded(role); }
+  void failed(Role role) { circuit_.failed(circuitOptions(), role); }
 
   mutable std::mutex options_mutex_;
   OriginOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
-  std::atomic<size_t> inflight_{0};
-  std::atomic<int64_t> down_until_ms_{0};  // steady clock
-  std::atomic<int64_t> backoff_ms_{0};
-  std::atomic<int64_t> probe_since_ms_{0};  // half-open: when the one request let through left
-  std::atomic<int> consecutive_failures_{0};
-  // The shed/answered window behind shedRetryAfter: counter values when the current window
-  // began, and the last full window's counts (approximate under races, which is enough).
-  std::atomic<int64_t> window_start_ms_{0};
-  std::atomic<uint64_t> window_shed_at_{0};
-  std::atomic<uint64_t> window_answered_at_{0};
-  std::atomic<uint64_t> last_shed_{0};
-  std::atomic<uint64_t> last_answered_{0};
 
-  cache::Gauge& inflight_gauge_;
-  cache::Counter& shed_;
   cache::Counter& errors_;
   cache::Counter& forwarded_;
   cache::Counter& reused_;
-  cache::Gauge& shed_retry_after_;
+  CircuitBreaker circuit_;
+  InflightCap cap_;  // after forwarded_: the answers are its backlog's pace
 };
 
 }  // namespace surge::edge
