@@ -49,7 +49,7 @@ constexpr const char* kWithout[] = {
 const char* commandLineUsage() {
   return "usage: surge-edge [-?hvVtTq] [-s signal] [-p prefix] [-e filename] [-c filename]\n"
          "                  [-g directives]\n"
-         "  -?,-h         this help\n"
+         "  -?,-h,--help  this help\n"
          "  -v            show version and exit\n"
          "  -V            show version and configure options (what surge-edge implements)\n"
          "  -t            test the configuration and exit\n"
@@ -75,6 +75,10 @@ cache::Result<CommandLine, std::string> parseCommandLine(int argc, const char* c
   std::string config;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--help") {  // not nginx's, but what every other surge program takes
+      line.help = true;
+      continue;
+    }
     if (a.size() < 2 || a[0] != '-') return cache::fail("invalid option: \"" + a + "\"");
     // nginx takes flags together ("-tq") and a value attached or as the next argument ("-cfile").
     for (size_t k = 1; k < a.size(); ++k) {

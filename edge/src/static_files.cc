@@ -24,12 +24,6 @@ int hexValue(char c) {
   return -1;
 }
 
-bool parseU64(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
 // q-value of `coding` in Accept-Encoding: -1 when not listed (and no "*").
 double qualityOf(std::string_view header, std::string_view coding) {
   double star = -1;
@@ -130,50 +124,69 @@ std::optional<std::string> normalizePath(std::string_view raw) {
 
 RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges) {
   ranges.clear();
-  auto none = [&ranges] {
-    ranges.clear();
-    return RangeOutcome::kNone;
-  };
   header = http::trimOws(header);
-  if (header.substr(0, 6) != "bytes=") return RangeOutcome::kNone;
-  std::string_view spec = header.substr(6);
-  bool any = false;
-  uint64_t total = 0;
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    size_t comma = spec.find(',', pos);
-    std::string_view item = http::trimOws(
-        spec.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
-    pos = comma == std::string_view::npos ? spec.size() + 1 : comma + 1;
-    if (item.empty()) continue;
-    size_t dash = item.find('-');
-    if (dash == std::string_view::npos) return none();
-    std::string_view a = http::trimOws(item.substr(0, dash)),
-                     b = http::trimOws(item.substr(dash + 1));
-    uint64_t first = 0, last = 0;
-    if (a.empty()) {  // suffix: the last N bytes
-      uint64_t n = 0;
-      if (!parseU64(b, n)) return none();
-      any = true;
-      if (n == 0 || size == 0) continue;
-      first = n >= size ? 0 : size - n;
-      last = size - 1;
-    } else {
-      if (!parseU64(a, first)) return none();
-      if (b.empty()) {
-        last = size ? size - 1 : 0;
-      } else if (!parseU64(b, last) || last < first) {
-        return none();
-      }
-      any = true;
-      if (first >= size) continue;  // unsatisfiable part
-      last = std::min(last, size - 1);
-    }
-    ranges.push_back({first, last});
-    total += last - first + 1;
+  if (header.size() < 7 || !http::equalsIgnoreCase(header.substr(0, 6), "bytes=")) {
+    return RangeOutcome::kNone;
   }
-  if (!any) return RangeOutcome::kNone;
-  if (ranges.empty()) return RangeOutcome::kUnsatisfiable;
+  const std::string_view spec = header.substr(6);
+  size_t i = 0;
+  auto spaces = [&] {
+    while (i < spec.size() && spec[i] == ' ')
+      ++i;
+  };
+  auto number = [&](uint64_t& out) {
+    if (i >= spec.size() || spec[i] < '0' || spec[i] > '9') return false;
+    out = 0;
+    for (; i < spec.size() && spec[i] >= '0' && spec[i] <= '9'; ++i) {
+      const auto digit = static_cast<uint64_t>(spec[i] - '0');
+      if (out > (UINT64_MAX - digit) / 10) return false;
+      out = out * 10 + digit;
+    }
+    return true;
+  };
+  auto malformed = [&ranges] {
+    ranges.clear();
+    return RangeOutcome::kUnsatisfiable;
+  };
+  uint64_t total = 0;
+  while (true) {
+    // One part: "first-last", "first-" or "-suffix", spaces around; [start, end) below.
+    spaces();
+    uint64_t start = 0, end = 0, n = 0;
+    bool open_ended = false;
+    if (i < spec.size() && spec[i] == '-') {
+      ++i;
+      if (!number(n)) return malformed();
+      start = n < size ? size - n : 0;
+      end = size;
+    } else {
+      if (!number(start)) return malformed();
+      spaces();
+      if (i >= spec.size() || spec[i] != '-') return malformed();
+      ++i;
+      spaces();
+      open_ended = i == spec.size() || spec[i] == ',';
+      if (open_ended) {
+        end = size;
+      } else {
+        if (!number(n)) return malformed();
+        end = n >= size ? size : n + 1;
+      }
+    }
+    spaces();
+    if (i < spec.size() && spec[i] != ',') return malformed();
+    if (start < end) {
+      ranges.push_back({start, end - 1});
+      total += end - start;
+    } else if (start == 0) {
+      // Nothing to cut from (an empty file): the whole of it, as nginx answers.
+      ranges.clear();
+      return RangeOutcome::kNone;
+    }  // else a part beyond the end, or backwards ("5-3"): left out
+    if (i >= spec.size()) break;
+    ++i;  // the comma
+  }
+  if (ranges.empty()) return malformed();
   // Ranges adding up to more than the file (overlaps), or so many that the part headers outweigh
   // the parts (Apache's CVE-2011-3192 amplification): the whole file once is the cheaper answer.
   if (total > size || ranges.size() > kMaxRanges) {
@@ -301,6 +314,20 @@ std::optional<time_t> parseHttpDate(std::string_view text) {
     if (end != nullptr && *end == '\0') return timegm(&tm_utc);
   }
   return std::nullopt;
+}
+
+bool etagMatchesStrongly(std::string_view if_match, std::string_view etag) {
+  etag = http::trimOws(etag);
+  if (etag.substr(0, 2) == "W/") return false;  // a weak validator never matches strongly
+  size_t pos = 0;
+  while (pos <= if_match.size()) {
+    size_t comma = if_match.find(',', pos);
+    std::string_view item = http::trimOws(if_match.substr(
+        pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
+    pos = comma == std::string_view::npos ? if_match.size() + 1 : comma + 1;
+    if (item == "*" || (!item.empty() && item == etag)) return true;
+  }
+  return false;
 }
 
 bool etagMatches(std::string_view header, std::string_view etag) {
@@ -467,7 +494,15 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
     r.headers += "\r\n";
     return r;
   }
-  if (e->missing || !e->file) return error(404, "not_found", "no such file");
+  if (e->missing || !e->file) {
+    // A directory without its index: 403, as nginx answers without autoindex (it lists nothing).
+    if (path->back() == '/') {
+      const std::string dir = *path == "/" ? *path : path->substr(0, path->size() - 1);
+      if (lookup(location.root.empty() ? "/" : location.root, dir)->directory)
+        return error(403, "forbidden", "directory index is forbidden");
+    }
+    return error(404, "not_found", "no such file");
+  }
 
   Coding coding = chooseCoding(request.header("Accept-Encoding"), e->zst.has_value(),
                                e->br.has_value(), e->gz.has_value());
@@ -507,15 +542,26 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
     h += "Cache-Control: " + location.cache_control + "\r\n";
   }
 
-  // Validators: If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
-  std::string_view inm = request.header("If-None-Match");
-  bool not_modified = false;
-  if (!inm.empty()) {
-    not_modified = etagMatches(inm, etag);
-  } else if (std::string_view ims = request.header("If-Modified-Since"); !ims.empty()) {
-    auto t = parseHttpDate(ims);
-    not_modified = t && f.mtime <= *t;
+  // Preconditions, as nginx's not_modified filter has them. If-Unmodified-Since and If-Match
+  // fail with 412 (a date that does not parse fails too, as in nginx). The cache validators give
+  // 304 only when every one of them present says "not modified" (nginx's rule, where RFC 9110
+  // 13.2.2 would let If-None-Match alone decide), If-Modified-Since matching the file's date
+  // exactly (nginx's default, `if_modified_since exact`: a browser sends back the date it got).
+  if (std::string_view ius = request.header("If-Unmodified-Since"); !ius.empty()) {
+    auto t = parseHttpDate(ius);
+    if (!t || f.mtime > *t) return error(412, "precondition_failed", "the file has changed");
   }
+  if (std::string_view im = request.header("If-Match");
+      !im.empty() && !etagMatchesStrongly(im, etag))
+    return error(412, "precondition_failed", "the file is not the one asked for");
+  std::string_view inm = request.header("If-None-Match");
+  std::string_view ims = request.header("If-Modified-Since");
+  bool not_modified = !inm.empty() || !ims.empty();
+  if (!ims.empty()) {
+    auto t = parseHttpDate(ims);
+    not_modified = t && *t == f.mtime;
+  }
+  if (not_modified && !inm.empty()) not_modified = etagMatches(inm, etag);
   if (not_modified) {
     r.status = 304;
     return r;

@@ -40,9 +40,11 @@ ParseResult failWith(ParseError& error, int status, const char* reason) {
   return ParseResult::kError;
 }
 
-// Finds the end of one line ending in CRLF starting at `pos`. Refuses bare CR, bare LF and NUL.
-// Returns npos when the line is not complete yet; sets `bad` on a framing error.
-size_t lineEnd(std::string_view in, size_t pos, bool& bad) {
+// Finds the end of one line starting at `pos`: CRLF, or a bare LF, which RFC 9112 2.2 lets a
+// recipient take as a line end (nginx does, and so do nginx's tests). Refuses a bare CR and NUL.
+// Returns the end of the line's content and sets `next` past its terminator; npos when the line
+// is not complete yet; sets `bad` on a framing error.
+size_t lineEnd(std::string_view in, size_t pos, bool& bad, size_t& next) {
   for (size_t i = pos; i < in.size(); ++i) {
     char c = in[i];
     if (c == '\r') {
@@ -51,14 +53,32 @@ size_t lineEnd(std::string_view in, size_t pos, bool& bad) {
         bad = true;
         return std::string_view::npos;
       }
+      next = i + 2;
       return i;
     }
-    if (c == '\n' || c == '\0') {
+    if (c == '\n') {
+      next = i + 1;
+      return i;
+    }
+    if (c == '\0') {
       bad = true;
       return std::string_view::npos;
     }
   }
   return std::string_view::npos;
+}
+
+// A Host value (or the authority of an absolute-form target) as nginx checks it: not empty once
+// a trailing dot is dropped, no "/" or "\\", no empty label (".."), no leading dot.
+bool isValidHost(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty() || host.front() == '.') return false;
+  for (size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    if (c == '/' || c == '\\') return false;
+    if (c == '.' && i > 0 && host[i - 1] == '.') return false;
+  }
+  return true;
 }
 
 bool parseDecimal(std::string_view s, uint64_t& out) {
@@ -98,8 +118,12 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
+std::string_view Request::host() const {
+  return authority.empty() ? header("Host") : authority;
+}
+
 void Request::clear() {
-  method = target = path = query = body = {};
+  method = target = path = query = body = authority = {};
   version_minor = 1;
   headers.clear();
   chunked_body.clear();
@@ -115,10 +139,15 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
 
   // RFC 9112 2.2: a server should ignore at least one empty line before a request line.
   size_t start = 0;
-  while (start + 1 < in.size() && in[start] == '\r' && in[start + 1] == '\n' && start < 4) {
-    start += 2;
+  for (int empty = 0; empty < 2; ++empty) {
+    if (start + 1 < in.size() && in[start] == '\r' && in[start + 1] == '\n') {
+      start += 2;
+    } else if (start < in.size() && in[start] == '\n') {
+      start += 1;
+    }
   }
-  size_t eol = lineEnd(in, start, bad);
+  size_t next = 0;
+  size_t eol = lineEnd(in, start, bad, next);
   if (bad) return failWith(error, 400, "malformed request line");
   if (eol == std::string_view::npos) {
     if (in.size() - start > limits.max_target + 32) {
@@ -143,8 +172,26 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
   for (unsigned char c : req.target) {
     if (!isTargetChar(c)) return failWith(error, 400, "invalid byte in target");
   }
+  // Absolute form (RFC 9112 3.2.2: a server must accept it): the authority replaces Host, the
+  // rest is the target ("/" when there is no path).
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (req.target.size() < scheme.size() ||
+        !equalsIgnoreCase(req.target.substr(0, scheme.size()), scheme)) {
+      continue;
+    }
+    std::string_view rest = req.target.substr(scheme.size());
+    size_t end = rest.find_first_of("/?");
+    req.authority = rest.substr(0, end);
+    if (!isValidHost(req.authority) || req.authority.find('@') != std::string_view::npos) {
+      return failWith(error, 400, "invalid host in the target");
+    }
+    static constexpr std::string_view kRoot = "/";
+    req.target = end == std::string_view::npos ? kRoot : rest.substr(end);
+    if (req.target.front() == '?') return failWith(error, 400, "absolute target without a path");
+    break;
+  }
   if (req.target.front() != '/' && !(req.target == "*" && req.method == "OPTIONS")) {
-    return failWith(error, 400, "only origin-form targets are accepted");
+    return failWith(error, 400, "only origin-form and absolute-form targets are accepted");
   }
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
       version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
@@ -154,18 +201,20 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     return failWith(error, 505, "HTTP version not supported");
   }
   req.version_minor = version[7] - '0';
+  // nginx answers TRACE with 405 (it would echo cookies and credentials back to a script).
+  if (req.method == "TRACE") return failWith(error, 405, "TRACE is not allowed");
   size_t q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string_view::npos) req.query = req.target.substr(q + 1);
 
   // Header fields.
-  size_t pos = eol + 2;
+  size_t pos = next;
   std::string_view content_length, transfer_encoding, connection;
   int host_count = 0, cl_count = 0, te_count = 0;
   while (true) {
     if (pos - start > limits.max_head) return failWith(error, 431, "request head too large");
-    eol = lineEnd(in, pos, bad);
-    if (bad) return failWith(error, 400, "bare CR, LF or NUL in the head");
+    eol = lineEnd(in, pos, bad, next);
+    if (bad) return failWith(error, 400, "bare CR or NUL in the head");
     if (eol == std::string_view::npos) {
       if (in.size() - start > limits.max_head) {
         return failWith(error, 431, "request head too large");
@@ -173,11 +222,11 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
       return ParseResult::kIncomplete;
     }
     if (eol == pos) {
-      pos += 2;
+      pos = next;
       break;  // end of the head
     }
     std::string_view field = in.substr(pos, eol - pos);
-    pos = eol + 2;
+    pos = next;
     if (field.front() == ' ' || field.front() == '\t') {
       return failWith(error, 400, "obsolete line folding");
     }
@@ -199,6 +248,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     req.headers.push_back(Header{name, value});
     if (equalsIgnoreCase(name, "host")) {
       ++host_count;
+      if (!isValidHost(value)) return failWith(error, 400, "invalid Host header");
     } else if (equalsIgnoreCase(name, "content-length")) {
       ++cl_count;
       content_length = value;
@@ -241,7 +291,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     // Chunked body: size [; ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF
     size_t p = pos;
     while (true) {
-      size_t size_end = lineEnd(in, p, bad);
+      size_t size_end = lineEnd(in, p, bad, next);
       if (bad) return failWith(error, 400, "malformed chunk");
       if (size_end == std::string_view::npos) {
         if (in.size() - p > 1024) return failWith(error, 400, "chunk size line too long");
@@ -264,18 +314,18 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
           if (!isValueChar(c)) return failWith(error, 400, "bad chunk extension");
         }
       }
-      p = size_end + 2;
+      p = next;
       if (size == 0) {
         // Trailer fields (ignored), then the final CRLF.
         while (true) {
-          size_t t = lineEnd(in, p, bad);
+          size_t t = lineEnd(in, p, bad, next);
           if (bad) return failWith(error, 400, "malformed trailer");
           if (t == std::string_view::npos) {
             if (in.size() - p > limits.max_head) return failWith(error, 431, "trailers too large");
             return ParseResult::kIncomplete;
           }
           if (t == p) {
-            p += 2;
+            p = next;
             break;
           }
           std::string_view trailer = in.substr(p, t - p);
@@ -284,19 +334,27 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
               trailer.front() == '\t') {
             return failWith(error, 400, "malformed trailer");
           }
-          p = t + 2;
+          p = next;
         }
         break;
       }
       if (req.chunked_body.size() + size > limits.max_body) {
         return failWith(error, 413, "body too large");
       }
-      if (in.size() < p + size + 2) return ParseResult::kIncomplete;
-      if (in[p + size] != '\r' || in[p + size + 1] != '\n') {
+      // The data, then CRLF or a bare LF.
+      if (in.size() < p + size + 1) return ParseResult::kIncomplete;
+      size_t after = p + size;
+      if (in[after] == '\r') {
+        if (in.size() < after + 2) return ParseResult::kIncomplete;
+        if (in[after + 1] != '\n') return failWith(error, 400, "chunk data not followed by CRLF");
+        after += 2;
+      } else if (in[after] == '\n') {
+        after += 1;
+      } else {
         return failWith(error, 400, "chunk data not followed by CRLF");
       }
       req.chunked_body.append(in.data() + p, size);
-      p += size + 2;
+      p = after;
     }
     req.body = req.chunked_body;
     consumed = p;

@@ -302,6 +302,7 @@ class Worker::Impl {
     bool sent_continue = false;
     bool head_method = false;
     bool keep_alive = true;
+    bool http10 = false;  // the request being answered is HTTP/1.0
     bool head_complete = false;
     bool read_paused = false;
     SSL* ssl = nullptr;                 // TLS connections only
@@ -685,7 +686,12 @@ class Worker::Impl {
       p.head += std::to_string(length);
       p.head += "\r\n";
     }
-    if (close_conn) p.head += "Connection: close\r\n";
+    if (close_conn) {
+      p.head += "Connection: close\r\n";
+    } else if (c.http10) {
+      // HTTP/1.0 closes unless told otherwise: the keep-alive it asked for is confirmed.
+      p.head += "Connection: keep-alive\r\n";
+    }
     p.head += r.headers;
     p.head += "\r\n";
     if (!c.head_method && !no_body) {
@@ -748,12 +754,14 @@ class Worker::Impl {
       if (result == ParseResult::kError) {
         c.head_method = false;
         c.keep_alive = false;
+        c.http10 = false;
         queueError(c, error.status, error.reason);
         continue;
       }
       c.sent_continue = false;
       c.head_complete = false;
       c.keep_alive = request_.keep_alive;
+      c.http10 = request_.version_minor == 0;
       c.head_method = request_.method == "HEAD";
       c.request_size = consumed;
       c.state = State::kHandling;

@@ -38,6 +38,9 @@ TEST(CommandLineTest, DefaultsAndAbsolutePaths) {
   auto t = parse({"-T"});
   ASSERT_TRUE(t.ok());
   EXPECT_TRUE(t->test && t->dump);
+  auto help = parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_TRUE(help->help);
   auto v = parse({"-V"});
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->version && v->configure);

@@ -173,9 +173,9 @@ TEST(ParseRangeTest, MultipleRanges) {
   EXPECT_EQ(r.outcome, RangeOutcome::kRanges);
   EXPECT_EQ(r.ranges, (Pairs{{0, 1}, {5, 9}, {997, 999}}));
 
-  r = range("bytes=0-1,,5-9", 1000);  // empty list elements are allowed
+  r = range("bytes=0-1,5-1", 1000);  // a backwards part is left out, as nginx does
   EXPECT_EQ(r.outcome, RangeOutcome::kRanges);
-  EXPECT_EQ(r.ranges, (Pairs{{0, 1}, {5, 9}}));
+  EXPECT_EQ(r.ranges, (Pairs{{0, 1}}));
 }
 
 TEST(ParseRangeTest, RangesAddingUpBeyondTheSizeServeTheWholeFile) {
@@ -198,20 +198,31 @@ TEST(ParseRangeTest, TooManyRangesServeTheWholeFile) {
   EXPECT_EQ(range(spec, 1000).outcome, RangeOutcome::kWholeFile);
 }
 
-TEST(ParseRangeTest, GarbageIsIgnored) {
+// nginx: a header that is not "bytes=..." is no range request (200); anything malformed after
+// "bytes=" is answered 416, like a range outside the file.
+TEST(ParseRangeTest, NotARangeIsIgnoredAndMalformedRangesAre416AsInNginx) {
+  for (std::string_view none : {"", "items=0-1", "bytes=", "bytes 0-1", "byte=0-1"})
+    EXPECT_EQ(range(none, 1000).outcome, RangeOutcome::kNone) << none;
   for (std::string_view bad :
-       {"", "items=0-1", "bytes=a-b", "bytes=5-1", "bytes=", "bytes=5", "bytes=-", "Bytes=0-1",
-        "bytes 0-1", "bytes=0-1,x", "bytes=-a", "bytes=1-2-3", "bytes=+1-2", "bytes=0-1,5-1"}) {
-    // (`ranges` may keep the parts read before the bad one: it means nothing with kNone.)
-    EXPECT_EQ(range(bad, 1000).outcome, RangeOutcome::kNone) << bad;
+       {"bytes=a-b", "bytes=5", "bytes=-", "bytes=0-1,x", "bytes=-a", "bytes=1-2-3", "bytes=+1-2",
+        "bytes=0-1,,5-9", "bytes=,0-1", "bytes=0-1,", "bytes=99999999999999999999-", "bytes=0-\t1",
+        "bytes=5-1"}) {
+    RangeResult r = range(bad, 1000);
+    EXPECT_EQ(r.outcome, RangeOutcome::kUnsatisfiable) << bad;
+    EXPECT_TRUE(r.ranges.empty()) << bad;
   }
+  RangeResult upper = range("Bytes=0-1", 1000);  // the unit in any case, as nginx reads it
+  EXPECT_EQ(upper.outcome, RangeOutcome::kRanges);
+  EXPECT_EQ(upper.ranges, (Pairs{{0, 1}}));
 }
 
 TEST(ParseRangeTest, EmptyFile) {
-  EXPECT_EQ(range("bytes=0-", 0).outcome, RangeOutcome::kUnsatisfiable);
-  EXPECT_EQ(range("bytes=0-0", 0).outcome, RangeOutcome::kUnsatisfiable);
-  EXPECT_EQ(range("bytes=-5", 0).outcome, RangeOutcome::kUnsatisfiable);
-  EXPECT_EQ(range("bytes=x", 0).outcome, RangeOutcome::kNone);
+  // Nothing to cut: nginx answers 200 with the (empty) file.
+  EXPECT_EQ(range("bytes=0-", 0).outcome, RangeOutcome::kNone);
+  EXPECT_EQ(range("bytes=0-0", 0).outcome, RangeOutcome::kNone);
+  EXPECT_EQ(range("bytes=-5", 0).outcome, RangeOutcome::kNone);
+  EXPECT_EQ(range("bytes=5-9", 0).outcome, RangeOutcome::kUnsatisfiable);
+  EXPECT_EQ(range("bytes=x", 0).outcome, RangeOutcome::kUnsatisfiable);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,6 +646,20 @@ TEST_F(StaticFilesTest, MissingIs404) {
   }
 }
 
+TEST_F(StaticFilesTest, ADirectoryWithoutItsIndexIs403AsInNginx) {
+  put("empty/x.txt", "x");
+  StaticFiles files({});
+  http::Response r = files.serve(Req("/empty/").get(), loc_);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("\"forbidden\""), std::string::npos) << r.body;
+  StaticLocation no_index = loc_;
+  no_index.index = "nonexisting.html";
+  EXPECT_EQ(files.serve(Req("/").get(), no_index).status, 403);
+  EXPECT_EQ(files.serve(Req("/sub/").get(), no_index).status, 403);
+  EXPECT_EQ(files.serve(Req("/sub/").get(), loc_).status, 200);
+  EXPECT_EQ(files.serve(Req("/nodir/").get(), loc_).status, 404);
+}
+
 TEST_F(StaticFilesTest, TraversalAndBadPathsAre400) {
   StaticFiles files({});
   for (std::string_view target :
@@ -723,9 +748,10 @@ TEST_F(StaticFilesTest, IfModifiedSinceGives304) {
   EXPECT_EQ(r.status, 304);
   EXPECT_EQ(r.file, nullptr);
 
+  // A later date is no match: nginx's default `if_modified_since exact`.
   r = files.serve(Req("/a.txt", {{"If-Modified-Since", "Wed, 15 Nov 2023 00:00:00 GMT"}}).get(),
                   loc_);
-  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.status, 200);
 
   r = files.serve(Req("/a.txt", {{"If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}}).get(),
                   loc_);
@@ -734,6 +760,35 @@ TEST_F(StaticFilesTest, IfModifiedSinceGives304) {
 
   r = files.serve(Req("/a.txt", {{"If-Modified-Since", "yesterday"}}).get(), loc_);
   EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(StaticFilesTest, IfMatchAndIfUnmodifiedSinceFailWith412AsInNginx) {
+  StaticFiles files({});
+  auto status = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    return files.serve(Req("/a.txt", std::move(headers)).get(), loc_).status;
+  };
+  for (const char* ok : {"\"6553f100-3e8\"", "*", "\"x\", \"6553f100-3e8\""})
+    EXPECT_EQ(status({{"If-Match", ok}}), 200) << ok;
+  for (const char* bad : {"\"x\"", "W/\"6553f100-3e8\""})
+    EXPECT_EQ(status({{"If-Match", bad}}), 412) << bad;
+  EXPECT_EQ(status({{"If-Unmodified-Since", "Tue, 14 Nov 2023 22:13:20 GMT"}}), 200);
+  EXPECT_EQ(status({{"If-Unmodified-Since", "Wed, 15 Nov 2023 00:00:00 GMT"}}), 200);
+  EXPECT_EQ(status({{"If-Unmodified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}}), 412);
+  EXPECT_EQ(status({{"If-Unmodified-Since", "yesterday"}}), 412);
+  // A failed precondition comes before a range.
+  EXPECT_EQ(status({{"If-Match", "\"x\""}, {"Range", "bytes=0-1"}}), 412);
+}
+
+TEST_F(StaticFilesTest, Every304ValidatorPresentMustAgreeAsInNginx) {
+  StaticFiles files({});
+  auto status = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    return files.serve(Req("/a.txt", std::move(headers)).get(), loc_).status;
+  };
+  const std::string date = "Tue, 14 Nov 2023 22:13:20 GMT", tag = "\"6553f100-3e8\"";
+  EXPECT_EQ(status({{"If-None-Match", tag}, {"If-Modified-Since", date}}), 304);
+  EXPECT_EQ(
+      status({{"If-None-Match", tag}, {"If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}}),
+      200);
 }
 
 TEST_F(StaticFilesTest, IfNoneMatchWinsOverIfModifiedSince) {
@@ -769,6 +824,16 @@ TEST_F(StaticFilesTest, SingleRange) {
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(header(r, "Content-Range"), "bytes 990-999/1000");
   EXPECT_EQ(r.file_length, 10u);
+}
+
+TEST_F(StaticFilesTest, AMalformedRangeIs416WithTheSizeAsNginxAnswers) {
+  StaticFiles files({});
+  for (const char* bad : {"bytes=0-1,,5-9", "bytes=a-", "bytes=5-1", "bytes=1000-"}) {
+    http::Response r = files.serve(Req("/a.txt", {{"Range", bad}}).get(), loc_);
+    EXPECT_EQ(r.status, 416) << bad;
+    EXPECT_EQ(header(r, "Content-Range"), "bytes */1000") << bad;
+  }
+  EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "lines=1-2"}}).get(), loc_).status, 200);
 }
 
 TEST_F(StaticFilesTest, MultiRangeIsMultipartByteranges) {
@@ -824,9 +889,9 @@ TEST_F(StaticFilesTest, UnsatisfiableRangeIs416) {
   EXPECT_EQ(r.file, nullptr);
 }
 
-TEST_F(StaticFilesTest, RangesBeyondTheSizeOrGarbageGive200) {
+TEST_F(StaticFilesTest, RangesAddingUpBeyondTheSizeOrNotInBytesGive200) {
   StaticFiles files({});
-  for (std::string_view range : {"bytes=0-999,0-999", "items=0-1", "bytes=5-1"}) {
+  for (std::string_view range : {"bytes=0-999,0-999", "items=0-1"}) {
     http::Response r = files.serve(Req("/a.txt", {{"Range", std::string(range)}}).get(), loc_);
     EXPECT_EQ(r.status, 200) << range;
     EXPECT_EQ(r.file_offset, 0u) << range;

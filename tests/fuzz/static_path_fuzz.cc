@@ -35,9 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       total += r.last - r.first + 1;
     }
     if (total > file_size || ranges.size() > surge::edge::kMaxRanges) std::abort();
+  } else if (!ranges.empty()) {
+    std::abort();  // parts are only handed out with kRanges
   }
   (void)surge::edge::chooseCoding(in, true, size & 1, size & 2);
   (void)surge::edge::etagMatches(in, "\"abc\"");
+  (void)surge::edge::etagMatchesStrongly(in, "\"abc\"");
   (void)surge::edge::parseHttpDate(in.substr(0, 64));
   return 0;
 }

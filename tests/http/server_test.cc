@@ -126,6 +126,24 @@ TEST_F(ServerTest, KeepAliveAndPipeliningAnswerInOrder) {
   EXPECT_NE(c.read().find("/echo:hi"), std::string::npos);
 }
 
+// nginx confirms an HTTP/1.0 client's keep-alive; without the header the client would close.
+TEST_F(ServerTest, Http10KeepAliveIsConfirmedAndKept) {
+  start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send("GET /fast HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  std::string out = c.read();
+  EXPECT_NE(out.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << out;
+  EXPECT_FALSE(c.closed());
+  c.send("GET /fast HTTP/1.0\r\n\r\n");  // no keep-alive: answered, then closed
+  out = c.read();
+  EXPECT_NE(out.find("\r\nConnection: close\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(c.closed());
+  RawClient d(server_->port());
+  d.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");  // 1.1 keeps alive without saying so
+  EXPECT_EQ(d.read().find("Connection:"), std::string::npos);
+}
+
 TEST_F(ServerTest, ABadRequestInAPipelineStopsEverythingAfterIt) {
   start();
   RawClient c(server_->port());

@@ -39,11 +39,13 @@ enum class RangeOutcome { kNone, kRanges, kUnsatisfiable, kWholeFile };
 // idea; a multipart answer of many tiny parts is mostly part headers).
 inline constexpr size_t kMaxRanges = 32;
 
-// RFC 9110 "bytes=" ranges against a representation of `size` bytes. kNone: no or unparsable
-// header (serve 200). kUnsatisfiable: 416. kWholeFile: the ranges add up to more than the file
-// (serve 200, as nginx does; overlapping parts count twice, so heavy overlap ends there too), or
-// there are more than kMaxRanges of them.
-// Unsatisfiable parts are dropped. Numbers of more than 19 digits make the header unparsable.
+// RFC 9110 "bytes=" ranges against a representation of `size` bytes, read as nginx reads them.
+// kNone: no "bytes=" (any case) header, or a file too empty to cut (serve 200). kUnsatisfiable
+// (416): no part inside the file, or anything malformed after "bytes=" (an empty part, a letter,
+// a missing dash, a number that overflows), as nginx answers it. kWholeFile: the ranges add up to
+// more than the file (serve 200, as nginx does; overlapping parts count twice, so heavy overlap
+// ends there too), or there are more than kMaxRanges of them. Parts beyond the end or backwards
+// ("5-3") are left out; spaces around numbers and commas are allowed, as in nginx.
 RangeOutcome parseRange(std::string_view header, uint64_t size, std::vector<ByteRange>& ranges);
 
 // The coding to send from those available, by the client's Accept-Encoding (q-values honoured,
@@ -64,6 +66,8 @@ std::optional<time_t> parseHttpDate(std::string_view text);
 
 // Does an If-None-Match list match `etag` (weak comparison, "*" matches anything)?
 bool etagMatches(std::string_view if_none_match, std::string_view etag);
+// If-Match (RFC 9110 13.1.1): "*" or the same strong tag; a weak tag on either side never matches.
+bool etagMatchesStrongly(std::string_view if_match, std::string_view etag);
 
 struct StaticLocation {
   std::string root;           // no trailing slash

@@ -4,8 +4,10 @@
 // smuggling) is refused, and the connection is closed after the error answer. Refused: a
 // Content-Length together with Transfer-Encoding, duplicate or signed Content-Length, any
 // Transfer-Encoding but exactly "chunked" (501), Transfer-Encoding on HTTP/1.0, whitespace before
-// a colon, obs-fold, bare CR or LF, NUL and other control bytes, more or fewer than one Host on
-// HTTP/1.1, absolute-form targets, oversized parts (414, 431, 413).
+// a colon, obs-fold, a bare CR, NUL and other control bytes, more or fewer than one Host on
+// HTTP/1.1, an invalid Host (as nginx checks it), TRACE (405, as nginx), oversized parts (414,
+// 431, 413). Accepted as nginx and RFC 9112 have it: a bare LF as a line end (2.2), and the
+// absolute form of a target (3.2.2: its authority replaces Host, see Request::host).
 #pragma once
 
 #include <cstddef>
@@ -23,7 +25,8 @@ struct Header {
 
 struct Request {
   std::string_view method;
-  std::string_view target;  // as sent: path and query
+  std::string_view target;     // path and query (of an absolute-form target: what follows the host)
+  std::string_view authority;  // the host of an absolute-form target; empty otherwise
   std::string_view path;
   std::string_view query;  // without '?'
   int version_minor = 1;   // HTTP/1.<minor>
@@ -36,6 +39,8 @@ struct Request {
 
   // Case-insensitive; the first one when repeated; empty when absent.
   std::string_view header(std::string_view name) const;
+  // The host the request is for: an absolute-form target's, else the Host header's.
+  std::string_view host() const;
   void clear();
 };
 
