@@ -475,8 +475,10 @@ const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std
 }
 
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
-  auto error = [](int status, const char* code, const char* message) {
-    return http::jsonError(status, code, message);
+  // Errors as nginx's static module answers them: its HTML page (a browser shows it). The codes
+  // and messages say why, for the reader of this file.
+  auto error = [](int status, const char* /*code*/, const char* /*message*/) {
+    return http::htmlError(status);
   };
   std::optional<std::string> path = normalizePath(request.path);
   if (!path) return error(400, "bad_path", "the path is not valid or leaves the document root");

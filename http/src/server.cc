@@ -84,6 +84,16 @@ Response jsonError(int status, std::string_view code, std::string_view message,
   return r;
 }
 
+Response htmlError(int status) {
+  const std::string title = std::to_string(status) + " " + reasonPhrase(status);
+  Response r;
+  r.status = status;
+  r.headers = "Content-Type: text/html\r\n";
+  r.body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
+           "</h1></center>\r\n<hr><center>surge</center>\r\n</body>\r\n</html>\r\n";
+  return r;
+}
+
 void setHeader(Response& response, std::string_view name, std::string_view value) {
   std::string& h = response.headers;
   for (size_t line = 0; line < h.size();) {
@@ -119,6 +129,14 @@ const char* reasonPhrase(int status) {
       return "Partial Content";
     case 301:
       return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
     case 304:
       return "Not Modified";
     case 400:
@@ -143,6 +161,8 @@ const char* reasonPhrase(int status) {
       return "URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 412:
+      return "Precondition Failed";
     case 416:
       return "Range Not Satisfiable";
     case 417:

@@ -640,9 +640,13 @@ TEST_F(StaticFilesTest, MissingIs404) {
     http::Response r = files.serve(Req(target).get(), loc_);
     EXPECT_EQ(r.status, 404) << target;
     EXPECT_EQ(r.file, nullptr) << target;
-    EXPECT_EQ(r.body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}")
+    // nginx's error page, as a browser shows it.
+    EXPECT_EQ(r.body,
+              "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+              "<center><h1>404 Not Found</h1></center>\r\n<hr><center>surge</center>\r\n"
+              "</body>\r\n</html>\r\n")
         << target;
-    EXPECT_EQ(header(r, "Content-Type"), "application/json") << target;
+    EXPECT_EQ(header(r, "Content-Type"), "text/html") << target;
   }
 }
 
@@ -651,7 +655,7 @@ TEST_F(StaticFilesTest, ADirectoryWithoutItsIndexIs403AsInNginx) {
   StaticFiles files({});
   http::Response r = files.serve(Req("/empty/").get(), loc_);
   EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("\"forbidden\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("<title>403 Forbidden</title>"), std::string::npos) << r.body;
   StaticLocation no_index = loc_;
   no_index.index = "nonexisting.html";
   EXPECT_EQ(files.serve(Req("/").get(), no_index).status, 403);
@@ -669,7 +673,7 @@ TEST_F(StaticFilesTest, TraversalAndBadPathsAre400) {
     http::Response r = files.serve(Req(target).get(), loc_);
     EXPECT_EQ(r.status, 400) << target;
     EXPECT_EQ(r.file, nullptr) << target;
-    EXPECT_NE(r.body.find("\"bad_path\""), std::string::npos) << target;
+    EXPECT_NE(r.body.find("<title>400 Bad Request</title>"), std::string::npos) << target;
   }
   // Dot segments that stay inside the root are fine.
   http::Response r = files.serve(Req("/sub/../a.txt").get(), loc_);

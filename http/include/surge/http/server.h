@@ -68,6 +68,10 @@ struct Response {
 Response jsonError(int status, std::string_view code, std::string_view message,
                    int64_t retry_after_s = 0);
 
+// The error page nginx sends for `status` (its layout, CRLF line ends and all, "surge" where nginx
+// names itself): what static and proxied locations answer with, where a browser shows it.
+Response htmlError(int status);
+
 // The error code of a request the parser refused with `status` ("body_too_large" for 413).
 std::string errorCodeFor(int status);
 
