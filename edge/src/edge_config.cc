@@ -33,6 +33,7 @@ struct Loader {
   std::string proxy_where;
   std::string default_root;
   std::string default_index = "index.html";
+  StaticLocation::IfModifiedSince default_ims = StaticLocation::IfModifiedSince::kExact;
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_plain_listen = false;
   bool have_tls_listen = false;
@@ -238,6 +239,38 @@ struct Loader {
     return true;
   }
 
+  // if_modified_since off | exact | before (nginx's).
+  bool ifModifiedSince(const Directive& d, StaticLocation::IfModifiedSince& out) {
+    if (!args(d, 1, 1)) return false;
+    using Ims = StaticLocation::IfModifiedSince;
+    if (d.args[0] == "off") {
+      out = Ims::kOff;
+    } else if (d.args[0] == "exact") {
+      out = Ims::kExact;
+    } else if (d.args[0] == "before") {
+      out = Ims::kBefore;
+    } else {
+      return fail(
+          d, "invalid value \"" + d.args[0] + "\" in \"if_modified_since\" (off, exact, before)");
+    }
+    return true;
+  }
+
+  // root, index and if_modified_since at http or server level: the defaults of the locations
+  // below (nginx's inheritance).
+  bool staticDefault(const Directive& d) {
+    if (d.name == "root") {
+      if (!args(d, 1, 1)) return false;
+      default_root = resolve(d.args[0]);
+    } else if (d.name == "index") {
+      if (!args(d, 1, 1)) return false;
+      default_index = d.args[0];
+    } else if (d.name == "if_modified_since") {
+      return ifModifiedSince(d, default_ims);
+    }
+    return true;
+  }
+
   // error_log FILE [LEVEL]: FILE, or stderr; the level is accepted (nginx's eight) and every
   // message surge-edge writes goes to the file.
   bool errorLog(const Directive& d, EdgeConfig& c) {
@@ -270,15 +303,9 @@ struct Loader {
       bool handled = false;
       if (!access(d, http_access, handled)) return false;
     }
-    // root and index in http are the servers' defaults, wherever they stand in the block.
+    // root, index and if_modified_since in http are the servers' defaults, wherever they stand.
     for (const Directive& d : block_in) {
-      if (d.name == "root") {
-        if (!args(d, 1, 1)) return false;
-        default_root = resolve(d.args[0]);
-      } else if (d.name == "index") {
-        if (!args(d, 1, 1)) return false;
-        default_index = d.args[0];
-      }
+      if (!staticDefault(d)) return false;
     }
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
@@ -315,7 +342,7 @@ struct Loader {
       bool handled = false;
       if (!withoutMeaning(d, handled)) return false;
       if (handled) continue;
-      if (n == "root" || n == "index") {
+      if (n == "root" || n == "index" || n == "if_modified_since") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -525,16 +552,13 @@ struct Loader {
     server_access = own.empty() ? http_access : own;
     c.access = server_access;
     for (const Directive& d : block_in) {
-      if (d.name == "root") {
-        if (!args(d, 1, 1)) return false;
-        default_root = resolve(d.args[0]);
-      } else if (d.name == "index") {
-        if (!args(d, 1, 1)) return false;
-        default_index = d.args[0];
-      }
+      if (!staticDefault(d)) return false;
     }
     for (const Directive& d : block_in) {
-      if (d.name == "root" || d.name == "index" || d.name == "allow" || d.name == "deny") continue;
+      if (d.name == "root" || d.name == "index" || d.name == "if_modified_since" ||
+          d.name == "allow" || d.name == "deny") {
+        continue;
+      }
       if (d.name == "listen") {
         if (d.args.empty() || d.has_block) return args(d, 1, 1);
         bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
@@ -609,6 +633,7 @@ struct Loader {
     }
     loc.files.root = default_root;
     loc.files.index = default_index;
+    loc.files.if_modified_since = default_ims;
     bool is_static = false, is_snap = false, is_proxy = false, is_queue = false, is_status = false;
     http::AccessRules own;
     for (const Directive& e : d.block) {
@@ -623,6 +648,8 @@ struct Loader {
       } else if (n == "index") {
         if (!args(e, 1, 1)) return false;
         loc.files.index = e.args[0];
+      } else if (n == "if_modified_since") {
+        if (!ifModifiedSince(e, loc.files.if_modified_since)) return false;
       } else if (n == "expires") {
         if (!args(e, 1, 1)) return false;
         if (e.args[0] == "off") {

@@ -547,8 +547,8 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
   // Preconditions, as nginx's not_modified filter has them. If-Unmodified-Since and If-Match
   // fail with 412 (a date that does not parse fails too, as in nginx). The cache validators give
   // 304 only when every one of them present says "not modified" (nginx's rule, where RFC 9110
-  // 13.2.2 would let If-None-Match alone decide), If-Modified-Since matching the file's date
-  // exactly (nginx's default, `if_modified_since exact`: a browser sends back the date it got).
+  // 13.2.2 would let If-None-Match alone decide), If-Modified-Since as `if_modified_since` says
+  // (nginx's default, exact: a browser sends back the date it got).
   if (std::string_view ius = request.header("If-Unmodified-Since"); !ius.empty()) {
     auto t = parseHttpDate(ius);
     if (!t || f.mtime > *t) return error(412, "precondition_failed", "the file has changed");
@@ -560,8 +560,10 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
   std::string_view ims = request.header("If-Modified-Since");
   bool not_modified = !inm.empty() || !ims.empty();
   if (!ims.empty()) {
+    using Ims = StaticLocation::IfModifiedSince;
     auto t = parseHttpDate(ims);
-    not_modified = t && *t == f.mtime;
+    not_modified = location.if_modified_since != Ims::kOff && t &&
+                   (*t == f.mtime || (location.if_modified_since == Ims::kBefore && *t > f.mtime));
   }
   if (not_modified && !inm.empty()) not_modified = etagMatches(inm, etag);
   if (not_modified) {

@@ -496,6 +496,22 @@ TEST_F(EdgeConfigTest, OriginHostNamesAreResolvedAtLoadOrRefused) {
             0u);
 }
 
+TEST_F(EdgeConfigTest, IfModifiedSinceIsInheritedAsInNginx) {
+  using Ims = StaticLocation::IfModifiedSince;
+  auto c = loadOk(
+      "http {\n if_modified_since off;\n root /srv;\n server {\n  location /a { }\n"
+      "  location /b { if_modified_since before; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->match("/a/x")->files.if_modified_since, Ims::kOff);
+  EXPECT_EQ(c->match("/b/x")->files.if_modified_since, Ims::kBefore);
+  auto d = loadOk("http {\n server {\n  root /srv;\n  location /a { }\n }\n}\n");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->match("/a/x")->files.if_modified_since, Ims::kExact);
+  EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a {\n"
+                      "   if_modified_since sometimes;\n  }\n }\n}\n"),
+            at(5, "invalid value \"sometimes\" in \"if_modified_since\" (off, exact, before)"));
+}
+
 TEST_F(EdgeConfigTest, ExactAndPrefixOfTheSamePathAreNotDuplicates) {
   auto c = loadOk(
       "http {\n server {\n  root /srv;\n  location /a { }\n  location = /a { }\n"

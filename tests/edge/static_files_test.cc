@@ -766,6 +766,29 @@ TEST_F(StaticFilesTest, IfModifiedSinceGives304) {
   EXPECT_EQ(r.status, 200);
 }
 
+TEST_F(StaticFilesTest, IfModifiedSinceFollowsItsDirective) {
+  StaticFiles files({});
+  using Ims = StaticLocation::IfModifiedSince;
+  auto status = [&](Ims mode, const char* date, const char* inm = nullptr) {
+    StaticLocation loc = loc_;
+    loc.if_modified_since = mode;
+    std::vector<std::pair<std::string, std::string>> headers = {{"If-Modified-Since", date}};
+    if (inm != nullptr) headers.emplace_back("If-None-Match", inm);
+    return files.serve(Req("/a.txt", std::move(headers)).get(), loc).status;
+  };
+  const char* exact = "Tue, 14 Nov 2023 22:13:20 GMT";
+  const char* later = "Wed, 15 Nov 2023 00:00:00 GMT";
+  const char* earlier = "Tue, 14 Nov 2023 22:13:19 GMT";
+  EXPECT_EQ(status(Ims::kExact, exact), 304);
+  EXPECT_EQ(status(Ims::kExact, later), 200);
+  EXPECT_EQ(status(Ims::kBefore, exact), 304);
+  EXPECT_EQ(status(Ims::kBefore, later), 304);
+  EXPECT_EQ(status(Ims::kBefore, earlier), 200);
+  EXPECT_EQ(status(Ims::kOff, exact), 200);
+  // off: a request with the date is served whole even when its tag matches (nginx).
+  EXPECT_EQ(status(Ims::kOff, exact, "\"6553f100-3e8\""), 200);
+}
+
 TEST_F(StaticFilesTest, IfMatchAndIfUnmodifiedSinceFailWith412AsInNginx) {
   StaticFiles files({});
   auto status = [&](std::vector<std::pair<std::string, std::string>> headers) {

@@ -74,6 +74,10 @@ struct StaticLocation {
   std::string cache_control;  // "" for none
   bool immutable_hashed = false;
   std::string index = "index.html";
+  // nginx's if_modified_since: off (If-Modified-Since never gives 304), exact (the file's date
+  // exactly, nginx's default), before (that date or later).
+  enum class IfModifiedSince { kOff, kExact, kBefore };
+  IfModifiedSince if_modified_since = IfModifiedSince::kExact;
 };
 
 class StaticFiles {
