@@ -34,6 +34,10 @@ struct Loader {
   std::string default_root;
   std::string default_index = "index.html";
   StaticLocation::IfModifiedSince default_ims = StaticLocation::IfModifiedSince::kExact;
+  // add_header of the http block, then of the server block (a level that has its own replaces
+  // what it would inherit, as in nginx), and where the nearest of them stands.
+  std::vector<AddHeader> default_add_headers;
+  std::string add_header_where;
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_plain_listen = false;
   bool have_tls_listen = false;
@@ -256,6 +260,46 @@ struct Loader {
     return true;
   }
 
+  // add_header NAME VALUE [always].
+  bool addHeader(const Directive& d, std::vector<AddHeader>& out) {
+    if (d.has_block || d.args.size() < 2 || d.args.size() > 3) return args(d, 2, 3);
+    if (d.args.size() == 3 && d.args[2] != "always") {
+      return fail(d, "invalid parameter \"" + d.args[2] + "\" in \"add_header\" (always)");
+    }
+    for (unsigned char ch : d.args[0]) {
+      if (ch <= 0x20 || ch >= 0x7f ||
+          std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(ch)) !=
+              std::string_view::npos)
+        return fail(d, "invalid header name \"" + d.args[0] + "\" in \"add_header\"");
+    }
+    if (d.args[0].empty()) return fail(d, "empty header name in \"add_header\"");
+    if (d.args[1].find('$') != std::string::npos) {
+      return fail(d, "variables in \"add_header\" are not supported yet");
+    }
+    for (unsigned char ch : d.args[1]) {
+      if (ch < 0x20 && ch != '\t')
+        return fail(d, "control character in the value of \"add_header\"");
+    }
+    out.push_back(AddHeader{d.args[0], d.args[1], d.args.size() == 3});
+    return true;
+  }
+
+  // The add_header lines of one level (http, server): they replace the inherited ones.
+  bool addHeaderDefaults(const std::vector<Directive>& block_in) {
+    std::vector<AddHeader> own;
+    std::string where;
+    for (const Directive& d : block_in) {
+      if (d.name != "add_header") continue;
+      if (where.empty()) where = locationOf(d);
+      if (!addHeader(d, own)) return false;
+    }
+    if (!own.empty()) {
+      default_add_headers = std::move(own);
+      add_header_where = where;
+    }
+    return true;
+  }
+
   // root, index and if_modified_since at http or server level: the defaults of the locations
   // below (nginx's inheritance).
   bool staticDefault(const Directive& d) {
@@ -303,10 +347,12 @@ struct Loader {
       bool handled = false;
       if (!access(d, http_access, handled)) return false;
     }
-    // root, index and if_modified_since in http are the servers' defaults, wherever they stand.
+    // root, index, if_modified_since and add_header in http are the servers' defaults, wherever
+    // they stand.
     for (const Directive& d : block_in) {
       if (!staticDefault(d)) return false;
     }
+    if (!addHeaderDefaults(block_in)) return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -342,7 +388,7 @@ struct Loader {
       bool handled = false;
       if (!withoutMeaning(d, handled)) return false;
       if (handled) continue;
-      if (n == "root" || n == "index" || n == "if_modified_since") {
+      if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -554,9 +600,10 @@ struct Loader {
     for (const Directive& d : block_in) {
       if (!staticDefault(d)) return false;
     }
+    if (!addHeaderDefaults(block_in)) return false;
     for (const Directive& d : block_in) {
       if (d.name == "root" || d.name == "index" || d.name == "if_modified_since" ||
-          d.name == "allow" || d.name == "deny") {
+          d.name == "add_header" || d.name == "allow" || d.name == "deny") {
         continue;
       }
       if (d.name == "listen") {
@@ -605,6 +652,25 @@ struct Loader {
         if (!handled) return fail(d, "unknown directive \"" + d.name + "\" in server");
       }
     }
+    // nginx serves what no location matches from the server's own root: an implicit "location /"
+    // with the server's (or http's) root, index, if_modified_since and add_header.
+    const bool has_root_location = std::any_of(
+        c.locations.begin(), c.locations.end(),
+        [](const Location& l) { return !l.exact && l.prefix == "/"; });
+    if (!has_root_location && !default_root.empty()) {
+      Location implicit;
+      implicit.prefix = "/";
+      implicit.kind = Location::Kind::kStatic;
+      implicit.files.root = default_root;
+      while (implicit.files.root.size() > 1 && implicit.files.root.back() == '/')
+        implicit.files.root.pop_back();
+      implicit.files.index = default_index;
+      implicit.files.if_modified_since = default_ims;
+      implicit.files.add_headers = default_add_headers;
+      implicit.access = server_access;
+      implicit.where = c.path;
+      c.locations.push_back(std::move(implicit));
+    }
     std::stable_sort(c.locations.begin(), c.locations.end(),
                      [](const Location& a, const Location& b) {
                        if (a.exact != b.exact) return a.exact;
@@ -635,6 +701,8 @@ struct Loader {
     loc.files.index = default_index;
     loc.files.if_modified_since = default_ims;
     bool is_static = false, is_snap = false, is_proxy = false, is_queue = false, is_status = false;
+    std::vector<AddHeader> own_add_headers;
+    std::string add_header_at;
     http::AccessRules own;
     for (const Directive& e : d.block) {
       const std::string& n = e.name;
@@ -664,12 +732,8 @@ struct Loader {
           loc.files.cache_control = "max-age=" + std::to_string(v.value().count() / 1000);
         }
       } else if (n == "add_header") {
-        if (e.has_block || e.args.size() < 2 || e.args.size() > 3) return args(e, 2, 2);
-        if (!http::equalsIgnoreCase(e.args[0], "Cache-Control")) {
-          return fail(e, "add_header supports Cache-Control only");
-        }
-        loc.files.cache_control = e.args[1];
-        loc.snapshot_cache_control = e.args[1];
+        if (own_add_headers.empty()) add_header_at = locationOf(e);
+        if (!addHeader(e, own_add_headers)) return false;
       } else if (n == "surge_immutable_hashed") {
         if (!args(e, 1, 1)) return false;
         if (e.args[0] != "on" && e.args[0] != "off") return fail(e, "expected on or off");
@@ -727,6 +791,22 @@ struct Loader {
     } else {
       return fail(d, "location \"" + loc.prefix + "\" has nothing to serve (no root)");
     }
+    // add_header: the location's own, or else what it inherits. Answers other than files carry
+    // the API's own headers (a snapshot's Cache-Control is its freshness contract): refused there
+    // rather than left without effect.
+    if (own_add_headers.empty()) {
+      own_add_headers = default_add_headers;
+      add_header_at = add_header_where;
+    }
+    if (!own_add_headers.empty() && loc.kind != Location::Kind::kStatic) {
+      error = add_header_at +
+              ": \"add_header\" applies to file locations (root) only; location \"" + loc.prefix +
+              "\" (" + locationOf(d) +
+              ") answers from surge (snapshots carry their own Cache-Control: "
+              "surge_stale_while_revalidate, surge_stale_if_error)";
+      return false;
+    }
+    loc.files.add_headers = std::move(own_add_headers);
     while (loc.files.root.size() > 1 && loc.files.root.back() == '/')
       loc.files.root.pop_back();
     c.locations.push_back(std::move(loc));

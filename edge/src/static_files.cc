@@ -474,7 +474,77 @@ const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std
   return &e;
 }
 
+bool addHeaderApplies(int status) {
+  switch (status) {
+    case 200:
+    case 201:
+    case 204:
+    case 206:
+    case 301:
+    case 302:
+    case 303:
+    case 304:
+    case 307:
+    case 308:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+void removeHeader(http::Response& response, std::string_view name) {
+  std::string& h = response.headers;
+  for (size_t line = 0; line < h.size();) {
+    size_t end = h.find("\r\n", line);
+    if (end == std::string::npos) break;
+    if (end - line > name.size() && h[line + name.size()] == ':' &&
+        http::equalsIgnoreCase(std::string_view(h).substr(line, name.size()), name)) {
+      h.erase(line, end + 2 - line);
+      continue;
+    }
+    line = end + 2;
+  }
+}
+
+bool replaces(std::string_view name) {
+  return http::equalsIgnoreCase(name, "Last-Modified") || http::equalsIgnoreCase(name, "ETag") ||
+         http::equalsIgnoreCase(name, "Cache-Control");
+}
+
+}  // namespace
+
+void applyAddHeaders(const std::vector<AddHeader>& headers, http::Response& response) {
+  const bool applies = addHeaderApplies(response.status);
+  for (const AddHeader& a : headers) {
+    if (!applies && !a.always) continue;
+    if (replaces(a.name)) {
+      removeHeader(response, a.name);
+      if (!a.value.empty()) http::setHeader(response, a.name, a.value);
+    } else if (!a.value.empty()) {
+      response.headers += a.name + ": " + a.value + "\r\n";
+    }
+  }
+}
+
+std::optional<std::string_view> StaticFiles::overridden(const StaticLocation& location,
+                                                        std::string_view name) {
+  std::optional<std::string_view> out;
+  for (const AddHeader& a : location.add_headers) {
+    if (http::equalsIgnoreCase(a.name, name)) out = a.value;  // the last one wins
+  }
+  return out;
+}
+
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
+  http::Response r = serveFile(request, location);
+  if (!location.add_headers.empty()) applyAddHeaders(location.add_headers, r);
+  return r;
+}
+
+http::Response StaticFiles::serveFile(const http::Request& request,
+                                      const StaticLocation& location) {
   // Errors as nginx's static module answers them: its HTML page (a browser shows it). The codes
   // and messages say why, for the reader of this file.
   auto error = [](int status, const char* /*code*/, const char* /*message*/) {
@@ -573,8 +643,14 @@ http::Response StaticFiles::serve(const http::Request& request, const StaticLoca
 
   std::string_view range = request.header("Range");
   std::string_view if_range = request.header("If-Range");
-  if (!range.empty() && !if_range.empty() && http::trimOws(if_range) != etag &&
-      http::trimOws(if_range) != f.last_modified) {
+  // If-Range compares with what the answer will say: a location's add_header may replace the
+  // validators (nginx's range filter runs after its headers filter).
+  const std::string_view range_etag = overridden(location, "ETag").value_or(etag);
+  const std::string_view range_date =
+      overridden(location, "Last-Modified").value_or(f.last_modified);
+  if (!range.empty() && !if_range.empty() &&
+      (range_etag.empty() || http::trimOws(if_range) != range_etag) &&
+      (range_date.empty() || http::trimOws(if_range) != range_date)) {
     range = {};  // the client's copy is outdated: send everything
   }
   std::vector<ByteRange> ranges;

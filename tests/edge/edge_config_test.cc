@@ -66,7 +66,7 @@ http {
         }
         location /api/v1/ {
             surge_snapshots;
-            add_header Cache-Control "stale-while-revalidate=5";
+            # its answers carry their own Cache-Control (no add_header here)
         }
         location /api/v1/bookings {
             proxy_pass http://origin;
@@ -165,7 +165,6 @@ TEST_F(EdgeConfigTest, FullConfig) {
 
   EXPECT_EQ(l[3].prefix, "/api/v1/");
   EXPECT_EQ(l[3].kind, Location::Kind::kSnapshots);
-  EXPECT_EQ(l[3].snapshot_cache_control, "stale-while-revalidate=5");
 
   EXPECT_EQ(l[4].prefix, "/");
   EXPECT_EQ(l[4].kind, Location::Kind::kStatic);
@@ -262,7 +261,7 @@ TEST_F(EdgeConfigTest, ExpiresForms) {
       "  location /cc { add_header Cache-Control \"public, max-age=5\"; }\n"
       " }\n}\n");
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->locations.size(), 4u);
+  ASSERT_EQ(c->locations.size(), 5u);  // and the server's implicit "/"
   EXPECT_EQ(c->locations[0].prefix, "/epoch");
   EXPECT_EQ(c->locations[0].files.cache_control, "no-cache");
   EXPECT_EQ(c->locations[1].prefix, "/max");
@@ -270,7 +269,8 @@ TEST_F(EdgeConfigTest, ExpiresForms) {
   EXPECT_EQ(c->locations[2].prefix, "/off");
   EXPECT_EQ(c->locations[2].files.cache_control, "");
   EXPECT_EQ(c->locations[3].prefix, "/cc");
-  EXPECT_EQ(c->locations[3].files.cache_control, "public, max-age=5");
+  ASSERT_EQ(c->locations[3].files.add_headers.size(), 1u);  // replaces Cache-Control when sent
+  EXPECT_EQ(c->locations[3].files.add_headers[0].value, "public, max-age=5");
 }
 
 TEST_F(EdgeConfigTest, ShippedConfigLoads) {
@@ -458,9 +458,15 @@ TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   surge_immutable_hashed yes;\n"
                       "   root /srv;\n  }\n }\n}\n"),
             at(4, "expected on or off"));
-  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-Frame-Options DENY;\n"
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-A $uri;\n"
                       "   root /srv;\n  }\n }\n}\n"),
-            at(4, "add_header supports Cache-Control only"));
+            at(4, "variables in \"add_header\" are not supported yet"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-A 1 sometimes;\n"
+                      "   root /srv;\n  }\n }\n}\n"),
+            at(4, "invalid parameter \"sometimes\" in \"add_header\" (always)"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header \"X A\" 1;\n"
+                      "   root /srv;\n  }\n }\n}\n"),
+            at(4, "invalid header name \"X A\" in \"add_header\""));
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   proxy_pass http://nosuch;\n  }\n"
                       " }\n}\n"),
             at(4, "proxy_pass target \"nosuch\" is neither an upstream nor host:port"));
@@ -512,14 +518,59 @@ TEST_F(EdgeConfigTest, IfModifiedSinceIsInheritedAsInNginx) {
             at(5, "invalid value \"sometimes\" in \"if_modified_since\" (off, exact, before)"));
 }
 
+// nginx: a level's own add_header lines replace what it would inherit.
+TEST_F(EdgeConfigTest, AddHeaderIsInheritedAsInNginxAndRefusedWhereItWouldDoNothing) {
+  auto c = loadOk(
+      "http {\n add_header X-Http 1;\n root /srv;\n server {\n  add_header X-Server 2 always;\n"
+      "  location /a { }\n  location /b { add_header X-B 3; add_header X-C 4; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  const auto& a = c->match("/a/x")->files.add_headers;
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].name, "X-Server");
+  EXPECT_TRUE(a[0].always);
+  const auto& b = c->match("/b/x")->files.add_headers;
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].name, "X-B");
+  EXPECT_FALSE(b[0].always);
+  EXPECT_EQ(b[1].name, "X-C");
+  // Snapshot answers carry their own headers: add_header there, or inherited there, is refused.
+  EXPECT_EQ(loadError("http {\n server {\n  location /api/ {\n   surge_snapshots;\n"
+                      "   add_header Cache-Control no-cache;\n  }\n }\n}\n")
+                .rfind(at(5, "\"add_header\" applies to file locations (root) only"), 0),
+            0u);
+  EXPECT_EQ(loadError("http {\n add_header X-Frame-Options DENY;\n server {\n"
+                      "  location /api/ { surge_snapshots; }\n }\n}\n")
+                .rfind(at(2, "\"add_header\" applies to file locations (root) only"), 0),
+            0u);
+}
+
 TEST_F(EdgeConfigTest, ExactAndPrefixOfTheSamePathAreNotDuplicates) {
   auto c = loadOk(
       "http {\n server {\n  root /srv;\n  location /a { }\n  location = /a { }\n"
       " }\n}\n");
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->locations.size(), 2u);
+  ASSERT_EQ(c->locations.size(), 3u);  // and the server's implicit "/"
   EXPECT_TRUE(c->locations[0].exact);
   EXPECT_FALSE(c->locations[1].exact);
+  EXPECT_EQ(c->locations[2].prefix, "/");
+}
+
+// nginx serves what no location matches from the server's root; without a root, nothing.
+TEST_F(EdgeConfigTest, WhatNoLocationMatchesIsServedFromTheServersRoot) {
+  auto c = loadOk(
+      "http {\n root /srv;\n server {\n  if_modified_since before;\n  add_header X-A 1;\n"
+      "  location /other/ { root /elsewhere; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  const Location* l = c->match("/t1.html");
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->kind, Location::Kind::kStatic);
+  EXPECT_EQ(l->files.root, "/srv");
+  EXPECT_EQ(l->files.if_modified_since, StaticLocation::IfModifiedSince::kBefore);
+  ASSERT_EQ(l->files.add_headers.size(), 1u);
+  EXPECT_EQ(c->match("/other/x")->files.root, "/elsewhere");
+  auto none = loadOk("http {\n server {\n  location /a { root /srv; }\n }\n}\n");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->match("/b"), nullptr);
 }
 
 TEST_F(EdgeConfigTest, SnapshotsNeedMemcached) {

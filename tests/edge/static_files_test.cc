@@ -766,6 +766,47 @@ TEST_F(StaticFilesTest, IfModifiedSinceGives304) {
   EXPECT_EQ(r.status, 200);
 }
 
+TEST_F(StaticFilesTest, AddHeaderAsNginxAddsIt) {
+  StaticFiles files({});
+  StaticLocation loc = loc_;
+  loc.add_headers = {{"X-Frame-Options", "DENY", false},
+                     {"X-Always", "yes", true},
+                     {"X-Empty", "", true},
+                     {"Cache-Control", "no-cache", false},
+                     {"ETag", "\"mine\"", false}};
+  http::Response ok = files.serve(Req("/a.txt").get(), loc);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(header(ok, "X-Frame-Options"), "DENY");
+  EXPECT_EQ(header(ok, "X-Always"), "yes");
+  EXPECT_EQ(header(ok, "X-Empty"), "(absent)");
+  EXPECT_EQ(header(ok, "Cache-Control"), "no-cache");  // replaced, not a second line
+  EXPECT_EQ(header(ok, "ETag"), "\"mine\"");
+  // An error answer gets only what says `always`.
+  http::Response missing = files.serve(Req("/nope").get(), loc);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(header(missing, "X-Frame-Options"), "(absent)");
+  EXPECT_EQ(header(missing, "X-Always"), "yes");
+}
+
+// nginx's range_if_range.t: If-Range compares with the Last-Modified the answer will carry.
+TEST_F(StaticFilesTest, IfRangeFollowsALastModifiedThatAddHeaderSets) {
+  StaticFiles files({});
+  StaticLocation removed = loc_;
+  removed.add_headers = {{"Last-Modified", "", false}};
+  http::Response r = files.serve(
+      Req("/a.txt", {{"Range", "bytes=0-9"}, {"If-Range", "Tue, 14 Nov 2023 22:13:20 GMT"}}).get(),
+      removed);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(header(r, "Last-Modified"), "(absent)");
+  StaticLocation dated = loc_;
+  dated.add_headers = {{"Last-Modified", "Mon, 28 Sep 1970 06:00:00 GMT", false}};
+  r = files.serve(
+      Req("/a.txt", {{"Range", "bytes=0-9"}, {"If-Range", "Mon, 28 Sep 1970 06:00:00 GMT"}}).get(),
+      dated);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(header(r, "Last-Modified"), "Mon, 28 Sep 1970 06:00:00 GMT");
+}
+
 TEST_F(StaticFilesTest, IfModifiedSinceFollowsItsDirective) {
   StaticFiles files({});
   using Ims = StaticLocation::IfModifiedSince;

@@ -26,9 +26,8 @@ struct Location {
   std::string prefix;
   bool exact = false;  // "location = /path"
   Kind kind = Kind::kNotFound;
-  StaticLocation files;                // kStatic
-  std::string snapshot_cache_control;  // kSnapshots: extra directives after max-age
-  std::string where;                   // file:line, for messages
+  StaticLocation files;  // kStatic
+  std::string where;     // file:line, for messages
   // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
   // root, plus /ops/metrics/edge and /ops/metrics/origin.
   bool ops = false;

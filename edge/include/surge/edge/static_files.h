@@ -69,6 +69,15 @@ bool etagMatches(std::string_view if_none_match, std::string_view etag);
 // If-Match (RFC 9110 13.1.1): "*" or the same strong tag; a weak tag on either side never matches.
 bool etagMatchesStrongly(std::string_view if_match, std::string_view etag);
 
+// nginx's add_header: NAME: VALUE on the answers of a location (2xx and 3xx that nginx lists,
+// or every answer with `always`). An empty value adds nothing. Last-Modified, ETag and
+// Cache-Control replace the location's own (Last-Modified and ETag also what If-Range compares;
+// an empty value removes them).
+struct AddHeader {
+  std::string name, value;
+  bool always = false;
+};
+
 struct StaticLocation {
   std::string root;           // no trailing slash
   std::string cache_control;  // "" for none
@@ -78,7 +87,14 @@ struct StaticLocation {
   // exactly, nginx's default), before (that date or later).
   enum class IfModifiedSince { kOff, kExact, kBefore };
   IfModifiedSince if_modified_since = IfModifiedSince::kExact;
+  std::vector<AddHeader> add_headers;
 };
+
+// Does add_header (without `always`) apply to an answer of `status`? nginx: 200, 201, 204, 206,
+// 301, 302, 303, 304, 307, 308.
+bool addHeaderApplies(int status);
+// The location's add_header lines applied to `response`.
+void applyAddHeaders(const std::vector<AddHeader>& headers, http::Response& response);
 
 class StaticFiles {
  public:
@@ -93,9 +109,13 @@ class StaticFiles {
   StaticFiles& operator=(const StaticFiles&) = delete;
   // GET or HEAD only (the caller answers 405 otherwise).
   http::Response serve(const http::Request& request, const StaticLocation& location);
+  // nullopt: the location does not set `name` (any case) with add_header; "" it removes it.
+  static std::optional<std::string_view> overridden(const StaticLocation& location,
+                                                    std::string_view name);
   size_t cachedFiles() const { return files_.size(); }
 
  private:
+  http::Response serveFile(const http::Request& request, const StaticLocation& location);
   struct File {
     std::shared_ptr<const http::SharedFile> fd;
     uint64_t size = 0;
