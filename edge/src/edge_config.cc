@@ -654,9 +654,9 @@ struct Loader {
     }
     // nginx serves what no location matches from the server's own root: an implicit "location /"
     // with the server's (or http's) root, index, if_modified_since and add_header.
-    const bool has_root_location = std::any_of(
-        c.locations.begin(), c.locations.end(),
-        [](const Location& l) { return !l.exact && l.prefix == "/"; });
+    const bool has_root_location =
+        std::any_of(c.locations.begin(), c.locations.end(),
+                    [](const Location& l) { return !l.exact && l.prefix == "/"; });
     if (!has_root_location && !default_root.empty()) {
       Location implicit;
       implicit.prefix = "/";

@@ -494,20 +494,6 @@ bool addHeaderApplies(int status) {
 
 namespace {
 
-void removeHeader(http::Response& response, std::string_view name) {
-  std::string& h = response.headers;
-  for (size_t line = 0; line < h.size();) {
-    size_t end = h.find("\r\n", line);
-    if (end == std::string::npos) break;
-    if (end - line > name.size() && h[line + name.size()] == ':' &&
-        http::equalsIgnoreCase(std::string_view(h).substr(line, name.size()), name)) {
-      h.erase(line, end + 2 - line);
-      continue;
-    }
-    line = end + 2;
-  }
-}
-
 bool replaces(std::string_view name) {
   return http::equalsIgnoreCase(name, "Last-Modified") || http::equalsIgnoreCase(name, "ETag") ||
          http::equalsIgnoreCase(name, "Cache-Control");
@@ -520,7 +506,7 @@ void applyAddHeaders(const std::vector<AddHeader>& headers, http::Response& resp
   for (const AddHeader& a : headers) {
     if (!applies && !a.always) continue;
     if (replaces(a.name)) {
-      removeHeader(response, a.name);
+      http::removeHeader(response, a.name);
       if (!a.value.empty()) http::setHeader(response, a.name, a.value);
     } else if (!a.value.empty()) {
       response.headers += a.name + ": " + a.value + "\r\n";

@@ -94,7 +94,7 @@ Response htmlError(int status) {
   return r;
 }
 
-void setHeader(Response& response, std::string_view name, std::string_view value) {
+void removeHeader(Response& response, std::string_view name) {
   std::string& h = response.headers;
   for (size_t line = 0; line < h.size();) {
     size_t end = h.find("\r\n", line);
@@ -106,7 +106,11 @@ void setHeader(Response& response, std::string_view name, std::string_view value
     }
     line = end + 2;
   }
-  h.append(name).append(": ").append(value).append("\r\n");
+}
+
+void setHeader(Response& response, std::string_view name, std::string_view value) {
+  removeHeader(response, name);
+  response.headers.append(name).append(": ").append(value).append("\r\n");
 }
 
 void setCacheControl(Response& response, std::string_view value) {

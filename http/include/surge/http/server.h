@@ -79,6 +79,8 @@ std::string errorCodeFor(int status);
 // one is appended. Relayed answers keep their sender's case ("x-request-id" from HAProxy), so a
 // case-sensitive look would add a second one.
 void setHeader(Response& response, std::string_view name, std::string_view value);
+// Removes every line of header `name` (any case).
+void removeHeader(Response& response, std::string_view name);
 // The same for Cache-Control.
 void setCacheControl(Response& response, std::string_view value);
 
