@@ -24,7 +24,6 @@ constexpr const char* kWithout[] = {
     "http_map_module",
     "http_split_clients_module",
     "http_referer_module",
-    "http_rewrite_module",
     "http_fastcgi_module",
     "http_uwsgi_module",
     "http_scgi_module",
@@ -41,7 +40,6 @@ constexpr const char* kWithout[] = {
     "http_upstream_keepalive_module",
     "http_upstream_zone_module",
     "http-cache",
-    "pcre",
 };
 
 }  // namespace

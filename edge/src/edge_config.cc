@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -31,19 +32,24 @@ struct Loader {
   std::vector<Upstream> upstreams;
   std::string proxy_target;  // the one upstream locations proxy to
   std::string proxy_where;
-  std::string default_root;
-  std::string default_index = "index.html";
-  StaticLocation::IfModifiedSince default_ims = StaticLocation::IfModifiedSince::kExact;
-  // add_header of the http block, then of the server block (a level that has its own replaces
-  // what it would inherit, as in nginx), and where the nearest of them stands.
-  std::vector<AddHeader> default_add_headers;
-  std::string add_header_where;
+  // What a level (http, server, location) passes to the levels inside it, as nginx merges its
+  // location configuration: a level that sets one of these replaces what it would inherit.
+  struct Inherited {
+    StaticLocation files;  // root, index, if_modified_since, expires, add_header (literal)
+    std::vector<AddHeaderRule> add_header_rules;  // the same add_header lines, with variables
+    bool add_headers_vary = false;
+    std::string add_header_where;  // where the nearest add_header stands
+    http::AccessRules access;
+  };
+  Inherited http_level;
+  // Every name a value refers to that is not built in, with where: checked against the names
+  // `set` and regex groups declare once the whole file is read (nginx: "unknown variable").
+  std::vector<std::pair<std::string, std::string>> variable_uses;
+  std::set<std::string> declared_variables;
+  bool have_plain_port = false;
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
-  bool have_plain_listen = false;
   bool have_tls_listen = false;
-  std::string listen_where;         // of the "listen ... ssl" directive
-  http::AccessRules http_access;    // allow/deny in the http block
-  http::AccessRules server_access;  // in the server block (or the http block's)
+  std::string listen_where;  // of the "listen ... ssl" directive
 
   // allow/deny: true when `d` was one (handled), with `rules` extended.
   bool access(const Directive& d, http::AccessRules& rules, bool& handled) {
@@ -260,8 +266,18 @@ struct Loader {
     return true;
   }
 
+  // A value that may hold variables; the names it needs are checked at the end of load.
+  bool complexValue(const Directive& d, const std::string& text, ComplexValue& out) {
+    auto v = ComplexValue::compile(text);
+    if (!v) return fail(d, v.error());
+    for (std::string& name : v.value().declaredNames())
+      variable_uses.emplace_back(std::move(name), locationOf(d));
+    out = std::move(v.value());
+    return true;
+  }
+
   // add_header NAME VALUE [always].
-  bool addHeader(const Directive& d, std::vector<AddHeader>& out) {
+  bool addHeader(const Directive& d, Inherited& level) {
     if (d.has_block || d.args.size() < 2 || d.args.size() > 3) return args(d, 2, 3);
     if (d.args.size() == 3 && d.args[2] != "always") {
       return fail(d, "invalid parameter \"" + d.args[2] + "\" in \"add_header\" (always)");
@@ -273,45 +289,109 @@ struct Loader {
         return fail(d, "invalid header name \"" + d.args[0] + "\" in \"add_header\"");
     }
     if (d.args[0].empty()) return fail(d, "empty header name in \"add_header\"");
-    if (d.args[1].find('$') != std::string::npos) {
-      return fail(d, "variables in \"add_header\" are not supported yet");
-    }
     for (unsigned char ch : d.args[1]) {
       if (ch < 0x20 && ch != '\t')
         return fail(d, "control character in the value of \"add_header\"");
     }
-    out.push_back(AddHeader{d.args[0], d.args[1], d.args.size() == 3});
+    AddHeaderRule rule{d.args[0], {}, d.args.size() == 3};
+    if (!complexValue(d, d.args[1], rule.value)) return false;
+    if (!rule.value.isLiteral()) level.add_headers_vary = true;
+    level.files.add_headers.push_back(AddHeader{d.args[0], d.args[1], rule.always});
+    level.add_header_rules.push_back(std::move(rule));
     return true;
   }
 
-  // The add_header lines of one level (http, server): they replace the inherited ones.
-  bool addHeaderDefaults(const std::vector<Directive>& block_in) {
-    std::vector<AddHeader> own;
+  // The add_header lines of one level: they replace the inherited ones (nginx's rule).
+  bool addHeaders(const std::vector<Directive>& block_in, Inherited& level) {
+    Inherited own;
     std::string where;
     for (const Directive& d : block_in) {
       if (d.name != "add_header") continue;
       if (where.empty()) where = locationOf(d);
       if (!addHeader(d, own)) return false;
     }
-    if (!own.empty()) {
-      default_add_headers = std::move(own);
-      add_header_where = where;
+    if (!own.add_header_rules.empty()) {
+      level.files.add_headers = std::move(own.files.add_headers);
+      level.add_header_rules = std::move(own.add_header_rules);
+      level.add_headers_vary = own.add_headers_vary;
+      level.add_header_where = where;
     }
     return true;
   }
 
-  // root, index and if_modified_since at http or server level: the defaults of the locations
-  // below (nginx's inheritance).
-  bool staticDefault(const Directive& d) {
+  // allow/deny of one level: they replace the inherited ones.
+  bool accessRules(const std::vector<Directive>& block_in, Inherited& level) {
+    http::AccessRules own;
+    for (const Directive& d : block_in) {
+      bool handled = false;
+      if (!access(d, own, handled)) return false;
+    }
+    if (!own.empty()) level.access = std::move(own);
+    return true;
+  }
+
+  // expires off | max | epoch | TIME.
+  bool expires(const Directive& e, StaticLocation& files) {
+    if (!args(e, 1, 1)) return false;
+    if (e.args[0] == "off") {
+      files.cache_control.clear();
+    } else if (e.args[0] == "max") {
+      files.cache_control = "public, max-age=315360000";
+    } else if (e.args[0] == "epoch") {
+      files.cache_control = "no-cache";
+    } else {
+      auto v = nginx_compat::parseDuration(e.args[0]);
+      if (!v) return fail(e, v.error());
+      files.cache_control = "max-age=" + std::to_string(v.value().count() / 1000);
+    }
+    return true;
+  }
+
+  // The directives every level (http, server, location) may set for the levels inside it. True
+  // in `handled` when `d` was one of them.
+  bool inheritable(const Directive& d, Inherited& level, bool& handled) {
+    handled = true;
     if (d.name == "root") {
       if (!args(d, 1, 1)) return false;
-      default_root = resolve(d.args[0]);
+      level.files.root = resolve(d.args[0]);
+      while (level.files.root.size() > 1 && level.files.root.back() == '/')
+        level.files.root.pop_back();
     } else if (d.name == "index") {
       if (!args(d, 1, 1)) return false;
-      default_index = d.args[0];
+      level.files.index = d.args[0];
     } else if (d.name == "if_modified_since") {
-      return ifModifiedSince(d, default_ims);
+      return ifModifiedSince(d, level.files.if_modified_since);
+    } else if (d.name == "expires") {
+      return expires(d, level.files);
+    } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny") {
+      // Taken by addHeaders / accessRules for the whole level.
+    } else {
+      handled = false;
     }
+    return true;
+  }
+
+  // `return CODE [TEXT]`, `return CODE URL`, `return URL` (the rewrite module's, nginx's forms).
+  bool returnDirective(const Directive& d, ReturnAction& out) {
+    if (!args(d, 1, 2)) return false;
+    const std::string& first = d.args[0];
+    uint64_t code = 0;
+    auto [p, ec] = std::from_chars(first.data(), first.data() + first.size(), code);
+    if (ec != std::errc() || p != first.data() + first.size()) {
+      if (d.args.size() == 2) return fail(d, "invalid return code \"" + first + "\"");
+      // `return URL`: 302 to a URL that starts with http://, https:// or $scheme.
+      if (first.rfind("http://", 0) != 0 && first.rfind("https://", 0) != 0 &&
+          first.rfind("$scheme", 0) != 0) {
+        return fail(d, "invalid return code \"" + first + "\"");
+      }
+      out.code = 302;
+      out.has_text = true;
+      return complexValue(d, first, out.text);
+    }
+    if (code > 999) return fail(d, "invalid return code \"" + first + "\"");
+    out.code = static_cast<int>(code);
+    out.has_text = d.args.size() == 2;
+    if (out.has_text) return complexValue(d, d.args[1], out.text);
     return true;
   }
 
@@ -332,27 +412,49 @@ struct Loader {
   // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
   // request body is held in memory up to client_max_body_size): accepted with their arguments
   // checked for count only, and listed in edge/CONFIG.md.
+  // Likewise nginx's tuning of its own memory pools and hash tables (surge's tables size
+  // themselves) and of its open-file cache (surge-edge's is always on, revalidated every second).
   bool withoutMeaning(const Directive& d, bool& handled) {
-    static const std::set<std::string> names = {"client_body_temp_path", "proxy_temp_path",
-                                                "fastcgi_temp_path", "uwsgi_temp_path",
-                                                "scgi_temp_path"};
+    static const std::set<std::string> names = {"client_body_temp_path",
+                                                "proxy_temp_path",
+                                                "fastcgi_temp_path",
+                                                "uwsgi_temp_path",
+                                                "scgi_temp_path",
+                                                "connection_pool_size",
+                                                "request_pool_size",
+                                                "server_names_hash_bucket_size",
+                                                "server_names_hash_max_size",
+                                                "variables_hash_bucket_size",
+                                                "variables_hash_max_size",
+                                                "types_hash_bucket_size",
+                                                "types_hash_max_size",
+                                                "proxy_headers_hash_bucket_size",
+                                                "proxy_headers_hash_max_size",
+                                                "open_file_cache",
+                                                "open_file_cache_valid",
+                                                "open_file_cache_min_uses",
+                                                "open_file_cache_errors",
+                                                "client_header_buffer_size",
+                                                "client_body_buffer_size",
+                                                "output_buffers",
+                                                "postpone_output",
+                                                "proxy_buffer_size",
+                                                "proxy_buffers",
+                                                "proxy_busy_buffers_size"};
     handled = names.count(d.name) > 0;
     return !handled || args(d, 1, 4);
   }
 
   bool http(const std::vector<Directive>& block_in, EdgeConfig& c) {
     bool have_server = false;
-    // allow/deny first: the server block inherits them wherever they stand in the block.
+    // root, index, allow/deny, add_header, ... in http are the servers' defaults, wherever they
+    // stand in the block.
+    http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
+    if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level)) return false;
     for (const Directive& d : block_in) {
       bool handled = false;
-      if (!access(d, http_access, handled)) return false;
+      if (!inheritable(d, http_level, handled)) return false;
     }
-    // root, index, if_modified_since and add_header in http are the servers' defaults, wherever
-    // they stand.
-    for (const Directive& d : block_in) {
-      if (!staticDefault(d)) return false;
-    }
-    if (!addHeaderDefaults(block_in)) return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -388,15 +490,15 @@ struct Loader {
       bool handled = false;
       if (!withoutMeaning(d, handled)) return false;
       if (handled) continue;
-      if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header") {
+      if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header" ||
+          n == "expires") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
       } else if (n == "server") {
         if (!block(d)) return false;
-        if (have_server) return fail(d, "only one server block is supported");
         have_server = true;
-        if (!server(d.block, c)) return false;
+        if (!server(d, c)) return false;
       } else if (n == "access_log") {
         if (!args(d, 1, 2)) return false;
         if (d.args.size() == 2 && d.args[1] != "combined") {
@@ -526,10 +628,16 @@ struct Loader {
       error = c.path + ": no \"server\" block in http";
       return false;
     }
+    for (const auto& [name, where] : variable_uses) {
+      if (!declared_variables.count(name)) {
+        error = where + ": unknown \"" + name + "\" variable";
+        return false;
+      }
+    }
+    assignPorts(c);
     if (c.memcached.empty()) {
-      bool snapshots = std::any_of(c.locations.begin(), c.locations.end(), [](const Location& l) {
-        return l.kind == Location::Kind::kSnapshots;
-      });
+      bool snapshots =
+          c.anyLocation([](const Location& l) { return l.kind == Location::Kind::kSnapshots; });
       if (snapshots) {
         error = c.path + ": a location serves snapshots but \"surge_memcached\" is not set";
         return false;
@@ -541,15 +649,13 @@ struct Loader {
         return false;
       }
     }
-    bool ops_location = std::any_of(c.locations.begin(), c.locations.end(),
-                                    [](const Location& l) { return l.ops; });
+    bool ops_location = c.anyLocation([](const Location& l) { return l.ops; });
     if (ops_location && c.ops_keys.empty()) {
       error = c.path + ": a location has \"surge_ops\" but \"surge_ops_keys\" is not set";
       return false;
     }
     bool queue_location =
-        std::any_of(c.locations.begin(), c.locations.end(),
-                    [](const Location& l) { return l.kind == Location::Kind::kQueue; });
+        c.anyLocation([](const Location& l) { return l.kind == Location::Kind::kQueue; });
     if (c.waiting_room.enabled || queue_location) {
       if (c.memcached.empty() || c.waiting_room.keys.empty() || c.snapshot_keys.empty()) {
         // surge_snapshot_keys verifies the queue state origin seals into memcached.
@@ -588,152 +694,247 @@ struct Loader {
     return true;
   }
 
-  bool server(const std::vector<Directive>& block_in, EdgeConfig& c) {
-    // Server-level root/index and allow/deny are defaults for the locations (nginx inheritance).
-    http::AccessRules own;
-    for (const Directive& d : block_in) {
-      bool handled = false;
-      if (!access(d, own, handled)) return false;
+  // The ports of every server's listen, in the order first seen: the first plain one is the
+  // http::Server's port, the others its more_ports; one TLS port.
+  std::vector<int> plain_ports;
+
+  void assignPorts(EdgeConfig& c) {
+    if (plain_ports.empty()) plain_ports.push_back(c.server.port);  // no listen: 8080
+    c.server.port = plain_ports.front();
+    c.server.more_ports.assign(plain_ports.begin() + 1, plain_ports.end());
+    for (VirtualServer& v : c.servers) {
+      if (v.ports.empty()) v.ports.push_back(c.server.port);
     }
-    server_access = own.empty() ? http_access : own;
-    c.access = server_access;
-    for (const Directive& d : block_in) {
-      if (!staticDefault(d)) return false;
+  }
+
+  bool listen(const Directive& d, EdgeConfig& c, VirtualServer& v) {
+    if (d.args.empty() || d.has_block) return args(d, 1, 1);
+    bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
+    std::string host;
+    int port = 0;
+    if (!hostPort(d, d.args[0], host, port)) return false;
+    // One address for every listener (served by the same workers), one TLS port.
+    if ((have_plain_port || have_tls_listen) && host != c.server.host) {
+      return fail(d, "every listen must use the same address (" + c.server.host + ")");
     }
-    if (!addHeaderDefaults(block_in)) return false;
-    for (const Directive& d : block_in) {
-      if (d.name == "root" || d.name == "index" || d.name == "if_modified_since" ||
-          d.name == "add_header" || d.name == "allow" || d.name == "deny") {
-        continue;
+    c.server.host = host;
+    if (tls) {
+      if (have_tls_listen && port != c.server.tls_port) {
+        return fail(d, "only one TLS port is supported");
       }
-      if (d.name == "listen") {
-        if (d.args.empty() || d.has_block) return args(d, 1, 1);
-        bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
-        std::string host;
-        int port = 0;
-        if (!hostPort(d, d.args[0], host, port)) return false;
-        // One plain and one TLS listener, on one address (both served by the same workers).
-        if (tls ? have_tls_listen : have_plain_listen) {
-          return fail(d,
-                      std::string("only one ") + (tls ? "TLS" : "plain") + " listen is supported");
-        }
-        if ((have_plain_listen || have_tls_listen) && host != c.server.host) {
-          return fail(d, "the plain and the TLS listen must use the same address");
-        }
-        if ((tls && have_plain_listen && port == c.server.port) ||
-            (!tls && have_tls_listen && port == c.server.tls_port)) {
-          // Both would bind (SO_REUSEPORT) and the kernel would deal connections to either.
-          return fail(d, "the plain and the TLS listen need different ports");
-        }
-        c.server.host = host;
-        (tls ? c.server.tls_port : c.server.port) = port;
-        (tls ? have_tls_listen : have_plain_listen) = true;
-        if (tls) listen_where = locationOf(d);
-        for (size_t i = 1; i < d.args.size(); ++i) {
-          const std::string& a = d.args[i];
-          if (a == "ssl") continue;
-          if (a.rfind("backlog=", 0) == 0) {
-            uint64_t v = 0;
-            if (!number(d, a.substr(8), 1, 1000000, v)) return false;
-            c.server.backlog = static_cast<int>(v);
-          } else if (a == "reuseport" || a == "default_server") {
-            // surge always listens with SO_REUSEPORT, one socket per worker.
-          } else {
-            return fail(d, "unsupported listen parameter \"" + a + "\"");
+      if (std::find(plain_ports.begin(), plain_ports.end(), port) != plain_ports.end()) {
+        // Both would bind (SO_REUSEPORT) and the kernel would deal connections to either.
+        return fail(d, "the plain and the TLS listen need different ports");
+      }
+      c.server.tls_port = port;
+      have_tls_listen = true;
+      listen_where = locationOf(d);
+    } else {
+      if (have_tls_listen && port == c.server.tls_port) {
+        return fail(d, "the plain and the TLS listen need different ports");
+      }
+      if (std::find(plain_ports.begin(), plain_ports.end(), port) == plain_ports.end()) {
+        plain_ports.push_back(port);
+      }
+      have_plain_port = true;
+    }
+    if (std::find(v.ports.begin(), v.ports.end(), port) != v.ports.end()) {
+      return fail(d, "duplicate listen " + d.args[0]);
+    }
+    v.ports.push_back(port);
+    for (size_t i = 1; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      if (a == "ssl") continue;
+      if (a.rfind("backlog=", 0) == 0) {
+        uint64_t n = 0;
+        if (!number(d, a.substr(8), 1, 1000000, n)) return false;
+        c.server.backlog = static_cast<int>(n);
+      } else if (a == "default_server" || a == "default") {
+        for (const VirtualServer& other : c.servers) {
+          if (std::find(other.default_ports.begin(), other.default_ports.end(), port) !=
+              other.default_ports.end()) {
+            return fail(d,
+                        "a duplicate default server for " + d.args[0] + " (" + other.where + ")");
           }
         }
-      } else if (d.name == "server_name") {
-        // One server block: the name is not used for routing.
-      } else if (d.name == "location") {
-        if (!location(d, c)) return false;
+        v.default_ports.push_back(port);
+      } else if (a == "reuseport") {
+        // surge always listens with SO_REUSEPORT, one socket per worker.
       } else {
-        bool handled = false;
-        if (!ssl(d, c, handled)) return false;
-        if (!handled) return fail(d, "unknown directive \"" + d.name + "\" in server");
+        return fail(d, "unsupported listen parameter \"" + a + "\"");
+      }
+    }
+    return true;
+  }
+
+  // server_name NAME ...: exact, "*.example.com", ".example.com", "www.example.*", "~regex".
+  bool serverName(const Directive& d, VirtualServer& v) {
+    if (d.args.empty() || d.has_block) return args(d, 1, 1);
+    for (const std::string& raw : d.args) {
+      if (v.first_name.empty() && v.exact_names.empty() && v.leading_wildcards.empty() &&
+          v.trailing_wildcards.empty() && v.regex_names.empty()) {
+        v.first_name = raw;
+      }
+      if (!raw.empty() && raw[0] == '~') {
+        auto regex = nginx_compat::Regex::compile(raw.substr(1), false);
+        if (!regex) return fail(d, regex.error());
+        for (const auto& [name, group] : regex.value()->names())
+          declared_variables.insert(name);
+        v.regex_names.push_back(std::move(regex.value()));
+        continue;
+      }
+      std::string name = raw;
+      for (char& ch : name)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (name.rfind("*.", 0) == 0) {
+        v.leading_wildcards.push_back(name.substr(1));
+      } else if (name.size() > 1 && name[0] == '.') {
+        v.leading_wildcards.push_back("+" + name);
+      } else if (name.size() > 2 && name.ends_with(".*")) {
+        v.trailing_wildcards.push_back(name.substr(0, name.size() - 1));
+      } else if (name.find('*') != std::string::npos) {
+        return fail(d, "invalid server name or wildcard \"" + raw + "\"");
+      } else {
+        v.exact_names.push_back(name);
+      }
+    }
+    return true;
+  }
+
+  bool server(const Directive& sd, EdgeConfig& c) {
+    VirtualServer v;
+    v.where = locationOf(sd);
+    const std::vector<Directive>& block_in = sd.block;
+    // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
+    Inherited level = http_level;
+    if (!accessRules(block_in, level) || !addHeaders(block_in, level)) return false;
+    for (const Directive& d : block_in) {
+      bool handled = false;
+      if (!inheritable(d, level, handled)) return false;
+    }
+    v.access = level.access;
+    if (c.servers.empty()) c.access = level.access;
+    for (const Directive& d : block_in) {
+      bool handled = false;
+      if (!inheritable(d, level, handled)) return false;
+      if (handled) continue;
+      if (d.name == "listen") {
+        if (!listen(d, c, v)) return false;
+      } else if (d.name == "server_name") {
+        if (!serverName(d, v)) return false;
+      } else if (d.name == "location") {
+        if (!location(d, level, v.locations)) return false;
+      } else if (bool tuning = false; !withoutMeaning(d, tuning)) {
+        return false;
+      } else if (tuning) {
+        continue;
+      } else {
+        bool taken = false;
+        if (!ssl(d, c, taken)) return false;
+        if (!taken) return fail(d, "unknown directive \"" + d.name + "\" in server");
       }
     }
     // nginx serves what no location matches from the server's own root: an implicit "location /"
     // with the server's (or http's) root, index, if_modified_since and add_header.
     const bool has_root_location =
-        std::any_of(c.locations.begin(), c.locations.end(),
-                    [](const Location& l) { return !l.exact && l.prefix == "/"; });
-    if (!has_root_location && !default_root.empty()) {
+        std::any_of(v.locations.begin(), v.locations.end(), [](const Location& l) {
+          return l.match != Location::Match::kExact && l.match != Location::Match::kRegex &&
+                 l.prefix == "/";
+        });
+    if (!has_root_location) {
       Location implicit;
       implicit.prefix = "/";
       implicit.kind = Location::Kind::kStatic;
-      implicit.files.root = default_root;
-      while (implicit.files.root.size() > 1 && implicit.files.root.back() == '/')
-        implicit.files.root.pop_back();
-      implicit.files.index = default_index;
-      implicit.files.if_modified_since = default_ims;
-      implicit.files.add_headers = default_add_headers;
-      implicit.access = server_access;
-      implicit.where = c.path;
-      c.locations.push_back(std::move(implicit));
+      implicit.where = v.where;
+      takeInherited(level, implicit);
+      v.locations.push_back(std::move(implicit));
     }
-    std::stable_sort(c.locations.begin(), c.locations.end(),
-                     [](const Location& a, const Location& b) {
-                       if (a.exact != b.exact) return a.exact;
-                       return a.prefix.size() > b.prefix.size();
-                     });
+    c.servers.push_back(std::move(v));
     return true;
   }
 
-  bool location(const Directive& d, EdgeConfig& c) {
+  void takeInherited(const Inherited& level, Location& loc) {
+    loc.files = level.files;
+    loc.access = level.access;
+    loc.add_header_rules = level.add_header_rules;
+    loc.add_headers_vary = level.add_headers_vary;
+  }
+
+  bool location(const Directive& d, const Inherited& parent, std::vector<Location>& siblings) {
     if (!block(d)) return false;
     Location loc;
     loc.where = locationOf(d);
-    if (d.args.size() == 2 && d.args[0] == "=") {
-      loc.exact = true;
+    if (d.args.size() == 2) {
+      const std::string& m = d.args[0];
       loc.prefix = d.args[1];
-    } else if (d.args.size() == 1 && d.args[0] != "~" && d.args[0] != "~*") {
+      if (m == "=") {
+        loc.match = Location::Match::kExact;
+        loc.exact = true;
+      } else if (m == "^~") {
+        loc.match = Location::Match::kPrefixNoRegex;
+      } else if (m == "~" || m == "~*") {
+        loc.match = Location::Match::kRegex;
+        auto regex = nginx_compat::Regex::compile(loc.prefix, m == "~*");
+        if (!regex) return fail(d, regex.error());
+        for (const auto& [name, group] : regex.value()->names())
+          declared_variables.insert(name);
+        loc.regex = std::move(regex.value());
+      } else {
+        return fail(d, "invalid location modifier \"" + m + "\"");
+      }
+    } else if (d.args.size() == 1) {
       loc.prefix = d.args[0];
+      if (loc.prefix[0] == '@') return fail(d, "named locations are not supported yet");
+      if (loc.prefix.size() > 1 && loc.prefix[0] == '~') {
+        // nginx's "location ~/path" form.
+        bool caseless = loc.prefix.size() > 2 && loc.prefix[1] == '*';
+        loc.prefix = loc.prefix.substr(caseless ? 2 : 1);
+        loc.match = Location::Match::kRegex;
+        auto regex = nginx_compat::Regex::compile(loc.prefix, caseless);
+        if (!regex) return fail(d, regex.error());
+        loc.regex = std::move(regex.value());
+      } else if (loc.prefix.size() > 1 && loc.prefix[0] == '=') {
+        loc.prefix = loc.prefix.substr(1);
+        loc.match = Location::Match::kExact;
+        loc.exact = true;
+      }
     } else {
-      return fail(d, "only prefix and \"=\" locations are supported");
+      return fail(d, "invalid number of arguments in \"location\" directive");
     }
-    if (loc.prefix.empty() || loc.prefix[0] != '/') return fail(d, "a location starts with /");
-    for (const Location& other : c.locations) {
-      if (other.prefix == loc.prefix && other.exact == loc.exact) {
+    if (loc.match != Location::Match::kRegex && (loc.prefix.empty() || loc.prefix[0] != '/')) {
+      return fail(d, "a location starts with /");
+    }
+    for (const Location& other : siblings) {
+      if (other.prefix == loc.prefix && other.match != Location::Match::kRegex &&
+          loc.match != Location::Match::kRegex && other.exact == loc.exact) {
         return fail(d, "duplicate location \"" + loc.prefix + "\"");
       }
     }
-    loc.files.root = default_root;
-    loc.files.index = default_index;
-    loc.files.if_modified_since = default_ims;
-    bool is_static = false, is_snap = false, is_proxy = false, is_queue = false, is_status = false;
-    std::vector<AddHeader> own_add_headers;
-    std::string add_header_at;
-    http::AccessRules own;
+    Inherited level = parent;
+    if (!accessRules(d.block, level) || !addHeaders(d.block, level)) return false;
+    bool explicit_root = false;
+    for (const Directive& e : d.block) {
+      bool handled = false;
+      if (!inheritable(e, level, handled)) return false;
+      if (handled && e.name == "root") explicit_root = true;
+    }
+    takeInherited(level, loc);
+    bool is_snap = false, is_proxy = false, is_queue = false, is_status = false;
     for (const Directive& e : d.block) {
       const std::string& n = e.name;
       bool handled = false;
-      if (!access(e, own, handled)) return false;
+      if (!inheritable(e, level, handled)) return false;
       if (handled) continue;
-      if (n == "root") {
-        if (!args(e, 1, 1)) return false;
-        loc.files.root = resolve(e.args[0]);
-        is_static = true;
-      } else if (n == "index") {
-        if (!args(e, 1, 1)) return false;
-        loc.files.index = e.args[0];
-      } else if (n == "if_modified_since") {
-        if (!ifModifiedSince(e, loc.files.if_modified_since)) return false;
-      } else if (n == "expires") {
-        if (!args(e, 1, 1)) return false;
-        if (e.args[0] == "off") {
-          loc.files.cache_control.clear();
-        } else if (e.args[0] == "max") {
-          loc.files.cache_control = "public, max-age=315360000";
-        } else if (e.args[0] == "epoch") {
-          loc.files.cache_control = "no-cache";
-        } else {
-          auto v = nginx_compat::parseDuration(e.args[0]);
-          if (!v) return fail(e, v.error());
-          loc.files.cache_control = "max-age=" + std::to_string(v.value().count() / 1000);
+      if (n == "location") {
+        if (loc.match == Location::Match::kExact) {
+          return fail(e, "location \"" + e.args.back() +
+                             "\" cannot be inside the exact location \"" + loc.prefix + "\"");
         }
-      } else if (n == "add_header") {
-        if (own_add_headers.empty()) add_header_at = locationOf(e);
-        if (!addHeader(e, own_add_headers)) return false;
+        if (!location(e, level, loc.nested)) return false;
+        continue;
+      }
+      if (n == "return") {
+        if (!returnDirective(e, loc.return_action)) return false;
       } else if (n == "surge_immutable_hashed") {
         if (!args(e, 1, 1)) return false;
         if (e.args[0] != "on" && e.args[0] != "off") return fail(e, "expected on or off");
@@ -769,7 +970,7 @@ struct Loader {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }
     }
-    if (is_static + is_snap + is_proxy + is_queue + is_status > 1) {
+    if (explicit_root + is_snap + is_proxy + is_queue + is_status > 1) {
       return fail(d,
                   "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
                   "surge_status");
@@ -777,7 +978,6 @@ struct Loader {
     if (loc.ops && (is_snap || is_proxy || is_queue || is_status)) {
       return fail(d, "\"surge_ops\" goes with files (root) only");
     }
-    loc.access = own.empty() ? server_access : own;
     if (is_status) {
       loc.kind = Location::Kind::kStatus;
     } else if (is_queue) {
@@ -786,30 +986,22 @@ struct Loader {
       loc.kind = Location::Kind::kSnapshots;
     } else if (is_proxy) {
       loc.kind = Location::Kind::kProxy;
-    } else if (!loc.files.root.empty()) {
-      loc.kind = Location::Kind::kStatic;
     } else {
-      return fail(d, "location \"" + loc.prefix + "\" has nothing to serve (no root)");
+      loc.kind = Location::Kind::kStatic;
     }
-    // add_header: the location's own, or else what it inherits. Answers other than files carry
-    // the API's own headers (a snapshot's Cache-Control is its freshness contract): refused there
-    // rather than left without effect.
-    if (own_add_headers.empty()) {
-      own_add_headers = default_add_headers;
-      add_header_at = add_header_where;
-    }
-    if (!own_add_headers.empty() && loc.kind != Location::Kind::kStatic) {
-      error = add_header_at +
+    // add_header in answers other than files and `return`: those carry the API's own headers (a
+    // snapshot's Cache-Control is its freshness contract), so it is refused there rather than
+    // left without effect.
+    if (!loc.add_header_rules.empty() && loc.kind != Location::Kind::kStatic &&
+        loc.return_action.code == 0) {
+      error = (level.add_header_where.empty() ? loc.where : level.add_header_where) +
               ": \"add_header\" applies to file locations (root) only; location \"" + loc.prefix +
               "\" (" + locationOf(d) +
               ") answers from surge (snapshots carry their own Cache-Control: "
               "surge_stale_while_revalidate, surge_stale_if_error)";
       return false;
     }
-    loc.files.add_headers = std::move(own_add_headers);
-    while (loc.files.root.size() > 1 && loc.files.root.back() == '/')
-      loc.files.root.pop_back();
-    c.locations.push_back(std::move(loc));
+    siblings.push_back(std::move(loc));
     return true;
   }
 };
@@ -817,15 +1009,28 @@ struct Loader {
 }  // namespace
 
 const Location* EdgeConfig::match(std::string_view path) const {
-  for (const Location& l : locations) {
-    if (l.exact ? path == l.prefix : path.substr(0, l.prefix.size()) == l.prefix) return &l;
-  }
-  return nullptr;
+  return servers.empty() ? nullptr : servers.front().find(path, nullptr);
 }
 
 const http::AccessRules& EdgeConfig::statusAccess(std::string_view path) const {
   const Location* l = match(path);
   return l != nullptr && l->kind == Location::Kind::kStatus ? l->access : access;
+}
+
+namespace {
+bool anyIn(const std::vector<Location>& level, const std::function<bool(const Location&)>& pred) {
+  for (const Location& l : level) {
+    if (pred(l) || anyIn(l.nested, pred)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool EdgeConfig::anyLocation(const std::function<bool(const Location&)>& pred) const {
+  for (const VirtualServer& v : servers) {
+    if (anyIn(v.locations, pred)) return true;
+  }
+  return false;
 }
 
 cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(

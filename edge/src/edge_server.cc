@@ -11,6 +11,7 @@
 #include "surge/cache/gap_report.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/edge/return_handler.h"
 #include "surge/http/basic_auth.h"
 
 #include <openssl/crypto.h>
@@ -27,6 +28,18 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// The request's host name as server_name matches it: lowercase, without port or trailing dot.
+std::string hostName(const http::Request& request) {
+  std::string_view host = request.host();
+  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
+  while (!host.empty() && host.back() == '.')
+    host.remove_suffix(1);
+  std::string out(host);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
@@ -366,10 +379,31 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
     return answer(worker, slot, &request, ctx, std::move(r));
   }
 
-  const Location* loc = config().match(path);
+  const EdgeConfig& cfg = config();
+  Exchange ex(worker, request, slot, start);
+  ex.server = &cfg.servers.front();
+  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
+    ex.server = selectServer(cfg.servers, request.local_port, hostName(request), &ex);
+  }
+  // Locations match the decoded path with "." and ".." resolved, as in nginx (which answers
+  // 400 for a path that climbs above the root).
+  if (auto uri = normalizePath(path)) {
+    ex.uri = std::move(*uri);
+  } else {
+    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
+                  http::htmlError(400));
+  }
+  ex.args = std::string(request.query);
+  const Location* loc = ex.server->find(ex.uri, &ex);
+  ex.location = loc;
   if (loc != nullptr && !loc->access.allows(request.remote_addr)) {
     return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
                   refusedByAccessRules());
+  }
+  if (loc != nullptr && loc->return_action.code != 0) {
+    http::Response r = returnResponse(loc->return_action, ex);
+    applyLocationHeaders(*loc, ex, r);
+    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}}, std::move(r));
   }
   if (loc != nullptr && loc->ops) {
     LogContext ctx{kOps, start, {}, {}, {}, {}};
@@ -425,8 +459,14 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
         r.headers += "Allow: GET, HEAD\r\n";
         return answer(worker, slot, &request, ctx, std::move(r));
       }
-      return answer(worker, slot, &request, ctx,
-                    static_[static_cast<size_t>(worker.index())]->serve(request, loc->files));
+      StaticFiles& files = *static_[static_cast<size_t>(worker.index())];
+      if (!loc->add_headers_vary)
+        return answer(worker, slot, &request, ctx, files.serve(request, loc->files));
+      // add_header values with variables: this answer's own copy of the location's settings.
+      StaticLocation evaluated = loc->files;
+      for (size_t i = 0; i < loc->add_header_rules.size(); ++i)
+        evaluated.add_headers[i].value = loc->add_header_rules[i].value.evaluate(ex);
+      return answer(worker, slot, &request, ctx, files.serve(request, evaluated));
     }
     case Location::Kind::kSnapshots: {
       LogContext ctx{kSnapshot, start, {}, {}, {}, {}};

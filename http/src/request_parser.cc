@@ -187,10 +187,16 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     }
     static constexpr std::string_view kRoot = "/";
     req.target = end == std::string_view::npos ? kRoot : rest.substr(end);
-    if (req.target.front() == '?') return failWith(error, 400, "absolute target without a path");
     break;
   }
-  if (req.target.front() != '/' && !(req.target == "*" && req.method == "OPTIONS")) {
+  // A fragment is the client's own business (RFC 9110 4.2.4): nginx drops it from the URI.
+  if (size_t hash = req.target.find('#'); hash != std::string_view::npos) {
+    req.target = req.target.substr(0, hash);
+    if (req.target.empty()) return failWith(error, 400, "empty target");
+  }
+  // "http://host?args": the path is "/" (nginx's reading).
+  const bool query_only = !req.authority.empty() && req.target.front() == '?';
+  if (req.target.front() != '/' && !query_only && !(req.target == "*" && req.method == "OPTIONS")) {
     return failWith(error, 400, "only origin-form and absolute-form targets are accepted");
   }
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
@@ -204,7 +210,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
   // nginx answers TRACE with 405 (it would echo cookies and credentials back to a script).
   if (req.method == "TRACE") return failWith(error, 405, "TRACE is not allowed");
   size_t q = req.target.find('?');
-  req.path = req.target.substr(0, q);
+  req.path = query_only ? std::string_view("/") : req.target.substr(0, q);
   if (q != std::string_view::npos) req.query = req.target.substr(q + 1);
 
   // Header fields.

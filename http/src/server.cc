@@ -152,11 +152,17 @@ const char* reasonPhrase(int status) {
     case 404:
       return "Not Found";
     case 405:
-      return "Method Not Allowed";
+      return "Not Allowed";  // nginx's status line
     case 408:
       return "Request Timeout";
+    case 402:
+      return "Payment Required";
+    case 406:
+      return "Not Acceptable";
     case 409:
       return "Conflict";
+    case 410:
+      return "Gone";
     case 411:
       return "Length Required";
     case 413:
@@ -173,6 +179,8 @@ const char* reasonPhrase(int status) {
       return "Expectation Failed";
     case 422:
       return "Unprocessable Content";
+    case 421:
+      return "Misdirected Request";
     case 429:
       return "Too Many Requests";
     case 431:
@@ -189,6 +197,8 @@ const char* reasonPhrase(int status) {
       return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
     default:
       return "Unknown";
   }
@@ -196,45 +206,53 @@ const char* reasonPhrase(int status) {
 
 class Worker::Impl {
  public:
-  Impl(const ServerOptions& options, Handler& handler, int listen_fd, int tls_listen_fd,
+  // One listening socket of this worker: which port it is (Request::local_port) and whether it
+  // speaks TLS.
+  struct Listener {
+    Impl* owner = nullptr;
+    int fd = -1;
+    int port = 0;
+    bool tls = false;
+    event* ev = nullptr;
+  };
+
+  Impl(const ServerOptions& options, Handler& handler, std::vector<Listener> listeners,
        TlsSlot& tls, int index, std::atomic<size_t>& open_connections)
       : options_(options),
         handler_(handler),
-        listen_fd_(listen_fd),
-        tls_listen_fd_(tls_listen_fd),
+        listeners_(std::move(listeners)),
         tls_(tls),
         index_(index),
-        open_connections_(open_connections) {}
+        open_connections_(open_connections) {
+    for (Listener& l : listeners_)
+      l.owner = this;
+  }
 
   ~Impl() {
     for (auto& [id, c] : connections_)
       closeQuietly(*c);
     connections_.clear();
-    if (accept_ev_) event_free(accept_ev_);
-    if (tls_accept_ev_) event_free(tls_accept_ev_);
+    for (Listener& l : listeners_) {
+      if (l.ev) event_free(l.ev);
+      if (l.fd >= 0) ::close(l.fd);
+    }
     if (mailbox_ev_) event_free(mailbox_ev_);
     if (sweep_ev_) event_free(sweep_ev_);
     if (base_) event_base_free(base_);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    if (tls_listen_fd_ >= 0) ::close(tls_listen_fd_);
   }
 
   cache::Result<cache::Done, std::string> init() {
     base_ = event_base_new();
     if (!base_) return cache::fail(std::string("event_base_new failed"));
     worker_ = std::make_unique<Worker>(this, base_, index_);
-    accept_ev_ = event_new(base_, listen_fd_, EV_READ | EV_PERSIST, &Impl::onAccept, this);
-    if (tls_listen_fd_ >= 0) {
-      tls_accept_ev_ =
-          event_new(base_, tls_listen_fd_, EV_READ | EV_PERSIST, &Impl::onAcceptTls, this);
-      if (!tls_accept_ev_) return cache::fail(std::string("event_new failed"));
-      event_add(tls_accept_ev_, nullptr);
+    for (Listener& l : listeners_) {
+      l.ev = event_new(base_, l.fd, EV_READ | EV_PERSIST, &Impl::onAccept, &l);
+      if (!l.ev) return cache::fail(std::string("event_new failed"));
+      event_add(l.ev, nullptr);
     }
     mailbox_ev_ = event_new(base_, -1, 0, &Impl::onMailbox, this);
     sweep_ev_ = event_new(base_, -1, EV_PERSIST, &Impl::onSweep, this);
-    if (!accept_ev_ || !mailbox_ev_ || !sweep_ev_)
-      return cache::fail(std::string("event_new failed"));
-    event_add(accept_ev_, nullptr);
+    if (!mailbox_ev_ || !sweep_ev_) return cache::fail(std::string("event_new failed"));
     timeval second{1, 0};
     event_add(sweep_ev_, &second);
     return cache::Done{};
@@ -288,12 +306,11 @@ class Worker::Impl {
   // Worker thread (posted by Server::drain).
   void drain() {
     draining_ = true;
-    if (accept_ev_) event_del(accept_ev_);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    listen_fd_ = -1;
-    if (tls_accept_ev_) event_del(tls_accept_ev_);
-    if (tls_listen_fd_ >= 0) ::close(tls_listen_fd_);
-    tls_listen_fd_ = -1;
+    for (Listener& l : listeners_) {
+      if (l.ev) event_del(l.ev);
+      if (l.fd >= 0) ::close(l.fd);
+      l.fd = -1;
+    }
     std::vector<uint64_t> idle;
     for (auto& [id, c] : connections_) {
       if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
@@ -312,7 +329,8 @@ class Worker::Impl {
   struct Connection {
     uint64_t id = 0;
     int fd = -1;
-    std::string peer;  // IP text, for logs and X-Forwarded-For
+    std::string peer;    // IP text, for logs and X-Forwarded-For
+    int local_port = 0;  // the port it came in on
     event* read_ev = nullptr;
     event* write_ev = nullptr;
     State state = State::kReading;
@@ -348,15 +366,15 @@ class Worker::Impl {
     std::vector<Pending> out;
   };
 
-  static void onAccept(evutil_socket_t fd, short, void* arg) {
-    static_cast<Impl*>(arg)->acceptFrom(fd, false);
-  }
-  static void onAcceptTls(evutil_socket_t fd, short, void* arg) {
-    static_cast<Impl*>(arg)->acceptFrom(fd, true);
+  static void onAccept(evutil_socket_t, short, void* arg) {
+    auto* l = static_cast<Listener*>(arg);
+    l->owner->acceptFrom(*l);
   }
 
-  void acceptFrom(int fd, bool tls) {
+  void acceptFrom(const Listener& listener) {
     Impl* self = this;
+    const int fd = listener.fd;
+    const bool tls = listener.tls;
     std::shared_ptr<TlsContext> ctx = tls ? tls_.get() : nullptr;
     for (int i = 0; i < 64; ++i) {
       sockaddr_in peer{};
@@ -388,16 +406,17 @@ class Worker::Impl {
         }
         SSL_set_accept_state(ssl);
       }
-      self->open(client, text, ssl);
+      self->open(client, text, ssl, listener.port);
     }
   }
 
-  void open(int fd, const char* peer, SSL* ssl) {
+  void open(int fd, const char* peer, SSL* ssl, int local_port) {
     auto c = std::make_unique<Connection>();
     c->id = next_id_++;
     c->fd = fd;
     c->ssl = ssl;
     c->peer = peer;
+    c->local_port = local_port;
     c->activity = c->request_start = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
     c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
@@ -790,6 +809,8 @@ class Worker::Impl {
       c.request_size = consumed;
       c.state = State::kHandling;
       request_.remote_addr = c.peer;
+      request_.local_port = c.local_port;
+      request_.tls = c.ssl != nullptr;
       ResponseSlot slot{c.id, ++c.sequence};
       uint64_t id = c.id;
       c.dispatching = true;
@@ -863,15 +884,12 @@ class Worker::Impl {
 
   const ServerOptions& options_;
   Handler& handler_;
-  int listen_fd_;
-  int tls_listen_fd_;
+  std::vector<Listener> listeners_;
   TlsSlot& tls_;
   std::string tls_scratch_;  // gathers a small answer into one TLS record
   int index_;
   std::atomic<size_t>& open_connections_;
   event_base* base_ = nullptr;
-  event* accept_ev_ = nullptr;
-  event* tls_accept_ev_ = nullptr;
   event* mailbox_ev_ = nullptr;
   event* sweep_ev_ = nullptr;
   std::unique_ptr<Worker> worker_;
@@ -914,36 +932,50 @@ cache::Result<cache::Done, std::string> Server::start() {
     return cache::fail(std::string("a TLS listener needs a certificate and key"));
   }
   tls_.ctx = options_.tls;
-  int port = options_.port;
-  int tls_port = options_.tls_port;
-  auto fds = listenShared(options_.host, port, options_.backlog, options_.workers);
-  if (!fds) return cache::fail(fds.error());
-  std::vector<int> tls_fds(static_cast<size_t>(options_.workers), -1);
-  if (tls_port >= 0) {
-    auto t = listenShared(options_.host, tls_port, options_.backlog, options_.workers);
-    if (!t) {
-      for (int fd : fds.value())
-        ::close(fd);
-      return cache::fail(t.error());
+  // Every port this server listens on: per worker, one socket of each.
+  struct Port {
+    int port;
+    bool tls;
+    std::vector<int> fds;
+  };
+  std::vector<Port> ports;
+  ports.push_back({options_.port, false, {}});
+  for (int p : options_.more_ports)
+    ports.push_back({p, false, {}});
+  if (options_.tls_port >= 0) ports.push_back({options_.tls_port, true, {}});
+  auto close_all = [&ports](size_t from_worker) {
+    for (Port& p : ports) {
+      for (size_t j = from_worker; j < p.fds.size(); ++j)
+        ::close(p.fds[j]);
     }
-    tls_fds = std::move(t.value());
+  };
+  for (Port& p : ports) {
+    auto fds = listenShared(options_.host, p.port, options_.backlog, options_.workers);
+    if (!fds) {
+      close_all(0);
+      return cache::fail(fds.error());
+    }
+    p.fds = std::move(fds.value());
   }
   for (int i = 0; i < options_.workers; ++i) {
     // The worker owns (and closes) its listeners from here on, also when init() fails.
-    auto worker = std::make_unique<Worker::Impl>(options_, handler_, fds->at(i), tls_fds.at(i),
-                                                 tls_, i, open_connections_);
+    std::vector<Worker::Impl::Listener> listeners;
+    for (Port& p : ports)
+      listeners.push_back({nullptr, p.fds.at(static_cast<size_t>(i)), p.port, p.tls, nullptr});
+    auto worker = std::make_unique<Worker::Impl>(options_, handler_, std::move(listeners), tls_, i,
+                                                 open_connections_);
     auto ok = worker->init();
     if (!ok) {
-      for (int j = i + 1; j < options_.workers; ++j) {
-        ::close(fds->at(j));
-        if (tls_fds.at(j) >= 0) ::close(tls_fds.at(j));
-      }
+      close_all(static_cast<size_t>(i) + 1);
       return ok;
     }
     workers_.push_back(std::move(worker));
   }
-  port_ = port;
-  tls_port_ = tls_port;
+  port_ = ports.front().port;
+  tls_port_ = options_.tls_port >= 0 ? ports.back().port : -1;
+  for (size_t k = 1; k < ports.size(); ++k) {
+    if (!ports[k].tls) more_ports_.push_back(ports[k].port);
+  }
   for (auto& w : workers_)
     w->run();
   return cache::Done{};

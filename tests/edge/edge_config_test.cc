@@ -141,37 +141,38 @@ TEST_F(EdgeConfigTest, FullConfig) {
   EXPECT_EQ(c->origin.connect_timeout, std::chrono::milliseconds(750));
   EXPECT_EQ(c->origin.read_timeout, std::chrono::milliseconds(20000));
 
-  // Exact locations first, then the longest prefix; equal lengths keep the file's order.
-  ASSERT_EQ(c->locations.size(), 5u);
-  const auto& l = c->locations;
-  EXPECT_EQ(l[0].prefix, "/exact");
-  EXPECT_TRUE(l[0].exact);
-  EXPECT_EQ(l[0].kind, Location::Kind::kStatic);
-  EXPECT_EQ(l[0].files.root, "/srv/exact");  // trailing slash dropped
-  EXPECT_EQ(l[0].files.index, "start.html");
-  EXPECT_EQ(l[0].where, path_ + ":55");
-
-  EXPECT_EQ(l[1].prefix, "/api/v1/bookings");
-  EXPECT_FALSE(l[1].exact);
-  EXPECT_EQ(l[1].kind, Location::Kind::kProxy);
-  EXPECT_EQ(l[1].where, path_ + ":52");
-
-  EXPECT_EQ(l[2].prefix, "/assets/");
-  EXPECT_EQ(l[2].kind, Location::Kind::kStatic);
-  EXPECT_EQ(l[2].files.root, d + "/html");
-  EXPECT_EQ(l[2].files.index, "home.html");
-  EXPECT_TRUE(l[2].files.immutable_hashed);
-  EXPECT_EQ(l[2].files.cache_control, "max-age=3600");
-
-  EXPECT_EQ(l[3].prefix, "/api/v1/");
-  EXPECT_EQ(l[3].kind, Location::Kind::kSnapshots);
-
-  EXPECT_EQ(l[4].prefix, "/");
+  // The server's locations in the file's order (nginx's matching order is VirtualServer::find's).
+  ASSERT_EQ(c->servers.size(), 1u);
+  ASSERT_EQ(c->servers[0].locations.size(), 5u);
+  const auto& l = c->servers[0].locations;
+  EXPECT_EQ(l[4].prefix, "/exact");
+  EXPECT_TRUE(l[4].exact);
   EXPECT_EQ(l[4].kind, Location::Kind::kStatic);
-  EXPECT_EQ(l[4].files.root, d + "/html");
-  EXPECT_FALSE(l[4].files.immutable_hashed);
-  EXPECT_EQ(l[4].files.cache_control, "max-age=60");
-  EXPECT_EQ(l[4].where, path_ + ":41");
+  EXPECT_EQ(l[4].files.root, "/srv/exact");  // trailing slash dropped
+  EXPECT_EQ(l[4].files.index, "start.html");
+  EXPECT_EQ(l[4].where, path_ + ":55");
+
+  EXPECT_EQ(l[3].prefix, "/api/v1/bookings");
+  EXPECT_FALSE(l[3].exact);
+  EXPECT_EQ(l[3].kind, Location::Kind::kProxy);
+  EXPECT_EQ(l[3].where, path_ + ":52");
+
+  EXPECT_EQ(l[1].prefix, "/assets/");
+  EXPECT_EQ(l[1].kind, Location::Kind::kStatic);
+  EXPECT_EQ(l[1].files.root, d + "/html");
+  EXPECT_EQ(l[1].files.index, "home.html");
+  EXPECT_TRUE(l[1].files.immutable_hashed);
+  EXPECT_EQ(l[1].files.cache_control, "max-age=3600");
+
+  EXPECT_EQ(l[2].prefix, "/api/v1/");
+  EXPECT_EQ(l[2].kind, Location::Kind::kSnapshots);
+
+  EXPECT_EQ(l[0].prefix, "/");
+  EXPECT_EQ(l[0].kind, Location::Kind::kStatic);
+  EXPECT_EQ(l[0].files.root, d + "/html");
+  EXPECT_FALSE(l[0].files.immutable_hashed);
+  EXPECT_EQ(l[0].files.cache_control, "max-age=60");
+  EXPECT_EQ(l[0].where, path_ + ":41");
 }
 
 TEST_F(EdgeConfigTest, MatchPicksExactThenLongestPrefix) {
@@ -195,7 +196,7 @@ TEST_F(EdgeConfigTest, MatchPicksExactThenLongestPrefix) {
 }
 
 TEST_F(EdgeConfigTest, MatchWithoutACatchAll) {
-  EdgeConfig c;
+  VirtualServer v;
   Location a;
   a.prefix = "/a/";
   Location ab;
@@ -203,15 +204,96 @@ TEST_F(EdgeConfigTest, MatchWithoutACatchAll) {
   Location exact;
   exact.prefix = "/a/b/c";
   exact.exact = true;
-  c.locations = {exact, ab, a};
-  EXPECT_EQ(c.match("/a/b/c"), &c.locations[0]);
-  EXPECT_EQ(c.match("/a/b/cd"), &c.locations[1]);
-  EXPECT_EQ(c.match("/a/b/"), &c.locations[1]);
-  EXPECT_EQ(c.match("/a/x"), &c.locations[2]);
-  EXPECT_EQ(c.match("/b"), nullptr);
-  EXPECT_EQ(c.match("/a"), nullptr);
-  EXPECT_EQ(c.match(""), nullptr);
+  exact.match = Location::Match::kExact;
+  v.locations = {exact, ab, a};
+  EXPECT_EQ(v.find("/a/b/c", nullptr), &v.locations[0]);
+  EXPECT_EQ(v.find("/a/b/cd", nullptr), &v.locations[1]);
+  EXPECT_EQ(v.find("/a/b/", nullptr), &v.locations[1]);
+  EXPECT_EQ(v.find("/a/x", nullptr), &v.locations[2]);
+  EXPECT_EQ(v.find("/b", nullptr), nullptr);
+  EXPECT_EQ(v.find("/a", nullptr), nullptr);
+  EXPECT_EQ(v.find("", nullptr), nullptr);
   EXPECT_EQ(EdgeConfig{}.match("/"), nullptr);
+}
+
+// nginx's order: "=" first; else the longest prefix, its nested locations, then the regexes in
+// file order unless that prefix was "^~"; a regex's nested locations after it matched.
+TEST_F(EdgeConfigTest, LocationsMatchInNginxsOrder) {
+  auto c = loadOk(
+      "http {\n server {\n root /srv;\n"
+      "  location = / { return 204; }\n"
+      "  location / { return 204; }\n"
+      "  location ^~ /images/ { return 204; }\n"
+      "  location ~* \\.(gif|jpg)$ { return 204; }\n"
+      "  location ~ casefull { return 204; }\n"
+      "  location /foo/ {\n   location ~ \\.txt$ { return 204; }\n   location /foo/bar/ { }\n  }\n"
+      "  location ~ ^/(?<section>[a-z]+)/x$ {\n   location ~ y { }\n  }\n"
+      " }\n}\n");
+  ASSERT_TRUE(c);
+  auto name = [&](std::string_view uri) {
+    const Location* l = c->match(uri);
+    if (l == nullptr) return std::string("(none)");
+    const char* m[] = {"", "= ", "^~ ", "~ "};
+    return m[static_cast<int>(l->match)] + l->prefix;
+  };
+  EXPECT_EQ(name("/"), "= /");
+  EXPECT_EQ(name("/x"), "/");
+  EXPECT_EQ(name("/images/a.gif"), "^~ /images/");
+  EXPECT_EQ(name("/other/a.GIF"), "~ \\.(gif|jpg)$");
+  EXPECT_EQ(name("/casefull"), "~ casefull");
+  EXPECT_EQ(name("/CASEFULL"), "/");
+  EXPECT_EQ(name("/foo/a.txt"), "~ \\.txt$");        // nested regex before the outer ones
+  EXPECT_EQ(name("/foo/a.gif"), "~ \\.(gif|jpg)$");  // then the server's regexes
+  EXPECT_EQ(name("/foo/bar/z"), "/foo/bar/");
+  EXPECT_EQ(name("/foo/bar/z.txt"), "~ \\.txt$");
+  EXPECT_EQ(name("/abc/x"), "~ ^/(?<section>[a-z]+)/x$");
+  EXPECT_EQ(name("/aby/x"), "~ y");
+}
+
+TEST_F(EdgeConfigTest, ServersAreChosenByPortAndName) {
+  auto c = loadOk(
+      "http {\n"
+      " server { listen 127.0.0.1:9001; server_name first; }\n"
+      " server { listen 127.0.0.1:9001; server_name www.example.com *.example.com; }\n"
+      " server { listen 127.0.0.1:9001 default_server; server_name .example.org www.x.*; }\n"
+      " server { listen 127.0.0.1:9001; server_name ~^(?<n>[a-z]+)\\.re$; }\n"
+      " server { listen 127.0.0.1:9002; server_name other; }\n"
+      "}\n");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->servers.size(), 5u);
+  EXPECT_EQ(c->server.port, 9001);
+  EXPECT_EQ(c->server.more_ports, std::vector<int>{9002});
+  auto pick = [&](int port, std::string_view host) {
+    return selectServer(c->servers, port, host, nullptr)->first_name;
+  };
+  EXPECT_EQ(pick(9001, "first"), "first");
+  EXPECT_EQ(pick(9001, "www.example.com"), "www.example.com");
+  EXPECT_EQ(pick(9001, "a.b.example.com"), "www.example.com");
+  EXPECT_EQ(pick(9001, "example.org"), ".example.org");
+  EXPECT_EQ(pick(9001, "a.example.org"), ".example.org");
+  EXPECT_EQ(pick(9001, "www.x.net"), ".example.org");
+  EXPECT_EQ(pick(9001, "abc.re"), "~^(?<n>[a-z]+)\\.re$");
+  EXPECT_EQ(pick(9001, "nobody"), ".example.org");  // the default_server
+  EXPECT_EQ(pick(9002, "first"), "other");          // only the port's own servers
+  EXPECT_EQ(loadError("http {\n server { listen 1.2.3.4:1; }\n server { listen 1.2.3.5:2; }\n}\n"),
+            at(3, "every listen must use the same address (1.2.3.4)"));
+  EXPECT_EQ(loadError("http {\n server { listen 1 default_server; }\n"
+                      " server { listen 1 default_server; }\n}\n")
+                .rfind(at(3, "a duplicate default server for 1"), 0),
+            0u);
+}
+
+TEST_F(EdgeConfigTest, VariablesMustBeKnown) {
+  EXPECT_EQ(loadError("http {\n server {\n  location / { add_header X $nosuch; }\n }\n}\n"),
+            at(3, "unknown \"nosuch\" variable"));
+  EXPECT_TRUE(
+      loadOk("http {\n server {\n  location ~ ^/(?<p>.*) { add_header X \"$p $uri $http_x_y $arg_a "
+             "$1\"; }\n }\n}\n"));
+  EXPECT_EQ(loadError("http {\n server {\n  location / { return 200 ${uri; }\n }\n}\n"),
+            at(3, "the closing bracket in \"uri\" variable is missing"));
+  EXPECT_EQ(loadError("http {\n server {\n  location ~ ( { }\n }\n}\n")
+                .rfind(at(3, "pcre2_compile() failed: missing closing parenthesis"), 0),
+            0u);
 }
 
 TEST_F(EdgeConfigTest, MinimalConfigUsesDefaults) {
@@ -223,7 +305,9 @@ TEST_F(EdgeConfigTest, MinimalConfigUsesDefaults) {
   EXPECT_EQ(c->server.limits.max_body, 16u * 1024);
   EXPECT_EQ(c->access_log, "");
   EXPECT_FALSE(c->have_origin);
-  EXPECT_TRUE(c->locations.empty());
+  ASSERT_EQ(c->servers.size(), 1u);
+  ASSERT_EQ(c->servers[0].locations.size(), 1u);  // the implicit "/" from <prefix>/html
+  EXPECT_EQ(c->servers[0].locations[0].files.root, dir_.path() + "/html");
   EXPECT_TRUE(c->memcached.empty());
 }
 
@@ -261,16 +345,12 @@ TEST_F(EdgeConfigTest, ExpiresForms) {
       "  location /cc { add_header Cache-Control \"public, max-age=5\"; }\n"
       " }\n}\n");
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->locations.size(), 5u);  // and the server's implicit "/"
-  EXPECT_EQ(c->locations[0].prefix, "/epoch");
-  EXPECT_EQ(c->locations[0].files.cache_control, "no-cache");
-  EXPECT_EQ(c->locations[1].prefix, "/max");
-  EXPECT_EQ(c->locations[1].files.cache_control, "public, max-age=315360000");
-  EXPECT_EQ(c->locations[2].prefix, "/off");
-  EXPECT_EQ(c->locations[2].files.cache_control, "");
-  EXPECT_EQ(c->locations[3].prefix, "/cc");
-  ASSERT_EQ(c->locations[3].files.add_headers.size(), 1u);  // replaces Cache-Control when sent
-  EXPECT_EQ(c->locations[3].files.add_headers[0].value, "public, max-age=5");
+  EXPECT_EQ(c->match("/epoch")->files.cache_control, "no-cache");
+  EXPECT_EQ(c->match("/max")->files.cache_control, "public, max-age=315360000");
+  EXPECT_EQ(c->match("/off")->files.cache_control, "");
+  const Location* cc = c->match("/cc");
+  ASSERT_EQ(cc->files.add_headers.size(), 1u);  // replaces Cache-Control when sent
+  EXPECT_EQ(cc->files.add_headers[0].value, "public, max-age=5");
 }
 
 TEST_F(EdgeConfigTest, ShippedConfigLoads) {
@@ -284,20 +364,15 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.server.backlog, 4096);
   EXPECT_TRUE(c.have_origin);
   EXPECT_EQ(c.origin.port, 8081);
-  ASSERT_EQ(c.locations.size(), 7u);
-  EXPECT_EQ(c.locations[0].prefix, "/metrics");  // exact locations first
-  EXPECT_EQ(c.locations[0].kind, Location::Kind::kStatus);
+  ASSERT_EQ(c.servers.size(), 1u);
+  EXPECT_EQ(c.match("/metrics")->kind, Location::Kind::kStatus);
   EXPECT_FALSE(c.statusAccess("/metrics").allows("10.0.0.1"));
   EXPECT_TRUE(c.statusAccess("/metrics").allows("127.0.0.1"));
   EXPECT_TRUE(c.statusAccess("/readyz").allows("10.0.0.1"));
-  EXPECT_EQ(c.locations[1].prefix, "/api/v1/bookings");
-  EXPECT_EQ(c.locations[2].prefix, "/api/v1/queue/");
-  EXPECT_EQ(c.locations[2].kind, Location::Kind::kQueue);
-  EXPECT_EQ(c.locations[6].prefix, "/");
-  auto ops = std::find_if(c.locations.begin(), c.locations.end(),
-                          [](const Location& l) { return l.prefix == "/ops/"; });
-  ASSERT_NE(ops, c.locations.end());
-  EXPECT_TRUE(ops->ops);
+  EXPECT_EQ(c.match("/api/v1/bookings")->kind, Location::Kind::kProxy);
+  EXPECT_EQ(c.match("/api/v1/queue/tickets")->kind, Location::Kind::kQueue);
+  EXPECT_EQ(c.match("/index.html")->prefix, "/");
+  EXPECT_TRUE(c.match("/ops/")->ops);
   EXPECT_FALSE(c.ops_keys.empty());
   EXPECT_TRUE(c.waiting_room.enabled);
   EXPECT_EQ(c.waiting_room.session, std::chrono::seconds(600));
@@ -449,18 +524,13 @@ TEST_F(EdgeConfigTest, LocationErrors) {
             at(7, "every proxy_pass must name the same origin"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass https://x; }\n }\n}\n"),
             at(3, "proxy_pass needs an http:// URL"));
-  EXPECT_EQ(loadError("http {\n server {\n  location ~ \\.php$ { root /srv; }\n }\n}\n"),
-            at(3, "only prefix and \"=\" locations are supported"));
+  EXPECT_EQ(loadError("http {\n server {\n  location @named { root /srv; }\n }\n}\n"),
+            at(3, "named locations are not supported yet"));
   EXPECT_EQ(loadError("http {\n server {\n  location a { root /srv; }\n }\n}\n"),
             at(3, "a location starts with /"));
-  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n  }\n }\n}\n"),
-            at(3, "location \"/a\" has nothing to serve (no root)"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   surge_immutable_hashed yes;\n"
                       "   root /srv;\n  }\n }\n}\n"),
             at(4, "expected on or off"));
-  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-A $uri;\n"
-                      "   root /srv;\n  }\n }\n}\n"),
-            at(4, "variables in \"add_header\" are not supported yet"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   add_header X-A 1 sometimes;\n"
                       "   root /srv;\n  }\n }\n}\n"),
             at(4, "invalid parameter \"sometimes\" in \"add_header\" (always)"));
@@ -549,13 +619,12 @@ TEST_F(EdgeConfigTest, ExactAndPrefixOfTheSamePathAreNotDuplicates) {
       "http {\n server {\n  root /srv;\n  location /a { }\n  location = /a { }\n"
       " }\n}\n");
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->locations.size(), 3u);  // and the server's implicit "/"
-  EXPECT_TRUE(c->locations[0].exact);
-  EXPECT_FALSE(c->locations[1].exact);
-  EXPECT_EQ(c->locations[2].prefix, "/");
+  EXPECT_TRUE(c->match("/a")->exact);
+  EXPECT_FALSE(c->match("/ab")->exact);
+  EXPECT_EQ(c->match("/b")->prefix, "/");
 }
 
-// nginx serves what no location matches from the server's root; without a root, nothing.
+// nginx serves what no location matches from the server's root (<prefix>/html without one).
 TEST_F(EdgeConfigTest, WhatNoLocationMatchesIsServedFromTheServersRoot) {
   auto c = loadOk(
       "http {\n root /srv;\n server {\n  if_modified_since before;\n  add_header X-A 1;\n"
@@ -570,7 +639,7 @@ TEST_F(EdgeConfigTest, WhatNoLocationMatchesIsServedFromTheServersRoot) {
   EXPECT_EQ(c->match("/other/x")->files.root, "/elsewhere");
   auto none = loadOk("http {\n server {\n  location /a { root /srv; }\n }\n}\n");
   ASSERT_TRUE(none);
-  EXPECT_EQ(none->match("/b"), nullptr);
+  EXPECT_EQ(none->match("/b")->files.root, dir_.path() + "/html");
 }
 
 TEST_F(EdgeConfigTest, SnapshotsNeedMemcached) {
@@ -581,8 +650,6 @@ TEST_F(EdgeConfigTest, SnapshotsNeedMemcached) {
 TEST_F(EdgeConfigTest, StructureErrors) {
   EXPECT_EQ(loadError("worker_processes 1;\n"), path_ + ": no \"http\" block");
   EXPECT_EQ(loadError("http {\n}\n"), path_ + ": no \"server\" block in http");
-  EXPECT_EQ(loadError("http {\n server { }\n server { }\n}\n"),
-            at(3, "only one server block is supported"));
   EXPECT_EQ(loadError("http {\n server { }\n}\nhttp {\n server { }\n}\n"),
             at(4, "\"http\" directive is duplicate"));
   EXPECT_EQ(loadError("http;\n"), at(1, "directive \"http\" has no opening \"{\""));

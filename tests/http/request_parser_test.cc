@@ -137,7 +137,16 @@ TEST(RequestParserTest, AbsoluteFormTargetsGiveTheirHost) {
   expectError("GET http:// HTTP/1.1\r\nHost: a\r\n\r\n", 400, "no authority");
   expectError("GET http://a..b/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty label");
   expectError("GET http://u@h/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "userinfo");
-  expectError("GET http://h?x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "query without path");
+  // nginx reads "http://h?x" as the path "/" with the query "x"; a fragment is dropped.
+  Parsed q = parse("GET http://h?x HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(q.result, ParseResult::kComplete);
+  EXPECT_EQ(q.request.path, "/");
+  EXPECT_EQ(q.request.query, "x");
+  Parsed f = parse("GET /a/..#frag HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(f.result, ParseResult::kComplete);
+  EXPECT_EQ(f.request.path, "/a/..");
+  EXPECT_EQ(f.request.target, "/a/..");
+  expectError("GET #frag HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty target");
 }
 
 TEST(RequestParserTest, InvalidHostsAndTraceAreRefusedAsNginxDoes) {

@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "surge/cache/result.h"
+#include "surge/edge/location.h"
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
@@ -18,22 +20,6 @@
 #include "surge/http/server.h"
 
 namespace surge::edge {
-
-struct Location {
-  // kStatus (`surge_status`): the location /healthz, /readyz and /metrics answer under, with its
-  // allow/deny rules.
-  enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kStatus, kNotFound };
-  std::string prefix;
-  bool exact = false;  // "location = /path"
-  Kind kind = Kind::kNotFound;
-  StaticLocation files;  // kStatic
-  std::string where;     // file:line, for messages
-  // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
-  // root, plus /ops/metrics/edge and /ops/metrics/origin.
-  bool ops = false;
-  // allow/deny (nginx): the location's own, or else its server's (or else the http block's).
-  http::AccessRules access;
-};
 
 struct EdgeConfig {
   std::string path;  // the file it came from
@@ -66,16 +52,18 @@ struct EdgeConfig {
     std::string address;  // host resolved at load
     int port = 0;
   };
-  std::vector<Peer> ops_peers;      // surge_ops_peer: other edges the dashboard shows (restart)
-  std::vector<Location> locations;  // longest prefix first; exact ones before prefixes
-  // allow/deny of the server block (or the http block's): what /healthz, /readyz and /metrics
-  // obey unless a `surge_status` location for the path has its own.
+  std::vector<Peer> ops_peers;         // surge_ops_peer: other edges the dashboard shows (restart)
+  std::vector<VirtualServer> servers;  // in file order
+  // allow/deny of the first server block (or the http block's): what /healthz, /readyz and
+  // /metrics obey unless a `surge_status` location for the path has its own.
   http::AccessRules access;
   // Lookups by booking code (GET /api/v1/bookings/lookup) per client address:
   // surge_lookup_limit COUNT WINDOW.
   http::AttemptLimiter::Options lookup_limit{10, std::chrono::seconds(60), 100000};
 
+  // The first server's location for `path` (tests, and callers without a request).
   const Location* match(std::string_view path) const;
+  bool anyLocation(const std::function<bool(const Location&)>& pred) const;
   // The rules /healthz, /readyz and /metrics obey at `path`.
   const http::AccessRules& statusAccess(std::string_view path) const;
 };

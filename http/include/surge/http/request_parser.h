@@ -36,6 +36,8 @@ struct Request {
   bool keep_alive = true;
   bool expect_continue = false;
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)
+  int local_port = 0;            // the port the connection came in on (set by the server)
+  bool tls = false;              // it came over TLS (set by the server)
 
   // Case-insensitive; the first one when repeated; empty when absent.
   std::string_view header(std::string_view name) const;

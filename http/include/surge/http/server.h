@@ -107,6 +107,9 @@ struct ServerOptions {
   // 0 any free port (see Server::tlsPort). The TLS handshake counts against head_timeout.
   int tls_port = -1;
   std::shared_ptr<TlsContext> tls;
+  // More plain listeners on the same host (nginx's several `listen` ports), served alike; the
+  // handler tells them apart by Request::local_port. 0: a free port (see Server::morePorts).
+  std::vector<int> more_ports;
 };
 
 class Worker;
@@ -157,6 +160,7 @@ class Server {
   void stop();
   int port() const { return port_; }
   int tlsPort() const { return tls_port_; }
+  const std::vector<int>& morePorts() const { return more_ports_; }
   // Any thread: connections accepted from now on use `tls` (a renewed certificate).
   void setTls(std::shared_ptr<TlsContext> tls);
   // Any thread, after start(): runs `fn` on worker `index`'s loop (work that needs a loop, such
@@ -174,6 +178,7 @@ class Server {
   std::atomic<size_t> open_connections_{0};
   int port_ = 0;
   int tls_port_ = -1;
+  std::vector<int> more_ports_;
   TlsSlot tls_;
 };
 

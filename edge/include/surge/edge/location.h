@@ -1,0 +1,84 @@
+// A `server` block and its `location` blocks as nginx has them: servers chosen by the port a
+// connection came in on and the request's host name; locations in nginx's matching order (an
+// exact `=` location, else the longest prefix, whose nested locations are searched in turn, then
+// the regex locations in file order unless the prefix was `^~`).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "surge/edge/exchange.h"
+#include "surge/edge/static_files.h"
+#include "surge/edge/variables.h"
+#include "surge/http/access_rules.h"
+#include "surge/nginx_compat/regex.h"
+
+namespace surge::edge {
+
+// add_header with a value that may hold variables (evaluated per answer).
+struct AddHeaderRule {
+  std::string name;
+  ComplexValue value;
+  bool always = false;
+};
+
+// `return CODE [TEXT|URL]` / `return URL` (the rewrite module's, see return_handler.h).
+struct ReturnAction {
+  int code = 0;  // 0: none
+  ComplexValue text;
+  bool has_text = false;
+};
+
+struct Location {
+  // kStatus (`surge_status`): the location /healthz, /readyz and /metrics answer under, with its
+  // allow/deny rules.
+  enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kStatus, kNotFound };
+  enum class Match { kPrefix, kExact, kPrefixNoRegex, kRegex };
+  Match match = Match::kPrefix;
+  std::string prefix;  // the prefix, the exact path, or the regex's source
+  bool exact = false;  // "location = /path" (match == kExact)
+  std::shared_ptr<const nginx_compat::Regex> regex;  // kRegex (`~`, or `~*` caseless)
+  std::vector<Location> nested;                      // locations inside this one
+  Kind kind = Kind::kNotFound;
+  StaticLocation files;  // kStatic
+  std::string where;     // file:line, for messages
+  // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
+  // root, plus /ops/metrics/edge and /ops/metrics/origin.
+  bool ops = false;
+  // allow/deny (nginx): the location's own, or else its server's (or else the http block's).
+  http::AccessRules access;
+  // add_header lines whose values hold variables (those without are in files.add_headers).
+  std::vector<AddHeaderRule> add_header_rules;
+  bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
+  ReturnAction return_action;
+};
+
+struct VirtualServer {
+  std::vector<int> ports;          // the ports it listens on (the TLS one included)
+  std::vector<int> default_ports;  // those where it is the default server
+  // server_name: exact names (lowercase), "*.example.com" / "example.*" wildcards, and regexes;
+  // the first name given is $server_name.
+  std::string first_name;
+  std::vector<std::string> exact_names;
+  std::vector<std::string> leading_wildcards;   // ".example.com" (for "*.example.com")
+  std::vector<std::string> trailing_wildcards;  // "www.example." (for "www.example.*")
+  std::vector<std::shared_ptr<const nginx_compat::Regex>> regex_names;
+  std::vector<Location> locations;  // in file order
+  std::string where;                // file:line of `server`
+  http::AccessRules access;
+
+  // nginx's location lookup for `uri` (the decoded, normalized path): the location, or nullptr.
+  // Regex captures of the match go into `exchange` (captures and named variables).
+  const Location* find(std::string_view uri, Exchange* exchange) const;
+};
+
+// Which server answers a request that came in on `port` for `host` (lowercase, no port): the
+// one whose server_name matches (exact, then the longest leading wildcard, the longest trailing
+// wildcard, then the regexes in file order), else the default server of the port. Captures of a
+// regex name go into `exchange`.
+const VirtualServer* selectServer(const std::vector<VirtualServer>& servers, int port,
+                                  std::string_view host, Exchange* exchange);
+
+}  // namespace surge::edge

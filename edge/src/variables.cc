@@ -1,0 +1,230 @@
+#include "surge/edge/variables.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "surge/edge/location.h"
+
+namespace surge::edge {
+namespace {
+
+bool nameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "$http_user_agent" -> the header "user-agent" (nginx: '_' stands for '-', any case).
+std::string_view headerNamed(const http::Request& request, std::string_view suffix) {
+  for (const http::Header& h : request.headers) {
+    if (h.name.size() != suffix.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < suffix.size() && same; ++i) {
+      char a = static_cast<char>(std::tolower(static_cast<unsigned char>(h.name[i])));
+      char b = suffix[i] == '_' ? '-' : suffix[i];
+      same = a == b || (a == '_' && suffix[i] == '_');
+    }
+    if (same) return h.value;
+  }
+  return {};
+}
+
+// "$arg_id": the first "id=" of the query, as sent (nginx compares the name without case).
+std::string_view argNamed(std::string_view args, std::string_view name) {
+  while (!args.empty()) {
+    size_t amp = args.find('&');
+    std::string_view pair = args.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key.size() == name.size() &&
+        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    args.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::string_view cookieNamed(const http::Request& request, std::string_view name) {
+  for (const http::Header& h : request.headers) {
+    if (!http::equalsIgnoreCase(h.name, "Cookie")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      size_t semi = v.find(';');
+      std::string_view pair = http::trimOws(v.substr(0, semi));
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+      if (semi == std::string_view::npos) break;
+      v.remove_prefix(semi + 1);
+    }
+  }
+  return {};
+}
+
+const std::set<std::string, std::less<>>& builtinNames() {
+  static const std::set<std::string, std::less<>> names = {"uri",
+                                                           "document_uri",
+                                                           "args",
+                                                           "query_string",
+                                                           "is_args",
+                                                           "request_uri",
+                                                           "host",
+                                                           "server_name",
+                                                           "server_port",
+                                                           "remote_addr",
+                                                           "request_method",
+                                                           "scheme",
+                                                           "server_protocol",
+                                                           "request",
+                                                           "https",
+                                                           "hostname",
+                                                           "nginx_version",
+                                                           "pid",
+                                                           "content_type",
+                                                           "content_length",
+                                                           "document_root",
+                                                           "binary_remote_addr"};
+  return names;
+}
+
+}  // namespace
+
+ComplexValue ComplexValue::literal(std::string text) {
+  ComplexValue v;
+  v.text_ = text;
+  if (!text.empty()) v.parts_.push_back(Part{false, std::move(text), -1});
+  return v;
+}
+
+cache::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view text) {
+  ComplexValue v;
+  v.text_ = std::string(text);
+  std::string literal;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '$') {
+      literal += text[i++];
+      continue;
+    }
+    ++i;
+    Part part;
+    part.variable = true;
+    if (i < text.size() && text[i] >= '1' && text[i] <= '9') {
+      part.capture = text[i] - '0';
+      part.text = std::string(1, text[i]);
+      ++i;
+    } else if (i < text.size() && text[i] == '{') {
+      size_t close = text.find('}', i);
+      if (close == std::string_view::npos) {
+        return cache::fail("the closing bracket in \"" + std::string(text.substr(i + 1)) +
+                           "\" variable is missing");
+      }
+      part.text = std::string(text.substr(i + 1, close - i - 1));
+      i = close + 1;
+      if (part.text.size() == 1 && part.text[0] >= '1' && part.text[0] <= '9') {
+        part.capture = part.text[0] - '0';
+      }
+    } else {
+      size_t start = i;
+      while (i < text.size() && nameChar(text[i]))
+        ++i;
+      part.text = std::string(text.substr(start, i - start));
+    }
+    if (part.text.empty())
+      return cache::fail(std::string("invalid variable name in \"") + std::string(text) + "\"");
+    if (!literal.empty()) v.parts_.push_back(Part{false, std::move(literal), -1});
+    literal.clear();
+    v.parts_.push_back(std::move(part));
+  }
+  if (!literal.empty()) v.parts_.push_back(Part{false, std::move(literal), -1});
+  return v;
+}
+
+bool ComplexValue::builtin(std::string_view name) {
+  if (builtinNames().count(name)) return true;
+  for (std::string_view family : {"http_", "arg_", "cookie_"}) {
+    if (name.size() > family.size() && name.starts_with(family)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> ComplexValue::declaredNames() const {
+  std::vector<std::string> out;
+  for (const Part& p : parts_) {
+    if (p.variable && p.capture < 0 && !builtin(p.text)) out.push_back(p.text);
+  }
+  return out;
+}
+
+std::string ComplexValue::evaluate(const Exchange& exchange) const {
+  if (isLiteral()) return text_.empty() ? std::string() : parts_.empty() ? "" : parts_[0].text;
+  std::string out;
+  for (const Part& p : parts_) {
+    if (!p.variable) {
+      out += p.text;
+    } else if (p.capture >= 0) {
+      out += exchange.captures.group(static_cast<size_t>(p.capture));
+    } else {
+      out += variableValue(exchange, p.text);
+    }
+  }
+  return out;
+}
+
+std::string variableValue(const Exchange& ex, std::string_view name) {
+  const http::Request& r = ex.request;
+  if (const std::string* set = ex.variable(name)) return *set;
+  if (name == "uri" || name == "document_uri") return ex.uri;
+  if (name == "args" || name == "query_string") return ex.args;
+  if (name == "is_args") return ex.args.empty() ? "" : "?";
+  if (name == "request_uri") return std::string(r.target);
+  if (name == "host") {
+    std::string_view host = r.host();
+    if (host.empty()) return ex.server ? ex.server->first_name : "";
+    if (host.front() != '[') host = host.substr(0, host.rfind(':'));
+    while (!host.empty() && host.back() == '.')
+      host.remove_suffix(1);
+    return lower(host);
+  }
+  if (name == "server_name") return ex.server ? ex.server->first_name : "";
+  if (name == "server_port") return std::to_string(r.local_port);
+  if (name == "remote_addr" || name == "binary_remote_addr") return std::string(r.remote_addr);
+  if (name == "request_method") return std::string(r.method);
+  if (name == "scheme") return r.tls ? "https" : "http";
+  if (name == "https") return r.tls ? "on" : "";
+  if (name == "server_protocol") return "HTTP/1." + std::to_string(r.version_minor);
+  if (name == "request") {
+    return std::string(r.method) + " " + std::string(r.target) + " HTTP/1." +
+           std::to_string(r.version_minor);
+  }
+  if (name == "hostname") {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return buf;
+  }
+  if (name == "nginx_version") return "1.22.1";
+  if (name == "pid") return std::to_string(::getpid());
+  if (name == "content_type") return std::string(r.header("Content-Type"));
+  if (name == "content_length") return std::string(r.header("Content-Length"));
+  if (name == "document_root") {
+    return ex.location != nullptr ? ex.location->files.root : std::string();
+  }
+  if (name.starts_with("http_")) return std::string(headerNamed(r, name.substr(5)));
+  if (name.starts_with("arg_")) return std::string(argNamed(ex.args, name.substr(4)));
+  if (name.starts_with("cookie_")) return std::string(cookieNamed(r, name.substr(7)));
+  return {};
+}
+
+}  // namespace surge::edge

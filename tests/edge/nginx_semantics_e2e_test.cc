@@ -1,0 +1,110 @@
+// nginx's server and location semantics in a running surge-edge: several servers chosen by port
+// and host name, locations in nginx's order (exact, ^~, longest prefix, nested, regex), `return`
+// and add_header with variables.
+#include <gtest/gtest.h>
+
+#include "edge_process.h"
+#include "surge/testing/process.h"
+#include "surge/testing/temp_dir.h"
+
+namespace surge::edge::test {
+namespace {
+
+// One HTTP/1.0 request as written, the whole answer (the server closes after it).
+std::string rawExchange(int port, const std::string& bytes) {
+  int fd = testing::connectLoopback(port);
+  if (fd < 0) return "";
+  (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  const int other = testing::freeLoopbackPort();
+  const std::string p = std::to_string(port);
+  dir.write("html/page.txt", "a page\n");
+  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n root " + d +
+                              "/html;\n"
+                              " server {\n  listen 127.0.0.1:" +
+                              p +
+                              ";\n  server_name localhost;\n"
+                              "  add_header X-Server $server_name;\n"
+                              "  location = / { return 204; }\n"
+                              "  location / { }\n"
+                              "  location ^~ /images/ { return 200 \"images $uri\"; }\n"
+                              "  location ~* \\.(gif|jpg)$ { return 200 \"regex $1\"; }\n"
+                              "  location /u/ {\n"
+                              "   location ~ ^/u/(?<who>[a-z]+)$ {\n"
+                              "    add_header X-Who $who;\n"
+                              "    return 200 \"$who $arg_x $http_x_test\";\n"
+                              "   }\n"
+                              "  }\n"
+                              "  location /go { return 301 /elsewhere; }\n"
+                              "  location /gone { return 410; }\n"
+                              " }\n"
+                              " server {\n  listen 127.0.0.1:" +
+                              p +
+                              ";\n  server_name *.example.com;\n"
+                              "  location / { return 200 \"wildcard $host\"; }\n"
+                              " }\n"
+                              " server {\n  listen 127.0.0.1:" +
+                              std::to_string(other) +
+                              ";\n  location / { return 200 \"other port $server_port\"; }\n"
+                              " }\n"
+                              "}\n");
+  testing::ChildProcess edge({SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf"}, d + "/edge.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/edge.log");
+  ASSERT_TRUE(testing::waitForPort(other, 10000ms)) << readFile(d + "/edge.log");
+  HttpClient c("127.0.0.1", port, 2000ms);
+
+  auto r = c.request("GET", "/");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->header("x-server"), "localhost");
+  r = c.request("GET", "/page.txt");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "a page\n");
+  EXPECT_EQ(r->header("x-server"), "localhost");  // inherited from the server
+  r = c.request("GET", "/images/a.gif");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "images /images/a.gif");  // ^~ keeps the regexes out
+  r = c.request("GET", "/x/%61.JPG");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "regex JPG");  // matched on the decoded path, caseless
+  r = c.request("GET", "/u/ann?x=1", {{"X-Test", "t"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "ann 1 t");
+  EXPECT_EQ(r->header("x-who"), "ann");
+  EXPECT_EQ(r->header("x-server"), "");  // the nested location has add_header of its own
+  r = c.request("GET", "/go");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 301);
+  EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + p + "/elsewhere");  // the Host's name
+  r = c.request("GET", "/gone");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 410);
+  EXPECT_NE(r->body.find("<title>410 Gone</title>"), std::string::npos);
+  std::string wild = rawExchange(port, "GET / HTTP/1.0\r\nHost: A.Example.COM.\r\n\r\n");
+  EXPECT_NE(wild.find("\r\n\r\nwildcard a.example.com"), std::string::npos) << wild;
+  r = c.request("GET", "/u/../page.txt");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "a page\n");
+
+  HttpClient o("127.0.0.1", other, 2000ms);
+  r = o.request("GET", "/anything");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "other port " + std::to_string(other));
+}
+
+}  // namespace
+}  // namespace surge::edge::test
