@@ -330,19 +330,38 @@ struct Loader {
     return true;
   }
 
-  // expires off | max | epoch | TIME.
+  // expires [modified] TIME | epoch | max | off (nginx's; TIME may be negative).
   bool expires(const Directive& e, StaticLocation& files) {
-    if (!args(e, 1, 1)) return false;
-    if (e.args[0] == "off") {
+    if (!args(e, 1, 2)) return false;
+    using E = StaticLocation::Expires;
+    bool modified = e.args.size() == 2;
+    if (modified && e.args[0] != "modified") {
+      return fail(e, "invalid value \"" + e.args[0] + "\" in \"expires\" (modified)");
+    }
+    const std::string& v = e.args.back();
+    if (v.find('$') != std::string::npos) {
+      return fail(e, "variables in \"expires\" are not supported yet");
+    }
+    if (!v.empty() && v[0] == '@') return fail(e, "\"expires @time\" is not supported yet");
+    if (!modified && v == "off") {
+      files.expires = E::kOff;
       files.cache_control.clear();
-    } else if (e.args[0] == "max") {
-      files.cache_control = "public, max-age=315360000";
-    } else if (e.args[0] == "epoch") {
+    } else if (!modified && v == "max") {
+      files.expires = E::kMax;
+      files.cache_control = "max-age=315360000";
+    } else if (!modified && v == "epoch") {
+      files.expires = E::kEpoch;
       files.cache_control = "no-cache";
     } else {
-      auto v = nginx_compat::parseDuration(e.args[0]);
-      if (!v) return fail(e, v.error());
-      files.cache_control = "max-age=" + std::to_string(v.value().count() / 1000);
+      bool negative = !v.empty() && v[0] == '-';
+      auto d = nginx_compat::parseDuration(negative ? v.substr(1) : v);
+      if (!d) return fail(e, d.error());
+      int64_t seconds = d.value().count() / 1000;
+      files.expires = modified ? E::kModified : E::kAccess;
+      files.expires_s = negative ? -seconds : seconds;
+      files.cache_control = negative   ? "no-cache"
+                            : modified ? ""
+                                       : "max-age=" + std::to_string(seconds);
     }
     return true;
   }
@@ -773,10 +792,12 @@ struct Loader {
     for (const std::string& raw : d.args) {
       if (v.first_name.empty() && v.exact_names.empty() && v.leading_wildcards.empty() &&
           v.trailing_wildcards.empty() && v.regex_names.empty()) {
-        v.first_name = raw;
+        // nginx's $server_name: ".example.com" is "example.com".
+        v.first_name = raw.size() > 1 && raw[0] == '.' ? raw.substr(1) : raw;
       }
       if (!raw.empty() && raw[0] == '~') {
-        auto regex = nginx_compat::Regex::compile(raw.substr(1), false);
+        // Caseless, as nginx compiles server_name regexes.
+        auto regex = nginx_compat::Regex::compile(raw.substr(1), true);
         if (!regex) return fail(d, regex.error());
         for (const auto& [name, group] : regex.value()->names())
           declared_variables.insert(name);

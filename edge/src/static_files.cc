@@ -523,6 +523,37 @@ std::optional<std::string_view> StaticFiles::overridden(const StaticLocation& lo
   return out;
 }
 
+void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h) {
+  using E = StaticLocation::Expires;
+  switch (location.expires) {
+    case E::kOff:
+      break;
+    case E::kEpoch:
+      h += "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\n";
+      break;
+    case E::kMax:
+      h += "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\n";
+      break;
+    case E::kAccess:
+    case E::kModified: {
+      const time_t now = ::time(nullptr);
+      const time_t base = location.expires == E::kModified ? mtime : now;
+      const time_t at = base + static_cast<time_t>(location.expires_s);
+      h += "Expires: " + httpDate(at) + "\r\n";
+      if (location.expires == E::kModified && at > now) {
+        h += "Cache-Control: max-age=" + std::to_string(at - now) + "\r\n";
+        return;
+      }
+      if (location.expires == E::kModified) {
+        h += "Cache-Control: no-cache\r\n";
+        return;
+      }
+      break;
+    }
+  }
+  if (!location.cache_control.empty()) h += "Cache-Control: " + location.cache_control + "\r\n";
+}
+
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
   http::Response r = serveFile(request, location);
   if (!location.add_headers.empty()) applyAddHeaders(location.add_headers, r);
@@ -596,8 +627,8 @@ http::Response StaticFiles::serveFile(const http::Request& request,
   }
   if (location.immutable_hashed && isHashedAssetName(*path)) {
     h += "Cache-Control: public, max-age=31536000, immutable\r\n";
-  } else if (!location.cache_control.empty()) {
-    h += "Cache-Control: " + location.cache_control + "\r\n";
+  } else {
+    expiresHeaders(location, f.mtime, h);
   }
 
   // Preconditions, as nginx's not_modified filter has them. If-Unmodified-Since and If-Match

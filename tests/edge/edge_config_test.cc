@@ -269,12 +269,13 @@ TEST_F(EdgeConfigTest, ServersAreChosenByPortAndName) {
   EXPECT_EQ(pick(9001, "first"), "first");
   EXPECT_EQ(pick(9001, "www.example.com"), "www.example.com");
   EXPECT_EQ(pick(9001, "a.b.example.com"), "www.example.com");
-  EXPECT_EQ(pick(9001, "example.org"), ".example.org");
-  EXPECT_EQ(pick(9001, "a.example.org"), ".example.org");
-  EXPECT_EQ(pick(9001, "www.x.net"), ".example.org");
+  EXPECT_EQ(pick(9001, "example.org"), "example.org");  // $server_name without the dot
+  EXPECT_EQ(pick(9001, "a.example.org"), "example.org");
+  EXPECT_EQ(pick(9001, "www.x.net"), "example.org");
   EXPECT_EQ(pick(9001, "abc.re"), "~^(?<n>[a-z]+)\\.re$");
-  EXPECT_EQ(pick(9001, "nobody"), ".example.org");  // the default_server
-  EXPECT_EQ(pick(9002, "first"), "other");          // only the port's own servers
+  EXPECT_EQ(pick(9001, "ABC.re"), "~^(?<n>[a-z]+)\\.re$");  // caseless, as nginx's
+  EXPECT_EQ(pick(9001, "nobody"), "example.org");           // the default_server
+  EXPECT_EQ(pick(9002, "first"), "other");                  // only the port's own servers
   EXPECT_EQ(loadError("http {\n server { listen 1.2.3.4:1; }\n server { listen 1.2.3.5:2; }\n}\n"),
             at(3, "every listen must use the same address (1.2.3.4)"));
   EXPECT_EQ(loadError("http {\n server { listen 1 default_server; }\n"
@@ -346,7 +347,7 @@ TEST_F(EdgeConfigTest, ExpiresForms) {
       " }\n}\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->match("/epoch")->files.cache_control, "no-cache");
-  EXPECT_EQ(c->match("/max")->files.cache_control, "public, max-age=315360000");
+  EXPECT_EQ(c->match("/max")->files.cache_control, "max-age=315360000");  // nginx's
   EXPECT_EQ(c->match("/off")->files.cache_control, "");
   const Location* cc = c->match("/cc");
   ASSERT_EQ(cc->files.add_headers.size(), 1u);  // replaces Cache-Control when sent

@@ -1159,3 +1159,46 @@ TEST_F(StaticFilesTest, CacheIsBounded) {
 
 }  // namespace
 }  // namespace surge::edge
+
+namespace surge::edge {
+namespace {
+
+// nginx's `expires`: an Expires date beside Cache-Control; a negative time is in the past and
+// no-cache; `modified` counts from the file's date.
+TEST(ExpiresTest, HeadersAsNginxSendsThem) {
+  StaticLocation loc;
+  auto lines = [&](time_t mtime) {
+    std::string h;
+    expiresHeaders(loc, mtime, h);
+    return h;
+  };
+  EXPECT_EQ(lines(0), "");
+  loc.expires = StaticLocation::Expires::kEpoch;
+  loc.cache_control = "no-cache";
+  EXPECT_EQ(lines(0), "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n");
+  loc.expires = StaticLocation::Expires::kMax;
+  loc.cache_control = "max-age=315360000";
+  EXPECT_EQ(lines(0),
+            "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n");
+  loc.expires = StaticLocation::Expires::kAccess;
+  loc.expires_s = -2048;
+  loc.cache_control = "no-cache";
+  const time_t now = ::time(nullptr);
+  std::string h = lines(0);
+  EXPECT_NE(h.find("Cache-Control: no-cache\r\n"), std::string::npos) << h;
+  auto date = parseHttpDate(h.substr(9, h.find("\r\n") - 9));
+  ASSERT_TRUE(date);
+  EXPECT_NEAR(static_cast<double>(*date), static_cast<double>(now - 2048), 2);
+  loc.expires = StaticLocation::Expires::kModified;
+  loc.expires_s = 2048;
+  loc.cache_control.clear();
+  h = lines(now - 8);
+  EXPECT_NE(h.find("Expires: " + httpDate(now - 8 + 2048)), std::string::npos) << h;
+  EXPECT_TRUE(h.find("Cache-Control: max-age=2040\r\n") != std::string::npos ||
+              h.find("Cache-Control: max-age=2039\r\n") != std::string::npos)
+      << h;
+  EXPECT_NE(lines(now - 4000).find("Cache-Control: no-cache"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace surge::edge

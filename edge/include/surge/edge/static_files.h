@@ -81,6 +81,11 @@ struct AddHeader {
 struct StaticLocation {
   std::string root;           // no trailing slash
   std::string cache_control;  // "" for none
+  // `expires` (nginx's): what the Expires header says. kAccess: `expires_s` from now (negative:
+  // in the past, with Cache-Control: no-cache); kModified: from the file's mtime.
+  enum class Expires { kOff, kEpoch, kMax, kAccess, kModified };
+  Expires expires = Expires::kOff;
+  int64_t expires_s = 0;
   bool immutable_hashed = false;
   std::string index = "index.html";
   // nginx's if_modified_since: off (If-Modified-Since never gives 304), exact (the file's date
@@ -89,6 +94,9 @@ struct StaticLocation {
   IfModifiedSince if_modified_since = IfModifiedSince::kExact;
   std::vector<AddHeader> add_headers;
 };
+
+// The Expires and Cache-Control lines `expires` gives a file of modification time `mtime`.
+void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& headers);
 
 // Does add_header (without `always`) apply to an answer of `status`? nginx: 200, 201, 204, 206,
 // 301, 302, 303, 304, 307, 308.
