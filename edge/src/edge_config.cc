@@ -9,6 +9,7 @@
 #include <charconv>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -40,8 +41,14 @@ struct Loader {
     bool add_headers_vary = false;
     std::string add_header_where;  // where the nearest add_header stands
     http::AccessRules access;
+    ComplexValue expires_var;  // `expires $variable`
+    bool expires_var_modified = false;
+    RedirectStyle redirect;
   };
   Inherited http_level;
+  // charset_map FROM TO { XX YY; ... } (single-byte charsets), by "from\nto" in lowercase.
+  std::map<std::string, std::string> charset_maps;
+  std::string charset_where;  // where the first charset directive stands, for errors
   // Every name a value refers to that is not built in, with where: checked against the names
   // `set` and regex groups declare once the whole file is read (nginx: "unknown variable").
   std::vector<std::pair<std::string, std::string>> variable_uses;
@@ -266,6 +273,16 @@ struct Loader {
     return true;
   }
 
+  bool onOff(const Directive& d, bool& out) {
+    if (!args(d, 1, 1)) return false;
+    if (d.args[0] != "on" && d.args[0] != "off") {
+      return fail(d, "invalid value \"" + d.args[0] + "\" in \"" + d.name +
+                         "\" directive, it must be \"on\" or \"off\"");
+    }
+    out = d.args[0] == "on";
+    return true;
+  }
+
   // A value that may hold variables; the names it needs are checked at the end of load.
   bool complexValue(const Directive& d, const std::string& text, ComplexValue& out) {
     auto v = ComplexValue::compile(text);
@@ -330,39 +347,25 @@ struct Loader {
     return true;
   }
 
-  // expires [modified] TIME | epoch | max | off (nginx's; TIME may be negative).
-  bool expires(const Directive& e, StaticLocation& files) {
+  // expires [modified] TIME | epoch | max | off | @TIME (nginx's; TIME may be negative, and a
+  // variable: then read per request).
+  bool expires(const Directive& e, Inherited& level) {
     if (!args(e, 1, 2)) return false;
-    using E = StaticLocation::Expires;
     bool modified = e.args.size() == 2;
     if (modified && e.args[0] != "modified") {
       return fail(e, "invalid value \"" + e.args[0] + "\" in \"expires\" (modified)");
     }
     const std::string& v = e.args.back();
+    level.expires_var = {};
+    level.expires_var_modified = modified;
     if (v.find('$') != std::string::npos) {
-      return fail(e, "variables in \"expires\" are not supported yet");
+      if (!complexValue(e, v, level.expires_var)) return false;
+      level.files.expires = StaticLocation::Expires::kOff;
+      level.files.cache_control.clear();
+      return true;
     }
-    if (!v.empty() && v[0] == '@') return fail(e, "\"expires @time\" is not supported yet");
-    if (!modified && v == "off") {
-      files.expires = E::kOff;
-      files.cache_control.clear();
-    } else if (!modified && v == "max") {
-      files.expires = E::kMax;
-      files.cache_control = "max-age=315360000";
-    } else if (!modified && v == "epoch") {
-      files.expires = E::kEpoch;
-      files.cache_control = "no-cache";
-    } else {
-      bool negative = !v.empty() && v[0] == '-';
-      auto d = nginx_compat::parseDuration(negative ? v.substr(1) : v);
-      if (!d) return fail(e, d.error());
-      int64_t seconds = d.value().count() / 1000;
-      files.expires = modified ? E::kModified : E::kAccess;
-      files.expires_s = negative ? -seconds : seconds;
-      files.cache_control = negative   ? "no-cache"
-                            : modified ? ""
-                                       : "max-age=" + std::to_string(seconds);
-    }
+    std::string message;
+    if (!setExpires(level.files, modified, v, message)) return fail(e, message);
     return true;
   }
 
@@ -372,6 +375,10 @@ struct Loader {
     handled = true;
     if (d.name == "root") {
       if (!args(d, 1, 1)) return false;
+      if (d.args[0].find('$') != std::string::npos) {
+        return fail(d, "variables in \"root\" are not supported yet");
+      }
+      level.files.alias.clear();
       level.files.root = resolve(d.args[0]);
       while (level.files.root.size() > 1 && level.files.root.back() == '/')
         level.files.root.pop_back();
@@ -381,12 +388,96 @@ struct Loader {
     } else if (d.name == "if_modified_since") {
       return ifModifiedSince(d, level.files.if_modified_since);
     } else if (d.name == "expires") {
-      return expires(d, level.files);
+      return expires(d, level);
+    } else if (d.name == "charset" || d.name == "source_charset") {
+      if (!args(d, 1, 1)) return false;
+      std::string name = d.args[0];
+      if (name.find('$') != std::string::npos) {
+        return fail(d, "variables in \"" + d.name + "\" are not supported yet");
+      }
+      if (d.name == "charset" && name == "off") name.clear();
+      (d.name == "charset" ? level.files.charset : level.files.source_charset) = name;
+    } else if (d.name == "override_charset" || d.name == "charset_types") {
+      return fail(d, "\"" + d.name + "\" is not supported yet");
+    } else if (d.name == "absolute_redirect" || d.name == "server_name_in_redirect" ||
+               d.name == "port_in_redirect") {
+      bool on = false;
+      if (!onOff(d, on)) return false;
+      (d.name == "absolute_redirect"         ? level.redirect.absolute
+       : d.name == "server_name_in_redirect" ? level.redirect.server_name
+                                             : level.redirect.port) = on;
+    } else if (d.name == "max_ranges") {
+      if (!args(d, 1, 1)) return false;
+      uint64_t n = 0;
+      if (!number(d, d.args[0], 0, 1000000, n)) return false;
+      level.files.max_ranges = static_cast<int>(n);
     } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny") {
       // Taken by addHeaders / accessRules for the whole level.
     } else {
       handled = false;
     }
+    return true;
+  }
+
+  static std::string lowercase(std::string s) {
+    for (char& ch : s)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }
+
+  // charset_map FROM TO { XX YY; }: a byte of FROM (hex) and the byte of TO it becomes.
+  bool charsetMap(const Directive& d) {
+    if (d.args.size() != 2) return fail(d, "invalid number of arguments in \"charset_map\"");
+    if (!block(d)) return false;
+    std::string table(256, '\0');
+    for (int b = 0; b < 256; ++b)
+      table[static_cast<size_t>(b)] = static_cast<char>(b);
+    for (const Directive& e : d.block) {
+      auto hex = [&](const std::string& t, unsigned& out) {
+        if (t.size() != 2) return false;
+        auto [p, ec] = std::from_chars(t.data(), t.data() + 2, out, 16);
+        return ec == std::errc() && p == t.data() + 2;
+      };
+      unsigned from = 0, to = 0;
+      if (e.args.size() != 1 || e.has_block || !hex(e.name, from)) {
+        return fail(e, "invalid charset_map entry (\"XX YY;\" in hex)");
+      }
+      if (!hex(e.args[0], to)) {
+        return fail(e,
+                    "only single-byte charsets are supported in \"charset_map\" (utf-8 "
+                    "maps not yet)");
+      }
+      table[from] = static_cast<char>(to);
+    }
+    charset_maps[lowercase(d.args[0]) + "\n" + lowercase(d.args[1])] = table;
+    // The reverse direction, as nginx derives it.
+    std::string reverse(256, '\0');
+    for (int b = 0; b < 256; ++b)
+      reverse[static_cast<size_t>(b)] = static_cast<char>(b);
+    for (int b = 0; b < 256; ++b) {
+      unsigned char to = static_cast<unsigned char>(table[static_cast<size_t>(b)]);
+      if (to != b) reverse[to] = static_cast<char>(b);
+    }
+    charset_maps.emplace(lowercase(d.args[1]) + "\n" + lowercase(d.args[0]), reverse);
+    return true;
+  }
+
+  // A location's recoding table, from its charset and source_charset.
+  bool charsetRecode(const std::string& where, StaticLocation& files) {
+    files.recode.reset();
+    if (files.charset.empty() || files.source_charset.empty() ||
+        lowercase(files.charset) == lowercase(files.source_charset)) {
+      return true;
+    }
+    auto it = charset_maps.find(lowercase(files.source_charset) + "\n" + lowercase(files.charset));
+    if (it == charset_maps.end()) {
+      if (error.empty()) {
+        error = where + ": no \"charset_map\" between \"" + files.source_charset + "\" and \"" +
+                files.charset + "\"";
+      }
+      return false;
+    }
+    files.recode = std::make_shared<const std::string>(it->second);
     return true;
   }
 
@@ -474,6 +565,9 @@ struct Loader {
       bool handled = false;
       if (!inheritable(d, http_level, handled)) return false;
     }
+    for (const Directive& d : block_in) {
+      if (d.name == "charset_map" && !charsetMap(d)) return false;
+    }
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -510,7 +604,9 @@ struct Loader {
       if (!withoutMeaning(d, handled)) return false;
       if (handled) continue;
       if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header" ||
-          n == "expires") {
+          n == "expires" || n == "charset" || n == "source_charset" || n == "max_ranges" ||
+          n == "charset_map" || n == "absolute_redirect" || n == "server_name_in_redirect" ||
+          n == "port_in_redirect") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -868,6 +964,7 @@ struct Loader {
       implicit.kind = Location::Kind::kStatic;
       implicit.where = v.where;
       takeInherited(level, implicit);
+      if (!charsetRecode(v.where, implicit.files)) return false;
       v.locations.push_back(std::move(implicit));
     }
     c.servers.push_back(std::move(v));
@@ -879,6 +976,9 @@ struct Loader {
     loc.access = level.access;
     loc.add_header_rules = level.add_header_rules;
     loc.add_headers_vary = level.add_headers_vary;
+    loc.redirect = level.redirect;
+    loc.expires_var = level.expires_var;
+    loc.expires_var_modified = level.expires_var_modified;
   }
 
   bool location(const Directive& d, const Inherited& parent, std::vector<Location>& siblings) {
@@ -934,10 +1034,33 @@ struct Loader {
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level)) return false;
     bool explicit_root = false;
+    bool has_alias = false;
     for (const Directive& e : d.block) {
       bool handled = false;
       if (!inheritable(e, level, handled)) return false;
-      if (handled && e.name == "root") explicit_root = true;
+      if (handled && e.name == "root") {
+        if (has_alias) {
+          return fail(e,
+                      "\"root\" directive is duplicate, \"alias\" directive was specified "
+                      "earlier");
+        }
+        explicit_root = true;
+      }
+      if (e.name == "alias") {
+        if (!args(e, 1, 1)) return false;
+        if (explicit_root) {
+          return fail(e,
+                      "\"alias\" directive is duplicate, \"root\" directive was specified earlier");
+        }
+        if (e.args[0].find('$') != std::string::npos) {
+          return fail(e, "variables in \"alias\" are not supported yet");
+        }
+        // Nested locations inherit it (with this location's prefix to strip).
+        level.files.alias = resolve(e.args[0]);
+        level.files.alias_whole = loc.match == Location::Match::kRegex;
+        level.files.alias_prefix = loc.prefix.size();
+        has_alias = true;
+      }
     }
     takeInherited(level, loc);
     bool is_snap = false, is_proxy = false, is_queue = false, is_status = false;
@@ -954,7 +1077,9 @@ struct Loader {
         if (!location(e, level, loc.nested)) return false;
         continue;
       }
-      if (n == "return") {
+      if (n == "alias") {
+        // Taken above, before the nested locations that inherit it.
+      } else if (n == "return") {
         if (!returnDirective(e, loc.return_action)) return false;
       } else if (n == "surge_immutable_hashed") {
         if (!args(e, 1, 1)) return false;
@@ -991,7 +1116,7 @@ struct Loader {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }
     }
-    if (explicit_root + is_snap + is_proxy + is_queue + is_status > 1) {
+    if ((explicit_root || has_alias) + is_snap + is_proxy + is_queue + is_status > 1) {
       return fail(d,
                   "a location does one of: root, surge_snapshots, surge_queue, proxy_pass, "
                   "surge_status");
@@ -1007,6 +1132,8 @@ struct Loader {
       loc.kind = Location::Kind::kSnapshots;
     } else if (is_proxy) {
       loc.kind = Location::Kind::kProxy;
+      loc.auto_redirect =
+          loc.match != Location::Match::kRegex && loc.prefix.size() > 1 && loc.prefix.back() == '/';
     } else {
       loc.kind = Location::Kind::kStatic;
     }
@@ -1022,6 +1149,7 @@ struct Loader {
               "surge_stale_while_revalidate, surge_stale_if_error)";
       return false;
     }
+    if (!charsetRecode(loc.where, loc.files)) return false;
     siblings.push_back(std::move(loc));
     return true;
   }

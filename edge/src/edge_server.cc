@@ -400,9 +400,11 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
     return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
                   refusedByAccessRules());
   }
-  if (loc != nullptr && loc->return_action.code != 0) {
-    http::Response r = returnResponse(loc->return_action, ex);
-    applyLocationHeaders(*loc, ex, r);
+  if (loc != nullptr && (loc->return_action.code != 0 || ex.auto_redirect)) {
+    http::Response r =
+        ex.auto_redirect ? slashRedirect(ex) : returnResponse(loc->return_action, ex);
+    absolutizeLocation(*loc, ex, r);
+    if (!ex.auto_redirect) applyLocationHeaders(*loc, ex, r);
     return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}}, std::move(r));
   }
   if (loc != nullptr && loc->ops) {
@@ -460,13 +462,10 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
         return answer(worker, slot, &request, ctx, std::move(r));
       }
       StaticFiles& files = *static_[static_cast<size_t>(worker.index())];
-      if (!loc->add_headers_vary)
-        return answer(worker, slot, &request, ctx, files.serve(request, loc->files));
-      // add_header values with variables: this answer's own copy of the location's settings.
-      StaticLocation evaluated = loc->files;
-      for (size_t i = 0; i < loc->add_header_rules.size(); ++i)
-        evaluated.add_headers[i].value = loc->add_header_rules[i].value.evaluate(ex);
-      return answer(worker, slot, &request, ctx, files.serve(request, evaluated));
+      http::Response r = loc->filesVary() ? files.serve(request, filesFor(*loc, ex), ex.uri)
+                                          : files.serve(request, loc->files, ex.uri);
+      absolutizeLocation(*loc, ex, r);
+      return answer(worker, slot, &request, ctx, std::move(r));
     }
     case Location::Kind::kSnapshots: {
       LogContext ctx{kSnapshot, start, {}, {}, {}, {}};

@@ -32,6 +32,17 @@ Found findIn(const std::vector<Location>& level, std::string_view uri, const Loc
       best = &l;
     }
   }
+  // nginx's auto_redirect: "/auto" for "location /auto/ { proxy_pass ...; }", unless a prefix
+  // as long as the path matched.
+  if (best == nullptr || best->prefix.size() < uri.size()) {
+    for (const Location& l : level) {
+      if (l.auto_redirect && l.prefix.size() == uri.size() + 1 && l.prefix.starts_with(uri)) {
+        found = &l;
+        if (exchange != nullptr) exchange->auto_redirect = true;
+        return Found::kFinal;
+      }
+    }
+  }
   Found rc = Found::kNone;
   bool noregex = false;
   if (best != nullptr) {

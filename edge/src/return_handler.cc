@@ -4,17 +4,38 @@
 
 namespace surge::edge {
 
-std::string absoluteRedirect(const Exchange& ex, std::string_view location) {
+std::string absoluteRedirect(const Exchange& ex, const RedirectStyle& style,
+                             std::string_view location) {
   if (location.empty() || location[0] != '/') return std::string(location);
-  std::string host = variableValue(ex, "host");
-  if (host.empty()) host = ex.server != nullptr ? ex.server->first_name : "";
+  std::string host;
+  if (style.server_name && ex.server != nullptr) host = ex.server->first_name;
+  if (host.empty()) host = variableValue(ex, "host");
   const bool tls = ex.request.tls;
   std::string out = tls ? "https://" : "http://";
   out += host;
   int port = ex.request.local_port;
-  if (port != (tls ? 443 : 80)) out += ":" + std::to_string(port);
+  if (style.port && port != (tls ? 443 : 80)) out += ":" + std::to_string(port);
   out += location;
   return out;
+}
+
+void absolutizeLocation(const Location& location, const Exchange& ex, http::Response& r) {
+  if (!location.redirect.absolute || r.status < 300 || r.status > 308) return;
+  size_t at = r.headers.find("Location: /");
+  if (at == std::string::npos || (at != 0 && r.headers[at - 1] != '\n')) return;
+  size_t value = at + 10;
+  size_t end = r.headers.find("\r\n", value);
+  std::string absolute = absoluteRedirect(ex, location.redirect,
+                                          std::string_view(r.headers).substr(value, end - value));
+  r.headers.replace(value, end - value, absolute);
+}
+
+http::Response slashRedirect(const Exchange& ex) {
+  http::Response r = http::htmlError(301);
+  r.headers += "Location: " + encodeUri(ex.uri) + "/";
+  if (!ex.args.empty()) r.headers += "?" + ex.args;
+  r.headers += "\r\n";
+  return r;
 }
 
 http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
@@ -23,7 +44,7 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
   if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
     http::Response r = http::htmlError(code);
     r.status = code;
-    if (action.has_text) r.headers += "Location: " + absoluteRedirect(ex, text) + "\r\n";
+    if (action.has_text) r.headers += "Location: " + text + "\r\n";
     return r;
   }
   if (code >= 400 && !action.has_text) return http::htmlError(code);
@@ -34,9 +55,31 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
   if (type == "application/octet-stream" || ex.uri.find('.') == std::string::npos) {
     type = "text/plain";
   }
-  r.headers = "Content-Type: " + std::string(type) + "\r\n";
+  const std::string& charset = ex.location != nullptr ? ex.location->files.charset : "";
+  r.headers =
+      "Content-Type: " +
+      (charset.empty() || !isCharsetType(type) ? std::string(type) : withCharset(type, charset)) +
+      "\r\n";
   r.body = std::move(text);
   return r;
+}
+
+StaticLocation filesFor(const Location& location, const Exchange& ex) {
+  StaticLocation files = location.files;
+  if (location.add_headers_vary) {
+    for (size_t i = 0; i < location.add_header_rules.size(); ++i)
+      files.add_headers[i].value = location.add_header_rules[i].value.evaluate(ex);
+  }
+  if (!location.expires_var.text().empty()) {
+    std::string ignored;
+    // A value that is not one of expires' forms: no Expires, as nginx then sends none.
+    if (!setExpires(files, location.expires_var_modified, location.expires_var.evaluate(ex),
+                    ignored)) {
+      files.expires = StaticLocation::Expires::kOff;
+      files.cache_control.clear();
+    }
+  }
+  return files;
 }
 
 void applyLocationHeaders(const Location& location, const Exchange& ex, http::Response& response) {

@@ -1,5 +1,7 @@
 #include "surge/edge/static_files.h"
 
+#include "surge/nginx_compat/config_parser.h"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -60,7 +62,7 @@ double qualityOf(std::string_view header, std::string_view coding) {
 
 // A decoded path as a URI path again: bytes other than unreserved, sub-delims, ':', '@' and '/'
 // become %XX, so that "%", spaces, non-ASCII and control bytes in a name survive a round trip.
-std::string encodePath(std::string_view path) {
+std::string encodePathImpl(std::string_view path) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(path.size());
@@ -78,7 +80,36 @@ std::string encodePath(std::string_view path) {
   return out;
 }
 
+// Where the file for `path` is under `location`: a directory (what the open-file cache roots at)
+// and the path below it, starting with '/'.
+std::pair<std::string, std::string> fileFor(const StaticLocation& location,
+                                            const std::string& path) {
+  if (location.alias.empty()) return {location.root.empty() ? "/" : location.root, path};
+  std::string full =
+      location.alias_whole
+          ? location.alias
+          : location.alias + path.substr(std::min(location.alias_prefix, path.size()));
+  // Rooted at the alias itself when the rest of the path is below it; else at its parent (nginx
+  // concatenates: "alias /srv/x" for "/i/" and "/i/y" is "/srv/xy").
+  const std::string& a = location.alias;
+  std::string root = a.size() > 1 && a.back() == '/' ? a.substr(0, a.size() - 1) : a;
+  const bool names_a_file = location.alias_whole && a.back() != '/';
+  if (!names_a_file && full.size() >= root.size() && full.compare(0, root.size(), root) == 0 &&
+      (full.size() == root.size() || full[root.size()] == '/')) {
+    std::string rel = full.substr(root.size());
+    if (rel.empty()) rel = "/";
+    return {root.empty() ? "/" : root, rel};
+  }
+  size_t slash = root.rfind('/');
+  std::string parent = slash == 0 || slash == std::string::npos ? "/" : root.substr(0, slash);
+  return {parent, full.substr(parent == "/" ? 0 : parent.size())};
+}
+
 }  // namespace
+
+std::string encodeUri(std::string_view path) {
+  return encodePathImpl(path);
+}
 
 std::optional<std::string> normalizePath(std::string_view raw) {
   if (raw.empty() || raw[0] != '/') return std::nullopt;
@@ -523,6 +554,60 @@ std::optional<std::string_view> StaticFiles::overridden(const StaticLocation& lo
   return out;
 }
 
+bool setExpires(StaticLocation& files, bool modified, std::string_view v, std::string& error) {
+  using E = StaticLocation::Expires;
+  files.expires_s = 0;
+  if (!modified && v == "off") {
+    files.expires = E::kOff;
+    files.cache_control.clear();
+  } else if (!modified && v == "max") {
+    files.expires = E::kMax;
+    files.cache_control = "max-age=315360000";
+  } else if (!modified && v == "epoch") {
+    files.expires = E::kEpoch;
+    files.cache_control = "no-cache";
+  } else if (!v.empty() && v[0] == '@') {
+    auto d = nginx_compat::parseDuration(v.substr(1));
+    if (!d || d.value().count() % 1000 != 0 || d.value().count() >= 86400 * 1000) {
+      error = "daily time value \"" + std::string(v) + "\" must be less than 24 hours";
+      return false;
+    }
+    files.expires = E::kDaily;
+    files.expires_s = d.value().count() / 1000;
+    files.cache_control.clear();
+  } else {
+    bool negative = !v.empty() && v[0] == '-';
+    auto d = nginx_compat::parseDuration(negative ? v.substr(1) : v);
+    if (!d) {
+      error = d.error();
+      return false;
+    }
+    int64_t seconds = d.value().count() / 1000;
+    files.expires = modified ? E::kModified : E::kAccess;
+    files.expires_s = negative ? -seconds : seconds;
+    files.cache_control = negative   ? "no-cache"
+                          : modified ? ""
+                                     : "max-age=" + std::to_string(seconds);
+  }
+  return true;
+}
+
+bool isCharsetType(std::string_view content_type) {
+  std::string_view base = content_type.substr(0, content_type.find(';'));
+  for (std::string_view t : {"text/html", "text/xml", "text/plain", "text/vnd.wap.wml",
+                             "application/javascript", "text/javascript", "application/rss+xml"}) {
+    if (base == t) return true;
+  }
+  return false;
+}
+
+std::string withCharset(std::string_view content_type, std::string_view charset) {
+  std::string out(content_type.substr(0, content_type.find(';')));
+  out += "; charset=";
+  out += charset;
+  return out;
+}
+
 void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h) {
   using E = StaticLocation::Expires;
   switch (location.expires) {
@@ -534,6 +619,22 @@ void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h
     case E::kMax:
       h += "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\n";
       break;
+    case E::kDaily: {
+      const time_t now = ::time(nullptr);
+      tm local{};
+      localtime_r(&now, &local);
+      local.tm_hour = static_cast<int>(location.expires_s / 3600);
+      local.tm_min = static_cast<int>(location.expires_s / 60 % 60);
+      local.tm_sec = static_cast<int>(location.expires_s % 60);
+      time_t at = mktime(&local);
+      if (at <= now) {
+        local.tm_mday += 1;
+        at = mktime(&local);
+      }
+      h += "Expires: " + httpDate(at) + "\r\nCache-Control: max-age=" + std::to_string(at - now) +
+           "\r\n";
+      return;
+    }
     case E::kAccess:
     case E::kModified: {
       const time_t now = ::time(nullptr);
@@ -554,28 +655,31 @@ void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h
   if (!location.cache_control.empty()) h += "Cache-Control: " + location.cache_control + "\r\n";
 }
 
-http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location) {
-  http::Response r = serveFile(request, location);
+http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location,
+                                  std::string_view uri) {
+  http::Response r = serveFile(request, location, uri);
   if (!location.add_headers.empty()) applyAddHeaders(location.add_headers, r);
   return r;
 }
 
-http::Response StaticFiles::serveFile(const http::Request& request,
-                                      const StaticLocation& location) {
+http::Response StaticFiles::serveFile(const http::Request& request, const StaticLocation& location,
+                                      std::string_view uri) {
   // Errors as nginx's static module answers them: its HTML page (a browser shows it). The codes
   // and messages say why, for the reader of this file.
   auto error = [](int status, const char* /*code*/, const char* /*message*/) {
     return http::htmlError(status);
   };
-  std::optional<std::string> path = normalizePath(request.path);
+  std::optional<std::string> path =
+      uri.empty() ? normalizePath(request.path) : std::optional<std::string>(uri);
   if (!path) return error(400, "bad_path", "the path is not valid or leaves the document root");
-  std::string rel = *path;
+  auto [fs_root, fs_path] = fileFor(location, *path);
+  std::string rel = fs_path;
   if (rel.back() == '/') rel += location.index;
-  const Entry* e = lookup(location.root.empty() ? "/" : location.root, rel);
+  const Entry* e = lookup(fs_root, rel);
   if (e->directory) {
     http::Response r;
     r.status = 301;
-    r.headers = "Location: " + encodePath(*path) + "/";
+    r.headers = "Location: " + encodeUri(*path) + "/";
     if (!request.query.empty()) {
       r.headers += '?';
       r.headers += request.query;  // as sent: the parser allows printable ASCII only
@@ -585,9 +689,9 @@ http::Response StaticFiles::serveFile(const http::Request& request,
   }
   if (e->missing || !e->file) {
     // A directory without its index: 403, as nginx answers without autoindex (it lists nothing).
-    if (path->back() == '/') {
-      const std::string dir = *path == "/" ? *path : path->substr(0, path->size() - 1);
-      if (lookup(location.root.empty() ? "/" : location.root, dir)->directory)
+    if (fs_path.back() == '/') {
+      const std::string dir = fs_path == "/" ? fs_path : fs_path.substr(0, fs_path.size() - 1);
+      if (lookup(fs_root, dir)->directory)
         return error(403, "forbidden", "directory index is forbidden");
     }
     return error(404, "not_found", "no such file");
@@ -610,8 +714,18 @@ http::Response StaticFiles::serveFile(const http::Request& request,
   http::Response r;
   std::string& h = r.headers;
   h.reserve(256);
-  const std::string_view content_type =
-      mimeType(*path == "/" || path->back() == '/' ? location.index : *path);
+  std::string_view content_type = mimeType(rel);  // the file's name (the index, an alias)
+  const bool charset_type = !location.charset.empty() && isCharsetType(content_type);
+  std::string typed;
+  if (charset_type) {
+    typed = withCharset(content_type, location.charset);
+    content_type = typed;
+  }
+  // Bytes mapped from source_charset to charset as they go out: read into memory, not sent from
+  // the file (identity only: a precompressed sibling is sent as it is).
+  const std::string* recode = charset_type && location.recode && coding == Coding::kIdentity
+                                  ? location.recode.get()
+                                  : nullptr;
   h += "Content-Type: ";
   h += content_type;
   h += "\r\nETag: ";
@@ -670,8 +784,13 @@ http::Response StaticFiles::serveFile(const http::Request& request,
       (range_date.empty() || http::trimOws(if_range) != range_date)) {
     range = {};  // the client's copy is outdated: send everything
   }
+  if (location.max_ranges == 0) range = {};  // ranges off
   std::vector<ByteRange> ranges;
   RangeOutcome outcome = range.empty() ? RangeOutcome::kNone : parseRange(range, f.size, ranges);
+  if (outcome == RangeOutcome::kRanges && location.max_ranges > 0 &&
+      ranges.size() > static_cast<size_t>(location.max_ranges)) {
+    outcome = RangeOutcome::kWholeFile;
+  }
   if (outcome == RangeOutcome::kRanges && ranges.size() > 1 &&
       f.size > options_.max_multipart_file) {
     outcome = RangeOutcome::kWholeFile;
@@ -682,10 +801,26 @@ http::Response StaticFiles::serveFile(const http::Request& request,
     return bad;
   }
   r.file = f.fd;
+  // A recoded answer: the part asked for, read and mapped byte by byte (single-byte charsets
+  // keep every length, so ranges still hold).
+  auto recoded = [&](uint64_t offset, uint64_t length) -> bool {
+    std::string body(length, '\0');
+    ssize_t n = ::pread(f.fd->fd, body.data(), length, static_cast<off_t>(offset));
+    if (n != static_cast<ssize_t>(length)) return false;
+    for (char& c : body)
+      c = (*recode)[static_cast<unsigned char>(c)];
+    r.file.reset();
+    r.file_length = 0;
+    r.body = std::move(body);
+    return true;
+  };
   if (outcome != RangeOutcome::kRanges) {
     r.status = 200;
     r.file_offset = 0;
     r.file_length = f.size;
+    if (recode != nullptr && !recoded(0, f.size)) {
+      return error(500, "read_failed", "the file changed");
+    }
     return r;
   }
   r.status = 206;
@@ -694,6 +829,9 @@ http::Response StaticFiles::serveFile(const http::Request& request,
          std::to_string(ranges[0].last) + "/" + std::to_string(f.size) + "\r\n";
     r.file_offset = ranges[0].first;
     r.file_length = ranges[0].last - ranges[0].first + 1;
+    if (recode != nullptr && !recoded(r.file_offset, r.file_length)) {
+      return error(500, "read_failed", "the file changed");
+    }
     return r;
   }
   // multipart/byteranges, read into memory (bounded by max_multipart_file).
@@ -708,6 +846,10 @@ http::Response StaticFiles::serveFile(const http::Request& request,
     body.resize(at + len);
     ssize_t n = ::pread(f.fd->fd, body.data() + at, len, static_cast<off_t>(br.first));
     if (n != static_cast<ssize_t>(len)) return error(500, "read_failed", "the file changed");
+    if (recode != nullptr) {
+      for (size_t i = at; i < body.size(); ++i)
+        body[i] = (*recode)[static_cast<unsigned char>(body[i])];
+    }
   }
   body += "\r\n--" + boundary + "--\r\n";
   r.file.reset();

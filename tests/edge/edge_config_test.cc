@@ -284,6 +284,54 @@ TEST_F(EdgeConfigTest, ServersAreChosenByPortAndName) {
             0u);
 }
 
+TEST_F(EdgeConfigTest, CharsetMapsAndMaxRanges) {
+  auto c = loadOk(
+      "http {\n charset_map B A {\n  58 59;\n }\n server {\n  max_ranges 3;\n"
+      "  location /t2 { charset A; source_charset B; }\n"
+      "  location /t4 { max_ranges 0; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  const Location* t2 = c->match("/t2.html");
+  ASSERT_TRUE(t2->files.recode);
+  EXPECT_EQ((*t2->files.recode)[0x58], 0x59);
+  EXPECT_EQ((*t2->files.recode)[0x41], 0x41);
+  EXPECT_EQ(t2->files.max_ranges, 3);
+  EXPECT_EQ(c->match("/t4")->files.max_ranges, 0);
+  EXPECT_FALSE(c->match("/x")->files.recode);
+  EXPECT_EQ(loadError("http {\n server {\n  location / { charset A; source_charset C; }\n"
+                      " }\n}\n"),
+            at(3, "no \"charset_map\" between \"C\" and \"A\""));
+  EXPECT_EQ(loadError("http {\n charset_map utf-8 koi8-r {\n  C0 D090;\n }\n server { }\n}\n")
+                .rfind(at(3, "only single-byte charsets"), 0),
+            0u);
+}
+
+TEST_F(EdgeConfigTest, AliasAndRedirectStyle) {
+  auto c = loadOk(
+      "http {\n absolute_redirect off;\n server {\n  port_in_redirect off;\n"
+      "  location /i/ {\n   alias /srv/x/;\n   server_name_in_redirect on;\n"
+      "   location ~ \\.txt$ { }\n  }\n"
+      "  location ~ ^/one$ { alias /srv/one.html; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  const Location* i = c->match("/i/a");
+  EXPECT_EQ(i->files.alias, "/srv/x/");
+  EXPECT_EQ(i->files.alias_prefix, 3u);
+  EXPECT_FALSE(i->redirect.absolute);
+  EXPECT_FALSE(i->redirect.port);
+  EXPECT_TRUE(i->redirect.server_name);
+  const Location* nested = c->match("/i/a.txt");
+  EXPECT_EQ(nested->match, Location::Match::kRegex);
+  EXPECT_EQ(nested->files.alias, "/srv/x/");  // inherited, with the outer prefix
+  EXPECT_EQ(nested->files.alias_prefix, 3u);
+  EXPECT_TRUE(c->match("/one")->files.alias_whole);
+  EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   root /x;\n   alias /y/;\n  }\n"
+                      " }\n}\n"),
+            at(5, "\"alias\" directive is duplicate, \"root\" directive was specified earlier"));
+  EXPECT_EQ(loadError("http {\n server {\n  absolute_redirect maybe;\n }\n}\n"),
+            at(3,
+               "invalid value \"maybe\" in \"absolute_redirect\" directive, it must be "
+               "\"on\" or \"off\""));
+}
+
 TEST_F(EdgeConfigTest, VariablesMustBeKnown) {
   EXPECT_EQ(loadError("http {\n server {\n  location / { add_header X $nosuch; }\n }\n}\n"),
             at(3, "unknown \"nosuch\" variable"));

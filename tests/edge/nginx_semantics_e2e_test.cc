@@ -49,6 +49,13 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
                               "   }\n"
                               "  }\n"
                               "  location /go { return 301 /elsewhere; }\n"
+                              "  location /go/name { return 302 /x; server_name_in_redirect on; }\n"
+                              "  location /go/port { return 302 /x; port_in_redirect off; }\n"
+                              "  location /go/relative { return 302 /x; absolute_redirect off; }\n"
+                              "  location /al/ { alias " +
+                              d +
+                              "/html/; }\n"
+
                               "  location /gone { return 410; }\n"
                               " }\n"
                               " server {\n  listen 127.0.0.1:" +
@@ -59,6 +66,7 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
                               " server {\n  listen 127.0.0.1:" +
                               std::to_string(other) +
                               ";\n  location / { return 200 \"other port $server_port\"; }\n"
+                              "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
                               " }\n"
                               "}\n");
   testing::ChildProcess edge({SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf"}, d + "/edge.log");
@@ -90,6 +98,19 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 301);
   EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + p + "/elsewhere");  // the Host's name
+  r = c.request("GET", "/go/name");
+  EXPECT_EQ(r->header("location"), "http://localhost:" + p + "/x");
+  r = c.request("GET", "/go/port");
+  EXPECT_EQ(r->header("location"), "http://127.0.0.1/x");
+  r = c.request("GET", "/go/relative");
+  EXPECT_EQ(r->header("location"), "/x");
+  r = c.request("GET", "/al/page.txt");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, "a page\n");
+  dir.write("html/sub dir/index.html", "sub\n");
+  r = c.request("GET", "/al/sub%20dir?a=b");
+  EXPECT_EQ(r->status, 301);
+  EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + p + "/al/sub%20dir/?a=b");
   r = c.request("GET", "/gone");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 410);
@@ -104,6 +125,10 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   r = o.request("GET", "/anything");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "other port " + std::to_string(other));
+  r = o.request("GET", "/api?x=1");  // a proxy location's path without its slash
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->status, 301);
+  EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + std::to_string(other) + "/api/?x=1");
 }
 
 }  // namespace

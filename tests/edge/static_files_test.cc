@@ -904,6 +904,80 @@ TEST_F(StaticFilesTest, AMalformedRangeIs416WithTheSizeAsNginxAnswers) {
   EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "lines=1-2"}}).get(), loc_).status, 200);
 }
 
+// alias: the file is the alias plus the path after the location's prefix; in a regex location the
+// alias is the file. Redirects to "dir/" name the URI, not the file system.
+TEST_F(StaticFilesTest, AliasServesFromAnotherDirectory) {
+  StaticFiles files({});
+  StaticLocation alias;
+  alias.alias = root_ + "/sub/";
+  alias.alias_prefix = 3;  // "/i/"
+  http::Response r = files.serve(Req("/i/page.html").get(), alias, "/i/page.html");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(fileBody(r), "<p>page</p>\n");
+  r = files.serve(Req("/i/").get(), alias, "/i/");
+  EXPECT_EQ(fileBody(r), "<p>sub</p>\n");                      // the index
+  r = files.serve(Req("/i/../a.txt").get(), alias, "/a.txt");  // normalized before it came here
+  EXPECT_EQ(r.status, 404);
+  StaticLocation concat;  // "location /i/ { alias ROOT/su; }": ROOT/su + "b/page.html"
+  concat.alias = root_ + "/su";
+  concat.alias_prefix = 3;
+  r = files.serve(Req("/i/b/page.html").get(), concat, "/i/b/page.html");
+  EXPECT_EQ(fileBody(r), "<p>page</p>\n");
+  StaticLocation whole;  // a regex location's alias: the file itself
+  whole.alias = root_ + "/sub/page.html";
+  whole.alias_whole = true;
+  r = files.serve(Req("/anything.html").get(), whole, "/anything.html");
+  EXPECT_EQ(fileBody(r), "<p>page</p>\n");
+  EXPECT_EQ(header(r, "Content-Type"), "text/html; charset=utf-8");
+  StaticLocation dir;
+  dir.alias = root_ + "/";
+  dir.alias_prefix = 3;
+  r = files.serve(Req("/i/sub").get(), dir, "/i/sub");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(header(r, "Location"), "/i/sub/");
+}
+
+// nginx's charset module: `charset` names the charset of text answers; with source_charset and
+// a charset_map the bytes are recoded as they go out, ranges included.
+TEST_F(StaticFilesTest, CharsetRecodesTextAsItGoesOut) {
+  StaticFiles files({});
+  loc_.charset = "A";
+  http::Response r = files.serve(Req("/a.txt").get(), loc_);
+  EXPECT_EQ(header(r, "Content-Type"), "text/plain; charset=A");
+  EXPECT_NE(r.file, nullptr);  // nothing to recode: sent from the file
+  std::string table(256, '\0');
+  for (int b = 0; b < 256; ++b)
+    table[static_cast<size_t>(b)] = static_cast<char>(b == 'a' ? 'Z' : b);
+  loc_.recode = std::make_shared<const std::string>(table);
+  r = files.serve(Req("/a.txt").get(), loc_);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.file, nullptr);
+  std::string want = text_;
+  for (char& c : want)
+    c = c == 'a' ? 'Z' : c;
+  EXPECT_EQ(r.body, want);
+  r = files.serve(Req("/a.txt", {{"Range", "bytes=0-3"}}).get(), loc_);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "Zbcd");
+  EXPECT_EQ(header(r, "Content-Range"), "bytes 0-3/1000");
+  r = files.serve(Req("/style.css").get(), loc_);  // not a charset type: untouched
+  EXPECT_EQ(header(r, "Content-Type"), "text/css; charset=utf-8");
+  EXPECT_NE(r.file, nullptr);
+}
+
+// max_ranges: more ranges than that get the whole file; 0 turns ranges off.
+TEST_F(StaticFilesTest, MaxRangesAsNginx) {
+  StaticFiles files({});
+  loc_.max_ranges = 2;
+  EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "bytes=0-9, -10"}}).get(), loc_).status, 206);
+  EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "bytes=0-9, -10, 10000-"}}).get(), loc_).status,
+            206);  // the unsatisfiable part does not count
+  EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "bytes=0-9, -10, 10-19"}}).get(), loc_).status,
+            200);
+  loc_.max_ranges = 0;
+  EXPECT_EQ(files.serve(Req("/a.txt", {{"Range", "bytes=0-9"}}).get(), loc_).status, 200);
+}
+
 TEST_F(StaticFilesTest, MultiRangeIsMultipartByteranges) {
   StaticFiles files({});
   http::Response r = files.serve(Req("/a.txt", {{"Range", "bytes=0-1,5-9"}}).get(), loc_);

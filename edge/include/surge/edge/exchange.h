@@ -35,7 +35,8 @@ struct Exchange {
   nginx_compat::Captures captures;  // $1..$9 of the last regex that matched
   // Variables of this request: `set` and the named groups of regexes that matched.
   std::vector<std::pair<std::string, std::string>> variables;
-  int redirects = 0;  // internal redirects and rewrite cycles so far (nginx stops at 10)
+  int redirects = 0;           // internal redirects and rewrite cycles so far (nginx stops at 10)
+  bool auto_redirect = false;  // the path is a proxy location's without its last '/': 301 there
 
   // The named variable `name` set in this request, or nullptr.
   const std::string* variable(std::string_view name) const {

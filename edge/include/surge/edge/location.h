@@ -24,6 +24,14 @@ struct AddHeaderRule {
   bool always = false;
 };
 
+// How a Location that starts with '/' is written (nginx's absolute_redirect,
+// server_name_in_redirect, port_in_redirect).
+struct RedirectStyle {
+  bool absolute = true;
+  bool server_name = false;  // the server's first name instead of the request's Host
+  bool port = true;          // the port, unless it is the scheme's own
+};
+
 // `return CODE [TEXT|URL]` / `return URL` (the rewrite module's, see return_handler.h).
 struct ReturnAction {
   int code = 0;  // 0: none
@@ -53,6 +61,16 @@ struct Location {
   std::vector<AddHeaderRule> add_header_rules;
   bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
   ReturnAction return_action;
+  RedirectStyle redirect;
+  // A proxy location whose prefix ends in '/': its path without the slash is redirected there
+  // (nginx's auto_redirect).
+  bool auto_redirect = false;
+  // `expires $variable` (`modified` with it): evaluated per answer (text() empty: none).
+  ComplexValue expires_var;
+  bool expires_var_modified = false;
+  // Whether a file answer needs this request's own copy of `files` (add_header or expires with
+  // variables).
+  bool filesVary() const { return add_headers_vary || !expires_var.text().empty(); }
 };
 
 struct VirtualServer {

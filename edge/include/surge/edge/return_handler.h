@@ -16,8 +16,22 @@ namespace surge::edge {
 http::Response returnResponse(const ReturnAction& action, const Exchange& exchange);
 
 // "/path" as the absolute URL nginx's absolute_redirect makes of it: scheme, the request's host
-// (else the server's first name), and the port unless it is the scheme's own.
-std::string absoluteRedirect(const Exchange& exchange, std::string_view location);
+// (the server's first name with server_name_in_redirect, or when there is no Host), and the port
+// unless it is the scheme's own or port_in_redirect is off.
+std::string absoluteRedirect(const Exchange& exchange, const RedirectStyle& style,
+                             std::string_view location);
+
+// A Location header of `response` that starts with '/' made absolute as `location` says (nginx's
+// header filter does it for every answer).
+void absolutizeLocation(const Location& location, const Exchange& exchange,
+                        http::Response& response);
+
+// 301 from "/dir" to "/dir/" (nginx's auto_redirect for proxy locations).
+http::Response slashRedirect(const Exchange& exchange);
+
+// The location's file settings with this request's values of its variables (add_header,
+// expires): for locations whose filesVary().
+StaticLocation filesFor(const Location& location, const Exchange& exchange);
 
 // The add_header lines of `location` applied to `response`, their variables evaluated.
 void applyLocationHeaders(const Location& location, const Exchange& exchange,

@@ -28,6 +28,9 @@ namespace surge::edge {
 // Keeps a trailing '/' (a directory request).
 std::optional<std::string> normalizePath(std::string_view raw_path);
 
+// `path` with what may not stand in a URI path escaped (%XX), as nginx writes a Location.
+std::string encodeUri(std::string_view path);
+
 struct ByteRange {
   uint64_t first = 0;
   uint64_t last = 0;  // inclusive
@@ -79,11 +82,17 @@ struct AddHeader {
 };
 
 struct StaticLocation {
-  std::string root;           // no trailing slash
+  std::string root;  // no trailing slash
+  // `alias` (instead of root): the file is alias + the path after the location's first
+  // `alias_prefix` bytes; in a regex location (`alias_whole`) the alias is the file itself.
+  std::string alias;
+  size_t alias_prefix = 0;
+  bool alias_whole = false;
   std::string cache_control;  // "" for none
   // `expires` (nginx's): what the Expires header says. kAccess: `expires_s` from now (negative:
   // in the past, with Cache-Control: no-cache); kModified: from the file's mtime.
-  enum class Expires { kOff, kEpoch, kMax, kAccess, kModified };
+  // kDaily (`@TIME`): the next time the clock shows `expires_s` seconds past midnight.
+  enum class Expires { kOff, kEpoch, kMax, kAccess, kModified, kDaily };
   Expires expires = Expires::kOff;
   int64_t expires_s = 0;
   bool immutable_hashed = false;
@@ -93,7 +102,26 @@ struct StaticLocation {
   enum class IfModifiedSince { kOff, kExact, kBefore };
   IfModifiedSince if_modified_since = IfModifiedSince::kExact;
   std::vector<AddHeader> add_headers;
+  // nginx's charset module: `charset` names the charset added to the Content-Type of text
+  // answers ("" off); with `source_charset` and a `charset_map` between the two, `recode` maps
+  // each byte of such a file as it is sent (nullptr: sent as stored).
+  std::string charset;
+  std::string source_charset;
+  std::shared_ptr<const std::string> recode;  // 256 bytes: recode[b] replaces b
+  // `max_ranges`: more ranges than this in a request are answered with the whole file; 0 turns
+  // ranges off. -1: kMaxRanges.
+  int max_ranges = -1;
 };
+
+// Does the charset module touch answers of `content_type`? (nginx's default charset_types.)
+bool isCharsetType(std::string_view content_type);
+// `content_type` with its charset parameter set to `charset`.
+std::string withCharset(std::string_view content_type, std::string_view charset);
+
+// `expires`'s value ("off", "epoch", "max", "[-]TIME", "@TIME"; `modified` for "expires modified
+// TIME") into `location`. False with a message in `error` when it is not one of those.
+bool setExpires(StaticLocation& location, bool modified, std::string_view value,
+                std::string& error);
 
 // The Expires and Cache-Control lines `expires` gives a file of modification time `mtime`.
 void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& headers);
@@ -115,15 +143,18 @@ class StaticFiles {
   ~StaticFiles();
   StaticFiles(const StaticFiles&) = delete;
   StaticFiles& operator=(const StaticFiles&) = delete;
-  // GET or HEAD only (the caller answers 405 otherwise).
-  http::Response serve(const http::Request& request, const StaticLocation& location);
+  // GET or HEAD only (the caller answers 405 otherwise). `uri`: the decoded, normalized path
+  // the location matched (normalizePath); empty: the request's own path, normalized here.
+  http::Response serve(const http::Request& request, const StaticLocation& location,
+                       std::string_view uri = {});
   // nullopt: the location does not set `name` (any case) with add_header; "" it removes it.
   static std::optional<std::string_view> overridden(const StaticLocation& location,
                                                     std::string_view name);
   size_t cachedFiles() const { return files_.size(); }
 
  private:
-  http::Response serveFile(const http::Request& request, const StaticLocation& location);
+  http::Response serveFile(const http::Request& request, const StaticLocation& location,
+                           std::string_view uri);
   struct File {
     std::shared_ptr<const http::SharedFile> fd;
     uint64_t size = 0;
