@@ -44,7 +44,10 @@ struct Loader {
     ComplexValue expires_var;  // `expires $variable`
     bool expires_var_modified = false;
     RedirectStyle redirect;
+    std::vector<ComplexValue> index;
+    std::vector<ErrorPage> error_pages;
   };
+  std::vector<Location>* named_locations = nullptr;  // the server being read
   Inherited http_level;
   // charset_map FROM TO { XX YY; ... } (single-byte charsets), by "from\nto" in lowercase.
   std::map<std::string, std::string> charset_maps;
@@ -283,6 +286,80 @@ struct Loader {
     return true;
   }
 
+  // index NAME ...: tried in order for a path ending in '/'.
+  bool index(const Directive& d, Inherited& level) {
+    if (d.args.empty() || d.has_block) return args(d, 1, 1);
+    std::vector<ComplexValue> names;
+    for (size_t i = 0; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      if (a.empty()) return fail(d, "index \"" + a + "\" in \"index\" directive is invalid");
+      if (a[0] == '/' && i + 1 != d.args.size()) {
+        return fail(d, "only the last index in \"index\" directive should be absolute");
+      }
+      ComplexValue v;
+      if (!complexValue(d, a, v)) return false;
+      names.push_back(std::move(v));
+    }
+    level.index = std::move(names);
+    // StaticFiles' own index (a request it serves without the dispatcher): the first name.
+    level.files.index =
+        d.args[0].find('$') == std::string::npos && d.args[0][0] != '/' ? d.args[0] : "index.html";
+    return true;
+  }
+
+  // error_page CODE ... [=[CODE]] URI: a level with its own replaces what it inherits.
+  bool errorPages(const std::vector<Directive>& block_in, Inherited& level) {
+    std::vector<ErrorPage> own;
+    for (const Directive& d : block_in) {
+      if (d.name != "error_page") continue;
+      if (d.args.size() < 2 || d.has_block) return args(d, 2, 2);
+      ErrorPage page;
+      size_t last = d.args.size() - 1;
+      for (size_t i = 0; i < last; ++i) {
+        const std::string& a = d.args[i];
+        if (a[0] == '=') {
+          if (i + 1 != last) return fail(d, "invalid value \"" + a + "\"");
+          if (a.size() == 1) {
+            page.status = 0;
+          } else {
+            uint64_t code = 0;
+            if (!number(d, a.substr(1), 100, 599, code)) return false;
+            page.status = static_cast<int>(code);
+          }
+          continue;
+        }
+        uint64_t code = 0;
+        auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), code);
+        if (ec != std::errc() || p != a.data() + a.size() || code < 300 || code > 599) {
+          return fail(d, "value \"" + a + "\" must be between 300 and 599");
+        }
+        page.codes.push_back(static_cast<int>(code));
+      }
+      if (page.codes.empty()) return fail(d, "invalid number of arguments in \"error_page\"");
+      if (!complexValue(d, d.args[last], page.target)) return false;
+      own.push_back(std::move(page));
+    }
+    if (!own.empty()) level.error_pages = std::move(own);
+    return true;
+  }
+
+  // try_files FILE ... URI|=CODE|@NAME.
+  bool tryFiles(const Directive& d, TryFiles& out) {
+    if (d.args.size() < 2 || d.has_block) return args(d, 2, 2);
+    out = {};
+    for (size_t i = 0; i + 1 < d.args.size(); ++i) {
+      ComplexValue v;
+      if (!complexValue(d, d.args[i], v)) return false;
+      out.files.push_back(std::move(v));
+    }
+    const std::string& last = d.args.back();
+    if (last[0] == '=') {
+      uint64_t code = 0;
+      if (!number(d, last.substr(1), 100, 999, code)) return false;
+    }
+    return complexValue(d, last, out.fallback);
+  }
+
   // A value that may hold variables; the names it needs are checked at the end of load.
   bool complexValue(const Directive& d, const std::string& text, ComplexValue& out) {
     auto v = ComplexValue::compile(text);
@@ -383,8 +460,7 @@ struct Loader {
       while (level.files.root.size() > 1 && level.files.root.back() == '/')
         level.files.root.pop_back();
     } else if (d.name == "index") {
-      if (!args(d, 1, 1)) return false;
-      level.files.index = d.args[0];
+      return index(d, level);
     } else if (d.name == "if_modified_since") {
       return ifModifiedSince(d, level.files.if_modified_since);
     } else if (d.name == "expires") {
@@ -406,13 +482,19 @@ struct Loader {
       (d.name == "absolute_redirect"         ? level.redirect.absolute
        : d.name == "server_name_in_redirect" ? level.redirect.server_name
                                              : level.redirect.port) = on;
+    } else if (d.name == "log_not_found") {
+      // surge-edge writes no message per request (a 404 is in the access log only): nothing to
+      // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
+      bool on = false;
+      return onOff(d, on);
     } else if (d.name == "max_ranges") {
       if (!args(d, 1, 1)) return false;
       uint64_t n = 0;
       if (!number(d, d.args[0], 0, 1000000, n)) return false;
       level.files.max_ranges = static_cast<int>(n);
-    } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny") {
-      // Taken by addHeaders / accessRules for the whole level.
+    } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
+               d.name == "error_page") {
+      // Taken by addHeaders / accessRules / errorPages for the whole level.
     } else {
       handled = false;
     }
@@ -519,6 +601,14 @@ struct Loader {
     return true;
   }
 
+  // error_log in a server or location: nginx writes that block's per-request errors there;
+  // surge-edge writes no per-request messages (404s and the like are in the access log), so the
+  // file is checked and nothing goes to it. The process's messages go to the main error_log.
+  bool levelErrorLog(const Directive& d) {
+    EdgeConfig ignored;
+    return errorLog(d, ignored);
+  }
+
   // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
   // request body is held in memory up to client_max_body_size): accepted with their arguments
   // checked for count only, and listed in edge/CONFIG.md.
@@ -560,7 +650,10 @@ struct Loader {
     // root, index, allow/deny, add_header, ... in http are the servers' defaults, wherever they
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
-    if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level)) return false;
+    if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
+        !errorPages(block_in, http_level)) {
+      return false;
+    }
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!inheritable(d, http_level, handled)) return false;
@@ -605,8 +698,8 @@ struct Loader {
       if (handled) continue;
       if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header" ||
           n == "expires" || n == "charset" || n == "source_charset" || n == "max_ranges" ||
-          n == "charset_map" || n == "absolute_redirect" || n == "server_name_in_redirect" ||
-          n == "port_in_redirect") {
+          n == "charset_map" || n == "error_page" || n == "log_not_found" ||
+          n == "absolute_redirect" || n == "server_name_in_redirect" || n == "port_in_redirect") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -924,7 +1017,11 @@ struct Loader {
     const std::vector<Directive>& block_in = sd.block;
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
-    if (!accessRules(block_in, level) || !addHeaders(block_in, level)) return false;
+    if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
+        !errorPages(block_in, level)) {
+      return false;
+    }
+    named_locations = &v.named;
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!inheritable(d, level, handled)) return false;
@@ -941,6 +1038,8 @@ struct Loader {
         if (!serverName(d, v)) return false;
       } else if (d.name == "location") {
         if (!location(d, level, v.locations)) return false;
+      } else if (d.name == "error_log") {
+        if (!levelErrorLog(d)) return false;
       } else if (bool tuning = false; !withoutMeaning(d, tuning)) {
         return false;
       } else if (tuning) {
@@ -977,13 +1076,17 @@ struct Loader {
     loc.add_header_rules = level.add_header_rules;
     loc.add_headers_vary = level.add_headers_vary;
     loc.redirect = level.redirect;
+    loc.index = level.index;
+    loc.error_pages = level.error_pages;
     loc.expires_var = level.expires_var;
     loc.expires_var_modified = level.expires_var_modified;
   }
 
-  bool location(const Directive& d, const Inherited& parent, std::vector<Location>& siblings) {
+  bool location(const Directive& d, const Inherited& parent, std::vector<Location>& siblings,
+                bool nested = false) {
     if (!block(d)) return false;
     Location loc;
+    bool is_named = false;
     loc.where = locationOf(d);
     if (d.args.size() == 2) {
       const std::string& m = d.args[0];
@@ -1005,7 +1108,7 @@ struct Loader {
       }
     } else if (d.args.size() == 1) {
       loc.prefix = d.args[0];
-      if (loc.prefix[0] == '@') return fail(d, "named locations are not supported yet");
+      is_named = loc.prefix[0] == '@';
       if (loc.prefix.size() > 1 && loc.prefix[0] == '~') {
         // nginx's "location ~/path" form.
         bool caseless = loc.prefix.size() > 2 && loc.prefix[1] == '*';
@@ -1022,7 +1125,14 @@ struct Loader {
     } else {
       return fail(d, "invalid number of arguments in \"location\" directive");
     }
-    if (loc.match != Location::Match::kRegex && (loc.prefix.empty() || loc.prefix[0] != '/')) {
+    if (is_named) {
+      if (nested)
+        return fail(d, "named location \"" + loc.prefix + "\" can be on the server level only");
+      for (const Location& other : *named_locations) {
+        if (other.prefix == loc.prefix) return fail(d, "duplicate location \"" + loc.prefix + "\"");
+      }
+    } else if (loc.match != Location::Match::kRegex &&
+               (loc.prefix.empty() || loc.prefix[0] != '/')) {
       return fail(d, "a location starts with /");
     }
     for (const Location& other : siblings) {
@@ -1032,7 +1142,10 @@ struct Loader {
       }
     }
     Inherited level = parent;
-    if (!accessRules(d.block, level) || !addHeaders(d.block, level)) return false;
+    if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
+        !errorPages(d.block, level)) {
+      return false;
+    }
     bool explicit_root = false;
     bool has_alias = false;
     for (const Directive& e : d.block) {
@@ -1074,13 +1187,20 @@ struct Loader {
           return fail(e, "location \"" + e.args.back() +
                              "\" cannot be inside the exact location \"" + loc.prefix + "\"");
         }
-        if (!location(e, level, loc.nested)) return false;
+        if (!location(e, level, loc.nested, true)) return false;
         continue;
       }
       if (n == "alias") {
         // Taken above, before the nested locations that inherit it.
       } else if (n == "return") {
         if (!returnDirective(e, loc.return_action)) return false;
+      } else if (n == "error_log") {
+        if (!levelErrorLog(e)) return false;
+      } else if (n == "try_files") {
+        if (!tryFiles(e, loc.try_files)) return false;
+      } else if (n == "internal") {
+        if (!args(e, 0, 0)) return false;
+        loc.internal = true;
       } else if (n == "surge_immutable_hashed") {
         if (!args(e, 1, 1)) return false;
         if (e.args[0] != "on" && e.args[0] != "off") return fail(e, "expected on or off");
@@ -1102,7 +1222,18 @@ struct Loader {
         std::string target = e.args[0];
         if (target.rfind("http://", 0) != 0) return fail(e, "proxy_pass needs an http:// URL");
         target = target.substr(7);
-        if (!target.empty() && target.back() == '/') target.pop_back();
+        if (size_t slash = target.find('/'); slash != std::string::npos) {
+          loc.proxy_uri = target.substr(slash);
+          target.resize(slash);
+          if (loc.match == Location::Match::kRegex || is_named) {
+            return fail(e,
+                        "\"proxy_pass\" cannot have URI part in location given by regular "
+                        "expression, or inside named location");
+          }
+          if (loc.proxy_uri.find('$') != std::string::npos) {
+            return fail(e, "variables in \"proxy_pass\" are not supported yet");
+          }
+        }
         if (!proxy_target.empty() && proxy_target != target) {
           return fail(e, "every proxy_pass must name the same origin");
         }
@@ -1137,20 +1268,24 @@ struct Loader {
     } else {
       loc.kind = Location::Kind::kStatic;
     }
-    // add_header in answers other than files and `return`: those carry the API's own headers (a
-    // snapshot's Cache-Control is its freshness contract), so it is refused there rather than
-    // left without effect.
+    // add_header in answers surge makes itself (snapshots, the waiting room, status): those carry
+    // the API's own headers (a snapshot's Cache-Control is its freshness contract), so it is
+    // refused there rather than left without effect. Files, `return` and what origin answers
+    // through proxy_pass take it, as in nginx.
     if (!loc.add_header_rules.empty() && loc.kind != Location::Kind::kStatic &&
-        loc.return_action.code == 0) {
+        loc.kind != Location::Kind::kProxy && loc.return_action.code == 0) {
       error = (level.add_header_where.empty() ? loc.where : level.add_header_where) +
-              ": \"add_header\" applies to file locations (root) only; location \"" + loc.prefix +
-              "\" (" + locationOf(d) +
+              ": \"add_header\" applies to file and proxy locations only; location \"" +
+              loc.prefix + "\" (" + locationOf(d) +
               ") answers from surge (snapshots carry their own Cache-Control: "
               "surge_stale_while_revalidate, surge_stale_if_error)";
       return false;
     }
     if (!charsetRecode(loc.where, loc.files)) return false;
-    siblings.push_back(std::move(loc));
+    if (!loc.try_files.files.empty() && loc.kind != Location::Kind::kStatic) {
+      return fail(d, "\"try_files\" goes with files (root or alias) only");
+    }
+    (is_named ? *named_locations : siblings).push_back(std::move(loc));
     return true;
   }
 };

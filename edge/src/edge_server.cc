@@ -120,8 +120,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
                                                   config_->waiting_room, metrics_);
     waiting_room_->setStateKeyring(keyring);
   }
-  for (int i = 0; i < config_->server.workers; ++i)
-    static_.push_back(std::make_unique<StaticFiles>(StaticFiles::Options{}));
+  static_ = std::make_unique<StaticHandler>(config_->server.workers);
   std::random_device rd;
   char prefix[16];
   std::snprintf(prefix, sizeof prefix, "%08x", rd());
@@ -267,22 +266,6 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   if (waiting_room_) waiting_room_->stop();
 }
 
-void EdgeServer::setOpsKeys(cache::Keyring keys) {
-  std::lock_guard lock(ops_mutex_);
-  ops_keys_ = std::move(keys);
-}
-
-bool EdgeServer::opsAuthorized(const http::Request& request) const {
-  auto credentials = http::basicCredentials(request.header("Authorization"));
-  if (!credentials) return false;
-  auto secret = cache::decodeHex(credentials->password);
-  if (!secret) return false;
-  std::lock_guard lock(ops_mutex_);
-  const cache::KeyringKey* key = ops_keys_.find(credentials->user);
-  if (key == nullptr || key->secret.size() != secret->size()) return false;
-  return CRYPTO_memcmp(key->secret.data(), secret->data(), secret->size()) == 0;
-}
-
 const EdgeConfig& EdgeServer::config() const {
   // Each worker keeps its own reference and refreshes it only when a reload bumped the
   // generation: no shared reference count is touched per request.
@@ -394,79 +377,72 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                   http::htmlError(400));
   }
   ex.args = std::string(request.query);
-  const Location* loc = ex.server->find(ex.uri, &ex);
-  ex.location = loc;
-  if (loc != nullptr && !loc->access.allows(request.remote_addr)) {
-    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
-                  refusedByAccessRules());
-  }
-  if (loc != nullptr && (loc->return_action.code != 0 || ex.auto_redirect)) {
-    http::Response r =
-        ex.auto_redirect ? slashRedirect(ex) : returnResponse(loc->return_action, ex);
+  route(ex);
+}
+
+void EdgeServer::route(Exchange& ex) {
+  http::Worker& worker = ex.worker;
+  const http::Request& request = ex.request;
+  const http::ResponseSlot slot = ex.slot;
+  const Clock::time_point start = ex.start;
+  std::string_view path = request.path;
+  const bool get_or_head = request.method == "GET" || request.method == "HEAD";
+  const LogContext other{kOther, start, {}, {}, {}, {}};
+  const Location* loc = nullptr;
+  // nginx's phases for one location: access, rewrite (`return`), content; an answer of the
+  // location's own may become an error page; an internal redirect looks the location up again.
+  for (;;) {
+    if (ex.redirects > 10) {
+      // nginx: "rewrite or internal redirection cycle".
+      return answer(worker, slot, &request, other, http::htmlError(500));
+    }
+    if (!ex.named.empty()) {
+      loc = ex.server->findNamed(ex.named);
+      ex.named.clear();
+    } else {
+      ex.auto_redirect = false;
+      loc = ex.server->find(ex.uri, &ex);
+      if (loc != nullptr && loc->internal && !ex.internal) loc = nullptr;  // `internal`: 404
+    }
+    ex.location = loc;
+    if (loc == nullptr) {
+      if (ex.internal) return answer(worker, slot, &request, other, http::htmlError(404));
+      return answer(worker, slot, &request, other,
+                    jsonError(404, "not_found", "nothing is served here"));
+    }
+    if (!loc->access.allows(request.remote_addr)) {
+      return answer(worker, slot, &request, other, refusedByAccessRules());
+    }
+    if (loc->ops && answerOps(ex)) return;
+    Step step;
+    Route route = kOther;
+    if (loc->return_action.code != 0 || ex.auto_redirect) {
+      step = Step::answer(ex.auto_redirect ? slashRedirect(ex)
+                                           : returnResponse(loc->return_action, ex));
+    } else if (loc->kind == Location::Kind::kStatic) {
+      route = loc->ops ? kOps : kStatic;
+      step = static_->handle(ex, *loc);
+    } else {
+      break;  // the API's handlers below answer for themselves
+    }
+    if (step.kind == Step::Kind::kAnswer && !ex.in_error_page) {
+      if (auto target = errorPage(ex, *loc, step.response)) step = Step::redirect(*target);
+    }
+    if (step.kind == Step::Kind::kRedirect) {
+      enterRedirect(ex, step.target);
+      continue;
+    }
+    http::Response& r = step.response;
+    if (ex.error_status > 0 && r.status == 200) r.status = ex.error_status;
     absolutizeLocation(*loc, ex, r);
-    if (!ex.auto_redirect) applyLocationHeaders(*loc, ex, r);
-    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}}, std::move(r));
-  }
-  if (loc != nullptr && loc->ops) {
-    LogContext ctx{kOps, start, {}, {}, {}, {}};
-    if (!opsAuthorized(request)) {
-      http::Response r =
-          jsonError(401, "unauthorized", "operators only: sign in with an admin key");
-      r.headers += "WWW-Authenticate: Basic realm=\"surge ops\", charset=\"UTF-8\"\r\n";
-      return answer(worker, slot, &request, ctx, std::move(r));
+    if (!ex.auto_redirect &&
+        !(loc->kind == Location::Kind::kStatic && loc->return_action.code == 0)) {
+      applyLocationHeaders(*loc, ex, r);  // StaticFiles applies the file location's own
     }
-    if (path == "/ops/metrics/edge") {
-      http::Response r;
-      r.headers = "Content-Type: text/plain; version=0.0.4\r\nCache-Control: no-store\r\n";
-      r.body = metrics_.render();
-      return answer(worker, slot, &request, ctx, std::move(r));
-    }
-    if (path == "/ops/peers") {
-      std::string body = "{\"self\":\"" + config().name + "\",\"peers\":[";
-      for (size_t i = 0; i < peers_.size(); ++i) {
-        if (i) body += ',';
-        body += "\"" + peers_[i].first + "\"";  // names are [A-Za-z0-9._-]
-      }
-      body += "]}";
-      http::Response r = http::Response::json(200, std::move(body));
-      http::setCacheControl(r, "no-store");
-      return answer(worker, slot, &request, ctx, std::move(r));
-    }
-    if (path.substr(0, 18) == "/ops/metrics/peer/") {
-      std::string_view name = path.substr(18);
-      auto peer = std::find_if(peers_.begin(), peers_.end(),
-                               [&](const auto& p) { return p.first == name; });
-      if (peer == peers_.end()) {
-        return answer(worker, slot, &request, ctx, jsonError(404, "no_peer", "no such peer"));
-      }
-      return fetchMetrics(*peer->second, worker, request, slot, start);
-    }
-    if (path == "/ops/metrics/origin") {
-      if (!config().have_origin) {
-        return answer(worker, slot, &request, ctx, jsonError(404, "no_origin", "no origin here"));
-      }
-      // Origin's /metrics through the same pool, cap and backoff as bookings.
-      return fetchMetrics(*origin_, worker, request, slot, start);
-    }
-  }
-  if (loc == nullptr) {
-    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
-                  jsonError(404, "not_found", "nothing is served here"));
+    return answer(worker, slot, &request, LogContext{route, start, {}, {}, {}, {}}, std::move(r));
   }
   switch (loc->kind) {
-    case Location::Kind::kStatic: {
-      LogContext ctx{kStatic, start, {}, {}, {}, {}};
-      if (!get_or_head) {
-        http::Response r = jsonError(405, "method_not_allowed", "static content: GET or HEAD");
-        r.headers += "Allow: GET, HEAD\r\n";
-        return answer(worker, slot, &request, ctx, std::move(r));
-      }
-      StaticFiles& files = *static_[static_cast<size_t>(worker.index())];
-      http::Response r = loc->filesVary() ? files.serve(request, filesFor(*loc, ex), ex.uri)
-                                          : files.serve(request, loc->files, ex.uri);
-      absolutizeLocation(*loc, ex, r);
-      return answer(worker, slot, &request, ctx, std::move(r));
-    }
+    case Location::Kind::kStatic:  // answered in the loop above
     case Location::Kind::kSnapshots: {
       LogContext ctx{kSnapshot, start, {}, {}, {}, {}};
       if (!get_or_head) {
@@ -527,10 +503,31 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       LogContext ctx = copyContext(request, kBooking, start);
       std::string id(request.header("X-Request-Id"));
       if (id.empty() || id.size() > 128) id = nextRequestId();
-      origin_->forward(worker, request, request.remote_addr, id, ticket_number,
-                       [this, &worker, slot, ctx = std::move(ctx), id](http::Response r) {
+      // add_header: its values taken now (the request is gone when origin answers).
+      std::vector<AddHeader> add_headers;
+      for (const AddHeaderRule& rule : loc->add_header_rules)
+        add_headers.push_back(AddHeader{rule.name, rule.value.evaluate(ex), rule.always});
+      // The path origin gets: as the client sent it, unless proxy_pass has a URI part (it
+      // replaces the location's prefix) or an internal redirect changed it (nginx's rules).
+      http::Request rewritten;
+      std::string target;
+      const http::Request* to_send = &request;
+      if (!loc->proxy_uri.empty() || ex.internal) {
+        std::string_view rest = ex.uri;
+        if (!loc->proxy_uri.empty()) rest.remove_prefix(std::min(rest.size(), loc->prefix.size()));
+        target = encodeUri(loc->proxy_uri + std::string(rest));
+        if (!ex.args.empty()) target += "?" + ex.args;
+        rewritten = request;
+        rewritten.target = target;
+        rewritten.path = std::string_view(target).substr(0, target.find('?'));
+        to_send = &rewritten;
+      }
+      origin_->forward(worker, *to_send, request.remote_addr, id, ticket_number,
+                       [this, &worker, slot, ctx = std::move(ctx), id,
+                        add_headers = std::move(add_headers)](http::Response r) {
                          // Origin echoes it, in whatever case a proxy between left it.
                          http::setHeader(r, "X-Request-Id", id);
+                         if (!add_headers.empty()) applyAddHeaders(add_headers, r);
                          answer(worker, slot, nullptr, ctx, std::move(r));
                        });
       return;
@@ -543,22 +540,41 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
          jsonError(404, "not_found", "nothing is served here"));
 }
 
-void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
-                              const http::Request& request, http::ResponseSlot slot,
-                              std::chrono::steady_clock::time_point start) {
-  http::Request metrics_request;
-  metrics_request.method = "GET";
-  metrics_request.target = "/metrics";
-  metrics_request.path = "/metrics";
-  LogContext async = copyContext(request, kOps, start);
-  std::string id = nextRequestId();
-  from.forward(
-      worker, metrics_request, request.remote_addr, id, 0,
-      [this, &worker, slot, async](http::Response r) {
-        http::setCacheControl(r, "no-store");
-        answer(worker, slot, nullptr, async, std::move(r));
-      },
-      /*ops=*/true);
+std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& loc,
+                                                 http::Response& r) {
+  for (const ErrorPage& page : loc.error_pages) {
+    if (std::find(page.codes.begin(), page.codes.end(), r.status) == page.codes.end()) continue;
+    std::string target = page.target.evaluate(ex);
+    if (!target.empty() && (target[0] == '/' || target[0] == '@')) {
+      ex.error_status = page.status == -1 ? r.status : page.status;
+      ex.in_error_page = true;
+      return target;
+    }
+    // A URL: the client is sent there (302, or the "=" code when it is a redirect).
+    int code = page.status;
+    if (code != 301 && code != 303 && code != 307 && code != 308) code = 302;
+    r = http::htmlError(code);
+    r.headers += "Location: " + target + "\r\n";
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void EdgeServer::enterRedirect(Exchange& ex, const std::string& target) {
+  ++ex.redirects;
+  ex.internal = true;
+  if (!target.empty() && target[0] == '@') {
+    ex.named = target;
+    return;
+  }
+  size_t q = target.find('?');
+  std::string uri = target.substr(0, q);
+  ex.args = q == std::string::npos ? std::string() : target.substr(q + 1);
+  // The target is a URI as written in the configuration (or found on disk): already decoded;
+  // only its dot segments are resolved.
+  std::optional<std::string> normalized;
+  if (uri.find('%') == std::string::npos) normalized = normalizePath(uri);
+  ex.uri = normalized ? *normalized : uri;
 }
 
 void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& request,

@@ -79,6 +79,13 @@ const Location* VirtualServer::find(std::string_view uri, Exchange* exchange) co
   return found;
 }
 
+const Location* VirtualServer::findNamed(std::string_view name) const {
+  for (const Location& l : named) {
+    if (l.prefix == name) return &l;
+  }
+  return nullptr;
+}
+
 const VirtualServer* selectServer(const std::vector<VirtualServer>& servers, int port,
                                   std::string_view host, Exchange* exchange) {
   if (servers.size() == 1 && servers.front().regex_names.empty()) {

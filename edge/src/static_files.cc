@@ -655,6 +655,13 @@ void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h
   if (!location.cache_control.empty()) h += "Cache-Control: " + location.cache_control + "\r\n";
 }
 
+bool StaticFiles::exists(const StaticLocation& location, const std::string& uri, bool directory) {
+  auto [root, rel] = fileFor(location, uri);
+  if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+  const Entry* e = lookup(root, rel);
+  return directory ? e->directory : (!e->directory && !e->missing && e->file.has_value());
+}
+
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location,
                                   std::string_view uri) {
   http::Response r = serveFile(request, location, uri);

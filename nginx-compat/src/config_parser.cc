@@ -474,34 +474,51 @@ Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view te
   auto invalid = [&] {
     return fail("invalid duration \"" + std::string(text) + "\" (examples: 500ms, 10s, 5m)");
   };
-  size_t digits_end = 0;
-  while (digits_end < text.size() && text[digits_end] >= '0' && text[digits_end] <= '9') {
-    ++digits_end;
-  }
-  std::string_view digits = text.substr(0, digits_end);
-  std::string_view unit = text.substr(digits_end);
-  uint64_t ms_per_unit = 0;
-  if (unit.empty() || unit == "s") {
-    ms_per_unit = 1000;
-  } else if (unit == "ms") {
-    ms_per_unit = 1;
-  } else if (unit == "m") {
-    ms_per_unit = 60 * 1000;
-  } else if (unit == "h") {
-    ms_per_unit = 60 * 60 * 1000;
-  } else if (unit == "d") {
-    ms_per_unit = 24 * 60 * 60 * 1000;
-  } else {
-    return invalid();
-  }
-  if (digits.empty()) return invalid();
   const uint64_t max_ms = static_cast<uint64_t>(kMaxDuration.count());
-  uint64_t value = 0;
-  if (!parseDigits(digits, max_ms / ms_per_unit, value)) {
+  auto too_large = [&] {
     return fail("duration \"" + std::string(text) + "\" is too large (at most " +
                 std::to_string(max_ms) + "ms, about 24.8 days)");
+  };
+  // nginx's units, largest first: a duration is one or more NUMBER UNIT parts in that order
+  // ("1h30m"); a bare number is seconds and stands alone or last.
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"w", 7ull * 24 * 60 * 60 * 1000},
+      {"d", 24ull * 60 * 60 * 1000},
+      {"h", 60ull * 60 * 1000},
+      {"m", 60ull * 1000},
+      {"s", 1000},
+      {"ms", 1}};
+  size_t next_unit = 0;  // units before this one are used up
+  uint64_t total = 0;
+  std::string_view rest = text;
+  if (rest.empty()) return invalid();
+  while (!rest.empty()) {
+    size_t digits_end = 0;
+    while (digits_end < rest.size() && rest[digits_end] >= '0' && rest[digits_end] <= '9')
+      ++digits_end;
+    if (digits_end == 0) return invalid();
+    std::string_view digits = rest.substr(0, digits_end);
+    rest.remove_prefix(digits_end);
+    size_t unit_end = 0;
+    while (unit_end < rest.size() && (rest[unit_end] < '0' || rest[unit_end] > '9'))
+      ++unit_end;
+    std::string_view unit = rest.substr(0, unit_end);
+    rest.remove_prefix(unit_end);
+    if (unit.empty()) {
+      if (!rest.empty()) return invalid();
+      unit = "s";
+    }
+    size_t u = next_unit;
+    while (u < std::size(kUnits) && kUnits[u].first != unit)
+      ++u;
+    if (u == std::size(kUnits)) return invalid();  // unknown, repeated or out of order
+    next_unit = u + 1;
+    uint64_t value = 0;
+    if (!parseDigits(digits, max_ms / kUnits[u].second, value)) return too_large();
+    total += value * kUnits[u].second;
+    if (total > max_ms) return too_large();
   }
-  return std::chrono::milliseconds(static_cast<int64_t>(value * ms_per_unit));
+  return std::chrono::milliseconds(static_cast<int64_t>(total));
 }
 
 Result<uint64_t, std::string> parseSize(std::string_view text) {

@@ -454,9 +454,9 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(3, "unknown directive \"gzip\" in http"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    rewrite ^ /x;\n  }\n}\n"),
             at(4, "unknown directive \"rewrite\" in server"));
-  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   try_files $uri =404;\n"
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   autoindex on;\n"
                       "  }\n }\n}\n"),
-            at(5, "unknown directive \"try_files\" in location"));
+            at(5, "unknown directive \"autoindex\" in location"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80;\n  least_conn;\n }\n"
                       " server { }\n}\n"),
             at(4, "unknown directive \"least_conn\" in upstream"));
@@ -573,8 +573,11 @@ TEST_F(EdgeConfigTest, LocationErrors) {
             at(7, "every proxy_pass must name the same origin"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass https://x; }\n }\n}\n"),
             at(3, "proxy_pass needs an http:// URL"));
-  EXPECT_EQ(loadError("http {\n server {\n  location @named { root /srv; }\n }\n}\n"),
-            at(3, "named locations are not supported yet"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   location @n { }\n  }\n }\n}\n"),
+            at(4, "named location \"@n\" can be on the server level only"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   proxy_pass http://1.2.3.4:80;\n"
+                      "   try_files $uri =404;\n  }\n }\n}\n"),
+            at(3, "\"try_files\" goes with files (root or alias) only"));
   EXPECT_EQ(loadError("http {\n server {\n  location a { root /srv; }\n }\n}\n"),
             at(3, "a location starts with /"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   surge_immutable_hashed yes;\n"
@@ -655,11 +658,17 @@ TEST_F(EdgeConfigTest, AddHeaderIsInheritedAsInNginxAndRefusedWhereItWouldDoNoth
   // Snapshot answers carry their own headers: add_header there, or inherited there, is refused.
   EXPECT_EQ(loadError("http {\n server {\n  location /api/ {\n   surge_snapshots;\n"
                       "   add_header Cache-Control no-cache;\n  }\n }\n}\n")
-                .rfind(at(5, "\"add_header\" applies to file locations (root) only"), 0),
+                .rfind(at(5, "\"add_header\" applies to file and proxy locations only"), 0),
             0u);
+  // Through proxy_pass, origin's answers take them (nginx's headers filter).
+  auto proxied = loadOk(
+      "http {\n add_header X-Frame-Options DENY;\n server {\n"
+      "  location /b/ { proxy_pass http://127.0.0.1:9; }\n }\n}\n");
+  ASSERT_TRUE(proxied);
+  EXPECT_EQ(proxied->match("/b/x")->add_header_rules.size(), 1u);
   EXPECT_EQ(loadError("http {\n add_header X-Frame-Options DENY;\n server {\n"
                       "  location /api/ { surge_snapshots; }\n }\n}\n")
-                .rfind(at(2, "\"add_header\" applies to file locations (root) only"), 0),
+                .rfind(at(2, "\"add_header\" applies to file and proxy locations only"), 0),
             0u);
 }
 

@@ -55,7 +55,14 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
                               "  location /al/ { alias " +
                               d +
                               "/html/; }\n"
-
+                              "  location /idx/ { index missing.html $server_name.html; }\n"
+                              "  location /loop/ { index /loop/; }\n"
+                              "  location /tf/ { try_files $uri /page.txt; }\n"
+                              "  location /tfn/ { try_files /nothing @fallback; }\n"
+                              "  location @fallback { return 200 \"named $uri\"; }\n"
+                              "  location /ep/ { error_page 404 =200 /page.txt; }\n"
+                              "  location /epurl/ { error_page 404 http://example.com/; }\n"
+                              "  location /hidden/ { internal; }\n"
                               "  location /gone { return 410; }\n"
                               " }\n"
                               " server {\n  listen 127.0.0.1:" +
@@ -111,6 +118,26 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   r = c.request("GET", "/al/sub%20dir?a=b");
   EXPECT_EQ(r->status, 301);
   EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + p + "/al/sub%20dir/?a=b");
+  // index: an internal redirect to the first name that is a file ($uri becomes it).
+  dir.write("html/idx/localhost.html", "by server name\n");
+  r = c.request("GET", "/idx/");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "by server name\n");
+  r = c.request("GET", "/loop/");
+  EXPECT_EQ(r->status, 500);  // nginx: rewrite or internal redirection cycle
+  r = c.request("GET", "/tf/none");
+  EXPECT_EQ(r->body, "a page\n");
+  r = c.request("GET", "/tfn/x");
+  EXPECT_EQ(r->body, "named /tfn/x");
+  r = c.request("GET", "/ep/none");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "a page\n");
+  r = c.request("GET", "/epurl/none");
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(r->header("location"), "http://example.com/");
+  dir.write("html/hidden/x.txt", "x\n");
+  r = c.request("GET", "/hidden/x.txt");
+  EXPECT_EQ(r->status, 404);
   r = c.request("GET", "/gone");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 410);

@@ -463,6 +463,10 @@ TEST(ConfigParserTest, ParsesDurations) {
   EXPECT_EQ(ms("24d"), 2'073'600'000);
   EXPECT_EQ(ms("2147483647ms"), 2'147'483'647);
   EXPECT_EQ(ms("2147483s"), 2'147'483'000);
+  EXPECT_EQ(ms("1m30s"), 90'000);  // parts, largest first, as nginx reads them
+  EXPECT_EQ(ms("15h30m33s"), 55'833'000);
+  EXPECT_EQ(ms("1w"), 604'800'000);
+  EXPECT_EQ(ms("1h5"), 3'605'000);  // a bare number last: seconds
 }
 
 TEST(ConfigParserTest, RejectsBadDurations) {
@@ -473,8 +477,8 @@ TEST(ConfigParserTest, RejectsBadDurations) {
   };
   EXPECT_EQ(error("abc"), "invalid duration \"abc\" (examples: 500ms, 10s, 5m)");
   EXPECT_EQ(error(""), "invalid duration \"\" (examples: 500ms, 10s, 5m)");
-  for (const char* bad : {"-5s", "+5s", "5x", "5 s", " 5s", "5s ", "s", "ms", "1.5s", "1m30s", "5S",
-                          "5MS", "5M", "1w", "10sec"}) {
+  for (const char* bad : {"-5s", "+5s", "5x", "5 s", " 5s", "5s ", "s", "ms", "1.5s", "5S", "5MS",
+                          "5M", "10sec", "30s1m", "1m1m", "5 1s", "1s500"}) {
     EXPECT_EQ(error(bad),
               "invalid duration \"" + std::string(bad) + "\" (examples: 500ms, 10s, 5m)");
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
+#include "surge/edge/static_handler.h"
 #include "surge/edge/waiting_room.h"
 #include "surge/http/server.h"
 
@@ -60,6 +62,17 @@ class EdgeServer : public http::Handler {
   const EdgeConfig& config() const;
   void answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
               const LogContext& ctx, http::Response response);
+  // Finds the location for the exchange and runs it, again after each internal redirect.
+  void route(Exchange& exchange);
+  // error_page: the URI or @name the answer `r` of `location` becomes (an internal redirect), or
+  // nullopt (`r` itself, possibly turned into a redirect to an error page's URL).
+  std::optional<std::string> errorPage(Exchange& exchange, const Location& location,
+                                       http::Response& r);
+  // `surge_ops` locations: true when the request was answered here (not authorized, or one of the
+  // dashboard's paths); false: a file of the location.
+  bool answerOps(Exchange& exchange);
+  // An internal redirect to "/uri?args" or "@name".
+  void enterRedirect(Exchange& exchange, const std::string& target);
   // Another server's /metrics (origin's, a peer edge's), for the dashboard.
   void fetchMetrics(OriginForwarder& from, http::Worker& worker, const http::Request& request,
                     http::ResponseSlot slot, std::chrono::steady_clock::time_point start);
@@ -94,7 +107,7 @@ class EdgeServer : public http::Handler {
   mutable std::mutex ops_mutex_;
   cache::Keyring ops_keys_;
   bool opsAuthorized(const http::Request& request) const;
-  std::vector<std::unique_ptr<StaticFiles>> static_;  // per worker
+  std::unique_ptr<StaticHandler> static_;
   std::unique_ptr<http::Server> server_;
   std::atomic<http::Server*> running_server_{nullptr};  // set once server_ has started
   cache::Counter* gap_reports_[3] = {};                 // accepted, refused, failed

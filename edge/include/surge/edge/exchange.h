@@ -37,6 +37,12 @@ struct Exchange {
   std::vector<std::pair<std::string, std::string>> variables;
   int redirects = 0;           // internal redirects and rewrite cycles so far (nginx stops at 10)
   bool auto_redirect = false;  // the path is a proxy location's without its last '/': 301 there
+  // error_page: the status the final answer takes (-1 its own), and whether an error page is
+  // being served (recursive_error_pages off: no second one). Methods other than HEAD become GET.
+  int error_status = -1;
+  bool in_error_page = false;
+  bool internal = false;  // reached by an internal redirect (may enter `internal` locations)
+  std::string named;      // "@name": the named location the next lookup goes to
 
   // The named variable `name` set in this request, or nullptr.
   const std::string* variable(std::string_view name) const {
@@ -53,6 +59,26 @@ struct Exchange {
       }
     }
     variables.emplace_back(std::string(name), std::move(value));
+  }
+};
+
+// What a handler did with an exchange: an answer, or an internal redirect to a URI ("/path?args")
+// or a named location ("@name") that the dispatcher looks up again (nginx's internal redirect).
+struct Step {
+  enum class Kind { kAnswer, kRedirect };
+  Kind kind = Kind::kAnswer;
+  http::Response response;
+  std::string target;
+  static Step answer(http::Response r) {
+    Step s;
+    s.response = std::move(r);
+    return s;
+  }
+  static Step redirect(std::string to) {
+    Step s;
+    s.kind = Kind::kRedirect;
+    s.target = std::move(to);
+    return s;
   }
 };
 

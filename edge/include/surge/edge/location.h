@@ -39,6 +39,19 @@ struct ReturnAction {
   bool has_text = false;
 };
 
+// `error_page CODE ... [=[CODE]] URI|URL|@NAME;`: what an error answer of this location becomes.
+struct ErrorPage {
+  std::vector<int> codes;
+  int status = -1;  // -1: keep the error's code; 0: "=" (the page's own); else "=CODE"
+  ComplexValue target;
+};
+
+// `try_files FILE ... URI|=CODE|@NAME;`
+struct TryFiles {
+  std::vector<ComplexValue> files;  // "$uri", "$uri/" (a directory), "/static.html"
+  ComplexValue fallback;            // a URI or @name to redirect to, or "=404"
+};
+
 struct Location {
   // kStatus (`surge_status`): the location /healthz, /readyz and /metrics answer under, with its
   // allow/deny rules.
@@ -62,6 +75,15 @@ struct Location {
   bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
   ReturnAction return_action;
   RedirectStyle redirect;
+  // `index NAME ...` (files) in order; a name may hold variables, the last may be a path from the
+  // root ("/index.html"). Empty: files.index alone.
+  std::vector<ComplexValue> index;
+  std::vector<ErrorPage> error_pages;  // the location's own, or else its server's (or http's)
+  TryFiles try_files;                  // files empty: none
+  // proxy_pass with a URI part ("http://origin/v2/"): what replaces the location's prefix in
+  // the path sent to origin (nginx's rule); empty without one.
+  std::string proxy_uri;
+  bool internal = false;  // `internal`: reached by internal redirects only
   // A proxy location whose prefix ends in '/': its path without the slash is redirected there
   // (nginx's auto_redirect).
   bool auto_redirect = false;
@@ -84,12 +106,15 @@ struct VirtualServer {
   std::vector<std::string> trailing_wildcards;  // "www.example." (for "www.example.*")
   std::vector<std::shared_ptr<const nginx_compat::Regex>> regex_names;
   std::vector<Location> locations;  // in file order
+  std::vector<Location> named;      // `location @name`: reached by try_files and error_page only
   std::string where;                // file:line of `server`
   http::AccessRules access;
 
   // nginx's location lookup for `uri` (the decoded, normalized path): the location, or nullptr.
   // Regex captures of the match go into `exchange` (captures and named variables).
   const Location* find(std::string_view uri, Exchange* exchange) const;
+  // `location @name`, or nullptr.
+  const Location* findNamed(std::string_view name) const;
 };
 
 // Which server answers a request that came in on `port` for `host` (lowercase, no port): the

@@ -147,6 +147,8 @@ class StaticFiles {
   // the location matched (normalizePath); empty: the request's own path, normalized here.
   http::Response serve(const http::Request& request, const StaticLocation& location,
                        std::string_view uri = {});
+  // Is there a file (or with `directory`, a directory) for `uri` under `location`?
+  bool exists(const StaticLocation& location, const std::string& uri, bool directory);
   // nullopt: the location does not set `name` (any case) with add_header; "" it removes it.
   static std::optional<std::string_view> overridden(const StaticLocation& location,
                                                     std::string_view name);

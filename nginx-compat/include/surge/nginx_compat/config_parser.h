@@ -69,8 +69,9 @@ cache::Result<std::vector<Directive>, std::string> parseConfigText(std::string_v
 // "file:line", for messages about a directive.
 std::string locationOf(const Directive& d);
 
-// nginx time units: "500ms", "10s", "5m", "1h", "1d"; a bare number is seconds. One number and
-// one unit, case-sensitive as in nginx (where "M" means months). At most kMaxDuration.
+// nginx time units: "500ms", "10s", "5m", "1h", "1d", "1w", and parts of them largest first
+// ("1h30m", "15h30m33s", as nginx's ngx_parse_time); a bare number is seconds. Case-sensitive as
+// in nginx (where "M" means months, beyond the limit here). At most kMaxDuration.
 cache::Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text);
 // nginx size units: "512" (bytes), "16k", "1m", "1g", in either case. Fails on overflow.
 cache::Result<uint64_t, std::string> parseSize(std::string_view text);

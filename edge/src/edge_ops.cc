@@ -1,0 +1,103 @@
+// surge-edge's operator locations (`surge_ops`): HTTP Basic with an admin key, and the
+// dashboard's own paths (this edge's metrics, its peers', origin's).
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "surge/edge/edge_server.h"
+#include "surge/http/basic_auth.h"
+
+namespace surge::edge {
+
+using http::jsonError;
+
+void EdgeServer::setOpsKeys(cache::Keyring keys) {
+  std::lock_guard lock(ops_mutex_);
+  ops_keys_ = std::move(keys);
+}
+
+bool EdgeServer::opsAuthorized(const http::Request& request) const {
+  auto credentials = http::basicCredentials(request.header("Authorization"));
+  if (!credentials) return false;
+  auto secret = cache::decodeHex(credentials->password);
+  if (!secret) return false;
+  std::lock_guard lock(ops_mutex_);
+  const cache::KeyringKey* key = ops_keys_.find(credentials->user);
+  if (key == nullptr || key->secret.size() != secret->size()) return false;
+  return CRYPTO_memcmp(key->secret.data(), secret->data(), secret->size()) == 0;
+}
+
+bool EdgeServer::answerOps(Exchange& ex) {
+  http::Worker& worker = ex.worker;
+  const http::Request& request = ex.request;
+  const http::ResponseSlot slot = ex.slot;
+  const auto start = ex.start;
+  std::string_view path = request.path;
+  LogContext ctx{kOps, start, {}, {}, {}, {}};
+  if (!opsAuthorized(request)) {
+    http::Response r = jsonError(401, "unauthorized", "operators only: sign in with an admin key");
+    r.headers += "WWW-Authenticate: Basic realm=\"surge ops\", charset=\"UTF-8\"\r\n";
+    answer(worker, slot, &request, ctx, std::move(r));
+    return true;
+  }
+  if (path == "/ops/metrics/edge") {
+    http::Response r;
+    r.headers = "Content-Type: text/plain; version=0.0.4\r\nCache-Control: no-store\r\n";
+    r.body = metrics_.render();
+    answer(worker, slot, &request, ctx, std::move(r));
+    return true;
+  }
+  if (path == "/ops/peers") {
+    std::string body = "{\"self\":\"" + config().name + "\",\"peers\":[";
+    for (size_t i = 0; i < peers_.size(); ++i) {
+      if (i) body += ',';
+      body += "\"" + peers_[i].first + "\"";  // names are [A-Za-z0-9._-]
+    }
+    body += "]}";
+    http::Response r = http::Response::json(200, std::move(body));
+    http::setCacheControl(r, "no-store");
+    answer(worker, slot, &request, ctx, std::move(r));
+    return true;
+  }
+  if (path.substr(0, 18) == "/ops/metrics/peer/") {
+    std::string_view name = path.substr(18);
+    auto peer =
+        std::find_if(peers_.begin(), peers_.end(), [&](const auto& p) { return p.first == name; });
+    if (peer == peers_.end()) {
+      answer(worker, slot, &request, ctx, jsonError(404, "no_peer", "no such peer"));
+      return true;
+    }
+    fetchMetrics(*peer->second, worker, request, slot, start);
+    return true;
+  }
+  if (path == "/ops/metrics/origin") {
+    if (!config().have_origin) {
+      answer(worker, slot, &request, ctx, jsonError(404, "no_origin", "no origin here"));
+      return true;
+    }
+    // Origin's /metrics through the same pool, cap and backoff as bookings.
+    fetchMetrics(*origin_, worker, request, slot, start);
+    return true;
+  }
+  return false;
+}
+
+void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
+                              const http::Request& request, http::ResponseSlot slot,
+                              std::chrono::steady_clock::time_point start) {
+  http::Request metrics_request;
+  metrics_request.method = "GET";
+  metrics_request.target = "/metrics";
+  metrics_request.path = "/metrics";
+  LogContext async = copyContext(request, kOps, start);
+  std::string id = nextRequestId();
+  from.forward(
+      worker, metrics_request, request.remote_addr, id, 0,
+      [this, &worker, slot, async](http::Response r) {
+        http::setCacheControl(r, "no-store");
+        answer(worker, slot, nullptr, async, std::move(r));
+      },
+      /*ops=*/true);
+}
+
+}  // namespace surge::edge
