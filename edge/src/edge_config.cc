@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "surge/cache/memcached_client.h"
+#include "surge/edge/rewrite.h"
 #include "surge/nginx_compat/config_parser.h"
 
 namespace surge::edge {
@@ -563,6 +564,115 @@ struct Loader {
     return true;
   }
 
+  // The rewrite module's directives (return, rewrite, set, break, if) at server or location
+  // level and inside `if`: appended to `out`; false in `handled` for any other directive.
+  bool rewriteDirective(const Directive& d, std::vector<RewriteStep>& out, bool& handled) {
+    handled = true;
+    RewriteStep step;
+    if (d.name == "return") {
+      step.kind = RewriteStep::Kind::kReturn;
+      if (!returnDirective(d, step.answer)) return false;
+    } else if (d.name == "rewrite") {
+      if (!args(d, 2, 3)) return false;
+      step.kind = RewriteStep::Kind::kRewrite;
+      auto regex = nginx_compat::Regex::compile(d.args[0], false);
+      if (!regex) return fail(d, regex.error());
+      for (const auto& [name, group] : regex.value()->names())
+        declared_variables.insert(name);
+      step.regex = std::move(regex.value());
+      if (!complexValue(d, d.args[1], step.replacement)) return false;
+      if (d.args.size() == 3) {
+        using Flag = RewriteStep::Flag;
+        const std::string& f = d.args[2];
+        step.flag = f == "last"        ? Flag::kLast
+                    : f == "break"     ? Flag::kBreak
+                    : f == "redirect"  ? Flag::kRedirect
+                    : f == "permanent" ? Flag::kPermanent
+                                       : Flag::kNone;
+        if (step.flag == Flag::kNone) return fail(d, "invalid parameter \"" + f + "\"");
+      }
+    } else if (d.name == "set") {
+      if (!args(d, 2, 2)) return false;
+      if (d.args[0].size() < 2 || d.args[0][0] != '$') {
+        return fail(d, "invalid variable name \"" + d.args[0] + "\"");
+      }
+      step.kind = RewriteStep::Kind::kSet;
+      step.name = d.args[0].substr(1);
+      if (ComplexValue::builtin(step.name)) {
+        return fail(d, "the \"" + step.name + "\" variable cannot be set");
+      }
+      declared_variables.insert(step.name);
+      if (!complexValue(d, d.args[1], step.value)) return false;
+    } else if (d.name == "break") {
+      if (!args(d, 0, 0)) return false;
+      step.kind = RewriteStep::Kind::kBreak;
+    } else if (d.name == "if") {
+      if (!block(d)) return false;
+      step.kind = RewriteStep::Kind::kIf;
+      if (!condition(d, step.condition)) return false;
+      for (const Directive& e : d.block) {
+        bool inner = false;
+        if (!rewriteDirective(e, step.body, inner)) return false;
+        if (!inner) {
+          return fail(e, "\"" + e.name +
+                             "\" inside \"if\" is not supported yet (return, rewrite, set, break "
+                             "and if are)");
+        }
+      }
+    } else {
+      handled = false;
+      return true;
+    }
+    out.push_back(std::move(step));
+    return true;
+  }
+
+  // if (CONDITION): $var | $var = TEXT | $var != TEXT | $var ~ REGEX (~*, !~, !~*) |
+  // -f PATH (-d, -e, -x, and with "!").
+  bool condition(const Directive& d, RewriteCondition& out) {
+    std::vector<std::string> a = d.args;
+    if (!a.empty() && !a.front().empty() && a.front()[0] == '(') a.front().erase(0, 1);
+    if (!a.empty() && !a.back().empty() && a.back().back() == ')') a.back().pop_back();
+    std::erase_if(a, [](const std::string& x) { return x.empty(); });
+    using Op = RewriteCondition::Op;
+    auto invalid = [&] { return fail(d, "invalid condition in \"if\""); };
+    if (a.size() == 1) {
+      if (a[0][0] != '$') return invalid();
+      out.op = Op::kTrue;
+      return complexValue(d, a[0], out.left);
+    }
+    if (a.size() == 2) {
+      std::string op = a[0];
+      out.negate = op[0] == '!';
+      if (out.negate) op.erase(0, 1);
+      out.op = op == "-f"   ? Op::kFile
+               : op == "-d" ? Op::kDirectory
+               : op == "-e" ? Op::kExists
+               : op == "-x" ? Op::kExecutable
+                            : Op::kTrue;
+      if (out.op == Op::kTrue) return invalid();
+      return complexValue(d, a[1], out.left);
+    }
+    if (a.size() != 3 || a[0][0] != '$') return invalid();
+    if (!complexValue(d, a[0], out.left)) return false;
+    const std::string& op = a[1];
+    if (op == "=" || op == "!=") {
+      out.op = op == "=" ? Op::kEqual : Op::kNotEqual;
+      return complexValue(d, a[2], out.right);
+    }
+    if (op == "~" || op == "~*" || op == "!~" || op == "!~*") {
+      out.op = Op::kMatch;
+      out.negate = op[0] == '!';
+      auto regex = nginx_compat::Regex::compile(a[2], op.back() == '*');
+      if (!regex) return fail(d, regex.error());
+      for (const auto& [name, group] : regex.value()->names())
+        declared_variables.insert(name);
+      out.regex = std::move(regex.value());
+      return true;
+    }
+    return invalid();
+  }
+
   // `return CODE [TEXT]`, `return CODE URL`, `return URL` (the rewrite module's, nginx's forms).
   bool returnDirective(const Directive& d, ReturnAction& out) {
     if (!args(d, 1, 2)) return false;
@@ -1040,6 +1150,10 @@ struct Loader {
         if (!location(d, level, v.locations)) return false;
       } else if (d.name == "error_log") {
         if (!levelErrorLog(d)) return false;
+      } else if (bool rewrite = false; !rewriteDirective(d, v.rewrites, rewrite)) {
+        return false;
+      } else if (rewrite) {
+        continue;
       } else if (bool tuning = false; !withoutMeaning(d, tuning)) {
         return false;
       } else if (tuning) {
@@ -1192,8 +1306,10 @@ struct Loader {
       }
       if (n == "alias") {
         // Taken above, before the nested locations that inherit it.
-      } else if (n == "return") {
-        if (!returnDirective(e, loc.return_action)) return false;
+      } else if (bool rewrite = false; !rewriteDirective(e, loc.rewrites, rewrite)) {
+        return false;
+      } else if (rewrite) {
+        continue;
       } else if (n == "error_log") {
         if (!levelErrorLog(e)) return false;
       } else if (n == "try_files") {
@@ -1273,7 +1389,7 @@ struct Loader {
     // refused there rather than left without effect. Files, `return` and what origin answers
     // through proxy_pass take it, as in nginx.
     if (!loc.add_header_rules.empty() && loc.kind != Location::Kind::kStatic &&
-        loc.kind != Location::Kind::kProxy && loc.return_action.code == 0) {
+        loc.kind != Location::Kind::kProxy && !alwaysAnswers(loc.rewrites)) {
       error = (level.add_header_where.empty() ? loc.where : level.add_header_where) +
               ": \"add_header\" applies to file and proxy locations only; location \"" +
               loc.prefix + "\" (" + locationOf(d) +

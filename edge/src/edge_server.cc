@@ -12,6 +12,7 @@
 #include "surge/cache/queue.h"
 #include "surge/cache/snapshot_names.h"
 #include "surge/edge/return_handler.h"
+#include "surge/edge/rewrite.h"
 #include "surge/http/basic_auth.h"
 
 #include <openssl/crypto.h>
@@ -389,17 +390,26 @@ void EdgeServer::route(Exchange& ex) {
   const bool get_or_head = request.method == "GET" || request.method == "HEAD";
   const LogContext other{kOther, start, {}, {}, {}, {}};
   const Location* loc = nullptr;
-  // nginx's phases for one location: access, rewrite (`return`), content; an answer of the
-  // location's own may become an error page; an internal redirect looks the location up again.
+  // nginx's phases: the server's rewrite directives, the location lookup, access, the location's
+  // rewrite directives, content. An answer of the location's own may become an error page; an
+  // internal redirect starts again at the server's rewrites, a rewritten $uri at the lookup.
+  bool server_rewrites = true;
   for (;;) {
     if (ex.redirects > 10) {
       // nginx: "rewrite or internal redirection cycle".
       return answer(worker, slot, &request, other, http::htmlError(500));
     }
+    http::Response early;
     if (!ex.named.empty()) {
       loc = ex.server->findNamed(ex.named);
       ex.named.clear();
     } else {
+      if (server_rewrites &&
+          runRewrites(ex.server->rewrites, ex, early) == RewriteOutcome::kAnswer) {
+        absolutizeLocation(RedirectStyle{}, ex, early);
+        return answer(worker, slot, &request, other, std::move(early));
+      }
+      server_rewrites = false;
       ex.auto_redirect = false;
       loc = ex.server->find(ex.uri, &ex);
       if (loc != nullptr && loc->internal && !ex.internal) loc = nullptr;  // `internal`: 404
@@ -414,11 +424,17 @@ void EdgeServer::route(Exchange& ex) {
       return answer(worker, slot, &request, other, refusedByAccessRules());
     }
     if (loc->ops && answerOps(ex)) return;
+    const RewriteOutcome rewritten = runRewrites(loc->rewrites, ex, early);
+    if (rewritten == RewriteOutcome::kRelocate) {
+      ++ex.redirects;
+      ex.internal = true;
+      continue;
+    }
     Step step;
     Route route = kOther;
-    if (loc->return_action.code != 0 || ex.auto_redirect) {
-      step = Step::answer(ex.auto_redirect ? slashRedirect(ex)
-                                           : returnResponse(loc->return_action, ex));
+    const bool own_answer = rewritten == RewriteOutcome::kAnswer || ex.auto_redirect;
+    if (own_answer) {
+      step = Step::answer(ex.auto_redirect ? slashRedirect(ex) : std::move(early));
     } else if (loc->kind == Location::Kind::kStatic) {
       route = loc->ops ? kOps : kStatic;
       step = static_->handle(ex, *loc);
@@ -430,15 +446,14 @@ void EdgeServer::route(Exchange& ex) {
     }
     if (step.kind == Step::Kind::kRedirect) {
       enterRedirect(ex, step.target);
+      server_rewrites = step.target.empty() || step.target[0] != '@';
       continue;
     }
     http::Response& r = step.response;
     if (ex.error_status > 0 && r.status == 200) r.status = ex.error_status;
-    absolutizeLocation(*loc, ex, r);
-    if (!ex.auto_redirect &&
-        !(loc->kind == Location::Kind::kStatic && loc->return_action.code == 0)) {
-      applyLocationHeaders(*loc, ex, r);  // StaticFiles applies the file location's own
-    }
+    absolutizeLocation(loc->redirect, ex, r);
+    // StaticFiles applies a file location's add_header itself; here the rest.
+    if (own_answer && !ex.auto_redirect) applyLocationHeaders(*loc, ex, r);
     return answer(worker, slot, &request, LogContext{route, start, {}, {}, {}, {}}, std::move(r));
   }
   switch (loc->kind) {

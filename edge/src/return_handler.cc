@@ -19,14 +19,14 @@ std::string absoluteRedirect(const Exchange& ex, const RedirectStyle& style,
   return out;
 }
 
-void absolutizeLocation(const Location& location, const Exchange& ex, http::Response& r) {
-  if (!location.redirect.absolute || r.status < 300 || r.status > 308) return;
+void absolutizeLocation(const RedirectStyle& style, const Exchange& ex, http::Response& r) {
+  if (!style.absolute || r.status < 300 || r.status > 308) return;
   size_t at = r.headers.find("Location: /");
   if (at == std::string::npos || (at != 0 && r.headers[at - 1] != '\n')) return;
   size_t value = at + 10;
   size_t end = r.headers.find("\r\n", value);
-  std::string absolute = absoluteRedirect(ex, location.redirect,
-                                          std::string_view(r.headers).substr(value, end - value));
+  std::string absolute =
+      absoluteRedirect(ex, style, std::string_view(r.headers).substr(value, end - value));
   r.headers.replace(value, end - value, absolute);
 }
 

@@ -29,8 +29,10 @@ std::string_view headerNamed(const http::Request& request, std::string_view suff
     bool same = true;
     for (size_t i = 0; i < suffix.size() && same; ++i) {
       char a = static_cast<char>(std::tolower(static_cast<unsigned char>(h.name[i])));
-      char b = suffix[i] == '_' ? '-' : suffix[i];
-      same = a == b || (a == '_' && suffix[i] == '_');
+      char b = suffix[i] == '_'
+                   ? '-'
+                   : static_cast<char>(std::tolower(static_cast<unsigned char>(suffix[i])));
+      same = a == b || (h.name[i] == '_' && suffix[i] == '_');
     }
     if (same) return h.value;
   }
@@ -74,28 +76,13 @@ std::string_view cookieNamed(const http::Request& request, std::string_view name
 }
 
 const std::set<std::string, std::less<>>& builtinNames() {
-  static const std::set<std::string, std::less<>> names = {"uri",
-                                                           "document_uri",
-                                                           "args",
-                                                           "query_string",
-                                                           "is_args",
-                                                           "request_uri",
-                                                           "host",
-                                                           "server_name",
-                                                           "server_port",
-                                                           "remote_addr",
-                                                           "request_method",
-                                                           "scheme",
-                                                           "server_protocol",
-                                                           "request",
-                                                           "https",
-                                                           "hostname",
-                                                           "nginx_version",
-                                                           "pid",
-                                                           "content_type",
-                                                           "content_length",
-                                                           "document_root",
-                                                           "binary_remote_addr"};
+  // clang-format off
+  static const std::set<std::string, std::less<>> names = {
+      "uri", "document_uri", "args", "query_string", "is_args", "request_uri", "host",
+      "server_name", "server_port", "remote_addr", "request_method", "scheme", "server_protocol",
+      "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
+      "document_root", "binary_remote_addr", "request_filename"};
+  // clang-format on
   return names;
 }
 
@@ -218,6 +205,14 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "pid") return std::to_string(::getpid());
   if (name == "content_type") return std::string(r.header("Content-Type"));
   if (name == "content_length") return std::string(r.header("Content-Length"));
+  if (name == "request_filename") {
+    // The file the URI names: root + $uri, or the alias in place of the location's prefix.
+    if (ex.location == nullptr) return ex.uri;
+    const StaticLocation& f = ex.location->files;
+    if (f.alias.empty()) return f.root + ex.uri;
+    if (f.alias_whole) return f.alias;
+    return f.alias + ex.uri.substr(std::min(f.alias_prefix, ex.uri.size()));
+  }
   if (name == "document_root") {
     return ex.location != nullptr ? ex.location->files.root : std::string();
   }

@@ -332,6 +332,35 @@ TEST_F(EdgeConfigTest, AliasAndRedirectStyle) {
                "\"on\" or \"off\""));
 }
 
+TEST_F(EdgeConfigTest, RewriteModuleDirectives) {
+  auto c = loadOk(
+      "http {\n server {\n  if ($http_x) { return 403; }\n"
+      "  location / {\n   set $a 1;\n   rewrite ^/(?<w>\\w+)$ /$w.html last;\n"
+      "   if (-f $request_filename) { break; }\n   if ($a != 1) { return 404; }\n"
+      "   return 302 /x;\n  }\n }\n}\n");
+  ASSERT_TRUE(c) << "";
+  ASSERT_EQ(c->servers[0].rewrites.size(), 1u);
+  const auto& steps = c->match("/x")->rewrites;
+  ASSERT_EQ(steps.size(), 5u);
+  EXPECT_EQ(steps[0].kind, RewriteStep::Kind::kSet);
+  EXPECT_EQ(steps[1].flag, RewriteStep::Flag::kLast);
+  EXPECT_EQ(steps[2].condition.op, RewriteCondition::Op::kFile);
+  EXPECT_EQ(steps[3].condition.op, RewriteCondition::Op::kNotEqual);
+  EXPECT_EQ(steps[4].answer.code, 302);
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   if ($a) { return 1; }\n  }\n }\n}\n"),
+            at(4, "unknown \"a\" variable"));
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   if ($uri) { root /x; }\n  }\n }\n}\n")
+                .rfind(at(4, "\"root\" inside \"if\" is not supported yet"), 0),
+            0u);
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   if ($uri ! x) { }\n  }\n }\n}\n"),
+            at(4, "invalid condition in \"if\""));
+  EXPECT_EQ(
+      loadError("http {\n server {\n  location / {\n   rewrite ^ /x sometimes;\n  }\n }\n}\n"),
+      at(4, "invalid parameter \"sometimes\""));
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   set $uri x;\n  }\n }\n}\n"),
+            at(4, "the \"uri\" variable cannot be set"));
+}
+
 TEST_F(EdgeConfigTest, VariablesMustBeKnown) {
   EXPECT_EQ(loadError("http {\n server {\n  location / { add_header X $nosuch; }\n }\n}\n"),
             at(3, "unknown \"nosuch\" variable"));
@@ -452,8 +481,8 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(2, "unknown directive \"bar\" in events"));
   EXPECT_EQ(loadError("http {\n  server { }\n  gzip on;\n}\n"),
             at(3, "unknown directive \"gzip\" in http"));
-  EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    rewrite ^ /x;\n  }\n}\n"),
-            at(4, "unknown directive \"rewrite\" in server"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_rate 1k;\n  }\n}\n"),
+            at(4, "unknown directive \"limit_rate\" in server"));
   EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   autoindex on;\n"
                       "  }\n }\n}\n"),
             at(5, "unknown directive \"autoindex\" in location"));

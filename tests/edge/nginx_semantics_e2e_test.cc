@@ -63,6 +63,18 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
                               "  location /ep/ { error_page 404 =200 /page.txt; }\n"
                               "  location /epurl/ { error_page 404 http://example.com/; }\n"
                               "  location /hidden/ { internal; }\n"
+                              "  location /rw/ { rewrite ^/rw/(\\w+)$ /$1.txt last; }\n"
+                              "  location /rwurl { rewrite ^ http://example.com/x; }\n"
+                              "  location /rwp { rewrite ^ /target permanent; }\n"
+                              "  location /ra { rewrite ^ /show?a=1 last; }\n"
+                              "  location = /show { return 200 \"$args\"; }\n"
+                              "  location /set { set $v \"v$arg_x\"; return 200 $v; }\n"
+                              "  location /if {\n"
+                              "   if ($arg_x = yes) { return 200 yes; }\n"
+                              "   if ($arg_x ~ ^(n)o$) { return 200 \"no $1\"; }\n"
+                              "   return 200 other;\n"
+                              "  }\n"
+                              "  if ($http_x_block) { return 403; }\n"
                               "  location /gone { return 410; }\n"
                               " }\n"
                               " server {\n  listen 127.0.0.1:" +
@@ -138,6 +150,24 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   dir.write("html/hidden/x.txt", "x\n");
   r = c.request("GET", "/hidden/x.txt");
   EXPECT_EQ(r->status, 404);
+  // The rewrite module.
+  r = c.request("GET", "/rw/page");
+  EXPECT_EQ(r->body, "a page\n");
+  r = c.request("GET", "/rwurl");
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(r->header("location"), "http://example.com/x");
+  r = c.request("GET", "/rwp");
+  EXPECT_EQ(r->status, 301);
+  EXPECT_EQ(r->header("location"), "http://127.0.0.1:" + p + "/target");
+  r = c.request("GET", "/ra?b=2");
+  EXPECT_EQ(r->body, "a=1&b=2");
+  r = c.request("GET", "/set?x=1");
+  EXPECT_EQ(r->body, "v1");
+  EXPECT_EQ(c.request("GET", "/if?x=yes")->body, "yes");
+  EXPECT_EQ(c.request("GET", "/if?x=no")->body, "no n");
+  EXPECT_EQ(c.request("GET", "/if")->body, "other");
+  r = c.request("GET", "/page.txt", {{"X-Block", "1"}});
+  EXPECT_EQ(r->status, 403);  // the server's own rewrites run before any location
   r = c.request("GET", "/gone");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 410);

@@ -39,6 +39,41 @@ struct ReturnAction {
   bool has_text = false;
 };
 
+// The rewrite module's directives (return, rewrite, set, break, if), run in file order before a
+// location's content (and, at server level, before the location is looked up). See rewrite.h.
+struct RewriteCondition {
+  enum class Op {
+    kTrue,  // "$var": not empty and not "0"
+    kEqual,
+    kNotEqual,
+    kMatch,  // ~ ~* !~ !~* (negate)
+    kFile,   // -f -d -e -x and their "!" forms (negate)
+    kDirectory,
+    kExists,
+    kExecutable,
+  };
+  Op op = Op::kTrue;
+  bool negate = false;
+  ComplexValue left;
+  ComplexValue right;                                // = and !=
+  std::shared_ptr<const nginx_compat::Regex> regex;  // ~
+};
+
+struct RewriteStep {
+  enum class Kind { kReturn, kRewrite, kSet, kBreak, kIf };
+  Kind kind = Kind::kReturn;
+  ReturnAction answer;  // kReturn
+  // kRewrite: rewrite REGEX REPLACEMENT [last|break|redirect|permanent]
+  enum class Flag { kNone, kLast, kBreak, kRedirect, kPermanent };
+  std::shared_ptr<const nginx_compat::Regex> regex;
+  ComplexValue replacement;
+  Flag flag = Flag::kNone;
+  std::string name;  // kSet: the variable
+  ComplexValue value;
+  RewriteCondition condition;  // kIf
+  std::vector<RewriteStep> body;
+};
+
 // `error_page CODE ... [=[CODE]] URI|URL|@NAME;`: what an error answer of this location becomes.
 struct ErrorPage {
   std::vector<int> codes;
@@ -73,7 +108,7 @@ struct Location {
   // add_header lines whose values hold variables (those without are in files.add_headers).
   std::vector<AddHeaderRule> add_header_rules;
   bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
-  ReturnAction return_action;
+  std::vector<RewriteStep> rewrites;  // the rewrite module's directives, in order
   RedirectStyle redirect;
   // `index NAME ...` (files) in order; a name may hold variables, the last may be a path from the
   // root ("/index.html"). Empty: files.index alone.
@@ -105,9 +140,10 @@ struct VirtualServer {
   std::vector<std::string> leading_wildcards;   // ".example.com" (for "*.example.com")
   std::vector<std::string> trailing_wildcards;  // "www.example." (for "www.example.*")
   std::vector<std::shared_ptr<const nginx_compat::Regex>> regex_names;
-  std::vector<Location> locations;  // in file order
-  std::vector<Location> named;      // `location @name`: reached by try_files and error_page only
-  std::string where;                // file:line of `server`
+  std::vector<Location> locations;    // in file order
+  std::vector<Location> named;        // `location @name`: reached by try_files and error_page only
+  std::vector<RewriteStep> rewrites;  // the server's own rewrite directives (before lookup)
+  std::string where;                  // file:line of `server`
   http::AccessRules access;
 
   // nginx's location lookup for `uri` (the decoded, normalized path): the location, or nullptr.

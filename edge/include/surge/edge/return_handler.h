@@ -23,7 +23,7 @@ std::string absoluteRedirect(const Exchange& exchange, const RedirectStyle& styl
 
 // A Location header of `response` that starts with '/' made absolute as `location` says (nginx's
 // header filter does it for every answer).
-void absolutizeLocation(const Location& location, const Exchange& exchange,
+void absolutizeLocation(const RedirectStyle& style, const Exchange& exchange,
                         http::Response& response);
 
 // 301 from "/dir" to "/dir/" (nginx's auto_redirect for proxy locations).
