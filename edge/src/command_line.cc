@@ -28,8 +28,6 @@ constexpr const char* kWithout[] = {
     "http_scgi_module",
     "http_grpc_module",
     "http_memcached_module",
-    "http_limit_conn_module",
-    "http_limit_req_module",
     "http_empty_gif_module",
     "http_browser_module",
     "http_upstream_hash_module",

@@ -47,7 +47,14 @@ struct Loader {
     RedirectStyle redirect;
     std::vector<ComplexValue> index;
     std::vector<ErrorPage> error_pages;
+    std::vector<LimitReq> limit_req;
+    int limit_req_status = 503;
+    std::vector<LimitConn> limit_conn;
+    int limit_conn_status = 503;
   };
+  // limit_req_zone / limit_conn_zone by name, with their keys.
+  std::map<std::string, std::pair<std::shared_ptr<RequestRateZone>, ComplexValue>> rate_zones;
+  std::map<std::string, std::pair<std::shared_ptr<ConnectionZone>, ComplexValue>> conn_zones;
   std::vector<Location>* named_locations = nullptr;  // the server being read
   Inherited http_level;
   // charset_map FROM TO { XX YY; ... } (single-byte charsets), by "from\nto" in lowercase.
@@ -287,6 +294,98 @@ struct Loader {
     return true;
   }
 
+  // limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m; limit_conn_zone KEY zone=NAME:SIZE.
+  bool limitZone(const Directive& d) {
+    const bool req = d.name == "limit_req_zone";
+    if (!args(d, req ? 3 : 2, req ? 3 : 2)) return false;
+    ComplexValue key;
+    if (!complexValue(d, d.args[0], key)) return false;
+    std::string name;
+    uint64_t size = 0, rate = 0;
+    for (size_t i = 1; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      if (a.rfind("zone=", 0) == 0) {
+        size_t colon = a.find(':');
+        if (colon == std::string::npos || colon == 5) {
+          return fail(d, "invalid zone size \"" + a + "\"");
+        }
+        name = a.substr(5, colon - 5);
+        auto v = nginx_compat::parseSize(a.substr(colon + 1));
+        if (!v || v.value() < 8192) return fail(d, "zone \"" + name + "\" is too small");
+        size = v.value();
+      } else if (req && a.rfind("rate=", 0) == 0) {
+        std::string r = a.substr(5);
+        uint64_t per = r.ends_with("r/s") ? 1 : r.ends_with("r/m") ? 60 : 0;
+        uint64_t n = 0;
+        if (per == 0 || !number(d, r.substr(0, r.size() - 3), 1, 1000000, n)) {
+          return fail(d, "invalid rate \"" + a + "\"");
+        }
+        rate = n * 1000 / per;
+      } else {
+        return fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+    if (name.empty()) return fail(d, "\"" + d.name + "\" must have \"zone\" parameter");
+    if (req && rate == 0) return fail(d, "\"limit_req_zone\" must have \"rate\" parameter");
+    if (rate_zones.count(name) || conn_zones.count(name)) {
+      return fail(d, "duplicate zone \"" + name + "\"");
+    }
+    const size_t keys = size / 128;
+    if (req) {
+      rate_zones[name] = {std::make_shared<RequestRateZone>(name, rate, keys), std::move(key)};
+    } else {
+      conn_zones[name] = {std::make_shared<ConnectionZone>(name, keys), std::move(key)};
+    }
+    return true;
+  }
+
+  // limit_req and limit_conn of one level: a level with its own replaces what it inherits.
+  bool limits(const std::vector<Directive>& block_in, Inherited& level) {
+    std::vector<LimitReq> reqs;
+    std::vector<LimitConn> conns;
+    for (const Directive& d : block_in) {
+      if (d.name == "limit_req") {
+        if (d.args.empty() || d.args.size() > 3 || d.has_block) return args(d, 1, 3);
+        LimitReq l;
+        for (const std::string& a : d.args) {
+          uint64_t n = 0;
+          if (a.rfind("zone=", 0) == 0) {
+            auto it = rate_zones.find(a.substr(5));
+            if (it == rate_zones.end()) {
+              return fail(d, "unknown limit_req_zone \"" + a.substr(5) + "\"");
+            }
+            l.zone = it->second.first;
+            l.key = it->second.second;
+          } else if (a.rfind("burst=", 0) == 0) {
+            if (!number(d, a.substr(6), 0, 1000000, n)) return false;
+            l.burst = n;
+          } else if (a == "nodelay") {
+            l.delay = UINT64_MAX;
+          } else if (a.rfind("delay=", 0) == 0) {
+            if (!number(d, a.substr(6), 0, 1000000, n)) return false;
+            l.delay = n;
+          } else {
+            return fail(d, "invalid parameter \"" + a + "\"");
+          }
+        }
+        if (!l.zone) return fail(d, "\"limit_req\" must have \"zone\" parameter");
+        reqs.push_back(std::move(l));
+      } else if (d.name == "limit_conn") {
+        if (!args(d, 2, 2)) return false;
+        auto it = conn_zones.find(d.args[0]);
+        if (it == conn_zones.end()) {
+          return fail(d, "unknown limit_conn_zone \"" + d.args[0] + "\"");
+        }
+        LimitConn l{it->second.first, it->second.second, 0};
+        if (!number(d, d.args[1], 1, 65535, l.limit)) return false;
+        conns.push_back(std::move(l));
+      }
+    }
+    if (!reqs.empty()) level.limit_req = std::move(reqs);
+    if (!conns.empty()) level.limit_conn = std::move(conns);
+    return true;
+  }
+
   // index NAME ...: tried in order for a path ending in '/'.
   bool index(const Directive& d, Inherited& level) {
     if (d.args.empty() || d.has_block) return args(d, 1, 1);
@@ -483,6 +582,19 @@ struct Loader {
       (d.name == "absolute_redirect"         ? level.redirect.absolute
        : d.name == "server_name_in_redirect" ? level.redirect.server_name
                                              : level.redirect.port) = on;
+    } else if (d.name == "limit_req_status" || d.name == "limit_conn_status") {
+      if (!args(d, 1, 1)) return false;
+      uint64_t code = 0;
+      if (!number(d, d.args[0], 400, 599, code)) return false;
+      (d.name == "limit_req_status" ? level.limit_req_status : level.limit_conn_status) =
+          static_cast<int>(code);
+    } else if (d.name == "limit_req_log_level" || d.name == "limit_conn_log_level") {
+      // Accepted: surge-edge writes no message per request (a refusal is in the access log).
+      if (!args(d, 1, 1)) return false;
+      static const std::set<std::string> levels = {"info", "notice", "warn", "error"};
+      if (!levels.count(d.args[0])) return fail(d, "invalid value \"" + d.args[0] + "\"");
+    } else if (d.name == "limit_req" || d.name == "limit_conn") {
+      // Taken by limits() for the whole level.
     } else if (d.name == "log_not_found") {
       // surge-edge writes no message per request (a 404 is in the access log only): nothing to
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
@@ -770,7 +882,11 @@ struct Loader {
     }
     for (const Directive& d : block_in) {
       if (d.name == "charset_map" && !charsetMap(d)) return false;
+      if ((d.name == "limit_req_zone" || d.name == "limit_conn_zone") && !limitZone(d)) {
+        return false;
+      }
     }
+    if (!limits(block_in, http_level)) return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -809,7 +925,10 @@ struct Loader {
       if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header" ||
           n == "expires" || n == "charset" || n == "source_charset" || n == "max_ranges" ||
           n == "charset_map" || n == "error_page" || n == "log_not_found" ||
-          n == "absolute_redirect" || n == "server_name_in_redirect" || n == "port_in_redirect") {
+          n == "limit_req_zone" || n == "limit_conn_zone" || n == "limit_req" ||
+          n == "limit_conn" || n == "limit_req_status" || n == "limit_conn_status" ||
+          n == "limit_req_log_level" || n == "limit_conn_log_level" || n == "absolute_redirect" ||
+          n == "server_name_in_redirect" || n == "port_in_redirect") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -1128,7 +1247,7 @@ struct Loader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !errorPages(block_in, level)) {
+        !errorPages(block_in, level) || !limits(block_in, level)) {
       return false;
     }
     named_locations = &v.named;
@@ -1192,6 +1311,10 @@ struct Loader {
     loc.redirect = level.redirect;
     loc.index = level.index;
     loc.error_pages = level.error_pages;
+    loc.limit_req = level.limit_req;
+    loc.limit_req_status = level.limit_req_status;
+    loc.limit_conn = level.limit_conn;
+    loc.limit_conn_status = level.limit_conn_status;
     loc.expires_var = level.expires_var;
     loc.expires_var_modified = level.expires_var_modified;
   }
@@ -1257,7 +1380,7 @@ struct Loader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !errorPages(d.block, level)) {
+        !errorPages(d.block, level) || !limits(d.block, level)) {
       return false;
     }
     bool explicit_root = false;

@@ -1,5 +1,6 @@
 #include "surge/edge/edge_server.h"
 
+#include <event2/event.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "surge/edge/return_handler.h"
 #include "surge/edge/rewrite.h"
 #include "surge/http/basic_auth.h"
+#include "surge/http/owned_request.h"
 
 #include <openssl/crypto.h>
 
@@ -390,9 +392,10 @@ void EdgeServer::route(Exchange& ex) {
   const bool get_or_head = request.method == "GET" || request.method == "HEAD";
   const LogContext other{kOther, start, {}, {}, {}, {}};
   const Location* loc = nullptr;
-  // nginx's phases: the server's rewrite directives, the location lookup, access, the location's
-  // rewrite directives, content. An answer of the location's own may become an error page; an
-  // internal redirect starts again at the server's rewrites, a rewritten $uri at the lookup.
+  // nginx's phases: the server's rewrite directives, the location lookup, the location's rewrite
+  // directives, limit_req and limit_conn (once per request), access, content. An answer of the
+  // location's own may become an error page; an internal redirect starts again at the server's
+  // rewrites, a rewritten $uri at the lookup; a request limit_req delays comes back at limit_conn.
   bool server_rewrites = true;
   for (;;) {
     if (ex.redirects > 10) {
@@ -400,35 +403,49 @@ void EdgeServer::route(Exchange& ex) {
       return answer(worker, slot, &request, other, http::htmlError(500));
     }
     http::Response early;
-    if (!ex.named.empty()) {
-      loc = ex.server->findNamed(ex.named);
-      ex.named.clear();
+    RewriteOutcome rewritten = RewriteOutcome::kContent;
+    if (ex.resume != nullptr) {
+      loc = ex.resume;
+      ex.resume = nullptr;
     } else {
-      if (server_rewrites &&
-          runRewrites(ex.server->rewrites, ex, early) == RewriteOutcome::kAnswer) {
-        absolutizeLocation(RedirectStyle{}, ex, early);
-        return answer(worker, slot, &request, other, std::move(early));
+      if (!ex.named.empty()) {
+        loc = ex.server->findNamed(ex.named);
+        ex.named.clear();
+      } else {
+        if (server_rewrites &&
+            runRewrites(ex.server->rewrites, ex, early) == RewriteOutcome::kAnswer) {
+          absolutizeLocation(RedirectStyle{}, ex, early);
+          return answer(worker, slot, &request, other, std::move(early));
+        }
+        server_rewrites = false;
+        ex.auto_redirect = false;
+        loc = ex.server->find(ex.uri, &ex);
+        if (loc != nullptr && loc->internal && !ex.internal) loc = nullptr;  // `internal`: 404
       }
-      server_rewrites = false;
-      ex.auto_redirect = false;
-      loc = ex.server->find(ex.uri, &ex);
-      if (loc != nullptr && loc->internal && !ex.internal) loc = nullptr;  // `internal`: 404
+      ex.location = loc;
+      if (loc == nullptr) {
+        if (ex.internal) return answer(worker, slot, &request, other, http::htmlError(404));
+        return answer(worker, slot, &request, other,
+                      jsonError(404, "not_found", "nothing is served here"));
+      }
+      rewritten = runRewrites(loc->rewrites, ex, early);
+      if (rewritten == RewriteOutcome::kRelocate) {
+        ++ex.redirects;
+        ex.internal = true;
+        continue;
+      }
     }
     ex.location = loc;
-    if (loc == nullptr) {
-      if (ex.internal) return answer(worker, slot, &request, other, http::htmlError(404));
-      return answer(worker, slot, &request, other,
-                    jsonError(404, "not_found", "nothing is served here"));
-    }
-    if (!loc->access.allows(request.remote_addr)) {
-      return answer(worker, slot, &request, other, refusedByAccessRules());
-    }
-    if (loc->ops && answerOps(ex)) return;
-    const RewriteOutcome rewritten = runRewrites(loc->rewrites, ex, early);
-    if (rewritten == RewriteOutcome::kRelocate) {
-      ++ex.redirects;
-      ex.internal = true;
-      continue;
+    if (rewritten != RewriteOutcome::kAnswer) {
+      if (std::optional<int> refused = applyLimits(ex, *loc)) {
+        if (*refused == 0) return;  // delayed: comes back through resumeDelayed
+        rewritten = RewriteOutcome::kAnswer;
+        early = http::htmlError(*refused);
+      } else if (!loc->access.allows(request.remote_addr)) {
+        return answer(worker, slot, &request, other, refusedByAccessRules());
+      } else if (loc->ops && answerOps(ex)) {
+        return;
+      }
     }
     Step step;
     Route route = kOther;
@@ -490,7 +507,7 @@ void EdgeServer::route(Exchange& ex) {
         }
         LogContext async = copyContext(request, kQueue, start);
         return waiting_room_->issue(worker, request,
-                                    [this, &worker, slot, async](http::Response r) {
+                                    [this, &worker, slot, async, hold = ex.hold](http::Response r) {
                                       answer(worker, slot, nullptr, async, std::move(r));
                                     });
       }
@@ -537,14 +554,15 @@ void EdgeServer::route(Exchange& ex) {
         rewritten.path = std::string_view(target).substr(0, target.find('?'));
         to_send = &rewritten;
       }
-      origin_->forward(worker, *to_send, request.remote_addr, id, ticket_number,
-                       [this, &worker, slot, ctx = std::move(ctx), id,
-                        add_headers = std::move(add_headers)](http::Response r) {
-                         // Origin echoes it, in whatever case a proxy between left it.
-                         http::setHeader(r, "X-Request-Id", id);
-                         if (!add_headers.empty()) applyAddHeaders(add_headers, r);
-                         answer(worker, slot, nullptr, ctx, std::move(r));
-                       });
+      origin_->forward(
+          worker, *to_send, request.remote_addr, id, ticket_number,
+          [this, &worker, slot, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
+           hold = ex.hold](http::Response r) {  // limit_conn's places until here
+            // Origin echoes it, in whatever case a proxy between left it.
+            http::setHeader(r, "X-Request-Id", id);
+            if (!add_headers.empty()) applyAddHeaders(add_headers, r);
+            answer(worker, slot, nullptr, ctx, std::move(r));
+          });
       return;
     }
     case Location::Kind::kStatus:  // /healthz, /readyz and /metrics are answered above
@@ -553,6 +571,74 @@ void EdgeServer::route(Exchange& ex) {
   }
   answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
          jsonError(404, "not_found", "nothing is served here"));
+}
+
+namespace {
+
+// A request limit_req holds back: its own copy of the request (the connection's buffer moves on),
+// its exchange, and the configuration its location belongs to.
+struct DelayedExchange {
+  DelayedExchange(std::shared_ptr<const EdgeConfig> c, const Exchange& from)
+      : config(std::move(c)),
+        owned(from.request),
+        ex(from.worker, owned.request(), from.slot, from.start) {
+    ex.takeStateOf(from);
+  }
+  std::shared_ptr<const EdgeConfig> config;
+  http::OwnedRequest owned;
+  Exchange ex;
+  EdgeServer* server = nullptr;
+};
+
+}  // namespace
+
+std::optional<int> EdgeServer::applyLimits(Exchange& ex, const Location& loc) {
+  if (!ex.limit_req_done && !loc.limit_req.empty()) {
+    ex.limit_req_done = true;
+    std::chrono::milliseconds wait{0};
+    for (const LimitReq& l : loc.limit_req) {
+      std::string key = l.key.evaluate(ex);
+      if (key.empty()) continue;  // nginx: an empty key is not limited
+      auto delay = l.zone->take(key, l.burst, l.delay);
+      if (!delay) return loc.limit_req_status;
+      wait = std::max(wait, *delay);
+    }
+    if (wait.count() > 0) {
+      // Held on this worker's loop until it conforms, then routed on from limit_conn.
+      ex.resume = &loc;
+      auto* delayed = new DelayedExchange(configRef(), ex);
+      delayed->server = this;
+      timeval tv{static_cast<time_t>(wait.count() / 1000),
+                 static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+      event_base_once(
+          ex.worker.base(), -1, EV_TIMEOUT,
+          [](evutil_socket_t, short, void* arg) {
+            std::unique_ptr<DelayedExchange> d(static_cast<DelayedExchange*>(arg));
+            d->server->route(d->ex);
+          },
+          delayed, &tv);
+      return 0;
+    }
+  }
+  if (!ex.limit_conn_done && !loc.limit_conn.empty()) {
+    ex.limit_conn_done = true;
+    for (const LimitConn& l : loc.limit_conn) {
+      std::string key = l.key.evaluate(ex);
+      if (key.empty()) continue;
+      std::shared_ptr<void> place = l.zone->take(key, l.limit);
+      if (!place) return loc.limit_conn_status;
+      // Chained: one pointer holds every place this request took.
+      ex.hold = ex.hold ? std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+                              std::move(ex.hold), std::move(place))
+                        : std::move(place);
+    }
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<const EdgeConfig> EdgeServer::configRef() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
 }
 
 std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& loc,

@@ -32,62 +32,69 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   const int other = testing::freeLoopbackPort();
   const std::string p = std::to_string(port);
   dir.write("html/page.txt", "a page\n");
-  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n root " + d +
-                              "/html;\n"
-                              " server {\n  listen 127.0.0.1:" +
-                              p +
-                              ";\n  server_name localhost;\n"
-                              "  add_header X-Server $server_name;\n"
-                              "  location = / { return 204; }\n"
-                              "  location / { }\n"
-                              "  location ^~ /images/ { return 200 \"images $uri\"; }\n"
-                              "  location ~* \\.(gif|jpg)$ { return 200 \"regex $1\"; }\n"
-                              "  location /u/ {\n"
-                              "   location ~ ^/u/(?<who>[a-z]+)$ {\n"
-                              "    add_header X-Who $who;\n"
-                              "    return 200 \"$who $arg_x $http_x_test\";\n"
-                              "   }\n"
-                              "  }\n"
-                              "  location /go { return 301 /elsewhere; }\n"
-                              "  location /go/name { return 302 /x; server_name_in_redirect on; }\n"
-                              "  location /go/port { return 302 /x; port_in_redirect off; }\n"
-                              "  location /go/relative { return 302 /x; absolute_redirect off; }\n"
-                              "  location /al/ { alias " +
-                              d +
-                              "/html/; }\n"
-                              "  location /idx/ { index missing.html $server_name.html; }\n"
-                              "  location /loop/ { index /loop/; }\n"
-                              "  location /tf/ { try_files $uri /page.txt; }\n"
-                              "  location /tfn/ { try_files /nothing @fallback; }\n"
-                              "  location @fallback { return 200 \"named $uri\"; }\n"
-                              "  location /ep/ { error_page 404 =200 /page.txt; }\n"
-                              "  location /epurl/ { error_page 404 http://example.com/; }\n"
-                              "  location /hidden/ { internal; }\n"
-                              "  location /rw/ { rewrite ^/rw/(\\w+)$ /$1.txt last; }\n"
-                              "  location /rwurl { rewrite ^ http://example.com/x; }\n"
-                              "  location /rwp { rewrite ^ /target permanent; }\n"
-                              "  location /ra { rewrite ^ /show?a=1 last; }\n"
-                              "  location = /show { return 200 \"$args\"; }\n"
-                              "  location /set { set $v \"v$arg_x\"; return 200 $v; }\n"
-                              "  location /if {\n"
-                              "   if ($arg_x = yes) { return 200 yes; }\n"
-                              "   if ($arg_x ~ ^(n)o$) { return 200 \"no $1\"; }\n"
-                              "   return 200 other;\n"
-                              "  }\n"
-                              "  if ($http_x_block) { return 403; }\n"
-                              "  location /gone { return 410; }\n"
-                              " }\n"
-                              " server {\n  listen 127.0.0.1:" +
-                              p +
-                              ";\n  server_name *.example.com;\n"
-                              "  location / { return 200 \"wildcard $host\"; }\n"
-                              " }\n"
-                              " server {\n  listen 127.0.0.1:" +
-                              std::to_string(other) +
-                              ";\n  location / { return 200 \"other port $server_port\"; }\n"
-                              "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
-                              " }\n"
-                              "}\n");
+  dir.write("nginx.conf",
+            "daemon off;\nevents {\n}\nhttp {\n root " + d +
+                "/html;\n"
+                " limit_req_zone $binary_remote_addr zone=slow:1m rate=1r/m;\n"
+                " limit_req_zone $binary_remote_addr zone=slow2:1m rate=1r/m;\n"
+                " limit_req_zone $binary_remote_addr zone=fast:1m rate=20r/s;\n"
+                " server {\n  listen 127.0.0.1:" +
+                p +
+                ";\n  server_name localhost;\n"
+                "  add_header X-Server $server_name;\n"
+                "  location = / { return 204; }\n"
+                "  location / { }\n"
+                "  location ^~ /images/ { return 200 \"images $uri\"; }\n"
+                "  location ~* \\.(gif|jpg)$ { return 200 \"regex $1\"; }\n"
+                "  location /u/ {\n"
+                "   location ~ ^/u/(?<who>[a-z]+)$ {\n"
+                "    add_header X-Who $who;\n"
+                "    return 200 \"$who $arg_x $http_x_test\";\n"
+                "   }\n"
+                "  }\n"
+                "  location /go { return 301 /elsewhere; }\n"
+                "  location /go/name { return 302 /x; server_name_in_redirect on; }\n"
+                "  location /go/port { return 302 /x; port_in_redirect off; }\n"
+                "  location /go/relative { return 302 /x; absolute_redirect off; }\n"
+                "  location /al/ { alias " +
+                d +
+                "/html/; }\n"
+                "  location /idx/ { index missing.html $server_name.html; }\n"
+                "  location /loop/ { index /loop/; }\n"
+                "  location /tf/ { try_files $uri /page.txt; }\n"
+                "  location /tfn/ { try_files /nothing @fallback; }\n"
+                "  location @fallback { return 200 \"named $uri\"; }\n"
+                "  location /ep/ { error_page 404 =200 /page.txt; }\n"
+                "  location /epurl/ { error_page 404 http://example.com/; }\n"
+                "  location /hidden/ { internal; }\n"
+                "  location /rw/ { rewrite ^/rw/(\\w+)$ /$1.txt last; }\n"
+                "  location /rwurl { rewrite ^ http://example.com/x; }\n"
+                "  location /rwp { rewrite ^ /target permanent; }\n"
+                "  location /ra { rewrite ^ /show?a=1 last; }\n"
+                "  location = /show { return 200 \"$args\"; }\n"
+                "  location /set { set $v \"v$arg_x\"; return 200 $v; }\n"
+                "  location /if {\n"
+                "   if ($arg_x = yes) { return 200 yes; }\n"
+                "   if ($arg_x ~ ^(n)o$) { return 200 \"no $1\"; }\n"
+                "   return 200 other;\n"
+                "  }\n"
+                "  if ($http_x_block) { return 403; }\n"
+                "  location /lim { limit_req zone=slow nodelay; }\n"
+                "  location /lim429/ { limit_req zone=slow2; limit_req_status 429; }\n"
+                "  location /wait { limit_req zone=fast burst=5; }\n"
+                "  location /gone { return 410; }\n"
+                " }\n"
+                " server {\n  listen 127.0.0.1:" +
+                p +
+                ";\n  server_name *.example.com;\n"
+                "  location / { return 200 \"wildcard $host\"; }\n"
+                " }\n"
+                " server {\n  listen 127.0.0.1:" +
+                std::to_string(other) +
+                ";\n  location / { return 200 \"other port $server_port\"; }\n"
+                "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
+                " }\n"
+                "}\n");
   testing::ChildProcess edge({SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf"}, d + "/edge.log");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/edge.log");
   ASSERT_TRUE(testing::waitForPort(other, 10000ms)) << readFile(d + "/edge.log");
@@ -168,6 +175,20 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   EXPECT_EQ(c.request("GET", "/if")->body, "other");
   r = c.request("GET", "/page.txt", {{"X-Block", "1"}});
   EXPECT_EQ(r->status, 403);  // the server's own rewrites run before any location
+  // limit_req: beyond the rate, refused (503, or limit_req_status); within a burst, delayed.
+  // (A `return` would answer before it: nginx's rewrite phase comes first.)
+  dir.write("html/lim.txt", "limited\n");
+  dir.write("html/lim429/x.txt", "limited\n");
+  dir.write("html/wait.txt", "waited\n");
+  EXPECT_EQ(c.request("GET", "/lim.txt")->status, 200);
+  EXPECT_EQ(c.request("GET", "/lim.txt")->status, 503);
+  EXPECT_EQ(c.request("GET", "/lim429/x.txt")->status, 200);
+  EXPECT_EQ(c.request("GET", "/lim429/x.txt")->status, 429);
+  for (int i = 0; i < 3; ++i) {
+    r = c.request("GET", "/wait.txt");  // the 2nd and 3rd wait 50 ms each, then are answered
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->body, "waited\n");
+  }
   r = c.request("GET", "/gone");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 410);

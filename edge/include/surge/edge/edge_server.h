@@ -60,6 +60,8 @@ class EdgeServer : public http::Handler {
   // The worker's current configuration: valid until this worker next calls config() after a
   // reload (it holds its own reference).
   const EdgeConfig& config() const;
+  // The current configuration, held (for what outlives this call: a delayed request).
+  std::shared_ptr<const EdgeConfig> configRef() const;
   void answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
               const LogContext& ctx, http::Response response);
   // Finds the location for the exchange and runs it, again after each internal redirect.
@@ -71,6 +73,9 @@ class EdgeServer : public http::Handler {
   // `surge_ops` locations: true when the request was answered here (not authorized, or one of the
   // dashboard's paths); false: a file of the location.
   bool answerOps(Exchange& exchange);
+  // limit_req and limit_conn for `location` (once per request): nullopt to go on; 0 when the
+  // request was delayed (it comes back through route() later); else the status to refuse with.
+  std::optional<int> applyLimits(Exchange& exchange, const Location& location);
   // An internal redirect to "/uri?args" or "@name".
   void enterRedirect(Exchange& exchange, const std::string& target);
   // Another server's /metrics (origin's, a peer edge's), for the dashboard.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,34 @@ struct Exchange {
   bool in_error_page = false;
   bool internal = false;  // reached by an internal redirect (may enter `internal` locations)
   std::string named;      // "@name": the named location the next lookup goes to
+  // limit_req and limit_conn run once per request; a request limit_req delays comes back at
+  // `resume` (its location) when the delay is over.
+  bool limit_req_done = false;
+  bool limit_conn_done = false;
+  const Location* resume = nullptr;
+  // limit_conn's places this request holds: released when the answer is gone (the last copy of
+  // this pointer, which async answers carry).
+  std::shared_ptr<void> hold;
+
+  // Everything but the request, the worker and the slot, from `other` (a delayed request's copy).
+  void takeStateOf(const Exchange& other) {
+    server = other.server;
+    location = other.location;
+    uri = other.uri;
+    args = other.args;
+    captures = other.captures;
+    variables = other.variables;
+    redirects = other.redirects;
+    auto_redirect = other.auto_redirect;
+    error_status = other.error_status;
+    in_error_page = other.in_error_page;
+    internal = other.internal;
+    named = other.named;
+    limit_req_done = other.limit_req_done;
+    limit_conn_done = other.limit_conn_done;
+    resume = other.resume;
+    hold = other.hold;
+  }
 
   // The named variable `name` set in this request, or nullptr.
   const std::string* variable(std::string_view name) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "surge/edge/exchange.h"
+#include "surge/edge/request_limits.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/variables.h"
 #include "surge/http/access_rules.h"
@@ -74,6 +75,19 @@ struct RewriteStep {
   std::vector<RewriteStep> body;
 };
 
+// `limit_req zone=NAME [burst=N] [nodelay | delay=N];` and `limit_conn ZONE N;` (request_limits.h).
+struct LimitReq {
+  std::shared_ptr<RequestRateZone> zone;
+  ComplexValue key;  // the zone's key
+  uint64_t burst = 0;
+  uint64_t delay = 0;  // UINT64_MAX: nodelay
+};
+struct LimitConn {
+  std::shared_ptr<ConnectionZone> zone;
+  ComplexValue key;
+  uint64_t limit = 1;
+};
+
 // `error_page CODE ... [=[CODE]] URI|URL|@NAME;`: what an error answer of this location becomes.
 struct ErrorPage {
   std::vector<int> codes;
@@ -118,7 +132,11 @@ struct Location {
   // proxy_pass with a URI part ("http://origin/v2/"): what replaces the location's prefix in
   // the path sent to origin (nginx's rule); empty without one.
   std::string proxy_uri;
-  bool internal = false;  // `internal`: reached by internal redirects only
+  bool internal = false;            // `internal`: reached by internal redirects only
+  std::vector<LimitReq> limit_req;  // the location's own, or else inherited
+  int limit_req_status = 503;
+  std::vector<LimitConn> limit_conn;
+  int limit_conn_status = 503;
   // A proxy location whose prefix ends in '/': its path without the slash is redirected there
   // (nginx's auto_redirect).
   bool auto_redirect = false;
