@@ -36,21 +36,8 @@ struct Loader {
   std::string proxy_where;
   // What a level (http, server, location) passes to the levels inside it, as nginx merges its
   // location configuration: a level that sets one of these replaces what it would inherit.
-  struct Inherited {
-    StaticLocation files;  // root, index, if_modified_since, expires, add_header (literal)
-    std::vector<AddHeaderRule> add_header_rules;  // the same add_header lines, with variables
-    bool add_headers_vary = false;
+  struct Inherited : LocationSettings {
     std::string add_header_where;  // where the nearest add_header stands
-    http::AccessRules access;
-    ComplexValue expires_var;  // `expires $variable`
-    bool expires_var_modified = false;
-    RedirectStyle redirect;
-    std::vector<ComplexValue> index;
-    std::vector<ErrorPage> error_pages;
-    std::vector<LimitReq> limit_req;
-    int limit_req_status = 503;
-    std::vector<LimitConn> limit_conn;
-    int limit_conn_status = 503;
   };
   // limit_req_zone / limit_conn_zone by name, with their keys.
   std::map<std::string, std::pair<std::shared_ptr<RequestRateZone>, ComplexValue>> rate_zones;
@@ -1222,9 +1209,7 @@ struct Loader {
         v.regex_names.push_back(std::move(regex.value()));
         continue;
       }
-      std::string name = raw;
-      for (char& ch : name)
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string name = lowercase(raw);
       if (name.rfind("*.", 0) == 0) {
         v.leading_wildcards.push_back(name.substr(1));
       } else if (name.size() > 1 && name[0] == '.') {
@@ -1304,21 +1289,8 @@ struct Loader {
   }
 
   void takeInherited(const Inherited& level, Location& loc) {
-    loc.files = level.files;
-    loc.access = level.access;
-    loc.add_header_rules = level.add_header_rules;
-    loc.add_headers_vary = level.add_headers_vary;
-    loc.redirect = level.redirect;
-    loc.index = level.index;
-    loc.error_pages = level.error_pages;
-    loc.limit_req = level.limit_req;
-    loc.limit_req_status = level.limit_req_status;
-    loc.limit_conn = level.limit_conn;
-    loc.limit_conn_status = level.limit_conn_status;
-    loc.expires_var = level.expires_var;
-    loc.expires_var_modified = level.expires_var_modified;
+    static_cast<LocationSettings&>(loc) = level;
   }
-
   bool location(const Directive& d, const Inherited& parent, std::vector<Location>& siblings,
                 bool nested = false) {
     if (!block(d)) return false;

@@ -33,18 +33,6 @@ bool allDigits(std::string_view s, size_t min, size_t max) {
   return true;
 }
 
-// The request's host name as server_name matches it: lowercase, without port or trailing dot.
-std::string hostName(const http::Request& request) {
-  std::string_view host = request.host();
-  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
-  while (!host.empty() && host.back() == '.')
-    host.remove_suffix(1);
-  std::string out(host);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 const char* kRouteNames[] = {"static", "snapshot", "booking", "queue", "ops", "other"};
 
 // What a client that allow/deny keeps out gets, wherever the rule stands.
@@ -369,7 +357,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   Exchange ex(worker, request, slot, start);
   ex.server = &cfg.servers.front();
   if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
-    ex.server = selectServer(cfg.servers, request.local_port, hostName(request), &ex);
+    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
   }
   // Locations match the decoded path with "." and ".." resolved, as in nginx (which answers
   // 400 for a path that climbs above the root).
@@ -405,7 +393,7 @@ void EdgeServer::route(Exchange& ex) {
     http::Response early;
     RewriteOutcome rewritten = RewriteOutcome::kContent;
     if (ex.resume != nullptr) {
-      loc = ex.resume;
+      loc = ex.resume;  // ex.location is it already
       ex.resume = nullptr;
     } else {
       if (!ex.named.empty()) {
@@ -435,7 +423,6 @@ void EdgeServer::route(Exchange& ex) {
         continue;
       }
     }
-    ex.location = loc;
     if (rewritten != RewriteOutcome::kAnswer) {
       if (std::optional<int> refused = applyLimits(ex, *loc)) {
         if (*refused == 0) return;  // delayed: comes back through resumeDelayed
@@ -536,9 +523,7 @@ void EdgeServer::route(Exchange& ex) {
       std::string id(request.header("X-Request-Id"));
       if (id.empty() || id.size() > 128) id = nextRequestId();
       // add_header: its values taken now (the request is gone when origin answers).
-      std::vector<AddHeader> add_headers;
-      for (const AddHeaderRule& rule : loc->add_header_rules)
-        add_headers.push_back(AddHeader{rule.name, rule.value.evaluate(ex), rule.always});
+      std::vector<AddHeader> add_headers = evaluatedHeaders(*loc, ex);
       // The path origin gets: as the client sent it, unless proxy_pass has a URI part (it
       // replaces the location's prefix) or an internal redirect changed it (nginx's rules).
       http::Request rewritten;
@@ -582,7 +567,7 @@ struct DelayedExchange {
       : config(std::move(c)),
         owned(from.request),
         ex(from.worker, owned.request(), from.slot, from.start) {
-    ex.takeStateOf(from);
+    static_cast<ExchangeState&>(ex) = from;
   }
   std::shared_ptr<const EdgeConfig> config;
   http::OwnedRequest owned;

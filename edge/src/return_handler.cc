@@ -66,10 +66,7 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
 
 StaticLocation filesFor(const Location& location, const Exchange& ex) {
   StaticLocation files = location.files;
-  if (location.add_headers_vary) {
-    for (size_t i = 0; i < location.add_header_rules.size(); ++i)
-      files.add_headers[i].value = location.add_header_rules[i].value.evaluate(ex);
-  }
+  if (location.add_headers_vary) files.add_headers = evaluatedHeaders(location, ex);
   if (!location.expires_var.text().empty()) {
     std::string ignored;
     // A value that is not one of expires' forms: no Expires, as nginx then sends none.
@@ -82,14 +79,19 @@ StaticLocation filesFor(const Location& location, const Exchange& ex) {
   return files;
 }
 
-void applyLocationHeaders(const Location& location, const Exchange& ex, http::Response& response) {
-  if (location.add_header_rules.empty()) return;
-  if (!location.add_headers_vary) return applyAddHeaders(location.files.add_headers, response);
+std::vector<AddHeader> evaluatedHeaders(const Location& location, const Exchange& ex) {
+  if (!location.add_headers_vary) return location.files.add_headers;
   std::vector<AddHeader> evaluated;
   evaluated.reserve(location.add_header_rules.size());
   for (const AddHeaderRule& rule : location.add_header_rules)
     evaluated.push_back(AddHeader{rule.name, rule.value.evaluate(ex), rule.always});
-  applyAddHeaders(evaluated, response);
+  return evaluated;
+}
+
+void applyLocationHeaders(const Location& location, const Exchange& ex, http::Response& response) {
+  if (location.add_header_rules.empty()) return;
+  if (!location.add_headers_vary) return applyAddHeaders(location.files.add_headers, response);
+  applyAddHeaders(evaluatedHeaders(location, ex), response);
 }
 
 }  // namespace surge::edge

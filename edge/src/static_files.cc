@@ -60,26 +60,6 @@ double qualityOf(std::string_view header, std::string_view coding) {
   return star;
 }
 
-// A decoded path as a URI path again: bytes other than unreserved, sub-delims, ':', '@' and '/'
-// become %XX, so that "%", spaces, non-ASCII and control bytes in a name survive a round trip.
-std::string encodePathImpl(std::string_view path) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(path.size());
-  for (unsigned char c : path) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 std::strchr("-._~!$&'()*+,;=:@/", c) != nullptr;
-    if (plain && c != '\0') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Where the file for `path` is under `location`: a directory (what the open-file cache roots at)
 // and the path below it, starting with '/'.
 std::pair<std::string, std::string> fileFor(const StaticLocation& location,
@@ -107,8 +87,24 @@ std::pair<std::string, std::string> fileFor(const StaticLocation& location,
 
 }  // namespace
 
+// A decoded path as a URI path again: bytes other than unreserved, sub-delims, ':', '@' and '/'
+// become %XX, so that "%", spaces, non-ASCII and control bytes in a name survive a round trip.
 std::string encodeUri(std::string_view path) {
-  return encodePathImpl(path);
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (unsigned char c : path) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 std::strchr("-._~!$&'()*+,;=:@/", c) != nullptr;
+    if (plain && c != '\0') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::optional<std::string> normalizePath(std::string_view raw) {

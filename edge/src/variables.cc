@@ -46,11 +46,7 @@ std::string_view argNamed(std::string_view args, std::string_view name) {
     std::string_view pair = args.substr(0, amp);
     size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    if (key.size() == name.size() &&
-        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
+    if (http::equalsIgnoreCase(key, name)) {
       return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     }
     if (amp == std::string_view::npos) break;
@@ -170,6 +166,14 @@ std::string ComplexValue::evaluate(const Exchange& exchange) const {
   return out;
 }
 
+std::string requestHost(const http::Request& request) {
+  std::string_view host = request.host();
+  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
+  while (!host.empty() && host.back() == '.')
+    host.remove_suffix(1);
+  return lower(host);
+}
+
 std::string variableValue(const Exchange& ex, std::string_view name) {
   const http::Request& r = ex.request;
   if (const std::string* set = ex.variable(name)) return *set;
@@ -178,12 +182,8 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "is_args") return ex.args.empty() ? "" : "?";
   if (name == "request_uri") return std::string(r.target);
   if (name == "host") {
-    std::string_view host = r.host();
-    if (host.empty()) return ex.server ? ex.server->first_name : "";
-    if (host.front() != '[') host = host.substr(0, host.rfind(':'));
-    while (!host.empty() && host.back() == '.')
-      host.remove_suffix(1);
-    return lower(host);
+    std::string host = requestHost(r);
+    return host.empty() && ex.server ? ex.server->first_name : host;
   }
   if (name == "server_name") return ex.server ? ex.server->first_name : "";
   if (name == "server_port") return std::to_string(r.local_port);

@@ -19,16 +19,9 @@ namespace surge::edge {
 struct VirtualServer;
 struct Location;
 
-struct Exchange {
-  Exchange(http::Worker& w, const http::Request& r, http::ResponseSlot s,
-           std::chrono::steady_clock::time_point t)
-      : worker(w), request(r), slot(s), start(t) {}
-
-  http::Worker& worker;
-  const http::Request& request;
-  http::ResponseSlot slot;
-  std::chrono::steady_clock::time_point start;
-
+// What an exchange knows of its request beyond the request itself: everything a delayed
+// request's copy takes over (DelayedExchange).
+struct ExchangeState {
   const VirtualServer* server = nullptr;
   const Location* location = nullptr;
   std::string uri;                  // $uri: decoded, with "." and ".." resolved; rewrite changes it
@@ -52,26 +45,17 @@ struct Exchange {
   // limit_conn's places this request holds: released when the answer is gone (the last copy of
   // this pointer, which async answers carry).
   std::shared_ptr<void> hold;
+};
 
-  // Everything but the request, the worker and the slot, from `other` (a delayed request's copy).
-  void takeStateOf(const Exchange& other) {
-    server = other.server;
-    location = other.location;
-    uri = other.uri;
-    args = other.args;
-    captures = other.captures;
-    variables = other.variables;
-    redirects = other.redirects;
-    auto_redirect = other.auto_redirect;
-    error_status = other.error_status;
-    in_error_page = other.in_error_page;
-    internal = other.internal;
-    named = other.named;
-    limit_req_done = other.limit_req_done;
-    limit_conn_done = other.limit_conn_done;
-    resume = other.resume;
-    hold = other.hold;
-  }
+struct Exchange : ExchangeState {
+  Exchange(http::Worker& w, const http::Request& r, http::ResponseSlot s,
+           std::chrono::steady_clock::time_point t)
+      : worker(w), request(r), slot(s), start(t) {}
+
+  http::Worker& worker;
+  const http::Request& request;
+  http::ResponseSlot slot;
+  std::chrono::steady_clock::time_point start;
 
   // The named variable `name` set in this request, or nullptr.
   const std::string* variable(std::string_view name) const {

@@ -101,7 +101,30 @@ struct TryFiles {
   ComplexValue fallback;            // a URI or @name to redirect to, or "=404"
 };
 
-struct Location {
+// What a location takes from the levels around it (http, server, an outer location) unless it
+// sets its own: nginx's merge of location configurations. The loader carries one per level.
+struct LocationSettings {
+  StaticLocation files;  // root/alias, index, if_modified_since, expires, add_header (literal)
+  // allow/deny (nginx): the location's own, or else its server's (or else the http block's).
+  http::AccessRules access;
+  // add_header lines whose values hold variables (those without are in files.add_headers).
+  std::vector<AddHeaderRule> add_header_rules;
+  bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
+  RedirectStyle redirect;
+  // `index NAME ...` (files) in order; a name may hold variables, the last may be a path from the
+  // root ("/index.html"). Empty: files.index alone.
+  std::vector<ComplexValue> index;
+  std::vector<ErrorPage> error_pages;
+  std::vector<LimitReq> limit_req;
+  int limit_req_status = 503;
+  std::vector<LimitConn> limit_conn;
+  int limit_conn_status = 503;
+  // `expires $variable` (`modified` with it): evaluated per answer (text() empty: none).
+  ComplexValue expires_var;
+  bool expires_var_modified = false;
+};
+
+struct Location : LocationSettings {
   // kStatus (`surge_status`): the location /healthz, /readyz and /metrics answer under, with its
   // allow/deny rules.
   enum class Kind { kStatic, kSnapshots, kProxy, kQueue, kStatus, kNotFound };
@@ -112,37 +135,19 @@ struct Location {
   std::shared_ptr<const nginx_compat::Regex> regex;  // kRegex (`~`, or `~*` caseless)
   std::vector<Location> nested;                      // locations inside this one
   Kind kind = Kind::kNotFound;
-  StaticLocation files;  // kStatic
-  std::string where;     // file:line, for messages
+  std::string where;  // file:line, for messages
   // `surge_ops`: operators only (HTTP Basic with an admin key id and its hex secret); files from
   // root, plus /ops/metrics/edge and /ops/metrics/origin.
   bool ops = false;
-  // allow/deny (nginx): the location's own, or else its server's (or else the http block's).
-  http::AccessRules access;
-  // add_header lines whose values hold variables (those without are in files.add_headers).
-  std::vector<AddHeaderRule> add_header_rules;
-  bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
   std::vector<RewriteStep> rewrites;  // the rewrite module's directives, in order
-  RedirectStyle redirect;
-  // `index NAME ...` (files) in order; a name may hold variables, the last may be a path from the
-  // root ("/index.html"). Empty: files.index alone.
-  std::vector<ComplexValue> index;
-  std::vector<ErrorPage> error_pages;  // the location's own, or else its server's (or http's)
-  TryFiles try_files;                  // files empty: none
+  TryFiles try_files;                 // files empty: none
   // proxy_pass with a URI part ("http://origin/v2/"): what replaces the location's prefix in
   // the path sent to origin (nginx's rule); empty without one.
   std::string proxy_uri;
-  bool internal = false;            // `internal`: reached by internal redirects only
-  std::vector<LimitReq> limit_req;  // the location's own, or else inherited
-  int limit_req_status = 503;
-  std::vector<LimitConn> limit_conn;
-  int limit_conn_status = 503;
+  bool internal = false;  // `internal`: reached by internal redirects only
   // A proxy location whose prefix ends in '/': its path without the slash is redirected there
   // (nginx's auto_redirect).
   bool auto_redirect = false;
-  // `expires $variable` (`modified` with it): evaluated per answer (text() empty: none).
-  ComplexValue expires_var;
-  bool expires_var_modified = false;
   // Whether a file answer needs this request's own copy of `files` (add_header or expires with
   // variables).
   bool filesVary() const { return add_headers_vary || !expires_var.text().empty(); }

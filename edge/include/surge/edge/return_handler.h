@@ -33,6 +33,9 @@ http::Response slashRedirect(const Exchange& exchange);
 // expires): for locations whose filesVary().
 StaticLocation filesFor(const Location& location, const Exchange& exchange);
 
+// The add_header lines of `location` with this request's values of their variables.
+std::vector<AddHeader> evaluatedHeaders(const Location& location, const Exchange& exchange);
+
 // The add_header lines of `location` applied to `response`, their variables evaluated.
 void applyLocationHeaders(const Location& location, const Exchange& exchange,
                           http::Response& response);

@@ -42,6 +42,10 @@ class ComplexValue {
   std::string text_;  // the source text
 };
 
+// The request's host name as nginx's $host and server_name see it: an absolute-form target's or
+// the Host header's, lowercase, without port or trailing dot ("" when the request names none).
+std::string requestHost(const http::Request& request);
+
 // The value of variable `name` in `exchange` (empty when unset), as nginx defines it.
 std::string variableValue(const Exchange& exchange, std::string_view name);
 
