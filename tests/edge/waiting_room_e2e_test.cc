@@ -197,13 +197,17 @@ TEST(WaitingRoomE2ETest, AdmissionFollowsTicketOrder) {
   for (size_t i = 1; i < tickets.size(); ++i)
     EXPECT_GT(tickets[i].number, tickets[i - 1].number);
   // Poll everyone: at every moment the admitted tickets are a prefix of the issue order.
+  // The tickets are read newest first. Admission only moves forward, so a newer ticket seen
+  // admitted and an older one read after it seen waiting is a real inversion; read oldest first,
+  // the gate may advance between two reads and the check would fail a correct room.
   auto deadline = std::chrono::steady_clock::now() + 8s;
   size_t admitted_count = 0;
   while (std::chrono::steady_clock::now() < deadline && admitted_count < tickets.size()) {
-    std::vector<bool> admitted;
-    for (const Ticket& t : tickets) {
-      auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(t)).body);
-      admitted.push_back(j["admitted"] == true);
+    std::vector<bool> admitted(tickets.size());
+    for (size_t i = tickets.size(); i-- > 0;) {
+      auto j = nlohmann::json::parse(
+          room.edge.get("/api/v1/queue/tickets/current", with(tickets[i])).body);
+      admitted[i] = j["admitted"] == true;
     }
     admitted_count = 0;
     while (admitted_count < admitted.size() && admitted[admitted_count])
