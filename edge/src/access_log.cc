@@ -1,67 +1,18 @@
 #include "surge/edge/access_log.h"
 
+#include "surge/edge/log_format.h"
+
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 
 namespace surge::edge {
-namespace {
 
-void appendEscaped(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-}
-
-}  // namespace
-
-std::string combinedLine(std::string_view remote_addr, time_t when, std::string_view request_line,
-                         int status, uint64_t body_bytes, std::string_view referer,
-                         std::string_view user_agent) {
-  tm local;
-  localtime_r(&when, &local);
-  char time_buf[64];
-  size_t n = strftime(time_buf, sizeof time_buf, "%d/%b/%Y:%H:%M:%S %z", &local);
-  std::string out;
-  out.reserve(160 + request_line.size() + user_agent.size());
-  out += remote_addr;
-  out += " - - [";
-  out.append(time_buf, n);
-  out += "] \"";
-  appendEscaped(out, request_line);
-  out += "\" ";
-  out += std::to_string(status);
-  out += ' ';
-  out += std::to_string(body_bytes);
-  out += " \"";
-  if (referer.empty()) {
-    out += '-';
-  } else {
-    appendEscaped(out, referer);
-  }
-  out += "\" \"";
-  if (user_agent.empty()) {
-    out += '-';
-  } else {
-    appendEscaped(out, user_agent);
-  }
-  out += '"';
-  return out;
-}
-
-AccessLog::AccessLog(cache::MetricsRegistry& metrics)
-    : dropped_(metrics.counter("surge_edge_access_log_dropped_total",
-                               "Access log lines dropped because the disk could not keep up")) {
+AccessLog::AccessLog(cache::Counter& dropped) : dropped_(dropped) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "access-log");
     loop();
@@ -133,6 +84,38 @@ void AccessLog::loop() {
     }
     if (stop) break;
   }
+}
+
+AccessLogs::AccessLogs(cache::MetricsRegistry& metrics)
+    : dropped_(metrics.counter("surge_edge_access_log_dropped_total",
+                               "Access log lines dropped because the disk could not keep up")) {}
+
+std::vector<std::string> AccessLogs::bind(
+    const std::vector<std::shared_ptr<AccessLogFile>>& files) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> failed;
+  std::vector<std::string> now;
+  for (const auto& file : files) {
+    auto& writer = writers_[file->path];
+    if (!writer) writer = std::make_unique<AccessLog>(dropped_);
+    if (auto ok = writer->open(file->path); !ok) failed.push_back(ok.error());
+    file->writer.store(writer.get(), std::memory_order_release);
+    now.push_back(file->path);
+  }
+  for (const std::string& path : open_) {
+    if (std::find(now.begin(), now.end(), path) == now.end()) writers_[path]->close();
+  }
+  open_ = std::move(now);
+  return failed;
+}
+
+std::vector<std::string> AccessLogs::reopen() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> failed;
+  for (const std::string& path : open_) {
+    if (auto ok = writers_[path]->open(path); !ok) failed.push_back(ok.error());
+  }
+  return failed;
 }
 
 }  // namespace surge::edge

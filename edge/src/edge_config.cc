@@ -43,6 +43,9 @@ struct Loader {
   std::map<std::string, std::pair<std::shared_ptr<RequestRateZone>, ComplexValue>> rate_zones;
   std::map<std::string, std::pair<std::shared_ptr<ConnectionZone>, ComplexValue>> conn_zones;
   std::vector<Location>* named_locations = nullptr;  // the server being read
+  std::map<std::string, std::shared_ptr<const LogFormat>> log_formats{
+      {"combined", LogFormat::combined()}};
+  std::map<std::string, std::shared_ptr<AccessLogFile>> log_files;  // by path
   Inherited http_level;
   // charset_map FROM TO { XX YY; ... } (single-byte charsets), by "from\nto" in lowercase.
   std::map<std::string, std::string> charset_maps;
@@ -86,8 +89,10 @@ struct Loader {
     return base_dir + "/" + path;
   }
   bool duration(const Directive& d, std::chrono::milliseconds& out) {
-    if (!args(d, 1, 1)) return false;
-    auto v = nginx_compat::parseDuration(d.args[0]);
+    return args(d, 1, 1) && duration(d, d.args[0], out);
+  }
+  bool duration(const Directive& d, const std::string& text, std::chrono::milliseconds& out) {
+    auto v = nginx_compat::parseDuration(text);
     if (!v) return fail(d, v.error());
     out = v.value();
     return true;
@@ -500,6 +505,94 @@ struct Loader {
     return true;
   }
 
+  // log_format NAME [escape=default|json|none] STRING ...; (http level, before any access_log).
+  bool logFormat(const Directive& d) {
+    if (d.args.size() < 2) return fail(d, "invalid number of arguments in \"log_format\"");
+    if (log_formats.count(d.args[0])) {
+      return fail(d, "duplicate \"log_format\" name \"" + d.args[0] + "\"");
+    }
+    size_t first = 1;
+    LogFormat::Escape escape = LogFormat::Escape::kDefault;
+    if (d.args[1].rfind("escape=", 0) == 0) {
+      std::string e = d.args[1].substr(7);
+      if (e == "json") {
+        escape = LogFormat::Escape::kJson;
+      } else if (e == "none") {
+        escape = LogFormat::Escape::kNone;
+      } else if (e != "default") {
+        return fail(d, "unknown log format escaping \"" + e + "\"");
+      }
+      first = 2;
+      if (d.args.size() < 3) return fail(d, "invalid number of arguments in \"log_format\"");
+    }
+    std::string text;
+    for (size_t i = first; i < d.args.size(); ++i)
+      text += d.args[i];
+    auto f = LogFormat::compile(d.args[0], escape, text);
+    if (!f) return fail(d, f.error());
+    for (std::string& name : f.value().declaredNames())
+      variable_uses.emplace_back(std::move(name), locationOf(d));
+    log_formats[d.args[0]] = std::make_shared<const LogFormat>(std::move(f.value()));
+    return true;
+  }
+
+  // access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]] | off; of one level:
+  // they replace the inherited ones.
+  bool accessLogs(const std::vector<Directive>& block_in, Inherited& level) {
+    std::vector<AccessLogRule> own;
+    bool any = false;
+    bool off = false;
+    for (const Directive& d : block_in) {
+      if (d.name != "access_log") continue;
+      any = true;
+      if (!args(d, 1, 6)) return false;
+      if (d.args[0] == "off") {
+        if (d.args.size() != 1) return fail(d, "invalid parameter \"" + d.args[1] + "\"");
+        off = true;
+        continue;
+      }
+      if (d.args[0].rfind("syslog:", 0) == 0) return fail(d, "syslog logging is not supported");
+      if (d.args[0].find('$') != std::string::npos) {
+        return fail(d, "variables in access_log paths are not supported");
+      }
+      AccessLogRule rule;
+      std::string format = d.args.size() > 1 ? d.args[1] : "combined";
+      auto f = log_formats.find(format);
+      if (f == log_formats.end()) return fail(d, "unknown log format \"" + format + "\"");
+      rule.format = f->second;
+      for (size_t i = 2; i < d.args.size(); ++i) {
+        const std::string& a = d.args[i];
+        if (a.rfind("buffer=", 0) == 0) {
+          // surge's writer always buffers (flushed every 100 ms, off the workers): accepted.
+          if (!nginx_compat::parseSize(a.substr(7))) return fail(d, "invalid buffer size");
+        } else if (a.rfind("flush=", 0) == 0) {
+          if (!nginx_compat::parseDuration(a.substr(6))) return fail(d, "invalid flush time");
+        } else if (a.rfind("if=", 0) == 0) {
+          auto v = ComplexValue::compile(a.substr(3));
+          if (!v) return fail(d, v.error());
+          for (std::string& name : v.value().declaredNames()) {
+            if (!LogFormat::logVariable(name)) {
+              variable_uses.emplace_back(std::move(name), locationOf(d));
+            }
+          }
+          rule.condition = std::move(v.value());
+          rule.has_condition = true;
+        } else if (a == "gzip" || a.rfind("gzip=", 0) == 0) {
+          return fail(d, "compressed access logs are not supported");
+        } else {
+          return fail(d, "invalid parameter \"" + a + "\"");
+        }
+      }
+      std::string path = resolve(d.args[0]);
+      auto& file = log_files[path];
+      if (!file) file = std::make_shared<AccessLogFile>(path);
+      rule.file = file;
+      own.push_back(std::move(rule));
+    }
+    if (any) level.access_logs = off ? std::vector<AccessLogRule>{} : std::move(own);
+    return true;
+  }
+
   // allow/deny of one level: they replace the inherited ones.
   bool accessRules(const std::vector<Directive>& block_in, Inherited& level) {
     http::AccessRules own;
@@ -587,13 +680,42 @@ struct Loader {
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
       bool on = false;
       return onOff(d, on);
+    } else if (d.name == "keepalive_requests") {
+      if (!args(d, 1, 1)) return false;
+      uint64_t n = 0;
+      if (!number(d, d.args[0], 0, UINT64_MAX / 2, n)) return false;
+      level.keep_alive.requests = n;
+    } else if (d.name == "keepalive_timeout") {
+      if (!args(d, 1, 2)) return false;
+      if (!duration(d, d.args[0], level.keep_alive.timeout)) return false;
+      level.keep_alive.header_s = -1;
+      if (d.args.size() == 2) {
+        std::chrono::milliseconds header{0};
+        if (!duration(d, d.args[1], header)) return false;
+        level.keep_alive.header_s = header.count() / 1000;
+      }
+    } else if (d.name == "keepalive_time") {
+      if (!args(d, 1, 1)) return false;
+      if (!duration(d, d.args[0], level.keep_alive.time)) return false;
+    } else if (d.name == "keepalive_disable") {
+      if (!args(d, 1, 3)) return false;
+      level.keep_alive.disable_msie6 = level.keep_alive.disable_safari = false;
+      for (const std::string& a : d.args) {
+        if (a == "msie6") {
+          level.keep_alive.disable_msie6 = true;
+        } else if (a == "safari") {
+          level.keep_alive.disable_safari = true;
+        } else if (a != "none") {
+          return fail(d, "invalid value \"" + a + "\"");
+        }
+      }
     } else if (d.name == "max_ranges") {
       if (!args(d, 1, 1)) return false;
       uint64_t n = 0;
       if (!number(d, d.args[0], 0, 1000000, n)) return false;
       level.files.max_ranges = static_cast<int>(n);
     } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
-               d.name == "error_page") {
+               d.name == "error_page" || d.name == "access_log") {
       // Taken by addHeaders / accessRules / errorPages for the whole level.
     } else {
       handled = false;
@@ -859,8 +981,11 @@ struct Loader {
     // root, index, allow/deny, add_header, ... in http are the servers' defaults, wherever they
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
+    for (const Directive& d : block_in) {
+      if (d.name == "log_format" && !logFormat(d)) return false;
+    }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
-        !errorPages(block_in, http_level)) {
+        !errorPages(block_in, http_level) || !accessLogs(block_in, http_level)) {
       return false;
     }
     for (const Directive& d : block_in) {
@@ -915,7 +1040,9 @@ struct Loader {
           n == "limit_req_zone" || n == "limit_conn_zone" || n == "limit_req" ||
           n == "limit_conn" || n == "limit_req_status" || n == "limit_conn_status" ||
           n == "limit_req_log_level" || n == "limit_conn_log_level" || n == "absolute_redirect" ||
-          n == "server_name_in_redirect" || n == "port_in_redirect") {
+          n == "server_name_in_redirect" || n == "port_in_redirect" || n == "keepalive_requests" ||
+          n == "keepalive_time" || n == "keepalive_disable" || n == "access_log" ||
+          n == "log_format") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -923,12 +1050,6 @@ struct Loader {
         if (!block(d)) return false;
         have_server = true;
         if (!server(d, c)) return false;
-      } else if (n == "access_log") {
-        if (!args(d, 1, 2)) return false;
-        if (d.args.size() == 2 && d.args[1] != "combined") {
-          return fail(d, "only the \"combined\" log format is supported");
-        }
-        c.access_log = d.args[0] == "off" ? "" : resolve(d.args[0]);
       } else if (n == "client_max_body_size") {
         uint64_t v = 0;
         if (!size(d, v)) return false;
@@ -948,7 +1069,10 @@ struct Loader {
       } else if (n == "client_body_timeout") {
         if (!duration(d, c.server.body_timeout)) return false;
       } else if (n == "keepalive_timeout") {
-        if (!duration(d, c.server.idle_timeout)) return false;
+        // Taken above for the locations; also what an answer without one waits.
+        if (http_level.keep_alive.timeout.count() > 0) {
+          c.server.idle_timeout = http_level.keep_alive.timeout;
+        }
       } else if (n == "send_timeout") {
         if (!duration(d, c.server.send_timeout)) return false;
       } else if (n == "surge_memcached") {
@@ -1058,6 +1182,8 @@ struct Loader {
         return false;
       }
     }
+    for (auto& [path, file] : log_files)
+      c.access_log_files.push_back(file);
     assignPorts(c);
     if (c.memcached.empty()) {
       bool snapshots =
@@ -1232,7 +1358,7 @@ struct Loader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !errorPages(block_in, level) || !limits(block_in, level)) {
+        !errorPages(block_in, level) || !limits(block_in, level) || !accessLogs(block_in, level)) {
       return false;
     }
     named_locations = &v.named;
@@ -1241,6 +1367,8 @@ struct Loader {
       if (!inheritable(d, level, handled)) return false;
     }
     v.access = level.access;
+    v.keep_alive = level.keep_alive;
+    v.access_logs = level.access_logs;
     if (c.servers.empty()) c.access = level.access;
     for (const Directive& d : block_in) {
       bool handled = false;
@@ -1352,7 +1480,7 @@ struct Loader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !errorPages(d.block, level) || !limits(d.block, level)) {
+        !errorPages(d.block, level) || !limits(d.block, level) || !accessLogs(d.block, level)) {
       return false;
     }
     bool explicit_root = false;
@@ -1548,6 +1676,7 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
     parsed.value().insert(parsed.value().begin(), globals.value().begin(), globals.value().end());
   }
   auto config = std::make_shared<EdgeConfig>();
+  config->server.announce_keep_alive = true;  // nginx says "Connection: keep-alive" on HTTP/1.1
   config->path = path;
   config->server.port = 8080;
   config->server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -28,23 +28,20 @@ bool EdgeServer::opsAuthorized(const http::Request& request) const {
 }
 
 bool EdgeServer::answerOps(Exchange& ex) {
-  http::Worker& worker = ex.worker;
   const http::Request& request = ex.request;
-  const http::ResponseSlot slot = ex.slot;
-  const auto start = ex.start;
   std::string_view path = request.path;
-  LogContext ctx{kOps, start, {}, {}, {}, {}};
+  LogContext ctx = context(ex, kOps);
   if (!opsAuthorized(request)) {
     http::Response r = jsonError(401, "unauthorized", "operators only: sign in with an admin key");
     r.headers += "WWW-Authenticate: Basic realm=\"surge ops\", charset=\"UTF-8\"\r\n";
-    answer(worker, slot, &request, ctx, std::move(r));
+    answer(ctx, std::move(r));
     return true;
   }
   if (path == "/ops/metrics/edge") {
     http::Response r;
     r.headers = "Content-Type: text/plain; version=0.0.4\r\nCache-Control: no-store\r\n";
     r.body = metrics_.render();
-    answer(worker, slot, &request, ctx, std::move(r));
+    answer(ctx, std::move(r));
     return true;
   }
   if (path == "/ops/peers") {
@@ -56,7 +53,7 @@ bool EdgeServer::answerOps(Exchange& ex) {
     body += "]}";
     http::Response r = http::Response::json(200, std::move(body));
     http::setCacheControl(r, "no-store");
-    answer(worker, slot, &request, ctx, std::move(r));
+    answer(ctx, std::move(r));
     return true;
   }
   if (path.substr(0, 18) == "/ops/metrics/peer/") {
@@ -64,38 +61,36 @@ bool EdgeServer::answerOps(Exchange& ex) {
     auto peer =
         std::find_if(peers_.begin(), peers_.end(), [&](const auto& p) { return p.first == name; });
     if (peer == peers_.end()) {
-      answer(worker, slot, &request, ctx, jsonError(404, "no_peer", "no such peer"));
+      answer(ctx, jsonError(404, "no_peer", "no such peer"));
       return true;
     }
-    fetchMetrics(*peer->second, worker, request, slot, start);
+    fetchMetrics(*peer->second, ex);
     return true;
   }
   if (path == "/ops/metrics/origin") {
     if (!config().have_origin) {
-      answer(worker, slot, &request, ctx, jsonError(404, "no_origin", "no origin here"));
+      answer(ctx, jsonError(404, "no_origin", "no origin here"));
       return true;
     }
     // Origin's /metrics through the same pool, cap and backoff as bookings.
-    fetchMetrics(*origin_, worker, request, slot, start);
+    fetchMetrics(*origin_, ex);
     return true;
   }
   return false;
 }
 
-void EdgeServer::fetchMetrics(OriginForwarder& from, http::Worker& worker,
-                              const http::Request& request, http::ResponseSlot slot,
-                              std::chrono::steady_clock::time_point start) {
+void EdgeServer::fetchMetrics(OriginForwarder& from, const Exchange& ex) {
   http::Request metrics_request;
   metrics_request.method = "GET";
   metrics_request.target = "/metrics";
   metrics_request.path = "/metrics";
-  LogContext async = copyContext(request, kOps, start);
+  LogContext async = asyncContext(ex, kOps);
   std::string id = nextRequestId();
   from.forward(
-      worker, metrics_request, request.remote_addr, id, 0,
-      [this, &worker, slot, async](http::Response r) {
+      ex.worker, metrics_request, ex.request.remote_addr, id, 0,
+      [this, async](http::Response r) {
         http::setCacheControl(r, "no-store");
-        answer(worker, slot, nullptr, async, std::move(r));
+        answer(async, std::move(r));
       },
       /*ops=*/true);
 }

@@ -79,7 +79,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
                                       "From request parsed to answer queued, by route",
                                       cache::latencyBuckets(), route);
   }
-  access_log_ = std::make_unique<AccessLog>(metrics_);
+  access_logs_ = std::make_unique<AccessLogs>(metrics_);
   cache::MemcachedOptions mc;
   mc.servers = config_->memcached;
   snapshots_ = std::make_unique<SnapshotCache>(mc, keyring, config_->snapshots, metrics_);
@@ -130,9 +130,8 @@ EdgeServer::~EdgeServer() {
 }
 
 cache::Result<cache::Done, std::string> EdgeServer::start() {
-  if (!config_->access_log.empty()) {
-    auto ok = access_log_->open(config_->access_log);
-    if (!ok) return ok;
+  if (auto failed = access_logs_->bind(config_->access_log_files); !failed.empty()) {
+    return cache::fail(failed.front());
   }
   if (!config_->memcached.empty()) {
     auto ok = snapshots_->start({std::string(cache::kCatalogSnapshot), "regions"});
@@ -205,14 +204,9 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     kept.push_back("surge_waiting_room and surge_queue_block change on restart only");
   }
   if (waiting_room_ && !queue_keyring.empty()) waiting_room_->setKeyring(std::move(queue_keyring));
-  if (next->access_log != now.access_log || !next->access_log.empty()) {
-    // Reopened even when unchanged: logrotate moved the file and sent SIGHUP.
-    if (next->access_log.empty()) {
-      access_log_->close();
-    } else if (auto ok = access_log_->open(next->access_log); !ok) {
-      kept.push_back(ok.error());
-    }
-  }
+  // Reopened even when unchanged: logrotate moved the files and sent SIGHUP.
+  for (std::string& failed : access_logs_->bind(next->access_log_files))
+    kept.push_back(std::move(failed));
   if (waiting_room_) waiting_room_->setStateKeyring(keyring);
   snapshots_->setKeyring(std::move(keyring));
   snapshots_->setOptions(next->snapshots);
@@ -235,14 +229,10 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
 }
 
 std::string EdgeServer::reopenLogs() {
-  std::string path;
-  {
-    std::lock_guard lock(config_mutex_);
-    path = config_->access_log;
-  }
-  if (path.empty()) return "";
-  auto ok = access_log_->open(path);
-  return ok ? "" : ok.error();
+  std::string out;
+  for (const std::string& failed : access_logs_->reopen())
+    out += (out.empty() ? "" : "; ") + failed;
+  return out;
 }
 
 void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
@@ -257,7 +247,7 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   if (waiting_room_) waiting_room_->stop();
 }
 
-const EdgeConfig& EdgeServer::config() const {
+const std::shared_ptr<const EdgeConfig>& EdgeServer::workerConfig() const {
   // Each worker keeps its own reference and refreshes it only when a reload bumped the
   // generation: no shared reference count is touched per request.
   thread_local const EdgeServer* owner = nullptr;
@@ -270,47 +260,47 @@ const EdgeConfig& EdgeServer::config() const {
     generation = g;
     owner = this;
   }
-  return *cached;
+  return cached;
 }
 
-EdgeServer::LogContext EdgeServer::copyContext(const http::Request& request, Route route,
-                                               Clock::time_point start) {
-  LogContext ctx{route, start, {}, {}, {}, {}};
-  // The copies are for the access log only: bookings and parked misses skip them when it is off.
-  if (!access_log_->enabled()) return ctx;
-  ctx.remote = std::string(request.remote_addr);
-  ctx.request_line = std::string(request.method) + " " + std::string(request.target) + " HTTP/1." +
-                     std::to_string(request.version_minor);
-  ctx.referer = std::string(request.header("Referer"));
-  ctx.user_agent = std::string(request.header("User-Agent"));
+EdgeServer::LogContext EdgeServer::context(const Exchange& ex, Route route) const {
+  LogContext ctx;
+  ctx.worker = &ex.worker;
+  ctx.slot = ex.slot;
+  ctx.route = route;
+  ctx.start = ex.start;
+  ctx.exchange = &ex;
+  // The answering location's keepalive_* and access_log (its server's before one is found).
+  const KeepAlive& keep_alive = ex.location ? ex.location->keep_alive : ex.server->keep_alive;
+  ctx.keep_alive = keepAliveVerdict(keep_alive, ex.request);
+  const auto& logs = ex.location ? ex.location->access_logs : ex.server->access_logs;
+  if (!logs.empty()) ctx.logs = &logs;
   return ctx;
 }
 
-void EdgeServer::answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
-                        const LogContext& ctx, http::Response response) {
+EdgeServer::LogContext EdgeServer::asyncContext(const Exchange& ex, Route route) const {
+  LogContext ctx = context(ex, route);
+  ctx.exchange = nullptr;
+  // The copy is for the access log only: bookings and parked misses skip it when there is none.
+  if (ctx.logs) ctx.held = std::make_shared<const HeldExchange>(workerConfig(), ex);
+  return ctx;
+}
+
+void EdgeServer::answer(const LogContext& ctx, http::Response response) {
   size_t i = 0;
   while (i < kStatusCount && kStatuses[i] != response.status)
     ++i;
   requests_[ctx.route][i]->add();
   latency_[ctx.route]->observe(std::chrono::duration<double>(Clock::now() - ctx.start).count());
-  if (access_log_->enabled()) {
-    uint64_t bytes = response.file           ? response.file_length
-                     : response.shared_owner ? response.shared_body.size()
-                                             : response.body.size();
-    if (request != nullptr) {
-      std::string line_req = std::string(request->method) + " " + std::string(request->target) +
-                             " HTTP/1." + std::to_string(request->version_minor);
-      if (request->method == "HEAD") bytes = 0;
-      access_log_->write(combinedLine(request->remote_addr, ::time(nullptr), line_req,
-                                      response.status, bytes, request->header("Referer"),
-                                      request->header("User-Agent")));
-    } else {
-      if (ctx.request_line.rfind("HEAD ", 0) == 0) bytes = 0;
-      access_log_->write(combinedLine(ctx.remote, ::time(nullptr), ctx.request_line,
-                                      response.status, bytes, ctx.referer, ctx.user_agent));
-    }
+  applyKeepAlive(ctx.keep_alive, response);
+  if (ctx.exchange && !ctx.exchange->preserved_headers.empty()) {
+    applyPreservedHeaders(ctx.exchange->preserved_headers, response);
   }
-  worker.respond(slot, std::move(response));
+  if (ctx.logs) {
+    const Exchange* ex = ctx.exchange ? ctx.exchange : ctx.held ? &ctx.held->ex : nullptr;
+    if (ex) writeAccessLogs(*ctx.logs, *ex, response, ctx.start);
+  }
+  ctx.worker->respond(ctx.slot, std::move(response));
 }
 
 void EdgeServer::handle(http::Worker& worker, const http::Request& request,
@@ -318,19 +308,25 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   auto start = Clock::now();
   std::string_view path = request.path;
   bool get_or_head = request.method == "GET" || request.method == "HEAD";
+  const EdgeConfig& cfg = config();
+  Exchange ex(worker, request, slot, start);
+  ex.server = &cfg.servers.front();
+  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
+    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
+  }
 
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    LogContext ctx{kOps, start, {}, {}, {}, {}};
+    LogContext ctx = context(ex, kOps);
     if (!config().statusAccess(path).allows(request.remote_addr)) {
-      return answer(worker, slot, &request, ctx, refusedByAccessRules());
+      return answer(ctx, refusedByAccessRules());
     }
     if (!get_or_head) {
       http::Response r = jsonError(405, "method_not_allowed", "use GET");
       r.headers += "Allow: GET, HEAD\r\n";
-      return answer(worker, slot, &request, ctx, std::move(r));
+      return answer(ctx, std::move(r));
     }
     if (path == "/healthz") {
-      return answer(worker, slot, &request, ctx, http::Response::json(200, "{\"status\":\"ok\"}"));
+      return answer(ctx, http::Response::json(200, "{\"status\":\"ok\"}"));
     }
     if (path == "/readyz") {
       const EdgeConfig& c = config();
@@ -344,28 +340,20 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
       std::string body = std::string("{\"ready\":") + (snapshots_ok ? "true" : "false") +
                          ",\"snapshots\":" + (snapshots_ok ? "true" : "false") +
                          ",\"origin\":" + (origin_ok ? "true" : "false") + "}";
-      return answer(worker, slot, &request, ctx,
-                    http::Response::json(snapshots_ok ? 200 : 503, body));
+      return answer(ctx, http::Response::json(snapshots_ok ? 200 : 503, body));
     }
     http::Response r;
     r.headers = "Content-Type: text/plain; version=0.0.4\r\n";
     r.body = metrics_.render();
-    return answer(worker, slot, &request, ctx, std::move(r));
+    return answer(ctx, std::move(r));
   }
 
-  const EdgeConfig& cfg = config();
-  Exchange ex(worker, request, slot, start);
-  ex.server = &cfg.servers.front();
-  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
-    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
-  }
   // Locations match the decoded path with "." and ".." resolved, as in nginx (which answers
   // 400 for a path that climbs above the root).
   if (auto uri = normalizePath(path)) {
     ex.uri = std::move(*uri);
   } else {
-    return answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
-                  http::htmlError(400));
+    return answer(context(ex, kOther), http::htmlError(400));
   }
   ex.args = std::string(request.query);
   route(ex);
@@ -374,11 +362,8 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
 void EdgeServer::route(Exchange& ex) {
   http::Worker& worker = ex.worker;
   const http::Request& request = ex.request;
-  const http::ResponseSlot slot = ex.slot;
-  const Clock::time_point start = ex.start;
   std::string_view path = request.path;
   const bool get_or_head = request.method == "GET" || request.method == "HEAD";
-  const LogContext other{kOther, start, {}, {}, {}, {}};
   const Location* loc = nullptr;
   // nginx's phases: the server's rewrite directives, the location lookup, the location's rewrite
   // directives, limit_req and limit_conn (once per request), access, content. An answer of the
@@ -388,7 +373,7 @@ void EdgeServer::route(Exchange& ex) {
   for (;;) {
     if (ex.redirects > 10) {
       // nginx: "rewrite or internal redirection cycle".
-      return answer(worker, slot, &request, other, http::htmlError(500));
+      return answer(context(ex, kOther), http::htmlError(500));
     }
     http::Response early;
     RewriteOutcome rewritten = RewriteOutcome::kContent;
@@ -403,7 +388,7 @@ void EdgeServer::route(Exchange& ex) {
         if (server_rewrites &&
             runRewrites(ex.server->rewrites, ex, early) == RewriteOutcome::kAnswer) {
           absolutizeLocation(RedirectStyle{}, ex, early);
-          return answer(worker, slot, &request, other, std::move(early));
+          return answer(context(ex, kOther), std::move(early));
         }
         server_rewrites = false;
         ex.auto_redirect = false;
@@ -412,9 +397,8 @@ void EdgeServer::route(Exchange& ex) {
       }
       ex.location = loc;
       if (loc == nullptr) {
-        if (ex.internal) return answer(worker, slot, &request, other, http::htmlError(404));
-        return answer(worker, slot, &request, other,
-                      jsonError(404, "not_found", "nothing is served here"));
+        if (ex.internal) return answer(context(ex, kOther), http::htmlError(404));
+        return answer(context(ex, kOther), jsonError(404, "not_found", "nothing is served here"));
       }
       rewritten = runRewrites(loc->rewrites, ex, early);
       if (rewritten == RewriteOutcome::kRelocate) {
@@ -429,7 +413,7 @@ void EdgeServer::route(Exchange& ex) {
         rewritten = RewriteOutcome::kAnswer;
         early = http::htmlError(*refused);
       } else if (!loc->access.allows(request.remote_addr)) {
-        return answer(worker, slot, &request, other, refusedByAccessRules());
+        return answer(context(ex, kOther), refusedByAccessRules());
       } else if (loc->ops && answerOps(ex)) {
         return;
       }
@@ -458,54 +442,52 @@ void EdgeServer::route(Exchange& ex) {
     absolutizeLocation(loc->redirect, ex, r);
     // StaticFiles applies a file location's add_header itself; here the rest.
     if (own_answer && !ex.auto_redirect) applyLocationHeaders(*loc, ex, r);
-    return answer(worker, slot, &request, LogContext{route, start, {}, {}, {}, {}}, std::move(r));
+    return answer(context(ex, route), std::move(r));
   }
   switch (loc->kind) {
     case Location::Kind::kStatic:  // answered in the loop above
     case Location::Kind::kSnapshots: {
-      LogContext ctx{kSnapshot, start, {}, {}, {}, {}};
+      LogContext ctx = context(ex, kSnapshot);
       if (!get_or_head) {
         http::Response r = jsonError(405, "method_not_allowed", "snapshots: GET or HEAD");
         r.headers += "Allow: GET, HEAD\r\n";
-        return answer(worker, slot, &request, ctx, std::move(r));
+        return answer(ctx, std::move(r));
       }
       std::string name = snapshotNameForPath(path);
       if (name.empty()) {
-        return answer(worker, slot, &request, ctx, jsonError(404, "not_found", "no such snapshot"));
+        return answer(ctx, jsonError(404, "not_found", "no such snapshot"));
       }
-      return serveSnapshot(worker, request, slot, name, ctx);
+      return serveSnapshot(ex, name, ctx);
     }
     case Location::Kind::kQueue: {
-      LogContext ctx{kQueue, start, {}, {}, {}, {}};
+      LogContext ctx = context(ex, kQueue);
       if (!waiting_room_) break;
       if (path == "/api/v1/queue/tickets/current") {
         if (!get_or_head) {
           http::Response r = jsonError(405, "method_not_allowed", "use GET");
           r.headers += "Allow: GET, HEAD\r\n";
-          return answer(worker, slot, &request, ctx, std::move(r));
+          return answer(ctx, std::move(r));
         }
-        return answer(worker, slot, &request, ctx, waiting_room_->current(request));
+        return answer(ctx, waiting_room_->current(request));
       }
       if (path == "/api/v1/queue/tickets") {
         if (request.method != "POST") {
           http::Response r = jsonError(405, "method_not_allowed", "use POST");
           r.headers += "Allow: POST\r\n";
-          return answer(worker, slot, &request, ctx, std::move(r));
+          return answer(ctx, std::move(r));
         }
-        LogContext async = copyContext(request, kQueue, start);
-        return waiting_room_->issue(worker, request,
-                                    [this, &worker, slot, async, hold = ex.hold](http::Response r) {
-                                      answer(worker, slot, nullptr, async, std::move(r));
-                                    });
+        LogContext async = asyncContext(ex, kQueue);
+        return waiting_room_->issue(
+            worker, request,
+            [this, async, hold = ex.hold](http::Response r) { answer(async, std::move(r)); });
       }
-      return answer(worker, slot, &request, ctx,
-                    jsonError(404, "not_found", "no such queue resource"));
+      return answer(ctx, jsonError(404, "not_found", "no such queue resource"));
     }
     case Location::Kind::kProxy: {
       if (path == "/api/v1/bookings/lookup") {
         // Guessing at booking codes: limited per client here, per person at origin.
         if (int64_t wait = lookups_.attempt(request.remote_addr); wait > 0) {
-          return answer(worker, slot, &request, LogContext{kBooking, start, {}, {}, {}, {}},
+          return answer(context(ex, kBooking),
                         jsonError(429, "too_many_attempts",
                                   "too many lookups from this address; try again later", wait));
         }
@@ -514,12 +496,16 @@ void EdgeServer::route(Exchange& ex) {
       if (waiting_room_ && request.method == "POST") {
         WaitingRoom::Gate gate = waiting_room_->check(request);
         if (!gate.ok) {
-          return answer(worker, slot, &request, LogContext{kBooking, start, {}, {}, {}, {}},
-                        waiting_room_->refuse(gate));
+          return answer(context(ex, kBooking), waiting_room_->refuse(gate));
         }
         ticket_number = gate.number;
       }
-      LogContext ctx = copyContext(request, kBooking, start);
+      // The exchange's copy: an X-Accel-Redirect in origin's answer is routed on from it (and it
+      // holds limit_conn's places until the answer).
+      auto held = std::make_shared<HeldExchange>(workerConfig(), ex);
+      LogContext ctx = context(ex, kBooking);
+      ctx.exchange = nullptr;
+      if (ctx.logs) ctx.held = held;
       std::string id(request.header("X-Request-Id"));
       if (id.empty() || id.size() > 128) id = nextRequestId();
       // add_header: its values taken now (the request is gone when origin answers).
@@ -539,23 +525,24 @@ void EdgeServer::route(Exchange& ex) {
         rewritten.path = std::string_view(target).substr(0, target.find('?'));
         to_send = &rewritten;
       }
-      origin_->forward(
-          worker, *to_send, request.remote_addr, id, ticket_number,
-          [this, &worker, slot, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
-           hold = ex.hold](http::Response r) {  // limit_conn's places until here
-            // Origin echoes it, in whatever case a proxy between left it.
-            http::setHeader(r, "X-Request-Id", id);
-            if (!add_headers.empty()) applyAddHeaders(add_headers, r);
-            answer(worker, slot, nullptr, ctx, std::move(r));
-          });
+      origin_->forward(worker, *to_send, request.remote_addr, id, ticket_number,
+                       [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
+                        held](http::Response r) {
+                         if (auto xar = accelRedirect(r)) {
+                           return followAccelRedirect(*held, std::move(*xar), r, ctx);
+                         }
+                         // Origin echoes it, in whatever case a proxy between left it.
+                         http::setHeader(r, "X-Request-Id", id);
+                         if (!add_headers.empty()) applyAddHeaders(add_headers, r);
+                         answer(ctx, std::move(r));
+                       });
       return;
     }
     case Location::Kind::kStatus:  // /healthz, /readyz and /metrics are answered above
     case Location::Kind::kNotFound:
       break;
   }
-  answer(worker, slot, &request, LogContext{kOther, start, {}, {}, {}, {}},
-         jsonError(404, "not_found", "nothing is served here"));
+  answer(context(ex, kOther), jsonError(404, "not_found", "nothing is served here"));
 }
 
 namespace {
@@ -563,16 +550,8 @@ namespace {
 // A request limit_req holds back: its own copy of the request (the connection's buffer moves on),
 // its exchange, and the configuration its location belongs to.
 struct DelayedExchange {
-  DelayedExchange(std::shared_ptr<const EdgeConfig> c, const Exchange& from)
-      : config(std::move(c)),
-        owned(from.request),
-        ex(from.worker, owned.request(), from.slot, from.start) {
-    static_cast<ExchangeState&>(ex) = from;
-  }
-  std::shared_ptr<const EdgeConfig> config;
-  http::OwnedRequest owned;
-  Exchange ex;
-  EdgeServer* server = nullptr;
+  EdgeServer* server;
+  HeldExchange held;
 };
 
 }  // namespace
@@ -591,15 +570,14 @@ std::optional<int> EdgeServer::applyLimits(Exchange& ex, const Location& loc) {
     if (wait.count() > 0) {
       // Held on this worker's loop until it conforms, then routed on from limit_conn.
       ex.resume = &loc;
-      auto* delayed = new DelayedExchange(configRef(), ex);
-      delayed->server = this;
+      auto* delayed = new DelayedExchange{this, HeldExchange(workerConfig(), ex)};
       timeval tv{static_cast<time_t>(wait.count() / 1000),
                  static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
       event_base_once(
           ex.worker.base(), -1, EV_TIMEOUT,
           [](evutil_socket_t, short, void* arg) {
             std::unique_ptr<DelayedExchange> d(static_cast<DelayedExchange*>(arg));
-            d->server->route(d->ex);
+            d->server->route(d->held.ex);
           },
           delayed, &tv);
       return 0;
@@ -619,11 +597,6 @@ std::optional<int> EdgeServer::applyLimits(Exchange& ex, const Location& loc) {
     }
   }
   return std::nullopt;
-}
-
-std::shared_ptr<const EdgeConfig> EdgeServer::configRef() const {
-  std::lock_guard lock(config_mutex_);
-  return config_;
 }
 
 std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& loc,
@@ -663,39 +636,54 @@ void EdgeServer::enterRedirect(Exchange& ex, const std::string& target) {
   ex.uri = normalized ? *normalized : uri;
 }
 
-void EdgeServer::serveSnapshot(http::Worker& worker, const http::Request& request,
-                               http::ResponseSlot slot, const std::string& name,
-                               const LogContext& ctx) {
+void EdgeServer::followAccelRedirect(HeldExchange& held, AccelRedirect xar,
+                                     const http::Response& from, const LogContext& ctx) {
+  if (xar.unsafe) return answer(ctx, http::htmlError(404));  // nginx: "unsafe URI"
+  Exchange& ex = held.ex;
+  ex.upstream_headers = from.headers;
+  ex.preserved_headers = std::move(xar.preserved);
+  ex.as_get = true;
+  ++ex.redirects;
+  ex.internal = true;
+  if (xar.named) {
+    ex.named = std::move(xar.uri);
+  } else {
+    ex.uri = std::move(xar.uri);
+    ex.args = std::move(xar.args);
+  }
+  route(ex);
+}
+
+void EdgeServer::serveSnapshot(const Exchange& ex, const std::string& name, const LogContext& ctx) {
+  const http::Request& request = ex.request;
   if (auto found = snapshots_->get(name)) {
     return answer(
-        worker, slot, &request, ctx,
-        snapshotResponse(*found, request.method == "HEAD", request.header("Accept-Encoding"),
-                         request.header("If-None-Match")));
+        ctx, snapshotResponse(*found, request.method == "HEAD", request.header("Accept-Encoding"),
+                              request.header("If-None-Match")));
   }
   // Not in origin's catalog: a 404 now, without asking memcached (junk ids cost nothing).
   if (snapshots_->known(name) == SnapshotCache::Known::kNo) {
-    return answer(worker, slot, &request, ctx, notFoundAnswer(name));
+    return answer(ctx, notFoundAnswer(name));
   }
   // Miss: park until the refresher has fetched it (coalesced with other misses for the name).
-  LogContext async = copyContext(request, kSnapshot, ctx.start);
+  LogContext async = asyncContext(ex, kSnapshot);
   bool head = request.method == "HEAD";
   std::string accept(request.header("Accept-Encoding"));
   std::string inm(request.header("If-None-Match"));
   bool parked = snapshots_->waitFor(
-      name, worker,
-      [this, &worker, slot, async = std::move(async), head, accept = std::move(accept),
+      name, ex.worker,
+      [this, async = std::move(async), head, accept = std::move(accept),
        inm = std::move(inm)](std::optional<SnapshotLookup> found) {
         if (!found) {
           // Known (or not yet decidable) and not in memcached: a gap origin is told about.
-          return answer(worker, slot, nullptr, async,
+          return answer(async,
                         jsonError(503, "snapshot_unavailable",
                                   "the snapshot cannot be read right now; retry shortly", 1));
         }
-        answer(worker, slot, nullptr, async, snapshotResponse(*found, head, accept, inm));
+        answer(async, snapshotResponse(*found, head, accept, inm));
       });
   if (!parked) {
-    answer(worker, slot, &request, ctx,
-           jsonError(503, "overloaded", "too many requests are waiting; retry", 1));
+    answer(ctx, jsonError(503, "overloaded", "too many requests are waiting; retry", 1));
   }
 }
 

@@ -19,7 +19,7 @@ StaticHandler::StaticHandler(int workers) {
 
 Step StaticHandler::handle(Exchange& ex, const Location& loc) {
   const http::Request& request = ex.request;
-  if (request.method != "GET" && request.method != "HEAD" && !ex.in_error_page) {
+  if (request.method != "GET" && request.method != "HEAD" && !ex.in_error_page && !ex.as_get) {
     http::Response r = http::jsonError(405, "method_not_allowed", "static content: GET or HEAD");
     r.headers += "Allow: GET, HEAD\r\n";
     return Step::answer(std::move(r));

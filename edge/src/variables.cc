@@ -2,11 +2,16 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
 
 #include "surge/edge/location.h"
+#include "surge/http/basic_auth.h"
 
 namespace surge::edge {
 namespace {
@@ -35,6 +40,28 @@ std::string_view headerNamed(const http::Request& request, std::string_view suff
       same = a == b || (h.name[i] == '_' && suffix[i] == '_');
     }
     if (same) return h.value;
+  }
+  return {};
+}
+
+// "$upstream_http_x_accel_redirect": the first line of that name in `lines` ("Name: value\r\n"
+// each; '_' stands for '-', any case).
+std::string headerLine(std::string_view lines, std::string_view suffix) {
+  while (!lines.empty()) {
+    size_t eol = lines.find("\r\n");
+    std::string_view line = lines.substr(0, eol);
+    size_t colon = line.find(':');
+    if (colon == suffix.size()) {
+      bool same = true;
+      for (size_t i = 0; i < colon && same; ++i) {
+        char a = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+        char b = suffix[i] == '_' ? '-' : static_cast<char>(std::tolower(suffix[i]));
+        same = a == b;
+      }
+      if (same) return std::string(http::trimOws(line.substr(colon + 1)));
+    }
+    if (eol == std::string_view::npos) break;
+    lines.remove_prefix(eol + 2);
   }
   return {};
 }
@@ -77,7 +104,8 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "uri", "document_uri", "args", "query_string", "is_args", "request_uri", "host",
       "server_name", "server_port", "remote_addr", "request_method", "scheme", "server_protocol",
       "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
-      "document_root", "binary_remote_addr", "request_filename"};
+      "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
+      "time_iso8601", "msec", "connection_requests", "connection_time"};
   // clang-format on
   return names;
 }
@@ -137,7 +165,7 @@ cache::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view 
 
 bool ComplexValue::builtin(std::string_view name) {
   if (builtinNames().count(name)) return true;
-  for (std::string_view family : {"http_", "arg_", "cookie_"}) {
+  for (std::string_view family : {"http_", "arg_", "cookie_", "upstream_http_"}) {
     if (name.size() > family.size() && name.starts_with(family)) return true;
   }
   return false;
@@ -188,7 +216,9 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "server_name") return ex.server ? ex.server->first_name : "";
   if (name == "server_port") return std::to_string(r.local_port);
   if (name == "remote_addr" || name == "binary_remote_addr") return std::string(r.remote_addr);
-  if (name == "request_method") return std::string(r.method);
+  if (name == "request_method") {
+    return ex.as_get && r.method != "HEAD" ? std::string("GET") : std::string(r.method);
+  }
   if (name == "scheme") return r.tls ? "https" : "http";
   if (name == "https") return r.tls ? "on" : "";
   if (name == "server_protocol") return "HTTP/1." + std::to_string(r.version_minor);
@@ -216,7 +246,48 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "document_root") {
     return ex.location != nullptr ? ex.location->files.root : std::string();
   }
+  if (name == "remote_user") {
+    auto credentials = http::basicCredentials(r.header("Authorization"));
+    return credentials ? credentials->user : std::string();
+  }
+  if (name == "time_local" || name == "time_iso8601") {
+    time_t now = ::time(nullptr);
+    tm local;
+    localtime_r(&now, &local);
+    char buf[64];
+    size_t n =
+        strftime(buf, sizeof buf,
+                 name == "time_local" ? "%d/%b/%Y:%H:%M:%S %z" : "%Y-%m-%dT%H:%M:%S%z", &local);
+    std::string out(buf, n);
+    // ISO 8601 writes the offset as +hh:mm.
+    if (name == "time_iso8601" && out.size() >= 5) out.insert(out.size() - 2, ":");
+    return out;
+  }
+  if (name == "msec") {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                  static_cast<long long>(ms % 1000));
+    return buf;
+  }
+  if (name == "connection_requests") return std::to_string(r.connection_requests);
+  if (name == "connection_time") {
+    // Seconds with milliseconds since the connection was accepted ("0.000" before it).
+    long long ms = r.connection_requests == 0
+                       ? 0
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - r.connection_start)
+                             .count();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld.%03lld", ms / 1000, ms % 1000);
+    return buf;
+  }
   if (name.starts_with("http_")) return std::string(headerNamed(r, name.substr(5)));
+  if (name.starts_with("upstream_http_")) {
+    return headerLine(ex.upstream_headers, name.substr(14));
+  }
   if (name.starts_with("arg_")) return std::string(argNamed(ex.args, name.substr(4)));
   if (name.starts_with("cookie_")) return std::string(cookieNamed(r, name.substr(7)));
   return {};

@@ -28,6 +28,8 @@ OwnedRequest::OwnedRequest(const Request& r) {
   request_.remote_addr = keep(r.remote_addr);
   request_.local_port = r.local_port;
   request_.tls = r.tls;
+  request_.connection_requests = r.connection_requests;
+  request_.connection_start = r.connection_start;
 }
 
 }  // namespace surge::http

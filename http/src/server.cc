@@ -352,6 +352,8 @@ class Worker::Impl {
     bool tls_write_wants_read = false;  // SSL_write needs the peer's bytes first
     Clock::time_point activity;         // last byte read or written
     Clock::time_point request_start;    // first byte of the request being read
+    Clock::time_point accepted;
+    std::chrono::milliseconds idle_timeout{-1};  // after the last answer (negative: options')
     // Answers not yet written, in order: header bytes, then the body view (kept alive by owner).
     struct Pending {
       std::string head;
@@ -417,7 +419,7 @@ class Worker::Impl {
     c->ssl = ssl;
     c->peer = peer;
     c->local_port = local_port;
-    c->activity = c->request_start = Clock::now();
+    c->activity = c->request_start = c->accepted = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
     c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
     event_add(c->read_ev, nullptr);
@@ -731,10 +733,11 @@ class Worker::Impl {
     }
     if (close_conn) {
       p.head += "Connection: close\r\n";
-    } else if (c.http10) {
+    } else if (c.http10 || options_.announce_keep_alive) {
       // HTTP/1.0 closes unless told otherwise: the keep-alive it asked for is confirmed.
       p.head += "Connection: keep-alive\r\n";
     }
+    c.idle_timeout = r.idle_timeout;
     p.head += r.headers;
     p.head += "\r\n";
     if (!c.head_method && !no_body) {
@@ -811,6 +814,8 @@ class Worker::Impl {
       request_.remote_addr = c.peer;
       request_.local_port = c.local_port;
       request_.tls = c.ssl != nullptr;
+      request_.connection_requests = c.sequence + 1;
+      request_.connection_start = c.accepted;
       ResponseSlot slot{c.id, ++c.sequence};
       uint64_t id = c.id;
       c.dispatching = true;
@@ -851,7 +856,9 @@ class Worker::Impl {
       // client_header_timeout: connecting and staying silent must not hold a slot for a minute.
       bool fresh = c->sequence == 0;
       if (!partial) {
-        auto limit = fresh ? self->options_.head_timeout : self->options_.idle_timeout;
+        auto limit = fresh                          ? self->options_.head_timeout
+                     : c->idle_timeout.count() >= 0 ? c->idle_timeout
+                                                    : self->options_.idle_timeout;
         if (now - c->activity > limit) expired.push_back(id);
       } else if (now - c->request_start >
                  (c->head_complete ? self->options_.body_timeout : self->options_.head_timeout)) {

@@ -124,7 +124,10 @@ TEST_F(EdgeConfigTest, FullConfig) {
   EXPECT_EQ(c->server.idle_timeout, std::chrono::milliseconds(75000));
   EXPECT_EQ(c->server.send_timeout, std::chrono::milliseconds(9000));
 
-  EXPECT_EQ(c->access_log, d + "/logs/access.log");
+  ASSERT_EQ(c->access_log_files.size(), 1u);
+  EXPECT_EQ(c->access_log_files[0]->path, d + "/logs/access.log");
+  ASSERT_EQ(c->servers[0].access_logs.size(), 1u);
+  EXPECT_EQ(c->servers[0].access_logs[0].format->name(), "combined");
   EXPECT_EQ(c->memcached, (std::vector<std::string>{"127.0.0.1:11211", "10.0.0.2:11211"}));
   EXPECT_EQ(c->snapshot_keys, d + "/keys/snapshot-keys.conf");
   EXPECT_EQ(c->snapshots.refresh_interval, std::chrono::milliseconds(500));
@@ -381,7 +384,7 @@ TEST_F(EdgeConfigTest, MinimalConfigUsesDefaults) {
   EXPECT_EQ(c->server.host, "127.0.0.1");
   EXPECT_GE(c->server.workers, 1);
   EXPECT_EQ(c->server.limits.max_body, 16u * 1024);
-  EXPECT_EQ(c->access_log, "");
+  EXPECT_TRUE(c->access_log_files.empty());
   EXPECT_FALSE(c->have_origin);
   ASSERT_EQ(c->servers.size(), 1u);
   ASSERT_EQ(c->servers[0].locations.size(), 1u);  // the implicit "/" from <prefix>/html
@@ -513,7 +516,15 @@ TEST_F(EdgeConfigTest, BadValues) {
   EXPECT_EQ(loadError("http {\n  sendfile off;\n  server { }\n}\n"),
             at(2, "surge always uses \"sendfile on\""));
   EXPECT_EQ(loadError("http {\n  access_log /x main;\n  server { }\n}\n"),
-            at(2, "only the \"combined\" log format is supported"));
+            at(2, "unknown log format \"main\""));
+  EXPECT_EQ(loadError("http {\n  log_format m $status;\n  log_format m $uri;\n  server { }\n}\n"),
+            at(3, "duplicate \"log_format\" name \"m\""));
+  EXPECT_EQ(loadError("http {\n  log_format m $nope;\n  server { }\n}\n"),
+            at(2, "unknown \"nope\" variable"));
+  EXPECT_EQ(loadError("http {\n  access_log /x combined gzip;\n  server { }\n}\n"),
+            at(2, "compressed access logs are not supported"));
+  EXPECT_EQ(loadError("http {\n  keepalive_disable opera;\n  server { }\n}\n"),
+            at(2, "invalid value \"opera\""));
   EXPECT_EQ(loadError("http {\n  keepalive_timeout;\n  server { }\n}\n"),
             at(2, "invalid number of arguments in \"keepalive_timeout\" directive"));
   EXPECT_EQ(loadError("http {\n  surge_stale_if_error 500ms;\n  server { }\n}\n"),

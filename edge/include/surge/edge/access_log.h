@@ -1,24 +1,29 @@
-// The access log, in nginx's "combined" format. Workers append a line to a buffer under a short
-// lock and never write to the file: a writer thread flushes the buffer every 100 ms. When the disk
-// cannot keep up, lines beyond the buffer bound are dropped and counted, not waited for.
+// Access log files. Workers append a line to a file's buffer under a short lock and never write to
+// the file: a writer thread per file flushes its buffer every 100 ms. When the disk cannot keep
+// up, lines beyond the buffer bound are dropped and counted, not waited for. What a line holds is
+// log_format.h's.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "surge/cache/metrics.h"
 #include "surge/cache/result.h"
 
 namespace surge::edge {
 
+struct AccessLogFile;
+
 class AccessLog {
  public:
-  AccessLog(cache::MetricsRegistry& metrics);
+  explicit AccessLog(cache::Counter& dropped);
   ~AccessLog();
   // Opens (or reopens, after logrotate moved the file: SIGHUP) `path` for appending.
   cache::Result<cache::Done, std::string> open(const std::string& path);
@@ -41,10 +46,22 @@ class AccessLog {
   cache::Counter& dropped_;
 };
 
-// $remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer"
-// "$http_user_agent", with nginx's escaping of quotes, backslashes and control bytes (\xHH).
-std::string combinedLine(std::string_view remote_addr, time_t when, std::string_view request_line,
-                         int status, uint64_t body_bytes, std::string_view referer,
-                         std::string_view user_agent);
+// Every file the configuration's access_log directives name, each with its writer, kept for the
+// server's life (a worker may still hold a file a reload dropped: it is closed, not freed).
+class AccessLogs {
+ public:
+  explicit AccessLogs(cache::MetricsRegistry& metrics);
+  // Opens each of `files` (again, when already open: logrotate moved it and sent SIGHUP), binds
+  // it to its writer and closes the writers no file names any more. Returns what failed.
+  std::vector<std::string> bind(const std::vector<std::shared_ptr<AccessLogFile>>& files);
+  // SIGUSR1: every open file opened again by its name. Returns what failed.
+  std::vector<std::string> reopen();
+
+ private:
+  std::mutex mutex_;  // start, reload and signals; never a worker
+  cache::Counter& dropped_;
+  std::map<std::string, std::unique_ptr<AccessLog>> writers_;
+  std::vector<std::string> open_;  // the paths the current configuration names
+};
 
 }  // namespace surge::edge

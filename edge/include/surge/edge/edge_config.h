@@ -39,7 +39,9 @@ struct EdgeConfig {
   std::string snapshot_keys;           // keyring file
 
   // Reloadable.
-  std::string access_log;  // "" when off
+  // Every file an access_log names (the locations' rules point at them), bound to a writer by
+  // EdgeServer at start and reload.
+  std::vector<std::shared_ptr<AccessLogFile>> access_log_files;
   SnapshotCache::Options snapshots;
   std::chrono::seconds stale_while_revalidate{10};
   OriginOptions origin;

@@ -12,8 +12,11 @@
 
 #include "surge/cache/keyring.h"
 #include "surge/cache/metrics.h"
+#include "surge/edge/accel_redirect.h"
 #include "surge/edge/access_log.h"
 #include "surge/edge/edge_config.h"
+#include "surge/edge/keep_alive.h"
+#include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
@@ -51,19 +54,29 @@ class EdgeServer : public http::Handler {
 
  private:
   enum Route { kStatic, kSnapshot, kBooking, kQueue, kOps, kOther, kRoutes };
+  // Where an answer goes, what it is counted as, what it does with its connection
+  // (keepalive_*) and which access logs it is written to. context() makes one while the request
+  // is being handled, asyncContext() one for an answer given after it.
   struct LogContext {
-    Route route;
+    http::Worker* worker = nullptr;
+    http::ResponseSlot slot;
+    Route route = kOther;
     std::chrono::steady_clock::time_point start;
-    std::string remote, request_line, referer, user_agent;  // copied only for async answers
+    KeepAliveVerdict keep_alive;
+    const Exchange* exchange = nullptr;                // during the request
+    const std::vector<AccessLogRule>* logs = nullptr;  // nullptr: none
+    // Later, with logs to write: the exchange's copy, whose configuration keeps `logs` valid.
+    std::shared_ptr<const HeldExchange> held;
   };
 
   // The worker's current configuration: valid until this worker next calls config() after a
   // reload (it holds its own reference).
-  const EdgeConfig& config() const;
-  // The current configuration, held (for what outlives this call: a delayed request).
-  std::shared_ptr<const EdgeConfig> configRef() const;
-  void answer(http::Worker& worker, http::ResponseSlot slot, const http::Request* request,
-              const LogContext& ctx, http::Response response);
+  const EdgeConfig& config() const { return *workerConfig(); }
+  // The same, held (for what outlives this call: a delayed request, a logged later answer).
+  const std::shared_ptr<const EdgeConfig>& workerConfig() const;
+  LogContext context(const Exchange& exchange, Route route) const;
+  LogContext asyncContext(const Exchange& exchange, Route route) const;
+  void answer(const LogContext& ctx, http::Response response);
   // Finds the location for the exchange and runs it, again after each internal redirect.
   void route(Exchange& exchange);
   // error_page: the URI or @name the answer `r` of `location` becomes (an internal redirect), or
@@ -76,20 +89,20 @@ class EdgeServer : public http::Handler {
   // limit_req and limit_conn for `location` (once per request): nullopt to go on; 0 when the
   // request was delayed (it comes back through route() later); else the status to refuse with.
   std::optional<int> applyLimits(Exchange& exchange, const Location& location);
+  // X-Accel-Redirect in origin's answer `from` to the request `held` copies: routed on from there
+  // (answered with `ctx` when unsafe).
+  void followAccelRedirect(HeldExchange& held, AccelRedirect redirect, const http::Response& from,
+                           const LogContext& ctx);
   // An internal redirect to "/uri?args" or "@name".
   void enterRedirect(Exchange& exchange, const std::string& target);
   // Another server's /metrics (origin's, a peer edge's), for the dashboard.
-  void fetchMetrics(OriginForwarder& from, http::Worker& worker, const http::Request& request,
-                    http::ResponseSlot slot, std::chrono::steady_clock::time_point start);
-  void serveSnapshot(http::Worker& worker, const http::Request& request, http::ResponseSlot slot,
-                     const std::string& name, const LogContext& ctx);
+  void fetchMetrics(OriginForwarder& from, const Exchange& exchange);
+  void serveSnapshot(const Exchange& exchange, const std::string& name, const LogContext& ctx);
   // 404 for a snapshot name origin does not publish (its catalog, or a tombstone).
   http::Response notFoundAnswer(const std::string& name) const;
   http::Response snapshotResponse(const SnapshotLookup& found, bool head,
                                   std::string_view accept_encoding,
                                   std::string_view if_none_match) const;
-  LogContext copyContext(const http::Request& request, Route route,
-                         std::chrono::steady_clock::time_point start);
   // Refresher thread: tells origin which known snapshots memcached did not have (gap_report.h),
   // through the origin pool of worker 0.
   void reportGaps(cache::SignedGapReport report);
@@ -100,7 +113,7 @@ class EdgeServer : public http::Handler {
   mutable std::mutex config_mutex_;
   std::shared_ptr<const EdgeConfig> config_;
   std::atomic<uint64_t> config_generation_{1};
-  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<AccessLogs> access_logs_;
   std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<OriginForwarder> origin_;
   std::unique_ptr<WaitingRoom> waiting_room_;  // when the config turns it on

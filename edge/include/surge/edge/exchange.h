@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "surge/http/owned_request.h"
 #include "surge/http/request_parser.h"
 #include "surge/http/server.h"
 #include "surge/nginx_compat/regex.h"
@@ -45,6 +46,11 @@ struct ExchangeState {
   // limit_conn's places this request holds: released when the answer is gone (the last copy of
   // this pointer, which async answers carry).
   std::shared_ptr<void> hold;
+  // X-Accel-Redirect (accel_redirect.h): the origin's header lines ($upstream_http_NAME), those
+  // the final answer keeps, and the method it is served as (GET, unless HEAD).
+  std::string upstream_headers;
+  std::string preserved_headers;
+  bool as_get = false;
 };
 
 struct Exchange : ExchangeState {
@@ -73,6 +79,24 @@ struct Exchange : ExchangeState {
     }
     variables.emplace_back(std::string(name), std::move(value));
   }
+};
+
+struct EdgeConfig;
+
+// An exchange that outlives the connection's input buffer: its own copy of the request, its
+// state, and the configuration its server and location belong to (a reload may replace the
+// current one meanwhile). For a request limit_req delays, and an answer given later that is
+// logged.
+struct HeldExchange {
+  HeldExchange(std::shared_ptr<const EdgeConfig> c, const Exchange& from)
+      : config(std::move(c)),
+        owned(from.request),
+        ex(from.worker, owned.request(), from.slot, from.start) {
+    static_cast<ExchangeState&>(ex) = from;
+  }
+  std::shared_ptr<const EdgeConfig> config;
+  http::OwnedRequest owned;
+  Exchange ex;
 };
 
 // What a handler did with an exchange: an answer, or an internal redirect to a URI ("/path?args")

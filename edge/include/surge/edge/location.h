@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "surge/edge/exchange.h"
+#include "surge/edge/keep_alive.h"
+#include "surge/edge/log_format.h"
 #include "surge/edge/request_limits.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/variables.h"
@@ -122,6 +124,8 @@ struct LocationSettings {
   // `expires $variable` (`modified` with it): evaluated per answer (text() empty: none).
   ComplexValue expires_var;
   bool expires_var_modified = false;
+  KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
+  std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
 };
 
 struct Location : LocationSettings {
@@ -168,6 +172,8 @@ struct VirtualServer {
   std::vector<RewriteStep> rewrites;  // the server's own rewrite directives (before lookup)
   std::string where;                  // file:line of `server`
   http::AccessRules access;
+  KeepAlive keep_alive;                    // for what no location answers
+  std::vector<AccessLogRule> access_logs;  // likewise
 
   // nginx's location lookup for `uri` (the decoded, normalized path): the location, or nullptr.
   // Regex captures of the match go into `exchange` (captures and named variables).

@@ -32,12 +32,14 @@ class ComplexValue {
   // Is `name` one of nginx's variables surge knows without a declaration?
   static bool builtin(std::string_view name);
 
- private:
   struct Part {
     bool variable = false;
     std::string text;  // the literal, or the variable's name
     int capture = -1;  // $1..$9
   };
+  const std::vector<Part>& parts() const { return parts_; }
+
+ private:
   std::vector<Part> parts_;
   std::string text_;  // the source text
 };

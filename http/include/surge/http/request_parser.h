@@ -10,6 +10,7 @@
 // absolute form of a target (3.2.2: its authority replaces Host, see Request::host).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +39,10 @@ struct Request {
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)
   int local_port = 0;            // the port the connection came in on (set by the server)
   bool tls = false;              // it came over TLS (set by the server)
+  // This request's number on its connection (1 for the first) and when the connection was
+  // accepted, set by the server: nginx's $connection_requests, $connection_time, keepalive_time.
+  uint64_t connection_requests = 0;
+  std::chrono::steady_clock::time_point connection_start;
 
   // Case-insensitive; the first one when repeated; empty when absent.
   std::string_view header(std::string_view name) const;

@@ -54,6 +54,9 @@ struct Response {
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
   bool close = false;  // close the connection after this answer
+  // How long the connection may then wait for its next request (nginx's keepalive_timeout of the
+  // answering location); negative: ServerOptions::idle_timeout.
+  std::chrono::milliseconds idle_timeout{-1};
   // For HEAD answers relayed from elsewhere: the Content-Length the GET would have (the body is
   // empty here).
   std::optional<uint64_t> content_length_override;
@@ -103,6 +106,8 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive without a request
   std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
+  // Say "Connection: keep-alive" on HTTP/1.1 answers too, as nginx does (HTTP/1.0 ones always).
+  bool announce_keep_alive = false;
   // A second listener speaking TLS with `tls` (same host, same workers and handler): -1 none,
   // 0 any free port (see Server::tlsPort). The TLS handshake counts against head_timeout.
   int tls_port = -1;

@@ -1,0 +1,68 @@
+// nginx's log_format and access_log: a line per answer, built from nginx variables (those of the
+// request, see variables.h, and those only a log knows: $status, $body_bytes_sent,
+// $request_time, $sent_http_NAME), escaped as the format says, written to the files the
+// answering location names (several; `if=` skips a line whose condition is empty or "0").
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "surge/cache/result.h"
+#include "surge/edge/access_log.h"
+#include "surge/edge/exchange.h"
+#include "surge/edge/variables.h"
+#include "surge/http/server.h"
+
+namespace surge::edge {
+
+class LogFormat {
+ public:
+  enum class Escape { kDefault, kJson, kNone };
+  // `text`: the format's strings joined, as nginx joins them.
+  static cache::Result<LogFormat, std::string> compile(std::string name, Escape escape,
+                                                       std::string_view text);
+  // nginx's predefined "combined".
+  static std::shared_ptr<const LogFormat> combined();
+
+  // The line for `response`, answered to `exchange`, begun at `start` (no newline). An empty
+  // variable is "-", as in nginx.
+  std::string line(const Exchange& exchange, const http::Response& response,
+                   std::chrono::steady_clock::time_point start) const;
+  const std::string& name() const { return name_; }
+  // The names it refers to that are neither built in nor a log's own: `set` must declare them.
+  std::vector<std::string> declaredNames() const;
+
+  // $status, $body_bytes_sent, $request_time, $sent_http_NAME: known once the answer is.
+  static bool logVariable(std::string_view name);
+
+ private:
+  std::string name_;
+  Escape escape_ = Escape::kDefault;
+  ComplexValue value_;
+};
+
+// One file an access_log directive names, bound to its writer by EdgeServer when it starts or
+// reloads (several directives naming one path share one).
+struct AccessLogFile {
+  explicit AccessLogFile(std::string p) : path(std::move(p)) {}
+  std::string path;
+  std::atomic<AccessLog*> writer{nullptr};
+};
+
+// access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]];
+struct AccessLogRule {
+  std::shared_ptr<AccessLogFile> file;
+  std::shared_ptr<const LogFormat> format;
+  ComplexValue condition;  // text() empty: always
+  bool has_condition = false;
+};
+
+// Writes the line of every rule whose condition holds.
+void writeAccessLogs(const std::vector<AccessLogRule>& rules, const Exchange& exchange,
+                     const http::Response& response, std::chrono::steady_clock::time_point start);
+
+}  // namespace surge::edge
