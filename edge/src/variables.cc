@@ -196,7 +196,14 @@ std::string ComplexValue::evaluate(const Exchange& exchange) const {
 
 std::string requestHost(const http::Request& request) {
   std::string_view host = request.host();
-  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
+  if (!host.empty() && host.front() == '[') {
+    // An IP literal: up to its closing bracket, without the port.
+    if (size_t close = host.find(']'); close != std::string_view::npos) {
+      host = host.substr(0, close + 1);
+    }
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
   while (!host.empty() && host.back() == '.')
     host.remove_suffix(1);
   return lower(host);

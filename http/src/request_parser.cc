@@ -1,5 +1,6 @@
 #include "surge/http/request_parser.h"
 
+#include <cctype>
 #include <cstring>
 
 namespace surge::http {
@@ -77,6 +78,35 @@ bool isValidHost(std::string_view host) {
     char c = host[i];
     if (c == '/' || c == '\\') return false;
     if (c == '.' && i > 0 && host[i - 1] == '.') return false;
+  }
+  return true;
+}
+
+// The authority of an absolute-form target as nginx's request-line parser reads it: a name of
+// letters, digits, '.' and '-', or an IP literal in brackets, then optionally ':' and a port of
+// digits (possibly none); no user info.
+bool isValidAuthority(std::string_view a) {
+  size_t i = 0;
+  if (!a.empty() && a[0] == '[') {
+    size_t close = a.find(']');
+    if (close == std::string_view::npos) return false;
+    for (i = 1; i < close; ++i) {
+      char c = a[i];
+      bool ok = std::isalnum(static_cast<unsigned char>(c)) ||
+                std::string_view(".:-_~!$&'()*+,;=").find(c) != std::string_view::npos;
+      if (!ok) return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < a.size() && a[i] != ':'; ++i) {
+      char c = a[i];
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
+    }
+  }
+  if (i == a.size()) return true;
+  if (a[i] != ':') return false;
+  for (++i; i < a.size(); ++i) {
+    if (a[i] < '0' || a[i] > '9') return false;
   }
   return true;
 }
@@ -182,7 +212,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     std::string_view rest = req.target.substr(scheme.size());
     size_t end = rest.find_first_of("/?");
     req.authority = rest.substr(0, end);
-    if (!isValidHost(req.authority) || req.authority.find('@') != std::string_view::npos) {
+    if (!isValidHost(req.authority) || !isValidAuthority(req.authority)) {
       return failWith(error, 400, "invalid host in the target");
     }
     static constexpr std::string_view kRoot = "/";

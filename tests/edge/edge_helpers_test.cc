@@ -353,6 +353,18 @@ TEST(LogFormatTest, EscapingAsTheFormatSays) {
   EXPECT_EQ(q.line(none.value()), "r\"e\\f");
 }
 
+TEST(VariablesTest, HostAsNginxHasIt) {
+  for (auto [host, want] : std::vector<std::pair<std::string, std::string>>{
+           {"Example.COM.:8080", "example.com"},
+           {"[ABCD::ef98:0:7654:321]:80", "[abcd::ef98:0:7654:321]"},
+           {"[::123.45.67.89]", "[::123.45.67.89]"},
+           {"l", "l"}}) {
+    http::Request r;
+    r.headers.push_back(http::Header{"Host", host});
+    EXPECT_EQ(requestHost(r), want) << host;
+  }
+}
+
 TEST(LogFormatTest, AnswerVariables) {
   auto f = LogFormat::compile("t", LogFormat::Escape::kDefault,
                               "$status $body_bytes_sent $sent_http_x_cache "

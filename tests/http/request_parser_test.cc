@@ -137,6 +137,16 @@ TEST(RequestParserTest, AbsoluteFormTargetsGiveTheirHost) {
   expectError("GET http:// HTTP/1.1\r\nHost: a\r\n\r\n", 400, "no authority");
   expectError("GET http://a..b/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty label");
   expectError("GET http://u@h/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, "userinfo");
+  // nginx's request-line grammar for the authority: a name or an IP literal, then digits.
+  for (const char* bad : {"example.com.:1.2", "1.2.3.4:9000:80", "[::1].", "[::1].:98",
+                          "extra[::1]", "[::1", "a_b"}) {
+    expectError("GET http://" + std::string(bad) + "/ HTTP/1.0\r\n\r\n", 400, bad);
+  }
+  for (const char* good : {"a:", "[abcd::ef98:0:7654:321]:5", "[::ffff:1.2.3.4]", "a-b.c:80"}) {
+    EXPECT_EQ(parse("GET http://" + std::string(good) + "/ HTTP/1.0\r\n\r\n").result,
+              ParseResult::kComplete)
+        << good;
+  }
   // nginx reads "http://h?x" as the path "/" with the query "x"; a fragment is dropped.
   Parsed q = parse("GET http://h?x HTTP/1.1\r\nHost: a\r\n\r\n");
   ASSERT_EQ(q.result, ParseResult::kComplete);
