@@ -680,6 +680,21 @@ struct Loader {
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
       bool on = false;
       return onOff(d, on);
+    } else if (d.name == "types") {
+      if (!d.args.empty() || !d.has_block) return fail(d, "\"types\" takes a block");
+      auto types = std::make_shared<MimeTypes>();
+      for (const Directive& t : d.block) {
+        if (t.args.empty()) return fail(t, "no extension for the type \"" + t.name + "\"");
+        for (std::string ext : t.args) {
+          for (char& ch : ext)
+            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          (*types)[ext] = t.name;  // nginx: a later type for an extension wins, with a warning
+        }
+      }
+      level.files.types = std::move(types);
+    } else if (d.name == "default_type") {
+      if (!args(d, 1, 1)) return false;
+      level.files.default_type = d.args[0];
     } else if (d.name == "keepalive_requests") {
       if (!args(d, 1, 1)) return false;
       uint64_t n = 0;
@@ -1034,15 +1049,10 @@ struct Loader {
       bool handled = false;
       if (!withoutMeaning(d, handled)) return false;
       if (handled) continue;
-      if (n == "root" || n == "index" || n == "if_modified_since" || n == "add_header" ||
-          n == "expires" || n == "charset" || n == "source_charset" || n == "max_ranges" ||
-          n == "charset_map" || n == "error_page" || n == "log_not_found" ||
-          n == "limit_req_zone" || n == "limit_conn_zone" || n == "limit_req" ||
-          n == "limit_conn" || n == "limit_req_status" || n == "limit_conn_status" ||
-          n == "limit_req_log_level" || n == "limit_conn_log_level" || n == "absolute_redirect" ||
-          n == "server_name_in_redirect" || n == "port_in_redirect" || n == "keepalive_requests" ||
-          n == "keepalive_time" || n == "keepalive_disable" || n == "access_log" ||
-          n == "log_format") {
+      if (bool inherited = false; !inheritable(d, http_level, inherited)) {
+        return false;
+      } else if (inherited || n == "charset_map" || n == "limit_req_zone" ||
+                 n == "limit_conn_zone" || n == "log_format") {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -1068,11 +1078,6 @@ struct Loader {
         if (!duration(d, c.server.head_timeout)) return false;
       } else if (n == "client_body_timeout") {
         if (!duration(d, c.server.body_timeout)) return false;
-      } else if (n == "keepalive_timeout") {
-        // Taken above for the locations; also what an answer without one waits.
-        if (http_level.keep_alive.timeout.count() > 0) {
-          c.server.idle_timeout = http_level.keep_alive.timeout;
-        }
       } else if (n == "send_timeout") {
         if (!duration(d, c.server.send_timeout)) return false;
       } else if (n == "surge_memcached") {
@@ -1171,6 +1176,11 @@ struct Loader {
         if (!ssl(d, c, handled)) return false;
         if (!handled) return fail(d, "unknown directive \"" + n + "\" in http");
       }
+    }
+    // keepalive_timeout at http level is also what a connection waits before its first answer
+    // names one.
+    if (http_level.keep_alive.timeout.count() > 0) {
+      c.server.idle_timeout = http_level.keep_alive.timeout;
     }
     if (!have_server) {
       error = c.path + ": no \"server\" block in http";

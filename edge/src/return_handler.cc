@@ -51,9 +51,14 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
   http::Response r;
   r.status = code;
   if (code == 204) return r;
-  std::string_view type = mimeType(ex.uri);
-  if (type == "application/octet-stream" || ex.uri.find('.') == std::string::npos) {
-    type = "text/plain";
+  // As nginx: by the URI's extension, else default_type (nginx's own default: text/plain).
+  const StaticLocation* files = ex.location ? &ex.location->files : nullptr;
+  std::string_view fallback =
+      files && !files->default_type.empty() ? std::string_view(files->default_type) : "text/plain";
+  std::string_view type = mimeType(ex.uri, files ? files->types.get() : nullptr, "");
+  if (type == "application/octet-stream" &&
+      (!files || !files->types || ex.uri.find('.') == std::string::npos)) {
+    type = fallback;
   }
   const std::string& charset = ex.location != nullptr ? ex.location->files.charset : "";
   r.headers =

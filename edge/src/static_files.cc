@@ -297,6 +297,24 @@ std::string_view mimeType(std::string_view path) {
   return "application/octet-stream";
 }
 
+std::string_view mimeType(std::string_view path, const MimeTypes* types,
+                          std::string_view default_type) {
+  if (types == nullptr) {
+    std::string_view own = mimeType(path);
+    if (own == "application/octet-stream" && !default_type.empty()) return default_type;
+    return own;
+  }
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  if (dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash)) {
+    std::string ext(path.substr(dot + 1));
+    for (char& c : ext)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto it = types->find(ext); it != types->end()) return it->second;
+  }
+  return default_type.empty() ? std::string_view("application/octet-stream") : default_type;
+}
+
 bool isHashedAssetName(std::string_view path) {
   size_t slash = path.rfind('/');
   std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -717,7 +735,8 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   http::Response r;
   std::string& h = r.headers;
   h.reserve(256);
-  std::string_view content_type = mimeType(rel);  // the file's name (the index, an alias)
+  // By the file's name (the index, an alias).
+  std::string_view content_type = mimeType(rel, location.types.get(), location.default_type);
   const bool charset_type = !location.charset.empty() && isCharsetType(content_type);
   std::string typed;
   if (charset_type) {

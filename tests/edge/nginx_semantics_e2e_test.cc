@@ -244,6 +244,7 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
                 "  location /k/ { keepalive_requests 2; }\n"
                 "  location /zero/ { keepalive_timeout 0; }\n"
                 "  location /quiet/ { access_log off; }\n"
+                "  location /typed/ { types { text/x-t t T2; } default_type application/x-d; }\n"
                 "  location /json/ { access_log json.log j; return 200 j; }\n"
                 "  location /xar { proxy_pass http://127.0.0.1:" +
                 p +
@@ -283,6 +284,14 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   EXPECT_EQ(count(msie, "HTTP/1.1 "), 1u) << msie;
 
   HttpClient c("127.0.0.1", port, 2000ms);
+  // types and default_type: the block replaces surge's own table.
+  dir.write("html/typed/a.t", "t\n");
+  dir.write("html/typed/b.t2", "t\n");
+  dir.write("html/typed/c.html", "h\n");
+  EXPECT_EQ(c.request("GET", "/typed/a.t")->header("content-type"), "text/x-t");
+  EXPECT_EQ(c.request("GET", "/typed/b.t2")->header("content-type"), "text/x-t");
+  EXPECT_EQ(c.request("GET", "/typed/c.html")->header("content-type"), "application/x-d");
+  EXPECT_EQ(c.request("GET", "/page.txt")->header("content-type"), "text/plain; charset=utf-8");
   // X-Accel-Redirect: origin (here the edge itself) names an internal location; the answer is
   // its file, with origin's Content-Type and without origin's other headers.
   auto r = c.request("GET", "/xar?to=/files/f.txt&log=1");

@@ -59,6 +59,13 @@ const char* codingName(Coding coding);
 
 std::string_view mimeType(std::string_view path);
 
+// nginx's `types { TYPE EXT ...; }` (extension, lowercase -> type).
+using MimeTypes = std::unordered_map<std::string, std::string>;
+// The type of `path` by `types` (nullptr: surge's own table, above), else `default_type`
+// (empty: application/octet-stream).
+std::string_view mimeType(std::string_view path, const MimeTypes* types,
+                          std::string_view default_type);
+
 // "app.3f9c2a1b.js", "logo-5d41402abc4b2a76.png": a name carrying a content hash, so it can be
 // cached for a year and marked immutable.
 bool isHashedAssetName(std::string_view path);
@@ -111,6 +118,10 @@ struct StaticLocation {
   // `max_ranges`: more ranges than this in a request are answered with the whole file; 0 turns
   // ranges off. -1: kMaxRanges.
   int max_ranges = -1;
+  // `types` and `default_type` (nginx's): nullptr / "": surge's own table and
+  // application/octet-stream.
+  std::shared_ptr<const MimeTypes> types;
+  std::string default_type;
 };
 
 // Does the charset module touch answers of `content_type`? (nginx's default charset_types.)
