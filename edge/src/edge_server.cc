@@ -397,8 +397,8 @@ void EdgeServer::route(Exchange& ex) {
       }
       ex.location = loc;
       if (loc == nullptr) {
-        if (ex.internal) return answer(context(ex, kOther), http::htmlError(404));
-        return answer(context(ex, kOther), jsonError(404, "not_found", "nothing is served here"));
+        // Only an `internal` location can be missed (every server has a "/"): nginx's 404 page.
+        return answer(context(ex, kOther), http::htmlError(404));
       }
       rewritten = runRewrites(loc->rewrites, ex, early);
       if (rewritten == RewriteOutcome::kRelocate) {
@@ -438,7 +438,12 @@ void EdgeServer::route(Exchange& ex) {
       continue;
     }
     http::Response& r = step.response;
-    if (ex.error_status > 0 && r.status == 200) r.status = ex.error_status;
+    if (ex.error_status > 0 && r.status == 200 && ex.error_status != 200) {
+      // An error page's file: nginx keeps Last-Modified and Accept-Ranges to 200 answers.
+      r.status = ex.error_status;
+      http::removeHeader(r, "Last-Modified");
+      http::removeHeader(r, "Accept-Ranges");
+    }
     absolutizeLocation(loc->redirect, ex, r);
     // StaticFiles applies a file location's add_header itself; here the rest.
     if (own_answer && !ex.auto_redirect) applyLocationHeaders(*loc, ex, r);

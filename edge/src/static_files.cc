@@ -698,9 +698,8 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   if (rel.back() == '/') rel += location.index;
   const Entry* e = lookup(fs_root, rel);
   if (e->directory) {
-    http::Response r;
-    r.status = 301;
-    r.headers = "Location: " + encodeUri(*path) + "/";
+    http::Response r = http::htmlError(301);  // with nginx's page, as nginx sends it
+    r.headers += "Location: " + encodeUri(*path) + "/";
     if (!request.query.empty()) {
       r.headers += '?';
       r.headers += request.query;  // as sent: the parser allows printable ASCII only
@@ -790,7 +789,10 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   }
   if (not_modified && !inm.empty()) not_modified = etagMatches(inm, etag);
   if (not_modified) {
+    // nginx's not_modified filter: no type and no Accept-Ranges on a 304.
     r.status = 304;
+    http::removeHeader(r, "Content-Type");
+    http::removeHeader(r, "Accept-Ranges");
     return r;
   }
 
@@ -846,6 +848,7 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
     return r;
   }
   r.status = 206;
+  http::removeHeader(r, "Accept-Ranges");  // nginx's range filter says it on 200s only
   if (ranges.size() == 1) {
     h += "Content-Range: bytes " + std::to_string(ranges[0].first) + "-" +
          std::to_string(ranges[0].last) + "/" + std::to_string(f.size) + "\r\n";

@@ -10,6 +10,13 @@ std::string argsOf(const Exchange& ex) {
   return ex.args.empty() ? std::string() : "?" + ex.args;
 }
 
+// nginx's error page for `status`, with the location's add_header lines that apply to it.
+Step error(int status, const StaticLocation& settings) {
+  http::Response r = http::htmlError(status);
+  if (!settings.add_headers.empty()) applyAddHeaders(settings.add_headers, r);
+  return Step::answer(std::move(r));
+}
+
 }  // namespace
 
 StaticHandler::StaticHandler(int workers) {
@@ -19,11 +26,6 @@ StaticHandler::StaticHandler(int workers) {
 
 Step StaticHandler::handle(Exchange& ex, const Location& loc) {
   const http::Request& request = ex.request;
-  if (request.method != "GET" && request.method != "HEAD" && !ex.in_error_page && !ex.as_get) {
-    http::Response r = http::jsonError(405, "method_not_allowed", "static content: GET or HEAD");
-    r.headers += "Allow: GET, HEAD\r\n";
-    return Step::answer(std::move(r));
-  }
   StaticFiles& files = *files_.at(static_cast<size_t>(ex.worker.index()));
   // The location's settings, with this request's values where they hold variables.
   StaticLocation evaluated;
@@ -31,6 +33,9 @@ Step StaticHandler::handle(Exchange& ex, const Location& loc) {
   if (loc.filesVary()) {
     evaluated = filesFor(loc, ex);
     settings = &evaluated;
+  }
+  if (request.method != "GET" && request.method != "HEAD" && !ex.in_error_page && !ex.as_get) {
+    return error(405, *settings);  // nginx's static module: the page, without Allow
   }
   if (!loc.try_files.files.empty()) return tryFiles(ex, loc, files, *settings);
   if (!ex.uri.empty() && ex.uri.back() == '/') return index(ex, loc, files, *settings);
@@ -58,7 +63,7 @@ Step StaticHandler::index(Exchange& ex, const Location& loc, StaticFiles& files,
     if (files.exists(settings, candidate, false)) return Step::redirect(candidate + argsOf(ex));
   }
   // No index: 403 for a directory (nginx without autoindex), 404 otherwise.
-  return Step::answer(http::htmlError(files.exists(settings, ex.uri, true) ? 403 : 404));
+  return error(files.exists(settings, ex.uri, true) ? 403 : 404, settings);
 }
 
 Step StaticHandler::tryFiles(Exchange& ex, const Location& loc, StaticFiles& files,
@@ -76,7 +81,7 @@ Step StaticHandler::tryFiles(Exchange& ex, const Location& loc, StaticFiles& fil
   }
   std::string fallback = loc.try_files.fallback.evaluate(ex);
   if (!fallback.empty() && fallback[0] == '=') {
-    return Step::answer(http::htmlError(std::atoi(fallback.c_str() + 1)));
+    return error(std::atoi(fallback.c_str() + 1), settings);
   }
   return Step::redirect(std::move(fallback));
 }

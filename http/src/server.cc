@@ -85,7 +85,14 @@ Response jsonError(int status, std::string_view code, std::string_view message,
 }
 
 Response htmlError(int status) {
-  const std::string title = std::to_string(status) + " " + reasonPhrase(status);
+  // The titles of nginx's own pages, where they are older wordings than the status line's.
+  const char* words = status == 408   ? "Request Time-out"
+                      : status == 413 ? "Request Entity Too Large"
+                      : status == 414 ? "Request-URI Too Large"
+                      : status == 416 ? "Requested Range Not Satisfiable"
+                      : status == 504 ? "Gateway Time-out"
+                                      : reasonPhrase(status);
+  const std::string title = std::to_string(status) + " " + words;
   Response r;
   r.status = status;
   r.headers = "Content-Type: text/html\r\n";

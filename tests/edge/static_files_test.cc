@@ -601,7 +601,8 @@ TEST_F(StaticFilesTest, DirectoryWithoutSlashRedirects) {
   StaticFiles files({});
   http::Response r = files.serve(Req("/sub").get(), loc_);
   EXPECT_EQ(r.status, 301);
-  EXPECT_EQ(r.headers, "Location: /sub/\r\n");
+  EXPECT_EQ(r.headers, "Content-Type: text/html\r\nLocation: /sub/\r\n");  // nginx's page
+  EXPECT_NE(r.body.find("<title>301 Moved Permanently</title>"), std::string::npos);
   EXPECT_EQ(r.file, nullptr);
 
   r = files.serve(Req("/a.txt/../sub").get(), loc_);
