@@ -695,6 +695,19 @@ struct Loader {
     } else if (d.name == "default_type") {
       if (!args(d, 1, 1)) return false;
       level.files.default_type = d.args[0];
+    } else if (d.name == "proxy_connect_timeout" || d.name == "proxy_send_timeout" ||
+               d.name == "proxy_read_timeout") {
+      ProxyTimeouts& t = level.proxy_timeouts;
+      return duration(d, d.name == "proxy_connect_timeout" ? t.connect
+                         : d.name == "proxy_send_timeout"  ? t.send
+                                                           : t.read);
+    } else if (d.name == "server_tokens") {
+      // surge names no version in its Server header or error pages (nginx's "off"), whatever
+      // this says: accepted for nginx files.
+      if (!args(d, 1, 1)) return false;
+      if (d.args[0] != "on" && d.args[0] != "off" && d.args[0] != "build") {
+        return fail(d, "invalid value \"" + d.args[0] + "\"");
+      }
     } else if (d.name == "keepalive_requests") {
       if (!args(d, 1, 1)) return false;
       uint64_t n = 0;
@@ -1111,10 +1124,6 @@ struct Loader {
         uint64_t v = 0;
         if (!number(d, d.args[0], 1, 1000000, v)) return false;
         c.origin.max_inflight = v;
-      } else if (n == "proxy_connect_timeout") {
-        if (!duration(d, c.origin.connect_timeout)) return false;
-      } else if (n == "proxy_read_timeout") {
-        if (!duration(d, c.origin.read_timeout)) return false;
       } else if (n == "surge_waiting_room") {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on" && d.args[0] != "off") return fail(d, "expected on or off");
@@ -1176,6 +1185,13 @@ struct Loader {
         if (!ssl(d, c, handled)) return false;
         if (!handled) return fail(d, "unknown directive \"" + n + "\" in http");
       }
+    }
+    // The http block's proxy timeouts are also the origin's own (gap reports, the dashboard).
+    if (http_level.proxy_timeouts.connect.count() >= 0) {
+      c.origin.connect_timeout = http_level.proxy_timeouts.connect;
+    }
+    if (http_level.proxy_timeouts.read.count() >= 0) {
+      c.origin.read_timeout = http_level.proxy_timeouts.read;
     }
     // keepalive_timeout at http level is also what a connection waits before its first answer
     // names one.
@@ -1589,9 +1605,6 @@ struct Loader {
         proxy_target = target;
         proxy_where = locationOf(e);
         is_proxy = true;
-      } else if (n == "proxy_connect_timeout" || n == "proxy_read_timeout") {
-        // One origin, one set of timeouts: a per-location value would silently apply to all.
-        return fail(e, "\"" + n + "\" belongs in the http block (it applies to the one origin)");
       } else {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }

@@ -530,17 +530,19 @@ void EdgeServer::route(Exchange& ex) {
         rewritten.path = std::string_view(target).substr(0, target.find('?'));
         to_send = &rewritten;
       }
-      origin_->forward(worker, *to_send, request.remote_addr, id, ticket_number,
-                       [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
-                        held](http::Response r) {
-                         if (auto xar = accelRedirect(r)) {
-                           return followAccelRedirect(*held, std::move(*xar), r, ctx);
-                         }
-                         // Origin echoes it, in whatever case a proxy between left it.
-                         http::setHeader(r, "X-Request-Id", id);
-                         if (!add_headers.empty()) applyAddHeaders(add_headers, r);
-                         answer(ctx, std::move(r));
-                       });
+      origin_->forward(
+          worker, *to_send, request.remote_addr, id, ticket_number,
+          [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
+           held](http::Response r) {
+            if (auto xar = accelRedirect(r)) {
+              return followAccelRedirect(*held, std::move(*xar), r, ctx);
+            }
+            // Origin echoes it, in whatever case a proxy between left it.
+            http::setHeader(r, "X-Request-Id", id);
+            if (!add_headers.empty()) applyAddHeaders(add_headers, r);
+            answer(ctx, std::move(r));
+          },
+          /*ops=*/false, loc->proxy_timeouts);
       return;
     }
     case Location::Kind::kStatus:  // /healthz, /readyz and /metrics are answered above

@@ -140,9 +140,14 @@ class OriginForwarder::Pool {
       destroy(c);
   }
 
-  void start(std::string bytes, bool retry_ok, bool head, Role role, Done done) {
+  void start(std::string bytes, bool retry_ok, bool head, Role role, Done done,
+             ProxyTimeouts timeouts) {
     auto ex = std::make_unique<Exchange>();
     ex->role = role;
+    OriginOptions o = owner_.options();
+    ex->timeouts.connect = timeouts.connect.count() >= 0 ? timeouts.connect : o.connect_timeout;
+    ex->timeouts.send = timeouts.send.count() >= 0 ? timeouts.send : o.read_timeout;
+    ex->timeouts.read = timeouts.read.count() >= 0 ? timeouts.read : o.read_timeout;
     ex->bytes = std::move(bytes);
     ex->retry_ok = retry_ok;
     ex->head = head;
@@ -170,6 +175,7 @@ class OriginForwarder::Pool {
     bool retried = false;
     bool head = false;  // the answer has no body, whatever its Content-Length says
     Role role = Role::kNormal;
+    ProxyTimeouts timeouts;  // resolved: none negative
     Done done;
   };
   struct Conn {
@@ -230,7 +236,7 @@ class OriginForwarder::Pool {
     c->in.clear();
     active_.push_back(c);
     if (c->connecting) {
-      arm(c, EV_WRITE, owner_.options().connect_timeout);
+      arm(c, EV_WRITE, c->ex->timeouts.connect);
     } else {
       writeSome(c);
     }
@@ -284,13 +290,13 @@ class OriginForwarder::Pool {
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          return arm(c, EV_WRITE, owner_.options().read_timeout);
+          return arm(c, EV_WRITE, ex.timeouts.send);
         }
         return brokenBeforeAnswer(c);
       }
       ex.written += static_cast<size_t>(n);
     }
-    arm(c, EV_READ | EV_PERSIST, owner_.options().read_timeout);
+    arm(c, EV_READ | EV_PERSIST, ex.timeouts.read);
   }
 
   void readSome(Conn* c) {
@@ -474,7 +480,7 @@ bool OriginForwarder::healthy() const {
 
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
                               std::string_view client_ip, std::string request_id,
-                              uint64_t ticket_number, Done done, bool ops) {
+                              uint64_t ticket_number, Done done, bool ops, ProxyTimeouts timeouts) {
   OriginOptions o = options();
   // The cap first, so that a request it sheds cannot have taken the probe.
   int64_t retry_after = 1;
@@ -524,7 +530,8 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
-  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done));
+  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done),
+              timeouts);
 }
 
 }  // namespace surge::edge

@@ -591,12 +591,12 @@ bool setExpires(StaticLocation& files, bool modified, std::string_view v, std::s
     files.cache_control.clear();
   } else {
     bool negative = !v.empty() && v[0] == '-';
-    auto d = nginx_compat::parseDuration(negative ? v.substr(1) : v);
+    auto d = nginx_compat::parseSeconds(negative ? v.substr(1) : v);
     if (!d) {
       error = d.error();
       return false;
     }
-    int64_t seconds = d.value().count() / 1000;
+    int64_t seconds = d.value();
     files.expires = modified ? E::kModified : E::kAccess;
     files.expires_s = negative ? -seconds : seconds;
     files.cache_control = negative   ? "no-cache"

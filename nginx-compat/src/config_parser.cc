@@ -521,6 +521,54 @@ Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view te
   return std::chrono::milliseconds(static_cast<int64_t>(total));
 }
 
+Result<int64_t, std::string> parseSeconds(std::string_view text) {
+  auto invalid = [&] {
+    return fail("invalid time \"" + std::string(text) + "\" (examples: 30s, 1h, 7d, 1y)");
+  };
+  const uint64_t max_s = INT32_MAX;
+  // ngx_parse_time in seconds: years and months (30 days) too, no milliseconds.
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {{"y", 365ull * 24 * 60 * 60},
+                                                                     {"M", 30ull * 24 * 60 * 60},
+                                                                     {"w", 7ull * 24 * 60 * 60},
+                                                                     {"d", 24ull * 60 * 60},
+                                                                     {"h", 60ull * 60},
+                                                                     {"m", 60},
+                                                                     {"s", 1}};
+  size_t next_unit = 0;
+  uint64_t total = 0;
+  std::string_view rest = text;
+  if (rest.empty()) return invalid();
+  while (!rest.empty()) {
+    size_t digits_end = 0;
+    while (digits_end < rest.size() && rest[digits_end] >= '0' && rest[digits_end] <= '9')
+      ++digits_end;
+    if (digits_end == 0) return invalid();
+    std::string_view digits = rest.substr(0, digits_end);
+    rest.remove_prefix(digits_end);
+    size_t unit_end = 0;
+    while (unit_end < rest.size() && (rest[unit_end] < '0' || rest[unit_end] > '9'))
+      ++unit_end;
+    std::string_view unit = rest.substr(0, unit_end);
+    rest.remove_prefix(unit_end);
+    if (unit.empty()) {
+      if (!rest.empty()) return invalid();
+      unit = "s";
+    }
+    size_t u = next_unit;
+    while (u < std::size(kUnits) && kUnits[u].first != unit)
+      ++u;
+    if (u == std::size(kUnits)) return invalid();
+    next_unit = u + 1;
+    uint64_t value = 0;
+    if (!parseDigits(digits, max_s / kUnits[u].second, value)) {
+      return fail("time \"" + std::string(text) + "\" is too large");
+    }
+    total += value * kUnits[u].second;
+    if (total > max_s) return fail("time \"" + std::string(text) + "\" is too large");
+  }
+  return static_cast<int64_t>(total);
+}
+
 Result<uint64_t, std::string> parseSize(std::string_view text) {
   auto invalid = [&] {
     return fail("invalid size \"" + std::string(text) + "\" (examples: 512, 16k, 1m, 1g)");

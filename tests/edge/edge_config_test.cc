@@ -533,10 +533,30 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(3, "IPv6 addresses are not supported yet"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),
             at(3, "upstream server takes one HOST:PORT (no weight, max_fails, ...)"));
-  EXPECT_EQ(
-      loadError("http {\n server {\n  location /b {\n   proxy_pass http://1.2.3.4:80;\n"
-                "   proxy_read_timeout 3s;\n  }\n }\n}\n"),
-      at(5, "\"proxy_read_timeout\" belongs in the http block (it applies to the one origin)"));
+  EXPECT_EQ(loadError("http {\n  server_tokens maybe;\n  server { }\n}\n"),
+            at(2, "invalid value \"maybe\""));
+  EXPECT_EQ(loadError("http {\n  server {\n    location / { expires 500ms; }\n  }\n}\n"),
+            at(3, "invalid time \"500ms\" (examples: 30s, 1h, 7d, 1y)"));
+}
+
+TEST_F(EdgeConfigTest, ProxyTimeoutsPerLocation) {
+  auto c = loadOk(
+      "http {\n proxy_connect_timeout 2s;\n proxy_read_timeout 20s;\n server {\n"
+      "  proxy_send_timeout 4s;\n"
+      "  location /a/ { proxy_pass http://1.2.3.4:80; proxy_read_timeout 3s; }\n"
+      "  location /b/ { proxy_pass http://1.2.3.4:80; }\n"
+      "  location /y/ { expires 1y; }\n }\n}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->origin.connect_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->origin.read_timeout, std::chrono::milliseconds(20000));
+  const Location* a = c->match("/a/x");
+  const Location* b = c->match("/b/x");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->proxy_timeouts.read, std::chrono::milliseconds(3000));
+  EXPECT_EQ(a->proxy_timeouts.send, std::chrono::milliseconds(4000));   // the server's
+  EXPECT_EQ(b->proxy_timeouts.read, std::chrono::milliseconds(20000));  // the http block's
+  EXPECT_EQ(b->proxy_timeouts.connect, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->match("/y/z")->files.cache_control, "max-age=31536000");
 }
 
 // Regression: /metrics, /healthz and /readyz answered anyone on the public port. nginx's

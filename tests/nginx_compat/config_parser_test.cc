@@ -469,6 +469,17 @@ TEST(ConfigParserTest, ParsesDurations) {
   EXPECT_EQ(ms("1h5"), 3'605'000);  // a bare number last: seconds
 }
 
+TEST(ConfigParserTest, ParsesTimesInSeconds) {
+  EXPECT_EQ(parseSeconds("1y").value(), 365 * 86400);
+  EXPECT_EQ(parseSeconds("1M").value(), 30 * 86400);
+  EXPECT_EQ(parseSeconds("1y6M").value(), 365 * 86400 + 180 * 86400);
+  EXPECT_EQ(parseSeconds("90").value(), 90);
+  EXPECT_EQ(parseSeconds("1h30m").value(), 5400);
+  for (const char* bad : {"500ms", "", "1m1y", "-1s", "1x"})
+    EXPECT_FALSE(parseSeconds(bad).ok()) << bad;
+  EXPECT_FALSE(parseSeconds("69y").ok());  // beyond INT32_MAX seconds
+}
+
 TEST(ConfigParserTest, RejectsBadDurations) {
   auto error = [](std::string_view text) {
     auto d = parseDuration(text);

@@ -322,5 +322,30 @@ TEST_F(DifferentialTest, RewritesRedirectsAndErrorPages) {
   same("POST /text HTTP/1.1", "", "x");
 }
 
+// nginx-compat/examples: configurations as operators write them, for both servers alike.
+TEST(NginxExamplesTest, EveryExamplePassesBothConfigurationTests) {
+  const std::string examples = std::string(SURGE_SOURCE_DIR) + "/nginx-compat/examples";
+  size_t checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(examples)) {
+    if (entry.path().extension() != ".conf") continue;
+    ++checked;
+    testing::TempDir dir;
+    const std::string d = dir.path();
+    std::filesystem::create_directories(d + "/logs");
+    std::filesystem::create_directories(d + "/html");
+    const std::string file = entry.path().string();
+    testing::ChildProcess nginx({kNginx, "-t", "-q", "-p", d + "/", "-c", file, "-e",
+                                 d + "/nginx-error.log", "-g", "pid " + d + "/nginx.pid;"},
+                                d + "/nginx.out");
+    EXPECT_EQ(nginx.wait(20000ms), 0) << file << ": " << readFile(d + "/nginx.out");
+    testing::ChildProcess surge({SURGE_EDGE_BIN, "-t", "-q", "-p", d + "/", "-c", file, "-e",
+                                 d + "/surge-error.log", "-g", "pid " + d + "/surge.pid;"},
+                                d + "/surge.out");
+    EXPECT_EQ(surge.wait(20000ms), 0)
+        << file << ": " << readFile(d + "/surge.out") << readFile(d + "/surge-error.log");
+  }
+  EXPECT_GE(checked, 3u);
+}
+
 }  // namespace
 }  // namespace surge::nginx_compat::test

@@ -12,6 +12,7 @@
 #include "surge/edge/exchange.h"
 #include "surge/edge/keep_alive.h"
 #include "surge/edge/log_format.h"
+#include "surge/edge/origin_forwarder.h"
 #include "surge/edge/request_limits.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/variables.h"
@@ -126,6 +127,7 @@ struct LocationSettings {
   bool expires_var_modified = false;
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
+  ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
 };
 
 struct Location : LocationSettings {

@@ -34,6 +34,14 @@ struct OriginOptions {
   std::chrono::milliseconds backoff_max{5000};
 };
 
+// A location's own proxy_connect_timeout / proxy_send_timeout / proxy_read_timeout; negative:
+// the origin's (OriginOptions, from the http block).
+struct ProxyTimeouts {
+  std::chrono::milliseconds connect{-1};
+  std::chrono::milliseconds send{-1};
+  std::chrono::milliseconds read{-1};
+};
+
 // Headers of an origin answer, parsed. Exposed for tests.
 struct UpstreamHead {
   int status = 0;
@@ -61,7 +69,8 @@ class OriginForwarder {
   // `ops`: operator traffic (the dashboard's scrape), which neither waits on nor moves the
   // circuit that protects origin from a failing-origin storm.
   void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
-               std::string request_id, uint64_t ticket_number, Done done, bool ops = false);
+               std::string request_id, uint64_t ticket_number, Done done, bool ops = false,
+               ProxyTimeouts timeouts = {});
   void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
   bool healthy() const;                           // not backing off after failures
 

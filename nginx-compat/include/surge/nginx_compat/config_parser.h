@@ -73,6 +73,9 @@ std::string locationOf(const Directive& d);
 // ("1h30m", "15h30m33s", as nginx's ngx_parse_time); a bare number is seconds. Case-sensitive as
 // in nginx (where "M" means months, beyond the limit here). At most kMaxDuration.
 cache::Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text);
+// nginx times in seconds (expires, ...): as parseDuration, with "y" (365 days) and "M" (30
+// days) and without "ms". At most INT32_MAX seconds.
+cache::Result<int64_t, std::string> parseSeconds(std::string_view text);
 // nginx size units: "512" (bytes), "16k", "1m", "1g", in either case. Fails on overflow.
 cache::Result<uint64_t, std::string> parseSize(std::string_view text);
 
