@@ -1,7 +1,5 @@
 #include "surge/edge/access_log.h"
 
-#include "surge/edge/log_format.h"
-
 #include <pthread.h>
 
 #include <algorithm>

@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "surge/cache/memcached_client.h"
+#include "surge/edge/config_reader.h"
 #include "surge/edge/rewrite.h"
+#include "surge/edge/static_handler.h"
 #include "surge/nginx_compat/config_parser.h"
 
 namespace surge::edge {
@@ -23,9 +25,8 @@ namespace {
 using nginx_compat::Directive;
 using nginx_compat::locationOf;
 
-struct Loader {
-  std::string base_dir;
-  std::string error;
+struct Loader : ConfigReader {
+  using ConfigReader::ConfigReader;
   struct Upstream {
     std::string name, host;
     int port = 0;
@@ -39,21 +40,15 @@ struct Loader {
   struct Inherited : LocationSettings {
     std::string add_header_where;  // where the nearest add_header stands
   };
-  // limit_req_zone / limit_conn_zone by name, with their keys.
-  std::map<std::string, std::pair<std::shared_ptr<RequestRateZone>, ComplexValue>> rate_zones;
-  std::map<std::string, std::pair<std::shared_ptr<ConnectionZone>, ComplexValue>> conn_zones;
+  LimitZones limit_zones;                            // limit_req_zone and limit_conn_zone by name
   std::vector<Location>* named_locations = nullptr;  // the server being read
-  std::map<std::string, std::shared_ptr<const LogFormat>> log_formats{
-      {"combined", LogFormat::combined()}};
-  std::map<std::string, std::shared_ptr<AccessLogFile>> log_files;  // by path
+  AccessLogReader logs;                              // log_format and access_log
   Inherited http_level;
   // charset_map FROM TO { XX YY; ... } (single-byte charsets), by "from\nto" in lowercase.
   std::map<std::string, std::string> charset_maps;
   std::string charset_where;  // where the first charset directive stands, for errors
   // Every name a value refers to that is not built in, with where: checked against the names
   // `set` and regex groups declare once the whole file is read (nginx: "unknown variable").
-  std::vector<std::pair<std::string, std::string>> variable_uses;
-  std::set<std::string> declared_variables;
   bool have_plain_port = false;
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_tls_listen = false;
@@ -69,64 +64,17 @@ struct Loader {
     return true;
   }
 
-  bool fail(const Directive& d, const std::string& message) {
-    if (error.empty()) error = locationOf(d) + ": " + message;
-    return false;
-  }
-  bool args(const Directive& d, size_t min, size_t max) {
-    if (d.args.size() < min || d.args.size() > max) {
-      return fail(d, "invalid number of arguments in \"" + d.name + "\" directive");
-    }
-    if (d.has_block) return fail(d, "directive \"" + d.name + "\" has no block");
-    return true;
-  }
-  bool block(const Directive& d) {
-    if (!d.has_block) return fail(d, "directive \"" + d.name + "\" has no opening \"{\"");
-    return true;
-  }
-  std::string resolve(const std::string& path) const {
-    if (path.empty() || path[0] == '/') return path;
-    return base_dir + "/" + path;
-  }
-  bool duration(const Directive& d, std::chrono::milliseconds& out) {
-    return args(d, 1, 1) && duration(d, d.args[0], out);
-  }
-  bool duration(const Directive& d, const std::string& text, std::chrono::milliseconds& out) {
-    auto v = nginx_compat::parseDuration(text);
-    if (!v) return fail(d, v.error());
-    out = v.value();
-    return true;
-  }
-  bool seconds(const Directive& d, std::chrono::seconds& out) {
-    std::chrono::milliseconds ms{};
-    if (!duration(d, ms)) return false;
-    if (ms.count() % 1000 != 0) return fail(d, "\"" + d.name + "\" takes whole seconds");
-    out = std::chrono::duration_cast<std::chrono::seconds>(ms);
-    return true;
-  }
-  bool size(const Directive& d, uint64_t& out) {
-    if (!args(d, 1, 1)) return false;
-    auto v = nginx_compat::parseSize(d.args[0]);
-    if (!v) return fail(d, v.error());
-    out = v.value();
-    return true;
-  }
-  bool number(const Directive& d, const std::string& text, uint64_t min, uint64_t max,
-              uint64_t& out) {
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    if (ec != std::errc() || p != text.data() + text.size() || out < min || out > max) {
-      return fail(d, "invalid value \"" + text + "\" in \"" + d.name + "\" (expected " +
-                         std::to_string(min) + ".." + std::to_string(max) + ")");
-    }
-    return true;
-  }
   bool hostPort(const Directive& d, const std::string& text, std::string& host, int& port) {
-    if (!text.empty() && text[0] == '[') return fail(d, "IPv6 addresses are not supported yet");
+    return hostPort(*this, d, text, host, port);
+  }
+  static bool hostPort(ConfigReader& r, const Directive& d, const std::string& text,
+                       std::string& host, int& port) {
+    if (!text.empty() && text[0] == '[') return r.fail(d, "IPv6 addresses are not supported yet");
     size_t colon = text.rfind(':');
     host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
     if (host == "localhost" || host == "*") host = host == "*" ? "0.0.0.0" : "127.0.0.1";
     uint64_t p = 0;
-    if (!number(d, colon == std::string::npos ? text : text.substr(colon + 1), 1, 65535, p)) {
+    if (!r.number(d, colon == std::string::npos ? text : text.substr(colon + 1), 1, 65535, p)) {
       return false;
     }
     port = static_cast<int>(p);
@@ -148,11 +96,8 @@ struct Loader {
     addrinfo* res = nullptr;
     int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
     if (rc != 0 || res == nullptr) {
-      if (error.empty()) {
-        error = where + ": host not found in \"" + host + ":" + std::to_string(port) + "\" (" +
-                gai_strerror(rc) + ")";
-      }
-      return false;
+      return failAt(where, "host not found in \"" + host + ":" + std::to_string(port) + "\" (" +
+                               gai_strerror(rc) + ")");
     }
     char text[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
@@ -253,149 +198,8 @@ struct Loader {
       }
     }
     if (!have_http) {
-      error = c.path + ": no \"http\" block";
-      return false;
+      return failAt(c.path, "no \"http\" block");
     }
-    return true;
-  }
-
-  // if_modified_since off | exact | before (nginx's).
-  bool ifModifiedSince(const Directive& d, StaticLocation::IfModifiedSince& out) {
-    if (!args(d, 1, 1)) return false;
-    using Ims = StaticLocation::IfModifiedSince;
-    if (d.args[0] == "off") {
-      out = Ims::kOff;
-    } else if (d.args[0] == "exact") {
-      out = Ims::kExact;
-    } else if (d.args[0] == "before") {
-      out = Ims::kBefore;
-    } else {
-      return fail(
-          d, "invalid value \"" + d.args[0] + "\" in \"if_modified_since\" (off, exact, before)");
-    }
-    return true;
-  }
-
-  bool onOff(const Directive& d, bool& out) {
-    if (!args(d, 1, 1)) return false;
-    if (d.args[0] != "on" && d.args[0] != "off") {
-      return fail(d, "invalid value \"" + d.args[0] + "\" in \"" + d.name +
-                         "\" directive, it must be \"on\" or \"off\"");
-    }
-    out = d.args[0] == "on";
-    return true;
-  }
-
-  // limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m; limit_conn_zone KEY zone=NAME:SIZE.
-  bool limitZone(const Directive& d) {
-    const bool req = d.name == "limit_req_zone";
-    if (!args(d, req ? 3 : 2, req ? 3 : 2)) return false;
-    ComplexValue key;
-    if (!complexValue(d, d.args[0], key)) return false;
-    std::string name;
-    uint64_t size = 0, rate = 0;
-    for (size_t i = 1; i < d.args.size(); ++i) {
-      const std::string& a = d.args[i];
-      if (a.rfind("zone=", 0) == 0) {
-        size_t colon = a.find(':');
-        if (colon == std::string::npos || colon == 5) {
-          return fail(d, "invalid zone size \"" + a + "\"");
-        }
-        name = a.substr(5, colon - 5);
-        auto v = nginx_compat::parseSize(a.substr(colon + 1));
-        if (!v || v.value() < 8192) return fail(d, "zone \"" + name + "\" is too small");
-        size = v.value();
-      } else if (req && a.rfind("rate=", 0) == 0) {
-        std::string r = a.substr(5);
-        uint64_t per = r.ends_with("r/s") ? 1 : r.ends_with("r/m") ? 60 : 0;
-        uint64_t n = 0;
-        if (per == 0 || !number(d, r.substr(0, r.size() - 3), 1, 1000000, n)) {
-          return fail(d, "invalid rate \"" + a + "\"");
-        }
-        rate = n * 1000 / per;
-      } else {
-        return fail(d, "invalid parameter \"" + a + "\"");
-      }
-    }
-    if (name.empty()) return fail(d, "\"" + d.name + "\" must have \"zone\" parameter");
-    if (req && rate == 0) return fail(d, "\"limit_req_zone\" must have \"rate\" parameter");
-    if (rate_zones.count(name) || conn_zones.count(name)) {
-      return fail(d, "duplicate zone \"" + name + "\"");
-    }
-    const size_t keys = size / 128;
-    if (req) {
-      rate_zones[name] = {std::make_shared<RequestRateZone>(name, rate, keys), std::move(key)};
-    } else {
-      conn_zones[name] = {std::make_shared<ConnectionZone>(name, keys), std::move(key)};
-    }
-    return true;
-  }
-
-  // limit_req and limit_conn of one level: a level with its own replaces what it inherits.
-  bool limits(const std::vector<Directive>& block_in, Inherited& level) {
-    std::vector<LimitReq> reqs;
-    std::vector<LimitConn> conns;
-    for (const Directive& d : block_in) {
-      if (d.name == "limit_req") {
-        if (d.args.empty() || d.args.size() > 3 || d.has_block) return args(d, 1, 3);
-        LimitReq l;
-        for (const std::string& a : d.args) {
-          uint64_t n = 0;
-          if (a.rfind("zone=", 0) == 0) {
-            auto it = rate_zones.find(a.substr(5));
-            if (it == rate_zones.end()) {
-              return fail(d, "unknown limit_req_zone \"" + a.substr(5) + "\"");
-            }
-            l.zone = it->second.first;
-            l.key = it->second.second;
-          } else if (a.rfind("burst=", 0) == 0) {
-            if (!number(d, a.substr(6), 0, 1000000, n)) return false;
-            l.burst = n;
-          } else if (a == "nodelay") {
-            l.delay = UINT64_MAX;
-          } else if (a.rfind("delay=", 0) == 0) {
-            if (!number(d, a.substr(6), 0, 1000000, n)) return false;
-            l.delay = n;
-          } else {
-            return fail(d, "invalid parameter \"" + a + "\"");
-          }
-        }
-        if (!l.zone) return fail(d, "\"limit_req\" must have \"zone\" parameter");
-        reqs.push_back(std::move(l));
-      } else if (d.name == "limit_conn") {
-        if (!args(d, 2, 2)) return false;
-        auto it = conn_zones.find(d.args[0]);
-        if (it == conn_zones.end()) {
-          return fail(d, "unknown limit_conn_zone \"" + d.args[0] + "\"");
-        }
-        LimitConn l{it->second.first, it->second.second, 0};
-        if (!number(d, d.args[1], 1, 65535, l.limit)) return false;
-        conns.push_back(std::move(l));
-      }
-    }
-    if (!reqs.empty()) level.limit_req = std::move(reqs);
-    if (!conns.empty()) level.limit_conn = std::move(conns);
-    return true;
-  }
-
-  // index NAME ...: tried in order for a path ending in '/'.
-  bool index(const Directive& d, Inherited& level) {
-    if (d.args.empty() || d.has_block) return args(d, 1, 1);
-    std::vector<ComplexValue> names;
-    for (size_t i = 0; i < d.args.size(); ++i) {
-      const std::string& a = d.args[i];
-      if (a.empty()) return fail(d, "index \"" + a + "\" in \"index\" directive is invalid");
-      if (a[0] == '/' && i + 1 != d.args.size()) {
-        return fail(d, "only the last index in \"index\" directive should be absolute");
-      }
-      ComplexValue v;
-      if (!complexValue(d, a, v)) return false;
-      names.push_back(std::move(v));
-    }
-    level.index = std::move(names);
-    // StaticFiles' own index (a request it serves without the dispatcher): the first name.
-    level.files.index =
-        d.args[0].find('$') == std::string::npos && d.args[0][0] != '/' ? d.args[0] : "index.html";
     return true;
   }
 
@@ -452,16 +256,6 @@ struct Loader {
     return complexValue(d, last, out.fallback);
   }
 
-  // A value that may hold variables; the names it needs are checked at the end of load.
-  bool complexValue(const Directive& d, const std::string& text, ComplexValue& out) {
-    auto v = ComplexValue::compile(text);
-    if (!v) return fail(d, v.error());
-    for (std::string& name : v.value().declaredNames())
-      variable_uses.emplace_back(std::move(name), locationOf(d));
-    out = std::move(v.value());
-    return true;
-  }
-
   // add_header NAME VALUE [always].
   bool addHeader(const Directive& d, Inherited& level) {
     if (d.has_block || d.args.size() < 2 || d.args.size() > 3) return args(d, 2, 3);
@@ -505,94 +299,6 @@ struct Loader {
     return true;
   }
 
-  // log_format NAME [escape=default|json|none] STRING ...; (http level, before any access_log).
-  bool logFormat(const Directive& d) {
-    if (d.args.size() < 2) return fail(d, "invalid number of arguments in \"log_format\"");
-    if (log_formats.count(d.args[0])) {
-      return fail(d, "duplicate \"log_format\" name \"" + d.args[0] + "\"");
-    }
-    size_t first = 1;
-    LogFormat::Escape escape = LogFormat::Escape::kDefault;
-    if (d.args[1].rfind("escape=", 0) == 0) {
-      std::string e = d.args[1].substr(7);
-      if (e == "json") {
-        escape = LogFormat::Escape::kJson;
-      } else if (e == "none") {
-        escape = LogFormat::Escape::kNone;
-      } else if (e != "default") {
-        return fail(d, "unknown log format escaping \"" + e + "\"");
-      }
-      first = 2;
-      if (d.args.size() < 3) return fail(d, "invalid number of arguments in \"log_format\"");
-    }
-    std::string text;
-    for (size_t i = first; i < d.args.size(); ++i)
-      text += d.args[i];
-    auto f = LogFormat::compile(d.args[0], escape, text);
-    if (!f) return fail(d, f.error());
-    for (std::string& name : f.value().declaredNames())
-      variable_uses.emplace_back(std::move(name), locationOf(d));
-    log_formats[d.args[0]] = std::make_shared<const LogFormat>(std::move(f.value()));
-    return true;
-  }
-
-  // access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]] | off; of one level:
-  // they replace the inherited ones.
-  bool accessLogs(const std::vector<Directive>& block_in, Inherited& level) {
-    std::vector<AccessLogRule> own;
-    bool any = false;
-    bool off = false;
-    for (const Directive& d : block_in) {
-      if (d.name != "access_log") continue;
-      any = true;
-      if (!args(d, 1, 6)) return false;
-      if (d.args[0] == "off") {
-        if (d.args.size() != 1) return fail(d, "invalid parameter \"" + d.args[1] + "\"");
-        off = true;
-        continue;
-      }
-      if (d.args[0].rfind("syslog:", 0) == 0) return fail(d, "syslog logging is not supported");
-      if (d.args[0].find('$') != std::string::npos) {
-        return fail(d, "variables in access_log paths are not supported");
-      }
-      AccessLogRule rule;
-      std::string format = d.args.size() > 1 ? d.args[1] : "combined";
-      auto f = log_formats.find(format);
-      if (f == log_formats.end()) return fail(d, "unknown log format \"" + format + "\"");
-      rule.format = f->second;
-      for (size_t i = 2; i < d.args.size(); ++i) {
-        const std::string& a = d.args[i];
-        if (a.rfind("buffer=", 0) == 0) {
-          // surge's writer always buffers (flushed every 100 ms, off the workers): accepted.
-          if (!nginx_compat::parseSize(a.substr(7))) return fail(d, "invalid buffer size");
-        } else if (a.rfind("flush=", 0) == 0) {
-          if (!nginx_compat::parseDuration(a.substr(6))) return fail(d, "invalid flush time");
-        } else if (a.rfind("if=", 0) == 0) {
-          auto v = ComplexValue::compile(a.substr(3));
-          if (!v) return fail(d, v.error());
-          for (std::string& name : v.value().declaredNames()) {
-            if (!LogFormat::logVariable(name)) {
-              variable_uses.emplace_back(std::move(name), locationOf(d));
-            }
-          }
-          rule.condition = std::move(v.value());
-          rule.has_condition = true;
-        } else if (a == "gzip" || a.rfind("gzip=", 0) == 0) {
-          return fail(d, "compressed access logs are not supported");
-        } else {
-          return fail(d, "invalid parameter \"" + a + "\"");
-        }
-      }
-      std::string path = resolve(d.args[0]);
-      auto& file = log_files[path];
-      if (!file) file = std::make_shared<AccessLogFile>(path);
-      rule.file = file;
-      own.push_back(std::move(rule));
-    }
-    if (any) level.access_logs = off ? std::vector<AccessLogRule>{} : std::move(own);
-    return true;
-  }
-
   // allow/deny of one level: they replace the inherited ones.
   bool accessRules(const std::vector<Directive>& block_in, Inherited& level) {
     http::AccessRules own;
@@ -604,57 +310,12 @@ struct Loader {
     return true;
   }
 
-  // expires [modified] TIME | epoch | max | off | @TIME (nginx's; TIME may be negative, and a
-  // variable: then read per request).
-  bool expires(const Directive& e, Inherited& level) {
-    if (!args(e, 1, 2)) return false;
-    bool modified = e.args.size() == 2;
-    if (modified && e.args[0] != "modified") {
-      return fail(e, "invalid value \"" + e.args[0] + "\" in \"expires\" (modified)");
-    }
-    const std::string& v = e.args.back();
-    level.expires_var = {};
-    level.expires_var_modified = modified;
-    if (v.find('$') != std::string::npos) {
-      if (!complexValue(e, v, level.expires_var)) return false;
-      level.files.expires = StaticLocation::Expires::kOff;
-      level.files.cache_control.clear();
-      return true;
-    }
-    std::string message;
-    if (!setExpires(level.files, modified, v, message)) return fail(e, message);
-    return true;
-  }
-
   // The directives every level (http, server, location) may set for the levels inside it. True
   // in `handled` when `d` was one of them.
   bool inheritable(const Directive& d, Inherited& level, bool& handled) {
     handled = true;
-    if (d.name == "root") {
-      if (!args(d, 1, 1)) return false;
-      if (d.args[0].find('$') != std::string::npos) {
-        return fail(d, "variables in \"root\" are not supported yet");
-      }
-      level.files.alias.clear();
-      level.files.root = resolve(d.args[0]);
-      while (level.files.root.size() > 1 && level.files.root.back() == '/')
-        level.files.root.pop_back();
-    } else if (d.name == "index") {
-      return index(d, level);
-    } else if (d.name == "if_modified_since") {
-      return ifModifiedSince(d, level.files.if_modified_since);
-    } else if (d.name == "expires") {
-      return expires(d, level);
-    } else if (d.name == "charset" || d.name == "source_charset") {
-      if (!args(d, 1, 1)) return false;
-      std::string name = d.args[0];
-      if (name.find('$') != std::string::npos) {
-        return fail(d, "variables in \"" + d.name + "\" are not supported yet");
-      }
-      if (d.name == "charset" && name == "off") name.clear();
-      (d.name == "charset" ? level.files.charset : level.files.source_charset) = name;
-    } else if (d.name == "override_charset" || d.name == "charset_types") {
-      return fail(d, "\"" + d.name + "\" is not supported yet");
+    if (bool files = false; !readFileDirective(*this, d, level, files) || files) {
+      return error().empty();
     } else if (d.name == "absolute_redirect" || d.name == "server_name_in_redirect" ||
                d.name == "port_in_redirect") {
       bool on = false;
@@ -662,39 +323,16 @@ struct Loader {
       (d.name == "absolute_redirect"         ? level.redirect.absolute
        : d.name == "server_name_in_redirect" ? level.redirect.server_name
                                              : level.redirect.port) = on;
-    } else if (d.name == "limit_req_status" || d.name == "limit_conn_status") {
-      if (!args(d, 1, 1)) return false;
-      uint64_t code = 0;
-      if (!number(d, d.args[0], 400, 599, code)) return false;
-      (d.name == "limit_req_status" ? level.limit_req_status : level.limit_conn_status) =
-          static_cast<int>(code);
-    } else if (d.name == "limit_req_log_level" || d.name == "limit_conn_log_level") {
-      // Accepted: surge-edge writes no message per request (a refusal is in the access log).
-      if (!args(d, 1, 1)) return false;
-      static const std::set<std::string> levels = {"info", "notice", "warn", "error"};
-      if (!levels.count(d.args[0])) return fail(d, "invalid value \"" + d.args[0] + "\"");
-    } else if (d.name == "limit_req" || d.name == "limit_conn") {
-      // Taken by limits() for the whole level.
+    } else if (d.name.starts_with("limit_req") || d.name.starts_with("limit_conn")) {
+      // limit_req and limit_conn themselves: taken by limits() for the whole level.
+      if (d.name == "limit_req" || d.name == "limit_conn") return true;
+      return LimitZones::levelDirective(*this, d, level.limit_req_status, level.limit_conn_status,
+                                        handled);
     } else if (d.name == "log_not_found") {
       // surge-edge writes no message per request (a 404 is in the access log only): nothing to
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
       bool on = false;
       return onOff(d, on);
-    } else if (d.name == "types") {
-      if (!d.args.empty() || !d.has_block) return fail(d, "\"types\" takes a block");
-      auto types = std::make_shared<MimeTypes>();
-      for (const Directive& t : d.block) {
-        if (t.args.empty()) return fail(t, "no extension for the type \"" + t.name + "\"");
-        for (std::string ext : t.args) {
-          for (char& ch : ext)
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          (*types)[ext] = t.name;  // nginx: a later type for an extension wins, with a warning
-        }
-      }
-      level.files.types = std::move(types);
-    } else if (d.name == "default_type") {
-      if (!args(d, 1, 1)) return false;
-      level.files.default_type = d.args[0];
     } else if (d.name == "proxy_connect_timeout" || d.name == "proxy_send_timeout" ||
                d.name == "proxy_read_timeout") {
       ProxyTimeouts& t = level.proxy_timeouts;
@@ -708,40 +346,8 @@ struct Loader {
       if (d.args[0] != "on" && d.args[0] != "off" && d.args[0] != "build") {
         return fail(d, "invalid value \"" + d.args[0] + "\"");
       }
-    } else if (d.name == "keepalive_requests") {
-      if (!args(d, 1, 1)) return false;
-      uint64_t n = 0;
-      if (!number(d, d.args[0], 0, UINT64_MAX / 2, n)) return false;
-      level.keep_alive.requests = n;
-    } else if (d.name == "keepalive_timeout") {
-      if (!args(d, 1, 2)) return false;
-      if (!duration(d, d.args[0], level.keep_alive.timeout)) return false;
-      level.keep_alive.header_s = -1;
-      if (d.args.size() == 2) {
-        std::chrono::milliseconds header{0};
-        if (!duration(d, d.args[1], header)) return false;
-        level.keep_alive.header_s = header.count() / 1000;
-      }
-    } else if (d.name == "keepalive_time") {
-      if (!args(d, 1, 1)) return false;
-      if (!duration(d, d.args[0], level.keep_alive.time)) return false;
-    } else if (d.name == "keepalive_disable") {
-      if (!args(d, 1, 3)) return false;
-      level.keep_alive.disable_msie6 = level.keep_alive.disable_safari = false;
-      for (const std::string& a : d.args) {
-        if (a == "msie6") {
-          level.keep_alive.disable_msie6 = true;
-        } else if (a == "safari") {
-          level.keep_alive.disable_safari = true;
-        } else if (a != "none") {
-          return fail(d, "invalid value \"" + a + "\"");
-        }
-      }
-    } else if (d.name == "max_ranges") {
-      if (!args(d, 1, 1)) return false;
-      uint64_t n = 0;
-      if (!number(d, d.args[0], 0, 1000000, n)) return false;
-      level.files.max_ranges = static_cast<int>(n);
+    } else if (d.name.starts_with("keepalive_")) {
+      return readKeepAlive(*this, d, level.keep_alive, handled);
     } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
                d.name == "error_page" || d.name == "access_log") {
       // Taken by addHeaders / accessRules / errorPages for the whole level.
@@ -803,146 +409,10 @@ struct Loader {
     }
     auto it = charset_maps.find(lowercase(files.source_charset) + "\n" + lowercase(files.charset));
     if (it == charset_maps.end()) {
-      if (error.empty()) {
-        error = where + ": no \"charset_map\" between \"" + files.source_charset + "\" and \"" +
-                files.charset + "\"";
-      }
-      return false;
+      return failAt(where, "no \"charset_map\" between \"" + files.source_charset + "\" and \"" +
+                               files.charset + "\"");
     }
     files.recode = std::make_shared<const std::string>(it->second);
-    return true;
-  }
-
-  // The rewrite module's directives (return, rewrite, set, break, if) at server or location
-  // level and inside `if`: appended to `out`; false in `handled` for any other directive.
-  bool rewriteDirective(const Directive& d, std::vector<RewriteStep>& out, bool& handled) {
-    handled = true;
-    RewriteStep step;
-    if (d.name == "return") {
-      step.kind = RewriteStep::Kind::kReturn;
-      if (!returnDirective(d, step.answer)) return false;
-    } else if (d.name == "rewrite") {
-      if (!args(d, 2, 3)) return false;
-      step.kind = RewriteStep::Kind::kRewrite;
-      auto regex = nginx_compat::Regex::compile(d.args[0], false);
-      if (!regex) return fail(d, regex.error());
-      for (const auto& [name, group] : regex.value()->names())
-        declared_variables.insert(name);
-      step.regex = std::move(regex.value());
-      if (!complexValue(d, d.args[1], step.replacement)) return false;
-      if (d.args.size() == 3) {
-        using Flag = RewriteStep::Flag;
-        const std::string& f = d.args[2];
-        step.flag = f == "last"        ? Flag::kLast
-                    : f == "break"     ? Flag::kBreak
-                    : f == "redirect"  ? Flag::kRedirect
-                    : f == "permanent" ? Flag::kPermanent
-                                       : Flag::kNone;
-        if (step.flag == Flag::kNone) return fail(d, "invalid parameter \"" + f + "\"");
-      }
-    } else if (d.name == "set") {
-      if (!args(d, 2, 2)) return false;
-      if (d.args[0].size() < 2 || d.args[0][0] != '$') {
-        return fail(d, "invalid variable name \"" + d.args[0] + "\"");
-      }
-      step.kind = RewriteStep::Kind::kSet;
-      step.name = d.args[0].substr(1);
-      if (ComplexValue::builtin(step.name)) {
-        return fail(d, "the \"" + step.name + "\" variable cannot be set");
-      }
-      declared_variables.insert(step.name);
-      if (!complexValue(d, d.args[1], step.value)) return false;
-    } else if (d.name == "break") {
-      if (!args(d, 0, 0)) return false;
-      step.kind = RewriteStep::Kind::kBreak;
-    } else if (d.name == "if") {
-      if (!block(d)) return false;
-      step.kind = RewriteStep::Kind::kIf;
-      if (!condition(d, step.condition)) return false;
-      for (const Directive& e : d.block) {
-        bool inner = false;
-        if (!rewriteDirective(e, step.body, inner)) return false;
-        if (!inner) {
-          return fail(e, "\"" + e.name +
-                             "\" inside \"if\" is not supported yet (return, rewrite, set, break "
-                             "and if are)");
-        }
-      }
-    } else {
-      handled = false;
-      return true;
-    }
-    out.push_back(std::move(step));
-    return true;
-  }
-
-  // if (CONDITION): $var | $var = TEXT | $var != TEXT | $var ~ REGEX (~*, !~, !~*) |
-  // -f PATH (-d, -e, -x, and with "!").
-  bool condition(const Directive& d, RewriteCondition& out) {
-    std::vector<std::string> a = d.args;
-    if (!a.empty() && !a.front().empty() && a.front()[0] == '(') a.front().erase(0, 1);
-    if (!a.empty() && !a.back().empty() && a.back().back() == ')') a.back().pop_back();
-    std::erase_if(a, [](const std::string& x) { return x.empty(); });
-    using Op = RewriteCondition::Op;
-    auto invalid = [&] { return fail(d, "invalid condition in \"if\""); };
-    if (a.size() == 1) {
-      if (a[0][0] != '$') return invalid();
-      out.op = Op::kTrue;
-      return complexValue(d, a[0], out.left);
-    }
-    if (a.size() == 2) {
-      std::string op = a[0];
-      out.negate = op[0] == '!';
-      if (out.negate) op.erase(0, 1);
-      out.op = op == "-f"   ? Op::kFile
-               : op == "-d" ? Op::kDirectory
-               : op == "-e" ? Op::kExists
-               : op == "-x" ? Op::kExecutable
-                            : Op::kTrue;
-      if (out.op == Op::kTrue) return invalid();
-      return complexValue(d, a[1], out.left);
-    }
-    if (a.size() != 3 || a[0][0] != '$') return invalid();
-    if (!complexValue(d, a[0], out.left)) return false;
-    const std::string& op = a[1];
-    if (op == "=" || op == "!=") {
-      out.op = op == "=" ? Op::kEqual : Op::kNotEqual;
-      return complexValue(d, a[2], out.right);
-    }
-    if (op == "~" || op == "~*" || op == "!~" || op == "!~*") {
-      out.op = Op::kMatch;
-      out.negate = op[0] == '!';
-      auto regex = nginx_compat::Regex::compile(a[2], op.back() == '*');
-      if (!regex) return fail(d, regex.error());
-      for (const auto& [name, group] : regex.value()->names())
-        declared_variables.insert(name);
-      out.regex = std::move(regex.value());
-      return true;
-    }
-    return invalid();
-  }
-
-  // `return CODE [TEXT]`, `return CODE URL`, `return URL` (the rewrite module's, nginx's forms).
-  bool returnDirective(const Directive& d, ReturnAction& out) {
-    if (!args(d, 1, 2)) return false;
-    const std::string& first = d.args[0];
-    uint64_t code = 0;
-    auto [p, ec] = std::from_chars(first.data(), first.data() + first.size(), code);
-    if (ec != std::errc() || p != first.data() + first.size()) {
-      if (d.args.size() == 2) return fail(d, "invalid return code \"" + first + "\"");
-      // `return URL`: 302 to a URL that starts with http://, https:// or $scheme.
-      if (first.rfind("http://", 0) != 0 && first.rfind("https://", 0) != 0 &&
-          first.rfind("$scheme", 0) != 0) {
-        return fail(d, "invalid return code \"" + first + "\"");
-      }
-      out.code = 302;
-      out.has_text = true;
-      return complexValue(d, first, out.text);
-    }
-    if (code > 999) return fail(d, "invalid return code \"" + first + "\"");
-    out.code = static_cast<int>(code);
-    out.has_text = d.args.size() == 2;
-    if (out.has_text) return complexValue(d, d.args[1], out.text);
     return true;
   }
 
@@ -1010,10 +480,11 @@ struct Loader {
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
     for (const Directive& d : block_in) {
-      if (d.name == "log_format" && !logFormat(d)) return false;
+      if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
-        !errorPages(block_in, http_level) || !accessLogs(block_in, http_level)) {
+        !errorPages(block_in, http_level) ||
+        !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
     }
     for (const Directive& d : block_in) {
@@ -1022,11 +493,13 @@ struct Loader {
     }
     for (const Directive& d : block_in) {
       if (d.name == "charset_map" && !charsetMap(d)) return false;
-      if ((d.name == "limit_req_zone" || d.name == "limit_conn_zone") && !limitZone(d)) {
+      if ((d.name == "limit_req_zone" || d.name == "limit_conn_zone") &&
+          !limit_zones.zone(*this, d)) {
         return false;
       }
     }
-    if (!limits(block_in, http_level)) return false;
+    if (!limit_zones.limits(*this, block_in, http_level.limit_req, http_level.limit_conn))
+      return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
       if (d.name != "upstream") continue;
@@ -1199,51 +672,40 @@ struct Loader {
       c.server.idle_timeout = http_level.keep_alive.timeout;
     }
     if (!have_server) {
-      error = c.path + ": no \"server\" block in http";
-      return false;
+      return failAt(c.path, "no \"server\" block in http");
     }
-    for (const auto& [name, where] : variable_uses) {
-      if (!declared_variables.count(name)) {
-        error = where + ": unknown \"" + name + "\" variable";
-        return false;
-      }
-    }
-    for (auto& [path, file] : log_files)
-      c.access_log_files.push_back(file);
+    if (!checkVariables()) return false;
+    c.access_log_files = logs.files();
     assignPorts(c);
     if (c.memcached.empty()) {
       bool snapshots =
           c.anyLocation([](const Location& l) { return l.kind == Location::Kind::kSnapshots; });
       if (snapshots) {
-        error = c.path + ": a location serves snapshots but \"surge_memcached\" is not set";
-        return false;
+        return failAt(c.path, "a location serves snapshots but \"surge_memcached\" is not set");
       }
     }
     for (const auto& peer : c.ops_peers) {
       if (peer.name == c.name) {
-        error = c.path + ": the peer \"" + peer.name + "\" has this edge's own name (surge_name)";
-        return false;
+        return failAt(c.path,
+                      "the peer \"" + peer.name + "\" has this edge's own name (surge_name)");
       }
     }
     bool ops_location = c.anyLocation([](const Location& l) { return l.ops; });
     if (ops_location && c.ops_keys.empty()) {
-      error = c.path + ": a location has \"surge_ops\" but \"surge_ops_keys\" is not set";
-      return false;
+      return failAt(c.path, "a location has \"surge_ops\" but \"surge_ops_keys\" is not set");
     }
     bool queue_location =
         c.anyLocation([](const Location& l) { return l.kind == Location::Kind::kQueue; });
     if (c.waiting_room.enabled || queue_location) {
       if (c.memcached.empty() || c.waiting_room.keys.empty() || c.snapshot_keys.empty()) {
         // surge_snapshot_keys verifies the queue state origin seals into memcached.
-        error = c.path +
-                ": the waiting room needs \"surge_memcached\", \"surge_queue_keys\" and "
-                "\"surge_snapshot_keys\"";
-        return false;
+        return failAt(c.path,
+                      "the waiting room needs \"surge_memcached\", \"surge_queue_keys\" and "
+                      "\"surge_snapshot_keys\"");
       }
       if (!queue_location || !c.waiting_room.enabled) {
-        error =
-            c.path + ": \"surge_waiting_room on\" and a location with \"surge_queue\" go together";
-        return false;
+        return failAt(c.path,
+                      "\"surge_waiting_room on\" and a location with \"surge_queue\" go together");
       }
     }
     if (!proxy_target.empty()) {
@@ -1258,10 +720,10 @@ struct Loader {
       } else {
         Directive fake;
         fake.name = "proxy_pass";
-        if (!hostPort(fake, target, c.origin.host, c.origin.port)) {
-          error = proxy_where + ": proxy_pass target \"" + target +
-                  "\" is neither an upstream nor host:port";
-          return false;
+        ConfigReader scratch(baseDir());  // its message is replaced by the one below
+        if (!hostPort(scratch, fake, target, c.origin.host, c.origin.port)) {
+          return failAt(proxy_where, "proxy_pass target \"" + target +
+                                         "\" is neither an upstream nor host:port");
         }
       }
       if (!resolveHost(where, c.origin.host, c.origin.port, c.origin.address)) return false;
@@ -1357,7 +819,7 @@ struct Loader {
         auto regex = nginx_compat::Regex::compile(raw.substr(1), true);
         if (!regex) return fail(d, regex.error());
         for (const auto& [name, group] : regex.value()->names())
-          declared_variables.insert(name);
+          declareVariable(name);
         v.regex_names.push_back(std::move(regex.value()));
         continue;
       }
@@ -1384,7 +846,9 @@ struct Loader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !errorPages(block_in, level) || !limits(block_in, level) || !accessLogs(block_in, level)) {
+        !errorPages(block_in, level) ||
+        !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
+        !logs.accessLogs(*this, block_in, level.access_logs)) {
       return false;
     }
     named_locations = &v.named;
@@ -1408,7 +872,7 @@ struct Loader {
         if (!location(d, level, v.locations)) return false;
       } else if (d.name == "error_log") {
         if (!levelErrorLog(d)) return false;
-      } else if (bool rewrite = false; !rewriteDirective(d, v.rewrites, rewrite)) {
+      } else if (bool rewrite = false; !readRewriteDirective(*this, d, v.rewrites, rewrite)) {
         return false;
       } else if (rewrite) {
         continue;
@@ -1464,7 +928,7 @@ struct Loader {
         auto regex = nginx_compat::Regex::compile(loc.prefix, m == "~*");
         if (!regex) return fail(d, regex.error());
         for (const auto& [name, group] : regex.value()->names())
-          declared_variables.insert(name);
+          declareVariable(name);
         loc.regex = std::move(regex.value());
       } else {
         return fail(d, "invalid location modifier \"" + m + "\"");
@@ -1506,7 +970,9 @@ struct Loader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !errorPages(d.block, level) || !limits(d.block, level) || !accessLogs(d.block, level)) {
+        !errorPages(d.block, level) ||
+        !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
+        !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;
     }
     bool explicit_root = false;
@@ -1555,7 +1021,7 @@ struct Loader {
       }
       if (n == "alias") {
         // Taken above, before the nested locations that inherit it.
-      } else if (bool rewrite = false; !rewriteDirective(e, loc.rewrites, rewrite)) {
+      } else if (bool rewrite = false; !readRewriteDirective(*this, e, loc.rewrites, rewrite)) {
         return false;
       } else if (rewrite) {
         continue;
@@ -1636,12 +1102,11 @@ struct Loader {
     // through proxy_pass take it, as in nginx.
     if (!loc.add_header_rules.empty() && loc.kind != Location::Kind::kStatic &&
         loc.kind != Location::Kind::kProxy && !alwaysAnswers(loc.rewrites)) {
-      error = (level.add_header_where.empty() ? loc.where : level.add_header_where) +
-              ": \"add_header\" applies to file and proxy locations only; location \"" +
-              loc.prefix + "\" (" + locationOf(d) +
-              ") answers from surge (snapshots carry their own Cache-Control: "
-              "surge_stale_while_revalidate, surge_stale_if_error)";
-      return false;
+      return failAt(level.add_header_where.empty() ? loc.where : level.add_header_where,
+                    "\"add_header\" applies to file and proxy locations only; location \"" +
+                        loc.prefix + "\" (" + locationOf(d) +
+                        ") answers from surge (snapshots carry their own Cache-Control: "
+                        "surge_stale_while_revalidate, surge_stale_if_error)");
     }
     if (!charsetRecode(loc.where, loc.files)) return false;
     if (!loc.try_files.files.empty() && loc.kind != Location::Kind::kStatic) {
@@ -1704,9 +1169,8 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   config->server.port = 8080;
   config->server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   config->server.limits.max_body = 16 * 1024;  // bookings are a few hundred bytes
-  Loader loader;
-  loader.base_dir = base_dir;
-  if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error);
+  Loader loader(base_dir);
+  if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error());
   if (config->server.tls_port >= 0) {
     if (config->server.tls_port == config->server.port) {
       // Also without a plain listen: the plain listener then keeps its default port.

@@ -56,4 +56,41 @@ void applyKeepAlive(const KeepAliveVerdict& verdict, http::Response& response) {
   }
 }
 
+bool readKeepAlive(ConfigReader& r, const Directive& d, KeepAlive& out, bool& handled) {
+  handled = true;
+  if (d.name == "keepalive_requests") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t n = 0;
+    if (!r.number(d, d.args[0], 0, UINT64_MAX / 2, n)) return false;
+    out.requests = n;
+  } else if (d.name == "keepalive_timeout") {
+    if (!r.args(d, 1, 2)) return false;
+    if (!r.duration(d, d.args[0], out.timeout)) return false;
+    out.header_s = -1;
+    if (d.args.size() == 2) {
+      std::chrono::milliseconds header{0};
+      if (!r.duration(d, d.args[1], header)) return false;
+      out.header_s = header.count() / 1000;
+    }
+  } else if (d.name == "keepalive_time") {
+    if (!r.args(d, 1, 1)) return false;
+    if (!r.duration(d, d.args[0], out.time)) return false;
+  } else if (d.name == "keepalive_disable") {
+    if (!r.args(d, 1, 3)) return false;
+    out.disable_msie6 = out.disable_safari = false;
+    for (const std::string& a : d.args) {
+      if (a == "msie6") {
+        out.disable_msie6 = true;
+      } else if (a == "safari") {
+        out.disable_safari = true;
+      } else if (a != "none") {
+        return r.fail(d, "invalid value \"" + a + "\"");
+      }
+    }
+  } else {
+    handled = false;
+  }
+  return true;
+}
+
 }  // namespace surge::edge

@@ -174,4 +174,100 @@ void writeAccessLogs(const std::vector<AccessLogRule>& rules, const Exchange& ex
   }
 }
 
+// log_format NAME [escape=default|json|none] STRING ...; (http level, before any access_log).
+bool AccessLogReader::logFormat(ConfigReader& r, const Directive& d) {
+  if (d.args.size() < 2) return r.fail(d, "invalid number of arguments in \"log_format\"");
+  if (formats_.count(d.args[0])) {
+    return r.fail(d, "duplicate \"log_format\" name \"" + d.args[0] + "\"");
+  }
+  size_t first = 1;
+  LogFormat::Escape escape = LogFormat::Escape::kDefault;
+  if (d.args[1].rfind("escape=", 0) == 0) {
+    std::string e = d.args[1].substr(7);
+    if (e == "json") {
+      escape = LogFormat::Escape::kJson;
+    } else if (e == "none") {
+      escape = LogFormat::Escape::kNone;
+    } else if (e != "default") {
+      return r.fail(d, "unknown log format escaping \"" + e + "\"");
+    }
+    first = 2;
+    if (d.args.size() < 3) return r.fail(d, "invalid number of arguments in \"log_format\"");
+  }
+  std::string text;
+  for (size_t i = first; i < d.args.size(); ++i)
+    text += d.args[i];
+  auto f = LogFormat::compile(d.args[0], escape, text);
+  if (!f) return r.fail(d, f.error());
+  for (std::string& name : f.value().declaredNames())
+    r.useVariable(std::move(name), d);
+  formats_[d.args[0]] = std::make_shared<const LogFormat>(std::move(f.value()));
+  return true;
+}
+
+// access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]] | off; of one level:
+// they replace the inherited ones.
+bool AccessLogReader::accessLogs(ConfigReader& r, const std::vector<Directive>& block_in,
+                                 std::vector<AccessLogRule>& rules) {
+  std::vector<AccessLogRule> own;
+  bool any = false;
+  bool off = false;
+  for (const Directive& d : block_in) {
+    if (d.name != "access_log") continue;
+    any = true;
+    if (!r.args(d, 1, 6)) return false;
+    if (d.args[0] == "off") {
+      if (d.args.size() != 1) return r.fail(d, "invalid parameter \"" + d.args[1] + "\"");
+      off = true;
+      continue;
+    }
+    if (d.args[0].rfind("syslog:", 0) == 0) return r.fail(d, "syslog logging is not supported");
+    if (d.args[0].find('$') != std::string::npos) {
+      return r.fail(d, "variables in access_log paths are not supported");
+    }
+    AccessLogRule rule;
+    std::string format = d.args.size() > 1 ? d.args[1] : "combined";
+    auto f = formats_.find(format);
+    if (f == formats_.end()) return r.fail(d, "unknown log format \"" + format + "\"");
+    rule.format = f->second;
+    for (size_t i = 2; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      if (a.rfind("buffer=", 0) == 0) {
+        // surge's writer always buffers (flushed every 100 ms, off the workers): accepted.
+        if (!nginx_compat::parseSize(a.substr(7))) return r.fail(d, "invalid buffer size");
+      } else if (a.rfind("flush=", 0) == 0) {
+        if (!nginx_compat::parseDuration(a.substr(6))) return r.fail(d, "invalid flush time");
+      } else if (a.rfind("if=", 0) == 0) {
+        auto v = ComplexValue::compile(a.substr(3));
+        if (!v) return r.fail(d, v.error());
+        for (std::string& name : v.value().declaredNames()) {
+          if (!LogFormat::logVariable(name)) {
+            r.useVariable(std::move(name), d);
+          }
+        }
+        rule.condition = std::move(v.value());
+        rule.has_condition = true;
+      } else if (a == "gzip" || a.rfind("gzip=", 0) == 0) {
+        return r.fail(d, "compressed access logs are not supported");
+      } else {
+        return r.fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+    std::string path = r.resolve(d.args[0]);
+    auto& file = files_[path];
+    if (!file) file = std::make_shared<AccessLogFile>(path);
+    rule.file = file;
+    own.push_back(std::move(rule));
+  }
+  if (any) rules = off ? std::vector<AccessLogRule>{} : std::move(own);
+  return true;
+}
+
+std::vector<std::shared_ptr<AccessLogFile>> AccessLogReader::files() const {
+  std::vector<std::shared_ptr<AccessLogFile>> out;
+  for (const auto& [path, file] : files_)
+    out.push_back(file);
+  return out;
+}
+
 }  // namespace surge::edge

@@ -1,5 +1,7 @@
 #include "surge/edge/request_limits.h"
 
+#include <set>
+
 #include <algorithm>
 
 namespace surge::edge {
@@ -70,6 +72,119 @@ void ConnectionZone::release(const std::string& key) {
   auto it = counts_.find(key);
   if (it == counts_.end()) return;
   if (--it->second == 0) counts_.erase(it);
+}
+
+// limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m; limit_conn_zone KEY zone=NAME:SIZE.
+bool LimitZones::zone(ConfigReader& r, const Directive& d) {
+  const bool req = d.name == "limit_req_zone";
+  if (!r.args(d, req ? 3 : 2, req ? 3 : 2)) return false;
+  ComplexValue key;
+  if (!r.complexValue(d, d.args[0], key)) return false;
+  std::string name;
+  uint64_t size = 0, rate = 0;
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    const std::string& a = d.args[i];
+    if (a.rfind("zone=", 0) == 0) {
+      size_t colon = a.find(':');
+      if (colon == std::string::npos || colon == 5) {
+        return r.fail(d, "invalid zone size \"" + a + "\"");
+      }
+      name = a.substr(5, colon - 5);
+      auto v = nginx_compat::parseSize(a.substr(colon + 1));
+      if (!v || v.value() < 8192) return r.fail(d, "zone \"" + name + "\" is too small");
+      size = v.value();
+    } else if (req && a.rfind("rate=", 0) == 0) {
+      std::string rate_text = a.substr(5);
+      uint64_t per = rate_text.ends_with("r/s") ? 1 : rate_text.ends_with("r/m") ? 60 : 0;
+      uint64_t n = 0;
+      if (per == 0 || !r.number(d, rate_text.substr(0, rate_text.size() - 3), 1, 1000000, n)) {
+        return r.fail(d, "invalid rate \"" + a + "\"");
+      }
+      rate = n * 1000 / per;
+    } else {
+      return r.fail(d, "invalid parameter \"" + a + "\"");
+    }
+  }
+  if (name.empty()) return r.fail(d, "\"" + d.name + "\" must have \"zone\" parameter");
+  if (req && rate == 0) return r.fail(d, "\"limit_req_zone\" must have \"rate\" parameter");
+  if (rate_zones_.count(name) || conn_zones_.count(name)) {
+    return r.fail(d, "duplicate zone \"" + name + "\"");
+  }
+  const size_t keys = size / 128;
+  if (req) {
+    rate_zones_[name] = {std::make_shared<RequestRateZone>(name, rate, keys), std::move(key)};
+  } else {
+    conn_zones_[name] = {std::make_shared<ConnectionZone>(name, keys), std::move(key)};
+  }
+  return true;
+}
+
+// limit_req and limit_conn of one level: a level with its own replaces what it inherits.
+bool LimitZones::limits(ConfigReader& r, const std::vector<Directive>& block_in,
+                        std::vector<LimitReq>& limit_req,
+                        std::vector<LimitConn>& limit_conn) const {
+  std::vector<LimitReq> reqs;
+  std::vector<LimitConn> conns;
+  for (const Directive& d : block_in) {
+    if (d.name == "limit_req") {
+      if (d.args.empty() || d.args.size() > 3 || d.has_block) return r.args(d, 1, 3);
+      LimitReq l;
+      for (const std::string& a : d.args) {
+        uint64_t n = 0;
+        if (a.rfind("zone=", 0) == 0) {
+          auto it = rate_zones_.find(a.substr(5));
+          if (it == rate_zones_.end()) {
+            return r.fail(d, "unknown limit_req_zone \"" + a.substr(5) + "\"");
+          }
+          l.zone = it->second.first;
+          l.key = it->second.second;
+        } else if (a.rfind("burst=", 0) == 0) {
+          if (!r.number(d, a.substr(6), 0, 1000000, n)) return false;
+          l.burst = n;
+        } else if (a == "nodelay") {
+          l.delay = UINT64_MAX;
+        } else if (a.rfind("delay=", 0) == 0) {
+          if (!r.number(d, a.substr(6), 0, 1000000, n)) return false;
+          l.delay = n;
+        } else {
+          return r.fail(d, "invalid parameter \"" + a + "\"");
+        }
+      }
+      if (!l.zone) return r.fail(d, "\"limit_req\" must have \"zone\" parameter");
+      reqs.push_back(std::move(l));
+    } else if (d.name == "limit_conn") {
+      if (!r.args(d, 2, 2)) return false;
+      auto it = conn_zones_.find(d.args[0]);
+      if (it == conn_zones_.end()) {
+        return r.fail(d, "unknown limit_conn_zone \"" + d.args[0] + "\"");
+      }
+      LimitConn l{it->second.first, it->second.second, 0};
+      if (!r.number(d, d.args[1], 1, 65535, l.limit)) return false;
+      conns.push_back(std::move(l));
+    }
+  }
+  if (!reqs.empty()) limit_req = std::move(reqs);
+  if (!conns.empty()) limit_conn = std::move(conns);
+  return true;
+}
+
+bool LimitZones::levelDirective(ConfigReader& r, const Directive& d, int& req_status,
+                                int& conn_status, bool& handled) {
+  handled = true;
+  if (d.name == "limit_req_status" || d.name == "limit_conn_status") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t code = 0;
+    if (!r.number(d, d.args[0], 400, 599, code)) return false;
+    (d.name == "limit_req_status" ? req_status : conn_status) = static_cast<int>(code);
+  } else if (d.name == "limit_req_log_level" || d.name == "limit_conn_log_level") {
+    // Accepted: surge-edge writes no message per request (a refusal is in the access log).
+    if (!r.args(d, 1, 1)) return false;
+    static const std::set<std::string> levels = {"info", "notice", "warn", "error"};
+    if (!levels.count(d.args[0])) return r.fail(d, "invalid value \"" + d.args[0] + "\"");
+  } else {
+    handled = false;
+  }
+  return true;
 }
 
 }  // namespace surge::edge

@@ -17,6 +17,67 @@ Step error(int status, const StaticLocation& settings) {
   return Step::answer(std::move(r));
 }
 
+// if_modified_since off | exact | before (nginx's).
+bool readIfModifiedSince(ConfigReader& r, const Directive& d,
+                         StaticLocation::IfModifiedSince& out) {
+  if (!r.args(d, 1, 1)) return false;
+  using Ims = StaticLocation::IfModifiedSince;
+  if (d.args[0] == "off") {
+    out = Ims::kOff;
+  } else if (d.args[0] == "exact") {
+    out = Ims::kExact;
+  } else if (d.args[0] == "before") {
+    out = Ims::kBefore;
+  } else {
+    return r.fail(
+        d, "invalid value \"" + d.args[0] + "\" in \"if_modified_since\" (off, exact, before)");
+  }
+  return true;
+}
+
+// index NAME ...: tried in order for a path ending in '/'.
+bool readIndex(ConfigReader& r, const Directive& d, LocationSettings& level) {
+  if (d.args.empty() || d.has_block) return r.args(d, 1, 1);
+  std::vector<ComplexValue> names;
+  for (size_t i = 0; i < d.args.size(); ++i) {
+    const std::string& a = d.args[i];
+    if (a.empty()) return r.fail(d, "index \"" + a + "\" in \"index\" directive is invalid");
+    if (a[0] == '/' && i + 1 != d.args.size()) {
+      return r.fail(d, "only the last index in \"index\" directive should be absolute");
+    }
+    ComplexValue v;
+    if (!r.complexValue(d, a, v)) return false;
+    names.push_back(std::move(v));
+  }
+  level.index = std::move(names);
+  // StaticFiles' own index (a request it serves without the dispatcher): the first name.
+  level.files.index =
+      d.args[0].find('$') == std::string::npos && d.args[0][0] != '/' ? d.args[0] : "index.html";
+  return true;
+}
+
+// expires [modified] TIME | epoch | max | off | @TIME (nginx's; TIME may be negative, and a
+// variable: then read per request).
+bool readExpires(ConfigReader& r, const Directive& e, LocationSettings& level) {
+  if (!r.args(e, 1, 2)) return false;
+  bool modified = e.args.size() == 2;
+  if (modified && e.args[0] != "modified") {
+    return r.fail(e, "invalid value \"" + e.args[0] + "\" in \"expires\" (modified)");
+  }
+  const std::string& v = e.args.back();
+  level.expires_var = {};
+  level.expires_var_modified = modified;
+  if (v.find('$') != std::string::npos) {
+    if (!r.complexValue(e, v, level.expires_var)) return false;
+    level.files.expires = StaticLocation::Expires::kOff;
+    level.files.cache_control.clear();
+    return true;
+  }
+  std::string message;
+  if (!setExpires(level.files, modified, v, message)) return r.fail(e, message);
+  return true;
+}
+
 }  // namespace
 
 StaticHandler::StaticHandler(int workers) {
@@ -84,6 +145,60 @@ Step StaticHandler::tryFiles(Exchange& ex, const Location& loc, StaticFiles& fil
     return error(std::atoi(fallback.c_str() + 1), settings);
   }
   return Step::redirect(std::move(fallback));
+}
+
+bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
+                       bool& handled) {
+  handled = true;
+  if (d.name == "root") {
+    if (!r.args(d, 1, 1)) return false;
+    if (d.args[0].find('$') != std::string::npos) {
+      return r.fail(d, "variables in \"root\" are not supported yet");
+    }
+    level.files.alias.clear();
+    level.files.root = r.resolve(d.args[0]);
+    while (level.files.root.size() > 1 && level.files.root.back() == '/')
+      level.files.root.pop_back();
+  } else if (d.name == "index") {
+    return readIndex(r, d, level);
+  } else if (d.name == "if_modified_since") {
+    return readIfModifiedSince(r, d, level.files.if_modified_since);
+  } else if (d.name == "expires") {
+    return readExpires(r, d, level);
+  } else if (d.name == "charset" || d.name == "source_charset") {
+    if (!r.args(d, 1, 1)) return false;
+    std::string name = d.args[0];
+    if (name.find('$') != std::string::npos) {
+      return r.fail(d, "variables in \"" + d.name + "\" are not supported yet");
+    }
+    if (d.name == "charset" && name == "off") name.clear();
+    (d.name == "charset" ? level.files.charset : level.files.source_charset) = name;
+  } else if (d.name == "override_charset" || d.name == "charset_types") {
+    return r.fail(d, "\"" + d.name + "\" is not supported yet");
+  } else if (d.name == "types") {
+    if (!d.args.empty() || !d.has_block) return r.fail(d, "\"types\" takes a block");
+    auto types = std::make_shared<MimeTypes>();
+    for (const Directive& t : d.block) {
+      if (t.args.empty()) return r.fail(t, "no extension for the type \"" + t.name + "\"");
+      for (std::string ext : t.args) {
+        for (char& ch : ext)
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        (*types)[ext] = t.name;  // nginx: a later type for an extension wins, with a warning
+      }
+    }
+    level.files.types = std::move(types);
+  } else if (d.name == "default_type") {
+    if (!r.args(d, 1, 1)) return false;
+    level.files.default_type = d.args[0];
+  } else if (d.name == "max_ranges") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t n = 0;
+    if (!r.number(d, d.args[0], 0, 1000000, n)) return false;
+    level.files.max_ranges = static_cast<int>(n);
+  } else {
+    handled = false;
+  }
+  return true;
 }
 
 }  // namespace surge::edge

@@ -19,8 +19,6 @@
 
 namespace surge::edge {
 
-struct AccessLogFile;
-
 class AccessLog {
  public:
   explicit AccessLog(cache::Counter& dropped);
@@ -44,6 +42,14 @@ class AccessLog {
   std::atomic<bool> enabled_{false};
   std::thread thread_;
   cache::Counter& dropped_;
+};
+
+// One file an access_log directive names, bound to its writer by EdgeServer when it starts or
+// reloads (several directives naming one path share one).
+struct AccessLogFile {
+  explicit AccessLogFile(std::string p) : path(std::move(p)) {}
+  std::string path;
+  std::atomic<AccessLog*> writer{nullptr};
 };
 
 // Every file the configuration's access_log directives name, each with its writer, kept for the

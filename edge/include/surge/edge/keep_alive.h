@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "surge/edge/config_reader.h"
 #include "surge/http/request_parser.h"
 #include "surge/http/server.h"
 
@@ -33,6 +34,10 @@ struct KeepAliveVerdict {
 // The verdict of `settings` for `request` (its method, User-Agent, number on the connection and
 // the connection's age).
 KeepAliveVerdict keepAliveVerdict(const KeepAlive& settings, const http::Request& request);
+
+// keepalive_requests, keepalive_timeout, keepalive_time and keepalive_disable into `out`; false
+// in `handled` for any other directive.
+bool readKeepAlive(ConfigReader& reader, const Directive& d, KeepAlive& out, bool& handled);
 
 // Closes after `response`, or sets how long the connection then waits and the Keep-Alive header.
 void applyKeepAlive(const KeepAliveVerdict& verdict, http::Response& response);

@@ -78,19 +78,6 @@ struct RewriteStep {
   std::vector<RewriteStep> body;
 };
 
-// `limit_req zone=NAME [burst=N] [nodelay | delay=N];` and `limit_conn ZONE N;` (request_limits.h).
-struct LimitReq {
-  std::shared_ptr<RequestRateZone> zone;
-  ComplexValue key;  // the zone's key
-  uint64_t burst = 0;
-  uint64_t delay = 0;  // UINT64_MAX: nodelay
-};
-struct LimitConn {
-  std::shared_ptr<ConnectionZone> zone;
-  ComplexValue key;
-  uint64_t limit = 1;
-};
-
 // `error_page CODE ... [=[CODE]] URI|URL|@NAME;`: what an error answer of this location becomes.
 struct ErrorPage {
   std::vector<int> codes;

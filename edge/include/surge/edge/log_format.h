@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 
 #include "surge/cache/result.h"
 #include "surge/edge/access_log.h"
+#include "surge/edge/config_reader.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/variables.h"
 #include "surge/http/server.h"
@@ -45,20 +47,30 @@ class LogFormat {
   ComplexValue value_;
 };
 
-// One file an access_log directive names, bound to its writer by EdgeServer when it starts or
-// reloads (several directives naming one path share one).
-struct AccessLogFile {
-  explicit AccessLogFile(std::string p) : path(std::move(p)) {}
-  std::string path;
-  std::atomic<AccessLog*> writer{nullptr};
-};
-
 // access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]];
 struct AccessLogRule {
   std::shared_ptr<AccessLogFile> file;
   std::shared_ptr<const LogFormat> format;
   ComplexValue condition;  // text() empty: always
   bool has_condition = false;
+};
+
+// log_format and access_log as the configuration reads them: the formats by name ("combined"
+// predefined) and one AccessLogFile per path, shared by every rule naming it.
+class AccessLogReader {
+ public:
+  // log_format NAME [escape=default|json|none] STRING ...; (http level, before any access_log).
+  bool logFormat(ConfigReader& reader, const Directive& d);
+  // The access_log lines of one level's block: they replace `rules` (inherited) when there is
+  // one; `off` leaves none.
+  bool accessLogs(ConfigReader& reader, const std::vector<Directive>& block,
+                  std::vector<AccessLogRule>& rules);
+  std::vector<std::shared_ptr<AccessLogFile>> files() const;
+
+ private:
+  std::map<std::string, std::shared_ptr<const LogFormat>> formats_{
+      {"combined", LogFormat::combined()}};
+  std::map<std::string, std::shared_ptr<AccessLogFile>> files_;  // by path
 };
 
 // Writes the line of every rule whose condition holds.

@@ -13,11 +13,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "surge/edge/config_reader.h"
+#include "surge/edge/variables.h"
 
 namespace surge::edge {
 
@@ -58,6 +63,39 @@ class ConnectionZone : public std::enable_shared_from_this<ConnectionZone> {
   size_t max_keys_;
   std::mutex mutex_;
   std::unordered_map<std::string, uint64_t> counts_;
+};
+
+// `limit_req zone=NAME [burst=N] [nodelay | delay=N];` and `limit_conn ZONE N;` of a level.
+struct LimitReq {
+  std::shared_ptr<RequestRateZone> zone;
+  ComplexValue key;  // the zone's key
+  uint64_t burst = 0;
+  uint64_t delay = 0;  // UINT64_MAX: nodelay
+};
+struct LimitConn {
+  std::shared_ptr<ConnectionZone> zone;
+  ComplexValue key;
+  uint64_t limit = 1;
+};
+
+// limit_req_zone and limit_conn_zone by name, as the configuration declares them, and the
+// limit_req / limit_conn lines of each level that use them.
+class LimitZones {
+ public:
+  // limit_req_zone KEY zone=NAME:SIZE rate=Nr/s|Nr/m; limit_conn_zone KEY zone=NAME:SIZE.
+  bool zone(ConfigReader& reader, const Directive& d);
+  // limit_req and limit_conn of one level's block: a level with its own replaces what it
+  // inherits.
+  bool limits(ConfigReader& reader, const std::vector<Directive>& block,
+              std::vector<LimitReq>& limit_req, std::vector<LimitConn>& limit_conn) const;
+  // limit_req_status, limit_conn_status, limit_req_log_level, limit_conn_log_level; false in
+  // `handled` for any other directive.
+  static bool levelDirective(ConfigReader& reader, const Directive& d, int& req_status,
+                             int& conn_status, bool& handled);
+
+ private:
+  std::map<std::string, std::pair<std::shared_ptr<RequestRateZone>, ComplexValue>> rate_zones_;
+  std::map<std::string, std::pair<std::shared_ptr<ConnectionZone>, ComplexValue>> conn_zones_;
 };
 
 }  // namespace surge::edge

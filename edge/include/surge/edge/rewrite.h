@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "surge/edge/config_reader.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/location.h"
 
@@ -27,5 +28,12 @@ RewriteOutcome runRewrites(const std::vector<RewriteStep>& steps, Exchange& exch
 
 // Does `steps` answer by itself whatever comes (a `return` outside any `if`)?
 bool alwaysAnswers(const std::vector<RewriteStep>& steps);
+
+// The rewrite module's directives (return, rewrite, set, break, if) at server or location level
+// and inside `if`: appended to `out`; false in `handled` for any other directive.
+bool readRewriteDirective(ConfigReader& reader, const Directive& d, std::vector<RewriteStep>& out,
+                          bool& handled);
+// `return CODE [TEXT]`, `return CODE URL`, `return URL` (nginx's forms).
+bool readReturn(ConfigReader& reader, const Directive& d, ReturnAction& out);
 
 }  // namespace surge::edge

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "surge/edge/config_reader.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/location.h"
 #include "surge/edge/static_files.h"
@@ -30,5 +31,11 @@ class StaticHandler {
                 const StaticLocation& settings);
   std::vector<std::unique_ptr<StaticFiles>> files_;
 };
+
+// The file directives of a level (http, server, location): root, index, if_modified_since,
+// expires, charset, source_charset, max_ranges, types, default_type. False in `handled` for any
+// other directive. (alias and try_files are a location's own: edge_config.cc.)
+bool readFileDirective(ConfigReader& reader, const Directive& d, LocationSettings& level,
+                       bool& handled);
 
 }  // namespace surge::edge
