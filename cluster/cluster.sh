@@ -218,7 +218,7 @@ http {
         location /api/v1/ { surge_snapshots; }
         location /api/v1/queue/ { surge_queue; }
         location /api/v1/bookings { proxy_pass http://origin; }
-        location = /metrics { surge_status; }
+        location ~ ^/(healthz|readyz|metrics)\$ { surge_status; }
     }
 }
 EOF

@@ -859,7 +859,6 @@ struct Loader : ConfigReader {
     v.access = level.access;
     v.keep_alive = level.keep_alive;
     v.access_logs = level.access_logs;
-    if (c.servers.empty()) c.access = level.access;
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!inheritable(d, level, handled)) return false;
@@ -1121,11 +1120,6 @@ struct Loader : ConfigReader {
 
 const Location* EdgeConfig::match(std::string_view path) const {
   return servers.empty() ? nullptr : servers.front().find(path, nullptr);
-}
-
-const http::AccessRules& EdgeConfig::statusAccess(std::string_view path) const {
-  const Location* l = match(path);
-  return l != nullptr && l->kind == Location::Kind::kStatus ? l->access : access;
 }
 
 namespace {

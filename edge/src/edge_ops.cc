@@ -1,5 +1,6 @@
-// surge-edge's operator locations (`surge_ops`): HTTP Basic with an admin key, and the
-// dashboard's own paths (this edge's metrics, its peers', origin's).
+// surge-edge's operator locations: `surge_status` (/healthz, /readyz, /metrics, where the
+// configuration puts them) and `surge_ops` (HTTP Basic with an admin key, and the dashboard's own
+// paths: this edge's metrics, its peers', origin's).
 #include <openssl/crypto.h>
 
 #include <algorithm>
@@ -25,6 +26,41 @@ bool EdgeServer::opsAuthorized(const http::Request& request) const {
   const cache::KeyringKey* key = ops_keys_.find(credentials->user);
   if (key == nullptr || key->secret.size() != secret->size()) return false;
   return CRYPTO_memcmp(key->secret.data(), secret->data(), secret->size()) == 0;
+}
+
+void EdgeServer::answerStatus(const Exchange& ex) {
+  const http::Request& request = ex.request;
+  std::string_view path = request.path;
+  LogContext ctx = context(ex, kOps);
+  if (path != "/healthz" && path != "/readyz" && path != "/metrics") {
+    return answer(ctx, jsonError(404, "not_found",
+                                 "a status location answers /healthz, /readyz "
+                                 "and /metrics"));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    http::Response r = jsonError(405, "method_not_allowed", "use GET");
+    r.headers += "Allow: GET, HEAD\r\n";
+    return answer(ctx, std::move(r));
+  }
+  if (path == "/healthz") return answer(ctx, http::Response::json(200, "{\"status\":\"ok\"}"));
+  if (path == "/readyz") {
+    const EdgeConfig& c = config();
+    // Ready when this edge can serve reads: memcached read lately, origin's catalog held (so
+    // everything it lists has been published) and the regions list held. Origin's state is
+    // reported, not counted: every edge shares the origins, so an edge that went unready with
+    // them took all reads down with it (the cluster test's PostgreSQL kill: the load balancer
+    // found no edge at all) while each could still serve every snapshot it holds.
+    bool snapshots_ok = c.memcached.empty() || snapshots_->ready();
+    bool origin_ok = !c.have_origin || origin_->healthy();
+    std::string body = std::string("{\"ready\":") + (snapshots_ok ? "true" : "false") +
+                       ",\"snapshots\":" + (snapshots_ok ? "true" : "false") +
+                       ",\"origin\":" + (origin_ok ? "true" : "false") + "}";
+    return answer(ctx, http::Response::json(snapshots_ok ? 200 : 503, body));
+  }
+  http::Response r;
+  r.headers = "Content-Type: text/plain; version=0.0.4\r\n";
+  r.body = metrics_.render();
+  answer(ctx, std::move(r));
 }
 
 bool EdgeServer::answerOps(Exchange& ex) {

@@ -307,45 +307,11 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                         http::ResponseSlot slot) {
   auto start = Clock::now();
   std::string_view path = request.path;
-  bool get_or_head = request.method == "GET" || request.method == "HEAD";
   const EdgeConfig& cfg = config();
   Exchange ex(worker, request, slot, start);
   ex.server = &cfg.servers.front();
   if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
     ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
-  }
-
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    LogContext ctx = context(ex, kOps);
-    if (!config().statusAccess(path).allows(request.remote_addr)) {
-      return answer(ctx, refusedByAccessRules());
-    }
-    if (!get_or_head) {
-      http::Response r = jsonError(405, "method_not_allowed", "use GET");
-      r.headers += "Allow: GET, HEAD\r\n";
-      return answer(ctx, std::move(r));
-    }
-    if (path == "/healthz") {
-      return answer(ctx, http::Response::json(200, "{\"status\":\"ok\"}"));
-    }
-    if (path == "/readyz") {
-      const EdgeConfig& c = config();
-      // Ready when this edge can serve reads: memcached read lately, origin's catalog held (so
-      // everything it lists has been published) and the regions list held. Origin's state is
-      // reported, not counted: every edge shares the origins, so an edge that went unready with
-      // them took all reads down with it (the cluster test's PostgreSQL kill: the load balancer
-      // found no edge at all) while each could still serve every snapshot it holds.
-      bool snapshots_ok = c.memcached.empty() || snapshots_->ready();
-      bool origin_ok = !c.have_origin || origin_->healthy();
-      std::string body = std::string("{\"ready\":") + (snapshots_ok ? "true" : "false") +
-                         ",\"snapshots\":" + (snapshots_ok ? "true" : "false") +
-                         ",\"origin\":" + (origin_ok ? "true" : "false") + "}";
-      return answer(ctx, http::Response::json(snapshots_ok ? 200 : 503, body));
-    }
-    http::Response r;
-    r.headers = "Content-Type: text/plain; version=0.0.4\r\n";
-    r.body = metrics_.render();
-    return answer(ctx, std::move(r));
   }
 
   // Locations match the decoded path with "." and ".." resolved, as in nginx (which answers
@@ -545,7 +511,8 @@ void EdgeServer::route(Exchange& ex) {
           /*ops=*/false, loc->proxy_timeouts);
       return;
     }
-    case Location::Kind::kStatus:  // /healthz, /readyz and /metrics are answered above
+    case Location::Kind::kStatus:
+      return answerStatus(ex);
     case Location::Kind::kNotFound:
       break;
   }

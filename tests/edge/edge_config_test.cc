@@ -447,9 +447,11 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.origin.port, 8081);
   ASSERT_EQ(c.servers.size(), 1u);
   EXPECT_EQ(c.match("/metrics")->kind, Location::Kind::kStatus);
-  EXPECT_FALSE(c.statusAccess("/metrics").allows("10.0.0.1"));
-  EXPECT_TRUE(c.statusAccess("/metrics").allows("127.0.0.1"));
-  EXPECT_TRUE(c.statusAccess("/readyz").allows("10.0.0.1"));
+  EXPECT_FALSE(c.match("/metrics")->access.allows("10.0.0.1"));
+  EXPECT_TRUE(c.match("/metrics")->access.allows("127.0.0.1"));
+  EXPECT_EQ(c.match("/readyz")->kind, Location::Kind::kStatus);
+  EXPECT_TRUE(c.match("/readyz")->access.allows("10.0.0.1"));
+  EXPECT_EQ(c.match("/healthz")->kind, Location::Kind::kStatus);
   EXPECT_EQ(c.match("/api/v1/bookings")->kind, Location::Kind::kProxy);
   EXPECT_EQ(c.match("/api/v1/queue/tickets")->kind, Location::Kind::kQueue);
   EXPECT_EQ(c.match("/index.html")->prefix, "/");
@@ -591,12 +593,12 @@ TEST_F(EdgeConfigTest, AllowAndDenyAsNginx) {
   EXPECT_FALSE(priv.allows("127.0.0.2"));
   EXPECT_FALSE(priv.allows("10.2.0.1"));
   EXPECT_FALSE(priv.allows("192.168.1.1"));
-  // /metrics obeys its surge_status location; /healthz, with none, the server's rules.
+  // /metrics obeys its surge_status location; /healthz, with none, is a file of the root like
+  // any other path (a static-only configuration exposes no status).
   EXPECT_EQ(c->match("/metrics")->kind, Location::Kind::kStatus);
-  EXPECT_TRUE(c->statusAccess("/metrics").allows("127.0.0.9"));
-  EXPECT_FALSE(c->statusAccess("/metrics").allows("10.0.0.1"));
-  EXPECT_TRUE(c->statusAccess("/healthz").allows("10.0.0.1"));
-  EXPECT_FALSE(c->statusAccess("/healthz").allows("192.168.3.3"));
+  EXPECT_TRUE(c->match("/metrics")->access.allows("127.0.0.9"));
+  EXPECT_FALSE(c->match("/metrics")->access.allows("10.0.0.1"));
+  EXPECT_EQ(c->match("/healthz")->kind, Location::Kind::kStatic);
 
   EXPECT_EQ(loadError("http {\n server {\n  allow 10.0.0.300;\n }\n}\n"),
             at(3, "\"10.0.0.300\" is not an IPv4 address, a CIDR block (10.0.0.0/8) or \"all\""));

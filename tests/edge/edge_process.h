@@ -130,6 +130,7 @@ class EdgeProcess {
     c += "    location /assets/ { surge_immutable_hashed on; }\n";
     c += "    location /api/v1/ { surge_snapshots; }\n";
     c += "    location /api/v1/bookings { proxy_pass http://origin; }\n";
+    c += "    location ~ ^/(healthz|readyz|metrics)$ { surge_status; }\n";
     c += extra_server;
     c += "  }\n";
     c += "}\n";

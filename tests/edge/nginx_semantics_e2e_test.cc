@@ -284,6 +284,10 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   EXPECT_EQ(count(msie, "HTTP/1.1 "), 1u) << msie;
 
   HttpClient c("127.0.0.1", port, 2000ms);
+  // No surge_status location: /healthz is a file of the root like any other, /metrics nothing.
+  dir.write("html/healthz", "a file\n");
+  EXPECT_EQ(c.request("GET", "/healthz")->body, "a file\n");
+  EXPECT_EQ(c.request("GET", "/metrics")->status, 404);
   // types and default_type: the block replaces surge's own table.
   dir.write("html/typed/a.t", "t\n");
   dir.write("html/typed/b.t2", "t\n");

@@ -56,9 +56,6 @@ struct EdgeConfig {
   };
   std::vector<Peer> ops_peers;         // surge_ops_peer: other edges the dashboard shows (restart)
   std::vector<VirtualServer> servers;  // in file order
-  // allow/deny of the first server block (or the http block's): what /healthz, /readyz and
-  // /metrics obey unless a `surge_status` location for the path has its own.
-  http::AccessRules access;
   // Lookups by booking code (GET /api/v1/bookings/lookup) per client address:
   // surge_lookup_limit COUNT WINDOW.
   http::AttemptLimiter::Options lookup_limit{10, std::chrono::seconds(60), 100000};
@@ -66,8 +63,6 @@ struct EdgeConfig {
   // The first server's location for `path` (tests, and callers without a request).
   const Location* match(std::string_view path) const;
   bool anyLocation(const std::function<bool(const Location&)>& pred) const;
-  // The rules /healthz, /readyz and /metrics obey at `path`.
-  const http::AccessRules& statusAccess(std::string_view path) const;
 };
 
 // Where a configuration comes from besides its file (nginx's -p and -g).

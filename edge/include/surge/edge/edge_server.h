@@ -83,6 +83,8 @@ class EdgeServer : public http::Handler {
   // nullopt (`r` itself, possibly turned into a redirect to an error page's URL).
   std::optional<std::string> errorPage(Exchange& exchange, const Location& location,
                                        http::Response& r);
+  // `surge_status` locations: /healthz, /readyz and /metrics (404 for any other path).
+  void answerStatus(const Exchange& exchange);
   // `surge_ops` locations: true when the request was answered here (not authorized, or one of the
   // dashboard's paths); false: a file of the location.
   bool answerOps(Exchange& exchange);
