@@ -188,6 +188,7 @@ cluster_edge_config() {
 worker_processes ${CLUSTER_EDGE_WORKERS:-2};
 events { worker_connections 16000; }
 http {
+    gzip_static on;
     access_log $([[ $CLUSTER_ACCESS_LOG == off ]] && echo off || echo "$CLUSTER_DIR/logs/$h-access.log combined");
     client_max_body_size 16k;
     keepalive_timeout 60s;

@@ -479,6 +479,7 @@ struct Loader : ConfigReader {
     // root, index, allow/deny, add_header, ... in http are the servers' defaults, wherever they
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
+    http_level.files.precompressed = StaticLocation::Precompressed::kOff;  // gzip_static off
     for (const Directive& d : block_in) {
       if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
     }

@@ -717,13 +717,20 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
     return error(404, "not_found", "no such file");
   }
 
-  Coding coding = chooseCoding(request.header("Accept-Encoding"), e->zst.has_value(),
-                               e->br.has_value(), e->gz.has_value());
+  using Precompressed = StaticLocation::Precompressed;
+  const bool precompressed = location.precompressed != Precompressed::kOff;
+  Coding coding = precompressed
+                      ? chooseCoding(request.header("Accept-Encoding"), e->zst.has_value(),
+                                     e->br.has_value(), e->gz.has_value())
+                      : Coding::kIdentity;
+  if (coding == Coding::kIdentity && location.precompressed == Precompressed::kAlways && e->gz) {
+    coding = Coding::kGzip;
+  }
   const File& f = coding == Coding::kZstd     ? *e->zst
                   : coding == Coding::kBrotli ? *e->br
                   : coding == Coding::kGzip   ? *e->gz
                                               : *e->file;
-  bool variants = e->zst || e->br || e->gz;
+  bool variants = precompressed && (e->zst || e->br || e->gz);
   std::string etag = f.etag;
   if (coding != Coding::kIdentity) {
     // Each representation has its own validator, so a cache never serves gzip bytes to a client

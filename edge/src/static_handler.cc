@@ -190,6 +190,14 @@ bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& le
   } else if (d.name == "default_type") {
     if (!r.args(d, 1, 1)) return false;
     level.files.default_type = d.args[0];
+  } else if (d.name == "gzip_static") {
+    using P = StaticLocation::Precompressed;
+    if (!r.args(d, 1, 1)) return false;
+    const std::string& v = d.args[0];
+    if (v != "on" && v != "off" && v != "always") {
+      return r.fail(d, "invalid value \"" + v + "\" in \"gzip_static\" (on, off, always)");
+    }
+    level.files.precompressed = v == "on" ? P::kOn : v == "off" ? P::kOff : P::kAlways;
   } else if (d.name == "max_ranges") {
     if (!r.args(d, 1, 1)) return false;
     uint64_t n = 0;

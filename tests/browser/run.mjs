@@ -198,6 +198,7 @@ async function setUp() {
   await startOrigin();
   fs.writeFileSync(path.join(WORK, "edge.conf"), `worker_processes 2;
 http {
+  gzip_static on;
   access_log ${WORK}/access.log combined;
   surge_memcached 127.0.0.1:${ports.memcached};
   surge_snapshot_keys ${WORK}/snapshot.conf;

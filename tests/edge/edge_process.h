@@ -113,6 +113,7 @@ class EdgeProcess {
     std::string c;
     c += "worker_processes 2;\n";
     c += "http {\n";
+    c += "  gzip_static on;\n";
     c += "  access_log access.log combined;\n";
     c += "  surge_memcached " + origin_.memcachedList(" ") + ";\n";
     c += "  surge_snapshot_keys " + origin_.path("snapshot-keys.conf") + ";\n";

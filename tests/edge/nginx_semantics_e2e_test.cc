@@ -245,6 +245,8 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
                 "  location /zero/ { keepalive_timeout 0; }\n"
                 "  location /quiet/ { access_log off; }\n"
                 "  location /typed/ { types { text/x-t t T2; } default_type application/x-d; }\n"
+                "  location /gzon/ { gzip_static on; }\n"
+                "  location /gzalways/ { gzip_static always; }\n"
                 "  location /json/ { access_log json.log j; return 200 j; }\n"
                 "  location /xar { proxy_pass http://127.0.0.1:" +
                 p +
@@ -288,6 +290,23 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   dir.write("html/healthz", "a file\n");
   EXPECT_EQ(c.request("GET", "/healthz")->body, "a file\n");
   EXPECT_EQ(c.request("GET", "/metrics")->status, 404);
+  // gzip_static: off (nginx's default) serves the file itself; on, its .gz to who takes gzip;
+  // always, its .gz to anyone.
+  for (const char* d2 : {"off", "gzon", "gzalways"}) {
+    dir.write(std::string("html/") + d2 + "/f.txt", "plain\n");
+    dir.write(std::string("html/") + d2 + "/f.txt.gz", "not really gzip\n");
+  }
+  auto gz = [&](const char* path, bool accept) {
+    auto a = c.request(
+        "GET", path,
+        accept ? std::vector<std::pair<std::string, std::string>>{{"Accept-Encoding", "gzip"}}
+               : std::vector<std::pair<std::string, std::string>>{});
+    return a->header("content-encoding") + ":" + a->body;
+  };
+  EXPECT_EQ(gz("/off/f.txt", true), ":plain\n");
+  EXPECT_EQ(gz("/gzon/f.txt", true), "gzip:not really gzip\n");
+  EXPECT_EQ(gz("/gzon/f.txt", false), ":plain\n");
+  EXPECT_EQ(gz("/gzalways/f.txt", false), "gzip:not really gzip\n");
   // types and default_type: the block replaces surge's own table.
   dir.write("html/typed/a.t", "t\n");
   dir.write("html/typed/b.t2", "t\n");

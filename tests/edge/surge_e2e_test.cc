@@ -168,7 +168,10 @@ TEST(SurgeE2ETest, HundredThousandTicketsAndABookingStormStayWithinOriginsLimit)
       HttpClient("127.0.0.1", origin.port()).request("GET", "/metrics")->body;
   double max_in_flight = metric(origin_metrics, "surge_origin_bookings_in_flight_max");
   EXPECT_GE(max_in_flight, 1);
-  EXPECT_LE(max_in_flight, kOriginCap) << "origin had more bookings in flight than the edge's cap";
+  // A request the edge gave up on (504 after proxy_read_timeout) frees its place at the edge
+  // while origin may still be working on it: each such one may add one at origin.
+  EXPECT_LE(max_in_flight, kOriginCap + timed_out.load())
+      << "origin had more bookings in flight than the edge's cap";
   double taken_per_s = (created.load() + conflict.load()) / storm_s;
   double attempts_per_s = attempts.load() / storm_s;
   std::printf(

@@ -122,6 +122,11 @@ struct StaticLocation {
   // application/octet-stream.
   std::shared_ptr<const MimeTypes> types;
   std::string default_type;
+  // gzip_static (nginx's): kOn serves FILE.zst, FILE.br or FILE.gz beside FILE to a client that
+  // accepts that coding (Vary: Accept-Encoding); kAlways also sends FILE.gz to one that does not
+  // say so; kOff serves FILE only. The configuration's default is nginx's, off.
+  enum class Precompressed { kOff, kOn, kAlways };
+  Precompressed precompressed = Precompressed::kOn;
 };
 
 // Does the charset module touch answers of `content_type`? (nginx's default charset_types.)
