@@ -299,6 +299,26 @@ struct Loader : ConfigReader {
     return true;
   }
 
+  // proxy_set_header NAME VALUE of one level: they replace the inherited ones (nginx's rule).
+  bool proxySetHeaders(const std::vector<Directive>& block_in, Inherited& level) {
+    std::vector<ProxySetHeader> own;
+    for (const Directive& d : block_in) {
+      if (d.name != "proxy_set_header") continue;
+      if (!args(d, 2, 2)) return false;
+      ProxySetHeader h;
+      h.name = d.args[0];
+      for (char c : h.name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+          return fail(d, "invalid header name \"" + h.name + "\"");
+        }
+      }
+      if (!complexValue(d, d.args[1], h.value)) return false;
+      own.push_back(std::move(h));
+    }
+    if (!own.empty()) level.proxy_set_headers = std::move(own);
+    return true;
+  }
+
   // allow/deny of one level: they replace the inherited ones.
   bool accessRules(const std::vector<Directive>& block_in, Inherited& level) {
     http::AccessRules own;
@@ -349,7 +369,7 @@ struct Loader : ConfigReader {
     } else if (d.name.starts_with("keepalive_")) {
       return readKeepAlive(*this, d, level.keep_alive, handled);
     } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
-               d.name == "error_page" || d.name == "access_log") {
+               d.name == "proxy_set_header" || d.name == "error_page" || d.name == "access_log") {
       // Taken by addHeaders / accessRules / errorPages for the whole level.
     } else {
       handled = false;
@@ -484,7 +504,7 @@ struct Loader : ConfigReader {
       if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
-        !errorPages(block_in, http_level) ||
+        !errorPages(block_in, http_level) || !proxySetHeaders(block_in, http_level) ||
         !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
     }
@@ -847,7 +867,7 @@ struct Loader : ConfigReader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !errorPages(block_in, level) ||
+        !proxySetHeaders(block_in, level) || !errorPages(block_in, level) ||
         !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, block_in, level.access_logs)) {
       return false;
@@ -970,7 +990,7 @@ struct Loader : ConfigReader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !errorPages(d.block, level) ||
+        !proxySetHeaders(d.block, level) || !errorPages(d.block, level) ||
         !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;

@@ -128,7 +128,7 @@ void EdgeServer::fetchMetrics(OriginForwarder& from, const Exchange& ex) {
         http::setCacheControl(r, "no-store");
         answer(async, std::move(r));
       },
-      /*ops=*/true);
+      ForwardOptions::operatorTraffic());
 }
 
 }  // namespace surge::edge

@@ -175,7 +175,7 @@ void EdgeServer::reportGaps(cache::SignedGapReport signed_report) {
             std::fprintf(stderr, "surge-edge: origin refused a gap report: %s\n", r.body.c_str());
           }
         },
-        /*ops=*/true);
+        ForwardOptions::operatorTraffic());
   });
 }
 
@@ -496,6 +496,10 @@ void EdgeServer::route(Exchange& ex) {
         rewritten.path = std::string_view(target).substr(0, target.find('?'));
         to_send = &rewritten;
       }
+      ForwardOptions forward_options;
+      forward_options.timeouts = loc->proxy_timeouts;
+      for (const ProxySetHeader& h : loc->proxy_set_headers)
+        forward_options.set_headers.emplace_back(h.name, h.value.evaluate(ex));
       origin_->forward(
           worker, *to_send, request.remote_addr, id, ticket_number,
           [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
@@ -503,12 +507,20 @@ void EdgeServer::route(Exchange& ex) {
             if (auto xar = accelRedirect(r)) {
               return followAccelRedirect(*held, std::move(*xar), r, ctx);
             }
+            // nginx's proxy_hide_header defaults: instructions for the proxy, not the client.
+            // (surge keeps no proxy cache and sends whole answers: X-Accel-Expires and
+            // X-Accel-Buffering have nothing to act on; X-Accel-Limit-Rate and X-Accel-Charset
+            // are not done, DIFFERENCES.md.)
+            for (const char* name : {"X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Buffering",
+                                     "X-Accel-Charset"}) {
+              http::removeHeader(r, name);
+            }
             // Origin echoes it, in whatever case a proxy between left it.
             http::setHeader(r, "X-Request-Id", id);
             if (!add_headers.empty()) applyAddHeaders(add_headers, r);
             answer(ctx, std::move(r));
           },
-          /*ops=*/false, loc->proxy_timeouts);
+          forward_options);
       return;
     }
     case Location::Kind::kStatus:

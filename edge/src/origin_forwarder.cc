@@ -480,7 +480,8 @@ bool OriginForwarder::healthy() const {
 
 void OriginForwarder::forward(http::Worker& worker, const http::Request& request,
                               std::string_view client_ip, std::string request_id,
-                              uint64_t ticket_number, Done done, bool ops, ProxyTimeouts timeouts) {
+                              uint64_t ticket_number, Done done, const ForwardOptions& how) {
+  const bool ops = how.ops;
   OriginOptions o = options();
   // The cap first, so that a request it sheds cannot have taken the probe.
   int64_t retry_after = 1;
@@ -497,12 +498,23 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
 
   std::string bytes;
   bytes.reserve(512 + request.body.size());
-  bytes.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ");
-  bytes.append(o.host).append(":").append(std::to_string(o.port)).append("\r\n");
+  auto set = [&](std::string_view name) -> const std::string* {
+    for (const auto& [n, v] : how.set_headers) {
+      if (http::equalsIgnoreCase(n, name)) return &v;
+    }
+    return nullptr;
+  };
+  bytes.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
+  if (const std::string* host = set("Host"); host != nullptr && !host->empty()) {
+    bytes.append("Host: ").append(*host).append("\r\n");
+  } else {
+    bytes.append("Host: ").append(o.host).append(":").append(std::to_string(o.port)).append("\r\n");
+  }
   std::string_view connection = request.header("Connection");
   std::string_view forwarded_for;
   for (const http::Header& h : request.headers) {
     if (isHopByHop(h.name)) continue;
+    if (!how.set_headers.empty() && set(h.name) != nullptr) continue;
     if (!connection.empty() && containsToken(connection, h.name)) continue;
     if (http::equalsIgnoreCase(h.name, "x-forwarded-for")) {
       forwarded_for = h.value;
@@ -517,6 +529,10 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   bytes.append("X-Forwarded-For: ");
   if (!forwarded_for.empty()) bytes.append(forwarded_for).append(", ");
   bytes.append(client_ip).append("\r\nX-Request-Id: ").append(request_id).append("\r\n");
+  for (const auto& [name, value] : how.set_headers) {
+    if (value.empty() || http::equalsIgnoreCase(name, "Host") || isHopByHop(name)) continue;
+    bytes.append(name).append(": ").append(value).append("\r\n");
+  }
   if (ticket_number > 0) {
     bytes.append("X-Surge-Ticket-Number: ").append(std::to_string(ticket_number)).append("\r\n");
   }
@@ -531,7 +547,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
   pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done),
-              timeouts);
+              how.timeouts);
 }
 
 }  // namespace surge::edge

@@ -470,33 +470,25 @@ std::string locationOf(const Directive& d) {
   return d.file + ":" + std::to_string(d.line);
 }
 
-Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text) {
-  auto invalid = [&] {
-    return fail("invalid duration \"" + std::string(text) + "\" (examples: 500ms, 10s, 5m)");
-  };
-  const uint64_t max_ms = static_cast<uint64_t>(kMaxDuration.count());
-  auto too_large = [&] {
-    return fail("duration \"" + std::string(text) + "\" is too large (at most " +
-                std::to_string(max_ms) + "ms, about 24.8 days)");
-  };
-  // nginx's units, largest first: a duration is one or more NUMBER UNIT parts in that order
-  // ("1h30m"); a bare number is seconds and stands alone or last.
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"w", 7ull * 24 * 60 * 60 * 1000},
-      {"d", 24ull * 60 * 60 * 1000},
-      {"h", 60ull * 60 * 1000},
-      {"m", 60ull * 1000},
-      {"s", 1000},
-      {"ms", 1}};
+namespace {
+
+using TimeUnit = std::pair<std::string_view, uint64_t>;
+
+// nginx's ngx_parse_time: one or more NUMBER UNIT parts, units largest first and each once
+// ("1h30m"); a bare number is seconds and stands alone or last. The total in the smallest
+// unit's terms; kInvalid when the grammar is broken, kTooLarge above `max`.
+enum class TimeError { kNone, kInvalid, kTooLarge };
+TimeError parseTime(std::string_view text, const TimeUnit* units, size_t count, uint64_t max,
+                    uint64_t& total) {
   size_t next_unit = 0;  // units before this one are used up
-  uint64_t total = 0;
+  total = 0;
   std::string_view rest = text;
-  if (rest.empty()) return invalid();
+  if (rest.empty()) return TimeError::kInvalid;
   while (!rest.empty()) {
     size_t digits_end = 0;
     while (digits_end < rest.size() && rest[digits_end] >= '0' && rest[digits_end] <= '9')
       ++digits_end;
-    if (digits_end == 0) return invalid();
+    if (digits_end == 0) return TimeError::kInvalid;
     std::string_view digits = rest.substr(0, digits_end);
     rest.remove_prefix(digits_end);
     size_t unit_end = 0;
@@ -505,66 +497,63 @@ Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view te
     std::string_view unit = rest.substr(0, unit_end);
     rest.remove_prefix(unit_end);
     if (unit.empty()) {
-      if (!rest.empty()) return invalid();
+      if (!rest.empty()) return TimeError::kInvalid;
       unit = "s";
     }
     size_t u = next_unit;
-    while (u < std::size(kUnits) && kUnits[u].first != unit)
+    while (u < count && units[u].first != unit)
       ++u;
-    if (u == std::size(kUnits)) return invalid();  // unknown, repeated or out of order
+    if (u == count) return TimeError::kInvalid;  // unknown, repeated or out of order
     next_unit = u + 1;
+    const uint64_t scale = units[u].second;
     uint64_t value = 0;
-    if (!parseDigits(digits, max_ms / kUnits[u].second, value)) return too_large();
-    total += value * kUnits[u].second;
-    if (total > max_ms) return too_large();
+    if (!parseDigits(digits, max / scale, value)) return TimeError::kTooLarge;
+    total += value * scale;
+    if (total > max) return TimeError::kTooLarge;
+  }
+  return TimeError::kNone;
+}
+
+}  // namespace
+
+Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text) {
+  static constexpr TimeUnit kUnits[] = {{"w", 7ull * 24 * 60 * 60 * 1000},
+                                        {"d", 24ull * 60 * 60 * 1000},
+                                        {"h", 60ull * 60 * 1000},
+                                        {"m", 60ull * 1000},
+                                        {"s", 1000},
+                                        {"ms", 1}};
+  const uint64_t max_ms = static_cast<uint64_t>(kMaxDuration.count());
+  uint64_t total = 0;
+  switch (parseTime(text, kUnits, std::size(kUnits), max_ms, total)) {
+    case TimeError::kInvalid:
+      return fail("invalid duration \"" + std::string(text) + "\" (examples: 500ms, 10s, 5m)");
+    case TimeError::kTooLarge:
+      return fail("duration \"" + std::string(text) + "\" is too large (at most " +
+                  std::to_string(max_ms) + "ms, about 24.8 days)");
+    case TimeError::kNone:
+      break;
   }
   return std::chrono::milliseconds(static_cast<int64_t>(total));
 }
 
 Result<int64_t, std::string> parseSeconds(std::string_view text) {
-  auto invalid = [&] {
-    return fail("invalid time \"" + std::string(text) + "\" (examples: 30s, 1h, 7d, 1y)");
-  };
-  const uint64_t max_s = INT32_MAX;
   // ngx_parse_time in seconds: years and months (30 days) too, no milliseconds.
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {{"y", 365ull * 24 * 60 * 60},
-                                                                     {"M", 30ull * 24 * 60 * 60},
-                                                                     {"w", 7ull * 24 * 60 * 60},
-                                                                     {"d", 24ull * 60 * 60},
-                                                                     {"h", 60ull * 60},
-                                                                     {"m", 60},
-                                                                     {"s", 1}};
-  size_t next_unit = 0;
+  static constexpr TimeUnit kUnits[] = {{"y", 365ull * 24 * 60 * 60},
+                                        {"M", 30ull * 24 * 60 * 60},
+                                        {"w", 7ull * 24 * 60 * 60},
+                                        {"d", 24ull * 60 * 60},
+                                        {"h", 60ull * 60},
+                                        {"m", 60},
+                                        {"s", 1}};
   uint64_t total = 0;
-  std::string_view rest = text;
-  if (rest.empty()) return invalid();
-  while (!rest.empty()) {
-    size_t digits_end = 0;
-    while (digits_end < rest.size() && rest[digits_end] >= '0' && rest[digits_end] <= '9')
-      ++digits_end;
-    if (digits_end == 0) return invalid();
-    std::string_view digits = rest.substr(0, digits_end);
-    rest.remove_prefix(digits_end);
-    size_t unit_end = 0;
-    while (unit_end < rest.size() && (rest[unit_end] < '0' || rest[unit_end] > '9'))
-      ++unit_end;
-    std::string_view unit = rest.substr(0, unit_end);
-    rest.remove_prefix(unit_end);
-    if (unit.empty()) {
-      if (!rest.empty()) return invalid();
-      unit = "s";
-    }
-    size_t u = next_unit;
-    while (u < std::size(kUnits) && kUnits[u].first != unit)
-      ++u;
-    if (u == std::size(kUnits)) return invalid();
-    next_unit = u + 1;
-    uint64_t value = 0;
-    if (!parseDigits(digits, max_s / kUnits[u].second, value)) {
+  switch (parseTime(text, kUnits, std::size(kUnits), INT32_MAX, total)) {
+    case TimeError::kInvalid:
+      return fail("invalid time \"" + std::string(text) + "\" (examples: 30s, 1h, 7d, 1y)");
+    case TimeError::kTooLarge:
       return fail("time \"" + std::string(text) + "\" is too large");
-    }
-    total += value * kUnits[u].second;
-    if (total > max_s) return fail("time \"" + std::string(text) + "\" is too large");
+    case TimeError::kNone:
+      break;
   }
   return static_cast<int64_t>(total);
 }

@@ -258,6 +258,19 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
                 "   return 204;\n"
                 "  }\n"
                 "  location /files/ { internal; }\n"
+                "  location /psh {\n"
+                "   proxy_pass http://127.0.0.1:" +
+                p +
+                "/showhdr;\n"
+                "   proxy_set_header X-From edge-$arg_v;\n"
+                "   proxy_set_header User-Agent \"\";\n"
+                "   proxy_set_header Host example.test;\n"
+                "  }\n"
+                "  location /showhdr {\n"
+                "   add_header X-Accel-Expires 10;\n"
+                "   add_header X-Accel-Buffering no;\n"
+                "   return 200 \"$http_x_from|$http_user_agent|$host\";\n"
+                "  }\n"
                 "  location @named { return 200 \"named $upstream_http_x_accel_redirect $uri\"; }\n"
                 " }\n"
                 "}\n");
@@ -333,6 +346,13 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "named @named /xar");
   EXPECT_EQ(c.request("GET", "/files/f.txt")->status, 404);  // internal
+  // proxy_set_header: set (with variables), removed (empty), Host replaced; origin's X-Accel-*
+  // instructions are the proxy's, not the client's.
+  r = c.request("GET", "/psh?v=1", {{"User-Agent", "client"}, {"X-From", "client"}});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "edge-1||example.test");
+  EXPECT_EQ(r->header("x-accel-expires"), "");
+  EXPECT_EQ(r->header("x-accel-buffering"), "");
   EXPECT_EQ(c.request("GET", "/quiet/a.txt?log=1")->status, 200);
   EXPECT_EQ(c.request("GET", "/page.txt?log=0")->status, 200);
   EXPECT_EQ(c.request("GET", "/json/", {{"User-Agent", "a\"b"}})->body, "j");

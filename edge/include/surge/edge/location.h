@@ -91,6 +91,12 @@ struct TryFiles {
   ComplexValue fallback;            // a URI or @name to redirect to, or "=404"
 };
 
+// `proxy_set_header NAME VALUE;` (the value may hold variables; empty: the header is not sent).
+struct ProxySetHeader {
+  std::string name;
+  ComplexValue value;
+};
+
 // What a location takes from the levels around it (http, server, an outer location) unless it
 // sets its own: nginx's merge of location configurations. The loader carries one per level.
 struct LocationSettings {
@@ -114,7 +120,10 @@ struct LocationSettings {
   bool expires_var_modified = false;
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
-  ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
+  ProxyTimeouts proxy_timeouts;
+  std::vector<ProxySetHeader>
+      proxy_set_headers;  // a level with its own replaces the inherited            //
+                          // proxy_connect/send/read_timeout (negative: origin's)
 };
 
 struct Location : LocationSettings {

@@ -42,6 +42,23 @@ struct ProxyTimeouts {
   std::chrono::milliseconds read{-1};
 };
 
+// How one request goes to origin, beyond the request itself.
+struct ForwardOptions {
+  // Operator traffic (the dashboard's scrape, gap reports), which neither waits on nor moves
+  // the circuit that protects origin from a failing-origin storm.
+  bool ops = false;
+  ProxyTimeouts timeouts;
+  // proxy_set_header: each replaces the client's header of that name (Host included); an empty
+  // value removes it.
+  std::vector<std::pair<std::string, std::string>> set_headers;
+
+  static ForwardOptions operatorTraffic() {
+    ForwardOptions o;
+    o.ops = true;
+    return o;
+  }
+};
+
 // Headers of an origin answer, parsed. Exposed for tests.
 struct UpstreamHead {
   int status = 0;
@@ -66,11 +83,9 @@ class OriginForwarder {
   using Done = std::function<void(http::Response)>;
   // `ticket_number` (0: none) goes to origin as X-Surge-Ticket-Number, which the edge alone sets:
   // the same header from a client is dropped.
-  // `ops`: operator traffic (the dashboard's scrape), which neither waits on nor moves the
-  // circuit that protects origin from a failing-origin storm.
   void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
-               std::string request_id, uint64_t ticket_number, Done done, bool ops = false,
-               ProxyTimeouts timeouts = {});
+               std::string request_id, uint64_t ticket_number, Done done,
+               const ForwardOptions& how = {});
   void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
   bool healthy() const;                           // not backing off after failures
 
