@@ -100,11 +100,28 @@ std::vector<std::string> AccessLogs::bind(
     file->writer.store(writer.get(), std::memory_order_release);
     now.push_back(file->path);
   }
-  for (const std::string& path : open_) {
-    if (std::find(now.begin(), now.end(), path) == now.end()) writers_[path]->close();
+  // Added to what stays open until retire(): a worker may still write with the configuration
+  // this one replaces.
+  for (std::string& path : now) {
+    if (std::find(open_.begin(), open_.end(), path) == open_.end())
+      open_.push_back(std::move(path));
   }
-  open_ = std::move(now);
   return failed;
+}
+
+void AccessLogs::retire(const std::vector<std::shared_ptr<AccessLogFile>>& files) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> kept;
+  for (const std::string& path : open_) {
+    bool named = std::any_of(files.begin(), files.end(),
+                             [&](const auto& file) { return file->path == path; });
+    if (named) {
+      kept.push_back(path);
+    } else {
+      writers_[path]->close();
+    }
+  }
+  open_ = std::move(kept);
 }
 
 std::vector<std::string> AccessLogs::reopen() {

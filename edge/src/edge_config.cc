@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -311,6 +314,22 @@ struct Loader : ConfigReader {
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
           return fail(d, "invalid header name \"" + h.name + "\"");
         }
+      }
+      // What the edge itself says to origin, and the connection's own headers, are not a
+      // configuration's to set.
+      static const std::set<std::string> kOwned = {"x-request-id",
+                                                   "x-surge-ticket-number",
+                                                   "connection",
+                                                   "keep-alive",
+                                                   "proxy-connection",
+                                                   "te",
+                                                   "trailer",
+                                                   "upgrade",
+                                                   "transfer-encoding",
+                                                   "content-length",
+                                                   "expect"};
+      if (kOwned.count(lowercase(h.name))) {
+        return fail(d, "\"" + h.name + "\" is set by surge-edge itself");
       }
       if (!complexValue(d, d.args[1], h.value)) return false;
       own.push_back(std::move(h));
@@ -697,6 +716,18 @@ struct Loader : ConfigReader {
     }
     if (!checkVariables()) return false;
     c.access_log_files = logs.files();
+    // As nginx (and its -t) does: a log file that cannot be written refuses the configuration
+    // before anything runs with it. Checked without creating it: `-t` run as root must not leave
+    // a root-owned file the service's user could not open later.
+    for (const auto& file : c.access_log_files) {
+      const std::string& path = file->path;
+      std::string dir = std::filesystem::path(path).parent_path().string();
+      bool exists = ::access(path.c_str(), F_OK) == 0;
+      if (exists ? ::access(path.c_str(), W_OK) != 0
+                 : ::access(dir.empty() ? "." : dir.c_str(), W_OK | X_OK) != 0) {
+        return failAt(logs.where(path), "access_log " + path + ": " + std::strerror(errno));
+      }
+    }
     assignPorts(c);
     if (c.memcached.empty()) {
       bool snapshots =

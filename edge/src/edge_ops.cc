@@ -29,15 +29,14 @@ bool EdgeServer::opsAuthorized(const http::Request& request) const {
 }
 
 void EdgeServer::answerStatus(const Exchange& ex) {
-  const http::Request& request = ex.request;
-  std::string_view path = request.path;
+  std::string_view path = ex.uri;  // after a rewrite or an internal redirect, where it points
   LogContext ctx = context(ex, kOps);
   if (path != "/healthz" && path != "/readyz" && path != "/metrics") {
     return answer(ctx, jsonError(404, "not_found",
                                  "a status location answers /healthz, /readyz "
                                  "and /metrics"));
   }
-  if (request.method != "GET" && request.method != "HEAD") {
+  if (ex.method() != "GET" && ex.method() != "HEAD") {
     http::Response r = jsonError(405, "method_not_allowed", "use GET");
     r.headers += "Allow: GET, HEAD\r\n";
     return answer(ctx, std::move(r));

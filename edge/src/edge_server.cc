@@ -220,11 +220,13 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
   }
   origin_->setOptions(origin);
   lookups_.setOptions(next->lookup_limit);
+  std::vector<std::shared_ptr<AccessLogFile>> log_files = next->access_log_files;
   {
     std::lock_guard lock(config_mutex_);
     config_ = std::move(next);
   }
   config_generation_.fetch_add(1, std::memory_order_release);
+  access_logs_->retire(log_files);
   return kept;
 }
 
@@ -247,20 +249,38 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
   if (waiting_room_) waiting_room_->stop();
 }
 
-const std::shared_ptr<const EdgeConfig>& EdgeServer::workerConfig() const {
-  // Each worker keeps its own reference and refreshes it only when a reload bumped the
-  // generation: no shared reference count is touched per request.
-  thread_local const EdgeServer* owner = nullptr;
-  thread_local uint64_t generation = 0;
-  thread_local std::shared_ptr<const EdgeConfig> cached;
+namespace {
+
+// Each worker's own reference to the configuration, taken again only when a request begins
+// (refreshWorkerConfig): what a request being handled points into is never freed under it, and
+// no shared reference count is touched per request.
+struct WorkerConfig {
+  const void* owner = nullptr;
+  uint64_t generation = 0;
+  std::shared_ptr<const EdgeConfig> cached;
+};
+WorkerConfig& workerSlot() {
+  thread_local WorkerConfig slot;
+  return slot;
+}
+
+}  // namespace
+
+void EdgeServer::refreshWorkerConfig() const {
+  WorkerConfig& w = workerSlot();
   uint64_t g = config_generation_.load(std::memory_order_acquire);
-  if (owner != this || generation != g) {
+  if (w.owner != this || w.generation != g || !w.cached) {
     std::lock_guard lock(config_mutex_);
-    cached = config_;
-    generation = g;
-    owner = this;
+    w.cached = config_;
+    w.generation = g;
+    w.owner = this;
   }
-  return cached;
+}
+
+const std::shared_ptr<const EdgeConfig>& EdgeServer::workerConfig() const {
+  WorkerConfig& w = workerSlot();
+  if (w.owner != this || !w.cached) refreshWorkerConfig();  // a thread's first use
+  return w.cached;
 }
 
 EdgeServer::LogContext EdgeServer::context(const Exchange& ex, Route route) const {
@@ -307,6 +327,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                         http::ResponseSlot slot) {
   auto start = Clock::now();
   std::string_view path = request.path;
+  refreshWorkerConfig();  // the one place a reload reaches a worker
   const EdgeConfig& cfg = config();
   Exchange ex(worker, request, slot, start);
   ex.server = &cfg.servers.front();
@@ -329,7 +350,7 @@ void EdgeServer::route(Exchange& ex) {
   http::Worker& worker = ex.worker;
   const http::Request& request = ex.request;
   std::string_view path = request.path;
-  const bool get_or_head = request.method == "GET" || request.method == "HEAD";
+  const bool get_or_head = ex.method() == "GET" || ex.method() == "HEAD";
   const Location* loc = nullptr;
   // nginx's phases: the server's rewrite directives, the location lookup, the location's rewrite
   // directives, limit_req and limit_conn (once per request), access, content. An answer of the
@@ -442,7 +463,7 @@ void EdgeServer::route(Exchange& ex) {
         return answer(ctx, waiting_room_->current(request));
       }
       if (path == "/api/v1/queue/tickets") {
-        if (request.method != "POST") {
+        if (ex.method() != "POST") {
           http::Response r = jsonError(405, "method_not_allowed", "use POST");
           r.headers += "Allow: POST\r\n";
           return answer(ctx, std::move(r));
@@ -464,7 +485,7 @@ void EdgeServer::route(Exchange& ex) {
         }
       }
       uint64_t ticket_number = 0;
-      if (waiting_room_ && request.method == "POST") {
+      if (waiting_room_ && ex.method() == "POST") {
         WaitingRoom::Gate gate = waiting_room_->check(request);
         if (!gate.ok) {
           return answer(context(ex, kBooking), waiting_room_->refuse(gate));
@@ -486,7 +507,7 @@ void EdgeServer::route(Exchange& ex) {
       http::Request rewritten;
       std::string target;
       const http::Request* to_send = &request;
-      if (!loc->proxy_uri.empty() || ex.internal) {
+      if (!loc->proxy_uri.empty() || ex.internal || ex.method() != request.method) {
         std::string_view rest = ex.uri;
         if (!loc->proxy_uri.empty()) rest.remove_prefix(std::min(rest.size(), loc->prefix.size()));
         target = encodeUri(loc->proxy_uri + std::string(rest));
@@ -494,12 +515,16 @@ void EdgeServer::route(Exchange& ex) {
         rewritten = request;
         rewritten.target = target;
         rewritten.path = std::string_view(target).substr(0, target.find('?'));
+        if (ex.method() != request.method) {
+          rewritten.method = ex.method();  // after X-Accel-Redirect: a GET, without the body
+          rewritten.body = {};
+        }
         to_send = &rewritten;
       }
       ForwardOptions forward_options;
       forward_options.timeouts = loc->proxy_timeouts;
       for (const ProxySetHeader& h : loc->proxy_set_headers)
-        forward_options.set_headers.emplace_back(h.name, h.value.evaluate(ex));
+        forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
       origin_->forward(
           worker, *to_send, request.remote_addr, id, ticket_number,
           [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
@@ -599,7 +624,7 @@ std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& l
     int code = page.status;
     if (code != 301 && code != 303 && code != 307 && code != 308) code = 302;
     r = http::htmlError(code);
-    r.headers += "Location: " + target + "\r\n";
+    r.headers += "Location: " + http::headerSafe(target) + "\r\n";
     return std::nullopt;
   }
   return std::nullopt;

@@ -51,9 +51,7 @@ void applyKeepAlive(const KeepAliveVerdict& verdict, http::Response& response) {
     return;
   }
   response.idle_timeout = verdict.idle_timeout;
-  if (verdict.header_s >= 0 && !response.close) {
-    response.headers += "Keep-Alive: timeout=" + std::to_string(verdict.header_s) + "\r\n";
-  }
+  response.keep_alive_header_s = verdict.header_s;  // said only if the connection stays open
 }
 
 bool readKeepAlive(ConfigReader& r, const Directive& d, KeepAlive& out, bool& handled) {

@@ -62,6 +62,11 @@ std::string sentHeader(const Exchange& ex, const http::Response& r, std::string_
   for (char& c : name)
     if (c == '_') c = '-';
   if (http::equalsIgnoreCase(name, "connection")) return r.close ? "close" : "keep-alive";
+  if (http::equalsIgnoreCase(name, "keep-alive")) {
+    return r.close || r.keep_alive_header_s < 0
+               ? std::string()
+               : "timeout=" + std::to_string(r.keep_alive_header_s);
+  }
   if (http::equalsIgnoreCase(name, "content-length")) {
     return r.status == 204 || r.status == 304
                ? std::string()
@@ -255,12 +260,20 @@ bool AccessLogReader::accessLogs(ConfigReader& r, const std::vector<Directive>& 
     }
     std::string path = r.resolve(d.args[0]);
     auto& file = files_[path];
-    if (!file) file = std::make_shared<AccessLogFile>(path);
+    if (!file) {
+      file = std::make_shared<AccessLogFile>(path);
+      where_[path] = nginx_compat::locationOf(d);
+    }
     rule.file = file;
     own.push_back(std::move(rule));
   }
   if (any) rules = off ? std::vector<AccessLogRule>{} : std::move(own);
   return true;
+}
+
+std::string AccessLogReader::where(const std::string& path) const {
+  auto it = where_.find(path);
+  return it == where_.end() ? std::string() : it->second;
 }
 
 std::vector<std::shared_ptr<AccessLogFile>> AccessLogReader::files() const {

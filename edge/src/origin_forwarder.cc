@@ -526,9 +526,12 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
     }
     bytes.append(h.name).append(": ").append(h.value).append("\r\n");
   }
-  bytes.append("X-Forwarded-For: ");
-  if (!forwarded_for.empty()) bytes.append(forwarded_for).append(", ");
-  bytes.append(client_ip).append("\r\nX-Request-Id: ").append(request_id).append("\r\n");
+  if (set("X-Forwarded-For") == nullptr) {  // else what proxy_set_header says (below)
+    bytes.append("X-Forwarded-For: ");
+    if (!forwarded_for.empty()) bytes.append(forwarded_for).append(", ");
+    bytes.append(client_ip).append("\r\n");
+  }
+  bytes.append("X-Request-Id: ").append(request_id).append("\r\n");
   for (const auto& [name, value] : how.set_headers) {
     if (value.empty() || http::equalsIgnoreCase(name, "Host") || isHopByHop(name)) continue;
     bytes.append(name).append(": ").append(value).append("\r\n");

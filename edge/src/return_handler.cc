@@ -44,7 +44,7 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
   if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
     http::Response r = http::htmlError(code);
     r.status = code;
-    if (action.has_text) r.headers += "Location: " + text + "\r\n";
+    if (action.has_text) r.headers += "Location: " + http::headerSafe(text) + "\r\n";
     return r;
   }
   if (code >= 400 && !action.has_text) return http::htmlError(code);
@@ -55,11 +55,9 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
   const StaticLocation* files = ex.location ? &ex.location->files : nullptr;
   std::string_view fallback =
       files && !files->default_type.empty() ? std::string_view(files->default_type) : "text/plain";
-  std::string_view type = mimeType(ex.uri, files ? files->types.get() : nullptr, "");
-  if (type == "application/octet-stream" &&
-      (!files || !files->types || ex.uri.find('.') == std::string::npos)) {
-    type = fallback;
-  }
+  const MimeTypes* types = files ? files->types.get() : nullptr;
+  std::string_view type = mimeType(ex.uri, types, types ? fallback : std::string_view());
+  if (!types && type == "application/octet-stream") type = fallback;
   const std::string& charset = ex.location != nullptr ? ex.location->files.charset : "";
   r.headers =
       "Content-Type: " +
@@ -89,7 +87,8 @@ std::vector<AddHeader> evaluatedHeaders(const Location& location, const Exchange
   std::vector<AddHeader> evaluated;
   evaluated.reserve(location.add_header_rules.size());
   for (const AddHeaderRule& rule : location.add_header_rules)
-    evaluated.push_back(AddHeader{rule.name, rule.value.evaluate(ex), rule.always});
+    evaluated.push_back(
+        AddHeader{rule.name, http::headerSafe(rule.value.evaluate(ex)), rule.always});
   return evaluated;
 }
 

@@ -94,7 +94,8 @@ Flow run(const std::vector<RewriteStep>& steps, Exchange& ex, http::Response& an
         const bool url = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0;
         if (url || step.flag == Flag::kRedirect || step.flag == Flag::kPermanent) {
           answer = http::htmlError(step.flag == Flag::kPermanent ? 301 : 302);
-          answer.headers += "Location: " + target + (args.empty() ? "" : "?" + args) + "\r\n";
+          answer.headers +=
+              "Location: " + http::headerSafe(target + (args.empty() ? "" : "?" + args)) + "\r\n";
           return Flow::kAnswer;
         }
         auto normalized = target.find('%') == std::string::npos ? normalizePath(target)

@@ -105,7 +105,8 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "server_name", "server_port", "remote_addr", "request_method", "scheme", "server_protocol",
       "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
-      "time_iso8601", "msec", "connection_requests", "connection_time"};
+      "time_iso8601", "msec", "connection_requests", "connection_time",
+      "proxy_add_x_forwarded_for"};
   // clang-format on
   return names;
 }
@@ -280,6 +281,11 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
     return buf;
   }
   if (name == "connection_requests") return std::to_string(r.connection_requests);
+  if (name == "proxy_add_x_forwarded_for") {
+    std::string_view before = r.header("X-Forwarded-For");
+    return before.empty() ? std::string(r.remote_addr)
+                          : std::string(before) + ", " + std::string(r.remote_addr);
+  }
   if (name == "connection_time") {
     // Seconds with milliseconds since the connection was accepted ("0.000" before it).
     long long ms = r.connection_requests == 0

@@ -101,6 +101,13 @@ Response htmlError(int status) {
   return r;
 }
 
+std::string headerSafe(std::string value) {
+  for (char& c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  return value;
+}
+
 void removeHeader(Response& response, std::string_view name) {
   std::string& h = response.headers;
   for (size_t line = 0; line < h.size();) {
@@ -740,9 +747,16 @@ class Worker::Impl {
     }
     if (close_conn) {
       p.head += "Connection: close\r\n";
-    } else if (c.http10 || options_.announce_keep_alive) {
-      // HTTP/1.0 closes unless told otherwise: the keep-alive it asked for is confirmed.
-      p.head += "Connection: keep-alive\r\n";
+    } else {
+      if (c.http10 || options_.announce_keep_alive) {
+        // HTTP/1.0 closes unless told otherwise: the keep-alive it asked for is confirmed.
+        p.head += "Connection: keep-alive\r\n";
+      }
+      if (r.keep_alive_header_s >= 0) {
+        p.head += "Keep-Alive: timeout=";
+        p.head += std::to_string(r.keep_alive_header_s);
+        p.head += "\r\n";
+      }
     }
     c.idle_timeout = r.idle_timeout;
     p.head += r.headers;

@@ -84,6 +84,8 @@ class EdgeConfigTest : public ::testing::Test {
   // Writes `text` as t.conf and loads it.
   cache::Result<std::shared_ptr<const EdgeConfig>, std::string> load(std::string_view text) {
     EXPECT_EQ(dir_.write("t.conf", std::string(text)), path_);
+    // Where the configurations here log: a log file must be writable, as nginx checks.
+    std::filesystem::create_directories(dir_.path() + "/logs");
     return loadEdgeConfig(path_);
   }
   std::shared_ptr<const EdgeConfig> loadOk(std::string_view text) {
@@ -535,6 +537,10 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(3, "IPv6 addresses are not supported yet"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),
             at(3, "upstream server takes one HOST:PORT (no weight, max_fails, ...)"));
+  EXPECT_EQ(loadError("http {\n  proxy_set_header X-Request-Id x;\n  server { }\n}\n"),
+            at(2, "\"X-Request-Id\" is set by surge-edge itself"));
+  EXPECT_EQ(loadError("http {\n  access_log /nonexistent-surge-dir/a.log;\n  server { }\n}\n"),
+            at(2, "access_log /nonexistent-surge-dir/a.log: No such file or directory"));
   EXPECT_EQ(loadError("http {\n  server_tokens maybe;\n  server { }\n}\n"),
             at(2, "invalid value \"maybe\""));
   EXPECT_EQ(loadError("http {\n  server {\n    location / { expires 500ms; }\n  }\n}\n"),

@@ -266,6 +266,11 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
                 "   proxy_set_header User-Agent \"\";\n"
                 "   proxy_set_header Host example.test;\n"
                 "  }\n"
+                "  location /viaproxy { proxy_pass http://127.0.0.1:" +
+                p +
+                "/rm; }\n"
+                "  location = /rm { return 200 \"$request_method\"; }\n"
+                "  location /inj { add_header X-U $uri; return 204; }\n"
                 "  location /showhdr {\n"
                 "   add_header X-Accel-Expires 10;\n"
                 "   add_header X-Accel-Buffering no;\n"
@@ -346,6 +351,19 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->body, "named @named /xar");
   EXPECT_EQ(c.request("GET", "/files/f.txt")->status, 404);  // internal
+  // A redirect by X-Accel-Redirect into a proxy location goes to origin as a GET, body dropped.
+  r = c.request("POST", "/xar?to=/viaproxy", {}, "body");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->body, "GET");
+  // A decoded CR LF in a variable never makes a header line of its own.
+  std::string inj = rawExchange(port, "GET /inj%0d%0aX-Evil:%201 HTTP/1.0\r\n\r\n");
+  EXPECT_NE(inj.find("X-U: /inj  X-Evil: 1\r\n"), std::string::npos) << inj;
+  EXPECT_EQ(inj.find("\r\nX-Evil"), std::string::npos) << inj;
+  // A closing answer says nothing of a keep-alive timeout.
+  std::string closing =
+      rawExchange(port, "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(closing.find("Connection: close\r\n"), std::string::npos) << closing;
+  EXPECT_EQ(closing.find("Keep-Alive:"), std::string::npos) << closing;
   // proxy_set_header: set (with variables), removed (empty), Host replaced; origin's X-Accel-*
   // instructions are the proxy's, not the client's.
   r = c.request("GET", "/psh?v=1", {{"User-Agent", "client"}, {"X-From", "client"}});

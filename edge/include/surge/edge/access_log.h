@@ -57,9 +57,11 @@ struct AccessLogFile {
 class AccessLogs {
  public:
   explicit AccessLogs(cache::MetricsRegistry& metrics);
-  // Opens each of `files` (again, when already open: logrotate moved it and sent SIGHUP), binds
-  // it to its writer and closes the writers no file names any more. Returns what failed.
+  // Opens each of `files` (again, when already open: logrotate moved it and sent SIGHUP) and
+  // binds it to its writer. Returns what failed.
   std::vector<std::string> bind(const std::vector<std::shared_ptr<AccessLogFile>>& files);
+  // Closes the writers none of `files` names (after a reload has swapped the configuration).
+  void retire(const std::vector<std::shared_ptr<AccessLogFile>>& files);
   // SIGUSR1: every open file opened again by its name. Returns what failed.
   std::vector<std::string> reopen();
 

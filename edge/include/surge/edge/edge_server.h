@@ -74,6 +74,8 @@ class EdgeServer : public http::Handler {
   const EdgeConfig& config() const { return *workerConfig(); }
   // The same, held (for what outlives this call: a delayed request, a logged later answer).
   const std::shared_ptr<const EdgeConfig>& workerConfig() const;
+  // Takes the current configuration for this worker after a reload: at a request's start only.
+  void refreshWorkerConfig() const;
   LogContext context(const Exchange& exchange, Route route) const;
   LogContext asyncContext(const Exchange& exchange, Route route) const;
   void answer(const LogContext& ctx, http::Response response);

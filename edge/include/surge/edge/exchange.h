@@ -19,6 +19,7 @@ namespace surge::edge {
 
 struct VirtualServer;
 struct Location;
+struct EdgeConfig;
 
 // What an exchange knows of its request beyond the request itself: everything a delayed
 // request's copy takes over (DelayedExchange).
@@ -51,6 +52,9 @@ struct ExchangeState {
   std::string upstream_headers;
   std::string preserved_headers;
   bool as_get = false;
+  // The configuration `server` and `location` point into, held by an exchange that outlives
+  // its request's call (HeldExchange); empty for one being handled, whose worker holds it.
+  std::shared_ptr<const EdgeConfig> pinned;
 };
 
 struct Exchange : ExchangeState {
@@ -62,6 +66,11 @@ struct Exchange : ExchangeState {
   const http::Request& request;
   http::ResponseSlot slot;
   std::chrono::steady_clock::time_point start;
+
+  // The method this request is served as: GET after an X-Accel-Redirect (HEAD stays HEAD).
+  std::string_view method() const {
+    return as_get && request.method != "HEAD" ? std::string_view("GET") : request.method;
+  }
 
   // The named variable `name` set in this request, or nullptr.
   const std::string* variable(std::string_view name) const {
@@ -81,20 +90,18 @@ struct Exchange : ExchangeState {
   }
 };
 
-struct EdgeConfig;
-
 // An exchange that outlives the connection's input buffer: its own copy of the request, its
 // state, and the configuration its server and location belong to (a reload may replace the
 // current one meanwhile). For a request limit_req delays, and an answer given later that is
 // logged.
 struct HeldExchange {
-  HeldExchange(std::shared_ptr<const EdgeConfig> c, const Exchange& from)
-      : config(std::move(c)),
-        owned(from.request),
-        ex(from.worker, owned.request(), from.slot, from.start) {
+  // `current`: the worker's configuration, which `from` points into unless it is itself a
+  // held exchange (then the one it pins, whatever a reload has made current since).
+  HeldExchange(std::shared_ptr<const EdgeConfig> current, const Exchange& from)
+      : owned(from.request), ex(from.worker, owned.request(), from.slot, from.start) {
     static_cast<ExchangeState&>(ex) = from;
+    if (!ex.pinned) ex.pinned = std::move(current);
   }
-  std::shared_ptr<const EdgeConfig> config;
   http::OwnedRequest owned;
   Exchange ex;
 };

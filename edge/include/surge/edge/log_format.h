@@ -66,8 +66,11 @@ class AccessLogReader {
   bool accessLogs(ConfigReader& reader, const std::vector<Directive>& block,
                   std::vector<AccessLogRule>& rules);
   std::vector<std::shared_ptr<AccessLogFile>> files() const;
+  // file:line of the first access_log naming `path`.
+  std::string where(const std::string& path) const;
 
  private:
+  std::map<std::string, std::string> where_;
   std::map<std::string, std::shared_ptr<const LogFormat>> formats_{
       {"combined", LogFormat::combined()}};
   std::map<std::string, std::shared_ptr<AccessLogFile>> files_;  // by path

@@ -57,6 +57,8 @@ struct Response {
   // How long the connection may then wait for its next request (nginx's keepalive_timeout of the
   // answering location); negative: ServerOptions::idle_timeout.
   std::chrono::milliseconds idle_timeout{-1};
+  // >= 0: "Keep-Alive: timeout=N" on this answer, unless the connection closes after it.
+  int64_t keep_alive_header_s = -1;
   // For HEAD answers relayed from elsewhere: the Content-Length the GET would have (the body is
   // empty here).
   std::optional<uint64_t> content_length_override;
@@ -86,6 +88,10 @@ void setHeader(Response& response, std::string_view name, std::string_view value
 void removeHeader(Response& response, std::string_view name);
 // The same for Cache-Control.
 void setCacheControl(Response& response, std::string_view value);
+
+// `value` (a header value built from request data: a configuration's variables) with CR, LF and
+// NUL replaced by spaces, so that no header, answer or request can be smuggled through it.
+std::string headerSafe(std::string value);
 
 const char* reasonPhrase(int status);
 
