@@ -440,6 +440,9 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   std::filesystem::path conf =
       std::filesystem::path(__FILE__).parent_path() / "../../edge/conf/surge-edge.conf";
   ASSERT_TRUE(std::filesystem::exists(conf)) << conf;
+  // It logs to ../../var/ (the demo's runtime folder, which ./surge demo makes first): a log
+  // file must be writable for a configuration to load, as in nginx.
+  std::filesystem::create_directories(conf.parent_path() / "../../var");
   auto loaded = loadEdgeConfig(conf.string());
   ASSERT_TRUE(loaded.ok()) << loaded.error();
   const EdgeConfig& c = *loaded.value();
