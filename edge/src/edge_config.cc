@@ -315,20 +315,12 @@ struct Loader : ConfigReader {
           return fail(d, "invalid header name \"" + h.name + "\"");
         }
       }
-      // What the edge itself says to origin, and the connection's own headers, are not a
-      // configuration's to set.
-      static const std::set<std::string> kOwned = {"x-request-id",
-                                                   "x-surge-ticket-number",
-                                                   "connection",
-                                                   "keep-alive",
-                                                   "proxy-connection",
-                                                   "te",
-                                                   "trailer",
-                                                   "upgrade",
-                                                   "transfer-encoding",
-                                                   "content-length",
-                                                   "expect"};
-      if (kOwned.count(lowercase(h.name))) {
+      // What the edge itself says to origin, and the connection's own headers (the forwarder's
+      // one list of them, which would drop such a value unsent), are not a configuration's to
+      // set; Host is (it replaces the origin's name).
+      if ((isHopByHop(h.name) && !http::equalsIgnoreCase(h.name, "Host")) ||
+          http::equalsIgnoreCase(h.name, "X-Request-Id") ||
+          http::equalsIgnoreCase(h.name, "X-Surge-Ticket-Number")) {
         return fail(d, "\"" + h.name + "\" is set by surge-edge itself");
       }
       if (!complexValue(d, d.args[1], h.value)) return false;
