@@ -51,7 +51,14 @@ cache::Result<cache::Done, std::string> AccessRules::add(bool allow, std::string
 bool AccessRules::allows(std::string_view address) const {
   if (rules_.empty()) return true;
   uint32_t a = 0;
-  if (!parseIpv4(address, a)) return false;
+  if (!parseIpv4(address, a)) {
+    // An IPv6 client (a "listen [::]" socket): the rules name IPv4 networks, so only "all"
+    // (mask 0) speaks for it, as in nginx; without such a rule it is let through, as there.
+    for (const Rule& r : rules_) {
+      if (r.mask == 0) return r.allow;
+    }
+    return true;
+  }
   for (const Rule& r : rules_) {
     if ((a & r.mask) == r.network) return r.allow;
   }

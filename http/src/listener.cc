@@ -100,16 +100,40 @@ std::string otherListener(const std::string& ipv4_host, int port,
 
 cache::Result<std::vector<int>, std::string> listenShared(const std::string& host, int& port,
                                                           int backlog, int count) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return cache::fail("listen address " + host + " is not an IPv4 address");
+  // An IPv4 address, or an IPv6 one (nginx's "[::]:80"), which then takes IPv6 only: nginx's
+  // ipv6only=on, so that "listen 80; listen [::]:80;" are two sockets side by side.
+  sockaddr_storage storage{};
+  socklen_t addr_len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  const bool ipv6 = host.find(':') != std::string::npos;
+  if (ipv6) {
+    v6->sin6_family = AF_INET6;
+    addr_len = sizeof *v6;
+    if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) != 1) {
+      return cache::fail("listen address " + host + " is not an IPv6 address");
+    }
+  } else {
+    v4->sin_family = AF_INET;
+    addr_len = sizeof *v4;
+    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) {
+      return cache::fail("listen address " + host + " is not an IPv4 address");
+    }
   }
+  auto* addr = reinterpret_cast<sockaddr*>(&storage);
+  auto set_port = [&](int p) {
+    if (ipv6) {
+      v6->sin6_port = htons(static_cast<uint16_t>(p));
+    } else {
+      v4->sin_port = htons(static_cast<uint16_t>(p));
+    }
+  };
   auto taken = [&](const std::string& who) {
     return host + ":" + std::to_string(port) + " is already in use by " + who +
            ": one server per port";
   };
-  if (port != 0) {
+  // (The check reads /proc/net/tcp: IPv4 listeners only.)
+  if (port != 0 && !ipv6) {
     if (std::string who = otherListener(host, port); !who.empty()) return cache::fail(taken(who));
   }
   std::vector<int> fds;
@@ -120,29 +144,29 @@ cache::Result<std::vector<int>, std::string> listenShared(const std::string& hos
     return cache::fail(std::move(message));
   };
   for (int i = 0; i < count; ++i) {
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    set_port(port);
+    int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return give_up(std::string("socket: ") + std::strerror(errno));
     fds.push_back(fd);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, backlog) != 0) {
+    if (ipv6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, addr, addr_len) != 0 || ::listen(fd, backlog) != 0) {
       return give_up("listen on " + host + ":" + std::to_string(port) + ": " +
                      std::strerror(errno));
     }
     if (port == 0) {
-      socklen_t len = sizeof addr;
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-      port = ntohs(addr.sin_port);
+      socklen_t len = addr_len;
+      ::getsockname(fd, addr, &len);
+      port = ntohs(ipv6 ? v6->sin6_port : v4->sin_port);
     }
     struct stat st {};
     if (::fstat(fd, &st) == 0) inodes.push_back(st.st_ino);
   }
   // Another process that bound with SO_REUSEPORT between the check above and our listen(), or
   // at the same instant, shows up now.
-  if (std::string who = otherListener(host, port, inodes); !who.empty()) {
+  if (std::string who = ipv6 ? "" : otherListener(host, port, inodes); !who.empty()) {
     return give_up(taken(who));
   }
   return fds;

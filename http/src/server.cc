@@ -393,7 +393,7 @@ class Worker::Impl {
     const bool tls = listener.tls;
     std::shared_ptr<TlsContext> ctx = tls ? tls_.get() : nullptr;
     for (int i = 0; i < 64; ++i) {
-      sockaddr_in peer{};
+      sockaddr_storage peer{};
       socklen_t peer_len = sizeof peer;
       int client = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -405,8 +405,12 @@ class Worker::Impl {
       }
       int one = 1;
       ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      char text[INET_ADDRSTRLEN] = "-";
-      if (peer.sin_family == AF_INET) inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+      char text[INET6_ADDRSTRLEN] = "-";
+      if (peer.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+      } else if (peer.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
+      }
       SSL* ssl = nullptr;
       if (tls) {
         if (!ctx) {  // no certificate (cannot happen through start/setTls; never spin on it)
@@ -965,12 +969,16 @@ cache::Result<cache::Done, std::string> Server::start() {
     int port;
     bool tls;
     std::vector<int> fds;
+    std::string host;
   };
   std::vector<Port> ports;
-  ports.push_back({options_.port, false, {}});
+  ports.push_back({options_.port, false, {}, options_.host});
   for (int p : options_.more_ports)
-    ports.push_back({p, false, {}});
-  if (options_.tls_port >= 0) ports.push_back({options_.tls_port, true, {}});
+    ports.push_back({p, false, {}, options_.host});
+  if (options_.tls_port >= 0) ports.push_back({options_.tls_port, true, {}, options_.host});
+  const size_t own_ports = ports.size();
+  for (const ServerOptions::Address& a : options_.also_listen)
+    ports.push_back({a.port, a.tls, {}, a.host});
   auto close_all = [&ports](size_t from_worker) {
     for (Port& p : ports) {
       for (size_t j = from_worker; j < p.fds.size(); ++j)
@@ -978,7 +986,7 @@ cache::Result<cache::Done, std::string> Server::start() {
     }
   };
   for (Port& p : ports) {
-    auto fds = listenShared(options_.host, p.port, options_.backlog, options_.workers);
+    auto fds = listenShared(p.host, p.port, options_.backlog, options_.workers);
     if (!fds) {
       close_all(0);
       return cache::fail(fds.error());
@@ -1000,8 +1008,8 @@ cache::Result<cache::Done, std::string> Server::start() {
     workers_.push_back(std::move(worker));
   }
   port_ = ports.front().port;
-  tls_port_ = options_.tls_port >= 0 ? ports.back().port : -1;
-  for (size_t k = 1; k < ports.size(); ++k) {
+  tls_port_ = options_.tls_port >= 0 ? ports[own_ports - 1].port : -1;
+  for (size_t k = 1; k < own_ports; ++k) {
     if (!ports[k].tls) more_ports_.push_back(ports[k].port);
   }
   for (auto& w : workers_)

@@ -121,6 +121,14 @@ struct ServerOptions {
   // More plain listeners on the same host (nginx's several `listen` ports), served alike; the
   // handler tells them apart by Request::local_port. 0: a free port (see Server::morePorts).
   std::vector<int> more_ports;
+  // Listeners on other addresses than `host` (an IPv6 one: nginx's "listen [::]:80"), served
+  // alike; a port here means the same as on `host` (Request::local_port).
+  struct Address {
+    std::string host;
+    int port = 0;
+    bool tls = false;
+  };
+  std::vector<Address> also_listen;
 };
 
 class Worker;
