@@ -13,7 +13,6 @@ constexpr const char* kSurgeVersion = "0.17.0";
 // "--without-X" in -V as "X is not there" and skip what needs it; everything not named here is
 // what surge-edge answers for. Remove a name when its module is done.
 constexpr const char* kWithout[] = {
-    "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
     "http_auth_basic_module",

@@ -1,5 +1,9 @@
 #include "surge/edge/config_reader.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
 #include <charconv>
 
 namespace surge::edge {
@@ -98,6 +102,43 @@ bool ConfigReader::checkVariables() {
   for (const auto& [name, where] : uses_) {
     if (!declared_.count(name)) return failAt(where, "unknown \"" + name + "\" variable");
   }
+  return true;
+}
+
+bool ConfigReader::hostPort(const Directive& d, const std::string& text, std::string& host,
+                            int& port) {
+  if (!text.empty() && text[0] == '[') return fail(d, "IPv6 addresses are not supported yet");
+  size_t colon = text.rfind(':');
+  host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
+  if (host == "localhost" || host == "*") host = host == "*" ? "0.0.0.0" : "127.0.0.1";
+  uint64_t p = 0;
+  if (!number(d, colon == std::string::npos ? text : text.substr(colon + 1), 1, 65535, p)) {
+    return false;
+  }
+  port = static_cast<int>(p);
+  return true;
+}
+
+bool ConfigReader::resolveHost(const std::string& where, const std::string& host, int port,
+                               std::string& address) {
+  in_addr literal{};
+  if (inet_pton(AF_INET, host.c_str(), &literal) == 1) {
+    address = host;
+    return true;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return failAt(where, "host not found in \"" + host + ":" + std::to_string(port) + "\" (" +
+                             gai_strerror(rc) + ")");
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
+  freeaddrinfo(res);
+  address = text;
   return true;
 }
 

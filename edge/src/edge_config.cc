@@ -1,8 +1,6 @@
 #include "surge/edge/edge_config.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 
 #include "surge/cache/memcached_client.h"
 #include "surge/edge/config_reader.h"
+#include "surge/edge/proxy_handler.h"
 #include "surge/edge/rewrite.h"
 #include "surge/edge/static_handler.h"
 #include "surge/nginx_compat/config_parser.h"
@@ -30,14 +29,7 @@ using nginx_compat::locationOf;
 
 struct Loader : ConfigReader {
   using ConfigReader::ConfigReader;
-  struct Upstream {
-    std::string name, host;
-    int port = 0;
-    std::string where;  // its server's file:line
-  };
-  std::vector<Upstream> upstreams;
-  std::string proxy_target;  // the one upstream locations proxy to
-  std::string proxy_where;
+  ProxyReader proxy;  // upstream blocks and the origin proxy_pass names
   // What a level (http, server, location) passes to the levels inside it, as nginx merges its
   // location configuration: a level that sets one of these replaces what it would inherit.
   struct Inherited : LocationSettings {
@@ -67,48 +59,6 @@ struct Loader : ConfigReader {
     return true;
   }
 
-  bool hostPort(const Directive& d, const std::string& text, std::string& host, int& port) {
-    return hostPort(*this, d, text, host, port);
-  }
-  static bool hostPort(ConfigReader& r, const Directive& d, const std::string& text,
-                       std::string& host, int& port) {
-    if (!text.empty() && text[0] == '[') return r.fail(d, "IPv6 addresses are not supported yet");
-    size_t colon = text.rfind(':');
-    host = colon == std::string::npos ? "127.0.0.1" : text.substr(0, colon);
-    if (host == "localhost" || host == "*") host = host == "*" ? "0.0.0.0" : "127.0.0.1";
-    uint64_t p = 0;
-    if (!r.number(d, colon == std::string::npos ? text : text.substr(colon + 1), 1, 65535, p)) {
-      return false;
-    }
-    port = static_cast<int>(p);
-    return true;
-  }
-
-  // `host` resolved now, at load (`-t` and SIGHUP included; never on an event loop): its first
-  // IPv4 address in `address`. A name that does not resolve is refused, as nginx refuses it.
-  bool resolveHost(const std::string& where, const std::string& host, int port,
-                   std::string& address) {
-    in_addr literal{};
-    if (inet_pton(AF_INET, host.c_str(), &literal) == 1) {
-      address = host;
-      return true;
-    }
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
-    if (rc != 0 || res == nullptr) {
-      return failAt(where, "host not found in \"" + host + ":" + std::to_string(port) + "\" (" +
-                               gai_strerror(rc) + ")");
-    }
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, text, sizeof text);
-    freeaddrinfo(res);
-    address = text;
-    return true;
-  }
-
   // ssl_* at http or server level (nginx's names; what surge does not do is an error, not
   // silently ignored).
   bool ssl(const Directive& d, EdgeConfig& c, bool& handled) {
@@ -122,11 +72,18 @@ struct Loader : ConfigReader {
       if (!args(d, 1, 4)) return false;
       std::string lowest;
       for (const std::string& v : d.args) {
-        if (v == "TLSv1" || v == "TLSv1.1" || v == "SSLv3" || v == "SSLv2") {
+        if (v == "SSLv3" || v == "SSLv2") {
           return fail(d, "\"" + v + "\" is not supported: surge speaks TLSv1.2 and TLSv1.3 only");
         }
+        // TLSv1 and TLSv1.1 (Debian's stock nginx.conf names them): OpenSSL 3 allows them only at
+        // security level 0, so Debian's own nginx never negotiates them either. Accepted and not
+        // offered, as there; a list of only those is refused (nothing would be left).
+        if (v == "TLSv1" || v == "TLSv1.1") continue;
         if (v != "TLSv1.2" && v != "TLSv1.3") return fail(d, "unknown protocol \"" + v + "\"");
         if (lowest.empty() || v < lowest) lowest = v;
+      }
+      if (lowest.empty()) {
+        return fail(d, "surge speaks TLSv1.2 and TLSv1.3 only: name at least one of them");
       }
       c.tls.min_version = lowest;
     } else if (n == "ssl_ciphers") {
@@ -191,6 +148,11 @@ struct Loader : ConfigReader {
             return fail(e, "unknown directive \"" + e.name + "\" in events");
           }
         }
+      } else if (d.name == "load_module") {
+        // nginx's dynamic modules (Debian's modules-enabled/*.conf: geoip, image-filter, perl,
+        // xslt, mail, stream): surge loads none. Accepted so that the stock nginx.conf reads;
+        // a directive of such a module is still an unknown directive where it is used.
+        if (!args(d, 1, 1)) return false;
       } else if (d.name == "http") {
         if (!block(d)) return false;
         if (have_http) return fail(d, "\"http\" directive is duplicate");
@@ -243,22 +205,6 @@ struct Loader : ConfigReader {
   }
 
   // try_files FILE ... URI|=CODE|@NAME.
-  bool tryFiles(const Directive& d, TryFiles& out) {
-    if (d.args.size() < 2 || d.has_block) return args(d, 2, 2);
-    out = {};
-    for (size_t i = 0; i + 1 < d.args.size(); ++i) {
-      ComplexValue v;
-      if (!complexValue(d, d.args[i], v)) return false;
-      out.files.push_back(std::move(v));
-    }
-    const std::string& last = d.args.back();
-    if (last[0] == '=') {
-      uint64_t code = 0;
-      if (!number(d, last.substr(1), 100, 999, code)) return false;
-    }
-    return complexValue(d, last, out.fallback);
-  }
-
   // add_header NAME VALUE [always].
   bool addHeader(const Directive& d, Inherited& level) {
     if (d.has_block || d.args.size() < 2 || d.args.size() > 3) return args(d, 2, 3);
@@ -302,34 +248,6 @@ struct Loader : ConfigReader {
     return true;
   }
 
-  // proxy_set_header NAME VALUE of one level: they replace the inherited ones (nginx's rule).
-  bool proxySetHeaders(const std::vector<Directive>& block_in, Inherited& level) {
-    std::vector<ProxySetHeader> own;
-    for (const Directive& d : block_in) {
-      if (d.name != "proxy_set_header") continue;
-      if (!args(d, 2, 2)) return false;
-      ProxySetHeader h;
-      h.name = d.args[0];
-      for (char c : h.name) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-          return fail(d, "invalid header name \"" + h.name + "\"");
-        }
-      }
-      // What the edge itself says to origin, and the connection's own headers (the forwarder's
-      // one list of them, which would drop such a value unsent), are not a configuration's to
-      // set; Host is (it replaces the origin's name).
-      if ((isHopByHop(h.name) && !http::equalsIgnoreCase(h.name, "Host")) ||
-          http::equalsIgnoreCase(h.name, "X-Request-Id") ||
-          http::equalsIgnoreCase(h.name, "X-Surge-Ticket-Number")) {
-        return fail(d, "\"" + h.name + "\" is set by surge-edge itself");
-      }
-      if (!complexValue(d, d.args[1], h.value)) return false;
-      own.push_back(std::move(h));
-    }
-    if (!own.empty()) level.proxy_set_headers = std::move(own);
-    return true;
-  }
-
   // allow/deny of one level: they replace the inherited ones.
   bool accessRules(const std::vector<Directive>& block_in, Inherited& level) {
     http::AccessRules own;
@@ -364,12 +282,10 @@ struct Loader : ConfigReader {
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
       bool on = false;
       return onOff(d, on);
-    } else if (d.name == "proxy_connect_timeout" || d.name == "proxy_send_timeout" ||
-               d.name == "proxy_read_timeout") {
-      ProxyTimeouts& t = level.proxy_timeouts;
-      return duration(d, d.name == "proxy_connect_timeout" ? t.connect
-                         : d.name == "proxy_send_timeout"  ? t.send
-                                                           : t.read);
+    } else if (d.name.starts_with("gzip")) {
+      if (!readGzipDirective(*this, d, level.gzip, handled)) return false;
+    } else if (d.name.starts_with("proxy_")) {
+      if (!readProxyDirective(*this, d, level, handled)) return false;
     } else if (d.name == "server_tokens") {
       // surge names no version in its Server header or error pages (nginx's "off"), whatever
       // this says: accepted for nginx files.
@@ -380,7 +296,7 @@ struct Loader : ConfigReader {
     } else if (d.name.starts_with("keepalive_")) {
       return readKeepAlive(*this, d, level.keep_alive, handled);
     } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
-               d.name == "proxy_set_header" || d.name == "error_page" || d.name == "access_log") {
+               d.name == "error_page" || d.name == "access_log") {
       // Taken by addHeaders / accessRules / errorPages for the whole level.
     } else {
       handled = false;
@@ -515,7 +431,7 @@ struct Loader : ConfigReader {
       if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
-        !errorPages(block_in, http_level) || !proxySetHeaders(block_in, http_level) ||
+        !errorPages(block_in, http_level) || !readProxySetHeaders(*this, block_in, http_level) ||
         !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
     }
@@ -534,32 +450,7 @@ struct Loader : ConfigReader {
       return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
-      if (d.name != "upstream") continue;
-      if (d.args.size() != 1) return fail(d, "invalid number of arguments in \"upstream\"");
-      if (!block(d)) return false;
-      std::string host, where;
-      int port = 0;
-      bool have = false;
-      for (const Directive& u : d.block) {
-        if (u.name == "server") {
-          if (u.args.size() != 1 || u.has_block) {
-            return fail(u, "upstream server takes one HOST:PORT (no weight, max_fails, ...)");
-          }
-          if (have) return fail(u, "only one server per upstream is supported");
-          if (!hostPort(u, u.args[0], host, port)) return false;
-          where = locationOf(u);
-          have = true;
-        } else if (u.name == "keepalive") {
-          if (!args(u, 1, 1)) return false;
-          uint64_t n = 0;
-          if (!number(u, u.args[0], 1, 100000, n)) return false;
-          c.origin.keepalive = n;
-        } else {
-          return fail(u, "unknown directive \"" + u.name + "\" in upstream");
-        }
-      }
-      if (!have) return fail(d, "upstream \"" + d.args[0] + "\" has no server");
-      upstreams.push_back({d.args[0], host, port, where});
+      if (d.name == "upstream" && !proxy.upstream(*this, d, c.origin)) return false;
     }
     for (const Directive& d : block_in) {
       const std::string& n = d.name;
@@ -752,27 +643,7 @@ struct Loader : ConfigReader {
                       "\"surge_waiting_room on\" and a location with \"surge_queue\" go together");
       }
     }
-    if (!proxy_target.empty()) {
-      std::string target = proxy_target;
-      auto up = std::find_if(upstreams.begin(), upstreams.end(),
-                             [&](const Upstream& u) { return u.name == target; });
-      std::string where = proxy_where;
-      if (up != upstreams.end()) {
-        c.origin.host = up->host;
-        c.origin.port = up->port;
-        where = up->where;
-      } else {
-        Directive fake;
-        fake.name = "proxy_pass";
-        ConfigReader scratch(baseDir());  // its message is replaced by the one below
-        if (!hostPort(scratch, fake, target, c.origin.host, c.origin.port)) {
-          return failAt(proxy_where, "proxy_pass target \"" + target +
-                                         "\" is neither an upstream nor host:port");
-        }
-      }
-      if (!resolveHost(where, c.origin.host, c.origin.port, c.origin.address)) return false;
-      c.have_origin = true;
-    }
+    if (!proxy.resolveOrigin(*this, c)) return false;
     return true;
   }
 
@@ -781,7 +652,12 @@ struct Loader : ConfigReader {
   std::vector<int> plain_ports;
 
   void assignPorts(EdgeConfig& c) {
-    if (plain_ports.empty()) plain_ports.push_back(c.server.port);  // no listen: 8080
+    if (plain_ports.empty()) {
+      // No IPv4 listen: 8080, or the port of the first IPv6 one (then also answered on the
+      // IPv4 loopback: the http::Server has one primary address).
+      plain_ports.push_back(c.server.also_listen.empty() ? c.server.port
+                                                         : c.server.also_listen.front().port);
+    }
     c.server.port = plain_ports.front();
     c.server.more_ports.assign(plain_ports.begin() + 1, plain_ports.end());
     for (VirtualServer& v : c.servers) {
@@ -789,13 +665,72 @@ struct Loader : ConfigReader {
     }
   }
 
+  // default_server on an IPv6 listen: the server is the port's default, as for IPv4 (servers
+  // are chosen by port, whichever address the connection came in on).
+  bool ipv6Default(const Directive& d, EdgeConfig& c, VirtualServer& v, int port) {
+    bool want = std::find(d.args.begin() + 1, d.args.end(), "default_server") != d.args.end() ||
+                std::find(d.args.begin() + 1, d.args.end(), "default") != d.args.end();
+    if (!want) return true;
+    for (const VirtualServer& other : c.servers) {
+      if (&other != &v && std::find(other.default_ports.begin(), other.default_ports.end(), port) !=
+                              other.default_ports.end()) {
+        return fail(d, "a duplicate default server for " + d.args[0] + " (" + other.where + ")");
+      }
+    }
+    if (std::find(v.default_ports.begin(), v.default_ports.end(), port) == v.default_ports.end())
+      v.default_ports.push_back(port);
+    return true;
+  }
+
   bool listen(const Directive& d, EdgeConfig& c, VirtualServer& v) {
     if (d.args.empty() || d.has_block) return args(d, 1, 1);
     bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
     std::string host;
     int port = 0;
-    if (!hostPort(d, d.args[0], host, port)) return false;
-    // One address for every listener (served by the same workers), one TLS port.
+    const std::string& text = d.args[0];
+    if (!text.empty() && text[0] == '[') {
+      // "[::]:80", "[::1]:8080", "[::]" (port 80): an IPv6 address, listened on beside the IPv4
+      // one with the same ports' meaning (ipv6only=on, nginx's default).
+      size_t close = text.find(']');
+      in6_addr a6{};
+      if (close == std::string::npos ||
+          inet_pton(AF_INET6, text.substr(1, close - 1).c_str(), &a6) != 1) {
+        return fail(d, "invalid IPv6 address in \"" + text + "\"");
+      }
+      uint64_t p = 80;
+      if (close + 1 < text.size()) {
+        if (text[close + 1] != ':' || !number(d, text.substr(close + 2), 1, 65535, p)) {
+          return error().empty() ? fail(d, "invalid port in \"" + text + "\"") : false;
+        }
+      }
+      port = static_cast<int>(p);
+      for (size_t i = 1; i < d.args.size(); ++i) {
+        const std::string& a = d.args[i];
+        if (a == "ipv6only=off") return fail(d, "surge listens with ipv6only=on only");
+        if (a != "ssl" && a != "default_server" && a != "default" && a != "reuseport" &&
+            a != "ipv6only=on" && a.rfind("backlog=", 0) != 0) {
+          return fail(d, "unsupported listen parameter \"" + a + "\"");
+        }
+      }
+      std::string key = text.substr(1, close - 1) + "|" + std::to_string(port);
+      if (std::find(v.addresses.begin(), v.addresses.end(), key) != v.addresses.end()) {
+        return fail(d, "duplicate listen " + text);
+      }
+      v.addresses.push_back(key);
+      for (const auto& other : c.server.also_listen) {
+        if (other.port == port && other.host == text.substr(1, close - 1)) {
+          if (other.tls != tls) return fail(d, "the plain and the TLS listen need different ports");
+          if (std::find(v.ports.begin(), v.ports.end(), port) == v.ports.end())
+            v.ports.push_back(port);
+          return ipv6Default(d, c, v, port);
+        }
+      }
+      c.server.also_listen.push_back({text.substr(1, close - 1), port, tls});
+      if (std::find(v.ports.begin(), v.ports.end(), port) == v.ports.end()) v.ports.push_back(port);
+      return ipv6Default(d, c, v, port);
+    }
+    if (!hostPort(d, text, host, port)) return false;
+    // One IPv4 address for every listener (served by the same workers), one TLS port.
     if ((have_plain_port || have_tls_listen) && host != c.server.host) {
       return fail(d, "every listen must use the same address (" + c.server.host + ")");
     }
@@ -820,10 +755,12 @@ struct Loader : ConfigReader {
       }
       have_plain_port = true;
     }
-    if (std::find(v.ports.begin(), v.ports.end(), port) != v.ports.end()) {
+    std::string key = host + "|" + std::to_string(port);
+    if (std::find(v.addresses.begin(), v.addresses.end(), key) != v.addresses.end()) {
       return fail(d, "duplicate listen " + d.args[0]);
     }
-    v.ports.push_back(port);
+    v.addresses.push_back(key);
+    if (std::find(v.ports.begin(), v.ports.end(), port) == v.ports.end()) v.ports.push_back(port);
     for (size_t i = 1; i < d.args.size(); ++i) {
       const std::string& a = d.args[i];
       if (a == "ssl") continue;
@@ -839,7 +776,10 @@ struct Loader : ConfigReader {
                         "a duplicate default server for " + d.args[0] + " (" + other.where + ")");
           }
         }
-        v.default_ports.push_back(port);
+        if (std::find(v.default_ports.begin(), v.default_ports.end(), port) ==
+            v.default_ports.end()) {
+          v.default_ports.push_back(port);
+        }
       } else if (a == "reuseport") {
         // surge always listens with SO_REUSEPORT, one socket per worker.
       } else {
@@ -890,7 +830,7 @@ struct Loader : ConfigReader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !proxySetHeaders(block_in, level) || !errorPages(block_in, level) ||
+        !readProxySetHeaders(*this, block_in, level) || !errorPages(block_in, level) ||
         !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, block_in, level.access_logs)) {
       return false;
@@ -1013,7 +953,7 @@ struct Loader : ConfigReader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !proxySetHeaders(d.block, level) || !errorPages(d.block, level) ||
+        !readProxySetHeaders(*this, d.block, level) || !errorPages(d.block, level) ||
         !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;
@@ -1070,15 +1010,10 @@ struct Loader : ConfigReader {
         continue;
       } else if (n == "error_log") {
         if (!levelErrorLog(e)) return false;
-      } else if (n == "try_files") {
-        if (!tryFiles(e, loc.try_files)) return false;
-      } else if (n == "internal") {
-        if (!args(e, 0, 0)) return false;
-        loc.internal = true;
-      } else if (n == "surge_immutable_hashed") {
-        if (!args(e, 1, 1)) return false;
-        if (e.args[0] != "on" && e.args[0] != "off") return fail(e, "expected on or off");
-        loc.files.immutable_hashed = e.args[0] == "on";
+      } else if (bool files = false; !readLocationFileDirective(*this, e, loc, files)) {
+        return false;
+      } else if (files) {
+        continue;
       } else if (n == "surge_snapshots") {
         if (!args(e, 0, 0)) return false;
         is_snap = true;
@@ -1092,27 +1027,8 @@ struct Loader : ConfigReader {
         if (!args(e, 0, 0)) return false;
         is_status = true;
       } else if (n == "proxy_pass") {
-        if (!args(e, 1, 1)) return false;
-        std::string target = e.args[0];
-        if (target.rfind("http://", 0) != 0) return fail(e, "proxy_pass needs an http:// URL");
-        target = target.substr(7);
-        if (size_t slash = target.find('/'); slash != std::string::npos) {
-          loc.proxy_uri = target.substr(slash);
-          target.resize(slash);
-          if (loc.match == Location::Match::kRegex || is_named) {
-            return fail(e,
-                        "\"proxy_pass\" cannot have URI part in location given by regular "
-                        "expression, or inside named location");
-          }
-          if (loc.proxy_uri.find('$') != std::string::npos) {
-            return fail(e, "variables in \"proxy_pass\" are not supported yet");
-          }
-        }
-        if (!proxy_target.empty() && proxy_target != target) {
-          return fail(e, "every proxy_pass must name the same origin");
-        }
-        proxy_target = target;
-        proxy_where = locationOf(e);
+        if (!proxy.proxyPass(*this, e, loc, loc.match == Location::Match::kRegex || is_named))
+          return false;
         is_proxy = true;
       } else {
         return fail(e, "unknown directive \"" + n + "\" in location");

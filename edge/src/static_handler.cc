@@ -209,4 +209,36 @@ bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& le
   return true;
 }
 
+bool readLocationFileDirective(ConfigReader& r, const Directive& d, Location& loc, bool& handled) {
+  handled = true;
+  if (d.name == "try_files") {
+    if (d.args.size() < 2 || d.has_block) return r.args(d, 2, 2);
+    loc.try_files = {};
+    for (size_t i = 0; i + 1 < d.args.size(); ++i) {
+      ComplexValue v;
+      if (!r.complexValue(d, d.args[i], v)) return false;
+      loc.try_files.files.push_back(std::move(v));
+    }
+    const std::string& last = d.args.back();
+    if (last[0] == '=') {
+      uint64_t code = 0;
+      if (!r.number(d, last.substr(1), 100, 999, code)) return false;
+    }
+    return r.complexValue(d, last, loc.try_files.fallback);
+  }
+  if (d.name == "internal") {
+    if (!r.args(d, 0, 0)) return false;
+    loc.internal = true;
+    return true;
+  }
+  if (d.name == "surge_immutable_hashed") {
+    if (!r.args(d, 1, 1)) return false;
+    if (d.args[0] != "on" && d.args[0] != "off") return r.fail(d, "expected on or off");
+    loc.files.immutable_hashed = d.args[0] == "on";
+    return true;
+  }
+  handled = false;
+  return true;
+}
+
 }  // namespace surge::edge

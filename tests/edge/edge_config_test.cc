@@ -489,8 +489,8 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(2, "unknown directive \"foo\""));
   EXPECT_EQ(loadError("events {\n  bar;\n}\nhttp { server { } }\n"),
             at(2, "unknown directive \"bar\" in events"));
-  EXPECT_EQ(loadError("http {\n  server { }\n  gzip on;\n}\n"),
-            at(3, "unknown directive \"gzip\" in http"));
+  EXPECT_EQ(loadError("http {\n  server { }\n  ssi on;\n}\n"),
+            at(3, "unknown directive \"ssi\" in http"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_rate 1k;\n  }\n}\n"),
             at(4, "unknown directive \"limit_rate\" in server"));
   EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   autoindex on;\n"
@@ -536,8 +536,24 @@ TEST_F(EdgeConfigTest, BadValues) {
             at(2, "invalid number of arguments in \"keepalive_timeout\" directive"));
   EXPECT_EQ(loadError("http {\n  surge_stale_if_error 500ms;\n  server { }\n}\n"),
             at(2, "\"surge_stale_if_error\" takes whole seconds"));
-  EXPECT_EQ(loadError("http {\n  server {\n    listen [::1]:8080;\n  }\n}\n"),
+  EXPECT_EQ(loadError("http {\n  server {\n    listen [::1]:8080 ipv6only=off;\n  }\n}\n"),
+            at(3, "surge listens with ipv6only=on only"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen [::1:8080;\n  }\n}\n"),
+            at(3, "invalid IPv6 address in \"[::1:8080\""));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen [::1]:80;\n    listen [::1]:80;\n  }\n}\n"),
+            at(4, "duplicate listen [::1]:80"));
+  EXPECT_EQ(loadError("http {\n  upstream o {\n    server [::1]:80;\n  }\n  server { }\n}\n"),
             at(3, "IPv6 addresses are not supported yet"));
+  EXPECT_EQ(loadError("http {\n  gzip_comp_level 10;\n  server { }\n}\n"),
+            at(2, "invalid value \"10\" in \"gzip_comp_level\" (expected 1..9)"));
+  EXPECT_EQ(loadError("http {\n  gzip_proxied expired;\n  server { }\n}\n"),
+            at(2,
+               "\"gzip_proxied\" takes off or any in surge (not \"expired\"); see "
+               "nginx-compat/DIFFERENCES.md"));
+  EXPECT_EQ(loadError("http {\n  gzip_disable \"(\";\n  server { }\n}\n"),
+            at(2, "pcre2_compile() failed: missing closing parenthesis in \"(\" at \"\""));
+  EXPECT_EQ(loadError("http {\n  ssl_protocols TLSv1 TLSv1.1;\n  server { }\n}\n"),
+            at(2, "surge speaks TLSv1.2 and TLSv1.3 only: name at least one of them"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),
             at(3, "upstream server takes one HOST:PORT (no weight, max_fails, ...)"));
   EXPECT_EQ(loadError("http {\n  proxy_set_header X-Request-Id x;\n  server { }\n}\n"),

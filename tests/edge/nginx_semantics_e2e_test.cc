@@ -2,6 +2,9 @@
 // and host name, locations in nginx's order (exact, ^~, longest prefix, nested, regex), `return`
 // and add_header with variables.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -25,6 +28,73 @@ std::string rawExchange(int port, const std::string& bytes) {
     out.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return out;
+}
+
+// One exchange over IPv6 loopback ([::1]:port).
+std::string rawExchange6(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  a.sin6_addr = in6addr_loopback;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "";
+  }
+  (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+// Debian's stock site listens as "listen 80; listen [::]:80;": both sockets, one server; an IPv6
+// client is in $remote_addr as such, and allow/deny's "all" speaks for it.
+TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  const std::string p = std::to_string(port);
+  dir.write("html/page.txt", "a page\n");
+  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n root " + d +
+                              "/html;\n access_log off;\n"
+                              " server {\n  listen 127.0.0.1:" +
+                              p + " default_server;\n  listen [::1]:" + p +
+                              " default_server;\n"
+                              "  location /who { return 200 \"$remote_addr\"; }\n"
+                              "  location /v4only/ { allow 127.0.0.1; deny all; alias " +
+                              d +
+                              "/html/; }\n"
+                              "  location /open/ { allow 127.0.0.1; alias " +
+                              d +
+                              "/html/; }\n"
+                              " }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, std::chrono::milliseconds(10000)))
+      << readFile(d + "/out.log") << readFile(d + "/error.log");
+  const std::string get = "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string v4 = rawExchange(port, get);
+  std::string v6 = rawExchange6(port, get);
+  EXPECT_EQ(v4.substr(0, 12), "HTTP/1.1 200") << v4;
+  EXPECT_EQ(v6.substr(0, 12), "HTTP/1.1 200") << v6;
+  EXPECT_NE(v6.find("\r\n\r\na page\n"), std::string::npos) << v6;
+  std::string who = rawExchange6(port, "GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(who.find("\r\n\r\n::1"), std::string::npos) << who;
+  std::string denied =
+      rawExchange6(port, "GET /v4only/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(denied.substr(0, 12), "HTTP/1.1 403") << denied;
+  std::string allowed =
+      rawExchange(port, "GET /v4only/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(allowed.substr(0, 12), "HTTP/1.1 200") << allowed;
+  std::string open =
+      rawExchange6(port, "GET /open/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(open.substr(0, 12), "HTTP/1.1 200") << open;
 }
 
 TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,40 @@ std::string normalizedBody(std::string body) {
   return body;
 }
 
+// A chunked body put back together (nginx streams what it compresses).
+std::string dechunk(const std::string& body) {
+  std::string out;
+  size_t at = 0;
+  while (at < body.size()) {
+    size_t eol = body.find("\r\n", at);
+    if (eol == std::string::npos) break;
+    size_t size = std::stoul(body.substr(at, eol - at), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(eol + 2, size);
+    at = eol + 2 + size + 2;
+  }
+  return out;
+}
+
+// The bytes a gzip body holds ("<not gzip>" when it is not one).
+std::string gunzip(const std::string& gz) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return "<not gzip>";
+  std::string out;
+  char buf[16384];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "<not gzip>";
+}
+
 struct Case {
   std::string request;  // head lines after the request line, without the final blank line
   std::string what;
@@ -113,6 +148,14 @@ class DifferentialTest : public ::testing::Test {
     write("html/exp/f.txt", "expires\n");
     write("html/tf/real.txt", "real\n");
     write("html/caf\xc3\xa9.txt", "utf-8 name\n");
+    std::string page = "<html><body>";
+    for (int i = 0; i < 200; ++i)
+      page += "<p>clinic " + std::to_string(i) + " has slots</p>\n";
+    write("html/gz/page.html", page + "</body></html>\n");
+    write("html/gz/a.txt", std::string(3000, 'a') + "\n");
+    write("html/gz/tiny.txt", "tiny\n");
+    write("html/gz/data.json", "{\"clinics\":[" + std::string(500, '1') + "]}\n");
+    write("html/gz/b.bin", std::string(3000, 'b'));
     nginx_port_ = testing::freeLoopbackPort();
     surge_port_ = testing::freeLoopbackPort();
     for (auto [who, port] : {std::pair<std::string, int>{"nginx", nginx_port_},
@@ -178,6 +221,11 @@ class DifferentialTest : public ::testing::Test {
            html +
            "/dir/; }\n"
            "    location /hdr/ { add_header X-A \"$uri $args\"; add_header X-B b always; }\n"
+           "    location /gz/ { gzip on; gzip_types text/plain application/json; "
+           "gzip_min_length 20; gzip_vary on; gzip_disable \"Old/\\d\"; }\n"
+           "    location /gzoff/ { alias " +
+           html +
+           "/gz/; gzip on; gzip_proxied any; gzip_http_version 1.0; }\n"
            "  }\n"
            "}\n";
   }
@@ -322,6 +370,55 @@ TEST_F(DifferentialTest, RewritesRedirectsAndErrorPages) {
   same("POST /text HTTP/1.1", "", "x");
 }
 
+// gzip on: what is compressed and what is not, and how the answer says so; the compressed bytes
+// differ (nginx sizes its window to the file, and streams chunked) and are compared unpacked.
+TEST_F(DifferentialTest, GzipOnTheFly) {
+  struct Request {
+    std::string line, headers;
+  };
+  std::vector<Request> requests;
+  for (const char* target : {"/gz/page.html", "/gz/a.txt", "/gz/tiny.txt", "/gz/data.json",
+                             "/gz/b.bin", "/gz/none", "/gzoff/a.txt", "/gzoff/page.html"}) {
+    for (const char* ae : {"", "Accept-Encoding: gzip\r\n", "Accept-Encoding: gzip;q=0\r\n",
+                           "Accept-Encoding: br, gzip\r\n"}) {
+      requests.push_back({std::string("GET ") + target + " HTTP/1.1", ae});
+    }
+  }
+  requests.push_back({"HEAD /gz/page.html HTTP/1.1", "Accept-Encoding: gzip\r\n"});
+  requests.push_back({"GET /gz/page.html HTTP/1.0", "Accept-Encoding: gzip\r\n"});
+  requests.push_back({"GET /gzoff/page.html HTTP/1.0", "Accept-Encoding: gzip\r\n"});
+  requests.push_back({"GET /gz/page.html HTTP/1.1", "Accept-Encoding: gzip\r\nVia: 1.1 cdn\r\n"});
+  requests.push_back(
+      {"GET /gzoff/page.html HTTP/1.1", "Accept-Encoding: gzip\r\nVia: 1.1 cdn\r\n"});
+  requests.push_back(
+      {"GET /gz/page.html HTTP/1.1", "Accept-Encoding: gzip\r\nUser-Agent: Old/5\r\n"});
+  requests.push_back(
+      {"GET /gz/page.html HTTP/1.1", "Accept-Encoding: gzip\r\nUser-Agent: New/5\r\n"});
+  size_t compressed = 0;
+  for (const Request& r : requests) {
+    std::string bytes =
+        r.line + "\r\nHost: localhost\r\nConnection: close\r\n" + r.headers + "\r\n";
+    Answer n = ask(nginx_port_, bytes);
+    Answer s = ask(surge_port_, bytes);
+    const std::string what = r.line + " + " + r.headers;
+    ASSERT_NE(n.status, 0) << "nginx did not answer " << what;
+    EXPECT_EQ(s.status, n.status) << what << "\nnginx:\n" << n.raw << "\nsurge:\n" << s.raw;
+    for (const char* h : {"content-encoding", "vary", "etag", "content-type", "accept-ranges"}) {
+      EXPECT_EQ(s.headers[h], n.headers[h]) << h << " of " << what;
+    }
+    std::string nginx_body = n.headers["transfer-encoding"] == "chunked" ? dechunk(n.body) : n.body;
+    if (n.headers["content-encoding"] == "gzip") {
+      ++compressed;
+      if (r.line.rfind("HEAD", 0) == 0) continue;
+      EXPECT_EQ(normalizedBody(gunzip(s.body)), normalizedBody(gunzip(nginx_body))) << what;
+      EXPECT_NE(gunzip(s.body), "<not gzip>") << what;
+    } else {
+      EXPECT_EQ(normalizedBody(s.body), normalizedBody(nginx_body)) << what;
+    }
+  }
+  EXPECT_GE(compressed, 8u);  // the test asks what it means to
+}
+
 // nginx-compat/examples: configurations as operators write them, for both servers alike.
 TEST(NginxExamplesTest, EveryExamplePassesBothConfigurationTests) {
   const std::string examples = std::string(SURGE_SOURCE_DIR) + "/nginx-compat/examples";
@@ -345,6 +442,22 @@ TEST(NginxExamplesTest, EveryExamplePassesBothConfigurationTests) {
         << file << ": " << readFile(d + "/surge.out") << readFile(d + "/surge-error.log");
   }
   EXPECT_GE(checked, 3u);
+}
+
+// Debian's stock /etc/nginx/nginx.conf (its modules-enabled, sites-enabled/default, mime.types),
+// as the nginx package installs it: both configuration tests accept it.
+TEST(NginxExamplesTest, DebiansStockNginxConfPassesBoth) {
+  const std::string stock = "/etc/nginx/nginx.conf";
+  ASSERT_EQ(::access(stock.c_str(), R_OK), 0) << stock << ": ./surge installs Debian's nginx";
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  testing::ChildProcess nginx({kNginx, "-t", "-q", "-c", stock, "-e", d + "/nginx-error.log"},
+                              d + "/nginx.out");
+  ASSERT_EQ(nginx.wait(20000ms), 0) << readFile(d + "/nginx.out");
+  testing::ChildProcess surge({SURGE_EDGE_BIN, "-t", "-c", stock, "-e", d + "/surge-error.log"},
+                              d + "/surge.out");
+  EXPECT_EQ(surge.wait(20000ms), 0)
+      << readFile(d + "/surge.out") << readFile(d + "/surge-error.log");
 }
 
 }  // namespace

@@ -47,6 +47,13 @@ class ConfigReader {
   bool number(const Directive& d, const std::string& text, uint64_t min, uint64_t max,
               uint64_t& out);
   bool onOff(const Directive& d, bool& out);
+  // "HOST:PORT", "PORT" (127.0.0.1), "*:PORT" (every address), "localhost:PORT".
+  bool hostPort(const Directive& d, const std::string& text, std::string& host, int& port);
+  // `host` resolved now, at load (`-t` and SIGHUP included; never on an event loop): its first
+  // IPv4 address in `address`. A name that does not resolve is refused (at `where`), as nginx
+  // refuses it.
+  bool resolveHost(const std::string& where, const std::string& host, int port,
+                   std::string& address);
 
   // A value that may hold variables; the names it needs are checked at the end of the file.
   bool complexValue(const Directive& d, const std::string& text, ComplexValue& out);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "surge/edge/exchange.h"
+#include "surge/edge/gzip_filter.h"
 #include "surge/edge/keep_alive.h"
 #include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
@@ -120,10 +121,10 @@ struct LocationSettings {
   bool expires_var_modified = false;
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
-  ProxyTimeouts proxy_timeouts;
-  std::vector<ProxySetHeader>
-      proxy_set_headers;  // a level with its own replaces the inherited            //
-                          // proxy_connect/send/read_timeout (negative: origin's)
+  ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
+  // proxy_set_header: a level with its own replaces the inherited.
+  std::vector<ProxySetHeader> proxy_set_headers;
+  GzipSettings gzip;  // gzip on and its gzip_* tuning
 };
 
 struct Location : LocationSettings {
@@ -156,8 +157,9 @@ struct Location : LocationSettings {
 };
 
 struct VirtualServer {
-  std::vector<int> ports;          // the ports it listens on (the TLS one included)
-  std::vector<int> default_ports;  // those where it is the default server
+  std::vector<int> ports;              // the ports it listens on (the TLS one included)
+  std::vector<int> default_ports;      // those where it is the default server
+  std::vector<std::string> addresses;  // "address|port" of each listen (duplicates are refused)
   // server_name: exact names (lowercase), "*.example.com" / "example.*" wildcards, and regexes;
   // the first name given is $server_name.
   std::string first_name;

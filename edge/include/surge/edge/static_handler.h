@@ -33,9 +33,13 @@ class StaticHandler {
 };
 
 // The file directives of a level (http, server, location): root, index, if_modified_since,
-// expires, charset, source_charset, max_ranges, types, default_type. False in `handled` for any
-// other directive. (alias and try_files are a location's own: edge_config.cc.)
+// expires, charset, source_charset, max_ranges, types, default_type, gzip_static. False in
+// `handled` for any other directive.
 bool readFileDirective(ConfigReader& reader, const Directive& d, LocationSettings& level,
                        bool& handled);
+// A location's own: try_files, internal, surge_immutable_hashed. (alias is read by
+// edge_config.cc before the location's nested ones, which inherit it.)
+bool readLocationFileDirective(ConfigReader& reader, const Directive& d, Location& location,
+                               bool& handled);
 
 }  // namespace surge::edge

@@ -1,0 +1,89 @@
+// `proxy_pass` locations: bookings and the rest of the API that only origin answers, forwarded
+// through the origin pool (origin_forwarder.h: keep-alive pool, circuit breaker, in-flight cap),
+// behind the waiting room's gate for POSTs and a per-address limit on booking-code lookups.
+// Origin's X-Accel-Redirect is routed on through the dispatcher; its other X-Accel-* headers are
+// instructions for the proxy and never reach the client. The proxy_* directives and `upstream`
+// blocks are read here too (readProxyDirective, readUpstream).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "surge/cache/gap_report.h"
+#include "surge/cache/metrics.h"
+#include "surge/edge/accel_redirect.h"
+#include "surge/edge/config_reader.h"
+#include "surge/edge/location_handler.h"
+#include "surge/edge/origin_forwarder.h"
+#include "surge/edge/static_files.h"
+#include "surge/http/attempt_limiter.h"
+
+namespace surge::edge {
+
+class WaitingRoom;
+struct EdgeConfig;
+struct Location;
+struct LocationSettings;
+
+class ProxyHandler : public LocationHandler {
+ public:
+  // `room`: the booking gate (nullptr: none), owned by the queue handler.
+  ProxyHandler(Dispatcher& dispatcher, const EdgeConfig& config, WaitingRoom* room,
+               cache::MetricsRegistry& metrics);
+  ~ProxyHandler() override;
+  std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,
+                                  const EdgeKeys& keys) override;
+  void stop() override;
+  void handle(Exchange& exchange, const Location& location) override;
+
+  // The pool to origin: /readyz reports its health, the dashboard reads origin's /metrics
+  // through it.
+  OriginForwarder& origin() { return *origin_; }
+  // The refresher's gap reports (gap_report.h), sent through worker 0's pool of `server` (once
+  // it runs; a report made before is made again at the next pass).
+  void reportGaps(cache::SignedGapReport report, http::Server* server);
+
+ private:
+  // Origin's answer `r` to the exchange `held` copies.
+  void answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
+                const std::string& id, const std::vector<AddHeader>& add_headers, http::Response r);
+
+  Dispatcher& dispatcher_;
+  WaitingRoom* room_;
+  std::unique_ptr<OriginForwarder> origin_;
+  http::AttemptLimiter lookups_;         // booking-code lookups per client address
+  cache::Counter* gap_reports_[3] = {};  // accepted, refused, failed
+};
+
+// proxy_connect_timeout, proxy_send_timeout and proxy_read_timeout at any level (`handled`: the
+// directive is one of them; proxy_set_header is read per level, below).
+bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
+                        bool& handled);
+// The proxy_set_header directives of one level: they replace the inherited ones (nginx's rule).
+bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
+                         LocationSettings& level);
+
+// The proxy directives that concern the whole file: `upstream` blocks, and the one origin every
+// proxy_pass names (an upstream, or HOST:PORT), resolved once the file is read.
+class ProxyReader {
+ public:
+  // An `upstream NAME { server HOST:PORT; keepalive N; }` block.
+  bool upstream(ConfigReader& r, const Directive& d, OriginOptions& origin);
+  // `proxy_pass http://TARGET[/URI]` in `location` (`regex_or_named`: no URI part allowed).
+  bool proxyPass(ConfigReader& r, const Directive& d, Location& location, bool regex_or_named);
+  // After the file: the origin the proxy_pass directives name, resolved into `config.origin`.
+  bool resolveOrigin(ConfigReader& r, EdgeConfig& config);
+
+ private:
+  struct Upstream {
+    std::string name, host;
+    int port = 0;
+    std::string where;  // its server's file:line
+  };
+  std::vector<Upstream> upstreams_;
+  std::string target_;  // the one upstream (or host:port) locations proxy to
+  std::string where_;
+};
+
+}  // namespace surge::edge

@@ -1,0 +1,288 @@
+#include "surge/edge/proxy_handler.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "surge/edge/edge_config.h"
+#include "surge/edge/return_handler.h"
+#include "surge/edge/static_files.h"
+#include "surge/edge/waiting_room.h"
+
+namespace surge::edge {
+
+using http::jsonError;
+
+ProxyHandler::ProxyHandler(Dispatcher& dispatcher, const EdgeConfig& config, WaitingRoom* room,
+                           cache::MetricsRegistry& metrics)
+    : dispatcher_(dispatcher),
+      room_(room),
+      origin_(std::make_unique<OriginForwarder>(config.origin, config.server.workers, metrics)),
+      lookups_(config.lookup_limit) {
+  for (int i = 0; i < 3; ++i) {
+    static const char* kOutcome[] = {"accepted", "refused", "failed"};
+    gap_reports_[i] = &metrics.counter("surge_edge_gap_reports_total",
+                                       "Gap reports sent to origin, by how origin answered",
+                                       std::string("outcome=\"") + kOutcome[i] + "\"");
+  }
+}
+
+ProxyHandler::~ProxyHandler() {
+  stop();
+}
+
+// The pool holds events of the workers' loops: freed while their bases still exist.
+void ProxyHandler::stop() {
+  origin_.reset();
+}
+
+std::vector<std::string> ProxyHandler::reload(const EdgeConfig& now, const EdgeConfig& next,
+                                              const EdgeKeys&) {
+  std::vector<std::string> kept;
+  OriginOptions origin = next.origin;
+  if (origin.host != now.origin.host || origin.port != now.origin.port) {
+    // Pooled connections would keep going to the old address: the upstream is restart-only.
+    kept.push_back("the upstream server changes on restart only");
+    origin.host = now.origin.host;
+    origin.address = now.origin.address;
+    origin.port = now.origin.port;
+  }
+  if (origin_) origin_->setOptions(origin);
+  lookups_.setOptions(next.lookup_limit);
+  return kept;
+}
+
+void ProxyHandler::handle(Exchange& ex, const Location& loc) {
+  const http::Request& request = ex.request;
+  if (request.path == "/api/v1/bookings/lookup") {
+    // Guessing at booking codes: limited per client here, per person at origin.
+    if (int64_t wait = lookups_.attempt(request.remote_addr); wait > 0) {
+      return dispatcher_.answer(
+          dispatcher_.context(ex, kBooking),
+          jsonError(429, "too_many_attempts", "too many lookups from this address; try again later",
+                    wait));
+    }
+  }
+  uint64_t ticket_number = 0;
+  if (room_ && ex.method() == "POST") {
+    WaitingRoom::Gate gate = room_->check(request);
+    if (!gate.ok) return dispatcher_.answer(dispatcher_.context(ex, kBooking), room_->refuse(gate));
+    ticket_number = gate.number;
+  }
+  // The exchange's copy: an X-Accel-Redirect in origin's answer is routed on from it (and it
+  // holds limit_conn's places until the answer).
+  auto held = std::make_shared<HeldExchange>(dispatcher_.workerConfig(), ex);
+  AnswerContext ctx = dispatcher_.context(ex, kBooking);
+  ctx.exchange = nullptr;
+  if (ctx.logs || ctx.gzip) ctx.held = held;
+  std::string id(request.header("X-Request-Id"));
+  if (id.empty() || id.size() > 128) id = dispatcher_.nextRequestId();
+  // add_header: its values taken now (the request is gone when origin answers).
+  std::vector<AddHeader> add_headers = evaluatedHeaders(loc, ex);
+  // The path origin gets: as the client sent it, unless proxy_pass has a URI part (it replaces
+  // the location's prefix) or an internal redirect changed it (nginx's rules).
+  http::Request rewritten;
+  std::string target;
+  const http::Request* to_send = &request;
+  if (!loc.proxy_uri.empty() || ex.internal || ex.method() != request.method) {
+    std::string_view rest = ex.uri;
+    if (!loc.proxy_uri.empty()) rest.remove_prefix(std::min(rest.size(), loc.prefix.size()));
+    target = encodeUri(loc.proxy_uri + std::string(rest));
+    if (!ex.args.empty()) target += "?" + ex.args;
+    rewritten = request;
+    rewritten.target = target;
+    rewritten.path = std::string_view(target).substr(0, target.find('?'));
+    if (ex.method() != request.method) {
+      rewritten.method = ex.method();  // after X-Accel-Redirect: a GET, without the body
+      rewritten.body = {};
+    }
+    to_send = &rewritten;
+  }
+  ForwardOptions forward_options;
+  forward_options.timeouts = loc.proxy_timeouts;
+  for (const ProxySetHeader& h : loc.proxy_set_headers)
+    forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
+  origin_->forward(
+      ex.worker, *to_send, request.remote_addr, id, ticket_number,
+      [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
+       held](http::Response r) { answered(held, ctx, id, add_headers, std::move(r)); },
+      forward_options);
+}
+
+void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
+                            const std::string& id, const std::vector<AddHeader>& add_headers,
+                            http::Response r) {
+  if (auto xar = accelRedirect(r)) {
+    if (xar->unsafe) return dispatcher_.answer(ctx, http::htmlError(404));  // nginx: unsafe URI
+    Exchange& ex = held->ex;
+    ex.upstream_headers = r.headers;
+    ex.preserved_headers = std::move(xar->preserved);
+    ex.as_get = true;
+    ++ex.redirects;
+    ex.internal = true;
+    if (xar->named) {
+      ex.named = std::move(xar->uri);
+    } else {
+      ex.uri = std::move(xar->uri);
+      ex.args = std::move(xar->args);
+    }
+    return dispatcher_.routeOn(ex);
+  }
+  // nginx's proxy_hide_header defaults: instructions for the proxy, not the client. (surge keeps
+  // no proxy cache and sends whole answers: X-Accel-Expires and X-Accel-Buffering have nothing
+  // to act on; X-Accel-Limit-Rate and X-Accel-Charset are not done, DIFFERENCES.md.)
+  for (const char* name :
+       {"X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Buffering", "X-Accel-Charset"}) {
+    http::removeHeader(r, name);
+  }
+  // Origin echoes it, in whatever case a proxy between left it.
+  http::setHeader(r, "X-Request-Id", id);
+  if (!add_headers.empty()) applyAddHeaders(add_headers, r);
+  dispatcher_.answer(ctx, std::move(r));
+}
+
+void ProxyHandler::reportGaps(cache::SignedGapReport signed_report, http::Server* server) {
+  if (server == nullptr) return;  // still missing at the next pass: reported then
+  auto report = std::make_shared<cache::SignedGapReport>(std::move(signed_report));
+  server->postTo(0, [this, report, id = dispatcher_.nextRequestId()](http::Worker& worker) {
+    http::Request request;
+    request.method = "POST";
+    request.target = cache::kGapReportPath;
+    request.path = cache::kGapReportPath;
+    request.headers = {{"Content-Type", "text/plain"},
+                       {"X-Surge-Key", report->key_id},
+                       {"X-Surge-Timestamp", report->timestamp},
+                       {"X-Surge-Signature", report->signature}};
+    request.body = report->body;
+    if (!origin_) return;  // stopping
+    // Operator-class traffic: it neither waits on the circuit nor moves it.
+    origin_->forward(
+        worker, request, dispatcher_.workerConfig()->server.host, id, 0,
+        [this](http::Response r) {
+          gap_reports_[r.status == 202 ? 0 : r.status == 401 ? 1 : 2]->add();
+          if (r.status == 401) {
+            std::fprintf(stderr, "surge-edge: origin refused a gap report: %s\n", r.body.c_str());
+          }
+        },
+        ForwardOptions::operatorTraffic());
+  });
+}
+
+bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
+                        bool& handled) {
+  handled = d.name == "proxy_connect_timeout" || d.name == "proxy_send_timeout" ||
+            d.name == "proxy_read_timeout" || d.name == "proxy_set_header";
+  if (!handled || d.name == "proxy_set_header") return true;  // proxy_set_header: per level
+  ProxyTimeouts& t = level.proxy_timeouts;
+  return r.duration(d, d.name == "proxy_connect_timeout" ? t.connect
+                       : d.name == "proxy_send_timeout"  ? t.send
+                                                         : t.read);
+}
+
+bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
+                         LocationSettings& level) {
+  std::vector<ProxySetHeader> own;
+  for (const Directive& d : block) {
+    if (d.name != "proxy_set_header") continue;
+    if (!r.args(d, 2, 2)) return false;
+    ProxySetHeader h;
+    h.name = d.args[0];
+    for (char c : h.name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+        return r.fail(d, "invalid header name \"" + h.name + "\"");
+      }
+    }
+    // What the edge itself says to origin, and the connection's own headers (the forwarder's
+    // one list of them, which would drop such a value unsent), are not a configuration's to
+    // set; Host is (it replaces the origin's name).
+    if ((isHopByHop(h.name) && !http::equalsIgnoreCase(h.name, "Host")) ||
+        http::equalsIgnoreCase(h.name, "X-Request-Id") ||
+        http::equalsIgnoreCase(h.name, "X-Surge-Ticket-Number")) {
+      return r.fail(d, "\"" + h.name + "\" is set by surge-edge itself");
+    }
+    if (!r.complexValue(d, d.args[1], h.value)) return false;
+    own.push_back(std::move(h));
+  }
+  if (!own.empty()) level.proxy_set_headers = std::move(own);
+  return true;
+}
+
+bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& origin) {
+  if (d.args.size() != 1) return r.fail(d, "invalid number of arguments in \"upstream\"");
+  if (!r.block(d)) return false;
+  std::string host, where;
+  int port = 0;
+  bool have = false;
+  for (const Directive& u : d.block) {
+    if (u.name == "server") {
+      if (u.args.size() != 1 || u.has_block) {
+        return r.fail(u, "upstream server takes one HOST:PORT (no weight, max_fails, ...)");
+      }
+      if (have) return r.fail(u, "only one server per upstream is supported");
+      if (!r.hostPort(u, u.args[0], host, port)) return false;
+      where = nginx_compat::locationOf(u);
+      have = true;
+    } else if (u.name == "keepalive") {
+      if (!r.args(u, 1, 1)) return false;
+      uint64_t n = 0;
+      if (!r.number(u, u.args[0], 1, 100000, n)) return false;
+      origin.keepalive = n;
+    } else {
+      return r.fail(u, "unknown directive \"" + u.name + "\" in upstream");
+    }
+  }
+  if (!have) return r.fail(d, "upstream \"" + d.args[0] + "\" has no server");
+  upstreams_.push_back({d.args[0], host, port, where});
+  return true;
+}
+
+bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
+                            bool regex_or_named) {
+  if (!r.args(e, 1, 1)) return false;
+  std::string target = e.args[0];
+  if (target.rfind("http://", 0) != 0) return r.fail(e, "proxy_pass needs an http:// URL");
+  target = target.substr(7);
+  if (size_t slash = target.find('/'); slash != std::string::npos) {
+    loc.proxy_uri = target.substr(slash);
+    target.resize(slash);
+    if (regex_or_named) {
+      return r.fail(e,
+                    "\"proxy_pass\" cannot have URI part in location given by regular "
+                    "expression, or inside named location");
+    }
+    if (loc.proxy_uri.find('$') != std::string::npos) {
+      return r.fail(e, "variables in \"proxy_pass\" are not supported yet");
+    }
+  }
+  if (!target_.empty() && target_ != target) {
+    return r.fail(e, "every proxy_pass must name the same origin");
+  }
+  target_ = target;
+  where_ = nginx_compat::locationOf(e);
+  return true;
+}
+
+bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
+  if (target_.empty()) return true;
+  auto up = std::find_if(upstreams_.begin(), upstreams_.end(),
+                         [&](const Upstream& u) { return u.name == target_; });
+  std::string where = where_;
+  if (up != upstreams_.end()) {
+    c.origin.host = up->host;
+    c.origin.port = up->port;
+    where = up->where;
+  } else {
+    Directive fake;
+    fake.name = "proxy_pass";
+    ConfigReader scratch(r.baseDir());  // its message is replaced by the one below
+    if (!scratch.hostPort(fake, target_, c.origin.host, c.origin.port)) {
+      return r.failAt(where_,
+                      "proxy_pass target \"" + target_ + "\" is neither an upstream nor host:port");
+    }
+  }
+  if (!r.resolveHost(where, c.origin.host, c.origin.port, c.origin.address)) return false;
+  c.have_origin = true;
+  return true;
+}
+
+}  // namespace surge::edge

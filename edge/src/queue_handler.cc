@@ -1,0 +1,77 @@
+#include "surge/edge/queue_handler.h"
+
+#include "surge/edge/edge_config.h"
+
+namespace surge::edge {
+
+using http::jsonError;
+
+QueueHandler::QueueHandler(Dispatcher& dispatcher, const EdgeConfig& config, const EdgeKeys& keys,
+                           cache::MetricsRegistry& metrics)
+    : dispatcher_(dispatcher) {
+  if (!config.waiting_room.enabled) return;
+  cache::MemcachedOptions mc;
+  mc.servers = config.memcached;
+  room_ = std::make_unique<WaitingRoom>(mc, keys.queue, config.waiting_room, metrics);
+  room_->setStateKeyring(keys.snapshots);
+}
+
+QueueHandler::~QueueHandler() {
+  stop();
+}
+
+cache::Result<cache::Done, std::string> QueueHandler::start() {
+  if (!room_) return cache::Done{};
+  auto ok = room_->start();
+  if (!ok) return cache::fail("memcached: " + ok.error());
+  return cache::Done{};
+}
+
+std::vector<std::string> QueueHandler::reload(const EdgeConfig& now, const EdgeConfig& next,
+                                              const EdgeKeys& keys) {
+  std::vector<std::string> kept;
+  if (now.waiting_room.enabled != next.waiting_room.enabled ||
+      now.waiting_room.block != next.waiting_room.block) {
+    kept.push_back("surge_waiting_room and surge_queue_block change on restart only");
+  }
+  if (room_) {
+    if (!keys.queue.empty()) room_->setKeyring(keys.queue);
+    room_->setStateKeyring(keys.snapshots);
+  }
+  return kept;
+}
+
+void QueueHandler::stop() {
+  if (room_) room_->stop();
+}
+
+void QueueHandler::handle(Exchange& ex, const Location&) {
+  AnswerContext ctx = dispatcher_.context(ex, kQueue);
+  if (!room_) {
+    // A `surge_queue` location needs `surge_waiting_room on` (the configuration checks it).
+    return dispatcher_.answer(ctx, jsonError(404, "not_found", "nothing is served here"));
+  }
+  std::string_view path = ex.request.path;
+  if (path == "/api/v1/queue/tickets/current") {
+    if (ex.method() != "GET" && ex.method() != "HEAD") {
+      http::Response r = jsonError(405, "method_not_allowed", "use GET");
+      r.headers += "Allow: GET, HEAD\r\n";
+      return dispatcher_.answer(ctx, std::move(r));
+    }
+    return dispatcher_.answer(ctx, room_->current(ex.request));
+  }
+  if (path == "/api/v1/queue/tickets") {
+    if (ex.method() != "POST") {
+      http::Response r = jsonError(405, "method_not_allowed", "use POST");
+      r.headers += "Allow: POST\r\n";
+      return dispatcher_.answer(ctx, std::move(r));
+    }
+    AnswerContext async = dispatcher_.asyncContext(ex, kQueue);
+    return room_->issue(ex.worker, ex.request, [this, async, hold = ex.hold](http::Response r) {
+      dispatcher_.answer(async, std::move(r));
+    });
+  }
+  dispatcher_.answer(ctx, jsonError(404, "not_found", "no such queue resource"));
+}
+
+}  // namespace surge::edge
