@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -30,8 +31,12 @@
 #include <vector>
 
 #include "log_histogram.h"
+#include "surge/http/request_parser.h"
+#include "surge/http/response_head.h"
 
 namespace {
+
+namespace http = surge::http;
 
 using Clock = std::chrono::steady_clock;
 
@@ -141,15 +146,21 @@ void run(const Options& o, int thread, int connections, Clock::time_point end, T
         continue;
       }
       c.in.append(buf, static_cast<size_t>(got));
-      size_t head_end = c.in.find("\r\n\r\n");
-      if (head_end == std::string::npos) continue;
-      size_t cl = c.in.find("Content-Length: ");
-      size_t length =
-          cl == std::string::npos ? 0 : std::strtoul(c.in.c_str() + cl + 16, nullptr, 10);
-      if (c.in.size() < head_end + 4 + length) continue;
-      int status = std::atoi(c.in.c_str() + 9);
+      http::ResponseHead head;
+      int parsed = http::parseResponseHead(c.in, head);
+      if (parsed == 0) continue;
+      if (parsed < 0) {
+        ++r.errors;
+        ::close(c.fd);
+        c.fd = -1;
+        continue;
+      }
+      if (c.in.size() < head.header_bytes + head.content_length.value_or(0)) continue;
+      int status = head.status;
       r.statuses[status]++;
-      if (status == 503 && c.in.find("\r\nRetry-After: ") > head_end) {
+      if (status == 503 && std::none_of(head.fields.begin(), head.fields.end(), [](const auto& f) {
+            return http::equalsIgnoreCase(f.first, "Retry-After");
+          })) {
         ++r.shed_without_retry_after;
       }
       double us = std::chrono::duration<double, std::micro>(Clock::now() - c.started).count();

@@ -50,7 +50,11 @@
 
 #include "log_histogram.h"
 
+#include "surge/http/response_head.h"
+
 namespace {
+
+namespace http = surge::http;
 
 using Clock = std::chrono::steady_clock;
 
@@ -371,14 +375,13 @@ class Bench {
   // A complete answer in u->in: status, headers, body; false while incomplete.
   static bool complete(const std::string& in, int& status, std::string& headers,
                        std::string& body) {
-    size_t end = in.find("\r\n\r\n");
-    if (end == std::string::npos || in.size() < 12) return false;
-    status = std::atoi(in.c_str() + 9);
-    headers = in.substr(0, end);
-    std::optional<std::string> length = header(headers, "content-length");
-    size_t cl = length ? std::strtoull(length->c_str(), nullptr, 10) : 0;
-    if (in.size() < end + 4 + cl) return false;
-    body = in.substr(end + 4, cl);
+    http::ResponseHead head;
+    if (http::parseResponseHead(in, head) != 1) return false;  // a malformed one: never whole
+    size_t cl = head.content_length.value_or(0);
+    if (in.size() < head.header_bytes + cl) return false;
+    status = head.status;
+    headers = in.substr(0, head.header_bytes - 4);
+    body = in.substr(head.header_bytes, cl);
     return true;
   }
 

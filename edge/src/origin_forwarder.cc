@@ -13,6 +13,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "surge/http/response_head.h"
+
 namespace surge::edge {
 namespace {
 
@@ -21,18 +23,6 @@ using Clock = std::chrono::steady_clock;
 timeval toTimeval(std::chrono::milliseconds ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000),
                  static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-}
-
-bool containsToken(std::string_view list, std::string_view token) {
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    std::string_view item = http::trimOws(
-        list.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
-    if (http::equalsIgnoreCase(item, token)) return true;
-    pos = comma == std::string_view::npos ? list.size() + 1 : comma + 1;
-  }
-  return false;
 }
 
 bool hasHeader(std::string_view lines, std::string_view name) {
@@ -75,54 +65,18 @@ bool isHopByHop(std::string_view name) {
 }
 
 int parseUpstreamHead(std::string_view input, UpstreamHead& head) {
-  size_t end = input.find("\r\n\r\n");
-  if (end == std::string_view::npos) return input.size() > 64 * 1024 ? -1 : 0;
+  http::ResponseHead parsed;
+  int rc = http::parseResponseHead(input, parsed);
+  if (rc != 1) return rc;
   head = UpstreamHead{};
-  head.header_bytes = end + 4;
-  std::string_view text = input.substr(0, end);
-  size_t eol = text.find("\r\n");
-  std::string_view status_line = text.substr(0, eol);
-  // "HTTP/1.x NNN" then the end of the line or a space before the reason.
-  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
-      (status_line.size() > 12 && status_line[12] != ' ')) {
-    return -1;
-  }
-  int status = 0;
-  auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
-  if (ec != std::errc() || p != status_line.data() + 12 || status < 100 || status > 599) return -1;
-  head.status = status;
-  head.close = status_line[7] == '0';
-  std::string connection_header;
-  std::vector<std::pair<std::string_view, std::string_view>> fields;
-  size_t pos = eol == std::string_view::npos ? text.size() : eol + 2;
-  while (pos < text.size()) {
-    size_t next = text.find("\r\n", pos);
-    if (next == std::string_view::npos) next = text.size();
-    std::string_view line = text.substr(pos, next - pos);
-    pos = next + 2;
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return -1;
-    std::string_view name = line.substr(0, colon), value = http::trimOws(line.substr(colon + 1));
-    if (name.find(' ') != std::string_view::npos) return -1;
-    if (http::equalsIgnoreCase(name, "content-length")) {
-      size_t n = 0;
-      auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (e != std::errc() || q != value.data() + value.size()) return -1;
-      if (head.content_length && *head.content_length != n) return -1;
-      head.content_length = n;
-    } else if (http::equalsIgnoreCase(name, "transfer-encoding")) {
-      head.chunked = true;
-    } else if (http::equalsIgnoreCase(name, "connection")) {
-      // Every Connection header counts: the names listed in any of them are hop-by-hop.
-      if (!connection_header.empty()) connection_header += ',';
-      connection_header += value;
-      if (containsToken(value, "close")) head.close = true;
-    }
-    fields.emplace_back(name, value);
-  }
-  for (auto& [name, value] : fields) {
+  head.status = parsed.status;
+  head.header_bytes = parsed.header_bytes;
+  head.content_length = parsed.content_length;
+  head.chunked = parsed.chunked;
+  head.close = parsed.close;
+  for (auto& [name, value] : parsed.fields) {
     if (isHopByHop(name)) continue;
-    if (!connection_header.empty() && containsToken(connection_header, name)) continue;
+    if (!parsed.connection.empty() && http::containsToken(parsed.connection, name)) continue;
     head.headers.append(name).append(": ").append(value).append("\r\n");
   }
   return 1;
@@ -336,7 +290,7 @@ class OriginForwarder::Pool {
       }
       return;
     }
-    bool no_body = c->ex->head || head.status == 204 || head.status == 304 || head.status < 200;
+    bool no_body = !http::responseHasBody(head.status, c->ex->head);
     size_t body_len = no_body ? 0 : head.content_length.value_or(0);
     if (!no_body && !head.content_length) {
       if (!eof) return;  // delimited by close
@@ -515,7 +469,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   for (const http::Header& h : request.headers) {
     if (isHopByHop(h.name)) continue;
     if (!how.set_headers.empty() && set(h.name) != nullptr) continue;
-    if (!connection.empty() && containsToken(connection, h.name)) continue;
+    if (!connection.empty() && http::containsToken(connection, h.name)) continue;
     if (http::equalsIgnoreCase(h.name, "x-forwarded-for")) {
       forwarded_for = h.value;
       continue;

@@ -21,8 +21,8 @@
 
 namespace surge::edge::test {
 
-using origin::HttpClient;
-using origin::HttpResponse;
+using http::HttpClient;
+using http::HttpResponse;
 using origin::test::OriginProcess;
 using namespace std::chrono_literals;
 

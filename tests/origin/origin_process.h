@@ -15,12 +15,18 @@
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/snapshot_envelope.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/http/client.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/catalog_generator.h"
-#include "surge/origin/http_client.h"
 #include "surge/testing/failure_log.h"
 #include "surge/testing/memcached_server.h"
 #include "surge/testing/process.h"
+
+namespace surge::origin {
+// The tests of origin speak to it through surge's one client.
+using http::HttpClient;
+using http::HttpResponse;
+}  // namespace surge::origin
 
 namespace surge::origin::test {
 

@@ -39,7 +39,7 @@
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_generator.h"
 #include "surge/origin/catalog_import.h"
-#include "surge/origin/http_client.h"
+#include "surge/http/client.h"
 #include "surge/origin/open_store.h"
 #include "surge/origin/postgres_connection.h"
 #include "surge/origin/postgres_schema.h"
@@ -143,7 +143,7 @@ struct Admin {
   Settings settings;
 
   // Sends a signed request; returns the answer; exits non-zero on a failure to reach origin.
-  origin::HttpResponse send(const std::string& method, const std::string& target,
+  http::HttpResponse send(const std::string& method, const std::string& target,
                             const std::string& body = "", const std::string& content_type = "") {
     if (settings.keys_path.empty()) {
       die("no admin keys: give --admin-keys FILE, SURGE_ADMIN_KEYS, or admin_keys in a config "
@@ -154,9 +154,9 @@ struct Admin {
       die(keys.error() +
           (settings.config_path.empty() ? "" : " (from " + settings.config_path + ")"));
     }
-    auto where = origin::HttpClient::parseOrigin(settings.origin);
+    auto where = http::HttpClient::parseOrigin(settings.origin);
     if (!where) die(where.error());
-    origin::HttpClient client(where->first, where->second, std::chrono::seconds(600));
+    http::HttpClient client(where->first, where->second, std::chrono::seconds(600));
     int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
@@ -176,13 +176,13 @@ struct Admin {
   // Prints the answer body; exits non-zero on a non-2xx answer.
   int call(const std::string& method, const std::string& target, const std::string& body = "",
            const std::string& content_type = "") {
-    origin::HttpResponse r = send(method, target, body, content_type);
+    http::HttpResponse r = send(method, target, body, content_type);
     if (!r.body.empty()) std::printf("%s\n", r.body.c_str());
     return failed(method, target, r);
   }
 
   static int failed(const std::string& method, const std::string& target,
-                    const origin::HttpResponse& r) {
+                    const http::HttpResponse& r) {
     if (r.status / 100 == 2) return 0;
     std::fprintf(stderr, "surgectl: %s %s: HTTP %d\n", method.c_str(), target.c_str(), r.status);
     return 1;
@@ -191,7 +191,7 @@ struct Admin {
   // A full publish, waited for: what it did, as a sentence.
   int publish(bool wait) {
     if (!wait) return call("POST", "/admin/v1/publish");
-    origin::HttpResponse r = send("POST", "/admin/v1/publish?wait=1");
+    http::HttpResponse r = send("POST", "/admin/v1/publish?wait=1");
     auto json = nlohmann::json::parse(r.body, nullptr, false);
     if (json.is_discarded() || !json.contains("published")) {
       if (!r.body.empty()) std::printf("%s\n", r.body.c_str());

@@ -1,4 +1,4 @@
-#include "surge/origin/http_client.h"
+#include "surge/http/client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 
-namespace surge::origin {
+#include "surge/http/response_head.h"
+
+namespace surge::http {
 
 using cache::Done;
 using cache::fail;
@@ -127,62 +129,40 @@ Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
     if (n > 0) buffer_.append(chunk, static_cast<size_t>(n));
     return static_cast<int>(n);
   };
-  size_t end;
-  while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+  ResponseHead parsed;
+  int rc;
+  while ((rc = parseResponseHead(buffer_, parsed, 1u << 20)) == 0) {
     int n = fill();
     if (n == 0 && buffer_.empty()) return fail(std::string("connection closed before the answer"));
     if (n <= 0) {
       return fail(n == 0 ? std::string("connection closed in the headers")
                          : std::string("read: ") + std::strerror(errno));
     }
-    if (buffer_.size() > (1u << 20)) return fail(std::string("headers too large"));
   }
+  if (rc < 0) return fail("malformed answer: " + buffer_.substr(0, buffer_.find("\r\n")));
   HttpResponse resp;
-  std::string head_text = buffer_.substr(0, end);
-  buffer_.erase(0, end + 4);
-  size_t line_end = head_text.find("\r\n");
-  std::string status_line = head_text.substr(0, line_end);
-  if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
-    return fail("bad status line: " + status_line);
+  resp.status = parsed.status;
+  for (const auto& [name, value] : parsed.fields) {
+    std::string lower(name);
+    for (char& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    resp.headers[lower] = std::string(value);
   }
-  resp.status = std::atoi(status_line.c_str() + 9);
-  size_t pos = line_end == std::string::npos ? head_text.size() : line_end + 2;
-  while (pos < head_text.size()) {
-    size_t eol = head_text.find("\r\n", pos);
-    if (eol == std::string::npos) eol = head_text.size();
-    std::string line = head_text.substr(pos, eol - pos);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      for (char& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      size_t v = line.find_first_not_of(" \t", colon + 1);
-      resp.headers[name] = v == std::string::npos ? "" : line.substr(v);
-    }
-    pos = eol + 2;
-  }
-  bool no_body = head || resp.status == 204 || resp.status == 304 || resp.status / 100 == 1;
-  std::string te = resp.header("transfer-encoding");
-  std::string cl = resp.header("content-length");
-  if (no_body) {
+  const bool close_after = parsed.close;
+  buffer_.erase(0, parsed.header_bytes);
+  if (!responseHasBody(parsed.status, head)) {
     // nothing
-  } else if (te.find("chunked") != std::string::npos) {
-    while (true) {
-      size_t eol;
-      while ((eol = buffer_.find("\r\n")) == std::string::npos) {
-        if (fill() <= 0) return fail(std::string("connection closed in a chunk"));
-      }
-      size_t size = std::strtoul(buffer_.c_str(), nullptr, 16);
-      buffer_.erase(0, eol + 2);
-      while (buffer_.size() < size + 2) {
-        if (fill() <= 0) return fail(std::string("connection closed in a chunk"));
-      }
-      resp.body.append(buffer_, 0, size);
-      buffer_.erase(0, size + 2);
-      if (size == 0) break;
+  } else if (parsed.chunked) {
+    size_t pos = 0;
+    while ((rc = decodeChunked(buffer_, pos, resp.body)) == 0) {
+      resp.body.clear();
+      pos = 0;
+      if (fill() <= 0) return fail(std::string("connection closed in a chunk"));
     }
-  } else if (!cl.empty()) {
-    size_t want = std::strtoul(cl.c_str(), nullptr, 10);
+    if (rc < 0) return fail(std::string("malformed chunked body"));
+    buffer_.erase(0, pos);
+  } else if (parsed.content_length) {
+    size_t want = *parsed.content_length;
     while (buffer_.size() < want) {
       if (fill() <= 0) return fail(std::string("connection closed in the body"));
     }
@@ -195,9 +175,8 @@ Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
     buffer_.clear();
     close();
   }
-  std::string connection = resp.header("connection");
-  if (connection == "close" || connection == "Close") close();
+  if (close_after) close();
   return resp;
 }
 
-}  // namespace surge::origin
+}  // namespace surge::http

@@ -1,5 +1,6 @@
-// HttpClient: a small blocking HTTP/1.1 client with keep-alive, for surgectl and the end-to-end
-// tests. Never used on an event loop.
+// HttpClient: surge's blocking HTTP/1.1 client with keep-alive, for surgectl and the end-to-end
+// tests (answers read by response_head.h, the parser the edge's origin pool uses too). Never
+// used on an event loop.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,7 @@
 
 #include "surge/cache/result.h"
 
-namespace surge::origin {
+namespace surge::http {
 
 struct HttpResponse {
   int status = 0;
@@ -53,4 +54,4 @@ class HttpClient {
   std::string buffer_;
 };
 
-}  // namespace surge::origin
+}  // namespace surge::http
