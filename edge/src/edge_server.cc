@@ -5,19 +5,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <random>
 #include <thread>
 
-#include "surge/cache/gap_report.h"
-#include "surge/cache/queue.h"
-#include "surge/cache/snapshot_names.h"
 #include "surge/edge/return_handler.h"
 #include "surge/edge/rewrite.h"
-#include "surge/http/basic_auth.h"
 #include "surge/http/owned_request.h"
-
-#include <openssl/crypto.h>
 
 namespace surge::edge {
 namespace {
