@@ -4,6 +4,10 @@
 #include <sstream>
 
 namespace surge::cache {
+
+using base::Done;
+using base::fail;
+using base::Result;
 namespace {
 
 int hexValue(char c) {

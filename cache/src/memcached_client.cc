@@ -17,6 +17,10 @@
 #include <cstring>
 
 namespace surge::cache {
+
+using base::Done;
+using base::fail;
+using base::Result;
 namespace {
 
 std::string_view trim(std::string_view s) {

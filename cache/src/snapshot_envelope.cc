@@ -6,6 +6,9 @@
 #include "surge/cache/zstd_codec.h"
 
 namespace surge::cache {
+
+using base::fail;
+using base::Result;
 namespace {
 
 void putBigEndian(std::string& out, uint64_t value, int bytes) {

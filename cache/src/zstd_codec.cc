@@ -7,6 +7,9 @@
 #include <memory>
 
 namespace surge::cache {
+
+using base::fail;
+using base::Result;
 namespace {
 
 struct CCtxDeleter {

@@ -10,7 +10,7 @@
 
 namespace surge::edge {
 
-AccessLog::AccessLog(cache::Counter& dropped) : dropped_(dropped) {
+AccessLog::AccessLog(base::Counter& dropped) : dropped_(dropped) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "access-log");
     loop();
@@ -27,9 +27,9 @@ AccessLog::~AccessLog() {
   if (file_) std::fclose(file_);
 }
 
-cache::Result<cache::Done, std::string> AccessLog::open(const std::string& path) {
+base::Result<base::Done, std::string> AccessLog::open(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "ae");
-  if (f == nullptr) return cache::fail("access_log " + path + ": " + std::strerror(errno));
+  if (f == nullptr) return base::fail("access_log " + path + ": " + std::strerror(errno));
   std::FILE* old;
   {
     std::lock_guard lock(file_mutex_);  // waits for a write in progress, never for a worker
@@ -38,7 +38,7 @@ cache::Result<cache::Done, std::string> AccessLog::open(const std::string& path)
   }
   if (old) std::fclose(old);
   enabled_.store(true, std::memory_order_relaxed);
-  return cache::Done{};
+  return base::Done{};
 }
 
 void AccessLog::close() {
@@ -84,7 +84,7 @@ void AccessLog::loop() {
   }
 }
 
-AccessLogs::AccessLogs(cache::MetricsRegistry& metrics)
+AccessLogs::AccessLogs(base::MetricsRegistry& metrics)
     : dropped_(metrics.counter("surge_edge_access_log_dropped_total",
                                "Access log lines dropped because the disk could not keep up")) {}
 

@@ -64,7 +64,7 @@ std::string underPrefix(const std::string& prefix, const std::string& path) {
   return prefix + path;
 }
 
-cache::Result<CommandLine, std::string> parseCommandLine(int argc, const char* const* argv) {
+base::Result<CommandLine, std::string> parseCommandLine(int argc, const char* const* argv) {
   CommandLine line;
   std::string config;
   for (int i = 1; i < argc; ++i) {
@@ -73,7 +73,7 @@ cache::Result<CommandLine, std::string> parseCommandLine(int argc, const char* c
       line.help = true;
       continue;
     }
-    if (a.size() < 2 || a[0] != '-') return cache::fail("invalid option: \"" + a + "\"");
+    if (a.size() < 2 || a[0] != '-') return base::fail("invalid option: \"" + a + "\"");
     // nginx takes flags together ("-tq") and a value attached or as the next argument ("-cfile").
     for (size_t k = 1; k < a.size(); ++k) {
       const char f = a[k];
@@ -114,26 +114,26 @@ cache::Result<CommandLine, std::string> parseCommandLine(int argc, const char* c
           value = &line.signal;
           break;
         default:
-          return cache::fail("invalid option: \"" + a.substr(k) + "\"");
+          return base::fail("invalid option: \"" + a.substr(k) + "\"");
       }
       if (k + 1 < a.size()) {
         *value = a.substr(k + 1);
       } else if (i + 1 < argc) {
         *value = argv[++i];
       } else {
-        return cache::fail(std::string("option \"-") + f + "\" requires " +
-                           (f == 'p'   ? "directory name"
-                            : f == 'g' ? "parameter"
-                            : f == 's' ? "parameter"
-                                       : "file name"));
+        return base::fail(std::string("option \"-") + f + "\" requires " +
+                          (f == 'p'   ? "directory name"
+                           : f == 'g' ? "parameter"
+                           : f == 's' ? "parameter"
+                                      : "file name"));
       }
-      if (value->empty()) return cache::fail(std::string("option \"-") + f + "\" is empty");
+      if (value->empty()) return base::fail(std::string("option \"-") + f + "\" is empty");
       break;
     }
   }
   if (!line.signal.empty() && line.signal != "stop" && line.signal != "quit" &&
       line.signal != "reopen" && line.signal != "reload") {
-    return cache::fail("invalid option: \"-s " + line.signal + "\"");
+    return base::fail("invalid option: \"-s " + line.signal + "\"");
   }
   if (!line.prefix.empty() && line.prefix.back() != '/') line.prefix += '/';
   line.config = underPrefix(line.prefix, config.empty() ? kDefaultConfigPath : config);

@@ -1098,10 +1098,10 @@ bool EdgeConfig::anyLocation(const std::function<bool(const Location&)>& pred) c
   return false;
 }
 
-cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
+base::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
     const std::string& path, const ConfigSource& source) {
   auto parsed = nginx_compat::parseConfigFile(path);
-  if (!parsed) return cache::fail(parsed.error());
+  if (!parsed) return base::fail(parsed.error());
   std::error_code ec;
   std::string base_dir = std::filesystem::absolute(path, ec).parent_path().string();
   if (!source.prefix.empty()) base_dir = std::filesystem::absolute(source.prefix, ec).string();
@@ -1110,10 +1110,10 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   if (!source.globals.empty()) {
     // nginx reads -g before the file; a directive in both is then "duplicate".
     auto globals = nginx_compat::parseConfigText(source.globals, "command line", base_dir);
-    if (!globals) return cache::fail(globals.error());
+    if (!globals) return base::fail(globals.error());
     for (const auto& d : globals.value()) {
       if (d.has_block)
-        return cache::fail(std::string("command line: -g takes main-context directives only"));
+        return base::fail(std::string("command line: -g takes main-context directives only"));
     }
     parsed.value().insert(parsed.value().begin(), globals.value().begin(), globals.value().end());
   }
@@ -1124,24 +1124,24 @@ cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   config->server.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   config->server.limits.max_body = 16 * 1024;  // bookings are a few hundred bytes
   Loader loader(base_dir);
-  if (!loader.main(parsed.value(), *config)) return cache::fail(loader.error());
+  if (!loader.main(parsed.value(), *config)) return base::fail(loader.error());
   if (config->server.tls_port >= 0) {
     if (config->server.tls_port == config->server.port) {
       // Also without a plain listen: the plain listener then keeps its default port.
-      return cache::fail(loader.listen_where + ": the TLS listen needs a port other than the " +
-                         "plain one (" + std::to_string(config->server.port) + ")");
+      return base::fail(loader.listen_where + ": the TLS listen needs a port other than the " +
+                        "plain one (" + std::to_string(config->server.port) + ")");
     }
     if (config->tls.certificate.empty() || config->tls.key.empty()) {
-      return cache::fail(loader.listen_where +
-                         ": \"listen ... ssl\" needs ssl_certificate and ssl_certificate_key");
+      return base::fail(loader.listen_where +
+                        ": \"listen ... ssl\" needs ssl_certificate and ssl_certificate_key");
     }
     // Read and checked here, so `surge-edge -t` and a SIGHUP with a bad certificate fail before
     // anything changes.
     auto tls = http::TlsContext::load(config->tls);
-    if (!tls) return cache::fail(loader.ssl_where + ": " + tls.error());
+    if (!tls) return base::fail(loader.ssl_where + ": " + tls.error());
     config->server.tls = std::move(tls.value());
   } else if (!config->tls.certificate.empty() || !config->tls.key.empty()) {
-    return cache::fail(loader.ssl_where + ": ssl_certificate is set but no \"listen ... ssl\"");
+    return base::fail(loader.ssl_where + ": ssl_certificate is set but no \"listen ... ssl\"");
   }
   return std::shared_ptr<const EdgeConfig>(std::move(config));
 }

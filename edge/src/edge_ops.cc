@@ -15,7 +15,7 @@ namespace surge::edge {
 using http::jsonError;
 
 OpsHandler::OpsHandler(Dispatcher& dispatcher, const EdgeConfig& config,
-                       cache::MetricsRegistry& metrics, SnapshotHandler& snapshots,
+                       base::MetricsRegistry& metrics, SnapshotHandler& snapshots,
                        ProxyHandler& proxy)
     : dispatcher_(dispatcher), metrics_(metrics), snapshots_(snapshots), proxy_(proxy) {
   for (const EdgeConfig::Peer& peer : config.ops_peers) {

@@ -40,7 +40,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
     }
     latency_[r] = &metrics_.histogram("surge_edge_request_duration_seconds",
                                       "From request parsed to answer queued, by route",
-                                      cache::latencyBuckets(), route);
+                                      base::latencyBuckets(), route);
   }
   access_logs_ = std::make_unique<AccessLogs>(metrics_);
   const EdgeConfig& c = *config_;
@@ -74,9 +74,9 @@ EdgeServer::~EdgeServer() {
   server_.reset();
 }
 
-cache::Result<cache::Done, std::string> EdgeServer::start() {
+base::Result<base::Done, std::string> EdgeServer::start() {
   if (auto failed = access_logs_->bind(config_->access_log_files); !failed.empty()) {
-    return cache::fail(failed.front());
+    return base::fail(failed.front());
   }
   for (LocationHandler* h : handlers_) {
     if (auto ok = h->start(); !ok) return ok;

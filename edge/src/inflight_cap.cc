@@ -29,7 +29,7 @@ int64_t backlogRetryAfter(uint64_t shed, uint64_t answered, double spread) {
   return std::max<int64_t>(1, static_cast<int64_t>(seconds));
 }
 
-InflightCap::InflightCap(cache::MetricsRegistry& metrics, const cache::Counter& answered,
+InflightCap::InflightCap(base::MetricsRegistry& metrics, const base::Counter& answered,
                          std::function<int64_t()> now_ms, std::function<double()> spread)
     : now_ms_(std::move(now_ms)),
       spread_(std::move(spread)),

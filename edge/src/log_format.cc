@@ -113,10 +113,10 @@ bool LogFormat::logVariable(std::string_view name) {
          (name.starts_with("sent_http_") && name.size() > 10);
 }
 
-cache::Result<LogFormat, std::string> LogFormat::compile(std::string name, Escape escape,
-                                                         std::string_view text) {
+base::Result<LogFormat, std::string> LogFormat::compile(std::string name, Escape escape,
+                                                        std::string_view text) {
   auto v = ComplexValue::compile(text);
-  if (!v) return cache::fail(v.error());
+  if (!v) return base::fail(v.error());
   LogFormat f;
   f.name_ = std::move(name);
   f.escape_ = escape;

@@ -394,8 +394,7 @@ class OriginForwarder::Pool {
   std::vector<Conn*> active_;
 };
 
-OriginForwarder::OriginForwarder(OriginOptions options, int workers,
-                                 cache::MetricsRegistry& metrics)
+OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics)
     : options_(std::move(options)),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)")),

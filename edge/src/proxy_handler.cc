@@ -14,7 +14,7 @@ namespace surge::edge {
 using http::jsonError;
 
 ProxyHandler::ProxyHandler(Dispatcher& dispatcher, const EdgeConfig& config, WaitingRoom* room,
-                           cache::MetricsRegistry& metrics)
+                           base::MetricsRegistry& metrics)
     : dispatcher_(dispatcher),
       room_(room),
       origin_(std::make_unique<OriginForwarder>(config.origin, config.server.workers, metrics)),

@@ -7,7 +7,7 @@ namespace surge::edge {
 using http::jsonError;
 
 QueueHandler::QueueHandler(Dispatcher& dispatcher, const EdgeConfig& config, const EdgeKeys& keys,
-                           cache::MetricsRegistry& metrics)
+                           base::MetricsRegistry& metrics)
     : dispatcher_(dispatcher) {
   if (!config.waiting_room.enabled) return;
   cache::MemcachedOptions mc;
@@ -20,11 +20,11 @@ QueueHandler::~QueueHandler() {
   stop();
 }
 
-cache::Result<cache::Done, std::string> QueueHandler::start() {
-  if (!room_) return cache::Done{};
+base::Result<base::Done, std::string> QueueHandler::start() {
+  if (!room_) return base::Done{};
   auto ok = room_->start();
-  if (!ok) return cache::fail("memcached: " + ok.error());
-  return cache::Done{};
+  if (!ok) return base::fail("memcached: " + ok.error());
+  return base::Done{};
 }
 
 std::vector<std::string> QueueHandler::reload(const EdgeConfig& now, const EdgeConfig& next,

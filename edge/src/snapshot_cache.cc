@@ -38,7 +38,7 @@ std::string gzipCompress(std::string_view raw, int level) {
 }
 
 SnapshotCache::SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring,
-                             Options options, cache::MetricsRegistry& metrics)
+                             Options options, base::MetricsRegistry& metrics)
     : memcached_options_(std::move(memcached)),
       keyring_(std::move(keyring)),
       options_(options),
@@ -71,9 +71,9 @@ SnapshotCache::~SnapshotCache() {
   stop();
 }
 
-cache::Result<cache::Done, std::string> SnapshotCache::start(std::vector<std::string> warm) {
+base::Result<base::Done, std::string> SnapshotCache::start(std::vector<std::string> warm) {
   auto client = cache::MemcachedClient::create(memcached_options_);
-  if (!client) return cache::fail(client.error());
+  if (!client) return base::fail(client.error());
   memcached_ = std::move(client.value());
   {
     std::lock_guard lock(mutex_);
@@ -84,7 +84,7 @@ cache::Result<cache::Done, std::string> SnapshotCache::start(std::vector<std::st
     pthread_setname_np(pthread_self(), "l1-refresh");
     loop();
   });
-  return cache::Done{};
+  return base::Done{};
 }
 
 void SnapshotCache::stop() {

@@ -42,18 +42,18 @@ std::string snapshotNameForPath(std::string_view path) {
 }
 
 SnapshotHandler::SnapshotHandler(Dispatcher& dispatcher, const EdgeConfig& config,
-                                 cache::Keyring keyring, cache::MetricsRegistry& metrics)
+                                 cache::Keyring keyring, base::MetricsRegistry& metrics)
     : dispatcher_(dispatcher), uses_memcached_(!config.memcached.empty()) {
   cache::MemcachedOptions mc;
   mc.servers = config.memcached;
   snapshots_ = std::make_unique<SnapshotCache>(mc, std::move(keyring), config.snapshots, metrics);
 }
 
-cache::Result<cache::Done, std::string> SnapshotHandler::start() {
-  if (!uses_memcached_) return cache::Done{};
+base::Result<base::Done, std::string> SnapshotHandler::start() {
+  if (!uses_memcached_) return base::Done{};
   auto ok = snapshots_->start({std::string(cache::kCatalogSnapshot), "regions"});
-  if (!ok) return cache::fail("memcached: " + ok.error());
-  return cache::Done{};
+  if (!ok) return base::fail("memcached: " + ok.error());
+  return base::Done{};
 }
 
 std::vector<std::string> SnapshotHandler::reload(const EdgeConfig& now, const EdgeConfig& next,

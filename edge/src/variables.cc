@@ -120,7 +120,7 @@ ComplexValue ComplexValue::literal(std::string text) {
   return v;
 }
 
-cache::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view text) {
+base::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view text) {
   ComplexValue v;
   v.text_ = std::string(text);
   std::string literal;
@@ -140,8 +140,8 @@ cache::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view 
     } else if (i < text.size() && text[i] == '{') {
       size_t close = text.find('}', i);
       if (close == std::string_view::npos) {
-        return cache::fail("the closing bracket in \"" + std::string(text.substr(i + 1)) +
-                           "\" variable is missing");
+        return base::fail("the closing bracket in \"" + std::string(text.substr(i + 1)) +
+                          "\" variable is missing");
       }
       part.text = std::string(text.substr(i + 1, close - i - 1));
       i = close + 1;
@@ -155,7 +155,7 @@ cache::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view 
       part.text = std::string(text.substr(start, i - start));
     }
     if (part.text.empty())
-      return cache::fail(std::string("invalid variable name in \"") + std::string(text) + "\"");
+      return base::fail(std::string("invalid variable name in \"") + std::string(text) + "\"");
     if (!literal.empty()) v.parts_.push_back(Part{false, std::move(literal), -1});
     literal.clear();
     v.parts_.push_back(std::move(part));

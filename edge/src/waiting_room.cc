@@ -64,7 +64,7 @@ const char* const kReasons[] = {"missing", "forged",       "other_client",
 }  // namespace
 
 WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyring,
-                         WaitingRoomOptions options, cache::MetricsRegistry& metrics)
+                         WaitingRoomOptions options, base::MetricsRegistry& metrics)
     : memcached_options_(std::move(memcached)),
       keyring_(std::move(keyring)),
       options_(options),
@@ -94,16 +94,16 @@ WaitingRoom::~WaitingRoom() {
   stop();
 }
 
-cache::Result<cache::Done, std::string> WaitingRoom::start() {
+base::Result<base::Done, std::string> WaitingRoom::start() {
   auto client = cache::MemcachedClient::create(memcached_options_);
-  if (!client) return cache::fail(client.error());
+  if (!client) return base::fail(client.error());
   memcached_ = std::move(client.value());
   started_ms_ = nowMs();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "queue");
     loop();
   });
-  return cache::Done{};
+  return base::Done{};
 }
 
 void WaitingRoom::stop() {

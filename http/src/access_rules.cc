@@ -19,10 +19,10 @@ bool parseIpv4(std::string_view text, uint32_t& out) {
 
 }  // namespace
 
-cache::Result<cache::Done, std::string> AccessRules::add(bool allow, std::string_view what) {
+base::Result<base::Done, std::string> AccessRules::add(bool allow, std::string_view what) {
   if (what == "all") {
     rules_.push_back(Rule{allow, 0, 0});
-    return cache::Done{};
+    return base::Done{};
   }
   std::string_view address = what;
   int bits = 32;
@@ -31,21 +31,21 @@ cache::Result<cache::Done, std::string> AccessRules::add(bool allow, std::string
     std::string_view prefix = what.substr(slash + 1);
     auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
     if (ec != std::errc() || end != prefix.data() + prefix.size() || bits < 0 || bits > 32) {
-      return cache::fail("invalid prefix length in \"" + std::string(what) + "\"");
+      return base::fail("invalid prefix length in \"" + std::string(what) + "\"");
     }
   }
   uint32_t network = 0;
   if (!parseIpv4(address, network)) {
-    return cache::fail("\"" + std::string(what) +
-                       "\" is not an IPv4 address, a CIDR block (10.0.0.0/8) or \"all\"");
+    return base::fail("\"" + std::string(what) +
+                      "\" is not an IPv4 address, a CIDR block (10.0.0.0/8) or \"all\"");
   }
   uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
   if ((network & ~mask) != 0) {
     // nginx warns and masks; an operator who wrote 10.1.2.3/8 most likely meant something else.
-    return cache::fail("\"" + std::string(what) + "\" has bits set beyond its prefix length");
+    return base::fail("\"" + std::string(what) + "\" has bits set beyond its prefix length");
   }
   rules_.push_back(Rule{allow, network, mask});
-  return cache::Done{};
+  return base::Done{};
 }
 
 bool AccessRules::allows(std::string_view address) const {

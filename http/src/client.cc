@@ -15,9 +15,9 @@
 
 namespace surge::http {
 
-using cache::Done;
-using cache::fail;
-using cache::Result;
+using base::Done;
+using base::fail;
+using base::Result;
 
 HttpClient::HttpClient(std::string host, int port, std::chrono::milliseconds timeout)
     : host_(std::move(host)), port_(port), timeout_(timeout) {}

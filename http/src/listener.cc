@@ -98,8 +98,8 @@ std::string otherListener(const std::string& ipv4_host, int port,
   return "";
 }
 
-cache::Result<std::vector<int>, std::string> listenShared(const std::string& host, int& port,
-                                                          int backlog, int count) {
+base::Result<std::vector<int>, std::string> listenShared(const std::string& host, int& port,
+                                                         int backlog, int count) {
   // An IPv4 address, or an IPv6 one (nginx's "[::]:80"), which then takes IPv6 only: nginx's
   // ipv6only=on, so that "listen 80; listen [::]:80;" are two sockets side by side.
   sockaddr_storage storage{};
@@ -111,13 +111,13 @@ cache::Result<std::vector<int>, std::string> listenShared(const std::string& hos
     v6->sin6_family = AF_INET6;
     addr_len = sizeof *v6;
     if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) != 1) {
-      return cache::fail("listen address " + host + " is not an IPv6 address");
+      return base::fail("listen address " + host + " is not an IPv6 address");
     }
   } else {
     v4->sin_family = AF_INET;
     addr_len = sizeof *v4;
     if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) {
-      return cache::fail("listen address " + host + " is not an IPv4 address");
+      return base::fail("listen address " + host + " is not an IPv4 address");
     }
   }
   auto* addr = reinterpret_cast<sockaddr*>(&storage);
@@ -134,14 +134,14 @@ cache::Result<std::vector<int>, std::string> listenShared(const std::string& hos
   };
   // (The check reads /proc/net/tcp: IPv4 listeners only.)
   if (port != 0 && !ipv6) {
-    if (std::string who = otherListener(host, port); !who.empty()) return cache::fail(taken(who));
+    if (std::string who = otherListener(host, port); !who.empty()) return base::fail(taken(who));
   }
   std::vector<int> fds;
   std::vector<unsigned long> inodes;
-  auto give_up = [&](std::string message) -> cache::Result<std::vector<int>, std::string> {
+  auto give_up = [&](std::string message) -> base::Result<std::vector<int>, std::string> {
     for (int fd : fds)
       ::close(fd);
-    return cache::fail(std::move(message));
+    return base::fail(std::move(message));
   };
   for (int i = 0; i < count; ++i) {
     set_port(port);

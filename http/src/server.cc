@@ -255,21 +255,21 @@ class Worker::Impl {
     if (base_) event_base_free(base_);
   }
 
-  cache::Result<cache::Done, std::string> init() {
+  base::Result<base::Done, std::string> init() {
     base_ = event_base_new();
-    if (!base_) return cache::fail(std::string("event_base_new failed"));
+    if (!base_) return base::fail(std::string("event_base_new failed"));
     worker_ = std::make_unique<Worker>(this, base_, index_);
     for (Listener& l : listeners_) {
       l.ev = event_new(base_, l.fd, EV_READ | EV_PERSIST, &Impl::onAccept, &l);
-      if (!l.ev) return cache::fail(std::string("event_new failed"));
+      if (!l.ev) return base::fail(std::string("event_new failed"));
       event_add(l.ev, nullptr);
     }
     mailbox_ev_ = event_new(base_, -1, 0, &Impl::onMailbox, this);
     sweep_ev_ = event_new(base_, -1, EV_PERSIST, &Impl::onSweep, this);
-    if (!mailbox_ev_ || !sweep_ev_) return cache::fail(std::string("event_new failed"));
+    if (!mailbox_ev_ || !sweep_ev_) return base::fail(std::string("event_new failed"));
     timeval second{1, 0};
     event_add(sweep_ev_, &second);
-    return cache::Done{};
+    return base::Done{};
   }
 
   void run() {
@@ -957,11 +957,11 @@ Server::~Server() {
   workers_.clear();
 }
 
-cache::Result<cache::Done, std::string> Server::start() {
+base::Result<base::Done, std::string> Server::start() {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
   if (options_.tls_port >= 0 && !options_.tls) {
-    return cache::fail(std::string("a TLS listener needs a certificate and key"));
+    return base::fail(std::string("a TLS listener needs a certificate and key"));
   }
   tls_.ctx = options_.tls;
   // Every port this server listens on: per worker, one socket of each.
@@ -989,7 +989,7 @@ cache::Result<cache::Done, std::string> Server::start() {
     auto fds = listenShared(p.host, p.port, options_.backlog, options_.workers);
     if (!fds) {
       close_all(0);
-      return cache::fail(fds.error());
+      return base::fail(fds.error());
     }
     p.fds = std::move(fds.value());
   }
@@ -1014,7 +1014,7 @@ cache::Result<cache::Done, std::string> Server::start() {
   }
   for (auto& w : workers_)
     w->run();
-  return cache::Done{};
+  return base::Done{};
 }
 
 void Server::postTo(int index, std::function<void(Worker&)> fn) {

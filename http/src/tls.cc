@@ -17,19 +17,18 @@ std::string opensslError() {
 
 }  // namespace
 
-cache::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(
-    const TlsOptions& options) {
+base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsOptions& options) {
   int min_version = 0;
   if (options.min_version == "TLSv1.2") {
     min_version = TLS1_2_VERSION;
   } else if (options.min_version == "TLSv1.3") {
     min_version = TLS1_3_VERSION;
   } else {
-    return cache::fail("unsupported TLS version \"" + options.min_version +
-                       "\" (TLSv1.2 or TLSv1.3)");
+    return base::fail("unsupported TLS version \"" + options.min_version +
+                      "\" (TLSv1.2 or TLSv1.3)");
   }
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) return cache::fail(opensslError());
+  if (ctx == nullptr) return base::fail(opensslError());
   std::shared_ptr<TlsContext> holder(new TlsContext(ctx));
   SSL_CTX_set_min_proto_version(ctx, min_version);
   // No renegotiation (a DoS lever and never needed), no compression (CRIME), the server's cipher
@@ -43,17 +42,17 @@ cache::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(
                             SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   if (SSL_CTX_set_cipher_list(ctx, options.ciphers.c_str()) != 1) {
-    return cache::fail("ssl_ciphers: " + opensslError());
+    return base::fail("ssl_ciphers: " + opensslError());
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, options.certificate.c_str()) != 1) {
-    return cache::fail("ssl_certificate " + options.certificate + ": " + opensslError());
+    return base::fail("ssl_certificate " + options.certificate + ": " + opensslError());
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, options.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return cache::fail("ssl_certificate_key " + options.key + ": " + opensslError());
+    return base::fail("ssl_certificate_key " + options.key + ": " + opensslError());
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return cache::fail("ssl_certificate_key " + options.key +
-                       " does not match the certificate: " + opensslError());
+    return base::fail("ssl_certificate_key " + options.key +
+                      " does not match the certificate: " + opensslError());
   }
   return holder;
 }

@@ -14,9 +14,9 @@
 namespace surge::nginx_compat {
 namespace {
 
-using cache::Done;
-using cache::fail;
-using cache::Result;
+using base::Done;
+using base::fail;
+using base::Result;
 
 std::string errnoText(int err) {
   return std::system_category().message(err);

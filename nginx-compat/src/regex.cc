@@ -31,8 +31,8 @@ std::string_view Captures::group(size_t n) const {
   return std::string_view(subject).substr(groups[n].first, groups[n].second - groups[n].first);
 }
 
-cache::Result<std::shared_ptr<const Regex>, std::string> Regex::compile(std::string_view pattern,
-                                                                        bool caseless) {
+base::Result<std::shared_ptr<const Regex>, std::string> Regex::compile(std::string_view pattern,
+                                                                       bool caseless) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   // PCRE2_DUPNAMES: nginx allows a name twice; UTF is not assumed (nginx does not set it either).
@@ -42,7 +42,7 @@ cache::Result<std::shared_ptr<const Regex>, std::string> Regex::compile(std::str
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
-    return cache::fail(
+    return base::fail(
         "pcre2_compile() failed: " + std::string(reinterpret_cast<char*>(message)) + " in \"" +
         std::string(pattern) + "\" at \"" +
         std::string(pattern.substr(offset < pattern.size() ? offset : pattern.size())) + "\"");

@@ -8,15 +8,15 @@
 namespace surge::origin {
 namespace {
 
-using cache::fail;
+using base::fail;
 
 RequestError invalid(std::string code, std::string message) {
   return RequestError{400, std::move(code), std::move(message)};
 }
 
 // Checks the values once the fields are known, for both paths.
-cache::Result<BookingRequest, RequestError> finish(int64_t clinic_id, std::string_view date,
-                                                   std::string_view time, std::string_view person) {
+base::Result<BookingRequest, RequestError> finish(int64_t clinic_id, std::string_view date,
+                                                  std::string_view time, std::string_view person) {
   auto day = parseDate(date);
   if (!day) return fail(invalid("invalid_field", "date must be YYYY-MM-DD"));
   auto minute = parseTime(time);
@@ -37,7 +37,7 @@ cache::Result<BookingRequest, RequestError> finish(int64_t clinic_id, std::strin
 // The direct path: a flat object of the four known keys, each once, integer clinic_id without
 // sign, exponent, fraction or leading zero, strings without escapes or control bytes. Returns
 // nullopt for anything else, which the full parser then decides.
-std::optional<cache::Result<BookingRequest, RequestError>> parseSimple(std::string_view s) {
+std::optional<base::Result<BookingRequest, RequestError>> parseSimple(std::string_view s) {
   size_t i = 0;
   auto ws = [&] {
     while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -120,7 +120,7 @@ bool isValidPersonId(std::string_view s) {
   return true;
 }
 
-cache::Result<BookingRequest, RequestError> parseBookingRequestSlow(std::string_view body) {
+base::Result<BookingRequest, RequestError> parseBookingRequestSlow(std::string_view body) {
   auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return fail(invalid("invalid_json", "the body is not valid JSON"));
   if (!json.is_object()) return fail(invalid("invalid_body", "the body must be a JSON object"));
@@ -156,7 +156,7 @@ cache::Result<BookingRequest, RequestError> parseBookingRequestSlow(std::string_
                 person->get_ref<const std::string&>());
 }
 
-cache::Result<BookingRequest, RequestError> parseBookingRequest(std::string_view body) {
+base::Result<BookingRequest, RequestError> parseBookingRequest(std::string_view body) {
   if (auto simple = parseSimple(body)) return std::move(*simple);
   return parseBookingRequestSlow(body);
 }

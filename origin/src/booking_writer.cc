@@ -26,7 +26,7 @@ std::string bookingJson(const BookingView& b) {
 }  // namespace
 
 BookingWriter::BookingWriter(BookingStore& store, CatalogIndexPtr catalog,
-                             cache::MetricsRegistry& metrics, Options options)
+                             base::MetricsRegistry& metrics, Options options)
     : store_(store),
       catalog_(std::move(catalog)),
       options_(options),
@@ -38,7 +38,7 @@ BookingWriter::BookingWriter(BookingStore& store, CatalogIndexPtr catalog,
       commit_seconds_(metrics.histogram("surge_origin_store_commit_seconds",
                                         "One flush to disk (it makes every batch committed "
                                         "before it durable)",
-                                        cache::latencyBuckets())),
+                                        base::latencyBuckets())),
       queue_depth_(metrics.gauge("surge_origin_store_queue", "Operations waiting for the store")) {}
 
 BookingWriter::~BookingWriter() {
@@ -176,7 +176,7 @@ void BookingWriter::runBatch(std::vector<Job>& jobs) {
     }
   }
   auto committed =
-      began ? store_.commit() : cache::Result<cache::Done, std::string>(cache::fail(began.error()));
+      began ? store_.commit() : base::Result<base::Done, std::string>(base::fail(began.error()));
   batch_size_.observe(static_cast<double>(jobs.size()));
 
   if (!committed) {

@@ -511,10 +511,10 @@ class CatalogBuilder {
     slot_rows_.push_back(SlotRow{grid, line});
   }
 
-  cache::Result<CatalogData, std::vector<CatalogProblem>> finish() {
+  base::Result<CatalogData, std::vector<CatalogProblem>> finish() {
     if (!over_slot_limit_) expandSlots();
     if (!problems_.full()) validateInto(data_, &lines_, &refused_, problems_);
-    if (!problems_.empty()) return cache::fail(problems_.take());
+    if (!problems_.empty()) return base::fail(problems_.take());
     return std::move(data_);
   }
 
@@ -1280,9 +1280,9 @@ std::string CatalogProblem::toString() const {
   return source + ":" + std::to_string(line) + ": " + reason;
 }
 
-cache::Result<CatalogData, std::vector<CatalogProblem>> parseCatalog(std::string_view text,
-                                                                     CatalogFormat format,
-                                                                     std::string_view source) {
+base::Result<CatalogData, std::vector<CatalogProblem>> parseCatalog(std::string_view text,
+                                                                    CatalogFormat format,
+                                                                    std::string_view source) {
   CatalogBuilder builder(source);
   if (format == CatalogFormat::kJson) {
     readJson(text, builder);

@@ -14,7 +14,7 @@ int64_t steadyNs() {
 }
 }  // namespace
 
-LeaderLease::LeaderLease(std::string conninfo, std::string name, cache::MetricsRegistry& metrics,
+LeaderLease::LeaderLease(std::string conninfo, std::string name, base::MetricsRegistry& metrics,
                          Options options)
     : conninfo_(std::move(conninfo)),
       name_(std::move(name)),

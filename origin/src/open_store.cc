@@ -6,14 +6,14 @@
 
 namespace surge::origin {
 
-cache::Result<BookingStorePtr, std::string> openBookingStore(const std::string& spec) {
+base::Result<BookingStorePtr, std::string> openBookingStore(const std::string& spec) {
   if (isPostgresConnectionString(spec)) {
     auto pg = PostgresBookingStore::open(spec);
-    if (!pg) return cache::fail(pg.error());
+    if (!pg) return base::fail(pg.error());
     return BookingStorePtr(std::move(pg.value()));
   }
   auto lite = SqliteBookingStore::open(spec);
-  if (!lite) return cache::fail(lite.error());
+  if (!lite) return base::fail(lite.error());
   return BookingStorePtr(std::move(lite.value()));
 }
 

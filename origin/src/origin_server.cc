@@ -55,10 +55,10 @@ bool validIdempotencyKey(std::string_view s) {
 
 // Per-route counters and latency histograms, registered once.
 struct OriginServer::Routes {
-  cache::Counter* requests[kRouteCount][kStatusCount];
-  cache::Histogram* latency[kRouteCount];
+  base::Counter* requests[kRouteCount][kStatusCount];
+  base::Histogram* latency[kRouteCount];
 
-  explicit Routes(cache::MetricsRegistry& metrics) {
+  explicit Routes(base::MetricsRegistry& metrics) {
     for (int r = 0; r < kRouteCount; ++r) {
       for (size_t s = 0; s < kStatusCount; ++s) {
         requests[r][s] =
@@ -67,7 +67,7 @@ struct OriginServer::Routes {
                                  std::to_string(kStatuses[s]) + "\"");
       }
       latency[r] = &metrics.histogram("surge_origin_request_seconds", "Time from request to answer",
-                                      cache::latencyBuckets(),
+                                      base::latencyBuckets(),
                                       std::string("route=\"") + kRouteNames[r] + "\"");
     }
   }
@@ -125,7 +125,7 @@ struct Exchange {
 
 OriginServer::OriginServer(OriginServerOptions options, BookingWriter& writer,
                            SnapshotPublisher& publisher, AdminAuth& admin,
-                           cache::MetricsRegistry& metrics, QueuePacer* pacer)
+                           base::MetricsRegistry& metrics, QueuePacer* pacer)
     : options_(std::move(options)),
       writer_(writer),
       publisher_(publisher),
@@ -144,7 +144,7 @@ OriginServer::~OriginServer() {
   stop();
 }
 
-cache::Result<cache::Done, std::string> OriginServer::start() {
+base::Result<base::Done, std::string> OriginServer::start() {
   return server_.start();
 }
 

@@ -14,9 +14,9 @@
 
 namespace surge::origin {
 
-using cache::Done;
-using cache::fail;
-using cache::Result;
+using base::Done;
+using base::fail;
+using base::Result;
 
 namespace {
 
@@ -222,7 +222,7 @@ BookingStore::FoundBooking PostgresBookingStore::findBooking(const std::string& 
       "encode(b.token_sha256, 'hex'), b.created_ms, b.canceled_ms "
       "FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = $1",
       {booking_id});
-  if (!r.ok()) return cache::fail(unavailable("find booking"));
+  if (!r.ok()) return base::fail(unavailable("find booking"));
   if (r.rows() != 1) return std::optional<BookingView>();
   // Constant-time: the token is a bearer secret.
   if (!cache::digestEquals(cache::sha256({token}), r.bytes(0, 5))) {

@@ -7,9 +7,9 @@
 
 namespace surge::origin {
 
-using cache::Done;
-using cache::fail;
-using cache::Result;
+using base::Done;
+using base::fail;
+using base::Result;
 
 bool isPostgresConnectionString(std::string_view spec) {
   return spec.starts_with("postgresql://") || spec.starts_with("postgres://") ||

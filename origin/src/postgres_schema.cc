@@ -5,8 +5,8 @@
 namespace surge::origin {
 namespace {
 
-using cache::fail;
-using cache::Result;
+using base::fail;
+using base::Result;
 
 // Migration n brings a database from version n-1 to n. Never edit one that has shipped: add the
 // next. Each runs in one transaction.

@@ -21,7 +21,7 @@ std::string seedText(int64_t seed) {
 }  // namespace
 
 QueuePacer::QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
-                       cache::MetricsRegistry& metrics, Options options)
+                       base::MetricsRegistry& metrics, Options options)
     : memcached_(std::move(memcached)),
       writer_(writer),
       options_(options),
@@ -41,32 +41,32 @@ QueuePacer::~QueuePacer() {
   stop();
 }
 
-cache::Result<int64_t, std::string> QueuePacer::counter(const std::string& name, int64_t step) {
-  std::promise<cache::Result<int64_t, std::string>> done;
+base::Result<int64_t, std::string> QueuePacer::counter(const std::string& name, int64_t step) {
+  std::promise<base::Result<int64_t, std::string>> done;
   auto future = done.get_future();
   writer_.runExclusive(
       [&](BookingStore& store) { done.set_value(store.reserveCounter(name, step)); });
   return future.get();
 }
 
-cache::Result<cache::Done, std::string> QueuePacer::loadState() {
+base::Result<base::Done, std::string> QueuePacer::loadState() {
   auto admitted = counter("queue_admitted", 0);
   auto epoch = counter("queue_epoch", 0);
   auto hwm = counter("queue_seq_hwm", 0);
-  if (!admitted) return cache::fail(admitted.error());
-  if (!epoch) return cache::fail(epoch.error());
-  if (!hwm) return cache::fail(hwm.error());
+  if (!admitted) return base::fail(admitted.error());
+  if (!epoch) return base::fail(epoch.error());
+  if (!hwm) return base::fail(hwm.error());
   auto prequeue = counter("queue_prequeue", 0);
   auto seed = counter("queue_shuffle_seed", 0);
-  if (!prequeue) return cache::fail(prequeue.error());
-  if (!seed) return cache::fail(seed.error());
+  if (!prequeue) return base::fail(prequeue.error());
+  if (!seed) return base::fail(seed.error());
   auto opened = counter("queue_opened", 0);
   auto saved = counter("queue_settings_saved", 0);
   auto revokes = counter("queue_revokes", 0);
   auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
   auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
   if (!opened || !saved || !revokes || !o || !p || !r || !t) {
-    return cache::fail(std::string("cannot read the queue's settings"));
+    return base::fail(std::string("cannot read the queue's settings"));
   }
   // Everything read first: the lock is never held across a wait for the store.
   std::lock_guard lock(mutex_);
@@ -91,10 +91,10 @@ cache::Result<cache::Done, std::string> QueuePacer::loadState() {
     settings_dirty_ = true;
   }
   current_rate_ = set_rate_ > 0 ? set_rate_ : options_.auto_start;
-  return cache::Done{};
+  return base::Done{};
 }
 
-cache::Result<cache::Done, std::string> QueuePacer::start() {
+base::Result<base::Done, std::string> QueuePacer::start() {
   auto loaded = loadState();
   if (!loaded) return loaded;
   if (!options_.leading || options_.leading()) {
@@ -106,7 +106,7 @@ cache::Result<cache::Done, std::string> QueuePacer::start() {
     pthread_setname_np(pthread_self(), "queue-pacer");
     loop();
   });
-  return cache::Done{};
+  return base::Done{};
 }
 
 void QueuePacer::handOver() {
@@ -227,7 +227,7 @@ std::string QueuePacer::statusJson() const {
   return buf;
 }
 
-cache::Result<int64_t, std::string> QueuePacer::setCounter(const std::string& name, int64_t value) {
+base::Result<int64_t, std::string> QueuePacer::setCounter(const std::string& name, int64_t value) {
   auto old = counter(name, 0);
   if (!old) return old;
   return counter(name, value - old.value());

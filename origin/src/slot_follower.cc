@@ -32,7 +32,7 @@ std::vector<SlotChange> parseSlotCounts(std::string_view payload) {
 }
 
 SlotFollower::SlotFollower(std::string conninfo, BookingWriter& writer,
-                           cache::MetricsRegistry& metrics, Listener listener,
+                           base::MetricsRegistry& metrics, Listener listener,
                            CatalogListener on_catalog)
     : conninfo_(std::move(conninfo)),
       writer_(writer),
@@ -64,9 +64,9 @@ void SlotFollower::apply(const std::vector<SlotChange>& counts) {
 
 namespace {
 
-cache::Result<std::vector<SlotChange>, std::string> readCounts(PostgresConnection& db) {
+base::Result<std::vector<SlotChange>, std::string> readCounts(PostgresConnection& db) {
   PgResult all = db.exec("SELECT id, booked FROM slots");
-  if (!all.ok()) return cache::fail(all.error());
+  if (!all.ok()) return base::fail(all.error());
   std::vector<SlotChange> counts;
   counts.reserve(static_cast<size_t>(all.rows()));
   for (int i = 0; i < all.rows(); ++i)
@@ -82,14 +82,14 @@ struct StoreState {
 // LISTEN, then every count and the catalog's generation: nothing committed in between is missed
 // (a change after LISTEN comes as a notification too, applied after the read; counts only ever
 // move to the latest, and a generation seen twice reloads once).
-cache::Result<StoreState, std::string> listenAndRead(PostgresConnection& db) {
+base::Result<StoreState, std::string> listenAndRead(PostgresConnection& db) {
   PgResult listen = db.exec("LISTEN surge_slots; LISTEN surge_catalog");
-  if (!listen.ok()) return cache::fail(listen.error());
+  if (!listen.ok()) return base::fail(listen.error());
   PgResult generation = db.exec(
       "SELECT coalesce((SELECT value FROM catalog_settings WHERE name = 'generation'), '0')");
-  if (!generation.ok()) return cache::fail(generation.error());
+  if (!generation.ok()) return base::fail(generation.error());
   auto counts = readCounts(db);
-  if (!counts) return cache::fail(counts.error());
+  if (!counts) return base::fail(counts.error());
   return StoreState{std::move(counts.value()), generation.text(0, 0)};
 }
 
@@ -107,11 +107,11 @@ void SlotFollower::catalogGeneration(PostgresConnection& conn, const std::string
   if (auto counts = readCounts(conn); counts) apply(counts.value());
 }
 
-cache::Result<cache::Done, std::string> SlotFollower::start() {
+base::Result<base::Done, std::string> SlotFollower::start() {
   auto db = PostgresConnection::connect(conninfo_, "surge-origin follower");
-  if (!db) return cache::fail(db.error());
+  if (!db) return base::fail(db.error());
   auto state = listenAndRead(db.value());
-  if (!state) return cache::fail("follow seat counts: " + state.error());
+  if (!state) return base::fail("follow seat counts: " + state.error());
   // The catalog this origin loaded at its start is the store's: this generation is the one it has
   // (an import committed between that load and this read is the one case left to the next).
   generation_ = state->generation;
@@ -122,7 +122,7 @@ cache::Result<cache::Done, std::string> SlotFollower::start() {
     while (!stopping_.load()) {
       if (!conn.connected()) {
         auto again = conn.ensure();
-        auto state = again ? listenAndRead(conn) : cache::fail(again.error());
+        auto state = again ? listenAndRead(conn) : base::fail(again.error());
         if (!state) {
           std::this_thread::sleep_for(std::chrono::milliseconds(500));
           continue;
@@ -157,7 +157,7 @@ cache::Result<cache::Done, std::string> SlotFollower::start() {
       }
     }
   });
-  return cache::Done{};
+  return base::Done{};
 }
 
 void SlotFollower::stop() {

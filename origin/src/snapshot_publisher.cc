@@ -50,7 +50,7 @@ std::string SnapshotPublisher::Report::json() const {
 }
 
 SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
-                                     BookingWriter& writer, cache::MetricsRegistry& metrics,
+                                     BookingWriter& writer, base::MetricsRegistry& metrics,
                                      Options options)
     : memcached_(std::move(memcached)),
       keyring_(std::move(keyring)),
@@ -71,7 +71,7 @@ SnapshotPublisher::SnapshotPublisher(cache::MemcachedClientPtr memcached, cache:
       publish_delay_(metrics.histogram("surge_origin_publish_delay_seconds",
                                        "From the first change of a batch to its snapshots "
                                        "being in memcached",
-                                       cache::latencyBuckets())),
+                                       base::latencyBuckets())),
       snapshot_bytes_(metrics.histogram("surge_origin_snapshot_bytes", "Sealed snapshot size",
                                         {1024, 4096, 16384, 65536, 262144, 1048576})) {
   if (!options_.clock) options_.clock = unixNowMs;
@@ -96,7 +96,7 @@ uint64_t SnapshotPublisher::nextVersion() {
   if (next_version_ >= version_limit_) {
     // Reserve the next block durably before using any of it, so versions never repeat or go
     // back after a restart.
-    std::promise<cache::Result<int64_t, std::string>> reserved;
+    std::promise<base::Result<int64_t, std::string>> reserved;
     auto future = reserved.get_future();
     writer_.runExclusive([&](BookingStore& store) {
       reserved.set_value(store.reserveCounter("snapshot_version", options_.version_block));
@@ -138,8 +138,8 @@ SnapshotPublisher::Stamp SnapshotPublisher::stamp(const std::string& name, std::
   return s;
 }
 
-cache::Result<cache::Done, std::string> SnapshotPublisher::start() {
-  if (nextVersion() == 0) return cache::fail(std::string("cannot reserve snapshot versions"));
+base::Result<base::Done, std::string> SnapshotPublisher::start() {
+  if (nextVersion() == 0) return base::fail(std::string("cannot reserve snapshot versions"));
   requestFullPublish();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "publisher");
@@ -148,7 +148,7 @@ cache::Result<cache::Done, std::string> SnapshotPublisher::start() {
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
     loop();
   });
-  return cache::Done{};
+  return base::Done{};
 }
 
 void SnapshotPublisher::stop() {
@@ -215,12 +215,12 @@ void SnapshotPublisher::requestFullPublish(std::function<void(const Report&)> do
   wake_.notify_one();
 }
 
-cache::Result<cache::Done, std::string> SnapshotPublisher::reloadCatalog(BookingStore& store) {
+base::Result<base::Done, std::string> SnapshotPublisher::reloadCatalog(BookingStore& store) {
   auto loaded = store.loadCatalog();
-  if (!loaded) return cache::fail(loaded.error());
+  if (!loaded) return base::fail(loaded.error());
   writer_.replaceCatalog(loaded.value());
   requestFullPublish();
-  return cache::Done{};
+  return base::Done{};
 }
 
 size_t SnapshotPublisher::fillGaps(const std::vector<std::string>& names) {
@@ -317,9 +317,9 @@ Clock::time_point SnapshotPublisher::watchTheClock() {
   return Clock::now() + wait;
 }
 
-cache::Result<std::string, std::string> SnapshotPublisher::seal(const std::string& body,
-                                                                const std::string& content_type,
-                                                                uint64_t version, int64_t now_ms) {
+base::Result<std::string, std::string> SnapshotPublisher::seal(const std::string& body,
+                                                               const std::string& content_type,
+                                                               uint64_t version, int64_t now_ms) {
   cache::SnapshotFields fields;
   fields.version = version;
   fields.created_unix_ms = now_ms;
@@ -331,12 +331,13 @@ cache::Result<std::string, std::string> SnapshotPublisher::seal(const std::strin
   return sealed;
 }
 
-cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
-    const std::string& name, const std::string& body, const std::string& content_type,
-    const Stamp& stamp) {
+base::Result<base::Done, cache::CacheError> SnapshotPublisher::put(const std::string& name,
+                                                                   const std::string& body,
+                                                                   const std::string& content_type,
+                                                                   const Stamp& stamp) {
   auto sealed = seal(body, content_type, stamp.version, now());
   if (!sealed)
-    return cache::fail(cache::CacheError{cache::CacheErrorKind::kTooLarge, sealed.error()});
+    return base::fail(cache::CacheError{cache::CacheErrorKind::kTooLarge, sealed.error()});
   if (!options_.shared_versions) {
     auto r = memcached_->set(cache::snapshotKey(name), sealed.value());
     if (r) {
@@ -347,9 +348,9 @@ cache::Result<cache::Done, cache::CacheError> SnapshotPublisher::put(
     return r;
   }
   if (!write({{cache::snapshotKey(name), std::move(sealed.value())}}).empty())
-    return cache::fail(cache::CacheError{cache::CacheErrorKind::kUnavailable,
-                                         "memcached did not take snapshot " + name});
-  return cache::Done{};
+    return base::fail(cache::CacheError{cache::CacheErrorKind::kUnavailable,
+                                        "memcached did not take snapshot " + name});
+  return base::Done{};
 }
 
 std::vector<std::string> SnapshotPublisher::write(
@@ -468,8 +469,8 @@ void SnapshotPublisher::loop() {
   }
 }
 
-cache::Result<std::vector<NamedSnapshot>, std::string> SnapshotPublisher::loadNamed() {
-  std::promise<cache::Result<std::vector<NamedSnapshot>, std::string>> listed;
+base::Result<std::vector<NamedSnapshot>, std::string> SnapshotPublisher::loadNamed() {
+  std::promise<base::Result<std::vector<NamedSnapshot>, std::string>> listed;
   auto future = listed.get_future();
   writer_.runExclusive([&](BookingStore& store) { listed.set_value(store.namedSnapshots()); });
   return future.get();
@@ -640,11 +641,11 @@ void SnapshotPublisher::post(std::function<void()> task) {
   wake_.notify_one();
 }
 
-cache::Result<uint64_t, std::string> SnapshotPublisher::writeNamed(const NamedSnapshot& s) {
+base::Result<uint64_t, std::string> SnapshotPublisher::writeNamed(const NamedSnapshot& s) {
   Stamp st = stamp("named/" + s.name, namedContent(s.content_type, s.body), now());
-  if (st.version == 0) return cache::fail(std::string("cannot reserve a snapshot version"));
+  if (st.version == 0) return base::fail(std::string("cannot reserve a snapshot version"));
   auto r = put("named/" + s.name, s.body, s.content_type, st);
-  if (!r) return cache::fail(r.error().message);
+  if (!r) return base::fail(r.error().message);
   return st.version;
 }
 
@@ -659,7 +660,7 @@ void SnapshotPublisher::pushNamed(NamedSnapshot snapshot, Done done) {
     auto fits = memcached_->checkFits(cache::snapshotKey("named/" + s.name), sealed->size());
     if (!fits) return done(413, jsonError("too_large", fits.error().message));
 
-    std::promise<cache::Result<cache::Done, std::string>> stored;
+    std::promise<base::Result<base::Done, std::string>> stored;
     auto future = stored.get_future();
     writer_.runExclusive([&](BookingStore& store) { stored.set_value(store.putNamedSnapshot(s)); });
     auto r = future.get();
@@ -688,7 +689,7 @@ void SnapshotPublisher::pushNamed(NamedSnapshot snapshot, Done done) {
 
 void SnapshotPublisher::removeNamed(std::string name, Done done) {
   post([this, name = std::move(name), done = std::move(done)] {
-    std::promise<cache::Result<bool, std::string>> removed;
+    std::promise<base::Result<bool, std::string>> removed;
     auto future = removed.get_future();
     writer_.runExclusive(
         [&](BookingStore& store) { removed.set_value(store.removeNamedSnapshot(name)); });

@@ -22,9 +22,9 @@
 
 namespace surge::origin {
 
-using cache::Done;
-using cache::fail;
-using cache::Result;
+using base::Done;
+using base::fail;
+using base::Result;
 
 // A prepared statement, reset after each use. Text and blobs are bound without a copy
 // (SQLITE_STATIC): the bytes must stay alive until the statement is reset.

@@ -36,10 +36,10 @@ std::string describeHolder(int fd) {
 
 }  // namespace
 
-cache::Result<StoreLock, std::string> StoreLock::acquire(const std::string& store_path) {
+base::Result<StoreLock, std::string> StoreLock::acquire(const std::string& store_path) {
   const std::string path = store_path + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return cache::fail(path + ": " + std::strerror(errno));
+  if (fd < 0) return base::fail(path + ": " + std::strerror(errno));
   struct flock lock {};
   lock.l_type = F_WRLCK;
   lock.l_whence = SEEK_SET;
@@ -51,7 +51,7 @@ cache::Result<StoreLock, std::string> StoreLock::acquire(const std::string& stor
                   ": one surge-origin writes a store (stop it, or give this one another --db)"
             : path + ": cannot lock: " + std::strerror(err);
     ::close(fd);
-    return cache::fail(std::move(message));
+    return base::fail(std::move(message));
   }
   // Ours now: say whose it is, for the next one refused.
   std::string pid = std::to_string(::getpid()) + "\n";
@@ -59,7 +59,7 @@ cache::Result<StoreLock, std::string> StoreLock::acquire(const std::string& stor
       ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     std::string message = path + ": " + std::strerror(errno);
     ::close(fd);
-    return cache::fail(std::move(message));
+    return base::fail(std::move(message));
   }
   return StoreLock(fd);
 }

@@ -143,8 +143,8 @@ bool validZoneName(std::string_view name) {
 
 TimeZone::TimeZone() : name_("UTC") {}
 
-cache::Result<TimeZone, std::string> TimeZone::load(std::string_view name,
-                                                    const std::string& zoneinfo_dir) {
+base::Result<TimeZone, std::string> TimeZone::load(std::string_view name,
+                                                   const std::string& zoneinfo_dir) {
   if (name == "UTC" || name == "Etc/UTC") {
     TimeZone z;
     z.name_ = std::string(name);
@@ -155,8 +155,8 @@ cache::Result<TimeZone, std::string> TimeZone::load(std::string_view name,
     int32_t offset = 0;
     if (name.size() != 6 || name[3] != ':' || !readClock(rest, offset, true) || !rest.empty() ||
         offset < -14 * 3600 || offset > 14 * 3600) {
-      return cache::fail("time zone \"" + std::string(name) +
-                         "\": a fixed offset is +HH:MM or -HH:MM, within 14 hours");
+      return base::fail("time zone \"" + std::string(name) +
+                        "\": a fixed offset is +HH:MM or -HH:MM, within 14 hours");
     }
     TimeZone z;
     z.name_ = std::string(name);
@@ -164,22 +164,22 @@ cache::Result<TimeZone, std::string> TimeZone::load(std::string_view name,
     return z;
   }
   if (!validZoneName(name)) {
-    return cache::fail("time zone \"" + std::string(name) +
-                       "\" is not a tz database name like Asia/Seoul, UTC or +09:00");
+    return base::fail("time zone \"" + std::string(name) +
+                      "\" is not a tz database name like Asia/Seoul, UTC or +09:00");
   }
   std::ifstream in(zoneinfo_dir + "/" + std::string(name), std::ios::binary);
   if (!in) {
-    return cache::fail("unknown time zone \"" + std::string(name) + "\" (no " + zoneinfo_dir + "/" +
-                       std::string(name) + "; is tzdata installed?)");
+    return base::fail("unknown time zone \"" + std::string(name) + "\" (no " + zoneinfo_dir + "/" +
+                      std::string(name) + "; is tzdata installed?)");
   }
   std::ostringstream data;
   data << in.rdbuf();
   return fromTzif(name, data.str());
 }
 
-cache::Result<TimeZone, std::string> TimeZone::fromTzif(std::string_view name, std::string_view d) {
+base::Result<TimeZone, std::string> TimeZone::fromTzif(std::string_view name, std::string_view d) {
   auto bad = [&](const char* why) {
-    return cache::fail("time zone \"" + std::string(name) + "\": " + why);
+    return base::fail("time zone \"" + std::string(name) + "\": " + why);
   };
   if (d.size() < 44 || d.substr(0, 4) != "TZif") return bad("not a TZif file");
   char version = d[4];

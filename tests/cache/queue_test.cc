@@ -39,17 +39,17 @@ TEST(QueueTicketTest, EveryBitFlipAndTruncationIsRefused) {
   Keyring k = keys("q-1 " + std::string(64, 'a'));
   QueueTicket t;
   t.number = 42;
-  std::string raw = base64UrlDecode(encodeTicket(k, t)).value();
+  std::string raw = base::base64UrlDecode(encodeTicket(k, t)).value();
   for (size_t i = 0; i < raw.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string bad = raw;
       bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
-      EXPECT_FALSE(decodeTicket(k, base64UrlEncode(bad)).ok()) << i << ":" << bit;
+      EXPECT_FALSE(decodeTicket(k, base::base64UrlEncode(bad)).ok()) << i << ":" << bit;
     }
   }
   for (size_t n = 0; n < raw.size(); ++n)
-    EXPECT_FALSE(decodeTicket(k, base64UrlEncode(raw.substr(0, n))).ok()) << n;
-  EXPECT_FALSE(decodeTicket(k, base64UrlEncode(raw + "x")).ok());
+    EXPECT_FALSE(decodeTicket(k, base::base64UrlEncode(raw.substr(0, n))).ok()) << n;
+  EXPECT_FALSE(decodeTicket(k, base::base64UrlEncode(raw + "x")).ok());
 }
 
 TEST(QueueTicketTest, KeysRotateAndUnknownKeysAreRefused) {
@@ -72,12 +72,12 @@ TEST(QueueTicketTest, KeysRotateAndUnknownKeysAreRefused) {
 TEST(QueueTicketTest, Base64HasOneSpellingPerValue) {
   for (std::string s :
        std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
-    EXPECT_EQ(base64UrlDecode(base64UrlEncode(s)).value(), s);
+    EXPECT_EQ(base::base64UrlDecode(base::base64UrlEncode(s)).value(), s);
   }
-  EXPECT_EQ(base64UrlEncode("a"), "YQ");
-  EXPECT_FALSE(base64UrlDecode("YR").has_value());  // same byte, non-zero spare bits
-  EXPECT_FALSE(base64UrlDecode("Y").has_value());
-  EXPECT_FALSE(base64UrlDecode("YQ==").has_value());  // no padding
+  EXPECT_EQ(base::base64UrlEncode("a"), "YQ");
+  EXPECT_FALSE(base::base64UrlDecode("YR").has_value());  // same byte, non-zero spare bits
+  EXPECT_FALSE(base::base64UrlDecode("Y").has_value());
+  EXPECT_FALSE(base::base64UrlDecode("YQ==").has_value());  // no padding
 }
 
 TEST(QueueTicketTest, StandardBase64ForHttpBasic) {
@@ -90,14 +90,14 @@ TEST(QueueTicketTest, StandardBase64ForHttpBasic) {
                                                          {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [raw, text] : vectors) {
-    EXPECT_EQ(base64Encode(raw), text);
-    EXPECT_EQ(base64Decode(text).value(), raw);
+    EXPECT_EQ(base::base64Encode(raw), text);
+    EXPECT_EQ(base::base64Decode(text).value(), raw);
   }
-  EXPECT_EQ(base64Encode("\xfb\xff"), "+/8=");
-  EXPECT_FALSE(base64Decode("Zg=a").has_value());     // data after padding
-  EXPECT_FALSE(base64Decode("Zg===").has_value());    // too much padding
-  EXPECT_FALSE(base64Decode("Zm9v-_").has_value());   // the URL alphabet is not this one
-  EXPECT_FALSE(base64UrlDecode("Zg==").has_value());  // and the URL form takes no padding
+  EXPECT_EQ(base::base64Encode("\xfb\xff"), "+/8=");
+  EXPECT_FALSE(base::base64Decode("Zg=a").has_value());     // data after padding
+  EXPECT_FALSE(base::base64Decode("Zg===").has_value());    // too much padding
+  EXPECT_FALSE(base::base64Decode("Zm9v-_").has_value());   // the URL alphabet is not this one
+  EXPECT_FALSE(base::base64UrlDecode("Zg==").has_value());  // and the URL form takes no padding
 }
 
 QueueState openState(uint32_t epoch, double rate, int64_t updated_ms) {

@@ -8,7 +8,7 @@
 namespace surge::edge {
 namespace {
 
-cache::Result<CommandLine, std::string> parse(std::vector<const char*> args) {
+base::Result<CommandLine, std::string> parse(std::vector<const char*> args) {
   args.insert(args.begin(), "surge-edge");
   return parseCommandLine(static_cast<int>(args.size()), args.data());
 }

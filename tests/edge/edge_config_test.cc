@@ -82,7 +82,7 @@ http {
 class EdgeConfigTest : public ::testing::Test {
  protected:
   // Writes `text` as t.conf and loads it.
-  cache::Result<std::shared_ptr<const EdgeConfig>, std::string> load(std::string_view text) {
+  base::Result<std::shared_ptr<const EdgeConfig>, std::string> load(std::string_view text) {
     EXPECT_EQ(dir_.write("t.conf", std::string(text)), path_);
     // Where the configurations here log: a log file must be writable, as nginx checks.
     std::filesystem::create_directories(dir_.path() + "/logs");

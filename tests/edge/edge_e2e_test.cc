@@ -364,7 +364,7 @@ TEST(EdgeE2ETest, LookupsAreLimitedPerClient) {
   EdgeProcess edge(origin, "  surge_lookup_limit 3 1m;\n");
   auto lookup = [&](const std::string& source, const std::string& person) {
     return getFrom(source, edge.port(), "/api/v1/bookings/lookup",
-                   "Authorization: Basic " + cache::base64Encode(person + ":ABCD-EFGH") + "\r\n");
+                   "Authorization: Basic " + base::base64Encode(person + ":ABCD-EFGH") + "\r\n");
   };
   for (int i = 0; i < 3; ++i) {
     std::string r = lookup("127.0.0.5", "person-" + std::to_string(i));
@@ -643,7 +643,7 @@ TEST(EdgeE2ETest, AccessLogInCombinedFormat) {
 }
 
 std::string base64(const std::string& in) {
-  return cache::base64Encode(in);
+  return base::base64Encode(in);
 }
 
 TEST(EdgeE2ETest, OperatorPagesNeedAnAdminKey) {

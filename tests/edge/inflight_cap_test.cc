@@ -33,8 +33,8 @@ TEST(BacklogRetryAfterTest, NothingAnsweredCountsAsOneAnswerAndTheTopIsTenSecond
 
 class InflightCapTest : public ::testing::Test {
  protected:
-  cache::MetricsRegistry metrics_;
-  cache::Counter& answered_ = metrics_.counter("test_answered_total", "answers");
+  base::MetricsRegistry metrics_;
+  base::Counter& answered_ = metrics_.counter("test_answered_total", "answers");
   int64_t now_ = 1'000'000;
   InflightCap cap_{metrics_, answered_, [this] { return now_; }, [] { return 0.0; }};
   bool enter(size_t max, int64_t* retry_after = nullptr) {

@@ -73,11 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!opened || opened->admitted != state->admitted) std::abort();
   }
   (void)openQueueState(fuzzKeyring(), rest);  // as an edge reads memcached
-  if (auto bytes = base64UrlDecode(rest)) {
-    if (base64UrlDecode(base64UrlEncode(*bytes)) != bytes) std::abort();
+  if (auto bytes = surge::base::base64UrlDecode(rest)) {
+    if (surge::base::base64UrlDecode(surge::base::base64UrlEncode(*bytes)) != bytes) std::abort();
   }
-  if (auto bytes = base64Decode(rest)) {
-    if (base64Decode(base64Encode(*bytes)) != bytes) std::abort();
+  if (auto bytes = surge::base::base64Decode(rest)) {
+    if (surge::base::base64Decode(surge::base::base64Encode(*bytes)) != bytes) std::abort();
   }
   return 0;
 }

@@ -38,20 +38,20 @@ class GatedStore final : public BookingStore {
   int commits() const { return commits_; }
   int flushes() const { return flushes_; }
 
-  cache::Result<cache::Done, std::string> begin(Flush flush) override {
+  base::Result<base::Done, std::string> begin(Flush flush) override {
     deferred_ = flush == Flush::kDeferred;
     return real_->begin(flush);
   }
-  cache::Result<cache::Done, std::string> commit() override {
+  base::Result<base::Done, std::string> commit() override {
     auto r = real_->commit();
     if (r) ++commits_;
     return r;
   }
   void rollback() override { real_->rollback(); }
-  cache::Result<cache::Done, std::string> flush() override {
+  base::Result<base::Done, std::string> flush() override {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return open_; });
-    if (fail_) return cache::fail(std::string("injected: disk gone"));
+    if (fail_) return base::fail(std::string("injected: disk gone"));
     ++flushes_;
     return real_->flush();
   }
@@ -68,23 +68,21 @@ class GatedStore final : public BookingStore {
     return real_->lookupBooking(person, code, fresh);
   }
   std::vector<SlotChange> takeSlotChanges() override { return real_->takeSlotChanges(); }
-  cache::Result<size_t, std::string> importCatalog(const CatalogData& c) override {
+  base::Result<size_t, std::string> importCatalog(const CatalogData& c) override {
     return real_->importCatalog(c);
   }
-  cache::Result<CatalogIndexPtr, std::string> loadCatalog() override {
-    return real_->loadCatalog();
-  }
-  cache::Result<cache::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override {
+  base::Result<CatalogIndexPtr, std::string> loadCatalog() override { return real_->loadCatalog(); }
+  base::Result<base::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override {
     return real_->putNamedSnapshot(s);
   }
-  cache::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override {
+  base::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override {
     return real_->removeNamedSnapshot(name);
   }
-  cache::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override {
+  base::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override {
     return real_->namedSnapshots();
   }
-  cache::Result<int64_t, std::string> reserveCounter(const std::string& name,
-                                                     int64_t step) override {
+  base::Result<int64_t, std::string> reserveCounter(const std::string& name,
+                                                    int64_t step) override {
     return real_->reserveCounter(name, step);
   }
   size_t expireIdempotencyKeys(int64_t cutoff_ms) override {
@@ -157,7 +155,7 @@ class BookingWriterTest : public ::testing::Test {
   }
 
   std::filesystem::path path_;
-  cache::MetricsRegistry metrics_;
+  base::MetricsRegistry metrics_;
   CatalogIndexPtr index_;
   std::unique_ptr<GatedStore> store_;
   std::unique_ptr<BookingWriter> writer_;

@@ -193,7 +193,7 @@ TEST(OriginE2ETest, ABookingIsFoundAgainByPersonIdAndBookingCode) {
   auto lookup = [&](const std::string& person, const std::string& typed) {
     auto r =
         client.request("GET", "/api/v1/bookings/lookup",
-                       {{"Authorization", "Basic " + cache::base64Encode(person + ":" + typed)}});
+                       {{"Authorization", "Basic " + base::base64Encode(person + ":" + typed)}});
     return r.ok() ? r.value() : HttpResponse{-1, {}, r.error()};
   };
   // Typed the way people type: lower case, no hyphen, O for 0 and l for 1.

@@ -24,12 +24,12 @@ namespace {
 
 using testing::postgresQuery;
 
-cache::Result<std::unique_ptr<PostgresBookingStore>, std::string> migratedStore(
+base::Result<std::unique_ptr<PostgresBookingStore>, std::string> migratedStore(
     const std::string& uri) {
   auto db = PostgresConnection::connect(uri, "test");
-  if (!db) return cache::fail(db.error());
+  if (!db) return base::fail(db.error());
   auto migrated = migratePostgresSchema(db.value());
-  if (!migrated) return cache::fail(migrated.error());
+  if (!migrated) return base::fail(migrated.error());
   return PostgresBookingStore::open(uri);
 }
 
@@ -74,7 +74,7 @@ TEST_F(PostgresStoreTest, MigrateIsIdempotentAndAnOriginRefusesADatabaseWithoutT
     operators.emplace_back([&, i] {
       auto c = PostgresConnection::connect(empty, "test");
       auto m = c ? migratePostgresSchema(c.value())
-                 : cache::Result<MigrationReport, std::string>(cache::fail(c.error()));
+                 : base::Result<MigrationReport, std::string>(base::fail(c.error()));
       if (!m) errors[static_cast<size_t>(i)] = m.error();
     });
   }

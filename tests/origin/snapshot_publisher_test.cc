@@ -64,7 +64,7 @@ class SnapshotPublisherTest : public ::testing::Test {
         std::vector<int64_t> drawn;
         for (size_t i = 0; i < n; ++i)
           drawn.push_back(next_shared_version_++);
-        return cache::Result<std::vector<int64_t>, std::string>(std::move(drawn));
+        return base::Result<std::vector<int64_t>, std::string>(std::move(drawn));
       };
     }
     publisher_ = std::make_unique<SnapshotPublisher>(std::move(publishing.value()), keyring_,
@@ -135,7 +135,7 @@ class SnapshotPublisherTest : public ::testing::Test {
 
   testing::MemcachedServer memcached_;
   std::filesystem::path path_;
-  cache::MetricsRegistry metrics_;
+  base::MetricsRegistry metrics_;
   cache::Keyring keyring_;
   std::unique_ptr<SqliteBookingStore> store_;
   CatalogIndexPtr index_;

@@ -31,21 +31,21 @@ namespace {
 using surge::edge::CommandLine;
 using surge::edge::EdgeConfig;
 
-surge::cache::Result<surge::cache::Keyring, std::string> loadKeys(const EdgeConfig& config) {
+surge::base::Result<surge::cache::Keyring, std::string> loadKeys(const EdgeConfig& config) {
   if (config.memcached.empty()) return surge::cache::Keyring{};
   if (config.snapshot_keys.empty()) {
-    return surge::cache::fail(config.path +
-                              ": \"surge_snapshot_keys\" is required with \"surge_memcached\"");
+    return surge::base::fail(config.path +
+                             ": \"surge_snapshot_keys\" is required with \"surge_memcached\"");
   }
   return surge::cache::Keyring::load(config.snapshot_keys);
 }
 
-surge::cache::Result<surge::cache::Keyring, std::string> loadQueueKeys(const EdgeConfig& config) {
+surge::base::Result<surge::cache::Keyring, std::string> loadQueueKeys(const EdgeConfig& config) {
   if (!config.waiting_room.enabled) return surge::cache::Keyring{};
   return surge::cache::Keyring::load(config.waiting_room.keys);
 }
 
-surge::cache::Result<surge::cache::Keyring, std::string> loadOpsKeys(const EdgeConfig& config) {
+surge::base::Result<surge::cache::Keyring, std::string> loadOpsKeys(const EdgeConfig& config) {
   if (config.ops_keys.empty()) return surge::cache::Keyring{};
   return surge::cache::Keyring::load(config.ops_keys);
 }
@@ -57,17 +57,17 @@ struct Loaded {
   surge::cache::Keyring keys, queue_keys, ops_keys;
 };
 
-surge::cache::Result<Loaded, std::string> load(const CommandLine& line) {
+surge::base::Result<Loaded, std::string> load(const CommandLine& line) {
   auto config = surge::edge::loadEdgeConfig(line.config, {line.prefix, line.globals});
-  if (!config) return surge::cache::fail(config.error());
+  if (!config) return surge::base::fail(config.error());
   Loaded out;
   out.config = config.value();
   auto keys = loadKeys(*out.config);
-  if (!keys) return surge::cache::fail(keys.error());
+  if (!keys) return surge::base::fail(keys.error());
   auto queue_keys = loadQueueKeys(*out.config);
-  if (!queue_keys) return surge::cache::fail(queue_keys.error());
+  if (!queue_keys) return surge::base::fail(queue_keys.error());
   auto ops_keys = loadOpsKeys(*out.config);
-  if (!ops_keys) return surge::cache::fail(ops_keys.error());
+  if (!ops_keys) return surge::base::fail(ops_keys.error());
   out.keys = std::move(keys.value());
   out.queue_keys = std::move(queue_keys.value());
   out.ops_keys = std::move(ops_keys.value());

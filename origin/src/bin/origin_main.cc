@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
   auto pacer_memcached = memcached.value()->clone();
   if (!pacer_memcached) usage(pacer_memcached.error());
 
-  cache::MetricsRegistry metrics;
+  base::MetricsRegistry metrics;
   origin::BookingWriter writer(*store.value(), catalog.value(), metrics, {});
   origin::SnapshotPublisher::Options publisher_options;
   publisher_options.coalesce = std::chrono::milliseconds(flags.coalesce_ms);
@@ -248,13 +248,13 @@ int main(int argc, char** argv) {
     }
     versions_db = std::move(connected.value());
     publisher_options.shared_versions =
-        [&](size_t n) -> cache::Result<std::vector<int64_t>, std::string> {
+        [&](size_t n) -> base::Result<std::vector<int64_t>, std::string> {
       std::lock_guard lock(versions_mutex);
-      if (auto ok = versions_db.ensure(); !ok) return cache::fail(ok.error());
+      if (auto ok = versions_db.ensure(); !ok) return base::fail(ok.error());
       std::string count = std::to_string(n);
       origin::PgResult r = versions_db.exec(
           "SELECT nextval('snapshot_version') FROM generate_series(1, $1::integer)", {count});
-      if (!r.ok()) return cache::fail(r.error());
+      if (!r.ok()) return base::fail(r.error());
       std::vector<int64_t> drawn;
       drawn.reserve(static_cast<size_t>(r.rows()));
       for (int i = 0; i < r.rows(); ++i)

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::cache {
 
@@ -27,11 +27,11 @@ struct KeyringKey {
 class Keyring {
  public:
   // Parses the file format above. Errors name `source` and the line: "keys.conf:3: ...".
-  static Result<Keyring, std::string> parse(std::string_view text, std::string_view source);
-  static Result<Keyring, std::string> load(const std::string& path);
+  static base::Result<Keyring, std::string> parse(std::string_view text, std::string_view source);
+  static base::Result<Keyring, std::string> load(const std::string& path);
 
   // Adds a key as the newest. Fails on a bad id, a short secret or a duplicate id.
-  Result<Done, std::string> add(std::string id, std::string secret);
+  base::Result<base::Done, std::string> add(std::string id, std::string secret);
 
   // The key new signatures use. Prereq: !empty().
   const KeyringKey& signingKey() const { return keys_.back(); }
@@ -46,7 +46,7 @@ class Keyring {
 
 bool isValidKeyId(std::string_view id);
 // Lower-case or upper-case hex to bytes; fails on odd length or a non-hex character.
-Result<std::string, std::string> decodeHex(std::string_view hex);
+base::Result<std::string, std::string> decodeHex(std::string_view hex);
 std::string encodeHex(std::string_view bytes);
 
 }  // namespace surge::cache

@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 struct memcached_st;
 
@@ -35,7 +35,7 @@ struct MemcachedOptions {
 };
 
 // Parses "host:port[,host:port...]" (whitespace around entries allowed; port defaults to 11211).
-Result<std::vector<std::string>, std::string> parseServerList(std::string_view list);
+base::Result<std::vector<std::string>, std::string> parseServerList(std::string_view list);
 
 enum class CacheErrorKind {
   kUnavailable,  // no server answered within the bound (down, stopped, removed after failure)
@@ -72,22 +72,22 @@ struct MultiGetResult {
 
 class MemcachedClient {
  public:
-  static Result<std::unique_ptr<MemcachedClient>, std::string> create(
+  static base::Result<std::unique_ptr<MemcachedClient>, std::string> create(
       const MemcachedOptions& options);
   ~MemcachedClient();
   MemcachedClient(const MemcachedClient&) = delete;
   MemcachedClient& operator=(const MemcachedClient&) = delete;
 
   // A new handle with the same configuration, for another thread.
-  Result<std::unique_ptr<MemcachedClient>, std::string> clone() const;
+  base::Result<std::unique_ptr<MemcachedClient>, std::string> clone() const;
 
   // nullopt when the key is not stored.
-  Result<std::optional<std::string>, CacheError> get(std::string_view key);
+  base::Result<std::optional<std::string>, CacheError> get(std::string_view key);
   // One round trip per server for any number of keys.
-  Result<MultiGetResult, CacheError> getMulti(const std::vector<std::string>& keys);
+  base::Result<MultiGetResult, CacheError> getMulti(const std::vector<std::string>& keys);
   // ttl 0: no expiry.
-  Result<Done, CacheError> set(std::string_view key, std::string_view value,
-                               std::chrono::seconds ttl = std::chrono::seconds(0));
+  base::Result<base::Done, CacheError> set(std::string_view key, std::string_view value,
+                                           std::chrono::seconds ttl = std::chrono::seconds(0));
   // Writes many values with one pipelined exchange per server (all commands in one write, then
   // all replies), instead of a round trip each: for republishing thousands of snapshots a
   // second. Returns the keys that were not stored (refused, or their server unreachable: those
@@ -101,22 +101,22 @@ class MemcachedClient {
   NewerWrites setManyNewer(const std::vector<std::pair<std::string, std::string>>& items,
                            const VersionOf& version_of,
                            std::chrono::seconds ttl = std::chrono::seconds(0));
-  Result<Done, CacheError> add(std::string_view key, std::string_view value,
-                               std::chrono::seconds ttl = std::chrono::seconds(0));
-  // Result<true>: removed; Result<false>: was not there.
-  Result<bool, CacheError> remove(std::string_view key);
+  base::Result<base::Done, CacheError> add(std::string_view key, std::string_view value,
+                                           std::chrono::seconds ttl = std::chrono::seconds(0));
+  // base::Result<true>: removed; base::Result<false>: was not there.
+  base::Result<bool, CacheError> remove(std::string_view key);
   // Atomic increment; nullopt when the key does not exist (memcached does not create it).
-  Result<std::optional<uint64_t>, CacheError> increment(std::string_view key, uint32_t delta);
+  base::Result<std::optional<uint64_t>, CacheError> increment(std::string_view key, uint32_t delta);
 
   // kTooLarge when a value of `value_size` bytes under `key` would not fit in one item.
-  Result<Done, CacheError> checkFits(std::string_view key, size_t value_size) const;
+  base::Result<base::Done, CacheError> checkFits(std::string_view key, size_t value_size) const;
 
   const MemcachedOptions& options() const { return options_; }
 
  private:
   MemcachedClient(MemcachedOptions options, memcached_st* handle);
-  Result<Done, CacheError> store(bool add_only, std::string_view key, std::string_view value,
-                                 std::chrono::seconds ttl);
+  base::Result<base::Done, CacheError> store(bool add_only, std::string_view key,
+                                             std::string_view value, std::chrono::seconds ttl);
 
   // One plain connection per server for setMany, opened on first use.
   struct BulkConnection;
@@ -138,10 +138,10 @@ class MemcachedClient {
   bool exchange(const std::string& address, const ServerShare& share, const std::string& out,
                 const std::function<Parsed(std::string_view in, size_t& used)>& parse);
   // One key of setManyNewer through libmemcached, when its server's bulk connection failed.
-  // Result<true>: stored; Result<false>: memcached holds a newer version.
-  Result<bool, CacheError> storeIfNewer(const std::string& key, const std::string& value,
-                                        uint64_t version, const VersionOf& version_of,
-                                        std::chrono::seconds ttl);
+  // base::Result<true>: stored; base::Result<false>: memcached holds a newer version.
+  base::Result<bool, CacheError> storeIfNewer(const std::string& key, const std::string& value,
+                                              uint64_t version, const VersionOf& version_of,
+                                              std::chrono::seconds ttl);
 
   // Rebuilds the ring, at most once a second, so that a server back from a failure is in it.
   void refreshRing();

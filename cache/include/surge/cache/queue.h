@@ -24,8 +24,9 @@
 #include <string>
 #include <string_view>
 
+#include "surge/base/base64.h"
+#include "surge/base/result.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/result.h"
 
 namespace surge::cache {
 
@@ -50,7 +51,7 @@ const char* ticketErrorName(TicketError e);
 
 // Signed with the keyring's newest key (its id goes into the ticket).
 std::string encodeTicket(const Keyring& keyring, QueueTicket ticket);
-Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::string_view text);
+base::Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::string_view text);
 
 struct QueueState {
   bool open = false;
@@ -71,8 +72,8 @@ std::optional<QueueState> decodeQueueState(std::string_view text);
 // with the snapshot keyring origin and every edge already share. memcached has no authentication;
 // an unsealed "admitted=" would let anyone who can reach it admit the whole queue, or stop it.
 inline constexpr std::string_view kQueueStateContentType = "application/vnd.surge.queue-state";
-Result<std::string, std::string> sealQueueState(const Keyring& snapshot_keyring,
-                                                const QueueState& state);
+base::Result<std::string, std::string> sealQueueState(const Keyring& snapshot_keyring,
+                                                      const QueueState& state);
 // nullopt unless the envelope verifies, is a queue state, and decodes.
 std::optional<QueueState> openQueueState(const Keyring& snapshot_keyring, std::string_view bytes);
 
@@ -81,11 +82,5 @@ uint64_t shufflePosition(std::string_view seed, uint64_t p, uint64_t n);
 // A ticket's place in the queue. 0: a pre-queue ticket before the opening, or one taken too late
 // (numbered after P was fixed) - that one has no place and must join again.
 uint64_t queuePosition(const QueueTicket& ticket, const QueueState& state);
-
-// base64url without padding (tickets), and standard base64 with padding (HTTP Basic).
-std::string base64UrlEncode(std::string_view bytes);
-std::optional<std::string> base64UrlDecode(std::string_view text);
-std::string base64Encode(std::string_view bytes);
-std::optional<std::string> base64Decode(std::string_view text);
 
 }  // namespace surge::cache

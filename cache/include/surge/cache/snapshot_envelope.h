@@ -30,8 +30,8 @@
 #include <string>
 #include <string_view>
 
+#include "surge/base/result.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/result.h"
 
 namespace surge::cache {
 
@@ -92,16 +92,18 @@ struct SnapshotEnvelope {
 
 // Compresses `body` (when `encoding` is zstd, at `zstd_level`) and signs with the keyring's newest
 // key. Fails on an empty keyring, fields out of range or a body over the limits.
-Result<std::string, std::string> sealSnapshot(const Keyring& keyring, const SnapshotFields& fields,
-                                              std::string_view body, BodyEncoding encoding,
-                                              const EnvelopeLimits& limits = {},
-                                              int zstd_level = 6);
+base::Result<std::string, std::string> sealSnapshot(const Keyring& keyring,
+                                                    const SnapshotFields& fields,
+                                                    std::string_view body, BodyEncoding encoding,
+                                                    const EnvelopeLimits& limits = {},
+                                                    int zstd_level = 6);
 
 // Checks framing and the MAC. Never trusts a length field before checking it against the bytes.
-Result<SnapshotEnvelope, EnvelopeError> openSnapshot(const Keyring& keyring, std::string_view bytes,
-                                                     const EnvelopeLimits& limits = {});
+base::Result<SnapshotEnvelope, EnvelopeError> openSnapshot(const Keyring& keyring,
+                                                           std::string_view bytes,
+                                                           const EnvelopeLimits& limits = {});
 
 // The decoded body of an opened envelope (a copy for identity, a decompression for zstd).
-Result<std::string, EnvelopeError> decodeSnapshotBody(const SnapshotEnvelope& envelope);
+base::Result<std::string, EnvelopeError> decodeSnapshotBody(const SnapshotEnvelope& envelope);
 
 }  // namespace surge::cache

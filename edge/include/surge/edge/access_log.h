@@ -14,17 +14,17 @@
 #include <thread>
 #include <vector>
 
-#include "surge/cache/metrics.h"
-#include "surge/cache/result.h"
+#include "surge/base/metrics.h"
+#include "surge/base/result.h"
 
 namespace surge::edge {
 
 class AccessLog {
  public:
-  explicit AccessLog(cache::Counter& dropped);
+  explicit AccessLog(base::Counter& dropped);
   ~AccessLog();
   // Opens (or reopens, after logrotate moved the file: SIGHUP) `path` for appending.
-  cache::Result<cache::Done, std::string> open(const std::string& path);
+  base::Result<base::Done, std::string> open(const std::string& path);
   void close();
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
   void write(std::string_view line);  // one line, without the newline
@@ -41,7 +41,7 @@ class AccessLog {
   bool stopping_ = false;
   std::atomic<bool> enabled_{false};
   std::thread thread_;
-  cache::Counter& dropped_;
+  base::Counter& dropped_;
 };
 
 // One file an access_log directive names, bound to its writer by EdgeServer when it starts or
@@ -56,7 +56,7 @@ struct AccessLogFile {
 // server's life (a worker may still hold a file a reload dropped: it is closed, not freed).
 class AccessLogs {
  public:
-  explicit AccessLogs(cache::MetricsRegistry& metrics);
+  explicit AccessLogs(base::MetricsRegistry& metrics);
   // Opens each of `files` (again, when already open: logrotate moved it and sent SIGHUP) and
   // binds it to its writer. Returns what failed.
   std::vector<std::string> bind(const std::vector<std::shared_ptr<AccessLogFile>>& files);
@@ -67,7 +67,7 @@ class AccessLogs {
 
  private:
   std::mutex mutex_;  // start, reload and signals; never a worker
-  cache::Counter& dropped_;
+  base::Counter& dropped_;
   std::map<std::string, std::unique_ptr<AccessLog>> writers_;
   std::vector<std::string> open_;  // the paths the current configuration names
 };

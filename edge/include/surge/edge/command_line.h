@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::edge {
 
@@ -33,7 +33,7 @@ struct CommandLine {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/surge/surge-edge.conf";
 
-cache::Result<CommandLine, std::string> parseCommandLine(int argc, const char* const* argv);
+base::Result<CommandLine, std::string> parseCommandLine(int argc, const char* const* argv);
 
 // `path` against the prefix (absolute paths and an empty prefix leave it as it is).
 std::string underPrefix(const std::string& prefix, const std::string& path);

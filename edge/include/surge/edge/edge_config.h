@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/edge/location.h"
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/snapshot_cache.h"
@@ -71,7 +71,7 @@ struct ConfigSource {
   std::string globals;  // main-context directives read before the file's
 };
 
-cache::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
+base::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
     const std::string& path, const ConfigSource& source = {});
 
 }  // namespace surge::edge

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/metrics.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/origin_forwarder.h"
 
@@ -23,7 +23,7 @@ class ProxyHandler;
 class OpsHandler : public LocationHandler {
  public:
   // `metrics`: this edge's, for /metrics; `snapshots` and `proxy` for /readyz and the dashboard.
-  OpsHandler(Dispatcher& dispatcher, const EdgeConfig& config, cache::MetricsRegistry& metrics,
+  OpsHandler(Dispatcher& dispatcher, const EdgeConfig& config, base::MetricsRegistry& metrics,
              SnapshotHandler& snapshots, ProxyHandler& proxy);
   ~OpsHandler() override;
   std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,
@@ -44,12 +44,12 @@ class OpsHandler : public LocationHandler {
   void fetchMetrics(OriginForwarder& from, const Exchange& exchange);
 
   Dispatcher& dispatcher_;
-  cache::MetricsRegistry& metrics_;
+  base::MetricsRegistry& metrics_;
   SnapshotHandler& snapshots_;
   ProxyHandler& proxy_;
   // Other edges' /metrics, each through its own small pool (their counters go to a registry of
   // their own, not into this edge's metrics).
-  cache::MetricsRegistry peer_metrics_;
+  base::MetricsRegistry peer_metrics_;
   std::vector<std::pair<std::string, std::unique_ptr<OriginForwarder>>> peers_;
   mutable std::mutex keys_mutex_;
   cache::Keyring keys_;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/metrics.h"
 #include "surge/edge/access_log.h"
 #include "surge/edge/edge_config.h"
 #include "surge/edge/edge_ops.h"
@@ -32,7 +32,7 @@ class EdgeServer : public http::Handler, private Dispatcher {
   EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
              cache::Keyring queue_keyring = {});
   ~EdgeServer() override;
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   // SIGHUP: what can change at runtime changes; the rest is reported and kept.
   std::vector<std::string> reload(std::shared_ptr<const EdgeConfig> config, cache::Keyring keyring,
                                   cache::Keyring queue_keyring = {});
@@ -75,7 +75,7 @@ class EdgeServer : public http::Handler, private Dispatcher {
   // An internal redirect to "/uri?args" or "@name".
   void enterRedirect(Exchange& exchange, const std::string& target);
 
-  cache::MetricsRegistry metrics_;
+  base::MetricsRegistry metrics_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const EdgeConfig> config_;
   std::atomic<uint64_t> config_generation_{1};
@@ -98,8 +98,8 @@ class EdgeServer : public http::Handler, private Dispatcher {
                                       404, 405, 408, 409, 413, 414, 415, 416, 422,
                                       429, 431, 500, 501, 502, 503, 504, 505};
   static constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
-  cache::Counter* requests_[kRoutes][kStatusCount + 1] = {};
-  cache::Histogram* latency_[kRoutes] = {};
+  base::Counter* requests_[kRoutes][kStatusCount + 1] = {};
+  base::Histogram* latency_[kRoutes] = {};
 };
 
 }  // namespace surge::edge

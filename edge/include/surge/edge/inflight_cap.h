@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 
 namespace surge::edge {
 
@@ -27,7 +27,7 @@ class InflightCap {
   // `answered`: the counter of answers from origin, the pace the backlog drains at.
   // `now_ms`: a steady clock in milliseconds (tests move it); `spread`: a number in [0, 1) per
   // call (tests fix it).
-  InflightCap(cache::MetricsRegistry& metrics, const cache::Counter& answered,
+  InflightCap(base::MetricsRegistry& metrics, const base::Counter& answered,
               std::function<int64_t()> now_ms = {}, std::function<double()> spread = {});
 
   // A place for one more request if fewer than `max` are in flight. False: over the cap; the
@@ -46,7 +46,7 @@ class InflightCap {
 
   std::function<int64_t()> now_ms_;
   std::function<double()> spread_;
-  const cache::Counter& answered_;
+  const base::Counter& answered_;
   std::atomic<size_t> inflight_{0};
   // The shed/answered window behind shedRetryAfter: counter values when the current window
   // began, and the last full window's counts (approximate under races, which is enough).
@@ -55,9 +55,9 @@ class InflightCap {
   std::atomic<uint64_t> window_answered_at_{0};
   std::atomic<uint64_t> last_shed_{0};
   std::atomic<uint64_t> last_answered_{0};
-  cache::Gauge& inflight_gauge_;
-  cache::Counter& shed_;
-  cache::Gauge& shed_retry_after_;
+  base::Gauge& inflight_gauge_;
+  base::Counter& shed_;
+  base::Gauge& shed_retry_after_;
 };
 
 }  // namespace surge::edge

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "surge/base/result.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/result.h"
 #include "surge/edge/access_log.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/gzip_filter.h"
@@ -77,7 +77,7 @@ class LocationHandler {
  public:
   virtual ~LocationHandler() = default;
   // Before the listener opens: what it needs (memcached reachable, ...), or why not.
-  virtual cache::Result<cache::Done, std::string> start() { return cache::Done{}; }
+  virtual base::Result<base::Done, std::string> start() { return base::Done{}; }
   // SIGHUP: takes from `next` what can change while running; returns what only a restart
   // changes (kept as in `now`).
   virtual std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,

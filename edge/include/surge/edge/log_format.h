@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/edge/access_log.h"
 #include "surge/edge/config_reader.h"
 #include "surge/edge/exchange.h"
@@ -25,8 +25,8 @@ class LogFormat {
  public:
   enum class Escape { kDefault, kJson, kNone };
   // `text`: the format's strings joined, as nginx joins them.
-  static cache::Result<LogFormat, std::string> compile(std::string name, Escape escape,
-                                                       std::string_view text);
+  static base::Result<LogFormat, std::string> compile(std::string name, Escape escape,
+                                                      std::string_view text);
   // nginx's predefined "combined".
   static std::shared_ptr<const LogFormat> combined();
 

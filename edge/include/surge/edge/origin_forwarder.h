@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 #include "surge/edge/circuit_breaker.h"
 #include "surge/edge/inflight_cap.h"
 #include "surge/http/server.h"
@@ -76,7 +76,7 @@ bool isHopByHop(std::string_view name);
 
 class OriginForwarder {
  public:
-  OriginForwarder(OriginOptions options, int workers, cache::MetricsRegistry& metrics);
+  OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics);
   ~OriginForwarder();
   // Worker thread. `done` gets the answer for the client (already passed to nowhere): the caller
   // sends it. `client_ip` goes into X-Forwarded-For.
@@ -103,9 +103,9 @@ class OriginForwarder {
   OriginOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
 
-  cache::Counter& errors_;
-  cache::Counter& forwarded_;
-  cache::Counter& reused_;
+  base::Counter& errors_;
+  base::Counter& forwarded_;
+  base::Counter& reused_;
   CircuitBreaker circuit_;
   InflightCap cap_;  // after forwarded_: the answers are its backlog's pace
 };

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/gap_report.h"
-#include "surge/cache/metrics.h"
 #include "surge/edge/accel_redirect.h"
 #include "surge/edge/config_reader.h"
 #include "surge/edge/location_handler.h"
@@ -30,7 +30,7 @@ class ProxyHandler : public LocationHandler {
  public:
   // `room`: the booking gate (nullptr: none), owned by the queue handler.
   ProxyHandler(Dispatcher& dispatcher, const EdgeConfig& config, WaitingRoom* room,
-               cache::MetricsRegistry& metrics);
+               base::MetricsRegistry& metrics);
   ~ProxyHandler() override;
   std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,
                                   const EdgeKeys& keys) override;
@@ -52,8 +52,8 @@ class ProxyHandler : public LocationHandler {
   Dispatcher& dispatcher_;
   WaitingRoom* room_;
   std::unique_ptr<OriginForwarder> origin_;
-  http::AttemptLimiter lookups_;         // booking-code lookups per client address
-  cache::Counter* gap_reports_[3] = {};  // accepted, refused, failed
+  http::AttemptLimiter lookups_;        // booking-code lookups per client address
+  base::Counter* gap_reports_[3] = {};  // accepted, refused, failed
 };
 
 // proxy_connect_timeout, proxy_send_timeout and proxy_read_timeout at any level (`handled`: the

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/waiting_room.h"
 
@@ -16,9 +16,9 @@ class QueueHandler : public LocationHandler {
  public:
   // The room exists only when the configuration turns it on (`surge_waiting_room on`).
   QueueHandler(Dispatcher& dispatcher, const EdgeConfig& config, const EdgeKeys& keys,
-               cache::MetricsRegistry& metrics);
+               base::MetricsRegistry& metrics);
   ~QueueHandler() override;
-  cache::Result<cache::Done, std::string> start() override;
+  base::Result<base::Done, std::string> start() override;
   std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,
                                   const EdgeKeys& keys) override;
   void stop() override;

@@ -31,11 +31,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/catalog_names.h"
 #include "surge/cache/gap_report.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
-#include "surge/cache/metrics.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
@@ -75,10 +75,10 @@ class SnapshotCache {
   };
 
   SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring, Options options,
-                cache::MetricsRegistry& metrics);
+                base::MetricsRegistry& metrics);
   ~SnapshotCache();
   // Creates the refresher's memcached handle and starts it, prefetching `warm` names.
-  cache::Result<cache::Done, std::string> start(std::vector<std::string> warm);
+  base::Result<base::Done, std::string> start(std::vector<std::string> warm);
   void stop();
   void setKeyring(cache::Keyring keyring);  // SIGHUP: rotated keys
   void setOptions(Options options);
@@ -175,18 +175,18 @@ class SnapshotCache {
   std::vector<std::string> gaps_;
   std::unordered_map<std::string, int64_t> gap_reported_ms_;
 
-  cache::Counter& hits_;
-  cache::Counter& stale_hits_;
-  cache::Counter& misses_;
-  cache::Counter& coalesced_;
-  cache::Counter& shed_;
-  cache::Counter& memcached_gets_;
-  cache::Counter& memcached_errors_;
-  cache::Counter& verify_failures_;
-  cache::Counter& updates_;
-  cache::Counter& unknown_;
-  cache::Counter& gaps_reported_;
-  cache::Gauge& entries_;
+  base::Counter& hits_;
+  base::Counter& stale_hits_;
+  base::Counter& misses_;
+  base::Counter& coalesced_;
+  base::Counter& shed_;
+  base::Counter& memcached_gets_;
+  base::Counter& memcached_errors_;
+  base::Counter& verify_failures_;
+  base::Counter& updates_;
+  base::Counter& unknown_;
+  base::Counter& gaps_reported_;
+  base::Gauge& entries_;
 };
 
 std::string gzipCompress(std::string_view raw, int level = 6);

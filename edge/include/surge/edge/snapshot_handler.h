@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/snapshot_cache.h"
 
@@ -23,8 +23,8 @@ std::string snapshotNameForPath(std::string_view path);
 class SnapshotHandler : public LocationHandler {
  public:
   SnapshotHandler(Dispatcher& dispatcher, const EdgeConfig& config, cache::Keyring keyring,
-                  cache::MetricsRegistry& metrics);
-  cache::Result<cache::Done, std::string> start() override;
+                  base::MetricsRegistry& metrics);
+  base::Result<base::Done, std::string> start() override;
   std::vector<std::string> reload(const EdgeConfig& now, const EdgeConfig& next,
                                   const EdgeKeys& keys) override;
   void stop() override;

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/edge/exchange.h"
 
 namespace surge::edge {
@@ -19,7 +19,7 @@ class ComplexValue {
   static ComplexValue literal(std::string text);
   // "$$" is not special in nginx (a lone "$" followed by a non-name character is an error);
   // "${name}" delimits a name. Fails with nginx's message for a bad reference.
-  static cache::Result<ComplexValue, std::string> compile(std::string_view text);
+  static base::Result<ComplexValue, std::string> compile(std::string_view text);
 
   bool isLiteral() const { return parts_.size() <= 1 && (parts_.empty() || !parts_[0].variable); }
   // The text of a literal value.

@@ -32,9 +32,9 @@
 #include <thread>
 #include <vector>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
-#include "surge/cache/metrics.h"
 #include "surge/cache/queue.h"
 #include "surge/http/server.h"
 
@@ -52,9 +52,9 @@ struct WaitingRoomOptions {
 class WaitingRoom {
  public:
   WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyring, WaitingRoomOptions options,
-              cache::MetricsRegistry& metrics);
+              base::MetricsRegistry& metrics);
   ~WaitingRoom();
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   void stop();
   void setKeyring(cache::Keyring keyring);
   // The snapshot keyring: the queue state origin writes to memcached is sealed with it.
@@ -118,15 +118,15 @@ class WaitingRoom {
   bool stopping_ = false;
   std::thread thread_;
 
-  cache::Counter& issued_;
-  cache::Counter& reissued_;
-  cache::Counter& shed_;
-  cache::Counter& memcached_errors_;
-  cache::Counter& state_refused_;
-  cache::Counter* refused_[6];
-  cache::Gauge& admitted_gauge_;
-  cache::Gauge& length_gauge_;
-  cache::Gauge& rate_gauge_;
+  base::Counter& issued_;
+  base::Counter& reissued_;
+  base::Counter& shed_;
+  base::Counter& memcached_errors_;
+  base::Counter& state_refused_;
+  base::Counter* refused_[6];
+  base::Gauge& admitted_gauge_;
+  base::Gauge& length_gauge_;
+  base::Gauge& rate_gauge_;
 };
 
 }  // namespace surge::edge

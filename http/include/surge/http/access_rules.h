@@ -8,14 +8,14 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::http {
 
 class AccessRules {
  public:
   // `what`: "127.0.0.1", "10.0.0.0/8" or "all". Fails with the reason on anything else.
-  cache::Result<cache::Done, std::string> add(bool allow, std::string_view what);
+  base::Result<base::Done, std::string> add(bool allow, std::string_view what);
   // `address`: the client's IPv4 address as text. An address that does not parse is refused
   // whenever there are rules.
   bool allows(std::string_view address) const;

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::http {
 
@@ -33,19 +33,18 @@ class HttpClient {
 
   // Sends one request and reads the whole answer. Reuses the connection when the server keeps it
   // open. Fails on connect/IO errors or timeouts, or a malformed answer.
-  cache::Result<HttpResponse, std::string> request(
+  base::Result<HttpResponse, std::string> request(
       const std::string& method, const std::string& target,
       const std::vector<std::pair<std::string, std::string>>& headers = {},
       const std::string& body = "");
 
   // Parses "http://host:port" (no path). Port defaults to 80.
-  static cache::Result<std::pair<std::string, int>, std::string> parseOrigin(
-      const std::string& url);
+  static base::Result<std::pair<std::string, int>, std::string> parseOrigin(const std::string& url);
 
  private:
-  cache::Result<cache::Done, std::string> connect();
+  base::Result<base::Done, std::string> connect();
   void close();
-  cache::Result<HttpResponse, std::string> readResponse(bool head);
+  base::Result<HttpResponse, std::string> readResponse(bool head);
 
   std::string host_;
   int port_;

@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::http {
 
 // `count` non-blocking listeners on host:port (an IPv4 address; port 0: a free port chosen once
 // for all of them, written back to `port`). Fails when another process listens on that port, on
 // this address or a wildcard one.
-cache::Result<std::vector<int>, std::string> listenShared(const std::string& host, int& port,
-                                                          int backlog, int count);
+base::Result<std::vector<int>, std::string> listenShared(const std::string& host, int& port,
+                                                         int backlog, int count);
 
 // Who else listens on the TCP port `port` at `ipv4_host` or a wildcard address: "nginx (pid 12)",
 // "another process", or "" when nobody but the sockets in `ours` (inode numbers) does.

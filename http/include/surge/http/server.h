@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/http/request_parser.h"
 #include "surge/http/tls.h"
 
@@ -173,7 +173,7 @@ class Server {
  public:
   Server(ServerOptions options, Handler& handler);
   ~Server();
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   // Stops the loops and joins their threads. Connections are closed by the destructor, which
   // also drops whatever was posted to a worker after stop().
   void stop();

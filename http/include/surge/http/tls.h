@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -28,7 +28,7 @@ class TlsContext {
  public:
   // Reads the files and checks that the key matches the certificate. Blocking file I/O: call it
   // at start-up or from the signal thread, never on an event loop.
-  static cache::Result<std::shared_ptr<TlsContext>, std::string> load(const TlsOptions& options);
+  static base::Result<std::shared_ptr<TlsContext>, std::string> load(const TlsOptions& options);
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;

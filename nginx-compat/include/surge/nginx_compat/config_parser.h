@@ -38,7 +38,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::nginx_compat {
 
@@ -59,12 +59,12 @@ struct Directive {
 };
 
 // Reads `path` and everything it includes (relative includes resolved against its directory).
-cache::Result<std::vector<Directive>, std::string> parseConfigFile(const std::string& path);
+base::Result<std::vector<Directive>, std::string> parseConfigFile(const std::string& path);
 // `text` as if read from `file_name`; relative includes are resolved against `base_dir` (the
 // current directory when empty).
-cache::Result<std::vector<Directive>, std::string> parseConfigText(std::string_view text,
-                                                                   const std::string& file_name,
-                                                                   const std::string& base_dir);
+base::Result<std::vector<Directive>, std::string> parseConfigText(std::string_view text,
+                                                                  const std::string& file_name,
+                                                                  const std::string& base_dir);
 
 // "file:line", for messages about a directive.
 std::string locationOf(const Directive& d);
@@ -72,11 +72,11 @@ std::string locationOf(const Directive& d);
 // nginx time units: "500ms", "10s", "5m", "1h", "1d", "1w", and parts of them largest first
 // ("1h30m", "15h30m33s", as nginx's ngx_parse_time); a bare number is seconds. Case-sensitive as
 // in nginx (where "M" means months, beyond the limit here). At most kMaxDuration.
-cache::Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text);
+base::Result<std::chrono::milliseconds, std::string> parseDuration(std::string_view text);
 // nginx times in seconds (expires, ...): as parseDuration, with "y" (365 days) and "M" (30
 // days) and without "ms". At most INT32_MAX seconds.
-cache::Result<int64_t, std::string> parseSeconds(std::string_view text);
+base::Result<int64_t, std::string> parseSeconds(std::string_view text);
 // nginx size units: "512" (bytes), "16k", "1m", "1g", in either case. Fails on overflow.
-cache::Result<uint64_t, std::string> parseSize(std::string_view text);
+base::Result<uint64_t, std::string> parseSize(std::string_view text);
 
 }  // namespace surge::nginx_compat

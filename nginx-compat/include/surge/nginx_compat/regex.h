@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::nginx_compat {
 
@@ -35,8 +35,8 @@ class Regex {
  public:
   // `caseless`: `~*` (nginx's case-insensitive match). The error is PCRE2's message with the
   // offset, as nginx prints it: pcre2_compile() failed: missing ) in "(a" at "".
-  static cache::Result<std::shared_ptr<const Regex>, std::string> compile(std::string_view pattern,
-                                                                          bool caseless);
+  static base::Result<std::shared_ptr<const Regex>, std::string> compile(std::string_view pattern,
+                                                                         bool caseless);
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::origin {
 
@@ -27,10 +27,10 @@ struct RequestError {
   std::string message;
 };
 
-cache::Result<BookingRequest, RequestError> parseBookingRequest(std::string_view body);
+base::Result<BookingRequest, RequestError> parseBookingRequest(std::string_view body);
 
 // The full-parser path alone (for the differential fuzz target and tests).
-cache::Result<BookingRequest, RequestError> parseBookingRequestSlow(std::string_view body);
+base::Result<BookingRequest, RequestError> parseBookingRequestSlow(std::string_view body);
 
 bool isValidPersonId(std::string_view id);
 

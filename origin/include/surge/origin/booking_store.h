@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/origin/catalog.h"
 #include "surge/origin/catalog_index.h"
 
@@ -124,13 +124,13 @@ class BookingStore {
   // uses it to flush one batch while the next one runs, as PostgreSQL's backends share WAL
   // flushes; operations outside batches (imports, counters, named snapshots) stay kAtCommit.
   enum class Flush { kAtCommit, kDeferred };
-  virtual cache::Result<cache::Done, std::string> begin(Flush flush = Flush::kAtCommit) = 0;
+  virtual base::Result<base::Done, std::string> begin(Flush flush = Flush::kAtCommit) = 0;
   // On failure the batch is rolled back and nothing in it happened.
-  virtual cache::Result<cache::Done, std::string> commit() = 0;
+  virtual base::Result<base::Done, std::string> commit() = 0;
   virtual void rollback() = 0;
   // Safe from any thread, concurrently with a batch: returns once everything committed before
   // the call is on disk.
-  virtual cache::Result<cache::Done, std::string> flush() = 0;
+  virtual base::Result<base::Done, std::string> flush() = 0;
 
   // The 201/409/422 answer for a booking attempt (the caller checked that the slot exists).
   virtual StoredResponse createBooking(const NewBooking& booking) = 0;
@@ -147,7 +147,7 @@ class BookingStore {
   // The booking when `token` is its bearer token; nullopt when the id is unknown or the token does
   // not match (404); the store's 503 answer when it cannot be read (PostgreSQL down): a booking
   // that exists must never be answered "no such booking" because the store was unreachable.
-  using FoundBooking = cache::Result<std::optional<BookingView>, StoredResponse>;
+  using FoundBooking = base::Result<std::optional<BookingView>, StoredResponse>;
   virtual FoundBooking findBooking(const std::string& booking_id, const std::string& token) = 0;
   // The active booking of `person_id` when `code` (normalized, booking_code.h) is its code: 200
   // with the booking and `fresh` as its bearer token from now on (the old one stops working).
@@ -160,18 +160,18 @@ class BookingStore {
 
   // Adds or updates regions, clinics and slots in its own transaction. A slot's capacity may not
   // drop below its booked count. Nothing changes when it fails.
-  virtual cache::Result<size_t, std::string> importCatalog(const CatalogData& catalog) = 0;
+  virtual base::Result<size_t, std::string> importCatalog(const CatalogData& catalog) = 0;
   // The catalog with booked counts, for the in-memory index.
-  virtual cache::Result<CatalogIndexPtr, std::string> loadCatalog() = 0;
+  virtual base::Result<CatalogIndexPtr, std::string> loadCatalog() = 0;
 
-  virtual cache::Result<cache::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) = 0;
-  virtual cache::Result<bool, std::string> removeNamedSnapshot(const std::string& name) = 0;
-  virtual cache::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() = 0;
+  virtual base::Result<base::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) = 0;
+  virtual base::Result<bool, std::string> removeNamedSnapshot(const std::string& name) = 0;
+  virtual base::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() = 0;
 
   // A persistent counter (snapshot versions): returns the old value and stores old + step, in its
   // own durable transaction.
-  virtual cache::Result<int64_t, std::string> reserveCounter(const std::string& name,
-                                                             int64_t step) = 0;
+  virtual base::Result<int64_t, std::string> reserveCounter(const std::string& name,
+                                                            int64_t step) = 0;
   // Drops idempotency records older than `cutoff_ms`; returns how many.
   virtual size_t expireIdempotencyKeys(int64_t cutoff_ms) = 0;
 };

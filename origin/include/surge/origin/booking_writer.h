@@ -15,7 +15,7 @@
 #include <optional>
 #include <thread>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 #include "surge/origin/booking_store.h"
 
 namespace surge::origin {
@@ -34,7 +34,7 @@ class BookingWriter {
     size_t max_batch = 4096;
   };
 
-  BookingWriter(BookingStore& store, CatalogIndexPtr catalog, cache::MetricsRegistry& metrics,
+  BookingWriter(BookingStore& store, CatalogIndexPtr catalog, base::MetricsRegistry& metrics,
                 Options options);
   ~BookingWriter();
 
@@ -98,11 +98,11 @@ class BookingWriter {
   bool flush_stopping_ = false;
   std::thread flusher_;
 
-  cache::Counter& batches_;
-  cache::Counter& batch_failures_;
-  cache::Histogram& batch_size_;
-  cache::Histogram& commit_seconds_;
-  cache::Gauge& queue_depth_;
+  base::Counter& batches_;
+  base::Counter& batch_failures_;
+  base::Histogram& batch_size_;
+  base::Histogram& commit_seconds_;
+  base::Gauge& queue_depth_;
 };
 
 }  // namespace surge::origin

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/origin/catalog.h"
 
 namespace surge::origin {
@@ -28,9 +28,9 @@ struct CatalogProblem {
 };
 
 // Parses `text` and validates the result (validateCatalog). Stops collecting after 100 problems.
-cache::Result<CatalogData, std::vector<CatalogProblem>> parseCatalog(std::string_view text,
-                                                                     CatalogFormat format,
-                                                                     std::string_view source);
+base::Result<CatalogData, std::vector<CatalogProblem>> parseCatalog(std::string_view text,
+                                                                    CatalogFormat format,
+                                                                    std::string_view source);
 
 // Format from the file name: ".json" -> JSON, anything else -> CSV.
 CatalogFormat catalogFormatFor(std::string_view file_name);

@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "surge/cache/metrics.h"
-#include "surge/cache/result.h"
+#include "surge/base/metrics.h"
+#include "surge/base/result.h"
 
 namespace surge::origin {
 
@@ -26,7 +26,7 @@ class LeaderLease {
     std::chrono::milliseconds hold{3000};
   };
   // `name`: what is led (one lock per name). `metrics` gets surge_origin_leader{name}.
-  LeaderLease(std::string conninfo, std::string name, cache::MetricsRegistry& metrics,
+  LeaderLease(std::string conninfo, std::string name, base::MetricsRegistry& metrics,
               Options options);
   ~LeaderLease();
   void start();
@@ -43,8 +43,8 @@ class LeaderLease {
   std::atomic<bool> held_{false};
   std::atomic<int64_t> confirmed_ns_{0};  // steady clock of the last confirmation
   std::thread thread_;
-  cache::Gauge& gauge_;
-  cache::Counter& acquired_;
+  base::Gauge& gauge_;
+  base::Counter& acquired_;
 };
 
 }  // namespace surge::origin

@@ -8,6 +8,6 @@
 
 namespace surge::origin {
 
-cache::Result<BookingStorePtr, std::string> openBookingStore(const std::string& spec);
+base::Result<BookingStorePtr, std::string> openBookingStore(const std::string& spec);
 
 }  // namespace surge::origin

@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/keyring.h"
-#include "surge/cache/metrics.h"
 #include "surge/http/access_rules.h"
 #include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
@@ -34,11 +34,11 @@ struct OriginServerOptions {
 class OriginServer final : public http::Handler {
  public:
   OriginServer(OriginServerOptions options, BookingWriter& writer, SnapshotPublisher& publisher,
-               AdminAuth& admin, cache::MetricsRegistry& metrics, QueuePacer* pacer = nullptr);
+               AdminAuth& admin, base::MetricsRegistry& metrics, QueuePacer* pacer = nullptr);
   ~OriginServer() override;
 
   // Binds and starts the worker threads. Fails with a message (e.g. the port is taken).
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   void stop();
   int port() const { return server_.port(); }
 
@@ -52,14 +52,14 @@ class OriginServer final : public http::Handler {
   SnapshotPublisher& publisher_;
   QueuePacer* pacer_;  // the waiting room's admission cursor; null in tests without one
   AdminAuth& admin_;
-  cache::MetricsRegistry& metrics_;
+  base::MetricsRegistry& metrics_;
   std::unique_ptr<Routes> routes_;
   // Booking creations received and not answered yet: what the waiting room and the edges'
   // in-flight caps exist to bound. The high-water mark shows whether they did.
   std::atomic<int64_t> creates_in_flight_{0};
   std::atomic<int64_t> creates_in_flight_max_{0};
-  cache::Gauge& in_flight_gauge_;
-  cache::Gauge& in_flight_max_gauge_;
+  base::Gauge& in_flight_gauge_;
+  base::Gauge& in_flight_max_gauge_;
   http::AttemptLimiter lookups_;
   http::Server server_;
 };

@@ -36,13 +36,13 @@ namespace surge::origin {
 class PostgresBookingStore final : public BookingStore {
  public:
   // `conninfo`: a libpq connection string or postgresql:// URI (several hosts allowed).
-  static cache::Result<std::unique_ptr<PostgresBookingStore>, std::string> open(
+  static base::Result<std::unique_ptr<PostgresBookingStore>, std::string> open(
       const std::string& conninfo);
 
-  cache::Result<cache::Done, std::string> begin(Flush flush = Flush::kAtCommit) override;
-  cache::Result<cache::Done, std::string> commit() override;
+  base::Result<base::Done, std::string> begin(Flush flush = Flush::kAtCommit) override;
+  base::Result<base::Done, std::string> commit() override;
   void rollback() override;
-  cache::Result<cache::Done, std::string> flush() override;
+  base::Result<base::Done, std::string> flush() override;
   StoredResponse createBooking(const NewBooking& booking) override;
   std::vector<StoredResponse> createBookings(
       const std::vector<const NewBooking*>& bookings) override;
@@ -52,13 +52,12 @@ class PostgresBookingStore final : public BookingStore {
   StoredResponse lookupBooking(const std::string& person_id, const std::string& code,
                                const FreshToken& fresh) override;
   std::vector<SlotChange> takeSlotChanges() override;
-  cache::Result<size_t, std::string> importCatalog(const CatalogData& catalog) override;
-  cache::Result<CatalogIndexPtr, std::string> loadCatalog() override;
-  cache::Result<cache::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override;
-  cache::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override;
-  cache::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override;
-  cache::Result<int64_t, std::string> reserveCounter(const std::string& name,
-                                                     int64_t step) override;
+  base::Result<size_t, std::string> importCatalog(const CatalogData& catalog) override;
+  base::Result<CatalogIndexPtr, std::string> loadCatalog() override;
+  base::Result<base::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override;
+  base::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override;
+  base::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override;
+  base::Result<int64_t, std::string> reserveCounter(const std::string& name, int64_t step) override;
   size_t expireIdempotencyKeys(int64_t cutoff_ms) override;
   bool sharedByOrigins() const override { return true; }
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::origin {
 
@@ -50,14 +50,14 @@ using PgParam = std::optional<std::string_view>;  // nullopt: NULL
 class PostgresConnection {
  public:
   // `application` names the connection in pg_stat_activity.
-  static cache::Result<PostgresConnection, std::string> connect(const std::string& conninfo,
-                                                                const char* application);
+  static base::Result<PostgresConnection, std::string> connect(const std::string& conninfo,
+                                                               const char* application);
   PostgresConnection() = default;
   PostgresConnection(PostgresConnection&&) = default;
   PostgresConnection& operator=(PostgresConnection&&) = default;
 
   // Connects again when the connection was lost (one attempt, bounded by connect_timeout).
-  cache::Result<cache::Done, std::string> ensure();
+  base::Result<base::Done, std::string> ensure();
   bool connected() const;
   PgResult exec(const char* sql, std::initializer_list<PgParam> params = {});
   // For LISTEN: the socket and the notifications that arrived.
@@ -67,7 +67,7 @@ class PostgresConnection {
   const std::string& conninfo() const { return conninfo_; }
 
  private:
-  cache::Result<cache::Done, std::string> open();
+  base::Result<base::Done, std::string> open();
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_{nullptr, PQfinish};
   std::string conninfo_;
   std::string application_;

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 #include "surge/origin/postgres_connection.h"
 
 namespace surge::origin {
@@ -16,12 +16,12 @@ namespace surge::origin {
 int postgresSchemaVersion();
 
 // The version the database is at (0: no schema yet).
-cache::Result<int, std::string> storedSchemaVersion(PostgresConnection& db);
+base::Result<int, std::string> storedSchemaVersion(PostgresConnection& db);
 
 struct MigrationReport {
   int from = 0;
   int to = 0;
 };
-cache::Result<MigrationReport, std::string> migratePostgresSchema(PostgresConnection& db);
+base::Result<MigrationReport, std::string> migratePostgresSchema(PostgresConnection& db);
 
 }  // namespace surge::origin

@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/memcached_client.h"
-#include "surge/cache/metrics.h"
 #include "surge/cache/queue.h"
 #include "surge/origin/booking_writer.h"
 
@@ -47,9 +47,9 @@ class QueuePacer {
   };
 
   QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& writer,
-             cache::MetricsRegistry& metrics, Options options);
+             base::MetricsRegistry& metrics, Options options);
   ~QueuePacer();
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   void stop();
 
   // Operator controls (any thread); each takes effect at the next tick.
@@ -67,13 +67,13 @@ class QueuePacer {
   void tick(double seconds);
   // Reads the numbers and the operators' settings from the store (at start, and when this origin
   // becomes the leader).
-  cache::Result<cache::Done, std::string> loadState();
+  base::Result<base::Done, std::string> loadState();
   // Shared store: settings saved through another origin, and revokes asked there.
   void followOtherOrigins();
   // Not leading: saves what operators set here, for the leader.
   void handOver();
-  cache::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
-  cache::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
+  base::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
+  base::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
   bool saveSettings(bool open, bool paused, double rate, int64_t opening);
   bool bumpSettingsGeneration();
 
@@ -104,11 +104,11 @@ class QueuePacer {
   std::string shuffle_;
   std::thread thread_;
 
-  cache::Gauge& admitted_;
-  cache::Gauge& issued_;
-  cache::Gauge& rate_milli_;
-  cache::Counter& reseeded_;
-  cache::Counter& errors_;
+  base::Gauge& admitted_;
+  base::Gauge& issued_;
+  base::Gauge& rate_milli_;
+  base::Counter& reseeded_;
+  base::Counter& errors_;
 };
 
 }  // namespace surge::origin

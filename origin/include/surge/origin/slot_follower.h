@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 #include "surge/origin/booking_writer.h"
 #include "surge/origin/postgres_connection.h"
 
@@ -33,11 +33,11 @@ class SlotFollower {
   using Listener = std::function<void(const std::vector<SlotChange>&)>;
   // On the follower's thread; returns when the reloaded catalog is installed (or given up on).
   using CatalogListener = std::function<void()>;
-  SlotFollower(std::string conninfo, BookingWriter& writer, cache::MetricsRegistry& metrics,
+  SlotFollower(std::string conninfo, BookingWriter& writer, base::MetricsRegistry& metrics,
                Listener listener, CatalogListener on_catalog = nullptr);
   ~SlotFollower();
   // Connects, listens and reads every count once before it returns (false: cannot connect).
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   void stop();
 
  private:
@@ -54,9 +54,9 @@ class SlotFollower {
   std::string generation_;  // the catalog generation last seen; the follower's thread only
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  cache::Counter& notifications_;
-  cache::Counter& resyncs_;
-  cache::Counter& catalog_reloads_;
+  base::Counter& notifications_;
+  base::Counter& resyncs_;
+  base::Counter& catalog_reloads_;
 };
 
 // "12:3,14:0" -> {{12,3},{14,0}}; malformed pairs are skipped.

@@ -39,9 +39,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "surge/base/metrics.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
-#include "surge/cache/metrics.h"
 #include "surge/origin/booking_writer.h"
 
 namespace surge::origin {
@@ -64,7 +64,7 @@ class SnapshotPublisher {
     // so a version is always drawn after every change its content holds and versions grow across
     // origins in the order they were drawn: each origin's last publish of a snapshot, made after it
     // heard the last change, carries the highest version. Unset: blocks reserved in the store.
-    std::function<cache::Result<std::vector<int64_t>, std::string>(size_t n)> shared_versions;
+    std::function<base::Result<std::vector<int64_t>, std::string>(size_t n)> shared_versions;
     // Everything is republished this often even without changes: memcached may have evicted a
     // key, or restarted empty, and edges must find every snapshot again. 0: never.
     std::chrono::seconds full_publish_interval{60};
@@ -86,12 +86,12 @@ class SnapshotPublisher {
   };
 
   SnapshotPublisher(cache::MemcachedClientPtr memcached, cache::Keyring keyring,
-                    BookingWriter& writer, cache::MetricsRegistry& metrics, Options options);
+                    BookingWriter& writer, base::MetricsRegistry& metrics, Options options);
   ~SnapshotPublisher();
 
   // Reserves the first block of versions (through the writer), then starts the thread with a
   // full publish.
-  cache::Result<cache::Done, std::string> start();
+  base::Result<base::Done, std::string> start();
   void stop();
 
   // Writer thread, after a commit.
@@ -103,7 +103,7 @@ class SnapshotPublisher {
   // Writer thread only (inside an ExclusiveJob, given its store): loads the store's catalog,
   // installs it as the writer's and publishes everything. After an import here, or one another
   // origin made (SlotFollower).
-  cache::Result<cache::Done, std::string> reloadCatalog(BookingStore& store);
+  base::Result<base::Done, std::string> reloadCatalog(BookingStore& store);
   // Snapshot names an edge did not find in memcached. The ones that exist are republished now
   // (at most once per gap_interval each); returns how many that is.
   size_t fillGaps(const std::vector<std::string>& names);
@@ -162,31 +162,30 @@ class SnapshotPublisher {
                                    std::chrono::steady_clock::time_point at) const;
   void markClinicLocked(const CatalogIndex& index, int64_t clinic_id,
                         std::chrono::steady_clock::time_point at);
-  cache::Result<uint64_t, std::string> writeNamed(const NamedSnapshot& snapshot);
+  base::Result<uint64_t, std::string> writeNamed(const NamedSnapshot& snapshot);
   uint64_t nextVersion();
   // The version and generated_at for `name` with this content: the same as last time when the
   // content is the same, else a new version stamped `now_ms` (and `changed` set).
   Stamp stamp(const std::string& name, std::string_view content, int64_t now_ms,
               bool* changed = nullptr);
   // Sealed (zstd, signed) with this process's keys; counted in snapshot_bytes_.
-  cache::Result<std::string, std::string> seal(const std::string& body,
-                                               const std::string& content_type, uint64_t version,
-                                               int64_t now_ms);
+  base::Result<std::string, std::string> seal(const std::string& body,
+                                              const std::string& content_type, uint64_t version,
+                                              int64_t now_ms);
   // Writes sealed snapshots; returns the keys not written. With several origins on one store, a
   // snapshot is never written over a newer version of it in memcached (another origin's, drawn
   // after ours): an older version there would hide the other origin's change from edges that do
   // not hold it yet.
   std::vector<std::string> write(const std::vector<std::pair<std::string, std::string>>& sealed);
-  cache::Result<cache::Done, cache::CacheError> put(const std::string& name,
-                                                    const std::string& body,
-                                                    const std::string& content_type,
-                                                    const Stamp& stamp);
+  base::Result<base::Done, cache::CacheError> put(const std::string& name, const std::string& body,
+                                                  const std::string& content_type,
+                                                  const Stamp& stamp);
   Report publishDirty(Dirty dirty);
   // Shared versions: draws `n` for the rest of the pass (failures: logged, the next need retries).
   void drawSharedVersions(size_t n);
   // The "catalog" snapshot; false when it could not be written.
   bool publishCatalog(const CatalogIndex& index);
-  cache::Result<std::vector<NamedSnapshot>, std::string> loadNamed();
+  base::Result<std::vector<NamedSnapshot>, std::string> loadNamed();
   int64_t now() const { return options_.clock(); }
 
   cache::MemcachedClientPtr memcached_;
@@ -222,13 +221,13 @@ class SnapshotPublisher {
   bool writes_failed_ = false;  // the last pass failed to write some snapshots
   std::thread thread_;
 
-  cache::Counter& published_;
-  cache::Counter& publish_errors_;
-  cache::Counter& versions_kept_;
-  cache::Counter& superseded_;
-  cache::Counter& gaps_filled_;
-  cache::Histogram& publish_delay_;
-  cache::Histogram& snapshot_bytes_;
+  base::Counter& published_;
+  base::Counter& publish_errors_;
+  base::Counter& versions_kept_;
+  base::Counter& superseded_;
+  base::Counter& gaps_filled_;
+  base::Histogram& publish_delay_;
+  base::Histogram& snapshot_bytes_;
 };
 
 }  // namespace surge::origin

@@ -36,14 +36,14 @@ class SqliteBookingStore final : public BookingStore {
  public:
   // Creates the file and schema when missing. Fails while another process (or another open
   // store in this one) has the file: one writer per store (store_lock.h).
-  static cache::Result<std::unique_ptr<SqliteBookingStore>, std::string> open(
+  static base::Result<std::unique_ptr<SqliteBookingStore>, std::string> open(
       const std::string& path);
   ~SqliteBookingStore() override;
 
-  cache::Result<cache::Done, std::string> begin(Flush flush = Flush::kAtCommit) override;
-  cache::Result<cache::Done, std::string> commit() override;
+  base::Result<base::Done, std::string> begin(Flush flush = Flush::kAtCommit) override;
+  base::Result<base::Done, std::string> commit() override;
   void rollback() override;
-  cache::Result<cache::Done, std::string> flush() override;
+  base::Result<base::Done, std::string> flush() override;
   // PRAGMA synchronous of the writer's connection (2 = FULL): tests check that a deferred batch
   // never leaves it lowered for what runs outside batches.
   int synchronousLevel();
@@ -54,21 +54,20 @@ class SqliteBookingStore final : public BookingStore {
   StoredResponse lookupBooking(const std::string& person_id, const std::string& code,
                                const FreshToken& fresh) override;
   std::vector<SlotChange> takeSlotChanges() override;
-  cache::Result<size_t, std::string> importCatalog(const CatalogData& catalog) override;
-  cache::Result<CatalogIndexPtr, std::string> loadCatalog() override;
-  cache::Result<cache::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override;
-  cache::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override;
-  cache::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override;
-  cache::Result<int64_t, std::string> reserveCounter(const std::string& name,
-                                                     int64_t step) override;
+  base::Result<size_t, std::string> importCatalog(const CatalogData& catalog) override;
+  base::Result<CatalogIndexPtr, std::string> loadCatalog() override;
+  base::Result<base::Done, std::string> putNamedSnapshot(const NamedSnapshot& s) override;
+  base::Result<bool, std::string> removeNamedSnapshot(const std::string& name) override;
+  base::Result<std::vector<NamedSnapshot>, std::string> namedSnapshots() override;
+  base::Result<int64_t, std::string> reserveCounter(const std::string& name, int64_t step) override;
   size_t expireIdempotencyKeys(int64_t cutoff_ms) override;
 
   class Statement;
 
  private:
   SqliteBookingStore(sqlite3* db, StoreLock lock);
-  cache::Result<cache::Done, std::string> prepareAll();
-  cache::Result<cache::Done, std::string> exec(const char* sql);
+  base::Result<base::Done, std::string> prepareAll();
+  base::Result<base::Done, std::string> exec(const char* sql);
   std::unique_ptr<Statement> prepare(const char* sql);
   std::string lastError() const;
   void restoreFullSync();  // after a kDeferred batch ends
@@ -77,10 +76,10 @@ class SqliteBookingStore final : public BookingStore {
   StoredResponse remember(const NewBooking& booking, StoredResponse response);
   void rememberKey(const std::string& key, std::string request_sha256, std::string booking_id,
                    int64_t rowid, int64_t created_ms);
-  cache::Result<cache::Done, std::string> loadMemory(int64_t now_ms);
+  base::Result<base::Done, std::string> loadMemory(int64_t now_ms);
   // Seats taken per slot, from the bookings table.
-  cache::Result<std::unordered_map<int64_t, int32_t>, std::string> countBooked();
-  cache::Result<cache::Done, std::string> loadSlots();
+  base::Result<std::unordered_map<int64_t, int32_t>, std::string> countBooked();
+  base::Result<base::Done, std::string> loadSlots();
   // A booking's row, or nullopt when there is none; the digests are for the caller to compare.
   struct BookingRow {
     BookingView view;

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::origin {
 
@@ -19,7 +19,7 @@ class StoreLock {
  public:
   // Takes the lock on `store_path` + ".lock" without waiting. Fails with a message naming the
   // process that holds it.
-  static cache::Result<StoreLock, std::string> acquire(const std::string& store_path);
+  static base::Result<StoreLock, std::string> acquire(const std::string& store_path);
 
   StoreLock() = default;
   ~StoreLock();

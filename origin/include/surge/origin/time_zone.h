@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surge/cache/result.h"
+#include "surge/base/result.h"
 
 namespace surge::origin {
 
@@ -30,11 +30,10 @@ struct LocalTime {
 class TimeZone {
  public:
   // "Asia/Seoul" (a tz database name), "UTC", or a fixed offset "+HH:MM" / "-HH:MM".
-  static cache::Result<TimeZone, std::string> load(
+  static base::Result<TimeZone, std::string> load(
       std::string_view name, const std::string& zoneinfo_dir = "/usr/share/zoneinfo");
   // From the bytes of a TZif file (tests, and load()).
-  static cache::Result<TimeZone, std::string> fromTzif(std::string_view name,
-                                                       std::string_view data);
+  static base::Result<TimeZone, std::string> fromTzif(std::string_view name, std::string_view data);
 
   TimeZone();  // UTC
 

@@ -5,7 +5,7 @@
 #include <utility>
 #include <variant>
 
-namespace surge::cache {
+namespace surge::base {
 
 template <typename E>
 struct Failure {
@@ -47,4 +47,4 @@ class Result {
 // For operations that return nothing on success.
 struct Done {};
 
-}  // namespace surge::cache
+}  // namespace surge::base

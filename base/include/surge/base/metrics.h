@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace surge::cache {
+namespace surge::base {
 
 class Counter {
  public:
@@ -71,4 +71,4 @@ class MetricsRegistry {
   std::vector<std::unique_ptr<Entry>> entries_;
 };
 
-}  // namespace surge::cache
+}  // namespace surge::base

@@ -1,10 +1,10 @@
-#include "surge/cache/metrics.h"
+#include "surge/base/metrics.h"
 
 #include <cmath>
 #include <cstdio>
 #include <map>
 
-namespace surge::cache {
+namespace surge::base {
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
@@ -119,4 +119,4 @@ std::string MetricsRegistry::render() const {
   return out;
 }
 
-}  // namespace surge::cache
+}  // namespace surge::base
