@@ -17,7 +17,6 @@ constexpr const char* kWithout[] = {
     "http_userid_module",
     "http_auth_basic_module",
     "http_mirror_module",
-    "http_autoindex_module",
     "http_geo_module",
     "http_map_module",
     "http_split_clients_module",

@@ -282,6 +282,8 @@ struct Loader : ConfigReader {
       // turn off. Accepted for nginx files, as documented in edge/CONFIG.md.
       bool on = false;
       return onOff(d, on);
+    } else if (d.name.starts_with("autoindex")) {
+      if (!readAutoindexDirective(*this, d, level.autoindex, handled)) return false;
     } else if (d.name.starts_with("gzip")) {
       if (!readGzipDirective(*this, d, level.gzip, handled)) return false;
     } else if (d.name.starts_with("proxy_")) {

@@ -676,6 +676,14 @@ bool StaticFiles::exists(const StaticLocation& location, const std::string& uri,
   return directory ? e->directory : (!e->directory && !e->missing && e->file.has_value());
 }
 
+std::optional<std::string> StaticFiles::directoryPath(const StaticLocation& location,
+                                                      const std::string& uri) {
+  auto [root, rel] = fileFor(location, uri);
+  if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+  if (!lookup(root, rel)->directory) return std::nullopt;
+  return root == "/" ? rel : rel == "/" ? root : root + rel;
+}
+
 http::Response StaticFiles::serve(const http::Request& request, const StaticLocation& location,
                                   std::string_view uri) {
   http::Response r = serveFile(request, location, uri);

@@ -1,5 +1,6 @@
 #include "surge/edge/static_handler.h"
 
+#include "surge/edge/autoindex.h"
 #include "surge/edge/return_handler.h"
 
 namespace surge::edge {
@@ -123,7 +124,22 @@ Step StaticHandler::index(Exchange& ex, const Location& loc, StaticFiles& files,
     const std::string candidate = ex.uri + name;
     if (files.exists(settings, candidate, false)) return Step::redirect(candidate + argsOf(ex));
   }
-  // No index: 403 for a directory (nginx without autoindex), 404 otherwise.
+  // No index: the listing (autoindex on), else 403 for a directory, 404 otherwise.
+  if (loc.autoindex.on) {
+    if (std::optional<std::string> dir = files.directoryPath(settings, ex.uri)) {
+      int status = 0;
+      const bool utf8 = http::equalsIgnoreCase(settings.charset, "utf-8");
+      std::optional<std::string> page = autoindexPage(*dir, ex.uri, loc.autoindex, utf8, status);
+      if (!page) return error(status, settings);
+      http::Response r;
+      r.headers = "Content-Type: text/html";
+      if (!settings.charset.empty()) r.headers += "; charset=" + settings.charset;
+      r.headers += "\r\n";
+      r.body = std::move(*page);
+      if (!settings.add_headers.empty()) applyAddHeaders(settings.add_headers, r);
+      return Step::answer(std::move(r));
+    }
+  }
   return error(files.exists(settings, ex.uri, true) ? 403 : 404, settings);
 }
 

@@ -493,9 +493,9 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(3, "unknown directive \"ssi\" in http"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_rate 1k;\n  }\n}\n"),
             at(4, "unknown directive \"limit_rate\" in server"));
-  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   autoindex on;\n"
+  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   disable_symlinks on;\n"
                       "  }\n }\n}\n"),
-            at(5, "unknown directive \"autoindex\" in location"));
+            at(5, "unknown directive \"disable_symlinks\" in location"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80;\n  least_conn;\n }\n"
                       " server { }\n}\n"),
             at(4, "unknown directive \"least_conn\" in upstream"));
@@ -552,6 +552,11 @@ TEST_F(EdgeConfigTest, BadValues) {
                "nginx-compat/DIFFERENCES.md"));
   EXPECT_EQ(loadError("http {\n  gzip_disable \"(\";\n  server { }\n}\n"),
             at(2, "pcre2_compile() failed: missing closing parenthesis in \"(\" at \"\""));
+  EXPECT_EQ(loadError("http {\n  autoindex_format json;\n  server { }\n}\n"),
+            at(2, "autoindex_format \"json\" is not supported: surge lists directories as html"));
+  EXPECT_EQ(
+      loadError("http {\n  autoindex yes;\n  server { }\n}\n"),
+      at(2, "invalid value \"yes\" in \"autoindex\" directive, it must be \"on\" or \"off\""));
   EXPECT_EQ(loadError("http {\n  ssl_protocols TLSv1 TLSv1.1;\n  server { }\n}\n"),
             at(2, "surge speaks TLSv1.2 and TLSv1.3 only: name at least one of them"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),

@@ -15,9 +15,8 @@
 namespace surge::edge::test {
 namespace {
 
-// One HTTP/1.0 request as written, the whole answer (the server closes after it).
-std::string rawExchange(int port, const std::string& bytes) {
-  int fd = testing::connectLoopback(port);
+// Sends `bytes` on the connected `fd` and reads until the server closes (3 s at most).
+std::string exchangeOn(int fd, const std::string& bytes) {
   if (fd < 0) return "";
   (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   std::string out;
@@ -30,7 +29,12 @@ std::string rawExchange(int port, const std::string& bytes) {
   return out;
 }
 
-// One exchange over IPv6 loopback ([::1]:port).
+// One request as written, the whole answer (the server closes after it).
+std::string rawExchange(int port, const std::string& bytes) {
+  return exchangeOn(testing::connectLoopback(port), bytes);
+}
+
+// The same over IPv6 loopback ([::1]:port).
 std::string rawExchange6(int port, const std::string& bytes) {
   int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
@@ -42,15 +46,7 @@ std::string rawExchange6(int port, const std::string& bytes) {
     ::close(fd);
     return "";
   }
-  (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  timeval tv{3, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
+  return exchangeOn(fd, bytes);
 }
 
 // Debian's stock site listens as "listen 80; listen [::]:80;": both sockets, one server; an IPv6

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "surge/edge/autoindex.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/gzip_filter.h"
 #include "surge/edge/keep_alive.h"
@@ -124,7 +125,8 @@ struct LocationSettings {
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
   // proxy_set_header: a level with its own replaces the inherited.
   std::vector<ProxySetHeader> proxy_set_headers;
-  GzipSettings gzip;  // gzip on and its gzip_* tuning
+  GzipSettings gzip;            // gzip on and its gzip_* tuning
+  AutoindexSettings autoindex;  // autoindex on: directories without an index are listed
 };
 
 struct Location : LocationSettings {

@@ -165,6 +165,9 @@ class StaticFiles {
                        std::string_view uri = {});
   // Is there a file (or with `directory`, a directory) for `uri` under `location`?
   bool exists(const StaticLocation& location, const std::string& uri, bool directory);
+  // The filesystem path of the directory `uri` names under `location` (inside its root, by the
+  // same rules as a file), or nullopt when it names none.
+  std::optional<std::string> directoryPath(const StaticLocation& location, const std::string& uri);
   // nullopt: the location does not set `name` (any case) with add_header; "" it removes it.
   static std::optional<std::string_view> overridden(const StaticLocation& location,
                                                     std::string_view name);
