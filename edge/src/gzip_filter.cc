@@ -43,23 +43,8 @@ bool typeListed(const GzipSettings& gzip, std::string_view content_type) {
   return false;
 }
 
-// gzip (RFC 1952) of `in` at `level`; empty when zlib fails.
-std::string compress(std::string_view in, int level) {
-  z_stream z{};
-  // windowBits 15 + 16: a gzip header and trailer, as nginx's filter writes them.
-  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&z, in.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  size_t written = out.size() - z.avail_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return {};
-  out.resize(written);
-  return out;
-}
+// The largest answer compressed on the fly (see gzipAnswer).
+constexpr uint64_t kMaxCompressed = 4 << 20;
 
 // A worker's compressed files, by the file's identity, the part sent and the level: least
 // recently used first out past kBudget bytes. One per worker thread (no lock).
@@ -109,7 +94,7 @@ std::shared_ptr<const std::string> compressedFile(const http::Response& r, int l
     if (n <= 0) return nullptr;
     done += static_cast<size_t>(n);
   }
-  std::string gz = compress(raw, level);
+  std::string gz = gzipCompress(raw, level);
   if (gz.empty()) return nullptr;
   auto shared = std::make_shared<const std::string>(std::move(gz));
   cache.add(std::move(key), shared);
@@ -117,6 +102,23 @@ std::shared_ptr<const std::string> compressedFile(const http::Response& r, int l
 }
 
 }  // namespace
+
+std::string gzipCompress(std::string_view raw, int level) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip header and trailer.
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&zs, raw.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  zs.avail_in = static_cast<uInt>(raw.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  size_t n = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return {};
+  out.resize(n);
+  return out;
+}
 
 bool readGzipDirective(ConfigReader& r, const Directive& d, GzipSettings& gzip, bool& handled) {
   const std::string& n = d.name;
@@ -187,6 +189,10 @@ void gzipAnswer(const GzipSettings& gzip, const http::Request& request, http::Re
   if (headerValue(r.headers, "Content-Encoding")) return;
   uint64_t length = r.file ? r.file_length : r.shared_owner ? r.shared_body.size() : r.body.size();
   if (length < gzip.min_length) return;
+  // surge compresses whole answers on the worker's loop: past kMaxCompressed bytes the answer
+  // goes as it is (nginx would stream it; DIFFERENCES.md) rather than stall every connection
+  // of the worker while a large file is read and deflated.
+  if (length > kMaxCompressed) return;
   std::optional<std::string_view> type = headerValue(r.headers, "Content-Type");
   if (!type || !typeListed(gzip, *type)) return;
   if (gzip.vary) {
@@ -215,7 +221,7 @@ void gzipAnswer(const GzipSettings& gzip, const http::Request& request, http::Re
     gz = compressedFile(r, gzip.level);
   } else {
     std::string out =
-        compress(r.shared_owner ? r.shared_body : std::string_view(r.body), gzip.level);
+        gzipCompress(r.shared_owner ? r.shared_body : std::string_view(r.body), gzip.level);
     if (!out.empty()) gz = std::make_shared<const std::string>(std::move(out));
   }
   if (!gz) return;  // answered as it is

@@ -1,7 +1,8 @@
 #include "surge/edge/snapshot_cache.h"
 
+#include "surge/edge/gzip_filter.h"
+
 #include <pthread.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,22 +21,6 @@ int64_t nowMs() {
 }
 
 }  // namespace
-
-std::string gzipCompress(std::string_view raw, int level) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(deflateBound(&zs, raw.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  zs.avail_in = static_cast<uInt>(raw.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  size_t n = zs.total_out;
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return {};
-  out.resize(n);
-  return out;
-}
 
 SnapshotCache::SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring keyring,
                              Options options, base::MetricsRegistry& metrics)

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "surge/edge/gzip_filter.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/http/request_parser.h"
 #include "surge/testing/temp_dir.h"

@@ -40,6 +40,10 @@ struct GzipSettings {
 // any level (`handled`: the directive is one of them). gzip_static is static_handler.cc's.
 bool readGzipDirective(ConfigReader& r, const Directive& d, GzipSettings& gzip, bool& handled);
 
+// gzip (RFC 1952) of `raw` at `level` (1..9); empty when zlib fails. Also what the snapshot L1
+// makes for gzip-only clients.
+std::string gzipCompress(std::string_view raw, int level = 6);
+
 // Compresses `response` in place when `gzip` and the request allow it.
 void gzipAnswer(const GzipSettings& gzip, const http::Request& request, http::Response& response);
 

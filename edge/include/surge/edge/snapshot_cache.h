@@ -189,6 +189,4 @@ class SnapshotCache {
   base::Gauge& entries_;
 };
 
-std::string gzipCompress(std::string_view raw, int level = 6);
-
 }  // namespace surge::edge
