@@ -11,6 +11,8 @@
 #include <ctime>
 #include <vector>
 
+#include "surge/edge/static_files.h"
+
 namespace surge::edge {
 namespace {
 
@@ -22,23 +24,6 @@ struct Entry {
   time_t mtime = 0;
   off_t size = 0;
 };
-
-// nginx's NGX_ESCAPE_URI_COMPONENT: all but ALPHA, DIGIT, "-", ".", "_", "~" as %XX.
-std::string escapeComponent(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string escapeHtml(std::string_view s) {
   std::string out;
@@ -98,7 +83,7 @@ std::string_view utf8Prefix(std::string_view s, size_t chars) {
 // characters; otherwise in bytes, as nginx does.
 void appendEntry(std::string& out, const Entry& e, const AutoindexSettings& settings, bool utf8) {
   out += "<a href=\"";
-  out += escapeComponent(e.name);
+  out += percentEncode(e.name, "-._~");  // nginx's NGX_ESCAPE_URI_COMPONENT
   if (e.dir) out += '/';
   out += "\">";
   const long utf = utf8 ? utf8Length(e.name) : -1;

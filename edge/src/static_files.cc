@@ -89,14 +89,14 @@ std::pair<std::string, std::string> fileFor(const StaticLocation& location,
 
 // A decoded path as a URI path again: bytes other than unreserved, sub-delims, ':', '@' and '/'
 // become %XX, so that "%", spaces, non-ASCII and control bytes in a name survive a round trip.
-std::string encodeUri(std::string_view path) {
+std::string percentEncode(std::string_view bytes, std::string_view plain) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(path.size());
-  for (unsigned char c : path) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 std::strchr("-._~!$&'()*+,;=:@/", c) != nullptr;
-    if (plain && c != '\0') {
+  out.reserve(bytes.size());
+  for (unsigned char c : bytes) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != '\0' && plain.find(static_cast<char>(c)) != std::string_view::npos);
+    if (keep) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -105,6 +105,10 @@ std::string encodeUri(std::string_view path) {
     }
   }
   return out;
+}
+
+std::string encodeUri(std::string_view path) {
+  return percentEncode(path, "-._~!$&'()*+,;=:@/");
 }
 
 std::optional<std::string> normalizePath(std::string_view raw) {

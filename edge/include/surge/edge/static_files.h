@@ -28,6 +28,8 @@ namespace surge::edge {
 // Keeps a trailing '/' (a directory request).
 std::optional<std::string> normalizePath(std::string_view raw_path);
 
+// `bytes` with every byte other than ALPHA, DIGIT and those in `plain` as %XX (upper-case hex).
+std::string percentEncode(std::string_view bytes, std::string_view plain);
 // `path` with what may not stand in a URI path escaped (%XX), as nginx writes a Location.
 std::string encodeUri(std::string_view path);
 
