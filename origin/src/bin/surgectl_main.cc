@@ -35,11 +35,11 @@
 
 #include "surge/cache/keyring.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/http/client.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_generator.h"
 #include "surge/origin/catalog_import.h"
-#include "surge/http/client.h"
 #include "surge/origin/open_store.h"
 #include "surge/origin/postgres_connection.h"
 #include "surge/origin/postgres_schema.h"
@@ -144,7 +144,7 @@ struct Admin {
 
   // Sends a signed request; returns the answer; exits non-zero on a failure to reach origin.
   http::HttpResponse send(const std::string& method, const std::string& target,
-                            const std::string& body = "", const std::string& content_type = "") {
+                          const std::string& body = "", const std::string& content_type = "") {
     if (settings.keys_path.empty()) {
       die("no admin keys: give --admin-keys FILE, SURGE_ADMIN_KEYS, or admin_keys in a config "
           "(--config, SURGE_CONFIG, /etc/surge/surgectl.conf)");
