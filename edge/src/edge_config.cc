@@ -667,12 +667,9 @@ struct Loader : ConfigReader {
     }
   }
 
-  // default_server on an IPv6 listen: the server is the port's default, as for IPv4 (servers
-  // are chosen by port, whichever address the connection came in on).
-  bool ipv6Default(const Directive& d, EdgeConfig& c, VirtualServer& v, int port) {
-    bool want = std::find(d.args.begin() + 1, d.args.end(), "default_server") != d.args.end() ||
-                std::find(d.args.begin() + 1, d.args.end(), "default") != d.args.end();
-    if (!want) return true;
+  // `listen ... default_server` (or `default`), IPv4 or IPv6: `v` is the default server of
+  // `port` (servers are chosen by port, whichever address the connection came in on).
+  bool markDefault(const Directive& d, EdgeConfig& c, VirtualServer& v, int port) {
     for (const VirtualServer& other : c.servers) {
       if (&other != &v && std::find(other.default_ports.begin(), other.default_ports.end(), port) !=
                               other.default_ports.end()) {
@@ -682,6 +679,13 @@ struct Loader : ConfigReader {
     if (std::find(v.default_ports.begin(), v.default_ports.end(), port) == v.default_ports.end())
       v.default_ports.push_back(port);
     return true;
+  }
+
+  // The same for an IPv6 listen, whose other parameters are checked where it is read.
+  bool ipv6Default(const Directive& d, EdgeConfig& c, VirtualServer& v, int port) {
+    bool want = std::find(d.args.begin() + 1, d.args.end(), "default_server") != d.args.end() ||
+                std::find(d.args.begin() + 1, d.args.end(), "default") != d.args.end();
+    return !want || markDefault(d, c, v, port);
   }
 
   bool listen(const Directive& d, EdgeConfig& c, VirtualServer& v) {
@@ -771,17 +775,7 @@ struct Loader : ConfigReader {
         if (!number(d, a.substr(8), 1, 1000000, n)) return false;
         c.server.backlog = static_cast<int>(n);
       } else if (a == "default_server" || a == "default") {
-        for (const VirtualServer& other : c.servers) {
-          if (std::find(other.default_ports.begin(), other.default_ports.end(), port) !=
-              other.default_ports.end()) {
-            return fail(d,
-                        "a duplicate default server for " + d.args[0] + " (" + other.where + ")");
-          }
-        }
-        if (std::find(v.default_ports.begin(), v.default_ports.end(), port) ==
-            v.default_ports.end()) {
-          v.default_ports.push_back(port);
-        }
+        if (!markDefault(d, c, v, port)) return false;
       } else if (a == "reuseport") {
         // surge always listens with SO_REUSEPORT, one socket per worker.
       } else {
