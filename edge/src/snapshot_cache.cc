@@ -14,6 +14,10 @@
 namespace surge::edge {
 namespace {
 
+// Before a read memcached did not answer is asked again: long enough for a stalled server to be
+// scheduled, short beside the 1 s Retry-After a waiter would otherwise get.
+constexpr std::chrono::milliseconds kUnansweredRetryPause(20);
+
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -245,7 +249,16 @@ void SnapshotCache::loop() {
       urgent.swap(urgent_);
       if (std::chrono::steady_clock::now() >= next_tick) tick = true;
     }
-    if (!urgent.empty()) fetch(urgent);
+    if (!urgent.empty()) {
+      // Someone waits for these. A read memcached did not answer (one stalled call on a loaded
+      // machine, a connection reset) is asked again once, shortly, before they hear 503.
+      std::vector<std::string> again;
+      fetch(urgent, &again);
+      if (!again.empty()) {
+        std::this_thread::sleep_for(kUnansweredRetryPause);
+        fetch(again);
+      }
+    }
     if (tick) {
       std::chrono::milliseconds interval;
       {
@@ -271,7 +284,8 @@ void SnapshotCache::loop() {
   }
 }
 
-void SnapshotCache::fetch(const std::vector<std::string>& names) {
+void SnapshotCache::fetch(const std::vector<std::string>& names,
+                          std::vector<std::string>* unanswered) {
   size_t batch;
   int64_t gzip_window_ms;  // a gzip-only client asked this recently: make gzip (wantGzip)
   {
@@ -290,9 +304,21 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
     int64_t now = nowMs();
     if (!result) {
       memcached_errors_.add();
-      for (size_t i = start; i < end; ++i)
-        wake(names[i]);  // serves what is cached (stale) or fails the waiters
+      memcachedFailed(result.error().message, now);
+      for (size_t i = start; i < end; ++i) {
+        if (unanswered) {
+          unanswered->push_back(names[i]);
+        } else {
+          wake(names[i]);  // serves what is cached (stale) or fails the waiters
+        }
+      }
       continue;
+    }
+    if (result->partial) {
+      memcached_errors_.add();
+      memcachedFailed(
+          "some servers did not answer a read of " + std::to_string(end - start) + " snapshots",
+          now);
     }
     if (!result->partial) last_success_ms_.store(now, std::memory_order_relaxed);
     cache::Keyring keyring;
@@ -304,6 +330,10 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       const std::string& name = names[i];
       auto it = result->values.find(keys[i - start]);
       if (it == result->values.end()) {
+        if (result->partial && unanswered) {
+          unanswered->push_back(name);
+          continue;
+        }
         if (!result->partial) missing(name, now);
         wake(name);
         continue;
@@ -368,6 +398,12 @@ void SnapshotCache::fetch(const std::vector<std::string>& names) {
       wake(name);
     }
   }
+}
+
+void SnapshotCache::memcachedFailed(const std::string& what, int64_t now_ms) {
+  if (now_ms - memcached_failure_logged_ms_ < 1000) return;
+  memcached_failure_logged_ms_ = now_ms;
+  std::fprintf(stderr, "surge-edge: memcached: %s\n", what.c_str());
 }
 
 void SnapshotCache::missing(const std::string& name, int64_t now_ms) {

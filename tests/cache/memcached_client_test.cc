@@ -391,6 +391,32 @@ TEST(MemcachedClusterTest, KetamaSpreadsKeysAndSurvivesANodeLoss) {
   EXPECT_EQ(after->values.size(), keys.size());
 }
 
+TEST(MemcachedClusterTest, OneStalledCallDoesNotTakeAServerOutOfTheRing) {
+  // A loaded machine can hold a healthy memcached past one io timeout. Taking it out of the ring
+  // for that would turn its share of the keys into misses on this client for retry_after_failure,
+  // and the edge's one retry of such a read (SnapshotCache::loop) would meet a miss, not the key.
+  testing::MemcachedServer a, b, c;
+  auto client = connect({a.address(), b.address(), c.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i)
+    keys.push_back("region:" + std::to_string(i));
+  for (const auto& k : keys)
+    ASSERT_TRUE(client->set(k, k).ok());
+
+  b.suspend();
+  auto stalled = client->getMulti(keys);  // b's share times out: a partial batch
+  b.resume();
+  if (stalled.ok()) {
+    EXPECT_LT(stalled->values.size(), keys.size());
+  }
+
+  auto after = client->getMulti(keys);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_FALSE(after->partial);
+  EXPECT_EQ(after->values.size(), keys.size());
+}
+
 TEST(MemcachedServerListTest, Parses) {
   auto ok = parseServerList(" 127.0.0.1:11211, cache-b ,10.0.0.3:22122");
   ASSERT_TRUE(ok.ok()) << ok.error();

@@ -167,8 +167,20 @@ run_fault() {
       "$(describe "$name")" "$acked" "$missing" "$over" "$double" "$tickets" "$reads" \
       "$failed_reads" "$gaps" "$made_after" "$ok" "$name" "${SURGE_BUILD_KIND:-plain}" >>"$SURGE_RELIABILITY_LOG"
   fi
-  [[ $ok == true ]] || tail -n 5 "$dir/bench.log"
+  [[ $ok == true ]] || explain_failure "$dir"
   return $rc
+}
+
+# What a failed fault leaves for whoever reads the CI log: the load's last seconds and, per edge,
+# what memcached did to its reads (a gap is a 503 for a snapshot the edge never held).
+explain_failure() {
+  tail -n 5 "$1/bench.log"
+  local h
+  for h in ed1 ed2 ed3; do
+    printf '%s: %s\n' "$h" "$(curl -s --max-time 2 "http://$(cluster_ip "$h"):8080/metrics" |
+      grep -E '^surge_edge_(memcached_errors|snapshot_gaps|snapshot_unknown)_total' | tr '\n' ' ')"
+    grep -E 'memcached|snapshot' "$CLUSTER_DIR/logs/$h.log" | tail -n 5 || true
+  done
 }
 
 describe() {

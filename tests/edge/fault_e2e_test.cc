@@ -345,6 +345,38 @@ int bookOnceOriginIsBack(EdgeProcess& edge, const std::string& tag) {
   return status;
 }
 
+TEST(FaultE2ETest, AMemcachedReadThatStallsOnceIsAskedAgainNotAnswered503) {
+  // One read of a snapshot the edge never held meets a memcached that does not answer within
+  // the io timeout (a loaded machine). The waiting request must get the snapshot from the one
+  // retry, not 503: the cluster's fault run once failed on exactly one such 503.
+  testing::ReliabilityRow row("fault", "one stalled memcached read for a snapshot never held");
+  OriginProcess origin(origin::test::smallCatalog(8));
+  FaultProxy proxy(origin.memcached().port());
+  EdgeProcess edge(origin);
+  // Through the proxy, and no background pass to meet the stall instead of the request's read.
+  edge.signal(SIGKILL);
+  edge.wait(5000ms);
+  std::string conf = readFile(edge.path("edge.conf"));
+  const std::string list = origin.memcachedList(" ");
+  conf.replace(conf.find(list), list.size(), "127.0.0.1:" + std::to_string(proxy.port()));
+  const std::string every = "surge_refresh_interval 200ms";
+  conf.replace(conf.find(every), every.size(), "surge_refresh_interval 60s");
+  writeFile(edge.path("edge.conf"), conf);
+  edge.start();
+  ASSERT_EQ(waitFor200(edge, "/readyz").status, 200);
+
+  double errors_before = metric(edge.metrics(), "surge_edge_memcached_errors_total");
+  proxy.stallNext(300ms);
+  auto r = edge.get("/api/v1/clinics/100001");
+  EXPECT_EQ(r.status, 200) << r.body;
+  double errors = metric(edge.metrics(), "surge_edge_memcached_errors_total") - errors_before;
+  EXPECT_GE(errors, 1) << "the read did not stall: this test showed nothing";
+  EXPECT_NE(edge.log().find("surge-edge: memcached:"), std::string::npos) << edge.log();
+  row.tried(1);
+  row.count("503 answers", r.status == 503 ? 1 : 0);
+  row.outcome("the stalled read is asked again once; the request gets its 200");
+}
+
 TEST(FaultE2ETest, OriginAnswering5xxGetsFast503sAndIsNotHammered) {
   testing::ReliabilityRow row("fault", "origin returning 5xx");
   OriginProcess origin(origin::test::smallCatalog());

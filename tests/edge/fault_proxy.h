@@ -1,7 +1,7 @@
-// A TCP fault injector between the edge and a real origin, in the spirit of toxiproxy: passes
-// bytes through, delays them, or answers every request itself with a 500 - so the edge can be
-// shown a slow or failing origin while origin itself stays the real process. It also counts
-// the requests that reach it: how hard a failing origin is being hit.
+// A TCP fault injector between the edge and a real origin (or memcached), in the spirit of
+// toxiproxy: passes bytes through, delays them, or answers every request itself with a 500 - so
+// the edge can be shown a slow or failing origin while origin itself stays the real process. It
+// also counts the requests that reach it: how hard a failing origin is being hit.
 #pragma once
 
 #include <arpa/inet.h>
@@ -59,6 +59,12 @@ class FaultProxy {
   }
   // The next `n` requests are answered with a 500 here, whatever the mode.
   void failNext(int n) { fail_next_ = n; }
+  // The next chunk the client sends is held for `hold` before it goes on, whatever the mode: one
+  // stalled call (any protocol: memcached's too).
+  void stallNext(std::chrono::milliseconds hold) {
+    stall_ms_ = static_cast<int>(hold.count());
+    stall_next_ = true;
+  }
   // Request heads seen from the edge so far.
   size_t requests() const { return requests_.load(); }
 
@@ -134,6 +140,9 @@ class FaultProxy {
         // passed on.
         if (answered > 0 || mode == Mode::kFail500) continue;
         if (mode == Mode::kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+        if (stall_next_.exchange(false)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms_));
+        }
         if (upstream < 0 && (upstream = testing::connectLoopback(upstream_port_)) < 0) break;
         if (!sendAll(upstream, buf, static_cast<size_t>(got))) break;
       }
@@ -155,6 +164,8 @@ class FaultProxy {
   std::atomic<int> delay_ms_{0};
   std::atomic<size_t> requests_{0};
   std::atomic<int> fail_next_{0};
+  std::atomic<bool> stall_next_{false};
+  std::atomic<int> stall_ms_{0};
   std::mutex mutex_;
   std::vector<std::thread> connections_;
   std::thread acceptor_;

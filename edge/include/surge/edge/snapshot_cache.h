@@ -135,7 +135,12 @@ class SnapshotCache {
                                            const std::shared_ptr<const CachedSnapshot>& snap,
                                            int64_t now_ms) const;
   void loop();
-  void fetch(const std::vector<std::string>& names);
+  // Reads `names` from memcached and answers their waiters. With `unanswered`, a name memcached
+  // did not answer for (an error, or a server missing from a partial batch) goes there instead,
+  // its waiters still parked, for one more try.
+  void fetch(const std::vector<std::string>& names, std::vector<std::string>* unanswered = nullptr);
+  // Counts a read memcached did not answer in full, and says so in the log at most once a second.
+  void memcachedFailed(const std::string& what, int64_t now_ms);
   void install(const std::string& name, std::shared_ptr<const CachedSnapshot> snap, int64_t now_ms);
   // A 404 for `name` from now on (origin said so).
   void markNotFound(const std::string& name, int64_t now_ms);
@@ -174,6 +179,7 @@ class SnapshotCache {
   // Refresher thread only: gaps found in this pass, and when each name was last reported.
   std::vector<std::string> gaps_;
   std::unordered_map<std::string, int64_t> gap_reported_ms_;
+  int64_t memcached_failure_logged_ms_ = 0;
 
   base::Counter& hits_;
   base::Counter& stale_hits_;
