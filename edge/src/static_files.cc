@@ -432,37 +432,139 @@ StaticFiles::~StaticFiles() {
     if (r.fd >= 0) ::close(r.fd);
 }
 
+namespace {
+
+using Symlinks = StaticLocation::Symlinks;
+
+// May a symlink at `path` (already lstat'ed as `link`) be followed under `mode`? kIfNotOwner
+// follows one whose target has the link's owner, as nginx's if_not_owner does.
+bool linkAllowed(Symlinks mode, const struct stat& link, const struct stat* target) {
+  if (mode == Symlinks::kFollow) return true;
+  if (mode == Symlinks::kRefuse || target == nullptr) return false;
+  return link.st_uid == target->st_uid;
+}
+
+// The components of the root's own path past its first `from` bytes, checked as nginx checks
+// every component of the file's path. They all lead to a directory: with symlinks refused, nginx
+// fails to open them as directories and answers 404; a link if_not_owner refuses is a 403.
+StaticFiles::Found rootCheck(const std::string& root, size_t from, Symlinks mode) {
+  using Found = StaticFiles::Found;
+  if (mode == Symlinks::kFollow) return Found::kFile;
+  for (size_t i = 1; i <= root.size(); ++i) {
+    if (i < root.size() && root[i] != '/') continue;
+    if (i <= from) continue;
+    const std::string prefix = root.substr(0, i);
+    struct stat link, target;
+    if (::lstat(prefix.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) continue;
+    const bool resolves = ::stat(prefix.c_str(), &target) == 0;
+    if (!linkAllowed(mode, link, resolves ? &target : nullptr)) {
+      return mode == Symlinks::kRefuse ? Found::kMissing : Found::kForbidden;
+    }
+  }
+  return Found::kFile;  // allowed
+}
+
+// With symlinks refused, the open failed on a link: the last component is a 403 in nginx; one
+// before it (opened as a directory) a 404.
+StaticFiles::Found refusedLink(int root_fd, const std::string& rel) {
+  for (size_t i = 1; i <= rel.size(); ++i) {
+    if (i < rel.size() && rel[i] != '/') continue;
+    struct stat st;
+    if (::fstatat(root_fd, rel.substr(0, i).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) break;
+    if (S_ISLNK(st.st_mode)) {
+      return i == rel.size() ? StaticFiles::Found::kForbidden : StaticFiles::Found::kMissing;
+    }
+  }
+  return StaticFiles::Found::kMissing;
+}
+
+// The same for the components of `rel` beneath the root. `last_link_uid`: the owner of the last
+// component when it is a symlink (-1 otherwise), for the caller to check the file it opened.
+bool beneathAllowed(int root_fd, const std::string& rel, Symlinks mode, int64_t& last_link_uid) {
+  last_link_uid = -1;
+  for (size_t i = 1; i <= rel.size(); ++i) {
+    if (i < rel.size() && rel[i] != '/') continue;
+    const std::string prefix = rel.substr(0, i);
+    struct stat link, target;
+    if (::fstatat(root_fd, prefix.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) return true;
+    if (!S_ISLNK(link.st_mode)) continue;
+    const bool resolves = ::fstatat(root_fd, prefix.c_str(), &target, 0) == 0;
+    if (!linkAllowed(mode, link, resolves ? &target : nullptr)) return false;
+    if (i == rel.size()) last_link_uid = link.st_uid;
+  }
+  return true;
+}
+
+}  // namespace
+
+StaticFiles::SymlinkRule StaticFiles::symlinkRule(const StaticLocation& location,
+                                                  const std::string& root) {
+  SymlinkRule rule{location.symlinks, 0};
+  const std::string& from = location.symlinks_from;
+  if (from == "$document_root") {
+    rule.from = root.size();
+  } else if (!from.empty() && root.compare(0, from.size(), from) == 0) {
+    rule.from = from.size();  // a prefix of the root; one reaching past it stops at the root
+  }
+  return rule;
+}
+
 std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::string& rel,
-                                                       bool& is_directory) {
-  is_directory = false;
+                                                       const SymlinkRule& rule, Found& found) {
+  found = Found::kMissing;
   if (root_fd < 0) return std::nullopt;
   // Resolved beneath the root, whatever the path holds: a symlink (anywhere in the path) that
   // leads outside the root fails with EXDEV instead of serving the file it points to; symlinks
-  // that stay inside the root work, as deploys often use them.
+  // that stay inside the root work, as deploys often use them, unless disable_symlinks says no.
+  // kRefuse is the kernel's RESOLVE_NO_SYMLINKS (no window between a check and the open);
+  // kIfNotOwner checks each link's owner first, then the opened file's owner against the last
+  // link's, so a last component swapped in between is still caught (a directory swapped in
+  // between is not, as in nginx when it cannot use O_PATH).
+  int64_t last_link_uid = -1;
+  if (rule.mode == Symlinks::kIfNotOwner &&
+      !beneathAllowed(root_fd, rel, rule.mode, last_link_uid)) {
+    found = Found::kForbidden;
+    return std::nullopt;
+  }
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  if (rule.mode == Symlinks::kRefuse) how.resolve |= RESOLVE_NO_SYMLINKS;
   int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
   if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
     // Kernels before 5.6, or a seccomp profile that refuses openat2 with EPERM: refuse a symlink
-    // as the last component at least.
+    // as the last component at least (and check the others first when symlinks are refused).
+    if (rule.mode == Symlinks::kRefuse && !beneathAllowed(root_fd, rel, rule.mode, last_link_uid)) {
+      found = Found::kForbidden;
+      return std::nullopt;
+    }
     fd = ::openat(root_fd, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   }
-  if (fd < 0) return std::nullopt;
+  if (fd < 0) {
+    if (errno == ELOOP && rule.mode == Symlinks::kRefuse) found = refusedLink(root_fd, rel);
+    if (errno == EACCES) found = Found::kForbidden;
+    return std::nullopt;
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return std::nullopt;
   }
+  if (last_link_uid >= 0 && static_cast<int64_t>(st.st_uid) != last_link_uid) {
+    ::close(fd);
+    found = Found::kForbidden;
+    return std::nullopt;
+  }
   if (S_ISDIR(st.st_mode)) {
     ::close(fd);
-    is_directory = true;
+    found = Found::kDirectory;
     return std::nullopt;
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return std::nullopt;
   }
+  found = Found::kFile;
   File f;
   f.fd = std::make_shared<const http::SharedFile>(fd);
   f.size = static_cast<uint64_t>(st.st_size);
@@ -478,11 +580,18 @@ std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::s
   return f;
 }
 
-const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std::string& path) {
+const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std::string& path,
+                                              const SymlinkRule& rule) {
   auto now = Clock::now();
   // First: re-checking the root may drop the entries cached under it.
   int root_fd = rootFd(root);
+  // Locations that check symlinks differently see the same path differently: each has its own.
   std::string key = root + path;
+  if (rule.mode != Symlinks::kFollow) {
+    key += '\0';
+    key += rule.mode == Symlinks::kRefuse ? 'r' : 'o';
+    key += std::to_string(rule.from);
+  }
   auto it = files_.find(key);
   if (it != files_.end() && now - it->second.checked < options_.revalidate) return &it->second;
   if (it == files_.end() && files_.size() >= options_.max_entries) {
@@ -495,25 +604,28 @@ const StaticFiles::Entry* StaticFiles::lookup(const std::string& root, const std
   std::string rel = path.size() > 1 ? path.substr(1) : ".";
   // Revalidate: reuse the open descriptor while the path still names the same inode, size and
   // mtime (a path that now resolves elsewhere is reopened, beneath the root, by openFile).
-  bool dir = false;
-  auto reopen = [&](const std::string& p, std::optional<File>& slot, bool& is_dir) {
+  // Symlinks are checked on every open: the shortcut is for paths that may follow them.
+  const Found root_found = rootCheck(root, rule.from, rule.mode);
+  auto reopen = [&](const std::string& p, std::optional<File>& slot) {
     struct stat st;
-    if (slot && ::fstatat(root_fd, p.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode) &&
-        st.st_ino == slot->ino && st.st_dev == slot->dev &&
+    if (slot && rule.mode == Symlinks::kFollow && ::fstatat(root_fd, p.c_str(), &st, 0) == 0 &&
+        S_ISREG(st.st_mode) && st.st_ino == slot->ino && st.st_dev == slot->dev &&
         static_cast<uint64_t>(st.st_size) == slot->size && st.st_mtime == slot->mtime) {
       slot->checked = now;
-      return;
+      return Found::kFile;
     }
-    slot = openFile(root_fd, p, is_dir);
+    Found found = root_found;
+    slot = root_found == Found::kFile ? openFile(root_fd, p, rule, found) : std::nullopt;
+    return found;
   };
-  reopen(rel, e.file, dir);
-  e.directory = dir;
-  e.missing = !e.file && !dir;
-  bool ignored = false;
+  const Found found = reopen(rel, e.file);
+  e.directory = found == Found::kDirectory;
+  e.forbidden = found == Found::kForbidden;
+  e.missing = !e.file && !e.directory;
   if (e.file) {
-    reopen(rel + ".zst", e.zst, ignored);
-    reopen(rel + ".br", e.br, ignored);
-    reopen(rel + ".gz", e.gz, ignored);
+    reopen(rel + ".zst", e.zst);
+    reopen(rel + ".br", e.br);
+    reopen(rel + ".gz", e.gz);
   } else {
     e.zst.reset();
     e.br.reset();
@@ -676,7 +788,7 @@ void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h
 bool StaticFiles::exists(const StaticLocation& location, const std::string& uri, bool directory) {
   auto [root, rel] = fileFor(location, uri);
   if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-  const Entry* e = lookup(root, rel);
+  const Entry* e = lookup(root, rel, symlinkRule(location, root));
   return directory ? e->directory : (!e->directory && !e->missing && e->file.has_value());
 }
 
@@ -684,7 +796,7 @@ std::optional<std::string> StaticFiles::directoryPath(const StaticLocation& loca
                                                       const std::string& uri) {
   auto [root, rel] = fileFor(location, uri);
   if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-  if (!lookup(root, rel)->directory) return std::nullopt;
+  if (!lookup(root, rel, symlinkRule(location, root))->directory) return std::nullopt;
   return root == "/" ? rel : rel == "/" ? root : root + rel;
 }
 
@@ -708,7 +820,9 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   auto [fs_root, fs_path] = fileFor(location, *path);
   std::string rel = fs_path;
   if (rel.back() == '/') rel += location.index;
-  const Entry* e = lookup(fs_root, rel);
+  const SymlinkRule symlinks = symlinkRule(location, fs_root);
+  const Entry* e = lookup(fs_root, rel, symlinks);
+  if (e->forbidden) return error(403, "forbidden", "a symlink disable_symlinks refuses");
   if (e->directory) {
     http::Response r = http::htmlError(301);  // with nginx's page, as nginx sends it
     r.headers += "Location: " + encodeUri(*path) + "/";
@@ -723,7 +837,7 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
     // A directory without its index: 403, as nginx answers without autoindex (it lists nothing).
     if (fs_path.back() == '/') {
       const std::string dir = fs_path == "/" ? fs_path : fs_path.substr(0, fs_path.size() - 1);
-      if (lookup(fs_root, dir)->directory)
+      if (lookup(fs_root, dir, symlinks)->directory)
         return error(403, "forbidden", "directory index is forbidden");
     }
     return error(404, "not_found", "no such file");

@@ -163,6 +163,34 @@ Step StaticHandler::tryFiles(Exchange& ex, const Location& loc, StaticFiles& fil
   return Step::redirect(std::move(fallback));
 }
 
+namespace {
+
+// disable_symlinks off | on | if_not_owner [from=$document_root | from=PATH] (nginx's).
+bool readDisableSymlinks(ConfigReader& r, const Directive& d, StaticLocation& files) {
+  using S = StaticLocation::Symlinks;
+  if (!r.args(d, 1, 2)) return false;
+  const std::string& mode = d.args[0];
+  if (mode != "off" && mode != "on" && mode != "if_not_owner") {
+    return r.fail(d,
+                  "invalid value \"" + mode + "\" in \"disable_symlinks\" (off, on, if_not_owner)");
+  }
+  files.symlinks = mode == "off" ? S::kFollow : mode == "on" ? S::kRefuse : S::kIfNotOwner;
+  files.symlinks_from.clear();
+  if (d.args.size() == 1) return true;
+  const std::string& from = d.args[1];
+  if (from.rfind("from=", 0) != 0) return r.fail(d, "invalid parameter \"" + from + "\"");
+  if (mode == "off") return r.fail(d, "\"from=\" cannot be used with \"off\"");
+  std::string value = from.substr(5);
+  if (value.find('$') != std::string::npos && value != "$document_root") {
+    return r.fail(d, "\"from=\" takes a path or $document_root");
+  }
+  if (value.empty()) return r.fail(d, "empty \"from=\"");
+  files.symlinks_from = value == "$document_root" ? value : r.resolve(value);
+  return true;
+}
+
+}  // namespace
+
 bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
                        bool& handled) {
   handled = true;
@@ -214,6 +242,8 @@ bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& le
       return r.fail(d, "invalid value \"" + v + "\" in \"gzip_static\" (on, off, always)");
     }
     level.files.precompressed = v == "on" ? P::kOn : v == "off" ? P::kOff : P::kAlways;
+  } else if (d.name == "disable_symlinks") {
+    return readDisableSymlinks(r, d, level.files);
   } else if (d.name == "max_ranges") {
     if (!r.args(d, 1, 1)) return false;
     uint64_t n = 0;

@@ -310,6 +310,28 @@ TEST_F(EdgeConfigTest, CharsetMapsAndMaxRanges) {
             0u);
 }
 
+TEST_F(EdgeConfigTest, DisableSymlinksAsNginxReadsIt) {
+  using S = StaticLocation::Symlinks;
+  auto c = loadOk(
+      "http {\n disable_symlinks on;\n server {\n"
+      "  location /o/ { disable_symlinks if_not_owner from=$document_root; }\n"
+      "  location /f/ { disable_symlinks off; }\n"
+      "  location /p/ { disable_symlinks on from=/srv; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->match("/x")->files.symlinks, S::kRefuse);  // inherited from http
+  EXPECT_EQ(c->match("/x")->files.symlinks_from, "");
+  EXPECT_EQ(c->match("/o/a")->files.symlinks, S::kIfNotOwner);
+  EXPECT_EQ(c->match("/o/a")->files.symlinks_from, "$document_root");
+  EXPECT_EQ(c->match("/f/a")->files.symlinks, S::kFollow);
+  EXPECT_EQ(c->match("/p/a")->files.symlinks_from, "/srv");
+  EXPECT_EQ(loadError("http {\n server {\n  disable_symlinks yes;\n }\n}\n"),
+            at(3, "invalid value \"yes\" in \"disable_symlinks\" (off, on, if_not_owner)"));
+  EXPECT_EQ(loadError("http {\n server {\n  disable_symlinks off from=/srv;\n }\n}\n"),
+            at(3, "\"from=\" cannot be used with \"off\""));
+  EXPECT_EQ(loadError("http {\n server {\n  disable_symlinks on to=/srv;\n }\n}\n"),
+            at(3, "invalid parameter \"to=/srv\""));
+}
+
 TEST_F(EdgeConfigTest, AliasAndRedirectStyle) {
   auto c = loadOk(
       "http {\n absolute_redirect off;\n server {\n  port_in_redirect off;\n"
@@ -493,9 +515,10 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(3, "unknown directive \"ssi\" in http"));
   EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_rate 1k;\n  }\n}\n"),
             at(4, "unknown directive \"limit_rate\" in server"));
-  EXPECT_EQ(loadError("http {\n server {\n  location / {\n   root /srv;\n   disable_symlinks on;\n"
-                      "  }\n }\n}\n"),
-            at(5, "unknown directive \"disable_symlinks\" in location"));
+  EXPECT_EQ(
+      loadError("http {\n server {\n  location / {\n   root /srv;\n   open_log_file_cache max=9;\n"
+                "  }\n }\n}\n"),
+      at(5, "unknown directive \"open_log_file_cache\" in location"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80;\n  least_conn;\n }\n"
                       " server { }\n}\n"),
             at(4, "unknown directive \"least_conn\" in upstream"));

@@ -168,6 +168,21 @@ class DifferentialTest : public ::testing::Test {
     write("html/ai/" + std::string(49, 'd') + "/x.txt", "49 plus a slash\n");
     write("html/ai/big.bin", std::string(123456, 'z'));
     write("html/ai/withindex/index.html", "<p>index wins</p>\n");
+    // disable_symlinks: the same links under each location's directory, and a root reached
+    // through a link. `other.txt` is a link another user owns (when the test may give it one).
+    for (const char* sl : {"sl", "slon", "slown", "slfrom"}) {
+      const std::string at = d + "/html/" + sl;
+      write(std::string("html/") + sl + "/real.txt", "real\n");
+      write(std::string("html/") + sl + "/sub/x.txt", "x\n");
+      std::filesystem::create_symlink("real.txt", at + "/link.txt");
+      std::filesystem::create_symlink("sub", at + "/linkdir");
+      std::filesystem::create_symlink("real.txt", at + "/other.txt");
+      if (::geteuid() == 0) ::lchown((at + "/other.txt").c_str(), 65534, 65534);
+    }
+    std::filesystem::create_symlink(html, d + "/htmllink");
+    write("html/slroot/a.txt", "a\n");
+    write("html/slrootfrom/a.txt", "a\n");
+    std::filesystem::create_symlink("a.txt", d + "/html/slrootfrom/link.txt");
     nginx_port_ = testing::freeLoopbackPort();
     surge_port_ = testing::freeLoopbackPort();
     for (auto [who, port] : {std::pair<std::string, int>{"nginx", nginx_port_},
@@ -242,6 +257,15 @@ class DifferentialTest : public ::testing::Test {
            "    location /aiu/ { alias " +
            html +
            "/ai/; autoindex on; charset utf-8; }\n"
+           "    location /slon/ { disable_symlinks on; }\n"
+           "    location /slown/ { disable_symlinks if_not_owner; }\n"
+           "    location /slfrom/ { disable_symlinks on from=$document_root; }\n"
+           "    location /slroot/ { root " +
+           html +
+           "link; disable_symlinks on; }\n"
+           "    location /slrootfrom/ { root " +
+           html +
+           "link; disable_symlinks on from=$document_root; }\n"
            "    location /gzoff/ { alias " +
            html +
            "/gz/; gzip on; gzip_proxied any; gzip_http_version 1.0; }\n"
@@ -411,6 +435,20 @@ TEST_F(DifferentialTest, DirectoryListings) {
   EXPECT_EQ(s.status, n.status) << n.raw << s.raw;
   EXPECT_EQ(s.headers["content-type"], n.headers["content-type"]);
   EXPECT_EQ(s.body, "");
+}
+
+// disable_symlinks off, on, if_not_owner and from=: which links are followed, and a root
+// reached through one.
+TEST_F(DifferentialTest, Symlinks) {
+  for (const char* dir : {"sl", "slon", "slown", "slfrom"}) {
+    for (const char* name : {"real.txt", "link.txt", "other.txt", "linkdir/x.txt", "linkdir/",
+                             "linkdir", "sub/x.txt"}) {
+      same(std::string("GET /") + dir + "/" + name + " HTTP/1.1");
+    }
+  }
+  for (const char* target : {"/slroot/a.txt", "/slrootfrom/a.txt", "/slrootfrom/link.txt"}) {
+    same(std::string("GET ") + target + " HTTP/1.1");
+  }
 }
 
 // gzip on: what is compressed and what is not, and how the answer says so; the compressed bytes

@@ -129,6 +129,14 @@ struct StaticLocation {
   // say so; kOff serves FILE only. The configuration's default is nginx's, off.
   enum class Precompressed { kOff, kOn, kAlways };
   Precompressed precompressed = Precompressed::kOn;
+  // disable_symlinks (nginx's): kFollow follows symlinks (never out of the root, whatever the
+  // setting); kRefuse answers 403 for a path with a symlink in it; kIfNotOwner for one whose
+  // link and target have different owners. `symlinks_from` (from=): the leading part of the
+  // path that is not checked, "$document_root" standing for the root (or alias) the file is
+  // under; "" checks every component from "/".
+  enum class Symlinks { kFollow, kRefuse, kIfNotOwner };
+  Symlinks symlinks = Symlinks::kFollow;
+  std::string symlinks_from;
 };
 
 // Does the charset module touch answers of `content_type`? (nginx's default charset_types.)
@@ -174,6 +182,8 @@ class StaticFiles {
   static std::optional<std::string_view> overridden(const StaticLocation& location,
                                                     std::string_view name);
   size_t cachedFiles() const { return files_.size(); }
+  // What opening a path found: kForbidden is a 403 (a symlink disable_symlinks refuses).
+  enum class Found { kFile, kDirectory, kMissing, kForbidden };
 
  private:
   http::Response serveFile(const http::Request& request, const StaticLocation& location,
@@ -188,16 +198,24 @@ class StaticFiles {
     std::string last_modified;
     std::chrono::steady_clock::time_point checked;
   };
+  // disable_symlinks for one lookup: `from` bytes of the root's path are not checked.
+  struct SymlinkRule {
+    StaticLocation::Symlinks mode = StaticLocation::Symlinks::kFollow;
+    size_t from = 0;
+  };
   struct Entry {
     bool directory = false;
     bool missing = false;
+    bool forbidden = false;  // a symlink disable_symlinks refuses (403, as nginx)
     std::optional<File> file;
     std::optional<File> zst, br, gz;
     std::chrono::steady_clock::time_point checked;
   };
-  const Entry* lookup(const std::string& root, const std::string& path);
+  const Entry* lookup(const std::string& root, const std::string& path, const SymlinkRule& rule);
   int rootFd(const std::string& root);
-  static std::optional<File> openFile(int root_fd, const std::string& rel, bool& is_directory);
+  static SymlinkRule symlinkRule(const StaticLocation& location, const std::string& root);
+  static std::optional<File> openFile(int root_fd, const std::string& rel, const SymlinkRule& rule,
+                                      Found& found);
 
   Options options_;
   std::unordered_map<std::string, Entry> files_;
