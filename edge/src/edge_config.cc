@@ -973,11 +973,13 @@ struct Loader : ConfigReader {
           return fail(e,
                       "\"alias\" directive is duplicate, \"root\" directive was specified earlier");
         }
-        if (e.args[0].find('$') != std::string::npos) {
-          return fail(e, "variables in \"alias\" are not supported yet");
-        }
         // Nested locations inherit it (with this location's prefix to strip).
-        level.files.alias = resolve(e.args[0]);
+        if (e.args[0].find('$') != std::string::npos) {
+          if (!readAliasWithVariables(*this, e, level)) return false;
+        } else {
+          level.path_var = {};
+          level.files.alias = resolve(e.args[0]);
+        }
         level.files.alias_whole = loc.match == Location::Match::kRegex;
         level.files.alias_prefix = loc.prefix.size();
         has_alias = true;

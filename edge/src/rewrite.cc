@@ -39,9 +39,11 @@ bool holds(const RewriteCondition& c, Exchange& ex) {
     case Op::kDirectory:
     case Op::kExists:
     case Op::kExecutable: {
-      // A local stat, as nginx's own (its open-file cache aside): the docroot is local disk.
+      // A local stat, as nginx's own (its open-file cache aside): the docroot is local disk. A
+      // path the location's disable_symlinks refuses is not there, as nginx's open fails.
       struct stat st {};
-      bool found = ::stat(left.c_str(), &st) == 0;
+      bool found = ::stat(left.c_str(), &st) == 0 &&
+                   (ex.location == nullptr || symlinksAllow(ex.location->files, left));
       result = c.op == Op::kFile        ? found && S_ISREG(st.st_mode)
                : c.op == Op::kDirectory ? found && S_ISDIR(st.st_mode)
                : c.op == Op::kExists    ? found

@@ -497,16 +497,41 @@ bool beneathAllowed(int root_fd, const std::string& rel, Symlinks mode, int64_t&
 
 }  // namespace
 
-StaticFiles::SymlinkRule StaticFiles::symlinkRule(const StaticLocation& location,
-                                                  const std::string& root) {
-  SymlinkRule rule{location.symlinks, 0};
+namespace {
+
+// How many leading bytes of `path` disable_symlinks leaves unchecked (nginx's from=, measured as
+// nginx measures it: the length of $document_root, the root or alias, or of the literal).
+size_t uncheckedPrefix(const StaticLocation& location, const std::string& path) {
   const std::string& from = location.symlinks_from;
-  if (from == "$document_root") {
-    rule.from = root.size();
-  } else if (!from.empty() && root.compare(0, from.size(), from) == 0) {
-    rule.from = from.size();  // a prefix of the root; one reaching past it stops at the root
-  }
+  if (from == "$document_root")
+    return (location.alias.empty() ? location.root : location.alias).size();
+  if (!from.empty() && path.compare(0, from.size(), from) == 0) return from.size();
+  return 0;
+}
+
+}  // namespace
+
+StaticFiles::SymlinkRule StaticFiles::symlinkRule(const StaticLocation& location,
+                                                  const std::string& root, const std::string& rel) {
+  SymlinkRule rule{location.symlinks, 0};
+  if (rule.mode == Symlinks::kFollow) return rule;
+  const std::string full = root == "/" ? rel : root + rel;
+  const size_t from = uncheckedPrefix(location, full);
+  // A `from=` that covers the whole path (an alias naming the file) checks nothing; one reaching
+  // into the path below the root is taken up to the root.
+  if (from >= full.size()) rule.mode = Symlinks::kFollow;
+  rule.from = std::min(from, root.size());
   return rule;
+}
+
+bool symlinksAllow(const StaticLocation& location, const std::string& path) {
+  if (location.symlinks == Symlinks::kFollow) return true;
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  const size_t from = uncheckedPrefix(location, p);
+  if (from >= p.size()) return true;
+  return rootCheck(p, from, location.symlinks) == StaticFiles::Found::kFile;
 }
 
 std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::string& rel,
@@ -788,7 +813,7 @@ void expiresHeaders(const StaticLocation& location, time_t mtime, std::string& h
 bool StaticFiles::exists(const StaticLocation& location, const std::string& uri, bool directory) {
   auto [root, rel] = fileFor(location, uri);
   if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-  const Entry* e = lookup(root, rel, symlinkRule(location, root));
+  const Entry* e = lookup(root, rel, symlinkRule(location, root, rel));
   return directory ? e->directory : (!e->directory && !e->missing && e->file.has_value());
 }
 
@@ -796,7 +821,7 @@ std::optional<std::string> StaticFiles::directoryPath(const StaticLocation& loca
                                                       const std::string& uri) {
   auto [root, rel] = fileFor(location, uri);
   if (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-  if (!lookup(root, rel, symlinkRule(location, root))->directory) return std::nullopt;
+  if (!lookup(root, rel, symlinkRule(location, root, rel))->directory) return std::nullopt;
   return root == "/" ? rel : rel == "/" ? root : root + rel;
 }
 
@@ -820,7 +845,7 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   auto [fs_root, fs_path] = fileFor(location, *path);
   std::string rel = fs_path;
   if (rel.back() == '/') rel += location.index;
-  const SymlinkRule symlinks = symlinkRule(location, fs_root);
+  const SymlinkRule symlinks = symlinkRule(location, fs_root, rel);
   const Entry* e = lookup(fs_root, rel, symlinks);
   if (e->forbidden) return error(403, "forbidden", "a symlink disable_symlinks refuses");
   if (e->directory) {

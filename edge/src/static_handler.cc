@@ -165,6 +165,31 @@ Step StaticHandler::tryFiles(Exchange& ex, const Location& loc, StaticFiles& fil
 
 namespace {
 
+// `root` or `alias` holding variables: kept to be evaluated per request (relative values from the
+// prefix, as literal ones). What names the file itself cannot be part of its own path.
+bool readPathWithVariables(ConfigReader& r, const Directive& d, LocationSettings& level) {
+  for (const char* own : {"$document_root", "$realpath_root", "$request_filename"}) {
+    if (d.args[0].find(own) != std::string::npos) {
+      return r.fail(d, std::string("\"") + d.name + "\" cannot use " + own);
+    }
+  }
+  std::string text = d.args[0];
+  if (text[0] != '/' && text[0] != '$') text = r.resolve(text);
+  return r.complexValue(d, text, level.path_var);
+}
+
+}  // namespace
+
+bool readAliasWithVariables(ConfigReader& r, const Directive& d, LocationSettings& level) {
+  level.files.alias.clear();
+  level.path_var = {};
+  if (!readPathWithVariables(r, d, level)) return false;
+  level.path_var_alias = true;
+  return true;
+}
+
+namespace {
+
 // disable_symlinks off | on | if_not_owner [from=$document_root | from=PATH] (nginx's).
 bool readDisableSymlinks(ConfigReader& r, const Directive& d, StaticLocation& files) {
   using S = StaticLocation::Symlinks;
@@ -196,10 +221,13 @@ bool readFileDirective(ConfigReader& r, const Directive& d, LocationSettings& le
   handled = true;
   if (d.name == "root") {
     if (!r.args(d, 1, 1)) return false;
-    if (d.args[0].find('$') != std::string::npos) {
-      return r.fail(d, "variables in \"root\" are not supported yet");
-    }
     level.files.alias.clear();
+    level.path_var = {};
+    if (d.args[0].find('$') != std::string::npos) {
+      if (!readPathWithVariables(r, d, level)) return false;
+      level.path_var_alias = false;
+      return true;
+    }
     level.files.root = r.resolve(d.args[0]);
     while (level.files.root.size() > 1 && level.files.root.back() == '/')
       level.files.root.pop_back();

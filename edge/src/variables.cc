@@ -243,16 +243,24 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "pid") return std::to_string(::getpid());
   if (name == "content_type") return std::string(r.header("Content-Type"));
   if (name == "content_length") return std::string(r.header("Content-Length"));
-  if (name == "request_filename") {
-    // The file the URI names: root + $uri, or the alias in place of the location's prefix.
-    if (ex.location == nullptr) return ex.uri;
-    const StaticLocation& f = ex.location->files;
-    if (f.alias.empty()) return f.root + ex.uri;
-    if (f.alias_whole) return f.alias;
-    return f.alias + ex.uri.substr(std::min(f.alias_prefix, ex.uri.size()));
-  }
-  if (name == "document_root") {
-    return ex.location != nullptr ? ex.location->files.root : std::string();
+  if (name == "request_filename" || name == "document_root") {
+    // The file the URI names: root + $uri, or the alias in place of the location's prefix; a
+    // root or alias with variables as this request makes it (they may not use these two).
+    if (ex.location == nullptr) return name == "document_root" ? std::string() : ex.uri;
+    const Location& loc = *ex.location;
+    const StaticLocation& f = loc.files;
+    std::string root = f.root, alias = f.alias;
+    if (!loc.path_var.text().empty()) {
+      (loc.path_var_alias ? alias : root) = loc.path_var.evaluate(ex);
+      if (!loc.path_var_alias) {
+        while (root.size() > 1 && root.back() == '/')
+          root.pop_back();
+      }
+    }
+    if (name == "document_root") return alias.empty() ? root : alias;
+    if (alias.empty()) return root + ex.uri;
+    if (f.alias_whole) return alias;
+    return alias + ex.uri.substr(std::min(f.alias_prefix, ex.uri.size()));
   }
   if (name == "remote_user") {
     auto credentials = http::basicCredentials(r.header("Authorization"));

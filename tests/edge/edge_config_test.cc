@@ -330,6 +330,17 @@ TEST_F(EdgeConfigTest, DisableSymlinksAsNginxReadsIt) {
             at(3, "\"from=\" cannot be used with \"off\""));
   EXPECT_EQ(loadError("http {\n server {\n  disable_symlinks on to=/srv;\n }\n}\n"),
             at(3, "invalid parameter \"to=/srv\""));
+  // root and alias with variables are evaluated per request; never from what they name.
+  auto v = loadOk(
+      "http {\n server {\n  root /srv/$host;\n"
+      "  location ~ ^/c/(.+)$ { alias /data/$1; }\n }\n}\n");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->match("/x")->path_var.text(), "/srv/$host");
+  EXPECT_FALSE(v->match("/x")->path_var_alias);
+  EXPECT_TRUE(v->match("/c/y")->path_var_alias);
+  EXPECT_TRUE(v->match("/c/y")->files.alias_whole);
+  EXPECT_EQ(loadError("http {\n server {\n  root $document_root/x;\n }\n}\n"),
+            at(3, "\"root\" cannot use $document_root"));
 }
 
 TEST_F(EdgeConfigTest, AliasAndRedirectStyle) {

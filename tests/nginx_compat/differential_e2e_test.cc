@@ -170,7 +170,7 @@ class DifferentialTest : public ::testing::Test {
     write("html/ai/withindex/index.html", "<p>index wins</p>\n");
     // disable_symlinks: the same links under each location's directory, and a root reached
     // through a link. `other.txt` is a link another user owns (when the test may give it one).
-    for (const char* sl : {"sl", "slon", "slown", "slfrom"}) {
+    for (const char* sl : {"sl", "slon", "slown", "slfrom", "slif"}) {
       const std::string at = d + "/html/" + sl;
       write(std::string("html/") + sl + "/real.txt", "real\n");
       write(std::string("html/") + sl + "/sub/x.txt", "x\n");
@@ -180,6 +180,7 @@ class DifferentialTest : public ::testing::Test {
       if (::geteuid() == 0) ::lchown((at + "/other.txt").c_str(), 65534, 65534);
     }
     std::filesystem::create_symlink(html, d + "/htmllink");
+    write("html/v1/rootvar/f.txt", "root with a variable\n");
     write("html/slroot/a.txt", "a\n");
     write("html/slrootfrom/a.txt", "a\n");
     std::filesystem::create_symlink("a.txt", d + "/html/slrootfrom/link.txt");
@@ -257,7 +258,15 @@ class DifferentialTest : public ::testing::Test {
            "    location /aiu/ { alias " +
            html +
            "/ai/; autoindex on; charset utf-8; }\n"
+           "    location ~ ^/cap/(.+)$ { alias " +
+           html +
+           "/dir/$1; }\n"
+           "    location /rootvar/ { root " +
+           html +
+           "$arg_s; }\n"
            "    location /slon/ { disable_symlinks on; }\n"
+           "    location /slif/ { disable_symlinks on; if (-f $request_filename) { return 204; } "
+           "}\n"
            "    location /slown/ { disable_symlinks if_not_owner; }\n"
            "    location /slfrom/ { disable_symlinks on from=$document_root; }\n"
            "    location /slroot/ { root " +
@@ -409,10 +418,27 @@ TEST_F(DifferentialTest, RangesAndConditionals) {
 }
 
 TEST_F(DifferentialTest, RewritesRedirectsAndErrorPages) {
-  for (const char* target :
-       {"/tf/real.txt", "/tf/none", "/tf/", "/tfn/none", "/tfn/real.txt", "/ep/none", "/epc/none",
-        "/404.html", "/exp/f.txt", "/redir", "/text?x=1", "/rw/a.txt", "/rw/none", "/rwr/a.txt?q=1",
-        "/hdr/none", "/hdr/?a=b"}) {
+  for (const char* target : {"/tf/real.txt",
+                             "/tf/none",
+                             "/tf/",
+                             "/tfn/none",
+                             "/tfn/real.txt",
+                             "/ep/none",
+                             "/epc/none",
+                             "/404.html",
+                             "/exp/f.txt",
+                             "/redir",
+                             "/text?x=1",
+                             "/rw/a.txt",
+                             "/rw/none",
+                             "/rwr/a.txt?q=1",
+                             "/hdr/none",
+                             "/hdr/?a=b",
+                             "/cap/index.html",
+                             "/cap/none",
+                             "/rootvar/f.txt?s=/v1",
+                             "/rootvar/f.txt",
+                             "/rootvar/f.txt?s=/v2"}) {
     same(std::string("GET ") + target + " HTTP/1.1");
   }
   for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
@@ -440,7 +466,7 @@ TEST_F(DifferentialTest, DirectoryListings) {
 // disable_symlinks off, on, if_not_owner and from=: which links are followed, and a root
 // reached through one.
 TEST_F(DifferentialTest, Symlinks) {
-  for (const char* dir : {"sl", "slon", "slown", "slfrom"}) {
+  for (const char* dir : {"sl", "slon", "slown", "slfrom", "slif"}) {
     for (const char* name : {"real.txt", "link.txt", "other.txt", "linkdir/x.txt", "linkdir/",
                              "linkdir", "sub/x.txt"}) {
       same(std::string("GET /") + dir + "/" + name + " HTTP/1.1");

@@ -120,6 +120,10 @@ struct LocationSettings {
   // `expires $variable` (`modified` with it): evaluated per answer (text() empty: none).
   ComplexValue expires_var;
   bool expires_var_modified = false;
+  // `root` or `alias` with variables (a regex location's captures, $host, ...): evaluated per
+  // request into files.root, or files.alias when `path_var_alias` (text() empty: none).
+  ComplexValue path_var;
+  bool path_var_alias = false;
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
@@ -155,7 +159,9 @@ struct Location : LocationSettings {
   bool auto_redirect = false;
   // Whether a file answer needs this request's own copy of `files` (add_header or expires with
   // variables).
-  bool filesVary() const { return add_headers_vary || !expires_var.text().empty(); }
+  bool filesVary() const {
+    return add_headers_vary || !expires_var.text().empty() || !path_var.text().empty();
+  }
 };
 
 struct VirtualServer {

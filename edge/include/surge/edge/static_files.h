@@ -158,6 +158,10 @@ bool addHeaderApplies(int status);
 // The location's add_header lines applied to `response`.
 void applyAddHeaders(const std::vector<AddHeader>& headers, http::Response& response);
 
+// disable_symlinks for a whole filesystem path (the rewrite module's -f, -d, -e, -x): may it be
+// opened under `location`'s rule? (Files served are checked where they are opened.)
+bool symlinksAllow(const StaticLocation& location, const std::string& path);
+
 class StaticFiles {
  public:
   struct Options {
@@ -213,7 +217,8 @@ class StaticFiles {
   };
   const Entry* lookup(const std::string& root, const std::string& path, const SymlinkRule& rule);
   int rootFd(const std::string& root);
-  static SymlinkRule symlinkRule(const StaticLocation& location, const std::string& root);
+  static SymlinkRule symlinkRule(const StaticLocation& location, const std::string& root,
+                                 const std::string& rel);
   static std::optional<File> openFile(int root_fd, const std::string& rel, const SymlinkRule& rule,
                                       Found& found);
 

@@ -35,6 +35,8 @@ class StaticHandler {
 // The file directives of a level (http, server, location): root, index, if_modified_since,
 // expires, charset, source_charset, max_ranges, types, default_type, gzip_static. False in
 // `handled` for any other directive.
+// `alias` holding variables (the core reads alias itself, before nested locations inherit it).
+bool readAliasWithVariables(ConfigReader& reader, const Directive& d, LocationSettings& level);
 bool readFileDirective(ConfigReader& reader, const Directive& d, LocationSettings& level,
                        bool& handled);
 // A location's own: try_files, internal, surge_immutable_hashed. (alias is read by
