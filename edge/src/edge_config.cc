@@ -288,6 +288,8 @@ struct Loader : ConfigReader {
       if (!readGzipDirective(*this, d, level.gzip, handled)) return false;
     } else if (d.name.starts_with("proxy_")) {
       if (!readProxyDirective(*this, d, level, handled)) return false;
+    } else if (d.name == "ignore_invalid_headers" || d.name == "underscores_in_headers") {
+      return readHeaderNameDirective(*this, d, level.header_names, handled);
     } else if (d.name == "server_tokens") {
       // surge names no version in its Server header or error pages (nginx's "off"), whatever
       // this says: accepted for nginx files.
@@ -838,6 +840,7 @@ struct Loader : ConfigReader {
     }
     v.access = level.access;
     v.keep_alive = level.keep_alive;
+    v.header_names = level.header_names;
     v.access_logs = level.access_logs;
     for (const Directive& d : block_in) {
       bool handled = false;
@@ -957,6 +960,9 @@ struct Loader : ConfigReader {
     bool explicit_root = false;
     bool has_alias = false;
     for (const Directive& e : d.block) {
+      if (e.name == "ignore_invalid_headers" || e.name == "underscores_in_headers") {
+        return fail(e, "\"" + e.name + "\" directive is not allowed here");  // http, server
+      }
       bool handled = false;
       if (!inheritable(e, level, handled)) return false;
       if (handled && e.name == "root") {

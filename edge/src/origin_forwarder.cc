@@ -466,7 +466,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   std::string_view connection = request.header("Connection");
   std::string_view forwarded_for;
   for (const http::Header& h : request.headers) {
-    if (isHopByHop(h.name)) continue;
+    if (how.header_names.ignores(h) || isHopByHop(h.name)) continue;
     if (!how.set_headers.empty() && set(h.name) != nullptr) continue;
     if (!connection.empty() && http::containsToken(connection, h.name)) continue;
     if (http::equalsIgnoreCase(h.name, "x-forwarded-for")) {

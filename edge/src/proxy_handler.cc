@@ -100,6 +100,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   }
   ForwardOptions forward_options;
   forward_options.timeouts = loc.proxy_timeouts;
+  if (ex.server) forward_options.header_names = ex.server->header_names;
   for (const ProxySetHeader& h : loc.proxy_set_headers)
     forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
   origin_->forward(

@@ -28,9 +28,11 @@ std::string lower(std::string_view s) {
 }
 
 // "$http_user_agent" -> the header "user-agent" (nginx: '_' stands for '-', any case).
-std::string_view headerNamed(const http::Request& request, std::string_view suffix) {
+// A header the server ignores (ignore_invalid_headers) was never sent.
+std::string_view headerNamed(const http::Request& request, std::string_view suffix,
+                             const HeaderNameRules& rules) {
   for (const http::Header& h : request.headers) {
-    if (h.name.size() != suffix.size()) continue;
+    if (h.name.size() != suffix.size() || rules.ignores(h)) continue;
     bool same = true;
     for (size_t i = 0; i < suffix.size() && same; ++i) {
       char a = static_cast<char>(std::tolower(static_cast<unsigned char>(h.name[i])));
@@ -305,7 +307,10 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
     std::snprintf(buf, sizeof buf, "%lld.%03lld", ms / 1000, ms % 1000);
     return buf;
   }
-  if (name.starts_with("http_")) return std::string(headerNamed(r, name.substr(5)));
+  if (name.starts_with("http_")) {
+    return std::string(
+        headerNamed(r, name.substr(5), ex.server ? ex.server->header_names : HeaderNameRules{}));
+  }
   if (name.starts_with("upstream_http_")) {
     return headerLine(ex.upstream_headers, name.substr(14));
   }

@@ -271,8 +271,19 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
       return failWith(error, 400, "malformed header field");
     }
     std::string_view name = field.substr(0, colon);
+    // As nginx: a space or control byte in a name is refused; other characters than letters,
+    // digits and '-' make a name nginx calls invalid, which is kept and flagged.
+    uint8_t invalid = 0;
     for (unsigned char c : name) {
-      if (!isTokenChar(c)) return failWith(error, 400, "invalid header name (space before colon?)");
+      if (c <= 0x20 || c == 0x7f) {
+        return failWith(error, 400, "invalid header name (space before colon?)");
+      }
+      if (c == '_') {
+        invalid |= HeaderName::kUnderscore;
+      } else if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+                 c != '-') {
+        invalid |= HeaderName::kOtherCharacter;
+      }
     }
     std::string_view value = trimOws(field.substr(colon + 1));
     for (unsigned char c : value) {
@@ -281,7 +292,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     if (req.headers.size() >= limits.max_headers) {
       return failWith(error, 431, "too many header fields");
     }
-    req.headers.push_back(Header{name, value});
+    req.headers.push_back(Header{name, value, invalid});
     if (equalsIgnoreCase(name, "host")) {
       ++host_count;
       if (!isValidHost(value)) return failWith(error, 400, "invalid Host header");

@@ -19,13 +19,29 @@ bool containsToken(std::string_view list, std::string_view token) {
 }
 
 int parseResponseHead(std::string_view input, ResponseHead& head, size_t max_bytes) {
-  size_t end = input.find("\r\n\r\n");
-  if (end == std::string_view::npos) return input.size() > max_bytes ? -1 : 0;
+  // Lines end with CRLF or, as RFC 9112 2.2 lets a recipient accept and nginx does, a bare LF;
+  // the head ends at the first empty line. A CR anywhere else is refused.
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  size_t header_bytes = 0;
+  while (true) {
+    size_t nl = input.find('\n', pos);
+    if (nl == std::string_view::npos) return input.size() > max_bytes ? -1 : 0;
+    if (nl + 1 > max_bytes) return -1;
+    std::string_view line = input.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\r') != std::string_view::npos) return -1;
+    pos = nl + 1;
+    if (line.empty()) {
+      if (lines.empty()) return -1;  // no status line
+      header_bytes = pos;
+      break;
+    }
+    lines.push_back(line);
+  }
   head = ResponseHead{};
-  head.header_bytes = end + 4;
-  std::string_view text = input.substr(0, end);
-  size_t eol = text.find("\r\n");
-  std::string_view status_line = text.substr(0, eol);
+  head.header_bytes = header_bytes;
+  std::string_view status_line = lines.front();
   // "HTTP/1.x NNN" then the end of the line or a space before the reason.
   if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
       (status_line.size() > 12 && status_line[12] != ' ')) {
@@ -36,12 +52,8 @@ int parseResponseHead(std::string_view input, ResponseHead& head, size_t max_byt
   if (ec != std::errc() || p != status_line.data() + 12 || status < 100 || status > 599) return -1;
   head.status = status;
   head.close = status_line[7] == '0';
-  size_t pos = eol == std::string_view::npos ? text.size() : eol + 2;
-  while (pos < text.size()) {
-    size_t next = text.find("\r\n", pos);
-    if (next == std::string_view::npos) next = text.size();
-    std::string_view line = text.substr(pos, next - pos);
-    pos = next + 2;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return -1;
     std::string_view name = line.substr(0, colon), value = trimOws(line.substr(colon + 1));

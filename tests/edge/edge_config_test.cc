@@ -343,6 +343,19 @@ TEST_F(EdgeConfigTest, DisableSymlinksAsNginxReadsIt) {
             at(3, "\"root\" cannot use $document_root"));
 }
 
+TEST_F(EdgeConfigTest, HeaderNameRulesPerServer) {
+  auto c = loadOk(
+      "http {\n underscores_in_headers on;\n server { listen 1; }\n"
+      " server { listen 2; ignore_invalid_headers off; underscores_in_headers off; }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->servers[0].header_names.ignore_invalid);
+  EXPECT_TRUE(c->servers[0].header_names.underscores);  // from http
+  EXPECT_FALSE(c->servers[1].header_names.ignore_invalid);
+  EXPECT_FALSE(c->servers[1].header_names.underscores);
+  EXPECT_EQ(loadError("http {\n server {\n  location / { ignore_invalid_headers off; }\n }\n}\n"),
+            at(3, "\"ignore_invalid_headers\" directive is not allowed here"));
+}
+
 TEST_F(EdgeConfigTest, AliasAndRedirectStyle) {
   auto c = loadOk(
       "http {\n absolute_redirect off;\n server {\n  port_in_redirect off;\n"

@@ -54,7 +54,9 @@ TEST(UpstreamHeadTest, IncompleteHeadNeedsMore) {
   EXPECT_EQ(parseUpstreamHead("", head), 0);
   EXPECT_EQ(parseUpstreamHead("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", head), 0);
   EXPECT_EQ(parseUpstreamHead("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r", head), 0);
-  EXPECT_EQ(parseUpstreamHead("HTTP/1.1 200 OK\n\n", head), 0);  // bare LF is not a line end
+  // A bare LF ends a line, as nginx reads an upstream (RFC 9112 2.2).
+  EXPECT_EQ(parseUpstreamHead("HTTP/1.1 200 OK\n\n", head), 1);
+  EXPECT_EQ(parseUpstreamHead("HTTP/1.1 200 OK\nX: 1\n", head), 0);
   // An endless head is malformed, not "need more".
   std::string huge = "HTTP/1.1 200 OK\r\nX-Big: " + std::string(70000, 'a');
   EXPECT_EQ(parseUpstreamHead(huge, head), -1);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <thread>
 
 #include "edge_process.h"
@@ -91,6 +92,103 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
   std::string open =
       rawExchange6(port, "GET /open/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(open.substr(0, 12), "HTTP/1.1 200") << open;
+}
+
+// A backend that keeps the request heads it is sent and answers each with 204.
+class HeadRecorder {
+ public:
+  HeadRecorder() : port_(testing::freeLoopbackPort()) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] {
+      for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+        std::string head;
+        char buf[4096];
+        for (ssize_t n;
+             head.find("\r\n\r\n") == std::string::npos && (n = ::recv(c, buf, sizeof buf, 0)) > 0;)
+          head.append(buf, static_cast<size_t>(n));
+        {
+          std::lock_guard lock(mutex_);
+          heads_.push_back(head);
+        }
+        const char answer[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+        (void)!::send(c, answer, sizeof answer - 1, MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  ~HeadRecorder() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::string last() {
+    std::lock_guard lock(mutex_);
+    return heads_.empty() ? "" : heads_.back();
+  }
+
+ private:
+  int port_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> heads_;
+};
+
+// nginx's ignore_invalid_headers (on by default) and underscores_in_headers, per server: which
+// client headers reach origin and $http_NAME. A space, a control byte or a leading colon in a
+// name is refused whatever they say.
+TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
+  HeadRecorder origin;
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int on = testing::freeLoopbackPort(), off = testing::freeLoopbackPort(),
+            under = testing::freeLoopbackPort();
+  auto server = [&](int port, const std::string& setting) {
+    return " server {\n  listen 127.0.0.1:" + std::to_string(port) + ";\n  " + setting +
+           "\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(origin.port()) +
+           "; }\n  location /v { return 200 \"[$http_x_foo]\"; }\n }\n";
+  };
+  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n access_log off;\n" + server(on, "") +
+                              server(off, "ignore_invalid_headers off;") +
+                              server(under, "underscores_in_headers on;") + "}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  for (int port : {on, off, under})
+    ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+
+  const std::string odd = "GET / HTTP/1.0\r\nx_foo: under\r\nx.foo: dot\r\nX-Ok: fine\r\n\r\n";
+  auto reached = [&](int port) {
+    std::string answer = rawExchange(port, odd);
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 204") << answer;
+    return origin.last();
+  };
+  std::string head = reached(on);
+  EXPECT_EQ(head.find("x_foo"), std::string::npos) << head;
+  EXPECT_EQ(head.find("x.foo"), std::string::npos) << head;
+  EXPECT_NE(head.find("X-Ok: fine"), std::string::npos) << head;
+  head = reached(off);
+  EXPECT_NE(head.find("x_foo: under"), std::string::npos) << head;
+  EXPECT_NE(head.find("x.foo: dot"), std::string::npos) << head;
+  head = reached(under);
+  EXPECT_NE(head.find("x_foo: under"), std::string::npos) << head;
+  EXPECT_EQ(head.find("x.foo"), std::string::npos) << head;
+
+  const std::string v = "GET /v HTTP/1.0\r\nx_foo: u\r\n\r\n";
+  EXPECT_NE(rawExchange(on, v).find("\r\n\r\n[]"), std::string::npos);
+  EXPECT_NE(rawExchange(under, v).find("\r\n\r\n[u]"), std::string::npos);
+  for (const char* bad : {":foo: x", " foo: x", "foo\x02: x", "fo o: x"}) {
+    std::string answer = rawExchange(off, std::string("GET / HTTP/1.0\r\n") + bad + "\r\n\r\n");
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 400") << bad << ": " << answer;
+  }
 }
 
 TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {

@@ -55,6 +55,22 @@ TEST(ResponseHeadTest, WaitsForMoreAndRefusesMalformed) {
       parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", h), 1);
 }
 
+TEST(ResponseHeadTest, BareLfEndsALineAsNginxReadsIt) {
+  // RFC 9112 2.2: a recipient may take a bare LF for a line end; nginx does, and nginx's own
+  // test backends answer that way. A CR anywhere but before the LF is still refused.
+  ResponseHead h;
+  const std::string in = "HTTP/1.1 200 OK\nConnection: close\r\nX-Headers: abc\n\nbody";
+  ASSERT_EQ(parseResponseHead(in, h), 1);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_TRUE(h.close);
+  EXPECT_EQ(in.substr(h.header_bytes), "body");
+  ASSERT_EQ(h.fields.size(), 2u);
+  EXPECT_EQ(h.fields[1].second, "abc");
+  EXPECT_EQ(parseResponseHead("HTTP/1.1 200 OK\nX: y\n", h), 0);
+  EXPECT_EQ(parseResponseHead("HTTP/1.1 200 OK\rX: y\r\n\r\n", h), -1);
+  EXPECT_EQ(parseResponseHead("\r\n", h), -1);
+}
+
 TEST(ResponseHeadTest, WhichAnswersHaveABody) {
   EXPECT_TRUE(responseHasBody(200, false));
   EXPECT_FALSE(responseHasBody(200, true));

@@ -12,6 +12,7 @@
 #include "surge/edge/autoindex.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/gzip_filter.h"
+#include "surge/edge/header_names.h"
 #include "surge/edge/keep_alive.h"
 #include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
@@ -129,8 +130,9 @@ struct LocationSettings {
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
   // proxy_set_header: a level with its own replaces the inherited.
   std::vector<ProxySetHeader> proxy_set_headers;
-  GzipSettings gzip;            // gzip on and its gzip_* tuning
-  AutoindexSettings autoindex;  // autoindex on: directories without an index are listed
+  GzipSettings gzip;             // gzip on and its gzip_* tuning
+  AutoindexSettings autoindex;   // autoindex on: directories without an index are listed
+  HeaderNameRules header_names;  // ignore_invalid_headers, underscores_in_headers (http, server)
 };
 
 struct Location : LocationSettings {
@@ -180,7 +182,8 @@ struct VirtualServer {
   std::vector<RewriteStep> rewrites;  // the server's own rewrite directives (before lookup)
   std::string where;                  // file:line of `server`
   http::AccessRules access;
-  KeepAlive keep_alive;                    // for what no location answers
+  KeepAlive keep_alive;  // for what no location answers
+  HeaderNameRules header_names;
   std::vector<AccessLogRule> access_logs;  // likewise
 
   // nginx's location lookup for `uri` (the decoded, normalized path): the location, or nullptr.

@@ -17,6 +17,7 @@
 
 #include "surge/base/metrics.h"
 #include "surge/edge/circuit_breaker.h"
+#include "surge/edge/header_names.h"
 #include "surge/edge/inflight_cap.h"
 #include "surge/http/server.h"
 
@@ -51,6 +52,9 @@ struct ForwardOptions {
   // proxy_set_header: each replaces the client's header of that name (Host included); an empty
   // value removes it.
   std::vector<std::pair<std::string, std::string>> set_headers;
+  // The server's ignore_invalid_headers and underscores_in_headers: client headers they ignore
+  // are not passed on.
+  HeaderNameRules header_names;
 
   static ForwardOptions operatorTraffic() {
     ForwardOptions o;

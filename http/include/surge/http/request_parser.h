@@ -4,7 +4,8 @@
 // smuggling) is refused, and the connection is closed after the error answer. Refused: a
 // Content-Length together with Transfer-Encoding, duplicate or signed Content-Length, any
 // Transfer-Encoding but exactly "chunked" (501), Transfer-Encoding on HTTP/1.0, whitespace before
-// a colon, obs-fold, a bare CR, NUL and other control bytes, more or fewer than one Host on
+// a colon, obs-fold, a bare CR, NUL and other control bytes (a name starting with a colon or
+// holding a space or control byte), more or fewer than one Host on
 // HTTP/1.1, an invalid Host (as nginx checks it), TRACE (405, as nginx), oversized parts (414,
 // 431, 413). Accepted as nginx and RFC 9112 have it: a bare LF as a line end (2.2), and the
 // absolute form of a target (3.2.2: its authority replaces Host, see Request::host).
@@ -22,7 +23,15 @@ namespace surge::http {
 struct Header {
   std::string_view name;
   std::string_view value;
+  // A name nginx calls invalid (HeaderName): with an underscore, or with another character than
+  // a letter, a digit or '-'. The parser keeps such a header, flagged; the edge drops it where
+  // nginx's ignore_invalid_headers (on by default) and underscores_in_headers say so.
+  uint8_t invalid = 0;
 };
+namespace HeaderName {
+constexpr uint8_t kUnderscore = 1;
+constexpr uint8_t kOtherCharacter = 2;
+}  // namespace HeaderName
 
 struct Request {
   std::string_view method;
