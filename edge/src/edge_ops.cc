@@ -20,9 +20,8 @@ OpsHandler::OpsHandler(Dispatcher& dispatcher, const EdgeConfig& config,
     : dispatcher_(dispatcher), metrics_(metrics), snapshots_(snapshots), proxy_(proxy) {
   for (const EdgeConfig::Peer& peer : config.ops_peers) {
     OriginOptions o;
-    o.host = peer.host;
-    o.address = peer.address;
-    o.port = peer.port;
+    o.servers = {UpstreamServer{peer.host, peer.address, peer.port}};
+    o.host_header = peer.host + ":" + std::to_string(peer.port);
     o.keepalive = 2;
     o.max_inflight = 16;
     o.connect_timeout = std::chrono::milliseconds(500);

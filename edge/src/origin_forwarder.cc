@@ -86,8 +86,9 @@ class OriginForwarder::Pool {
  public:
   Pool(OriginForwarder& owner, event_base* base) : owner_(owner), base_(base) {}
   ~Pool() {
-    for (Conn* c : idle_)
-      destroy(c);
+    for (auto& list : idle_)
+      for (Conn* c : list)
+        destroy(c);
     // Active exchanges belong to connections that are still referenced by their events; the
     // loop is gone when pools are destroyed, so free them here too.
     for (Conn* c : active_)
@@ -95,30 +96,20 @@ class OriginForwarder::Pool {
   }
 
   void start(std::string bytes, bool retry_ok, bool head, Role role, Done done,
-             ProxyTimeouts timeouts) {
+             const ForwardOptions& how) {
     auto ex = std::make_unique<Exchange>();
     ex->role = role;
     OriginOptions o = owner_.options();
+    const ProxyTimeouts& timeouts = how.timeouts;
     ex->timeouts.connect = timeouts.connect.count() >= 0 ? timeouts.connect : o.connect_timeout;
     ex->timeouts.send = timeouts.send.count() >= 0 ? timeouts.send : o.read_timeout;
     ex->timeouts.read = timeouts.read.count() >= 0 ? timeouts.read : o.read_timeout;
+    ex->next = how.next_upstream;
     ex->bytes = std::move(bytes);
     ex->retry_ok = retry_ok;
     ex->head = head;
     ex->done = std::move(done);
-    Conn* c = takeIdle();
-    if (c == nullptr) {
-      c = connectNew();
-      if (c == nullptr) {
-        owner_.failed(ex->role);
-        return finish(
-            nullptr, std::move(ex),
-            jsonError(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
-      }
-    } else {
-      owner_.reused_.add();
-    }
-    attach(c, std::move(ex));
+    sendToNextServer(std::move(ex));
   }
 
  private:
@@ -126,7 +117,10 @@ class OriginForwarder::Pool {
     std::string bytes;
     size_t written = 0;
     bool retry_ok = false;
-    bool retried = false;
+    bool retried = false;  // sent again once on a new connection after a stale kept-alive one
+    size_t server = 0;     // the upstream server it is with
+    std::vector<size_t> tried;
+    NextUpstream next;
     bool head = false;  // the answer has no body, whatever its Content-Length says
     Role role = Role::kNormal;
     ProxyTimeouts timeouts;  // resolved: none negative
@@ -134,6 +128,7 @@ class OriginForwarder::Pool {
   };
   struct Conn {
     Pool* pool = nullptr;
+    size_t server = 0;
     int fd = -1;
     event* ev = nullptr;
     bool connecting = false;
@@ -148,10 +143,51 @@ class OriginForwarder::Pool {
     return s;
   }
 
-  Conn* takeIdle() {
-    while (!idle_.empty()) {
-      Conn* c = idle_.back();
-      idle_.pop_back();
+  // nginx's upstream choice (UpstreamPeers) for a request not yet sent anywhere, or sent to a
+  // server that failed it in a way proxy_next_upstream lets go on: the next server, on a kept
+  // connection to it when there is one. None left: the client gets 503 + Retry-After.
+  void sendToNextServer(std::unique_ptr<Exchange> ex) {
+    UpstreamPeers& peers = owner_.peers_;
+    const size_t tries = ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : peers.size();
+    while (ex->tried.size() < tries) {
+      const auto now = Clock::now();
+      std::optional<size_t> i = peers.pick(ex->tried, now);
+      if (!i) break;
+      ex->tried.push_back(*i);
+      ex->server = *i;
+      ex->written = 0;
+      if (Conn* c = takeIdle(*i)) {
+        owner_.reused_.add();
+        return attach(c, std::move(ex));
+      }
+      if (Conn* c = connectNew(*i)) return attach(c, std::move(ex));
+      peers.failed(*i, now);  // not even a connection started
+      if (!ex->next.error) break;
+    }
+    owner_.failed(ex->role);
+    finish(nullptr, std::move(ex),
+           jsonError(503, "origin_unavailable", "origin cannot be reached", retryAfter()));
+  }
+
+  // The server failed this exchange: counted against it (max_fails), and the request goes to the
+  // next server when `next` (proxy_next_upstream) allows and one is left; else `answer`.
+  void serverFailed(Conn* c, bool next, http::Response answer) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    release(c, false);
+    owner_.peers_.failed(ex->server, Clock::now());
+    const size_t tries =
+        ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : owner_.peers_.size();
+    if (next && ex->tried.size() < tries) return sendToNextServer(std::move(ex));
+    owner_.failed(ex->role);
+    finish(nullptr, std::move(ex), std::move(answer));
+  }
+
+  Conn* takeIdle(size_t server) {
+    if (server >= idle_.size()) return nullptr;
+    std::vector<Conn*>& idle = idle_[server];
+    while (!idle.empty()) {
+      Conn* c = idle.back();
+      idle.pop_back();
       if (c->fd >= 0) {
         c->reused = true;
         return c;
@@ -161,13 +197,13 @@ class OriginForwarder::Pool {
     return nullptr;
   }
 
-  Conn* connectNew() {
-    OriginOptions o = owner_.options();
+  Conn* connectNew(size_t server) {
+    const UpstreamServer& to = owner_.peers_.server(server);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(o.port));
+    addr.sin_port = htons(static_cast<uint16_t>(to.port));
     // Resolved when the configuration was loaded: never a DNS lookup on the event loop.
-    const std::string& address = o.address.empty() ? o.host : o.address;
+    const std::string& address = to.address.empty() ? to.host : to.address;
     if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return nullptr;
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return nullptr;
@@ -180,6 +216,7 @@ class OriginForwarder::Pool {
     }
     auto* c = new Conn;
     c->pool = this;
+    c->server = server;
     c->fd = fd;
     c->connecting = rc != 0;
     return c;
@@ -209,26 +246,26 @@ class OriginForwarder::Pool {
     if (!c->ex) return self->onIdleEvent(c);
     if (what & EV_TIMEOUT) {
       if (c->connecting) {
-        self->owner_.failed(c->ex->role);
-        return self->fail(
-            c, jsonError(503, "origin_unavailable", "origin did not accept a connection in time",
-                         self->retryAfter()));
+        return self->serverFailed(
+            c, c->ex->next.timeout,
+            jsonError(503, "origin_unavailable", "origin did not accept a connection in time",
+                      self->retryAfter()));
       }
       // A slow origin is a failing one: back off so the next requests are shed at once rather
-      // than each waiting out the read timeout.
+      // than each waiting out the read timeout. Sent again elsewhere only if that is safe.
       self->owner_.errors_.add();
-      self->owner_.failed(c->ex->role);
-      return self->fail(
-          c, jsonError(504, "origin_timeout", "origin did not answer in time", self->retryAfter()));
+      return self->serverFailed(
+          c, c->ex->next.timeout && c->ex->retry_ok,
+          jsonError(504, "origin_timeout", "origin did not answer in time", self->retryAfter()));
     }
     if (c->connecting) {
       int err = 0;
       socklen_t len = sizeof err;
       ::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
-        self->owner_.failed(c->ex->role);
-        return self->fail(c, jsonError(503, "origin_unavailable", "origin refused the connection",
-                                       self->retryAfter()));
+        return self->serverFailed(c, c->ex->next.error,
+                                  jsonError(503, "origin_unavailable",
+                                            "origin refused the connection", self->retryAfter()));
       }
       c->connecting = false;
     }
@@ -271,22 +308,20 @@ class OriginForwarder::Pool {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (c->in.empty()) return brokenBeforeAnswer(c);
       owner_.errors_.add();
-      owner_.failed(c->ex->role);
-      return fail(c, jsonError(502, "origin_error", "origin connection reset"));
+      return serverFailed(c, false, jsonError(502, "origin_error", "origin connection reset"));
     }
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
     UpstreamHead head;
     int rc = parseUpstreamHead(c->in, head);
     if (rc < 0 || (rc == 1 && head.chunked)) {
       owner_.errors_.add();
-      owner_.failed(c->ex->role);
-      return fail(c, jsonError(502, "origin_error", "origin sent an answer surge cannot read"));
+      return serverFailed(
+          c, false, jsonError(502, "origin_error", "origin sent an answer surge cannot read"));
     }
     if (rc == 0) {
       if (eof) {
         owner_.errors_.add();
-        owner_.failed(c->ex->role);
-        return fail(c, jsonError(502, "origin_error", "origin closed mid-answer"));
+        return serverFailed(c, false, jsonError(502, "origin_error", "origin closed mid-answer"));
       }
       return;
     }
@@ -300,8 +335,7 @@ class OriginForwarder::Pool {
     if (c->in.size() < head.header_bytes + body_len) {
       if (eof) {
         owner_.errors_.add();
-        owner_.failed(c->ex->role);
-        return fail(c, jsonError(502, "origin_error", "origin closed mid-answer"));
+        return serverFailed(c, false, jsonError(502, "origin_error", "origin closed mid-answer"));
       }
       return;
     }
@@ -328,6 +362,7 @@ class OriginForwarder::Pool {
       }
     } else {
       owner_.succeeded(c->ex->role);
+      owner_.peers_.succeeded(c->ex->server);
     }
     std::unique_ptr<Exchange> ex = std::move(c->ex);
     release(c, reusable);
@@ -338,18 +373,23 @@ class OriginForwarder::Pool {
   // the meantime is the usual cause; the request is sent again once on a new connection when that
   // is safe (idempotent method, or an Idempotency-Key makes origin answer a replay the same).
   void brokenBeforeAnswer(Conn* c) {
-    std::unique_ptr<Exchange> ex = std::move(c->ex);
-    bool was_reused = c->reused;
-    release(c, false);
-    if (was_reused && ex->retry_ok && !ex->retried) {
+    if (c->reused && c->ex->retry_ok && !c->ex->retried) {
+      // Most likely a kept-alive connection the server closed meanwhile: not the server's
+      // failure. Once more to the same server, on a new connection.
+      std::unique_ptr<Exchange> ex = std::move(c->ex);
+      release(c, false);
       ex->retried = true;
       ex->written = 0;
-      Conn* fresh = connectNew();
-      if (fresh != nullptr) return attach(fresh, std::move(ex));
+      if (Conn* fresh = connectNew(ex->server)) return attach(fresh, std::move(ex));
+      owner_.peers_.failed(ex->server, Clock::now());
+      owner_.failed(ex->role);
+      return finish(
+          nullptr, std::move(ex),
+          jsonError(503, "origin_unavailable", "origin closed the connection", retryAfter()));
     }
-    owner_.failed(ex->role);
-    finish(nullptr, std::move(ex),
-           jsonError(503, "origin_unavailable", "origin closed the connection", retryAfter()));
+    serverFailed(
+        c, c->ex->next.error && c->ex->retry_ok,
+        jsonError(503, "origin_unavailable", "origin closed the connection", retryAfter()));
   }
 
   void fail(Conn* c, http::Response answer) {
@@ -366,11 +406,12 @@ class OriginForwarder::Pool {
   // Back to the idle list (watched for origin closing it) or closed.
   void release(Conn* c, bool reusable) {
     std::erase(active_, c);
-    if (reusable && idle_.size() < owner_.options().keepalive) {
+    if (idle_.size() <= c->server) idle_.resize(c->server + 1);
+    if (reusable && idle_[c->server].size() < owner_.options().keepalive) {
       c->reused = false;
       c->in.clear();
       arm(c, EV_READ, std::chrono::milliseconds(0));
-      idle_.push_back(c);
+      idle_[c->server].push_back(c);
       return;
     }
     destroy(c);
@@ -378,7 +419,7 @@ class OriginForwarder::Pool {
 
   void onIdleEvent(Conn* c) {
     // Origin closed an idle connection (or sent something unasked): drop it.
-    std::erase(idle_, c);
+    if (c->server < idle_.size()) std::erase(idle_[c->server], c);
     destroy(c);
   }
 
@@ -390,12 +431,13 @@ class OriginForwarder::Pool {
 
   OriginForwarder& owner_;
   event_base* base_;
-  std::vector<Conn*> idle_;
+  std::vector<std::vector<Conn*>> idle_;  // per upstream server
   std::vector<Conn*> active_;
 };
 
 OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics)
     : options_(std::move(options)),
+      peers_(options_.servers),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)")),
       forwarded_(
@@ -461,7 +503,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   if (const std::string* host = set("Host"); host != nullptr && !host->empty()) {
     bytes.append("Host: ").append(*host).append("\r\n");
   } else {
-    bytes.append("Host: ").append(o.host).append(":").append(std::to_string(o.port)).append("\r\n");
+    bytes.append("Host: ").append(o.host_header).append("\r\n");
   }
   std::string_view connection = request.header("Connection");
   std::string_view forwarded_for;
@@ -502,8 +544,7 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
-  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done),
-              how.timeouts);
+  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done), how);
 }
 
 }  // namespace surge::edge

@@ -40,12 +40,11 @@ std::vector<std::string> ProxyHandler::reload(const EdgeConfig& now, const EdgeC
                                               const EdgeKeys&) {
   std::vector<std::string> kept;
   OriginOptions origin = next.origin;
-  if (origin.host != now.origin.host || origin.port != now.origin.port) {
-    // Pooled connections would keep going to the old address: the upstream is restart-only.
-    kept.push_back("the upstream server changes on restart only");
-    origin.host = now.origin.host;
-    origin.address = now.origin.address;
-    origin.port = now.origin.port;
+  if (origin.servers != now.origin.servers || origin.host_header != now.origin.host_header) {
+    // Pooled connections would keep going to the old addresses: the upstream is restart-only.
+    kept.push_back("the upstream servers change on restart only");
+    origin.servers = now.origin.servers;
+    origin.host_header = now.origin.host_header;
   }
   if (origin_) origin_->setOptions(origin);
   lookups_.setOptions(next.lookup_limit);
@@ -100,6 +99,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   }
   ForwardOptions forward_options;
   forward_options.timeouts = loc.proxy_timeouts;
+  forward_options.next_upstream = loc.next_upstream;
   if (ex.server) forward_options.header_names = ex.server->header_names;
   for (const ProxySetHeader& h : loc.proxy_set_headers)
     forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
@@ -171,6 +171,35 @@ void ProxyHandler::reportGaps(cache::SignedGapReport signed_report, http::Server
 
 bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
                         bool& handled) {
+  if (d.name == "proxy_next_upstream") {
+    // error, timeout, off (nginx's; its http_5xx, invalid_header, non_idempotent are not here).
+    handled = true;
+    if (d.args.empty()) return r.args(d, 1, 3);
+    NextUpstream& n = level.next_upstream;
+    n.error = n.timeout = false;
+    for (const std::string& a : d.args) {
+      if (a == "error") {
+        n.error = true;
+      } else if (a == "timeout") {
+        n.timeout = true;
+      } else if (a == "off") {
+        if (d.args.size() > 1) return r.fail(d, "\"off\" stands alone in \"proxy_next_upstream\"");
+      } else {
+        return r.fail(d, "\"proxy_next_upstream " + a +
+                             "\" is not supported (error, timeout, off): surge-edge sends a "
+                             "request on only for a failed connection or a timeout");
+      }
+    }
+    return true;
+  }
+  if (d.name == "proxy_next_upstream_tries") {
+    handled = true;
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t n = 0;
+    if (!r.number(d, d.args[0], 0, 100, n)) return false;
+    level.next_upstream.tries = static_cast<int>(n);
+    return true;
+  }
   handled = d.name == "proxy_connect_timeout" || d.name == "proxy_send_timeout" ||
             d.name == "proxy_read_timeout" || d.name == "proxy_set_header";
   if (!handled || d.name == "proxy_set_header") return true;  // proxy_set_header: per level
@@ -208,21 +237,48 @@ bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
   return true;
 }
 
+namespace {
+
+// server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME] [backup] [down] (nginx's).
+bool readUpstreamServer(ConfigReader& r, const Directive& u, UpstreamServer& s) {
+  if (u.args.empty() || u.has_block) return r.args(u, 1, 6);
+  if (!r.hostPort(u, u.args[0], s.host, s.port)) return false;
+  for (size_t i = 1; i < u.args.size(); ++i) {
+    const std::string& a = u.args[i];
+    uint64_t n = 0;
+    if (a.rfind("weight=", 0) == 0) {
+      if (!r.number(u, a.substr(7), 1, 1000, n)) return false;
+      s.weight = static_cast<int>(n);
+    } else if (a.rfind("max_fails=", 0) == 0) {
+      if (!r.number(u, a.substr(10), 0, 1000, n)) return false;
+      s.max_fails = static_cast<int>(n);
+    } else if (a.rfind("fail_timeout=", 0) == 0) {
+      if (!r.duration(u, a.substr(13), s.fail_timeout)) return false;
+    } else if (a == "backup") {
+      s.backup = true;
+    } else if (a == "down") {
+      s.down = true;
+    } else {
+      return r.fail(u, "invalid parameter \"" + a +
+                           "\" (weight=, max_fails=, fail_timeout=, "
+                           "backup, down)");
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& origin) {
   if (d.args.size() != 1) return r.fail(d, "invalid number of arguments in \"upstream\"");
   if (!r.block(d)) return false;
-  std::string host, where;
-  int port = 0;
-  bool have = false;
+  Upstream up{d.args[0], {}, nginx_compat::locationOf(d)};
   for (const Directive& u : d.block) {
     if (u.name == "server") {
-      if (u.args.size() != 1 || u.has_block) {
-        return r.fail(u, "upstream server takes one HOST:PORT (no weight, max_fails, ...)");
-      }
-      if (have) return r.fail(u, "only one server per upstream is supported");
-      if (!r.hostPort(u, u.args[0], host, port)) return false;
-      where = nginx_compat::locationOf(u);
-      have = true;
+      UpstreamServer s;
+      if (!readUpstreamServer(r, u, s)) return false;
+      if (!r.resolveHost(nginx_compat::locationOf(u), s.host, s.port, s.address)) return false;
+      up.servers.push_back(std::move(s));
     } else if (u.name == "keepalive") {
       if (!r.args(u, 1, 1)) return false;
       uint64_t n = 0;
@@ -232,8 +288,12 @@ bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& o
       return r.fail(u, "unknown directive \"" + u.name + "\" in upstream");
     }
   }
-  if (!have) return r.fail(d, "upstream \"" + d.args[0] + "\" has no server");
-  upstreams_.push_back({d.args[0], host, port, where});
+  if (up.servers.empty()) return r.fail(d, "upstream \"" + d.args[0] + "\" has no server");
+  if (std::all_of(up.servers.begin(), up.servers.end(),
+                  [](const UpstreamServer& s) { return s.backup; })) {
+    return r.fail(d, "upstream \"" + d.args[0] + "\" has only backup servers");
+  }
+  upstreams_.push_back(std::move(up));
   return true;
 }
 
@@ -267,21 +327,23 @@ bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
   if (target_.empty()) return true;
   auto up = std::find_if(upstreams_.begin(), upstreams_.end(),
                          [&](const Upstream& u) { return u.name == target_; });
-  std::string where = where_;
   if (up != upstreams_.end()) {
-    c.origin.host = up->host;
-    c.origin.port = up->port;
-    where = up->where;
+    // Resolved as each server was read. Host: the upstream's name, nginx's $proxy_host.
+    c.origin.servers = up->servers;
+    c.origin.host_header = up->name;
   } else {
+    UpstreamServer s;
     Directive fake;
     fake.name = "proxy_pass";
     ConfigReader scratch(r.baseDir());  // its message is replaced by the one below
-    if (!scratch.hostPort(fake, target_, c.origin.host, c.origin.port)) {
+    if (!scratch.hostPort(fake, target_, s.host, s.port)) {
       return r.failAt(where_,
                       "proxy_pass target \"" + target_ + "\" is neither an upstream nor host:port");
     }
+    if (!r.resolveHost(where_, s.host, s.port, s.address)) return false;
+    c.origin.host_header = s.port == 80 ? s.host : s.host + ":" + std::to_string(s.port);
+    c.origin.servers = {std::move(s)};
   }
-  if (!r.resolveHost(where, c.origin.host, c.origin.port, c.origin.address)) return false;
   c.have_origin = true;
   return true;
 }

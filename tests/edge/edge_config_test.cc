@@ -139,8 +139,9 @@ TEST_F(EdgeConfigTest, FullConfig) {
   EXPECT_EQ(c->stale_while_revalidate, std::chrono::seconds(15));
 
   EXPECT_TRUE(c->have_origin);
-  EXPECT_EQ(c->origin.host, "10.0.0.5");
-  EXPECT_EQ(c->origin.port, 9000);
+  ASSERT_EQ(c->origin.servers.size(), 1u);
+  EXPECT_EQ(c->origin.servers[0].host, "10.0.0.5");
+  EXPECT_EQ(c->origin.servers[0].port, 9000);
   EXPECT_EQ(c->origin.keepalive, 32u);
   EXPECT_EQ(c->origin.max_inflight, 256u);
   EXPECT_EQ(c->origin.connect_timeout, std::chrono::milliseconds(750));
@@ -461,8 +462,48 @@ TEST_F(EdgeConfigTest, ProxyPassToHostPort) {
       "  location /c { proxy_pass http://10.1.2.3:8181; }\n }\n}\n");
   ASSERT_NE(c, nullptr);
   EXPECT_TRUE(c->have_origin);
-  EXPECT_EQ(c->origin.host, "10.1.2.3");
-  EXPECT_EQ(c->origin.port, 8181);
+  ASSERT_EQ(c->origin.servers.size(), 1u);
+  EXPECT_EQ(c->origin.servers[0].host, "10.1.2.3");
+  EXPECT_EQ(c->origin.servers[0].port, 8181);
+  EXPECT_EQ(c->origin.host_header, "10.1.2.3:8181");  // nginx's $proxy_host
+}
+
+TEST_F(EdgeConfigTest, UpstreamWithSeveralServers) {
+  auto c = loadOk(
+      "http {\n upstream o {\n  server 10.0.0.1:81 weight=3 max_fails=2 fail_timeout=5s;\n"
+      "  server 10.0.0.2:82;\n  server 10.0.0.3:83 backup;\n  server 10.0.0.4:84 down;\n"
+      "  keepalive 8;\n }\n server {\n  location /a {\n   proxy_pass http://o;\n"
+      "   proxy_next_upstream error;\n   proxy_next_upstream_tries 2;\n  }\n"
+      "  location /b { proxy_pass http://o; proxy_next_upstream off; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  const auto& s = c->origin.servers;
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].weight, 3);
+  EXPECT_EQ(s[0].max_fails, 2);
+  EXPECT_EQ(s[0].fail_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(s[1].weight, 1);
+  EXPECT_EQ(s[1].max_fails, 1);  // nginx's defaults: 1 and 10 s
+  EXPECT_EQ(s[1].fail_timeout, std::chrono::seconds(10));
+  EXPECT_TRUE(s[2].backup);
+  EXPECT_TRUE(s[3].down);
+  EXPECT_EQ(c->origin.host_header, "o");
+  const Location* a = c->match("/a");
+  EXPECT_TRUE(a->next_upstream.error);
+  EXPECT_FALSE(a->next_upstream.timeout);
+  EXPECT_EQ(a->next_upstream.tries, 2);
+  EXPECT_FALSE(c->match("/b")->next_upstream.error);
+  EXPECT_TRUE(c->match("/x")->next_upstream.timeout);  // the default: error timeout
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server 10.0.0.1:81 slow_start=3s;\n }\n"
+                      " server { }\n}\n"),
+            at(3,
+               "invalid parameter \"slow_start=3s\" (weight=, max_fails=, fail_timeout=, "
+               "backup, down)"));
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server 10.0.0.1:81 backup;\n }\n server { }\n}\n"),
+            at(2, "upstream \"o\" has only backup servers"));
+  EXPECT_EQ(loadError("http {\n server {\n  proxy_next_upstream error http_502;\n }\n}\n"),
+            at(3,
+               "\"proxy_next_upstream http_502\" is not supported (error, timeout, off): "
+               "surge-edge sends a request on only for a failed connection or a timeout"));
 }
 
 TEST_F(EdgeConfigTest, ExpiresForms) {
@@ -495,7 +536,7 @@ TEST_F(EdgeConfigTest, ShippedConfigLoads) {
   EXPECT_EQ(c.server.port, 8080);
   EXPECT_EQ(c.server.backlog, 4096);
   EXPECT_TRUE(c.have_origin);
-  EXPECT_EQ(c.origin.port, 8081);
+  EXPECT_EQ(c.origin.servers.at(0).port, 8081);
   ASSERT_EQ(c.servers.size(), 1u);
   EXPECT_EQ(c.match("/metrics")->kind, Location::Kind::kStatus);
   EXPECT_FALSE(c.match("/metrics")->access.allows("10.0.0.1"));
@@ -606,8 +647,8 @@ TEST_F(EdgeConfigTest, BadValues) {
       at(2, "invalid value \"yes\" in \"autoindex\" directive, it must be \"on\" or \"off\""));
   EXPECT_EQ(loadError("http {\n  ssl_protocols TLSv1 TLSv1.1;\n  server { }\n}\n"),
             at(2, "surge speaks TLSv1.2 and TLSv1.3 only: name at least one of them"));
-  EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=5;\n }\n server { }\n}\n"),
-            at(3, "upstream server takes one HOST:PORT (no weight, max_fails, ...)"));
+  EXPECT_EQ(loadError("http {\n upstream o {\n  server 1.2.3.4:80 weight=0;\n }\n server { }\n}\n"),
+            at(3, "invalid value \"0\" in \"server\" (expected 1..1000)"));
   EXPECT_EQ(loadError("http {\n  proxy_set_header X-Request-Id x;\n  server { }\n}\n"),
             at(2, "\"X-Request-Id\" is set by surge-edge itself"));
   EXPECT_EQ(loadError("http {\n  access_log /nonexistent-surge-dir/a.log;\n  server { }\n}\n"),
@@ -741,14 +782,16 @@ TEST_F(EdgeConfigTest, OriginHostNamesAreResolvedAtLoadOrRefused) {
   auto c = loadOk("http {\n upstream o {\n  server " + std::string(name) +
                   ":8081;\n }\n server {\n  location /api/ { proxy_pass http://o; }\n }\n}\n");
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->origin.host, name);  // what the Host header says
+  EXPECT_EQ(c->origin.servers.at(0).host, name);
+  EXPECT_EQ(c->origin.host_header, "o");  // the upstream's name, as nginx's $proxy_host
   in_addr a{};
-  EXPECT_EQ(inet_pton(AF_INET, c->origin.address.c_str(), &a), 1) << c->origin.address;
+  const std::string& address = c->origin.servers.at(0).address;
+  EXPECT_EQ(inet_pton(AF_INET, address.c_str(), &a), 1) << address;
   auto literal = loadOk(
       "http {\n server {\n  location /api/ { proxy_pass http://10.1.2.3:81; }\n"
       " }\n}\n");
   ASSERT_TRUE(literal);
-  EXPECT_EQ(literal->origin.address, "10.1.2.3");
+  EXPECT_EQ(literal->origin.servers.at(0).address, "10.1.2.3");
   EXPECT_EQ(loadError("http {\n upstream o {\n  server surge-no-such-host.invalid:8081;\n }\n"
                       " server {\n  location /api/ { proxy_pass http://o; }\n }\n}\n")
                 .rfind(at(3, "host not found in \"surge-no-such-host.invalid:8081\""), 0),
@@ -852,9 +895,6 @@ TEST_F(EdgeConfigTest, StructureErrors) {
   EXPECT_EQ(loadError("http;\n"), at(1, "directive \"http\" has no opening \"{\""));
   EXPECT_EQ(loadError("http {\n upstream origin {\n  keepalive 8;\n }\n server { }\n}\n"),
             at(2, "upstream \"origin\" has no server"));
-  EXPECT_EQ(loadError("http {\n upstream origin {\n  server 1.1.1.1:1;\n  server 2.2.2.2:2;\n }\n"
-                      " server { }\n}\n"),
-            at(4, "only one server per upstream is supported"));
 }
 
 TEST_F(EdgeConfigTest, ErrorsInIncludedFilesNameThatFile) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "edge_process.h"
@@ -134,6 +135,10 @@ class HeadRecorder {
     std::lock_guard lock(mutex_);
     return heads_.empty() ? "" : heads_.back();
   }
+  size_t count() {
+    std::lock_guard lock(mutex_);
+    return heads_.size();
+  }
 
  private:
   int port_;
@@ -189,6 +194,52 @@ TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
     std::string answer = rawExchange(off, std::string("GET / HTTP/1.0\r\n") + bad + "\r\n\r\n");
     EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 400") << bad << ": " << answer;
   }
+}
+
+// An upstream of several servers as nginx runs it: round robin over the live ones, a refused
+// connection sent on to the next server (any method: nothing was sent), the backup only once no
+// primary is left, and the upstream's name as Host.
+TEST(NginxSemanticsE2ETest, UpstreamWithSeveralServersAndABackup) {
+  std::optional<HeadRecorder> a(std::in_place), b(std::in_place);
+  HeadRecorder backup;
+  const int dead = testing::freeLoopbackPort();  // nothing listens here
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  auto at = [](int p) { return "127.0.0.1:" + std::to_string(p); };
+  dir.write("nginx.conf",
+            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n"
+            " upstream o {\n  server " +
+                at(dead) + ";\n  server " + at(a->port()) + ";\n  server " + at(b->port()) +
+                " max_fails=1 fail_timeout=30s;\n  server " + at(backup.port()) +
+                " backup;\n }\n server {\n  listen " + at(port) +
+                ";\n  location / { proxy_pass http://o; }\n }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+
+  const std::string get = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  for (int i = 0; i < 12; ++i) {
+    std::string answer = rawExchange(port, get);
+    ASSERT_EQ(answer.substr(0, 12), "HTTP/1.1 204") << i << ": " << answer;
+  }
+  EXPECT_GE(a->count(), 5u);
+  EXPECT_GE(b->count(), 5u);
+  EXPECT_EQ(a->count() + b->count(), 12u);
+  EXPECT_EQ(backup.count(), 0u);
+  EXPECT_NE(a->last().find("\r\nHost: o\r\n"), std::string::npos) << a->last();
+  // A POST without an Idempotency-Key too: a refused connection never carried it.
+  std::string post = rawExchange(
+      port, "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+  EXPECT_EQ(post.substr(0, 12), "HTTP/1.1 204") << post;
+
+  a.reset();
+  b.reset();
+  for (int i = 0; i < 3; ++i) {
+    std::string answer = rawExchange(port, get);
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 204") << i << ": " << answer;
+  }
+  EXPECT_EQ(backup.count(), 3u);
 }
 
 TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {

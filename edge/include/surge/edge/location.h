@@ -128,6 +128,7 @@ struct LocationSettings {
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
+  NextUpstream next_upstream;              // proxy_next_upstream, proxy_next_upstream_tries
   // proxy_set_header: a level with its own replaces the inherited.
   std::vector<ProxySetHeader> proxy_set_headers;
   GzipSettings gzip;             // gzip on and its gzip_* tuning

@@ -19,14 +19,18 @@
 #include "surge/edge/circuit_breaker.h"
 #include "surge/edge/header_names.h"
 #include "surge/edge/inflight_cap.h"
+#include "surge/edge/upstream_peers.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
 
 struct OriginOptions {
-  std::string host = "127.0.0.1";  // as configured: what the Host header says
-  std::string address;             // `host` resolved at config load (IPv4); "" when a literal
-  int port = 8081;
+  // The upstream's servers (one for "proxy_pass http://HOST:PORT"), chosen per request by
+  // UpstreamPeers. Restart-only: pooled connections belong to them.
+  std::vector<UpstreamServer> servers{UpstreamServer{"127.0.0.1", "", 8081}};
+  // The Host header origin gets unless proxy_set_header says otherwise: nginx's $proxy_host, the
+  // upstream's name or HOST:PORT as proxy_pass names it.
+  std::string host_header = "127.0.0.1:8081";
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds read_timeout{10000};  // for the whole answer once sent
@@ -43,12 +47,22 @@ struct ProxyTimeouts {
   std::chrono::milliseconds read{-1};
 };
 
+// proxy_next_upstream: when a request that failed on one server of the upstream goes to the
+// next (nginx's default: error timeout). A request origin may already have acted on (sent, and
+// neither idempotent nor carrying an Idempotency-Key) is never sent again.
+struct NextUpstream {
+  bool error = true;    // the connection failed, or was lost before any answer
+  bool timeout = true;  // connecting or the answer took too long
+  int tries = 0;        // proxy_next_upstream_tries: 0 for as many as there are servers
+};
+
 // How one request goes to origin, beyond the request itself.
 struct ForwardOptions {
   // Operator traffic (the dashboard's scrape, gap reports), which neither waits on nor moves
   // the circuit that protects origin from a failing-origin storm.
   bool ops = false;
   ProxyTimeouts timeouts;
+  NextUpstream next_upstream;
   // proxy_set_header: each replaces the client's header of that name (Host included); an empty
   // value removes it.
   std::vector<std::pair<std::string, std::string>> set_headers;
@@ -90,7 +104,7 @@ class OriginForwarder {
   void forward(http::Worker& worker, const http::Request& request, std::string_view client_ip,
                std::string request_id, uint64_t ticket_number, Done done,
                const ForwardOptions& how = {});
-  void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps
+  void setOptions(const OriginOptions& options);  // SIGHUP: timeouts and caps (servers stay)
   bool healthy() const;                           // not backing off after failures
 
   class Pool;
@@ -106,6 +120,7 @@ class OriginForwarder {
   mutable std::mutex options_mutex_;
   OriginOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
+  UpstreamPeers peers_;                       // the servers, shared by the workers
 
   base::Counter& errors_;
   base::Counter& forwarded_;

@@ -77,9 +77,9 @@ class ProxyReader {
 
  private:
   struct Upstream {
-    std::string name, host;
-    int port = 0;
-    std::string where;  // its server's file:line
+    std::string name;
+    std::vector<UpstreamServer> servers;
+    std::string where;  // file:line of `upstream`
   };
   std::vector<Upstream> upstreams_;
   std::string target_;  // the one upstream (or host:port) locations proxy to
