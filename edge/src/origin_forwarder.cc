@@ -119,7 +119,8 @@ class OriginForwarder::Pool {
     bool retry_ok = false;
     bool retried = false;  // sent again once on a new connection after a stale kept-alive one
     size_t server = 0;     // the upstream server it is with
-    std::vector<size_t> tried;
+    uint64_t tried = 0;    // bit i: server i was tried
+    size_t tries = 0;
     NextUpstream next;
     bool head = false;  // the answer has no body, whatever its Content-Length says
     Role role = Role::kNormal;
@@ -149,11 +150,12 @@ class OriginForwarder::Pool {
   void sendToNextServer(std::unique_ptr<Exchange> ex) {
     UpstreamPeers& peers = owner_.peers_;
     const size_t tries = ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : peers.size();
-    while (ex->tried.size() < tries) {
+    while (ex->tries < tries) {
       const auto now = Clock::now();
       std::optional<size_t> i = peers.pick(ex->tried, now);
       if (!i) break;
-      ex->tried.push_back(*i);
+      ex->tried |= uint64_t{1} << *i;
+      ++ex->tries;
       ex->server = *i;
       ex->written = 0;
       if (Conn* c = takeIdle(*i)) {
@@ -177,7 +179,7 @@ class OriginForwarder::Pool {
     owner_.peers_.failed(ex->server, Clock::now());
     const size_t tries =
         ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : owner_.peers_.size();
-    if (next && ex->tried.size() < tries) return sendToNextServer(std::move(ex));
+    if (next && ex->tries < tries) return sendToNextServer(std::move(ex));
     owner_.failed(ex->role);
     finish(nullptr, std::move(ex), std::move(answer));
   }

@@ -278,6 +278,10 @@ bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& o
       UpstreamServer s;
       if (!readUpstreamServer(r, u, s)) return false;
       if (!r.resolveHost(nginx_compat::locationOf(u), s.host, s.port, s.address)) return false;
+      if (up.servers.size() == UpstreamPeers::kMaxServers) {
+        return r.fail(u, "more than " + std::to_string(UpstreamPeers::kMaxServers) +
+                             " servers in one upstream");
+      }
       up.servers.push_back(std::move(s));
     } else if (u.name == "keepalive") {
       if (!r.args(u, 1, 1)) return false;

@@ -21,8 +21,7 @@ bool UpstreamPeers::available(const Peer& p, Clock::time_point now) const {
          now - p.checked > p.server.fail_timeout;
 }
 
-std::optional<size_t> UpstreamPeers::pickAmong(bool backup, const std::vector<size_t>& tried,
-                                               Clock::time_point now) {
+std::optional<size_t> UpstreamPeers::pickAmong(bool backup, uint64_t tried, Clock::time_point now) {
   // nginx's smooth weighted round robin: each candidate gains its effective weight, the largest
   // current weight wins and gives back the total. Over any window the servers are chosen in
   // proportion to their weights, interleaved rather than in runs.
@@ -32,7 +31,7 @@ std::optional<size_t> UpstreamPeers::pickAmong(bool backup, const std::vector<si
   for (size_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (p.server.backup != backup || !available(p, now)) continue;
-    if (std::find(tried.begin(), tried.end(), i) != tried.end()) continue;
+    if (tried & (uint64_t{1} << i)) continue;
     p.current_weight += p.effective_weight;
     total += p.effective_weight;
     if (p.effective_weight < p.server.weight) ++p.effective_weight;  // recovering after failures
@@ -49,13 +48,20 @@ std::optional<size_t> UpstreamPeers::pickAmong(bool backup, const std::vector<si
   return best_i;
 }
 
-std::optional<size_t> UpstreamPeers::pick(const std::vector<size_t>& tried, Clock::time_point now) {
+std::optional<size_t> UpstreamPeers::pick(uint64_t tried, Clock::time_point now) {
+  if (peers_.size() == 1) {
+    // The common case, one origin: nothing to choose and nothing to count, so no lock shared by
+    // the workers on every request.
+    if ((tried & 1) != 0 || peers_[0].server.down) return std::nullopt;
+    return 0;
+  }
   std::lock_guard lock(mutex_);
   if (auto i = pickAmong(false, tried, now)) return i;
   return pickAmong(true, tried, now);
 }
 
 void UpstreamPeers::failed(size_t i, Clock::time_point now) {
+  if (peers_.size() == 1) return;  // never taken out
   std::lock_guard lock(mutex_);
   Peer& p = peers_[i];
   ++p.fails;
@@ -67,6 +73,7 @@ void UpstreamPeers::failed(size_t i, Clock::time_point now) {
 }
 
 void UpstreamPeers::succeeded(size_t i) {
+  if (peers_.size() == 1) return;
   std::lock_guard lock(mutex_);
   Peer& p = peers_[i];
   if (p.accessed < p.checked) p.fails = 0;  // no failure since it was last let through

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,9 +35,11 @@ class UpstreamPeers {
   using Clock = std::chrono::steady_clock;
   explicit UpstreamPeers(std::vector<UpstreamServer> servers);
 
-  // The server to try next, not one of `tried`; nullopt when none is left (every server down,
-  // failed or tried: nginx's "no live upstreams").
-  std::optional<size_t> pick(const std::vector<size_t>& tried, Clock::time_point now);
+  // At most this many servers in an upstream: the ones a request tried are bits of a word.
+  static constexpr size_t kMaxServers = 64;
+  // The server to try next, not one of `tried` (bit i: server i); nullopt when none is left
+  // (every server down, failed or tried: nginx's "no live upstreams").
+  std::optional<size_t> pick(uint64_t tried, Clock::time_point now);
   // What an exchange with server `i` came to: a failure counts towards max_fails (connect
   // error, timeout, a connection lost before the answer); a success after the server was let
   // through again forgets its failures.
@@ -56,8 +59,7 @@ class UpstreamPeers {
     Clock::time_point accessed{};  // the last failure
   };
   bool available(const Peer& p, Clock::time_point now) const;
-  std::optional<size_t> pickAmong(bool backup, const std::vector<size_t>& tried,
-                                  Clock::time_point now);
+  std::optional<size_t> pickAmong(bool backup, uint64_t tried, Clock::time_point now);
 
   std::mutex mutex_;
   std::vector<Peer> peers_;
