@@ -288,6 +288,8 @@ struct Loader : ConfigReader {
       if (!readGzipDirective(*this, d, level.gzip, handled)) return false;
     } else if (d.name.starts_with("proxy_")) {
       if (!readProxyDirective(*this, d, level, handled)) return false;
+    } else if (d.name == "limit_rate" || d.name == "limit_rate_after") {
+      return readLimitRateDirective(*this, d, level.limit_rate, handled);
     } else if (d.name == "ignore_invalid_headers" || d.name == "underscores_in_headers") {
       return readHeaderNameDirective(*this, d, level.header_names, handled);
     } else if (d.name == "server_tokens") {

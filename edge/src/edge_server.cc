@@ -199,6 +199,12 @@ AnswerContext EdgeServer::context(const Exchange& ex, Route route) const {
   const auto& logs = ex.location ? ex.location->access_logs : ex.server->access_logs;
   if (!logs.empty()) ctx.logs = &logs;
   if (ex.location && ex.location->gzip.on) ctx.gzip = &ex.location->gzip;
+  if (ex.location && ex.location->limit_rate.set()) {
+    LimitRateValues v = evaluateLimitRate(ex.location->limit_rate, ex);
+    ctx.limit_rate = v.rate;
+    ctx.limit_rate_after = v.after;
+  }
+  if (ex.accel_limit_rate >= 0) ctx.limit_rate = ex.accel_limit_rate;
   return ctx;
 }
 
@@ -221,6 +227,10 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
   requests_[ctx.route][i]->add();
   latency_[ctx.route]->observe(std::chrono::duration<double>(Clock::now() - ctx.start).count());
   applyKeepAlive(ctx.keep_alive, response);
+  if (response.limit_rate < 0) {
+    response.limit_rate = ctx.limit_rate;
+    response.limit_rate_after = ctx.limit_rate_after;
+  }
   if (ctx.exchange && !ctx.exchange->preserved_headers.empty()) {
     applyPreservedHeaders(ctx.exchange->preserved_headers, response);
   }

@@ -13,24 +13,7 @@
 namespace surge::edge {
 namespace {
 
-// The value of the first header line `name` (any case) in `lines`; nullopt when there is none.
-std::optional<std::string_view> headerValue(std::string_view lines, std::string_view name) {
-  size_t at = 0;
-  while (at < lines.size()) {
-    size_t end = lines.find("\r\n", at);
-    if (end == std::string_view::npos) end = lines.size();
-    std::string_view line = lines.substr(at, end - at);
-    if (line.size() > name.size() && line[name.size()] == ':' &&
-        http::equalsIgnoreCase(line.substr(0, name.size()), name)) {
-      std::string_view v = line.substr(name.size() + 1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-      return v;
-    }
-    at = end + 2;
-  }
-  return std::nullopt;
-}
+using http::headerValue;
 
 bool typeListed(const GzipSettings& gzip, std::string_view content_type) {
   std::string_view type = content_type.substr(0, content_type.find(';'));

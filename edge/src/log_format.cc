@@ -152,7 +152,9 @@ std::string LogFormat::line(const Exchange& ex, const http::Response& r,
     std::string v = p.capture >= 0 ? std::string(ex.captures.group(static_cast<size_t>(p.capture)))
                                    : logValue(ex, r, start, p.text);
     if (v.empty()) {
-      out += '-';
+      // nginx writes "-" for a value that is not there, except under escape=json and
+      // escape=none, where it writes nothing.
+      if (escape_ == Escape::kDefault) out += '-';
     } else {
       appendEscaped(out, v, escape_);
     }

@@ -25,20 +25,6 @@ timeval toTimeval(std::chrono::milliseconds ms) {
                  static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
 }
 
-bool hasHeader(std::string_view lines, std::string_view name) {
-  while (!lines.empty()) {
-    size_t end = lines.find("\r\n");
-    std::string_view line = lines.substr(0, end);
-    size_t colon = line.find(':');
-    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
-      return true;
-    }
-    if (end == std::string_view::npos) break;
-    lines.remove_prefix(end + 2);
-  }
-  return false;
-}
-
 using http::jsonError;
 
 }  // namespace
@@ -329,7 +315,14 @@ class OriginForwarder::Pool {
     }
     bool no_body = !http::responseHasBody(head.status, c->ex->head);
     size_t body_len = no_body ? 0 : head.content_length.value_or(0);
-    if (!no_body && !head.content_length) {
+    // An answer that redirects (X-Accel-Redirect) is acted on at its head, as nginx does: its
+    // body is never sent on, so none is waited for (a slow or rate-limited one would hold the
+    // client). The connection, mid-answer, is not kept.
+    const bool redirects = http::headerValue(head.headers, "X-Accel-Redirect").has_value();
+    if (redirects && (!head.content_length || c->in.size() < head.header_bytes + body_len)) {
+      body_len = 0;
+      head.close = true;
+    } else if (!no_body && !head.content_length) {
       if (!eof) return;  // delimited by close
       body_len = c->in.size() - head.header_bytes;
       head.close = true;
@@ -359,7 +352,7 @@ class OriginForwarder::Pool {
       if (head.status != 503) {
         r = jsonError(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
                       retryAfter());
-      } else if (!hasHeader(r.headers, "Retry-After")) {
+      } else if (!http::headerValue(r.headers, "Retry-After")) {
         r.headers += "Retry-After: " + std::to_string(retryAfter()) + "\r\n";
       }
     } else {

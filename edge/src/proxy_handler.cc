@@ -105,17 +105,25 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
     forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
   origin_->forward(
       ex.worker, *to_send, request.remote_addr, id, ticket_number,
-      [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers),
-       held](http::Response r) { answered(held, ctx, id, add_headers, std::move(r)); },
+      [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers), held,
+       sent = std::chrono::steady_clock::now()](http::Response r) {
+        held->ex.upstream_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+        answered(held, ctx, id, add_headers, std::move(r));
+      },
       forward_options);
 }
 
 void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
                             const std::string& id, const std::vector<AddHeader>& add_headers,
                             http::Response r) {
+  // X-Accel-Limit-Rate: the rate of this answer, or of the one it redirects to ("off": none).
+  std::optional<int64_t> rate;
+  if (auto v = http::headerValue(r.headers, "X-Accel-Limit-Rate")) rate = accelLimitRate(*v);
   if (auto xar = accelRedirect(r)) {
     if (xar->unsafe) return dispatcher_.answer(ctx, http::htmlError(404));  // nginx: unsafe URI
     Exchange& ex = held->ex;
+    if (rate) ex.accel_limit_rate = *rate;
     ex.upstream_headers = r.headers;
     ex.preserved_headers = std::move(xar->preserved);
     ex.as_get = true;
@@ -129,9 +137,10 @@ void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const Ans
     }
     return dispatcher_.routeOn(ex);
   }
+  if (rate) r.limit_rate = *rate;
   // nginx's proxy_hide_header defaults: instructions for the proxy, not the client. (surge keeps
   // no proxy cache and sends whole answers: X-Accel-Expires and X-Accel-Buffering have nothing
-  // to act on; X-Accel-Limit-Rate and X-Accel-Charset are not done, DIFFERENCES.md.)
+  // to act on; X-Accel-Charset is not done, DIFFERENCES.md.)
   for (const char* name :
        {"X-Accel-Expires", "X-Accel-Limit-Rate", "X-Accel-Buffering", "X-Accel-Charset"}) {
     http::removeHeader(r, name);

@@ -73,7 +73,9 @@ std::pair<std::string, std::string> fileFor(const StaticLocation& location,
   // concatenates: "alias /srv/x" for "/i/" and "/i/y" is "/srv/xy").
   const std::string& a = location.alias;
   std::string root = a.size() > 1 && a.back() == '/' ? a.substr(0, a.size() - 1) : a;
-  const bool names_a_file = location.alias_whole && a.back() != '/';
+  // A regex location's alias names the file; so does a prefix location's alias without a
+  // trailing '/' that the path adds nothing to ("location /f { alias /srv/file; }").
+  const bool names_a_file = a.back() != '/' && (location.alias_whole || full == a);
   if (!names_a_file && full.size() >= root.size() && full.compare(0, root.size(), root) == 0 &&
       (full.size() == root.size() || full[root.size()] == '/')) {
     std::string rel = full.substr(root.size());
@@ -892,8 +894,10 @@ http::Response StaticFiles::serveFile(const http::Request& request, const Static
   http::Response r;
   std::string& h = r.headers;
   h.reserve(256);
-  // By the file's name (the index, an alias).
-  std::string_view content_type = mimeType(rel, location.types.get(), location.default_type);
+  // By the URI's extension, as nginx types an answer (an alias naming another file included);
+  // a directory's by its index's, the URI nginx redirects to internally.
+  const std::string_view typed_by = path->back() == '/' ? std::string_view(rel) : *path;
+  std::string_view content_type = mimeType(typed_by, location.types.get(), location.default_type);
   const bool charset_type = !location.charset.empty() && isCharsetType(content_type);
   std::string typed;
   if (charset_type) {

@@ -108,7 +108,7 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
       "time_iso8601", "msec", "connection_requests", "connection_time",
-      "proxy_add_x_forwarded_for"};
+      "proxy_add_x_forwarded_for", "upstream_response_time"};
   // clang-format on
   return names;
 }
@@ -313,6 +313,13 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name.starts_with("upstream_http_")) {
     return headerLine(ex.upstream_headers, name.substr(14));
+  }
+  if (name == "upstream_response_time") {
+    // Seconds with milliseconds from sending to origin to its whole answer; none unproxied.
+    if (ex.upstream_seconds < 0) return {};
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", ex.upstream_seconds);
+    return buf;
   }
   if (name.starts_with("arg_")) return std::string(argNamed(ex.args, name.substr(4)));
   if (name.starts_with("cookie_")) return std::string(cookieNamed(r, name.substr(7)));

@@ -122,6 +122,24 @@ void removeHeader(Response& response, std::string_view name) {
   }
 }
 
+std::optional<std::string_view> headerValue(std::string_view lines, std::string_view name) {
+  size_t at = 0;
+  while (at < lines.size()) {
+    size_t end = lines.find("\r\n", at);
+    if (end == std::string_view::npos) end = lines.size();
+    std::string_view line = lines.substr(at, end - at);
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        equalsIgnoreCase(line.substr(0, name.size()), name)) {
+      std::string_view v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+      return v;
+    }
+    at = end + 2;
+  }
+  return std::nullopt;
+}
+
 void setHeader(Response& response, std::string_view name, std::string_view value) {
   removeHeader(response, name);
   response.headers.append(name).append(": ").append(value).append("\r\n");
@@ -347,6 +365,7 @@ class Worker::Impl {
     int local_port = 0;  // the port it came in on
     event* read_ev = nullptr;
     event* write_ev = nullptr;
+    event* rate_ev = nullptr;  // limit_rate: when the answer being written may go on
     State state = State::kReading;
     std::string in;
     size_t in_offset = 0;     // start of the next request in `in`
@@ -377,7 +396,10 @@ class Worker::Impl {
       std::shared_ptr<const SharedFile> file;  // instead of body/view
       uint64_t file_offset = 0;
       uint64_t file_length = 0;
-      size_t written = 0;  // of head + body
+      size_t written = 0;       // of head + body
+      uint64_t limit_rate = 0;  // bytes a second of the body (Response::limit_rate), 0: none
+      uint64_t limit_rate_after = 0;
+      Clock::time_point started;  // when it was queued: limit_rate counts from here
     };
     std::vector<Pending> out;
   };
@@ -455,7 +477,8 @@ class Worker::Impl {
     }
     if (c.read_ev) event_free(c.read_ev);
     if (c.write_ev) event_free(c.write_ev);
-    c.read_ev = c.write_ev = nullptr;
+    if (c.rate_ev) event_free(c.rate_ev);
+    c.read_ev = c.write_ev = c.rate_ev = nullptr;
     if (c.fd >= 0) {
       ::close(c.fd);
       open_connections_.fetch_sub(1, std::memory_order_relaxed);
@@ -483,6 +506,16 @@ class Worker::Impl {
       if (c->out.empty()) event_del(c->write_ev);
       return self->readFrom(*c);
     }
+    if (!self->flush(*c)) return;
+    event_del(c->write_ev);
+    if (c->close_after_write) return self->close(*c);
+    self->process(*c);
+  }
+
+  // A rate-limited answer may go on (limit_rate).
+  static void onRateTimer(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    Impl* self = current_;
     if (!self->flush(*c)) return;
     event_del(c->write_ev);
     if (c->close_after_write) return self->close(*c);
@@ -599,12 +632,42 @@ class Worker::Impl {
     return tlsWrite(c, body.data() + off, body.size() - off);
   }
 
+  // How many more bytes of `p` limit_rate lets out now (SIZE_MAX: no limit). nginx's rule: rate
+  // x (seconds since the answer started + 1), after limit_rate_after bytes of the body.
+  static size_t allowance(const Connection::Pending& p) {
+    if (p.limit_rate == 0) return SIZE_MAX;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - p.started).count();
+    const double may = static_cast<double>(p.head.size() + p.limit_rate_after) +
+                       static_cast<double>(p.limit_rate) * (elapsed + 1.0);
+    const double written = static_cast<double>(p.written);
+    return may > written ? static_cast<size_t>(may - written) : 0;
+  }
+
+  // Too little of `p` may go out yet to be worth a write (a twentieth of a second's worth, or
+  // the rest): true, with a timer set for when it is.
+  bool waitForRate(Connection& c, const Connection::Pending& p, size_t allowed, size_t left) {
+    if (allowed == SIZE_MAX) return false;
+    const size_t worth =
+        static_cast<size_t>(std::min<uint64_t>(left, std::max<uint64_t>(1, p.limit_rate / 20)));
+    if (allowed >= worth) return false;
+    const double wait_s = static_cast<double>(worth - allowed) / static_cast<double>(p.limit_rate);
+    const auto wait_us = static_cast<int64_t>(wait_s * 1e6) + 1000;
+    if (!c.rate_ev) c.rate_ev = evtimer_new(base_, &Impl::onRateTimer, &c);
+    timeval tv{static_cast<time_t>(wait_us / 1000000), static_cast<suseconds_t>(wait_us % 1000000)};
+    event_del(c.write_ev);
+    event_add(c.rate_ev, &tv);
+    return true;
+  }
+
   // Writes queued answers; true when everything is out.
   bool flush(Connection& c) {
     while (!c.out.empty()) {
       Connection::Pending& p = c.out.front();
+      const size_t allowed = allowance(p);
       if (p.file) {
-        int rc = flushFile(c, p);
+        const size_t left = static_cast<size_t>(p.head.size() + p.file_length - p.written);
+        if (waitForRate(c, p, allowed, left)) return false;
+        int rc = flushFile(c, p, allowed);
         if (rc < 0) {
           c.out.clear();
           c.close_after_write = true;
@@ -614,11 +677,19 @@ class Worker::Impl {
           waitToWrite(c);
           return false;
         }
+        if (rc == 2) continue;  // what limit_rate allowed is out: ask it again
         c.out.erase(c.out.begin());
         continue;
       }
       std::string_view body = p.owner ? p.view : std::string_view(p.body);
       size_t total = p.head.size() + body.size();
+      if (waitForRate(c, p, allowed, total - p.written)) return false;
+      // What limit_rate allows of the body (the head always goes whole).
+      if (allowed != SIZE_MAX) {
+        const size_t end = std::max(p.head.size(), std::min(total, p.written + allowed));
+        body = body.substr(0, end - p.head.size());
+      }
+      const size_t upto = p.head.size() + body.size();
       if (c.ssl) {
         ssize_t n = tlsWritePending(c, p, body);
         if (n == kTlsAgain) {
@@ -657,19 +728,24 @@ class Worker::Impl {
       }
       c.activity = Clock::now();
       p.written += static_cast<size_t>(n);
-      if (p.written < total) {
+      if (p.written == total) {
+        c.out.erase(c.out.begin());
+        continue;
+      }
+      if (p.written < upto) {
         event_add(c.write_ev, nullptr);
         return false;
       }
-      c.out.erase(c.out.begin());
+      // All limit_rate allowed is out: the loop asks it again (and waits).
     }
     return true;
   }
 
-  // The head with send(MSG_MORE), then the file with sendfile: 1 when all is out, 0 when the
-  // socket is full, -1 on an error (the file shrank, or the peer went away).
-  int flushFile(Connection& c, Connection::Pending& p) {
-    if (c.ssl) return flushFileTls(c, p);
+  // The head with send(MSG_MORE), then the file with sendfile, no more than `allowed` bytes in
+  // all (limit_rate): 1 when all is out, 2 when what was allowed is, 0 when the socket is full,
+  // -1 on an error (the file shrank, or the peer went away).
+  int flushFile(Connection& c, Connection::Pending& p, size_t allowed) {
+    if (c.ssl) return flushFileTls(c, p, allowed);
     while (p.written < p.head.size()) {
       ssize_t n = ::send(c.fd, p.head.data() + p.written, p.head.size() - p.written,
                          MSG_NOSIGNAL | (p.file_length ? MSG_MORE : 0));
@@ -680,10 +756,13 @@ class Worker::Impl {
       c.activity = Clock::now();
       p.written += static_cast<size_t>(n);
     }
+    const size_t limit = allowed == SIZE_MAX ? SIZE_MAX : p.written + allowed;
     while (p.written - p.head.size() < p.file_length) {
+      if (p.written >= limit) return 2;
       uint64_t done = p.written - p.head.size();
       off_t offset = static_cast<off_t>(p.file_offset + done);
       size_t chunk = static_cast<size_t>(std::min<uint64_t>(p.file_length - done, 1u << 20));
+      chunk = std::min(chunk, limit - p.written);
       ssize_t n = ::sendfile(c.fd, p.file->fd, &offset, chunk);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -699,7 +778,7 @@ class Worker::Impl {
   }
 
   // No sendfile through TLS: the file is read into a record-sized buffer and encrypted.
-  int flushFileTls(Connection& c, Connection::Pending& p) {
+  int flushFileTls(Connection& c, Connection::Pending& p, size_t allowed) {
     while (p.written < p.head.size()) {
       ssize_t n = tlsWrite(c, p.head.data() + p.written, p.head.size() - p.written);
       if (n == kTlsAgain) return 0;
@@ -709,9 +788,12 @@ class Worker::Impl {
     }
     uint64_t sent_now = 0;
     char buf[kTlsRecord];
+    const size_t limit = allowed == SIZE_MAX ? SIZE_MAX : p.written + allowed;
     while (p.written - p.head.size() < p.file_length) {
+      if (p.written >= limit) return 2;
       uint64_t done = p.written - p.head.size();
       size_t chunk = static_cast<size_t>(std::min<uint64_t>(p.file_length - done, sizeof buf));
+      chunk = std::min(chunk, limit - p.written);
       ssize_t got = ::pread(p.file->fd, buf, chunk, static_cast<off_t>(p.file_offset + done));
       if (got <= 0) return -1;  // the file shrank: the framing is broken
       ssize_t n = tlsWrite(c, buf, static_cast<size_t>(got));
@@ -776,6 +858,11 @@ class Worker::Impl {
       } else {
         p.body = std::move(r.body);
       }
+    }
+    if (r.limit_rate > 0 && !c.head_method && !no_body) {
+      p.limit_rate = static_cast<uint64_t>(r.limit_rate);
+      p.limit_rate_after = r.limit_rate_after;
+      p.started = Clock::now();
     }
     c.out.push_back(std::move(p));
     if (close_conn) c.close_after_write = true;

@@ -344,6 +344,23 @@ TEST_F(EdgeConfigTest, DisableSymlinksAsNginxReadsIt) {
             at(3, "\"root\" cannot use $document_root"));
 }
 
+TEST_F(EdgeConfigTest, LimitRateAsNginxReadsIt) {
+  auto c = loadOk(
+      "http {\n limit_rate 12k;\n server {\n  limit_rate_after 256;\n"
+      "  location /v { limit_rate $arg_l; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->match("/x")->limit_rate.rate.text(), "12k");
+  EXPECT_EQ(c->match("/x")->limit_rate.after.text(), "256");
+  EXPECT_EQ(c->match("/v")->limit_rate.rate.text(), "$arg_l");
+  EXPECT_EQ(c->match("/v")->limit_rate.after.text(), "256");  // inherited on its own
+  EXPECT_EQ(loadError("http {\n server {\n  limit_rate fast;\n }\n}\n"),
+            at(3, "invalid size \"fast\" in \"limit_rate\""));
+  EXPECT_EQ(accelLimitRate("13000"), 13000);
+  EXPECT_EQ(accelLimitRate("off"), 0);
+  EXPECT_FALSE(accelLimitRate("12k").has_value());  // nginx: a number of bytes only
+  EXPECT_FALSE(accelLimitRate("-1").has_value());
+}
+
 TEST_F(EdgeConfigTest, HeaderNameRulesPerServer) {
   auto c = loadOk(
       "http {\n underscores_in_headers on;\n server { listen 1; }\n"
@@ -578,8 +595,8 @@ TEST_F(EdgeConfigTest, UnknownDirectives) {
             at(2, "unknown directive \"bar\" in events"));
   EXPECT_EQ(loadError("http {\n  server { }\n  ssi on;\n}\n"),
             at(3, "unknown directive \"ssi\" in http"));
-  EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_rate 1k;\n  }\n}\n"),
-            at(4, "unknown directive \"limit_rate\" in server"));
+  EXPECT_EQ(loadError("http {\n  server {\n    listen 80;\n    limit_except GET { }\n  }\n}\n"),
+            at(4, "unknown directive \"limit_except\" in server"));
   EXPECT_EQ(
       loadError("http {\n server {\n  location / {\n   root /srv;\n   open_log_file_cache max=9;\n"
                 "  }\n }\n}\n"),

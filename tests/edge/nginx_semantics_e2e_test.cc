@@ -242,6 +242,59 @@ TEST(NginxSemanticsE2ETest, UpstreamWithSeveralServersAndABackup) {
   EXPECT_EQ(backup.count(), 3u);
 }
 
+// limit_rate, limit_rate_after and an origin's X-Accel-Limit-Rate pace the body (nginx's rule: a
+// second's worth at once, then the rate); $upstream_response_time says how long origin took.
+// Only lower bounds on time are checked: a slow machine makes an answer longer, never shorter.
+TEST(NginxSemanticsE2ETest, LimitRateAndXAccelLimitRatePaceTheBody) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  const std::string p = std::to_string(port);
+  const std::string big(30000, 'X');
+  dir.write("html/big.bin", big);
+  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n access_log off;\n root " + d +
+                              "/html;\n server {\n  listen 127.0.0.1:" + p +
+                              ";\n"
+                              "  location /slow/ { alias " +
+                              d +
+                              "/html/; limit_rate 12k; limit_rate_after 256; }\n"
+                              "  location /var/ { alias " +
+                              d +
+                              "/html/; limit_rate $arg_l; }\n"
+                              "  location /xal { proxy_pass http://127.0.0.1:" +
+                              p +
+                              "/give; }\n"
+                              "  location /give {\n   add_header X-Accel-Redirect /files/big.bin;\n"
+                              "   add_header X-Accel-Limit-Rate 12000;\n   return 204;\n  }\n"
+                              "  location /files/ { internal; alias " +
+                              d +
+                              "/html/; add_header X-Up $upstream_response_time; }\n"
+                              " }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  auto timed = [&](const std::string& target, std::string& answer) {
+    auto start = std::chrono::steady_clock::now();
+    answer =
+        rawExchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::string answer;
+  // 30,000 bytes: 256 + 12,288 at once, the rest at 12,288 a second: 1.4 s at the least.
+  EXPECT_GE(timed("/slow/big.bin", answer), 1.3);
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer.substr(0, 200);
+  EXPECT_EQ(answer.substr(answer.size() - big.size()), big);
+  EXPECT_GE(timed("/var/big.bin?l=15000", answer), 0.9);  // (30,000 - 15,000) / 15,000
+  EXPECT_EQ(answer.substr(answer.size() - big.size()), big);
+  // Origin's X-Accel-Limit-Rate carries over to where its X-Accel-Redirect leads.
+  EXPECT_GE(timed("/xal", answer), 1.4);  // (30,000 - 12,000) / 12,000
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer.substr(0, 200);
+  EXPECT_EQ(answer.substr(answer.size() - big.size()), big);
+  EXPECT_EQ(answer.find("X-Accel-Limit-Rate"), std::string::npos);
+  size_t up = answer.find("\r\nX-Up: 0.");
+  EXPECT_NE(up, std::string::npos) << answer.substr(0, 300);
+}
+
 TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   testing::TempDir dir;
   const std::string d = dir.path();

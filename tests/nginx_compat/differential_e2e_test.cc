@@ -261,6 +261,12 @@ class DifferentialTest : public ::testing::Test {
            "    location ~ ^/cap/(.+)$ { alias " +
            html +
            "/dir/$1; }\n"
+           "    location /afile { alias " +
+           html +
+           "/a.txt; }\n"
+           "    location /adir { alias " +
+           html +
+           "/dir; }\n"
            "    location /rootvar/ { root " +
            html +
            "$arg_s; }\n"
@@ -438,7 +444,11 @@ TEST_F(DifferentialTest, RewritesRedirectsAndErrorPages) {
                              "/cap/none",
                              "/rootvar/f.txt?s=/v1",
                              "/rootvar/f.txt",
-                             "/rootvar/f.txt?s=/v2"}) {
+                             "/rootvar/f.txt?s=/v2",
+                             "/afile",
+                             "/adir",
+                             "/adir/",
+                             "/adir/index.html"}) {
     same(std::string("GET ") + target + " HTTP/1.1");
   }
   for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {

@@ -52,6 +52,11 @@ struct ExchangeState {
   std::string upstream_headers;
   std::string preserved_headers;
   bool as_get = false;
+  // X-Accel-Limit-Rate of the origin answer that redirected here (-1: none): it replaces the
+  // location's limit_rate. And how long origin took to answer ($upstream_response_time; negative:
+  // never asked).
+  int64_t accel_limit_rate = -1;
+  double upstream_seconds = -1;
   // The configuration `server` and `location` point into, held by an exchange that outlives
   // its request's call (HeldExchange); empty for one being handled, whose worker holds it.
   std::shared_ptr<const EdgeConfig> pinned;

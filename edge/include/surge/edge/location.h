@@ -14,6 +14,7 @@
 #include "surge/edge/gzip_filter.h"
 #include "surge/edge/header_names.h"
 #include "surge/edge/keep_alive.h"
+#include "surge/edge/limit_rate.h"
 #include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/request_limits.h"
@@ -134,6 +135,7 @@ struct LocationSettings {
   GzipSettings gzip;             // gzip on and its gzip_* tuning
   AutoindexSettings autoindex;   // autoindex on: directories without an index are listed
   HeaderNameRules header_names;  // ignore_invalid_headers, underscores_in_headers (http, server)
+  LimitRate limit_rate;          // limit_rate, limit_rate_after
 };
 
 struct Location : LocationSettings {

@@ -42,6 +42,9 @@ struct AnswerContext {
   const Exchange* exchange = nullptr;                // during the request
   const std::vector<AccessLogRule>* logs = nullptr;  // nullptr: none
   const GzipSettings* gzip = nullptr;                // `gzip on` in the answering location
+  // limit_rate of the answering location (or X-Accel-Limit-Rate): for an answer that sets none.
+  int64_t limit_rate = -1;
+  uint64_t limit_rate_after = 0;
   // Later, with logs to write or gzip on: the exchange's copy, whose configuration keeps `logs`
   // and `gzip` valid.
   std::shared_ptr<const HeldExchange> held;

@@ -62,6 +62,11 @@ struct Response {
   // For HEAD answers relayed from elsewhere: the Content-Length the GET would have (the body is
   // empty here).
   std::optional<uint64_t> content_length_override;
+  // nginx's limit_rate: the body goes out at no more than `limit_rate` bytes a second after its
+  // first `limit_rate_after` bytes (one second's worth at once, then the rate). 0: as fast as the
+  // client reads; negative: not set (the edge fills in its location's).
+  int64_t limit_rate = -1;
+  uint64_t limit_rate_after = 0;
 
   static Response json(int status, std::string body);
 };
@@ -86,6 +91,9 @@ std::string errorCodeFor(int status);
 void setHeader(Response& response, std::string_view name, std::string_view value);
 // Removes every line of header `name` (any case).
 void removeHeader(Response& response, std::string_view name);
+// The value of the first line of header `name` (any case) in `lines` ("Name: value\r\n" each,
+// as Response::headers), leading whitespace dropped; nullopt when there is none.
+std::optional<std::string_view> headerValue(std::string_view lines, std::string_view name);
 // The same for Cache-Control.
 void setCacheControl(Response& response, std::string_view value);
 
