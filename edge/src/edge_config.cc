@@ -16,6 +16,7 @@
 
 #include "surge/cache/memcached_client.h"
 #include "surge/edge/config_reader.h"
+#include "surge/edge/handler_directives.h"
 #include "surge/edge/proxy_handler.h"
 #include "surge/edge/rewrite.h"
 #include "surge/edge/static_handler.h"
@@ -261,6 +262,16 @@ struct Loader : ConfigReader {
 
   // The directives every level (http, server, location) may set for the levels inside it. True
   // in `handled` when `d` was one of them.
+  // The http-level settings of each kind of location, read beside its handler.
+  bool handlerDirective(const Directive& d, EdgeConfig& c, bool& taken) {
+    for (auto read :
+         {readSnapshotDirective, readQueueDirective, readOpsDirective, readOriginDirective}) {
+      if (!read(*this, d, c, taken)) return false;
+      if (taken) return true;
+    }
+    return true;
+  }
+
   bool inheritable(const Directive& d, Inherited& level, bool& handled) {
     handled = true;
     if (bool files = false; !readFileDirective(*this, d, level, files) || files) {
@@ -495,90 +506,12 @@ struct Loader : ConfigReader {
         if (!duration(d, c.server.body_timeout)) return false;
       } else if (n == "send_timeout") {
         if (!duration(d, c.server.send_timeout)) return false;
-      } else if (n == "surge_memcached") {
-        if (d.args.empty() || d.has_block) return args(d, 1, 1);
-        c.memcached.clear();
-        for (const std::string& a : d.args) {
-          auto list = cache::parseServerList(a);
-          if (!list) return fail(d, list.error());
-          for (auto& s : list.value())
-            c.memcached.push_back(s);
-        }
-      } else if (n == "surge_snapshot_keys") {
-        if (!args(d, 1, 1)) return false;
-        c.snapshot_keys = resolve(d.args[0]);
-      } else if (n == "surge_refresh_interval") {
-        if (!duration(d, c.snapshots.refresh_interval)) return false;
-        if (c.snapshots.refresh_interval.count() < 10) return fail(d, "at least 10ms");
-      } else if (n == "surge_stale_if_error") {
-        if (!seconds(d, c.snapshots.stale_if_error)) return false;
-      } else if (n == "surge_stale_while_revalidate") {
-        if (!seconds(d, c.stale_while_revalidate)) return false;
-      } else if (n == "surge_snapshot_idle") {
-        if (!seconds(d, c.snapshots.idle_evict)) return false;
-      } else if (n == "surge_snapshot_max_waiting") {
-        if (!args(d, 1, 1)) return false;
-        uint64_t v = 0;
-        if (!number(d, d.args[0], 1, 10000000, v)) return false;
-        c.snapshots.max_waiting = v;
-      } else if (n == "surge_origin_max_inflight") {
-        if (!args(d, 1, 1)) return false;
-        uint64_t v = 0;
-        if (!number(d, d.args[0], 1, 1000000, v)) return false;
-        c.origin.max_inflight = v;
-      } else if (n == "surge_waiting_room") {
-        if (!args(d, 1, 1)) return false;
-        if (d.args[0] != "on" && d.args[0] != "off") return fail(d, "expected on or off");
-        c.waiting_room.enabled = d.args[0] == "on";
-      } else if (n == "surge_name") {
-        if (!args(d, 1, 1)) return false;
-        if (d.args[0].empty() || d.args[0].size() > 64 ||
-            d.args[0].find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789._-") != std::string::npos) {
-          return fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
-        }
-        c.name = d.args[0];
-      } else if (n == "surge_ops_peer") {
-        if (!args(d, 2, 2)) return false;
-        EdgeConfig::Peer peer;
-        peer.name = d.args[0];
-        if (peer.name.empty() || peer.name.size() > 64 ||
-            peer.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789._-") != std::string::npos) {
-          return fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
-        }
-        for (const auto& other : c.ops_peers) {
-          if (other.name == peer.name) return fail(d, "duplicate peer \"" + peer.name + "\"");
-        }
-        if (!hostPort(d, d.args[1], peer.host, peer.port)) return false;
-        if (!resolveHost(locationOf(d), peer.host, peer.port, peer.address)) return false;
-        c.ops_peers.push_back(std::move(peer));
-      } else if (n == "surge_ops_keys") {
-        if (!args(d, 1, 1)) return false;
-        c.ops_keys = resolve(d.args[0]);
-      } else if (n == "surge_queue_keys") {
-        if (!args(d, 1, 1)) return false;
-        c.waiting_room.keys = resolve(d.args[0]);
-      } else if (n == "surge_queue_session") {
-        if (!seconds(d, c.waiting_room.session)) return false;
-      } else if (n == "surge_queue_block") {
-        if (!args(d, 1, 1)) return false;
-        uint64_t v = 0;
-        if (!number(d, d.args[0], 1, 1000, v)) return false;
-        c.waiting_room.block = static_cast<uint32_t>(v);
       } else if (n == "allow" || n == "deny") {
         // Taken above.
-      } else if (n == "surge_lookup_limit") {
-        // COUNT WINDOW: lookups by booking code per client address.
-        if (!args(d, 2, 2)) return false;
-        uint64_t count = 0;
-        if (!number(d, d.args[0], 1, 1000000, count)) return false;
-        auto window = nginx_compat::parseDuration(d.args[1]);
-        if (!window || window.value().count() < 1000) {
-          return fail(d, "the window is a duration of at least 1s, like 1m");
-        }
-        c.lookup_limit.attempts = static_cast<uint32_t>(count);
-        c.lookup_limit.window = std::chrono::duration_cast<std::chrono::seconds>(window.value());
+      } else if (bool taken = false; !handlerDirective(d, c, taken)) {
+        return false;
+      } else if (taken) {
+        continue;
       } else if (n == "sendfile" || n == "tcp_nopush" || n == "tcp_nodelay") {
         if (!args(d, 1, 1)) return false;
         if (d.args[0] != "on") return fail(d, "surge always uses \"" + n + " on\"");

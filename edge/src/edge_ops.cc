@@ -1,5 +1,7 @@
 // surge-edge's operator locations (edge_ops.h).
 #include "surge/edge/edge_ops.h"
+#include "surge/edge/config_reader.h"
+#include "surge/edge/handler_directives.h"
 
 #include <openssl/crypto.h>
 
@@ -170,6 +172,42 @@ void OpsHandler::fetchMetrics(OriginForwarder& from, const Exchange& ex) {
         dispatcher_.answer(async, std::move(r));
       },
       ForwardOptions::operatorTraffic());
+}
+
+// The dashboard's settings: this edge's name, its peers and the operators' keys.
+bool readOpsDirective(ConfigReader& r, const Directive& d, EdgeConfig& c, bool& handled) {
+  handled = true;
+  if (d.name == "surge_name") {
+    if (!r.args(d, 1, 1)) return false;
+    if (d.args[0].empty() || d.args[0].size() > 64 ||
+        d.args[0].find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789._-") != std::string::npos) {
+      return r.fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    c.name = d.args[0];
+  } else if (d.name == "surge_ops_peer") {
+    if (!r.args(d, 2, 2)) return false;
+    EdgeConfig::Peer peer;
+    peer.name = d.args[0];
+    if (peer.name.empty() || peer.name.size() > 64 ||
+        peer.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789._-") != std::string::npos) {
+      return r.fail(d, "a name is 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    for (const auto& other : c.ops_peers) {
+      if (other.name == peer.name) return r.fail(d, "duplicate peer \"" + peer.name + "\"");
+    }
+    if (!r.hostPort(d, d.args[1], peer.host, peer.port)) return false;
+    if (!r.resolveHost(nginx_compat::locationOf(d), peer.host, peer.port, peer.address))
+      return false;
+    c.ops_peers.push_back(std::move(peer));
+  } else if (d.name == "surge_ops_keys") {
+    if (!r.args(d, 1, 1)) return false;
+    c.ops_keys = r.resolve(d.args[0]);
+  } else {
+    handled = false;
+  }
+  return true;
 }
 
 }  // namespace surge::edge

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <cstdio>
 
+#include "surge/edge/config_reader.h"
 #include "surge/edge/edge_config.h"
+#include "surge/edge/handler_directives.h"
 #include "surge/edge/return_handler.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/waiting_room.h"
@@ -358,6 +360,31 @@ bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
     c.origin.servers = {std::move(s)};
   }
   c.have_origin = true;
+  return true;
+}
+
+// The booking path's caps: writes in flight to origin, and lookups by booking code.
+bool readOriginDirective(ConfigReader& r, const Directive& d, EdgeConfig& c, bool& handled) {
+  handled = true;
+  if (d.name == "surge_origin_max_inflight") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t v = 0;
+    if (!r.number(d, d.args[0], 1, 1000000, v)) return false;
+    c.origin.max_inflight = v;
+  } else if (d.name == "surge_lookup_limit") {
+    // COUNT WINDOW: lookups by booking code per client address.
+    if (!r.args(d, 2, 2)) return false;
+    uint64_t count = 0;
+    if (!r.number(d, d.args[0], 1, 1000000, count)) return false;
+    auto window = nginx_compat::parseDuration(d.args[1]);
+    if (!window || window.value().count() < 1000) {
+      return r.fail(d, "the window is a duration of at least 1s, like 1m");
+    }
+    c.lookup_limit.attempts = static_cast<uint32_t>(count);
+    c.lookup_limit.window = std::chrono::duration_cast<std::chrono::seconds>(window.value());
+  } else {
+    handled = false;
+  }
   return true;
 }
 

@@ -1,6 +1,8 @@
 #include "surge/edge/queue_handler.h"
 
+#include "surge/edge/config_reader.h"
 #include "surge/edge/edge_config.h"
+#include "surge/edge/handler_directives.h"
 
 namespace surge::edge {
 
@@ -72,6 +74,29 @@ void QueueHandler::handle(Exchange& ex, const Location&) {
     });
   }
   dispatcher_.answer(ctx, jsonError(404, "not_found", "no such queue resource"));
+}
+
+// The waiting room's settings.
+bool readQueueDirective(ConfigReader& r, const Directive& d, EdgeConfig& c, bool& handled) {
+  handled = true;
+  if (d.name == "surge_waiting_room") {
+    if (!r.args(d, 1, 1)) return false;
+    if (d.args[0] != "on" && d.args[0] != "off") return r.fail(d, "expected on or off");
+    c.waiting_room.enabled = d.args[0] == "on";
+  } else if (d.name == "surge_queue_keys") {
+    if (!r.args(d, 1, 1)) return false;
+    c.waiting_room.keys = r.resolve(d.args[0]);
+  } else if (d.name == "surge_queue_session") {
+    if (!r.seconds(d, c.waiting_room.session)) return false;
+  } else if (d.name == "surge_queue_block") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t v = 0;
+    if (!r.number(d, d.args[0], 1, 1000, v)) return false;
+    c.waiting_room.block = static_cast<uint32_t>(v);
+  } else {
+    handled = false;
+  }
+  return true;
 }
 
 }  // namespace surge::edge

@@ -1,7 +1,10 @@
 #include "surge/edge/snapshot_handler.h"
 
+#include "surge/cache/memcached_client.h"
 #include "surge/cache/snapshot_names.h"
+#include "surge/edge/config_reader.h"
 #include "surge/edge/edge_config.h"
+#include "surge/edge/handler_directives.h"
 #include "surge/edge/static_files.h"
 
 namespace surge::edge {
@@ -172,6 +175,41 @@ http::Response SnapshotHandler::response(const SnapshotLookup& found,
   r.shared_owner = found.snapshot;
   r.shared_body = body;
   return r;
+}
+
+// The snapshot locations' settings: memcached, the keys that open snapshots, the L1.
+bool readSnapshotDirective(ConfigReader& r, const Directive& d, EdgeConfig& c, bool& handled) {
+  handled = true;
+  if (d.name == "surge_memcached") {
+    if (d.args.empty() || d.has_block) return r.args(d, 1, 1);
+    c.memcached.clear();
+    for (const std::string& a : d.args) {
+      auto list = cache::parseServerList(a);
+      if (!list) return r.fail(d, list.error());
+      for (auto& s : list.value())
+        c.memcached.push_back(s);
+    }
+  } else if (d.name == "surge_snapshot_keys") {
+    if (!r.args(d, 1, 1)) return false;
+    c.snapshot_keys = r.resolve(d.args[0]);
+  } else if (d.name == "surge_refresh_interval") {
+    if (!r.duration(d, c.snapshots.refresh_interval)) return false;
+    if (c.snapshots.refresh_interval.count() < 10) return r.fail(d, "at least 10ms");
+  } else if (d.name == "surge_stale_if_error") {
+    if (!r.seconds(d, c.snapshots.stale_if_error)) return false;
+  } else if (d.name == "surge_stale_while_revalidate") {
+    if (!r.seconds(d, c.stale_while_revalidate)) return false;
+  } else if (d.name == "surge_snapshot_idle") {
+    if (!r.seconds(d, c.snapshots.idle_evict)) return false;
+  } else if (d.name == "surge_snapshot_max_waiting") {
+    if (!r.args(d, 1, 1)) return false;
+    uint64_t v = 0;
+    if (!r.number(d, d.args[0], 1, 10000000, v)) return false;
+    c.snapshots.max_waiting = v;
+  } else {
+    handled = false;
+  }
+  return true;
 }
 
 }  // namespace surge::edge

@@ -13,7 +13,6 @@
 #include "surge/base/metrics.h"
 #include "surge/cache/gap_report.h"
 #include "surge/edge/accel_redirect.h"
-#include "surge/edge/config_reader.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/origin_forwarder.h"
 #include "surge/edge/static_files.h"
