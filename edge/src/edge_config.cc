@@ -551,6 +551,12 @@ struct Loader : ConfigReader {
       }
     }
     assignPorts(c);
+    // Refusals before routing speak the API's JSON where there is an API, nginx's HTML where the
+    // edge serves files only.
+    c.server.html_errors = !c.anyLocation([](const Location& l) {
+      return l.kind == Location::Kind::kSnapshots || l.kind == Location::Kind::kQueue ||
+             l.kind == Location::Kind::kProxy;
+    });
     if (c.memcached.empty()) {
       bool snapshots =
           c.anyLocation([](const Location& l) { return l.kind == Location::Kind::kSnapshots; });

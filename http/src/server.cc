@@ -98,6 +98,9 @@ Response htmlError(int status) {
   r.headers = "Content-Type: text/html\r\n";
   r.body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
            "</h1></center>\r\n<hr><center>surge</center>\r\n</body>\r\n</html>\r\n";
+  // nginx closes the connection after its own page for these (what follows such a request
+  // cannot be trusted, or the server is in trouble).
+  r.close = status == 400 || status == 413 || status == 414 || status == 500 || status == 501;
   return r;
 }
 
@@ -869,7 +872,8 @@ class Worker::Impl {
   }
 
   void queueError(Connection& c, int status, const char* reason) {
-    Response r = jsonError(status, errorCodeFor(status), reason);
+    Response r =
+        options_.html_errors ? htmlError(status) : jsonError(status, errorCodeFor(status), reason);
     r.close = true;  // after a framing error nothing that follows can be trusted
     queue(c, std::move(r));
   }

@@ -93,6 +93,15 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
   std::string open =
       rawExchange6(port, "GET /open/page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(open.substr(0, 12), "HTTP/1.1 200") << open;
+  // Files only: a request the parser refuses gets nginx's page, and the connection closes after
+  // a 400 page even when the client asked to keep it, as nginx closes it.
+  std::string refused = rawExchange(port, "GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(refused.substr(0, 12), "HTTP/1.1 400") << refused;
+  EXPECT_NE(refused.find("<head><title>400 Bad Request</title></head>"), std::string::npos)
+      << refused;
+  std::string climbing = rawExchange(port, "GET /../x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(climbing.substr(0, 12), "HTTP/1.1 400") << climbing;
+  EXPECT_NE(climbing.find("\r\nConnection: close\r\n"), std::string::npos) << climbing;
 }
 
 // A backend that keeps the request heads it is sent and answers each with 204.
@@ -193,6 +202,8 @@ TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
   for (const char* bad : {":foo: x", " foo: x", "foo\x02: x", "fo o: x"}) {
     std::string answer = rawExchange(off, std::string("GET / HTTP/1.0\r\n") + bad + "\r\n\r\n");
     EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 400") << bad << ": " << answer;
+    // A configuration with an API location: the API's JSON error.
+    EXPECT_NE(answer.find("{\"error\":"), std::string::npos) << answer;
   }
 }
 

@@ -79,7 +79,8 @@ Response jsonError(int status, std::string_view code, std::string_view message,
                    int64_t retry_after_s = 0);
 
 // The error page nginx sends for `status` (its layout, CRLF line ends and all, "surge" where nginx
-// names itself): what static and proxied locations answer with, where a browser shows it.
+// names itself): what static and proxied locations answer with, where a browser shows it. As
+// nginx, the connection closes after a 400, 413, 414, 500 or 501 page.
 Response htmlError(int status);
 
 // The error code of a request the parser refused with `status` ("body_too_large" for 413).
@@ -122,6 +123,9 @@ struct ServerOptions {
   std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
   // Say "Connection: keep-alive" on HTTP/1.1 answers too, as nginx does (HTTP/1.0 ones always).
   bool announce_keep_alive = false;
+  // A request the parser refuses (before any routing) is answered with nginx's HTML page instead
+  // of the API's JSON error: for a server of static files only.
+  bool html_errors = false;
   // A second listener speaking TLS with `tls` (same host, same workers and handler): -1 none,
   // 0 any free port (see Server::tlsPort). The TLS handshake counts against head_timeout.
   int tls_port = -1;
