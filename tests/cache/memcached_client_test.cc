@@ -348,15 +348,21 @@ TEST(MemcachedClusterTest, DeadClusterAnswersWithinBound) {
   EXPECT_EQ(set.error().kind, CacheErrorKind::kUnavailable);
 }
 
-TEST(MemcachedClusterTest, KetamaSpreadsKeysAndSurvivesANodeLoss) {
-  testing::MemcachedServer a, b, c;
-  auto client = connect({a.address(), b.address(), c.address()});
-  ASSERT_TRUE(client);
+// "region:0" .. "region:299", each set to its own name through `client`.
+std::vector<std::string> filledWithRegions(MemcachedClient& client) {
   std::vector<std::string> keys;
   for (int i = 0; i < 300; ++i)
     keys.push_back("region:" + std::to_string(i));
   for (const auto& k : keys)
-    ASSERT_TRUE(client->set(k, k).ok());
+    EXPECT_TRUE(client.set(k, k).ok()) << k;
+  return keys;
+}
+
+TEST(MemcachedClusterTest, KetamaSpreadsKeysAndSurvivesANodeLoss) {
+  testing::MemcachedServer a, b, c;
+  auto client = connect({a.address(), b.address(), c.address()});
+  ASSERT_TRUE(client);
+  const std::vector<std::string> keys = filledWithRegions(*client);
 
   // Each node holds a share: read through a client that knows only that node.
   size_t total = 0;
@@ -398,11 +404,7 @@ TEST(MemcachedClusterTest, OneStalledCallDoesNotTakeAServerOutOfTheRing) {
   testing::MemcachedServer a, b, c;
   auto client = connect({a.address(), b.address(), c.address()});
   ASSERT_TRUE(client);
-  std::vector<std::string> keys;
-  for (int i = 0; i < 300; ++i)
-    keys.push_back("region:" + std::to_string(i));
-  for (const auto& k : keys)
-    ASSERT_TRUE(client->set(k, k).ok());
+  const std::vector<std::string> keys = filledWithRegions(*client);
 
   b.suspend();
   auto stalled = client->getMulti(keys);  // b's share times out: a partial batch

@@ -107,16 +107,7 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
 // A backend that keeps the request heads it is sent and answers each with 204.
 class HeadRecorder {
  public:
-  HeadRecorder() : port_(testing::freeLoopbackPort()) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
+  HeadRecorder() : fd_(testing::listenLoopback(port_)) {
     thread_ = std::thread([this] {
       for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
         std::string head;
@@ -150,7 +141,7 @@ class HeadRecorder {
   }
 
  private:
-  int port_;
+  int port_ = 0;
   int fd_ = -1;
   std::thread thread_;
   std::mutex mutex_;

@@ -15,6 +15,10 @@ int freeLoopbackPort();
 // A blocking TCP connection to 127.0.0.1:port (close-on-exec), or -1.
 int connectLoopback(int port);
 
+// A listening socket on 127.0.0.1 at a free port (close-on-exec, SO_REUSEADDR), its port in
+// `port`; -1 on failure. For the small servers tests stand in for a backend with.
+int listenLoopback(int& port);
+
 // True once a TCP connect to 127.0.0.1:port succeeds, false after `timeout`.
 bool waitForPort(int port, std::chrono::milliseconds timeout);
 
