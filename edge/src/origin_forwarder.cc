@@ -368,15 +368,18 @@ class OriginForwarder::Pool {
   // the meantime is the usual cause; the request is sent again once on a new connection when that
   // is safe (idempotent method, or an Idempotency-Key makes origin answer a replay the same).
   void brokenBeforeAnswer(Conn* c) {
-    if (c->reused && c->ex->retry_ok && !c->ex->retried) {
-      // Most likely a kept-alive connection the server closed meanwhile: not the server's
-      // failure. Once more to the same server, on a new connection.
+    if (c->reused) {
+      // Most likely a kept-alive connection the server closed meanwhile: not the server's failure
+      // (it would take a server of several out for fail_timeout). Once more to the same server on
+      // a new connection when that is safe.
       std::unique_ptr<Exchange> ex = std::move(c->ex);
       release(c, false);
-      ex->retried = true;
-      ex->written = 0;
-      if (Conn* fresh = connectNew(ex->server)) return attach(fresh, std::move(ex));
-      owner_.peers_.failed(ex->server, Clock::now());
+      if (ex->retry_ok && !ex->retried) {
+        ex->retried = true;
+        ex->written = 0;
+        if (Conn* fresh = connectNew(ex->server)) return attach(fresh, std::move(ex));
+        owner_.peers_.failed(ex->server, Clock::now());
+      }
       owner_.failed(ex->role);
       return finish(
           nullptr, std::move(ex),
@@ -385,12 +388,6 @@ class OriginForwarder::Pool {
     serverFailed(
         c, c->ex->next.error && c->ex->retry_ok,
         jsonError(503, "origin_unavailable", "origin closed the connection", retryAfter()));
-  }
-
-  void fail(Conn* c, http::Response answer) {
-    std::unique_ptr<Exchange> ex = std::move(c->ex);
-    release(c, false);
-    finish(nullptr, std::move(ex), std::move(answer));
   }
 
   void finish(Conn*, std::unique_ptr<Exchange> ex, http::Response answer) {
