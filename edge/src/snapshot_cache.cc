@@ -44,8 +44,9 @@ SnapshotCache::SnapshotCache(cache::MemcachedOptions memcached, cache::Keyring k
                             "Misses refused because the waiting list was full")),
       memcached_gets_(metrics.counter("surge_edge_memcached_gets_total",
                                       "Keys asked of memcached by the refresher")),
-      memcached_errors_(metrics.counter("surge_edge_memcached_errors_total",
-                                        "Refresher reads of memcached that failed")),
+      memcached_errors_(
+          metrics.counter("surge_edge_memcached_errors_total",
+                          "Refresher reads of memcached that failed, in whole or in part")),
       verify_failures_(metrics.counter("surge_edge_snapshot_verify_failures_total",
                                        "Snapshots refused: bad MAC, unknown key or malformed")),
       updates_(metrics.counter("surge_edge_snapshot_updates_total",
