@@ -73,6 +73,15 @@ bool servesPort(const std::vector<int>& ports, int port) {
 
 }  // namespace
 
+std::string LocationSettings::evaluatedPath(const Exchange& exchange) const {
+  std::string path = path_var.evaluate(exchange);
+  if (!path_var_alias) {
+    while (path.size() > 1 && path.back() == '/')
+      path.pop_back();
+  }
+  return path;
+}
+
 const Location* VirtualServer::find(std::string_view uri, Exchange* exchange) const {
   const Location* found = nullptr;
   findIn(locations, uri, found, exchange);

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "surge/http/response_head.h"
 
@@ -106,7 +108,6 @@ class OriginForwarder::Pool {
     bool retried = false;  // sent again once on a new connection after a stale kept-alive one
     size_t server = 0;     // the upstream server it is with
     uint64_t tried = 0;    // bit i: server i was tried
-    size_t tries = 0;
     NextUpstream next;
     bool head = false;  // the answer has no body, whatever its Content-Length says
     Role role = Role::kNormal;
@@ -135,13 +136,11 @@ class OriginForwarder::Pool {
   // connection to it when there is one. None left: the client gets 503 + Retry-After.
   void sendToNextServer(std::unique_ptr<Exchange> ex) {
     UpstreamPeers& peers = owner_.peers_;
-    const size_t tries = ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : peers.size();
-    while (ex->tries < tries) {
+    while (mayTryAnother(*ex)) {
       const auto now = Clock::now();
       std::optional<size_t> i = peers.pick(ex->tried, now);
       if (!i) break;
       ex->tried |= uint64_t{1} << *i;
-      ++ex->tries;
       ex->server = *i;
       ex->written = 0;
       if (Conn* c = takeIdle(*i)) {
@@ -163,11 +162,16 @@ class OriginForwarder::Pool {
     std::unique_ptr<Exchange> ex = std::move(c->ex);
     release(c, false);
     owner_.peers_.failed(ex->server, Clock::now());
-    const size_t tries =
-        ex->next.tries > 0 ? static_cast<size_t>(ex->next.tries) : owner_.peers_.size();
-    if (next && ex->tries < tries) return sendToNextServer(std::move(ex));
+    if (next && mayTryAnother(*ex)) return sendToNextServer(std::move(ex));
     owner_.failed(ex->role);
     finish(nullptr, std::move(ex), std::move(answer));
+  }
+
+  // proxy_next_upstream_tries (0: every server once) leaves room for one more server.
+  bool mayTryAnother(const Exchange& ex) const {
+    const size_t tries =
+        ex.next.tries > 0 ? static_cast<size_t>(ex.next.tries) : owner_.peers_.size();
+    return static_cast<size_t>(std::popcount(ex.tried)) < tries;
   }
 
   Conn* takeIdle(size_t server) {
@@ -429,7 +433,7 @@ class OriginForwarder::Pool {
 
 OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics)
     : options_(std::move(options)),
-      peers_(options_.servers),
+      peers_(std::exchange(options_.servers, {})),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)")),
       forwarded_(
@@ -450,6 +454,7 @@ OriginOptions OriginForwarder::options() const {
 void OriginForwarder::setOptions(const OriginOptions& options) {
   std::lock_guard lock(options_mutex_);
   options_ = options;
+  options_.servers.clear();  // they stay peers_' (restart-only)
 }
 
 CircuitBreaker::Options OriginForwarder::circuitOptions() const {

@@ -70,14 +70,7 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
 StaticLocation filesFor(const Location& location, const Exchange& ex) {
   StaticLocation files = location.files;
   if (!location.path_var.text().empty()) {
-    std::string path = location.path_var.evaluate(ex);
-    if (location.path_var_alias) {
-      files.alias = std::move(path);
-    } else {
-      while (path.size() > 1 && path.back() == '/')
-        path.pop_back();
-      files.root = std::move(path);
-    }
+    (location.path_var_alias ? files.alias : files.root) = location.evaluatedPath(ex);
   }
   if (location.add_headers_vary) files.add_headers = evaluatedHeaders(location, ex);
   if (!location.expires_var.text().empty()) {

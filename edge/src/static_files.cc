@@ -446,55 +446,37 @@ bool linkAllowed(Symlinks mode, const struct stat& link, const struct stat* targ
   return link.st_uid == target->st_uid;
 }
 
-// The components of the root's own path past its first `from` bytes, checked as nginx checks
-// every component of the file's path. They all lead to a directory: with symlinks refused, nginx
-// fails to open them as directories and answers 404; a link if_not_owner refuses is a 403.
+// The end of the first component of `path` past its first `from` bytes that `mode` refuses (a
+// link; under kIfNotOwner a link to another owner's file), or npos: nginx checks every component
+// of a file's path this way. `path` is absolute (`dir_fd` AT_FDCWD: the root's own path) or
+// relative to `dir_fd` (the path beneath the root). A component that is not there ends the walk:
+// the open that follows says what is missing. `last_link_uid` (when given): the owner of the last
+// component when it is a link, for the caller to check the file it opened (-1 otherwise).
+size_t refusedComponent(int dir_fd, const std::string& path, size_t from, Symlinks mode,
+                        int64_t* last_link_uid = nullptr) {
+  if (last_link_uid) *last_link_uid = -1;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    if (i <= from) continue;
+    const std::string prefix = path.substr(0, i);
+    struct stat link, target;
+    if (::fstatat(dir_fd, prefix.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) break;
+    if (!S_ISLNK(link.st_mode)) continue;
+    const bool resolves = ::fstatat(dir_fd, prefix.c_str(), &target, 0) == 0;
+    if (!linkAllowed(mode, link, resolves ? &target : nullptr)) return i;
+    if (i == path.size() && last_link_uid) *last_link_uid = link.st_uid;
+  }
+  return std::string::npos;
+}
+
+// The root's own path past its first `from` bytes. Its components all lead to a directory: with
+// symlinks refused, nginx fails to open them as directories and answers 404; a link if_not_owner
+// refuses is a 403.
 StaticFiles::Found rootCheck(const std::string& root, size_t from, Symlinks mode) {
   using Found = StaticFiles::Found;
   if (mode == Symlinks::kFollow) return Found::kFile;
-  for (size_t i = 1; i <= root.size(); ++i) {
-    if (i < root.size() && root[i] != '/') continue;
-    if (i <= from) continue;
-    const std::string prefix = root.substr(0, i);
-    struct stat link, target;
-    if (::lstat(prefix.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) continue;
-    const bool resolves = ::stat(prefix.c_str(), &target) == 0;
-    if (!linkAllowed(mode, link, resolves ? &target : nullptr)) {
-      return mode == Symlinks::kRefuse ? Found::kMissing : Found::kForbidden;
-    }
-  }
-  return Found::kFile;  // allowed
-}
-
-// With symlinks refused, the open failed on a link: the last component is a 403 in nginx; one
-// before it (opened as a directory) a 404.
-StaticFiles::Found refusedLink(int root_fd, const std::string& rel) {
-  for (size_t i = 1; i <= rel.size(); ++i) {
-    if (i < rel.size() && rel[i] != '/') continue;
-    struct stat st;
-    if (::fstatat(root_fd, rel.substr(0, i).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) break;
-    if (S_ISLNK(st.st_mode)) {
-      return i == rel.size() ? StaticFiles::Found::kForbidden : StaticFiles::Found::kMissing;
-    }
-  }
-  return StaticFiles::Found::kMissing;
-}
-
-// The same for the components of `rel` beneath the root. `last_link_uid`: the owner of the last
-// component when it is a symlink (-1 otherwise), for the caller to check the file it opened.
-bool beneathAllowed(int root_fd, const std::string& rel, Symlinks mode, int64_t& last_link_uid) {
-  last_link_uid = -1;
-  for (size_t i = 1; i <= rel.size(); ++i) {
-    if (i < rel.size() && rel[i] != '/') continue;
-    const std::string prefix = rel.substr(0, i);
-    struct stat link, target;
-    if (::fstatat(root_fd, prefix.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) return true;
-    if (!S_ISLNK(link.st_mode)) continue;
-    const bool resolves = ::fstatat(root_fd, prefix.c_str(), &target, 0) == 0;
-    if (!linkAllowed(mode, link, resolves ? &target : nullptr)) return false;
-    if (i == rel.size()) last_link_uid = link.st_uid;
-  }
-  return true;
+  if (refusedComponent(AT_FDCWD, root, from, mode) == std::string::npos) return Found::kFile;
+  return mode == Symlinks::kRefuse ? Found::kMissing : Found::kForbidden;
 }
 
 }  // namespace
@@ -549,7 +531,7 @@ std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::s
   // between is not, as in nginx when it cannot use O_PATH).
   int64_t last_link_uid = -1;
   if (rule.mode == Symlinks::kIfNotOwner &&
-      !beneathAllowed(root_fd, rel, rule.mode, last_link_uid)) {
+      refusedComponent(root_fd, rel, 0, rule.mode, &last_link_uid) != std::string::npos) {
     found = Found::kForbidden;
     return std::nullopt;
   }
@@ -561,14 +543,19 @@ std::optional<StaticFiles::File> StaticFiles::openFile(int root_fd, const std::s
   if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
     // Kernels before 5.6, or a seccomp profile that refuses openat2 with EPERM: refuse a symlink
     // as the last component at least (and check the others first when symlinks are refused).
-    if (rule.mode == Symlinks::kRefuse && !beneathAllowed(root_fd, rel, rule.mode, last_link_uid)) {
+    if (rule.mode == Symlinks::kRefuse &&
+        refusedComponent(root_fd, rel, 0, rule.mode) != std::string::npos) {
       found = Found::kForbidden;
       return std::nullopt;
     }
     fd = ::openat(root_fd, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   }
   if (fd < 0) {
-    if (errno == ELOOP && rule.mode == Symlinks::kRefuse) found = refusedLink(root_fd, rel);
+    if (errno == ELOOP && rule.mode == Symlinks::kRefuse) {
+      // The link refused: a 403 as the file itself, a 404 as a directory on the way (nginx).
+      const size_t at = refusedComponent(root_fd, rel, 0, rule.mode);
+      found = at == rel.size() ? Found::kForbidden : Found::kMissing;
+    }
     if (errno == EACCES) found = Found::kForbidden;
     return std::nullopt;
   }

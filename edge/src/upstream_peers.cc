@@ -1,7 +1,5 @@
 #include "surge/edge/upstream_peers.h"
 
-#include <algorithm>
-
 namespace surge::edge {
 
 UpstreamPeers::UpstreamPeers(std::vector<UpstreamServer> servers) {

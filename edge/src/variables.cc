@@ -252,13 +252,7 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
     const Location& loc = *ex.location;
     const StaticLocation& f = loc.files;
     std::string root = f.root, alias = f.alias;
-    if (!loc.path_var.text().empty()) {
-      (loc.path_var_alias ? alias : root) = loc.path_var.evaluate(ex);
-      if (!loc.path_var_alias) {
-        while (root.size() > 1 && root.back() == '/')
-          root.pop_back();
-      }
-    }
+    if (!loc.path_var.text().empty()) (loc.path_var_alias ? alias : root) = loc.evaluatedPath(ex);
     if (name == "document_root") return alias.empty() ? root : alias;
     if (alias.empty()) return root + ex.uri;
     if (f.alias_whole) return alias;

@@ -509,20 +509,21 @@ class Worker::Impl {
       if (c->out.empty()) event_del(c->write_ev);
       return self->readFrom(*c);
     }
-    if (!self->flush(*c)) return;
-    event_del(c->write_ev);
-    if (c->close_after_write) return self->close(*c);
-    self->process(*c);
+    self->writeMore(*c);
   }
 
   // A rate-limited answer may go on (limit_rate).
   static void onRateTimer(evutil_socket_t, short, void* arg) {
-    auto* c = static_cast<Connection*>(arg);
-    Impl* self = current_;
-    if (!self->flush(*c)) return;
-    event_del(c->write_ev);
-    if (c->close_after_write) return self->close(*c);
-    self->process(*c);
+    current_->writeMore(*static_cast<Connection*>(arg));
+  }
+
+  // The socket may take more, or limit_rate lets more out: what is queued goes on, then the
+  // connection closes or reads its next request once all is out.
+  void writeMore(Connection& c) {
+    if (!flush(c)) return;
+    event_del(c.write_ev);
+    if (c.close_after_write) return close(c);
+    process(c);
   }
 
   void readFrom(Connection& c) {

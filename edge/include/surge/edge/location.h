@@ -126,6 +126,8 @@ struct LocationSettings {
   // request into files.root, or files.alias when `path_var_alias` (text() empty: none).
   ComplexValue path_var;
   bool path_var_alias = false;
+  // path_var as `exchange` makes it (a root without its trailing '/', as a literal root is kept).
+  std::string evaluatedPath(const Exchange& exchange) const;
   KeepAlive keep_alive;  // keepalive_requests, keepalive_timeout, keepalive_time, keepalive_disable
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)

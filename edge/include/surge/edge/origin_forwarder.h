@@ -118,6 +118,8 @@ class OriginForwarder {
   void failed(Role role) { circuit_.failed(circuitOptions(), role); }
 
   mutable std::mutex options_mutex_;
+  // Without its servers, which live in peers_: options() is copied on every request, and a
+  // vector of servers copied with it would be an allocation each time.
   OriginOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
   UpstreamPeers peers_;                       // the servers, shared by the workers
