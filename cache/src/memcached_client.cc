@@ -188,7 +188,13 @@ Result<std::unique_ptr<MemcachedClient>, std::string> MemcachedClient::create(
       {MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms(options.io_timeout)},
       {MEMCACHED_BEHAVIOR_SND_TIMEOUT, ms(options.io_timeout) * 1000},
       {MEMCACHED_BEHAVIOR_RCV_TIMEOUT, ms(options.io_timeout) * 1000},
-      // One failure takes a server out of the ring; it is tried again after the retry delay.
+      // Two connects in a row that fail (refused or timed out, on two calls) put a server in
+      // timeout; libmemcached's default of none lets one connect that a loaded machine held past
+      // connect_timeout take a healthy memcached away for retry_after_failure, and with it every
+      // snapshot an edge has not yet held that lives there (503 + Retry-After). A dead server
+      // costs one more refused connect, or one more connect_timeout, before it is left out.
+      {MEMCACHED_BEHAVIOR_SERVER_TIMEOUT_LIMIT, 2},
+      // Once in timeout, a server is taken out of the ring; it is tried again after the delay.
       {MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1},
       {MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1},
       {MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
@@ -250,6 +256,9 @@ Result<MultiGetResult, CacheError> MemcachedClient::getMulti(const std::vector<s
   } else if (rc != MEMCACHED_SUCCESS) {
     return fail(errorFrom(handle_, rc, "memcached mget"));
   }
+  if (!out.partial && options_.servers.size() > 1 && someServerWasNotAsked(keys)) {
+    out.partial = true;
+  }
   // The library owns the result objects; the callback copies each hit out.
   memcached_execute_fn collect[] = {[](const memcached_st*, memcached_result_st* r, void* context) {
     static_cast<MultiGetResult*>(context)->values.emplace(
@@ -266,6 +275,20 @@ Result<MultiGetResult, CacheError> MemcachedClient::getMulti(const std::vector<s
     return fail(CacheError{CacheErrorKind::kUnavailable, "memcached mget: no server answered"});
   }
   return out;
+}
+
+bool MemcachedClient::someServerWasNotAsked(const std::vector<std::string>& keys) {
+  // libmemcached's mget skips a server it could not connect to (refused, timed out, or in its
+  // retry delay) without saying so: it answers SUCCESS when another server was asked, and that
+  // server's keys would read as misses. Each server asked holds a pending response until the
+  // fetch; a key whose server holds none was not asked.
+  for (const std::string& key : keys) {
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    const memcached_instance_st* server =
+        memcached_server_by_key(handle_, key.data(), key.size(), &rc);
+    if (server == nullptr || memcached_server_response_count(server) == 0) return true;
+  }
+  return false;
 }
 
 Result<Done, CacheError> MemcachedClient::checkFits(std::string_view key, size_t value_size) const {

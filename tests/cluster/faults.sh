@@ -120,7 +120,7 @@ run_fault() {
   mkdir -p "$dir"
   local seconds=$((BEFORE + DURING + AFTER))
   build/bench/surge-bench "$(cluster_ip lb):80" --catalog "$CLUSTER_DIR/catalog.csv" --closed \
-    --connections 120 --seconds "$seconds" --think-ms 200 --out "$dir" --prefix "$name-$RUN" \
+    --connections 120 --seconds "$seconds" --think-ms 200 --out "$dir" --prefix "$name-$RUN-$FAULT_INDEX" \
     >"$dir/bench.log" 2>&1 &
   local bench=$!
   sleep "$BEFORE"
@@ -204,7 +204,9 @@ cluster_up >"$CLUSTER_DIR.up.log" 2>&1 || { cat "$CLUSTER_DIR.up.log"; exit 1; }
 rm -rf "$OUT"
 RUN=$(date +%s)  # people of this run are new to the store (it is kept between runs)
 failed=0
-for fault in "${FAULTS[@]}"; do
+FAULT_INDEX=0  # and of this fault: one named twice (faults.sh kill9-postgres kill9-postgres)
+for fault in "${FAULTS[@]}"; do  # would otherwise reuse Idempotency-Keys and read 422s as shed
+  FAULT_INDEX=$((FAULT_INDEX + 1))
   run_fault "$fault" || failed=$((failed + 1))
 done
 echo "cluster faults: $((${#FAULTS[@]} - failed)) of ${#FAULTS[@]} passed"

@@ -117,6 +117,9 @@ class MemcachedClient {
   MemcachedClient(MemcachedOptions options, memcached_st* handle);
   base::Result<base::Done, CacheError> store(bool add_only, std::string_view key,
                                              std::string_view value, std::chrono::seconds ttl);
+  // After an mget, before its fetch: did the ring hold a server for these keys that was not sent
+  // its share (its connect failed, or it is waiting out its retry delay)?
+  bool someServerWasNotAsked(const std::vector<std::string>& keys);
 
   // One plain connection per server for setMany, opened on first use.
   struct BulkConnection;
