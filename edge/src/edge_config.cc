@@ -301,6 +301,8 @@ struct Loader : ConfigReader {
       if (!readProxyDirective(*this, d, level, handled)) return false;
     } else if (d.name == "limit_rate" || d.name == "limit_rate_after") {
       return readLimitRateDirective(*this, d, level.limit_rate, handled);
+    } else if (d.name.starts_with("surge_cdn_") || d.name.starts_with("surge_cache_tag")) {
+      return readCdnDirective(*this, d, level.cdn, handled);
     } else if (d.name == "ignore_invalid_headers" || d.name == "underscores_in_headers") {
       return readHeaderNameDirective(*this, d, level.header_names, handled);
     } else if (d.name == "server_tokens") {
@@ -1011,6 +1013,16 @@ struct Loader : ConfigReader {
                         loc.prefix + "\" (" + locationOf(d) +
                         ") answers from surge (snapshots carry their own Cache-Control: "
                         "surge_stale_while_revalidate, surge_stale_if_error)");
+    }
+    if (loc.kind == Location::Kind::kStatic && loc.cdn.any()) {
+      // A file location's CDN lines go out as add_header lines do (2xx and 3xx answers).
+      std::vector<AddHeader> lines;
+      appendCdnAddHeaders(loc.cdn, 0, 0, lines);
+      for (const AddHeader& h : lines) {
+        loc.files.add_headers.push_back(h);
+        loc.add_header_rules.push_back(
+            AddHeaderRule{h.name, ComplexValue::literal(h.value), false});
+      }
     }
     if (!charsetRecode(loc.where, loc.files)) return false;
     if (!loc.try_files.files.empty() && loc.kind != Location::Kind::kStatic) {

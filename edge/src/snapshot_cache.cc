@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "surge/cache/cache_tags.h"
 #include "surge/cache/snapshot_envelope.h"
 #include "surge/cache/snapshot_names.h"
 
@@ -17,6 +18,28 @@ namespace {
 // Before a read memcached did not answer is asked again: long enough for a stalled server to be
 // scheduled, short beside the 1 s Retry-After a waiter would otherwise get.
 constexpr std::chrono::milliseconds kUnansweredRetryPause(20);
+
+// The tags of cache_tags.h: a clinic's region is read from its body ("region":"CODE").
+std::vector<std::string> snapshotTags(const std::string& name, std::string_view body) {
+  std::vector<std::string> tags{cache::snapshotTag(name)};
+  std::string_view n = name;
+  if (n.starts_with("clinic/")) {
+    tags.push_back(cache::clinicTag(n.substr(7)));
+    constexpr std::string_view kRegion = ",\"region\":\"";
+    size_t at = body.find(kRegion);
+    if (at != std::string_view::npos) {
+      size_t start = at + kRegion.size();
+      size_t end = body.find('"', start);
+      if (end != std::string_view::npos) {
+        std::string tag = cache::regionTag(body.substr(start, end - start));
+        if (cache::isValidCacheTag(tag)) tags.push_back(std::move(tag));
+      }
+    }
+  } else if (n.starts_with("region/")) {
+    tags.push_back(cache::regionTag(n.substr(7)));
+  }
+  return tags;
+}
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -392,6 +415,7 @@ void SnapshotCache::fetch(const std::vector<std::string>& names,
       snap->content_type = std::string(opened->content_type);
       if (opened->encoding == cache::BodyEncoding::kZstd) snap->zstd = std::string(opened->body);
       snap->identity = std::move(body.value());
+      snap->tags = snapshotTags(name, snap->identity);
       if (want_gzip) snap->gzip = gzipCompress(snap->identity);
       updates_.add();
       if (name == cache::kCatalogSnapshot) learnCatalog(*snap);

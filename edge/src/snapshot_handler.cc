@@ -72,7 +72,7 @@ void SnapshotHandler::stop() {
   snapshots_->stop();
 }
 
-void SnapshotHandler::handle(Exchange& ex, const Location&) {
+void SnapshotHandler::handle(Exchange& ex, const Location& location) {
   AnswerContext ctx = dispatcher_.context(ex, kSnapshot);
   if (ex.method() != "GET" && ex.method() != "HEAD") {
     http::Response r = jsonError(405, "method_not_allowed", "snapshots: GET or HEAD");
@@ -83,14 +83,15 @@ void SnapshotHandler::handle(Exchange& ex, const Location&) {
   if (name.empty()) {
     return dispatcher_.answer(ctx, jsonError(404, "not_found", "no such snapshot"));
   }
-  serve(ex, name, ctx);
+  serve(ex, name, ctx, location.cdn);
 }
 
-void SnapshotHandler::serve(const Exchange& ex, const std::string& name, const AnswerContext& ctx) {
+void SnapshotHandler::serve(const Exchange& ex, const std::string& name, const AnswerContext& ctx,
+                            const CdnSettings& cdn) {
   const http::Request& request = ex.request;
   if (auto found = snapshots_->get(name)) {
-    return dispatcher_.answer(
-        ctx, response(*found, request.header("Accept-Encoding"), request.header("If-None-Match")));
+    return dispatcher_.answer(ctx, response(*found, request.header("Accept-Encoding"),
+                                            request.header("If-None-Match"), cdn));
   }
   // Not in origin's catalog: a 404 now, without asking memcached (junk ids cost nothing).
   if (snapshots_->known(name) == SnapshotCache::Known::kNo) {
@@ -102,15 +103,15 @@ void SnapshotHandler::serve(const Exchange& ex, const std::string& name, const A
   std::string inm(request.header("If-None-Match"));
   bool parked = snapshots_->waitFor(
       name, ex.worker,
-      [this, async = std::move(async), accept = std::move(accept),
-       inm = std::move(inm)](std::optional<SnapshotLookup> found) {
+      [this, async = std::move(async), accept = std::move(accept), inm = std::move(inm),
+       cdn](std::optional<SnapshotLookup> found) {
         if (!found) {
           // Known (or not yet decidable) and not in memcached: a gap origin is told about.
           return dispatcher_.answer(
               async, jsonError(503, "snapshot_unavailable",
                                "the snapshot cannot be read right now; retry shortly", 1));
         }
-        dispatcher_.answer(async, response(*found, accept, inm));
+        dispatcher_.answer(async, response(*found, accept, inm, cdn));
       });
   if (!parked) {
     dispatcher_.answer(ctx,
@@ -130,7 +131,8 @@ http::Response SnapshotHandler::notFoundAnswer(const std::string& name) const {
 
 http::Response SnapshotHandler::response(const SnapshotLookup& found,
                                          std::string_view accept_encoding,
-                                         std::string_view if_none_match) const {
+                                         std::string_view if_none_match,
+                                         const CdnSettings& cdn) const {
   const CachedSnapshot& s = *found.snapshot;
   if (s.not_found) return notFoundAnswer(s.name);
   const EdgeConfig& cfg = *dispatcher_.workerConfig();
@@ -159,6 +161,11 @@ http::Response SnapshotHandler::response(const SnapshotLookup& found,
   h += std::to_string(found.age_s);
   h += "\r\nVary: Accept-Encoding\r\n";
   if (found.stale) h += "Warning: 110 - \"Response is Stale\"\r\n";
+  if (cdn.max_age_s >= 0 || cdn.tag_headers != 0) {
+    // A stale copy gets no longer a CDN life than a browser's: purges do not reach it.
+    appendCdnHeaders(h, cdn, s.tags, found.stale ? s.max_age_s : cdn.max_age_s,
+                     cfg.stale_while_revalidate.count(), cfg.snapshots.stale_if_error.count());
+  }
   if (!if_none_match.empty() && etagMatches(if_none_match, s.etag)) {
     r.status = 304;
     return r;

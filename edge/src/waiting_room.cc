@@ -176,7 +176,7 @@ http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
   http::Response r =
       http::Response::json(status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, state()) +
                                        ",\"client\":\"" + client_id + "\"}");
-  r.headers += "Cache-Control: no-store\r\n";
+  r.headers += "Cache-Control: private, no-store\r\n";
   // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
   r.headers += "Set-Cookie: surge_ticket=" + text + "; Path=/; HttpOnly; SameSite=Lax\r\n";
   if (set_client_cookie) {
@@ -249,7 +249,7 @@ http::Response WaitingRoom::current(const http::Request& request) {
   }
   http::Response r = http::Response::json(
       200, "{" + statusFields(t.value(), s) + ",\"open\":" + (s.open ? "true" : "false") + "}");
-  r.headers += "Cache-Control: no-store\r\n";
+  r.headers += "Cache-Control: private, no-store\r\n";
   return r;
 }
 

@@ -79,7 +79,7 @@ Response jsonError(int status, std::string_view code, std::string_view message,
   body.append("{\"error\":{\"code\":\"").append(code).append("\",\"message\":\"");
   body.append(message).append("\"}}");
   Response r = Response::json(status, std::move(body));
-  r.headers += "Cache-Control: no-store\r\n";
+  r.headers += "Cache-Control: private, no-store\r\n";
   if (retry_after_s > 0) r.headers += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
   return r;
 }

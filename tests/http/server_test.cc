@@ -171,7 +171,7 @@ TEST_F(ServerTest, HeadHasNoBodyAndErrorsAreJson) {
   std::string refused = bad.read();
   EXPECT_NE(refused.find("HTTP/1.1 431"), std::string::npos);
   EXPECT_NE(refused.find("{\"error\":{\"code\":\"headers_too_large\""), std::string::npos);
-  EXPECT_NE(refused.find("Cache-Control: no-store\r\n"), std::string::npos);
+  EXPECT_NE(refused.find("Cache-Control: private, no-store\r\n"), std::string::npos);
   EXPECT_TRUE(bad.closed());
 }
 

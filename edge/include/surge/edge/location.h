@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "surge/edge/autoindex.h"
+#include "surge/edge/cdn_headers.h"
 #include "surge/edge/exchange.h"
 #include "surge/edge/gzip_filter.h"
 #include "surge/edge/header_names.h"
@@ -138,6 +139,7 @@ struct LocationSettings {
   AutoindexSettings autoindex;   // autoindex on: directories without an index are listed
   HeaderNameRules header_names;  // ignore_invalid_headers, underscores_in_headers (http, server)
   LimitRate limit_rate;          // limit_rate, limit_rate_after
+  CdnSettings cdn;               // surge_cdn_max_age, surge_cache_tags, surge_cache_tag
 };
 
 struct Location : LocationSettings {

@@ -55,6 +55,8 @@ struct CachedSnapshot {
   std::string identity;
   std::string zstd;  // empty when the publisher stored it uncompressed
   std::string gzip;  // empty until wanted (see above)
+  // What a CDN purges it by (cache_tags.h): its own tag, its clinic's and its region's.
+  std::vector<std::string> tags;
 };
 
 struct SnapshotLookup {

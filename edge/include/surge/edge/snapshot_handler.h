@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "surge/base/metrics.h"
+#include "surge/edge/cdn_headers.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/snapshot_cache.h"
 
@@ -34,11 +35,12 @@ class SnapshotHandler : public LocationHandler {
   SnapshotCache& cache() { return *snapshots_; }
 
  private:
-  void serve(const Exchange& exchange, const std::string& name, const AnswerContext& ctx);
+  void serve(const Exchange& exchange, const std::string& name, const AnswerContext& ctx,
+             const CdnSettings& cdn);
   // 404 for a snapshot name origin does not publish (its catalog, or a tombstone).
   http::Response notFoundAnswer(const std::string& name) const;
   http::Response response(const SnapshotLookup& found, std::string_view accept_encoding,
-                          std::string_view if_none_match) const;
+                          std::string_view if_none_match, const CdnSettings& cdn) const;
 
   Dispatcher& dispatcher_;
   bool uses_memcached_;
