@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
+#include "surge/cache/cache_tags.h"
 #include "surge/cache/gap_report.h"
 #include "surge/cache/hmac.h"
 #include "surge/cache/snapshot_names.h"
@@ -125,11 +128,12 @@ struct Exchange {
 
 OriginServer::OriginServer(OriginServerOptions options, BookingWriter& writer,
                            SnapshotPublisher& publisher, AdminAuth& admin,
-                           base::MetricsRegistry& metrics, QueuePacer* pacer)
+                           base::MetricsRegistry& metrics, QueuePacer* pacer, CdnPurger* purger)
     : options_(std::move(options)),
       writer_(writer),
       publisher_(publisher),
       pacer_(pacer),
+      purger_(purger),
       admin_(admin),
       metrics_(metrics),
       routes_(std::make_unique<Routes>(metrics)),
@@ -446,6 +450,28 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
                         "queue actions: open, close, pause, resume, rate, revoke");
       }
       return ex.send(202, pacer_->statusJson());
+    }
+    if (rest == "purge") {
+      // {"tags":["region.11110", ...]}: sent to every configured CDN at once (surgectl purge).
+      if (method != "POST") return ex.error(405, "method_not_allowed", "use POST");
+      if (purger_ == nullptr || purger_->empty()) {
+        return ex.error(409, "no_cdn", "no CDN endpoints configured (surge-origin --cdn-purge)");
+      }
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object() || !body.contains("tags") || !body["tags"].is_array() ||
+          body["tags"].empty() || body["tags"].size() > 1000) {
+        return ex.error(400, "invalid_body", "{\"tags\":[\"TAG\", ...]} with 1 to 1000 tags");
+      }
+      std::vector<std::string> tags;
+      for (const auto& t : body["tags"]) {
+        if (!t.is_string() || !cache::isValidCacheTag(t.get<std::string>())) {
+          return ex.error(400, "invalid_tag",
+                          "a tag is 1-128 characters of A-Z a-z 0-9 . _ - (cache_tags.h)");
+        }
+        tags.push_back(t.get<std::string>());
+      }
+      purger_->purgeNow(tags);
+      return ex.send(202, "{\"queued\":" + std::to_string(tags.size()) + "}");
     }
     if (rest == "stats" && method == "GET") {
       CatalogIndexPtr index = writer_.catalog();

@@ -495,7 +495,8 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     shared_pool_.clear();
     shared_wanted_ = dirty.clinics.size() + dirty.regions.size() + dirty.named.size() + 2;
   }
-  std::vector<std::string> failed_names;  // not written: marked again below
+  std::vector<std::string> failed_names;   // not written: marked again below
+  std::vector<std::string> changed_names;  // written with a new version: CDNs are told
 
   // Sealed snapshots go out in pipelined batches (one round trip per server per batch); what
   // memcached did not store is marked dirty again.
@@ -512,9 +513,12 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     batch_bytes = 0;
   };
   auto add = [&](const std::string& name, const std::string& tail) {
+    // A first stamp (this process's first publish) is not a change a CDN has seen.
+    bool known = options_.changed && stamps_.count(name) > 0;
     bool changed = false;
     Stamp st = stamp(name, tail, now_ms, &changed);
     if (changed) ++report.changed;
+    if (changed && known) changed_names.push_back(name);
     auto sealed =
         seal(snapshotWithHeader(st.version, st.generated_ms, tail), kJson, st.version, now_ms);
     if (!sealed) {
@@ -545,6 +549,13 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     ++report.clinics;
   }
   flush();
+  if (!changed_names.empty()) {
+    if (!failed_names.empty()) {
+      std::unordered_set<std::string> failed(failed_names.begin(), failed_names.end());
+      std::erase_if(changed_names, [&](const std::string& n) { return failed.count(n) > 0; });
+    }
+    announce(changed_names);  // what did not make it is announced when it is written again
+  }
   bool cache_down = !failed_names.empty();
   std::unordered_set<std::string> failed_named;
   if (dirty.all || !dirty.named.empty()) {
@@ -642,11 +653,18 @@ void SnapshotPublisher::post(std::function<void()> task) {
 }
 
 base::Result<uint64_t, std::string> SnapshotPublisher::writeNamed(const NamedSnapshot& s) {
-  Stamp st = stamp("named/" + s.name, namedContent(s.content_type, s.body), now());
+  const std::string name = "named/" + s.name;
+  bool known = stamps_.count(name) > 0, changed = false;
+  Stamp st = stamp(name, namedContent(s.content_type, s.body), now(), &changed);
   if (st.version == 0) return base::fail(std::string("cannot reserve a snapshot version"));
-  auto r = put("named/" + s.name, s.body, s.content_type, st);
+  auto r = put(name, s.body, s.content_type, st);
   if (!r) return base::fail(r.error().message);
+  if (known && changed) announce({name});
   return st.version;
+}
+
+void SnapshotPublisher::announce(const std::vector<std::string>& names) {
+  if (options_.changed && !names.empty()) options_.changed(names);
 }
 
 void SnapshotPublisher::pushNamed(NamedSnapshot snapshot, Done done) {
@@ -716,6 +734,7 @@ void SnapshotPublisher::removeNamed(std::string name, Done done) {
     if (st.version == 0)
       return done(503, jsonError("store_unavailable", "cannot reserve a version"));
     auto written = put("named/" + name, "", std::string(cache::kRemovedContentType), st);
+    if (written) announce({"named/" + name});
     if (written && fullyPublished()) publishCatalog(*writer_.catalog());
     if (!written) {
       return done(

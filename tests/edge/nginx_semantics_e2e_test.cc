@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "edge_process.h"
+#include "surge/testing/http_recorder.h"
 #include "surge/testing/process.h"
 #include "surge/testing/temp_dir.h"
 
@@ -104,48 +105,9 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
   EXPECT_NE(climbing.find("\r\nConnection: close\r\n"), std::string::npos) << climbing;
 }
 
-// A backend that keeps the request heads it is sent and answers each with 204.
-class HeadRecorder {
- public:
-  HeadRecorder() : fd_(testing::listenLoopback(port_)) {
-    thread_ = std::thread([this] {
-      for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
-        std::string head;
-        char buf[4096];
-        for (ssize_t n;
-             head.find("\r\n\r\n") == std::string::npos && (n = ::recv(c, buf, sizeof buf, 0)) > 0;)
-          head.append(buf, static_cast<size_t>(n));
-        {
-          std::lock_guard lock(mutex_);
-          heads_.push_back(head);
-        }
-        const char answer[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-        (void)!::send(c, answer, sizeof answer - 1, MSG_NOSIGNAL);
-        ::close(c);
-      }
-    });
-  }
-  ~HeadRecorder() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::string last() {
-    std::lock_guard lock(mutex_);
-    return heads_.empty() ? "" : heads_.back();
-  }
-  size_t count() {
-    std::lock_guard lock(mutex_);
-    return heads_.size();
-  }
-
- private:
-  int port_ = 0;
-  int fd_ = -1;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::string> heads_;
+// A backend that keeps the requests it is sent and answers each with 204, closing.
+struct HeadRecorder : testing::HttpRecorder {
+  HeadRecorder() : HttpRecorder(204, true) {}
 };
 
 // nginx's ignore_invalid_headers (on by default) and underscores_in_headers, per server: which

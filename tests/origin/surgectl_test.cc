@@ -91,6 +91,15 @@ TEST(SurgectlTest, AConfigNamesKeysRelativeToItselfAndPublishSaysWhatItDid) {
   auto status = nlohmann::json::parse(opening.out);
   EXPECT_EQ(status["opening"], 1893542400);  // 2030-01-02T00:00:00Z
   EXPECT_EQ(status["opening_at"], "2030-01-02T00:00:00.000Z");
+
+  // purge TAG...: tags checked before anything is sent; an origin without CDNs says so.
+  Outcome bad_tag = run(ctl + " purge region.11 'a/b'");
+  EXPECT_EQ(bad_tag.status, 2);
+  EXPECT_NE(bad_tag.err.find("invalid tag \"a/b\""), std::string::npos) << bad_tag.err;
+  Outcome no_cdn = run(ctl + " purge region.11");
+  EXPECT_NE(no_cdn.status, 0);
+  EXPECT_NE((no_cdn.out + no_cdn.err).find("--cdn-purge"), std::string::npos)
+      << no_cdn.out << no_cdn.err;
 }
 
 }  // namespace

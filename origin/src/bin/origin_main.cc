@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "surge/cache/cache_tags.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/service_manager.h"
 #include "surge/http/listener.h"
@@ -23,6 +24,7 @@
 #include "surge/origin/booking_writer.h"
 #include "surge/origin/calendar.h"
 #include "surge/origin/catalog_import.h"
+#include "surge/origin/cdn_purger.h"
 #include "surge/origin/leader_lease.h"
 #include "surge/origin/open_store.h"
 #include "surge/origin/origin_server.h"
@@ -50,6 +52,8 @@ struct Flags {
   int queue_rate = 0;  // 0: auto
   bool queue_open = false;
   std::string status_allow;  // who may read /metrics, /healthz, /readyz; "": anyone
+  std::string cdn_purge;     // the CDN endpoints file (cdn_endpoint.h); "": none
+  int cdn_purge_delay_ms = 1500;
 };
 
 constexpr const char* kUsage =
@@ -62,7 +66,9 @@ constexpr const char* kUsage =
     "         [--snapshot-max-age S]\n"
     "         [--full-publish-interval S (republish everything; 0: never)]\n"
     "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n"
-    "         [--status-allow ADDR|CIDR,... (who may read /metrics, /healthz, /readyz)]\n";
+    "         [--status-allow ADDR|CIDR,... (who may read /metrics, /healthz, /readyz)]\n"
+    "         [--cdn-purge FILE (CDNs told by tag when snapshots change)]\n"
+    "         [--cdn-purge-delay-ms N (after a change; more than the edges' refresh interval)]\n";
 
 // A problem with the command line: said on stderr with the usage, exit 2. No problem (--help):
 // the usage on stdout, exit 0.
@@ -119,6 +125,10 @@ Flags parseFlags(int argc, char** argv) {
       f.queue_open = true;
     else if (a == "--status-allow")
       f.status_allow = value();
+    else if (a == "--cdn-purge")
+      f.cdn_purge = value();
+    else if (a == "--cdn-purge-delay-ms")
+      f.cdn_purge_delay_ms = number(0, 600000);
     else if (a == "-h" || a == "--help")
       usage("");
     else
@@ -141,6 +151,13 @@ void raiseFileLimit() {
 
 int main(int argc, char** argv) {
   Flags flags = parseFlags(argc, argv);
+  // The CDN endpoints file is read before anything starts: a mistake in it is said with its line.
+  std::vector<origin::CdnEndpoint> cdn_endpoints;
+  if (!flags.cdn_purge.empty()) {
+    auto endpoints = origin::loadCdnEndpoints(flags.cdn_purge);
+    if (!endpoints) usage(endpoints.error());
+    cdn_endpoints = std::move(endpoints.value());
+  }
   raiseFileLimit();
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
@@ -230,12 +247,29 @@ int main(int argc, char** argv) {
   if (!pacer_memcached) usage(pacer_memcached.error());
 
   base::MetricsRegistry metrics;
+  // CDNs in front of the edges, told by tag when a snapshot changes (issue 19).
+  std::unique_ptr<origin::CdnPurger> purger;
+  if (!cdn_endpoints.empty()) {
+    origin::CdnPurger::Options purge_options;
+    purge_options.delay = std::chrono::milliseconds(flags.cdn_purge_delay_ms);
+    purger = std::make_unique<origin::CdnPurger>(std::move(cdn_endpoints), metrics, purge_options);
+  }
   origin::BookingWriter writer(*store.value(), catalog.value(), metrics, {});
   origin::SnapshotPublisher::Options publisher_options;
   publisher_options.coalesce = std::chrono::milliseconds(flags.coalesce_ms);
   publisher_options.busy_target = std::chrono::milliseconds(flags.busy_target_ms);
   publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
   publisher_options.full_publish_interval = std::chrono::seconds(flags.full_publish_s);
+  if (purger) {
+    publisher_options.changed = [&purger](const std::vector<std::string>& names) {
+      std::vector<std::string> tags;
+      tags.reserve(names.size());
+      for (const std::string& name : names)
+        tags.push_back(cache::snapshotTag(name));
+      purger->purge(tags);
+    };
+    purger->start();
+  }
   // Several origins on one PostgreSQL: versions from its sequence, seat counts from its feed.
   const bool shared = (*store)->sharedByOrigins();
   origin::PostgresConnection versions_db;
@@ -316,7 +350,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   origin::AdminAuth admin(admin_keys.value());
-  origin::OriginServer server(server_options, writer, publisher, admin, metrics, &pacer);
+  origin::OriginServer server(server_options, writer, publisher, admin, metrics, &pacer,
+                              purger.get());
   auto started = server.start();
   if (!started) {
     std::fprintf(stderr, "surge-origin: %s\n", started.error().c_str());

@@ -8,6 +8,9 @@
 //     snapshot push NAME FILE [--content-type TYPE]
 //     snapshot ls | snapshot rm NAME
 //     stats
+//     purge TAG...                   CDNs drop what carries these tags (snap.clinic.7,
+//     region.11110,
+//                                    a deploy tag), through origin's --cdn-purge endpoints, at once
 //     queue status | open | close | pause | resume | rate N | revoke | opening TIME
 //                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
@@ -33,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "surge/cache/cache_tags.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/snapshot_names.h"
 #include "surge/http/client.h"
@@ -364,6 +368,17 @@ int main(int argc, char** argv) {
       wait = false;
     }
     return admin.publish(wait);
+  }
+  if (cmd == "purge") {
+    if (args.size() < 2) usage("purge TAG...");
+    nlohmann::json body = {{"tags", nlohmann::json::array()}};
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (!cache::isValidCacheTag(args[i])) {
+        usage("invalid tag \"" + args[i] + "\" (1-128 characters of A-Z a-z 0-9 . _ -)");
+      }
+      body["tags"].push_back(args[i]);
+    }
+    return admin.call("POST", "/admin/v1/purge", body.dump(), "application/json");
   }
   if (cmd == "stats") {
     noMore(1);

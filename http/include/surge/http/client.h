@@ -1,6 +1,8 @@
-// HttpClient: surge's blocking HTTP/1.1 client with keep-alive, for surgectl and the end-to-end
-// tests (answers read by response_head.h, the parser the edge's origin pool uses too). Never
-// used on an event loop.
+// HttpClient: surge's blocking HTTP/1.1 client with keep-alive, for surgectl, origin's CDN
+// purges and the end-to-end tests (answers read by response_head.h, the parser the edge's origin
+// pool uses too). Over TLS once useTls() is called: the server's certificate is verified against
+// the system's CAs (or a given CA file) and its name against the host, SNI sent. Never used on
+// an event loop.
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,9 @@
 #include <vector>
 
 #include "surge/base/result.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace surge::http {
 
@@ -38,6 +43,10 @@ class HttpClient {
       const std::vector<std::pair<std::string, std::string>>& headers = {},
       const std::string& body = "");
 
+  // TLS from the next connection on: the certificate must chain to `ca_file` (PEM), or to the
+  // system's CAs when empty, and name the host. Fails when the CA file cannot be read.
+  base::Result<base::Done, std::string> useTls(const std::string& ca_file = "");
+
   // Parses "http://host:port" (no path). Port defaults to 80.
   static base::Result<std::pair<std::string, int>, std::string> parseOrigin(const std::string& url);
 
@@ -46,11 +55,16 @@ class HttpClient {
   void close();
   base::Result<HttpResponse, std::string> readResponse(bool head);
 
+  ssize_t sendSome(const char* data, size_t size);
+  ssize_t recvSome(char* data, size_t size);
+
   std::string host_;
   int port_;
   std::chrono::milliseconds timeout_;
   int fd_ = -1;
   std::string buffer_;
+  ssl_ctx_st* tls_ = nullptr;  // set by useTls
+  ssl_st* ssl_ = nullptr;      // the connection's, with fd_
 };
 
 }  // namespace surge::http

@@ -15,6 +15,7 @@
 #include "surge/http/server.h"
 #include "surge/origin/admin_auth.h"
 #include "surge/origin/booking_writer.h"
+#include "surge/origin/cdn_purger.h"
 #include "surge/origin/queue_pacer.h"
 #include "surge/origin/snapshot_publisher.h"
 
@@ -34,7 +35,8 @@ struct OriginServerOptions {
 class OriginServer final : public http::Handler {
  public:
   OriginServer(OriginServerOptions options, BookingWriter& writer, SnapshotPublisher& publisher,
-               AdminAuth& admin, base::MetricsRegistry& metrics, QueuePacer* pacer = nullptr);
+               AdminAuth& admin, base::MetricsRegistry& metrics, QueuePacer* pacer = nullptr,
+               CdnPurger* purger = nullptr);
   ~OriginServer() override;
 
   // Binds and starts the worker threads. Fails with a message (e.g. the port is taken).
@@ -51,6 +53,7 @@ class OriginServer final : public http::Handler {
   BookingWriter& writer_;
   SnapshotPublisher& publisher_;
   QueuePacer* pacer_;  // the waiting room's admission cursor; null in tests without one
+  CdnPurger* purger_;  // CDNs told by tag (POST /admin/v1/purge); null: none configured
   AdminAuth& admin_;
   base::MetricsRegistry& metrics_;
   std::unique_ptr<Routes> routes_;

@@ -72,6 +72,9 @@ class SnapshotPublisher {
     std::chrono::milliseconds gap_interval{500};
     // The wall clock (Unix ms): which slots have begun, and generated_at. Tests move it.
     std::function<int64_t()> clock;
+    // Names of snapshots just written with a new version (content that changed since this process
+    // last wrote them), on the publisher thread; must not block. The CDN purger's (cdn_purger.h).
+    std::function<void(const std::vector<std::string>& names)> changed;
   };
 
   // What a full publish did (surgectl publish prints it).
@@ -163,6 +166,8 @@ class SnapshotPublisher {
   void markClinicLocked(const CatalogIndex& index, int64_t clinic_id,
                         std::chrono::steady_clock::time_point at);
   base::Result<uint64_t, std::string> writeNamed(const NamedSnapshot& snapshot);
+  // Hands names written with a new version to options_.changed.
+  void announce(const std::vector<std::string>& names);
   uint64_t nextVersion();
   // The version and generated_at for `name` with this content: the same as last time when the
   // content is the same, else a new version stamped `now_ms` (and `changed` set).

@@ -1,0 +1,168 @@
+// CdnPurger against a recording HTTP endpoint (the Varnish and Akamai shapes): batching, the delay
+// after a change, retries, a dead endpoint, the provider's limits, the metrics.
+#include "surge/origin/cdn_purger.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "surge/testing/http_recorder.h"
+
+namespace surge::origin {
+namespace {
+
+using namespace std::chrono_literals;
+
+CdnEndpoint endpointAt(int port, const std::string& options = "") {
+  return parseCdnEndpoints("varnish http://127.0.0.1:" + std::to_string(port) + "/ " + options,
+                           "cdn.conf")
+      .value()
+      .at(0);
+}
+
+// The tags of a recorded Varnish purge ("xkey-purge: a b c").
+std::vector<std::string> tagsOf(const std::string& request) {
+  std::vector<std::string> out;
+  size_t at = request.find("\r\nxkey-purge: ");
+  if (at == std::string::npos) return out;
+  size_t end = request.find("\r\n", at + 2);
+  std::string list = request.substr(at + 14, end - at - 14);
+  for (size_t start = 0; start < list.size();) {
+    size_t space = list.find(' ', start);
+    if (space == std::string::npos) space = list.size();
+    out.push_back(list.substr(start, space - start));
+    start = space + 1;
+  }
+  return out;
+}
+
+std::string metric(base::MetricsRegistry& m, const std::string& line_start) {
+  std::string text = m.render();
+  size_t at = text.find("\n" + line_start);
+  if (at == std::string::npos) return "";
+  size_t end = text.find('\n', at + 1);
+  return text.substr(at + 1 + line_start.size(), end - at - 1 - line_start.size());
+}
+
+TEST(CdnPurgerTest, WhatIsDueGoesOutBatchedAfterTheDelayEachTagOnce) {
+  testing::HttpRecorder cdn;
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 300ms;
+  CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
+  purger.start();
+  std::vector<std::string> tags;
+  for (int i = 0; i < 250; ++i)
+    tags.push_back("snap.clinic." + std::to_string(100000 + i));
+  purger.purge(tags);
+  EXPECT_EQ(cdn.count(), 0u);             // not before the edges can hold the new versions
+  ASSERT_EQ(cdn.waitFor(3, 5000ms), 3u);  // 100 tags a request (Varnish's default)
+  std::multiset<std::string> sent;
+  for (const std::string& r : cdn.requests()) {
+    EXPECT_EQ(r.substr(0, 16), "PURGE / HTTP/1.1") << r;
+    for (const std::string& t : tagsOf(r))
+      sent.insert(t);
+  }
+  EXPECT_EQ(sent, std::multiset<std::string>(tags.begin(), tags.end()));
+  EXPECT_EQ(cdn.waitFor(4, 300ms), 3u);
+  const std::string label = "{endpoint=\"varnish:127.0.0.1\"";
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_tags_total" + label + "} "), "250");
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_requests_total" + label + ",outcome=\"sent\"} "),
+            "3");
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_queue" + label + "} "), "0");
+}
+
+TEST(CdnPurgerTest, ATagChangedAgainWhileWaitingIsPurgedAgainAfterThatChange) {
+  testing::HttpRecorder cdn;
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 400ms;
+  CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
+  purger.start();
+  purger.purge({"snap.clinic.7"});
+  std::this_thread::sleep_for(200ms);
+  purger.purge({"snap.clinic.7"});  // the edges may not hold this version until 400 ms from now
+  ASSERT_EQ(cdn.waitFor(2, 5000ms), 2u);
+  for (const std::string& r : cdn.requests())
+    EXPECT_EQ(tagsOf(r), std::vector<std::string>{"snap.clinic.7"});
+}
+
+TEST(CdnPurgerTest, AFailedPurgeIsSentAgainAndADeadEndpointHoldsNobodyUp) {
+  testing::HttpRecorder cdn;
+  cdn.script({503, 429});
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 0ms;
+  o.backoff_min = 50ms;
+  CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
+  purger.start();
+  purger.purge({"snap.regions"});
+  ASSERT_EQ(cdn.waitFor(3, 5000ms), 3u);  // 503, 429, then accepted
+  EXPECT_EQ(tagsOf(cdn.requests()[2]), std::vector<std::string>{"snap.regions"});
+  const std::string label = "{endpoint=\"varnish:127.0.0.1\"";
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_retries_total" + label + "} "), "2");
+
+  cdn.stop();  // refuses connections now
+  auto before = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i)
+    purger.purge({"snap.clinic." + std::to_string(i)});
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);  // returns at once, CDN or not
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_queue" + label + "} "), "100");
+  cdn.start();
+  ASSERT_GE(cdn.waitFor(4, 10000ms), 4u);  // delivered once it is back
+  std::set<std::string> delivered;
+  for (size_t i = 3; i < cdn.requests().size(); ++i) {
+    for (const std::string& t : tagsOf(cdn.requests()[i]))
+      delivered.insert(t);
+  }
+  EXPECT_EQ(delivered.size(), 100u);
+}
+
+TEST(CdnPurgerTest, AnAnswerNoRetryFixesIsCountedAndNotSentAgain) {
+  testing::HttpRecorder cdn;
+  cdn.script({401});
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 0ms;
+  o.backoff_min = 20ms;
+  CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
+  purger.start();
+  purger.purge({"snap.regions"});
+  ASSERT_EQ(cdn.waitFor(1, 5000ms), 1u);
+  EXPECT_EQ(cdn.waitFor(2, 500ms), 1u);
+  EXPECT_EQ(metric(metrics,
+                   "surge_origin_purge_requests_total{endpoint=\"varnish:127.0.0.1\","
+                   "outcome=\"failed\"} "),
+            "1");
+}
+
+TEST(CdnPurgerTest, TheProvidersLimitsAreKept) {
+  testing::HttpRecorder cdn;
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 0ms;
+  // Akamai's kind of limit: tags have a bucket of their own (3 now, then one a second).
+  CdnEndpoint tags_limited = endpointAt(cdn.port(), "tags_per_minute=60 tag_burst=3");
+  CdnPurger purger({tags_limited}, metrics, o);
+  purger.start();
+  purger.purgeNow({"a", "b", "c", "d", "e"});
+  ASSERT_EQ(cdn.waitFor(1, 5000ms), 1u);
+  EXPECT_EQ(tagsOf(cdn.requests()[0]).size(), 3u);  // the burst, not all five
+  ASSERT_EQ(cdn.waitFor(2, 5000ms), 2u);
+  EXPECT_EQ(tagsOf(cdn.requests()[1]).size(), 1u);  // then as the bucket refills
+
+  // And requests: a burst of one, then two a second.
+  testing::HttpRecorder slow;
+  CdnPurger paced(
+      {endpointAt(slow.port(), "tags_per_request=1 requests_per_second=2 request_burst=1")},
+      metrics, o);
+  paced.start();
+  paced.purgeNow({"a", "b", "c", "d"});
+  ASSERT_EQ(slow.waitFor(1, 5000ms), 1u);
+  EXPECT_LE(slow.waitFor(4, 200ms), 2u);  // not all at once
+  EXPECT_EQ(slow.waitFor(4, 5000ms), 4u);
+}
+
+}  // namespace
+}  // namespace surge::origin
