@@ -27,6 +27,7 @@ AREAS = [
     ("tampering", "Tampering (snapshots, tickets, admin requests)"),
     ("fuzz", "Fuzzing (libFuzzer, ASan+UBSan, bounded time per target)"),
     ("sanitizer", "Sanitizers (the test suite under instrumentation)"),
+    ("cdn", "CDN in front of the edges (Debian's Varnish with xkey, purged by origin)"),
     ("cluster", "Cluster faults (`./surge test-cluster`: 3 edges, 2 origins on PostgreSQL, "
                 "3 memcached, HAProxy, each in its own network namespace)"),
 ]
@@ -36,7 +37,7 @@ SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Counts that say something went wrong: summed into the headline, must be 0.
 BAD = ("lost", "overbooked slots", "failed reads", "answers cut mid-way", "crashes",
        "sanitizer reports", "outside the root served", "answers larger than the file",
-       "later requests spoiled")
+       "later requests spoiled", "stale reads after a purge")
 
 
 def load(paths):
