@@ -147,11 +147,16 @@ WaitingRoom::Presented WaitingRoom::presented(const http::Request& request) cons
   return p;
 }
 
-// "number", "position" (places until admitted; 0 once admitted; null before the opening for a
-// pre-queue ticket), "eta_s", "admitted", "opening_in_s" (pre-queue, before the opening).
+// "number", "place" (in the whole line: fixed once known, so a page can follow the shared
+// /api/v1/queue/state instead of asking about its own ticket; null before the opening for a
+// pre-queue ticket), "epoch", "position" (places until admitted; 0 once admitted; null before
+// the opening for a pre-queue ticket), "eta_s", "admitted", "opening_in_s" (pre-queue, before
+// the opening).
 std::string WaitingRoom::statusFields(const cache::QueueTicket& t, const cache::QueueState& s) {
   uint64_t place = cache::queuePosition(t, s);
-  std::string out = "\"number\":" + std::to_string(t.number);
+  std::string out = "\"number\":" + std::to_string(t.number) +
+                    ",\"epoch\":" + std::to_string(t.epoch) +
+                    ",\"place\":" + (place == 0 ? std::string("null") : std::to_string(place));
   if (place == 0) {
     int64_t wait = std::max<int64_t>(0, s.opening_s - nowMs() / 1000);
     return out + ",\"prequeue\":true,\"position\":null,\"eta_s\":null,\"admitted\":false," +
@@ -250,6 +255,24 @@ http::Response WaitingRoom::current(const http::Request& request) {
   http::Response r = http::Response::json(
       200, "{" + statusFields(t.value(), s) + ",\"open\":" + (s.open ? "true" : "false") + "}");
   r.headers += "Cache-Control: private, no-store\r\n";
+  return r;
+}
+
+http::Response WaitingRoom::shared() const {
+  cache::QueueState s = state();
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.3f", s.rate);
+  http::Response r = http::Response::json(
+      200, std::string("{\"open\":") + (s.open ? "true" : "false") + ",\"epoch\":" +
+               std::to_string(s.epoch) + ",\"admitted\":" + std::to_string(s.admitted) +
+               ",\"rate\":" + rate + ",\"issued\":" + std::to_string(s.issued) + ",\"opening_s\":" +
+               std::to_string(s.opening_s) + ",\"opened\":" + (s.opened ? "true" : "false") +
+               ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "}");
+  // The same for everyone, new every second: a CDN keeps it a second, so a waiting crowd costs the
+  // edges one request per CDN node per second.
+  r.headers += "Cache-Control: public, max-age=1, s-maxage=1\r\n";
+  r.headers += "CDN-Cache-Control: public, max-age=1\r\n";
+  r.headers += "Surrogate-Control: max-age=1\r\n";
   return r;
 }
 

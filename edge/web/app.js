@@ -565,13 +565,32 @@ async function poll() {
   if (++S.qErr > 2) setStatus('queueRetry');
   later(poll, qBackoff(r));
 }
+// With its place in the line known, the page follows the queue's shared state (the same document
+// for everyone, cacheable for a second: a CDN answers the waiting crowd) and works out its own
+// position; it asks about its own ticket only before its place is known (the pre-queue) or when
+// the queue was reset.
+async function pollShared() {
+  const g = S.gen, r = await tryApi('GET', '/api/v1/queue/state');
+  if (g !== S.gen) return;
+  if (!(r && r.status === 200 && r.data)) {
+    if (++S.qErr > 2) setStatus('queueRetry');
+    return later(pollShared, qBackoff(r));
+  }
+  S.qErr = 0;
+  const s = r.data, q = S.q;
+  if (q.place == null || s.epoch !== q.epoch) return poll();
+  const position = Math.max(0, q.place - s.admitted);
+  onQueue(Object.assign({}, q, { position, admitted: position === 0, open: s.open,
+    eta_s: position === 0 ? 0 : s.rate > 0 ? Math.ceil(position / s.rate) : null }));
+}
 function onQueue(q) {
   S.q = q;
   S.qAt = Date.now();
   renderQueue();
   if (q.admitted || q.open === false) { setStatus('admitted'); return attempt(); }
   const o = q.opening_in_s;
-  later(poll, q.position == null ? (o != null && o <= 12 ? (o + 1) * 1000 + jit(0, 2) : jit(10, 15))
+  later(q.place != null ? pollShared : poll,
+    q.position == null ? (o != null && o <= 12 ? (o + 1) * 1000 + jit(0, 2) : jit(10, 15))
     : q.position <= 200 || (q.eta_s != null && q.eta_s <= 10) ? jit(1, 2) : jit(8, 12));
 }
 function tickQueue() { if (S.step === 'waiting') { renderQueue(); later(tickQueue, 1000); } }

@@ -582,6 +582,11 @@ async function main() {
       surgectl("queue", "pause");
       await sleep(500);  // the edge reads the queue state every 200 ms
       const page = await newPage();
+      const polled = [];
+      page.on("requestfinished", (req) => {
+        const p = new URL(req.url()).pathname;
+        if (p.startsWith("/api/v1/queue/")) polled.push(p);
+      });
       await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2,
                                time: "09:30", person: "browser-queue" });
       await page.locator(id("confirm")).click();
@@ -589,6 +594,11 @@ async function main() {
       await page.locator(id("queue-position")).waitFor({ state: "visible" });
       await screenshot(page, "waiting-room");
       check(true, "without an admitted ticket the page waits in the queue");
+      await page.waitForTimeout(3000);  // a few polls while it waits
+      check(polled.filter((p) => p === "/api/v1/queue/state").length >= 1 &&
+            polled.filter((p) => p === "/api/v1/queue/tickets/current").length === 0,
+            "while waiting the page polls the shared queue state, not its own ticket: " +
+            polled.join(" "));
       surgectl("queue", "rate", "100");
       surgectl("queue", "resume");
       await page.locator(id("step-done")).waitFor({ state: "visible", timeout: 20000 });

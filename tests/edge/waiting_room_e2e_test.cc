@@ -224,6 +224,36 @@ TEST(WaitingRoomE2ETest, AdmissionFollowsTicketOrder) {
   EXPECT_TRUE(j.contains("position"));
 }
 
+// Through a CDN (issue 19): the queue's state is one document for everyone, cacheable for a
+// second; with its ticket's place a page computes the position /tickets/current would give it.
+TEST(WaitingRoomE2ETest, TheSharedStateGivesEveryTicketItsPositionAndIsTheSameForEveryone) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");
+  std::vector<Ticket> tickets;
+  for (int i = 0; i < 5; ++i)
+    tickets.push_back(join(room.edge));
+  waitOpen(room.edge, tickets[0]);
+  HttpResponse mine = room.edge.get("/api/v1/queue/state", with(tickets[0]));
+  HttpResponse anyone = room.edge.get("/api/v1/queue/state");
+  ASSERT_EQ(anyone.status, 200) << anyone.body;
+  EXPECT_EQ(anyone.header("cache-control"), "public, max-age=1, s-maxage=1");
+  EXPECT_EQ(anyone.header("cdn-cache-control"), "public, max-age=1");
+  EXPECT_EQ(anyone.header("set-cookie"), "");  // nothing of anyone's in it
+  EXPECT_EQ(mine.body, anyone.body);           // whoever asks
+  auto state = nlohmann::json::parse(anyone.body);
+  EXPECT_EQ(state["open"], true);
+  for (const Ticket& t : tickets) {
+    auto own = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(t)).body);
+    ASSERT_TRUE(own["place"].is_number()) << own;
+    EXPECT_EQ(own["epoch"], state["epoch"]);
+    EXPECT_EQ(own["place"].get<uint64_t>() - state["admitted"].get<uint64_t>(),
+              own["position"].get<uint64_t>())
+        << own;
+  }
+  EXPECT_EQ(room.edge.post("/api/v1/queue/state", "{}").status, 405);
+}
+
 TEST(WaitingRoomE2ETest, RevokedAndExpiredTicketsAreRefused) {
   Room room("  surge_queue_session 2s;\n");
   room.queue("open");

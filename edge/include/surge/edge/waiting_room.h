@@ -13,7 +13,10 @@
 //   block: a ticket can be admitted before one issued up to (block - 1) x (edges - 1) earlier
 //   elsewhere. block = 1 (the default) is strict FIFO at one memcached round trip per ticket.
 // - Status: GET /api/v1/queue/tickets/current answers from memory: the queue state (admitted
-//   cursor, rate, epoch) is re-read by the queue thread every `refresh`.
+//   cursor, rate, epoch) is re-read by the queue thread every `refresh`. GET /api/v1/queue/state
+//   is that state alone, the same for everyone and cacheable for a second (a CDN in front of the
+//   edges answers the waiting crowd's polls); a ticket's answers carry its "place" in the line,
+//   from which a page computes its position.
 // - Gate: with the waiting room open, a booking needs a ticket that verifies, belongs to the
 //   client, is of the current epoch, is admitted (number <= cursor), and was admitted less than
 //   `session` ago (the edge remembers when the cursor passed each point; an edge younger than
@@ -64,6 +67,10 @@ class WaitingRoom {
   // Worker thread. `done` runs on the same worker (now, or posted later).
   void issue(http::Worker& worker, const http::Request& request, Done done);
   http::Response current(const http::Request& request);
+  // GET /api/v1/queue/state: the queue as everyone sees it (open, epoch, admitted cursor, rate,
+  // issued, opening), cacheable by a CDN for a second. A page with its ticket's "place" computes
+  // its position from it.
+  http::Response shared() const;
 
   struct Gate {
     bool ok = false;
