@@ -37,6 +37,7 @@ struct Loader : ConfigReader {
     std::string add_header_where;  // where the nearest add_header stands
   };
   LimitZones limit_zones;                            // limit_req_zone and limit_conn_zone by name
+  std::vector<PullSettings> pulls;                   // the pull-through caches, as read
   std::vector<Location>* named_locations = nullptr;  // the server being read
   AccessLogReader logs;                              // log_format and access_log
   Inherited http_level;
@@ -591,6 +592,7 @@ struct Loader : ConfigReader {
       }
     }
     if (!proxy.resolveOrigin(*this, c)) return false;
+    c.pulls = pulls;
     return true;
   }
 
@@ -936,6 +938,7 @@ struct Loader : ConfigReader {
     }
     takeInherited(level, loc);
     bool is_snap = false, is_proxy = false, is_queue = false, is_status = false;
+    PullSettings pull;
     for (const Directive& e : d.block) {
       const std::string& n = e.name;
       bool handled = false;
@@ -960,6 +963,10 @@ struct Loader : ConfigReader {
       } else if (bool files = false; !readLocationFileDirective(*this, e, loc, files)) {
         return false;
       } else if (files) {
+        continue;
+      } else if (bool taken = false; !readPullDirective(*this, e, pull, taken)) {
+        return false;
+      } else if (taken) {
         continue;
       } else if (n == "surge_snapshots") {
         if (!args(e, 0, 0)) return false;
@@ -1013,6 +1020,23 @@ struct Loader : ConfigReader {
                         loc.prefix + "\" (" + locationOf(d) +
                         ") answers from surge (snapshots carry their own Cache-Control: "
                         "surge_stale_while_revalidate, surge_stale_if_error)");
+    }
+    if (!pull.origin.empty() || !pull.directory.empty()) {
+      if (pull.origin.empty() || pull.directory.empty()) {
+        return fail(d, "\"surge_pull_through URL\" and \"surge_pull_cache DIR SIZE\" go together");
+      }
+      if (loc.kind != Location::Kind::kStatic) {
+        return fail(d, "\"surge_pull_through\" goes with files (root) only");
+      }
+      auto same = std::find_if(pulls.begin(), pulls.end(), [&](const PullSettings& p) {
+        return p.directory == pull.directory;
+      });
+      if (same != pulls.end() && !(*same == pull)) {
+        return fail(
+            d, "the pull cache " + pull.directory + " is another location's, with other settings");
+      }
+      if (same == pulls.end()) same = pulls.insert(pulls.end(), pull);
+      loc.pull = static_cast<int>(same - pulls.begin());
     }
     if (loc.kind == Location::Kind::kStatic && loc.cdn.any()) {
       // A file location's CDN lines go out as add_header lines do (2xx and 3xx answers).

@@ -51,7 +51,8 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
   proxy_ = std::make_unique<ProxyHandler>(self, c, queue_->room(), metrics_);
   snapshots_ = std::make_unique<SnapshotHandler>(self, c, std::move(keyring), metrics_);
   ops_ = std::make_unique<OpsHandler>(self, c, metrics_, *snapshots_, *proxy_);
-  handlers_ = {queue_.get(), proxy_.get(), snapshots_.get(), ops_.get()};
+  pull_ = std::make_unique<PullHandler>(self, c, metrics_);
+  handlers_ = {queue_.get(), proxy_.get(), snapshots_.get(), ops_.get(), pull_.get()};
   by_kind_[static_cast<int>(Location::Kind::kSnapshots)] = snapshots_.get();
   by_kind_[static_cast<int>(Location::Kind::kProxy)] = proxy_.get();
   by_kind_[static_cast<int>(Location::Kind::kQueue)] = queue_.get();
@@ -328,6 +329,11 @@ void EdgeServer::route(Exchange& ex) {
     } else if (loc->kind == Location::Kind::kStatic) {
       route = loc->ops ? kOps : kStatic;
       step = static_->handle(ex, *loc);
+      // What the root lacks, a pull-through location fetches (an error page's file excepted).
+      if (loc->pull >= 0 && step.kind == Step::Kind::kAnswer && step.response.status == 404 &&
+          !ex.in_error_page && (ex.method() == "GET" || ex.method() == "HEAD")) {
+        return pull_->handle(ex, *loc);
+      }
     } else {
       break;  // the API's handlers below answer for themselves
     }

@@ -139,6 +139,13 @@ Result<Done, std::string> HttpClient::connect() {
 Result<HttpResponse, std::string> HttpClient::request(
     const std::string& method, const std::string& target,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+  return request(method, target, headers, body, BodySink());
+}
+
+Result<HttpResponse, std::string> HttpClient::request(
+    const std::string& method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
+    const BodySink& sink) {
   // Host without the port when it is the scheme's own (what servers and request signatures,
   // Akamai's EdgeGrid among them, expect).
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_;
@@ -172,7 +179,7 @@ Result<HttpResponse, std::string> HttpClient::request(
       if (reused) continue;
       return fail("send: " + err);
     }
-    auto r = readResponse(method == "HEAD");
+    auto r = readResponse(method == "HEAD", sink ? &sink : nullptr);
     if (!r && reused && r.error() == "connection closed before the answer") {
       close();
       continue;
@@ -183,7 +190,7 @@ Result<HttpResponse, std::string> HttpClient::request(
   return fail(std::string("connection closed twice"));
 }
 
-Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
+Result<HttpResponse, std::string> HttpClient::readResponse(bool head, const BodySink* sink) {
   auto fill = [&]() -> int {
     char chunk[65536];
     ssize_t n = recvSome(chunk, sizeof chunk);
@@ -222,6 +229,22 @@ Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
     }
     if (rc < 0) return fail(std::string("malformed chunked body"));
     buffer_.erase(0, pos);
+  } else if (parsed.content_length && sink != nullptr) {
+    // Streamed: what has arrived goes to the sink, never more than a read's worth held here.
+    size_t want = *parsed.content_length;
+    while (want > 0) {
+      if (buffer_.empty() && fill() <= 0) {
+        close();
+        return fail(std::string("connection closed in the body"));
+      }
+      size_t n = std::min(want, buffer_.size());
+      if (!(*sink)(std::string_view(buffer_.data(), n))) {
+        close();
+        return fail(std::string("the body was refused"));
+      }
+      buffer_.erase(0, n);
+      want -= n;
+    }
   } else if (parsed.content_length) {
     size_t want = *parsed.content_length;
     while (buffer_.size() < want) {
@@ -235,6 +258,14 @@ Result<HttpResponse, std::string> HttpClient::readResponse(bool head) {
     resp.body = std::move(buffer_);
     buffer_.clear();
     close();
+  }
+  if (sink != nullptr && !resp.body.empty()) {
+    // Chunked or to the close: whole, then handed over.
+    if (!(*sink)(resp.body)) {
+      close();
+      return fail(std::string("the body was refused"));
+    }
+    resp.body.clear();
   }
   if (close_after) close();
   return resp;

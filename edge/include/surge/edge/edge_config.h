@@ -12,6 +12,7 @@
 #include "surge/base/result.h"
 #include "surge/edge/location.h"
 #include "surge/edge/origin_forwarder.h"
+#include "surge/edge/pull_cache.h"
 #include "surge/edge/snapshot_cache.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/waiting_room.h"
@@ -56,6 +57,9 @@ struct EdgeConfig {
   };
   std::vector<Peer> ops_peers;         // surge_ops_peer: other edges the dashboard shows (restart)
   std::vector<VirtualServer> servers;  // in file order
+  // Pull-through caches (surge_pull_through + surge_pull_cache), one per directory; a location's
+  // `pull` indexes it. Restart only.
+  std::vector<PullSettings> pulls;
   // Lookups by booking code (GET /api/v1/bookings/lookup) per client address:
   // surge_lookup_limit COUNT WINDOW.
   http::AttemptLimiter::Options lookup_limit{10, std::chrono::seconds(60), 100000};

@@ -20,6 +20,7 @@
 #include "surge/edge/edge_ops.h"
 #include "surge/edge/location_handler.h"
 #include "surge/edge/proxy_handler.h"
+#include "surge/edge/pull_handler.h"
 #include "surge/edge/queue_handler.h"
 #include "surge/edge/snapshot_handler.h"
 #include "surge/edge/static_handler.h"
@@ -87,6 +88,7 @@ class EdgeServer : public http::Handler, private Dispatcher {
   std::unique_ptr<ProxyHandler> proxy_;
   std::unique_ptr<SnapshotHandler> snapshots_;
   std::unique_ptr<OpsHandler> ops_;
+  std::unique_ptr<PullHandler> pull_;
   std::vector<LocationHandler*> handlers_;
   LocationHandler* by_kind_[6] = {};
   std::unique_ptr<http::Server> server_;

@@ -11,6 +11,7 @@ namespace surge::edge {
 
 class ConfigReader;
 struct EdgeConfig;
+struct PullSettings;
 using nginx_compat::Directive;
 
 // surge_memcached, surge_snapshot_keys and the L1's surge_* settings (http level) into `c`; false
@@ -28,5 +29,9 @@ bool readOpsDirective(ConfigReader& reader, const Directive& d, EdgeConfig& c, b
 // surge_origin_max_inflight and surge_lookup_limit (http level) into `c`; false in `handled` for
 // any other directive.
 bool readOriginDirective(ConfigReader& reader, const Directive& d, EdgeConfig& c, bool& handled);
+
+// surge_pull_through and surge_pull_cache (a file location's) into `out`; false in `handled` for
+// any other directive (pull_handler.cc).
+bool readPullDirective(ConfigReader& reader, const Directive& d, PullSettings& out, bool& handled);
 
 }  // namespace surge::edge

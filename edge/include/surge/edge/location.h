@@ -166,6 +166,9 @@ struct Location : LocationSettings {
   // A proxy location whose prefix ends in '/': its path without the slash is redirected there
   // (nginx's auto_redirect).
   bool auto_redirect = false;
+  // A file location with surge_pull_through: EdgeConfig::pulls[pull] fetches what its root lacks
+  // (-1: none).
+  int pull = -1;
   // Whether a file answer needs this request's own copy of `files` (add_header or expires with
   // variables).
   bool filesVary() const {

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,14 @@ class HttpClient {
       const std::vector<std::pair<std::string, std::string>>& headers = {},
       const std::string& body = "");
 
+  // The same, with the body handed to `sink` as it arrives instead of kept in the answer (a large
+  // download to disk); a sink that returns false stops the transfer (the connection is closed).
+  using BodySink = std::function<bool(std::string_view chunk)>;
+  base::Result<HttpResponse, std::string> request(
+      const std::string& method, const std::string& target,
+      const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
+      const BodySink& sink);
+
   // TLS from the next connection on: the certificate must chain to `ca_file` (PEM), or to the
   // system's CAs when empty, and name the host. Fails when the CA file cannot be read.
   base::Result<base::Done, std::string> useTls(const std::string& ca_file = "");
@@ -53,7 +63,7 @@ class HttpClient {
  private:
   base::Result<base::Done, std::string> connect();
   void close();
-  base::Result<HttpResponse, std::string> readResponse(bool head);
+  base::Result<HttpResponse, std::string> readResponse(bool head, const BodySink* sink);
 
   ssize_t sendSome(const char* data, size_t size);
   ssize_t recvSome(char* data, size_t size);

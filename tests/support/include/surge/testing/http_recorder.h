@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,6 +43,12 @@ class HttpRecorder {
     std::lock_guard lock(mutex_);
     for (int s : statuses)
       script_.push_back(s);
+  }
+  // Answers every request with what `fn` makes of it (the whole answer, head and body), in place
+  // of the scripted statuses: a content origin's files, a slow or lying server.
+  void respond(std::function<std::string(const std::string& request)> fn) {
+    std::lock_guard lock(mutex_);
+    responder_ = std::move(fn);
   }
   std::vector<std::string> requests() {
     std::lock_guard lock(mutex_);
@@ -122,15 +129,23 @@ class HttpRecorder {
         }
         if (in.size() >= end + 4 + length) {
           int status = default_status_;
+          std::function<std::string(const std::string&)> responder;
+          const std::string request = in.substr(0, end + 4 + length);
           {
             std::lock_guard lock(mutex_);
-            requests_.push_back(in.substr(0, end + 4 + length));
+            requests_.push_back(request);
             if (!script_.empty()) {
               status = script_.front();
               script_.pop_front();
             }
+            responder = responder_;
           }
           in.erase(0, end + 4 + length);
+          if (responder) {
+            std::string answer = responder(request);
+            if (!sendAll(c, answer) || close_after_answer_) break;
+            continue;
+          }
           const bool bodyless = status == 204 || status == 304;
           std::string answer =
               "HTTP/1.1 " + std::to_string(status) + " Recorded\r\n" +
@@ -151,7 +166,17 @@ class HttpRecorder {
     ::close(c);
   }
 
+  static bool sendAll(int c, const std::string& data) {
+    for (size_t sent = 0; sent < data.size();) {
+      ssize_t n = ::send(c, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
   int default_status_;
+  std::function<std::string(const std::string&)> responder_;
   bool close_after_answer_;
   int port_ = 0;
   int fd_ = -1;
