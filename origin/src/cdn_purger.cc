@@ -71,6 +71,9 @@ struct CdnPurger::Endpoint {
             metrics.counter("surge_origin_purge_tags_total",
                             "Tags in the purge requests CDNs accepted (per request: batching)",
                             "endpoint=\"" + config.name + "\"")),
+        coarsened(metrics.counter("surge_origin_purge_coarsened_total",
+                                  "Tags purged by their coarser tag: the endpoint was behind",
+                                  "endpoint=\"" + config.name + "\"")),
         dropped(metrics.counter("surge_origin_purge_dropped_total",
                                 "Tags not queued: the endpoint's queue was full",
                                 "endpoint=\"" + config.name + "\"")),
@@ -85,12 +88,23 @@ struct CdnPurger::Endpoint {
     tags.burst = tags.tokens = config.tag_burst;
   }
 
-  void add(const std::vector<std::string>& list, std::chrono::milliseconds after) {
+  // Tags its limits let out in `window` (requests alone when tags have no limit of their own).
+  double budget(std::chrono::seconds window) const {
+    double by_requests = config.requests_per_second * static_cast<double>(config.tags_per_request);
+    double per_second =
+        tags.limited() ? std::min(config.tags_per_second, by_requests) : by_requests;
+    return per_second * static_cast<double>(window.count());
+  }
+
+  void add(const std::vector<CdnPurger::Tag>& list, std::chrono::milliseconds after) {
     const auto now = Clock::now();
     const auto due = now + after;
     {
       std::lock_guard lock(mutex);
-      for (const std::string& tag : list) {
+      const bool behind = static_cast<double>(waiting.size()) > budget(options.backlog);
+      for (const CdnPurger::Tag& t : list) {
+        const std::string& tag = behind && !t.coarse.empty() ? t.coarse : t.tag;
+        if (&tag == &t.coarse) coarsened.add();
         auto it = waiting.find(tag);
         if (it != waiting.end()) {
           it->second.again = std::max(it->second.again, due);
@@ -140,7 +154,9 @@ struct CdnPurger::Endpoint {
           const std::string& tag = due[i].second;
           auto it = waiting.find(tag);
           if (it->second.again > it->second.due) {
-            it->second.due = it->second.again;  // changed again since: once more after that
+            // Changed again since: once more after that change, waiting since it.
+            it->second.due = it->second.again;
+            it->second.first = it->second.again - options.delay;
           } else {
             waiting.erase(it);
           }
@@ -227,6 +243,7 @@ struct CdnPurger::Endpoint {
   base::Counter& failed;
   base::Counter& retried;
   base::Counter& tags_sent;
+  base::Counter& coarsened;
   base::Counter& dropped;
   base::Gauge& queued;
   base::Gauge& oldest;
@@ -270,18 +287,22 @@ void CdnPurger::stop() {
   }
 }
 
-void CdnPurger::enqueue(const std::vector<std::string>& tags, std::chrono::milliseconds after) {
+void CdnPurger::enqueue(const std::vector<Tag>& tags, std::chrono::milliseconds after) {
   if (tags.empty()) return;
   for (auto& e : endpoints_)
     e->add(tags, after);
 }
 
-void CdnPurger::purge(const std::vector<std::string>& tags) {
+void CdnPurger::purge(const std::vector<Tag>& tags) {
   enqueue(tags, options_.delay);
 }
 
 void CdnPurger::purgeNow(const std::vector<std::string>& tags) {
-  enqueue(tags, std::chrono::milliseconds(0));
+  std::vector<Tag> exact;
+  exact.reserve(tags.size());
+  for (const std::string& t : tags)
+    exact.push_back(Tag{t, ""});  // an operator's tags go as they are
+  enqueue(exact, std::chrono::milliseconds(0));
 }
 
 }  // namespace surge::origin

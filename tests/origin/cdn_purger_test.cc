@@ -36,6 +36,14 @@ std::vector<std::string> tagsOf(const std::string& request) {
   return out;
 }
 
+// Tags without a coarser one.
+std::vector<CdnPurger::Tag> exact(const std::vector<std::string>& tags) {
+  std::vector<CdnPurger::Tag> out;
+  for (const std::string& t : tags)
+    out.push_back({t, ""});
+  return out;
+}
+
 std::string metric(base::MetricsRegistry& m, const std::string& line_start) {
   std::string text = m.render();
   size_t at = text.find("\n" + line_start);
@@ -54,7 +62,7 @@ TEST(CdnPurgerTest, WhatIsDueGoesOutBatchedAfterTheDelayEachTagOnce) {
   std::vector<std::string> tags;
   for (int i = 0; i < 250; ++i)
     tags.push_back("snap.clinic." + std::to_string(100000 + i));
-  purger.purge(tags);
+  purger.purge(exact(tags));
   EXPECT_EQ(cdn.count(), 0u);             // not before the edges can hold the new versions
   ASSERT_EQ(cdn.waitFor(3, 5000ms), 3u);  // 100 tags a request (Varnish's default)
   std::multiset<std::string> sent;
@@ -79,9 +87,10 @@ TEST(CdnPurgerTest, ATagChangedAgainWhileWaitingIsPurgedAgainAfterThatChange) {
   o.delay = 400ms;
   CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
   purger.start();
-  purger.purge({"snap.clinic.7"});
+  purger.purge(exact({"snap.clinic.7"}));
   std::this_thread::sleep_for(200ms);
-  purger.purge({"snap.clinic.7"});  // the edges may not hold this version until 400 ms from now
+  purger.purge(
+      exact({"snap.clinic.7"}));  // the edges may not hold this version until 400 ms from now
   ASSERT_EQ(cdn.waitFor(2, 5000ms), 2u);
   for (const std::string& r : cdn.requests())
     EXPECT_EQ(tagsOf(r), std::vector<std::string>{"snap.clinic.7"});
@@ -96,7 +105,7 @@ TEST(CdnPurgerTest, AFailedPurgeIsSentAgainAndADeadEndpointHoldsNobodyUp) {
   o.backoff_min = 50ms;
   CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
   purger.start();
-  purger.purge({"snap.regions"});
+  purger.purge(exact({"snap.regions"}));
   ASSERT_EQ(cdn.waitFor(3, 5000ms), 3u);  // 503, 429, then accepted
   EXPECT_EQ(tagsOf(cdn.requests()[2]), std::vector<std::string>{"snap.regions"});
   const std::string label = "{endpoint=\"varnish:127.0.0.1\"";
@@ -105,7 +114,7 @@ TEST(CdnPurgerTest, AFailedPurgeIsSentAgainAndADeadEndpointHoldsNobodyUp) {
   cdn.stop();  // refuses connections now
   auto before = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i)
-    purger.purge({"snap.clinic." + std::to_string(i)});
+    purger.purge(exact({"snap.clinic." + std::to_string(i)}));
   EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);  // returns at once, CDN or not
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(metric(metrics, "surge_origin_purge_queue" + label + "} "), "100");
@@ -128,7 +137,7 @@ TEST(CdnPurgerTest, AnAnswerNoRetryFixesIsCountedAndNotSentAgain) {
   o.backoff_min = 20ms;
   CdnPurger purger({endpointAt(cdn.port())}, metrics, o);
   purger.start();
-  purger.purge({"snap.regions"});
+  purger.purge(exact({"snap.regions"}));
   ASSERT_EQ(cdn.waitFor(1, 5000ms), 1u);
   EXPECT_EQ(cdn.waitFor(2, 500ms), 1u);
   EXPECT_EQ(metric(metrics,
@@ -162,6 +171,30 @@ TEST(CdnPurgerTest, TheProvidersLimitsAreKept) {
   ASSERT_EQ(slow.waitFor(1, 5000ms), 1u);
   EXPECT_LE(slow.waitFor(4, 200ms), 2u);  // not all at once
   EXPECT_EQ(slow.waitFor(4, 5000ms), 4u);
+}
+
+TEST(CdnPurgerTest, BehindItsLimitsAnEndpointGetsTheCoarserTags) {
+  testing::HttpRecorder cdn;
+  base::MetricsRegistry metrics;
+  CdnPurger::Options o;
+  o.delay = 0ms;
+  // One tag a request, one request a second: 5 tags in the 5 s backlog.
+  CdnPurger purger(
+      {endpointAt(cdn.port(), "tags_per_request=1 requests_per_second=1 request_burst=1")}, metrics,
+      o);
+  auto clinics = [](int from) {
+    std::vector<CdnPurger::Tag> out;
+    for (int i = from; i < from + 10; ++i)
+      out.push_back({"snap.clinic." + std::to_string(i), "region.11110"});
+    return out;
+  };
+  purger.purge(clinics(0));   // not behind yet: each clinic's own tag
+  purger.purge(clinics(10));  // 10 waiting > 5: the region's tag, once, for all ten
+  const std::string label = "{endpoint=\"varnish:127.0.0.1\"} ";
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_coarsened_total" + label), "10");
+  EXPECT_EQ(metric(metrics, "surge_origin_purge_queue" + label), "11");
+  purger.start();
+  ASSERT_GE(cdn.waitFor(1, 5000ms), 1u);
 }
 
 }  // namespace

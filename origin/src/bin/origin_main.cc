@@ -261,11 +261,21 @@ int main(int argc, char** argv) {
   publisher_options.max_age_s = static_cast<uint32_t>(flags.max_age_s);
   publisher_options.full_publish_interval = std::chrono::seconds(flags.full_publish_s);
   if (purger) {
-    publisher_options.changed = [&purger](const std::vector<std::string>& names) {
-      std::vector<std::string> tags;
+    // Each snapshot's tag, and its region's as the coarser one (cdn_purger.h).
+    publisher_options.changed = [&purger, &writer](const std::vector<std::string>& names) {
+      origin::CatalogIndexPtr catalog = writer.catalog();
+      std::vector<origin::CdnPurger::Tag> tags;
       tags.reserve(names.size());
-      for (const std::string& name : names)
-        tags.push_back(cache::snapshotTag(name));
+      for (const std::string& name : names) {
+        std::string coarse;
+        if (name.starts_with("clinic/")) {
+          const origin::Clinic* c = catalog->clinic(std::atoll(name.c_str() + 7));
+          if (c != nullptr) coarse = cache::regionTag(c->region);
+        } else if (name.starts_with("region/")) {
+          coarse = cache::regionTag(std::string_view(name).substr(7));
+        }
+        tags.push_back({cache::snapshotTag(name), std::move(coarse)});
+      }
       purger->purge(tags);
     };
     purger->start();
