@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <regex>
 #include <set>
 
 #include "surge/testing/http_recorder.h"
@@ -171,6 +173,61 @@ TEST(CdnPurgerTest, TheProvidersLimitsAreKept) {
   ASSERT_EQ(slow.waitFor(1, 5000ms), 1u);
   EXPECT_LE(slow.waitFor(4, 200ms), 2u);  // not all at once
   EXPECT_EQ(slow.waitFor(4, 5000ms), 4u);
+}
+
+// What each provider's API receives, byte for byte, as its documentation shows the request.
+TEST(CdnPurgerTest, EachProvidersRequestArrivesAsDocumented) {
+  testing::HttpRecorder api;
+  const std::string at = "http://127.0.0.1:" + std::to_string(api.port());
+  auto endpoints =
+      parseCdnEndpoints("fastly " + at +
+                            "/service/SVC1/purge token=FK soft=on\n"
+                            "cloudflare " +
+                            at +
+                            "/client/v4/zones/Z9/purge_cache token=CF\n"
+                            "akamai " +
+                            at +
+                            "/ccu/v3/delete/tag/production client_token=CT access_token=AT "
+                            "client_secret=CS\n"
+                            "varnish " +
+                            at + "/\n",
+                        "cdn.conf");
+  ASSERT_TRUE(endpoints.ok()) << endpoints.error();
+  base::MetricsRegistry metrics;
+  CdnPurger purger(std::move(endpoints.value()), metrics, CdnPurger::Options{});
+  purger.start();
+  purger.purgeNow({"region.11", "snap.clinic.7"});
+  ASSERT_EQ(api.waitFor(4, 5000ms), 4u);
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(api.port()) + "\r\n";
+  std::map<std::string, std::string> got;
+  for (const std::string& r : api.requests())
+    got[r.substr(0, r.find(' ', r.find(' ') + 1))] = r;
+  const std::string keys = R"({"surrogate_keys":["region.11","snap.clinic.7"]})";
+  EXPECT_EQ(got["POST /service/SVC1/purge"],
+            "POST /service/SVC1/purge HTTP/1.1\r\n" + host +
+                "Fastly-Key: FK\r\nAccept: application/json\r\nContent-Type: application/json\r\n"
+                "Fastly-Soft-Purge: 1\r\nContent-Length: " +
+                std::to_string(keys.size()) + "\r\n\r\n" + keys);
+  const std::string tags = R"({"tags":["region.11","snap.clinic.7"]})";
+  EXPECT_EQ(got["POST /client/v4/zones/Z9/purge_cache"],
+            "POST /client/v4/zones/Z9/purge_cache HTTP/1.1\r\n" + host +
+                "Authorization: Bearer CF\r\nContent-Type: application/json\r\nContent-Length: " +
+                std::to_string(tags.size()) + "\r\n\r\n" + tags);
+  EXPECT_EQ(got["PURGE /"],
+            "PURGE / HTTP/1.1\r\n" + host + "xkey-purge: region.11 snap.clinic.7\r\n\r\n");
+  const std::string objects = R"({"objects":["region.11","snap.clinic.7"]})";
+  const std::string& akamai = got["POST /ccu/v3/delete/tag/production"];
+  EXPECT_TRUE(std::regex_match(
+      akamai,
+      std::regex("POST /ccu/v3/delete/tag/production HTTP/1\\.1\r\n" + host +
+                 "Content-Type: application/json\r\n"
+                 "Authorization: EG1-HMAC-SHA256 client_token=CT;access_token=AT;"
+                 "timestamp=[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\+0000;"
+                 "nonce=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12};"
+                 "signature=[A-Za-z0-9+/]{43}=\r\nContent-Length: " +
+                 std::to_string(objects.size()) + "\r\n\r\n" +
+                 std::regex_replace(objects, std::regex(R"([\[\]{}.])"), R"(\$&)"))))
+      << akamai;
 }
 
 TEST(CdnPurgerTest, BehindItsLimitsAnEndpointGetsTheCoarserTags) {
