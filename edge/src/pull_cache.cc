@@ -140,6 +140,12 @@ bool PullCache::holds(const std::string& uri) {
   return true;
 }
 
+std::shared_ptr<const PullCache::Partial> PullCache::partial(const std::string& uri) {
+  std::lock_guard lock(mutex_);
+  auto it = partials_.find(uri);
+  return it == partials_.end() ? nullptr : it->second;
+}
+
 bool PullCache::fetch(const std::string& uri, Done done) {
   if (!safeUri(uri)) {
     done(Outcome::kNotFound);
@@ -203,7 +209,14 @@ PullCache::Outcome PullCache::download(const std::string& uri) {
       fs::path(settings_.directory) / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
                                        std::to_string(temp_counter_.fetch_add(1)));
   int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  auto part = std::make_shared<Partial>();
+  part->path = temp.string();
+  auto forget = [&] {
+    std::lock_guard lock(mutex_);
+    partials_.erase(uri);
+  };
   auto failed = [&](const std::string& why, Outcome o = Outcome::kFailed) {
+    forget();
     if (fd >= 0) ::close(fd);
     ::unlink(temp.c_str());
     fetch_failures_.add();
@@ -233,9 +246,21 @@ PullCache::Outcome PullCache::download(const std::string& uri) {
       chunk.remove_prefix(static_cast<size_t>(n));
       written += static_cast<uint64_t>(n);
     }
+    part->written.store(written, std::memory_order_release);
     return true;
   };
-  auto r = client.request("GET", prefix_ + uri, {{"Accept-Encoding", "identity"}}, "", sink);
+  auto head = [&](const http::HttpResponse& h) {
+    // A 200 of a known length: Ranges inside what arrives may be answered meanwhile.
+    std::string length = h.header("content-length");
+    if (h.status == 200 && !length.empty()) {
+      part->total = std::strtoull(length.c_str(), nullptr, 10);
+      part->content_type = h.header("content-type");
+      std::lock_guard lock(mutex_);
+      partials_[uri] = part;
+    }
+    return true;
+  };
+  auto r = client.request("GET", prefix_ + uri, {{"Accept-Encoding", "identity"}}, "", sink, head);
   if (!r) return failed(write_failed ? "cannot write " + temp.string() : r.error());
   if (r->status == 404 || r->status == 410) return failed("not there", Outcome::kNotFound);
   if (r->status != 200) return failed("HTTP " + std::to_string(r->status));
@@ -261,6 +286,7 @@ PullCache::Outcome PullCache::download(const std::string& uri) {
     return failed("cannot place " + final_path.string());
   }
   std::lock_guard lock(mutex_);
+  partials_.erase(uri);
   keep(uri, written);
   evict();
   return Outcome::kReady;

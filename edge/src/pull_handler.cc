@@ -1,5 +1,8 @@
 #include "surge/edge/pull_handler.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "surge/edge/edge_config.h"
 #include "surge/edge/handler_directives.h"
 #include "surge/http/server.h"
@@ -44,11 +47,47 @@ http::Response PullHandler::serve(const http::Request& request, const Location& 
   return files_.at(static_cast<size_t>(worker))->serve(request, settings, uri);
 }
 
+std::optional<http::Response> PullHandler::fromPartial(PullCache& cache, const std::string& uri,
+                                                       std::string_view range) {
+  constexpr uint64_t kMaxPartialAnswer = 1u << 20;  // read into memory: a player's range
+  auto part = cache.partial(uri);
+  if (!part || part->total == 0) return std::nullopt;
+  std::vector<ByteRange> ranges;
+  if (parseRange(range, part->total, ranges) != RangeOutcome::kRanges || ranges.size() != 1) {
+    return std::nullopt;
+  }
+  const ByteRange want = ranges[0];
+  const uint64_t size = want.last - want.first + 1;
+  if (want.last >= part->written.load(std::memory_order_acquire) || size > kMaxPartialAnswer) {
+    return std::nullopt;
+  }
+  int fd = ::open(part->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;  // placed (or given up) meanwhile: the usual path answers
+  std::string body(size, '\0');
+  ssize_t n = ::pread(fd, body.data(), body.size(), static_cast<off_t>(want.first));
+  ::close(fd);
+  if (n != static_cast<ssize_t>(size)) return std::nullopt;
+  http::Response r;
+  r.status = 206;
+  r.headers =
+      "Content-Type: " +
+      (part->content_type.empty() ? std::string("application/octet-stream") : part->content_type) +
+      "\r\nContent-Range: bytes " + std::to_string(want.first) + "-" + std::to_string(want.last) +
+      "/" + std::to_string(part->total) + "\r\nAccept-Ranges: bytes\r\n";
+  r.body = std::move(body);
+  return r;
+}
+
 void PullHandler::handle(Exchange& ex, const Location& location) {
   PullCache& cache = *caches_.at(static_cast<size_t>(location.pull));
   if (cache.holds(ex.uri)) {
     return dispatcher_.answer(dispatcher_.context(ex, kStatic),
                               serve(ex.request, location, ex.uri, ex.worker.index()));
+  }
+  if (std::string_view range = ex.request.header("Range"); !range.empty() && ex.method() == "GET") {
+    if (auto r = fromPartial(cache, ex.uri, range)) {
+      return dispatcher_.answer(dispatcher_.context(ex, kStatic), std::move(*r));
+    }
   }
   // The request waits for the fetch with its own copy (the connection's buffer moves on) and the
   // configuration it was matched in.

@@ -145,7 +145,7 @@ Result<HttpResponse, std::string> HttpClient::request(
 Result<HttpResponse, std::string> HttpClient::request(
     const std::string& method, const std::string& target,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
-    const BodySink& sink) {
+    const BodySink& sink, const HeadSink& head) {
   // Host without the port when it is the scheme's own (what servers and request signatures,
   // Akamai's EdgeGrid among them, expect).
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_;
@@ -179,7 +179,7 @@ Result<HttpResponse, std::string> HttpClient::request(
       if (reused) continue;
       return fail("send: " + err);
     }
-    auto r = readResponse(method == "HEAD", sink ? &sink : nullptr);
+    auto r = readResponse(method == "HEAD", sink ? &sink : nullptr, head ? &head : nullptr);
     if (!r && reused && r.error() == "connection closed before the answer") {
       close();
       continue;
@@ -190,7 +190,8 @@ Result<HttpResponse, std::string> HttpClient::request(
   return fail(std::string("connection closed twice"));
 }
 
-Result<HttpResponse, std::string> HttpClient::readResponse(bool head, const BodySink* sink) {
+Result<HttpResponse, std::string> HttpClient::readResponse(bool head, const BodySink* sink,
+                                                           const HeadSink* on_head) {
   auto fill = [&]() -> int {
     char chunk[65536];
     ssize_t n = recvSome(chunk, sizeof chunk);
@@ -218,6 +219,10 @@ Result<HttpResponse, std::string> HttpClient::readResponse(bool head, const Body
   }
   const bool close_after = parsed.close;
   buffer_.erase(0, parsed.header_bytes);
+  if (on_head != nullptr && !(*on_head)(resp)) {
+    close();
+    return fail(std::string("the answer was refused"));
+  }
   if (!responseHasBody(parsed.status, head)) {
     // nothing
   } else if (parsed.chunked) {

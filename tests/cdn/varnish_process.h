@@ -32,11 +32,20 @@ class VarnishProcess {
     }
     std::ofstream(dir_ / "surge-edges.vcl")
         << edges << init << "}\nacl surge_purgers { \"127.0.0.1\"; }\n";
+    // varnishd compiles the VCL as its own unprivileged user: the shipped file is copied here,
+    // where that user can read it (a checkout under /root is not readable to it).
+    std::filesystem::copy_file(std::string(SURGE_SOURCE_DIR) + "/packaging/examples/surge-cdn.vcl",
+                               dir_ / "surge-cdn.vcl");
+    for (const char* name : {"surge-cdn.vcl", "surge-edges.vcl"}) {
+      std::filesystem::permissions(dir_ / name, std::filesystem::perms::owner_read |
+                                                    std::filesystem::perms::owner_write |
+                                                    std::filesystem::perms::group_read |
+                                                    std::filesystem::perms::others_read);
+    }
     port_ = port ? port : testing::freeLoopbackPort();
     process_ = testing::ChildProcess(
         {testing::findProgram("varnishd"), "-F", "-n", (dir_ / "n").string(), "-a",
-         "127.0.0.1:" + std::to_string(port_), "-f",
-         std::string(SURGE_SOURCE_DIR) + "/packaging/examples/surge-cdn.vcl", "-p",
+         "127.0.0.1:" + std::to_string(port_), "-f", (dir_ / "surge-cdn.vcl").string(), "-p",
          "vcl_path=" + dir_.string() + ":/etc/varnish:/usr/share/varnish/vcl", "-s", "malloc,64m",
          "-p", "thread_pool_min=20"},
         (dir_ / "varnish.log").string());

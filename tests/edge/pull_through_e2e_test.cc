@@ -112,6 +112,41 @@ TEST(PullThroughE2ETest, OneFetchForAHundredFirstRequestsThenServedAsItsOwnFile)
   std::filesystem::remove_all(cache_dir);
 }
 
+TEST(PullThroughE2ETest, ARangeOfWhatHasArrivedIsAnsweredBeforeTheRestComes) {
+  ContentOrigin origin_files;
+  const std::string body = content(4u << 20, 's');
+  origin_files.files["/media/slow.bin"] = body;
+  origin_files.server.pauseAfter(200 + (1u << 20), 3000ms);  // the head and 1 MiB, then a pause
+  OriginProcess origin(origin::test::smallCatalog());
+  EdgeProcess edge(origin, "", pullLocation(origin_files.server.port(), "pull-cache"));
+
+  std::atomic<bool> whole_done{false};
+  std::string whole;
+  std::thread first([&] {
+    HttpClient c("127.0.0.1", edge.port(), 20000ms);
+    auto r = c.request("GET", "/media/slow.bin");
+    if (r) whole = r->body;
+    whole_done = true;
+  });
+  std::this_thread::sleep_for(500ms);  // the first MiB is on the edge's disk
+  auto asked = std::chrono::steady_clock::now();
+  HttpResponse early = edge.get("/media/slow.bin", {{"Range", "bytes=1000-1999"}});
+  // Answered while the download is stopped (2.5 s more of it), not when the file is whole.
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1500ms);
+  EXPECT_FALSE(whole_done.load());
+  EXPECT_EQ(early.status, 206);
+  EXPECT_EQ(early.header("content-range"), "bytes 1000-1999/" + std::to_string(body.size()));
+  EXPECT_EQ(early.body, body.substr(1000, 1000));
+  // Past what has arrived: it waits for the file.
+  HttpResponse later = edge.get("/media/slow.bin", {{"Range", "bytes=3000000-3000999"}});
+  EXPECT_TRUE(whole_done.load() || later.status == 206);
+  EXPECT_EQ(later.status, 206);
+  EXPECT_EQ(later.body, body.substr(3000000, 1000));
+  first.join();
+  EXPECT_EQ(whole, body);
+  EXPECT_EQ(origin_files.fetches("/media/slow.bin"), 1u);
+}
+
 TEST(PullThroughE2ETest, WhatTheOriginLacksOrSendsWrongIsNeverServedNorKept) {
   ContentOrigin origin_files;
   const std::string good = content(200000, 'g'), bad = content(200000, 'b');

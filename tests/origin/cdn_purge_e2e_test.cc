@@ -7,6 +7,7 @@
 #include <set>
 
 #include "origin_process.h"
+#include "purge_requests.h"
 #include "surge/testing/http_recorder.h"
 #include "surge/testing/temp_dir.h"
 #include "test_catalog.h"
@@ -19,15 +20,8 @@ using namespace std::chrono_literals;
 std::set<std::string> purgedTags(testing::HttpRecorder& cdn) {
   std::set<std::string> out;
   for (const std::string& r : cdn.requests()) {
-    size_t at = r.find("\r\nxkey-purge: ");
-    if (at == std::string::npos) continue;
-    std::string list = r.substr(at + 14, r.find("\r\n", at + 2) - at - 14);
-    for (size_t s = 0; s < list.size();) {
-      size_t e = list.find(' ', s);
-      if (e == std::string::npos) e = list.size();
-      out.insert(list.substr(s, e - s));
-      s = e + 1;
-    }
+    for (std::string& t : test::xkeyPurgeTags(r))
+      out.insert(std::move(t));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "purge_requests.h"
 #include "surge/testing/http_recorder.h"
 
 namespace surge::origin {
@@ -22,20 +23,8 @@ CdnEndpoint endpointAt(int port, const std::string& options = "") {
       .at(0);
 }
 
-// The tags of a recorded Varnish purge ("xkey-purge: a b c").
 std::vector<std::string> tagsOf(const std::string& request) {
-  std::vector<std::string> out;
-  size_t at = request.find("\r\nxkey-purge: ");
-  if (at == std::string::npos) return out;
-  size_t end = request.find("\r\n", at + 2);
-  std::string list = request.substr(at + 14, end - at - 14);
-  for (size_t start = 0; start < list.size();) {
-    size_t space = list.find(' ', start);
-    if (space == std::string::npos) space = list.size();
-    out.push_back(list.substr(start, space - start));
-    start = space + 1;
-  }
-  return out;
+  return test::xkeyPurgeTags(request);
 }
 
 // Tags without a coarser one.

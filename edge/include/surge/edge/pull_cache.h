@@ -6,6 +6,8 @@
 //   against its Content-Length and, when the content origin sends one, its digest (RFC 9530
 //   Repr-Digest or RFC 3230 Digest, sha-256), flushed, then renamed into place.
 // - Bounded: past `max_bytes` the least recently used files are removed.
+// - A Range inside what has arrived of a file being fetched is answered from the partial
+//   download (pull_handler.cc); other requests for it wait for the whole file.
 // - Survives a restart: the files found in the directory at start are the cache (a temporary one
 //   left by a crash is removed).
 // The fetches run on the cache's own threads (blocking HTTP/1.1 and disk writes), never on a
@@ -19,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -61,6 +64,17 @@ class PullCache {
 
   const PullSettings& settings() const { return settings_; }
 
+  // A download under way whose length is known: how much of it is on disk, under `path`, so that
+  // a Range inside that part is answered before the rest has come. `path` is renamed into place
+  // when the download ends: an open of it that fails means "held whole now, or failed".
+  struct Partial {
+    std::string path;
+    uint64_t total = 0;
+    std::string content_type;
+    std::atomic<uint64_t> written{0};
+  };
+  std::shared_ptr<const Partial> partial(const std::string& uri);
+
  private:
   struct Entry {
     uint64_t size = 0;
@@ -82,6 +96,7 @@ class PullCache {
   std::list<std::string> lru_;
   uint64_t bytes_ = 0;
   std::unordered_map<std::string, std::vector<Done>> waiting_;  // fetches under way or queued
+  std::unordered_map<std::string, std::shared_ptr<Partial>> partials_;  // with a known length
   std::deque<std::string> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

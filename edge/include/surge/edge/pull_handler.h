@@ -2,10 +2,13 @@
 // `surge_pull_cache DIR SIZE;` serves what its root holds as any file location does, and fetches
 // what the root lacks from the content origin at URL, once, into DIR (pull_cache.h), then serves
 // it from there like a file of its own (sendfile, ranges, validators). Requests for a file being
-// fetched wait for that one fetch. The settings change on restart only.
+// fetched wait for that one fetch, except a single Range that lies in what has arrived (up to
+// 1 MiB of it): answered from the partial download at once. The settings change on restart only.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "surge/edge/config_reader.h"
@@ -28,6 +31,10 @@ class PullHandler : public LocationHandler {
  private:
   http::Response serve(const http::Request& request, const Location& location,
                        const std::string& uri, int worker);
+  // A single Range inside what has arrived of a file being fetched: its 206 from the partial
+  // download; nullopt when it cannot be answered yet.
+  static std::optional<http::Response> fromPartial(PullCache& cache, const std::string& uri,
+                                                   std::string_view range);
 
   Dispatcher& dispatcher_;
   std::vector<std::unique_ptr<PullCache>> caches_;   // by Location::pull

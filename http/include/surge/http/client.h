@@ -47,11 +47,13 @@ class HttpClient {
 
   // The same, with the body handed to `sink` as it arrives instead of kept in the answer (a large
   // download to disk); a sink that returns false stops the transfer (the connection is closed).
+  // `head`, when given, sees the status and headers before any of the body (false stops too).
   using BodySink = std::function<bool(std::string_view chunk)>;
+  using HeadSink = std::function<bool(const HttpResponse& head)>;
   base::Result<HttpResponse, std::string> request(
       const std::string& method, const std::string& target,
       const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
-      const BodySink& sink);
+      const BodySink& sink, const HeadSink& head = HeadSink());
 
   // TLS from the next connection on: the certificate must chain to `ca_file` (PEM), or to the
   // system's CAs when empty, and name the host. Fails when the CA file cannot be read.
@@ -63,7 +65,8 @@ class HttpClient {
  private:
   base::Result<base::Done, std::string> connect();
   void close();
-  base::Result<HttpResponse, std::string> readResponse(bool head, const BodySink* sink);
+  base::Result<HttpResponse, std::string> readResponse(bool head, const BodySink* sink,
+                                                       const HeadSink* on_head);
 
   ssize_t sendSome(const char* data, size_t size);
   ssize_t recvSome(char* data, size_t size);

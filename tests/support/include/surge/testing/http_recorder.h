@@ -50,6 +50,12 @@ class HttpRecorder {
     std::lock_guard lock(mutex_);
     responder_ = std::move(fn);
   }
+  // Answers made by `respond` stop for `pause` after their first `bytes` (a slow download).
+  void pauseAfter(size_t bytes, std::chrono::milliseconds pause) {
+    std::lock_guard lock(mutex_);
+    pause_after_ = bytes;
+    pause_ = pause;
+  }
   std::vector<std::string> requests() {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -143,7 +149,22 @@ class HttpRecorder {
           in.erase(0, end + 4 + length);
           if (responder) {
             std::string answer = responder(request);
-            if (!sendAll(c, answer) || close_after_answer_) break;
+            size_t pause_after;
+            std::chrono::milliseconds pause;
+            {
+              std::lock_guard lock(mutex_);
+              pause_after = pause_after_;
+              pause = pause_;
+            }
+            bool sent = true;
+            if (pause_after > 0 && pause_after < answer.size()) {
+              sent = sendAll(c, answer.substr(0, pause_after));
+              std::this_thread::sleep_for(pause);
+              sent = sent && sendAll(c, answer.substr(pause_after));
+            } else {
+              sent = sendAll(c, answer);
+            }
+            if (!sent || close_after_answer_) break;
             continue;
           }
           const bool bodyless = status == 204 || status == 304;
@@ -177,6 +198,8 @@ class HttpRecorder {
 
   int default_status_;
   std::function<std::string(const std::string&)> responder_;
+  size_t pause_after_ = 0;
+  std::chrono::milliseconds pause_{0};
   bool close_after_answer_;
   int port_ = 0;
   int fd_ = -1;

@@ -1,0 +1,24 @@
+// Reading the purge requests a recording endpoint received (the Varnish shape, cdn_endpoint.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace surge::origin::test {
+
+// The tags of one "PURGE" request ("xkey-purge: a b c"), in order; none when it has no such header.
+inline std::vector<std::string> xkeyPurgeTags(const std::string& request) {
+  std::vector<std::string> out;
+  size_t at = request.find("\r\nxkey-purge: ");
+  if (at == std::string::npos) return out;
+  std::string list = request.substr(at + 14, request.find("\r\n", at + 2) - at - 14);
+  for (size_t start = 0; start < list.size();) {
+    size_t space = list.find(' ', start);
+    if (space == std::string::npos) space = list.size();
+    out.push_back(list.substr(start, space - start));
+    start = space + 1;
+  }
+  return out;
+}
+
+}  // namespace surge::origin::test
