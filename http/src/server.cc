@@ -875,6 +875,9 @@ class Worker::Impl {
   void queueError(Connection& c, int status, const char* reason) {
     Response r =
         options_.html_errors ? htmlError(status) : jsonError(status, errorCodeFor(status), reason);
+    // A refusal of this request's own bytes: a CDN must never give it to anyone else (jsonError
+    // says so already; nginx's page does not).
+    if (options_.html_errors) r.headers += "Cache-Control: private, no-store\r\n";
     r.close = true;  // after a framing error nothing that follows can be trusted
     queue(c, std::move(r));
   }

@@ -81,9 +81,9 @@ class HttpRecorder {
     if (fd_ < 0) return;
     stopping_ = true;
     ::shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();  // it polls its own copy of the descriptor, closed only after it is gone
     ::close(fd_);
     fd_ = -1;
-    acceptor_.join();
     for (auto& t : connections_)
       t.join();
     connections_.clear();
@@ -110,11 +110,11 @@ class HttpRecorder {
  private:
   void run() {
     stopping_ = false;
-    acceptor_ = std::thread([this] {
+    acceptor_ = std::thread([this, listen_fd = fd_] {
       while (!stopping_) {
-        pollfd p{fd_, POLLIN, 0};
+        pollfd p{listen_fd, POLLIN, 0};
         if (::poll(&p, 1, 50) <= 0) continue;
-        int c = ::accept(fd_, nullptr, nullptr);
+        int c = ::accept(listen_fd, nullptr, nullptr);
         if (c < 0) continue;
         connections_.emplace_back([this, c] { serve(c); });
       }
