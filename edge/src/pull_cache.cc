@@ -221,8 +221,8 @@ PullCache::Outcome PullCache::download(const std::string& uri) {
     ::unlink(temp.c_str());
     fetch_failures_.add();
     if (o == Outcome::kFailed) {
-      std::fprintf(stderr, "surge-edge: pull-through %s%s%s: %s\n", settings_.origin.c_str(),
-                   prefix_.empty() ? "" : "", uri.c_str(), why.c_str());
+      std::fprintf(stderr, "surge-edge: pull-through %s%s: %s\n", settings_.origin.c_str(),
+                   uri.c_str(), why.c_str());
     }
     return o;
   };
