@@ -45,6 +45,13 @@ sub vcl_recv {
     return (synth(200, "Purged " + req.http.x-purged));
   }
   set req.backend_hint = edges.backend();
+  # Snapshots, the queue's shared state and files are the same for everyone: the cookies a page
+  # holds (the waiting room's) must not make them uncacheable (Varnish passes what has a Cookie).
+  # What reads a ticket or a booking keeps its cookies.
+  if ((req.method == "GET" || req.method == "HEAD") &&
+      req.url !~ "^/api/v1/(queue/tickets|bookings)") {
+    unset req.http.Cookie;
+  }
   # While the edges answer, a stale object is served for no longer than a revalidation takes;
   # once none answers, for as long as its stale-if-error (the object's grace).
   if (std.healthy(req.backend_hint)) {

@@ -140,6 +140,12 @@ TEST(VarnishCdnE2ETest, WithEveryEdgeDownTheCdnServesWithinStaleIfError) {
   ASSERT_TRUE(
       waitUntil(10s, [&] { return remainingAt(varnish.port(), 100001, date, "09:00") > 0; }));
   int held = remainingAt(varnish.port(), 100001, date, "09:00");
+  // A browser that holds the waiting room's cookies still reads from the CDN's copy.
+  HttpClient browser("127.0.0.1", varnish.port(), 5000ms);
+  auto with_cookie = browser.request("GET", "/api/v1/clinics/100001",
+                                     {{"Cookie", "surge_client=c1; surge_ticket=t1"}});
+  ASSERT_TRUE(with_cookie.ok());
+  EXPECT_EQ(with_cookie->header("x-cache"), "HIT");
   e1.reset();
   e2.reset();
   std::this_thread::sleep_for(3s);  // past the 2 s CDN life, and the probes have seen them go
