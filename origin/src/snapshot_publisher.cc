@@ -518,7 +518,7 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     bool changed = false;
     Stamp st = stamp(name, tail, now_ms, &changed);
     if (changed) ++report.changed;
-    if (changed && known) changed_names.push_back(name);
+    if ((changed && known) || unannounced_.count(name)) changed_names.push_back(name);
     auto sealed =
         seal(snapshotWithHeader(st.version, st.generated_ms, tail), kJson, st.version, now_ms);
     if (!sealed) {
@@ -550,11 +550,18 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
   }
   flush();
   if (!changed_names.empty()) {
-    if (!failed_names.empty()) {
-      std::unordered_set<std::string> failed(failed_names.begin(), failed_names.end());
-      std::erase_if(changed_names, [&](const std::string& n) { return failed.count(n) > 0; });
+    // What did not make it to memcached is announced when a later pass writes it.
+    std::unordered_set<std::string> failed(failed_names.begin(), failed_names.end());
+    std::vector<std::string> written;
+    for (std::string& n : changed_names) {
+      if (failed.count(n)) {
+        unannounced_.insert(std::move(n));
+      } else {
+        unannounced_.erase(n);
+        written.push_back(std::move(n));
+      }
     }
-    announce(changed_names);  // what did not make it is announced when it is written again
+    announce(written);
   }
   bool cache_down = !failed_names.empty();
   std::unordered_set<std::string> failed_named;

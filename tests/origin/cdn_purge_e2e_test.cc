@@ -73,6 +73,29 @@ TEST(CdnPurgeE2ETest, ABookingPurgesTheSnapshotsItChangedAndAnOperatorPurgesByHa
             std::string::npos);
 }
 
+TEST(CdnPurgeE2ETest, AChangeMemcachedCouldNotTakeIsPurgedOnceItIsWritten) {
+  testing::HttpRecorder cdn;
+  testing::TempDir dir;
+  const std::string conf =
+      dir.write("cdn.conf", "varnish http://127.0.0.1:" + std::to_string(cdn.port()) + "/\n");
+  test::OriginProcess origin(test::smallCatalog(), 1,
+                             {"--cdn-purge", conf, "--cdn-purge-delay-ms", "50"});
+  origin.memcached().kill();  // the change below cannot be written
+  HttpClient client("127.0.0.1", origin.port());
+  HttpResponse booked = test::postBooking(
+      client, test::bookingBody(100002, test::kFirstDate, "09:30", "later-1"), "later-k1");
+  ASSERT_EQ(booked.status, 201) << booked.body;
+  std::this_thread::sleep_for(1000ms);
+  EXPECT_FALSE(purgedTags(cdn).count("snap.clinic.100002"));  // not written: nothing to purge yet
+  origin.memcached().restart();
+  // The publisher writes it again (same content, same version): the CDN is told then.
+  auto until = std::chrono::steady_clock::now() + 15s;
+  while (!purgedTags(cdn).count("snap.clinic.100002") && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(purgedTags(cdn).count("snap.clinic.100002"))
+      << ::testing::PrintToString(purgedTags(cdn));
+}
+
 TEST(CdnPurgeE2ETest, WithoutEndpointsAPurgeIsRefusedAndSaysWhy) {
   test::OriginProcess origin(test::smallCatalog());
   HttpResponse r =

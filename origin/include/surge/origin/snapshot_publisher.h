@@ -224,6 +224,9 @@ class SnapshotPublisher {
   std::unordered_map<std::string, Stamp> stamps_;
   Today today_;
   bool writes_failed_ = false;  // the last pass failed to write some snapshots
+  // Changed snapshots whose write failed: CDNs are told once a later pass writes them (that pass
+  // finds their content unchanged). Publisher thread only.
+  std::unordered_set<std::string> unannounced_;
   std::thread thread_;
 
   base::Counter& published_;
