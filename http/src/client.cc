@@ -109,7 +109,6 @@ Result<Done, std::string> HttpClient::connect() {
       // Blocking handshake (the socket's timeouts bound it); the name checked is the host's.
       ssl_ = SSL_new(tls_);
       SSL_set_fd(ssl_, fd_);
-      SSL_set_tlsext_host_name(ssl_, host_.c_str());
       in6_addr ip6{};
       in_addr ip4{};
       bool is_ip = ::inet_pton(AF_INET, host_.c_str(), &ip4) == 1 ||
@@ -117,6 +116,7 @@ Result<Done, std::string> HttpClient::connect() {
       if (is_ip) {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str());
       } else {
+        SSL_set_tlsext_host_name(ssl_, host_.c_str());  // SNI names hosts, never addresses
         SSL_set1_host(ssl_, host_.c_str());
       }
       if (SSL_connect(ssl_) != 1) {
