@@ -12,6 +12,7 @@
 
 #include "../edge/edge_process.h"
 #include "../edge/fault_proxy.h"
+#include "../origin/purge_requests.h"
 #include "surge/testing/reliability.h"
 #include "surge/testing/temp_dir.h"
 #include "varnish_process.h"
@@ -57,16 +58,13 @@ bool waitUntil(std::chrono::milliseconds timeout, const std::function<bool()>& d
   return done();
 }
 
-std::string cdnConf(testing::TempDir& dir, int port) {
-  return dir.write("cdn.conf", "varnish http://127.0.0.1:" + std::to_string(port) + "/\n");
-}
-
 TEST(VarnishCdnE2ETest, ABookingReachesTheCdnWithinASecondAndNoStaleReadFollows) {
   constexpr int kClinics = 20, kRounds = 10;  // 200 bookings
   testing::TempDir dir;
   const int varnish_port = testing::freeLoopbackPort();
   OriginProcess origin(origin::test::smallCatalog(kClinics, 1, 4, 50), 1,
-                       {"--cdn-purge", cdnConf(dir, varnish_port), "--cdn-purge-delay-ms", "400"});
+                       {"--cdn-purge", origin::test::varnishPurgeConf(dir, varnish_port),
+                        "--cdn-purge-delay-ms", "400"});
   EdgeProcess e1(origin, kCdnEdge), e2(origin, kCdnEdge);
   VarnishProcess varnish({e1.port(), e2.port()}, varnish_port);
   const std::string date = origin::test::kFirstDate;
@@ -162,9 +160,9 @@ TEST(VarnishCdnE2ETest, PurgesWaitOutAFailingPurgeEndpointAndBookingsGoOn) {
   const int varnish_port = testing::freeLoopbackPort();
   edge::test::FaultProxy purge_path(varnish_port);  // origin -> (this) -> Varnish
   purge_path.setMode(edge::test::FaultProxy::Mode::kFail500);
-  OriginProcess origin(
-      origin::test::smallCatalog(), 1,
-      {"--cdn-purge", cdnConf(dir, purge_path.port()), "--cdn-purge-delay-ms", "100"});
+  OriginProcess origin(origin::test::smallCatalog(), 1,
+                       {"--cdn-purge", origin::test::varnishPurgeConf(dir, purge_path.port()),
+                        "--cdn-purge-delay-ms", "100"});
   EdgeProcess e1(origin, kCdnEdge), e2(origin, kCdnEdge);
   VarnishProcess varnish({e1.port(), e2.port()}, varnish_port);
   const std::string date = origin::test::kFirstDate;

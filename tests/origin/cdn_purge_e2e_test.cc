@@ -29,8 +29,7 @@ std::set<std::string> purgedTags(testing::HttpRecorder& cdn) {
 TEST(CdnPurgeE2ETest, ABookingPurgesTheSnapshotsItChangedAndAnOperatorPurgesByHand) {
   testing::HttpRecorder cdn;
   testing::TempDir dir;
-  const std::string conf =
-      dir.write("cdn.conf", "varnish http://127.0.0.1:" + std::to_string(cdn.port()) + "/\n");
+  const std::string conf = test::varnishPurgeConf(dir, cdn.port());
   test::OriginProcess origin(test::smallCatalog(), 1,
                              {"--cdn-purge", conf, "--cdn-purge-delay-ms", "50"});
   // The first publish of a process is no change a CDN has seen: nothing is purged for it.
@@ -76,8 +75,7 @@ TEST(CdnPurgeE2ETest, ABookingPurgesTheSnapshotsItChangedAndAnOperatorPurgesByHa
 TEST(CdnPurgeE2ETest, AChangeMemcachedCouldNotTakeIsPurgedOnceItIsWritten) {
   testing::HttpRecorder cdn;
   testing::TempDir dir;
-  const std::string conf =
-      dir.write("cdn.conf", "varnish http://127.0.0.1:" + std::to_string(cdn.port()) + "/\n");
+  const std::string conf = test::varnishPurgeConf(dir, cdn.port());
   test::OriginProcess origin(test::smallCatalog(), 1,
                              {"--cdn-purge", conf, "--cdn-purge-delay-ms", "50"});
   origin.memcached().kill();  // the change below cannot be written

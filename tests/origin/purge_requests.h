@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "surge/testing/temp_dir.h"
+
 namespace surge::origin::test {
 
 // The tags of one "PURGE" request ("xkey-purge: a b c"), in order; none when it has no such header.
@@ -19,6 +21,11 @@ inline std::vector<std::string> xkeyPurgeTags(const std::string& request) {
     start = space + 1;
   }
   return out;
+}
+
+// `surge-origin --cdn-purge`'s file in `dir`, naming one Varnish-shaped endpoint on `port`.
+inline std::string varnishPurgeConf(const testing::TempDir& dir, int port) {
+  return dir.write("cdn.conf", "varnish http://127.0.0.1:" + std::to_string(port) + "/\n");
 }
 
 }  // namespace surge::origin::test
