@@ -60,32 +60,32 @@ struct CdnPurger::Endpoint {
         options(o),
         sent(metrics.counter("surge_origin_purge_requests_total",
                              "Purge requests to CDNs, by endpoint and outcome",
-                             "endpoint=\"" + config.name + "\",outcome=\"sent\"")),
+                             label(",outcome=\"sent\""))),
         failed(metrics.counter("surge_origin_purge_requests_total",
                                "Purge requests to CDNs, by endpoint and outcome",
-                               "endpoint=\"" + config.name + "\",outcome=\"failed\"")),
+                               label(",outcome=\"failed\""))),
         retried(metrics.counter("surge_origin_purge_retries_total",
-                                "Purge requests to be sent again after a failure",
-                                "endpoint=\"" + config.name + "\"")),
-        tags_sent(
-            metrics.counter("surge_origin_purge_tags_total",
-                            "Tags in the purge requests CDNs accepted (per request: batching)",
-                            "endpoint=\"" + config.name + "\"")),
+                                "Purge requests to be sent again after a failure", label())),
+        tags_sent(metrics.counter(
+            "surge_origin_purge_tags_total",
+            "Tags in the purge requests CDNs accepted (per request: batching)", label())),
         coarsened(metrics.counter("surge_origin_purge_coarsened_total",
                                   "Tags purged by their coarser tag: the endpoint was behind",
-                                  "endpoint=\"" + config.name + "\"")),
+                                  label())),
         dropped(metrics.counter("surge_origin_purge_dropped_total",
-                                "Tags not queued: the endpoint's queue was full",
-                                "endpoint=\"" + config.name + "\"")),
-        queued(metrics.gauge("surge_origin_purge_queue", "Tags waiting to be purged",
-                             "endpoint=\"" + config.name + "\"")),
+                                "Tags not queued: the endpoint's queue was full", label())),
+        queued(metrics.gauge("surge_origin_purge_queue", "Tags waiting to be purged", label())),
         oldest(metrics.gauge("surge_origin_purge_oldest_seconds",
-                             "Age of the oldest tag waiting to be purged",
-                             "endpoint=\"" + config.name + "\"")) {
+                             "Age of the oldest tag waiting to be purged", label())) {
     requests.rate = config.requests_per_second;
     requests.burst = requests.tokens = config.request_burst;
     tags.rate = config.tags_per_second;
     tags.burst = tags.tokens = config.tag_burst;
+  }
+
+  // The metrics' labels of this endpoint, and `more` after them.
+  std::string label(const char* more = "") const {
+    return "endpoint=\"" + config.name + "\"" + more;
   }
 
   // Tags its limits let out in `window` (requests alone when tags have no limit of their own).
