@@ -1052,6 +1052,12 @@ struct Loader : ConfigReader {
     if (!loc.try_files.files.empty() && loc.kind != Location::Kind::kStatic) {
       return fail(d, "\"try_files\" goes with files (root or alias) only");
     }
+    if (loc.pull >= 0) {
+      // What the pull cache serves: this location's files, rooted at the cache's directory.
+      loc.pull_files = loc.files;
+      loc.pull_files.root = pulls[static_cast<size_t>(loc.pull)].directory;
+      loc.pull_files.alias.clear();
+    }
     (is_named ? *named_locations : siblings).push_back(std::move(loc));
     return true;
   }

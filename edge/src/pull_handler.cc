@@ -40,11 +40,8 @@ void PullHandler::stop() {
 
 http::Response PullHandler::serve(const http::Request& request, const Location& location,
                                   const std::string& uri, int worker) {
-  // As a file of the location, its root the cache's directory.
-  StaticLocation settings = location.files;
-  settings.root = caches_.at(static_cast<size_t>(location.pull))->settings().directory;
-  settings.alias.clear();
-  return files_.at(static_cast<size_t>(worker))->serve(request, settings, uri);
+  // As a file of the location, its root the cache's directory (made once, at load).
+  return files_.at(static_cast<size_t>(worker))->serve(request, location.pull_files, uri);
 }
 
 std::optional<http::Response> PullHandler::fromPartial(PullCache& cache, const std::string& uri,

@@ -169,6 +169,7 @@ struct Location : LocationSettings {
   // A file location with surge_pull_through: EdgeConfig::pulls[pull] fetches what its root lacks
   // (-1: none).
   int pull = -1;
+  StaticLocation pull_files;  // `files` with the pull cache's directory as root (pull >= 0)
   // Whether a file answer needs this request's own copy of `files` (add_header or expires with
   // variables).
   bool filesVary() const {
