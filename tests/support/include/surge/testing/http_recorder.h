@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <functional>
@@ -50,11 +51,19 @@ class HttpRecorder {
     std::lock_guard lock(mutex_);
     responder_ = std::move(fn);
   }
-  // Answers made by `respond` stop for `pause` after their first `bytes` (a slow download).
-  void pauseAfter(size_t bytes, std::chrono::milliseconds pause) {
+  // Answers made by `respond` stop after their first `bytes` (a stalled download) until the test
+  // calls resume(): what happens meanwhile is ordered by the test, not by a clock.
+  void pauseAfter(size_t bytes) {
     std::lock_guard lock(mutex_);
     pause_after_ = bytes;
-    pause_ = pause;
+    paused_ = true;
+  }
+  void resume() {
+    {
+      std::lock_guard lock(mutex_);
+      paused_ = false;
+    }
+    resumed_.notify_all();
   }
   std::vector<std::string> requests() {
     std::lock_guard lock(mutex_);
@@ -79,6 +88,7 @@ class HttpRecorder {
   // No listener and no open connection: connects are refused.
   void stop() {
     if (fd_ < 0) return;
+    resume();  // a stalled answer ends with its connection
     stopping_ = true;
     ::shutdown(fd_, SHUT_RDWR);
     acceptor_.join();  // it polls its own copy of the descriptor, closed only after it is gone
@@ -150,16 +160,17 @@ class HttpRecorder {
           if (responder) {
             std::string answer = responder(request);
             size_t pause_after;
-            std::chrono::milliseconds pause;
             {
               std::lock_guard lock(mutex_);
               pause_after = pause_after_;
-              pause = pause_;
             }
             bool sent = true;
             if (pause_after > 0 && pause_after < answer.size()) {
               sent = sendAll(c, answer.substr(0, pause_after));
-              std::this_thread::sleep_for(pause);
+              {
+                std::unique_lock lock(mutex_);
+                resumed_.wait(lock, [this] { return !paused_; });
+              }
               sent = sent && sendAll(c, answer.substr(pause_after));
             } else {
               sent = sendAll(c, answer);
@@ -199,7 +210,8 @@ class HttpRecorder {
   int default_status_;
   std::function<std::string(const std::string&)> responder_;
   size_t pause_after_ = 0;
-  std::chrono::milliseconds pause_{0};
+  bool paused_ = false;
+  std::condition_variable resumed_;
   bool close_after_answer_;
   int port_ = 0;
   int fd_ = -1;
