@@ -17,6 +17,7 @@
 #include "surge/cache/memcached_client.h"
 #include "surge/edge/config_reader.h"
 #include "surge/edge/handler_directives.h"
+#include "surge/edge/http2_directives.h"
 #include "surge/edge/proxy_handler.h"
 #include "surge/edge/rewrite.h"
 #include "surge/edge/static_handler.h"
@@ -50,6 +51,7 @@ struct Loader : ConfigReader {
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_tls_listen = false;
   std::string listen_where;  // of the "listen ... ssl" directive
+  bool http2_http = false;   // "http2 on" in http: every server's listens speak HTTP/2
 
   // allow/deny: true when `d` was one (handled), with `rules` extended.
   bool access(const Directive& d, http::AccessRules& rules, bool& handled) {
@@ -449,6 +451,9 @@ struct Loader : ConfigReader {
     http_level.files.precompressed = StaticLocation::Precompressed::kOff;  // gzip_static off
     for (const Directive& d : block_in) {
       if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
+      // Before the servers, which inherit "http2 on" wherever it stands in the block.
+      bool h2 = false;
+      if (!readHttp2Directive(*this, d, c.server.http2, http2_http, h2)) return false;
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
         !errorPages(block_in, http_level) || !readProxySetHeaders(*this, block_in, http_level) ||
@@ -481,7 +486,8 @@ struct Loader : ConfigReader {
       if (bool inherited = false; !inheritable(d, http_level, inherited)) {
         return false;
       } else if (inherited || n == "charset_map" || n == "limit_req_zone" ||
-                 n == "limit_conn_zone" || n == "log_format") {
+                 n == "limit_conn_zone" || n == "log_format" || n == "http2" ||
+                 n.starts_with("http2_")) {
         continue;  // taken above
       } else if (n == "error_log") {
         if (!errorLog(d, c)) return false;
@@ -635,6 +641,12 @@ struct Loader : ConfigReader {
     return !want || markDefault(d, c, v, port);
   }
 
+  static bool isTlsPort(const EdgeConfig& c, int port) {
+    if (port == c.server.tls_port) return true;
+    return std::any_of(c.server.also_listen.begin(), c.server.also_listen.end(),
+                       [port](const auto& a) { return a.port == port && a.tls; });
+  }
+
   bool listen(const Directive& d, EdgeConfig& c, VirtualServer& v) {
     if (d.args.empty() || d.has_block) return args(d, 1, 1);
     bool tls = std::find(d.args.begin() + 1, d.args.end(), "ssl") != d.args.end();
@@ -661,9 +673,10 @@ struct Loader : ConfigReader {
         const std::string& a = d.args[i];
         if (a == "ipv6only=off") return fail(d, "surge listens with ipv6only=on only");
         if (a != "ssl" && a != "default_server" && a != "default" && a != "reuseport" &&
-            a != "ipv6only=on" && a.rfind("backlog=", 0) != 0) {
+            a != "ipv6only=on" && a != "http2" && a.rfind("backlog=", 0) != 0) {
           return fail(d, "unsupported listen parameter \"" + a + "\"");
         }
+        if (a == "http2") markHttp2(c.server, port, tls);
       }
       std::string key = text.substr(1, close - 1) + "|" + std::to_string(port);
       if (std::find(v.addresses.begin(), v.addresses.end(), key) != v.addresses.end()) {
@@ -717,7 +730,9 @@ struct Loader : ConfigReader {
     for (size_t i = 1; i < d.args.size(); ++i) {
       const std::string& a = d.args[i];
       if (a == "ssl") continue;
-      if (a.rfind("backlog=", 0) == 0) {
+      if (a == "http2") {
+        markHttp2(c.server, port, tls);
+      } else if (a.rfind("backlog=", 0) == 0) {
         uint64_t n = 0;
         if (!number(d, a.substr(8), 1, 1000000, n)) return false;
         c.server.backlog = static_cast<int>(n);
@@ -787,6 +802,7 @@ struct Loader : ConfigReader {
     v.keep_alive = level.keep_alive;
     v.header_names = level.header_names;
     v.access_logs = level.access_logs;
+    bool http2 = http2_http;
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!inheritable(d, level, handled)) return false;
@@ -807,11 +823,19 @@ struct Loader : ConfigReader {
         return false;
       } else if (tuning) {
         continue;
+      } else if (bool h2 = false; !readHttp2Directive(*this, d, c.server.http2, http2, h2)) {
+        return false;
+      } else if (h2) {
+        continue;
       } else {
         bool taken = false;
         if (!ssl(d, c, taken)) return false;
         if (!taken) return fail(d, "unknown directive \"" + d.name + "\" in server");
       }
+    }
+    if (http2) {
+      for (int port : v.ports)
+        markHttp2(c.server, port, isTlsPort(c, port));
     }
     // nginx serves what no location matches from the server's own root: an implicit "location /"
     // with the server's (or http's) root, index, if_modified_since and add_header.

@@ -42,6 +42,12 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
                                       "From request parsed to answer queued, by route",
                                       base::latencyBuckets(), route);
   }
+  const char* protocols[] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2.0"};
+  for (size_t i = 0; i < std::size(protocols); ++i) {
+    by_protocol_[i] = &metrics_.counter("surge_edge_requests_by_protocol_total",
+                                        "Requests received, by protocol ($server_protocol)",
+                                        std::string("protocol=\"") + protocols[i] + "\"");
+  }
   access_logs_ = std::make_unique<AccessLogs>(metrics_);
   const EdgeConfig& c = *config_;
   EdgeKeys keys{keyring, std::move(queue_keyring)};
@@ -82,7 +88,10 @@ base::Result<base::Done, std::string> EdgeServer::start() {
   for (LocationHandler* h : handlers_) {
     if (auto ok = h->start(); !ok) return ok;
   }
-  server_ = std::make_unique<http::Server>(config_->server, *this);
+  http::ServerOptions options = config_->server;
+  options.metrics = &metrics_;  // HTTP/2's counters beside the edge's own
+  options.metrics_prefix = "surge_edge";
+  server_ = std::make_unique<http::Server>(std::move(options), *this);
   auto started = server_->start();
   if (started) running_server_.store(server_.get(), std::memory_order_release);
   return started;
@@ -112,6 +121,11 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
     kept.push_back(
         "listen, worker_processes, worker_connections, client limits and timeouts "
         "change on restart only");
+  }
+  if (a.http2_tls != b.http2_tls || a.h2c_ports != b.h2c_ports ||
+      a.http2.max_concurrent_streams != b.http2.max_concurrent_streams ||
+      a.http2.max_header_list != b.http2.max_header_list) {
+    kept.push_back("http2 and its limits change on restart only");
   }
   // A renewed certificate (already loaded and checked by loadEdgeConfig): new connections take
   // it, open ones finish with the old.
@@ -245,6 +259,7 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
 void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                         http::ResponseSlot slot) {
   auto start = Clock::now();
+  by_protocol_[request.version_major == 2 ? 2 : request.version_minor == 0 ? 0 : 1]->add();
   std::string_view path = request.path;
   refreshWorkerConfig();  // the one place a reload reaches a worker
   const EdgeConfig& cfg = config();

@@ -197,7 +197,7 @@ void gzipAnswer(const GzipSettings& gzip, const http::Request& request, http::Re
   for (const auto& regex : gzip.disable) {
     if (regex->match(agent)) return;
   }
-  if (request.version_minor == 0 && !gzip.http_1_0) return;
+  if (request.version_major == 1 && request.version_minor == 0 && !gzip.http_1_0) return;
   if (!request.header("Via").empty() && !gzip.proxied_any) return;
   std::shared_ptr<const std::string> gz;
   if (r.file) {

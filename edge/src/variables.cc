@@ -113,6 +113,11 @@ const std::set<std::string, std::less<>>& builtinNames() {
   return names;
 }
 
+// nginx's $server_protocol: "HTTP/1.1", "HTTP/1.0", "HTTP/2.0".
+std::string protocol(const http::Request& r) {
+  return "HTTP/" + std::to_string(r.version_major) + "." + std::to_string(r.version_minor);
+}
+
 }  // namespace
 
 ComplexValue ComplexValue::literal(std::string text) {
@@ -231,11 +236,9 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name == "scheme") return r.tls ? "https" : "http";
   if (name == "https") return r.tls ? "on" : "";
-  if (name == "server_protocol") return "HTTP/1." + std::to_string(r.version_minor);
-  if (name == "request") {
-    return std::string(r.method) + " " + std::string(r.target) + " HTTP/1." +
-           std::to_string(r.version_minor);
-  }
+  if (name == "server_protocol") return protocol(r);
+  if (name == "request")
+    return std::string(r.method) + " " + std::string(r.target) + " " + protocol(r);
   if (name == "hostname") {
     char buf[256] = {};
     ::gethostname(buf, sizeof buf - 1);

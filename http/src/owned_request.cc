@@ -18,10 +18,11 @@ OwnedRequest::OwnedRequest(const Request& r) {
   request_.authority = keep(r.authority);
   request_.path = keep(r.path);
   request_.query = keep(r.query);
+  request_.version_major = r.version_major;
   request_.version_minor = r.version_minor;
   request_.headers.reserve(r.headers.size());
   for (const Header& h : r.headers)
-    request_.headers.push_back(Header{keep(h.name), keep(h.value)});
+    request_.headers.push_back(Header{keep(h.name), keep(h.value), h.invalid});
   request_.body = keep(r.body);
   request_.keep_alive = r.keep_alive;
   request_.expect_continue = r.expect_continue;

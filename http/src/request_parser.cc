@@ -154,6 +154,7 @@ std::string_view Request::host() const {
 
 void Request::clear() {
   method = target = path = query = body = authority = {};
+  version_major = 1;
   version_minor = 1;
   headers.clear();
   chunked_body.clear();

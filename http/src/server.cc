@@ -2,6 +2,8 @@
 
 #include "surge/http/listener.h"
 
+#include "h2_session.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -30,6 +32,11 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kTlsRecord = 16 * 1024;  // the most plaintext one TLS record carries
 constexpr ssize_t kTlsAgain = -2;         // TLS I/O would block: wait for the socket
+// HTTP/2's client connection preface (RFC 9113 3.4): how a plain port told to sniff for it
+// (h2c_ports) knows an HTTP/2 client from an HTTP/1.1 one.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// Frames are gathered into writes of about this size (a socket's or TLS's worth of records).
+constexpr size_t kH2WriteBatch = 64 * 1024;
 // SSL_read into a kReadChunk buffer takes a whole record, and read-ahead stays off, so nothing
 // decrypted is ever left inside OpenSSL when the read loop stops: what remains is in the kernel,
 // and the level-triggered read event fires for it.
@@ -248,17 +255,19 @@ class Worker::Impl {
     int fd = -1;
     int port = 0;
     bool tls = false;
+    bool h2c = false;  // a plain port where a client may start with HTTP/2's preface
     event* ev = nullptr;
   };
 
   Impl(const ServerOptions& options, Handler& handler, std::vector<Listener> listeners,
-       TlsSlot& tls, int index, std::atomic<size_t>& open_connections)
+       TlsSlot& tls, int index, std::atomic<size_t>& open_connections, Http2Stats& http2_stats)
       : options_(options),
         handler_(handler),
         listeners_(std::move(listeners)),
         tls_(tls),
         index_(index),
-        open_connections_(open_connections) {
+        open_connections_(open_connections),
+        http2_stats_(http2_stats) {
     for (Listener& l : listeners_)
       l.owner = this;
   }
@@ -328,6 +337,11 @@ class Worker::Impl {
     auto it = connections_.find(slot.connection);
     if (it == connections_.end()) return;  // the client went away
     Connection& c = *it->second;
+    if (c.h2) {
+      c.h2->respond(static_cast<int32_t>(slot.sequence), std::move(response), httpDate());
+      if (!c.dispatching) writeH2(c);
+      return;
+    }
     if (c.state != State::kHandling || c.sequence != slot.sequence) return;
     queue(c, std::move(response));
     c.in_offset += c.request_size;
@@ -346,8 +360,12 @@ class Worker::Impl {
       if (l.fd >= 0) ::close(l.fd);
       l.fd = -1;
     }
-    std::vector<uint64_t> idle;
+    std::vector<uint64_t> idle, h2;
     for (auto& [id, c] : connections_) {
+      if (c->h2) {
+        h2.push_back(id);  // GOAWAY: its streams in flight finish, then it closes
+        continue;
+      }
       if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
         idle.push_back(id);
       }
@@ -355,6 +373,12 @@ class Worker::Impl {
     for (uint64_t id : idle) {
       auto it = connections_.find(id);
       if (it != connections_.end()) close(*it->second);
+    }
+    for (uint64_t id : h2) {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      it->second->h2->drain();
+      writeH2(*it->second);
     }
   }
 
@@ -364,8 +388,12 @@ class Worker::Impl {
   struct Connection {
     uint64_t id = 0;
     int fd = -1;
-    std::string peer;    // IP text, for logs and X-Forwarded-For
-    int local_port = 0;  // the port it came in on
+    std::string peer;               // IP text, for logs and X-Forwarded-For
+    int local_port = 0;             // the port it came in on
+    bool h2c = false;               // came in on an h2c port (Listener::h2c)
+    bool protocol_known = false;    // HTTP/2 or HTTP/1.1 decided (by ALPN or the first bytes)
+    std::unique_ptr<H2Session> h2;  // HTTP/2 connections only
+    bool h2_failed = false;         // the session gave up: write its GOAWAY, then close
     event* read_ev = nullptr;
     event* write_ev = nullptr;
     event* rate_ev = nullptr;  // limit_rate: when the answer being written may go on
@@ -451,12 +479,14 @@ class Worker::Impl {
         }
         SSL_set_accept_state(ssl);
       }
-      self->open(client, text, ssl, listener.port);
+      if (ssl && self->options_.http2_tls) offerHttp2(ssl);
+      self->open(client, text, ssl, listener.port, listener.h2c);
     }
   }
 
-  void open(int fd, const char* peer, SSL* ssl, int local_port) {
+  void open(int fd, const char* peer, SSL* ssl, int local_port, bool h2c) {
     auto c = std::make_unique<Connection>();
+    c->h2c = h2c;
     c->id = next_id_++;
     c->fd = fd;
     c->ssl = ssl;
@@ -520,6 +550,7 @@ class Worker::Impl {
   // The socket may take more, or limit_rate lets more out: what is queued goes on, then the
   // connection closes or reads its next request once all is out.
   void writeMore(Connection& c) {
+    if (c.h2) return writeH2(c);
     if (!flush(c)) return;
     event_del(c.write_ev);
     if (c.close_after_write) return close(c);
@@ -872,19 +903,91 @@ class Worker::Impl {
     if (close_conn) c.close_after_write = true;
   }
 
-  void queueError(Connection& c, int status, const char* reason) {
+  // The answer to a request refused before any routing (the parser's, or HTTP/2's).
+  Response refusal(int status, const char* reason) const {
     Response r =
         options_.html_errors ? htmlError(status) : jsonError(status, errorCodeFor(status), reason);
     // A refusal of this request's own bytes: a CDN must never give it to anyone else (jsonError
     // says so already; nginx's page does not).
     if (options_.html_errors) r.headers += "Cache-Control: private, no-store\r\n";
+    return r;
+  }
+
+  void queueError(Connection& c, int status, const char* reason) {
+    Response r = refusal(status, reason);
     r.close = true;  // after a framing error nothing that follows can be trusted
     queue(c, std::move(r));
+  }
+
+  // Which protocol a new connection speaks: HTTP/2 when ALPN chose "h2", or on an h2c port when
+  // the first bytes are HTTP/2's preface; HTTP/1.1 otherwise. false: too few bytes to tell yet.
+  bool chooseProtocol(Connection& c, std::string_view input) {
+    bool h2 = false;
+    if (c.ssl) {
+      h2 = alpnChoseHttp2(c.ssl);
+    } else if (c.h2c) {
+      const size_t n = std::min(input.size(), kH2Preface.size());
+      if (input.substr(0, n) == kH2Preface.substr(0, n)) {
+        if (n < kH2Preface.size() && !c.peer_closed) return false;
+        h2 = n == kH2Preface.size();
+      }
+    }
+    c.protocol_known = true;
+    if (!h2) return true;
+    Connection* conn = &c;  // the session is the connection's: it never outlives it
+    c.h2 = std::make_unique<H2Session>(
+        options_.http2, options_.limits, http2_stats_,
+        [this, conn](Request& r, int32_t stream) {
+          r.remote_addr = conn->peer;
+          r.local_port = conn->local_port;
+          r.tls = conn->ssl != nullptr;
+          r.connection_requests = ++conn->sequence;
+          r.connection_start = conn->accepted;
+          handler_.handle(*worker_, r, ResponseSlot{conn->id, static_cast<uint64_t>(stream)});
+        },
+        [this](int status, const char* reason) { return refusal(status, reason); });
+    return true;
+  }
+
+  // HTTP/2: what was read goes to the session (which dispatches the requests it completes), then
+  // whatever it has to send is written.
+  void processH2(Connection& c) {
+    if (c.in.size() > c.in_offset) {
+      std::string_view input(c.in.data() + c.in_offset, c.in.size() - c.in_offset);
+      c.dispatching = true;  // answers given during the call are written after it
+      if (!c.h2->receive(input)) c.h2_failed = true;
+      c.dispatching = false;
+      c.in.clear();
+      c.in_offset = 0;
+    }
+    writeH2(c);
+  }
+
+  // Frames go out a batch at a time, the next made only when the last is written: a peer that
+  // reads slowly holds one batch here, the rest waits in nghttp2 as flow control allows.
+  void writeH2(Connection& c) {
+    while (true) {
+      if (c.out.empty()) {
+        Connection::Pending p;
+        if (!c.h2->produce(p.body, kH2WriteBatch)) c.h2_failed = true;
+        if (p.body.empty()) break;
+        c.out.push_back(std::move(p));
+      }
+      if (!flush(c)) return;  // resumes in onWritable
+    }
+    const bool finished = c.h2->done() || c.h2_failed || c.close_after_write ||
+                          ((c.peer_closed || draining_) && c.h2->openStreams() == 0);
+    if (finished) close(c);
   }
 
   // Writes what is queued, then reads and dispatches requests until one is being handled, the
   // input runs out, or the connection closes.
   void process(Connection& c) {
+    if (c.h2) return processH2(c);
+    if (!c.protocol_known && c.in.size() > c.in_offset) {
+      if (!chooseProtocol(c, std::string_view(c.in).substr(c.in_offset))) return;
+      if (c.h2) return processH2(c);
+    }
     while (true) {
       if (!flush(c)) return;  // resumes in onWritable
       if (c.close_after_write) return close(c);
@@ -964,7 +1067,25 @@ class Worker::Impl {
     auto now = Clock::now();
     std::vector<uint64_t> expired;
     std::vector<uint64_t> timed_out;
+    std::vector<uint64_t> h2_idle;
     for (auto& [id, c] : self->connections_) {
+      if (c->h2) {
+        H2Session& h = *c->h2;
+        if (!c->out.empty() || h.sending()) {
+          // A peer that stops reading, or keeps its window shut (slow read, zero window).
+          if (now - h.lastProgress() > self->options_.send_timeout) {
+            self->http2_stats_.send_timeouts.add();
+            expired.push_back(id);
+          }
+        } else if (h.openStreams() == 0) {
+          auto limit =
+              h.streamsTaken() == 0 ? self->options_.head_timeout : self->options_.idle_timeout;
+          if (now - c->activity > limit) h2_idle.push_back(id);
+        } else if (h.awaitingRequests() && now - c->activity > self->options_.body_timeout) {
+          h2_idle.push_back(id);  // a request begun and never finished
+        }
+        continue;
+      }
       if (!c->out.empty()) {
         if (now - c->activity > self->options_.send_timeout) expired.push_back(id);
         continue;
@@ -988,6 +1109,13 @@ class Worker::Impl {
     for (uint64_t id : expired) {
       auto it = self->connections_.find(id);
       if (it != self->connections_.end()) self->close(*it->second);
+    }
+    for (uint64_t id : h2_idle) {  // GOAWAY, then closed once it is written
+      auto it = self->connections_.find(id);
+      if (it == self->connections_.end()) continue;
+      it->second->h2->terminate(NGHTTP2_NO_ERROR);
+      it->second->close_after_write = true;
+      self->writeH2(*it->second);
     }
     for (uint64_t id : timed_out) {
       auto it = self->connections_.find(id);
@@ -1016,6 +1144,7 @@ class Worker::Impl {
   std::string tls_scratch_;  // gathers a small answer into one TLS record
   int index_;
   std::atomic<size_t>& open_connections_;
+  Http2Stats& http2_stats_;
   event_base* base_ = nullptr;
   event* mailbox_ev_ = nullptr;
   event* sweep_ev_ = nullptr;
@@ -1044,8 +1173,36 @@ void Worker::post(std::function<void()> fn) {
   impl_->post(std::move(fn));
 }
 
+Http2Stats::Http2Stats(base::MetricsRegistry& m, const std::string& prefix)
+    : connections(m.counter(prefix + "_http2_connections_total", "Connections that spoke HTTP/2")),
+      streams(m.counter(prefix + "_http2_streams_total", "HTTP/2 streams opened by clients")),
+      streams_open(m.gauge(prefix + "_http2_streams_open", "HTTP/2 streams open now")),
+      resets_by_peer(m.counter(prefix + "_http2_resets_total", "HTTP/2 streams reset, by reason",
+                               "reason=\"client\"")),
+      protocol_errors(m.counter(prefix + "_http2_resets_total", "HTTP/2 streams reset, by reason",
+                                "reason=\"protocol_error\"")),
+      goaways(
+          m.counter(prefix + "_http2_goaways_total", "GOAWAY frames sent (drain, idle, errors)")),
+      header_lists_too_large(m.counter(prefix + "_http2_defences_total",
+                                       "HTTP/2 defences triggered, by defence",
+                                       "defence=\"header_list\"")),
+      flood_rapid_reset(m.counter(prefix + "_http2_defences_total",
+                                  "HTTP/2 defences triggered, by defence",
+                                  "defence=\"rapid_reset\"")),
+      flood_control(m.counter(prefix + "_http2_defences_total",
+                              "HTTP/2 defences triggered, by defence",
+                              "defence=\"control_flood\"")),
+      flood_continuation(m.counter(prefix + "_http2_defences_total",
+                                   "HTTP/2 defences triggered, by defence",
+                                   "defence=\"continuation_flood\"")),
+      send_timeouts(m.counter(prefix + "_http2_defences_total",
+                              "HTTP/2 defences triggered, by defence",
+                              "defence=\"send_timeout\"")) {}
+
 Server::Server(ServerOptions options, Handler& handler)
-    : options_(std::move(options)), handler_(handler) {}
+    : options_(std::move(options)),
+      handler_(handler),
+      http2_stats_(options_.metrics ? *options_.metrics : own_metrics_, options_.metrics_prefix) {}
 
 Server::~Server() {
   stop();
@@ -1091,10 +1248,13 @@ base::Result<base::Done, std::string> Server::start() {
   for (int i = 0; i < options_.workers; ++i) {
     // The worker owns (and closes) its listeners from here on, also when init() fails.
     std::vector<Worker::Impl::Listener> listeners;
-    for (Port& p : ports)
-      listeners.push_back({nullptr, p.fds.at(static_cast<size_t>(i)), p.port, p.tls, nullptr});
+    for (Port& p : ports) {
+      const bool h2c = !p.tls && std::find(options_.h2c_ports.begin(), options_.h2c_ports.end(),
+                                           p.port) != options_.h2c_ports.end();
+      listeners.push_back({nullptr, p.fds.at(static_cast<size_t>(i)), p.port, p.tls, h2c, nullptr});
+    }
     auto worker = std::make_unique<Worker::Impl>(options_, handler_, std::move(listeners), tls_, i,
-                                                 open_connections_);
+                                                 open_connections_, http2_stats_);
     auto ok = worker->init();
     if (!ok) {
       close_all(static_cast<size_t>(i) + 1);

@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <string_view>
+
 namespace surge::http {
 namespace {
 
@@ -15,7 +17,44 @@ std::string opensslError() {
   return buf;
 }
 
+char kOfferH2 = 1;  // its address marks a connection that may speak HTTP/2
+
+// The server's choice among the client's protocols (RFC 7301): h2 when offered and allowed, else
+// http/1.1 when offered; a client that offers neither gets no ALPN answer (and HTTP/1.1).
+int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+               unsigned int in_len, void*) {
+  const bool h2_allowed = SSL_get_app_data(ssl) == &kOfferH2;
+  const unsigned char* http11 = nullptr;
+  for (unsigned int i = 0; i < in_len;) {
+    unsigned int len = in[i];
+    if (i + 1 + len > in_len) break;
+    std::string_view name(reinterpret_cast<const char*>(in + i + 1), len);
+    if (name == "h2" && h2_allowed) {
+      *out = in + i + 1;
+      *out_len = static_cast<unsigned char>(len);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    if (name == "http/1.1") http11 = in + i + 1;
+    i += 1 + len;
+  }
+  if (!http11) return SSL_TLSEXT_ERR_NOACK;
+  *out = http11;
+  *out_len = 8;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 }  // namespace
+
+void offerHttp2(SSL* ssl) {
+  SSL_set_app_data(ssl, &kOfferH2);
+}
+
+bool alpnChoseHttp2(SSL* ssl) {
+  const unsigned char* proto = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl, &proto, &len);
+  return len == 2 && proto[0] == 'h' && proto[1] == '2';
+}
 
 base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const TlsOptions& options) {
   int min_version = 0;
@@ -41,6 +80,7 @@ base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const Tl
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
   if (SSL_CTX_set_cipher_list(ctx, options.ciphers.c_str()) != 1) {
     return base::fail("ssl_ciphers: " + opensslError());
   }

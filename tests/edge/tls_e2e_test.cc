@@ -3,42 +3,12 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
-
+#include "command.h"
 #include "edge_process.h"
 #include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
 namespace {
-
-struct Command {
-  int exit = -1;
-  std::string output;  // stdout and stderr
-};
-
-Command run(const std::string& command) {
-  Command c;
-  std::FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return c;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-    c.output.append(buf, n);
-  int status = ::pclose(p);
-  c.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return c;
-}
-
-void makeCertificate(const std::string& dir, const std::string& name) {
-  Command c =
-      run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-          "-days 2 -subj /CN=" +
-          name + " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + dir +
-          "/key.pem -out " + dir + "/cert.pem");
-  ASSERT_EQ(c.exit, 0) << c.output;
-}
 
 class TlsE2ETest : public ::testing::Test {
  protected:

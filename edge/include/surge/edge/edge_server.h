@@ -102,6 +102,7 @@ class EdgeServer : public http::Handler, private Dispatcher {
   static constexpr size_t kStatusCount = sizeof kStatuses / sizeof kStatuses[0];
   base::Counter* requests_[kRoutes][kStatusCount + 1] = {};
   base::Histogram* latency_[kRoutes] = {};
+  base::Counter* by_protocol_[3] = {};  // HTTP/1.0, HTTP/1.1, HTTP/2.0
 };
 
 }  // namespace surge::edge

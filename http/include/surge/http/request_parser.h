@@ -39,7 +39,8 @@ struct Request {
   std::string_view authority;  // the host of an absolute-form target; empty otherwise
   std::string_view path;
   std::string_view query;  // without '?'
-  int version_minor = 1;   // HTTP/1.<minor>
+  int version_major = 1;   // 2: the request came as an HTTP/2 stream (h2_session)
+  int version_minor = 1;   // HTTP/<major>.<minor>
   std::vector<Header> headers;
   std::string_view body;     // a view into the input, or into chunked_body
   std::string chunked_body;  // storage for a decoded chunked body

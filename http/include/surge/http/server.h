@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "surge/base/metrics.h"
 #include "surge/base/result.h"
 #include "surge/http/request_parser.h"
 #include "surge/http/tls.h"
@@ -110,6 +111,42 @@ struct ResponseSlot {
   uint64_t sequence = 0;
 };
 
+// HTTP/2 (h2_session.h): spoken on the TLS listeners when ServerOptions::http2_tls (ALPN "h2"),
+// and on the plain ports in ServerOptions::h2c_ports by a client that starts with HTTP/2's
+// preface (prior knowledge); both speak HTTP/1.1 too.
+struct Http2Options {
+  uint32_t max_concurrent_streams = 128;  // nginx's http2_max_concurrent_streams
+  uint32_t max_header_list = 32 * 1024;   // a request's header list (RFC 9113 6.5.2's size)
+  // Defences (each trips GOAWAY ENHANCE_YOUR_CALM and closes the connection, counted in
+  // Http2Stats): RST_STREAM frames from the client (rapid reset, CVE-2023-44487), control frames
+  // that carry no request (SETTINGS, PING, PRIORITY, empty DATA or HEADERS), each a bucket of
+  // `burst` refilled at so many a second; CONTINUATION frames of one header block (CVE-2024-27316
+  // class), which is also cut at twice max_header_list bytes.
+  uint32_t reset_burst = 256;
+  uint32_t resets_per_second = 64;
+  uint32_t control_burst = 256;
+  uint32_t control_per_second = 64;
+  int max_continuations = 16;
+};
+
+// HTTP/2's counters, summed over a server's connections: registered in ServerOptions::metrics
+// (or a registry of the server's own) as <metrics_prefix>_http2_*.
+struct Http2Stats {
+  Http2Stats(base::MetricsRegistry& metrics, const std::string& prefix);
+  base::Counter& connections;
+  base::Counter& streams;
+  base::Gauge& streams_open;
+  base::Counter& resets_by_peer;
+  base::Counter& protocol_errors;
+  base::Counter& goaways;
+  // Each defence that closed a connection (or refused a request: header lists).
+  base::Counter& header_lists_too_large;
+  base::Counter& flood_rapid_reset;
+  base::Counter& flood_control;
+  base::Counter& flood_continuation;
+  base::Counter& send_timeouts;  // a peer that stopped reading or shut its window
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port (see Server::port)
@@ -141,6 +178,12 @@ struct ServerOptions {
     bool tls = false;
   };
   std::vector<Address> also_listen;
+  Http2Options http2;
+  // Where the server's own metrics go (HTTP/2's); none: a registry of its own.
+  base::MetricsRegistry* metrics = nullptr;
+  std::string metrics_prefix = "surge";
+  bool http2_tls = false;      // offer "h2" by ALPN on the TLS listeners
+  std::vector<int> h2c_ports;  // plain ports where a client may start with HTTP/2's preface
 };
 
 class Worker;
@@ -198,6 +241,7 @@ class Server {
   // as a request to another server, started by a background thread).
   void postTo(int index, std::function<void(Worker&)> fn);
   size_t connections() const;
+  const Http2Stats& http2Stats() const { return http2_stats_; }
   // Graceful shutdown, first half: stop accepting, close idle keep-alive connections, and close
   // every other one after its answer in progress. Returns at once; connections() falls to 0.
   void drain();
@@ -207,6 +251,8 @@ class Server {
   Handler& handler_;
   std::vector<std::unique_ptr<Worker::Impl>> workers_;
   std::atomic<size_t> open_connections_{0};
+  base::MetricsRegistry own_metrics_;
+  Http2Stats http2_stats_;
   int port_ = 0;
   int tls_port_ = -1;
   std::vector<int> more_ports_;

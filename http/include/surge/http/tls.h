@@ -10,6 +10,7 @@
 #include "surge/base/result.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace surge::http {
 
@@ -38,5 +39,10 @@ class TlsContext {
   explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
   SSL_CTX* ctx_;
 };
+
+// ALPN: every context answers "http/1.1"; a connection marked by offerHttp2 (a listener with
+// HTTP/2 on) answers "h2" when the client offers it, as nginx prefers it.
+void offerHttp2(SSL* ssl);
+bool alpnChoseHttp2(SSL* ssl);
 
 }  // namespace surge::http

@@ -1,0 +1,458 @@
+#include "h2_session.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace surge::http {
+
+struct H2Session::Stream {
+  int32_t id = 0;
+  // The request's fields as they came (names lower case, HTTP/2's rule), pseudo-headers apart.
+  std::string method, path, scheme, authority;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string cookies;  // RFC 9113 8.2.3: cookie fields joined for an HTTP/1.1 reader
+  size_t header_bytes = 0;
+  std::string body;
+  bool dispatched = false;
+  bool refused = false;   // answered by the session (too large): what follows is dropped
+  int refuse_status = 0;  // set while headers are read: answer this once the block ends
+  const char* refuse_reason = "";
+  // The answer being sent: its head fields (kept for nghttp2 until they are out) and body.
+  std::vector<std::string> head;  // name, value, name, value, ...
+  Response response;
+  std::string_view body_view;  // of response.body or response.shared_body
+  uint64_t body_length = 0;
+  uint64_t body_sent = 0;
+  bool answering = false;
+};
+
+namespace {
+
+bool headerNameIsValid(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c <= 0x20 || c == 0x7f || (c >= 'A' && c <= 'Z')) return false;
+  }
+  return !name.empty();
+}
+
+uint8_t nginxNameFlags(std::string_view name) {
+  uint8_t invalid = 0;
+  for (unsigned char c : name) {
+    if (c == '_') {
+      invalid |= HeaderName::kUnderscore;
+    } else if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-') {
+      invalid |= HeaderName::kOtherCharacter;
+    }
+  }
+  return invalid;
+}
+
+// Connection-specific fields have no meaning in HTTP/2 (RFC 9113 8.2.2): never sent.
+bool hopByHop(std::string_view lower) {
+  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
+         lower == "transfer-encoding" || lower == "upgrade";
+}
+
+nghttp2_nv field(const std::string& name, const std::string& value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+}  // namespace
+
+bool H2Session::Budget::take(Clock::time_point now) {
+  const double elapsed = std::chrono::duration<double>(now - last).count();
+  last = now;
+  tokens = std::min(burst, tokens + elapsed * per_second);
+  if (tokens < 1) return false;
+  tokens -= 1;
+  return true;
+}
+
+// nghttp2's callbacks, each a static function finding the session in user_data.
+class H2Session::Callbacks {
+ public:
+  static H2Session& self(void* user) { return *static_cast<H2Session*>(user); }
+
+  static int onBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
+    H2Session& s = self(user);
+    if (hd->type == NGHTTP2_HEADERS) {
+      s.continuations_ = 0;
+      s.header_block_bytes_ = hd->length;
+    } else if (hd->type == NGHTTP2_CONTINUATION) {
+      // CVE-2024-27316 class: a header block that never ends, in many small frames.
+      s.header_block_bytes_ += hd->length;
+      if (++s.continuations_ > s.options_.max_continuations ||
+          s.header_block_bytes_ > 2 * static_cast<uint64_t>(s.options_.max_header_list)) {
+        return s.flooded(s.stats_.flood_continuation);
+      }
+    }
+    return 0;
+  }
+
+  static int onBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    H2Session& s = self(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto stream = std::make_unique<Stream>();
+    stream->id = frame->hd.stream_id;
+    s.streams_[stream->id] = std::move(stream);
+    ++s.streams_taken_;
+    s.stats_.streams.add();
+    s.stats_.streams_open.add(1);
+    return 0;
+  }
+
+  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name_p,
+                      size_t name_len, const uint8_t* value_p, size_t value_len, uint8_t,
+                      void* user) {
+    H2Session& s = self(user);
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    auto it = s.streams_.find(frame->hd.stream_id);
+    if (it == s.streams_.end()) return 0;
+    Stream& st = *it->second;
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not used by surge
+    if (st.refuse_status) return 0;
+    std::string_view name(reinterpret_cast<const char*>(name_p), name_len);
+    std::string_view value(reinterpret_cast<const char*>(value_p), value_len);
+    st.header_bytes += name_len + value_len + 32;  // RFC 9113 6.5.2's size of a field
+    if (st.header_bytes > s.options_.max_header_list) {
+      s.stats_.header_lists_too_large.add();
+      st.refuse_status = 431;
+      st.refuse_reason = "request header fields too large";
+      return 0;
+    }
+    if (name.size() > 1 && name[0] == ':') {
+      // nghttp2 checked which ones there are, once each, before the regular fields.
+      if (name == ":method")
+        st.method = value;
+      else if (name == ":path")
+        st.path = value;
+      else if (name == ":scheme")
+        st.scheme = value;
+      else if (name == ":authority")
+        st.authority = value;
+      return 0;
+    }
+    if (!headerNameIsValid(name)) {
+      st.refuse_status = 400;
+      st.refuse_reason = "invalid header name";
+      return 0;
+    }
+    if (st.fields.size() >= s.limits_.max_headers) {
+      st.refuse_status = 431;
+      st.refuse_reason = "too many header fields";
+      return 0;
+    }
+    if (name == "cookie") {
+      if (!st.cookies.empty()) st.cookies += "; ";
+      st.cookies.append(value);
+      return 0;
+    }
+    st.fields.emplace_back(std::string(name), std::string(value));
+    return 0;
+  }
+
+  static int onDataChunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user) {
+    H2Session& s = self(user);
+    auto it = s.streams_.find(stream_id);
+    if (it == s.streams_.end()) return 0;
+    Stream& st = *it->second;
+    if (st.refused || st.refuse_status) return 0;
+    if (st.body.size() + len > s.limits_.max_body) {
+      s.refuse(st, 413, "request body too large");
+      return 0;
+    }
+    st.body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    H2Session& s = self(user);
+    const auto now = Clock::now();
+    switch (frame->hd.type) {
+      case NGHTTP2_RST_STREAM:
+        s.stats_.resets_by_peer.add();
+        if (!s.resets_.take(now)) return s.flooded(s.stats_.flood_rapid_reset);
+        return 0;
+      case NGHTTP2_PING:
+      case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) return 0;
+        [[fallthrough]];
+      case NGHTTP2_PRIORITY:
+        if (!s.control_.take(now)) return s.flooded(s.stats_.flood_control);
+        return 0;
+      case NGHTTP2_DATA:
+        if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+            !s.control_.take(now)) {
+          return s.flooded(s.stats_.flood_control);  // empty frames cost work, carry nothing
+        }
+        break;
+      case NGHTTP2_HEADERS:
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && frame->hd.length == 0 &&
+            s.continuations_ == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) &&
+            !s.control_.take(now)) {
+          return s.flooded(s.stats_.flood_control);
+        }
+        break;
+      default:
+        return 0;
+    }
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    auto it = s.streams_.find(frame->hd.stream_id);
+    if (it == s.streams_.end()) return 0;
+    Stream& st = *it->second;
+    if (st.refused || st.dispatched) return 0;
+    if (st.refuse_status) {
+      s.refuse(st, st.refuse_status, st.refuse_reason);
+      return 0;
+    }
+    s.dispatchStream(st);
+    return 0;
+  }
+
+  static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+    H2Session& s = self(user);
+    auto it = s.streams_.find(stream_id);
+    if (it == s.streams_.end()) return 0;
+    if (it->second->answering) --s.answering_;
+    s.streams_.erase(it);
+    s.stats_.streams_open.add(-1);
+    return 0;
+  }
+
+  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
+    self(user).stats_.protocol_errors.add();
+    return 0;
+  }
+
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source* source, void* user) {
+    H2Session& s = self(user);
+    Stream& st = *static_cast<Stream*>(source->ptr);
+    const uint64_t left = st.body_length - st.body_sent;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, length));
+    if (st.response.file) {
+      // One frame's worth read from the file: a large body is never all in memory.
+      ssize_t got = ::pread(st.response.file->fd, buf, n,
+                            static_cast<off_t>(st.response.file_offset + st.body_sent));
+      if (got != static_cast<ssize_t>(n)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    } else if (n > 0) {
+      std::memcpy(buf, st.body_view.data() + st.body_sent, n);
+    }
+    st.body_sent += n;
+    if (st.body_sent == st.body_length) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    s.last_progress_ = Clock::now();
+    return static_cast<ssize_t>(n);
+  }
+};
+
+H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
+                     Dispatch dispatch, ErrorPage error_page)
+    : options_(options),
+      limits_(limits),
+      stats_(stats),
+      dispatch_(std::move(dispatch)),
+      error_page_(std::move(error_page)) {
+  const auto now = Clock::now();
+  resets_ =
+      Budget{static_cast<double>(options.reset_burst), static_cast<double>(options.reset_burst),
+             static_cast<double>(options.resets_per_second), now};
+  control_ =
+      Budget{static_cast<double>(options.control_burst), static_cast<double>(options.control_burst),
+             static_cast<double>(options.control_per_second), now};
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &Callbacks::onBeginFrame);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &Callbacks::onBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::onHeader);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::onDataChunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::onFrameRecv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &Callbacks::onInvalidFrame);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // Acknowledgements (SETTINGS, PING) the peer does not read are bounded: a session that would
+  // queue more fails with NGHTTP2_ERR_FLOODED.
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
+  nghttp2_option_set_max_settings(opt, 32);
+  // nghttp2's own rapid-reset and CONTINUATION limits (Debian backports them) stay behind this
+  // class's, which count what they stop; they are the second line.
+  nghttp2_option_set_stream_reset_rate_limit(opt, 2 * options.reset_burst,
+                                             2 * options.resets_per_second);
+  nghttp2_option_set_max_continuations(opt, static_cast<size_t>(options.max_continuations) + 4);
+  nghttp2_session_server_new2(&session_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, options.max_header_list},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  stats_.connections.add();
+}
+
+H2Session::~H2Session() {
+  stats_.streams_open.add(-static_cast<int64_t>(streams_.size()));
+  streams_.clear();
+  nghttp2_session_del(session_);
+}
+
+bool H2Session::receive(std::string_view bytes) {
+  if (failed_) return false;
+  ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
+                                       bytes.size());
+  if (n < 0) {
+    if (n != NGHTTP2_ERR_CALLBACK_FAILURE) {
+      // A malformed preface, a frame breaking the protocol, a flood of acknowledgements: GOAWAY
+      // (nghttp2 queued it where the protocol says so) and close.
+      stats_.protocol_errors.add();
+      if (n == NGHTTP2_ERR_FLOODED) stats_.flood_control.add();
+    }
+    failed_ = true;
+    return false;
+  }
+  return true;
+}
+
+bool H2Session::produce(std::string& out, size_t budget) {
+  while (out.size() < budget) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      failed_ = true;
+      return false;
+    }
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void H2Session::dispatchStream(Stream& st) {
+  st.dispatched = true;
+  Request r;
+  r.method = st.method;
+  r.target = st.path;
+  r.authority = st.authority;
+  size_t q = st.path.find('?');
+  r.path = std::string_view(st.path).substr(0, q);
+  if (q != std::string::npos) r.query = std::string_view(st.path).substr(q + 1);
+  r.version_major = 2;
+  r.version_minor = 0;
+  r.keep_alive = true;
+  bool has_host = false;
+  r.headers.reserve(st.fields.size() + 2);
+  for (const auto& [name, value] : st.fields) {
+    has_host = has_host || name == "host";
+    r.headers.push_back(Header{name, value, nginxNameFlags(name)});
+  }
+  // What an HTTP/1.1 reader of the request expects: a Host (from :authority, RFC 9113 8.3.1)
+  // and one Cookie.
+  static const std::string kHost = "host", kCookie = "cookie";
+  if (!has_host && !st.authority.empty()) r.headers.push_back(Header{kHost, st.authority, 0});
+  if (!st.cookies.empty()) r.headers.push_back(Header{kCookie, st.cookies, 0});
+  r.body = st.body;
+  dispatch_(r, st.id);
+}
+
+void H2Session::refuse(Stream& st, int status, const char* reason) {
+  st.refused = true;
+  st.dispatched = true;
+  respond(st.id, error_page_(status, reason), {});
+}
+
+void H2Session::respond(int32_t stream, Response response, std::string_view date) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;  // reset by the peer meanwhile
+  Stream& st = *it->second;
+  if (st.answering) return;
+  st.response = std::move(response);
+  Response& r = st.response;
+  const bool head_request = st.method == "HEAD";
+  const bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
+  st.body_view = r.shared_owner ? r.shared_body : std::string_view(r.body);
+  const uint64_t length = r.file                      ? r.file_length
+                          : r.content_length_override ? *r.content_length_override
+                                                      : st.body_view.size();
+  st.body_length = head_request || no_body ? 0 : length;
+  // Head fields, lower case; the strings stay put until the stream closes (nghttp2 copies none).
+  std::vector<std::string>& h = st.head;
+  h.reserve(8 + 2 * 16);
+  h.push_back(":status");
+  h.push_back(std::to_string(r.status));
+  h.push_back("server");
+  h.push_back("surge");
+  if (!date.empty()) {
+    h.push_back("date");
+    h.push_back(std::string(date));
+  }
+  if (!no_body) {
+    h.push_back("content-length");
+    h.push_back(std::to_string(length));
+  }
+  std::string_view lines = r.headers;
+  while (!lines.empty()) {
+    size_t end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string name(line.substr(0, colon));
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (hopByHop(name) || name == "content-length") continue;
+    h.push_back(std::move(name));
+    h.push_back(std::string(trimOws(line.substr(colon + 1))));
+  }
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(h.size() / 2);
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    nva.push_back(field(h[i], h[i + 1]));
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &st;
+  provider.read_callback = &Callbacks::readBody;
+  st.answering = true;
+  ++answering_;
+  last_progress_ = Clock::now();
+  int rc = nghttp2_submit_response(session_, stream, nva.data(), nva.size(),
+                                   st.body_length > 0 ? &provider : nullptr);
+  if (rc != 0)
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, NGHTTP2_INTERNAL_ERROR);
+}
+
+int H2Session::flooded(base::Counter& counter) {
+  counter.add();
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  failed_ = true;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+void H2Session::drain() {
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  stats_.goaways.add();
+}
+
+void H2Session::terminate(uint32_t error_code) {
+  nghttp2_session_terminate_session(session_, error_code);
+  stats_.goaways.add();
+}
+
+bool H2Session::awaitingRequests() const {
+  for (const auto& [id, st] : streams_) {
+    if (!st->dispatched) return true;
+  }
+  return false;
+}
+
+bool H2Session::done() const {
+  return nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+}
+
+}  // namespace surge::http

@@ -1,0 +1,104 @@
+// One HTTP/2 connection's protocol state (RFC 9113), on the server side: nghttp2 does the framing,
+// HPACK, flow control and stream states; this class turns its streams into the same Request and
+// Response the HTTP/1.1 path uses, and holds the defences an internet-facing server needs (see
+// H2Defences). It does no I/O: the server's connection code feeds it what it read (receive) and
+// writes what it produces (produce), so plain and TLS connections, timeouts and back-pressure stay
+// the connection's, as for HTTP/1.1.
+//
+// Worker thread only. A stream's Request is handed to `dispatch` once its END_STREAM arrives; the
+// answer comes back through respond(stream id) at once or later. A stream the peer reset, or a
+// connection gone, drops the late answer.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surge/http/server.h"
+
+namespace surge::http {
+
+class H2Session {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // A complete request of stream `stream` (its views valid during the call).
+  using Dispatch = std::function<void(Request& request, int32_t stream)>;
+  // An answer made by the session itself (a refused request): built as the server builds errors.
+  using ErrorPage = std::function<Response(int status, const char* reason)>;
+
+  H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
+            Dispatch dispatch, ErrorPage error_page);
+  ~H2Session();
+  H2Session(const H2Session&) = delete;
+  H2Session& operator=(const H2Session&) = delete;
+
+  // Bytes read from the peer (starting with the client preface). false: the connection is beyond
+  // saving (a protocol error or a flood); what produce() still gives (a GOAWAY) goes out, then the
+  // connection closes.
+  bool receive(std::string_view bytes);
+  // Appends frames to send to `out` until it holds about `budget` bytes or nothing is ready.
+  // Response bodies are read from their source one frame at a time, within the peer's windows.
+  bool produce(std::string& out, size_t budget);
+  // The answer to stream `stream`. `date` is the Date header's value.
+  void respond(int32_t stream, Response response, std::string_view date);
+  // Graceful close (drain, reload): GOAWAY naming the last stream taken; streams in flight
+  // finish, no new one is taken, and done() turns true when the last one is out.
+  void drain();
+  // GOAWAY with an error (a timeout): nothing more is taken or answered.
+  void terminate(uint32_t error_code);
+  // Nothing more to read or write: the connection may close.
+  bool done() const;
+  // Streams open (requests being read, handled or answered).
+  size_t openStreams() const { return streams_.size(); }
+  // An answer is being sent (or waits for the peer's window) on some stream.
+  bool sending() const { return answering_ > 0; }
+  // When produce() last gave bytes of an answer: what send_timeout measures for a peer that
+  // stops reading or keeps its window shut.
+  Clock::time_point lastProgress() const { return last_progress_; }
+  uint64_t streamsTaken() const { return streams_taken_; }
+  // Some stream's request has not all arrived yet.
+  bool awaitingRequests() const;
+
+ private:
+  struct Stream;
+  class Callbacks;
+  friend class Callbacks;
+
+  void dispatchStream(Stream& s);
+  void refuse(Stream& s, int status, const char* reason);
+  // A flood: GOAWAY(ENHANCE_YOUR_CALM), counted by `reason`.
+  int flooded(base::Counter& counter);
+  // A bucket of `burst` frames refilled at `per_second`: false when it is empty.
+  struct Budget {
+    double tokens;
+    double burst;
+    double per_second;
+    Clock::time_point last;
+    bool take(Clock::time_point now);
+  };
+
+  const Http2Options& options_;
+  const ParseLimits& limits_;
+  Http2Stats& stats_;
+  Dispatch dispatch_;
+  ErrorPage error_page_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  Budget resets_;                    // RST_STREAM from the peer (rapid reset, CVE-2023-44487)
+  Budget control_;                   // SETTINGS, PING, PRIORITY and empty DATA frames
+  int continuations_ = 0;            // CONTINUATION frames of the header block being read
+  uint64_t header_block_bytes_ = 0;  // and its bytes
+  size_t answering_ = 0;
+  uint64_t streams_taken_ = 0;
+  bool failed_ = false;
+  Clock::time_point last_progress_ = Clock::now();
+};
+
+}  // namespace surge::http

@@ -1,0 +1,317 @@
+// HTTP/2 on a real surge-edge (issue 20): every kind of location over h2 (TLS, ALPN) and h2c
+// (prior knowledge), checked with the stock clients (curl --http2, nghttp, h2load); and each
+// defence attacked with frames written by hand, its counter read from /metrics, and the edge
+// still answering another client afterwards. (Rates during the attacks are measured by
+// bench/h2-attacks, not here: timed assertions do not belong in tests.)
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "command.h"
+#include "edge_process.h"
+#include "h2_wire.h"
+#include "surge/testing/http_recorder.h"
+
+namespace surge::edge::test {
+namespace {
+
+using h2::RawConnection;
+
+std::string bigBody(size_t size) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i)
+    s[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  return s;
+}
+
+// The metric line's value (0 when absent).
+uint64_t metric(const std::string& metrics, const std::string& line_start) {
+  size_t at = metrics.find("\n" + line_start + " ");  // a sample line, not its # HELP
+  if (at == std::string::npos) return 0;
+  return std::strtoull(metrics.c_str() + at + line_start.size() + 2, nullptr, 10);
+}
+
+class Http2E2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_);
+    makeCertificate(dir_, "h2.surge.test");
+    tls_port_ = testing::freeLoopbackPort();
+    start("");
+  }
+  void TearDown() override {
+    edge_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // An edge whose plain port takes h2c and whose TLS port offers h2, with `extra` in its server.
+  void start(const std::string& extra, int upstream_port = 0) {
+    edge_.reset();
+    edge_ = std::make_unique<EdgeProcess>(
+        origin_, "  send_timeout 2s;\n",
+        "    http2 on;\n    listen 127.0.0.1:" + std::to_string(tls_port_) +
+            " ssl;\n    ssl_certificate " + dir_ + "/cert.pem;\n    ssl_certificate_key " + dir_ +
+            "/key.pem;\n    location /slow/ { proxy_pass http://origin; }\n" + extra,
+        upstream_port);
+    ASSERT_TRUE(testing::waitForPort(tls_port_, 5s)) << edge_->log();
+    writeFile(edge_->path("html/small.txt"), "small\n");
+    writeFile(edge_->path("html/big.bin"), big_);
+  }
+  std::string https(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(tls_port_) + path;
+  }
+  std::string h2c(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(edge_->port()) + path;
+  }
+  std::string curl(const std::string& args) const {
+    return "curl -sS --max-time 20 --cacert " + dir_ + "/cert.pem " + args;
+  }
+  // After an attack: the edge still answers a well-behaved HTTP/2 client.
+  void othersAreServed() {
+    Command c = run(
+        curl("--http2-prior-knowledge -w ' %{http_version} %{http_code}' " + h2c("/small.txt")));
+    EXPECT_EQ(c.output, "small\n 2 200");
+  }
+
+  OriginProcess origin_{origin::test::smallCatalog()};
+  std::string dir_ = (std::filesystem::temp_directory_path() /
+                      ("surge-h2-" + std::to_string(::getpid()) + "-" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+                         .string();
+  int tls_port_ = 0;
+  const std::string big_ = bigBody(3u << 20);
+  std::unique_ptr<EdgeProcess> edge_;
+};
+
+TEST_F(Http2E2ETest, EveryKindOfLocationAnswersOverH2AsOverHttp11) {
+  ASSERT_EQ(waitFor200(*edge_, "/api/v1/clinics/100001").status, 200);
+  const std::string snapshot = edge_->get("/api/v1/clinics/100001").body;
+
+  // TLS: ALPN picks h2; several streams on one connection; the large file under flow control.
+  Command c =
+      run(curl("--http2 -o " + dir_ + "/snap.out -o " + dir_ + "/small.out -o " + dir_ +
+               "/big.out -w '%{http_version} %{http_code} ' " + https("/api/v1/clinics/100001") +
+               " " + https("/small.txt") + " " + https("/big.bin") + " -v"));
+  EXPECT_EQ(c.exit, 0) << c.output;
+  EXPECT_NE(c.output.find("ALPN: server accepted h2"), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("2 200 2 200 2 200"), std::string::npos) << c.output;
+  EXPECT_EQ(readFile(dir_ + "/snap.out"), snapshot);
+  EXPECT_EQ(readFile(dir_ + "/small.out"), "small\n");
+  EXPECT_EQ(readFile(dir_ + "/big.out"), big_);
+
+  // h2c with prior knowledge on the plain port, which still speaks HTTP/1.1 to everyone else.
+  Command plain = run(curl("--http2-prior-knowledge -o " + dir_ +
+                           "/big2.out -w '%{http_version}' " + h2c("/big.bin")));
+  EXPECT_EQ(plain.output, "2");
+  EXPECT_EQ(readFile(dir_ + "/big2.out"), big_);
+  EXPECT_EQ(edge_->get("/small.txt").body, "small\n");
+
+  // HEAD, Range, conditional, an encoded snapshot: the same answers as HTTP/1.1 gives.
+  Command head = run(curl("--http2-prior-knowledge -I " + h2c("/big.bin")));
+  EXPECT_NE(head.output.find("content-length: " + std::to_string(big_.size())), std::string::npos)
+      << head.output;
+  Command range = run(curl(
+      "--http2-prior-knowledge -H 'Range: bytes=1000-1009' -w ' %{http_code}' " + h2c("/big.bin")));
+  EXPECT_EQ(range.output, big_.substr(1000, 10) + " 206");
+  const std::string etag = edge_->get("/small.txt").header("etag");
+  Command cond = run(curl("--http2-prior-knowledge -H 'If-None-Match: " + etag +
+                          "' -o /dev/null -w '%{http_code}' " + h2c("/small.txt")));
+  EXPECT_EQ(cond.output, "304");
+  Command zstd = run(curl("--http2 -H 'Accept-Encoding: zstd' -D - -o " + dir_ + "/snap.zst " +
+                          https("/api/v1/clinics/100001")));
+  EXPECT_NE(zstd.output.find("content-encoding: zstd"), std::string::npos) << zstd.output;
+  EXPECT_EQ(run("zstd -dc " + dir_ + "/snap.zst").output, snapshot);
+
+  // A booking forwarded to origin over the HTTP/1.1 pool.
+  Command booking =
+      run(curl("--http2 -w ' %{http_code}' -H 'Content-Type: application/json' "
+               "-H 'Idempotency-Key: h2-1' --data '" +
+               bookingBody(100001, origin::test::kFirstDate, "09:00", "h2-person") + "' " +
+               https("/api/v1/bookings")));
+  EXPECT_NE(booking.output.find(" 201"), std::string::npos) << booking.output;
+
+  // nghttp and h2load, the nghttp2 project's own clients.
+  Command nghttp = run("timeout 20 nghttp -ns " + h2c("/small.txt") + " " + h2c("/big.bin"));
+  EXPECT_EQ(nghttp.exit, 0) << nghttp.output;
+  Command load = run("timeout 60 h2load -n 2000 -c 10 -m 20 " + h2c("/api/v1/clinics/100001"));
+  EXPECT_NE(load.output.find("2000 succeeded, 0 failed, 0 errored"), std::string::npos)
+      << load.output;
+
+  const std::string m = edge_->metrics();
+  EXPECT_GE(metric(m, "surge_edge_requests_by_protocol_total{protocol=\"HTTP/2.0\"}"), 2000u) << m;
+  EXPECT_GE(metric(m, "surge_edge_http2_connections_total"), 10u) << m;
+  EXPECT_EQ(metric(m, "surge_edge_http2_streams_open"), 0u);
+  // $server_protocol in the access log.
+  EXPECT_NE(readFile(edge_->path("access.log")).find("\"GET /small.txt HTTP/2.0\""),
+            std::string::npos);
+}
+
+TEST_F(Http2E2ETest, AStreamWhoseOriginFailsSpoilsNoOther) {
+  testing::HttpRecorder upstream;
+  upstream.respond([](const std::string&) {
+    return std::string("HTTP/1.1 500 Broken\r\nContent-Length: 6\r\n\r\nbroken");
+  });
+  start("", upstream.port());
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/slow/x") + h2::get(3, "/small.txt") +
+                     h2::get(5, "/slow/y") + h2::get(7, "/big.bin")));
+  std::map<uint32_t, size_t> data;
+  std::set<uint32_t> ended;
+  while (ended.size() < 4) {
+    auto f = c.next(10s);
+    ASSERT_TRUE(f) << "answers missing: " << ended.size();
+    if (f->type == h2::kData) data[f->stream] += f->payload.size();
+    if ((f->type == h2::kData || f->type == h2::kHeaders) && (f->flags & h2::kEndStream))
+      ended.insert(f->stream);
+    if (f->type == h2::kData)
+      c.send(h2::frame(h2::kWindowUpdate, 0, 0, h2::u32(f->payload.size())) +
+             h2::frame(h2::kWindowUpdate, 0, f->stream, h2::u32(f->payload.size())));
+  }
+  // The failing ones get the edge's answer to a failing origin (a 5xx), each on its own stream.
+  EXPECT_EQ(c.headers[1][":status"].substr(0, 1), "5");
+  EXPECT_EQ(c.headers[3][":status"], "200");
+  EXPECT_EQ(c.headers[5][":status"].substr(0, 1), "5");
+  EXPECT_EQ(c.headers[7][":status"], "200");
+  EXPECT_EQ(data[3], 6u);
+  EXPECT_EQ(data[7], big_.size());
+}
+
+TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {
+  start("");
+  RawConnection c(edge_->port());
+  std::string opening = h2::preface();
+  // 200 requests begun and never finished (no END_STREAM): 128 may be open at once.
+  for (uint32_t s = 1; s <= 399; s += 2)
+    opening += h2::frame(h2::kHeaders, h2::kEndHeaders, s, h2::requestBlock("POST", "/small.txt"));
+  ASSERT_TRUE(c.send(opening));
+  auto refused = c.until(h2::kRstStream, 5s);
+  ASSERT_TRUE(refused);
+  EXPECT_GT(refused->stream, 255u);  // the first 128 were taken
+  othersAreServed();
+}
+
+TEST_F(Http2E2ETest, AHeaderListOverTheLimitIsRefusedWith431) {
+  RawConnection c(edge_->port());
+  const std::string block =
+      h2::requestBlock("GET", "/small.txt", {{"x-big", std::string(40000, 'x')}});
+  std::string frames = h2::preface() + h2::frame(h2::kHeaders, 0, 1, block.substr(0, 16000)) +
+                       h2::frame(h2::kContinuation, 0, 1, block.substr(16000, 16000)) +
+                       h2::frame(h2::kContinuation, h2::kEndHeaders, 1, block.substr(32000));
+  // END_STREAM rides on the HEADERS frame.
+  frames[std::string(h2::kPreface).size() + 9 + 4] |= h2::kEndStream;
+  ASSERT_TRUE(c.send(frames));
+  ASSERT_TRUE(c.until(h2::kHeaders, 5s, 1));
+  EXPECT_EQ(c.headers[1][":status"], "431");
+  EXPECT_GE(metric(edge_->metrics(), "surge_edge_http2_defences_total{defence=\"header_list\"}"),
+            1u);
+}
+
+// Floods: each ends in GOAWAY(ENHANCE_YOUR_CALM) and a closed connection, counted.
+struct Flood {
+  const char* defence;
+  std::string frames;
+};
+
+TEST_F(Http2E2ETest, FloodsEndInGoawayAndAreCounted) {
+  std::vector<Flood> floods;
+  std::string settings, pings, empty, resets, priorities;
+  for (int i = 0; i < 5000; ++i) {
+    settings += h2::settings();
+    pings += h2::frame(h2::kPing, 0, 0, std::string(8, static_cast<char>(i)));
+    empty += h2::frame(h2::kData, 0, 1, "");
+    priorities +=
+        h2::frame(h2::kPriority, 0, 3 + 2 * static_cast<uint32_t>(i), h2::u32(0) + "\x10");
+  }
+  // Rapid reset (CVE-2023-44487): a request and its cancel, over and over.
+  for (uint32_t s = 1; s < 2 * 5000; s += 2)
+    resets += h2::get(s, "/small.txt") + h2::frame(h2::kRstStream, 0, s, h2::u32(8));
+  floods.push_back({"control_flood", settings});
+  floods.push_back({"control_flood", pings});
+  floods.push_back({"control_flood", priorities});
+  floods.push_back(
+      {"control_flood",
+       h2::frame(h2::kHeaders, h2::kEndHeaders, 1, h2::requestBlock("POST", "/slow/x")) + empty});
+  floods.push_back({"rapid_reset", resets});
+  // CONTINUATION flood (CVE-2024-27316 class): a header block that never ends.
+  std::string continuation = h2::frame(h2::kHeaders, 0, 1, h2::requestBlock("GET", "/small.txt"));
+  for (int i = 0; i < 5000; ++i)
+    continuation += h2::frame(h2::kContinuation, 0, 1, h2::literal("x-a", "b"));
+  floods.push_back({"continuation_flood", continuation});
+
+  std::map<std::string, uint64_t> expected;
+  for (const Flood& f : floods) {
+    SCOPED_TRACE(f.defence);
+    RawConnection c(edge_->port());
+    c.send(h2::preface() + f.frames);  // the edge may close before all is sent
+    auto goaway = c.until(h2::kGoaway, 10s);
+    ASSERT_TRUE(goaway);
+    EXPECT_EQ(RawConnection::goawayCode(*goaway), NGHTTP2_ENHANCE_YOUR_CALM);
+    EXPECT_TRUE(c.closedWithin(5s));
+    ++expected[f.defence];
+    othersAreServed();
+  }
+  const std::string m = edge_->metrics();
+  for (const auto& [defence, n] : expected) {
+    EXPECT_EQ(metric(m, "surge_edge_http2_defences_total{defence=\"" + defence + "\"}"), n)
+        << defence << "\n"
+        << m;
+  }
+}
+
+TEST_F(Http2E2ETest, AShutWindowIsClosedAfterSendTimeout) {
+  RawConnection c(edge_->port());
+  // INITIAL_WINDOW_SIZE 0: the answer's head comes, its body never may.
+  ASSERT_TRUE(
+      c.send(h2::preface({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}}) + h2::get(1, "/big.bin")));
+  ASSERT_TRUE(c.until(h2::kHeaders, 5s, 1));
+  EXPECT_TRUE(c.closedWithin(10s));  // send_timeout 2s, checked each second
+  EXPECT_EQ(metric(edge_->metrics(), "surge_edge_http2_defences_total{defence=\"send_timeout\"}"),
+            1u);
+  othersAreServed();
+}
+
+TEST_F(Http2E2ETest, SigtermSendsGoawayAndTheStreamInFlightFinishes) {
+  testing::HttpRecorder upstream;
+  upstream.respond([](const std::string&) {
+    std::this_thread::sleep_for(1500ms);  // in flight when SIGTERM comes
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow");
+  });
+  start("", upstream.port());
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/slow/x")));
+  ASSERT_TRUE(c.until(h2::kSettings, 5s));
+  while (upstream.count() == 0)
+    std::this_thread::sleep_for(10ms);
+  edge_->signal(SIGTERM);
+  auto goaway = c.until(h2::kGoaway, 5s);
+  ASSERT_TRUE(goaway);
+  EXPECT_EQ(RawConnection::goawayCode(*goaway), NGHTTP2_NO_ERROR);
+  auto data = c.until(h2::kData, 10s, 1);
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->payload, "slow");
+  EXPECT_EQ(c.headers[1][":status"], "200");
+  EXPECT_TRUE(c.closedWithin(10s));
+  EXPECT_EQ(edge_->wait(10s), 0);
+}
+
+TEST(Http2ConfigTest, BothSpellingsAndTheLimitsAreRead) {
+  // Checked by surge-edge -t as an operator would.
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("surge-h2cfg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto check = [&](const std::string& server) {
+    writeFile(dir + "/edge.conf", "http { server { " + server + " location / { } } }\n");
+    return run(std::string(SURGE_EDGE_BIN) + " -t -c " + dir + "/edge.conf");
+  };
+  EXPECT_EQ(check("listen 127.0.0.1:8080 http2; http2_max_concurrent_streams 64;").exit, 0);
+  EXPECT_EQ(check("listen 127.0.0.1:8080; http2 on; http2_chunk_size 8k; http2_push off;").exit, 0);
+  Command push = check("listen 127.0.0.1:8080; http2_push on;");
+  EXPECT_NE(push.exit, 0);
+  EXPECT_NE(push.output.find("edge.conf:1"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("server push"), std::string::npos) << push.output;
+  Command bad = check("listen 127.0.0.1:8080; http2 maybe;");
+  EXPECT_NE(bad.exit, 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace surge::edge::test
