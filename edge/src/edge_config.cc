@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -50,8 +52,54 @@ struct Loader : ConfigReader {
   bool have_plain_port = false;
   std::string ssl_where;  // file:line of ssl_certificate, for errors loading it
   bool have_tls_listen = false;
+  // ssl_stapling on staples ssl_stapling_file (surge asks no OCSP responder itself).
+  bool stapling_on = false;
+  std::string stapling_where, stapling_file;
   std::string listen_where;  // of the "listen ... ssl" directive
   bool http2_http = false;   // "http2 on" in http: every server's listens speak HTTP/2
+  // Each server's own client_header_timeout, client_body_timeout, send_timeout and
+  // large_client_header_buffers (nginx takes a connection's from the default server of its
+  // port), applied once the http block's are known.
+  struct PortSettings {
+    std::vector<int> ports;
+    std::vector<int> default_ports;
+    std::optional<std::chrono::milliseconds> head, body, send;
+    std::optional<size_t> max_head, max_target;
+  };
+  std::vector<PortSettings> port_settings;
+
+  // large_client_header_buffers N SIZE: a request line up to SIZE, a head up to N x SIZE.
+  bool headerBuffers(const Directive& d, size_t& max_head, size_t& max_target) {
+    if (!args(d, 2, 2)) return false;
+    uint64_t count = 0;
+    if (!number(d, d.args[0], 1, 64, count)) return false;
+    auto v = nginx_compat::parseSize(d.args[1]);
+    if (!v || v.value() < 256 || v.value() > (1u << 20)) {
+      return fail(d, "invalid size \"" + d.args[1] + "\" (256..1m)");
+    }
+    max_target = v.value();
+    max_head = v.value() * count;
+    return true;
+  }
+
+  void portSettings(EdgeConfig& c) {
+    std::map<int, bool> by_default;  // port -> set by its default_server (else by the first)
+    for (const PortSettings& t : port_settings) {
+      for (int port : t.ports) {
+        const bool is_default = std::find(t.default_ports.begin(), t.default_ports.end(), port) !=
+                                t.default_ports.end();
+        auto seen = by_default.find(port);
+        if (seen != by_default.end() && (seen->second || !is_default)) continue;
+        by_default[port] = is_default;
+        http::ServerOptions::PortOptions& o = c.server.portOptions(port);
+        o.head_timeout = t.head;
+        o.body_timeout = t.body;
+        o.send_timeout = t.send;
+        o.max_head = t.max_head;
+        o.max_target = t.max_target;
+      }
+    }
+  }
 
   // allow/deny: true when `d` was one (handled), with `rules` extended.
   bool access(const Directive& d, http::AccessRules& rules, bool& handled) {
@@ -96,6 +144,46 @@ struct Loader : ConfigReader {
     } else if (n == "ssl_prefer_server_ciphers") {
       if (!args(d, 1, 1)) return false;
       if (d.args[0] != "on") return fail(d, "surge always prefers the server's cipher order");
+    } else if (n == "ssl_session_tickets") {
+      if (!onOff(d, c.tls.tickets)) return false;
+    } else if (n == "ssl_session_ticket_key") {
+      // Checked here for file:line; loaded with the certificate.
+      if (!args(d, 1, 1)) return false;
+      std::string file = resolve(d.args[0]);
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return fail(d, "ssl_session_ticket_key " + file + ": cannot read it");
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (std::string why = http::checkTicketKey(bytes); !why.empty()) return fail(d, why);
+      c.tls.ticket_keys.push_back(file);
+    } else if (n == "ssl_session_timeout") {
+      std::chrono::milliseconds t{0};
+      if (!duration(d, t)) return false;
+      c.tls.session_timeout_s = static_cast<int>(std::max<int64_t>(1, t.count() / 1000));
+    } else if (n == "ssl_session_cache") {
+      // OpenSSL's session cache of the one process, which every worker shares: nginx's "shared"
+      // is what it always is. Accepted in nginx's forms.
+      if (!args(d, 1, 2)) return false;
+      for (const std::string& a : d.args) {
+        if (a != "off" && a != "none" && !a.starts_with("builtin") && !a.starts_with("shared:")) {
+          return fail(d, "invalid session cache \"" + a + "\"");
+        }
+      }
+    } else if (n == "ssl_stapling") {
+      if (!onOff(d, stapling_on)) return false;
+      stapling_where = locationOf(d);
+    } else if (n == "ssl_stapling_file") {
+      if (!args(d, 1, 1)) return false;
+      std::string file = resolve(d.args[0]);
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return fail(d, "ssl_stapling_file " + file + ": cannot read it");
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (std::string why = http::checkOcspResponse(bytes); !why.empty()) return fail(d, why);
+      stapling_file = file;
+    } else if (n == "ssl_stapling_verify") {
+      // The file is checked to be a successful OCSP response when it is read; surge asks no
+      // responder, so there is nothing more to verify.
+      bool ignored = false;
+      if (!onOff(d, ignored)) return false;
     } else {
       handled = false;
     }
@@ -279,6 +367,11 @@ struct Loader : ConfigReader {
     handled = true;
     if (bool files = false; !readFileDirective(*this, d, level, files) || files) {
       return error().empty();
+    } else if (d.name == "http2_chunk_size") {
+      // nginx's size of an answer's DATA frames (also per location): nghttp2 sizes them within
+      // the client's SETTINGS_MAX_FRAME_SIZE. Accepted without a meaning (edge/CONFIG.md).
+      uint64_t ignored = 0;
+      return size(d, ignored);
     } else if (d.name == "absolute_redirect" || d.name == "server_name_in_redirect" ||
                d.name == "port_in_redirect") {
       bool on = false;
@@ -438,7 +531,10 @@ struct Loader : ConfigReader {
                                                 "postpone_output",
                                                 "proxy_buffer_size",
                                                 "proxy_buffers",
-                                                "proxy_busy_buffers_size"};
+                                                "proxy_busy_buffers_size",
+                                                "lingering_close",
+                                                "lingering_time",
+                                                "lingering_timeout"};
     handled = names.count(d.name) > 0;
     return !handled || args(d, 1, 4);
   }
@@ -500,15 +596,7 @@ struct Loader : ConfigReader {
         if (!size(d, v)) return false;
         c.server.limits.max_body = v;
       } else if (n == "large_client_header_buffers") {
-        if (!args(d, 2, 2)) return false;
-        uint64_t count = 0;
-        if (!number(d, d.args[0], 1, 64, count)) return false;
-        auto v = nginx_compat::parseSize(d.args[1]);
-        if (!v || v.value() < 256 || v.value() > (1u << 20)) {
-          return fail(d, "invalid size \"" + d.args[1] + "\" (256..1m)");
-        }
-        c.server.limits.max_target = v.value();
-        c.server.limits.max_head = v.value() * count;
+        if (!headerBuffers(d, c.server.limits.max_head, c.server.limits.max_target)) return false;
       } else if (n == "client_header_timeout") {
         if (!duration(d, c.server.head_timeout)) return false;
       } else if (n == "client_body_timeout") {
@@ -560,6 +648,7 @@ struct Loader : ConfigReader {
       }
     }
     assignPorts(c);
+    portSettings(c);
     // Refusals before routing speak the API's JSON where there is an API, nginx's HTML where the
     // edge serves files only.
     c.server.html_errors = !c.anyLocation([](const Location& l) {
@@ -732,6 +821,13 @@ struct Loader : ConfigReader {
       if (a == "ssl") continue;
       if (a == "http2") {
         markHttp2(c.server, port, tls);
+      } else if (a.starts_with("sndbuf=") || a.starts_with("rcvbuf=")) {
+        auto v = nginx_compat::parseSize(a.substr(7));
+        if (!v || v.value() == 0 || v.value() > (1u << 30)) {
+          return fail(d, "invalid " + a.substr(0, 6) + " \"" + a.substr(7) + "\"");
+        }
+        (a[0] == 's' ? c.server.portOptions(port).sndbuf : c.server.portOptions(port).rcvbuf) =
+            static_cast<int>(v.value());
       } else if (a.rfind("backlog=", 0) == 0) {
         uint64_t n = 0;
         if (!number(d, a.substr(8), 1, 1000000, n)) return false;
@@ -803,6 +899,7 @@ struct Loader : ConfigReader {
     v.header_names = level.header_names;
     v.access_logs = level.access_logs;
     bool http2 = http2_http;
+    PortSettings timeouts;
     for (const Directive& d : block_in) {
       bool handled = false;
       if (!inheritable(d, level, handled)) return false;
@@ -827,6 +924,18 @@ struct Loader : ConfigReader {
         return false;
       } else if (h2) {
         continue;
+      } else if (d.name == "client_header_timeout" || d.name == "client_body_timeout" ||
+                 d.name == "send_timeout") {
+        std::chrono::milliseconds t{0};
+        if (!duration(d, t)) return false;
+        (d.name == "send_timeout"          ? timeouts.send
+         : d.name == "client_body_timeout" ? timeouts.body
+                                           : timeouts.head) = t;
+      } else if (d.name == "large_client_header_buffers") {
+        size_t head = 0, target = 0;
+        if (!headerBuffers(d, head, target)) return false;
+        timeouts.max_head = head;
+        timeouts.max_target = target;
       } else {
         bool taken = false;
         if (!ssl(d, c, taken)) return false;
@@ -837,6 +946,9 @@ struct Loader : ConfigReader {
       for (int port : v.ports)
         markHttp2(c.server, port, isTlsPort(c, port));
     }
+    timeouts.ports = v.ports;
+    timeouts.default_ports = v.default_ports;
+    port_settings.push_back(std::move(timeouts));
     // nginx serves what no location matches from the server's own root: an implicit "location /"
     // with the server's (or http's) root, index, if_modified_since and add_header.
     const bool has_root_location =
@@ -1008,6 +1120,15 @@ struct Loader : ConfigReader {
         if (!proxy.proxyPass(*this, e, loc, loc.match == Location::Match::kRegex || is_named))
           return false;
         is_proxy = true;
+      } else if (bool tuning = false; !withoutMeaning(e, tuning)) {
+        return false;
+      } else if (tuning) {
+        // nginx takes its buffer, temp-path and open-file-cache tuning per location too; its
+        // pools and server-name and variable hashes only above.
+        if (n.find("pool_size") != std::string::npos || n.starts_with("server_names_hash") ||
+            n.starts_with("variables_hash") || n == "client_header_buffer_size") {
+          return fail(e, "\"" + n + "\" directive is not allowed here");
+        }
       } else {
         return fail(e, "unknown directive \"" + n + "\" in location");
       }
@@ -1136,6 +1257,14 @@ base::Result<std::shared_ptr<const EdgeConfig>, std::string> loadEdgeConfig(
   config->server.limits.max_body = 16 * 1024;  // bookings are a few hundred bytes
   Loader loader(base_dir);
   if (!loader.main(parsed.value(), *config)) return base::fail(loader.error());
+  if (loader.stapling_on) {
+    if (loader.stapling_file.empty()) {
+      return base::fail(loader.stapling_where +
+                        ": \"ssl_stapling on\" needs \"ssl_stapling_file\" (surge asks no "
+                        "OCSP responder; fetch the response with `openssl ocsp` and reload)");
+    }
+    config->tls.stapling_file = loader.stapling_file;
+  }
   if (config->server.tls_port >= 0) {
     if (config->server.tls_port == config->server.port) {
       // Also without a plain listen: the plain listener then keeps its default port.

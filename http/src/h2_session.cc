@@ -30,6 +30,8 @@ struct H2Session::Stream {
 
 namespace {
 
+constexpr int32_t kMaxWindow = 0x7fffffff;
+
 bool headerNameIsValid(std::string_view name) {
   for (unsigned char c : name) {
     if (c <= 0x20 || c == 0x7f || (c >= 'A' && c <= 'Z')) return false;
@@ -293,6 +295,10 @@ H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Htt
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  // The connection's receive window opened wide at once, as nginx does (its streams keep
+  // SETTINGS_INITIAL_WINDOW_SIZE each): request bodies are bounded per stream, not by a shared
+  // window a slow stream could hold shut.
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kMaxWindow);
   stats_.connections.add();
 }
 
@@ -304,6 +310,26 @@ H2Session::~H2Session() {
 
 bool H2Session::receive(std::string_view bytes) {
   if (failed_) return false;
+  if (!opening_read_) {
+    // RFC 9113 3.4: the preface is followed by the client's SETTINGS. A client that skips them
+    // and goes on (nginx's own test client acknowledges ours first) is taken as nginx takes it:
+    // as if it had sent empty SETTINGS. Held until the first frame's header has come.
+    opening_.append(bytes);
+    constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const size_t n = std::min(opening_.size(), kPreface.size());
+    const bool preface = opening_.compare(0, n, kPreface.substr(0, n)) == 0;
+    if (preface && opening_.size() < kPreface.size() + 9) return true;
+    opening_read_ = true;
+    std::string opening = std::move(opening_);
+    if (preface) {
+      const auto type = static_cast<uint8_t>(opening[kPreface.size() + 3]);
+      const auto flags = static_cast<uint8_t>(opening[kPreface.size() + 4]);
+      if (type != NGHTTP2_SETTINGS || (flags & NGHTTP2_FLAG_ACK)) {
+        opening.insert(kPreface.size(), std::string("\0\0\0\x04\0\0\0\0\0", 9));
+      }
+    }
+    return receive(opening);
+  }
   ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
                                        bytes.size());
   if (n < 0) {

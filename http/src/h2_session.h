@@ -98,6 +98,8 @@ class H2Session {
   size_t answering_ = 0;
   uint64_t streams_taken_ = 0;
   bool failed_ = false;
+  bool opening_read_ = false;  // the preface and the first frame's header have been seen
+  std::string opening_;        // until then, what came
   Clock::time_point last_progress_ = Clock::now();
 };
 

@@ -391,6 +391,9 @@ class Worker::Impl {
     std::string peer;               // IP text, for logs and X-Forwarded-For
     int local_port = 0;             // the port it came in on
     bool h2c = false;               // came in on an h2c port (Listener::h2c)
+    // Its port's timeouts (ServerOptions', or the port's own: ServerOptions::port_options).
+    std::chrono::milliseconds head_timeout{0}, body_timeout{0}, send_timeout{0};
+    ParseLimits limits;  // its port's (large_client_header_buffers of the port's default server)
     bool protocol_known = false;    // HTTP/2 or HTTP/1.1 decided (by ALPN or the first bytes)
     std::unique_ptr<H2Session> h2;  // HTTP/2 connections only
     bool h2_failed = false;         // the session gave up: write its GOAWAY, then close
@@ -487,6 +490,18 @@ class Worker::Impl {
   void open(int fd, const char* peer, SSL* ssl, int local_port, bool h2c) {
     auto c = std::make_unique<Connection>();
     c->h2c = h2c;
+    c->head_timeout = options_.head_timeout;
+    c->body_timeout = options_.body_timeout;
+    c->send_timeout = options_.send_timeout;
+    c->limits = options_.limits;
+    for (const ServerOptions::PortOptions& p : options_.port_options) {
+      if (p.port != local_port) continue;
+      c->head_timeout = p.head_timeout.value_or(c->head_timeout);
+      c->body_timeout = p.body_timeout.value_or(c->body_timeout);
+      c->send_timeout = p.send_timeout.value_or(c->send_timeout);
+      c->limits.max_head = p.max_head.value_or(c->limits.max_head);
+      c->limits.max_target = p.max_target.value_or(c->limits.max_target);
+    }
     c->id = next_id_++;
     c->fd = fd;
     c->ssl = ssl;
@@ -574,7 +589,7 @@ class Worker::Impl {
         c.activity = Clock::now();
         if (!c.ssl && static_cast<size_t>(n) < sizeof buf) break;
         if (c.in.size() - c.in_offset >
-            options_.limits.max_head + options_.limits.max_body + 2 * kReadChunk) {
+            c.limits.max_head + c.limits.max_body + 2 * kReadChunk) {
           break;
         }
         continue;
@@ -592,7 +607,7 @@ class Worker::Impl {
       event_del(c.read_ev);
       if (c.state == State::kHandling) return;  // the answer can still be written
     } else if (c.state == State::kHandling &&
-               c.in.size() - c.in_offset > options_.limits.max_head + options_.limits.max_body) {
+               c.in.size() - c.in_offset > c.limits.max_head + c.limits.max_body) {
       // Pipelined input beyond one full request waits in the kernel until the answer is out.
       event_del(c.read_ev);
       c.read_paused = true;
@@ -936,7 +951,7 @@ class Worker::Impl {
     if (!h2) return true;
     Connection* conn = &c;  // the session is the connection's: it never outlives it
     c.h2 = std::make_unique<H2Session>(
-        options_.http2, options_.limits, http2_stats_,
+        options_.http2, c.limits, http2_stats_,
         [this, conn](Request& r, int32_t stream) {
           r.remote_addr = conn->peer;
           r.local_port = conn->local_port;
@@ -1005,7 +1020,7 @@ class Worker::Impl {
       ParseError error;
       bool head_complete = false;
       ParseResult result =
-          parseRequest(input, options_.limits, request_, consumed, error, &head_complete);
+          parseRequest(input, c.limits, request_, consumed, error, &head_complete);
       if (result == ParseResult::kIncomplete) {
         if (c.peer_closed) return close(c);
         if (head_complete && request_.expect_continue && !c.sent_continue) {
@@ -1073,21 +1088,21 @@ class Worker::Impl {
         H2Session& h = *c->h2;
         if (!c->out.empty() || h.sending()) {
           // A peer that stops reading, or keeps its window shut (slow read, zero window).
-          if (now - h.lastProgress() > self->options_.send_timeout) {
+          if (now - h.lastProgress() > c->send_timeout) {
             self->http2_stats_.send_timeouts.add();
             expired.push_back(id);
           }
         } else if (h.openStreams() == 0) {
           auto limit =
-              h.streamsTaken() == 0 ? self->options_.head_timeout : self->options_.idle_timeout;
+              h.streamsTaken() == 0 ? c->head_timeout : self->options_.idle_timeout;
           if (now - c->activity > limit) h2_idle.push_back(id);
-        } else if (h.awaitingRequests() && now - c->activity > self->options_.body_timeout) {
+        } else if (h.awaitingRequests() && now - c->activity > c->body_timeout) {
           h2_idle.push_back(id);  // a request begun and never finished
         }
         continue;
       }
       if (!c->out.empty()) {
-        if (now - c->activity > self->options_.send_timeout) expired.push_back(id);
+        if (now - c->activity > c->send_timeout) expired.push_back(id);
         continue;
       }
       if (c->state != State::kReading) continue;
@@ -1097,12 +1112,12 @@ class Worker::Impl {
       // client_header_timeout: connecting and staying silent must not hold a slot for a minute.
       bool fresh = c->sequence == 0;
       if (!partial) {
-        auto limit = fresh                          ? self->options_.head_timeout
+        auto limit = fresh                          ? c->head_timeout
                      : c->idle_timeout.count() >= 0 ? c->idle_timeout
                                                     : self->options_.idle_timeout;
         if (now - c->activity > limit) expired.push_back(id);
       } else if (now - c->request_start >
-                 (c->head_complete ? self->options_.body_timeout : self->options_.head_timeout)) {
+                 (c->head_complete ? c->body_timeout : c->head_timeout)) {
         timed_out.push_back(id);
       }
     }
@@ -1171,6 +1186,15 @@ void Worker::respond(ResponseSlot slot, Response response) {
 
 void Worker::post(std::function<void()> fn) {
   impl_->post(std::move(fn));
+}
+
+ServerOptions::PortOptions& ServerOptions::portOptions(int port) {
+  for (PortOptions& p : port_options) {
+    if (p.port == port) return p;
+  }
+  port_options.push_back({});
+  port_options.back().port = port;
+  return port_options.back();
 }
 
 Http2Stats::Http2Stats(base::MetricsRegistry& m, const std::string& prefix)
@@ -1244,6 +1268,13 @@ base::Result<base::Done, std::string> Server::start() {
       return base::fail(fds.error());
     }
     p.fds = std::move(fds.value());
+    for (const ServerOptions::PortOptions& o : options_.port_options) {
+      if (o.port != p.port) continue;
+      for (int fd : p.fds) {  // accepted sockets inherit them
+        if (o.sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof o.sndbuf);
+        if (o.rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof o.rcvbuf);
+      }
+    }
   }
   for (int i = 0; i < options_.workers; ++i) {
     // The worker owns (and closes) its listeners from here on, also when init() fails.

@@ -187,7 +187,11 @@ async function startOrigin() {
 }
 
 async function setUp() {
-  for (const k of ["memcached", "origin", "edge"]) ports[k] = await freePort();
+  for (const k of ["memcached", "origin", "edge", "edgeTls"]) ports[k] = await freePort();
+  // The HTTPS listener speaks h2 (ALPN), as a browser asks first.
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+    "-keyout", path.join(WORK, "key.pem"), "-out", path.join(WORK, "cert.pem")], { stdio: "ignore" });
   for (const f of ["snapshot", "admin", "queue"]) {
     fs.writeFileSync(path.join(WORK, f + ".conf"), `${f}-1 ${crypto.randomBytes(32).toString("hex")}\n`);
   }
@@ -210,6 +214,9 @@ http {
   proxy_connect_timeout 500ms;
   server {
     listen 127.0.0.1:${ports.edge};
+    listen 127.0.0.1:${ports.edgeTls} ssl http2;
+    ssl_certificate ${WORK}/cert.pem;
+    ssl_certificate_key ${WORK}/key.pem;
     root ${SITE};
     location / { }
     location /assets/ { surge_immutable_hashed on; }
@@ -258,8 +265,8 @@ async function waitSnapshot(p, status, ms = 15000) {
 }
 
 // Region -> 시/군/구 -> clinic -> date -> time -> person id, ending on the confirm step.
-async function chooseSlot(page, { sido, sigungu, clinic, date, time, person }, label) {
-  await page.goto(base() + "/");
+async function chooseSlot(page, { sido, sigungu, clinic, date, time, person, at = base() }, label) {
+  await page.goto(at + "/");
   await page.locator(id(`sido-${sido}`)).click();
   await page.locator(id(`sigungu-${sigungu}`)).click();
   await page.locator(id("step-clinics")).waitFor({ state: "visible" });
@@ -335,6 +342,22 @@ async function main() {
       await page.locator(id("canceled")).waitFor({ state: "visible", timeout: 10000 });
       await screenshot(page, "booking-canceled");
       check(true, "cancel works from the confirmation");
+      await page.context().close();
+    });
+
+    await section("a booking over HTTPS, every request on h2", async () => {
+      const page = await newPage({ ignoreHTTPSErrors: true });
+      const at = `https://127.0.0.1:${ports.edgeTls}`;
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D1,
+                               time: "09:30", person: "browser-h2", at }, "h2");
+      await page.locator(id("confirm")).click();
+      await page.locator(id("step-done")).waitFor({ state: "visible", timeout: 15000 });
+      check(true, "booked over HTTPS");
+      const protocols = await page.evaluate(() =>
+        [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+          .map((e) => `${new URL(e.name).pathname} ${e.nextHopProtocol}`));
+      check(protocols.length >= 4 && protocols.every((p) => p.endsWith(" h2")),
+            "the page, its assets, snapshots and the booking came over h2: " + protocols.join(", "));
       await page.context().close();
     });
 

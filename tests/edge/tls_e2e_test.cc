@@ -155,6 +155,113 @@ TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
   EXPECT_EQ(run(curl("-o /dev/null -w '%{http_code}' " + url("/healthz"))).output, "200");
 }
 
+// Two edges sharing ssl_session_ticket_key files: a session begun on one resumes on the other
+// (TLS 1.2 and 1.3), a key rotated in (new first, old second) still opens the old tickets, and an
+// edge without the key makes a full handshake.
+TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
+  testing::ReliabilityRow row("tls", "session tickets shared by two edges");
+  OriginProcess origin(origin::test::smallCatalog());
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("surge-tickets-" + std::to_string(::getpid())))
+                              .string();
+  std::filesystem::create_directories(dir);
+  makeCertificate(dir, "tickets.surge.test");
+  ASSERT_EQ(run("openssl rand 80 > " + dir + "/old.key && openssl rand 80 > " + dir +
+                "/new.key && openssl rand 48 > " + dir + "/other.key")
+                .exit,
+            0);
+  auto tlsServer = [&](int port, const std::string& keys) {
+    std::string lines = "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n" +
+                        "    ssl_certificate " + dir + "/cert.pem;\n    ssl_certificate_key " +
+                        dir + "/key.pem;\n";
+    std::istringstream names(keys);
+    for (std::string k; names >> k;)
+      lines += "    ssl_session_ticket_key " + dir + "/" + k + ";\n";
+    return lines;
+  };
+  const int a_port = testing::freeLoopbackPort(), b_port = testing::freeLoopbackPort(),
+            c_port = testing::freeLoopbackPort(), d_port = testing::freeLoopbackPort();
+  EdgeProcess a(origin, "", tlsServer(a_port, "old.key"));
+  EdgeProcess b(origin, "", tlsServer(b_port, "old.key"));
+  EdgeProcess rotated(origin, "", tlsServer(c_port, "new.key old.key"));
+  EdgeProcess stranger(origin, "", tlsServer(d_port, "other.key"));
+  for (int port : {a_port, b_port, c_port, d_port})
+    ASSERT_TRUE(testing::waitForPort(port, 5s));
+  auto session = [&](int port, const std::string& version, const std::string& io) {
+    // "sleep 1 |": TLS 1.3 sends its ticket after the handshake; s_client must still be there.
+    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" +
+               std::to_string(port) + " " + version + " " + io);
+  };
+  for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+    SCOPED_TRACE(version);
+    const std::string file = dir + "/session" + version + ".pem";
+    Command first = session(a_port, version, "-sess_out " + file);
+    EXPECT_NE(first.output.find("New, TLSv1."), std::string::npos) << first.output;
+    Command other_edge = session(b_port, version, "-sess_in " + file);
+    EXPECT_NE(other_edge.output.find("Reused, TLSv1."), std::string::npos) << other_edge.output;
+    Command after_rotation = session(c_port, version, "-sess_in " + file);
+    EXPECT_NE(after_rotation.output.find("Reused, TLSv1."), std::string::npos)
+        << after_rotation.output;
+    Command without_key = session(d_port, version, "-sess_in " + file);
+    EXPECT_NE(without_key.output.find("New, TLSv1."), std::string::npos) << without_key.output;
+  }
+  row.tried(8);
+  row.outcome("resumed on the other edge and after a rotation; a full handshake without the key");
+  std::filesystem::remove_all(dir);
+}
+
+// ssl_stapling_file: the OCSP response an operator fetched goes out with every handshake that
+// asks (openssl s_client -status), checked at load.
+TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
+  OriginProcess origin(origin::test::smallCatalog());
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("surge-ocsp-" + std::to_string(::getpid())))
+                              .string();
+  std::filesystem::create_directories(dir);
+  // A CA, a certificate it signed, and the CA's OCSP answer for it, by the openssl command.
+  Command made = run(
+      "cd " + dir +
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=surge-test-ca -addext basicConstraints=critical,CA:TRUE "
+      "-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature -keyout ca.key -out ca.pem"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-subj /CN=localhost -keyout key.pem -out leaf.csr"
+      " && printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf"
+      " && openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile ext.cnf -out leaf.pem"
+      " && cat leaf.pem ca.pem > cert.pem"
+      " && printf 'V\\t%s\\t\\t%s\\tunknown\\t/CN=localhost\\n' "
+      "$(date -u -d \"$(openssl x509 -in leaf.pem -noout -enddate | cut -d= -f2)\" +%y%m%d%H%M%SZ) "
+      "$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2) > index.txt"
+      " && openssl ocsp -issuer ca.pem -cert leaf.pem -no_nonce -reqout req.der"
+      " && openssl ocsp -index index.txt -rsigner ca.pem -rkey ca.key -CA ca.pem -reqin req.der "
+      "-respout ocsp.der -ndays 1");
+  ASSERT_EQ(made.exit, 0) << made.output;
+  const int port = testing::freeLoopbackPort();
+  EdgeProcess edge(origin, "",
+                   "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n    ssl_certificate " +
+                       dir + "/cert.pem;\n    ssl_certificate_key " + dir +
+                       "/key.pem;\n    ssl_stapling on;\n    ssl_stapling_file " + dir +
+                       "/ocsp.der;\n");
+  ASSERT_TRUE(testing::waitForPort(port, 5s)) << edge.log();
+  Command asked = run("echo | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                      std::to_string(port) + " -status -CAfile " + dir + "/ca.pem");
+  EXPECT_NE(asked.output.find("OCSP Response Status: successful"), std::string::npos)
+      << asked.output;
+  EXPECT_NE(asked.output.find("Cert Status: good"), std::string::npos) << asked.output;
+  EXPECT_NE(asked.output.find("Verify return code: 0 (ok)"), std::string::npos) << asked.output;
+
+  // Not a response: refused with file:line by -t.
+  writeFile(dir + "/bad.der", "not an OCSP response");
+  writeFile(dir + "/t.conf", "http {\n  server {\n    listen 127.0.0.1:18080;\n"
+                             "    ssl_stapling_file " + dir + "/bad.der;\n  }\n}\n");
+  Command bad = run(std::string(SURGE_EDGE_BIN) + " -t -c " + dir + "/t.conf");
+  EXPECT_NE(bad.exit, 0);
+  EXPECT_NE(bad.output.find("t.conf:4: not a DER OCSP response"), std::string::npos)
+      << bad.output;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
   std::string dir =
       (std::filesystem::temp_directory_path() / ("surge-tls-config-" + std::to_string(::getpid())))
@@ -173,6 +280,16 @@ TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
                           "/missing.pem;\n    ssl_certificate_key " + dir + "/missing.key;\n");
   EXPECT_NE(missing.exit, 0);
   EXPECT_NE(missing.output.find("missing.pem"), std::string::npos) << missing.output;
+  writeFile(dir + "/short.key", "too short");
+  Command short_key = check("    ssl_session_ticket_key " + dir + "/short.key;\n");
+  EXPECT_NE(short_key.exit, 0);
+  EXPECT_NE(short_key.output.find("edge.conf:4: a session ticket key file holds 80 or 48 bytes"),
+            std::string::npos)
+      << short_key.output;
+  Command stapling = check("    ssl_stapling on;\n");
+  EXPECT_NE(stapling.exit, 0);
+  EXPECT_NE(stapling.output.find("needs \"ssl_stapling_file\""), std::string::npos)
+      << stapling.output;
   Command old = check("    ssl_protocols SSLv3 TLSv1.2;\n");
   EXPECT_NE(old.exit, 0);
   EXPECT_NE(old.output.find("edge.conf:4: \"SSLv3\" is not supported"), std::string::npos)

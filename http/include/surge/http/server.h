@@ -158,6 +158,19 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive without a request
   std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
+  // What one port does otherwise than the above: its connections' timeouts and header limits
+  // (nginx's client_header_timeout, client_body_timeout, send_timeout and
+  // large_client_header_buffers in the default server of the port; unset: the above) and its sockets' buffers (listen's sndbuf= and rcvbuf=; 0: the
+  // kernel's).
+  struct PortOptions {
+    int port = 0;
+    std::optional<std::chrono::milliseconds> head_timeout, body_timeout, send_timeout;
+    std::optional<size_t> max_head, max_target;  // large_client_header_buffers of the server
+    int sndbuf = 0;
+    int rcvbuf = 0;
+  };
+  std::vector<PortOptions> port_options;
+  PortOptions& portOptions(int port);  // the port's entry, made when there is none
   // Say "Connection: keep-alive" on HTTP/1.1 answers too, as nginx does (HTTP/1.0 ones always).
   bool announce_keep_alive = false;
   // A request the parser refuses (before any routing) is answered with nginx's HTML page instead

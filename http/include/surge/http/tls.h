@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "surge/base/result.h"
 
@@ -23,7 +24,23 @@ struct TlsOptions {
   std::string ciphers =
       "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
       "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  // Session tickets (nginx's ssl_session_ticket_key): key files of 80 bytes (name, HMAC-SHA256
+  // key, AES-256-CBC key) or 48 (AES-128); the first makes new tickets, every one opens them.
+  // The same files on every edge let a client resume on any of them; rotation is a new first
+  // file with the old one kept second, then a reload. No files: no tickets (a key of one
+  // process would only fail to resume on the next edge).
+  std::vector<std::string> ticket_keys;
+  bool tickets = true;  // ssl_session_tickets
+  // OCSP stapling from a file (nginx's ssl_stapling_file: a DER OCSP response for the
+  // certificate, refreshed by the operator and a reload); empty: none.
+  std::string stapling_file;
+  int session_timeout_s = 300;  // ssl_session_timeout
 };
+
+// A session ticket key file's bytes checked: "" when fine, else what is wrong.
+std::string checkTicketKey(const std::string& bytes);
+// An OCSP response file's bytes checked (DER, a successful response): "" when fine.
+std::string checkOcspResponse(const std::string& bytes);
 
 class TlsContext {
  public:
@@ -35,9 +52,19 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
   SSL_CTX* get() const { return ctx_; }
 
+  struct TicketKey {
+    unsigned char name[16];
+    unsigned char hmac[32];
+    unsigned char aes[32];
+    size_t size = 32;  // of hmac and aes: 32, or 16 from a 48-byte file
+  };
+
  private:
   explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  friend struct TlsCallbacks;
   SSL_CTX* ctx_;
+  std::vector<TicketKey> ticket_keys_;
+  std::string ocsp_response_;  // DER, stapled to every handshake that asks
 };
 
 // ALPN: every context answers "http/1.1"; a connection marked by offerHttp2 (a listener with
