@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace surge::http {
@@ -19,13 +20,18 @@ struct H2Session::Stream {
   bool refused = false;   // answered by the session (too large): what follows is dropped
   int refuse_status = 0;  // set while headers are read: answer this once the block ends
   const char* refuse_reason = "";
-  // The answer being sent: its head fields (kept for nghttp2 until they are out) and body.
-  std::vector<std::string> head;  // name, value, name, value, ...
+  // The answer being sent: its head fields (kept for nghttp2 until they are out: one buffer, the
+  // fields' places in it) and body.
+  std::string head;
+  std::vector<std::pair<uint32_t, uint32_t>> head_fields;  // offset, length: name, value, ...
   Response response;
   std::string_view body_view;  // of response.body or response.shared_body
   uint64_t body_length = 0;
   uint64_t body_sent = 0;
   bool answering = false;
+  bool headers_done = false;
+  H2Session::Clock::time_point begun = H2Session::Clock::now();
+  H2Session::Clock::time_point last_data = begun;
 };
 
 namespace {
@@ -52,12 +58,13 @@ uint8_t nginxNameFlags(std::string_view name) {
 }
 
 // Connection-specific fields have no meaning in HTTP/2 (RFC 9113 8.2.2): never sent.
-bool hopByHop(std::string_view lower) {
-  return lower == "connection" || lower == "keep-alive" || lower == "proxy-connection" ||
-         lower == "transfer-encoding" || lower == "upgrade";
+bool hopByHop(std::string_view name) {
+  return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive") ||
+         equalsIgnoreCase(name, "proxy-connection") ||
+         equalsIgnoreCase(name, "transfer-encoding") || equalsIgnoreCase(name, "upgrade");
 }
 
-nghttp2_nv field(const std::string& name, const std::string& value) {
+nghttp2_nv field(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
@@ -169,6 +176,7 @@ class H2Session::Callbacks {
       return 0;
     }
     st.body.append(reinterpret_cast<const char*>(data), len);
+    st.last_data = Clock::now();
     return 0;
   }
 
@@ -194,6 +202,10 @@ class H2Session::Callbacks {
         }
         break;
       case NGHTTP2_HEADERS:
+        if (auto it = s.streams_.find(frame->hd.stream_id); it != s.streams_.end()) {
+          it->second->headers_done = true;
+          it->second->last_data = now;
+        }
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && frame->hd.length == 0 &&
             s.continuations_ == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) &&
             !s.control_.take(now)) {
@@ -360,6 +372,11 @@ bool H2Session::produce(std::string& out, size_t budget) {
 }
 
 void H2Session::dispatchStream(Stream& st) {
+  if (st.method == "TRACE" || st.method == "CONNECT") {
+    // As nginx, and as surge's HTTP/1.1 parser: neither is served.
+    refuse(st, 405, "method not allowed");
+    return;
+  }
   st.dispatched = true;
   Request r;
   r.method = st.method;
@@ -406,20 +423,38 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
                           : r.content_length_override ? *r.content_length_override
                                                       : st.body_view.size();
   st.body_length = head_request || no_body ? 0 : length;
-  // Head fields, lower case; the strings stay put until the stream closes (nghttp2 copies none).
-  std::vector<std::string>& h = st.head;
-  h.reserve(8 + 2 * 16);
-  h.push_back(":status");
-  h.push_back(std::to_string(r.status));
-  h.push_back("server");
-  h.push_back("surge");
+  // Head fields, lower case, in one buffer that stays put until the stream closes (nghttp2
+  // copies none of them): no allocation per field.
+  std::string& h = st.head;
+  auto& spans = st.head_fields;
+  h.reserve(96 + r.headers.size());
+  spans.reserve(24);
+  auto add = [&](std::string_view piece, bool lower) {
+    const size_t at = h.size();
+    h.append(piece);
+    if (lower) {
+      for (size_t i = at; i < h.size(); ++i)
+        h[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(h[i])));
+    }
+    spans.emplace_back(static_cast<uint32_t>(at), static_cast<uint32_t>(piece.size()));
+  };
+  char number[24];
+  add(":status", false);
+  add(std::string_view(number,
+                       static_cast<size_t>(std::snprintf(number, sizeof number, "%d", r.status))),
+      false);
+  add("server", false);
+  add("surge", false);
   if (!date.empty()) {
-    h.push_back("date");
-    h.push_back(std::string(date));
+    add("date", false);
+    add(date, false);
   }
   if (!no_body) {
-    h.push_back("content-length");
-    h.push_back(std::to_string(length));
+    add("content-length", false);
+    add(std::string_view(
+            number, static_cast<size_t>(std::snprintf(number, sizeof number, "%llu",
+                                                      static_cast<unsigned long long>(length)))),
+        false);
   }
   std::string_view lines = r.headers;
   while (!lines.empty()) {
@@ -428,17 +463,16 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
     lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 2);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
-    std::string name(line.substr(0, colon));
-    for (char& c : name)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (hopByHop(name) || name == "content-length") continue;
-    h.push_back(std::move(name));
-    h.push_back(std::string(trimOws(line.substr(colon + 1))));
+    std::string_view name = line.substr(0, colon);
+    if (hopByHop(name) || equalsIgnoreCase(name, "content-length")) continue;
+    add(name, true);
+    add(trimOws(line.substr(colon + 1)), false);
   }
   std::vector<nghttp2_nv> nva;
-  nva.reserve(h.size() / 2);
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    nva.push_back(field(h[i], h[i + 1]));
+  nva.reserve(spans.size() / 2);
+  for (size_t i = 0; i + 1 < spans.size(); i += 2)
+    nva.push_back(field(std::string_view(h).substr(spans[i].first, spans[i].second),
+                        std::string_view(h).substr(spans[i + 1].first, spans[i + 1].second)));
   nghttp2_data_provider provider{};
   provider.source.ptr = &st;
   provider.read_callback = &Callbacks::readBody;
@@ -470,11 +504,19 @@ void H2Session::terminate(uint32_t error_code) {
   stats_.goaways.add();
 }
 
-bool H2Session::awaitingRequests() const {
+size_t H2Session::resetStalled(Clock::time_point now, std::chrono::milliseconds head_timeout,
+                               std::chrono::milliseconds body_timeout) {
+  size_t reset = 0;
   for (const auto& [id, st] : streams_) {
-    if (!st->dispatched) return true;
+    if (st->dispatched) continue;
+    const bool stalled =
+        st->headers_done ? now - st->last_data > body_timeout : now - st->begun > head_timeout;
+    if (!stalled) continue;
+    st->dispatched = st->refused = true;  // whatever still comes for it is dropped
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+    ++reset;
   }
-  return false;
+  return reset;
 }
 
 bool H2Session::done() const {

@@ -63,8 +63,11 @@ class H2Session {
   // stops reading or keeps its window shut.
   Clock::time_point lastProgress() const { return last_progress_; }
   uint64_t streamsTaken() const { return streams_taken_; }
-  // Some stream's request has not all arrived yet.
-  bool awaitingRequests() const;
+  // Streams whose request stopped arriving: headers not whole `head_timeout` after they began,
+  // or no body bytes for `body_timeout`, are reset (PROTOCOL_ERROR, as nginx), the connection
+  // kept. How many were.
+  size_t resetStalled(Clock::time_point now, std::chrono::milliseconds head_timeout,
+                      std::chrono::milliseconds body_timeout);
 
  private:
   struct Stream;

@@ -388,15 +388,18 @@ class Worker::Impl {
   struct Connection {
     uint64_t id = 0;
     int fd = -1;
-    std::string peer;               // IP text, for logs and X-Forwarded-For
-    int local_port = 0;             // the port it came in on
-    bool h2c = false;               // came in on an h2c port (Listener::h2c)
+    std::string peer;    // IP text, for logs and X-Forwarded-For
+    int local_port = 0;  // the port it came in on
+    bool h2c = false;    // came in on an h2c port (Listener::h2c)
     // Its port's timeouts (ServerOptions', or the port's own: ServerOptions::port_options).
     std::chrono::milliseconds head_timeout{0}, body_timeout{0}, send_timeout{0};
     ParseLimits limits;  // its port's (large_client_header_buffers of the port's default server)
     bool protocol_known = false;    // HTTP/2 or HTTP/1.1 decided (by ALPN or the first bytes)
     std::unique_ptr<H2Session> h2;  // HTTP/2 connections only
     bool h2_failed = false;         // the session gave up: write its GOAWAY, then close
+    // The frames of the batch being written, one buffer for the connection's life: a batch is
+    // made only when the last one is out, so it is reused instead of allocated each time.
+    std::shared_ptr<std::string> h2_batch;
     event* read_ev = nullptr;
     event* write_ev = nullptr;
     event* rate_ev = nullptr;  // limit_rate: when the answer being written may go on
@@ -588,8 +591,7 @@ class Worker::Impl {
         c.in.append(buf, static_cast<size_t>(n));
         c.activity = Clock::now();
         if (!c.ssl && static_cast<size_t>(n) < sizeof buf) break;
-        if (c.in.size() - c.in_offset >
-            c.limits.max_head + c.limits.max_body + 2 * kReadChunk) {
+        if (c.in.size() - c.in_offset > c.limits.max_head + c.limits.max_body + 2 * kReadChunk) {
           break;
         }
         continue;
@@ -983,9 +985,17 @@ class Worker::Impl {
   void writeH2(Connection& c) {
     while (true) {
       if (c.out.empty()) {
+        if (!c.h2_batch) {
+          c.h2_batch = std::make_shared<std::string>();
+          c.h2_batch->reserve(kH2WriteBatch + 16 * 1024);
+        }
+        std::string& batch = *c.h2_batch;
+        batch.clear();
+        if (!c.h2->produce(batch, kH2WriteBatch)) c.h2_failed = true;
+        if (batch.empty()) break;
         Connection::Pending p;
-        if (!c.h2->produce(p.body, kH2WriteBatch)) c.h2_failed = true;
-        if (p.body.empty()) break;
+        p.owner = c.h2_batch;
+        p.view = batch;
         c.out.push_back(std::move(p));
       }
       if (!flush(c)) return;  // resumes in onWritable
@@ -1019,8 +1029,7 @@ class Worker::Impl {
       size_t consumed = 0;
       ParseError error;
       bool head_complete = false;
-      ParseResult result =
-          parseRequest(input, c.limits, request_, consumed, error, &head_complete);
+      ParseResult result = parseRequest(input, c.limits, request_, consumed, error, &head_complete);
       if (result == ParseResult::kIncomplete) {
         if (c.peer_closed) return close(c);
         if (head_complete && request_.expect_continue && !c.sent_continue) {
@@ -1082,7 +1091,7 @@ class Worker::Impl {
     auto now = Clock::now();
     std::vector<uint64_t> expired;
     std::vector<uint64_t> timed_out;
-    std::vector<uint64_t> h2_idle;
+    std::vector<uint64_t> h2_idle, h2_stalled;
     for (auto& [id, c] : self->connections_) {
       if (c->h2) {
         H2Session& h = *c->h2;
@@ -1093,11 +1102,10 @@ class Worker::Impl {
             expired.push_back(id);
           }
         } else if (h.openStreams() == 0) {
-          auto limit =
-              h.streamsTaken() == 0 ? c->head_timeout : self->options_.idle_timeout;
+          auto limit = h.streamsTaken() == 0 ? c->head_timeout : self->options_.idle_timeout;
           if (now - c->activity > limit) h2_idle.push_back(id);
-        } else if (h.awaitingRequests() && now - c->activity > c->body_timeout) {
-          h2_idle.push_back(id);  // a request begun and never finished
+        } else if (h.resetStalled(now, c->head_timeout, c->body_timeout) > 0) {
+          h2_stalled.push_back(id);  // requests begun and never finished: their resets go out
         }
         continue;
       }
@@ -1116,14 +1124,17 @@ class Worker::Impl {
                      : c->idle_timeout.count() >= 0 ? c->idle_timeout
                                                     : self->options_.idle_timeout;
         if (now - c->activity > limit) expired.push_back(id);
-      } else if (now - c->request_start >
-                 (c->head_complete ? c->body_timeout : c->head_timeout)) {
+      } else if (now - c->request_start > (c->head_complete ? c->body_timeout : c->head_timeout)) {
         timed_out.push_back(id);
       }
     }
     for (uint64_t id : expired) {
       auto it = self->connections_.find(id);
       if (it != self->connections_.end()) self->close(*it->second);
+    }
+    for (uint64_t id : h2_stalled) {
+      auto it = self->connections_.find(id);
+      if (it != self->connections_.end()) self->writeH2(*it->second);
     }
     for (uint64_t id : h2_idle) {  // GOAWAY, then closed once it is written
       auto it = self->connections_.find(id);

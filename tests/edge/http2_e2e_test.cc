@@ -47,7 +47,7 @@ class Http2E2ETest : public ::testing::Test {
   void start(const std::string& extra, int upstream_port = 0) {
     edge_.reset();
     edge_ = std::make_unique<EdgeProcess>(
-        origin_, "  send_timeout 2s;\n",
+        origin_, "  send_timeout 2s;\n  client_header_timeout 2s;\n  client_body_timeout 2s;\n",
         "    http2 on;\n    listen 127.0.0.1:" + std::to_string(tls_port_) +
             " ssl;\n    ssl_certificate " + dir_ + "/cert.pem;\n    ssl_certificate_key " + dir_ +
             "/key.pem;\n    location /slow/ { proxy_pass http://origin; }\n" + extra,
@@ -267,6 +267,35 @@ TEST_F(Http2E2ETest, AShutWindowIsClosedAfterSendTimeout) {
   EXPECT_EQ(metric(edge_->metrics(), "surge_edge_http2_defences_total{defence=\"send_timeout\"}"),
             1u);
   othersAreServed();
+}
+
+TEST_F(Http2E2ETest, ARequestThatStopsArrivingIsResetAndTheConnectionGoesOn) {
+  RawConnection c(edge_->port());
+  // A body announced and never sent; and a header block cut in the middle of its frame.
+  const std::string block = h2::requestBlock("GET", "/small.txt");
+  const std::string headers = h2::frame(h2::kHeaders, h2::kEndHeaders | h2::kEndStream, 3, block);
+  ASSERT_TRUE(c.send(h2::preface() +
+                     h2::frame(h2::kHeaders, h2::kEndHeaders, 1, h2::requestBlock("POST", "/x")) +
+                     headers.substr(0, 20)));
+  auto reset = c.until(h2::kRstStream, 8s);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(h2::u32(NGHTTP2_PROTOCOL_ERROR), reset->payload);
+  auto second = c.until(h2::kRstStream, 8s);  // client_header_timeout and _body_ are both 2 s
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->stream, reset->stream);
+  // The connection still works: the rest of the cut frame, then a new request.
+  ASSERT_TRUE(c.send(headers.substr(20) + h2::get(5, "/small.txt")));
+  ASSERT_TRUE(c.until(h2::kData, 5s, 5));
+  EXPECT_EQ(c.headers[5][":status"], "200");
+}
+
+TEST_F(Http2E2ETest, TraceAndConnectAreRefusedAsNginxDoes) {
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt") +
+                     h2::frame(h2::kHeaders, h2::kEndHeaders | h2::kEndStream, 3,
+                               h2::requestBlock("TRACE", "/small.txt"))));
+  ASSERT_TRUE(c.until(h2::kHeaders, 5s, 3));
+  EXPECT_EQ(c.headers[3][":status"], "405");
 }
 
 TEST_F(Http2E2ETest, SigtermSendsGoawayAndTheStreamInFlightFinishes) {

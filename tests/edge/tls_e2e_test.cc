@@ -161,9 +161,9 @@ TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
 TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   testing::ReliabilityRow row("tls", "session tickets shared by two edges");
   OriginProcess origin(origin::test::smallCatalog());
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("surge-tickets-" + std::to_string(::getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("surge-tickets-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(dir);
   makeCertificate(dir, "tickets.surge.test");
   ASSERT_EQ(run("openssl rand 80 > " + dir + "/old.key && openssl rand 80 > " + dir +
@@ -189,8 +189,8 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
     ASSERT_TRUE(testing::waitForPort(port, 5s));
   auto session = [&](int port, const std::string& version, const std::string& io) {
     // "sleep 1 |": TLS 1.3 sends its ticket after the handshake; s_client must still be there.
-    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" +
-               std::to_string(port) + " " + version + " " + io);
+    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+               " " + version + " " + io);
   };
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     SCOPED_TRACE(version);
@@ -214,9 +214,9 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
 // asks (openssl s_client -status), checked at load.
 TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
   OriginProcess origin(origin::test::smallCatalog());
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("surge-ocsp-" + std::to_string(::getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("surge-ocsp-" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(dir);
   // A CA, a certificate it signed, and the CA's OCSP answer for it, by the openssl command.
   Command made = run(
@@ -244,8 +244,9 @@ TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
                        "/key.pem;\n    ssl_stapling on;\n    ssl_stapling_file " + dir +
                        "/ocsp.der;\n");
   ASSERT_TRUE(testing::waitForPort(port, 5s)) << edge.log();
-  Command asked = run("echo | timeout 10 openssl s_client -connect 127.0.0.1:" +
-                      std::to_string(port) + " -status -CAfile " + dir + "/ca.pem");
+  Command asked =
+      run("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+          " -status -CAfile " + dir + "/ca.pem");
   EXPECT_NE(asked.output.find("OCSP Response Status: successful"), std::string::npos)
       << asked.output;
   EXPECT_NE(asked.output.find("Cert Status: good"), std::string::npos) << asked.output;
@@ -253,12 +254,13 @@ TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
 
   // Not a response: refused with file:line by -t.
   writeFile(dir + "/bad.der", "not an OCSP response");
-  writeFile(dir + "/t.conf", "http {\n  server {\n    listen 127.0.0.1:18080;\n"
-                             "    ssl_stapling_file " + dir + "/bad.der;\n  }\n}\n");
+  writeFile(dir + "/t.conf",
+            "http {\n  server {\n    listen 127.0.0.1:18080;\n"
+            "    ssl_stapling_file " +
+                dir + "/bad.der;\n  }\n}\n");
   Command bad = run(std::string(SURGE_EDGE_BIN) + " -t -c " + dir + "/t.conf");
   EXPECT_NE(bad.exit, 0);
-  EXPECT_NE(bad.output.find("t.conf:4: not a DER OCSP response"), std::string::npos)
-      << bad.output;
+  EXPECT_NE(bad.output.find("t.conf:4: not a DER OCSP response"), std::string::npos) << bad.output;
   std::filesystem::remove_all(dir);
 }
 

@@ -160,8 +160,8 @@ struct ServerOptions {
   std::chrono::milliseconds send_timeout{30000};  // an answer that does not drain
   // What one port does otherwise than the above: its connections' timeouts and header limits
   // (nginx's client_header_timeout, client_body_timeout, send_timeout and
-  // large_client_header_buffers in the default server of the port; unset: the above) and its sockets' buffers (listen's sndbuf= and rcvbuf=; 0: the
-  // kernel's).
+  // large_client_header_buffers in the default server of the port; unset: the above) and its
+  // sockets' buffers (listen's sndbuf= and rcvbuf=; 0: the kernel's).
   struct PortOptions {
     int port = 0;
     std::optional<std::chrono::milliseconds> head_timeout, body_timeout, send_timeout;
