@@ -397,8 +397,8 @@ class Worker::Impl {
     bool protocol_known = false;    // HTTP/2 or HTTP/1.1 decided (by ALPN or the first bytes)
     std::unique_ptr<H2Session> h2;  // HTTP/2 connections only
     bool h2_failed = false;         // the session gave up: write its GOAWAY, then close
-    // The frames of the batch being written, one buffer for the connection's life: a batch is
-    // made only when the last one is out, so it is reused instead of allocated each time.
+    // The frames of the batch being written, one buffer while the connection has streams open: a
+    // batch is made only when the last one is out, so it is refilled instead of allocated.
     std::shared_ptr<std::string> h2_batch;
     event* read_ev = nullptr;
     event* write_ev = nullptr;
@@ -985,10 +985,7 @@ class Worker::Impl {
   void writeH2(Connection& c) {
     while (true) {
       if (c.out.empty()) {
-        if (!c.h2_batch) {
-          c.h2_batch = std::make_shared<std::string>();
-          c.h2_batch->reserve(kH2WriteBatch + 16 * 1024);
-        }
+        if (!c.h2_batch) c.h2_batch = std::make_shared<std::string>();
         std::string& batch = *c.h2_batch;
         batch.clear();
         if (!c.h2->produce(batch, kH2WriteBatch)) c.h2_failed = true;
@@ -1000,6 +997,8 @@ class Worker::Impl {
       }
       if (!flush(c)) return;  // resumes in onWritable
     }
+    // An idle connection keeps no batch buffer: thousands of them would hold 64 KiB each.
+    if (c.h2->openStreams() == 0) c.h2_batch.reset();
     const bool finished = c.h2->done() || c.h2_failed || c.close_after_write ||
                           ((c.peer_closed || draining_) && c.h2->openStreams() == 0);
     if (finished) close(c);
