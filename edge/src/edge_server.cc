@@ -145,6 +145,8 @@ std::vector<std::string> EdgeServer::reload(std::shared_ptr<const EdgeConfig> ne
   }
   config_generation_.fetch_add(1, std::memory_order_release);
   access_logs_->retire(log_files);
+  // As nginx's reload: HTTP/2 clients are told to reconnect once their streams are answered.
+  if (server_) server_->goawayHttp2();
   return kept;
 }
 

@@ -48,6 +48,7 @@ KeepAliveVerdict keepAliveVerdict(const KeepAlive& settings, const http::Request
 void applyKeepAlive(const KeepAliveVerdict& verdict, http::Response& response) {
   if (verdict.close) {
     response.close = true;
+    response.goaway = true;
     return;
   }
   response.idle_timeout = verdict.idle_timeout;

@@ -108,7 +108,7 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
       "time_iso8601", "msec", "connection_requests", "connection_time",
-      "proxy_add_x_forwarded_for", "upstream_response_time"};
+      "proxy_add_x_forwarded_for", "upstream_response_time", "http2"};
   // clang-format on
   return names;
 }
@@ -237,6 +237,7 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "scheme") return r.tls ? "https" : "http";
   if (name == "https") return r.tls ? "on" : "";
   if (name == "server_protocol") return protocol(r);
+  if (name == "http2") return r.version_major != 2 ? "" : r.tls ? "h2" : "h2c";  // nginx's
   if (name == "request")
     return std::string(r.method) + " " + std::string(r.target) + " " + protocol(r);
   if (name == "hostname") {

@@ -224,7 +224,10 @@ class H2Session::Callbacks {
       s.refuse(st, st.refuse_status, st.refuse_reason);
       return 0;
     }
-    s.dispatchStream(st);
+    // Handed over once this read is parsed, if not reset by then: a request cancelled in the same
+    // read (rapid reset, CVE-2023-44487) costs nghttp2's parsing and nothing else.
+    st.dispatched = true;
+    s.complete_.push_back(st.id);
     return 0;
   }
 
@@ -344,6 +347,12 @@ bool H2Session::receive(std::string_view bytes) {
   }
   ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
                                        bytes.size());
+  std::vector<int32_t> complete;
+  complete.swap(complete_);
+  for (int32_t id : complete) {
+    auto it = streams_.find(id);
+    if (it != streams_.end() && !failed_) dispatchStream(*it->second);
+  }
   if (n < 0) {
     if (n != NGHTTP2_ERR_CALLBACK_FAILURE) {
       // A malformed preface, a frame breaking the protocol, a flood of acknowledgements: GOAWAY
@@ -377,7 +386,6 @@ void H2Session::dispatchStream(Stream& st) {
     refuse(st, 405, "method not allowed");
     return;
   }
-  st.dispatched = true;
   Request r;
   r.method = st.method;
   r.target = st.path;
@@ -481,6 +489,7 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
   last_progress_ = Clock::now();
   int rc = nghttp2_submit_response(session_, stream, nva.data(), nva.size(),
                                    st.body_length > 0 ? &provider : nullptr);
+  if (r.goaway) drain();  // keep-alive's limits: this connection takes no more streams
   if (rc != 0)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, NGHTTP2_INTERNAL_ERROR);
 }
@@ -493,6 +502,8 @@ int H2Session::flooded(base::Counter& counter) {
 }
 
 void H2Session::drain() {
+  if (going_away_) return;
+  going_away_ = true;
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);

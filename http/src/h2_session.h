@@ -51,6 +51,7 @@ class H2Session {
   // Graceful close (drain, reload): GOAWAY naming the last stream taken; streams in flight
   // finish, no new one is taken, and done() turns true when the last one is out.
   void drain();
+  bool goingAway() const { return going_away_; }
   // GOAWAY with an error (a timeout): nothing more is taken or answered.
   void terminate(uint32_t error_code);
   // Nothing more to read or write: the connection may close.
@@ -99,8 +100,10 @@ class H2Session {
   int continuations_ = 0;            // CONTINUATION frames of the header block being read
   uint64_t header_block_bytes_ = 0;  // and its bytes
   size_t answering_ = 0;
+  std::vector<int32_t> complete_;  // streams whose request ended during the read being parsed
   uint64_t streams_taken_ = 0;
   bool failed_ = false;
+  bool going_away_ = false;    // drain() sent GOAWAY
   bool opening_read_ = false;  // the preface and the first frame's header have been seen
   std::string opening_;        // until then, what came
   Clock::time_point last_progress_ = Clock::now();

@@ -352,6 +352,20 @@ class Worker::Impl {
 
   Worker& worker() { return *worker_; }
 
+  // Worker thread (posted by Server::goawayHttp2).
+  void goawayHttp2() {
+    std::vector<uint64_t> h2;
+    for (auto& [id, c] : connections_) {
+      if (c->h2) h2.push_back(id);
+    }
+    for (uint64_t id : h2) {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      it->second->h2->drain();
+      writeH2(*it->second);
+    }
+  }
+
   // Worker thread (posted by Server::drain).
   void drain() {
     draining_ = true;
@@ -999,8 +1013,9 @@ class Worker::Impl {
     }
     // An idle connection keeps no batch buffer: thousands of them would hold 64 KiB each.
     if (c.h2->openStreams() == 0) c.h2_batch.reset();
-    const bool finished = c.h2->done() || c.h2_failed || c.close_after_write ||
-                          ((c.peer_closed || draining_) && c.h2->openStreams() == 0);
+    const bool finished =
+        c.h2->done() || c.h2_failed || c.close_after_write ||
+        ((c.peer_closed || draining_ || c.h2->goingAway()) && c.h2->openStreams() == 0);
     if (finished) close(c);
   }
 
@@ -1330,6 +1345,13 @@ void Server::stop() {
   // draining its queue) are posted to them and dropped, not sent to freed memory.
   for (auto& w : workers_)
     w->stop();
+}
+
+void Server::goawayHttp2() {
+  for (auto& w : workers_) {
+    Worker::Impl* impl = w.get();
+    impl->post([impl] { impl->goawayHttp2(); });
+  }
 }
 
 void Server::drain() {

@@ -257,6 +257,20 @@ TEST_F(Http2E2ETest, FloodsEndInGoawayAndAreCounted) {
   }
 }
 
+TEST_F(Http2E2ETest, RequestsCancelledInTheSameReadCostNothingButParsing) {
+  RawConnection c(edge_->port());
+  std::string cancelled;
+  for (uint32_t s = 1; s <= 199; s += 2)  // 100 requests, each reset at once: under the bucket
+    cancelled += h2::get(s, "/small.txt") + h2::frame(h2::kRstStream, 0, s, h2::u32(8));
+  ASSERT_TRUE(c.send(h2::preface() + cancelled + h2::get(201, "/small.txt")));
+  ASSERT_TRUE(c.until(h2::kData, 5s, 201));
+  const std::string m = edge_->metrics();
+  // Handed to the edge: the last request, and at most those a read boundary split from their
+  // reset (the 100 pairs are 7 KB: a read or two).
+  EXPECT_LT(metric(m, "surge_edge_requests_by_protocol_total{protocol=\"HTTP/2.0\"}"), 10u) << m;
+  EXPECT_EQ(metric(m, "surge_edge_http2_resets_total{reason=\"client\"}"), 100u);
+}
+
 TEST_F(Http2E2ETest, AShutWindowIsClosedAfterSendTimeout) {
   RawConnection c(edge_->port());
   // INITIAL_WINDOW_SIZE 0: the answer's head comes, its body never may.
@@ -296,6 +310,29 @@ TEST_F(Http2E2ETest, TraceAndConnectAreRefusedAsNginxDoes) {
                                h2::requestBlock("TRACE", "/small.txt"))));
   ASSERT_TRUE(c.until(h2::kHeaders, 5s, 3));
   EXPECT_EQ(c.headers[3][":status"], "405");
+}
+
+TEST_F(Http2E2ETest, KeepaliveRequestsAndReloadEndAConnectionWithGoaway) {
+  start("    keepalive_requests 2;\n");
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt") + h2::get(3, "/small.txt")));
+  auto goaway = c.until(h2::kGoaway, 5s);
+  ASSERT_TRUE(goaway);
+  EXPECT_EQ(RawConnection::goawayCode(*goaway), NGHTTP2_NO_ERROR);
+  EXPECT_EQ(h2::u32(3), goaway->payload.substr(0, 4));  // the last stream it took
+  EXPECT_TRUE(c.closedWithin(5s));
+  EXPECT_EQ(c.headers[3][":status"], "200");
+
+  // A reload: every HTTP/2 client is told to reconnect, as nginx's reload does.
+  RawConnection idle(edge_->port());
+  ASSERT_TRUE(idle.send(h2::preface() + h2::get(1, "/small.txt")));
+  ASSERT_TRUE(idle.until(h2::kData, 5s, 1));
+  edge_->signal(SIGHUP);
+  auto told = idle.until(h2::kGoaway, 5s);
+  ASSERT_TRUE(told);
+  EXPECT_EQ(RawConnection::goawayCode(*told), NGHTTP2_NO_ERROR);
+  EXPECT_TRUE(idle.closedWithin(5s));
+  othersAreServed();
 }
 
 TEST_F(Http2E2ETest, SigtermSendsGoawayAndTheStreamInFlightFinishes) {

@@ -55,6 +55,10 @@ struct Response {
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
   bool close = false;  // close the connection after this answer
+  // HTTP/2: take no new stream on this connection after this answer (GOAWAY; the streams in
+  // flight finish): what close means for keep-alive's limits, which do not end HTTP/2
+  // connections on an error page as they do HTTP/1.1 ones.
+  bool goaway = false;
   // How long the connection may then wait for its next request (nginx's keepalive_timeout of the
   // answering location); negative: ServerOptions::idle_timeout.
   std::chrono::milliseconds idle_timeout{-1};
@@ -258,6 +262,9 @@ class Server {
   // Graceful shutdown, first half: stop accepting, close idle keep-alive connections, and close
   // every other one after its answer in progress. Returns at once; connections() falls to 0.
   void drain();
+  // Any thread: every HTTP/2 connection is sent GOAWAY and closes once its streams in flight are
+  // answered (nginx's reload does this; the clients reconnect to the configuration now running).
+  void goawayHttp2();
 
  private:
   ServerOptions options_;
