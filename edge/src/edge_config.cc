@@ -111,6 +111,19 @@ struct Loader : ConfigReader {
     return true;
   }
 
+  // The file a directive names, read and checked here (for its file:line; the TLS context reads
+  // it again when it is made): `check` says what is wrong with its bytes, or "".
+  bool checkedFile(const Directive& d, std::string (*check)(const std::string&),
+                   std::string& file) {
+    if (!args(d, 1, 1)) return false;
+    file = resolve(d.args[0]);
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return fail(d, d.name + " " + file + ": cannot read it");
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string why = check(bytes); !why.empty()) return fail(d, why);
+    return true;
+  }
+
   // ssl_* at http or server level (nginx's names; what surge does not do is an error, not
   // silently ignored).
   bool ssl(const Directive& d, EdgeConfig& c, bool& handled) {
@@ -147,13 +160,8 @@ struct Loader : ConfigReader {
     } else if (n == "ssl_session_tickets") {
       if (!onOff(d, c.tls.tickets)) return false;
     } else if (n == "ssl_session_ticket_key") {
-      // Checked here for file:line; loaded with the certificate.
-      if (!args(d, 1, 1)) return false;
-      std::string file = resolve(d.args[0]);
-      std::ifstream in(file, std::ios::binary);
-      if (!in) return fail(d, "ssl_session_ticket_key " + file + ": cannot read it");
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (std::string why = http::checkTicketKey(bytes); !why.empty()) return fail(d, why);
+      std::string file;
+      if (!checkedFile(d, &http::checkTicketKey, file)) return false;
       c.tls.ticket_keys.push_back(file);
     } else if (n == "ssl_session_timeout") {
       std::chrono::milliseconds t{0};
@@ -172,13 +180,7 @@ struct Loader : ConfigReader {
       if (!onOff(d, stapling_on)) return false;
       stapling_where = locationOf(d);
     } else if (n == "ssl_stapling_file") {
-      if (!args(d, 1, 1)) return false;
-      std::string file = resolve(d.args[0]);
-      std::ifstream in(file, std::ios::binary);
-      if (!in) return fail(d, "ssl_stapling_file " + file + ": cannot read it");
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (std::string why = http::checkOcspResponse(bytes); !why.empty()) return fail(d, why);
-      stapling_file = file;
+      if (!checkedFile(d, &http::checkOcspResponse, stapling_file)) return false;
     } else if (n == "ssl_stapling_verify") {
       // The file is checked to be a successful OCSP response when it is read; surge asks no
       // responder, so there is nothing more to verify.

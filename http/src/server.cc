@@ -1222,31 +1222,33 @@ ServerOptions::PortOptions& ServerOptions::portOptions(int port) {
   return port_options.back();
 }
 
+namespace {
+
+base::Counter& defence(base::MetricsRegistry& m, const std::string& prefix, const char* name) {
+  return m.counter(prefix + "_http2_defences_total", "HTTP/2 defences triggered, by defence",
+                   std::string("defence=\"") + name + "\"");
+}
+
+base::Counter& reset(base::MetricsRegistry& m, const std::string& prefix, const char* reason) {
+  return m.counter(prefix + "_http2_resets_total", "HTTP/2 streams reset, by reason",
+                   std::string("reason=\"") + reason + "\"");
+}
+
+}  // namespace
+
 Http2Stats::Http2Stats(base::MetricsRegistry& m, const std::string& prefix)
     : connections(m.counter(prefix + "_http2_connections_total", "Connections that spoke HTTP/2")),
       streams(m.counter(prefix + "_http2_streams_total", "HTTP/2 streams opened by clients")),
       streams_open(m.gauge(prefix + "_http2_streams_open", "HTTP/2 streams open now")),
-      resets_by_peer(m.counter(prefix + "_http2_resets_total", "HTTP/2 streams reset, by reason",
-                               "reason=\"client\"")),
-      protocol_errors(m.counter(prefix + "_http2_resets_total", "HTTP/2 streams reset, by reason",
-                                "reason=\"protocol_error\"")),
+      resets_by_peer(reset(m, prefix, "client")),
+      protocol_errors(reset(m, prefix, "protocol_error")),
       goaways(
           m.counter(prefix + "_http2_goaways_total", "GOAWAY frames sent (drain, idle, errors)")),
-      header_lists_too_large(m.counter(prefix + "_http2_defences_total",
-                                       "HTTP/2 defences triggered, by defence",
-                                       "defence=\"header_list\"")),
-      flood_rapid_reset(m.counter(prefix + "_http2_defences_total",
-                                  "HTTP/2 defences triggered, by defence",
-                                  "defence=\"rapid_reset\"")),
-      flood_control(m.counter(prefix + "_http2_defences_total",
-                              "HTTP/2 defences triggered, by defence",
-                              "defence=\"control_flood\"")),
-      flood_continuation(m.counter(prefix + "_http2_defences_total",
-                                   "HTTP/2 defences triggered, by defence",
-                                   "defence=\"continuation_flood\"")),
-      send_timeouts(m.counter(prefix + "_http2_defences_total",
-                              "HTTP/2 defences triggered, by defence",
-                              "defence=\"send_timeout\"")) {}
+      header_lists_too_large(defence(m, prefix, "header_list")),
+      flood_rapid_reset(defence(m, prefix, "rapid_reset")),
+      flood_control(defence(m, prefix, "control_flood")),
+      flood_continuation(defence(m, prefix, "continuation_flood")),
+      send_timeouts(defence(m, prefix, "send_timeout")) {}
 
 Server::Server(ServerOptions options, Handler& handler)
     : options_(std::move(options)),
