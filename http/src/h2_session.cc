@@ -347,12 +347,6 @@ bool H2Session::receive(std::string_view bytes) {
   }
   ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
                                        bytes.size());
-  std::vector<int32_t> complete;
-  complete.swap(complete_);
-  for (int32_t id : complete) {
-    auto it = streams_.find(id);
-    if (it != streams_.end() && !failed_) dispatchStream(*it->second);
-  }
   if (n < 0) {
     if (n != NGHTTP2_ERR_CALLBACK_FAILURE) {
       // A malformed preface, a frame breaking the protocol, a flood of acknowledgements: GOAWAY
@@ -361,9 +355,14 @@ bool H2Session::receive(std::string_view bytes) {
       if (n == NGHTTP2_ERR_FLOODED) stats_.flood_control.add();
     }
     failed_ = true;
-    return false;
   }
-  return true;
+  std::vector<int32_t> complete;
+  complete.swap(complete_);
+  for (int32_t id : complete) {
+    auto it = streams_.find(id);  // gone: reset by the peer in this same read
+    if (it != streams_.end() && !failed_) dispatchStream(*it->second);
+  }
+  return !failed_;
 }
 
 bool H2Session::produce(std::string& out, size_t budget) {
