@@ -45,18 +45,6 @@ bool headerNameIsValid(std::string_view name) {
   return !name.empty();
 }
 
-uint8_t nginxNameFlags(std::string_view name) {
-  uint8_t invalid = 0;
-  for (unsigned char c : name) {
-    if (c == '_') {
-      invalid |= HeaderName::kUnderscore;
-    } else if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-') {
-      invalid |= HeaderName::kOtherCharacter;
-    }
-  }
-  return invalid;
-}
-
 // Connection-specific fields have no meaning in HTTP/2 (RFC 9113 8.2.2): never sent.
 bool hopByHop(std::string_view name) {
   return equalsIgnoreCase(name, "connection") || equalsIgnoreCase(name, "keep-alive") ||
@@ -330,7 +318,6 @@ bool H2Session::receive(std::string_view bytes) {
     // and goes on (nginx's own test client acknowledges ours first) is taken as nginx takes it:
     // as if it had sent empty SETTINGS. Held until the first frame's header has come.
     opening_.append(bytes);
-    constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     const size_t n = std::min(opening_.size(), kPreface.size());
     const bool preface = opening_.compare(0, n, kPreface.substr(0, n)) == 0;
     if (preface && opening_.size() < kPreface.size() + 9) return true;
@@ -399,7 +386,7 @@ void H2Session::dispatchStream(Stream& st) {
   r.headers.reserve(st.fields.size() + 2);
   for (const auto& [name, value] : st.fields) {
     has_host = has_host || name == "host";
-    r.headers.push_back(Header{name, value, nginxNameFlags(name)});
+    r.headers.push_back(Header{name, value, headerNameFlags(name)});
   }
   // What an HTTP/1.1 reader of the request expects: a Host (from :authority, RFC 9113 8.3.1)
   // and one Cookie.

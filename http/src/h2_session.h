@@ -28,6 +28,8 @@ namespace surge::http {
 class H2Session {
  public:
   using Clock = std::chrono::steady_clock;
+  // The client connection preface (RFC 9113 3.4).
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   // A complete request of stream `stream` (its views valid during the call).
   using Dispatch = std::function<void(Request& request, int32_t stream)>;
   // An answer made by the session itself (a refused request): built as the server builds errors.

@@ -130,6 +130,19 @@ int hexDigit(char c) {
 
 }  // namespace
 
+uint8_t headerNameFlags(std::string_view name) {
+  uint8_t invalid = 0;
+  for (unsigned char c : name) {
+    if (c == '_') {
+      invalid |= HeaderName::kUnderscore;
+    } else if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+               c != '-') {
+      invalid |= HeaderName::kOtherCharacter;
+    }
+  }
+  return invalid;
+}
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -274,18 +287,12 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     std::string_view name = field.substr(0, colon);
     // As nginx: a space or control byte in a name is refused; other characters than letters,
     // digits and '-' make a name nginx calls invalid, which is kept and flagged.
-    uint8_t invalid = 0;
     for (unsigned char c : name) {
       if (c <= 0x20 || c == 0x7f) {
         return failWith(error, 400, "invalid header name (space before colon?)");
       }
-      if (c == '_') {
-        invalid |= HeaderName::kUnderscore;
-      } else if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
-                 c != '-') {
-        invalid |= HeaderName::kOtherCharacter;
-      }
     }
+    const uint8_t invalid = headerNameFlags(name);
     std::string_view value = trimOws(field.substr(colon + 1));
     for (unsigned char c : value) {
       if (!isValueChar(c)) return failWith(error, 400, "control byte in header value");

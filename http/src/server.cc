@@ -32,9 +32,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kTlsRecord = 16 * 1024;  // the most plaintext one TLS record carries
 constexpr ssize_t kTlsAgain = -2;         // TLS I/O would block: wait for the socket
-// HTTP/2's client connection preface (RFC 9113 3.4): how a plain port told to sniff for it
-// (h2c_ports) knows an HTTP/2 client from an HTTP/1.1 one.
-constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // Frames are gathered into writes of about this size (a socket's or TLS's worth of records).
 constexpr size_t kH2WriteBatch = 64 * 1024;
 // SSL_read into a kReadChunk buffer takes a whole record, and read-ahead stays off, so nothing
@@ -374,12 +371,9 @@ class Worker::Impl {
       if (l.fd >= 0) ::close(l.fd);
       l.fd = -1;
     }
-    std::vector<uint64_t> idle, h2;
+    std::vector<uint64_t> idle;
     for (auto& [id, c] : connections_) {
-      if (c->h2) {
-        h2.push_back(id);  // GOAWAY: its streams in flight finish, then it closes
-        continue;
-      }
+      if (c->h2) continue;  // below: GOAWAY, its streams in flight finish, then it closes
       if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
         idle.push_back(id);
       }
@@ -388,12 +382,7 @@ class Worker::Impl {
       auto it = connections_.find(id);
       if (it != connections_.end()) close(*it->second);
     }
-    for (uint64_t id : h2) {
-      auto it = connections_.find(id);
-      if (it == connections_.end()) continue;
-      it->second->h2->drain();
-      writeH2(*it->second);
-    }
+    goawayHttp2();
   }
 
  private:
@@ -957,10 +946,12 @@ class Worker::Impl {
     if (c.ssl) {
       h2 = alpnChoseHttp2(c.ssl);
     } else if (c.h2c) {
-      const size_t n = std::min(input.size(), kH2Preface.size());
-      if (input.substr(0, n) == kH2Preface.substr(0, n)) {
-        if (n < kH2Preface.size() && !c.peer_closed) return false;
-        h2 = n == kH2Preface.size();
+      // HTTP/2's preface tells an h2c client from an HTTP/1.1 one.
+      constexpr std::string_view kPreface = H2Session::kPreface;
+      const size_t n = std::min(input.size(), kPreface.size());
+      if (input.substr(0, n) == kPreface.substr(0, n)) {
+        if (n < kPreface.size() && !c.peer_closed) return false;
+        h2 = n == kPreface.size();
       }
     }
     c.protocol_known = true;

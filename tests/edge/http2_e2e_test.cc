@@ -24,13 +24,6 @@ std::string bigBody(size_t size) {
   return s;
 }
 
-// The metric line's value (0 when absent).
-uint64_t metric(const std::string& metrics, const std::string& line_start) {
-  size_t at = metrics.find("\n" + line_start + " ");  // a sample line, not its # HELP
-  if (at == std::string::npos) return 0;
-  return std::strtoull(metrics.c_str() + at + line_start.size() + 2, nullptr, 10);
-}
-
 class Http2E2ETest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -32,6 +32,9 @@ namespace HeaderName {
 constexpr uint8_t kUnderscore = 1;
 constexpr uint8_t kOtherCharacter = 2;
 }  // namespace HeaderName
+// The HeaderName flags nginx would give `name` (a name already checked to hold no space or
+// control byte): HTTP/1.1's parser and HTTP/2's streams both flag with it.
+uint8_t headerNameFlags(std::string_view name);
 
 struct Request {
   std::string_view method;
