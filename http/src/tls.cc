@@ -198,7 +198,28 @@ base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const Tl
   // Writes may return early (the socket filled) and resume from a buffer that moved.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  switch (options.session_cache) {
+    case TlsOptions::SessionCache::kOff:
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+      break;
+    case TlsOptions::SessionCache::kNone:
+      // As nginx's "none": the session id is still sent (some clients misbehave when a server
+      // says it never resumes), nothing is stored.
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR |
+                                              SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_cache_size(ctx, 1);
+      break;
+    case TlsOptions::SessionCache::kStore:
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+      SSL_CTX_sess_set_cache_size(ctx, options.session_cache_size);
+      break;
+  }
+  // TLS 1.3 sends tickets after every full handshake (OpenSSL: two). Without ticket keys they
+  // are stateful (a session id to look up), and without a cache there is nothing to look up:
+  // sending them would only cost work and bytes.
+  if (!tickets && options.session_cache != TlsOptions::SessionCache::kStore) {
+    SSL_CTX_set_num_tickets(ctx, 0);
+  }
   SSL_CTX_set_alpn_select_cb(ctx, &selectAlpn, nullptr);
   if (SSL_CTX_set_cipher_list(ctx, options.ciphers.c_str()) != 1) {
     return base::fail("ssl_ciphers: " + opensslError());

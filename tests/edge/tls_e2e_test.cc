@@ -210,6 +210,53 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   std::filesystem::remove_all(dir);
 }
 
+// ssl_session_cache as nginx's: with a cache a session resumes by id (TLS 1.2) or by its
+// stateful ticket (TLS 1.3) on the same edge, with no ticket keys configured; without one
+// (nginx's default, "none") every handshake is full and TLS 1.3 sends no ticket at all.
+TEST(TlsResumptionTest, TheSessionCacheResumesOnTheSameEdgeAndNoneDoesNot) {
+  OriginProcess origin(origin::test::smallCatalog());
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("surge-sess-" + std::to_string(::getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  makeCertificate(dir, "cache.surge.test");
+  auto tlsServer = [&](int port, const std::string& cache) {
+    return "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n" + "    ssl_certificate " +
+           dir + "/cert.pem;\n    ssl_certificate_key " + dir + "/key.pem;\n" + cache;
+  };
+  const int cached_port = testing::freeLoopbackPort(), plain_port = testing::freeLoopbackPort();
+  EdgeProcess cached(origin, "", tlsServer(cached_port, "    ssl_session_cache shared:SSL:1m;\n"));
+  EdgeProcess plain(origin, "", tlsServer(plain_port, ""));
+  for (int port : {cached_port, plain_port})
+    ASSERT_TRUE(testing::waitForPort(port, 5s));
+  auto session = [&](int port, const std::string& version, const std::string& io) {
+    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+               " " + version + " " + io);
+  };
+  for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+    SCOPED_TRACE(version);
+    const std::string file = dir + "/cached" + version + ".pem";
+    Command first = session(cached_port, version, "-sess_out " + file);
+    EXPECT_NE(first.output.find("New, TLSv1."), std::string::npos) << first.output;
+    Command again = session(cached_port, version, "-sess_in " + file);
+    EXPECT_NE(again.output.find("Reused, TLSv1."), std::string::npos) << again.output;
+    const std::string none_file = dir + "/none" + version + ".pem";
+    Command none_first = session(plain_port, version, "-sess_out " + none_file);
+    EXPECT_NE(none_first.output.find("New, TLSv1."), std::string::npos) << none_first.output;
+    if (version == "-tls1_3") {
+      // No ticket came, so s_client had no session to write.
+      EXPECT_NE(first.output.find("New Session Ticket arrived"), std::string::npos);
+      EXPECT_EQ(none_first.output.find("New Session Ticket arrived"), std::string::npos)
+          << none_first.output;
+      EXPECT_FALSE(std::filesystem::exists(none_file));
+    } else {
+      Command none_again = session(plain_port, version, "-sess_in " + none_file);
+      EXPECT_NE(none_again.output.find("New, TLSv1."), std::string::npos) << none_again.output;
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // ssl_stapling_file: the OCSP response an operator fetched goes out with every handshake that
 // asks (openssl s_client -status), checked at load.
 TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
@@ -292,6 +339,11 @@ TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
   EXPECT_NE(stapling.exit, 0);
   EXPECT_NE(stapling.output.find("needs \"ssl_stapling_file\""), std::string::npos)
       << stapling.output;
+  Command cache = check("    ssl_session_cache shared:SSL;\n");
+  EXPECT_NE(cache.exit, 0);
+  EXPECT_NE(cache.output.find("edge.conf:4: invalid session cache \"shared:SSL\""),
+            std::string::npos)
+      << cache.output;
   Command old = check("    ssl_protocols SSLv3 TLSv1.2;\n");
   EXPECT_NE(old.exit, 0);
   EXPECT_NE(old.output.find("edge.conf:4: \"SSLv3\" is not supported"), std::string::npos)

@@ -35,6 +35,14 @@ struct TlsOptions {
   // certificate, refreshed by the operator and a reload); empty: none.
   std::string stapling_file;
   int session_timeout_s = 300;  // ssl_session_timeout
+  // nginx's ssl_session_cache: sessions kept by the server for resumption by id (TLS 1.2) or by
+  // stateful ticket (TLS 1.3), in OpenSSL's cache of the process, which all workers share.
+  // kNone (nginx's default): clients are told sessions may be reused, none is kept (and with no
+  // ticket keys no ticket is sent: none could resume); kOff: not even that; kStore: up to
+  // session_cache_size sessions, the oldest dropped.
+  enum class SessionCache { kOff, kNone, kStore };
+  SessionCache session_cache = SessionCache::kNone;
+  long session_cache_size = 20480;  // OpenSSL's (and nginx's "builtin") default
 };
 
 // A session ticket key file's bytes checked: "" when fine, else what is wrong.
