@@ -229,8 +229,20 @@ class H2Session::Callbacks {
     return 0;
   }
 
-  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
-    self(user).stats_.protocol_errors.add();
+  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int lib_error, void* user) {
+    H2Session& s = self(user);
+    if (lib_error == NGHTTP2_ERR_REFUSED_STREAM) {
+      // A stream over SETTINGS_MAX_CONCURRENT_STREAMS from a client that has not acknowledged
+      // them yet (once it has, nghttp2 ends the connection): refused. A client racing the
+      // SETTINGS refuses a few; one that keeps opening streams past the limit costs a header
+      // block's decoding and a RST_STREAM each, so past as many again it is closed.
+      s.stats_.streams_refused.add();
+      if (++s.refused_streams_ > s.options_.max_concurrent_streams) {
+        return s.flooded(s.stats_.flood_streams);
+      }
+      return 0;
+    }
+    s.stats_.protocol_errors.add();
     return 0;
   }
 

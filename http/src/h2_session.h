@@ -99,6 +99,7 @@ class H2Session {
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   Budget resets_;                    // RST_STREAM from the peer (rapid reset, CVE-2023-44487)
   Budget control_;                   // SETTINGS, PING, PRIORITY and empty DATA frames
+  uint32_t refused_streams_ = 0;     // over the concurrent streams limit
   int continuations_ = 0;            // CONTINUATION frames of the header block being read
   uint64_t header_block_bytes_ = 0;  // and its bytes
   size_t answering_ = 0;

@@ -1239,6 +1239,8 @@ Http2Stats::Http2Stats(base::MetricsRegistry& m, const std::string& prefix)
       flood_rapid_reset(defence(m, prefix, "rapid_reset")),
       flood_control(defence(m, prefix, "control_flood")),
       flood_continuation(defence(m, prefix, "continuation_flood")),
+      streams_refused(defence(m, prefix, "concurrent_streams")),
+      flood_streams(defence(m, prefix, "refused_streams_flood")),
       send_timeouts(defence(m, prefix, "send_timeout")) {}
 
 Server::Server(ServerOptions options, Handler& handler)

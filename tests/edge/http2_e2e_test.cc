@@ -180,6 +180,9 @@ TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {
   ASSERT_TRUE(refused);
   EXPECT_GT(refused->stream, 255u);  // the first 128 were taken
   othersAreServed();
+  EXPECT_EQ(
+      metric(edge_->metrics(), "surge_edge_http2_defences_total{defence=\"concurrent_streams\"}"),
+      72u);
 }
 
 TEST_F(Http2E2ETest, AHeaderListOverTheLimitIsRefusedWith431) {
@@ -229,6 +232,11 @@ TEST_F(Http2E2ETest, FloodsEndInGoawayAndAreCounted) {
   for (int i = 0; i < 5000; ++i)
     continuation += h2::frame(h2::kContinuation, 0, 1, h2::literal("x-a", "b"));
   floods.push_back({"continuation_flood", continuation});
+  // Streams past the limit, over and over: past 128 refused the connection is closed.
+  std::string streams;
+  for (uint32_t s = 1; s <= 2 * 400; s += 2)
+    streams += h2::frame(h2::kHeaders, h2::kEndHeaders, s, h2::requestBlock("POST", "/small.txt"));
+  floods.push_back({"refused_streams_flood", streams});
 
   std::map<std::string, uint64_t> expected;
   for (const Flood& f : floods) {

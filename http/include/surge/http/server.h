@@ -148,7 +148,9 @@ struct Http2Stats {
   base::Counter& flood_rapid_reset;
   base::Counter& flood_control;
   base::Counter& flood_continuation;
-  base::Counter& send_timeouts;  // a peer that stopped reading or shut its window
+  base::Counter& streams_refused;  // each stream over http2_max_concurrent_streams
+  base::Counter& flood_streams;    // a connection that kept opening them
+  base::Counter& send_timeouts;    // a peer that stopped reading or shut its window
 };
 
 struct ServerOptions {
