@@ -15,6 +15,7 @@ struct H2Session::Stream {
   std::vector<std::pair<std::string, std::string>> fields;
   std::string cookies;  // RFC 9113 8.2.3: cookie fields joined for an HTTP/1.1 reader
   size_t header_bytes = 0;
+  uint64_t wire_bytes = 0;  // header block and DATA payloads: $request_length
   std::string body;
   bool dispatched = false;
   bool refused = false;   // answered by the session (too large): what follows is dropped
@@ -164,6 +165,7 @@ class H2Session::Callbacks {
       return 0;
     }
     st.body.append(reinterpret_cast<const char*>(data), len);
+    st.wire_bytes += len;
     st.last_data = Clock::now();
     return 0;
   }
@@ -193,6 +195,7 @@ class H2Session::Callbacks {
         if (auto it = s.streams_.find(frame->hd.stream_id); it != s.streams_.end()) {
           it->second->headers_done = true;
           it->second->last_data = now;
+          it->second->wire_bytes += s.header_block_bytes_;
         }
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && frame->hd.length == 0 &&
             s.continuations_ == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_HEADERS) &&
@@ -406,6 +409,7 @@ void H2Session::dispatchStream(Stream& st) {
   if (!has_host && !st.authority.empty()) r.headers.push_back(Header{kHost, st.authority, 0});
   if (!st.cookies.empty()) r.headers.push_back(Header{kCookie, st.cookies, 0});
   r.body = st.body;
+  r.length = st.wire_bytes;
   dispatch_(r, st.id);
 }
 

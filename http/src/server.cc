@@ -1068,6 +1068,7 @@ class Worker::Impl {
       request_.tls = c.ssl != nullptr;
       request_.connection_requests = c.sequence + 1;
       request_.connection_start = c.accepted;
+      request_.length = consumed;
       ResponseSlot slot{c.id, ++c.sequence};
       uint64_t id = c.id;
       c.dispatching = true;

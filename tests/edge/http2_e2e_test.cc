@@ -138,6 +138,27 @@ TEST_F(Http2E2ETest, EveryKindOfLocationAnswersOverH2AsOverHttp11) {
             std::string::npos);
 }
 
+// $request_length as nginx's: over HTTP/2 the header block's payload (HEADERS and its
+// CONTINUATIONs) and the DATA's; over HTTP/1.1 the request's bytes as sent.
+TEST_F(Http2E2ETest, RequestLengthCountsWhatTheRequestTookOnTheWire) {
+  start("    location = /rl { return 200 $request_length; }\n");
+  RawConnection c(edge_->port());
+  const std::string block = h2::requestBlock("GET", "/rl", {{"x-a", "bc"}});
+  const std::string head = block.substr(0, 10), rest = block.substr(10);
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/rl") +
+                     h2::frame(h2::kHeaders, h2::kEndStream, 3, head) +
+                     h2::frame(h2::kContinuation, h2::kEndHeaders, 3, rest)));
+  auto one = c.until(h2::kData, 5s, 1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->payload, std::to_string(h2::requestBlock("GET", "/rl").size()));
+  auto three = c.until(h2::kData, 5s, 3);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->payload, std::to_string(block.size()));
+  const std::string host = "127.0.0.1:" + std::to_string(edge_->port());
+  Command h1 = run(curl("-H 'User-Agent:' -H 'Accept:' http://" + host + "/rl"));
+  EXPECT_EQ(h1.output, std::to_string(("GET /rl HTTP/1.1\r\nHost: " + host + "\r\n\r\n").size()));
+}
+
 TEST_F(Http2E2ETest, AStreamWhoseOriginFailsSpoilsNoOther) {
   testing::HttpRecorder upstream;
   upstream.respond([](const std::string&) {

@@ -56,6 +56,9 @@ struct Request {
   // accepted, set by the server: nginx's $connection_requests, $connection_time, keepalive_time.
   uint64_t connection_requests = 0;
   std::chrono::steady_clock::time_point connection_start;
+  // The bytes the request took as it came (set by the server), nginx's $request_length: over
+  // HTTP/1.1 its line, head and body; over HTTP/2 its header block's and DATA frames' payloads.
+  uint64_t length = 0;
 
   // Case-insensitive; the first one when repeated; empty when absent.
   std::string_view header(std::string_view name) const;
