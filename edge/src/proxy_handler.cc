@@ -203,6 +203,19 @@ bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& l
     }
     return true;
   }
+  if (d.name == "proxy_http_version") {
+    // What nginx configurations say to keep upstream connections alive: surge-edge always
+    // speaks HTTP/1.1 to origin, with keep-alive. 1.0 (nginx's default) it cannot honour.
+    handled = true;
+    if (!r.args(d, 1, 1)) return false;
+    if (d.args[0] == "1.1") return true;
+    if (d.args[0] == "1.0") {
+      return r.fail(d,
+                    "\"proxy_http_version 1.0\" is not supported: surge-edge speaks HTTP/1.1 "
+                    "to origin, with keep-alive");
+    }
+    return r.fail(d, "invalid value \"" + d.args[0] + "\" in \"proxy_http_version\"");
+  }
   if (d.name == "proxy_next_upstream_tries") {
     handled = true;
     if (!r.args(d, 1, 1)) return false;

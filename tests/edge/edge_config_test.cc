@@ -490,7 +490,8 @@ TEST_F(EdgeConfigTest, UpstreamWithSeveralServers) {
       "http {\n upstream o {\n  server 10.0.0.1:81 weight=3 max_fails=2 fail_timeout=5s;\n"
       "  server 10.0.0.2:82;\n  server 10.0.0.3:83 backup;\n  server 10.0.0.4:84 down;\n"
       "  keepalive 8;\n }\n server {\n  location /a {\n   proxy_pass http://o;\n"
-      "   proxy_next_upstream error;\n   proxy_next_upstream_tries 2;\n  }\n"
+      "   proxy_next_upstream error;\n   proxy_next_upstream_tries 2;\n"
+      "   proxy_http_version 1.1;\n  }\n"
       "  location /b { proxy_pass http://o; proxy_next_upstream off; }\n }\n}\n");
   ASSERT_TRUE(c);
   const auto& s = c->origin.servers;
@@ -515,6 +516,11 @@ TEST_F(EdgeConfigTest, UpstreamWithSeveralServers) {
             at(3,
                "invalid parameter \"slow_start=3s\" (weight=, max_fails=, fail_timeout=, "
                "backup, down)"));
+  EXPECT_EQ(
+      loadError("http {\n server {\n  location / {\n   proxy_http_version 1.0;\n  }\n }\n}\n"),
+      at(4,
+         "\"proxy_http_version 1.0\" is not supported: surge-edge speaks HTTP/1.1 to "
+         "origin, with keep-alive"));
   EXPECT_EQ(loadError("http {\n upstream o {\n  server 10.0.0.1:81 backup;\n }\n server { }\n}\n"),
             at(2, "upstream \"o\" has only backup servers"));
   EXPECT_EQ(loadError("http {\n server {\n  proxy_next_upstream error http_502;\n }\n}\n"),
