@@ -530,13 +530,17 @@ struct Loader : ConfigReader {
   }
 
   // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
-  // request body is held in memory up to client_max_body_size): accepted with their arguments
+  // request body is held in memory, in one buffer, up to client_max_body_size, and so is an
+  // origin's answer): accepted with their arguments
   // checked for count only, and listed in edge/CONFIG.md.
   // Likewise nginx's tuning of its own memory pools and hash tables (surge's tables size
   // themselves) and of its open-file cache (surge-edge's is always on, revalidated every second).
   bool withoutMeaning(const Directive& d, bool& handled) {
     static const std::set<std::string> names = {"client_body_temp_path",
                                                 "proxy_temp_path",
+                                                "proxy_max_temp_file_size",
+                                                "proxy_temp_file_write_size",
+                                                "client_body_in_single_buffer",
                                                 "fastcgi_temp_path",
                                                 "uwsgi_temp_path",
                                                 "scgi_temp_path",

@@ -108,7 +108,8 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "request", "https", "hostname", "nginx_version", "pid", "content_type", "content_length",
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
       "time_iso8601", "msec", "connection_requests", "connection_time",
-      "proxy_add_x_forwarded_for", "upstream_response_time", "http2", "request_length"};
+      "proxy_add_x_forwarded_for", "upstream_response_time", "http2", "request_length",
+      "request_body"};
   // clang-format on
   return names;
 }
@@ -290,6 +291,8 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name == "connection_requests") return std::to_string(r.connection_requests);
   if (name == "request_length") return std::to_string(r.length);
+  // The body as read (surge-edge reads every request's whole body before handling it).
+  if (name == "request_body") return std::string(r.body);
   if (name == "proxy_add_x_forwarded_for") {
     std::string_view before = r.header("X-Forwarded-For");
     return before.empty() ? std::string(r.remote_addr)

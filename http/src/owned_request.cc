@@ -31,6 +31,7 @@ OwnedRequest::OwnedRequest(const Request& r) {
   request_.tls = r.tls;
   request_.connection_requests = r.connection_requests;
   request_.connection_start = r.connection_start;
+  request_.length = r.length;
 }
 
 }  // namespace surge::http
