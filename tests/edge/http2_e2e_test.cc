@@ -140,8 +140,10 @@ TEST_F(Http2E2ETest, EveryKindOfLocationAnswersOverH2AsOverHttp11) {
 
 // $request_length as nginx's: over HTTP/2 the header block's payload (HEADERS and its
 // CONTINUATIONs) and the DATA's; over HTTP/1.1 the request's bytes as sent.
-TEST_F(Http2E2ETest, RequestLengthCountsWhatTheRequestTookOnTheWire) {
-  start("    location = /rl { return 200 $request_length; }\n");
+TEST_F(Http2E2ETest, RequestLengthAndBodyAreWhatTheRequestSent) {
+  start(
+      "    location = /rl { return 200 $request_length; }\n"
+      "    location = /rb { return 200 \"[$request_body]\"; }\n");
   RawConnection c(edge_->port());
   const std::string block = h2::requestBlock("GET", "/rl", {{"x-a", "bc"}});
   const std::string head = block.substr(0, 10), rest = block.substr(10);
@@ -157,6 +159,9 @@ TEST_F(Http2E2ETest, RequestLengthCountsWhatTheRequestTookOnTheWire) {
   const std::string host = "127.0.0.1:" + std::to_string(edge_->port());
   Command h1 = run(curl("-H 'User-Agent:' -H 'Accept:' http://" + host + "/rl"));
   EXPECT_EQ(h1.output, std::to_string(("GET /rl HTTP/1.1\r\nHost: " + host + "\r\n\r\n").size()));
+  // $request_body: the body as read, over both protocols.
+  EXPECT_EQ(run(curl("--data abc http://" + host + "/rb")).output, "[abc]");
+  EXPECT_EQ(run(curl("--http2-prior-knowledge --data xyz http://" + host + "/rb")).output, "[xyz]");
 }
 
 TEST_F(Http2E2ETest, AStreamWhoseOriginFailsSpoilsNoOther) {
