@@ -37,7 +37,8 @@ struct Loader : ConfigReader {
   // What a level (http, server, location) passes to the levels inside it, as nginx merges its
   // location configuration: a level that sets one of these replaces what it would inherit.
   struct Inherited : LocationSettings {
-    std::string add_header_where;  // where the nearest add_header stands
+    std::string add_header_where;   // where the nearest add_header stands
+    std::string add_trailer_where;  // and add_trailer
   };
   LimitZones limit_zones;                            // limit_req_zone and limit_conn_zone by name
   std::vector<PullSettings> pulls;                   // the pull-through caches, as read
@@ -326,36 +327,50 @@ struct Loader : ConfigReader {
   }
 
   // try_files FILE ... URI|=CODE|@NAME.
-  // add_header NAME VALUE [always].
-  bool addHeader(const Directive& d, Inherited& level) {
+  // add_header / add_trailer NAME VALUE [always].
+  bool headerRule(const Directive& d, AddHeaderRule& rule) {
     if (d.has_block || d.args.size() < 2 || d.args.size() > 3) return args(d, 2, 3);
+    const std::string in = " in \"" + d.name + "\"";
     if (d.args.size() == 3 && d.args[2] != "always") {
-      return fail(d, "invalid parameter \"" + d.args[2] + "\" in \"add_header\" (always)");
+      return fail(d, "invalid parameter \"" + d.args[2] + "\"" + in + " (always)");
     }
     for (unsigned char ch : d.args[0]) {
       if (ch <= 0x20 || ch >= 0x7f ||
           std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(ch)) !=
               std::string_view::npos)
-        return fail(d, "invalid header name \"" + d.args[0] + "\" in \"add_header\"");
+        return fail(d, "invalid header name \"" + d.args[0] + "\"" + in);
     }
-    if (d.args[0].empty()) return fail(d, "empty header name in \"add_header\"");
+    if (d.args[0].empty()) return fail(d, "empty header name" + in);
     for (unsigned char ch : d.args[1]) {
       if (ch < 0x20 && ch != '\t')
-        return fail(d, "control character in the value of \"add_header\"");
+        return fail(d, "control character in the value of \"" + d.name + "\"");
     }
-    AddHeaderRule rule{d.args[0], {}, d.args.size() == 3};
-    if (!complexValue(d, d.args[1], rule.value)) return false;
+    rule = AddHeaderRule{d.args[0], {}, d.args.size() == 3};
+    return complexValue(d, d.args[1], rule.value);
+  }
+
+  bool addHeader(const Directive& d, Inherited& level) {
+    AddHeaderRule rule;
+    if (!headerRule(d, rule)) return false;
     if (!rule.value.isLiteral()) level.add_headers_vary = true;
     level.files.add_headers.push_back(AddHeader{d.args[0], d.args[1], rule.always});
     level.add_header_rules.push_back(std::move(rule));
     return true;
   }
 
-  // The add_header lines of one level: they replace the inherited ones (nginx's rule).
+  // The add_header lines of one level, and its add_trailer lines: each replace the inherited
+  // ones of their kind (nginx's rule).
   bool addHeaders(const std::vector<Directive>& block_in, Inherited& level) {
     Inherited own;
     std::string where;
+    std::vector<AddHeaderRule> trailers;
+    std::string trailer_where;
     for (const Directive& d : block_in) {
+      if (d.name == "add_trailer") {
+        if (trailer_where.empty()) trailer_where = locationOf(d);
+        if (!headerRule(d, trailers.emplace_back())) return false;
+        continue;
+      }
       if (d.name != "add_header") continue;
       if (where.empty()) where = locationOf(d);
       if (!addHeader(d, own)) return false;
@@ -365,6 +380,10 @@ struct Loader : ConfigReader {
       level.add_header_rules = std::move(own.add_header_rules);
       level.add_headers_vary = own.add_headers_vary;
       level.add_header_where = where;
+    }
+    if (!trailers.empty()) {
+      level.add_trailer_rules = std::move(trailers);
+      level.add_trailer_where = trailer_where;
     }
     return true;
   }
@@ -439,8 +458,8 @@ struct Loader : ConfigReader {
       }
     } else if (d.name.starts_with("keepalive_")) {
       return readKeepAlive(*this, d, level.keep_alive, handled);
-    } else if (d.name == "add_header" || d.name == "allow" || d.name == "deny" ||
-               d.name == "error_page" || d.name == "access_log") {
+    } else if (d.name == "add_header" || d.name == "add_trailer" || d.name == "allow" ||
+               d.name == "deny" || d.name == "error_page" || d.name == "access_log") {
       // Taken by addHeaders / accessRules / errorPages for the whole level.
     } else {
       handled = false;

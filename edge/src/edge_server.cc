@@ -10,6 +10,7 @@
 
 #include "surge/edge/return_handler.h"
 #include "surge/edge/rewrite.h"
+#include "surge/edge/trailers.h"
 #include "surge/http/owned_request.h"
 
 namespace surge::edge {
@@ -216,6 +217,9 @@ AnswerContext EdgeServer::context(const Exchange& ex, Route route) const {
   const auto& logs = ex.location ? ex.location->access_logs : ex.server->access_logs;
   if (!logs.empty()) ctx.logs = &logs;
   if (ex.location && ex.location->gzip.on) ctx.gzip = &ex.location->gzip;
+  if (ex.location && !ex.location->add_trailer_rules.empty()) {
+    ctx.trailers = &ex.location->add_trailer_rules;
+  }
   if (ex.location && ex.location->limit_rate.set()) {
     LimitRateValues v = evaluateLimitRate(ex.location->limit_rate, ex);
     ctx.limit_rate = v.rate;
@@ -228,8 +232,10 @@ AnswerContext EdgeServer::context(const Exchange& ex, Route route) const {
 AnswerContext EdgeServer::asyncContext(const Exchange& ex, Route route) const {
   AnswerContext ctx = context(ex, route);
   ctx.exchange = nullptr;
-  // The copy is for the access log and gzip only: bookings and parked misses skip it without.
-  if (ctx.logs || ctx.gzip) ctx.held = std::make_shared<const HeldExchange>(workerConfig(), ex);
+  // The copy is for the access log, gzip and trailers only: bookings and parked misses skip it
+  // without.
+  if (ctx.logs || ctx.gzip || ctx.trailers)
+    ctx.held = std::make_shared<const HeldExchange>(workerConfig(), ex);
   return ctx;
 }
 
@@ -250,6 +256,10 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
   }
   if (ctx.exchange && !ctx.exchange->preserved_headers.empty()) {
     applyPreservedHeaders(ctx.exchange->preserved_headers, response);
+  }
+  if (ctx.trailers) {
+    const Exchange* ex = ctx.exchange ? ctx.exchange : ctx.held ? &ctx.held->ex : nullptr;
+    if (ex) applyAddTrailers(*ctx.trailers, *ex, response);
   }
   if (ctx.logs) {
     const Exchange* ex = ctx.exchange ? ctx.exchange : ctx.held ? &ctx.held->ex : nullptr;

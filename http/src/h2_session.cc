@@ -25,6 +25,9 @@ struct H2Session::Stream {
   // fields' places in it) and body.
   std::string head;
   std::vector<std::pair<uint32_t, uint32_t>> head_fields;  // offset, length: name, value, ...
+  // The answer's trailers (add_trailer), lower case, kept as the head is until they are out.
+  std::string trailer;
+  std::vector<nghttp2_nv> trailer_fields;
   Response response;
   std::string_view body_view;  // of response.body or response.shared_body
   uint64_t body_length = 0;
@@ -264,7 +267,16 @@ class H2Session::Callbacks {
       std::memcpy(buf, st.body_view.data() + st.body_sent, n);
     }
     st.body_sent += n;
-    if (st.body_sent == st.body_length) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st.body_sent == st.body_length) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!st.trailer_fields.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (nghttp2_submit_trailer(s.session_, st.id, st.trailer_fields.data(),
+                                   st.trailer_fields.size()) != 0) {
+          return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+      }
+    }
     s.last_progress_ = Clock::now();
     return static_cast<ssize_t>(n);
   }
@@ -483,14 +495,48 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
   for (size_t i = 0; i + 1 < spans.size(); i += 2)
     nva.push_back(field(std::string_view(h).substr(spans[i].first, spans[i].second),
                         std::string_view(h).substr(spans[i + 1].first, spans[i + 1].second)));
+  if (!r.trailers.empty() && !head_request && !no_body) {
+    // Trailers close the stream in their own HEADERS, after the body's DATA (readBody submits
+    // them) or, with no body, right after the head.
+    st.trailer.reserve(r.trailers.size());
+    std::vector<std::pair<size_t, size_t>> at;  // name, value: offset and length in st.trailer
+    std::string_view t = r.trailers;
+    while (!t.empty()) {
+      size_t end = t.find("\r\n");
+      std::string_view line = t.substr(0, end);
+      t = end == std::string_view::npos ? std::string_view() : t.substr(end + 2);
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos || colon == 0) continue;
+      const std::string_view value = trimOws(line.substr(colon + 1));
+      at.emplace_back(st.trailer.size(), colon);
+      for (char c : line.substr(0, colon))
+        st.trailer += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      at.emplace_back(st.trailer.size(), value.size());
+      st.trailer.append(value);
+    }
+    for (size_t i = 0; i + 1 < at.size(); i += 2)
+      st.trailer_fields.push_back(
+          field(std::string_view(st.trailer).substr(at[i].first, at[i].second),
+                std::string_view(st.trailer).substr(at[i + 1].first, at[i + 1].second)));
+  }
   nghttp2_data_provider provider{};
   provider.source.ptr = &st;
   provider.read_callback = &Callbacks::readBody;
   st.answering = true;
   ++answering_;
   last_progress_ = Clock::now();
-  int rc = nghttp2_submit_response(session_, stream, nva.data(), nva.size(),
-                                   st.body_length > 0 ? &provider : nullptr);
+  int rc = 0;
+  if (st.body_length == 0 && !st.trailer_fields.empty()) {
+    rc = nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, stream, nullptr, nva.data(),
+                                nva.size(), nullptr);
+    if (rc >= 0) {
+      rc = nghttp2_submit_trailer(session_, stream, st.trailer_fields.data(),
+                                  st.trailer_fields.size());
+    }
+  } else {
+    rc = nghttp2_submit_response(session_, stream, nva.data(), nva.size(),
+                                 st.body_length > 0 ? &provider : nullptr);
+  }
   if (r.goaway) drain();  // keep-alive's limits: this connection takes no more streams
   if (rc != 0)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, NGHTTP2_INTERNAL_ERROR);

@@ -873,6 +873,8 @@ class Worker::Impl {
                                                   : body.size();
     bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
     bool close_conn = r.close || !c.keep_alive || c.peer_closed || draining_;
+    // Trailers need the chunked coding (RFC 9112 7.1.2): the body goes as one chunk.
+    const bool chunked = !r.trailers.empty() && !no_body && !c.http10 && !c.head_method;
     p.head.reserve(160 + r.headers.size());
     p.head += "HTTP/1.1 ";
     p.head += std::to_string(r.status);
@@ -881,7 +883,9 @@ class Worker::Impl {
     p.head += "\r\nServer: surge\r\nDate: ";
     p.head += httpDate();
     p.head += "\r\n";
-    if (!no_body) {
+    if (chunked) {
+      p.head += "Transfer-Encoding: chunked\r\n";
+    } else if (!no_body) {
       p.head += "Content-Length: ";
       p.head += std::to_string(length);
       p.head += "\r\n";
@@ -902,6 +906,12 @@ class Worker::Impl {
     c.idle_timeout = r.idle_timeout;
     p.head += r.headers;
     p.head += "\r\n";
+    if (chunked && length > 0) {
+      char size[24];
+      p.head.append(size,
+                    static_cast<size_t>(std::snprintf(size, sizeof size, "%llx\r\n",
+                                                      static_cast<unsigned long long>(length))));
+    }
     if (!c.head_method && !no_body) {
       if (r.file) {
         p.file = std::move(r.file);
@@ -920,6 +930,13 @@ class Worker::Impl {
       p.started = Clock::now();
     }
     c.out.push_back(std::move(p));
+    if (chunked) {
+      Connection::Pending end;
+      end.head = length > 0 ? "\r\n0\r\n" : "0\r\n";
+      end.head += r.trailers;
+      end.head += "\r\n";
+      c.out.push_back(std::move(end));
+    }
     if (close_conn) c.close_after_write = true;
   }
 

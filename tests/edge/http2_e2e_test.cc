@@ -164,6 +164,59 @@ TEST_F(Http2E2ETest, RequestLengthAndBodyAreWhatTheRequestSent) {
   EXPECT_EQ(run(curl("--http2-prior-knowledge --data xyz http://" + host + "/rb")).output, "[xyz]");
 }
 
+// add_trailer: fields after the body, over HTTP/2 in the stream's last HEADERS and over HTTP/1.1
+// in the chunked coding's trailer section; none to HTTP/1.0, to HEAD, without a body, or for a
+// status add_header does not take.
+TEST_F(Http2E2ETest, TrailersFollowTheBodyOverBothProtocols) {
+  start(
+      "    location = /small.txt { add_trailer X-Check \"c-$uri\"; add_trailer X-None \"\"; }\n"
+      "    location = /empty.txt { add_trailer X-Check e; }\n"
+      "    location = /gone { add_trailer X-Check g; return 404; }\n");
+  writeFile(edge_->path("html/empty.txt"), "");
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt") + h2::get(3, "/empty.txt") +
+                     h2::get(5, "/gone")));
+  std::map<uint32_t, std::vector<std::pair<uint8_t, uint8_t>>> frames;  // type, flags
+  std::set<uint32_t> ended;
+  while (ended.size() < 3) {
+    auto f = c.next(10s);
+    ASSERT_TRUE(f) << "answers missing: " << ended.size();
+    if (f->type != h2::kHeaders && f->type != h2::kData) continue;
+    frames[f->stream].emplace_back(f->type, f->flags);
+    if (f->flags & h2::kEndStream) ended.insert(f->stream);
+  }
+  using F = std::vector<std::pair<uint8_t, uint8_t>>;
+  // HEADERS, DATA (not the end), then the trailers' HEADERS ending the stream.
+  EXPECT_EQ(frames[1], (F{{h2::kHeaders, h2::kEndHeaders},
+                          {h2::kData, 0},
+                          {h2::kHeaders, h2::kEndHeaders | h2::kEndStream}}));
+  EXPECT_EQ(c.headers[1]["x-check"], "c-/small.txt");
+  EXPECT_EQ(c.headers[1].count("x-none"), 0u);
+  // An empty file: no DATA at all, the trailers end the stream.
+  EXPECT_EQ(frames[3],
+            (F{{h2::kHeaders, h2::kEndHeaders}, {h2::kHeaders, h2::kEndHeaders | h2::kEndStream}}));
+  EXPECT_EQ(c.headers[3]["x-check"], "e");
+  EXPECT_EQ(c.headers[5].count("x-check"), 0u);  // 404: add_header's statuses only
+
+  const std::string url = "http://127.0.0.1:" + std::to_string(edge_->port());
+  Command h11 = run(curl("--raw -i " + url + "/small.txt"));
+  EXPECT_NE(h11.output.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << h11.output;
+  EXPECT_EQ(h11.output.find("Content-Length"), std::string::npos) << h11.output;
+  EXPECT_TRUE(h11.output.ends_with("\r\n\r\n6\r\nsmall\n\r\n0\r\nX-Check: c-/small.txt\r\n\r\n"))
+      << h11.output;
+  Command empty = run(curl("--raw -i " + url + "/empty.txt"));
+  EXPECT_TRUE(empty.output.ends_with("\r\n\r\n0\r\nX-Check: e\r\n\r\n")) << empty.output;
+  Command h10 = run(curl("-0 --raw -i " + url + "/small.txt"));
+  EXPECT_NE(h10.output.find("Content-Length: 6\r\n"), std::string::npos) << h10.output;
+  EXPECT_TRUE(h10.output.ends_with("\r\n\r\nsmall\n")) << h10.output;
+  Command head = run(curl("-I " + url + "/small.txt"));
+  EXPECT_NE(head.output.find("Content-Length: 6\r\n"), std::string::npos) << head.output;
+  // The connection goes on after a chunked answer: two on one.
+  Command two = run(curl("-s -o /dev/null -o /dev/null -w '%{num_connects}' " + url +
+                         "/small.txt " + url + "/small.txt"));
+  EXPECT_EQ(two.output, "10");
+}
+
 TEST_F(Http2E2ETest, AStreamWhoseOriginFailsSpoilsNoOther) {
   testing::HttpRecorder upstream;
   upstream.respond([](const std::string&) {

@@ -111,6 +111,9 @@ struct LocationSettings {
   // add_header lines whose values hold variables (those without are in files.add_headers).
   std::vector<AddHeaderRule> add_header_rules;
   bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
+  // add_trailer: fields sent after the body of the answers add_header would take (`always`: all),
+  // evaluated when the answer is given. Empty values are not sent.
+  std::vector<AddHeaderRule> add_trailer_rules;
   RedirectStyle redirect;
   // `index NAME ...` (files) in order; a name may hold variables, the last may be a path from the
   // root ("/index.html"). Empty: files.index alone.

@@ -26,6 +26,7 @@
 namespace surge::edge {
 
 struct EdgeConfig;
+struct AddHeaderRule;
 
 // What an answer is counted as: surge_edge_requests_total{route="..."}.
 enum Route { kStatic, kSnapshot, kBooking, kQueue, kOps, kOther, kRoutes };
@@ -39,14 +40,15 @@ struct AnswerContext {
   Route route = kOther;
   std::chrono::steady_clock::time_point start;
   KeepAliveVerdict keep_alive;
-  const Exchange* exchange = nullptr;                // during the request
-  const std::vector<AccessLogRule>* logs = nullptr;  // nullptr: none
-  const GzipSettings* gzip = nullptr;                // `gzip on` in the answering location
+  const Exchange* exchange = nullptr;                    // during the request
+  const std::vector<AccessLogRule>* logs = nullptr;      // nullptr: none
+  const GzipSettings* gzip = nullptr;                    // `gzip on` in the answering location
+  const std::vector<AddHeaderRule>* trailers = nullptr;  // its add_trailer lines, if any
   // limit_rate of the answering location (or X-Accel-Limit-Rate): for an answer that sets none.
   int64_t limit_rate = -1;
   uint64_t limit_rate_after = 0;
-  // Later, with logs to write or gzip on: the exchange's copy, whose configuration keeps `logs`
-  // and `gzip` valid.
+  // Later, with logs to write, gzip on or trailers to add: the exchange's copy, whose
+  // configuration keeps `logs`, `gzip` and `trailers` valid.
   std::shared_ptr<const HeldExchange> held;
 };
 

@@ -72,6 +72,10 @@ struct Response {
   // client reads; negative: not set (the edge fills in its location's).
   int64_t limit_rate = -1;
   uint64_t limit_rate_after = 0;
+  // Fields sent after the body, "Name: value\r\n" each (nginx's add_trailer): HTTP/2's trailing
+  // HEADERS; over HTTP/1.1 the body then goes chunked, these in its trailer section. Not sent
+  // without a body (HEAD, 204, 304) or to an HTTP/1.0 client, as nginx.
+  std::string trailers;
 
   static Response json(int status, std::string body);
 };
