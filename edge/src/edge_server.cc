@@ -234,8 +234,7 @@ AnswerContext EdgeServer::asyncContext(const Exchange& ex, Route route) const {
   ctx.exchange = nullptr;
   // The copy is for the access log, gzip and trailers only: bookings and parked misses skip it
   // without.
-  if (ctx.logs || ctx.gzip || ctx.trailers)
-    ctx.held = std::make_shared<const HeldExchange>(workerConfig(), ex);
+  if (ctx.needsHeld()) ctx.held = std::make_shared<const HeldExchange>(workerConfig(), ex);
   return ctx;
 }
 

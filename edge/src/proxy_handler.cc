@@ -75,7 +75,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   auto held = std::make_shared<HeldExchange>(dispatcher_.workerConfig(), ex);
   AnswerContext ctx = dispatcher_.context(ex, kBooking);
   ctx.exchange = nullptr;
-  if (ctx.logs || ctx.gzip) ctx.held = held;
+  if (ctx.needsHeld()) ctx.held = held;
   std::string id(request.header("X-Request-Id"));
   if (id.empty() || id.size() > 128) id = dispatcher_.nextRequestId();
   // add_header: its values taken now (the request is gone when origin answers).

@@ -168,10 +168,17 @@ TEST_F(Http2E2ETest, RequestLengthAndBodyAreWhatTheRequestSent) {
 // in the chunked coding's trailer section; none to HTTP/1.0, to HEAD, without a body, or for a
 // status add_header does not take.
 TEST_F(Http2E2ETest, TrailersFollowTheBodyOverBothProtocols) {
+  testing::HttpRecorder upstream;
+  upstream.respond([](const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nup");
+  });
   start(
       "    location = /small.txt { add_trailer X-Check \"c-$uri\"; add_trailer X-None \"\"; }\n"
       "    location = /empty.txt { add_trailer X-Check e; }\n"
-      "    location = /gone { add_trailer X-Check g; return 404; }\n");
+      "    location = /gone { add_trailer X-Check g; return 404; }\n"
+      "    location /up/ { add_trailer X-Check \"p-$uri\"; access_log off; proxy_pass "
+      "http://origin; }\n",
+      upstream.port());
   writeFile(edge_->path("html/empty.txt"), "");
   RawConnection c(edge_->port());
   ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt") + h2::get(3, "/empty.txt") +
@@ -211,6 +218,10 @@ TEST_F(Http2E2ETest, TrailersFollowTheBodyOverBothProtocols) {
   EXPECT_TRUE(h10.output.ends_with("\r\n\r\nsmall\n")) << h10.output;
   Command head = run(curl("-I " + url + "/small.txt"));
   EXPECT_NE(head.output.find("Content-Length: 6\r\n"), std::string::npos) << head.output;
+  // An answer from origin (given later, from the exchange's copy) takes them too.
+  Command proxied = run(curl("--raw -i " + url + "/up/x"));
+  EXPECT_TRUE(proxied.output.ends_with("\r\n\r\n2\r\nup\r\n0\r\nX-Check: p-/up/x\r\n\r\n"))
+      << proxied.output;
   // The connection goes on after a chunked answer: two on one.
   Command two = run(curl("-s -o /dev/null -o /dev/null -w '%{num_connects}' " + url +
                          "/small.txt " + url + "/small.txt"));

@@ -50,6 +50,9 @@ struct AnswerContext {
   // Later, with logs to write, gzip on or trailers to add: the exchange's copy, whose
   // configuration keeps `logs`, `gzip` and `trailers` valid.
   std::shared_ptr<const HeldExchange> held;
+
+  // An answer given later needs the exchange's copy (`held`) for these.
+  bool needsHeld() const { return logs != nullptr || gzip != nullptr || trailers != nullptr; }
 };
 
 // What a handler is given to end an exchange and to hand one back.
