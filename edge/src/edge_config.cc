@@ -623,7 +623,7 @@ struct Loader : ConfigReader {
       return false;
     // Upstreams first, so that proxy_pass may name one defined further down.
     for (const Directive& d : block_in) {
-      if (d.name == "upstream" && !proxy.upstream(*this, d, c.origin)) return false;
+      if (d.name == "upstream" && !proxy.upstream(*this, d)) return false;
     }
     for (const Directive& d : block_in) {
       const std::string& n = d.name;

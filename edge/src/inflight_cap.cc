@@ -30,18 +30,21 @@ int64_t backlogRetryAfter(uint64_t shed, uint64_t answered, double spread) {
 }
 
 InflightCap::InflightCap(base::MetricsRegistry& metrics, const base::Counter& answered,
-                         std::function<int64_t()> now_ms, std::function<double()> spread)
+                         std::function<int64_t()> now_ms, std::function<double()> spread,
+                         const std::string& labels)
     : now_ms_(std::move(now_ms)),
       spread_(std::move(spread)),
       answered_(answered),
       inflight_gauge_(metrics.gauge("surge_edge_origin_inflight",
-                                    "Requests sent to origin and not answered yet")),
+                                    "Requests sent to origin and not answered yet", labels)),
       shed_(metrics.counter("surge_edge_origin_shed_total",
-                            "Writes answered 503 at once: over the in-flight cap or origin down")),
+                            "Writes answered 503 at once: over the in-flight cap or origin down",
+                            labels)),
       shed_retry_after_(
           metrics.gauge("surge_edge_origin_shed_retry_after_seconds",
                         "Retry-After given to writes shed over the in-flight cap, before its "
-                        "spread: 1 + shed / answered in the last second")) {
+                        "spread: 1 + shed / answered in the last second",
+                        labels)) {
   window_start_ms_.store(now(), std::memory_order_relaxed);
 }
 

@@ -431,16 +431,17 @@ class OriginForwarder::Pool {
   std::vector<Conn*> active_;
 };
 
-OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics)
+OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics,
+                                 const std::string& labels)
     : options_(std::move(options)),
       peers_(std::exchange(options_.servers, {})),
       errors_(metrics.counter("surge_edge_origin_errors_total",
-                              "Origin exchanges that failed after connecting (502, 504)")),
-      forwarded_(
-          metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin")),
+                              "Origin exchanges that failed after connecting (502, 504)", labels)),
+      forwarded_(metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin",
+                                 labels)),
       reused_(metrics.counter("surge_edge_origin_connections_reused_total",
-                              "Requests sent on a kept-alive origin connection")),
-      cap_(metrics, forwarded_) {
+                              "Requests sent on a kept-alive origin connection", labels)),
+      cap_(metrics, forwarded_, {}, {}, labels) {
   pools_.resize(static_cast<size_t>(workers));
 }
 

@@ -21,6 +21,11 @@ ProxyHandler::ProxyHandler(Dispatcher& dispatcher, const EdgeConfig& config, Wai
       room_(room),
       origin_(std::make_unique<OriginForwarder>(config.origin, config.server.workers, metrics)),
       lookups_(config.lookup_limit) {
+  for (const OriginOptions& o : config.upstreams) {
+    upstreams_.emplace_back(o.name,
+                            std::make_unique<OriginForwarder>(o, config.server.workers, metrics,
+                                                              "upstream=\"" + o.name + "\""));
+  }
   for (int i = 0; i < 3; ++i) {
     static const char* kOutcome[] = {"accepted", "refused", "failed"};
     gap_reports_[i] = &metrics.counter("surge_edge_gap_reports_total",
@@ -36,6 +41,7 @@ ProxyHandler::~ProxyHandler() {
 // The pool holds events of the workers' loops: freed while their bases still exist.
 void ProxyHandler::stop() {
   origin_.reset();
+  upstreams_.clear();
 }
 
 std::vector<std::string> ProxyHandler::reload(const EdgeConfig& now, const EdgeConfig& next,
@@ -49,8 +55,37 @@ std::vector<std::string> ProxyHandler::reload(const EdgeConfig& now, const EdgeC
     origin.host_header = now.origin.host_header;
   }
   if (origin_) origin_->setOptions(origin);
+  // The other upstreams: by name; one added (or whose servers changed) waits for a restart.
+  for (const OriginOptions& o : next.upstreams) {
+    auto running = std::find_if(upstreams_.begin(), upstreams_.end(),
+                                [&](const auto& u) { return u.first == o.name; });
+    if (running == upstreams_.end()) {
+      kept.push_back("upstream \"" + o.name +
+                     "\" is new: its locations answer 502 until a restart");
+      continue;
+    }
+    auto was = std::find_if(now.upstreams.begin(), now.upstreams.end(),
+                            [&](const OriginOptions& n) { return n.name == o.name; });
+    OriginOptions options = o;
+    if (was != now.upstreams.end() && was->servers != o.servers) {
+      kept.push_back("upstream \"" + o.name + "\"'s servers change on restart only");
+    }
+    options.servers.clear();
+    running->second->setOptions(options);
+  }
   lookups_.setOptions(next.lookup_limit);
   return kept;
+}
+
+OriginForwarder* ProxyHandler::forwarderFor(const Location& loc) {
+  if (loc.upstream == 0) return origin_.get();
+  const size_t i = static_cast<size_t>(loc.upstream - 1);
+  if (i < upstreams_.size() && upstreams_[i].first == loc.proxy_target) {
+    return upstreams_[i].second.get();
+  }
+  for (auto& [name, forwarder] : upstreams_)
+    if (name == loc.proxy_target) return forwarder.get();
+  return nullptr;
 }
 
 void ProxyHandler::handle(Exchange& ex, const Location& loc) {
@@ -105,7 +140,14 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   if (ex.server) forward_options.header_names = ex.server->header_names;
   for (const ProxySetHeader& h : loc.proxy_set_headers)
     forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
-  origin_->forward(
+  OriginForwarder* upstream = forwarderFor(loc);
+  if (upstream == nullptr) {
+    return dispatcher_.answer(
+        dispatcher_.context(ex, kBooking),
+        jsonError(502, "upstream_not_started",
+                  "this location's upstream came with a reload; it is used after a restart"));
+  }
+  upstream->forward(
       ex.worker, *to_send, request.remote_addr, id, ticket_number,
       [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers), held,
        sent = std::chrono::steady_clock::now()](http::Response r) {
@@ -293,7 +335,7 @@ bool readUpstreamServer(ConfigReader& r, const Directive& u, UpstreamServer& s) 
 
 }  // namespace
 
-bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& origin) {
+bool ProxyReader::upstream(ConfigReader& r, const Directive& d) {
   if (d.args.size() != 1) return r.fail(d, "invalid number of arguments in \"upstream\"");
   if (!r.block(d)) return false;
   Upstream up{d.args[0], {}, nginx_compat::locationOf(d)};
@@ -311,7 +353,7 @@ bool ProxyReader::upstream(ConfigReader& r, const Directive& d, OriginOptions& o
       if (!r.args(u, 1, 1)) return false;
       uint64_t n = 0;
       if (!r.number(u, u.args[0], 1, 100000, n)) return false;
-      origin.keepalive = n;
+      up.keepalive = n;
     } else {
       return r.fail(u, "unknown directive \"" + u.name + "\" in upstream");
     }
@@ -343,36 +385,71 @@ bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
       return r.fail(e, "variables in \"proxy_pass\" are not supported yet");
     }
   }
-  if (!target_.empty() && target_ != target) {
-    return r.fail(e, "every proxy_pass must name the same origin");
+  loc.proxy_target = target;
+  if (std::none_of(targets_.begin(), targets_.end(),
+                   [&](const auto& t) { return t.first == target; })) {
+    targets_.emplace_back(target, nginx_compat::locationOf(e));
   }
-  target_ = target;
-  where_ = nginx_compat::locationOf(e);
+  return true;
+}
+
+bool ProxyReader::resolveTarget(ConfigReader& r, const std::string& target,
+                                const std::string& where, OriginOptions& out) {
+  auto up = std::find_if(upstreams_.begin(), upstreams_.end(),
+                         [&](const Upstream& u) { return u.name == target; });
+  if (up != upstreams_.end()) {
+    // Resolved as each server was read. Host: the upstream's name, nginx's $proxy_host.
+    out.servers = up->servers;
+    out.host_header = up->name;
+    if (up->keepalive > 0) out.keepalive = up->keepalive;
+    return true;
+  }
+  UpstreamServer s;
+  Directive fake;
+  fake.name = "proxy_pass";
+  ConfigReader scratch(r.baseDir());  // its message is replaced by the one below
+  if (!scratch.hostPort(fake, target, s.host, s.port)) {
+    return r.failAt(where,
+                    "proxy_pass target \"" + target + "\" is neither an upstream nor host:port");
+  }
+  if (!r.resolveHost(where, s.host, s.port, s.address)) return false;
+  out.host_header = s.port == 80 ? s.host : s.host + ":" + std::to_string(s.port);
+  out.servers = {std::move(s)};
   return true;
 }
 
 bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
-  if (target_.empty()) return true;
-  auto up = std::find_if(upstreams_.begin(), upstreams_.end(),
-                         [&](const Upstream& u) { return u.name == target_; });
-  if (up != upstreams_.end()) {
-    // Resolved as each server was read. Host: the upstream's name, nginx's $proxy_host.
-    c.origin.servers = up->servers;
-    c.origin.host_header = up->name;
-  } else {
-    UpstreamServer s;
-    Directive fake;
-    fake.name = "proxy_pass";
-    ConfigReader scratch(r.baseDir());  // its message is replaced by the one below
-    if (!scratch.hostPort(fake, target_, s.host, s.port)) {
-      return r.failAt(where_,
-                      "proxy_pass target \"" + target_ + "\" is neither an upstream nor host:port");
+  if (targets_.empty()) return true;
+  // The origin: the upstream named "origin" if a location proxies to it, else the first named.
+  auto origin = std::find_if(targets_.begin(), targets_.end(),
+                             [](const auto& t) { return t.first == "origin"; });
+  if (origin == targets_.end()) origin = targets_.begin();
+  std::rotate(targets_.begin(), origin, origin + 1);
+  const OriginOptions shared = c.origin;  // timeouts and caps: the http block's, for every one
+  c.upstreams.clear();
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    OriginOptions o = shared;
+    o.name = targets_[i].first;
+    if (!resolveTarget(r, targets_[i].first, targets_[i].second, o)) return false;
+    if (i == 0) {
+      c.origin = std::move(o);
+    } else {
+      c.upstreams.push_back(std::move(o));
     }
-    if (!r.resolveHost(where_, s.host, s.port, s.address)) return false;
-    c.origin.host_header = s.port == 80 ? s.host : s.host + ":" + std::to_string(s.port);
-    c.origin.servers = {std::move(s)};
   }
   c.have_origin = true;
+  auto index = [&](const std::string& target) {
+    for (size_t i = 0; i < targets_.size(); ++i)
+      if (targets_[i].first == target) return static_cast<int>(i);
+    return 0;
+  };
+  for (VirtualServer& server : c.servers) {
+    for (auto* list : {&server.locations, &server.named}) {
+      for (Location& loc : *list) {
+        if (loc.kind == Location::Kind::kProxy) loc.upstream = index(loc.proxy_target);
+      }
+    }
+  }
   return true;
 }
 

@@ -485,6 +485,47 @@ TEST_F(EdgeConfigTest, ProxyPassToHostPort) {
   EXPECT_EQ(c->origin.host_header, "10.1.2.3:8181");  // nginx's $proxy_host
 }
 
+// Several upstreams: the one named "origin" is the origin wherever it stands, the others are
+// EdgeConfig::upstreams in file order, each with its own servers, Host and keepalive and the
+// http block's timeouts.
+TEST_F(EdgeConfigTest, ProxyPassToSeveralUpstreams) {
+  auto c = loadOk(
+      "http {\n proxy_connect_timeout 2s;\n"
+      " upstream content {\n  server 10.0.0.5:81;\n  keepalive 4;\n }\n"
+      " upstream origin {\n  server 10.0.0.9:90;\n }\n server {\n"
+      "  location /a/ { proxy_pass http://10.0.0.1:80/; }\n"
+      "  location /b/ { proxy_pass http://content; }\n"
+      "  location /api/ { proxy_pass http://origin; }\n"
+      "  location /b2/ { proxy_pass http://content/x/; }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->origin.name, "origin");
+  ASSERT_EQ(c->origin.servers.size(), 1u);
+  EXPECT_EQ(c->origin.servers[0].port, 90);
+  EXPECT_EQ(c->origin.keepalive, 64u);
+  ASSERT_EQ(c->upstreams.size(), 2u);
+  EXPECT_EQ(c->upstreams[0].name, "10.0.0.1:80");
+  EXPECT_EQ(c->upstreams[0].host_header, "10.0.0.1");
+  EXPECT_EQ(c->upstreams[1].name, "content");
+  EXPECT_EQ(c->upstreams[1].host_header, "content");
+  EXPECT_EQ(c->upstreams[1].keepalive, 4u);
+  EXPECT_EQ(c->upstreams[1].connect_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c->match("/api/x")->upstream, 0);
+  EXPECT_EQ(c->match("/a/x")->upstream, 1);
+  EXPECT_EQ(c->match("/b/x")->upstream, 2);
+  EXPECT_EQ(c->match("/b2/x")->upstream, 2);
+  // Without one named "origin": the first proxy_pass's.
+  auto first = loadOk(
+      "http {\n server {\n  location /a/ { proxy_pass http://10.0.0.1:80; }\n"
+      "  location /b/ { proxy_pass http://10.0.0.2:80; }\n }\n}\n");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->origin.name, "10.0.0.1:80");
+  ASSERT_EQ(first->upstreams.size(), 1u);
+  EXPECT_EQ(first->match("/b/x")->upstream, 1);
+  EXPECT_EQ(loadError("http {\n server {\n  location /a/ { proxy_pass http://10.0.0.1:80; }\n"
+                      "  location /b/ { proxy_pass http://nowhere:x; }\n }\n}\n"),
+            at(4, "proxy_pass target \"nowhere:x\" is neither an upstream nor host:port"));
+}
+
 TEST_F(EdgeConfigTest, UpstreamWithSeveralServers) {
   auto c = loadOk(
       "http {\n upstream o {\n  server 10.0.0.1:81 weight=3 max_fails=2 fail_timeout=5s;\n"
@@ -771,9 +812,6 @@ TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a { }\n  location /a { }\n"
                       " }\n}\n"),
             at(5, "duplicate location \"/a\""));
-  EXPECT_EQ(loadError("http {\n server {\n  location /a {\n   proxy_pass http://10.0.0.1:80;\n  }\n"
-                      "  location /b {\n   proxy_pass http://10.0.0.2:80;\n  }\n }\n}\n"),
-            at(7, "every proxy_pass must name the same origin"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass https://x; }\n }\n}\n"),
             at(3, "proxy_pass needs an http:// URL"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   location @n { }\n  }\n }\n}\n"),

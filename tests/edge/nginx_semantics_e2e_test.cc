@@ -206,6 +206,53 @@ TEST(NginxSemanticsE2ETest, UpstreamWithSeveralServersAndABackup) {
   EXPECT_EQ(backup.count(), 3u);
 }
 
+// Locations proxying to different upstreams, as nginx configurations do: each request goes to
+// its location's, with that upstream's Host, and each upstream's exchanges are counted apart.
+TEST(NginxSemanticsE2ETest, LocationsProxyToDifferentUpstreams) {
+  HeadRecorder api, content, other;
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  auto at = [](int p) { return "127.0.0.1:" + std::to_string(p); };
+  dir.write("nginx.conf",
+            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n"
+            " upstream content {\n  server " +
+                at(content.port()) + ";\n }\n upstream origin {\n  server " + at(api.port()) +
+                ";\n }\n server {\n  listen " + at(port) +
+                ";\n  location /static/ { proxy_pass http://content/files/; }\n"
+                "  location /other/ { proxy_pass http://" +
+                at(other.port()) +
+                "; }\n  location /api/ { proxy_pass http://origin; }\n"
+                "  location = /metrics { surge_status; }\n }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  auto get = [&](const std::string& path) {
+    return rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  };
+  for (const char* path : {"/api/a", "/static/b", "/other/c", "/api/d"}) {
+    std::string answer = get(path);
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 204") << path << ": " << answer;
+  }
+  EXPECT_EQ(api.count(), 2u);
+  EXPECT_EQ(content.count(), 1u);
+  EXPECT_EQ(other.count(), 1u);
+  EXPECT_NE(api.last().find("GET /api/d HTTP/1.1\r\n"), std::string::npos) << api.last();
+  EXPECT_NE(api.last().find("\r\nHost: origin\r\n"), std::string::npos) << api.last();
+  EXPECT_NE(content.last().find("GET /files/b HTTP/1.1\r\n"), std::string::npos) << content.last();
+  EXPECT_NE(content.last().find("\r\nHost: content\r\n"), std::string::npos) << content.last();
+  EXPECT_NE(other.last().find("\r\nHost: " + at(other.port()) + "\r\n"), std::string::npos)
+      << other.last();
+  const std::string m = get("/metrics");
+  EXPECT_NE(m.find("surge_edge_origin_forwarded_total 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("surge_edge_origin_forwarded_total{upstream=\"content\"} 1\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("surge_edge_origin_forwarded_total{upstream=\"" + at(other.port()) + "\"} 1\n"),
+            std::string::npos)
+      << m;
+}
+
 // limit_rate, limit_rate_after and an origin's X-Accel-Limit-Rate pace the body (nginx's rule: a
 // second's worth at once, then the rate); $upstream_response_time says how long origin took.
 // Only lower bounds on time are checked: a slow machine makes an answer longer, never shorter.

@@ -47,6 +47,9 @@ struct EdgeConfig {
   std::chrono::seconds stale_while_revalidate{10};
   OriginOptions origin;
   bool have_origin = false;
+  // The other upstreams proxy_pass names (Location::upstream 1, 2, ... are [0], [1], ...), with
+  // the origin's timeouts and caps. Their servers change on restart only, as the origin's.
+  std::vector<OriginOptions> upstreams;
   WaitingRoomOptions waiting_room;  // enabled/keys/block change on restart only
   std::string ops_keys;             // keyring of operators (surge_ops_keys), for `surge_ops`
   std::string name = "this";        // surge_name: how the dashboard calls this edge

@@ -27,8 +27,10 @@ class InflightCap {
   // `answered`: the counter of answers from origin, the pace the backlog drains at.
   // `now_ms`: a steady clock in milliseconds (tests move it); `spread`: a number in [0, 1) per
   // call (tests fix it).
+  // `labels`: of its metrics (one upstream's among several).
   InflightCap(base::MetricsRegistry& metrics, const base::Counter& answered,
-              std::function<int64_t()> now_ms = {}, std::function<double()> spread = {});
+              std::function<int64_t()> now_ms = {}, std::function<double()> spread = {},
+              const std::string& labels = "");
 
   // A place for one more request if fewer than `max` are in flight. False: over the cap; the
   // shed is counted and `retry_after_s` is the backlog's.

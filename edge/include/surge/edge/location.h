@@ -165,6 +165,10 @@ struct Location : LocationSettings {
   // proxy_pass with a URI part ("http://origin/v2/"): what replaces the location's prefix in
   // the path sent to origin (nginx's rule); empty without one.
   std::string proxy_uri;
+  // The upstream (or HOST:PORT) proxy_pass names, and which one it is: 0 the origin
+  // (EdgeConfig::origin), N EdgeConfig::upstreams[N - 1].
+  std::string proxy_target;
+  int upstream = 0;
   bool internal = false;  // `internal`: reached by internal redirects only
   // A proxy location whose prefix ends in '/': its path without the slash is redirected there
   // (nginx's auto_redirect).

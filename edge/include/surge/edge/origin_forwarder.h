@@ -31,6 +31,8 @@ struct OriginOptions {
   // The Host header origin gets unless proxy_set_header says otherwise: nginx's $proxy_host, the
   // upstream's name or HOST:PORT as proxy_pass names it.
   std::string host_header = "127.0.0.1:8081";
+  // As proxy_pass names it (an upstream's name or HOST:PORT): what tells upstreams apart.
+  std::string name;
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds read_timeout{10000};  // for the whole answer once sent
@@ -94,7 +96,9 @@ bool isHopByHop(std::string_view name);
 
 class OriginForwarder {
  public:
-  OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics);
+  // `labels`: of its metrics, for an upstream other than the origin (upstream="NAME").
+  OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics,
+                  const std::string& labels = "");
   ~OriginForwarder();
   // Worker thread. `done` gets the answer for the client (already passed to nowhere): the caller
   // sends it. `client_ip` goes into X-Forwarded-For.

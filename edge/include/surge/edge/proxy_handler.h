@@ -48,9 +48,15 @@ class ProxyHandler : public LocationHandler {
   void answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
                 const std::string& id, const std::vector<AddHeader>& add_headers, http::Response r);
 
+  // The pool of a location's upstream: the origin's, or another's (nullptr: one a reload added,
+  // whose servers come on restart only).
+  OriginForwarder* forwarderFor(const Location& location);
+
   Dispatcher& dispatcher_;
   WaitingRoom* room_;
   std::unique_ptr<OriginForwarder> origin_;
+  // The other upstreams' pools, as EdgeConfig::upstreams was at start, with their names.
+  std::vector<std::pair<std::string, std::unique_ptr<OriginForwarder>>> upstreams_;
   http::AttemptLimiter lookups_;        // booking-code lookups per client address
   base::Counter* gap_reports_[3] = {};  // accepted, refused, failed
 };
@@ -63,26 +69,35 @@ bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& l
 bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
                          LocationSettings& level);
 
-// The proxy directives that concern the whole file: `upstream` blocks, and the one origin every
-// proxy_pass names (an upstream, or HOST:PORT), resolved once the file is read.
+// The proxy directives that concern the whole file: `upstream` blocks, and the upstreams the
+// proxy_pass directives name (an upstream block's name, or HOST:PORT), resolved once the file
+// is read. The first becomes the origin (EdgeConfig::origin: bookings, gap reports, /readyz,
+// the dashboard), unless a location proxies to an upstream named "origin"; the others are
+// EdgeConfig::upstreams.
 class ProxyReader {
  public:
   // An `upstream NAME { server HOST:PORT; keepalive N; }` block.
-  bool upstream(ConfigReader& r, const Directive& d, OriginOptions& origin);
+  bool upstream(ConfigReader& r, const Directive& d);
   // `proxy_pass http://TARGET[/URI]` in `location` (`regex_or_named`: no URI part allowed).
   bool proxyPass(ConfigReader& r, const Directive& d, Location& location, bool regex_or_named);
-  // After the file: the origin the proxy_pass directives name, resolved into `config.origin`.
+  // After the file: the upstreams the proxy_pass directives name, resolved into
+  // `config.origin` and `config.upstreams`, and each proxy location's Location::upstream.
   bool resolveOrigin(ConfigReader& r, EdgeConfig& config);
 
  private:
   struct Upstream {
     std::string name;
     std::vector<UpstreamServer> servers;
-    std::string where;  // file:line of `upstream`
+    std::string where;     // file:line of `upstream`
+    size_t keepalive = 0;  // 0: the default
   };
+  // One target's servers, Host header and keepalive into `out` (its other options kept).
+  bool resolveTarget(ConfigReader& r, const std::string& target, const std::string& where,
+                     OriginOptions& out);
   std::vector<Upstream> upstreams_;
-  std::string target_;  // the one upstream (or host:port) locations proxy to
-  std::string where_;
+  // The upstreams (or host:port) locations proxy to, in file order, and where each was first
+  // named.
+  std::vector<std::pair<std::string, std::string>> targets_;
 };
 
 }  // namespace surge::edge
