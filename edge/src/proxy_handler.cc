@@ -113,8 +113,6 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   if (ctx.needsHeld()) ctx.held = held;
   std::string id(request.header("X-Request-Id"));
   if (id.empty() || id.size() > 128) id = dispatcher_.nextRequestId();
-  // add_header: its values taken now (the request is gone when origin answers).
-  std::vector<AddHeader> add_headers = evaluatedHeaders(loc, ex);
   // The path origin gets: as the client sent it, unless proxy_pass has a URI part (it replaces
   // the location's prefix) or an internal redirect changed it (nginx's rules).
   http::Request rewritten;
@@ -149,18 +147,17 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   }
   upstream->forward(
       ex.worker, *to_send, request.remote_addr, id, ticket_number,
-      [this, ctx = std::move(ctx), id, add_headers = std::move(add_headers), held,
+      [this, ctx = std::move(ctx), id, held,
        sent = std::chrono::steady_clock::now()](http::Response r) {
         held->ex.upstream_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
-        answered(held, ctx, id, add_headers, std::move(r));
+        answered(held, ctx, id, std::move(r));
       },
       forward_options);
 }
 
 void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
-                            const std::string& id, const std::vector<AddHeader>& add_headers,
-                            http::Response r) {
+                            const std::string& id, http::Response r) {
   // X-Accel-Limit-Rate: the rate of this answer, or of the one it redirects to ("off": none).
   std::optional<int64_t> rate;
   if (auto v = http::headerValue(r.headers, "X-Accel-Limit-Rate")) rate = accelLimitRate(*v);
@@ -182,6 +179,9 @@ void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const Ans
     return dispatcher_.routeOn(ex);
   }
   if (rate) r.limit_rate = *rate;
+  const Location* loc = held->ex.location;
+  const bool add_headers = loc && !loc->add_header_rules.empty();
+  if (add_headers) held->ex.upstream_headers = r.headers;  // as origin sent them
   // nginx's proxy_hide_header defaults: instructions for the proxy, not the client. (surge keeps
   // no proxy cache and sends whole answers: X-Accel-Expires and X-Accel-Buffering have nothing
   // to act on; X-Accel-Charset is not done, DIFFERENCES.md.)
@@ -191,7 +191,10 @@ void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const Ans
   }
   // Origin echoes it, in whatever case a proxy between left it.
   http::setHeader(r, "X-Request-Id", id);
-  if (!add_headers.empty()) applyAddHeaders(add_headers, r);
+  // add_header: evaluated now, from the exchange's copy, so that $upstream_http_NAME,
+  // $upstream_cookie_NAME and $upstream_response_time are this answer's (as nginx's header
+  // filter sees them).
+  if (add_headers) applyLocationHeaders(*loc, held->ex, r);
   dispatcher_.answer(ctx, std::move(r));
 }
 

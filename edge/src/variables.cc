@@ -68,6 +68,28 @@ std::string headerLine(std::string_view lines, std::string_view suffix) {
   return {};
 }
 
+// "$upstream_cookie_a": the value of cookie "a" in the first Set-Cookie line of `lines` that sets
+// it (the name compared as sent, as nginx).
+std::string setCookieNamed(std::string_view lines, std::string_view name) {
+  while (!lines.empty()) {
+    size_t eol = lines.find("\r\n");
+    std::string_view line = lines.substr(0, eol);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos &&
+        http::equalsIgnoreCase(line.substr(0, colon), "Set-Cookie")) {
+      std::string_view pair = http::trimOws(line.substr(colon + 1));
+      pair = pair.substr(0, pair.find(';'));
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && http::trimOws(pair.substr(0, eq)) == name) {
+        return std::string(http::trimOws(pair.substr(eq + 1)));
+      }
+    }
+    if (eol == std::string_view::npos) break;
+    lines.remove_prefix(eol + 2);
+  }
+  return {};
+}
+
 // "$arg_id": the first "id=" of the query, as sent (nginx compares the name without case).
 std::string_view argNamed(std::string_view args, std::string_view name) {
   while (!args.empty()) {
@@ -174,7 +196,8 @@ base::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view t
 
 bool ComplexValue::builtin(std::string_view name) {
   if (builtinNames().count(name)) return true;
-  for (std::string_view family : {"http_", "arg_", "cookie_", "upstream_http_"}) {
+  for (std::string_view family :
+       {"http_", "arg_", "cookie_", "upstream_http_", "upstream_cookie_"}) {
     if (name.size() > family.size() && name.starts_with(family)) return true;
   }
   return false;
@@ -315,6 +338,9 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name.starts_with("upstream_http_")) {
     return headerLine(ex.upstream_headers, name.substr(14));
+  }
+  if (name.starts_with("upstream_cookie_")) {
+    return setCookieNamed(ex.upstream_headers, name.substr(16));
   }
   if (name == "upstream_response_time") {
     // Seconds with milliseconds from sending to origin to its whole answer; none unproxied.

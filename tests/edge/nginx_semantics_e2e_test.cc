@@ -253,6 +253,35 @@ TEST(NginxSemanticsE2ETest, LocationsProxyToDifferentUpstreams) {
       << m;
 }
 
+// add_header on a proxied answer is evaluated when the answer comes, as nginx's header filter:
+// $upstream_cookie_NAME and $upstream_http_NAME are that answer's; the request's variables stay.
+TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  const std::string p = std::to_string(port);
+  dir.write("nginx.conf",
+            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n server {\n  listen 127.0.0.1:" +
+                p + ";\n  location /p/ {\n   proxy_pass http://127.0.0.1:" + p +
+                "/give;\n   add_header X-UC-a $upstream_cookie_a;\n"
+                "   add_header X-UC-c $upstream_cookie_c;\n   add_header X-UC-z "
+                "\"[$upstream_cookie_z]\";\n"
+                "   add_header X-UH $upstream_http_x_thing;\n   add_header X-Q $arg_q;\n  }\n"
+                "  location /give {\n   add_header Set-Cookie \"a=b; Path=/\";\n"
+                "   add_header Set-Cookie c=d;\n   add_header X-Thing hello;\n   return 200 ok;\n"
+                "  }\n }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  std::string answer =
+      rawExchange(port, "GET /p/?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+  for (const char* line : {"\r\nX-UC-a: b\r\n", "\r\nX-UC-c: d\r\n", "\r\nX-UC-z: []\r\n",
+                           "\r\nX-UH: hello\r\n", "\r\nX-Q: 1\r\n"}) {
+    EXPECT_NE(answer.find(line), std::string::npos) << line << answer;
+  }
+}
+
 // limit_rate, limit_rate_after and an origin's X-Accel-Limit-Rate pace the body (nginx's rule: a
 // second's worth at once, then the rate); $upstream_response_time says how long origin took.
 // Only lower bounds on time are checked: a slow machine makes an answer longer, never shorter.

@@ -46,7 +46,7 @@ class ProxyHandler : public LocationHandler {
  private:
   // Origin's answer `r` to the exchange `held` copies.
   void answered(const std::shared_ptr<HeldExchange>& held, const AnswerContext& ctx,
-                const std::string& id, const std::vector<AddHeader>& add_headers, http::Response r);
+                const std::string& id, http::Response r);
 
   // The pool of a location's upstream: the origin's, or another's (nullptr: one a reload added,
   // whose servers come on restart only).
