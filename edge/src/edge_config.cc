@@ -415,6 +415,11 @@ struct Loader : ConfigReader {
     handled = true;
     if (bool files = false; !readFileDirective(*this, d, level, files) || files) {
       return error().empty();
+    } else if (d.name == "client_max_body_size") {
+      uint64_t v = 0;
+      if (!size(d, v)) return false;
+      level.max_body = v;
+      return true;
     } else if (d.name == "http2_chunk_size") {
       // nginx's size of an answer's DATA frames (also per location): nghttp2 sizes them within
       // the client's SETTINGS_MAX_FRAME_SIZE. Accepted without a meaning (edge/CONFIG.md).
@@ -597,6 +602,7 @@ struct Loader : ConfigReader {
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
     http_level.files.precompressed = StaticLocation::Precompressed::kOff;  // gzip_static off
+    http_level.max_body = c.server.limits.max_body;  // the default (1m as nginx, 16k for surge)
     for (const Directive& d : block_in) {
       if (d.name == "log_format" && !logs.logFormat(*this, d)) return false;
       // Before the servers, which inherit "http2 on" wherever it stands in the block.
@@ -644,9 +650,7 @@ struct Loader : ConfigReader {
         have_server = true;
         if (!server(d, c)) return false;
       } else if (n == "client_max_body_size") {
-        uint64_t v = 0;
-        if (!size(d, v)) return false;
-        c.server.limits.max_body = v;
+        // Taken as the locations' default by inheritable() above; the bodies read, below.
       } else if (n == "large_client_header_buffers") {
         if (!headerBuffers(d, c.server.limits.max_head, c.server.limits.max_target)) return false;
       } else if (n == "client_header_timeout") {
@@ -740,6 +744,15 @@ struct Loader : ConfigReader {
     }
     if (!proxy.resolveOrigin(*this, c)) return false;
     c.pulls = pulls;
+    // Bodies are read (in memory) before routing: up to the largest any location takes.
+    uint64_t largest = http_level.max_body;
+    for (const VirtualServer& v : c.servers) {
+      for (const auto* list : {&v.locations, &v.named}) {
+        for (const Location& loc : *list)
+          largest = std::max(largest, loc.max_body);
+      }
+    }
+    if (largest > 0) c.server.limits.max_body = largest;
     return true;
   }
 

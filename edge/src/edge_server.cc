@@ -329,7 +329,14 @@ void EdgeServer::route(Exchange& ex) {
         // Only an `internal` location can be missed (every server has a "/"): nginx's 404 page.
         return answer(context(ex, kOther), http::htmlError(404));
       }
-      rewritten = runRewrites(loc->rewrites, ex, early);
+      if (loc->max_body > 0 && request.body.size() > loc->max_body && !ex.in_error_page) {
+        // client_max_body_size, checked once the location is known (nginx's find-config phase,
+        // before the location's rewrites); its error page may answer (the body then ignored).
+        rewritten = RewriteOutcome::kAnswer;
+        early = http::htmlError(413);
+      } else {
+        rewritten = runRewrites(loc->rewrites, ex, early);
+      }
       if (rewritten == RewriteOutcome::kRelocate) {
         ++ex.redirects;
         ex.internal = true;

@@ -485,6 +485,25 @@ TEST_F(EdgeConfigTest, ProxyPassToHostPort) {
   EXPECT_EQ(c->origin.host_header, "10.1.2.3:8181");  // nginx's $proxy_host
 }
 
+// client_max_body_size at every level, as nginx: a location's own, else its server's, else the
+// http block's; bodies are read up to the largest.
+TEST_F(EdgeConfigTest, ClientMaxBodySizePerLocation) {
+  auto c = loadOk(
+      "http {\n client_max_body_size 32k;\n server {\n  location / { }\n"
+      "  location /up/ { client_max_body_size 2m; }\n"
+      "  location /tiny/ { client_max_body_size 10; }\n }\n"
+      " server {\n  listen 8081;\n  client_max_body_size 64k;\n  location / { }\n }\n}\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->server.limits.max_body, 2u << 20);
+  EXPECT_EQ(c->match("/x")->max_body, 32u << 10);
+  EXPECT_EQ(c->match("/up/x")->max_body, 2u << 20);
+  EXPECT_EQ(c->match("/tiny/x")->max_body, 10u);
+  ASSERT_EQ(c->servers.size(), 2u);
+  EXPECT_EQ(c->servers[1].find("/x", nullptr)->max_body, 64u << 10);
+  EXPECT_EQ(loadError("http {\n server {\n  location / { client_max_body_size 1q; }\n }\n}\n"),
+            at(3, "invalid size \"1q\" (examples: 512, 16k, 1m, 1g)"));
+}
+
 // Several upstreams: the one named "origin" is the origin wherever it stands, the others are
 // EdgeConfig::upstreams in file order, each with its own servers, Host and keepalive and the
 // http block's timeouts.

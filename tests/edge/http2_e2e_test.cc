@@ -164,6 +164,30 @@ TEST_F(Http2E2ETest, RequestLengthAndBodyAreWhatTheRequestSent) {
   EXPECT_EQ(run(curl("--http2-prior-knowledge --data xyz http://" + host + "/rb")).output, "[xyz]");
 }
 
+// client_max_body_size per location, over both protocols: a larger body is 413 (its error page
+// may answer), a location with a larger limit takes it.
+TEST_F(Http2E2ETest, ClientMaxBodySizeIsTheLocations) {
+  start(
+      "    location = /tiny { client_max_body_size 10; error_page 413 /too-big.txt; "
+      "return 200 \"[$request_body]\"; }\n"
+      "    location = /too-big.txt { }\n"
+      "    location = /wide { client_max_body_size 100k; return 200 \"$request_length\"; }\n");
+  writeFile(edge_->path("html/too-big.txt"), "too big\n");
+  writeFile(edge_->path("html/body.bin"), std::string(50000, 'b'));
+  const std::string url = "http://127.0.0.1:" + std::to_string(edge_->port());
+  for (const std::string proto : {"", "--http2-prior-knowledge "}) {
+    SCOPED_TRACE(proto);
+    EXPECT_EQ(run(curl(proto + "--data 0123456789 " + url + "/tiny")).output, "[0123456789]");
+    EXPECT_EQ(run(curl(proto + "-w ' %{http_code}' --data 0123456789x " + url + "/tiny")).output,
+              "too big\n 413");
+    // 50,000 bytes: within /wide's own limit.
+    EXPECT_EQ(run(curl(proto + "-o /dev/null -w '%{http_code}' --data-binary @" +
+                       edge_->path("html/body.bin") + " " + url + "/wide"))
+                  .output,
+              "200");
+  }
+}
+
 // add_trailer: fields after the body, over HTTP/2 in the stream's last HEADERS and over HTTP/1.1
 // in the chunked coding's trailer section; none to HTTP/1.0, to HEAD, without a body, or for a
 // status add_header does not take.

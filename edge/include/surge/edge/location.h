@@ -111,6 +111,11 @@ struct LocationSettings {
   // add_header lines whose values hold variables (those without are in files.add_headers).
   std::vector<AddHeaderRule> add_header_rules;
   bool add_headers_vary = false;  // add_header_rules is what applies (some value has a variable)
+  // client_max_body_size of the location (inherited from its server and the http block): a
+  // larger request body is refused 413 once the location is found, as nginx does. 0: no limit
+  // of its own. Bodies are read before routing, up to the largest limit in the file
+  // (ParseLimits::max_body), which also bounds a location's 0.
+  uint64_t max_body = 0;
   // add_trailer: fields sent after the body of the answers add_header would take (`always`: all),
   // evaluated when the answer is given. Empty values are not sent.
   std::vector<AddHeaderRule> add_trailer_rules;
