@@ -143,6 +143,7 @@ class H2Session::Callbacks {
       return 0;
     }
     if (st.fields.size() >= s.limits_.max_headers) {
+      s.stats_.header_lists_too_large.add();  // too many fields: the same defence
       st.refuse_status = 431;
       st.refuse_reason = "too many header fields";
       return 0;
