@@ -241,10 +241,11 @@ class H2Session::Callbacks {
     if (lib_error == NGHTTP2_ERR_REFUSED_STREAM) {
       // A stream over SETTINGS_MAX_CONCURRENT_STREAMS from a client that has not acknowledged
       // them yet (once it has, nghttp2 ends the connection): refused. A client racing the
-      // SETTINGS refuses a few; one that keeps opening streams past the limit costs a header
-      // block's decoding and a RST_STREAM each, so past as many again it is closed.
+      // SETTINGS refuses a few (more under a small limit: nginx's own tests refuse two under a
+      // limit of 1); one that keeps opening streams past the limit costs a header block's
+      // decoding and a RST_STREAM each, so past as many again (at least 128) it is closed.
       s.stats_.streams_refused.add();
-      if (++s.refused_streams_ > s.options_.max_concurrent_streams) {
+      if (++s.refused_streams_ > std::max<uint32_t>(128, s.options_.max_concurrent_streams)) {
         return s.flooded(s.stats_.flood_streams);
       }
       return 0;

@@ -297,6 +297,21 @@ TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {
   EXPECT_EQ(
       metric(edge_->metrics(), "surge_edge_http2_defences_total{defence=\"concurrent_streams\"}"),
       72u);
+  // Under a small limit a few refused streams are no flood: the connection goes on.
+  start("    http2_max_concurrent_streams 1;\n");
+  RawConnection small(edge_->port());
+  std::string five = h2::preface();
+  for (uint32_t s = 1; s <= 9; s += 2)
+    five += h2::frame(h2::kHeaders, h2::kEndHeaders, s, h2::requestBlock("POST", "/small.txt"));
+  ASSERT_TRUE(small.send(five + h2::frame(h2::kData, h2::kEndStream, 1, "x")));
+  auto answer = small.until(h2::kHeaders, 5s, 1);
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(small.send(h2::get(11, "/small.txt")));
+  ASSERT_TRUE(small.until(h2::kHeaders, 5s, 11));
+  EXPECT_EQ(small.headers[11][":status"], "200");
+  EXPECT_EQ(metric(edge_->metrics(),
+                   "surge_edge_http2_defences_total{defence=\"refused_streams_flood\"}"),
+            0u);
 }
 
 TEST_F(Http2E2ETest, AHeaderListOverTheLimitIsRefusedWith431) {
