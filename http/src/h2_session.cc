@@ -8,6 +8,44 @@
 
 namespace surge::http {
 
+namespace {
+
+// Fields as nghttp2 sends them without copying: names (lower case, HTTP/2's rule) and values in
+// one buffer that stays put until the stream closes, and their places in it (name, value, ...):
+// no allocation per field.
+struct FieldBlock {
+  std::string text;
+  std::vector<std::pair<uint32_t, uint32_t>> spans;
+
+  void add(std::string_view piece, bool lower) {
+    const size_t at = text.size();
+    text.append(piece);
+    if (lower) {
+      for (size_t i = at; i < text.size(); ++i)
+        text[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+    }
+    spans.emplace_back(static_cast<uint32_t>(at), static_cast<uint32_t>(piece.size()));
+  }
+  // "Name: value\r\n" lines (Response::headers, Response::trailers), but those `skip` names.
+  template <typename Skip>
+  void addLines(std::string_view lines, Skip skip) {
+    while (!lines.empty()) {
+      size_t end = lines.find("\r\n");
+      std::string_view line = lines.substr(0, end);
+      lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 2);
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos || colon == 0) continue;
+      std::string_view name = line.substr(0, colon);
+      if (skip(name)) continue;
+      add(name, true);
+      add(trimOws(line.substr(colon + 1)), false);
+    }
+  }
+  std::vector<nghttp2_nv> fields() const;
+};
+
+}  // namespace
+
 struct H2Session::Stream {
   int32_t id = 0;
   // The request's fields as they came (names lower case, HTTP/2's rule), pseudo-headers apart.
@@ -21,12 +59,10 @@ struct H2Session::Stream {
   bool refused = false;   // answered by the session (too large): what follows is dropped
   int refuse_status = 0;  // set while headers are read: answer this once the block ends
   const char* refuse_reason = "";
-  // The answer being sent: its head fields (kept for nghttp2 until they are out: one buffer, the
-  // fields' places in it) and body.
-  std::string head;
-  std::vector<std::pair<uint32_t, uint32_t>> head_fields;  // offset, length: name, value, ...
-  // The answer's trailers (add_trailer), lower case, kept as the head is until they are out.
-  std::string trailer;
+  // The answer being sent: its head fields and trailers (add_trailer), kept for nghttp2 until
+  // they are out, and body.
+  FieldBlock head;
+  FieldBlock trailer;
   std::vector<nghttp2_nv> trailer_fields;
   Response response;
   std::string_view body_view;  // of response.body or response.shared_body
@@ -60,6 +96,16 @@ nghttp2_nv field(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+std::vector<nghttp2_nv> FieldBlock::fields() const {
+  std::vector<nghttp2_nv> out;
+  out.reserve(spans.size() / 2);
+  const std::string_view t = text;
+  for (size_t i = 0; i + 1 < spans.size(); i += 2)
+    out.push_back(field(t.substr(spans[i].first, spans[i].second),
+                        t.substr(spans[i + 1].first, spans[i + 1].second)));
+  return out;
 }
 
 }  // namespace
@@ -447,21 +493,10 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
                           : r.content_length_override ? *r.content_length_override
                                                       : st.body_view.size();
   st.body_length = head_request || no_body ? 0 : length;
-  // Head fields, lower case, in one buffer that stays put until the stream closes (nghttp2
-  // copies none of them): no allocation per field.
-  std::string& h = st.head;
-  auto& spans = st.head_fields;
-  h.reserve(96 + r.headers.size());
-  spans.reserve(24);
-  auto add = [&](std::string_view piece, bool lower) {
-    const size_t at = h.size();
-    h.append(piece);
-    if (lower) {
-      for (size_t i = at; i < h.size(); ++i)
-        h[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(h[i])));
-    }
-    spans.emplace_back(static_cast<uint32_t>(at), static_cast<uint32_t>(piece.size()));
-  };
+  FieldBlock& head = st.head;
+  head.text.reserve(96 + r.headers.size());
+  head.spans.reserve(24);
+  auto add = [&](std::string_view piece, bool lower) { head.add(piece, lower); };
   char number[24];
   add(":status", false);
   add(std::string_view(number,
@@ -480,46 +515,16 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
                                                       static_cast<unsigned long long>(length)))),
         false);
   }
-  std::string_view lines = r.headers;
-  while (!lines.empty()) {
-    size_t end = lines.find("\r\n");
-    std::string_view line = lines.substr(0, end);
-    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 2);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    std::string_view name = line.substr(0, colon);
-    if (hopByHop(name) || equalsIgnoreCase(name, "content-length")) continue;
-    add(name, true);
-    add(trimOws(line.substr(colon + 1)), false);
-  }
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(spans.size() / 2);
-  for (size_t i = 0; i + 1 < spans.size(); i += 2)
-    nva.push_back(field(std::string_view(h).substr(spans[i].first, spans[i].second),
-                        std::string_view(h).substr(spans[i + 1].first, spans[i + 1].second)));
+  head.addLines(r.headers, [](std::string_view name) {
+    return hopByHop(name) || equalsIgnoreCase(name, "content-length");
+  });
+  const std::vector<nghttp2_nv> nva = head.fields();
   if (!r.trailers.empty() && !head_request && !no_body) {
     // Trailers close the stream in their own HEADERS, after the body's DATA (readBody submits
     // them) or, with no body, right after the head.
-    st.trailer.reserve(r.trailers.size());
-    std::vector<std::pair<size_t, size_t>> at;  // name, value: offset and length in st.trailer
-    std::string_view t = r.trailers;
-    while (!t.empty()) {
-      size_t end = t.find("\r\n");
-      std::string_view line = t.substr(0, end);
-      t = end == std::string_view::npos ? std::string_view() : t.substr(end + 2);
-      size_t colon = line.find(':');
-      if (colon == std::string_view::npos || colon == 0) continue;
-      const std::string_view value = trimOws(line.substr(colon + 1));
-      at.emplace_back(st.trailer.size(), colon);
-      for (char c : line.substr(0, colon))
-        st.trailer += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      at.emplace_back(st.trailer.size(), value.size());
-      st.trailer.append(value);
-    }
-    for (size_t i = 0; i + 1 < at.size(); i += 2)
-      st.trailer_fields.push_back(
-          field(std::string_view(st.trailer).substr(at[i].first, at[i].second),
-                std::string_view(st.trailer).substr(at[i + 1].first, at[i + 1].second)));
+    st.trailer.text.reserve(r.trailers.size());
+    st.trailer.addLines(r.trailers, [](std::string_view) { return false; });
+    st.trailer_fields = st.trailer.fields();
   }
   nghttp2_data_provider provider{};
   provider.source.ptr = &st;

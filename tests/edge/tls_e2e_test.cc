@@ -10,6 +10,20 @@
 namespace surge::edge::test {
 namespace {
 
+// A server block's lines for a TLS listener on `port` with the certificate made in `dir`.
+std::string tlsListen(int port, const std::string& dir) {
+  return "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n    ssl_certificate " + dir +
+         "/cert.pem;\n    ssl_certificate_key " + dir + "/key.pem;\n";
+}
+
+// One TLS session with openssl s_client: `io` is -sess_out FILE (keep it) or -sess_in FILE
+// (resume it). "sleep 1 |": TLS 1.3 sends its ticket after the handshake; s_client must still
+// be there.
+Command tlsSession(int port, const std::string& version, const std::string& io) {
+  return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+             " " + version + " " + io);
+}
+
 class TlsE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -171,9 +185,7 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
                 .exit,
             0);
   auto tlsServer = [&](int port, const std::string& keys) {
-    std::string lines = "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n" +
-                        "    ssl_certificate " + dir + "/cert.pem;\n    ssl_certificate_key " +
-                        dir + "/key.pem;\n";
+    std::string lines = tlsListen(port, dir);
     std::istringstream names(keys);
     for (std::string k; names >> k;)
       lines += "    ssl_session_ticket_key " + dir + "/" + k + ";\n";
@@ -187,11 +199,7 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   EdgeProcess stranger(origin, "", tlsServer(d_port, "other.key"));
   for (int port : {a_port, b_port, c_port, d_port})
     ASSERT_TRUE(testing::waitForPort(port, 5s));
-  auto session = [&](int port, const std::string& version, const std::string& io) {
-    // "sleep 1 |": TLS 1.3 sends its ticket after the handshake; s_client must still be there.
-    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-               " " + version + " " + io);
-  };
+  const auto session = tlsSession;
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     SCOPED_TRACE(version);
     const std::string file = dir + "/session" + version + ".pem";
@@ -220,19 +228,13 @@ TEST(TlsResumptionTest, TheSessionCacheResumesOnTheSameEdgeAndNoneDoesNot) {
           .string();
   std::filesystem::create_directories(dir);
   makeCertificate(dir, "cache.surge.test");
-  auto tlsServer = [&](int port, const std::string& cache) {
-    return "    listen 127.0.0.1:" + std::to_string(port) + " ssl;\n" + "    ssl_certificate " +
-           dir + "/cert.pem;\n    ssl_certificate_key " + dir + "/key.pem;\n" + cache;
-  };
+  auto tlsServer = [&](int port, const std::string& cache) { return tlsListen(port, dir) + cache; };
   const int cached_port = testing::freeLoopbackPort(), plain_port = testing::freeLoopbackPort();
   EdgeProcess cached(origin, "", tlsServer(cached_port, "    ssl_session_cache shared:SSL:1m;\n"));
   EdgeProcess plain(origin, "", tlsServer(plain_port, ""));
   for (int port : {cached_port, plain_port})
     ASSERT_TRUE(testing::waitForPort(port, 5s));
-  auto session = [&](int port, const std::string& version, const std::string& io) {
-    return run("sleep 1 | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-               " " + version + " " + io);
-  };
+  const auto session = tlsSession;
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     SCOPED_TRACE(version);
     const std::string file = dir + "/cached" + version + ".pem";
