@@ -37,8 +37,7 @@ struct Loader : ConfigReader {
   // What a level (http, server, location) passes to the levels inside it, as nginx merges its
   // location configuration: a level that sets one of these replaces what it would inherit.
   struct Inherited : LocationSettings {
-    std::string add_header_where;   // where the nearest add_header stands
-    std::string add_trailer_where;  // and add_trailer
+    std::string add_header_where;  // where the nearest add_header stands
   };
   LimitZones limit_zones;                            // limit_req_zone and limit_conn_zone by name
   std::vector<PullSettings> pulls;                   // the pull-through caches, as read
@@ -364,10 +363,8 @@ struct Loader : ConfigReader {
     Inherited own;
     std::string where;
     std::vector<AddHeaderRule> trailers;
-    std::string trailer_where;
     for (const Directive& d : block_in) {
       if (d.name == "add_trailer") {
-        if (trailer_where.empty()) trailer_where = locationOf(d);
         if (!headerRule(d, trailers.emplace_back())) return false;
         continue;
       }
@@ -381,10 +378,7 @@ struct Loader : ConfigReader {
       level.add_headers_vary = own.add_headers_vary;
       level.add_header_where = where;
     }
-    if (!trailers.empty()) {
-      level.add_trailer_rules = std::move(trailers);
-      level.add_trailer_where = trailer_where;
-    }
+    if (!trailers.empty()) level.add_trailer_rules = std::move(trailers);
     return true;
   }
 
@@ -555,8 +549,8 @@ struct Loader : ConfigReader {
 
   // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
   // request body is held in memory, in one buffer, up to client_max_body_size, and so is an
-  // origin's answer): accepted with their arguments
-  // checked for count only, and listed in edge/CONFIG.md.
+  // origin's answer): accepted with their arguments checked for count only, and listed in
+  // edge/CONFIG.md.
   // Likewise nginx's tuning of its own memory pools and hash tables (surge's tables size
   // themselves) and of its open-file cache (surge-edge's is always on, revalidated every second).
   bool withoutMeaning(const Directive& d, bool& handled) {
