@@ -122,6 +122,10 @@ class OriginForwarder::Pool {
     bool connecting = false;
     bool reused = false;
     std::string in;
+    // A chunked answer, decoded as it comes: where the next chunk starts in `in` (0: not begun)
+    // and the data so far.
+    size_t chunk_pos = 0;
+    std::string chunk_body;
     std::unique_ptr<Exchange> ex;
   };
 
@@ -217,6 +221,8 @@ class OriginForwarder::Pool {
   void attach(Conn* c, std::unique_ptr<Exchange> ex) {
     c->ex = std::move(ex);
     c->in.clear();
+    c->chunk_pos = 0;
+    c->chunk_body.clear();
     active_.push_back(c);
     if (c->connecting) {
       arm(c, EV_WRITE, c->ex->timeouts.connect);
@@ -305,7 +311,7 @@ class OriginForwarder::Pool {
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
     UpstreamHead head;
     int rc = parseUpstreamHead(c->in, head);
-    if (rc < 0 || (rc == 1 && head.chunked)) {
+    if (rc < 0) {
       owner_.errors_.add();
       return serverFailed(
           c, false, jsonError(502, "origin_error", "origin sent an answer surge cannot read"));
@@ -326,12 +332,29 @@ class OriginForwarder::Pool {
     if (redirects && (!head.content_length || c->in.size() < head.header_bytes + body_len)) {
       body_len = 0;
       head.close = true;
+    } else if (!no_body && head.chunked) {
+      // Chunked (RFC 9112 7.1): decoded as it comes, passed on whole with its length. An HTTP
+      // backend other than surge-origin often answers so.
+      if (c->chunk_pos == 0) c->chunk_pos = head.header_bytes;
+      const int decoded = http::decodeChunked(c->in, c->chunk_pos, c->chunk_body);
+      if (decoded < 0) {
+        owner_.errors_.add();
+        return serverFailed(c, false,
+                            jsonError(502, "origin_error", "origin sent a malformed chunked body"));
+      }
+      if (decoded == 0) {
+        if (!eof) return;
+        owner_.errors_.add();
+        return serverFailed(c, false, jsonError(502, "origin_error", "origin closed mid-answer"));
+      }
+      body_len = c->chunk_body.size();
     } else if (!no_body && !head.content_length) {
       if (!eof) return;  // delimited by close
       body_len = c->in.size() - head.header_bytes;
       head.close = true;
     }
-    if (c->in.size() < head.header_bytes + body_len) {
+    const bool chunked = !no_body && head.chunked && c->chunk_pos > 0;
+    if (!chunked && c->in.size() < head.header_bytes + body_len) {
       if (eof) {
         owner_.errors_.add();
         return serverFailed(c, false, jsonError(502, "origin_error", "origin closed mid-answer"));
@@ -341,10 +364,15 @@ class OriginForwarder::Pool {
     http::Response r;
     r.status = head.status;
     r.headers = std::move(head.headers);
-    r.body.assign(c->in, head.header_bytes, body_len);
+    if (chunked) {
+      r.body = std::move(c->chunk_body);
+    } else {
+      r.body.assign(c->in, head.header_bytes, body_len);
+    }
     // HEAD: the client gets origin's length, not ours of an empty body.
     if (c->ex->head && head.content_length) r.content_length_override = head.content_length;
-    bool reusable = !head.close && !eof && c->in.size() == head.header_bytes + body_len;
+    bool reusable = !head.close && !eof &&
+                    c->in.size() == (chunked ? c->chunk_pos : head.header_bytes + body_len);
     owner_.forwarded_.add();
     if (head.status >= 500) {
       // Origin is failing: back off (the next requests are shed without reaching it) and tell
@@ -353,7 +381,9 @@ class OriginForwarder::Pool {
       // exactly one outcome whatever origin did with the first attempt.
       owner_.errors_.add();
       owner_.failed(c->ex->role);
-      if (head.status != 503) {
+      if (owner_.passes_errors_) {
+        // Another upstream than the origin: its error page goes to the client as it came.
+      } else if (head.status != 503) {
         r = jsonError(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
                       retryAfter());
       } else if (!http::headerValue(r.headers, "Retry-After")) {
@@ -435,6 +465,7 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::Metri
                                  const std::string& labels)
     : options_(std::move(options)),
       peers_(std::exchange(options_.servers, {})),
+      passes_errors_(options_.passes_errors),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)", labels)),
       forwarded_(metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin",

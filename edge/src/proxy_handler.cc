@@ -437,6 +437,7 @@ bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
     if (i == 0) {
       c.origin = std::move(o);
     } else {
+      o.passes_errors = true;
       c.upstreams.push_back(std::move(o));
     }
   }

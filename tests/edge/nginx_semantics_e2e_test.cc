@@ -253,6 +253,52 @@ TEST(NginxSemanticsE2ETest, LocationsProxyToDifferentUpstreams) {
       << m;
 }
 
+// An upstream that answers in chunked coding (what ordinary HTTP backends do): its body is
+// decoded and passed on with its length; a malformed one is origin's error, 502. An upstream
+// other than the origin passes its own 5xx on as it came (the origin's become 503 + Retry-After:
+// the booking contract).
+TEST(NginxSemanticsE2ETest, AChunkedUpstreamAnswerIsPassedOnWhole) {
+  testing::HttpRecorder failing;
+  failing.respond([](const std::string&) {
+    return std::string("HTTP/1.1 500 Internal\r\nContent-Length: 4\r\n\r\nfail");
+  });
+  testing::HttpRecorder upstream;
+  upstream.respond([](const std::string& request) {
+    if (request.find("GET /bad ") == 0) {
+      return std::string(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n");
+    }
+    return std::string(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n\r\n"
+        "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+  });
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  dir.write("nginx.conf",
+            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n server {\n"
+            "  listen 127.0.0.1:" +
+                std::to_string(port) +
+                ";\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) +
+                "; }\n  location /other/ { proxy_pass http://127.0.0.1:" +
+                std::to_string(failing.port()) + "; }\n }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  std::string answer = rawExchange(port, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+  EXPECT_NE(answer.find("\r\nContent-Length: 11\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\r\nX-Up: 1\r\n"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("Transfer-Encoding"), std::string::npos) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\nhello world")) << answer;
+  std::string bad = rawExchange(port, "GET /bad HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(bad.substr(0, 12), "HTTP/1.1 502") << bad;
+  std::string other =
+      rawExchange(port, "GET /other/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(other.substr(0, 12), "HTTP/1.1 500") << other;
+  EXPECT_TRUE(other.ends_with("\r\n\r\nfail")) << other;
+}
+
 // add_header on a proxied answer is evaluated when the answer comes, as nginx's header filter:
 // $upstream_cookie_NAME and $upstream_http_NAME are that answer's; the request's variables stay.
 TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {

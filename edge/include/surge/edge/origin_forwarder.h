@@ -33,6 +33,10 @@ struct OriginOptions {
   std::string host_header = "127.0.0.1:8081";
   // As proxy_pass names it (an upstream's name or HOST:PORT): what tells upstreams apart.
   std::string name;
+  // An answer of 5xx: false (the origin), a 503 + Retry-After, since a booking retried with the
+  // same Idempotency-Key resolves to one outcome whatever origin did; true (any other upstream),
+  // passed on as it came, as nginx. Either way it counts against the upstream's circuit.
+  bool passes_errors = false;
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds read_timeout{10000};  // for the whole answer once sent
@@ -128,6 +132,7 @@ class OriginForwarder {
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
   UpstreamPeers peers_;                       // the servers, shared by the workers
 
+  const bool passes_errors_;  // OriginOptions::passes_errors (restart-only, as the servers)
   base::Counter& errors_;
   base::Counter& forwarded_;
   base::Counter& reused_;
