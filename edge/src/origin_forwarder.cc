@@ -374,16 +374,15 @@ class OriginForwarder::Pool {
     bool reusable = !head.close && !eof &&
                     c->in.size() == (chunked ? c->chunk_pos : head.header_bytes + body_len);
     owner_.forwarded_.add();
-    if (head.status >= 500) {
+    if (head.status >= 500 && !owner_.passes_errors_) {
       // Origin is failing: back off (the next requests are shed without reaching it) and tell
       // the client when to come back. Its own 503 passes through with a Retry-After; any other
       // 5xx becomes a 503 too, since a booking retried with the same Idempotency-Key resolves to
-      // exactly one outcome whatever origin did with the first attempt.
+      // exactly one outcome whatever origin did with the first attempt. (Another upstream's 5xx
+      // is an answer like any, as nginx takes it without proxy_next_upstream http_5xx.)
       owner_.errors_.add();
       owner_.failed(c->ex->role);
-      if (owner_.passes_errors_) {
-        // Another upstream than the origin: its error page goes to the client as it came.
-      } else if (head.status != 503) {
+      if (head.status != 503) {
         r = jsonError(503, "origin_error", "origin failed; retry with the same Idempotency-Key",
                       retryAfter());
       } else if (!http::headerValue(r.headers, "Retry-After")) {

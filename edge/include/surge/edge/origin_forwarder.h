@@ -33,9 +33,10 @@ struct OriginOptions {
   std::string host_header = "127.0.0.1:8081";
   // As proxy_pass names it (an upstream's name or HOST:PORT): what tells upstreams apart.
   std::string name;
-  // An answer of 5xx: false (the origin), a 503 + Retry-After, since a booking retried with the
-  // same Idempotency-Key resolves to one outcome whatever origin did; true (any other upstream),
-  // passed on as it came, as nginx. Either way it counts against the upstream's circuit.
+  // An answer of 5xx: false (the origin), a 503 + Retry-After and a failure for the circuit,
+  // since a booking retried with the same Idempotency-Key resolves to one outcome whatever origin
+  // did; true (any other upstream), an answer like any other, passed on as it came (nginx's,
+  // without proxy_next_upstream http_5xx).
   bool passes_errors = false;
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};
