@@ -247,6 +247,12 @@ class Worker::Impl {
  public:
   // One listening socket of this worker: which port it is (Request::local_port) and whether it
   // speaks TLS.
+  // What a connection accepted on one port is held to: ServerOptions' timeouts and limits, or
+  // the port's own (ServerOptions::port_options), resolved once per listener.
+  struct PortSettings {
+    std::chrono::milliseconds head_timeout{0}, body_timeout{0}, send_timeout{0};
+    ParseLimits limits;
+  };
   struct Listener {
     Impl* owner = nullptr;
     int fd = -1;
@@ -254,6 +260,7 @@ class Worker::Impl {
     bool tls = false;
     bool h2c = false;  // a plain port where a client may start with HTTP/2's preface
     event* ev = nullptr;
+    PortSettings settings;
   };
 
   Impl(const ServerOptions& options, Handler& handler, std::vector<Listener> listeners,
@@ -265,8 +272,19 @@ class Worker::Impl {
         index_(index),
         open_connections_(open_connections),
         http2_stats_(http2_stats) {
-    for (Listener& l : listeners_)
+    for (Listener& l : listeners_) {
       l.owner = this;
+      l.settings = PortSettings{options.head_timeout, options.body_timeout, options.send_timeout,
+                                options.limits};
+      if (const ServerOptions::PortOptions* p = options.findPortOptions(l.port)) {
+        PortSettings& s = l.settings;
+        s.head_timeout = p->head_timeout.value_or(s.head_timeout);
+        s.body_timeout = p->body_timeout.value_or(s.body_timeout);
+        s.send_timeout = p->send_timeout.value_or(s.send_timeout);
+        s.limits.max_head = p->max_head.value_or(s.limits.max_head);
+        s.limits.max_target = p->max_target.value_or(s.limits.max_target);
+      }
+    }
   }
 
   ~Impl() {
@@ -489,30 +507,22 @@ class Worker::Impl {
         SSL_set_accept_state(ssl);
       }
       if (ssl && self->options_.http2_tls) offerHttp2(ssl);
-      self->open(client, text, ssl, listener.port, listener.h2c);
+      self->open(client, text, ssl, listener);
     }
   }
 
-  void open(int fd, const char* peer, SSL* ssl, int local_port, bool h2c) {
+  void open(int fd, const char* peer, SSL* ssl, const Listener& listener) {
     auto c = std::make_unique<Connection>();
-    c->h2c = h2c;
-    c->head_timeout = options_.head_timeout;
-    c->body_timeout = options_.body_timeout;
-    c->send_timeout = options_.send_timeout;
-    c->limits = options_.limits;
-    for (const ServerOptions::PortOptions& p : options_.port_options) {
-      if (p.port != local_port) continue;
-      c->head_timeout = p.head_timeout.value_or(c->head_timeout);
-      c->body_timeout = p.body_timeout.value_or(c->body_timeout);
-      c->send_timeout = p.send_timeout.value_or(c->send_timeout);
-      c->limits.max_head = p.max_head.value_or(c->limits.max_head);
-      c->limits.max_target = p.max_target.value_or(c->limits.max_target);
-    }
+    c->h2c = listener.h2c;
+    c->head_timeout = listener.settings.head_timeout;
+    c->body_timeout = listener.settings.body_timeout;
+    c->send_timeout = listener.settings.send_timeout;
+    c->limits = listener.settings.limits;
     c->id = next_id_++;
     c->fd = fd;
     c->ssl = ssl;
     c->peer = peer;
-    c->local_port = local_port;
+    c->local_port = listener.port;
     c->activity = c->request_start = c->accepted = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
     c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
@@ -1222,6 +1232,13 @@ void Worker::post(std::function<void()> fn) {
   impl_->post(std::move(fn));
 }
 
+const ServerOptions::PortOptions* ServerOptions::findPortOptions(int port) const {
+  for (const PortOptions& p : port_options) {
+    if (p.port == port) return &p;
+  }
+  return nullptr;
+}
+
 ServerOptions::PortOptions& ServerOptions::portOptions(int port) {
   for (PortOptions& p : port_options) {
     if (p.port == port) return p;
@@ -1306,11 +1323,10 @@ base::Result<base::Done, std::string> Server::start() {
       return base::fail(fds.error());
     }
     p.fds = std::move(fds.value());
-    for (const ServerOptions::PortOptions& o : options_.port_options) {
-      if (o.port != p.port) continue;
+    if (const ServerOptions::PortOptions* o = options_.findPortOptions(p.port)) {
       for (int fd : p.fds) {  // accepted sockets inherit them
-        if (o.sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof o.sndbuf);
-        if (o.rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof o.rcvbuf);
+        if (o->sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof o->sndbuf);
+        if (o->rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof o->rcvbuf);
       }
     }
   }
@@ -1320,7 +1336,8 @@ base::Result<base::Done, std::string> Server::start() {
     for (Port& p : ports) {
       const bool h2c = !p.tls && std::find(options_.h2c_ports.begin(), options_.h2c_ports.end(),
                                            p.port) != options_.h2c_ports.end();
-      listeners.push_back({nullptr, p.fds.at(static_cast<size_t>(i)), p.port, p.tls, h2c, nullptr});
+      listeners.push_back(
+          {nullptr, p.fds.at(static_cast<size_t>(i)), p.port, p.tls, h2c, nullptr, {}});
     }
     auto worker = std::make_unique<Worker::Impl>(options_, handler_, std::move(listeners), tls_, i,
                                                  open_connections_, http2_stats_);

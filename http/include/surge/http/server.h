@@ -180,7 +180,8 @@ struct ServerOptions {
     int rcvbuf = 0;
   };
   std::vector<PortOptions> port_options;
-  PortOptions& portOptions(int port);  // the port's entry, made when there is none
+  PortOptions& portOptions(int port);                  // the port's entry, made when there is none
+  const PortOptions* findPortOptions(int port) const;  // nullptr: none
   // Say "Connection: keep-alive" on HTTP/1.1 answers too, as nginx does (HTTP/1.0 ones always).
   bool announce_keep_alive = false;
   // A request the parser refuses (before any routing) is answered with nginx's HTML page instead
