@@ -1,7 +1,8 @@
 #include "surge/cache/keyring.h"
 
-#include <fstream>
-#include <sstream>
+#include <optional>
+
+#include "surge/base/file.h"
 
 namespace surge::cache {
 
@@ -114,11 +115,9 @@ Result<Keyring, std::string> Keyring::parse(std::string_view text, std::string_v
 }
 
 Result<Keyring, std::string> Keyring::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(path + ": cannot open key file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path);
+  std::optional<std::string> text = base::readFile(path);
+  if (!text) return fail(path + ": cannot open key file");
+  return parse(*text, path);
 }
 
 }  // namespace surge::cache

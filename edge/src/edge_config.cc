@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
+#include "surge/base/file.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/edge/config_reader.h"
 #include "surge/edge/handler_directives.h"
@@ -151,10 +151,9 @@ struct Loader : ConfigReader {
                    std::string& file) {
     if (!args(d, 1, 1)) return false;
     file = resolve(d.args[0]);
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail(d, d.name + " " + file + ": cannot read it");
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (std::string why = check(bytes); !why.empty()) return fail(d, why);
+    std::optional<std::string> bytes = base::readFile(file);
+    if (!bytes) return fail(d, d.name + " " + file + ": cannot read it");
+    if (std::string why = check(*bytes); !why.empty()) return fail(d, why);
     return true;
   }
 

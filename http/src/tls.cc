@@ -8,10 +8,10 @@
 #include <openssl/ssl.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
-
+#include <optional>
 #include <string_view>
+
+#include "surge/base/file.h"
 
 namespace surge::http {
 namespace {
@@ -49,14 +49,6 @@ int selectAlpn(SSL* ssl, const unsigned char** out, unsigned char* out_len, cons
   *out = http11;
   *out_len = 8;
   return SSL_TLSEXT_ERR_OK;
-}
-
-std::string readWhole(const std::string& path, bool& ok) {
-  std::ifstream in(path, std::ios::binary);
-  ok = static_cast<bool>(in);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -162,9 +154,9 @@ base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const Tl
   std::shared_ptr<TlsContext> holder(new TlsContext(ctx));
   SSL_CTX_set_app_data(ctx, holder.get());
   for (const std::string& file : options.ticket_keys) {
-    bool ok = false;
-    std::string bytes = readWhole(file, ok);
-    if (!ok) return base::fail("ssl_session_ticket_key " + file + ": cannot read it");
+    std::optional<std::string> read = base::readFile(file);
+    if (!read) return base::fail("ssl_session_ticket_key " + file + ": cannot read it");
+    const std::string& bytes = *read;
     if (std::string why = checkTicketKey(bytes); !why.empty()) {
       return base::fail("ssl_session_ticket_key " + file + ": " + why);
     }
@@ -176,9 +168,9 @@ base::Result<std::shared_ptr<TlsContext>, std::string> TlsContext::load(const Tl
     holder->ticket_keys_.push_back(k);
   }
   if (!options.stapling_file.empty()) {
-    bool ok = false;
-    holder->ocsp_response_ = readWhole(options.stapling_file, ok);
-    if (!ok) return base::fail("ssl_stapling_file " + options.stapling_file + ": cannot read it");
+    std::optional<std::string> read = base::readFile(options.stapling_file);
+    if (!read) return base::fail("ssl_stapling_file " + options.stapling_file + ": cannot read it");
+    holder->ocsp_response_ = std::move(*read);
     if (std::string why = checkOcspResponse(holder->ocsp_response_); !why.empty()) {
       return base::fail("ssl_stapling_file " + options.stapling_file + ": " + why);
     }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "surge/base/base64.h"
+#include "surge/base/file.h"
 #include "surge/cache/hmac.h"
 #include "surge/origin/json_text.h"
 
@@ -204,11 +205,9 @@ Result<std::vector<CdnEndpoint>, std::string> parseCdnEndpoints(std::string_view
 }
 
 Result<std::vector<CdnEndpoint>, std::string> loadCdnEndpoints(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parseCdnEndpoints(text.str(), path);
+  std::optional<std::string> text = base::readFile(path);
+  if (!text) return fail("cannot read " + path);
+  return parseCdnEndpoints(*text, path);
 }
 
 std::string edgeGridAuthorization(const CdnEndpoint& e, const std::string& method,

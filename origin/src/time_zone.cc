@@ -1,9 +1,9 @@
 #include "surge/origin/time_zone.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
+#include "surge/base/file.h"
 #include "surge/origin/calendar.h"
 
 namespace surge::origin {
@@ -167,14 +167,12 @@ base::Result<TimeZone, std::string> TimeZone::load(std::string_view name,
     return base::fail("time zone \"" + std::string(name) +
                       "\" is not a tz database name like Asia/Seoul, UTC or +09:00");
   }
-  std::ifstream in(zoneinfo_dir + "/" + std::string(name), std::ios::binary);
-  if (!in) {
+  std::optional<std::string> data = base::readFile(zoneinfo_dir + "/" + std::string(name));
+  if (!data) {
     return base::fail("unknown time zone \"" + std::string(name) + "\" (no " + zoneinfo_dir + "/" +
                       std::string(name) + "; is tzdata installed?)");
   }
-  std::ostringstream data;
-  data << in.rdbuf();
-  return fromTzif(name, data.str());
+  return fromTzif(name, *data);
 }
 
 base::Result<TimeZone, std::string> TimeZone::fromTzif(std::string_view name, std::string_view d) {

@@ -16,9 +16,9 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
+#include "surge/base/file.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/service_manager.h"
 #include "surge/edge/command_line.h"
@@ -105,10 +105,8 @@ void dumpConfiguration(const std::string& path) {
     }
   }
   for (const std::string& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::printf("# configuration file %s:\n%s\n", f.c_str(), text.str().c_str());
+    std::printf("# configuration file %s:\n%s\n", f.c_str(),
+                surge::base::readFile(f).value_or("").c_str());
   }
 }
 

@@ -9,13 +9,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 
+#include "surge/base/file.h"
 #include "surge/cache/cache_tags.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/service_manager.h"
@@ -214,12 +213,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if ((*catalog)->slotCount() == 0 && !flags.catalog.empty()) {
-    std::ifstream in(flags.catalog, std::ios::binary);
-    if (!in) usage("cannot read " + flags.catalog);
-    std::ostringstream text;
-    text << in.rdbuf();
+    std::optional<std::string> text = base::readFile(flags.catalog);
+    if (!text) usage("cannot read " + flags.catalog);
     auto parsed =
-        origin::parseCatalog(text.str(), origin::catalogFormatFor(flags.catalog), flags.catalog);
+        origin::parseCatalog(*text, origin::catalogFormatFor(flags.catalog), flags.catalog);
     if (!parsed) {
       for (const auto& p : parsed.error())
         std::fprintf(stderr, "%s\n", p.toString().c_str());

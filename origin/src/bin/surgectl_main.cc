@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "surge/base/file.h"
 #include "surge/cache/cache_tags.h"
 #include "surge/cache/keyring.h"
 #include "surge/cache/snapshot_names.h"
@@ -83,11 +84,9 @@ constexpr const char* kUsage =
 }
 
 std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) die("cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = base::readFile(path);
+  if (!text) die("cannot read " + path);
+  return std::move(*text);
 }
 
 std::string randomHex(size_t bytes) {
