@@ -6,6 +6,7 @@
 #include "command.h"
 #include "edge_process.h"
 #include "surge/testing/reliability.h"
+#include "surge/testing/temp_dir.h"
 
 namespace surge::edge::test {
 namespace {
@@ -175,10 +176,8 @@ TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
 TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   testing::ReliabilityRow row("tls", "session tickets shared by two edges");
   OriginProcess origin(origin::test::smallCatalog());
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / ("surge-tickets-" + std::to_string(::getpid())))
-          .string();
-  std::filesystem::create_directories(dir);
+  testing::TempDir tmp;
+  const std::string dir = tmp.path();
   makeCertificate(dir, "tickets.surge.test");
   ASSERT_EQ(run("openssl rand 80 > " + dir + "/old.key && openssl rand 80 > " + dir +
                 "/new.key && openssl rand 48 > " + dir + "/other.key")
@@ -199,23 +198,21 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   EdgeProcess stranger(origin, "", tlsServer(d_port, "other.key"));
   for (int port : {a_port, b_port, c_port, d_port})
     ASSERT_TRUE(testing::waitForPort(port, 5s));
-  const auto session = tlsSession;
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     SCOPED_TRACE(version);
     const std::string file = dir + "/session" + version + ".pem";
-    Command first = session(a_port, version, "-sess_out " + file);
+    Command first = tlsSession(a_port, version, "-sess_out " + file);
     EXPECT_NE(first.output.find("New, TLSv1."), std::string::npos) << first.output;
-    Command other_edge = session(b_port, version, "-sess_in " + file);
+    Command other_edge = tlsSession(b_port, version, "-sess_in " + file);
     EXPECT_NE(other_edge.output.find("Reused, TLSv1."), std::string::npos) << other_edge.output;
-    Command after_rotation = session(c_port, version, "-sess_in " + file);
+    Command after_rotation = tlsSession(c_port, version, "-sess_in " + file);
     EXPECT_NE(after_rotation.output.find("Reused, TLSv1."), std::string::npos)
         << after_rotation.output;
-    Command without_key = session(d_port, version, "-sess_in " + file);
+    Command without_key = tlsSession(d_port, version, "-sess_in " + file);
     EXPECT_NE(without_key.output.find("New, TLSv1."), std::string::npos) << without_key.output;
   }
   row.tried(8);
   row.outcome("resumed on the other edge and after a rotation; a full handshake without the key");
-  std::filesystem::remove_all(dir);
 }
 
 // ssl_session_cache as nginx's: with a cache a session resumes by id (TLS 1.2) or by its
@@ -223,10 +220,8 @@ TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
 // (nginx's default, "none") every handshake is full and TLS 1.3 sends no ticket at all.
 TEST(TlsResumptionTest, TheSessionCacheResumesOnTheSameEdgeAndNoneDoesNot) {
   OriginProcess origin(origin::test::smallCatalog());
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / ("surge-sess-" + std::to_string(::getpid())))
-          .string();
-  std::filesystem::create_directories(dir);
+  testing::TempDir tmp;
+  const std::string dir = tmp.path();
   makeCertificate(dir, "cache.surge.test");
   auto tlsServer = [&](int port, const std::string& cache) { return tlsListen(port, dir) + cache; };
   const int cached_port = testing::freeLoopbackPort(), plain_port = testing::freeLoopbackPort();
@@ -234,16 +229,15 @@ TEST(TlsResumptionTest, TheSessionCacheResumesOnTheSameEdgeAndNoneDoesNot) {
   EdgeProcess plain(origin, "", tlsServer(plain_port, ""));
   for (int port : {cached_port, plain_port})
     ASSERT_TRUE(testing::waitForPort(port, 5s));
-  const auto session = tlsSession;
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     SCOPED_TRACE(version);
     const std::string file = dir + "/cached" + version + ".pem";
-    Command first = session(cached_port, version, "-sess_out " + file);
+    Command first = tlsSession(cached_port, version, "-sess_out " + file);
     EXPECT_NE(first.output.find("New, TLSv1."), std::string::npos) << first.output;
-    Command again = session(cached_port, version, "-sess_in " + file);
+    Command again = tlsSession(cached_port, version, "-sess_in " + file);
     EXPECT_NE(again.output.find("Reused, TLSv1."), std::string::npos) << again.output;
     const std::string none_file = dir + "/none" + version + ".pem";
-    Command none_first = session(plain_port, version, "-sess_out " + none_file);
+    Command none_first = tlsSession(plain_port, version, "-sess_out " + none_file);
     EXPECT_NE(none_first.output.find("New, TLSv1."), std::string::npos) << none_first.output;
     if (version == "-tls1_3") {
       // No ticket came, so s_client had no session to write.
@@ -252,21 +246,18 @@ TEST(TlsResumptionTest, TheSessionCacheResumesOnTheSameEdgeAndNoneDoesNot) {
           << none_first.output;
       EXPECT_FALSE(std::filesystem::exists(none_file));
     } else {
-      Command none_again = session(plain_port, version, "-sess_in " + none_file);
+      Command none_again = tlsSession(plain_port, version, "-sess_in " + none_file);
       EXPECT_NE(none_again.output.find("New, TLSv1."), std::string::npos) << none_again.output;
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 // ssl_stapling_file: the OCSP response an operator fetched goes out with every handshake that
 // asks (openssl s_client -status), checked at load.
 TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
   OriginProcess origin(origin::test::smallCatalog());
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / ("surge-ocsp-" + std::to_string(::getpid())))
-          .string();
-  std::filesystem::create_directories(dir);
+  testing::TempDir tmp;
+  const std::string dir = tmp.path();
   // A CA, a certificate it signed, and the CA's OCSP answer for it, by the openssl command.
   Command made = run(
       "cd " + dir +
@@ -310,14 +301,11 @@ TEST(TlsStaplingTest, TheConfiguredResponseIsStapled) {
   Command bad = run(std::string(SURGE_EDGE_BIN) + " -t -c " + dir + "/t.conf");
   EXPECT_NE(bad.exit, 0);
   EXPECT_NE(bad.output.find("t.conf:4: not a DER OCSP response"), std::string::npos) << bad.output;
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
-  std::string dir =
-      (std::filesystem::temp_directory_path() / ("surge-tls-config-" + std::to_string(::getpid())))
-          .string();
-  std::filesystem::create_directories(dir);
+  testing::TempDir tmp;
+  const std::string dir = tmp.path();
   auto check = [&](const std::string& server_lines) {
     writeFile(dir + "/edge.conf",
               "http {\n  server {\n    listen 127.0.0.1:18080;\n" + server_lines + "  }\n}\n");
@@ -350,7 +338,6 @@ TEST(TlsConfigTest, CertificateProblemsAreReportedWithFileAndLine) {
   EXPECT_NE(old.exit, 0);
   EXPECT_NE(old.output.find("edge.conf:4: \"SSLv3\" is not supported"), std::string::npos)
       << old.output;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
