@@ -562,8 +562,8 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   if (ticket_number > 0) {
     bytes.append("X-Surge-Ticket-Number: ").append(std::to_string(ticket_number)).append("\r\n");
   }
-  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
-      request.method == "PATCH") {
+  if (request.has_body || !request.body.empty() || request.method == "POST" ||
+      request.method == "PUT" || request.method == "PATCH") {
     bytes.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
   }
   bytes.append("\r\n").append(request.body);

@@ -129,6 +129,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
     if (ex.method() != request.method) {
       rewritten.method = ex.method();  // after X-Accel-Redirect: a GET, without the body
       rewritten.body = {};
+      rewritten.has_body = false;
     }
     to_send = &rewritten;
   }

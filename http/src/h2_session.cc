@@ -70,6 +70,7 @@ struct H2Session::Stream {
   uint64_t body_sent = 0;
   bool answering = false;
   bool headers_done = false;
+  bool has_body = false;      // its request HEADERS did not end the stream
   H2Session::Clock::time_point begun = H2Session::Clock::now();
   H2Session::Clock::time_point last_data = begun;
 };
@@ -244,6 +245,9 @@ class H2Session::Callbacks {
       case NGHTTP2_HEADERS:
         if (auto it = s.streams_.find(frame->hd.stream_id); it != s.streams_.end()) {
           it->second->headers_done = true;
+          if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            it->second->has_body = !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+          }
           it->second->last_data = now;
           it->second->wire_bytes += s.header_block_bytes_;
         }
@@ -469,6 +473,7 @@ void H2Session::dispatchStream(Stream& st) {
   if (!has_host && !st.authority.empty()) r.headers.push_back(Header{kHost, st.authority, 0});
   if (!st.cookies.empty()) r.headers.push_back(Header{kCookie, st.cookies, 0});
   r.body = st.body;
+  r.has_body = st.has_body;
   r.length = st.wire_bytes;
   dispatch_(r, st.id);
 }

@@ -173,6 +173,7 @@ void Request::clear() {
   chunked_body.clear();
   keep_alive = true;
   expect_continue = false;
+  has_body = false;
 }
 
 ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request& req,
@@ -412,6 +413,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
       p = after;
     }
     req.body = req.chunked_body;
+    req.has_body = true;
     consumed = p;
     return ParseResult::kComplete;
   }
@@ -423,6 +425,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
   if (length > limits.max_body) return failWith(error, 413, "body too large");
   if (in.size() - pos < length) return ParseResult::kIncomplete;
   req.body = in.substr(pos, length);
+  req.has_body = cl_count == 1;
   consumed = pos + length;
   return ParseResult::kComplete;
 }

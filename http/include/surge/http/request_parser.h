@@ -47,6 +47,10 @@ struct Request {
   std::vector<Header> headers;
   std::string_view body;     // a view into the input, or into chunked_body
   std::string chunked_body;  // storage for a decoded chunked body
+  // The request announced a body, even an empty one: Content-Length or chunked over HTTP/1.1, a
+  // stream its HEADERS did not end over HTTP/2. nginx forwards Content-Length (0 too) and keeps
+  // a client_body_in_file_only file for such a request only.
+  bool has_body = false;
   bool keep_alive = true;
   bool expect_continue = false;
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)
