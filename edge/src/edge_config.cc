@@ -439,6 +439,10 @@ struct Loader : ConfigReader {
       if (!readAutoindexDirective(*this, d, level.autoindex, handled)) return false;
     } else if (d.name.starts_with("gzip")) {
       if (!readGzipDirective(*this, d, level.gzip, handled)) return false;
+    } else if (bool body = false; !readRequestBodyDirective(*this, d, level.request_body, body)) {
+      return false;
+    } else if (body) {
+      return true;
     } else if (d.name.starts_with("proxy_")) {
       if (!readProxyDirective(*this, d, level, handled)) return false;
     } else if (d.name == "limit_rate" || d.name == "limit_rate_after") {
@@ -546,15 +550,14 @@ struct Loader : ConfigReader {
     return errorLog(d, ignored);
   }
 
-  // Directives of nginx's that have no meaning in surge-edge (it keeps no temporary files: a
-  // request body is held in memory, in one buffer, up to client_max_body_size, and so is an
-  // origin's answer): accepted with their arguments checked for count only, and listed in
-  // edge/CONFIG.md.
+  // Directives of nginx's that have no meaning in surge-edge (an origin's answer is held in
+  // memory, and so is a request body, in one buffer, up to client_max_body_size; only
+  // client_body_temp_path has a meaning, request_body_files.h): accepted with their arguments
+  // checked for count only, and listed in edge/CONFIG.md.
   // Likewise nginx's tuning of its own memory pools and hash tables (surge's tables size
   // themselves) and of its open-file cache (surge-edge's is always on, revalidated every second).
   bool withoutMeaning(const Directive& d, bool& handled) {
-    static const std::set<std::string> names = {"client_body_temp_path",
-                                                "proxy_temp_path",
+    static const std::set<std::string> names = {"proxy_temp_path",
                                                 "proxy_max_temp_file_size",
                                                 "proxy_temp_file_write_size",
                                                 "client_body_in_single_buffer",
@@ -576,7 +579,6 @@ struct Loader : ConfigReader {
                                                 "open_file_cache_min_uses",
                                                 "open_file_cache_errors",
                                                 "client_header_buffer_size",
-                                                "client_body_buffer_size",
                                                 "output_buffers",
                                                 "postpone_output",
                                                 "proxy_buffer_size",
@@ -594,6 +596,7 @@ struct Loader : ConfigReader {
     // root, index, allow/deny, add_header, ... in http are the servers' defaults, wherever they
     // stand in the block.
     http_level.files.root = resolve("html");  // nginx's default: <prefix>/html
+    http_level.request_body.temp_path = resolve("client_body_temp");       // likewise
     http_level.files.precompressed = StaticLocation::Precompressed::kOff;  // gzip_static off
     http_level.max_body = c.server.limits.max_body;  // the default (1m as nginx, 16k for surge)
     for (const Directive& d : block_in) {

@@ -77,6 +77,7 @@ EdgeServer::EdgeServer(std::shared_ptr<const EdgeConfig> config, cache::Keyring 
 
 EdgeServer::~EdgeServer() {
   if (server_) server_->stop();
+  body_writer_->stop();
   for (auto h = handlers_.rbegin(); h != handlers_.rend(); ++h)
     (*h)->stop();
   server_.reset();
@@ -166,6 +167,7 @@ void EdgeServer::drainAndStop(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server_->stop();
+  body_writer_->stop();
   for (auto h = handlers_.rbegin(); h != handlers_.rend(); ++h)
     (*h)->stop();
 }
@@ -390,6 +392,10 @@ void EdgeServer::route(Exchange& ex) {
     if (own_answer && !ex.auto_redirect) applyLocationHeaders(*loc, ex, r);
     return answer(context(ex, route), std::move(r));
   }
+  if (loc->kind == Location::Kind::kProxy && ex.request_body_file.empty() &&
+      loc->request_body.wantsFile(request)) {
+    return keepBodyInFile(ex, *loc);  // comes back here once the file is written
+  }
   if (LocationHandler* handler = by_kind_[static_cast<int>(loc->kind)]) {
     return handler->handle(ex, *loc);
   }
@@ -441,13 +447,31 @@ std::optional<int> EdgeServer::applyLimits(Exchange& ex, const Location& loc) {
       if (key.empty()) continue;
       std::shared_ptr<void> place = l.zone->take(key, l.limit);
       if (!place) return loc.limit_conn_status;
-      // Chained: one pointer holds every place this request took.
-      ex.hold = ex.hold ? std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
-                              std::move(ex.hold), std::move(place))
-                        : std::move(place);
+      ex.addHold(std::move(place));
     }
   }
   return std::nullopt;
+}
+
+void EdgeServer::keepBodyInFile(Exchange& ex, const Location& loc) {
+  ex.resume = &loc;
+  auto held = std::make_shared<HeldExchange>(workerConfig(), ex);
+  const bool clean = loc.request_body.in_file_only == RequestBodySettings::InFileOnly::kClean;
+  std::string_view body = held->ex.request.body;  // the held copy's: valid while `held` is
+  body_writer_->write(
+      loc.request_body, body,
+      [this, held, clean, writer = body_writer_](base::Result<std::string, std::string> written) {
+        if (!written)
+          std::fprintf(stderr, "surge-edge: request body: %s\n", written.error().c_str());
+        held->ex.worker.post([this, held, clean, writer, written = std::move(written)] {
+          Exchange& ex = held->ex;
+          if (!written) return answer(context(ex, kOther), http::htmlError(500));
+          ex.request_body_file = *written;
+          // `clean`: removed once the answer is gone (the last copy of ex.hold).
+          if (clean) ex.addHold(writer->removeWhenReleased(writer, *written));
+          route(ex);
+        });
+      });
 }
 
 std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& loc,

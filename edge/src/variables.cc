@@ -131,7 +131,7 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
       "time_iso8601", "msec", "connection_requests", "connection_time",
       "proxy_add_x_forwarded_for", "upstream_response_time", "http2", "request_length",
-      "request_body"};
+      "request_body", "request_body_file"};
   // clang-format on
   return names;
 }
@@ -314,8 +314,10 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name == "connection_requests") return std::to_string(r.connection_requests);
   if (name == "request_length") return std::to_string(r.length);
-  // The body as read (surge-edge reads every request's whole body before handling it).
-  if (name == "request_body") return std::string(r.body);
+  // The body as read (surge-edge reads every request's whole body before handling it); as
+  // nginx's, empty once the body went into a file, which $request_body_file names.
+  if (name == "request_body") return ex.request_body_file.empty() ? std::string(r.body) : "";
+  if (name == "request_body_file") return ex.request_body_file;
   if (name == "proxy_add_x_forwarded_for") {
     std::string_view before = r.header("X-Forwarded-For");
     return before.empty() ? std::string(r.remote_addr)

@@ -993,5 +993,32 @@ TEST_F(EdgeConfigTest, SyntaxErrorsAndMissingFilesComeFromTheParser) {
       << missing.error();
 }
 
+// client_body_in_file_only and kin: inherited as nginx's (the nearest level), the temp path from
+// the prefix unless given, its levels 1 or 2.
+TEST_F(EdgeConfigTest, RequestBodyFilesAreInheritedAndChecked) {
+  auto c = loadOk(
+      "http {\n client_body_buffer_size 2k;\n server {\n  client_body_in_file_only clean;\n"
+      "  location /a { proxy_pass http://127.0.0.1:81; }\n"
+      "  location /b { client_body_in_file_only off; client_body_temp_path bodies 1 2;\n"
+      "   proxy_request_buffering off; proxy_pass http://127.0.0.1:81; }\n }\n}\n");
+  ASSERT_NE(c, nullptr);
+  using InFileOnly = RequestBodySettings::InFileOnly;
+  const RequestBodySettings& a = c->match("/a")->request_body;
+  EXPECT_EQ(a.in_file_only, InFileOnly::kClean);
+  EXPECT_EQ(a.buffer_size, 2048u);
+  EXPECT_EQ(a.temp_path, dir_.path() + "/client_body_temp");
+  EXPECT_TRUE(a.levels.empty());
+  EXPECT_TRUE(a.proxy_buffering);
+  const RequestBodySettings& b = c->match("/b")->request_body;
+  EXPECT_EQ(b.in_file_only, InFileOnly::kOff);
+  EXPECT_EQ(b.temp_path, dir_.path() + "/bodies");
+  EXPECT_EQ(b.levels, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(b.proxy_buffering);
+  EXPECT_EQ(loadError("http {\n server {\n  client_body_in_file_only yes;\n }\n}\n"),
+            at(3, "invalid value \"yes\" in \"client_body_in_file_only\" (on, clean or off)"));
+  EXPECT_EQ(loadError("http {\n client_body_temp_path /t 1 3;\n server { }\n}\n"),
+            at(2, "invalid level \"3\" in \"client_body_temp_path\" (1 or 2)"));
+}
+
 }  // namespace
 }  // namespace surge::edge

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "command.h"
 #include "edge_process.h"
 #include "surge/testing/http_recorder.h"
 #include "surge/testing/process.h"
@@ -297,6 +298,125 @@ TEST(NginxSemanticsE2ETest, AChunkedUpstreamAnswerIsPassedOnWhole) {
       rawExchange(port, "GET /other/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(other.substr(0, 12), "HTTP/1.1 500") << other;
   EXPECT_TRUE(other.ends_with("\r\n\r\nfail")) << other;
+}
+
+// A field of a raw HTTP/1.1 answer ("" when absent).
+std::string fieldOf(const std::string& answer, const std::string& name) {
+  size_t at = answer.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  at += name.size() + 4;
+  return answer.substr(at, answer.find("\r\n", at) - at);
+}
+
+// client_body_in_file_only, client_body_buffer_size, client_body_temp_path with levels and
+// proxy_request_buffering off, over both protocols: $request_body_file names a file holding the
+// body (then $request_body is empty), `clean` removes it after the answer, the upstream gets the
+// body either way, and a path that cannot be written answers 500 and changes nothing else.
+TEST(NginxSemanticsE2ETest, RequestBodiesAreKeptInFilesAsNginxKeepsThem) {
+  testing::HttpRecorder upstream;
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort(), h2_port = testing::freeLoopbackPort();
+  const std::string up = "proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) + ";";
+  const std::string show =
+      "add_header X-File $request_body_file; add_header X-Body \"[$request_body]\";";
+  dir.write(
+      "nginx.conf",
+      "daemon off;\nevents {\n}\nhttp {\n access_log off;\n client_body_buffer_size 1k;\n"
+      " client_body_temp_path " +
+          d +
+          "/bodies 1 2;\n server {\n"
+          "  listen 127.0.0.1:" +
+          std::to_string(port) + ";\n  listen 127.0.0.1:" + std::to_string(h2_port) +
+          " http2;\n"
+          "  location /file/ { client_body_in_file_only on; " +
+          show + up +
+          " }\n"
+          "  location /clean/ { client_body_in_file_only clean; " +
+          show + up +
+          " }\n"
+          "  location /buffered/ { " +
+          show + up +
+          " }\n"
+          "  location /unbuffered/ { proxy_request_buffering off; client_body_in_file_only on; " +
+          show + up +
+          " }\n"
+          "  location /nowhere/ { client_body_in_file_only on; client_body_temp_path "
+          "/proc/surge-nowhere; " +
+          up + " }\n }\n}\n");
+  testing::ChildProcess edge(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  auto post = [&](const std::string& path, const std::string& body) {
+    return rawExchange(port, "POST " + path +
+                                 " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                                 "Content-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+
+  // on: the file stays, under the levels (the name's last digit, then the two before it).
+  std::string a = post("/file/", "TEST");
+  EXPECT_EQ(a.substr(0, 12), "HTTP/1.1 200") << a;
+  const std::string file = fieldOf(a, "X-File");
+  ASSERT_EQ(file.size(), d.size() + 23) << a;  // "/bodies/" + "N/NN/" + ten digits
+  EXPECT_EQ(file.substr(0, d.size() + 8), d + "/bodies/");
+  const std::string name = file.substr(file.size() - 10);
+  EXPECT_EQ(file.substr(d.size() + 8, 5), name.substr(9, 1) + "/" + name.substr(7, 2) + "/");
+  EXPECT_EQ(readFile(file), "TEST");
+  EXPECT_EQ(fieldOf(a, "X-Body"), "[]");  // nginx's: the body is in the file
+  EXPECT_NE(upstream.last().find("\r\nContent-Length: 4\r\n"), std::string::npos);
+  EXPECT_TRUE(upstream.last().ends_with("\r\n\r\nTEST"));
+  // An empty body announced is kept (an empty file) and forwarded with Content-Length: 0; a
+  // request without a body has no file and sends none.
+  std::string empty = post("/file/", "");
+  ASSERT_FALSE(fieldOf(empty, "X-File").empty()) << empty;
+  EXPECT_TRUE(std::filesystem::exists(fieldOf(empty, "X-File")));
+  EXPECT_EQ(readFile(fieldOf(empty, "X-File")), "");
+  EXPECT_NE(upstream.last().find("\r\nContent-Length: 0\r\n"), std::string::npos);
+  std::string none =
+      rawExchange(port, "GET /file/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(fieldOf(none, "X-File"), "") << none;
+  EXPECT_EQ(upstream.last().find("Content-Length"), std::string::npos) << upstream.last();
+
+  // clean: named during the answer, removed after it (by the writer's thread: waited for).
+  std::string c = post("/clean/", "gone soon");
+  const std::string cleaned = fieldOf(c, "X-File");
+  ASSERT_FALSE(cleaned.empty()) << c;
+  for (int i = 0; i < 500 && std::filesystem::exists(cleaned); ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(std::filesystem::exists(cleaned));
+
+  // client_body_buffer_size: a body within it stays in memory, a larger one goes to a file too.
+  const std::string small(1000, 's'), large(1500, 'L');
+  std::string in_memory = post("/buffered/", small);
+  EXPECT_EQ(fieldOf(in_memory, "X-File"), "");
+  EXPECT_EQ(fieldOf(in_memory, "X-Body"), "[" + small + "]");
+  std::string spilled = post("/buffered/", large);
+  EXPECT_EQ(readFile(fieldOf(spilled, "X-File")), large) << spilled;
+  EXPECT_EQ(fieldOf(spilled, "X-Body"), "[]");
+  EXPECT_TRUE(upstream.last().ends_with("\r\n\r\n" + large));
+  // proxy_request_buffering off: never a file.
+  std::string unbuffered = post("/unbuffered/", large);
+  EXPECT_EQ(unbuffered.substr(0, 12), "HTTP/1.1 200") << unbuffered;
+  EXPECT_EQ(fieldOf(unbuffered, "X-File"), "");
+
+  // Over HTTP/2 the same.
+  Command h2 =
+      run("curl -sS --max-time 10 --http2-prior-knowledge -D - -o /dev/null --data TWO "
+          "http://127.0.0.1:" +
+          std::to_string(h2_port) + "/file/");
+  size_t at = h2.output.find("x-file: ");
+  ASSERT_NE(at, std::string::npos) << h2.output;
+  const std::string h2_file = h2.output.substr(at + 8, h2.output.find("\r\n", at) - at - 8);
+  EXPECT_EQ(readFile(h2_file), "TWO");
+
+  // A directory that cannot be made: 500, said in the error log; the edge goes on.
+  const size_t before = upstream.count();
+  std::string failed = post("/nowhere/", "x");
+  EXPECT_EQ(failed.substr(0, 12), "HTTP/1.1 500") << failed;
+  EXPECT_EQ(upstream.count(), before);  // nothing forwarded
+  EXPECT_NE(readFile(d + "/error.log").find("/proc/surge-nowhere"), std::string::npos);
+  EXPECT_EQ(post("/file/", "again").substr(0, 12), "HTTP/1.1 200");
 }
 
 // add_header on a proxied answer is evaluated when the answer comes, as nginx's header filter:

@@ -73,6 +73,9 @@ class EdgeServer : public http::Handler, private Dispatcher {
   // limit_req and limit_conn for `location` (once per request): nullopt to go on; 0 when the
   // request was delayed (it comes back through route() later); else the status to refuse with.
   std::optional<int> applyLimits(Exchange& exchange, const Location& location);
+  // Keeps the request's body in a file (request_body_files.h) on the writer's thread; the request
+  // comes back through route() when it is written.
+  void keepBodyInFile(Exchange& exchange, const Location& location);
   // An internal redirect to "/uri?args" or "@name".
   void enterRedirect(Exchange& exchange, const std::string& target);
 
@@ -91,6 +94,8 @@ class EdgeServer : public http::Handler, private Dispatcher {
   std::unique_ptr<PullHandler> pull_;
   std::vector<LocationHandler*> handlers_;
   LocationHandler* by_kind_[6] = {};
+  // Stopped after the server (its callbacks post to the workers), before the server is freed.
+  std::shared_ptr<RequestBodyWriter> body_writer_ = std::make_shared<RequestBodyWriter>();
   std::unique_ptr<http::Server> server_;
   std::atomic<http::Server*> running_server_{nullptr};  // set once server_ has started
   std::atomic<uint64_t> request_ids_{0};

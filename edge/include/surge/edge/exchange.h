@@ -47,6 +47,12 @@ struct ExchangeState {
   // limit_conn's places this request holds: released when the answer is gone (the last copy of
   // this pointer, which async answers carry).
   std::shared_ptr<void> hold;
+  // Adds `what` to `hold` (chained: one pointer holds all).
+  void addHold(std::shared_ptr<void> what) {
+    hold = hold ? std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+                      std::move(hold), std::move(what))
+                : std::move(what);
+  }
   // X-Accel-Redirect (accel_redirect.h): the origin's header lines ($upstream_http_NAME), those
   // the final answer keeps, and the method it is served as (GET, unless HEAD).
   std::string upstream_headers;
@@ -57,6 +63,9 @@ struct ExchangeState {
   // never asked).
   int64_t accel_limit_rate = -1;
   double upstream_seconds = -1;
+  // The file the request's body was kept in ($request_body_file; request_body_files.h), empty
+  // when none.
+  std::string request_body_file;
   // The configuration `server` and `location` point into, held by an exchange that outlives
   // its request's call (HeldExchange); empty for one being handled, whose worker holds it.
   std::shared_ptr<const EdgeConfig> pinned;

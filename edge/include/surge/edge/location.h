@@ -18,6 +18,7 @@
 #include "surge/edge/limit_rate.h"
 #include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
+#include "surge/edge/request_body_files.h"
 #include "surge/edge/request_limits.h"
 #include "surge/edge/static_files.h"
 #include "surge/edge/variables.h"
@@ -148,6 +149,7 @@ struct LocationSettings {
   HeaderNameRules header_names;  // ignore_invalid_headers, underscores_in_headers (http, server)
   LimitRate limit_rate;          // limit_rate, limit_rate_after
   CdnSettings cdn;               // surge_cdn_max_age, surge_cache_tags, surge_cache_tag
+  RequestBodySettings request_body;  // client_body_in_file_only, client_body_temp_path, ...
 };
 
 struct Location : LocationSettings {
