@@ -569,6 +569,7 @@ int H2Session::flooded(base::Counter& counter) {
   counter.add();
   nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
   failed_ = true;
+  flooded_ = true;
   return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 

@@ -54,6 +54,8 @@ class H2Session {
   // finish, no new one is taken, and done() turns true when the last one is out.
   void drain();
   bool goingAway() const { return going_away_; }
+  // The session was ended for a flood (a defence of Http2Options): the client is abusive.
+  bool flooded() const { return flooded_; }
   // GOAWAY with an error (a timeout): nothing more is taken or answered.
   void terminate(uint32_t error_code);
   // Nothing more to read or write: the connection may close.
@@ -106,6 +108,7 @@ class H2Session {
   std::vector<int32_t> complete_;  // streams whose request ended during the read being parsed
   uint64_t streams_taken_ = 0;
   bool failed_ = false;
+  bool flooded_ = false;
   bool going_away_ = false;    // drain() sent GOAWAY
   bool opening_read_ = false;  // the preface and the first frame's header have been seen
   std::string opening_;        // until then, what came

@@ -371,7 +371,7 @@ class Worker::Impl {
   void goawayHttp2() {
     std::vector<uint64_t> h2;
     for (auto& [id, c] : connections_) {
-      if (c->h2) h2.push_back(id);
+      if (c->h2 && !c->held) h2.push_back(id);
     }
     for (uint64_t id : h2) {
       auto it = connections_.find(id);
@@ -391,6 +391,10 @@ class Worker::Impl {
     }
     std::vector<uint64_t> idle;
     for (auto& [id, c] : connections_) {
+      if (c->held) {
+        idle.push_back(id);
+        continue;
+      }
       if (c->h2) continue;  // below: GOAWAY, its streams in flight finish, then it closes
       if (c->state == State::kReading && c->out.empty() && c->in.size() == c->in_offset) {
         idle.push_back(id);
@@ -418,6 +422,7 @@ class Worker::Impl {
     bool protocol_known = false;    // HTTP/2 or HTTP/1.1 decided (by ALPN or the first bytes)
     std::unique_ptr<H2Session> h2;  // HTTP/2 connections only
     bool h2_failed = false;         // the session gave up: write its GOAWAY, then close
+    bool held = false;              // ended for a flood: held unread (closeOrHold)
     // The frames of the batch being written, one buffer while the connection has streams open: a
     // batch is made only when the last one is out, so it is refilled instead of allocated.
     std::shared_ptr<std::string> h2_batch;
@@ -551,6 +556,10 @@ class Worker::Impl {
   }
 
   void close(Connection& c) {
+    if (c.held) {
+      --held_;
+      http2_stats_.held.add(-1);
+    }
     uint64_t id = c.id;
     closeQuietly(c);
     connections_.erase(id);  // destroys c
@@ -1034,7 +1043,27 @@ class Worker::Impl {
     const bool finished =
         c.h2->done() || c.h2_failed || c.close_after_write ||
         ((c.peer_closed || draining_ || c.h2->goingAway()) && c.h2->openStreams() == 0);
-    if (finished) close(c);
+    if (finished) closeOrHold(c);
+  }
+
+  // A connection ended for a flood (rapid reset, control frames, CONTINUATION, refused streams),
+  // its GOAWAY written: held, unread, until its send_timeout instead of closed, so that the
+  // flooding client waits on a shut TCP window rather than reconnecting at once (over TLS a new
+  // handshake each time, on the edge's CPU) to flood again: HAProxy's tarpit, for HTTP/2 floods.
+  // The socket's receive buffer is made small; at most kMaxHeld a worker, beyond that (and while
+  // draining) closed as before.
+  static constexpr size_t kMaxHeld = 64;
+  void closeOrHold(Connection& c) {
+    if (!c.h2 || !c.h2->flooded() || draining_) return close(c);
+    if (c.held) return;
+    if (held_ >= kMaxHeld) return close(c);
+    c.held = true;
+    ++held_;
+    http2_stats_.held.add(1);
+    event_del(c.read_ev);
+    int small = 4096;
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    c.activity = Clock::now();
   }
 
   // Writes what is queued, then reads and dispatches requests until one is being handled, the
@@ -1126,6 +1155,10 @@ class Worker::Impl {
     std::vector<uint64_t> timed_out;
     std::vector<uint64_t> h2_idle, h2_stalled;
     for (auto& [id, c] : self->connections_) {
+      if (c->held) {
+        if (now - c->activity > c->send_timeout) expired.push_back(id);
+        continue;
+      }
       if (c->h2) {
         H2Session& h = *c->h2;
         if (!c->out.empty() || h.sending()) {
@@ -1215,6 +1248,7 @@ class Worker::Impl {
   uint64_t next_id_ = 1;
   Request request_;  // reused: its header vector keeps its capacity
   bool draining_ = false;
+  size_t held_ = 0;  // connections held after a flood (closeOrHold)
   time_t date_second_ = 0;
   char date_[64] = {};
   size_t date_len_ = 0;
@@ -1276,7 +1310,9 @@ Http2Stats::Http2Stats(base::MetricsRegistry& m, const std::string& prefix)
       flood_continuation(defence(m, prefix, "continuation_flood")),
       streams_refused(defence(m, prefix, "concurrent_streams")),
       flood_streams(defence(m, prefix, "refused_streams_flood")),
-      send_timeouts(defence(m, prefix, "send_timeout")) {}
+      send_timeouts(defence(m, prefix, "send_timeout")),
+      held(m.gauge(prefix + "_http2_held_connections",
+                   "Connections ended for a flood, held unread until their send_timeout")) {}
 
 Server::Server(ServerOptions options, Handler& handler)
     : options_(std::move(options)),

@@ -382,9 +382,12 @@ TEST_F(Http2E2ETest, FloodsEndInGoawayAndAreCounted) {
     auto goaway = c.until(h2::kGoaway, 10s);
     ASSERT_TRUE(goaway);
     EXPECT_EQ(RawConnection::goawayCode(*goaway), NGHTTP2_ENHANCE_YOUR_CALM);
-    EXPECT_TRUE(c.closedWithin(5s));
-    ++expected[f.defence];
+    // Held unread (not closed) until send_timeout (2 s here), while others are served.
     othersAreServed();
+    EXPECT_EQ(metric(edge_->metrics(), "surge_edge_http2_held_connections"), 1u);
+    EXPECT_TRUE(c.closedWithin(5s));
+    EXPECT_EQ(metric(edge_->metrics(), "surge_edge_http2_held_connections"), 0u);
+    ++expected[f.defence];
   }
   const std::string m = edge_->metrics();
   for (const auto& [defence, n] : expected) {
@@ -392,6 +395,31 @@ TEST_F(Http2E2ETest, FloodsEndInGoawayAndAreCounted) {
         << defence << "\n"
         << m;
   }
+}
+
+// Flooding connections are held unread after their GOAWAY, so that their clients wait instead
+// of reconnecting to flood again; at most 64 a worker (128 here), the rest closed at once; all
+// closed after send_timeout, and the edge serves others meanwhile.
+TEST_F(Http2E2ETest, FloodingConnectionsAreHeldAtMostSoManyThenClosed) {
+  std::string resets;
+  for (uint32_t s = 1; s < 2 * 400; s += 2)
+    resets += h2::get(s, "/small.txt") + h2::frame(h2::kRstStream, 0, s, h2::u32(8));
+  std::vector<std::unique_ptr<RawConnection>> floods;
+  for (int i = 0; i < 160; ++i) {
+    floods.push_back(std::make_unique<RawConnection>(edge_->port()));
+    floods.back()->send(h2::preface() + resets);
+  }
+  for (auto& c : floods)
+    ASSERT_TRUE(c->until(h2::kGoaway, 10s));
+  othersAreServed();
+  const std::string m = edge_->metrics();
+  EXPECT_EQ(metric(m, "surge_edge_http2_defences_total{defence=\"rapid_reset\"}"), 160u) << m;
+  const uint64_t held = metric(m, "surge_edge_http2_held_connections");
+  EXPECT_GE(held, 1u);
+  EXPECT_LE(held, 128u);
+  for (auto& c : floods)
+    EXPECT_TRUE(c->closedWithin(5s));
+  EXPECT_EQ(metric(edge_->metrics(), "surge_edge_http2_held_connections"), 0u);
 }
 
 TEST_F(Http2E2ETest, RequestsCancelledInTheSameReadCostNothingButParsing) {

@@ -125,8 +125,8 @@ struct ResponseSlot {
 struct Http2Options {
   uint32_t max_concurrent_streams = 128;  // nginx's http2_max_concurrent_streams
   uint32_t max_header_list = 32 * 1024;   // a request's header list (RFC 9113 6.5.2's size)
-  // Defences (each trips GOAWAY ENHANCE_YOUR_CALM and closes the connection, counted in
-  // Http2Stats): RST_STREAM frames from the client (rapid reset, CVE-2023-44487), control frames
+  // Defences (each trips GOAWAY ENHANCE_YOUR_CALM and ends the connection, counted in
+  // Http2Stats; the server then holds it unread until its send_timeout, see server.cc): RST_STREAM frames from the client (rapid reset, CVE-2023-44487), control frames
   // that carry no request (SETTINGS, PING, PRIORITY, empty DATA or HEADERS), each a bucket of
   // `burst` refilled at so many a second; CONTINUATION frames of one header block (CVE-2024-27316
   // class), which is also cut at twice max_header_list bytes.
@@ -155,6 +155,7 @@ struct Http2Stats {
   base::Counter& streams_refused;  // each stream over http2_max_concurrent_streams
   base::Counter& flood_streams;    // a connection that kept opening them
   base::Counter& send_timeouts;    // a peer that stopped reading or shut its window
+  base::Gauge& held;               // flooding connections held unread (Server's hold)
 };
 
 struct ServerOptions {
