@@ -19,6 +19,19 @@
 namespace surge::edge::test {
 namespace {
 
+// surge-edge started as nginx-tests start nginx, on the nginx.conf written in `dir`:
+// `-p DIR/ -c nginx.conf -e DIR/error.log`. Stopped by PID when the result goes.
+testing::ChildProcess startAsNginx(const testing::TempDir& dir) {
+  const std::string d = dir.path();
+  return testing::ChildProcess(
+      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+}
+
+// What it said, when it did not start.
+std::string startLog(const testing::TempDir& dir) {
+  return readFile(dir.path() + "/out.log") + readFile(dir.path() + "/error.log");
+}
+
 // Sends `bytes` on the connected `fd` and reads until the server closes (3 s at most).
 std::string exchangeOn(int fd, const std::string& bytes) {
   if (fd < 0) return "";
@@ -74,10 +87,8 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
                               d +
                               "/html/; }\n"
                               " }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, std::chrono::milliseconds(10000)))
-      << readFile(d + "/out.log") << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, std::chrono::milliseconds(10000))) << startLog(dir);
   const std::string get = "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   std::string v4 = rawExchange(port, get);
   std::string v6 = rawExchange6(port, get);
@@ -128,10 +139,9 @@ TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
   dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n access_log off;\n" + server(on, "") +
                               server(off, "ignore_invalid_headers off;") +
                               server(under, "underscores_in_headers on;") + "}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
+  testing::ChildProcess edge = startAsNginx(dir);
   for (int port : {on, off, under})
-    ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+    ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
   const std::string odd = "GET / HTTP/1.0\r\nx_foo: under\r\nx.foo: dot\r\nX-Ok: fine\r\n\r\n";
   auto reached = [&](int port) {
@@ -179,9 +189,8 @@ TEST(NginxSemanticsE2ETest, UpstreamWithSeveralServersAndABackup) {
                 " max_fails=1 fail_timeout=30s;\n  server " + at(backup.port()) +
                 " backup;\n }\n server {\n  listen " + at(port) +
                 ";\n  location / { proxy_pass http://o; }\n }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
   const std::string get = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
   for (int i = 0; i < 12; ++i) {
@@ -225,9 +234,8 @@ TEST(NginxSemanticsE2ETest, LocationsProxyToDifferentUpstreams) {
                 at(other.port()) +
                 "; }\n  location /api/ { proxy_pass http://origin; }\n"
                 "  location = /metrics { surge_status; }\n }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto get = [&](const std::string& path) {
     return rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   };
@@ -283,9 +291,8 @@ TEST(NginxSemanticsE2ETest, AChunkedUpstreamAnswerIsPassedOnWhole) {
                 ";\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) +
                 "; }\n  location /other/ { proxy_pass http://127.0.0.1:" +
                 std::to_string(failing.port()) + "; }\n }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   std::string answer = rawExchange(port, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
   EXPECT_NE(answer.find("\r\nContent-Length: 11\r\n"), std::string::npos) << answer;
@@ -344,9 +351,8 @@ TEST(NginxSemanticsE2ETest, RequestBodiesAreKeptInFilesAsNginxKeepsThem) {
           "  location /nowhere/ { client_body_in_file_only on; client_body_temp_path "
           "/proc/surge-nowhere; " +
           up + " }\n }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto post = [&](const std::string& path, const std::string& body) {
     return rawExchange(port, "POST " + path +
                                  " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
@@ -436,9 +442,8 @@ TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {
                 "  location /give {\n   add_header Set-Cookie \"a=b; Path=/\";\n"
                 "   add_header Set-Cookie c=d;\n   add_header X-Thing hello;\n   return 200 ok;\n"
                 "  }\n }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   std::string answer =
       rawExchange(port, "GET /p/?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
@@ -476,9 +481,8 @@ TEST(NginxSemanticsE2ETest, LimitRateAndXAccelLimitRatePaceTheBody) {
                               d +
                               "/html/; add_header X-Up $upstream_response_time; }\n"
                               " }\n}\n");
-  testing::ChildProcess edge(
-      {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto timed = [&](const std::string& target, std::string& answer) {
     auto start = std::chrono::steady_clock::now();
     answer =
@@ -571,9 +575,9 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
                 "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
                 " }\n"
                 "}\n");
-  testing::ChildProcess edge({SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf"}, d + "/edge.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/edge.log");
-  ASSERT_TRUE(testing::waitForPort(other, 10000ms)) << readFile(d + "/edge.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
+  ASSERT_TRUE(testing::waitForPort(other, 10000ms)) << startLog(dir);
   HttpClient c("127.0.0.1", port, 2000ms);
 
   auto r = c.request("GET", "/");
@@ -753,8 +757,8 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
                 "  location @named { return 200 \"named $upstream_http_x_accel_redirect $uri\"; }\n"
                 " }\n"
                 "}\n");
-  testing::ChildProcess edge({SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf"}, d + "/edge.log");
-  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/edge.log");
+  testing::ChildProcess edge = startAsNginx(dir);
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
   // keepalive_requests 2: of three pipelined requests two are answered, the second says close.
   const std::string get_k = "GET /k/a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
