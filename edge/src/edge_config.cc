@@ -414,10 +414,13 @@ struct Loader : ConfigReader {
       level.max_body = v;
       return true;
     } else if (d.name == "http2_chunk_size") {
-      // nginx's size of an answer's DATA frames (also per location): nghttp2 sizes them within
-      // the client's SETTINGS_MAX_FRAME_SIZE. Accepted without a meaning (edge/CONFIG.md).
-      uint64_t ignored = 0;
-      return size(d, ignored);
+      // nginx's size of an answer's DATA frames (http, server, location), within the client's
+      // SETTINGS_MAX_FRAME_SIZE.
+      uint64_t v = 0;
+      if (!size(d, v)) return false;
+      if (v == 0 || v > (1u << 24) - 1) return fail(d, "the chunk size must be between 1 and 16m");
+      level.http2_chunk_size = static_cast<uint32_t>(v);
+      return true;
     } else if (d.name == "absolute_redirect" || d.name == "server_name_in_redirect" ||
                d.name == "port_in_redirect") {
       bool on = false;

@@ -228,6 +228,7 @@ AnswerContext EdgeServer::context(const Exchange& ex, Route route) const {
     ctx.limit_rate_after = v.after;
   }
   if (ex.accel_limit_rate >= 0) ctx.limit_rate = ex.accel_limit_rate;
+  if (ex.location) ctx.http2_chunk_size = ex.location->http2_chunk_size;
   return ctx;
 }
 
@@ -255,6 +256,7 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
     response.limit_rate = ctx.limit_rate;
     response.limit_rate_after = ctx.limit_rate_after;
   }
+  if (response.http2_chunk_size == 0) response.http2_chunk_size = ctx.http2_chunk_size;
   if (ctx.exchange && !ctx.exchange->preserved_headers.empty()) {
     applyPreservedHeaders(ctx.exchange->preserved_headers, response);
   }

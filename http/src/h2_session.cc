@@ -79,6 +79,7 @@ struct H2Session::Stream {
 namespace {
 
 constexpr int32_t kMaxWindow = 0x7fffffff;
+constexpr uint32_t kDefaultChunk = 16384;  // DATA frames unless http2_chunk_size says
 constexpr int32_t kInitialWindow = 65536;  // SETTINGS_INITIAL_WINDOW_SIZE, nginx's preread
 
 bool headerNameIsValid(std::string_view name) {
@@ -314,6 +315,19 @@ class H2Session::Callbacks {
     return 0;
   }
 
+  // How much of an answer's body the next DATA frame carries: within the windows and the
+  // client's SETTINGS_MAX_FRAME_SIZE, at most the answer's http2_chunk_size (16 KiB unless set).
+  static ssize_t dataLength(nghttp2_session*, uint8_t, int32_t stream_id, int32_t session_window,
+                            int32_t stream_window, uint32_t max_frame, void* user) {
+    H2Session& s = self(user);
+    uint32_t chunk = kDefaultChunk;
+    if (auto it = s.streams_.find(stream_id); it != s.streams_.end()) {
+      if (it->second->response.http2_chunk_size > 0) chunk = it->second->response.http2_chunk_size;
+    }
+    const int64_t n = std::min<int64_t>({session_window, stream_window, max_frame, chunk});
+    return static_cast<ssize_t>(std::max<int64_t>(n, 1));
+  }
+
   static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
                           nghttp2_data_source* source, void* user) {
     H2Session& s = self(user);
@@ -367,6 +381,7 @@ H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Htt
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::onStreamClose);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &Callbacks::onInvalidFrame);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb, &Callbacks::dataLength);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Acknowledgements (SETTINGS, PING) the peer does not read are bounded: a session that would

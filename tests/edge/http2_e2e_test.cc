@@ -505,6 +505,27 @@ TEST_F(Http2E2ETest, AStreamSendingABodyHasItsWindowOpenedOnce) {
   EXPECT_EQ(answer->payload, std::to_string(block.size() + 5 * chunk.size()));
 }
 
+// http2_chunk_size: DATA frames of at most that size, within the client's SETTINGS_MAX_FRAME_SIZE;
+// 16 KiB without it, whatever the client allows.
+TEST_F(Http2E2ETest, DataFramesFollowHttp2ChunkSize) {
+  start(
+      "    location = /small.txt { http2_chunk_size 1; }\n"
+      "    location = /big.bin { http2_chunk_size 64k; }\n");
+  writeFile(edge_->path("html/big2.bin"), big_.substr(0, 100000));
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface({{NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 32768}}) +
+                     h2::get(1, "/small.txt") + h2::get(3, "/big.bin") + h2::get(5, "/big2.bin")));
+  std::map<uint32_t, std::vector<size_t>> sizes;
+  while (sizes[1].size() < 6 || sizes[3].empty() || sizes[5].empty()) {
+    auto f = c.next(10s);
+    ASSERT_TRUE(f) << sizes[1].size() << " " << sizes[3].size() << " " << sizes[5].size();
+    if (f->type == h2::kData) sizes[f->stream].push_back(f->payload.size());
+  }
+  EXPECT_EQ(sizes[1], std::vector<size_t>(6, 1));  // "small\n", a byte a frame
+  EXPECT_EQ(sizes[3].front(), 32768u);             // 64k, within the client's 32 KiB
+  EXPECT_EQ(sizes[5].front(), 16384u);             // the default
+}
+
 TEST_F(Http2E2ETest, TraceAndConnectAreRefusedAsNginxDoes) {
   RawConnection c(edge_->port());
   ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt") +

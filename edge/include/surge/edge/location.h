@@ -150,6 +150,7 @@ struct LocationSettings {
   LimitRate limit_rate;          // limit_rate, limit_rate_after
   CdnSettings cdn;               // surge_cdn_max_age, surge_cache_tags, surge_cache_tag
   RequestBodySettings request_body;  // client_body_in_file_only, client_body_temp_path, ...
+  uint32_t http2_chunk_size = 0;     // http2_chunk_size (0: 16 KiB, http::Response's)
 };
 
 struct Location : LocationSettings {

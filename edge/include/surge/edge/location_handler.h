@@ -47,6 +47,7 @@ struct AnswerContext {
   // limit_rate of the answering location (or X-Accel-Limit-Rate): for an answer that sets none.
   int64_t limit_rate = -1;
   uint64_t limit_rate_after = 0;
+  uint32_t http2_chunk_size = 0;  // of the answering location
   // Later, with logs to write, gzip on or trailers to add: the exchange's copy, whose
   // configuration keeps `logs`, `gzip` and `trailers` valid.
   std::shared_ptr<const HeldExchange> held;

@@ -72,6 +72,9 @@ struct Response {
   // client reads; negative: not set (the edge fills in its location's).
   int64_t limit_rate = -1;
   uint64_t limit_rate_after = 0;
+  // nginx's http2_chunk_size: HTTP/2 DATA frames of at most this many bytes (within the client's
+  // SETTINGS_MAX_FRAME_SIZE); 0: 16 KiB.
+  uint32_t http2_chunk_size = 0;
   // Fields sent after the body, "Name: value\r\n" each (nginx's add_trailer): HTTP/2's trailing
   // HEADERS; over HTTP/1.1 the body then goes chunked, these in its trailer section. Not sent
   // without a body (HEAD, 204, 304) or to an HTTP/1.0 client, as nginx.
@@ -126,10 +129,11 @@ struct Http2Options {
   uint32_t max_concurrent_streams = 128;  // nginx's http2_max_concurrent_streams
   uint32_t max_header_list = 32 * 1024;   // a request's header list (RFC 9113 6.5.2's size)
   // Defences (each trips GOAWAY ENHANCE_YOUR_CALM and ends the connection, counted in
-  // Http2Stats; the server then holds it unread until its send_timeout, see server.cc): RST_STREAM frames from the client (rapid reset, CVE-2023-44487), control frames
-  // that carry no request (SETTINGS, PING, PRIORITY, empty DATA or HEADERS), each a bucket of
-  // `burst` refilled at so many a second; CONTINUATION frames of one header block (CVE-2024-27316
-  // class), which is also cut at twice max_header_list bytes.
+  // Http2Stats; the server then holds it unread until its send_timeout, see server.cc): RST_STREAM
+  // frames from the client (rapid reset, CVE-2023-44487), control frames that carry no request
+  // (SETTINGS, PING, PRIORITY, empty DATA or HEADERS), each a bucket of `burst` refilled at so many
+  // a second; CONTINUATION frames of one header block (CVE-2024-27316 class), which is also cut at
+  // twice max_header_list bytes.
   uint32_t reset_burst = 256;
   uint32_t resets_per_second = 64;
   uint32_t control_burst = 256;
