@@ -513,7 +513,9 @@ TEST_F(Http2E2ETest, DataFramesFollowHttp2ChunkSize) {
       "    location = /big.bin { http2_chunk_size 64k; }\n");
   writeFile(edge_->path("html/big2.bin"), big_.substr(0, 100000));
   RawConnection c(edge_->port());
+  // The connection's window opened wide: the two large answers must not take it from the small.
   ASSERT_TRUE(c.send(h2::preface({{NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 32768}}) +
+                     h2::frame(h2::kWindowUpdate, 0, 0, h2::u32(1u << 24)) +
                      h2::get(1, "/small.txt") + h2::get(3, "/big.bin") + h2::get(5, "/big2.bin")));
   std::map<uint32_t, std::vector<size_t>> sizes;
   while (sizes[1].size() < 6 || sizes[3].empty() || sizes[5].empty()) {
