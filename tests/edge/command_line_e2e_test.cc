@@ -1,6 +1,7 @@
 // surge-edge started, signalled and stopped the way nginx's own test harness and operators do it:
 // -p/-c/-e/-g, a pid file, -s quit|reopen|stop, daemon on, -V.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +101,44 @@ TEST(EdgeCommandLineTest, StartsSignalledAndStopsAsNginxTestsDrivesNginx) {
   EXPECT_EQ(readFile(d + "/error.log").find("[alert]"), std::string::npos);
   // Nothing left to signal.
   EXPECT_NE(runEdge(with("stop"), d + "/stop.log"), 0);
+}
+
+// nginx-tests start the server with its standard error closed (to hide nginx's deprecation
+// warnings): the error log takes its place and no message reaches a client's connection.
+TEST(EdgeCommandLineTest, StartedWithStandardErrorClosedNoMessageReachesAClient) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const int port = testing::freeLoopbackPort();
+  dir.write("nginx.conf", nginxTestsConfig(d, port));
+  dir.write("index.html", "the index\n");
+  testing::ChildProcess edge({"/bin/sh", "-c",
+                              std::string("exec 2>&-; exec ") + SURGE_EDGE_BIN + " -p " + d +
+                                  "/ -c nginx.conf -e error.log"},
+                             d + "/stdout.log");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << readFile(d + "/error.log");
+  // A connection open while the edge writes messages (a reload says what it kept).
+  int fd = testing::connectLoopback(port);
+  ASSERT_GE(fd, 0);
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+  std::string in;
+  char buf[4096];
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n;
+       in.find("the index\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    in.append(buf, static_cast<size_t>(n));
+  ASSERT_NE(in.find("the index\n"), std::string::npos) << in;
+  in.clear();
+  ::kill(edge.pid(), SIGHUP);
+  ::kill(edge.pid(), SIGQUIT);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    in.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(in, "");  // the connection closed with nothing more on it
+  EXPECT_EQ(edge.wait(5000ms), 0);
+  const std::string log = readFile(d + "/error.log");
+  EXPECT_NE(log.find("draining"), std::string::npos) << log;
 }
 
 TEST(EdgeCommandLineTest, DaemonOnLeavesTheForegroundAndThePidFileNamesTheServer) {

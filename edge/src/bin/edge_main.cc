@@ -83,9 +83,26 @@ bool redirectErrors(const std::string& path) {
                  std::strerror(errno));
     return false;
   }
-  ::dup2(fd, STDERR_FILENO);
-  ::close(fd);
+  if (fd != STDERR_FILENO) {
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
   return true;
+}
+
+// Standard input, output and error opened on /dev/null where the parent left them closed (nginx's
+// own test harness starts the server with its standard error closed): otherwise the next file or
+// socket opened takes the descriptor, and every message written to stderr goes into it, a
+// client's connection included.
+void openStandardDescriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int null = ::open("/dev/null", O_RDWR);  // the lowest free descriptor: `fd`
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
 }
 
 // -T: every file the configuration reads, as nginx prints them.
@@ -169,6 +186,7 @@ bool writePidFile(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  openStandardDescriptors();
   auto parsed = surge::edge::parseCommandLine(argc, argv);
   if (!parsed) {
     std::fprintf(stderr, "surge-edge: %s\n%s", parsed.error().c_str(),
