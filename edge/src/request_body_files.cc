@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 namespace surge::edge {
 
@@ -57,31 +56,11 @@ RequestBodyWriter::~RequestBodyWriter() {
 }
 
 void RequestBodyWriter::write(const RequestBodySettings& where, std::string_view body, Done done) {
-  Job job{where.temp_path, where.levels, body, std::move(done), {}};
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopped_) {
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-      jobs_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  perform(job);  // the edge is stopping: no loop left to keep free
+  submit(Job{where.temp_path, where.levels, body, std::move(done), {}});
 }
 
 void RequestBodyWriter::remove(std::string path) {
-  Job job{{}, {}, {}, nullptr, std::move(path)};
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopped_) {
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-      jobs_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  perform(job);
+  submit(Job{{}, {}, {}, nullptr, std::move(path)});
 }
 
 std::shared_ptr<void> RequestBodyWriter::removeWhenReleased(std::shared_ptr<RequestBodyWriter> self,
@@ -94,22 +73,29 @@ std::shared_ptr<void> RequestBodyWriter::removeWhenReleased(std::shared_ptr<Requ
   return std::make_shared<Removal>(Removal{std::move(self), std::move(path)});
 }
 
-void RequestBodyWriter::stop() {
+void RequestBodyWriter::submit(Job job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopped_) return;
+    if (!stopping_) {
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
+  }
+  perform(job);  // the edge is stopping: no loop left to keep free
+}
+
+void RequestBodyWriter::stop() {
+  std::thread thread;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
     stopping_ = true;
+    thread = std::move(thread_);
     wake_.notify_one();
   }
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  // Queued between the thread's last look and now: done here.
-  while (!jobs_.empty()) {
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    perform(job);
-  }
+  if (thread.joinable()) thread.join();  // it ends once the queue is empty
 }
 
 void RequestBodyWriter::run() {
@@ -150,11 +136,10 @@ bool makeDirectories(const std::string& dir) {
 }  // namespace
 
 base::Result<std::string, std::string> RequestBodyWriter::writeFile(const Job& job) {
-  if (next_number_ == 0) next_number_ = std::random_device{}() % 1000000000u + 1;
   for (int attempt = 0; attempt < 100; ++attempt) {
     // nginx's names: ten digits; each level directory takes its digits from the name's end.
     char name[16];
-    std::snprintf(name, sizeof name, "%010u", next_number_++);
+    std::snprintf(name, sizeof name, "%010u", next_number_.fetch_add(1));
     std::string dir = job.dir;
     size_t end = std::strlen(name);
     for (int level : job.levels) {

@@ -11,12 +11,14 @@
 // back to its worker's loop when the file is whole (or answers 500 when it cannot be written).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,7 +54,7 @@ bool readRequestBodyDirective(ConfigReader& reader, const Directive& d, RequestB
                               bool& handled);
 
 // The thread that writes bodies into files and removes the `clean` ones. Started by its first
-// job; stop() ends it once the jobs queued are done (a job queued later runs on the caller).
+// job; stop() ends it once the jobs queued are done (a job submitted later runs on the caller).
 class RequestBodyWriter {
  public:
   // The file's path, or why it could not be written.
@@ -81,6 +83,7 @@ class RequestBodyWriter {
     Done done;
     std::string remove;  // set: a removal
   };
+  void submit(Job job);  // to the thread, started by the first job; on the caller once stopping
   void run();
   void perform(Job& job);
   base::Result<std::string, std::string> writeFile(const Job& job);
@@ -89,9 +92,9 @@ class RequestBodyWriter {
   std::condition_variable wake_;
   std::deque<Job> jobs_;
   bool stopping_ = false;
-  bool stopped_ = false;
   std::thread thread_;
-  uint32_t next_number_ = 0;  // the writer's own (the thread, or the caller once stopped)
+  // The next file's number (the thread's, and a caller's while the thread drains at stop).
+  std::atomic<uint32_t> next_number_{std::random_device{}() % 1000000000u};
 };
 
 }  // namespace surge::edge
