@@ -9,27 +9,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 namespace surge::testing {
 
-int freeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// Whether 127.0.0.1:port can be bound now (nothing listens there, no connection holds it).
+bool bindable(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind() to port 0 failed");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+int freeLoopbackPort() {
+  // Between this pick and the server's own bind the port is free, and a port the kernel hands
+  // to one process's bind(0) it may hand to another's a moment later: two test processes side by
+  // side (ctest -j2) then started two servers on one port. So the ports come from below the
+  // kernel's ephemeral range (32768-60999 on Debian), which neither a bind(0) nor an outgoing
+  // connection takes, each process walking it from a random start of its own.
+  constexpr int kFirst = 20000, kCount = 12000;
+  static std::atomic<unsigned> next{std::random_device{}() % kCount};
+  for (int tried = 0; tried < kCount; ++tried) {
+    const int port = kFirst + static_cast<int>(next.fetch_add(1) % kCount);
+    if (bindable(port)) return port;
+  }
+  throw std::runtime_error("no free port in 20000-31999");
 }
 
 int connectLoopback(int port) {

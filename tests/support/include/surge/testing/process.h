@@ -9,7 +9,8 @@
 
 namespace surge::testing {
 
-// A port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close).
+// A port on 127.0.0.1 that was free a moment ago, from 20000-31999 (below the kernel's ephemeral
+// ports), each test process walking the range from its own random start.
 int freeLoopbackPort();
 
 // A blocking TCP connection to 127.0.0.1:port (close-on-exec), or -1.
