@@ -19,9 +19,11 @@
 namespace surge::edge::test {
 namespace {
 
-// surge-edge started as nginx-tests start nginx, on the nginx.conf written in `dir`:
-// `-p DIR/ -c nginx.conf -e DIR/error.log`. Stopped by PID when the result goes.
-testing::ChildProcess startAsNginx(const testing::TempDir& dir) {
+// surge-edge started as nginx-tests start nginx (`-p DIR/ -c nginx.conf -e DIR/error.log`) on an
+// nginx.conf in `dir` of the suite's shape: `daemon off;`, empty events and `http` holding
+// `http_block`. Stopped by PID when the result goes.
+testing::ChildProcess startAsNginx(testing::TempDir& dir, const std::string& http_block) {
+  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n" + http_block + "}\n");
   const std::string d = dir.path();
   return testing::ChildProcess(
       {SURGE_EDGE_BIN, "-p", d + "/", "-c", "nginx.conf", "-e", d + "/error.log"}, d + "/out.log");
@@ -74,20 +76,20 @@ TEST(NginxSemanticsE2ETest, ListensOnIpv4AndIpv6Alike) {
   const int port = testing::freeLoopbackPort();
   const std::string p = std::to_string(port);
   dir.write("html/page.txt", "a page\n");
-  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n root " + d +
-                              "/html;\n access_log off;\n"
-                              " server {\n  listen 127.0.0.1:" +
-                              p + " default_server;\n  listen [::1]:" + p +
-                              " default_server;\n"
-                              "  location /who { return 200 \"$remote_addr\"; }\n"
-                              "  location /v4only/ { allow 127.0.0.1; deny all; alias " +
-                              d +
-                              "/html/; }\n"
-                              "  location /open/ { allow 127.0.0.1; alias " +
-                              d +
-                              "/html/; }\n"
-                              " }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge =
+      startAsNginx(dir, " root " + d +
+                            "/html;\n access_log off;\n"
+                            " server {\n  listen 127.0.0.1:" +
+                            p + " default_server;\n  listen [::1]:" + p +
+                            " default_server;\n"
+                            "  location /who { return 200 \"$remote_addr\"; }\n"
+                            "  location /v4only/ { allow 127.0.0.1; deny all; alias " +
+                            d +
+                            "/html/; }\n"
+                            "  location /open/ { allow 127.0.0.1; alias " +
+                            d +
+                            "/html/; }\n"
+                            " }\n");
   ASSERT_TRUE(testing::waitForPort(port, std::chrono::milliseconds(10000))) << startLog(dir);
   const std::string get = "GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   std::string v4 = rawExchange(port, get);
@@ -128,7 +130,6 @@ struct HeadRecorder : testing::HttpRecorder {
 TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
   HeadRecorder origin;
   testing::TempDir dir;
-  const std::string d = dir.path();
   const int on = testing::freeLoopbackPort(), off = testing::freeLoopbackPort(),
             under = testing::freeLoopbackPort();
   auto server = [&](int port, const std::string& setting) {
@@ -136,10 +137,9 @@ TEST(NginxSemanticsE2ETest, InvalidHeaderNamesAsNginxTreatsThem) {
            "\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(origin.port()) +
            "; }\n  location /v { return 200 \"[$http_x_foo]\"; }\n }\n";
   };
-  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n access_log off;\n" + server(on, "") +
-                              server(off, "ignore_invalid_headers off;") +
-                              server(under, "underscores_in_headers on;") + "}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge = startAsNginx(dir, " access_log off;\n" + server(on, "") +
+                                                     server(off, "ignore_invalid_headers off;") +
+                                                     server(under, "underscores_in_headers on;"));
   for (int port : {on, off, under})
     ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
@@ -179,17 +179,16 @@ TEST(NginxSemanticsE2ETest, UpstreamWithSeveralServersAndABackup) {
   HeadRecorder backup;
   const int dead = testing::freeLoopbackPort();  // nothing listens here
   testing::TempDir dir;
-  const std::string d = dir.path();
   const int port = testing::freeLoopbackPort();
   auto at = [](int p) { return "127.0.0.1:" + std::to_string(p); };
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n"
-            " upstream o {\n  server " +
-                at(dead) + ";\n  server " + at(a->port()) + ";\n  server " + at(b->port()) +
-                " max_fails=1 fail_timeout=30s;\n  server " + at(backup.port()) +
-                " backup;\n }\n server {\n  listen " + at(port) +
-                ";\n  location / { proxy_pass http://o; }\n }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge =
+      startAsNginx(dir,
+                   " access_log off;\n"
+                   " upstream o {\n  server " +
+                       at(dead) + ";\n  server " + at(a->port()) + ";\n  server " + at(b->port()) +
+                       " max_fails=1 fail_timeout=30s;\n  server " + at(backup.port()) +
+                       " backup;\n }\n server {\n  listen " + at(port) +
+                       ";\n  location / { proxy_pass http://o; }\n }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
   const std::string get = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
@@ -224,17 +223,17 @@ TEST(NginxSemanticsE2ETest, LocationsProxyToDifferentUpstreams) {
   const std::string d = dir.path();
   const int port = testing::freeLoopbackPort();
   auto at = [](int p) { return "127.0.0.1:" + std::to_string(p); };
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n"
-            " upstream content {\n  server " +
-                at(content.port()) + ";\n }\n upstream origin {\n  server " + at(api.port()) +
-                ";\n }\n server {\n  listen " + at(port) +
-                ";\n  location /static/ { proxy_pass http://content/files/; }\n"
-                "  location /other/ { proxy_pass http://" +
-                at(other.port()) +
-                "; }\n  location /api/ { proxy_pass http://origin; }\n"
-                "  location = /metrics { surge_status; }\n }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge =
+      startAsNginx(dir,
+                   " access_log off;\n"
+                   " upstream content {\n  server " +
+                       at(content.port()) + ";\n }\n upstream origin {\n  server " +
+                       at(api.port()) + ";\n }\n server {\n  listen " + at(port) +
+                       ";\n  location /static/ { proxy_pass http://content/files/; }\n"
+                       "  location /other/ { proxy_pass http://" +
+                       at(other.port()) +
+                       "; }\n  location /api/ { proxy_pass http://origin; }\n"
+                       "  location = /metrics { surge_status; }\n }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto get = [&](const std::string& path) {
     return rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
@@ -282,16 +281,15 @@ TEST(NginxSemanticsE2ETest, AChunkedUpstreamAnswerIsPassedOnWhole) {
         "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
   });
   testing::TempDir dir;
-  const std::string d = dir.path();
   const int port = testing::freeLoopbackPort();
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n server {\n"
-            "  listen 127.0.0.1:" +
-                std::to_string(port) +
-                ";\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) +
-                "; }\n  location /other/ { proxy_pass http://127.0.0.1:" +
-                std::to_string(failing.port()) + "; }\n }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge = startAsNginx(
+      dir,
+      " access_log off;\n server {\n"
+      "  listen 127.0.0.1:" +
+          std::to_string(port) +
+          ";\n  location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) +
+          "; }\n  location /other/ { proxy_pass http://127.0.0.1:" +
+          std::to_string(failing.port()) + "; }\n }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   std::string answer = rawExchange(port, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
@@ -327,9 +325,9 @@ TEST(NginxSemanticsE2ETest, RequestBodiesAreKeptInFilesAsNginxKeepsThem) {
   const std::string up = "proxy_pass http://127.0.0.1:" + std::to_string(upstream.port()) + ";";
   const std::string show =
       "add_header X-File $request_body_file; add_header X-Body \"[$request_body]\";";
-  dir.write(
-      "nginx.conf",
-      "daemon off;\nevents {\n}\nhttp {\n access_log off;\n client_body_buffer_size 1k;\n"
+  testing::ChildProcess edge = startAsNginx(
+      dir,
+      " access_log off;\n client_body_buffer_size 1k;\n"
       " client_body_temp_path " +
           d +
           "/bodies 1 2;\n server {\n"
@@ -350,8 +348,7 @@ TEST(NginxSemanticsE2ETest, RequestBodiesAreKeptInFilesAsNginxKeepsThem) {
           " }\n"
           "  location /nowhere/ { client_body_in_file_only on; client_body_temp_path "
           "/proc/surge-nowhere; " +
-          up + " }\n }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+          up + " }\n }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto post = [&](const std::string& path, const std::string& body) {
     return rawExchange(port, "POST " + path +
@@ -432,17 +429,16 @@ TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {
   const std::string d = dir.path();
   const int port = testing::freeLoopbackPort();
   const std::string p = std::to_string(port);
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n access_log off;\n server {\n  listen 127.0.0.1:" +
-                p + ";\n  location /p/ {\n   proxy_pass http://127.0.0.1:" + p +
-                "/give;\n   add_header X-UC-a $upstream_cookie_a;\n"
-                "   add_header X-UC-c $upstream_cookie_c;\n   add_header X-UC-z "
-                "\"[$upstream_cookie_z]\";\n"
-                "   add_header X-UH $upstream_http_x_thing;\n   add_header X-Q $arg_q;\n  }\n"
-                "  location /give {\n   add_header Set-Cookie \"a=b; Path=/\";\n"
-                "   add_header Set-Cookie c=d;\n   add_header X-Thing hello;\n   return 200 ok;\n"
-                "  }\n }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge = startAsNginx(
+      dir, " access_log off;\n server {\n  listen 127.0.0.1:" + p +
+               ";\n  location /p/ {\n   proxy_pass http://127.0.0.1:" + p +
+               "/give;\n   add_header X-UC-a $upstream_cookie_a;\n"
+               "   add_header X-UC-c $upstream_cookie_c;\n   add_header X-UC-z "
+               "\"[$upstream_cookie_z]\";\n"
+               "   add_header X-UH $upstream_http_x_thing;\n   add_header X-Q $arg_q;\n  }\n"
+               "  location /give {\n   add_header Set-Cookie \"a=b; Path=/\";\n"
+               "   add_header Set-Cookie c=d;\n   add_header X-Thing hello;\n   return 200 ok;\n"
+               "  }\n }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   std::string answer =
       rawExchange(port, "GET /p/?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -463,25 +459,24 @@ TEST(NginxSemanticsE2ETest, LimitRateAndXAccelLimitRatePaceTheBody) {
   const std::string p = std::to_string(port);
   const std::string big(30000, 'X');
   dir.write("html/big.bin", big);
-  dir.write("nginx.conf", "daemon off;\nevents {\n}\nhttp {\n access_log off;\n root " + d +
-                              "/html;\n server {\n  listen 127.0.0.1:" + p +
-                              ";\n"
-                              "  location /slow/ { alias " +
-                              d +
-                              "/html/; limit_rate 12k; limit_rate_after 256; }\n"
-                              "  location /var/ { alias " +
-                              d +
-                              "/html/; limit_rate $arg_l; }\n"
-                              "  location /xal { proxy_pass http://127.0.0.1:" +
-                              p +
-                              "/give; }\n"
-                              "  location /give {\n   add_header X-Accel-Redirect /files/big.bin;\n"
-                              "   add_header X-Accel-Limit-Rate 12000;\n   return 204;\n  }\n"
-                              "  location /files/ { internal; alias " +
-                              d +
-                              "/html/; add_header X-Up $upstream_response_time; }\n"
-                              " }\n}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge = startAsNginx(
+      dir, " access_log off;\n root " + d + "/html;\n server {\n  listen 127.0.0.1:" + p +
+               ";\n"
+               "  location /slow/ { alias " +
+               d +
+               "/html/; limit_rate 12k; limit_rate_after 256; }\n"
+               "  location /var/ { alias " +
+               d +
+               "/html/; limit_rate $arg_l; }\n"
+               "  location /xal { proxy_pass http://127.0.0.1:" +
+               p +
+               "/give; }\n"
+               "  location /give {\n   add_header X-Accel-Redirect /files/big.bin;\n"
+               "   add_header X-Accel-Limit-Rate 12000;\n   return 204;\n  }\n"
+               "  location /files/ { internal; alias " +
+               d +
+               "/html/; add_header X-Up $upstream_response_time; }\n"
+               " }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   auto timed = [&](const std::string& target, std::string& answer) {
     auto start = std::chrono::steady_clock::now();
@@ -512,70 +507,68 @@ TEST(NginxSemanticsE2ETest, ServersLocationsReturnAndVariables) {
   const int other = testing::freeLoopbackPort();
   const std::string p = std::to_string(port);
   dir.write("html/page.txt", "a page\n");
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n root " + d +
-                "/html;\n"
-                " limit_req_zone $binary_remote_addr zone=slow:1m rate=1r/m;\n"
-                " limit_req_zone $binary_remote_addr zone=slow2:1m rate=1r/m;\n"
-                " limit_req_zone $binary_remote_addr zone=fast:1m rate=20r/s;\n"
-                " server {\n  listen 127.0.0.1:" +
-                p +
-                ";\n  server_name localhost;\n"
-                "  add_header X-Server $server_name;\n"
-                "  location = / { return 204; }\n"
-                "  location / { }\n"
-                "  location ^~ /images/ { return 200 \"images $uri\"; }\n"
-                "  location ~* \\.(gif|jpg)$ { return 200 \"regex $1\"; }\n"
-                "  location /u/ {\n"
-                "   location ~ ^/u/(?<who>[a-z]+)$ {\n"
-                "    add_header X-Who $who;\n"
-                "    return 200 \"$who $arg_x $http_x_test\";\n"
-                "   }\n"
-                "  }\n"
-                "  location /go { return 301 /elsewhere; }\n"
-                "  location /go/name { return 302 /x; server_name_in_redirect on; }\n"
-                "  location /go/port { return 302 /x; port_in_redirect off; }\n"
-                "  location /go/relative { return 302 /x; absolute_redirect off; }\n"
-                "  location /al/ { alias " +
-                d +
-                "/html/; }\n"
-                "  location /idx/ { index missing.html $server_name.html; }\n"
-                "  location /loop/ { index /loop/; }\n"
-                "  location /tf/ { try_files $uri /page.txt; }\n"
-                "  location /tfn/ { try_files /nothing @fallback; }\n"
-                "  location @fallback { return 200 \"named $uri\"; }\n"
-                "  location /ep/ { error_page 404 =200 /page.txt; }\n"
-                "  location /epurl/ { error_page 404 http://example.com/; }\n"
-                "  location /hidden/ { internal; }\n"
-                "  location /rw/ { rewrite ^/rw/(\\w+)$ /$1.txt last; }\n"
-                "  location /rwurl { rewrite ^ http://example.com/x; }\n"
-                "  location /rwp { rewrite ^ /target permanent; }\n"
-                "  location /ra { rewrite ^ /show?a=1 last; }\n"
-                "  location = /show { return 200 \"$args\"; }\n"
-                "  location /set { set $v \"v$arg_x\"; return 200 $v; }\n"
-                "  location /if {\n"
-                "   if ($arg_x = yes) { return 200 yes; }\n"
-                "   if ($arg_x ~ ^(n)o$) { return 200 \"no $1\"; }\n"
-                "   return 200 other;\n"
-                "  }\n"
-                "  if ($http_x_block) { return 403; }\n"
-                "  location /lim { limit_req zone=slow nodelay; }\n"
-                "  location /lim429/ { limit_req zone=slow2; limit_req_status 429; }\n"
-                "  location /wait { limit_req zone=fast burst=5; }\n"
-                "  location /gone { return 410; }\n"
-                " }\n"
-                " server {\n  listen 127.0.0.1:" +
-                p +
-                ";\n  server_name *.example.com;\n"
-                "  location / { return 200 \"wildcard $host\"; }\n"
-                " }\n"
-                " server {\n  listen 127.0.0.1:" +
-                std::to_string(other) +
-                ";\n  location / { return 200 \"other port $server_port\"; }\n"
-                "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
-                " }\n"
-                "}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge =
+      startAsNginx(dir, " root " + d +
+                            "/html;\n"
+                            " limit_req_zone $binary_remote_addr zone=slow:1m rate=1r/m;\n"
+                            " limit_req_zone $binary_remote_addr zone=slow2:1m rate=1r/m;\n"
+                            " limit_req_zone $binary_remote_addr zone=fast:1m rate=20r/s;\n"
+                            " server {\n  listen 127.0.0.1:" +
+                            p +
+                            ";\n  server_name localhost;\n"
+                            "  add_header X-Server $server_name;\n"
+                            "  location = / { return 204; }\n"
+                            "  location / { }\n"
+                            "  location ^~ /images/ { return 200 \"images $uri\"; }\n"
+                            "  location ~* \\.(gif|jpg)$ { return 200 \"regex $1\"; }\n"
+                            "  location /u/ {\n"
+                            "   location ~ ^/u/(?<who>[a-z]+)$ {\n"
+                            "    add_header X-Who $who;\n"
+                            "    return 200 \"$who $arg_x $http_x_test\";\n"
+                            "   }\n"
+                            "  }\n"
+                            "  location /go { return 301 /elsewhere; }\n"
+                            "  location /go/name { return 302 /x; server_name_in_redirect on; }\n"
+                            "  location /go/port { return 302 /x; port_in_redirect off; }\n"
+                            "  location /go/relative { return 302 /x; absolute_redirect off; }\n"
+                            "  location /al/ { alias " +
+                            d +
+                            "/html/; }\n"
+                            "  location /idx/ { index missing.html $server_name.html; }\n"
+                            "  location /loop/ { index /loop/; }\n"
+                            "  location /tf/ { try_files $uri /page.txt; }\n"
+                            "  location /tfn/ { try_files /nothing @fallback; }\n"
+                            "  location @fallback { return 200 \"named $uri\"; }\n"
+                            "  location /ep/ { error_page 404 =200 /page.txt; }\n"
+                            "  location /epurl/ { error_page 404 http://example.com/; }\n"
+                            "  location /hidden/ { internal; }\n"
+                            "  location /rw/ { rewrite ^/rw/(\\w+)$ /$1.txt last; }\n"
+                            "  location /rwurl { rewrite ^ http://example.com/x; }\n"
+                            "  location /rwp { rewrite ^ /target permanent; }\n"
+                            "  location /ra { rewrite ^ /show?a=1 last; }\n"
+                            "  location = /show { return 200 \"$args\"; }\n"
+                            "  location /set { set $v \"v$arg_x\"; return 200 $v; }\n"
+                            "  location /if {\n"
+                            "   if ($arg_x = yes) { return 200 yes; }\n"
+                            "   if ($arg_x ~ ^(n)o$) { return 200 \"no $1\"; }\n"
+                            "   return 200 other;\n"
+                            "  }\n"
+                            "  if ($http_x_block) { return 403; }\n"
+                            "  location /lim { limit_req zone=slow nodelay; }\n"
+                            "  location /lim429/ { limit_req zone=slow2; limit_req_status 429; }\n"
+                            "  location /wait { limit_req zone=fast burst=5; }\n"
+                            "  location /gone { return 410; }\n"
+                            " }\n"
+                            " server {\n  listen 127.0.0.1:" +
+                            p +
+                            ";\n  server_name *.example.com;\n"
+                            "  location / { return 200 \"wildcard $host\"; }\n"
+                            " }\n"
+                            " server {\n  listen 127.0.0.1:" +
+                            std::to_string(other) +
+                            ";\n  location / { return 200 \"other port $server_port\"; }\n"
+                            "  location /api/ { proxy_pass http://127.0.0.1:9; }\n"
+                            " }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
   ASSERT_TRUE(testing::waitForPort(other, 10000ms)) << startLog(dir);
   HttpClient c("127.0.0.1", port, 2000ms);
@@ -707,57 +700,55 @@ TEST(NginxSemanticsE2ETest, KeepAliveAccessLogsAndAccelRedirect) {
   dir.write("html/zero/a.txt", "z\n");
   dir.write("html/quiet/a.txt", "q\n");
   dir.write("html/files/f.txt", "protected\n");
-  dir.write("nginx.conf",
-            "daemon off;\nevents {\n}\nhttp {\n root " + d +
-                "/html;\n"
-                " log_format t '$request_method $uri $status $sent_http_connection';\n"
-                " log_format j escape=json '{\"ua\":\"$http_user_agent\"}';\n"
-                " access_log all.log;\n"
-                " access_log some.log t if=$arg_log;\n"
-                " keepalive_timeout 30s 9;\n"
-                " server {\n  listen 127.0.0.1:" +
-                p +
-                ";\n"
-                "  add_header X-Conn $connection_requests;\n"
-                "  location /k/ { keepalive_requests 2; }\n"
-                "  location /zero/ { keepalive_timeout 0; }\n"
-                "  location /quiet/ { access_log off; }\n"
-                "  location /typed/ { types { text/x-t t T2; } default_type application/x-d; }\n"
-                "  location /gzon/ { gzip_static on; }\n"
-                "  location /gzalways/ { gzip_static always; }\n"
-                "  location /json/ { access_log json.log j; return 200 j; }\n"
-                "  location /xar { proxy_pass http://127.0.0.1:" +
-                p +
-                "/give; }\n"
-                "  location /give {\n"
-                "   add_header X-Accel-Redirect $arg_to;\n"
-                "   add_header Content-Type text/blah;\n"
-                "   add_header X-Other other;\n"
-                "   return 204;\n"
-                "  }\n"
-                "  location /files/ { internal; }\n"
-                "  location /psh {\n"
-                "   proxy_pass http://127.0.0.1:" +
-                p +
-                "/showhdr;\n"
-                "   proxy_set_header X-From edge-$arg_v;\n"
-                "   proxy_set_header User-Agent \"\";\n"
-                "   proxy_set_header Host example.test;\n"
-                "  }\n"
-                "  location /viaproxy { proxy_pass http://127.0.0.1:" +
-                p +
-                "/rm; }\n"
-                "  location = /rm { return 200 \"$request_method\"; }\n"
-                "  location /inj { add_header X-U $uri; return 204; }\n"
-                "  location /showhdr {\n"
-                "   add_header X-Accel-Expires 10;\n"
-                "   add_header X-Accel-Buffering no;\n"
-                "   return 200 \"$http_x_from|$http_user_agent|$host\";\n"
-                "  }\n"
-                "  location @named { return 200 \"named $upstream_http_x_accel_redirect $uri\"; }\n"
-                " }\n"
-                "}\n");
-  testing::ChildProcess edge = startAsNginx(dir);
+  testing::ChildProcess edge = startAsNginx(
+      dir, " root " + d +
+               "/html;\n"
+               " log_format t '$request_method $uri $status $sent_http_connection';\n"
+               " log_format j escape=json '{\"ua\":\"$http_user_agent\"}';\n"
+               " access_log all.log;\n"
+               " access_log some.log t if=$arg_log;\n"
+               " keepalive_timeout 30s 9;\n"
+               " server {\n  listen 127.0.0.1:" +
+               p +
+               ";\n"
+               "  add_header X-Conn $connection_requests;\n"
+               "  location /k/ { keepalive_requests 2; }\n"
+               "  location /zero/ { keepalive_timeout 0; }\n"
+               "  location /quiet/ { access_log off; }\n"
+               "  location /typed/ { types { text/x-t t T2; } default_type application/x-d; }\n"
+               "  location /gzon/ { gzip_static on; }\n"
+               "  location /gzalways/ { gzip_static always; }\n"
+               "  location /json/ { access_log json.log j; return 200 j; }\n"
+               "  location /xar { proxy_pass http://127.0.0.1:" +
+               p +
+               "/give; }\n"
+               "  location /give {\n"
+               "   add_header X-Accel-Redirect $arg_to;\n"
+               "   add_header Content-Type text/blah;\n"
+               "   add_header X-Other other;\n"
+               "   return 204;\n"
+               "  }\n"
+               "  location /files/ { internal; }\n"
+               "  location /psh {\n"
+               "   proxy_pass http://127.0.0.1:" +
+               p +
+               "/showhdr;\n"
+               "   proxy_set_header X-From edge-$arg_v;\n"
+               "   proxy_set_header User-Agent \"\";\n"
+               "   proxy_set_header Host example.test;\n"
+               "  }\n"
+               "  location /viaproxy { proxy_pass http://127.0.0.1:" +
+               p +
+               "/rm; }\n"
+               "  location = /rm { return 200 \"$request_method\"; }\n"
+               "  location /inj { add_header X-U $uri; return 204; }\n"
+               "  location /showhdr {\n"
+               "   add_header X-Accel-Expires 10;\n"
+               "   add_header X-Accel-Buffering no;\n"
+               "   return 200 \"$http_x_from|$http_user_agent|$host\";\n"
+               "  }\n"
+               "  location @named { return 200 \"named $upstream_http_x_accel_redirect $uri\"; }\n"
+               " }\n");
   ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
 
   // keepalive_requests 2: of three pipelined requests two are answered, the second says close.
