@@ -745,12 +745,7 @@ struct Loader : ConfigReader {
     c.pulls = pulls;
     // Bodies are read (in memory) before routing: up to the largest any location takes.
     uint64_t largest = http_level.max_body;
-    for (const VirtualServer& v : c.servers) {
-      for (const auto* list : {&v.locations, &v.named}) {
-        for (const Location& loc : *list)
-          largest = std::max(largest, loc.max_body);
-      }
-    }
+    c.forEachLocation([&](const Location& loc) { largest = std::max(largest, loc.max_body); });
     if (largest > 0) c.server.limits.max_body = largest;
     return true;
   }
@@ -1285,7 +1280,21 @@ bool anyIn(const std::vector<Location>& level, const std::function<bool(const Lo
   }
   return false;
 }
+
+void eachIn(std::vector<Location>& level, const std::function<void(Location&)>& fn) {
+  for (Location& l : level) {
+    fn(l);
+    eachIn(l.nested, fn);
+  }
+}
 }  // namespace
+
+void EdgeConfig::forEachLocation(const std::function<void(Location&)>& fn) {
+  for (VirtualServer& v : servers) {
+    eachIn(v.locations, fn);
+    eachIn(v.named, fn);
+  }
+}
 
 bool EdgeConfig::anyLocation(const std::function<bool(const Location&)>& pred) const {
   for (const VirtualServer& v : servers) {

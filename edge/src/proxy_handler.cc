@@ -448,13 +448,9 @@ bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
       if (targets_[i].first == target) return static_cast<int>(i);
     return 0;
   };
-  for (VirtualServer& server : c.servers) {
-    for (auto* list : {&server.locations, &server.named}) {
-      for (Location& loc : *list) {
-        if (loc.kind == Location::Kind::kProxy) loc.upstream = index(loc.proxy_target);
-      }
-    }
-  }
+  c.forEachLocation([&](Location& loc) {
+    if (loc.kind == Location::Kind::kProxy) loc.upstream = index(loc.proxy_target);
+  });
   return true;
 }
 

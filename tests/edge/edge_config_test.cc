@@ -495,6 +495,17 @@ TEST_F(EdgeConfigTest, ClientMaxBodySizePerLocation) {
       " server {\n  listen 8081;\n  client_max_body_size 64k;\n  location / { }\n }\n}\n");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->server.limits.max_body, 2u << 20);
+  // A nested location's limit counts too, as a named one's.
+  auto nested = loadOk(
+      "http {\n server {\n  location /a/ {\n   location /a/big/ { client_max_body_size 3m; }\n"
+      "  }\n  location @n { client_max_body_size 4m; }\n }\n}\n");
+  ASSERT_TRUE(nested);
+  EXPECT_EQ(nested->server.limits.max_body, 4u << 20);
+  auto nested_only = loadOk(
+      "http {\n server {\n  location /a/ {\n   location /a/big/ { client_max_body_size 3m; }\n"
+      "  }\n }\n}\n");
+  ASSERT_TRUE(nested_only);
+  EXPECT_EQ(nested_only->server.limits.max_body, 3u << 20);
   EXPECT_EQ(c->match("/x")->max_body, 32u << 10);
   EXPECT_EQ(c->match("/up/x")->max_body, 2u << 20);
   EXPECT_EQ(c->match("/tiny/x")->max_body, 10u);
@@ -515,7 +526,8 @@ TEST_F(EdgeConfigTest, ProxyPassToSeveralUpstreams) {
       "  location /a/ { proxy_pass http://10.0.0.1:80/; }\n"
       "  location /b/ { proxy_pass http://content; }\n"
       "  location /api/ { proxy_pass http://origin; }\n"
-      "  location /b2/ { proxy_pass http://content/x/; }\n }\n}\n");
+      "  location /b2/ { proxy_pass http://content/x/; }\n"
+      "  location /n/ {\n   location /n/c/ { proxy_pass http://content; }\n  }\n }\n}\n");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->origin.name, "origin");
   ASSERT_EQ(c->origin.servers.size(), 1u);
@@ -532,6 +544,7 @@ TEST_F(EdgeConfigTest, ProxyPassToSeveralUpstreams) {
   EXPECT_EQ(c->match("/a/x")->upstream, 1);
   EXPECT_EQ(c->match("/b/x")->upstream, 2);
   EXPECT_EQ(c->match("/b2/x")->upstream, 2);
+  EXPECT_EQ(c->match("/n/c/x")->upstream, 2);  // nested
   // Without one named "origin": the first proxy_pass's.
   auto first = loadOk(
       "http {\n server {\n  location /a/ { proxy_pass http://10.0.0.1:80; }\n"

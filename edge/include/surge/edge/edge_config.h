@@ -70,6 +70,8 @@ struct EdgeConfig {
   // The first server's location for `path` (tests, and callers without a request).
   const Location* match(std::string_view path) const;
   bool anyLocation(const std::function<bool(const Location&)>& pred) const;
+  // Every location of every server, named ones and those nested in others included.
+  void forEachLocation(const std::function<void(Location&)>& fn);
 };
 
 // Where a configuration comes from besides its file (nginx's -p and -g).
