@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -295,6 +296,34 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   route(ex);
 }
 
+bool EdgeServer::streamsBody(const http::Request& head) {
+  refreshWorkerConfig();
+  const EdgeConfig& cfg = config();
+  const VirtualServer* server = &cfg.servers.front();
+  if (cfg.servers.size() > 1 || !server->regex_names.empty()) {
+    server = selectServer(cfg.servers, head.local_port, requestHost(head), nullptr);
+  }
+  auto uri = normalizePath(head.path);
+  if (!uri) return false;
+  const Location* loc = server->find(*uri, nullptr);
+  return loc != nullptr && loc->kind == Location::Kind::kProxy &&
+         !loc->request_body.proxy_buffering;
+}
+
+namespace {
+
+// How large the request's body is, as far as client_max_body_size can tell when the location is
+// found: all of it, or what its Content-Length announces when it is still arriving.
+uint64_t knownBodySize(const http::Request& request) {
+  if (!request.body_stream) return request.body.size();
+  uint64_t n = 0;
+  std::string_view v = request.header("Content-Length");
+  std::from_chars(v.data(), v.data() + v.size(), n);
+  return std::max<uint64_t>(n, request.body_stream->received());
+}
+
+}  // namespace
+
 void EdgeServer::route(Exchange& ex) {
   const http::Request& request = ex.request;
   const Location* loc = nullptr;
@@ -333,7 +362,7 @@ void EdgeServer::route(Exchange& ex) {
         // Only an `internal` location can be missed (every server has a "/"): nginx's 404 page.
         return answer(context(ex, kOther), http::htmlError(404));
       }
-      if (loc->max_body > 0 && request.body.size() > loc->max_body && !ex.in_error_page) {
+      if (loc->max_body > 0 && knownBodySize(request) > loc->max_body && !ex.in_error_page) {
         // client_max_body_size, checked once the location is known (nginx's find-config phase,
         // before the location's rewrites); its error page may answer (the body then ignored).
         rewritten = RewriteOutcome::kAnswer;

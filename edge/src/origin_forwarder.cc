@@ -5,16 +5,19 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <utility>
 
+#include "surge/edge/upstream_tls.h"
 #include "surge/http/response_head.h"
 
 namespace surge::edge {
@@ -74,6 +77,8 @@ class OriginForwarder::Pool {
  public:
   Pool(OriginForwarder& owner, event_base* base) : owner_(owner), base_(base) {}
   ~Pool() {
+    for (SSL_SESSION* s : sessions_)
+      SSL_SESSION_free(s);
     for (auto& list : idle_)
       for (Conn* c : list)
         destroy(c);
@@ -83,8 +88,10 @@ class OriginForwarder::Pool {
       destroy(c);
   }
 
-  void start(std::string bytes, bool retry_ok, bool head, Role role, Done done,
-             const ForwardOptions& how) {
+  // `body`: the request's body still arriving (proxy_request_buffering off), sent after
+  // `bytes` as it comes, in chunks when `chunked`.
+  void start(std::string bytes, std::shared_ptr<http::BodyStream> body, bool chunked, bool retry_ok,
+             bool head, Role role, Done done, const ForwardOptions& how) {
     auto ex = std::make_unique<Exchange>();
     ex->role = role;
     OriginOptions o = owner_.options();
@@ -97,12 +104,32 @@ class OriginForwarder::Pool {
     ex->retry_ok = retry_ok;
     ex->head = head;
     ex->done = std::move(done);
+    if (body) {
+      ex->body = std::move(body);
+      ex->body_chunked = chunked;
+      // Told of each read of the body: the connection's event goes off as writable, and
+      // writeSome takes what came. Never acts at once (BodyStream's rule).
+      ex->body->setListener([raw = ex.get()] {
+        Conn* c = raw->conn;
+        if (c != nullptr && c->ev != nullptr && c->ready()) event_active(c->ev, EV_WRITE, 0);
+      });
+    }
     sendToNextServer(std::move(ex));
   }
 
  private:
+  struct Conn;
   struct Exchange {
+    ~Exchange() {
+      if (body) body->setListener(nullptr);
+    }
     std::string bytes;
+    // A body still arriving: what came so far is in `bytes` (kept whole, so that a request sent
+    // again sends it all), the rest follows; `body_ended` once its end is in `bytes` too.
+    std::shared_ptr<http::BodyStream> body;
+    bool body_chunked = false;
+    bool body_ended = false;
+    Conn* conn = nullptr;  // the connection it is on, while it is on one
     size_t written = 0;
     bool retry_ok = false;
     bool retried = false;  // sent again once on a new connection after a stale kept-alive one
@@ -120,6 +147,10 @@ class OriginForwarder::Pool {
     int fd = -1;
     event* ev = nullptr;
     bool connecting = false;
+    SSL* ssl = nullptr;      // proxy_pass https://: made once connected
+    bool tls_ready = false;  // its handshake is done
+    // Bytes may go out: connected, and over TLS handshaken.
+    bool ready() const { return !connecting && (ssl == nullptr || tls_ready); }
     bool reused = false;
     std::string in;
     // A chunked answer, decoded as it comes: where the next chunk starts in `in` (0: not begun)
@@ -163,7 +194,7 @@ class OriginForwarder::Pool {
   // The server failed this exchange: counted against it (max_fails), and the request goes to the
   // next server when `next` (proxy_next_upstream) allows and one is left; else `answer`.
   void serverFailed(Conn* c, bool next, http::Response answer) {
-    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    std::unique_ptr<Exchange> ex = detach(c);
     release(c, false);
     owner_.peers_.failed(ex->server, Clock::now());
     if (next && mayTryAnother(*ex)) return sendToNextServer(std::move(ex));
@@ -219,6 +250,7 @@ class OriginForwarder::Pool {
   }
 
   void attach(Conn* c, std::unique_ptr<Exchange> ex) {
+    ex->conn = c;
     c->ex = std::move(ex);
     c->in.clear();
     c->chunk_pos = 0;
@@ -243,7 +275,7 @@ class OriginForwarder::Pool {
     Pool* self = c->pool;
     if (!c->ex) return self->onIdleEvent(c);
     if (what & EV_TIMEOUT) {
-      if (c->connecting) {
+      if (!c->ready()) {
         return self->serverFailed(
             c, c->ex->next.timeout,
             jsonError(503, "origin_unavailable", "origin did not accept a connection in time",
@@ -266,16 +298,126 @@ class OriginForwarder::Pool {
                                             "origin refused the connection", self->retryAfter()));
       }
       c->connecting = false;
+      if (self->owner_.tls_) {
+        c->ssl = self->owner_.tls_->open(c->fd, self->sessionOf(c->server), c);
+        if (c->ssl == nullptr) {
+          return self->serverFailed(c, false, jsonError(502, "origin_tls", "TLS to origin failed"));
+        }
+      }
     }
+    if (c->ssl != nullptr && !c->tls_ready) return self->handshake(c);
     if (what & EV_WRITE) return self->writeSome(c);
     if (what & EV_READ) return self->readSome(c);
   }
 
+  void handshake(Conn* c) {
+    switch (tlsHandshake(c->ssl)) {
+      case TlsStep::kDone:
+        c->tls_ready = true;
+        return writeSome(c);
+      case TlsStep::kWantRead:
+        return arm(c, EV_READ, c->ex->timeouts.connect);
+      case TlsStep::kWantWrite:
+        return arm(c, EV_WRITE, c->ex->timeouts.connect);
+      default:
+        return serverFailed(
+            c, c->ex->next.error,
+            jsonError(502, "origin_tls", "the TLS handshake with origin failed", retryAfter()));
+    }
+  }
+
+  SSL_SESSION* sessionOf(size_t server) const {
+    return server < sessions_.size() ? sessions_[server] : nullptr;
+  }
+
+ public:
+  // A session an upstream server gave (TLS 1.3 sends it after the handshake): offered on the
+  // next connection to that server (proxy_ssl_session_reuse).
+  static int onNewSession(SSL* ssl, SSL_SESSION* session) {
+    auto* c = static_cast<Conn*>(SSL_get_app_data(ssl));
+    if (c == nullptr) return 0;
+    std::vector<SSL_SESSION*>& kept = c->pool->sessions_;
+    if (kept.size() <= c->server) kept.resize(c->server + 1, nullptr);
+    if (kept[c->server] != nullptr) SSL_SESSION_free(kept[c->server]);
+    kept[c->server] = session;
+    return 1;  // the reference is ours
+  }
+
+ private:
+  // send(2) or SSL_write: bytes sent, or -1 with errno (EAGAIN: wait for writable).
+  static ssize_t sendSome(Conn* c, const char* data, size_t size) {
+    if (c->ssl == nullptr) return ::send(c->fd, data, size, MSG_NOSIGNAL);
+    size_t done = 0;
+    switch (tlsWrite(c->ssl, data, size, done)) {
+      case TlsStep::kDone:
+        return static_cast<ssize_t>(done);
+      case TlsStep::kWantRead:  // a key update: the write goes on once it is read
+      case TlsStep::kWantWrite:
+        errno = EAGAIN;
+        return -1;
+      default:
+        errno = EPIPE;
+        return -1;
+    }
+  }
+  // recv(2) or SSL_read: bytes read, 0 at the end, or -1 with errno (EAGAIN: nothing yet).
+  static ssize_t recvSome(Conn* c, char* buf, size_t size) {
+    if (c->ssl == nullptr) return ::recv(c->fd, buf, size, 0);
+    size_t got = 0;
+    switch (tlsRead(c->ssl, buf, size, got)) {
+      case TlsStep::kDone:
+        return static_cast<ssize_t>(got);
+      case TlsStep::kClosed:
+        return 0;
+      case TlsStep::kWantRead:
+      case TlsStep::kWantWrite:
+        errno = EAGAIN;
+        return -1;
+      default:
+        errno = ECONNRESET;
+        return -1;
+    }
+  }
+
+  // The exchange off its connection (which is released or destroyed next).
+  static std::unique_ptr<Exchange> detach(Conn* c) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    if (ex) ex->conn = nullptr;
+    return ex;
+  }
+
+  // What of a streamed body came since the last look, into the bytes to send: false when the
+  // client ended the request before its body.
+  static bool takeBody(Exchange& ex) {
+    if (!ex.body || ex.body_ended) return true;
+    if (ex.body->state() == http::BodyStream::State::kAborted) return false;
+    std::string piece = ex.body->take();
+    if (ex.body_chunked && !piece.empty()) {
+      char size[24];
+      auto [end, ec] = std::to_chars(size, size + sizeof size, piece.size(), 16);
+      ex.bytes.append(size, end).append("\r\n").append(piece).append("\r\n");
+    } else {
+      ex.bytes.append(piece);
+    }
+    if (ex.body->state() == http::BodyStream::State::kComplete) {
+      if (ex.body_chunked) ex.bytes.append("0\r\n\r\n");
+      ex.body_ended = true;
+    }
+    return true;
+  }
+
   void writeSome(Conn* c) {
     Exchange& ex = *c->ex;
+    if (!takeBody(ex)) {
+      // The client reset its stream or went away mid-body: the upstream's request is cut off
+      // with its connection. The answer goes nowhere (the stream is gone).
+      std::unique_ptr<Exchange> gone = detach(c);
+      release(c, false);
+      return finish(nullptr, std::move(gone),
+                    jsonError(400, "body_incomplete", "the request ended before its body"));
+    }
     while (ex.written < ex.bytes.size()) {
-      ssize_t n =
-          ::send(c->fd, ex.bytes.data() + ex.written, ex.bytes.size() - ex.written, MSG_NOSIGNAL);
+      ssize_t n = sendSome(c, ex.bytes.data() + ex.written, ex.bytes.size() - ex.written);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -285,17 +427,22 @@ class OriginForwarder::Pool {
       }
       ex.written += static_cast<size_t>(n);
     }
-    arm(c, EV_READ | EV_PERSIST, ex.timeouts.read);
+    // While the body is still coming the client's body timeout guards the wait (nginx starts
+    // proxy_read_timeout once the request is sent); origin may answer early meanwhile.
+    const bool waiting_for_body = ex.body && !ex.body_ended;
+    arm(c, EV_READ | EV_PERSIST,
+        waiting_for_body ? std::chrono::milliseconds(0) : ex.timeouts.read);
   }
 
   void readSome(Conn* c) {
     char buf[16384];
     bool eof = false;
     while (true) {
-      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
+      ssize_t n = recvSome(c, buf, sizeof buf);
       if (n > 0) {
         c->in.append(buf, static_cast<size_t>(n));
-        if (static_cast<size_t>(n) < sizeof buf) break;
+        // TLS may hold more of a record already read: read on until it wants the socket.
+        if (static_cast<size_t>(n) < sizeof buf && c->ssl == nullptr) break;
         continue;
       }
       if (n == 0) {
@@ -371,7 +518,7 @@ class OriginForwarder::Pool {
     }
     // HEAD: the client gets origin's length, not ours of an empty body.
     if (c->ex->head && head.content_length) r.content_length_override = head.content_length;
-    bool reusable = !head.close && !eof &&
+    bool reusable = !head.close && !eof && (!c->ex->body || c->ex->body_ended) &&
                     c->in.size() == (chunked ? c->chunk_pos : head.header_bytes + body_len);
     owner_.forwarded_.add();
     if (head.status >= 500 && !owner_.passes_errors_) {
@@ -392,7 +539,7 @@ class OriginForwarder::Pool {
       owner_.succeeded(c->ex->role);
       owner_.peers_.succeeded(c->ex->server);
     }
-    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    std::unique_ptr<Exchange> ex = detach(c);
     release(c, reusable);
     finish(nullptr, std::move(ex), std::move(r));
   }
@@ -405,7 +552,7 @@ class OriginForwarder::Pool {
       // Most likely a kept-alive connection the server closed meanwhile: not the server's failure
       // (it would take a server of several out for fail_timeout). Once more to the same server on
       // a new connection when that is safe.
-      std::unique_ptr<Exchange> ex = std::move(c->ex);
+      std::unique_ptr<Exchange> ex = detach(c);
       release(c, false);
       if (ex->retry_ok && !ex->retried) {
         ex->retried = true;
@@ -443,6 +590,13 @@ class OriginForwarder::Pool {
   }
 
   void onIdleEvent(Conn* c) {
+    if (c->ssl != nullptr) {
+      // A TLS record with nothing for the client (a session ticket after the handshake): kept.
+      char byte;
+      if (recvSome(c, &byte, 1) < 0 && errno == EAGAIN) {
+        return arm(c, EV_READ, std::chrono::milliseconds(0));
+      }
+    }
     // Origin closed an idle connection (or sent something unasked): drop it.
     if (c->server < idle_.size()) std::erase(idle_[c->server], c);
     destroy(c);
@@ -450,6 +604,7 @@ class OriginForwarder::Pool {
 
   static void destroy(Conn* c) {
     if (c->ev) event_free(c->ev);
+    tlsClose(c->ssl);
     if (c->fd >= 0) ::close(c->fd);
     delete c;
   }
@@ -458,6 +613,7 @@ class OriginForwarder::Pool {
   event_base* base_;
   std::vector<std::vector<Conn*>> idle_;  // per upstream server
   std::vector<Conn*> active_;
+  std::vector<SSL_SESSION*> sessions_;  // per upstream server: the last one it gave
 };
 
 OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::MetricsRegistry& metrics,
@@ -473,6 +629,16 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::Metri
                               "Requests sent on a kept-alive origin connection", labels)),
       cap_(metrics, forwarded_, {}, {}, labels) {
   pools_.resize(static_cast<size_t>(workers));
+  if (options_.tls) {
+    auto tls = UpstreamTls::create(&Pool::onNewSession);
+    if (tls.ok()) {
+      tls_ = std::move(tls.value());
+    } else {
+      // Every exchange then fails as an unreachable origin would (503), said once here.
+      std::fprintf(stderr, "surge-edge: upstream %s: %s\n", options_.name.c_str(),
+                   tls.error().c_str());
+    }
+  }
 }
 
 OriginForwarder::~OriginForwarder() = default;
@@ -562,8 +728,15 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
   if (ticket_number > 0) {
     bytes.append("X-Surge-Ticket-Number: ").append(std::to_string(ticket_number)).append("\r\n");
   }
-  if (request.has_body || !request.body.empty() || request.method == "POST" ||
-      request.method == "PUT" || request.method == "PATCH") {
+  // A body still arriving goes with the length the client announced, or chunked.
+  std::string_view announced = request.header("Content-Length");
+  const bool chunked = request.body_stream && announced.empty();
+  if (chunked) {
+    bytes.append("Transfer-Encoding: chunked\r\n");
+  } else if (request.body_stream) {
+    bytes.append("Content-Length: ").append(announced).append("\r\n");
+  } else if (request.has_body || !request.body.empty() || request.method == "POST" ||
+             request.method == "PUT" || request.method == "PATCH") {
     bytes.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
   }
   bytes.append("\r\n").append(request.body);
@@ -572,7 +745,8 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
   auto& pool = pools_[static_cast<size_t>(worker.index())];
   if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
-  pool->start(std::move(bytes), retry_ok, request.method == "HEAD", role, std::move(done), how);
+  pool->start(std::move(bytes), request.body_stream, chunked, retry_ok, request.method == "HEAD",
+              role, std::move(done), how);
 }
 
 }  // namespace surge::edge

@@ -129,6 +129,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
     if (ex.method() != request.method) {
       rewritten.method = ex.method();  // after X-Accel-Redirect: a GET, without the body
       rewritten.body = {};
+      rewritten.body_stream.reset();
       rewritten.has_body = false;
     }
     to_send = &rewritten;
@@ -375,8 +376,13 @@ bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
                             bool regex_or_named) {
   if (!r.args(e, 1, 1)) return false;
   std::string target = e.args[0];
-  if (target.rfind("http://", 0) != 0) return r.fail(e, "proxy_pass needs an http:// URL");
-  target = target.substr(7);
+  // https://: TLS to the upstream (upstream_tls.h); the scheme stays in the target's name, so
+  // that the same servers over both are two upstreams.
+  const bool tls = target.rfind("https://", 0) == 0;
+  if (!tls && target.rfind("http://", 0) != 0) {
+    return r.fail(e, "proxy_pass needs an http:// or https:// URL");
+  }
+  target = target.substr(tls ? 8 : 7);
   if (size_t slash = target.find('/'); slash != std::string::npos) {
     loc.proxy_uri = target.substr(slash);
     target.resize(slash);
@@ -389,6 +395,7 @@ bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
       return r.fail(e, "variables in \"proxy_pass\" are not supported yet");
     }
   }
+  if (tls) target = "https://" + target;
   loc.proxy_target = target;
   if (std::none_of(targets_.begin(), targets_.end(),
                    [&](const auto& t) { return t.first == target; })) {
@@ -397,8 +404,16 @@ bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
   return true;
 }
 
-bool ProxyReader::resolveTarget(ConfigReader& r, const std::string& target,
-                                const std::string& where, OriginOptions& out) {
+bool ProxyReader::resolveTarget(ConfigReader& r, std::string target, const std::string& where,
+                                OriginOptions& out) {
+  out.tls = target.rfind("https://", 0) == 0;
+  if (out.tls) {
+    target.erase(0, 8);
+    // A host without a port is on 443 (an upstream's name stays as it is).
+    const bool named = std::any_of(upstreams_.begin(), upstreams_.end(),
+                                   [&](const Upstream& u) { return u.name == target; });
+    if (!named && target.find(':') == std::string::npos) target += ":443";
+  }
   auto up = std::find_if(upstreams_.begin(), upstreams_.end(),
                          [&](const Upstream& u) { return u.name == target; });
   if (up != upstreams_.end()) {
@@ -417,7 +432,8 @@ bool ProxyReader::resolveTarget(ConfigReader& r, const std::string& target,
                     "proxy_pass target \"" + target + "\" is neither an upstream nor host:port");
   }
   if (!r.resolveHost(where, s.host, s.port, s.address)) return false;
-  out.host_header = s.port == 80 ? s.host : s.host + ":" + std::to_string(s.port);
+  const int default_port = out.tls ? 443 : 80;
+  out.host_header = s.port == default_port ? s.host : s.host + ":" + std::to_string(s.port);
   out.servers = {std::move(s)};
   return true;
 }

@@ -55,6 +55,10 @@ struct H2Session::Stream {
   size_t header_bytes = 0;
   uint64_t wire_bytes = 0;  // header block and DATA payloads: $request_length
   std::string body;
+  // Its body, when the request was handed over before it (H2Session::StreamsBody): what comes
+  // goes here instead of `body`.
+  std::shared_ptr<BodyStream> body_stream;
+  bool fed = false;  // in H2Session::fed_
   bool dispatched = false;
   bool refused = false;   // answered by the session (too large): what follows is dropped
   int refuse_status = 0;  // set while headers are read: answer this once the block ends
@@ -214,7 +218,14 @@ class H2Session::Callbacks {
     if (it == s.streams_.end()) return 0;
     Stream& st = *it->second;
     if (st.refused || st.refuse_status) return 0;
-    if (st.body.size() + len > s.limits_.max_body) {
+    const uint64_t so_far = st.body_stream ? st.body_stream->received() : st.body.size();
+    if (so_far + len > s.limits_.max_body) {
+      // A streamed body is cut where it stands (the upstream sees its request end unfinished);
+      // the client gets the 413 either way, and a later answer for the stream is dropped.
+      if (st.body_stream) {
+        st.body_stream->abort();
+        s.fed(st);
+      }
       s.refuse(st, 413, "request body too large");
       return 0;
     }
@@ -226,7 +237,12 @@ class H2Session::Callbacks {
       st.window_grown = true;
       nghttp2_submit_window_update(s.session_, NGHTTP2_FLAG_NONE, stream_id, kInitialWindow);
     }
-    st.body.append(reinterpret_cast<const char*>(data), len);
+    if (st.body_stream) {
+      st.body_stream->append(std::string_view(reinterpret_cast<const char*>(data), len));
+      s.fed(st);
+    } else {
+      st.body.append(reinterpret_cast<const char*>(data), len);
+    }
     st.wire_bytes += len;
     st.last_data = Clock::now();
     return 0;
@@ -271,10 +287,21 @@ class H2Session::Callbacks {
       default:
         return 0;
     }
-    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+          s.streams_body_) {
+        s.heads_.push_back(frame->hd.stream_id);  // perhaps handed over before its body
+      }
+      return 0;
+    }
     auto it = s.streams_.find(frame->hd.stream_id);
     if (it == s.streams_.end()) return 0;
     Stream& st = *it->second;
+    if (st.body_stream) {
+      st.body_stream->complete();
+      s.fed(st);
+      return 0;
+    }
     if (st.refused || st.dispatched) return 0;
     if (st.refuse_status) {
       s.refuse(st, st.refuse_status, st.refuse_reason);
@@ -292,6 +319,11 @@ class H2Session::Callbacks {
     auto it = s.streams_.find(stream_id);
     if (it == s.streams_.end()) return 0;
     if (it->second->answering) --s.answering_;
+    if (const auto& body = it->second->body_stream;
+        body && body->state() == BodyStream::State::kArriving) {
+      body->abort();  // reset, or closed before its END_STREAM
+      body->notify();
+    }
     s.streams_.erase(it);
     s.stats_.streams_open.add(-1);
     return 0;
@@ -359,12 +391,13 @@ class H2Session::Callbacks {
 };
 
 H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
-                     Dispatch dispatch, ErrorPage error_page)
+                     Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body)
     : options_(options),
       limits_(limits),
       stats_(stats),
       dispatch_(std::move(dispatch)),
-      error_page_(std::move(error_page)) {
+      error_page_(std::move(error_page)),
+      streams_body_(std::move(streams_body)) {
   const auto now = Clock::now();
   resets_ =
       Budget{static_cast<double>(options.reset_burst), static_cast<double>(options.reset_burst),
@@ -411,6 +444,12 @@ H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Htt
 }
 
 H2Session::~H2Session() {
+  for (const auto& [id, st] : streams_) {
+    if (st->body_stream) {
+      st->body_stream->abort();  // the connection is gone
+      st->body_stream->notify();
+    }
+  }
   stats_.streams_open.add(-static_cast<int64_t>(streams_.size()));
   streams_.clear();
   nghttp2_session_del(session_);
@@ -454,7 +493,44 @@ bool H2Session::receive(std::string_view bytes) {
     auto it = streams_.find(id);  // gone: reset by the peer in this same read
     if (it != streams_.end() && !failed_) dispatchStream(*it->second);
   }
+  dispatchHeads();
+  std::vector<int32_t> fed;
+  fed.swap(fed_);
+  for (int32_t id : fed) {
+    auto it = streams_.find(id);  // gone: its close told the listener
+    if (it == streams_.end()) continue;
+    it->second->fed = false;
+    it->second->body_stream->notify();
+  }
   return !failed_;
+}
+
+void H2Session::dispatchHeads() {
+  std::vector<int32_t> heads;
+  heads.swap(heads_);
+  for (int32_t id : heads) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || failed_) continue;
+    Stream& st = *it->second;
+    // Ended in the same read (dispatched whole above), or refused: nothing to stream.
+    if (st.dispatched || st.refused || st.refuse_status) continue;
+    Request r;
+    if (!buildRequest(st, r) || !streams_body_(r)) continue;
+    st.dispatched = true;
+    st.body_stream = std::make_shared<BodyStream>();
+    st.body_stream->append(st.body);  // what came with the head, in the same read
+    st.body.clear();
+    if (st.body_stream->received() > 0) fed(st);
+    r.body = {};
+    r.body_stream = st.body_stream;
+    dispatch_(r, st.id);
+  }
+}
+
+void H2Session::fed(Stream& st) {
+  if (st.fed) return;
+  st.fed = true;
+  fed_.push_back(st.id);
 }
 
 bool H2Session::produce(std::string& out, size_t budget) {
@@ -472,12 +548,17 @@ bool H2Session::produce(std::string& out, size_t budget) {
 }
 
 void H2Session::dispatchStream(Stream& st) {
-  if (st.method == "TRACE" || st.method == "CONNECT") {
+  Request r;
+  if (!buildRequest(st, r)) {
     // As nginx, and as surge's HTTP/1.1 parser: neither is served.
     refuse(st, 405, "method not allowed");
     return;
   }
-  Request r;
+  dispatch_(r, st.id);
+}
+
+bool H2Session::buildRequest(Stream& st, Request& r) {
+  if (st.method == "TRACE" || st.method == "CONNECT") return false;
   r.method = st.method;
   r.target = st.path;
   r.authority = st.authority;
@@ -501,7 +582,7 @@ void H2Session::dispatchStream(Stream& st) {
   r.body = st.body;
   r.has_body = st.has_body;
   r.length = st.wire_bytes;
-  dispatch_(r, st.id);
+  return true;
 }
 
 void H2Session::refuse(Stream& st, int status, const char* reason) {
@@ -606,7 +687,9 @@ size_t H2Session::resetStalled(Clock::time_point now, std::chrono::milliseconds 
                                std::chrono::milliseconds body_timeout) {
   size_t reset = 0;
   for (const auto& [id, st] : streams_) {
-    if (st->dispatched) continue;
+    const bool streaming =
+        st->body_stream && st->body_stream->state() == BodyStream::State::kArriving;
+    if (st->dispatched && !streaming) continue;
     const bool stalled =
         st->headers_done ? now - st->last_data > body_timeout : now - st->begun > head_timeout;
     if (!stalled) continue;

@@ -34,9 +34,12 @@ class H2Session {
   using Dispatch = std::function<void(Request& request, int32_t stream)>;
   // An answer made by the session itself (a refused request): built as the server builds errors.
   using ErrorPage = std::function<Response(int status, const char* reason)>;
+  // Whether a request whose head has come, and its body not, is handed over now with its body
+  // to follow (Handler::streamsBody). nullptr: never.
+  using StreamsBody = std::function<bool(Request& head)>;
 
   H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
-            Dispatch dispatch, ErrorPage error_page);
+            Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body = nullptr);
   ~H2Session();
   H2Session(const H2Session&) = delete;
   H2Session& operator=(const H2Session&) = delete;
@@ -80,6 +83,12 @@ class H2Session {
   friend class Callbacks;
 
   void dispatchStream(Stream& s);
+  // The request `s` carries, its views into `s`; false for a method never served.
+  bool buildRequest(Stream& s, Request& r);
+  // Heads whose body is to follow it (StreamsBody): handed over now.
+  void dispatchHeads();
+  // A streamed body got something in this read: its listener is told once the read is parsed.
+  void fed(Stream& s);
   void refuse(Stream& s, int status, const char* reason);
   // A flood: GOAWAY(ENHANCE_YOUR_CALM), counted by `reason`.
   int flooded(base::Counter& counter);
@@ -97,6 +106,7 @@ class H2Session {
   Http2Stats& stats_;
   Dispatch dispatch_;
   ErrorPage error_page_;
+  StreamsBody streams_body_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   Budget resets_;                    // RST_STREAM from the peer (rapid reset, CVE-2023-44487)
@@ -106,6 +116,8 @@ class H2Session {
   uint64_t header_block_bytes_ = 0;  // and its bytes
   size_t answering_ = 0;
   std::vector<int32_t> complete_;  // streams whose request ended during the read being parsed
+  std::vector<int32_t> heads_;     // streams whose head ended, and not their body, in that read
+  std::vector<int32_t> fed_;       // streams whose streamed body got something in that read
   uint64_t streams_taken_ = 0;
   bool failed_ = false;
   bool flooded_ = false;

@@ -25,6 +25,7 @@ OwnedRequest::OwnedRequest(const Request& r) {
     request_.headers.push_back(Header{keep(h.name), keep(h.value), h.invalid});
   request_.body = keep(r.body);
   request_.has_body = r.has_body;
+  request_.body_stream = r.body_stream;
   request_.keep_alive = r.keep_alive;
   request_.expect_continue = r.expect_continue;
   request_.remote_addr = keep(r.remote_addr);

@@ -174,6 +174,7 @@ void Request::clear() {
   keep_alive = true;
   expect_continue = false;
   has_body = false;
+  body_stream.reset();
 }
 
 ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request& req,

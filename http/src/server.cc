@@ -993,17 +993,24 @@ class Worker::Impl {
     c.protocol_known = true;
     if (!h2) return true;
     Connection* conn = &c;  // the session is the connection's: it never outlives it
+    auto from_connection = [conn](Request& r) {
+      r.remote_addr = conn->peer;
+      r.local_port = conn->local_port;
+      r.tls = conn->ssl != nullptr;
+      r.connection_start = conn->accepted;
+    };
     c.h2 = std::make_unique<H2Session>(
         options_.http2, c.limits, http2_stats_,
-        [this, conn](Request& r, int32_t stream) {
-          r.remote_addr = conn->peer;
-          r.local_port = conn->local_port;
-          r.tls = conn->ssl != nullptr;
+        [this, conn, from_connection](Request& r, int32_t stream) {
+          from_connection(r);
           r.connection_requests = ++conn->sequence;
-          r.connection_start = conn->accepted;
           handler_.handle(*worker_, r, ResponseSlot{conn->id, static_cast<uint64_t>(stream)});
         },
-        [this](int status, const char* reason) { return refusal(status, reason); });
+        [this](int status, const char* reason) { return refusal(status, reason); },
+        [this, from_connection](Request& head) {
+          from_connection(head);
+          return handler_.streamsBody(head);
+        });
     return true;
   }
 

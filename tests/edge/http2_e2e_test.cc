@@ -282,6 +282,122 @@ TEST_F(Http2E2ETest, AStreamWhoseOriginFailsSpoilsNoOther) {
   EXPECT_EQ(data[7], big_.size());
 }
 
+// A backend written by hand for proxy_request_buffering off: it sees each byte of a request as
+// the edge sends it, and answers when the test says.
+class HandBackend {
+ public:
+  HandBackend() : listener_(testing::listenLoopback(port_)) {}
+  ~HandBackend() {
+    if (conn_ >= 0) ::close(conn_);
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+  // The next connection from the edge, within 5 s.
+  bool accept() {
+    if (conn_ >= 0) ::close(conn_);
+    pollfd p{listener_, POLLIN, 0};
+    conn_ = ::poll(&p, 1, 5000) == 1 ? ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+    return conn_ >= 0;
+  }
+  // What the edge sent until `bytes` of it have come (or it stopped sending for `quiet`): the
+  // edge's pieces as they arrived.
+  std::string read(size_t bytes, std::chrono::milliseconds quiet = 5s) {
+    std::string got;
+    while (got.size() < bytes) {
+      pollfd p{conn_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(quiet.count())) != 1) break;
+      char buf[16384];
+      ssize_t n = ::recv(conn_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  }
+  // The head of the request (through its blank line).
+  std::string head() {
+    std::string h;
+    while (h.find("\r\n\r\n") == std::string::npos) {
+      std::string more = read(1);
+      if (more.empty()) break;
+      h += more;
+    }
+    return h;
+  }
+  bool closed() const { return closed_; }
+  void answer(std::string_view text) {
+    ::send(conn_, text.data(), text.size(), MSG_NOSIGNAL);
+    ::close(conn_);
+    conn_ = -1;
+  }
+
+ private:
+  int port_ = 0;
+  int listener_;
+  int conn_ = -1;
+  bool closed_ = false;
+};
+
+// proxy_request_buffering off (nginx's h2_proxy_request_buffering.t): the upstream gets the
+// request's head when its HEADERS come and the body as its DATA frames come, with the length
+// the client announced, or chunked (a chunk per read, as nginx sends a chunk per buffer) when it
+// announced none. A client that resets the stream mid-body cuts the upstream's request off.
+TEST_F(Http2E2ETest, UnbufferedBodiesReachTheUpstreamAsTheyCome) {
+  HandBackend backend;
+  start("    location /up/ { proxy_request_buffering off; proxy_pass http://127.0.0.1:" +
+        std::to_string(backend.port()) + "; }\n");
+  RawConnection c(edge_->port());
+  auto post = [](uint32_t stream, std::vector<std::pair<std::string, std::string>> fields) {
+    return h2::frame(h2::kHeaders, h2::kEndHeaders, stream,
+                     h2::requestBlock("POST", "/up/x", fields));
+  };
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+  // Content-Length: the head before any DATA, each piece when it comes.
+  ASSERT_TRUE(c.send(h2::preface() + post(1, {{"content-length", "10"}})));
+  ASSERT_TRUE(backend.accept());
+  std::string head = backend.head();
+  EXPECT_NE(head.find("\r\nContent-Length: 10\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // nothing of the body yet
+  ASSERT_TRUE(c.send(h2::frame(h2::kData, 0, 1, "01234")));
+  EXPECT_EQ(backend.read(5), "01234");
+  ASSERT_TRUE(c.send(h2::frame(h2::kData, h2::kEndStream, 1, "56789")));
+  EXPECT_EQ(backend.read(5), "56789");
+  backend.answer(ok);
+  ASSERT_TRUE(c.until(h2::kData, 5s, 1));
+  EXPECT_EQ(c.headers[1][":status"], "200");
+
+  // No length: chunked, the two frames read together in one chunk, the end when it comes.
+  ASSERT_TRUE(c.send(post(3, {})));
+  ASSERT_TRUE(backend.accept());
+  head = backend.head();
+  EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << head;
+  ASSERT_TRUE(c.send(h2::frame(h2::kData, 0, 3, "01234") + h2::frame(h2::kData, 0, 3, "many")));
+  EXPECT_EQ(backend.read(14), "9\r\n01234many\r\n");
+  ASSERT_TRUE(c.send(h2::frame(h2::kData, 0, 3, "")));  // nothing to send: no empty chunk
+  EXPECT_EQ(backend.read(1, 300ms), "");
+  ASSERT_TRUE(c.send(h2::frame(h2::kData, h2::kEndStream, 3, "")));
+  EXPECT_EQ(backend.read(5), "0\r\n\r\n");
+  backend.answer(ok);
+  ASSERT_TRUE(c.until(h2::kData, 5s, 3));
+  EXPECT_EQ(c.headers[3][":status"], "200");
+
+  // Reset mid-body: the upstream's connection is closed, the client's goes on.
+  ASSERT_TRUE(c.send(post(5, {{"content-length", "100"}}) + h2::frame(h2::kData, 0, 5, "part")));
+  ASSERT_TRUE(backend.accept());
+  std::string part = backend.head();  // the piece that came with the head may come with it
+  part.erase(0, part.find("\r\n\r\n") + 4);
+  EXPECT_EQ(part + backend.read(4 - part.size()), "part");
+  ASSERT_TRUE(c.send(h2::frame(h2::kRstStream, 0, 5, h2::u32(8 /* CANCEL */))));
+  EXPECT_EQ(backend.read(1), "");
+  EXPECT_TRUE(backend.closed());
+  ASSERT_TRUE(c.send(h2::get(7, "/small.txt")));
+  ASSERT_TRUE(c.until(h2::kData, 5s, 7));
+  EXPECT_EQ(c.headers[7][":status"], "200");
+}
+
 TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {
   start("");
   RawConnection c(edge_->port());

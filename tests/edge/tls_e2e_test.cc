@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "edge_process.h"
+#include "surge/testing/http_recorder.h"
 #include "surge/testing/reliability.h"
 #include "surge/testing/temp_dir.h"
 
@@ -173,6 +174,37 @@ TEST_F(TlsE2ETest, GarbageAndSilenceOnTheTlsPortAreClosed) {
 // Two edges sharing ssl_session_ticket_key files: a session begun on one resumes on the other
 // (TLS 1.2 and 1.3), a key rotated in (new first, old second) still opens the old tickets, and an
 // edge without the key makes a full handshake.
+// proxy_pass https://: an edge speaks TLS to its upstream (here another edge's TLS listener,
+// which serves a file and proxies /up/ on to a recorder). Answers and request bodies cross it,
+// the connection is kept for the next requests, and the Host the upstream gets leaves out 443
+// only (the port here is another).
+TEST_F(TlsE2ETest, ProxyPassHttpsSpeaksTlsToTheUpstream) {
+  testing::HttpRecorder recorder;
+  const int back_tls = testing::freeLoopbackPort();
+  EdgeProcess back(origin_, "",
+                   tlsListen(back_tls, dir_) + "    location /up/ { proxy_pass http://127.0.0.1:" +
+                       std::to_string(recorder.port()) + "; }\n");
+  ASSERT_TRUE(testing::waitForPort(back_tls, 5s)) << back.log();
+  writeFile(back.path("html/small.txt"), "small\n");
+  const std::string upstream = "https://127.0.0.1:" + std::to_string(back_tls);
+  EdgeProcess front(origin_, "", "    location /viatls/ { proxy_pass " + upstream + "/; }\n");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(front.get("/viatls/small.txt").body, "small\n") << front.log();
+  HttpResponse posted = front.post("/viatls/up/x", "a body over TLS");
+  EXPECT_EQ(posted.status, 200) << front.log();
+  ASSERT_EQ(recorder.count(), 1u);
+  EXPECT_TRUE(recorder.last().ends_with("\r\n\r\na body over TLS")) << recorder.last();
+  const std::string reused =
+      "surge_edge_origin_connections_reused_total{upstream=\"" + upstream + "\"}";
+  // Four requests over two workers, each with its pool: at least two went on a kept connection.
+  EXPECT_GE(metric(front.metrics(), reused), 2) << front.metrics();
+  // A plain client on the TLS port is no answer: proxy_pass http:// to it fails cleanly.
+  EdgeProcess wrong(
+      origin_, "",
+      "    location /plain/ { proxy_pass http://127.0.0.1:" + std::to_string(back_tls) + "/; }\n");
+  EXPECT_GE(wrong.get("/plain/small.txt").status, 500);
+}
+
 TEST(TlsResumptionTest, TicketsFromOneEdgeResumeOnAnother) {
   testing::ReliabilityRow row("tls", "session tickets shared by two edges");
   OriginProcess origin(origin::test::smallCatalog());

@@ -49,6 +49,9 @@ class EdgeServer : public http::Handler, private Dispatcher {
   void setOpsKeys(cache::Keyring keys) { ops_->setKeys(std::move(keys)); }
 
   void handle(http::Worker& worker, const http::Request& request, http::ResponseSlot slot) override;
+  // A request for a proxy location with proxy_request_buffering off (found as handle() would
+  // find it before any rewrite) goes on before its body.
+  bool streamsBody(const http::Request& head) override;
 
  private:
   // The worker's current configuration: valid until this worker next calls config() after a

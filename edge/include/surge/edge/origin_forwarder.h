@@ -20,6 +20,7 @@
 #include "surge/edge/header_names.h"
 #include "surge/edge/inflight_cap.h"
 #include "surge/edge/upstream_peers.h"
+#include "surge/edge/upstream_tls.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
@@ -31,8 +32,11 @@ struct OriginOptions {
   // The Host header origin gets unless proxy_set_header says otherwise: nginx's $proxy_host, the
   // upstream's name or HOST:PORT as proxy_pass names it.
   std::string host_header = "127.0.0.1:8081";
-  // As proxy_pass names it (an upstream's name or HOST:PORT): what tells upstreams apart.
+  // As proxy_pass names it (an upstream's name or HOST:PORT, "https://" before it for TLS):
+  // what tells upstreams apart.
   std::string name;
+  // proxy_pass https://: TLS to the servers (upstream_tls.h). Restart-only, as the servers.
+  bool tls = false;
   // An answer of 5xx: false (the origin), a 503 + Retry-After and a failure for the circuit,
   // since a booking retried with the same Idempotency-Key resolves to one outcome whatever origin
   // did; true (any other upstream), an answer like any other, passed on as it came (nginx's,
@@ -132,6 +136,7 @@ class OriginForwarder {
   OriginOptions options_;
   std::vector<std::unique_ptr<Pool>> pools_;  // one per worker, used only on its thread
   UpstreamPeers peers_;                       // the servers, shared by the workers
+  std::unique_ptr<UpstreamTls> tls_;          // proxy_pass https:// (OriginOptions::tls)
 
   const bool passes_errors_;  // OriginOptions::passes_errors (restart-only, as the servers)
   base::Counter& errors_;

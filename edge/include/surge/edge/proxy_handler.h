@@ -78,7 +78,8 @@ class ProxyReader {
  public:
   // An `upstream NAME { server HOST:PORT; keepalive N; }` block.
   bool upstream(ConfigReader& r, const Directive& d);
-  // `proxy_pass http://TARGET[/URI]` in `location` (`regex_or_named`: no URI part allowed).
+  // `proxy_pass http://TARGET[/URI]` or `https://` in `location` (`regex_or_named`: no URI part
+  // allowed).
   bool proxyPass(ConfigReader& r, const Directive& d, Location& location, bool regex_or_named);
   // After the file: the upstreams the proxy_pass directives name, resolved into
   // `config.origin` and `config.upstreams`, and each proxy location's Location::upstream.
@@ -92,7 +93,8 @@ class ProxyReader {
     size_t keepalive = 0;  // 0: the default
   };
   // One target's servers, Host header and keepalive into `out` (its other options kept).
-  bool resolveTarget(ConfigReader& r, const std::string& target, const std::string& where,
+  // "https://" before the target: TLS to it (OriginOptions::tls).
+  bool resolveTarget(ConfigReader& r, std::string target, const std::string& where,
                      OriginOptions& out);
   std::vector<Upstream> upstreams_;
   // The upstreams (or host:port) locations proxy to, in file order, and where each was first

@@ -14,9 +14,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "surge/http/body_stream.h"
 
 namespace surge::http {
 
@@ -51,6 +54,9 @@ struct Request {
   // stream its HEADERS did not end over HTTP/2. nginx forwards Content-Length (0 too) and keeps
   // a client_body_in_file_only file for such a request only.
   bool has_body = false;
+  // The body is still arriving (nginx's proxy_request_buffering off, over HTTP/2): `body` is
+  // empty and its pieces come through here. nullptr: `body` is the whole body.
+  std::shared_ptr<BodyStream> body_stream;
   bool keep_alive = true;
   bool expect_continue = false;
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)

@@ -232,6 +232,11 @@ class Handler {
   virtual ~Handler() = default;
   // `request` (and every view in it) is valid only during this call.
   virtual void handle(Worker& worker, const Request& request, ResponseSlot slot) = 0;
+  // Whether a request whose head has come and whose body has not is handed over now, its body
+  // following through Request::body_stream (nginx's proxy_request_buffering off), rather than
+  // once the body is whole. `head` has no body yet. Asked of HTTP/2 streams; HTTP/1.1 requests
+  // are handed over whole.
+  virtual bool streamsBody(const Request& /*head*/) { return false; }
 };
 
 class Worker {
