@@ -525,6 +525,16 @@ std::optional<std::string> EdgeServer::errorPage(Exchange& ex, const Location& l
   return std::nullopt;
 }
 
+bool EdgeServer::routeErrorPage(Exchange& ex, http::Response& r) {
+  if (ex.location == nullptr) return false;
+  auto target = errorPage(ex, *ex.location, r);
+  if (!target) return false;
+  enterRedirect(ex, *target);
+  ex.as_get = true;  // nginx's error_page: the page is fetched with GET, the body left behind
+  route(ex);
+  return true;
+}
+
 void EdgeServer::enterRedirect(Exchange& ex, const std::string& target) {
   ++ex.redirects;
   ex.internal = true;

@@ -182,6 +182,10 @@ void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const Ans
   }
   if (rate) r.limit_rate = *rate;
   const Location* loc = held->ex.location;
+  if (loc && loc->proxy_intercept_errors && r.status >= 300 && !held->ex.in_error_page &&
+      dispatcher_.routeErrorPage(held->ex, r)) {
+    return;  // the error page answers (`r` may have become its redirect to a URL)
+  }
   const bool add_headers = loc && !loc->add_header_rules.empty();
   if (add_headers) held->ex.upstream_headers = r.headers;  // as origin sent them
   // nginx's proxy_hide_header defaults: instructions for the proxy, not the client. (surge keeps
@@ -262,6 +266,10 @@ bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& l
                     "to origin, with keep-alive");
     }
     return r.fail(d, "invalid value \"" + d.args[0] + "\" in \"proxy_http_version\"");
+  }
+  if (d.name == "proxy_intercept_errors") {
+    handled = true;
+    return r.onOff(d, level.proxy_intercept_errors);
   }
   if (d.name == "proxy_next_upstream_tries") {
     handled = true;
@@ -451,10 +459,14 @@ bool ProxyReader::resolveOrigin(ConfigReader& r, EdgeConfig& c) {
     OriginOptions o = shared;
     o.name = targets_[i].first;
     if (!resolveTarget(r, targets_[i].first, targets_[i].second, o)) return false;
+    // A 5xx becomes the booking API's 503 + Retry-After from surge's own origin only (an
+    // upstream named "origin"). The first upstream of a configuration without one serves as the
+    // origin for /readyz and the dashboard, but its answers pass as nginx passes them (an
+    // error_page with proxy_intercept_errors may then act on a 502).
+    o.passes_errors = o.name != "origin";
     if (i == 0) {
       c.origin = std::move(o);
     } else {
-      o.passes_errors = true;
       c.upstreams.push_back(std::move(o));
     }
   }

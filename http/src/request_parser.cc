@@ -175,6 +175,7 @@ void Request::clear() {
   expect_continue = false;
   has_body = false;
   body_stream.reset();
+  head_size = 0;
 }
 
 ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request& req,
@@ -322,6 +323,7 @@ ParseResult parseRequest(std::string_view in, const ParseLimits& limits, Request
     }
   }
   if (head_complete) *head_complete = true;
+  req.head_size = pos;
 
   if (req.version_minor == 1 && host_count != 1) {
     return failWith(error, 400, "HTTP/1.1 needs exactly one Host header");

@@ -358,6 +358,12 @@ class Worker::Impl {
       return;
     }
     if (c.state != State::kHandling || c.sequence != slot.sequence) return;
+    if (c.body_stream) {
+      // Answered before the body was all read (an upstream that answered early): the rest of it
+      // is not read, so the connection ends with this answer.
+      endBody(c, BodyStream::State::kAborted);
+      response.close = true;
+    }
     queue(c, std::move(response));
     c.in_offset += c.request_size;
     c.request_size = 0;
@@ -442,6 +448,12 @@ class Worker::Impl {
     bool keep_alive = true;
     bool http10 = false;  // the request being answered is HTTP/1.0
     bool head_complete = false;
+    // The request being handled went on before its body (Handler::streamsBody): the body's
+    // pieces go here as they are read, `body_fed` bytes of it so far. `body_asked`: the handler
+    // was asked for the request being read.
+    std::shared_ptr<BodyStream> body_stream;
+    uint64_t body_fed = 0;
+    bool body_asked = false;
     bool read_paused = false;
     SSL* ssl = nullptr;                 // TLS connections only
     bool tls_read_wants_write = false;  // SSL_read needs the socket writable (handshake)
@@ -537,6 +549,7 @@ class Worker::Impl {
   }
 
   void closeQuietly(Connection& c) {
+    if (c.body_stream) endBody(c, BodyStream::State::kAborted);
     if (c.ssl) {
       // One non-blocking close_notify, best effort; the socket closes either way.
       if (SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl);
@@ -629,6 +642,7 @@ class Worker::Impl {
     if (c.peer_closed) {
       // Half-closed: answer what is complete, then close.
       event_del(c.read_ev);
+      if (c.body_stream) feedBody(c);           // the body ends here, whole or cut off
       if (c.state == State::kHandling) return;  // the answer can still be written
     } else if (c.state == State::kHandling &&
                c.in.size() - c.in_offset > c.limits.max_head + c.limits.max_body) {
@@ -1077,6 +1091,7 @@ class Worker::Impl {
   // input runs out, or the connection closes.
   void process(Connection& c) {
     if (c.h2) return processH2(c);
+    if (c.body_stream) feedBody(c);
     if (!c.protocol_known && c.in.size() > c.in_offset) {
       if (!chooseProtocol(c, std::string_view(c.in).substr(c.in_offset))) return;
       if (c.h2) return processH2(c);
@@ -1110,37 +1125,111 @@ class Worker::Impl {
           if (flush(c) && c.close_after_write) return close(c);
         }
         c.head_complete = head_complete;
+        if (head_complete && !c.body_asked) {
+          c.body_asked = true;
+          fillFromConnection(c, request_);
+          if (handler_.streamsBody(request_)) return dispatchBeforeBody(c);
+        }
         return;
       }
       if (result == ParseResult::kError) {
+        c.body_asked = false;
         c.head_method = false;
         c.keep_alive = false;
         c.http10 = false;
         queueError(c, error.status, error.reason);
         continue;
       }
-      c.sent_continue = false;
-      c.head_complete = false;
-      c.keep_alive = request_.keep_alive;
-      c.http10 = request_.version_minor == 0;
-      c.head_method = request_.method == "HEAD";
       c.request_size = consumed;
-      c.state = State::kHandling;
-      request_.remote_addr = c.peer;
-      request_.local_port = c.local_port;
-      request_.tls = c.ssl != nullptr;
-      request_.connection_requests = c.sequence + 1;
-      request_.connection_start = c.accepted;
       request_.length = consumed;
-      ResponseSlot slot{c.id, ++c.sequence};
-      uint64_t id = c.id;
-      c.dispatching = true;
-      handler_.handle(*worker_, request_, slot);
-      auto it = connections_.find(id);
-      if (it == connections_.end()) return;
-      it->second->dispatching = false;
+      if (!dispatch(c)) return;
       // Answered during the call: loop to write it and take the next pipelined request.
     }
+  }
+
+  void fillFromConnection(const Connection& c, Request& r) const {
+    r.remote_addr = c.peer;
+    r.local_port = c.local_port;
+    r.tls = c.ssl != nullptr;
+    r.connection_requests = c.sequence + 1;
+    r.connection_start = c.accepted;
+  }
+
+  // request_ to the handler. false: the connection is gone.
+  bool dispatch(Connection& c) {
+    c.sent_continue = false;
+    c.head_complete = false;
+    c.body_asked = false;
+    c.keep_alive = request_.keep_alive;
+    c.http10 = request_.version_minor == 0;
+    c.head_method = request_.method == "HEAD";
+    c.state = State::kHandling;
+    fillFromConnection(c, request_);
+    ResponseSlot slot{c.id, ++c.sequence};
+    uint64_t id = c.id;
+    c.dispatching = true;
+    handler_.handle(*worker_, request_, slot);
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return false;
+    it->second->dispatching = false;
+    return true;
+  }
+
+  // The head of request_ has come and its body is to follow it (Handler::streamsBody): handed
+  // over now, what of the body is here already fed to it after.
+  void dispatchBeforeBody(Connection& c) {
+    c.body_stream = std::make_shared<BodyStream>();
+    c.body_fed = 0;
+    c.request_size = 0;  // known once the body ends (feedBody)
+    request_.body = {};
+    request_.body_stream = c.body_stream;
+    request_.length = request_.head_size;
+    const uint64_t id = c.id;
+    if (!dispatch(c)) return;
+    auto it = connections_.find(id);
+    if (it != connections_.end()) process(*it->second);
+  }
+
+  // What of a streamed body has come since the last look goes to its stream. The request is
+  // parsed again from its start (the parser keeps no state between reads; a body is bounded by
+  // the body limit): its body so far is the Content-Length bytes read, or the chunks decoded.
+  void feedBody(Connection& c) {
+    std::string_view input(c.in.data() + c.in_offset, c.in.size() - c.in_offset);
+    Request scratch;
+    size_t consumed = 0;
+    ParseError error;
+    ParseResult result = parseRequest(input, c.limits, scratch, consumed, error, nullptr);
+    if (result == ParseResult::kError) return endBody(c, BodyStream::State::kAborted);
+    std::string_view so_far;
+    if (result == ParseResult::kComplete) {
+      so_far = scratch.body;
+    } else if (!scratch.header("Transfer-Encoding").empty()) {
+      so_far = scratch.chunked_body;
+    } else {
+      so_far = input.substr(std::min(scratch.head_size, input.size()));
+    }
+    if (so_far.size() > c.body_fed) {
+      c.body_stream->append(so_far.substr(c.body_fed));
+      c.body_fed = so_far.size();
+    }
+    if (result == ParseResult::kComplete) {
+      c.request_size = consumed;
+      return endBody(c, BodyStream::State::kComplete);
+    }
+    if (c.peer_closed) return endBody(c, BodyStream::State::kAborted);
+    c.body_stream->notify();
+  }
+
+  // The streamed body ends (`how`: complete, or cut off) and its listener is told.
+  void endBody(Connection& c, BodyStream::State how) {
+    std::shared_ptr<BodyStream> body = std::move(c.body_stream);
+    if (how == BodyStream::State::kComplete) {
+      body->complete();
+    } else {
+      body->abort();
+      c.keep_alive = false;  // the rest of the request was not read: nothing follows it
+    }
+    body->notify();
   }
 
   static void onMailbox(evutil_socket_t, short, void* arg) {
@@ -1184,6 +1273,10 @@ class Worker::Impl {
       }
       if (!c->out.empty()) {
         if (now - c->activity > c->send_timeout) expired.push_back(id);
+        continue;
+      }
+      if (c->body_stream && now - c->activity > c->body_timeout) {
+        expired.push_back(id);  // a streamed body that stopped coming (client_body_timeout)
         continue;
       }
       if (c->state != State::kReading) continue;

@@ -844,8 +844,12 @@ TEST_F(EdgeConfigTest, LocationErrors) {
   EXPECT_EQ(loadError("http {\n server {\n  root /srv;\n  location /a { }\n  location /a { }\n"
                       " }\n}\n"),
             at(5, "duplicate location \"/a\""));
-  EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass https://x; }\n }\n}\n"),
-            at(3, "proxy_pass needs an http:// URL"));
+  EXPECT_EQ(loadError("http {\n server {\n  location /a { proxy_pass ftp://x; }\n }\n}\n"),
+            at(3, "proxy_pass needs an http:// or https:// URL"));
+  // https:// is taken; its host is resolved as any (on 443 when no port is given).
+  EXPECT_NE(loadError("http {\n server {\n  location /a { proxy_pass https://x.invalid; }\n }\n}\n")
+                .find(at(3, "host not found in \"x.invalid:443\"")),
+            std::string::npos);
   EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   location @n { }\n  }\n }\n}\n"),
             at(4, "named location \"@n\" can be on the server level only"));
   EXPECT_EQ(loadError("http {\n server {\n  location /a/ {\n   proxy_pass http://1.2.3.4:80;\n"

@@ -396,6 +396,73 @@ TEST_F(Http2E2ETest, UnbufferedBodiesReachTheUpstreamAsTheyCome) {
   ASSERT_TRUE(c.send(h2::get(7, "/small.txt")));
   ASSERT_TRUE(c.until(h2::kData, 5s, 7));
   EXPECT_EQ(c.headers[7][":status"], "200");
+
+  // HTTP/1.1 alike: a Content-Length body as it comes, a chunked one in chunks of its own, and
+  // the connection kept for the next request once the body was read whole.
+  const int client = testing::connectLoopback(edge_->port());
+  ASSERT_GE(client, 0);
+  auto send = [&](std::string_view bytes) {
+    ::send(client, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  };
+  auto answerTo = [&] {
+    std::string got;
+    char buf[4096];
+    pollfd p{client, POLLIN, 0};
+    while (got.find("\r\n\r\nok") == std::string::npos && ::poll(&p, 1, 5000) == 1) {
+      ssize_t n = ::recv(client, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got;
+  };
+  send("POST /up/x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n");
+  ASSERT_TRUE(backend.accept());
+  head = backend.head();
+  EXPECT_NE(head.find("\r\nContent-Length: 10\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+  send("01234");
+  EXPECT_EQ(backend.read(5), "01234");
+  send("56789");
+  EXPECT_EQ(backend.read(5), "56789");
+  backend.answer(ok);
+  EXPECT_EQ(answerTo().substr(0, 12), "HTTP/1.1 200");
+  send("POST /up/y HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+  ASSERT_TRUE(backend.accept());
+  std::string chunk = backend.head();
+  EXPECT_NE(chunk.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos) << chunk;
+  chunk.erase(0, chunk.find("\r\n\r\n") + 4);
+  EXPECT_EQ(chunk + backend.read(8 - chunk.size()), "3\r\nabc\r\n");
+  send("2\r\nde\r\n0\r\n\r\n");
+  EXPECT_EQ(backend.read(12), "2\r\nde\r\n0\r\n\r\n");
+  backend.answer(ok);
+  EXPECT_EQ(answerTo().substr(0, 12), "HTTP/1.1 200");
+  ::close(client);
+}
+
+// proxy_intercept_errors: an upstream's 502 that error_page names is replaced by the page (here
+// a location of its own, fetched with GET), as nginx's; without the directive it passes as it
+// came. An upstream not named "origin" keeps its status (only surge's origin's 5xx become the
+// booking API's 503).
+TEST_F(Http2E2ETest, ProxyInterceptErrorsHandsTheUpstreamsErrorToErrorPage) {
+  testing::HttpRecorder upstream;
+  upstream.respond([](const std::string& request) {
+    if (request.starts_with("GET /fine")) {
+      return std::string("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine");
+    }
+    return std::string("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\nbad");
+  });
+  const std::string up = "proxy_pass http://127.0.0.1:" + std::to_string(upstream.port());
+  start("    location /caught/ { " + up +
+        "; proxy_intercept_errors on; error_page 502 = /fine; }\n"
+        "    location /passed/ { " +
+        up + "; error_page 502 = /fine; }\n    location = /fine { " + up + "; }\n");
+  HttpResponse caught = edge_->post("/caught/x", "body");
+  EXPECT_EQ(caught.status, 200);
+  EXPECT_EQ(caught.body, "fine");
+  EXPECT_TRUE(upstream.last().starts_with("GET /fine ")) << upstream.last();
+  HttpResponse passed = edge_->post("/passed/x", "body");
+  EXPECT_EQ(passed.status, 502);
+  EXPECT_EQ(passed.body, "bad");
 }
 
 TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {

@@ -60,6 +60,7 @@ class EdgeServer : public http::Handler, private Dispatcher {
   // Dispatcher
   const std::shared_ptr<const EdgeConfig>& workerConfig() const override;
   AnswerContext context(const Exchange& exchange, Route route) const override;
+  bool routeErrorPage(Exchange& exchange, http::Response& response) override;
   AnswerContext asyncContext(const Exchange& exchange, Route route) const override;
   void answer(const AnswerContext& ctx, http::Response response) override;
   void routeOn(Exchange& exchange) override { route(exchange); }

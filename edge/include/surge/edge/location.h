@@ -142,6 +142,9 @@ struct LocationSettings {
   std::vector<AccessLogRule> access_logs;  // access_log (empty: off)
   ProxyTimeouts proxy_timeouts;            // proxy_connect/send/read_timeout (negative: origin's)
   NextUpstream next_upstream;              // proxy_next_upstream, proxy_next_upstream_tries
+  // proxy_intercept_errors: an upstream's answer of 300 or more that error_page names is
+  // replaced by that page, as the location's own would be.
+  bool proxy_intercept_errors = false;
   // proxy_set_header: a level with its own replaces the inherited.
   std::vector<ProxySetHeader> proxy_set_headers;
   GzipSettings gzip;             // gzip on and its gzip_* tuning

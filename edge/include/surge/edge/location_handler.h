@@ -66,6 +66,10 @@ class Dispatcher {
   // Looks the exchange's location up again (its uri or named location changed: an
   // X-Accel-Redirect) and runs it.
   virtual void routeOn(Exchange& exchange) = 0;
+  // The error_page of the exchange's location for `response`'s status, if it has one: the
+  // exchange goes there (true), or `response` becomes its redirect to a URL (false, answered by
+  // the caller as it is).
+  virtual bool routeErrorPage(Exchange& exchange, http::Response& response) = 0;
   // The worker's current configuration, held (for what outlives the call).
   virtual const std::shared_ptr<const EdgeConfig>& workerConfig() const = 0;
   // "<edge prefix>-<n>": X-Request-Id for what this edge sends on its own or gets without one.

@@ -37,10 +37,10 @@ struct OriginOptions {
   std::string name;
   // proxy_pass https://: TLS to the servers (upstream_tls.h). Restart-only, as the servers.
   bool tls = false;
-  // An answer of 5xx: false (the origin), a 503 + Retry-After and a failure for the circuit,
-  // since a booking retried with the same Idempotency-Key resolves to one outcome whatever origin
-  // did; true (any other upstream), an answer like any other, passed on as it came (nginx's,
-  // without proxy_next_upstream http_5xx).
+  // An answer of 5xx: false (surge's origin, the upstream named "origin"), a 503 + Retry-After and
+  // a failure for the circuit, since a booking retried with the same Idempotency-Key resolves to
+  // one outcome whatever origin did; true (any other upstream), an answer like any other, passed on
+  // as it came (nginx's, without proxy_next_upstream http_5xx).
   bool passes_errors = false;
   size_t keepalive = 64;  // idle connections kept per worker (nginx's upstream keepalive)
   std::chrono::milliseconds connect_timeout{1000};

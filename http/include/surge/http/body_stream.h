@@ -1,7 +1,9 @@
 // A request body still arriving when its request is handed over: nginx's `proxy_request_buffering
 // off`, where the upstream gets the body as the client sends it instead of once it is whole. The
 // protocol side (an HTTP/2 stream) appends what it reads, then completes or aborts the body; the
-// consumer (the forwarder) takes what came whenever it is told something did.
+// consumer (the forwarder) takes what came whenever it is told something did. The producer is an
+// HTTP/2 stream (h2_session.cc) or an HTTP/1.1 connection reading a Content-Length or chunked
+// body (server.cc), which hands on the body decoded.
 //
 // Worker thread only. The listener is told once per read (pieces read together are taken
 // together, as nginx sends a chunk per buffer), when the body completes, and when it is aborted (a

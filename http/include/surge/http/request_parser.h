@@ -57,6 +57,9 @@ struct Request {
   // The body is still arriving (nginx's proxy_request_buffering off, over HTTP/2): `body` is
   // empty and its pieces come through here. nullptr: `body` is the whole body.
   std::shared_ptr<BodyStream> body_stream;
+  // The bytes of the request line and head, once the parser has seen them whole (its body, or
+  // its first chunk, starts there).
+  size_t head_size = 0;
   bool keep_alive = true;
   bool expect_continue = false;
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)

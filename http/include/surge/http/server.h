@@ -234,8 +234,8 @@ class Handler {
   virtual void handle(Worker& worker, const Request& request, ResponseSlot slot) = 0;
   // Whether a request whose head has come and whose body has not is handed over now, its body
   // following through Request::body_stream (nginx's proxy_request_buffering off), rather than
-  // once the body is whole. `head` has no body yet. Asked of HTTP/2 streams; HTTP/1.1 requests
-  // are handed over whole.
+  // once the body is whole. `head` has no body yet. Asked once per request, over HTTP/1.1 and
+  // HTTP/2, when the head is whole and the body is not.
   virtual bool streamsBody(const Request& /*head*/) { return false; }
 };
 
