@@ -464,8 +464,10 @@ struct Loader : ConfigReader {
     } else if (d.name.starts_with("keepalive_")) {
       return readKeepAlive(*this, d, level.keep_alive, handled);
     } else if (d.name == "add_header" || d.name == "add_trailer" || d.name == "allow" ||
-               d.name == "deny" || d.name == "error_page" || d.name == "access_log") {
-      // Taken by addHeaders / accessRules / errorPages for the whole level.
+               d.name == "deny" || d.name == "error_page" || d.name == "access_log" ||
+               d.name == "http2_push" || d.name == "http2_push_preload" ||
+               d.name == "http2_max_concurrent_pushes") {
+      // Taken by addHeaders / accessRules / errorPages / readHttp2Pushes for the whole level.
     } else {
       handled = false;
     }
@@ -610,6 +612,7 @@ struct Loader : ConfigReader {
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
         !errorPages(block_in, http_level) || !readProxySetHeaders(*this, block_in, http_level) ||
+        !readHttp2Pushes(*this, block_in, http_level.http2_push) ||
         !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
     }
@@ -944,6 +947,7 @@ struct Loader : ConfigReader {
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
         !readProxySetHeaders(*this, block_in, level) || !errorPages(block_in, level) ||
+        !readHttp2Pushes(*this, block_in, level.http2_push) ||
         !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, block_in, level.access_logs)) {
       return false;
@@ -1093,6 +1097,7 @@ struct Loader : ConfigReader {
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
         !readProxySetHeaders(*this, d.block, level) || !errorPages(d.block, level) ||
+        !readHttp2Pushes(*this, d.block, level.http2_push) ||
         !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;

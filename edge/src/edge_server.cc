@@ -230,6 +230,9 @@ AnswerContext EdgeServer::context(const Exchange& ex, Route route) const {
   }
   if (ex.accel_limit_rate >= 0) ctx.limit_rate = ex.accel_limit_rate;
   if (ex.location) ctx.http2_chunk_size = ex.location->http2_chunk_size;
+  if (ex.location && ex.location->http2_push.any() && ex.request.version_major == 2) {
+    ctx.http2_push = &ex.location->http2_push;
+  }
   return ctx;
 }
 
@@ -258,6 +261,11 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
     response.limit_rate_after = ctx.limit_rate_after;
   }
   if (response.http2_chunk_size == 0) response.http2_chunk_size = ctx.http2_chunk_size;
+  if (ctx.http2_push) {
+    const Exchange* ex = ctx.exchange ? ctx.exchange : ctx.held ? &ctx.held->ex : nullptr;
+    if (ex) response.http2_pushes = http2PushesFor(*ctx.http2_push, *ex, response.headers);
+    response.http2_max_pushes = ctx.http2_push->max_concurrent;
+  }
   if (ctx.exchange && !ctx.exchange->preserved_headers.empty()) {
     applyPreservedHeaders(ctx.exchange->preserved_headers, response);
   }

@@ -25,17 +25,14 @@ bool readHttp2Directive(ConfigReader& r, const Directive& d, http::Http2Options&
     options.max_header_list = std::max(options.max_header_list, static_cast<uint32_t>(n));
     return true;
   }
-  if (d.name == "http2_push" || d.name == "http2_push_preload") {
-    if (!r.args(d, 1, 1)) return false;
-    if (d.args[0] != "off") return r.fail(d, "surge does no HTTP/2 server push");
+  // Per location, read with the location's settings (edge_config.cc, http2_push.cc).
+  if (d.name == "http2_chunk_size" || d.name == "http2_push" || d.name == "http2_push_preload" ||
+      d.name == "http2_max_concurrent_pushes") {
     return true;
   }
-  // Per location, read with the location's settings (edge_config.cc).
-  if (d.name == "http2_chunk_size") return true;
   static const std::set<std::string> without_meaning = {
-      "http2_recv_buffer_size",     "http2_body_preread_size", "http2_idle_timeout",
-      "http2_recv_timeout",         "http2_max_requests",      "http2_streams_index_size",
-      "http2_max_concurrent_pushes"};
+      "http2_recv_buffer_size", "http2_body_preread_size", "http2_idle_timeout",
+      "http2_recv_timeout",     "http2_max_requests",      "http2_streams_index_size"};
   if (without_meaning.count(d.name)) return r.args(d, 1, 1);
   return r.fail(d, "unknown directive \"" + d.name + "\"");
 }

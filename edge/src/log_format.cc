@@ -55,40 +55,6 @@ uint64_t bodyBytes(const Exchange& ex, const http::Response& r) {
   return r.file ? r.file_length : r.shared_owner ? r.shared_body.size() : r.body.size();
 }
 
-// A header of the answer as sent: what the server adds itself (Connection, Content-Length) is
-// known from the answer; the rest is in its header lines.
-std::string sentHeader(const Exchange& ex, const http::Response& r, std::string_view suffix) {
-  std::string name(suffix);
-  for (char& c : name)
-    if (c == '_') c = '-';
-  if (http::equalsIgnoreCase(name, "connection")) return r.close ? "close" : "keep-alive";
-  if (http::equalsIgnoreCase(name, "keep-alive")) {
-    return r.close || r.keep_alive_header_s < 0
-               ? std::string()
-               : "timeout=" + std::to_string(r.keep_alive_header_s);
-  }
-  if (http::equalsIgnoreCase(name, "content-length")) {
-    return r.status == 204 || r.status == 304
-               ? std::string()
-               : std::to_string(r.file           ? r.file_length
-                                : r.shared_owner ? r.shared_body.size()
-                                                 : r.body.size());
-  }
-  (void)ex;
-  std::string_view h = r.headers;
-  while (!h.empty()) {
-    size_t eol = h.find("\r\n");
-    std::string_view line = h.substr(0, eol);
-    size_t colon = line.find(':');
-    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
-      return std::string(http::trimOws(line.substr(colon + 1)));
-    }
-    if (eol == std::string_view::npos) break;
-    h.remove_prefix(eol + 2);
-  }
-  return {};
-}
-
 std::string logValue(const Exchange& ex, const http::Response& r,
                      std::chrono::steady_clock::time_point start, std::string_view name) {
   if (name == "status") return std::to_string(r.status);
@@ -102,7 +68,7 @@ std::string logValue(const Exchange& ex, const http::Response& r,
                   static_cast<long long>(ms % 1000));
     return buf;
   }
-  if (name.starts_with("sent_http_")) return sentHeader(ex, r, name.substr(10));
+  if (name.starts_with("sent_http_")) return sentHeaderValue(r, name.substr(10));
   return variableValue(ex, name);
 }
 

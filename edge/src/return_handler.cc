@@ -98,7 +98,13 @@ std::vector<AddHeader> evaluatedHeaders(const Location& location, const Exchange
 void applyLocationHeaders(const Location& location, const Exchange& ex, http::Response& response) {
   if (location.add_header_rules.empty()) return;
   if (!location.add_headers_vary) return applyAddHeaders(location.files.add_headers, response);
-  applyAddHeaders(evaluatedHeaders(location, ex), response);
+  // One at a time: a value may read the lines added before it ($sent_http_NAME).
+  ex.sending = &response;
+  for (const AddHeaderRule& rule : location.add_header_rules) {
+    applyAddHeaders({AddHeader{rule.name, http::headerSafe(rule.value.evaluate(ex)), rule.always}},
+                    response);
+  }
+  ex.sending = nullptr;
 }
 
 }  // namespace surge::edge

@@ -197,7 +197,7 @@ base::Result<ComplexValue, std::string> ComplexValue::compile(std::string_view t
 bool ComplexValue::builtin(std::string_view name) {
   if (builtinNames().count(name)) return true;
   for (std::string_view family :
-       {"http_", "arg_", "cookie_", "upstream_http_", "upstream_cookie_"}) {
+       {"http_", "arg_", "cookie_", "upstream_http_", "upstream_cookie_", "sent_http_"}) {
     if (name.size() > family.size() && name.starts_with(family)) return true;
   }
   return false;
@@ -341,6 +341,9 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name.starts_with("upstream_http_")) {
     return headerLine(ex.upstream_headers, name.substr(14));
   }
+  if (name.starts_with("sent_http_")) {
+    return ex.sending ? sentHeaderValue(*ex.sending, name.substr(10)) : std::string();
+  }
   if (name.starts_with("upstream_cookie_")) {
     return setCookieNamed(ex.upstream_headers, name.substr(16));
   }
@@ -353,6 +356,39 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name.starts_with("arg_")) return std::string(argNamed(ex.args, name.substr(4)));
   if (name.starts_with("cookie_")) return std::string(cookieNamed(r, name.substr(7)));
+  return {};
+}
+
+// A header of the answer as sent: what the server adds itself (Connection, Content-Length) is
+// known from the answer; the rest is in its header lines.
+std::string sentHeaderValue(const http::Response& r, std::string_view suffix) {
+  std::string name(suffix);
+  for (char& c : name)
+    if (c == '_') c = '-';
+  if (http::equalsIgnoreCase(name, "connection")) return r.close ? "close" : "keep-alive";
+  if (http::equalsIgnoreCase(name, "keep-alive")) {
+    return r.close || r.keep_alive_header_s < 0
+               ? std::string()
+               : "timeout=" + std::to_string(r.keep_alive_header_s);
+  }
+  if (http::equalsIgnoreCase(name, "content-length")) {
+    return r.status == 204 || r.status == 304
+               ? std::string()
+               : std::to_string(r.file           ? r.file_length
+                                : r.shared_owner ? r.shared_body.size()
+                                                 : r.body.size());
+  }
+  std::string_view h = r.headers;
+  while (!h.empty()) {
+    size_t eol = h.find("\r\n");
+    std::string_view line = h.substr(0, eol);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
+      return std::string(http::trimOws(line.substr(colon + 1)));
+    }
+    if (eol == std::string_view::npos) break;
+    h.remove_prefix(eol + 2);
+  }
   return {};
 }
 

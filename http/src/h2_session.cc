@@ -58,7 +58,8 @@ struct H2Session::Stream {
   // Its body, when the request was handed over before it (H2Session::StreamsBody): what comes
   // goes here instead of `body`.
   std::shared_ptr<BodyStream> body_stream;
-  bool fed = false;  // in H2Session::fed_
+  bool fed = false;     // in H2Session::fed_
+  bool pushed = false;  // a stream the server promised (even id): its request is the server's
   bool dispatched = false;
   bool refused = false;   // answered by the session (too large): what follows is dropped
   int refuse_status = 0;  // set while headers are read: answer this once the block ends
@@ -319,6 +320,7 @@ class H2Session::Callbacks {
     auto it = s.streams_.find(stream_id);
     if (it == s.streams_.end()) return 0;
     if (it->second->answering) --s.answering_;
+    if (it->second->pushed) --s.pushes_open_;
     if (const auto& body = it->second->body_stream;
         body && body->state() == BodyStream::State::kArriving) {
       body->abort();  // reset, or closed before its END_STREAM
@@ -549,9 +551,15 @@ bool H2Session::produce(std::string& out, size_t budget) {
 
 void H2Session::dispatchStream(Stream& st) {
   Request r;
-  if (!buildRequest(st, r)) {
+  if (st.method == "TRACE" || st.method == "CONNECT") {
     // As nginx, and as surge's HTTP/1.1 parser: neither is served.
     refuse(st, 405, "method not allowed");
+    return;
+  }
+  if (!buildRequest(st, r)) {
+    // Neither :authority nor Host: nginx's 400, as HTTP/1.1's parser refuses a request
+    // without Host.
+    refuse(st, 400, "no :authority or host");
     return;
   }
   dispatch_(r, st.id);
@@ -577,7 +585,8 @@ bool H2Session::buildRequest(Stream& st, Request& r) {
   // What an HTTP/1.1 reader of the request expects: a Host (from :authority, RFC 9113 8.3.1)
   // and one Cookie.
   static const std::string kHost = "host", kCookie = "cookie";
-  if (!has_host && !st.authority.empty()) r.headers.push_back(Header{kHost, st.authority, 0});
+  if (!has_host && st.authority.empty()) return false;
+  if (!has_host) r.headers.push_back(Header{kHost, st.authority, 0});
   if (!st.cookies.empty()) r.headers.push_back(Header{kCookie, st.cookies, 0});
   r.body = st.body;
   r.has_body = st.has_body;
@@ -638,6 +647,9 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
     st.trailer.addLines(r.trailers, [](std::string_view) { return false; });
     st.trailer_fields = st.trailer.fields();
   }
+  if (!r.http2_pushes.empty() && !st.pushed && !head_request) {
+    promise(st, r.http2_pushes, r.http2_max_pushes);
+  }
   nghttp2_data_provider provider{};
   provider.source.ptr = &st;
   provider.read_callback = &Callbacks::readBody;
@@ -659,6 +671,63 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
   if (r.goaway) drain();  // keep-alive's limits: this connection takes no more streams
   if (rc != 0)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, NGHTTP2_INTERNAL_ERROR);
+  dispatchPushes();  // after the answer that promised them is submitted (`st` may move on)
+}
+
+void H2Session::promise(Stream& parent, const std::vector<std::string>& paths,
+                        uint32_t max_pushes) {
+  if (going_away_ ||
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_ENABLE_PUSH) == 0) {
+    return;
+  }
+  const uint32_t limit = std::min<uint32_t>(
+      max_pushes > 0 ? max_pushes : 10,
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  std::string_view authority = parent.authority;
+  for (const auto& [name, value] : parent.fields) {
+    if (authority.empty() && name == "host") authority = value;
+  }
+  for (const std::string& path : paths) {
+    if (pushes_open_ >= limit) break;
+    auto pushed = std::make_unique<Stream>();
+    Stream& p = *pushed;
+    p.method = "GET";
+    p.path = path;
+    p.scheme = parent.scheme;
+    p.authority = authority;
+    // nginx's: what makes the pushed answer the one the client would have asked for.
+    for (const auto& [name, value] : parent.fields) {
+      if (name == "accept-encoding" || name == "accept-language" || name == "user-agent") {
+        p.fields.emplace_back(name, value);
+      }
+    }
+    std::vector<nghttp2_nv> nva = {field(":method", p.method), field(":path", p.path),
+                                   field(":scheme", p.scheme), field(":authority", p.authority)};
+    for (const auto& [name, value] : p.fields)
+      nva.push_back(field(name, value));
+    for (nghttp2_nv& nv : nva)
+      nv.flags = NGHTTP2_NV_FLAG_NONE;  // copied by nghttp2: the stream may go first
+    const int32_t id = nghttp2_submit_push_promise(session_, NGHTTP2_FLAG_NONE, parent.id,
+                                                   nva.data(), nva.size(), nullptr);
+    if (id < 0) break;
+    p.id = id;
+    p.pushed = p.dispatched = p.headers_done = true;
+    streams_[id] = std::move(pushed);
+    ++pushes_open_;
+    stats_.streams_open.add(1);
+    pushed_.push_back(id);
+  }
+}
+
+void H2Session::dispatchPushes() {
+  std::vector<int32_t> pushed;
+  pushed.swap(pushed_);
+  for (int32_t id : pushed) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) continue;
+    Request r;
+    if (buildRequest(*it->second, r)) dispatch_(r, id);
+  }
 }
 
 int H2Session::flooded(base::Counter& counter) {

@@ -83,7 +83,12 @@ class H2Session {
   friend class Callbacks;
 
   void dispatchStream(Stream& s);
-  // The request `s` carries, its views into `s`; false for a method never served.
+  // PUSH_PROMISE on `parent` for each of `paths` (Response::http2_pushes), as far as the limits
+  // let; the promised streams wait in pushed_ for dispatchPushes().
+  void promise(Stream& parent, const std::vector<std::string>& paths, uint32_t max_pushes);
+  void dispatchPushes();
+  // The request `s` carries, its views into `s`; false for a method never served or a request
+  // that names no host (neither :authority nor Host).
   bool buildRequest(Stream& s, Request& r);
   // Heads whose body is to follow it (StreamsBody): handed over now.
   void dispatchHeads();
@@ -119,6 +124,8 @@ class H2Session {
   std::vector<int32_t> heads_;     // streams whose head ended, and not their body, in that read
   std::vector<int32_t> fed_;       // streams whose streamed body got something in that read
   uint64_t streams_taken_ = 0;
+  uint32_t pushes_open_ = 0;     // promised streams not yet closed
+  std::vector<int32_t> pushed_;  // promised, their requests not yet handed over
   bool failed_ = false;
   bool flooded_ = false;
   bool going_away_ = false;    // drain() sent GOAWAY

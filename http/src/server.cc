@@ -353,8 +353,13 @@ class Worker::Impl {
     if (it == connections_.end()) return;  // the client went away
     Connection& c = *it->second;
     if (c.h2) {
+      // An answer that pushes hands its pushed requests over from inside respond(), and their
+      // answers may come back at once: written after the outer call, as during a read.
+      const bool dispatching = c.dispatching;
+      c.dispatching = true;
       c.h2->respond(static_cast<int32_t>(slot.sequence), std::move(response), httpDate());
-      if (!c.dispatching) writeH2(c);
+      c.dispatching = dispatching;
+      if (!dispatching) writeH2(c);
       return;
     }
     if (c.state != State::kHandling || c.sequence != slot.sequence) return;

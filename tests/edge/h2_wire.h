@@ -28,6 +28,7 @@ enum Type : uint8_t {
   kPriority = 2,
   kRstStream = 3,
   kSettings = 4,
+  kPushPromise = 5,
   kPing = 6,
   kGoaway = 7,
   kWindowUpdate = 8,
@@ -171,7 +172,16 @@ class RawConnection {
                      static_cast<uint8_t>(in_[8]);
           f.payload = in_.substr(9, len);
           in_.erase(0, 9 + len);
-          if (f.type == kHeaders) decodeHeaders(f);
+          if (f.type == kHeaders) decodeHeaders(f.stream, f.payload);
+          if (f.type == kPushPromise && f.payload.size() >= 4) {
+            // The promised stream's request, decoded with the same table as the answers.
+            const uint32_t promised = (uint32_t{static_cast<uint8_t>(f.payload[0]) & 0x7fu} << 24) |
+                                      (uint32_t{static_cast<uint8_t>(f.payload[1])} << 16) |
+                                      (uint32_t{static_cast<uint8_t>(f.payload[2])} << 8) |
+                                      static_cast<uint8_t>(f.payload[3]);
+            promises[f.stream].push_back(promised);
+            decodeHeaders(promised, std::string_view(f.payload).substr(4), &promised_requests);
+          }
           return f;
         }
       }
@@ -213,6 +223,9 @@ class RawConnection {
 
   // The decoded fields of each HEADERS frame read so far, by stream (":status" among them).
   std::map<uint32_t, std::map<std::string, std::string>> headers;
+  // PUSH_PROMISE frames: the streams promised on each stream, and each promised request's fields.
+  std::map<uint32_t, std::vector<uint32_t>> promises;
+  std::map<uint32_t, std::map<std::string, std::string>> promised_requests;
   // The GOAWAY's error code (RFC 9113 7), when one came.
   static uint32_t goawayCode(const Frame& f) {
     if (f.payload.size() < 8) return UINT32_MAX;
@@ -221,9 +234,11 @@ class RawConnection {
   }
 
  private:
-  void decodeHeaders(const Frame& f) {
-    const auto* in = reinterpret_cast<const uint8_t*>(f.payload.data());
-    size_t left = f.payload.size();
+  void decodeHeaders(uint32_t stream, std::string_view block,
+                     std::map<uint32_t, std::map<std::string, std::string>>* into = nullptr) {
+    if (into == nullptr) into = &headers;
+    const auto* in = reinterpret_cast<const uint8_t*>(block.data());
+    size_t left = block.size();
     while (true) {
       nghttp2_nv nv;
       int flags = 0;
@@ -232,7 +247,7 @@ class RawConnection {
       in += n;
       left -= static_cast<size_t>(n);
       if (flags & NGHTTP2_HD_INFLATE_EMIT) {
-        headers[f.stream][std::string(reinterpret_cast<char*>(nv.name), nv.namelen)] =
+        (*into)[stream][std::string(reinterpret_cast<char*>(nv.name), nv.namelen)] =
             std::string(reinterpret_cast<char*>(nv.value), nv.valuelen);
       }
       if (flags & NGHTTP2_HD_INFLATE_FINAL) {

@@ -465,6 +465,49 @@ TEST_F(Http2E2ETest, ProxyInterceptErrorsHandsTheUpstreamsErrorToErrorPage) {
   EXPECT_EQ(passed.body, "bad");
 }
 
+// Server push as nginx 1.22 does it: http2_push paths and, with http2_push_preload, the answer's
+// `rel=preload` links (not `nopush` ones, not relative ones) are promised before the answer,
+// each with the request's authority, scheme and Accept-Encoding, and answered on its own stream.
+// A client that said SETTINGS_ENABLE_PUSH 0 is promised nothing, nor is an HTTP/1.1 one.
+TEST_F(Http2E2ETest, ServerPushPromisesWhatTheLocationNames) {
+  start(
+      "    location = /pushing { http2_push /small.txt; http2_push_preload on;\n"
+      "      add_header Link \"</big.bin>; rel=preload, <rel.txt>; rel=preload\";\n"
+      "      add_header Link \"</no.txt>; rel=preload; nopush\"; return 200 pushing; }\n");
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/pushing", {{"accept-encoding", "gzip"}})));
+  std::map<uint32_t, size_t> data;
+  std::set<uint32_t> ended;
+  while (ended.size() < 3) {
+    auto f = c.next(10s);
+    ASSERT_TRUE(f) << "answers missing: " << ended.size();
+    if (f->type == h2::kData) {
+      data[f->stream] += f->payload.size();
+      c.send(h2::frame(h2::kWindowUpdate, 0, 0, h2::u32(f->payload.size())) +
+             h2::frame(h2::kWindowUpdate, 0, f->stream, h2::u32(f->payload.size())));
+    }
+    if ((f->type == h2::kData || f->type == h2::kHeaders) && (f->flags & h2::kEndStream))
+      ended.insert(f->stream);
+  }
+  ASSERT_EQ(c.promises[1], (std::vector<uint32_t>{2, 4}));
+  EXPECT_EQ(c.promised_requests[2][":path"], "/small.txt");
+  EXPECT_EQ(c.promised_requests[2][":method"], "GET");
+  EXPECT_EQ(c.promised_requests[2][":authority"], "localhost");
+  EXPECT_EQ(c.promised_requests[2]["accept-encoding"], "gzip");
+  EXPECT_EQ(c.promised_requests[4][":path"], "/big.bin");
+  EXPECT_EQ(c.headers[1][":status"], "200");
+  EXPECT_EQ(c.headers[2][":status"], "200");
+  EXPECT_EQ(c.headers[4][":status"], "200");
+  EXPECT_EQ(data[2], 6u);
+  EXPECT_EQ(data[4], big_.size());
+
+  RawConnection refused(edge_->port());
+  ASSERT_TRUE(refused.send(h2::preface({{2 /* ENABLE_PUSH */, 0}}) + h2::get(1, "/pushing")));
+  ASSERT_TRUE(refused.until(h2::kData, 5s, 1));
+  EXPECT_TRUE(refused.promises.empty());
+  EXPECT_EQ(edge_->get("/pushing").body, "pushing");  // HTTP/1.1: nothing to promise on
+}
+
 TEST_F(Http2E2ETest, StreamsOverTheLimitAreRefused) {
   start("");
   RawConnection c(edge_->port());
@@ -781,7 +824,11 @@ TEST(Http2ConfigTest, BothSpellingsAndTheLimitsAreRead) {
   Command push = check("listen 127.0.0.1:8080; http2_push on;");
   EXPECT_NE(push.exit, 0);
   EXPECT_NE(push.output.find("edge.conf:1"), std::string::npos) << push.output;
-  EXPECT_NE(push.output.find("server push"), std::string::npos) << push.output;
+  EXPECT_NE(push.output.find("\"http2_push\" needs a path"), std::string::npos) << push.output;
+  EXPECT_EQ(check("listen 127.0.0.1:8080; http2_push /a.css; http2_push $arg_p; "
+                  "http2_push_preload on; http2_max_concurrent_pushes 4;")
+                .exit,
+            0);
   Command bad = check("listen 127.0.0.1:8080; http2 maybe;");
   EXPECT_NE(bad.exit, 0);
   std::filesystem::remove_all(dir);

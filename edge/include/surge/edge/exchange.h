@@ -57,6 +57,9 @@ struct ExchangeState {
   // the final answer keeps, and the method it is served as (GET, unless HEAD).
   std::string upstream_headers;
   std::string preserved_headers;
+  // The answer whose add_header lines are being evaluated, each seeing the ones before it, as
+  // nginx's header filter: what $sent_http_NAME reads (none otherwise).
+  mutable const http::Response* sending = nullptr;
   bool as_get = false;
   // X-Accel-Limit-Rate of the origin answer that redirected here (-1: none): it replaces the
   // location's limit_rate. And how long origin took to answer ($upstream_response_time; negative:

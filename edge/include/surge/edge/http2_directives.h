@@ -7,10 +7,11 @@
 //                                    list; surge limits the list, to the larger of the two)
 // Over TLS a listener with HTTP/2 offers "h2" by ALPN; a plain one takes HTTP/2 from a client
 // that starts with its preface (h2c with prior knowledge), and HTTP/1.1 from any other.
-// Accepted without a meaning in surge (nghttp2 sizes its own buffers and windows; surge pushes
-// nothing, as nginx since 1.25.1): http2_chunk_size, http2_recv_buffer_size,
+// Read per level with the locations' settings: http2_chunk_size (edge_config.cc), http2_push,
+// http2_push_preload, http2_max_concurrent_pushes (http2_push.h). Accepted without a meaning in
+// surge (nghttp2 sizes its own buffers and windows): http2_recv_buffer_size,
 // http2_body_preread_size, http2_idle_timeout, http2_recv_timeout, http2_max_requests,
-// http2_streams_index_size, http2_max_concurrent_pushes, http2_push_preload off, http2_push off.
+// http2_streams_index_size.
 #pragma once
 
 #include "surge/edge/config_reader.h"

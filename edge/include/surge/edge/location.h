@@ -14,6 +14,7 @@
 #include "surge/edge/exchange.h"
 #include "surge/edge/gzip_filter.h"
 #include "surge/edge/header_names.h"
+#include "surge/edge/http2_push.h"
 #include "surge/edge/keep_alive.h"
 #include "surge/edge/limit_rate.h"
 #include "surge/edge/log_format.h"
@@ -154,6 +155,7 @@ struct LocationSettings {
   CdnSettings cdn;               // surge_cdn_max_age, surge_cache_tags, surge_cache_tag
   RequestBodySettings request_body;  // client_body_in_file_only, client_body_temp_path, ...
   uint32_t http2_chunk_size = 0;     // http2_chunk_size (0: 16 KiB, http::Response's)
+  Http2Push http2_push;              // http2_push, http2_push_preload, max pushes
 };
 
 struct Location : LocationSettings {

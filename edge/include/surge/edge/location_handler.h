@@ -27,6 +27,7 @@ namespace surge::edge {
 
 struct EdgeConfig;
 struct AddHeaderRule;
+struct Http2Push;
 
 // What an answer is counted as: surge_edge_requests_total{route="..."}.
 enum Route { kStatic, kSnapshot, kBooking, kQueue, kOps, kOther, kRoutes };
@@ -47,13 +48,16 @@ struct AnswerContext {
   // limit_rate of the answering location (or X-Accel-Limit-Rate): for an answer that sets none.
   int64_t limit_rate = -1;
   uint64_t limit_rate_after = 0;
-  uint32_t http2_chunk_size = 0;  // of the answering location
-  // Later, with logs to write, gzip on or trailers to add: the exchange's copy, whose
-  // configuration keeps `logs`, `gzip` and `trailers` valid.
+  uint32_t http2_chunk_size = 0;          // of the answering location
+  const Http2Push* http2_push = nullptr;  // its http2_push*, for an HTTP/2 request that has some
+  // Later, with logs to write, gzip on, trailers to add or pushes to evaluate: the exchange's copy,
+  // whose configuration keeps `logs`, `gzip` and `trailers` valid.
   std::shared_ptr<const HeldExchange> held;
 
   // An answer given later needs the exchange's copy (`held`) for these.
-  bool needsHeld() const { return logs != nullptr || gzip != nullptr || trailers != nullptr; }
+  bool needsHeld() const {
+    return logs != nullptr || gzip != nullptr || trailers != nullptr || http2_push != nullptr;
+  }
 };
 
 // What a handler is given to end an exchange and to hand one back.

@@ -48,6 +48,10 @@ class ComplexValue {
 // the Host header's, lowercase, without port or trailing dot ("" when the request names none).
 std::string requestHost(const http::Request& request);
 
+// $sent_http_NAME of answer `r` (NAME's underscores read as dashes): what the server adds itself
+// (Connection, Keep-Alive, Content-Length) is known from the answer, the rest is in its lines.
+std::string sentHeaderValue(const http::Response& r, std::string_view name);
+
 // The value of variable `name` in `exchange` (empty when unset), as nginx defines it.
 std::string variableValue(const Exchange& exchange, std::string_view name);
 

@@ -79,6 +79,14 @@ struct Response {
   // HEADERS; over HTTP/1.1 the body then goes chunked, these in its trailer section. Not sent
   // without a body (HEAD, 204, 304) or to an HTTP/1.0 client, as nginx.
   std::string trailers;
+  // HTTP/2 server push (nginx's http2_push, http2_push_preload): paths ("/…") the answer's
+  // stream promises, each then requested as a GET with the request's scheme, authority,
+  // Accept-Encoding, Accept-Language and User-Agent, and answered on its own stream. At most
+  // `http2_max_pushes` (0: 10) pushed streams open at once, and no more than the client's
+  // SETTINGS_MAX_CONCURRENT_STREAMS; none when it said SETTINGS_ENABLE_PUSH 0, nor over
+  // HTTP/1.1, nor from a pushed stream.
+  std::vector<std::string> http2_pushes;
+  uint32_t http2_max_pushes = 0;
 
   static Response json(int status, std::string body);
 };
