@@ -21,7 +21,6 @@ constexpr const char* kWithout[] = {
     "http_map_module",
     "http_split_clients_module",
     "http_referer_module",
-    "http_fastcgi_module",
     "http_uwsgi_module",
     "http_scgi_module",
     "http_grpc_module",

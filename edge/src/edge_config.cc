@@ -448,6 +448,10 @@ struct Loader : ConfigReader {
       return true;
     } else if (d.name.starts_with("proxy_")) {
       if (!readProxyDirective(*this, d, level, handled)) return false;
+    } else if (bool fcgi = false; !readFastcgiDirective(*this, d, level, fcgi)) {
+      return false;
+    } else if (fcgi) {
+      return true;
     } else if (d.name == "limit_rate" || d.name == "limit_rate_after") {
       return readLimitRateDirective(*this, d, level.limit_rate, handled);
     } else if (d.name.starts_with("surge_cdn_") || d.name.starts_with("surge_cache_tag")) {
@@ -612,6 +616,7 @@ struct Loader : ConfigReader {
     }
     if (!accessRules(block_in, http_level) || !addHeaders(block_in, http_level) ||
         !errorPages(block_in, http_level) || !readProxySetHeaders(*this, block_in, http_level) ||
+        !readFastcgiParams(*this, block_in, http_level) ||
         !readHttp2Pushes(*this, block_in, http_level.http2_push) ||
         !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
@@ -946,7 +951,8 @@ struct Loader : ConfigReader {
     // root, index, allow/deny, add_header, ... of the server: the locations' defaults.
     Inherited level = http_level;
     if (!accessRules(block_in, level) || !addHeaders(block_in, level) ||
-        !readProxySetHeaders(*this, block_in, level) || !errorPages(block_in, level) ||
+        !readProxySetHeaders(*this, block_in, level) ||
+        !readFastcgiParams(*this, block_in, level) || !errorPages(block_in, level) ||
         !readHttp2Pushes(*this, block_in, level.http2_push) ||
         !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, block_in, level.access_logs)) {
@@ -1096,8 +1102,8 @@ struct Loader : ConfigReader {
     }
     Inherited level = parent;
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
-        !readProxySetHeaders(*this, d.block, level) || !errorPages(d.block, level) ||
-        !readHttp2Pushes(*this, d.block, level.http2_push) ||
+        !readProxySetHeaders(*this, d.block, level) || !readFastcgiParams(*this, d.block, level) ||
+        !errorPages(d.block, level) || !readHttp2Pushes(*this, d.block, level.http2_push) ||
         !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;
@@ -1180,6 +1186,9 @@ struct Loader : ConfigReader {
       } else if (n == "surge_status") {
         if (!args(e, 0, 0)) return false;
         is_status = true;
+      } else if (n == "fastcgi_pass") {
+        if (!proxy.fastcgiPass(*this, e, loc)) return false;
+        is_proxy = true;
       } else if (n == "proxy_pass") {
         if (!proxy.proxyPass(*this, e, loc, loc.match == Location::Match::kRegex || is_named))
           return false;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <utility>
 
+#include "surge/edge/fastcgi.h"
 #include "surge/edge/upstream_tls.h"
 #include "surge/http/response_head.h"
 
@@ -157,6 +158,9 @@ class OriginForwarder::Pool {
     // and the data so far.
     size_t chunk_pos = 0;
     std::string chunk_body;
+    // A FastCGI answer: where the next record starts in `in`, and its STDOUT so far.
+    size_t fcgi_pos = 0;
+    std::string fcgi_stdout;
     std::unique_ptr<Exchange> ex;
   };
 
@@ -255,6 +259,8 @@ class OriginForwarder::Pool {
     c->in.clear();
     c->chunk_pos = 0;
     c->chunk_body.clear();
+    c->fcgi_pos = 0;
+    c->fcgi_stdout.clear();
     active_.push_back(c);
     if (c->connecting) {
       arm(c, EV_WRITE, c->ex->timeouts.connect);
@@ -388,10 +394,18 @@ class OriginForwarder::Pool {
 
   // What of a streamed body came since the last look, into the bytes to send: false when the
   // client ended the request before its body.
-  static bool takeBody(Exchange& ex) {
+  bool takeBody(Exchange& ex) const {
     if (!ex.body || ex.body_ended) return true;
     if (ex.body->state() == http::BodyStream::State::kAborted) return false;
     std::string piece = ex.body->take();
+    const bool complete = ex.body->state() == http::BodyStream::State::kComplete;
+    if (owner_.fastcgi_) {
+      // STDIN records, the empty one at the end.
+      if (!piece.empty()) fastcgi::appendStdin(ex.bytes, piece);
+      if (complete) fastcgi::appendStdin(ex.bytes, {});
+      ex.body_ended = complete;
+      return true;
+    }
     if (ex.body_chunked && !piece.empty()) {
       char size[24];
       auto [end, ec] = std::to_chars(size, size + sizeof size, piece.size(), 16);
@@ -456,6 +470,24 @@ class OriginForwarder::Pool {
       return serverFailed(c, false, jsonError(502, "origin_error", "origin connection reset"));
     }
     if (eof && c->in.empty()) return brokenBeforeAnswer(c);
+    if (owner_.fastcgi_) {
+      // Records until END_REQUEST, then read on as the HTTP/1.1 answer they carry (the
+      // application closes the connection: none is kept).
+      const int read = fastcgi::readAnswer(c->in, c->fcgi_pos, c->fcgi_stdout);
+      if (read < 0) {
+        owner_.errors_.add();
+        return serverFailed(
+            c, false,
+            jsonError(502, "origin_error", "origin sent FastCGI records surge cannot read"));
+      }
+      if (read == 0) {
+        if (!eof) return;
+        owner_.errors_.add();
+        return serverFailed(c, false, jsonError(502, "origin_error", "origin closed mid-answer"));
+      }
+      c->in = fastcgi::httpAnswer(c->fcgi_stdout);
+      eof = true;
+    }
     UpstreamHead head;
     int rc = parseUpstreamHead(c->in, head);
     if (rc < 0) {
@@ -621,6 +653,7 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::Metri
     : options_(std::move(options)),
       peers_(std::exchange(options_.servers, {})),
       passes_errors_(options_.passes_errors),
+      fastcgi_(options_.fastcgi),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)", labels)),
       forwarded_(metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin",
@@ -685,6 +718,28 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
                           retry_after));
   }
 
+  auto& pool = pools_[static_cast<size_t>(worker.index())];
+  if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
+  if (fastcgi_) {
+    // The location's fastcgi_param values, then each header as HTTP_NAME (nginx's order); the
+    // body as STDIN, or as it comes.
+    fastcgi::Params params = how.fastcgi_params;
+    if (how.pass_request_headers) {
+      for (const http::Header& h : request.headers) {
+        if (!how.header_names.ignores(h)) {
+          params.emplace_back(fastcgi::headerParam(h.name), std::string(h.value));
+        }
+      }
+    }
+    std::string bytes = fastcgi::beginRequest(params);
+    if (!request.body_stream) {
+      if (!request.body.empty()) fastcgi::appendStdin(bytes, request.body);
+      fastcgi::appendStdin(bytes, {});
+    }
+    const bool retry_ok = request.method == "GET" || request.method == "HEAD";
+    return pool->start(std::move(bytes), request.body_stream, false, retry_ok,
+                       request.method == "HEAD", role, std::move(done), how);
+  }
   std::string bytes;
   bytes.reserve(512 + request.body.size());
   auto set = [&](std::string_view name) -> const std::string* {
@@ -743,8 +798,6 @@ void OriginForwarder::forward(http::Worker& worker, const http::Request& request
 
   bool retry_ok = request.method == "GET" || request.method == "HEAD" ||
                   request.method == "DELETE" || !request.header("Idempotency-Key").empty();
-  auto& pool = pools_[static_cast<size_t>(worker.index())];
-  if (!pool) pool = std::make_unique<Pool>(*this, worker.base());
   pool->start(std::move(bytes), request.body_stream, chunked, retry_ok, request.method == "HEAD",
               role, std::move(done), how);
 }

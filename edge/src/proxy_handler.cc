@@ -140,6 +140,12 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   if (ex.server) forward_options.header_names = ex.server->header_names;
   for (const ProxySetHeader& h : loc.proxy_set_headers)
     forward_options.set_headers.emplace_back(h.name, http::headerSafe(h.value.evaluate(ex)));
+  for (const FastcgiParam& p : loc.fastcgi_params) {
+    std::string value = p.value.evaluate(ex);
+    if (!value.empty() || !p.if_not_empty)
+      forward_options.fastcgi_params.emplace_back(p.name, value);
+  }
+  forward_options.pass_request_headers = loc.fastcgi_pass_request_headers;
   OriginForwarder* upstream = forwarderFor(loc);
   if (upstream == nullptr) {
     return dispatcher_.answer(
@@ -288,6 +294,39 @@ bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& l
                                                          : t.read);
 }
 
+bool readFastcgiDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
+                          bool& handled) {
+  handled = true;
+  if (d.name == "fastcgi_pass_request_headers") {
+    return r.onOff(d, level.fastcgi_pass_request_headers);
+  }
+  ProxyTimeouts& t = level.proxy_timeouts;
+  if (d.name == "fastcgi_connect_timeout") return r.duration(d, t.connect);
+  if (d.name == "fastcgi_send_timeout") return r.duration(d, t.send);
+  if (d.name == "fastcgi_read_timeout") return r.duration(d, t.read);
+  handled = d.name == "fastcgi_param";  // per level, below
+  return true;
+}
+
+bool readFastcgiParams(ConfigReader& r, const std::vector<Directive>& block,
+                       LocationSettings& level) {
+  std::vector<FastcgiParam> own;
+  for (const Directive& d : block) {
+    if (d.name != "fastcgi_param") continue;
+    if (!r.args(d, 2, 3)) return false;
+    FastcgiParam p;
+    p.name = d.args[0];
+    if (d.args.size() == 3) {
+      if (d.args[2] != "if_not_empty") return r.fail(d, "invalid value \"" + d.args[2] + "\"");
+      p.if_not_empty = true;
+    }
+    if (!r.complexValue(d, d.args[1], p.value)) return false;
+    own.push_back(std::move(p));
+  }
+  if (!own.empty()) level.fastcgi_params = std::move(own);
+  return true;
+}
+
 bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
                          LocationSettings& level) {
   std::vector<ProxySetHeader> own;
@@ -380,6 +419,22 @@ bool ProxyReader::upstream(ConfigReader& r, const Directive& d) {
   return true;
 }
 
+bool ProxyReader::fastcgiPass(ConfigReader& r, const Directive& e, Location& loc) {
+  if (!r.args(e, 1, 1)) return false;
+  std::string target = e.args[0];
+  if (target.find("://") != std::string::npos || target.find('/') != std::string::npos ||
+      target.find('$') != std::string::npos) {
+    return r.fail(e, "fastcgi_pass takes HOST:PORT or an upstream's name");
+  }
+  target = "fastcgi://" + target;
+  loc.proxy_target = target;
+  if (std::none_of(targets_.begin(), targets_.end(),
+                   [&](const auto& t) { return t.first == target; })) {
+    targets_.emplace_back(target, nginx_compat::locationOf(e));
+  }
+  return true;
+}
+
 bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
                             bool regex_or_named) {
   if (!r.args(e, 1, 1)) return false;
@@ -414,6 +469,8 @@ bool ProxyReader::proxyPass(ConfigReader& r, const Directive& e, Location& loc,
 
 bool ProxyReader::resolveTarget(ConfigReader& r, std::string target, const std::string& where,
                                 OriginOptions& out) {
+  out.fastcgi = target.rfind("fastcgi://", 0) == 0;
+  if (out.fastcgi) target.erase(0, 10);
   out.tls = target.rfind("https://", 0) == 0;
   if (out.tls) {
     target.erase(0, 8);

@@ -41,10 +41,10 @@ bool readRequestBodyDirective(ConfigReader& r, const Directive& d, RequestBodySe
     out.levels = std::move(levels);
     return true;
   }
-  if (d.name == "proxy_request_buffering") {
-    // off: nginx streams the body to the upstream as it comes. surge-edge's forwarder sends a
-    // whole request, so the body is still read first; what `off` changes here is that it is
-    // never kept in a file ($request_body_file stays empty), as nginx's.
+  if (d.name == "proxy_request_buffering" || d.name == "fastcgi_request_buffering") {
+    // off: the body goes to the upstream as it comes (Handler::streamsBody), never into a file
+    // ($request_body_file stays empty), as nginx's. A location has one upstream, so one flag
+    // serves both.
     return r.onOff(d, out.proxy_buffering);
   }
   handled = false;

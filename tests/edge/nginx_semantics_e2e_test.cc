@@ -422,6 +422,67 @@ TEST(NginxSemanticsE2ETest, RequestBodiesAreKeptInFilesAsNginxKeepsThem) {
   EXPECT_EQ(post("/file/", "again").substr(0, 12), "HTTP/1.1 200");
 }
 
+// fastcgi_pass to a real FastCGI server (Debian's fcgiwrap running a shell script as CGI): the
+// fastcgi_param values and the request's headers (HTTP_NAME) reach the application, the body
+// reaches its standard input (read whole first, or as it comes with fastcgi_request_buffering
+// off, over HTTP/2 too), and its CGI answer (Status, headers, body) comes back as the HTTP
+// answer, a Location without Status being a 302.
+TEST(NginxSemanticsE2ETest, FastcgiPassSpeaksToAFastcgiServer) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  writeFile(d + "/echo.sh",
+            "#!/bin/sh\n"
+            "if [ \"$QUERY_STRING\" = away ]; then printf 'Location: /elsewhere\\r\\n\\r\\n'; "
+            "exit 0; fi\n"
+            "printf 'Status: 201 Made\\r\\nContent-Type: text/plain\\r\\nX-Method: %s\\r\\n\\r\\n' "
+            "\"$REQUEST_METHOD\"\n"
+            "printf 'agent=%s query=%s body=' \"$HTTP_USER_AGENT\" \"$QUERY_STRING\"\n"
+            "cat\n");
+  std::filesystem::permissions(d + "/echo.sh", std::filesystem::perms::owner_all);
+  const std::string fcgiwrap = "/usr/sbin/fcgiwrap";
+  ASSERT_TRUE(std::filesystem::exists(fcgiwrap)) << "fcgiwrap (Debian's package) is needed";
+  const int app_port = testing::freeLoopbackPort();
+  testing::ChildProcess app({fcgiwrap, "-s", "tcp:127.0.0.1:" + std::to_string(app_port)},
+                            d + "/fcgiwrap.log");
+  ASSERT_TRUE(testing::waitForPort(app_port, 10000ms));
+  const int port = testing::freeLoopbackPort(), h2_port = testing::freeLoopbackPort();
+  const std::string params = "fastcgi_pass 127.0.0.1:" + std::to_string(app_port) +
+                             "; fastcgi_param SCRIPT_FILENAME " + d +
+                             "/echo.sh; fastcgi_param REQUEST_METHOD $request_method; "
+                             "fastcgi_param QUERY_STRING $args; "
+                             "fastcgi_param CONTENT_LENGTH $content_length; "
+                             "fastcgi_param EMPTY \"\" if_not_empty;";
+  testing::ChildProcess edge = startAsNginx(
+      dir, " access_log off;\n server {\n  listen 127.0.0.1:" + std::to_string(port) +
+               ";\n  listen 127.0.0.1:" + std::to_string(h2_port) + " http2;\n  location /cgi/ { " +
+               params + " }\n  location /stream/ { fastcgi_request_buffering off; " + params +
+               " }\n }\n");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
+
+  std::string a = rawExchange(port,
+                              "POST /cgi/x?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: tester\r\n"
+                              "Connection: close\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(a.substr(0, 12), "HTTP/1.1 201") << a;
+  EXPECT_EQ(fieldOf(a, "X-Method"), "POST");
+  EXPECT_TRUE(a.ends_with("\r\n\r\nagent=tester query=q=1 body=hello")) << a;
+  std::string away =
+      rawExchange(port, "GET /cgi/x?away HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(away.substr(0, 12), "HTTP/1.1 302") << away;
+  EXPECT_EQ(fieldOf(away, "Location"), "/elsewhere");
+
+  // Unbuffered, over HTTP/2 and HTTP/1.1 (chunked: the application reads to STDIN's end).
+  Command h2 =
+      run("curl -sS --max-time 10 --http2-prior-knowledge -A two --data-binary streamed "
+          "http://127.0.0.1:" +
+          std::to_string(h2_port) + "/stream/y");
+  EXPECT_EQ(h2.output, "agent=two query= body=streamed");
+  std::string chunked =
+      rawExchange(port,
+                  "POST /stream/z HTTP/1.1\r\nHost: h\r\nUser-Agent: one\r\nConnection: close\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_TRUE(chunked.ends_with("agent=one query= body=abcde")) << chunked;
+}
+
 // add_header on a proxied answer is evaluated when the answer comes, as nginx's header filter:
 // $upstream_cookie_NAME and $upstream_http_NAME are that answer's; the request's variables stay.
 TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {

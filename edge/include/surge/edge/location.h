@@ -104,6 +104,12 @@ struct ProxySetHeader {
   ComplexValue value;
 };
 
+struct FastcgiParam {
+  std::string name;
+  ComplexValue value;
+  bool if_not_empty = false;
+};
+
 // What a location takes from the levels around it (http, server, an outer location) unless it
 // sets its own: nginx's merge of location configurations. The loader carries one per level.
 struct LocationSettings {
@@ -148,6 +154,10 @@ struct LocationSettings {
   bool proxy_intercept_errors = false;
   // proxy_set_header: a level with its own replaces the inherited.
   std::vector<ProxySetHeader> proxy_set_headers;
+  // fastcgi_param (likewise; `if_not_empty`: not sent when empty) and
+  // fastcgi_pass_request_headers (each request header also goes as HTTP_NAME).
+  std::vector<FastcgiParam> fastcgi_params;
+  bool fastcgi_pass_request_headers = true;
   GzipSettings gzip;             // gzip on and its gzip_* tuning
   AutoindexSettings autoindex;   // autoindex on: directories without an index are listed
   HeaderNameRules header_names;  // ignore_invalid_headers, underscores_in_headers (http, server)

@@ -37,6 +37,8 @@ struct OriginOptions {
   std::string name;
   // proxy_pass https://: TLS to the servers (upstream_tls.h). Restart-only, as the servers.
   bool tls = false;
+  // fastcgi_pass: the servers speak FastCGI (fastcgi.h), not HTTP. Restart-only.
+  bool fastcgi = false;
   // An answer of 5xx: false (surge's origin, the upstream named "origin"), a 503 + Retry-After and
   // a failure for the circuit, since a booking retried with the same Idempotency-Key resolves to
   // one outcome whatever origin did; true (any other upstream), an answer like any other, passed on
@@ -80,6 +82,10 @@ struct ForwardOptions {
   // The server's ignore_invalid_headers and underscores_in_headers: client headers they ignore
   // are not passed on.
   HeaderNameRules header_names;
+  // To a FastCGI upstream: the location's fastcgi_param values, and whether the request's
+  // headers go too (fastcgi_pass_request_headers).
+  std::vector<std::pair<std::string, std::string>> fastcgi_params;
+  bool pass_request_headers = true;
 
   static ForwardOptions operatorTraffic() {
     ForwardOptions o;
@@ -139,6 +145,7 @@ class OriginForwarder {
   std::unique_ptr<UpstreamTls> tls_;          // proxy_pass https:// (OriginOptions::tls)
 
   const bool passes_errors_;  // OriginOptions::passes_errors (restart-only, as the servers)
+  const bool fastcgi_;        // OriginOptions::fastcgi (likewise)
   base::Counter& errors_;
   base::Counter& forwarded_;
   base::Counter& reused_;

@@ -68,6 +68,14 @@ bool readProxyDirective(ConfigReader& r, const Directive& d, LocationSettings& l
 // The proxy_set_header directives of one level: they replace the inherited ones (nginx's rule).
 bool readProxySetHeaders(ConfigReader& r, const std::vector<Directive>& block,
                          LocationSettings& level);
+// fastcgi_pass_request_headers and fastcgi_connect/send/read_timeout at any level (`handled`:
+// one of them or fastcgi_param, which is read per level, below). fastcgi_request_buffering is
+// proxy_request_buffering's flag (request_body_files.h).
+bool readFastcgiDirective(ConfigReader& r, const Directive& d, LocationSettings& level,
+                          bool& handled);
+// The fastcgi_param directives of one level: they replace the inherited ones (nginx's rule).
+bool readFastcgiParams(ConfigReader& r, const std::vector<Directive>& block,
+                       LocationSettings& level);
 
 // The proxy directives that concern the whole file: `upstream` blocks, and the upstreams the
 // proxy_pass directives name (an upstream block's name, or HOST:PORT), resolved once the file
@@ -78,6 +86,8 @@ class ProxyReader {
  public:
   // An `upstream NAME { server HOST:PORT; keepalive N; }` block.
   bool upstream(ConfigReader& r, const Directive& d);
+  // `fastcgi_pass HOST:PORT|NAME` in `location`: a FastCGI upstream (OriginOptions::fastcgi).
+  bool fastcgiPass(ConfigReader& r, const Directive& d, Location& location);
   // `proxy_pass http://TARGET[/URI]` or `https://` in `location` (`regex_or_named`: no URI part
   // allowed).
   bool proxyPass(ConfigReader& r, const Directive& d, Location& location, bool regex_or_named);

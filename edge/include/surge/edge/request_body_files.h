@@ -36,7 +36,7 @@ struct RequestBodySettings {
   uint64_t buffer_size = 16 * 1024;            // client_body_buffer_size (nginx's 64-bit default)
   std::string temp_path;                       // client_body_temp_path (the loader's default)
   std::vector<int> levels;                     // its level directories' name lengths (1 or 2)
-  bool proxy_buffering = true;                 // proxy_request_buffering
+  bool proxy_buffering = true;                 // proxy_request_buffering, fastcgi_*
 
   // Whether `request`'s body goes into a file before the location's proxy takes it: a request
   // that announced a body (an empty one too), under client_body_in_file_only or larger than the
