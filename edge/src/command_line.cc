@@ -147,7 +147,8 @@ std::string versionText(bool configure) {
   text += "built with " OPENSSL_VERSION_TEXT "\n";
   text +=
       "configure arguments: --prefix=/etc/surge --conf-path=/etc/surge/surge-edge.conf "
-      "--with-http_ssl_module --with-http_v2_module --with-http_gzip_static_module";
+      "--with-http_ssl_module --with-http_v2_module --with-http_gzip_static_module "
+      "--with-http_realip_module";
   for (const char* m : kWithout) {
     text += " --without-";
     text += m;

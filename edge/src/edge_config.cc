@@ -470,8 +470,9 @@ struct Loader : ConfigReader {
     } else if (d.name == "add_header" || d.name == "add_trailer" || d.name == "allow" ||
                d.name == "deny" || d.name == "error_page" || d.name == "access_log" ||
                d.name == "http2_push" || d.name == "http2_push_preload" ||
-               d.name == "http2_max_concurrent_pushes") {
-      // Taken by addHeaders / accessRules / errorPages / readHttp2Pushes for the whole level.
+               d.name == "http2_max_concurrent_pushes" || isRealIpDirective(d)) {
+      // Taken by addHeaders / accessRules / errorPages / readHttp2Pushes / readRealIp for the
+      // whole level.
     } else {
       handled = false;
     }
@@ -618,6 +619,7 @@ struct Loader : ConfigReader {
         !errorPages(block_in, http_level) || !readProxySetHeaders(*this, block_in, http_level) ||
         !readFastcgiParams(*this, block_in, http_level) ||
         !readHttp2Pushes(*this, block_in, http_level.http2_push) ||
+        !readRealIp(*this, block_in, http_level.real_ip) ||
         !logs.accessLogs(*this, block_in, http_level.access_logs)) {
       return false;
     }
@@ -829,10 +831,12 @@ struct Loader : ConfigReader {
         const std::string& a = d.args[i];
         if (a == "ipv6only=off") return fail(d, "surge listens with ipv6only=on only");
         if (a != "ssl" && a != "default_server" && a != "default" && a != "reuseport" &&
-            a != "ipv6only=on" && a != "http2" && a.rfind("backlog=", 0) != 0) {
+            a != "ipv6only=on" && a != "http2" && a != "proxy_protocol" &&
+            a.rfind("backlog=", 0) != 0) {
           return fail(d, "unsupported listen parameter \"" + a + "\"");
         }
         if (a == "http2") markHttp2(c.server, port, tls);
+        if (a == "proxy_protocol") c.server.portOptions(port).proxy_protocol = true;
       }
       std::string key = text.substr(1, close - 1) + "|" + std::to_string(port);
       if (std::find(v.addresses.begin(), v.addresses.end(), key) != v.addresses.end()) {
@@ -903,6 +907,8 @@ struct Loader : ConfigReader {
         if (!markDefault(d, c, v, port)) return false;
       } else if (a == "reuseport") {
         // surge always listens with SO_REUSEPORT, one socket per worker.
+      } else if (a == "proxy_protocol") {
+        c.server.portOptions(port).proxy_protocol = true;
       } else {
         return fail(d, "unsupported listen parameter \"" + a + "\"");
       }
@@ -954,6 +960,7 @@ struct Loader : ConfigReader {
         !readProxySetHeaders(*this, block_in, level) ||
         !readFastcgiParams(*this, block_in, level) || !errorPages(block_in, level) ||
         !readHttp2Pushes(*this, block_in, level.http2_push) ||
+        !readRealIp(*this, block_in, level.real_ip) ||
         !limit_zones.limits(*this, block_in, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, block_in, level.access_logs)) {
       return false;
@@ -1104,6 +1111,7 @@ struct Loader : ConfigReader {
     if (!accessRules(d.block, level) || !addHeaders(d.block, level) ||
         !readProxySetHeaders(*this, d.block, level) || !readFastcgiParams(*this, d.block, level) ||
         !errorPages(d.block, level) || !readHttp2Pushes(*this, d.block, level.http2_push) ||
+        !readRealIp(*this, d.block, level.real_ip) ||
         !limit_zones.limits(*this, d.block, level.limit_req, level.limit_conn) ||
         !logs.accessLogs(*this, d.block, level.access_logs)) {
       return false;

@@ -166,7 +166,7 @@ void OpsHandler::fetchMetrics(OriginForwarder& from, const Exchange& ex) {
   AnswerContext async = dispatcher_.asyncContext(ex, kOps);
   std::string id = dispatcher_.nextRequestId();
   from.forward(
-      ex.worker, metrics_request, ex.request.remote_addr, id, 0,
+      ex.worker, metrics_request, ex.remoteAddr(), id, 0,
       [this, async](http::Response r) {
         http::setCacheControl(r, "no-store");
         dispatcher_.answer(async, std::move(r));

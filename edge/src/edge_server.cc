@@ -370,6 +370,8 @@ void EdgeServer::route(Exchange& ex) {
         // Only an `internal` location can be missed (every server has a "/"): nginx's 404 page.
         return answer(context(ex, kOther), http::htmlError(404));
       }
+      // realip (nginx's post-read and preaccess phases): before limits, access and the content.
+      if (loc->real_ip.any) ex.real_addr = realClientAddress(loc->real_ip, request);
       if (loc->max_body > 0 && knownBodySize(request) > loc->max_body && !ex.in_error_page) {
         // client_max_body_size, checked once the location is known (nginx's find-config phase,
         // before the location's rewrites); its error page may answer (the body then ignored).
@@ -389,7 +391,7 @@ void EdgeServer::route(Exchange& ex) {
         if (*refused == 0) return;  // delayed: comes back through resumeDelayed
         rewritten = RewriteOutcome::kAnswer;
         early = http::htmlError(*refused);
-      } else if (!loc->access.allows(request.remote_addr)) {
+      } else if (!loc->access.allows(ex.remoteAddr())) {
         return answer(context(ex, kOther), refusedByAccessRules());
       } else if (loc->ops && ops_->answerOps(ex)) {
         return;

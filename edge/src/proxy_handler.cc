@@ -92,7 +92,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
   const http::Request& request = ex.request;
   if (request.path == "/api/v1/bookings/lookup") {
     // Guessing at booking codes: limited per client here, per person at origin.
-    if (int64_t wait = lookups_.attempt(request.remote_addr); wait > 0) {
+    if (int64_t wait = lookups_.attempt(ex.remoteAddr()); wait > 0) {
       return dispatcher_.answer(
           dispatcher_.context(ex, kBooking),
           jsonError(429, "too_many_attempts", "too many lookups from this address; try again later",
@@ -154,7 +154,7 @@ void ProxyHandler::handle(Exchange& ex, const Location& loc) {
                   "this location's upstream came with a reload; it is used after a restart"));
   }
   upstream->forward(
-      ex.worker, *to_send, request.remote_addr, id, ticket_number,
+      ex.worker, *to_send, ex.remoteAddr(), id, ticket_number,
       [this, ctx = std::move(ctx), id, held,
        sent = std::chrono::steady_clock::now()](http::Response r) {
         held->ex.upstream_seconds =

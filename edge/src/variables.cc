@@ -131,7 +131,8 @@ const std::set<std::string, std::less<>>& builtinNames() {
       "document_root", "binary_remote_addr", "request_filename", "remote_user", "time_local",
       "time_iso8601", "msec", "connection_requests", "connection_time",
       "proxy_add_x_forwarded_for", "upstream_response_time", "http2", "request_length",
-      "request_body", "request_body_file"};
+      "request_body", "request_body_file", "realip_remote_addr", "proxy_protocol_addr",
+      "proxy_protocol_port"};
   // clang-format on
   return names;
 }
@@ -254,7 +255,12 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   }
   if (name == "server_name") return ex.server ? ex.server->first_name : "";
   if (name == "server_port") return std::to_string(r.local_port);
-  if (name == "remote_addr" || name == "binary_remote_addr") return std::string(r.remote_addr);
+  if (name == "remote_addr" || name == "binary_remote_addr") return std::string(ex.remoteAddr());
+  if (name == "realip_remote_addr") return std::string(r.remote_addr);
+  if (name == "proxy_protocol_addr") return std::string(r.proxy_protocol_addr);
+  if (name == "proxy_protocol_port") {
+    return r.proxy_protocol_addr.empty() ? std::string() : std::to_string(r.proxy_protocol_port);
+  }
   if (name == "request_method") {
     return ex.as_get && r.method != "HEAD" ? std::string("GET") : std::string(r.method);
   }
@@ -320,8 +326,8 @@ std::string variableValue(const Exchange& ex, std::string_view name) {
   if (name == "request_body_file") return ex.request_body_file;
   if (name == "proxy_add_x_forwarded_for") {
     std::string_view before = r.header("X-Forwarded-For");
-    return before.empty() ? std::string(r.remote_addr)
-                          : std::string(before) + ", " + std::string(r.remote_addr);
+    return before.empty() ? std::string(ex.remoteAddr())
+                          : std::string(before) + ", " + std::string(ex.remoteAddr());
   }
   if (name == "connection_time") {
     // Seconds with milliseconds since the connection was accepted ("0.000" before it).

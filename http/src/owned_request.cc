@@ -4,7 +4,8 @@ namespace surge::http {
 
 OwnedRequest::OwnedRequest(const Request& r) {
   size_t total = r.method.size() + r.target.size() + r.authority.size() + r.path.size() +
-                 r.query.size() + r.body.size() + r.remote_addr.size();
+                 r.query.size() + r.body.size() + r.remote_addr.size() +
+                 r.proxy_protocol_addr.size();
   for (const Header& h : r.headers)
     total += h.name.size() + h.value.size();
   storage_.reserve(total);  // no reallocation below: the views stay valid
@@ -29,6 +30,8 @@ OwnedRequest::OwnedRequest(const Request& r) {
   request_.keep_alive = r.keep_alive;
   request_.expect_continue = r.expect_continue;
   request_.remote_addr = keep(r.remote_addr);
+  request_.proxy_protocol_addr = keep(r.proxy_protocol_addr);
+  request_.proxy_protocol_port = r.proxy_protocol_port;
   request_.local_port = r.local_port;
   request_.tls = r.tls;
   request_.connection_requests = r.connection_requests;

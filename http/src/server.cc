@@ -3,6 +3,7 @@
 #include "surge/http/listener.h"
 
 #include "h2_session.h"
+#include "surge/http/proxy_protocol.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -261,6 +262,7 @@ class Worker::Impl {
     bool h2c = false;  // a plain port where a client may start with HTTP/2's preface
     event* ev = nullptr;
     PortSettings settings;
+    bool proxy_protocol = false;  // PortOptions::proxy_protocol
   };
 
   Impl(const ServerOptions& options, Handler& handler, std::vector<Listener> listeners,
@@ -283,6 +285,7 @@ class Worker::Impl {
         s.send_timeout = p->send_timeout.value_or(s.send_timeout);
         s.limits.max_head = p->max_head.value_or(s.limits.max_head);
         s.limits.max_target = p->max_target.value_or(s.limits.max_target);
+        l.proxy_protocol = p->proxy_protocol;
       }
     }
   }
@@ -427,6 +430,12 @@ class Worker::Impl {
     std::string peer;    // IP text, for logs and X-Forwarded-For
     int local_port = 0;  // the port it came in on
     bool h2c = false;    // came in on an h2c port (Listener::h2c)
+    // listen's proxy_protocol: the header is awaited (what of it came so far: `proxy_seen`),
+    // then what it said.
+    bool awaiting_proxy = false;
+    std::string proxy_seen;
+    std::string proxy_addr;
+    int proxy_port = 0;
     // Its port's timeouts (ServerOptions', or the port's own: ServerOptions::port_options).
     std::chrono::milliseconds head_timeout{0}, body_timeout{0}, send_timeout{0};
     ParseLimits limits;  // its port's (large_client_header_buffers of the port's default server)
@@ -545,6 +554,7 @@ class Worker::Impl {
     c->ssl = ssl;
     c->peer = peer;
     c->local_port = listener.port;
+    c->awaiting_proxy = listener.proxy_protocol;
     c->activity = c->request_start = c->accepted = Clock::now();
     c->read_ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::onReadable, c.get());
     c->write_ev = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Impl::onWritable, c.get());
@@ -615,7 +625,46 @@ class Worker::Impl {
     process(c);
   }
 
+  // The PROXY protocol header, read before anything else (TLS included: it comes before the
+  // ClientHello). The socket is peeked and exactly the header taken from it, so that what
+  // follows stays for whoever reads next (OpenSSL); an incomplete header is taken whole (all of
+  // it is header) so that a level-triggered read does not spin on it. false: not read yet, or
+  // the connection closed (not a PROXY header).
+  bool readProxyHeader(Connection& c) {
+    char buf[kMaxProxyHeader];
+    const size_t have = c.proxy_seen.size();
+    ssize_t n = ::recv(c.fd, buf, sizeof buf - have, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
+    if (n <= 0) {
+      close(c);
+      return false;
+    }
+    std::string seen = c.proxy_seen + std::string(buf, static_cast<size_t>(n));
+    ProxyHeader header;
+    const int rc = parseProxyHeader(seen, header);
+    if (rc < 0 || (rc == 0 && seen.size() >= kMaxProxyHeader)) {
+      close(c);
+      return false;
+    }
+    const size_t take = rc == 1 ? header.size - have : static_cast<size_t>(n);
+    if (::recv(c.fd, buf, take, 0) != static_cast<ssize_t>(take)) {
+      close(c);
+      return false;
+    }
+    c.activity = Clock::now();
+    if (rc == 0) {
+      c.proxy_seen = std::move(seen);
+      return false;
+    }
+    c.awaiting_proxy = false;
+    c.proxy_seen.clear();
+    c.proxy_addr = std::move(header.addr);
+    c.proxy_port = header.port;
+    return true;
+  }
+
   void readFrom(Connection& c) {
+    if (c.awaiting_proxy && !readProxyHeader(c)) return;  // `c` may be gone
     // A client that keeps sending while its answer waits is read up to a bound, then paused.
     c.tls_write_wants_read = false;  // whatever SSL_write waited for may be here now
     char buf[kReadChunk];
@@ -1014,6 +1063,8 @@ class Worker::Impl {
     Connection* conn = &c;  // the session is the connection's: it never outlives it
     auto from_connection = [conn](Request& r) {
       r.remote_addr = conn->peer;
+      r.proxy_protocol_addr = conn->proxy_addr;
+      r.proxy_protocol_port = conn->proxy_port;
       r.local_port = conn->local_port;
       r.tls = conn->ssl != nullptr;
       r.connection_start = conn->accepted;
@@ -1154,6 +1205,8 @@ class Worker::Impl {
 
   void fillFromConnection(const Connection& c, Request& r) const {
     r.remote_addr = c.peer;
+    r.proxy_protocol_addr = c.proxy_addr;
+    r.proxy_protocol_port = c.proxy_port;
     r.local_port = c.local_port;
     r.tls = c.ssl != nullptr;
     r.connection_requests = c.sequence + 1;

@@ -483,6 +483,79 @@ TEST(NginxSemanticsE2ETest, FastcgiPassSpeaksToAFastcgiServer) {
   EXPECT_TRUE(chunked.ends_with("agent=one query= body=abcde")) << chunked;
 }
 
+// realip and the PROXY protocol: a request from a trusted proxy takes its client's address from
+// X-Forwarded-For (the last one, or with real_ip_recursive the last one not trusted) or from the
+// PROXY header a real HAProxy sends (send-proxy and send-proxy-v2), and allow/deny then judge that
+// address; $realip_remote_addr keeps the peer's. A connection without the header on a
+// proxy_protocol port is closed.
+TEST(NginxSemanticsE2ETest, RealIpTakesTheClientFromTrustedProxies) {
+  testing::TempDir dir;
+  const int port = testing::freeLoopbackPort(), pp_port = testing::freeLoopbackPort();
+  const int v1_port = testing::freeLoopbackPort(), v2_port = testing::freeLoopbackPort();
+  const std::string show = "return 200 \"$remote_addr $realip_remote_addr $proxy_protocol_addr\";";
+  testing::ChildProcess edge = startAsNginx(
+      dir, " access_log off;\n server {\n  listen 127.0.0.1:" + std::to_string(port) +
+               ";\n  set_real_ip_from 127.0.0.1;\n  real_ip_header X-Forwarded-For;\n"
+               "  location /last { " +
+               show +
+               " }\n  location /recursive { set_real_ip_from 127.0.0.1; set_real_ip_from "
+               "203.0.113.0/24; real_ip_recursive on; " +
+               show +
+               " }\n  location /only { allow 203.0.113.7; deny all; }\n"
+               "  location /untrusted { set_real_ip_from 10.0.0.0/8; " +
+               show + " }\n }\n server {\n  listen 127.0.0.1:" + std::to_string(pp_port) +
+               " proxy_protocol;\n  set_real_ip_from 127.0.0.0/8;\n"
+               "  real_ip_header proxy_protocol;\n  location / { " +
+               show + " }\n }\n");
+  ASSERT_TRUE(testing::waitForPort(port, 10000ms)) << startLog(dir);
+  auto get = [&](const std::string& path, const std::string& xff) {
+    std::string a =
+        rawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n" +
+                              "X-Forwarded-For: " + xff + "\r\n\r\n");
+    return a.substr(a.find("\r\n\r\n") + 4);
+  };
+  const std::string xff = "198.51.100.1, 203.0.113.7";
+  EXPECT_EQ(get("/last", xff), "203.0.113.7 127.0.0.1 ");
+  EXPECT_EQ(get("/recursive", xff), "198.51.100.1 127.0.0.1 ");
+  EXPECT_EQ(get("/recursive", "203.0.113.9, 203.0.113.7"), "203.0.113.9 127.0.0.1 ");
+  EXPECT_EQ(get("/last", "not an address"), "127.0.0.1 127.0.0.1 ");
+  EXPECT_EQ(get("/untrusted", xff), "127.0.0.1 127.0.0.1 ");  // its own list replaces the server's
+  // allow/deny judge the client's address (a file location: `return` would answer before them,
+  // in nginx's rewrite phase): allowed, the missing file's 404; denied, 403.
+  EXPECT_EQ(rawExchange(port,
+                        "GET /only HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                        "X-Forwarded-For: " +
+                            xff + "\r\n\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 404");
+  EXPECT_EQ(rawExchange(port,
+                        "GET /only HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                        "X-Forwarded-For: 203.0.113.8\r\n\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 403");
+
+  // A real HAProxy in front, both versions of the header; the client comes from 127.0.0.2.
+  writeFile(
+      dir.path() + "/haproxy.cfg",
+      "defaults\n mode tcp\n timeout connect 5s\n timeout client 10s\n timeout server 10s\n"
+      "frontend v1\n bind 127.0.0.1:" +
+          std::to_string(v1_port) +
+          "\n default_backend e1\nbackend e1\n server e 127.0.0.1:" + std::to_string(pp_port) +
+          " send-proxy\nfrontend v2\n bind 127.0.0.1:" + std::to_string(v2_port) +
+          "\n default_backend e2\nbackend e2\n server e 127.0.0.1:" + std::to_string(pp_port) +
+          " send-proxy-v2\n");
+  testing::ChildProcess haproxy({"/usr/sbin/haproxy", "-db", "-f", dir.path() + "/haproxy.cfg"},
+                                dir.path() + "/haproxy.log");
+  ASSERT_TRUE(testing::waitForPort(v2_port, 10000ms)) << readFile(dir.path() + "/haproxy.log");
+  for (int through : {v1_port, v2_port}) {
+    Command c = run("curl -sS --max-time 10 --interface 127.0.0.2 http://127.0.0.1:" +
+                    std::to_string(through) + "/");
+    EXPECT_EQ(c.output, "127.0.0.2 127.0.0.1 127.0.0.2") << through;
+  }
+  // Without the header: closed, nothing answered.
+  EXPECT_EQ(rawExchange(pp_port, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "");
+}
+
 // add_header on a proxied answer is evaluated when the answer comes, as nginx's header filter:
 // $upstream_cookie_NAME and $upstream_http_NAME are that answer's; the request's variables stay.
 TEST(NginxSemanticsE2ETest, AddHeaderOnAProxiedAnswerSeesTheUpstreamAnswer) {

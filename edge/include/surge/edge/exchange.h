@@ -38,7 +38,9 @@ struct ExchangeState {
   int error_status = -1;
   bool in_error_page = false;
   bool internal = false;  // reached by an internal redirect (may enter `internal` locations)
-  std::string named;      // "@name": the named location the next lookup goes to
+  // The client's address as realip found it (real_ip.h); empty: the peer's.
+  std::string real_addr;
+  std::string named;  // "@name": the named location the next lookup goes to
   // limit_req and limit_conn run once per request; a request limit_req delays comes back at
   // `resume` (its location) when the delay is over.
   bool limit_req_done = false;
@@ -83,6 +85,11 @@ struct Exchange : ExchangeState {
   const http::Request& request;
   http::ResponseSlot slot;
   std::chrono::steady_clock::time_point start;
+
+  // $remote_addr: the client's address, the peer's unless realip found another.
+  std::string_view remoteAddr() const {
+    return real_addr.empty() ? request.remote_addr : std::string_view(real_addr);
+  }
 
   // The method this request is served as: GET after an X-Accel-Redirect (HEAD stays HEAD).
   std::string_view method() const {

@@ -19,6 +19,7 @@
 #include "surge/edge/limit_rate.h"
 #include "surge/edge/log_format.h"
 #include "surge/edge/origin_forwarder.h"
+#include "surge/edge/real_ip.h"
 #include "surge/edge/request_body_files.h"
 #include "surge/edge/request_limits.h"
 #include "surge/edge/static_files.h"
@@ -166,6 +167,7 @@ struct LocationSettings {
   RequestBodySettings request_body;  // client_body_in_file_only, client_body_temp_path, ...
   uint32_t http2_chunk_size = 0;     // http2_chunk_size (0: 16 KiB, http::Response's)
   Http2Push http2_push;              // http2_push, http2_push_preload, max pushes
+  RealIpSettings real_ip;            // set_real_ip_from, real_ip_header, real_ip_recursive
 };
 
 struct Location : LocationSettings {

@@ -63,8 +63,11 @@ struct Request {
   bool keep_alive = true;
   bool expect_continue = false;
   std::string_view remote_addr;  // the peer's IP, set by the server (not the parser)
-  int local_port = 0;            // the port the connection came in on (set by the server)
-  bool tls = false;              // it came over TLS (set by the server)
+  // What the connection's PROXY protocol header said (listen's proxy_protocol; empty: none).
+  std::string_view proxy_protocol_addr;
+  int proxy_protocol_port = 0;
+  int local_port = 0;  // the port the connection came in on (set by the server)
+  bool tls = false;    // it came over TLS (set by the server)
   // This request's number on its connection (1 for the first) and when the connection was
   // accepted, set by the server: nginx's $connection_requests, $connection_time, keepalive_time.
   uint64_t connection_requests = 0;

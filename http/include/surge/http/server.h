@@ -191,6 +191,9 @@ struct ServerOptions {
     std::optional<size_t> max_head, max_target;  // large_client_header_buffers of the server
     int sndbuf = 0;
     int rcvbuf = 0;
+    // listen's proxy_protocol: each connection starts with a PROXY protocol header
+    // (proxy_protocol.h), read before anything else; one without it is closed.
+    bool proxy_protocol = false;
   };
   std::vector<PortOptions> port_options;
   PortOptions& portOptions(int port);                  // the port's entry, made when there is none
