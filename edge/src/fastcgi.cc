@@ -56,10 +56,6 @@ void appendLength(std::string& out, size_t n) {
   out += static_cast<char>(n & 0xff);
 }
 
-std::string_view trim(std::string_view s) {
-  return http::trimOws(s);
-}
-
 }  // namespace
 
 std::string beginRequest(const Params& params) {
@@ -124,7 +120,8 @@ std::string httpAnswer(std::string_view cgi) {
     if (line.empty()) break;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return {};
-    const std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+    const std::string_view name = line.substr(0, colon),
+                           value = http::trimOws(line.substr(colon + 1));
     if (http::equalsIgnoreCase(name, "Status")) {
       int code = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), code);

@@ -11,13 +11,7 @@ bool pushable(std::string_view uri) {
   return !uri.empty() && uri[0] == '/' && !(uri.size() > 1 && uri[1] == '/');
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using http::trimOws;
 
 // Does a rel parameter's value (quoted: a space-separated list) name "preload"?
 bool namesPreload(std::string_view value) {
@@ -37,11 +31,11 @@ bool namesPreload(std::string_view value) {
 
 void preloadLinks(std::string_view value, std::vector<std::string>& out) {
   while (!value.empty()) {
-    value = trim(value);
+    value = trimOws(value);
     if (value.empty() || value.front() != '<') return;  // malformed: the rest is not read
     const size_t close = value.find('>');
     if (close == std::string_view::npos) return;
-    const std::string_view uri = trim(value.substr(1, close - 1));
+    const std::string_view uri = trimOws(value.substr(1, close - 1));
     value.remove_prefix(close + 1);
     // Its parameters, up to the next link (a comma outside quotes).
     bool preload = false, nopush = false, quoted = false;
@@ -54,13 +48,13 @@ void preloadLinks(std::string_view value, std::vector<std::string>& out) {
     value.remove_prefix(std::min(value.size(), end + 1));
     while (!params.empty()) {
       size_t semi = params.find(';');
-      std::string_view param = trim(params.substr(0, semi));
+      std::string_view param = trimOws(params.substr(0, semi));
       params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
       const size_t eq = param.find('=');
-      const std::string_view name = trim(param.substr(0, eq));
+      const std::string_view name = trimOws(param.substr(0, eq));
       if (http::equalsIgnoreCase(name, "nopush")) nopush = true;
       if (eq != std::string_view::npos && http::equalsIgnoreCase(name, "rel")) {
-        preload = namesPreload(trim(param.substr(eq + 1)));
+        preload = namesPreload(trimOws(param.substr(eq + 1)));
       }
     }
     if (preload && !nopush && pushable(uri)) out.emplace_back(uri);
