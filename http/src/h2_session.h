@@ -5,9 +5,11 @@
 // writes what it produces (produce), so plain and TLS connections, timeouts and back-pressure stay
 // the connection's, as for HTTP/1.1.
 //
-// Worker thread only. A stream's Request is handed to `dispatch` once its END_STREAM arrives; the
-// answer comes back through respond(stream id) at once or later. A stream the peer reset, or a
-// connection gone, drops the late answer.
+// Worker thread only. A stream's Request is handed to `dispatch` once its END_STREAM arrives, or
+// once its head has come when StreamsBody says its body is to follow (Request::body_stream); the
+// answer comes back through respond(stream id) at once or later. An answer that pushes
+// (Response::http2_pushes) promises streams whose requests are dispatched alike. A stream the
+// peer reset, or a connection gone, drops the late answer.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
