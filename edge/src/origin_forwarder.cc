@@ -304,8 +304,10 @@ class OriginForwarder::Pool {
                                             "origin refused the connection", self->retryAfter()));
       }
       c->connecting = false;
-      if (self->owner_.tls_) {
-        c->ssl = self->owner_.tls_->open(c->fd, self->sessionOf(c->server), c);
+      if (self->owner_.tls_required_) {
+        // No context (it could not be made): never plain text to an https:// upstream.
+        if (self->owner_.tls_)
+          c->ssl = self->owner_.tls_->open(c->fd, self->sessionOf(c->server), c);
         if (c->ssl == nullptr) {
           return self->serverFailed(c, false, jsonError(502, "origin_tls", "TLS to origin failed"));
         }
@@ -413,10 +415,8 @@ class OriginForwarder::Pool {
     } else {
       ex.bytes.append(piece);
     }
-    if (ex.body->state() == http::BodyStream::State::kComplete) {
-      if (ex.body_chunked) ex.bytes.append("0\r\n\r\n");
-      ex.body_ended = true;
-    }
+    if (complete && ex.body_chunked) ex.bytes.append("0\r\n\r\n");
+    ex.body_ended = complete;
     return true;
   }
 
@@ -654,6 +654,7 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::Metri
       peers_(std::exchange(options_.servers, {})),
       passes_errors_(options_.passes_errors),
       fastcgi_(options_.fastcgi),
+      tls_required_(options_.tls),
       errors_(metrics.counter("surge_edge_origin_errors_total",
                               "Origin exchanges that failed after connecting (502, 504)", labels)),
       forwarded_(metrics.counter("surge_edge_origin_forwarded_total", "Requests answered by origin",
@@ -662,12 +663,12 @@ OriginForwarder::OriginForwarder(OriginOptions options, int workers, base::Metri
                               "Requests sent on a kept-alive origin connection", labels)),
       cap_(metrics, forwarded_, {}, {}, labels) {
   pools_.resize(static_cast<size_t>(workers));
-  if (options_.tls) {
+  if (tls_required_) {
     auto tls = UpstreamTls::create(&Pool::onNewSession);
     if (tls.ok()) {
       tls_ = std::move(tls.value());
     } else {
-      // Every exchange then fails as an unreachable origin would (503), said once here.
+      // Every exchange then fails (502, origin_tls), said once here.
       std::fprintf(stderr, "surge-edge: upstream %s: %s\n", options_.name.c_str(),
                    tls.error().c_str());
     }

@@ -146,6 +146,7 @@ class OriginForwarder {
 
   const bool passes_errors_;  // OriginOptions::passes_errors (restart-only, as the servers)
   const bool fastcgi_;        // OriginOptions::fastcgi (likewise)
+  const bool tls_required_;   // OriginOptions::tls (likewise)
   base::Counter& errors_;
   base::Counter& forwarded_;
   base::Counter& reused_;
