@@ -384,18 +384,7 @@ std::string sentHeaderValue(const http::Response& r, std::string_view suffix) {
                                 : r.shared_owner ? r.shared_body.size()
                                                  : r.body.size());
   }
-  std::string_view h = r.headers;
-  while (!h.empty()) {
-    size_t eol = h.find("\r\n");
-    std::string_view line = h.substr(0, eol);
-    size_t colon = line.find(':');
-    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
-      return std::string(http::trimOws(line.substr(colon + 1)));
-    }
-    if (eol == std::string_view::npos) break;
-    h.remove_prefix(eol + 2);
-  }
-  return {};
+  return headerLine(r.headers, suffix);
 }
 
 }  // namespace surge::edge

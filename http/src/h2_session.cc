@@ -517,7 +517,7 @@ void H2Session::dispatchHeads() {
     // Ended in the same read (dispatched whole above), or refused: nothing to stream.
     if (st.dispatched || st.refused || st.refuse_status) continue;
     Request r;
-    if (!buildRequest(st, r) || !streams_body_(r)) continue;
+    if (buildRequest(st, r).status != 0 || !streams_body_(r)) continue;  // refused at its end
     st.dispatched = true;
     st.body_stream = std::make_shared<BodyStream>();
     st.body_stream->append(st.body);  // what came with the head, in the same read
@@ -551,22 +551,16 @@ bool H2Session::produce(std::string& out, size_t budget) {
 
 void H2Session::dispatchStream(Stream& st) {
   Request r;
-  if (st.method == "TRACE" || st.method == "CONNECT") {
-    // As nginx, and as surge's HTTP/1.1 parser: neither is served.
-    refuse(st, 405, "method not allowed");
-    return;
-  }
-  if (!buildRequest(st, r)) {
-    // Neither :authority nor Host: nginx's 400, as HTTP/1.1's parser refuses a request
-    // without Host.
-    refuse(st, 400, "no :authority or host");
+  if (const Refusal refused = buildRequest(st, r); refused.status != 0) {
+    refuse(st, refused.status, refused.reason);
     return;
   }
   dispatch_(r, st.id);
 }
 
-bool H2Session::buildRequest(Stream& st, Request& r) {
-  if (st.method == "TRACE" || st.method == "CONNECT") return false;
+H2Session::Refusal H2Session::buildRequest(Stream& st, Request& r) {
+  // As nginx, and as surge's HTTP/1.1 parser: neither is served.
+  if (st.method == "TRACE" || st.method == "CONNECT") return {405, "method not allowed"};
   r.method = st.method;
   r.target = st.path;
   r.authority = st.authority;
@@ -585,13 +579,15 @@ bool H2Session::buildRequest(Stream& st, Request& r) {
   // What an HTTP/1.1 reader of the request expects: a Host (from :authority, RFC 9113 8.3.1)
   // and one Cookie.
   static const std::string kHost = "host", kCookie = "cookie";
-  if (!has_host && st.authority.empty()) return false;
+  // Neither :authority nor Host: nginx's 400, as HTTP/1.1's parser refuses a request without
+  // Host.
+  if (!has_host && st.authority.empty()) return {400, "no :authority or host"};
   if (!has_host) r.headers.push_back(Header{kHost, st.authority, 0});
   if (!st.cookies.empty()) r.headers.push_back(Header{kCookie, st.cookies, 0});
   r.body = st.body;
   r.has_body = st.has_body;
   r.length = st.wire_bytes;
-  return true;
+  return {};
 }
 
 void H2Session::refuse(Stream& st, int status, const char* reason) {
@@ -724,9 +720,7 @@ void H2Session::dispatchPushes() {
   pushed.swap(pushed_);
   for (int32_t id : pushed) {
     auto it = streams_.find(id);
-    if (it == streams_.end()) continue;
-    Request r;
-    if (buildRequest(*it->second, r)) dispatch_(r, id);
+    if (it != streams_.end()) dispatchStream(*it->second);
   }
 }
 

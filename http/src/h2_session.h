@@ -89,9 +89,14 @@ class H2Session {
   // let; the promised streams wait in pushed_ for dispatchPushes().
   void promise(Stream& parent, const std::vector<std::string>& paths, uint32_t max_pushes);
   void dispatchPushes();
-  // The request `s` carries, its views into `s`; false for a method never served or a request
-  // that names no host (neither :authority nor Host).
-  bool buildRequest(Stream& s, Request& r);
+  // Why a stream's request is answered by the session itself (status 0: it is not).
+  struct Refusal {
+    int status = 0;
+    const char* reason = "";
+  };
+  // The request `s` carries, its views into `s`; or why it is refused: a method never served, or
+  // no host named (neither :authority nor Host).
+  Refusal buildRequest(Stream& s, Request& r);
   // Heads whose body is to follow it (StreamsBody): handed over now.
   void dispatchHeads();
   // A streamed body got something in this read: its listener is told once the read is parsed.

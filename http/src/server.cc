@@ -1061,24 +1061,16 @@ class Worker::Impl {
     c.protocol_known = true;
     if (!h2) return true;
     Connection* conn = &c;  // the session is the connection's: it never outlives it
-    auto from_connection = [conn](Request& r) {
-      r.remote_addr = conn->peer;
-      r.proxy_protocol_addr = conn->proxy_addr;
-      r.proxy_protocol_port = conn->proxy_port;
-      r.local_port = conn->local_port;
-      r.tls = conn->ssl != nullptr;
-      r.connection_start = conn->accepted;
-    };
     c.h2 = std::make_unique<H2Session>(
         options_.http2, c.limits, http2_stats_,
-        [this, conn, from_connection](Request& r, int32_t stream) {
-          from_connection(r);
-          r.connection_requests = ++conn->sequence;
+        [this, conn](Request& r, int32_t stream) {
+          fillFromConnection(*conn, r);
+          ++conn->sequence;
           handler_.handle(*worker_, r, ResponseSlot{conn->id, static_cast<uint64_t>(stream)});
         },
         [this](int status, const char* reason) { return refusal(status, reason); },
-        [this, from_connection](Request& head) {
-          from_connection(head);
+        [this, conn](Request& head) {
+          fillFromConnection(*conn, head);
           return handler_.streamsBody(head);
         });
     return true;
@@ -1203,6 +1195,7 @@ class Worker::Impl {
     }
   }
 
+  // What a request takes from its connection (its number on it: the next one).
   void fillFromConnection(const Connection& c, Request& r) const {
     r.remote_addr = c.peer;
     r.proxy_protocol_addr = c.proxy_addr;
@@ -1242,10 +1235,7 @@ class Worker::Impl {
     request_.body = {};
     request_.body_stream = c.body_stream;
     request_.length = request_.head_size;
-    const uint64_t id = c.id;
-    if (!dispatch(c)) return;
-    auto it = connections_.find(id);
-    if (it != connections_.end()) process(*it->second);
+    if (dispatch(c)) process(c);  // `c` is still there
   }
 
   // What of a streamed body has come since the last look goes to its stream. The request is
