@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "memcached_bulk_connection.h"
 #include "surge/cache/memcached_client.h"
@@ -166,7 +167,10 @@ bool MemcachedClient::exchange(
     const std::string& address, const ServerShare& share, const std::string& out,
     const std::function<Parsed(std::string_view in, size_t& used)>& parse) {
   BulkConnection* conn = bulkConnection(share.host, share.port);
-  if (conn == nullptr) return false;
+  if (conn == nullptr) {
+    bulk_failed_.insert(address);
+    return false;
+  }
   auto deadline = std::chrono::steady_clock::now() + options_.io_timeout * 4 +
                   std::chrono::milliseconds(out.size() / 100000);
   // Send and read together: memcached answers while we still send, and a full socket buffer in
@@ -205,8 +209,17 @@ bool MemcachedClient::exchange(
     in.append(buf, static_cast<size_t>(n));
     state = parse(in, used);
   }
-  if (state == Parsed::kBroken) dropBulkConnection(address);
+  if (state == Parsed::kBroken) {
+    dropBulkConnection(address);
+    bulk_failed_.insert(address);
+  } else if (bulk_failed_.erase(address) > 0) {
+    server_back_ = true;
+  }
   return state == Parsed::kDone;
+}
+
+bool MemcachedClient::takeServerBack() {
+  return std::exchange(server_back_, false);
 }
 
 std::vector<std::string> MemcachedClient::setMany(

@@ -617,12 +617,18 @@ SnapshotPublisher::Report SnapshotPublisher::publishDirty(Dirty dirty) {
     }
     wake_.wait_for(lock, options_.retry_after_error, [&] { return stopping_; });
   }
+  // Asked every pass, so that a return seen during a failing pass is not left for a later one.
+  const bool server_back = memcached_->takeServerBack();
   if (cache_down) {
     writes_failed_ = true;
-  } else if (writes_failed_) {
+  } else if (writes_failed_ || server_back) {
     // Writes go through again after failing: a node was ejected from the ring (its keys now hash
-    // to the others) or came back empty. Either way snapshots nobody changed are missing from
-    // where edges will look, so everything goes out again (versions stay: little to rebuild).
+    // to the others) or came back empty. Or a node that failed is back in the ring with none of
+    // the keys written meanwhile, and readers look for them on it again: writes to the others
+    // never failed, so only the client sees that. Either way snapshots nobody changed are missing
+    // from where edges will look, so everything goes out again (versions stay: little to
+    // rebuild). The cluster's kill -9 of a memcached node met this: until the next full publish
+    // a minute later, an edge answered 503 for each such snapshot it had not held yet.
     writes_failed_ = false;
     if (!dirty.all) requestFullPublish();
   }

@@ -213,6 +213,36 @@ TEST(MemcachedClusterTest, SetManyNewerKeepsItsRuleWhenANodeIsGone) {
     EXPECT_EQ(got->values.at(k), "v8:new") << k;
 }
 
+TEST(MemcachedClusterTest, AServerBackFromAFailureIsReportedOnceItTakesWritesAgain) {
+  testing::MemcachedServer a, b;
+  auto client = connect({a.address(), b.address()});
+  ASSERT_TRUE(client);
+  std::vector<std::pair<std::string, std::string>> items;
+  for (int i = 0; i < 100; ++i)
+    items.emplace_back("back:" + std::to_string(i), "v");
+  ASSERT_TRUE(client->setMany(items).empty());
+  EXPECT_FALSE(client->takeServerBack());
+
+  // Gone: its share fails in bulk, then goes key by key along the ring to a.
+  b.kill();
+  client->setMany(items);
+  EXPECT_TRUE(client->setMany(items).empty());  // the ring has moved b's keys to a
+  EXPECT_FALSE(client->takeServerBack());
+
+  // Back (empty) and in the ring again after retry_after_failure (1 s here): the first write it
+  // takes says so, once.
+  b.restart();
+  bool back = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(10); !back && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(milliseconds(100));
+    client->setMany(items);
+    back = client->takeServerBack();
+  }
+  EXPECT_TRUE(back);
+  EXPECT_TRUE(client->setMany(items).empty());
+  EXPECT_FALSE(client->takeServerBack());
+}
+
 TEST(MemcachedClusterTest, SetManySpreadsOverTheRingLikeSet) {
   testing::MemcachedServer a, b;
   auto client = connect({a.address(), b.address()});

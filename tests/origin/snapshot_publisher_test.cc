@@ -47,6 +47,7 @@ class SnapshotPublisherTest : public ::testing::Test {
     keyring_ = keyring.value();
     cache::MemcachedOptions mc;
     mc.servers = {memcached_.address()};
+    if (second_memcached_) mc.servers.push_back(second_memcached_->address());
     auto client = cache::MemcachedClient::create(mc);
     ASSERT_TRUE(client.ok()) << client.error();
     reader_ = std::move(client.value());
@@ -70,7 +71,7 @@ class SnapshotPublisherTest : public ::testing::Test {
     publisher_ = std::make_unique<SnapshotPublisher>(std::move(publishing.value()), keyring_,
                                                      *writer_, metrics_, options);
     ASSERT_TRUE(publisher_->start().ok());
-    ASSERT_EQ(publishedSince(0, kAll), kAll);  // the full publish at start
+    ASSERT_EQ(publishedSince(0, allNames().size()), allNames().size());  // the full publish
   }
   void TearDown() override {
     publisher_.reset();
@@ -96,6 +97,15 @@ class SnapshotPublisherTest : public ::testing::Test {
   }
   // regions, 5 regions, 4 clinics and the catalog.
   static constexpr uint64_t kAll = 11;
+  // Every snapshot the catalog makes.
+  std::vector<std::string> allNames() const {
+    std::vector<std::string> names = {"regions", "catalog"};
+    for (const Region& r : catalog_.regions)
+      names.push_back("region/" + r.code);
+    for (const Clinic& c : catalog_.clinics)
+      names.push_back("clinic/" + std::to_string(c.id));
+    return names;
+  }
   uint64_t version(const std::string& name) {
     auto got = reader_->get(cache::snapshotKey(name));
     if (!got.ok() || !got->has_value()) return 0;
@@ -134,6 +144,7 @@ class SnapshotPublisherTest : public ::testing::Test {
   std::function<int64_t()> clock_;  // the publisher's wall clock; unset: the real one
 
   testing::MemcachedServer memcached_;
+  std::unique_ptr<testing::MemcachedServer> second_memcached_;  // set before SetUp: two nodes
   std::filesystem::path path_;
   base::MetricsRegistry metrics_;
   cache::Keyring keyring_;
@@ -266,6 +277,63 @@ TEST_F(SharedVersionsPublisherTest, AnotherOriginsNewerSnapshotIsNeverWrittenOve
   publisher_->slotsChanged({change(100001)});
   ASSERT_TRUE(eventually([&] { return version("clinic/100001") >= 2'000'000u; }));
   EXPECT_FALSE(body("clinic/100001").contains("theirs"));
+}
+
+// Two memcached nodes, as every cluster has, and origins sharing a store.
+class TwoNodePublisherTest : public SnapshotPublisherTest {
+ protected:
+  void SetUp() override {
+    catalog_ = test::smallCatalog(24);
+    shared_versions_ = true;
+    second_memcached_ = std::make_unique<testing::MemcachedServer>();
+    SnapshotPublisherTest::SetUp();
+  }
+  // How many of the catalog's snapshots a reader that has just started finds (its ring holds both
+  // nodes, as an edge's that came up after the node came back).
+  size_t foundByANewReader() {
+    cache::MemcachedOptions mc;
+    mc.servers = {memcached_.address(), second_memcached_->address()};
+    auto fresh = cache::MemcachedClient::create(mc);
+    if (!fresh.ok()) return 0;
+    std::vector<std::string> keys;
+    for (const std::string& name : allNames())
+      keys.push_back(cache::snapshotKey(name));
+    auto got = fresh.value()->getMulti(keys);
+    return got.ok() ? got->values.size() : 0;
+  }
+  // A booking in each of the first half of the clinics: writes that reach both nodes.
+  void bookInHalfTheClinics() {
+    std::vector<SlotChange> changes;
+    for (size_t i = 0; i < catalog_.clinics.size() / 2; ++i)
+      changes.push_back(change(catalog_.clinics[i].id));
+    publisher_->slotsChanged(changes);
+  }
+};
+
+// Regression (the cluster's kill -9 of a memcached node): while a node was down the ring sent its
+// keys to the other, and once it was back, empty, readers looked for them on it again. No write
+// failed then, so the publisher did not know: every snapshot nobody changed stayed missing until
+// the next full publish, a minute later, and an edge that had not held one answered 503.
+TEST_F(TwoNodePublisherTest, ANodeBackFromAFailureGetsEverySnapshotAgain) {
+  const size_t all = allNames().size();
+  ASSERT_EQ(foundByANewReader(), all);
+  second_memcached_->kill();
+  // Bookings go on: the writes to the dead node fail, then go to the other.
+  for (int i = 0; i < 20; ++i) {
+    bookInHalfTheClinics();
+    std::this_thread::sleep_for(100ms);
+  }
+  second_memcached_->restart();
+  // Bookings go on. The publisher puts the node back in its ring after its retry delay (2 s)
+  // and its next write to it says it is back.
+  bool complete = false;
+  for (auto deadline = std::chrono::steady_clock::now() + kSlow * 10s;
+       !complete && std::chrono::steady_clock::now() < deadline;) {
+    bookInHalfTheClinics();
+    std::this_thread::sleep_for(200ms);
+    complete = foundByANewReader() == all;
+  }
+  EXPECT_TRUE(complete) << foundByANewReader() << " of " << all << " snapshots found";
 }
 
 // The catalog lists every name, and goes out once everything it lists is out.

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "surge/base/result.h"
@@ -113,6 +114,13 @@ class MemcachedClient {
 
   const MemcachedOptions& options() const { return options_; }
 
+  // True once each time a server that failed a bulk write (setMany, setManyNewer) has taken one
+  // again. While it was out, the ring sent its keys to the other servers; readers that have it
+  // back look for them on it, where nothing was written (and a restarted memcached holds
+  // nothing). A writer that keeps memcached complete, the snapshot publisher, writes everything
+  // again when this says so.
+  bool takeServerBack();
+
  private:
   MemcachedClient(MemcachedOptions options, memcached_st* handle);
   base::Result<base::Done, CacheError> store(bool add_only, std::string_view key,
@@ -152,7 +160,9 @@ class MemcachedClient {
   MemcachedOptions options_;
   memcached_st* handle_;
   std::unordered_map<std::string, std::unique_ptr<BulkConnection>> bulk_;
-  int64_t ring_refreshed_ms_ = 0;  // steady clock
+  int64_t ring_refreshed_ms_ = 0;                // steady clock
+  std::unordered_set<std::string> bulk_failed_;  // "host:port" whose last bulk exchange failed
+  bool server_back_ = false;
 };
 
 using MemcachedClientPtr = std::unique_ptr<MemcachedClient>;
