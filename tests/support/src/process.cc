@@ -118,6 +118,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   args.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork() failed");
+  if (pid_ > 0) ::setpgid(pid_, pid_);  // as the child does: a kill() right away finds its group
   if (pid_ == 0) {
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (log >= 0) {
@@ -164,7 +165,7 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ::kill(pid_, SIGKILL);
+  ::kill(-pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
   return status;
@@ -176,7 +177,7 @@ int ChildProcess::wait(std::chrono::milliseconds timeout) {
   int status = 0;
   while (::waitpid(pid_, &status, WNOHANG) != pid_) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
+      ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
       break;
     }
@@ -194,9 +195,11 @@ bool ChildProcess::alive() {
   return false;
 }
 
+// The whole process group (the child leads its own, see the constructor): a SIGKILL to nginx's
+// master alone leaves its workers running, listening on the test's ports, for good.
 void ChildProcess::kill() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  if (::kill(-pid_, SIGKILL) != 0) ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
