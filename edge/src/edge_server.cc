@@ -318,6 +318,33 @@ bool EdgeServer::streamsBody(const http::Request& head) {
          !loc->request_body.proxy_buffering;
 }
 
+bool EdgeServer::routeRefusal(http::Worker& worker, const http::Request& request,
+                              http::ResponseSlot slot, int status) {
+  refreshWorkerConfig();
+  const EdgeConfig& cfg = config();
+  Exchange ex(worker, request, slot, Clock::now());
+  ex.server = &cfg.servers.front();
+  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
+    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
+  }
+  ex.uri = normalizePath(request.path).value_or("/");
+  ex.args = std::string(request.query);
+  const Location* loc = ex.server->find(ex.uri, &ex);
+  if (loc == nullptr) return false;
+  ex.location = loc;
+  http::Response r = http::htmlError(status);
+  std::optional<std::string> target = errorPage(ex, *loc, r);
+  if (!target) {
+    if (r.status == status) return false;       // no error_page for it
+    answer(context(ex, kOther), std::move(r));  // an error_page naming a URL: its redirect
+    return true;
+  }
+  enterRedirect(ex, *target);
+  ex.as_get = true;
+  route(ex);
+  return true;
+}
+
 namespace {
 
 // How large the request's body is, as far as client_max_body_size can tell when the location is

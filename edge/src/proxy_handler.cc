@@ -187,6 +187,9 @@ void ProxyHandler::answered(const std::shared_ptr<HeldExchange>& held, const Ans
     return dispatcher_.routeOn(ex);
   }
   if (rate) r.limit_rate = *rate;
+  // An error page fetched from the upstream (error_page CODE /uri, no "="): the client gets the
+  // error's code with the page, as nginx's err_status does.
+  if (held->ex.error_status > 0) r.status = held->ex.error_status;
   const Location* loc = held->ex.location;
   if (loc && loc->proxy_intercept_errors && r.status >= 300 && !held->ex.in_error_page &&
       dispatcher_.routeErrorPage(held->ex, r)) {

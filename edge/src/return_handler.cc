@@ -47,6 +47,12 @@ http::Response returnResponse(const ReturnAction& action, const Exchange& ex) {
     if (action.has_text) r.headers += "Location: " + http::headerSafe(text) + "\r\n";
     return r;
   }
+  if (code == 444) {
+    http::Response r;  // nginx's "close the connection without a response"
+    r.status = 444;
+    r.drop = true;
+    return r;
+  }
   if (code >= 400 && !action.has_text) return http::htmlError(code);
   http::Response r;
   r.status = code;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "h2_request_check.h"
+
 namespace surge::http {
 
 namespace {
@@ -53,6 +55,8 @@ struct H2Session::Stream {
   std::vector<std::pair<std::string, std::string>> fields;
   std::string cookies;  // RFC 9113 8.2.3: cookie fields joined for an HTTP/1.1 reader
   size_t header_bytes = 0;
+  size_t field_bytes = 0;  // names and values only: nginx's count for large_client_header_buffers
+  H2RequestCheck check;
   uint64_t wire_bytes = 0;  // header block and DATA payloads: $request_length
   std::string body;
   // Its body, when the request was handed over before it (H2Session::StreamsBody): what comes
@@ -86,13 +90,6 @@ namespace {
 constexpr int32_t kMaxWindow = 0x7fffffff;
 constexpr uint32_t kDefaultChunk = 16384;  // DATA frames unless http2_chunk_size says
 constexpr int32_t kInitialWindow = 65536;  // SETTINGS_INITIAL_WINDOW_SIZE, nginx's preread
-
-bool headerNameIsValid(std::string_view name) {
-  for (unsigned char c : name) {
-    if (c <= 0x20 || c == 0x7f || (c >= 'A' && c <= 'Z')) return false;
-  }
-  return !name.empty();
-}
 
 // Connection-specific fields have no meaning in HTTP/2 (RFC 9113 8.2.2): never sent.
 bool hopByHop(std::string_view name) {
@@ -161,7 +158,7 @@ class H2Session::Callbacks {
     return 0;
   }
 
-  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name_p,
+  static int onHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name_p,
                       size_t name_len, const uint8_t* value_p, size_t value_len, uint8_t,
                       void* user) {
     H2Session& s = self(user);
@@ -180,8 +177,26 @@ class H2Session::Callbacks {
       st.refuse_reason = "request header fields too large";
       return 0;
     }
-    if (name.size() > 1 && name[0] == ':') {
-      // nghttp2 checked which ones there are, once each, before the regular fields.
+    if (s.limits_.h2_field_limits) {
+      // large_client_header_buffers N SIZE, as nginx applies it to HTTP/2: a name or value
+      // longer than SIZE, or names and values adding up to more than N x SIZE, end the
+      // connection with ENHANCE_YOUR_CALM.
+      st.field_bytes += name_len + value_len;
+      if (name_len > s.limits_.max_target || value_len > s.limits_.max_target ||
+          st.field_bytes > s.limits_.max_head) {
+        s.stats_.header_lists_too_large.add();
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+        s.failed_ = true;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+    }
+    const bool pseudo = st.check.field(name, value);
+    if (st.check.error() != nullptr) {
+      st.refuse_status = 400;
+      st.refuse_reason = st.check.error();
+      return 0;
+    }
+    if (pseudo) {
       if (name == ":method")
         st.method = value;
       else if (name == ":path")
@@ -190,11 +205,6 @@ class H2Session::Callbacks {
         st.scheme = value;
       else if (name == ":authority")
         st.authority = value;
-      return 0;
-    }
-    if (!headerNameIsValid(name)) {
-      st.refuse_status = 400;
-      st.refuse_reason = "invalid header name";
       return 0;
     }
     if (st.fields.size() >= s.limits_.max_headers) {
@@ -220,13 +230,16 @@ class H2Session::Callbacks {
     Stream& st = *it->second;
     if (st.refused || st.refuse_status) return 0;
     const uint64_t so_far = st.body_stream ? st.body_stream->received() : st.body.size();
+    st.check.bodyReceived(so_far + len);
+    if (st.check.error() != nullptr) {
+      s.cutBody(st);
+      s.refuse(st, 400, st.check.error());
+      return 0;
+    }
     if (so_far + len > s.limits_.max_body) {
       // A streamed body is cut where it stands (the upstream sees its request end unfinished);
       // the client gets the 413 either way, and a later answer for the stream is dropped.
-      if (st.body_stream) {
-        st.body_stream->abort();
-        s.fed(st);
-      }
+      s.cutBody(st);
       s.refuse(st, 413, "request body too large");
       return 0;
     }
@@ -272,9 +285,19 @@ class H2Session::Callbacks {
         break;
       case NGHTTP2_HEADERS:
         if (auto it = s.streams_.find(frame->hd.stream_id); it != s.streams_.end()) {
-          it->second->headers_done = true;
+          Stream& st = *it->second;
+          st.headers_done = true;
           if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-            it->second->has_body = !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+            st.has_body = !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+            if (st.refuse_status == 0) {
+              st.check.headEnded(st.method, st.path, st.authority);
+              if (st.check.error() != nullptr) {
+                st.refuse_status = 400;
+                st.refuse_reason = st.check.error();
+              }
+            }
+            // Answered now, as nginx answers a bad head, not once a body nobody reads is in.
+            if (st.refuse_status != 0) s.refuse(st, st.refuse_status, st.refuse_reason);
           }
           it->second->last_data = now;
           it->second->wire_bytes += s.header_block_bytes_;
@@ -298,20 +321,34 @@ class H2Session::Callbacks {
     auto it = s.streams_.find(frame->hd.stream_id);
     if (it == s.streams_.end()) return 0;
     Stream& st = *it->second;
+    if (st.refused) return 0;
+    st.check.bodyEnded(st.body_stream ? st.body_stream->received() : st.body.size());
+    if (st.check.error() != nullptr) {
+      s.cutBody(st);
+      s.refuse(st, 400, st.check.error());
+      return 0;
+    }
     if (st.body_stream) {
       st.body_stream->complete();
       s.fed(st);
       return 0;
     }
-    if (st.refused || st.dispatched) return 0;
-    if (st.refuse_status) {
-      s.refuse(st, st.refuse_status, st.refuse_reason);
-      return 0;
-    }
+    if (st.dispatched) return 0;
     // Handed over once this read is parsed, if not reset by then: a request cancelled in the same
     // read (rapid reset, CVE-2023-44487) costs nghttp2's parsing and nothing else.
     st.dispatched = true;
     s.complete_.push_back(st.id);
+    return 0;
+  }
+
+  // An answer complete while its request is still coming (a body nobody reads, a refusal):
+  // RST_STREAM(NO_ERROR) tells the client to stop sending it (RFC 9113 8.1), as nginx does.
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void*) {
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && frame->hd.stream_id % 2 == 1 &&
+        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
     return 0;
   }
 
@@ -393,13 +430,15 @@ class H2Session::Callbacks {
 };
 
 H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
-                     Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body)
+                     Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body,
+                     RouteRefusal route_refusal)
     : options_(options),
       limits_(limits),
       stats_(stats),
       dispatch_(std::move(dispatch)),
       error_page_(std::move(error_page)),
-      streams_body_(std::move(streams_body)) {
+      streams_body_(std::move(streams_body)),
+      route_refusal_(std::move(route_refusal)) {
   const auto now = Clock::now();
   resets_ =
       Budget{static_cast<double>(options.reset_burst), static_cast<double>(options.reset_burst),
@@ -415,6 +454,7 @@ H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Htt
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &Callbacks::onFrameSend);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &Callbacks::onInvalidFrame);
   nghttp2_session_callbacks_set_data_source_read_length_callback(cb, &Callbacks::dataLength);
   nghttp2_option* opt = nullptr;
@@ -428,6 +468,8 @@ H2Session::H2Session(const Http2Options& options, const ParseLimits& limits, Htt
   nghttp2_option_set_stream_reset_rate_limit(opt, 2 * options.reset_burst,
                                              2 * options.resets_per_second);
   nghttp2_option_set_max_continuations(opt, static_cast<size_t>(options.max_continuations) + 4);
+  // A malformed request is answered 400 (H2RequestCheck), not reset by nghttp2.
+  nghttp2_option_set_no_http_messaging(opt, 1);
   nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
@@ -590,9 +632,37 @@ H2Session::Refusal H2Session::buildRequest(Stream& st, Request& r) {
   return {};
 }
 
+void H2Session::cutBody(Stream& st) {
+  if (!st.body_stream) return;
+  st.body_stream->abort();
+  fed(st);
+}
+
 void H2Session::refuse(Stream& st, int status, const char* reason) {
+  const bool handed_over = st.dispatched;
   st.refused = true;
   st.dispatched = true;
+  if (status == 400 && route_refusal_ && !handed_over && !st.pushed) {
+    // What of the request can be trusted: its authority and path when they are sound, no fields
+    // (one may be the reason), no body. The error page is fetched with GET in any case.
+    Request r;
+    r.method = "GET";
+    r.target =
+        H2RequestCheck::pathIsSound(st.path) ? std::string_view(st.path) : std::string_view("/");
+    const size_t q = r.target.find('?');
+    r.path = r.target.substr(0, q);
+    if (q != std::string_view::npos) r.query = r.target.substr(q + 1);
+    r.version_major = 2;
+    r.version_minor = 0;
+    r.keep_alive = true;
+    static const std::string kHost = "host";
+    if (H2RequestCheck::authorityIsSound(st.authority)) {
+      r.authority = st.authority;
+      r.headers.push_back(Header{kHost, st.authority, 0});
+    }
+    r.length = st.wire_bytes;
+    if (route_refusal_(r, st.id, status)) return;
+  }
   respond(st.id, error_page_(status, reason), {});
 }
 
@@ -601,6 +671,10 @@ void H2Session::respond(int32_t stream, Response response, std::string_view date
   if (it == streams_.end()) return;  // reset by the peer meanwhile
   Stream& st = *it->second;
   if (st.answering) return;
+  if (response.drop) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
   st.response = std::move(response);
   Response& r = st.response;
   const bool head_request = st.method == "HEAD";

@@ -39,9 +39,13 @@ class H2Session {
   // Whether a request whose head has come, and its body not, is handed over now with its body
   // to follow (Handler::streamsBody). nullptr: never.
   using StreamsBody = std::function<bool(Request& head)>;
+  // A request refused with `status` before it was handed over, offered to the handler
+  // (Handler::routeRefusal). true: its answer comes through respond(stream).
+  using RouteRefusal = std::function<bool(Request& request, int32_t stream, int status)>;
 
   H2Session(const Http2Options& options, const ParseLimits& limits, Http2Stats& stats,
-            Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body = nullptr);
+            Dispatch dispatch, ErrorPage error_page, StreamsBody streams_body = nullptr,
+            RouteRefusal route_refusal = nullptr);
   ~H2Session();
   H2Session(const H2Session&) = delete;
   H2Session& operator=(const H2Session&) = delete;
@@ -102,6 +106,8 @@ class H2Session {
   // A streamed body got something in this read: its listener is told once the read is parsed.
   void fed(Stream& s);
   void refuse(Stream& s, int status, const char* reason);
+  // A streamed body that will not be whole (refused): its reader sees it end unfinished.
+  void cutBody(Stream& s);
   // A flood: GOAWAY(ENHANCE_YOUR_CALM), counted by `reason`.
   int flooded(base::Counter& counter);
   // A bucket of `burst` frames refilled at `per_second`: false when it is empty.
@@ -119,6 +125,7 @@ class H2Session {
   Dispatch dispatch_;
   ErrorPage error_page_;
   StreamsBody streams_body_;
+  RouteRefusal route_refusal_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   Budget resets_;                    // RST_STREAM from the peer (rapid reset, CVE-2023-44487)

@@ -69,19 +69,6 @@ size_t lineEnd(std::string_view in, size_t pos, bool& bad, size_t& next) {
   return std::string_view::npos;
 }
 
-// A Host value (or the authority of an absolute-form target) as nginx checks it: not empty once
-// a trailing dot is dropped, no "/" or "\\", no empty label (".."), no leading dot.
-bool isValidHost(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  if (host.empty() || host.front() == '.') return false;
-  for (size_t i = 0; i < host.size(); ++i) {
-    char c = host[i];
-    if (c == '/' || c == '\\') return false;
-    if (c == '.' && i > 0 && host[i - 1] == '.') return false;
-  }
-  return true;
-}
-
 // The authority of an absolute-form target as nginx's request-line parser reads it: a name of
 // letters, digits, '.' and '-', or an IP literal in brackets, then optionally ':' and a port of
 // digits (possibly none); no user info.
@@ -129,6 +116,19 @@ int hexDigit(char c) {
 }
 
 }  // namespace
+
+// A Host value (or the authority of an absolute-form target) as nginx checks it: not empty once
+// a trailing dot is dropped, no "/" or "\\", no empty label (".."), no leading dot.
+bool isValidHost(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty() || host.front() == '.') return false;
+  for (size_t i = 0; i < host.size(); ++i) {
+    char c = host[i];
+    if (c == '/' || c == '\\') return false;
+    if (c == '.' && i > 0 && host[i - 1] == '.') return false;
+  }
+  return true;
+}
 
 uint8_t headerNameFlags(std::string_view name) {
   uint8_t invalid = 0;

@@ -3,6 +3,7 @@
 #include "surge/http/listener.h"
 
 #include "h2_session.h"
+#include "lingering_close.h"
 #include "surge/http/proxy_protocol.h"
 
 #include <arpa/inet.h>
@@ -285,6 +286,7 @@ class Worker::Impl {
         s.send_timeout = p->send_timeout.value_or(s.send_timeout);
         s.limits.max_head = p->max_head.value_or(s.limits.max_head);
         s.limits.max_target = p->max_target.value_or(s.limits.max_target);
+        s.limits.h2_field_limits = p->max_head.has_value();
         l.proxy_protocol = p->proxy_protocol;
       }
     }
@@ -300,6 +302,7 @@ class Worker::Impl {
     }
     if (mailbox_ev_) event_free(mailbox_ev_);
     if (sweep_ev_) event_free(sweep_ev_);
+    lingering_.reset();
     if (base_) event_base_free(base_);
   }
 
@@ -307,6 +310,7 @@ class Worker::Impl {
     base_ = event_base_new();
     if (!base_) return base::fail(std::string("event_base_new failed"));
     worker_ = std::make_unique<Worker>(this, base_, index_);
+    lingering_ = std::make_unique<LingeringClose>(base_);
     for (Listener& l : listeners_) {
       l.ev = event_new(base_, l.fd, EV_READ | EV_PERSIST, &Impl::onAccept, &l);
       if (!l.ev) return base::fail(std::string("event_new failed"));
@@ -563,7 +567,8 @@ class Worker::Impl {
     connections_.emplace(c->id, std::move(c));
   }
 
-  void closeQuietly(Connection& c) {
+  // `linger`: the socket goes to lingering_ (lingering_close.h) rather than closing outright.
+  void closeQuietly(Connection& c, bool linger = false) {
     if (c.body_stream) endBody(c, BodyStream::State::kAborted);
     if (c.ssl) {
       // One non-blocking close_notify, best effort; the socket closes either way.
@@ -577,7 +582,11 @@ class Worker::Impl {
     if (c.rate_ev) event_free(c.rate_ev);
     c.read_ev = c.write_ev = c.rate_ev = nullptr;
     if (c.fd >= 0) {
-      ::close(c.fd);
+      if (linger && lingering_) {
+        lingering_->add(c.fd);
+      } else {
+        ::close(c.fd);
+      }
       open_connections_.fetch_sub(1, std::memory_order_relaxed);
     }
     c.fd = -1;
@@ -589,7 +598,8 @@ class Worker::Impl {
       http2_stats_.held.add(-1);
     }
     uint64_t id = c.id;
-    closeQuietly(c);
+    // A client that closed first has nothing more to send: no need to wait for it.
+    closeQuietly(c, !c.peer_closed);
     connections_.erase(id);  // destroys c
   }
 
@@ -953,6 +963,10 @@ class Worker::Impl {
   }
 
   void queue(Connection& c, Response r) {
+    if (r.drop) {
+      c.close_after_write = true;
+      return;
+    }
     Connection::Pending p;
     std::string_view body = r.shared_owner ? r.shared_body : std::string_view(r.body);
     uint64_t length = r.file                      ? r.file_length
@@ -1072,6 +1086,12 @@ class Worker::Impl {
         [this, conn](Request& head) {
           fillFromConnection(*conn, head);
           return handler_.streamsBody(head);
+        },
+        [this, conn](Request& r, int32_t stream, int status) {
+          fillFromConnection(*conn, r);
+          ++conn->sequence;
+          return handler_.routeRefusal(
+              *worker_, r, ResponseSlot{conn->id, static_cast<uint64_t>(stream)}, status);
         });
     return true;
   }
@@ -1386,6 +1406,7 @@ class Worker::Impl {
   std::atomic<size_t>& open_connections_;
   Http2Stats& http2_stats_;
   event_base* base_ = nullptr;
+  std::unique_ptr<LingeringClose> lingering_;
   event* mailbox_ev_ = nullptr;
   event* sweep_ev_ = nullptr;
   std::unique_ptr<Worker> worker_;

@@ -763,6 +763,145 @@ TEST_F(Http2E2ETest, TraceAndConnectAreRefusedAsNginxDoes) {
   EXPECT_EQ(c.headers[3][":status"], "405");
 }
 
+// nghttp2's HTTP messaging checks are off and H2RequestCheck makes them: a malformed request is
+// answered 400, as nginx answers it (nghttp2 reset the stream, so error_page, the access log and
+// nginx's tests never saw a request), and the connection goes on. What nginx takes is served.
+TEST_F(Http2E2ETest, MalformedRequestsAreAnswered400AndTheConnectionGoesOn) {
+  using h2::literal;
+  const std::string m = literal(":method", "GET"), sc = literal(":scheme", "http"),
+                    au = literal(":authority", "localhost"), pa = literal(":path", "/small.txt");
+  struct Case {
+    const char* what;
+    std::string block;
+    std::string body;
+    const char* status;
+  };
+  const std::vector<Case> cases = {
+      {"no :scheme", m + au + pa, "", "400"},
+      {"an empty :authority", m + sc + literal(":authority", "") + pa, "", "400"},
+      {"a relative :path", m + sc + au + literal(":path", "small.txt"), "", "400"},
+      {"a control in :path", m + sc + au + literal(":path", "/small.txt\x02"), "", "400"},
+      {"a lower-case method", literal(":method", "get") + sc + au + pa, "", "400"},
+      {"an unknown pseudo-header", m + sc + au + literal(":protocol", "x") + pa, "", "400"},
+      {"a pseudo-header after a field", m + sc + au + literal("x-a", "1") + pa, "", "400"},
+      {"a second :path", m + sc + au + pa + pa, "", "400"},
+      {"upper case in a name", m + sc + au + pa + literal("X-Foo", "1"), "", "400"},
+      {"CR in a value", m + sc + au + pa + literal("x-foo", "a\rb"), "", "400"},
+      {"a connection-specific field", m + sc + au + pa + literal("connection", "close"), "", "400"},
+      {"te other than trailers", m + sc + au + pa + literal("te", "gzip"), "", "400"},
+      {"a body shorter than its content-length", m + sc + au + pa + literal("content-length", "5"),
+       "TEST", "400"},
+      {"a body longer than its content-length", m + sc + au + pa + literal("content-length", "3"),
+       "TEST", "400"},
+      {"CONNECT", literal(":method", "CONNECT") + sc + au + pa, "", "405"},
+      {"a control in a value, which nginx takes",
+       m + sc + au + pa +
+           literal("x-foo",
+                   "a\x01"
+                   "b"),
+       "", "200"},
+      {"te: trailers", m + sc + au + pa + literal("te", "trailers"), "", "200"},
+      {"a body as long as its content-length", m + sc + au + pa + literal("content-length", "4"),
+       "TEST", "200"},
+  };
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface()));
+  uint32_t id = 1;
+  for (const Case& k : cases) {
+    std::string frames = h2::frame(
+        h2::kHeaders, h2::kEndHeaders | (k.body.empty() ? h2::kEndStream : 0), id, k.block);
+    if (!k.body.empty()) frames += h2::frame(h2::kData, h2::kEndStream, id, k.body);
+    ASSERT_TRUE(c.send(frames)) << k.what;
+    ASSERT_TRUE(c.until(h2::kHeaders, 5s, id)) << k.what << ": no answer";
+    EXPECT_EQ(c.headers[id][":status"], k.status) << k.what;
+    id += 2;
+  }
+  ASSERT_TRUE(c.send(h2::get(id, "/small.txt")));
+  ASSERT_TRUE(c.until(h2::kHeaders, 5s, id));
+  EXPECT_EQ(c.headers[id][":status"], "200");
+}
+
+// A request refused while its body is still coming: answered at once, then RST_STREAM(NO_ERROR)
+// tells the client to stop sending (RFC 9113 8.1), as nginx does; error_page acts on the 400, and
+// its `return 444` resets the stream instead of answering.
+TEST_F(Http2E2ETest, ARefusedRequestIsAnsweredThenResetAndErrorPageMayDropIt) {
+  const std::string bad =
+      h2::requestBlock("POST", "/small.txt", {{"connection", "close"}, {"content-length", "9"}});
+  {
+    RawConnection c(edge_->port());
+    ASSERT_TRUE(c.send(h2::preface() + h2::frame(h2::kHeaders, h2::kEndHeaders, 1, bad)));
+    ASSERT_TRUE(c.until(h2::kHeaders, 5s, 1));
+    EXPECT_EQ(c.headers[1][":status"], "400");
+    auto reset = c.until(h2::kRstStream, 5s, 1);
+    ASSERT_TRUE(reset);
+    EXPECT_EQ(reset->payload, h2::u32(NGHTTP2_NO_ERROR));
+  }
+  start("    error_page 400 = /close;\n    location = /close { return 444; }\n");
+  RawConnection c(edge_->port());
+  ASSERT_TRUE(c.send(h2::preface() + h2::frame(h2::kHeaders, h2::kEndHeaders, 1, bad)));
+  auto reset = c.until(h2::kRstStream, 5s, 1);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->payload, h2::u32(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(c.headers.count(1), 0u) << "444 answers nothing";
+  ASSERT_TRUE(c.send(h2::get(3, "/small.txt")));
+  ASSERT_TRUE(c.until(h2::kHeaders, 5s, 3));
+  EXPECT_EQ(c.headers[3][":status"], "200");
+  // Over HTTP/1.1, 444 closes the connection without a word.
+  Command http1 = run(curl("-s -o /dev/null -w '%{http_code}' " + h2c("/close")));
+  EXPECT_NE(http1.output.find("Empty reply from server"), std::string::npos) << http1.output;
+}
+
+// large_client_header_buffers N SIZE on HTTP/2, as nginx applies it: a field longer than SIZE,
+// or names and values adding up to more than N x SIZE, end the connection with
+// GOAWAY(ENHANCE_YOUR_CALM).
+TEST_F(Http2E2ETest, LargeClientHeaderBuffersBoundFieldsAndTheListOverHttp2) {
+  start("    large_client_header_buffers 2 512;\n");
+  auto goawayFor = [&](const std::vector<std::pair<std::string, std::string>>& extra) {
+    RawConnection c(edge_->port());
+    EXPECT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt", extra)));
+    auto goaway = c.until(h2::kGoaway, 5s);
+    return goaway ? RawConnection::goawayCode(*goaway) : UINT32_MAX;
+  };
+  // The pseudo-headers (GET, http, localhost, /small.txt) count 55 bytes.
+  {
+    RawConnection c(edge_->port());
+    ASSERT_TRUE(c.send(h2::preface() + h2::get(1, "/small.txt",
+                                               {{"x-a", std::string(512, 'x')},
+                                                {"x-b", std::string(451, 'x')}})));  // 1024 in all
+    ASSERT_TRUE(c.until(h2::kHeaders, 5s, 1));
+    EXPECT_EQ(c.headers[1][":status"], "200");
+  }
+  EXPECT_EQ(goawayFor({{"x-a", std::string(513, 'x')}}), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(goawayFor({{std::string(513, 'x'), "v"}}), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(goawayFor({{"x-a", std::string(512, 'x')}, {"x-b", std::string(452, 'x')}}),
+            NGHTTP2_ENHANCE_YOUR_CALM);
+  othersAreServed();
+}
+
+// A connection the edge ends (here at keepalive_requests) is closed lingering, as nginx closes
+// it: a client that sends while it reads (a PING) used to make the kernel reset the connection,
+// and lose the end of the last answer and the GOAWAY.
+TEST_F(Http2E2ETest, AConnectionEndedByTheEdgeDeliversAllItSentThoughTheClientSendsMore) {
+  const int port = testing::freeLoopbackPort();
+  start("    listen 127.0.0.1:" + std::to_string(port) +
+        " sndbuf=1m;\n    keepalive_requests 1;\n");
+  writeFile(edge_->path("html/400k.bin"), std::string(400000, 'z'));
+  RawConnection c(port, 64 * 1024);
+  ASSERT_TRUE(c.send(h2::preface({{0x4, 1u << 20}}) +
+                     h2::frame(h2::kWindowUpdate, 0, 0, h2::u32(1u << 21)) +
+                     h2::get(1, "/400k.bin")));
+  std::this_thread::sleep_for(100ms);  // the answer is in the edge's socket; the client reads none
+  ASSERT_TRUE(c.send(h2::frame(h2::kPing, 0, 0, "SEE-THIS")));
+  size_t data = 0;
+  bool goaway = false;
+  while (auto f = c.next(5s)) {
+    if (f->type == h2::kData && f->stream == 1) data += f->payload.size();
+    if (f->type == h2::kGoaway) goaway = true;
+  }
+  EXPECT_EQ(data, 400000u);
+  EXPECT_TRUE(goaway);
+}
+
 TEST_F(Http2E2ETest, KeepaliveRequestsAndReloadEndAConnectionWithGoaway) {
   start("    keepalive_requests 2;\n");
   RawConnection c(edge_->port());

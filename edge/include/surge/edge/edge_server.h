@@ -52,6 +52,10 @@ class EdgeServer : public http::Handler, private Dispatcher {
   // A request for a proxy location with proxy_request_buffering off (found as handle() would
   // find it before any rewrite) goes on before its body.
   bool streamsBody(const http::Request& head) override;
+  // A refused request (a malformed HTTP/2 request's 400) goes to its location's error_page,
+  // as nginx's does; without one, the server's own refusal answers it.
+  bool routeRefusal(http::Worker& worker, const http::Request& request, http::ResponseSlot slot,
+                    int status) override;
 
  private:
   // The worker's current configuration: valid until this worker next calls config() after a

@@ -88,6 +88,9 @@ struct ParseLimits {
   size_t max_target = 8 * 1024;
   size_t max_headers = 100;
   size_t max_body = 1024 * 1024;  // 413
+  // large_client_header_buffers was set (max_target one buffer, max_head all of them): HTTP/2
+  // applies it as nginx does, a field or a header list past it ending the connection.
+  bool h2_field_limits = false;
 };
 
 enum class ParseResult { kIncomplete, kComplete, kError };
@@ -105,6 +108,11 @@ ParseResult parseRequest(std::string_view input, const ParseLimits& limits, Requ
                          size_t& consumed, ParseError& error, bool* head_complete = nullptr);
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// A Host value (or the authority of an absolute-form target, or HTTP/2's :authority) as nginx
+// checks it: not empty once a trailing dot is dropped, no "/" or "\\", no empty label (".."),
+// no leading dot.
+bool isValidHost(std::string_view host);
 
 // Without the optional whitespace (spaces and tabs) around a header value or list item.
 std::string_view trimOws(std::string_view s);

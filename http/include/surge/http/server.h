@@ -55,6 +55,9 @@ struct Response {
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
   bool close = false;  // close the connection after this answer
+  // No answer at all (nginx's `return 444`): HTTP/1.1 closes the connection once the answers
+  // before it are out; HTTP/2 resets the stream (INTERNAL_ERROR, as nginx).
+  bool drop = false;
   // HTTP/2: take no new stream on this connection after this answer (GOAWAY; the streams in
   // flight finish): what close means for keep-alive's limits, which do not end HTTP/2
   // connections on an error page as they do HTTP/1.1 ones.
@@ -248,6 +251,14 @@ class Handler {
   // once the body is whole. `head` has no body yet. Asked once per request, over HTTP/1.1 and
   // HTTP/2, when the head is whole and the body is not.
   virtual bool streamsBody(const Request& /*head*/) { return false; }
+  // A request the protocol layer refuses with `status` (a malformed HTTP/2 request's 400), given
+  // as far as it can be trusted (no fields; "GET"; its path, or "/"). true: the handler answers
+  // it through `slot` (nginx's error_page acts on such a 400); false: the server sends its own
+  // refusal.
+  virtual bool routeRefusal(Worker& /*worker*/, const Request& /*request*/, ResponseSlot /*slot*/,
+                            int /*status*/) {
+    return false;
+  }
 };
 
 class Worker {
