@@ -8,8 +8,8 @@
 namespace surge::http {
 
 LingeringClose::LingeringClose(event_base* base, std::chrono::milliseconds quiet_timeout,
-                               std::chrono::milliseconds max_time)
-    : base_(base), quiet_timeout_(quiet_timeout), max_time_(max_time) {}
+                               std::chrono::milliseconds max_time, size_t max_sockets)
+    : base_(base), quiet_timeout_(quiet_timeout), max_time_(max_time), max_sockets_(max_sockets) {}
 
 LingeringClose::~LingeringClose() {
   for (auto& [fd, s] : lingering_) {
@@ -19,8 +19,8 @@ LingeringClose::~LingeringClose() {
 }
 
 void LingeringClose::add(int fd) {
-  if (::shutdown(fd, SHUT_WR) != 0) {
-    ::close(fd);  // not connected any more: nothing to wait for
+  if (lingering_.size() >= max_sockets_ || ::shutdown(fd, SHUT_WR) != 0) {
+    ::close(fd);  // too many lingering already; or not connected any more: nothing to wait for
     return;
   }
   auto s = std::make_unique<Socket>();

@@ -7,12 +7,15 @@
 // send while they read (WINDOW_UPDATE, PING), so without this the end of the last answer on a
 // connection that reaches keepalive_requests, or drains for a reload, was lost.
 //
-// Worker thread only. The sockets no longer count as open connections.
+// Worker thread only. The sockets no longer count as open connections; at most `max_sockets`
+// linger at once (a client that trickles bytes holds one for max_time: past the cap, sockets
+// close outright, so that lingering cannot be made to take every descriptor).
 #pragma once
 
 #include <event2/event.h>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <unordered_map>
 
@@ -23,7 +26,8 @@ class LingeringClose {
   using Clock = std::chrono::steady_clock;
   explicit LingeringClose(event_base* base,
                           std::chrono::milliseconds quiet_timeout = std::chrono::seconds(5),
-                          std::chrono::milliseconds max_time = std::chrono::seconds(30));
+                          std::chrono::milliseconds max_time = std::chrono::seconds(30),
+                          size_t max_sockets = 4096);
   ~LingeringClose();  // closes what still lingers
   LingeringClose(const LingeringClose&) = delete;
   LingeringClose& operator=(const LingeringClose&) = delete;
@@ -46,6 +50,7 @@ class LingeringClose {
   event_base* base_;
   std::chrono::milliseconds quiet_timeout_;
   std::chrono::milliseconds max_time_;
+  size_t max_sockets_;
   std::unordered_map<int, std::unique_ptr<Socket>> lingering_;
 };
 
