@@ -1,5 +1,7 @@
 #include "h2_request_check.h"
 
+#include <cstring>
+
 #include "surge/http/request_parser.h"
 
 namespace surge::http {
@@ -33,10 +35,11 @@ bool validName(std::string_view name) {
 // RFC 9113 8.2.1: a value must not hold NUL, CR or LF (what would split an HTTP/1.1 head). nginx
 // takes other controls, and so does surge.
 bool validValue(std::string_view value) {
-  for (char c : value) {
-    if (c == '\0' || c == '\r' || c == '\n') return false;
-  }
-  return true;
+  // memchr: every field of every request passes here (the header-list flood's 100 a request).
+  const void* v = value.data();
+  const size_t n = value.size();
+  return std::memchr(v, '\r', n) == nullptr && std::memchr(v, '\n', n) == nullptr &&
+         std::memchr(v, '\0', n) == nullptr;
 }
 
 // nginx's methods: upper-case letters, '_' and '-'.
@@ -85,6 +88,9 @@ bool H2RequestCheck::field(std::string_view name, std::string_view value) {
     return false;
   }
   // RFC 9113 8.2.2: connection-specific fields make a request malformed; TE may say "trailers".
+  // (By length first: most names are none of these.)
+  const size_t len = name.size();
+  if (len != 2 && len != 7 && len != 10 && len != 14 && len != 16 && len != 17) return false;
   if (name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
       name == "transfer-encoding" || name == "upgrade") {
     fail("connection-specific header field");

@@ -8,8 +8,13 @@
 namespace surge::http {
 
 LingeringClose::LingeringClose(event_base* base, std::chrono::milliseconds quiet_timeout,
-                               std::chrono::milliseconds max_time, size_t max_sockets)
-    : base_(base), quiet_timeout_(quiet_timeout), max_time_(max_time), max_sockets_(max_sockets) {}
+                               std::chrono::milliseconds max_time, size_t max_sockets,
+                               size_t max_bytes)
+    : base_(base),
+      quiet_timeout_(quiet_timeout),
+      max_time_(max_time),
+      max_sockets_(max_sockets),
+      max_bytes_(max_bytes) {}
 
 LingeringClose::~LingeringClose() {
   for (auto& [fd, s] : lingering_) {
@@ -45,7 +50,11 @@ void LingeringClose::onEvent(evutil_socket_t fd, short what, void* arg) {
   char scratch[16384];
   while (true) {
     ssize_t n = ::recv(fd, scratch, sizeof scratch, 0);
-    if (n > 0) continue;  // thrown away
+    if (n > 0) {
+      s->read += static_cast<size_t>(n);
+      if (s->read > self->max_bytes_) return self->finish(fd);
+      continue;  // thrown away
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n < 0 && errno == EINTR) continue;
     return self->finish(fd);  // EOF: the client is done; or an error

@@ -8,8 +8,9 @@
 // connection that reaches keepalive_requests, or drains for a reload, was lost.
 //
 // Worker thread only. The sockets no longer count as open connections; at most `max_sockets`
-// linger at once (a client that trickles bytes holds one for max_time: past the cap, sockets
-// close outright, so that lingering cannot be made to take every descriptor).
+// linger at once (past the cap, sockets close outright, so that lingering cannot be made to take
+// every descriptor), and each reads at most `max_bytes` (a client still sending more after the
+// close is not waiting for an answer: a flood then costs the edge no more than a reset did).
 #pragma once
 
 #include <event2/event.h>
@@ -27,7 +28,7 @@ class LingeringClose {
   explicit LingeringClose(event_base* base,
                           std::chrono::milliseconds quiet_timeout = std::chrono::seconds(5),
                           std::chrono::milliseconds max_time = std::chrono::seconds(30),
-                          size_t max_sockets = 4096);
+                          size_t max_sockets = 4096, size_t max_bytes = 1 << 20);
   ~LingeringClose();  // closes what still lingers
   LingeringClose(const LingeringClose&) = delete;
   LingeringClose& operator=(const LingeringClose&) = delete;
@@ -43,6 +44,7 @@ class LingeringClose {
     int fd = -1;
     event* ev = nullptr;
     Clock::time_point until;
+    size_t read = 0;  // bytes thrown away
   };
   static void onEvent(evutil_socket_t fd, short what, void* arg);
   void finish(int fd);
@@ -51,6 +53,7 @@ class LingeringClose {
   std::chrono::milliseconds quiet_timeout_;
   std::chrono::milliseconds max_time_;
   size_t max_sockets_;
+  size_t max_bytes_;
   std::unordered_map<int, std::unique_ptr<Socket>> lingering_;
 };
 

@@ -592,14 +592,18 @@ class Worker::Impl {
     c.fd = -1;
   }
 
-  void close(Connection& c) {
+  // `linger`: the close ends a conversation that went well (an answer with Connection: close,
+  // keep-alive's limits, a drain's GOAWAY), so the client may still be sending what it sent
+  // before it learned (lingering_close.h). Errors, timeouts and floods close outright, as
+  // nginx's do.
+  void close(Connection& c, bool linger = false) {
     if (c.held) {
       --held_;
       http2_stats_.held.add(-1);
     }
     uint64_t id = c.id;
     // A client that closed first has nothing more to send: no need to wait for it.
-    closeQuietly(c, !c.peer_closed);
+    closeQuietly(c, linger && !c.peer_closed);
     connections_.erase(id);  // destroys c
   }
 
@@ -631,7 +635,7 @@ class Worker::Impl {
     if (c.h2) return writeH2(c);
     if (!flush(c)) return;
     event_del(c.write_ev);
-    if (c.close_after_write) return close(c);
+    if (c.close_after_write) return close(c, true);
     process(c);
   }
 
@@ -1143,7 +1147,9 @@ class Worker::Impl {
   // draining) closed as before.
   static constexpr size_t kMaxHeld = 64;
   void closeOrHold(Connection& c) {
-    if (!c.h2 || !c.h2->flooded() || draining_) return close(c);
+    if (!c.h2 || !c.h2->flooded() || draining_) {
+      return close(c, !c.h2_failed && !(c.h2 && c.h2->flooded()));
+    }
     if (c.held) return;
     if (held_ >= kMaxHeld) return close(c);
     c.held = true;
@@ -1166,7 +1172,7 @@ class Worker::Impl {
     }
     while (true) {
       if (!flush(c)) return;  // resumes in onWritable
-      if (c.close_after_write) return close(c);
+      if (c.close_after_write) return close(c, true);
       if (c.state != State::kReading) return;
       if (c.read_paused) {
         c.read_paused = false;
@@ -1190,7 +1196,7 @@ class Worker::Impl {
           Connection::Pending interim;
           interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
           c.out.push_back(std::move(interim));
-          if (flush(c) && c.close_after_write) return close(c);
+          if (flush(c) && c.close_after_write) return close(c, true);
         }
         c.head_complete = head_complete;
         if (head_complete && !c.body_asked) {
