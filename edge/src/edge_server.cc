@@ -280,6 +280,20 @@ void EdgeServer::answer(const AnswerContext& ctx, http::Response response) {
   ctx.worker->respond(ctx.slot, std::move(response));
 }
 
+namespace {
+
+// The request's virtual server: the only one when there is one and it has no regex name, else
+// chosen by port and Host (a regex name's captures go to `ex` when given).
+const VirtualServer* serverFor(const EdgeConfig& cfg, const http::Request& request, Exchange* ex) {
+  const VirtualServer* server = &cfg.servers.front();
+  if (cfg.servers.size() > 1 || !server->regex_names.empty()) {
+    server = selectServer(cfg.servers, request.local_port, requestHost(request), ex);
+  }
+  return server;
+}
+
+}  // namespace
+
 void EdgeServer::handle(http::Worker& worker, const http::Request& request,
                         http::ResponseSlot slot) {
   auto start = Clock::now();
@@ -288,10 +302,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
   refreshWorkerConfig();  // the one place a reload reaches a worker
   const EdgeConfig& cfg = config();
   Exchange ex(worker, request, slot, start);
-  ex.server = &cfg.servers.front();
-  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
-    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
-  }
+  ex.server = serverFor(cfg, request, &ex);
 
   // Locations match the decoded path with "." and ".." resolved, as in nginx (which answers
   // 400 for a path that climbs above the root).
@@ -307,10 +318,7 @@ void EdgeServer::handle(http::Worker& worker, const http::Request& request,
 bool EdgeServer::streamsBody(const http::Request& head) {
   refreshWorkerConfig();
   const EdgeConfig& cfg = config();
-  const VirtualServer* server = &cfg.servers.front();
-  if (cfg.servers.size() > 1 || !server->regex_names.empty()) {
-    server = selectServer(cfg.servers, head.local_port, requestHost(head), nullptr);
-  }
+  const VirtualServer* server = serverFor(cfg, head, nullptr);
   auto uri = normalizePath(head.path);
   if (!uri) return false;
   const Location* loc = server->find(*uri, nullptr);
@@ -323,10 +331,7 @@ bool EdgeServer::routeRefusal(http::Worker& worker, const http::Request& request
   refreshWorkerConfig();
   const EdgeConfig& cfg = config();
   Exchange ex(worker, request, slot, Clock::now());
-  ex.server = &cfg.servers.front();
-  if (cfg.servers.size() > 1 || !ex.server->regex_names.empty()) {
-    ex.server = selectServer(cfg.servers, request.local_port, requestHost(request), &ex);
-  }
+  ex.server = serverFor(cfg, request, &ex);
   ex.uri = normalizePath(request.path).value_or("/");
   ex.args = std::string(request.query);
   const Location* loc = ex.server->find(ex.uri, &ex);
