@@ -4,14 +4,16 @@
 //   GET / -> GET the page's assets -> GET /api/v1/regions -> GET a region's clinics (Zipf over
 //   regions) -> GET a clinic (Zipf over its clinics) -> [waiting room: POST a ticket, poll the
 //   status until admitted] -> POST /api/v1/bookings, honouring Retry-After on 503 and giving up
-//   after a few refusals, as people do.
+//   after a few refusals, as people do. A waiting person whose status says the seats are sold out
+//   stops waiting; one who arrives after it is turned away (410 sold_out).
 // Concurrency is bounded by --connections: arrivals beyond it wait for a free connection (and that
 // wait counts in their booking latency). Latency percentiles come from a log-bucketed histogram
 // (2% buckets: a percentile is exact to within 2%).
 //
 //   surge-bench HOST:PORT[,HOST:PORT...] --catalog FILE [--users 200000] [--connections 10000]
 //               [--spike-seconds 20] [--seconds 120] [--think-ms 1500] [--out DIR] [--queue]
-//               [--closed] [--sources N] [--source-first ADDR] [--scenario FILE] [--prefix ID]
+//               [--closed] [--full-retries N] [--sources N] [--source-first ADDR] [--scenario FILE]
+//               [--prefix ID]
 // Several targets: person i connects to the (i mod n)th, as DNS round robin over edges would.
 // --closed: closed loop, `connections` people in the flow at all times until --seconds.
 // --sources N: connect from 127.0.0.1..127.0.0.N (past ~28,000 connections one address runs out
@@ -117,6 +119,11 @@ struct Totals {
   uint64_t reads = 0, read_errors = 0, read_retry_after = 0, created = 0, conflicts = 0, shed = 0,
            gave_up = 0;
   uint64_t forbidden = 0, tickets = 0, polls = 0, failed_connections = 0, users_done = 0;
+  uint64_t turned_away_sold_out = 0;  // 410 sold_out for a ticket
+  // When each waiting person first read "sold_out" in its status (compared, at the end, with the
+  // last 201: how long the sell-out took to reach everyone still in line).
+  std::vector<Clock::time_point> told_sold_out;
+  Clock::time_point last_created{};
   Histogram read_latency, booking_latency;  // booking: from arrival to the final answer
 };
 
@@ -461,22 +468,23 @@ class Bench {
           ++totals_.tickets;
           u->ticket = jsonField(body, "ticket");
           u->client = jsonField(body, "client");
-          return jsonField(body, "admitted") == "true" ? send(u, Step::kBook)
-                                                       : later(u, Step::kPoll, 1000);
+          if (jsonField(body, "admitted") == "true") return send(u, Step::kBook);
+          return waitInLine(u, body);
+        }
+        if (status == 410 && jsonField(body, "sold_out") == "true") {
+          ++totals_.turned_away_sold_out;
+          return endUser(u, false);
         }
         return refused(u, headers, Step::kTicket);
       case Step::kPoll:
         ++totals_.polls;
         if (status == 200 && jsonField(body, "admitted") == "true") return send(u, Step::kBook);
-        if (status == 200) {
-          std::string pos = jsonField(body, "position");
-          int64_t p = pos == "null" ? 100000 : std::atoll(pos.c_str());
-          return later(u, Step::kPoll, p <= 200 ? 1000 : 5000);
-        }
+        if (status == 200) return waitInLine(u, body);
         return refused(u, headers, Step::kPoll);
       case Step::kBook: {
         if (status == 201) {
           ++totals_.created;
+          totals_.last_created = Clock::now();
           totals_.booking_latency.add(
               std::chrono::duration<double, std::micro>(Clock::now() - u->arrived).count());
           booked_ << jsonField(body, "booking_id") << ' ' << u->booking_body << '\n';
@@ -508,6 +516,23 @@ class Bench {
         return refused(u, headers, Step::kBook);
       }
     }
+  }
+
+  // A status while waiting: leave once it says sold out, else poll again as the page does (every
+  // 1-1.5 s while origin counts seats, so the sell-out reaches everyone within 2 s; otherwise 1 s
+  // near the front and 5 s further back).
+  void waitInLine(User* u, const std::string& body) {
+    if (jsonField(body, "sold_out") == "true") {
+      totals_.told_sold_out.push_back(Clock::now());
+      return endUser(u, false);
+    }
+    std::string seats = jsonField(body, "seats");
+    if (!seats.empty() && seats != "null") {
+      return later(u, Step::kPoll, std::uniform_int_distribution<int>(1000, 1500)(rng_));
+    }
+    std::string pos = jsonField(body, "position");
+    int64_t p = pos == "null" || pos.empty() ? 100000 : std::atoll(pos.c_str());
+    later(u, Step::kPoll, p <= 200 ? 1000 : 5000);
   }
 
   // 503 + Retry-After (or another failure): wait as told, try again, give up after a few.
@@ -550,6 +575,17 @@ class Bench {
   int finish() {
     double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
     std::fprintf(stderr, "\n");
+    // The sell-out as the line saw it: from the last 201 to each waiting person's first status
+    // that said so (negative: told before the last 201, which must not happen).
+    std::vector<double> told_ms;
+    for (Clock::time_point t : totals_.told_sold_out) {
+      told_ms.push_back(
+          std::chrono::duration<double, std::milli>(t - totals_.last_created).count());
+    }
+    std::sort(told_ms.begin(), told_ms.end());
+    auto told = [&](double q) {
+      return told_ms.empty() ? 0.0 : told_ms[static_cast<size_t>(q * (told_ms.size() - 1))];
+    };
     std::ostringstream j;
     j << "{\"users\":" << arrived_ << ",\"seconds\":" << elapsed
       << ",\"connections\":" << o_.connections << ",\"reads\":" << totals_.reads
@@ -565,6 +601,11 @@ class Bench {
       << ",\"failed_connections\":" << totals_.failed_connections
       << ",\"booking_p50_ms\":" << totals_.booking_latency.percentileMs(0.5)
       << ",\"booking_p99_ms\":" << totals_.booking_latency.percentileMs(0.99)
+      << ",\"sold_out_told\":" << told_ms.size() << ",\"sold_out_told_before_last_201\":"
+      << std::count_if(told_ms.begin(), told_ms.end(), [](double ms) { return ms < 0; })
+      << ",\"sold_out_told_ms_p50\":" << told(0.5) << ",\"sold_out_told_ms_p99\":" << told(0.99)
+      << ",\"sold_out_told_ms_max\":" << told(1.0)
+      << ",\"turned_away_sold_out\":" << totals_.turned_away_sold_out
       << ",\"percentile_precision\":\"2% (log buckets)\"}";
     std::ofstream(o_.out + "/summary.json") << j.str() << '\n';
     std::ofstream(o_.out + "/timeline.csv")
@@ -768,6 +809,8 @@ int main(int argc, char** argv) {
       o.prefix = value();
     else if (a == "--closed")
       o.closed = true;
+    else if (a == "--full-retries")
+      o.full_retries = std::atoi(value().c_str());
     else if (a == "--think-ms")
       o.think_ms = std::atoi(value().c_str());
     else if (a == "--queue")

@@ -100,14 +100,17 @@ Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::strin
 }
 
 std::string encodeQueueState(const QueueState& s) {
-  char buf[384];
+  char buf[448];
+  char seats[24] = "-";
+  if (s.seats >= 0) std::snprintf(seats, sizeof seats, "%lld", static_cast<long long>(s.seats));
   std::snprintf(buf, sizeof buf,
                 "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld "
-                "opening=%lld pre=%llu opened=%d shuffle=%s",
+                "opening=%lld pre=%llu opened=%d shuffle=%s seats=%s sold=%lld",
                 s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
                 static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms),
                 static_cast<long long>(s.opening_s), static_cast<unsigned long long>(s.prequeue),
-                s.opened ? 1 : 0, s.shuffle.empty() ? "-" : s.shuffle.c_str());
+                s.opened ? 1 : 0, s.shuffle.empty() ? "-" : s.shuffle.c_str(), seats,
+                static_cast<long long>(s.sold_out_ms));
   return buf;
 }
 
@@ -170,6 +173,17 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
     } else if (name == "shuffle") {
       if (value.size() > 64) return std::nullopt;
       s.shuffle = value == "-" ? std::string() : std::string(value);
+    } else if (name == "seats") {
+      if (value == "-") {
+        s.seats = -1;
+      } else if (!u64(v) || v > static_cast<uint64_t>(INT64_MAX)) {
+        return std::nullopt;
+      } else {
+        s.seats = static_cast<int64_t>(v);
+      }
+    } else if (name == "sold") {
+      if (!u64(v) || v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+      s.sold_out_ms = static_cast<int64_t>(v);
     }
     // Other names: fields may be added.
   }

@@ -77,12 +77,17 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
                                         "Queue reads or increments of memcached that failed")),
       state_refused_(metrics.counter("surge_edge_queue_state_refused_total",
                                      "Queue states in memcached that did not verify (ignored)")),
+      sold_out_refused_(
+          metrics.counter("surge_edge_queue_sold_out_total",
+                          "Ticket requests refused (410) because every seat is taken")),
       admitted_gauge_(
           metrics.gauge("surge_edge_queue_admitted", "Tickets up to this number may book")),
       length_gauge_(
           metrics.gauge("surge_edge_queue_length", "Tickets issued and not admitted yet")),
       rate_gauge_(metrics.gauge("surge_edge_queue_rate_milli",
-                                "Admission rate, tickets per 1000 s (per second x 1000)")) {
+                                "Admission rate, tickets per 1000 s (per second x 1000)")),
+      seats_gauge_(metrics.gauge("surge_edge_queue_seats_left",
+                                 "Seats still bookable, as origin counts them (-1: not counted)")) {
   for (size_t i = 0; i < 6; ++i) {
     refused_[i] = &metrics.counter("surge_edge_queue_refused_total",
                                    "Bookings refused at the gate (403), by reason",
@@ -151,12 +156,13 @@ WaitingRoom::Presented WaitingRoom::presented(const http::Request& request) cons
 // /api/v1/queue/state instead of asking about its own ticket; null before the opening for a
 // pre-queue ticket), "epoch", "position" (places until admitted; 0 once admitted; null before
 // the opening for a pre-queue ticket), "eta_s", "admitted", "opening_in_s" (pre-queue, before
-// the opening).
+// the opening), and the seats fields (seatFields).
 std::string WaitingRoom::statusFields(const cache::QueueTicket& t, const cache::QueueState& s) {
   uint64_t place = cache::queuePosition(t, s);
   std::string out = "\"number\":" + std::to_string(t.number) +
                     ",\"epoch\":" + std::to_string(t.epoch) +
-                    ",\"place\":" + (place == 0 ? std::string("null") : std::to_string(place));
+                    ",\"place\":" + (place == 0 ? std::string("null") : std::to_string(place)) +
+                    "," + seatFields(s);
   if (place == 0) {
     int64_t wait = std::max<int64_t>(0, s.opening_s - nowMs() / 1000);
     return out + ",\"prequeue\":true,\"position\":null,\"eta_s\":null,\"admitted\":false," +
@@ -172,6 +178,14 @@ std::string WaitingRoom::statusFields(const cache::QueueTicket& t, const cache::
   return out + ",\"prequeue\":" + (t.prequeue ? "true" : "false") +
          ",\"position\":" + std::to_string(position) + ",\"eta_s\":" + eta +
          ",\"admitted\":" + (admitted ? "true" : "false");
+}
+
+// "seats" (still bookable; null when origin does not count them), "sold_out", "sold_out_at_ms"
+// (when origin saw the last seat go; null while seats are left).
+std::string WaitingRoom::seatFields(const cache::QueueState& s) {
+  return "\"seats\":" + (s.seats >= 0 ? std::to_string(s.seats) : std::string("null")) +
+         ",\"sold_out\":" + (s.soldOut() ? "true" : "false") + ",\"sold_out_at_ms\":" +
+         (s.soldOut() ? std::to_string(s.sold_out_ms) : std::string("null"));
 }
 
 http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
@@ -214,6 +228,18 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
       reissued_.add();  // the same client again: same number, same place
       return done(ticketAnswer(200, p.text, held.value(), p.client_id, false));
     }
+  }
+  if (now_state.soldOut()) {
+    // Every seat is taken: a new place in line would be a place for nothing. Those already in
+    // line keep their tickets (above) and read "sold_out" in their status.
+    sold_out_refused_.add();
+    http::Response r = http::Response::json(
+        410,
+        "{\"error\":{\"code\":\"sold_out\",\"message\":\"every seat is taken; no more "
+        "places are given\"}," +
+            seatFields(now_state) + "}");
+    r.headers += "Cache-Control: no-store\r\n";
+    return done(std::move(r));
   }
   {
     std::unique_lock lock(mutex_);
@@ -267,7 +293,7 @@ http::Response WaitingRoom::shared() const {
                std::to_string(s.epoch) + ",\"admitted\":" + std::to_string(s.admitted) +
                ",\"rate\":" + rate + ",\"issued\":" + std::to_string(s.issued) + ",\"opening_s\":" +
                std::to_string(s.opening_s) + ",\"opened\":" + (s.opened ? "true" : "false") +
-               ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "}");
+               ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "," + seatFields(s) + "}");
   // The same for everyone, new every second: a CDN keeps it a second, so a waiting crowd costs the
   // edges one request per CDN node per second.
   r.headers += "Cache-Control: public, max-age=1, s-maxage=1\r\n";
@@ -375,6 +401,7 @@ void WaitingRoom::readState() {
   admitted_gauge_.set(static_cast<int64_t>(s->admitted));
   length_gauge_.set(static_cast<int64_t>(s->issued > s->admitted ? s->issued - s->admitted : 0));
   rate_gauge_.set(static_cast<int64_t>(s->rate * 1000));
+  seats_gauge_.set(s->seats);
 }
 
 void WaitingRoom::loop() {

@@ -17,6 +17,8 @@ const T = {
     openingIn: '대기열이 {0} 후 열립니다.', progress: '대기 진행률', min: '{0}분 {1}초', sec: '{0}초',
     joining: '대기열에 들어가는 중…', inQueue: '대기열에 들어왔습니다.', admitted: '차례가 되었습니다. 예약하는 중…',
     queueRetry: '대기 상태를 확인하지 못했습니다. 곧 다시 확인합니다.',
+    queueSoldOut: '모든 좌석이 예약되어 마감되었습니다 ({0}). 더 기다리셔도 예약할 수 없습니다.',
+    queueSoldOutSt: '마감되었습니다.',
     doneTitle: '예약 완료', canceledTitle: '예약 취소됨', bookedSt: '예약이 완료되었습니다.', bookingId: '예약 번호',
     person: '예약자', cancel: '예약 취소', again: '다른 예약하기', canceling: '취소하는 중…',
     canceled: '예약이 취소되었습니다.', retry: '다시 시도', backToTimes: '시간 다시 고르기',
@@ -64,6 +66,8 @@ const T = {
     openingIn: 'The queue opens in {0}.', progress: 'Queue progress', min: '{0} min {1} s', sec: '{0} s',
     joining: 'Joining the queue…', inQueue: 'You are in the queue.', admitted: 'Your turn. Booking…',
     queueRetry: 'Could not check the queue; trying again shortly.',
+    queueSoldOut: 'Every seat has been booked ({0}). Waiting longer will not get you a booking.',
+    queueSoldOutSt: 'Sold out.',
     doneTitle: 'Booked', canceledTitle: 'Booking canceled', bookedSt: 'Your booking is confirmed.',
     bookingId: 'Booking ID', person: 'Person ID', cancel: 'Cancel booking', again: 'Book another',
     canceling: 'Canceling…', canceled: 'Your booking has been canceled.', retry: 'Try again',
@@ -554,6 +558,7 @@ async function join() {
   const r = await tryApi('POST', '/api/v1/queue/tickets', { cache: 'no-store' });
   if (g !== S.gen) return;
   if (r && r.status < 300 && r.data) { S.qErr = 0; setStatus('inQueue'); return onQueue(r.data); }
+  if (r && r.status === 410 && r.code === 'sold_out') return onQueue(Object.assign({}, S.q, r.data));
   S.qErr++;
   later(join, qBackoff(r));
 }
@@ -581,21 +586,32 @@ async function pollShared() {
   if (q.place == null || s.epoch !== q.epoch) return poll();
   const position = Math.max(0, q.place - s.admitted);
   onQueue(Object.assign({}, q, { position, admitted: position === 0, open: s.open,
-    eta_s: position === 0 ? 0 : s.rate > 0 ? Math.ceil(position / s.rate) : null }));
+    eta_s: position === 0 ? 0 : s.rate > 0 ? Math.ceil(position / s.rate) : null,
+    seats: s.seats, sold_out: s.sold_out, sold_out_at_ms: s.sold_out_at_ms }));
 }
+// Polling: 1-2 s near the front, 8-12 s further back - except while origin counts seats (people
+// admitted before this one may take the last seat any second, and everyone must learn it within
+// 2 s): then every 1-1.5 s. The shared state is cacheable for a second, so behind a CDN that costs
+// the edges nothing more.
 function onQueue(q) {
   S.q = q;
   S.qAt = Date.now();
   renderQueue();
+  if (q.sold_out && !q.admitted) { setStatus('queueSoldOutSt'); return; }  // nothing to wait for
   if (q.admitted || q.open === false) { setStatus('admitted'); return attempt(); }
   const o = q.opening_in_s;
+  const scarce = q.seats != null;
   later(q.place != null ? pollShared : poll,
     q.position == null ? (o != null && o <= 12 ? (o + 1) * 1000 + jit(0, 2) : jit(10, 15))
+    : scarce ? jit(1, 1.5)
     : q.position <= 200 || (q.eta_s != null && q.eta_s <= 10) ? jit(1, 2) : jit(8, 12));
 }
 function tickQueue() { if (S.step === 'waiting') { renderQueue(); later(tickQueue, 1000); } }
 function renderQueue() {
-  const q = S.q || {}, bar = $('q-bar'), op = $('q-open'), pre = q.position == null;
+  const q = S.q || {}, bar = $('q-bar'), op = $('q-open'), pre = q.position == null, so = $('q-sold');
+  so.hidden = !(q.sold_out && !q.admitted);
+  so.textContent = so.hidden ? '' : t('queueSoldOut', q.sold_out_at_ms
+    ? new Date(q.sold_out_at_ms).toLocaleTimeString(S.lang === 'ko' ? 'ko-KR' : 'en-US') : '');
   $('q-pos').textContent = pre ? '–' : String(q.position);
   $('q-eta').textContent = q.admitted ? t('now') : q.eta_s == null ? t('etaUnknown') : dur(q.eta_s);
   op.hidden = !(pre && q.opening_in_s != null);

@@ -59,6 +59,7 @@ CatalogIndex::CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clin
     }
   }
   day_totals_ = std::make_unique<DayTotal[]>(day_count);
+  day_total_count_ = day_count;
   clinic_day_range_.assign(clinics_.size(), {0, 0});
   size_t d = 0;
   for (size_t i = 0; i < slot_count_; ++i) {
@@ -144,11 +145,36 @@ std::span<const DayTotal> CatalogIndex::dayTotalsOf(int64_t clinic_id) const {
   return {day_totals_.get() + begin, end - begin};
 }
 
+SeatCount CatalogIndex::seats(LocalTime now) const {
+  SeatCount c;
+  c.slots = static_cast<int64_t>(slot_count_);
+  c.booked = booked_since_built_.load(std::memory_order_acquire);
+  for (size_t ci = 0; ci < clinics_.size(); ++ci) {
+    auto [first, last] = clinic_day_range_[ci];
+    for (size_t d = first; d < last; ++d) {
+      const DayTotal& t = day_totals_[d];
+      if (t.day > now.day) {
+        c.left += t.remaining.load(std::memory_order_acquire);
+      } else if (t.day == now.day) {  // today: only the slots still to begin
+        auto [begin, end] = clinic_slot_range_[ci];
+        for (size_t i = begin; i < end; ++i) {
+          const IndexedSlot& s = slots_[i];
+          if (s.day == now.day && !hasBegun(s.day, s.minute, now)) {
+            c.left += std::max(0, s.capacity - s.booked.load(std::memory_order_acquire));
+          }
+        }
+      }
+    }
+  }
+  return c;
+}
+
 void CatalogIndex::applyBooked(IndexedSlot& slot, int32_t booked) {
   int32_t before = slot.booked.load(std::memory_order_relaxed);
   int32_t remaining_before = std::max(0, slot.capacity - before);
   int32_t remaining_after = std::max(0, slot.capacity - booked);
   slot.booked.store(booked, std::memory_order_release);
+  if (booked > before) booked_since_built_.fetch_add(booked - before, std::memory_order_release);
   day_totals_[slot.day_total].remaining.fetch_add(remaining_after - remaining_before,
                                                   std::memory_order_release);
 }

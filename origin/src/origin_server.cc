@@ -431,23 +431,31 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
           return ex.error(400, "invalid_opening", "POST /admin/v1/queue/opening?at=UNIX_SECONDS");
         }
         pacer_->setOpening(std::stoll(std::string(q.substr(3))));
-      } else if (action == "rate") {
-        // ?value=N (tickets per second; 0: auto)
+      } else if (action == "rate" || action == "factor") {
+        // rate?value=N (tickets per second; 0: auto); factor?value=F (admitted people per seat
+        // left, 1..100; 0: admission does not count seats)
         std::string_view q = req.query;
-        if (q.substr(0, 6) != "value=") {
-          return ex.error(400, "invalid_rate", "POST /admin/v1/queue/rate?value=N");
-        }
-        std::string v(q.substr(6));
+        std::string v(q.substr(0, 6) == "value=" ? q.substr(6) : std::string_view());
         char* end = nullptr;
-        double rate = std::strtod(v.c_str(), &end);
-        if (v.empty() || *end != '\0' || !(rate >= 0) || rate > 1e6) {
-          return ex.error(400, "invalid_rate",
-                          "the rate is a number of tickets per second, 0..1e6");
+        double value = std::strtod(v.c_str(), &end);
+        bool number = !v.empty() && *end == '\0' && value >= 0;
+        if (action == "rate") {
+          if (!number || value > 1e6) {
+            return ex.error(400, "invalid_rate",
+                            "POST /admin/v1/queue/rate?value=N: tickets per second, 0..1e6");
+          }
+          pacer_->setRate(value);
+        } else {
+          if (!number || (value != 0 && (value < 1 || value > 100))) {
+            return ex.error(400, "invalid_factor",
+                            "POST /admin/v1/queue/factor?value=F: admitted people per seat left, "
+                            "1..100, or 0 to stop counting seats");
+          }
+          pacer_->setSeatFactor(value);
         }
-        pacer_->setRate(rate);
       } else {
         return ex.error(404, "not_found",
-                        "queue actions: open, close, pause, resume, rate, revoke");
+                        "queue actions: open, close, pause, resume, rate, factor, revoke");
       }
       return ex.send(202, pacer_->statusJson());
     }

@@ -12,6 +12,14 @@
 namespace surge::origin {
 namespace {
 
+// The seat factor as the store keeps it: 0 never set (the flag's value holds), -1 off, else x1000.
+int64_t storedFactor(double factor) {
+  return factor > 0 ? static_cast<int64_t>(std::llround(factor * 1000)) : -1;
+}
+double factorFrom(int64_t stored, double unset) {
+  return stored == 0 ? unset : stored < 0 ? 0 : static_cast<double>(stored) / 1000;
+}
+
 std::string seedText(int64_t seed) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seed));
@@ -27,10 +35,16 @@ QueuePacer::QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& write
       options_(options),
       open_(options.open),
       set_rate_(options.rate),
+      seat_factor_(options.seat_factor),
       admitted_(metrics.gauge("surge_origin_queue_admitted", "Tickets up to this number may book")),
       issued_(metrics.gauge("surge_origin_queue_issued", "Tickets issued by edges (sequence)")),
       rate_milli_(metrics.gauge("surge_origin_queue_rate_milli",
                                 "Admission rate x 1000 (tickets per second)")),
+      seats_left_(
+          metrics.gauge("surge_origin_queue_seats_left",
+                        "Seats still bookable, as admission counts them (-1: not counted)")),
+      claims_(metrics.gauge("surge_origin_queue_claims",
+                            "People admitted within the admission window who have not booked")),
       reseeded_(
           metrics.counter("surge_origin_queue_reseeded_total",
                           "Times the ticket sequence was missing in memcached and re-seeded")),
@@ -65,7 +79,8 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
   auto revokes = counter("queue_revokes", 0);
   auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
   auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
-  if (!opened || !saved || !revokes || !o || !p || !r || !t) {
+  auto f = counter("queue_seat_factor", 0);
+  if (!opened || !saved || !revokes || !o || !p || !r || !t || !f) {
     return base::fail(std::string("cannot read the queue's settings"));
   }
   // Everything read first: the lock is never held across a wait for the store.
@@ -84,10 +99,12 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
     paused_ = p.value() != 0;
     set_rate_ = static_cast<double>(r.value()) / 1000;
     opening_s_ = t.value();
+    seat_factor_ = factorFrom(f.value(), options_.seat_factor);
   } else if (saved.value() == 0) {
     open_ = options_.open;
     set_rate_ = options_.rate;
     opening_s_ = options_.opening_s;
+    seat_factor_ = options_.seat_factor;
     settings_dirty_ = true;
   }
   current_rate_ = set_rate_ > 0 ? set_rate_ : options_.auto_start;
@@ -111,19 +128,20 @@ base::Result<base::Done, std::string> QueuePacer::start() {
 
 void QueuePacer::handOver() {
   bool open, paused, dirty, revoke;
-  double rate;
+  double rate, factor;
   int64_t opening;
   {
     std::lock_guard lock(mutex_);
     open = open_;
     paused = paused_;
     rate = set_rate_;
+    factor = seat_factor_;
     opening = opening_s_;
     dirty = settings_dirty_;
     revoke = revoke_requested_;
     settings_dirty_ = revoke_requested_ = false;
   }
-  if (dirty && !saveSettings(open, paused, rate, opening)) {
+  if (dirty && !saveSettings(open, paused, rate, opening, factor)) {
     errors_.add();
     std::lock_guard lock(mutex_);
     settings_dirty_ = true;
@@ -148,7 +166,8 @@ void QueuePacer::followOtherOrigins() {
   if (saved.value() != settings_generation_) {
     auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
     auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
-    if (!o || !p || !r || !t) {
+    auto f = counter("queue_seat_factor", 0);
+    if (!o || !p || !r || !t || !f) {
       errors_.add();
       return;
     }
@@ -159,6 +178,7 @@ void QueuePacer::followOtherOrigins() {
       set_rate_ = static_cast<double>(r.value()) / 1000;
       if (set_rate_ > 0) current_rate_ = set_rate_;
       opening_s_ = t.value();
+      seat_factor_ = factorFrom(f.value(), options_.seat_factor);
     }
     settings_generation_ = saved.value();
   }
@@ -200,6 +220,12 @@ void QueuePacer::setOpening(int64_t unix_s) {
   settings_dirty_ = true;
 }
 
+void QueuePacer::setSeatFactor(double factor) {
+  std::lock_guard lock(mutex_);
+  seat_factor_ = factor;
+  settings_dirty_ = true;
+}
+
 void QueuePacer::revoke() {
   std::lock_guard lock(mutex_);
   revoke_requested_ = true;
@@ -210,11 +236,15 @@ std::string QueuePacer::statusJson() const {
   // "opening" stays Unix seconds (0: none) for scripts; "opening_at" is the same in RFC 3339.
   std::string opening_at =
       opening_s_ > 0 ? "\"" + formatTimestamp(opening_s_ * 1000) + "\"" : std::string("null");
-  char buf[480];
+  std::string seats = state_.seats >= 0 ? std::to_string(state_.seats) : std::string("null");
+  std::string sold_out_at =
+      state_.soldOut() ? "\"" + formatTimestamp(state_.sold_out_ms) + "\"" : std::string("null");
+  char buf[720];
   std::snprintf(buf, sizeof buf,
                 "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
                 "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
-                "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s}",
+                "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s,\"seat_factor\":%.3f,"
+                "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s}",
                 open_ ? "true" : "false", paused_ ? "true" : "false",
                 set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
                 static_cast<unsigned long long>(state_.admitted),
@@ -223,7 +253,9 @@ std::string QueuePacer::statusJson() const {
                     state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
                 static_cast<long long>(opening_s_), opening_at.c_str(),
                 static_cast<unsigned long long>(state_.prequeue),
-                !options_.leading || options_.leading() ? "true" : "false");
+                !options_.leading || options_.leading() ? "true" : "false", seat_factor_,
+                seats.c_str(), static_cast<long long>(claims_.value()),
+                state_.soldOut() ? "true" : "false", sold_out_at.c_str());
   return buf;
 }
 
@@ -242,10 +274,11 @@ bool QueuePacer::bumpSettingsGeneration() {
   return true;
 }
 
-bool QueuePacer::saveSettings(bool open, bool paused, double rate, int64_t opening) {
+bool QueuePacer::saveSettings(bool open, bool paused, double rate, int64_t opening, double factor) {
   return setCounter("queue_open", open ? 1 : 0) && setCounter("queue_paused", paused ? 1 : 0) &&
          setCounter("queue_rate_milli", static_cast<int64_t>(rate * 1000)) &&
-         setCounter("queue_opening", opening) && bumpSettingsGeneration();
+         setCounter("queue_opening", opening) &&
+         setCounter("queue_seat_factor", storedFactor(factor)) && bumpSettingsGeneration();
 }
 
 void QueuePacer::loop() {
@@ -278,6 +311,45 @@ void QueuePacer::loop() {
     tick(std::chrono::duration<double>(now - last).count());
     last = now;
   }
+}
+
+uint64_t QueuePacer::seatBound(cache::QueueState& next, double factor) {
+  CatalogIndexPtr catalog = writer_.catalog();
+  int64_t now_ms = unixNowMs();
+  SeatCount seats = catalog ? catalog->seats(catalog->timeZone().localTime(now_ms)) : SeatCount{};
+  if (catalog.get() != counted_catalog_) {
+    // A new catalog (an import) counts its bookings from zero: the window starts again.
+    window_.clear();
+    counted_catalog_ = catalog.get();
+  }
+  if (factor <= 0 || seats.slots == 0) {
+    // Not counted: nothing to sell yet (no catalog), or the operator switched the bound off.
+    window_.clear();
+    next.seats = -1;
+    next.sold_out_ms = 0;
+    seats_left_.set(-1);
+    claims_.set(0);
+    return UINT64_MAX;
+  }
+  auto now = std::chrono::steady_clock::now();
+  window_.push_back({now, next.admitted, seats.booked});
+  // The oldest mark kept is the last one at or before the window's start.
+  while (window_.size() > 1 && window_[1].at <= now - options_.admission_window)
+    window_.pop_front();
+  const Mark& start = window_.front();
+  int64_t booked = seats.booked - start.booked;
+  int64_t allowance = static_cast<int64_t>(std::floor(factor * static_cast<double>(seats.left)));
+  int64_t cap = static_cast<int64_t>(start.admitted) + booked + allowance;
+  int64_t claims = static_cast<int64_t>(next.admitted - start.admitted) - booked;
+  next.seats = seats.left;
+  if (seats.left > 0) {
+    next.sold_out_ms = 0;
+  } else if (next.sold_out_ms == 0) {
+    next.sold_out_ms = now_ms;  // kept while nothing comes back
+  }
+  seats_left_.set(seats.left);
+  claims_.set(std::max<int64_t>(0, claims));
+  return cap <= 0 ? 0 : static_cast<uint64_t>(cap);
 }
 
 void QueuePacer::tick(double seconds) {
@@ -358,7 +430,7 @@ void QueuePacer::tick(double seconds) {
   }
 
   bool open, paused, revoke, settings_changed;
-  double set_rate;
+  double set_rate, factor;
   {
     std::lock_guard lock(mutex_);
     open = open_;
@@ -366,10 +438,11 @@ void QueuePacer::tick(double seconds) {
     revoke = revoke_requested_;
     revoke_requested_ = false;
     set_rate = set_rate_;
+    factor = seat_factor_;
     settings_changed = settings_dirty_;
     settings_dirty_ = false;
   }
-  if (settings_changed && !saveSettings(open, paused, set_rate, opening)) {
+  if (settings_changed && !saveSettings(open, paused, set_rate, opening, factor)) {
     errors_.add();
     std::lock_guard lock(mutex_);
     settings_dirty_ = true;  // the next tick tries again
@@ -389,6 +462,7 @@ void QueuePacer::tick(double seconds) {
     }
     next.epoch = static_cast<uint32_t>(e.value() + 1);
     next.admitted = std::max(next.admitted, issued);
+    window_.clear();  // the places skipped are nobody's: they claim no seat
   }
   // 3. The rate: fixed, or following the store's backlog.
   double rate;
@@ -406,14 +480,16 @@ void QueuePacer::tick(double seconds) {
       rate = std::min(options_.auto_max, rate * 1.05 + 1);
     }
   }
-  // 4. Advance the cursor, never past what was issued (admissions are not banked for later).
+  // 4. Advance the cursor, never past what was issued nor past what seats left allow
+  // (admissions are not banked for later).
   uint64_t admitted = next.admitted;
+  uint64_t bound = std::min(issued, seatBound(next, factor));
   if (open && !paused && !before_opening) {
     credit_ += rate * seconds;
     uint64_t whole = static_cast<uint64_t>(credit_);
     credit_ -= static_cast<double>(whole);
-    admitted = std::min(issued, admitted + whole);
-    if (admitted == issued) credit_ = 0;
+    if (admitted < bound) admitted = std::min(bound, admitted + whole);
+    if (admitted >= bound) credit_ = 0;
   }
   if (admitted > next.admitted) {
     auto persisted = counter("queue_admitted", static_cast<int64_t>(admitted - next.admitted));

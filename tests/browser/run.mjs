@@ -677,6 +677,52 @@ async function main() {
       await screenshot(page, "ops-dashboard-phone");
       await context.close();
     });
+
+    // Last: it books every seat. A person waits; the last seat goes; the page says so plainly, in
+    // Korean and in English, and stops waiting; nobody new gets a place.
+    await section("sold out while waiting", async () => {
+      surgectl("queue", "open");
+      surgectl("queue", "pause");
+      await sleep(500);
+      const page = await newPage();
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2,
+                               time: "10:00", person: "browser-sold-out" });
+      await page.locator(id("confirm")).click();
+      await page.locator(id("step-waiting")).waitFor({ state: "visible", timeout: 10000 });
+      const slots = catalog().split("\n").filter((l) => l.startsWith("slot,") && !l.includes(PAST))
+        .map((l) => l.split(","));
+      let next = 0, made = 0;
+      const worker = async () => {
+        while (next < slots.length) {
+          const [, clinic, date, time, seats] = slots[next++];
+          for (let i = 0; i <= Number(seats); i++) {
+            const r = await bookByApi(`fill-${clinic}-${date}-${time.replace(":", "")}-${i}`, Number(clinic), date, time);
+            if (r.status === 201) made++;
+            else if (r.status === 409) break;  // slot_full: the next slot
+            else throw new Error("filling the seats: " + r.status + " " + await r.text());
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, worker));
+      const sold = Date.now();
+      let seats = null;
+      for (let i = 0; i < 20 && seats !== 0; i++, await sleep(100)) seats = JSON.parse(surgectl("queue", "status")).seats;
+      check(seats === 0, `every seat booked (${made} now), origin counts ${seats} left`);
+      const notice = page.locator(id("queue-sold-out"));
+      await notice.waitFor({ state: "visible", timeout: 5000 });
+      const ko = (await notice.textContent()).trim();
+      check(/마감/.test(ko), `the waiting page says it is sold out (${Date.now() - sold} ms after the last seat): ${ko}`);
+      await screenshot(page, "waiting-room-sold-out");
+      await page.locator(id("lang")).click();
+      const en = (await notice.textContent()).trim();
+      check(/Every seat has been booked/.test(en), "and in English: " + en);
+      const fresh = await fetch(base() + "/api/v1/queue/tickets", { method: "POST" });
+      const body = await fresh.json();
+      check(fresh.status === 410 && body.error.code === "sold_out" && body.sold_out_at_ms > 0,
+            "no new place in line once sold out: " + fresh.status + " " + JSON.stringify(body));
+      await page.context().close();
+      surgectl("queue", "close");
+    });
   } finally {
     await browser.close();
   }

@@ -116,7 +116,7 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   std::string text = encodeQueueState(s);
   EXPECT_EQ(text,
             "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=-");
+            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);
@@ -124,6 +124,8 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   EXPECT_EQ(back->admitted, 1000u);
   EXPECT_DOUBLE_EQ(back->rate, 12.5);
   EXPECT_EQ(back->issued, 5000u);
+  EXPECT_EQ(back->seats, -1);
+  EXPECT_FALSE(back->soldOut());
   EXPECT_TRUE(decodeQueueState(text + " future=1").has_value());  // fields may be added
   EXPECT_FALSE(decodeQueueState("surge-queue 2 open=1").has_value());
   EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3").has_value());
@@ -133,6 +135,26 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   EXPECT_FALSE(decodeQueueState("surge-queue 1 open=1 epoch=3 admitted=-1 rate=1 issued=1 "
                                 "updated=1")
                    .has_value());
+}
+
+// Seats left and the moment the last one went travel with the state; a state from before they
+// existed reads as "not counted, not sold out".
+TEST(QueueStateTest, CarriesSeatsLeftAndWhenTheyRanOut) {
+  QueueState s = openState(1, 5, 1796083200123);
+  s.seats = 0;
+  s.sold_out_ms = 1796083200456;
+  auto back = decodeQueueState(encodeQueueState(s));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->seats, 0);
+  EXPECT_TRUE(back->soldOut());
+  EXPECT_EQ(back->sold_out_ms, 1796083200456);
+  const std::string old = "surge-queue 1 open=1 epoch=3 admitted=1 rate=1 issued=1 updated=1";
+  auto older = decodeQueueState(old);
+  ASSERT_TRUE(older.has_value());
+  EXPECT_EQ(older->seats, -1);
+  EXPECT_FALSE(older->soldOut());
+  EXPECT_FALSE(decodeQueueState(old + " seats=-3").has_value());
+  EXPECT_FALSE(decodeQueueState(old + " sold=x").has_value());
 }
 
 // Found by ticket_fuzz: a time past INT64_MAX was taken and then written back negative, and a

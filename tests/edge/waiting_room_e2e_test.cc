@@ -16,8 +16,9 @@ const std::string kQueueKeyLine = "queue-1 " + std::string(64, '9');
 
 // An edge with the waiting room on, in front of an origin whose queue is open.
 struct Room {
-  explicit Room(std::string extra_http = "")
-      : origin(origin::test::smallCatalog(4, 2, 4, 50)),
+  explicit Room(std::string extra_http = "",
+                origin::CatalogData catalog = origin::test::smallCatalog(4, 2, 4, 50))
+      : origin(std::move(catalog)),
         edge(origin,
              "  surge_waiting_room on;\n  surge_queue_keys " + keysFile() + ";\n" + extra_http,
              "    location /api/v1/queue/ { surge_queue; }\n") {}
@@ -402,6 +403,112 @@ TEST(WaitingRoomE2ETest, OperatorSettingsSurviveAnOriginRestart) {
   EXPECT_EQ(s["paused"], true);
   EXPECT_EQ(s["mode"], "fixed");
   EXPECT_DOUBLE_EQ(s["rate"].get<double>(), 7.0);
+}
+
+// Admission by seats left: with 4 seats and a factor of 1, four people are let in and no more;
+// when the fourth seat is booked everyone still waiting reads sold_out within 2 s, nobody new gets
+// a place, and a cancellation opens admission again for one.
+TEST(WaitingRoomE2ETest, AdmissionStopsAtTheSeatsLeftAndEveryoneLearnsTheSellOut) {
+  Room room("", origin::test::smallCatalog(1, 1, 2, 2));  // 2 slots x 2 seats
+  room.queue("open");
+  room.queue("factor?value=1");
+  room.queue("rate?value=1000");
+  std::vector<Ticket> people;
+  for (int i = 0; i < 10; ++i)
+    people.push_back(join(room.edge));
+  for (size_t i = 0; i < 4; ++i)
+    ASSERT_TRUE(waitAdmitted(room.edge, people[i])) << i;
+  std::this_thread::sleep_for(500ms);  // five ticks of a 1000/s pacer
+  auto status = room.status();
+  EXPECT_EQ(status["admitted"], 4) << status.dump();
+  EXPECT_EQ(status["seats"], 4);
+  EXPECT_EQ(status["claims"], 4);
+  EXPECT_FALSE(waitAdmitted(room.edge, people[4], 300ms));
+
+  std::vector<std::string> ids, tokens;
+  for (size_t i = 0; i < 4; ++i) {
+    HttpResponse r =
+        book(room.edge, people[i], "seat-" + std::to_string(i), i < 2 ? "09:00" : "09:30");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    ids.push_back(j["booking_id"]);
+    tokens.push_back(j["token"]);
+  }
+  auto last_seat = std::chrono::steady_clock::now();
+  // Everyone still waiting, polling as a page does near the end (every 100 ms here), learns it.
+  std::vector<bool> told(people.size(), false);
+  int64_t sold_out_at = 0;
+  auto all_told = [&] {
+    return std::all_of(told.begin() + 4, told.end(), [](bool b) { return b; });
+  };
+  while (!all_told() && std::chrono::steady_clock::now() - last_seat < 3s) {
+    for (size_t i = 4; i < people.size(); ++i) {
+      if (told[i]) continue;
+      auto j = nlohmann::json::parse(
+          room.edge.get("/api/v1/queue/tickets/current", with(people[i])).body);
+      if (j["sold_out"] == true) {
+        told[i] = true;
+        sold_out_at = j["sold_out_at_ms"];
+        EXPECT_EQ(j["seats"], 0);
+        EXPECT_EQ(j["admitted"], false);
+      }
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  auto learned = std::chrono::steady_clock::now() - last_seat;
+  ASSERT_TRUE(all_told()) << "not every waiting person read sold_out within 3 s";
+  EXPECT_LT(learned, 2s);
+  EXPECT_GT(sold_out_at, 0);
+  auto shared = nlohmann::json::parse(room.edge.get("/api/v1/queue/state").body);
+  EXPECT_EQ(shared["sold_out"], true);
+  EXPECT_EQ(shared["sold_out_at_ms"], sold_out_at);
+
+  // No new places; those who hold one keep it and read the same.
+  HttpResponse fresh = room.edge.post("/api/v1/queue/tickets", "");
+  EXPECT_EQ(fresh.status, 410) << fresh.body;
+  EXPECT_EQ(code(fresh), "sold_out");
+  HttpResponse again = room.edge.post("/api/v1/queue/tickets", "", with(people[7]));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(nlohmann::json::parse(again.body)["sold_out"], true);
+  EXPECT_GE(metric(room.edge.metrics(), "surge_edge_queue_sold_out_total"), 1);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(room.status()["admitted"], 4) << "admitted past the seats";
+
+  // A cancellation gives a seat back: admission opens for exactly one more person.
+  HttpResponse canceled = room.edge.get("/api/v1/bookings/" + ids[1],
+                                        {{"Authorization", "Bearer " + tokens[1]}}, "DELETE");
+  ASSERT_EQ(canceled.status, 204) << canceled.body;
+  ASSERT_TRUE(waitAdmitted(room.edge, people[4], 3000ms));
+  auto j =
+      nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(people[4])).body);
+  EXPECT_EQ(j["sold_out"], false);
+  EXPECT_EQ(j["seats"], 1);
+  EXPECT_EQ(room.edge.post("/api/v1/queue/tickets", "").status, 201);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(room.status()["admitted"], 5);
+  EXPECT_FALSE(waitAdmitted(room.edge, people[5], 200ms));
+  HttpResponse last = book(room.edge, people[4], "seat-4", "09:00");
+  EXPECT_EQ(last.status, 201) << last.body;
+}
+
+// The operator's factor: 0 stops counting seats, anything else must be a number in 1..100.
+TEST(WaitingRoomE2ETest, TheSeatFactorIsTheOperatorsAndChecked) {
+  Room room("", origin::test::smallCatalog(1, 1, 1, 2));
+  EXPECT_EQ(room.origin.admin("POST", "/admin/v1/queue/factor?value=0.5").status, 400);
+  EXPECT_EQ(room.origin.admin("POST", "/admin/v1/queue/factor?value=x").status, 400);
+  EXPECT_EQ(room.origin.admin("POST", "/admin/v1/queue/factor").status, 400);
+  EXPECT_EQ(room.status()["seat_factor"], 1.25);
+  room.queue("open");
+  room.queue("rate?value=1000");
+  room.queue("factor?value=0");
+  std::vector<Ticket> people;
+  for (int i = 0; i < 5; ++i)
+    people.push_back(join(room.edge));
+  ASSERT_TRUE(waitAdmitted(room.edge, people[4]));  // 5 people for 2 seats: not counted
+  auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/state").body);
+  EXPECT_TRUE(j["seats"].is_null());
+  EXPECT_EQ(j["sold_out"], false);
+  EXPECT_EQ(room.status()["seat_factor"], 0);
 }
 
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {

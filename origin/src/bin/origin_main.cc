@@ -50,8 +50,10 @@ struct Flags {
   int full_publish_s = 60;
   int queue_rate = 0;  // 0: auto
   bool queue_open = false;
-  std::string status_allow;  // who may read /metrics, /healthz, /readyz; "": anyone
-  std::string cdn_purge;     // the CDN endpoints file (cdn_endpoint.h); "": none
+  double queue_seat_factor = 1.25;  // admitted people per seat left; 0: seats not counted
+  int queue_session_s = 600;        // as the edges' surge_queue_session
+  std::string status_allow;         // who may read /metrics, /healthz, /readyz; "": anyone
+  std::string cdn_purge;            // the CDN endpoints file (cdn_endpoint.h); "": none
   int cdn_purge_delay_ms = 1500;
 };
 
@@ -65,6 +67,9 @@ constexpr const char* kUsage =
     "         [--snapshot-max-age S]\n"
     "         [--full-publish-interval S (republish everything; 0: never)]\n"
     "         [--queue-rate N (tickets admitted per second; 0: auto)] [--queue-open]\n"
+    "         [--queue-seat-factor F (admitted people per seat left, 1..100; 0: not counted)]\n"
+    "         [--queue-session S (how long an admitted ticket may book: the edges'\n"
+    "          surge_queue_session)]\n"
     "         [--status-allow ADDR|CIDR,... (who may read /metrics, /healthz, /readyz)]\n"
     "         [--cdn-purge FILE (CDNs told by tag when snapshots change)]\n"
     "         [--cdn-purge-delay-ms N (after a change; more than the edges' refresh interval)]\n";
@@ -122,6 +127,15 @@ Flags parseFlags(int argc, char** argv) {
       f.queue_rate = number(0, 1000000);
     else if (a == "--queue-open")
       f.queue_open = true;
+    else if (a == "--queue-seat-factor") {
+      std::string v = value();
+      char* end = nullptr;
+      double factor = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(factor == 0 || (factor >= 1 && factor <= 100)))
+        usage(a + " must be 0 or a number in 1..100");
+      f.queue_seat_factor = factor;
+    } else if (a == "--queue-session")
+      f.queue_session_s = number(1, 86400);
     else if (a == "--status-allow")
       f.status_allow = value();
     else if (a == "--cdn-purge")
@@ -343,6 +357,8 @@ int main(int argc, char** argv) {
   pacer_options.keyring = snapshot_keys.value();
   pacer_options.rate = flags.queue_rate;
   pacer_options.open = flags.queue_open;
+  pacer_options.seat_factor = flags.queue_seat_factor;
+  pacer_options.admission_window = std::chrono::seconds(flags.queue_session_s);
   // Several origins: one paces at a time, under a lease in the database.
   std::unique_ptr<origin::LeaderLease> lease;
   if (shared) {

@@ -11,7 +11,7 @@
 //     purge TAG...                   CDNs drop what carries these tags (snap.clinic.7,
 //     region.11110,
 //                                    a deploy tag), through origin's --cdn-purge endpoints, at once
-//     queue status | open | close | pause | resume | rate N | revoke | opening TIME
+//     queue status | open | close | pause | resume | rate N | factor F | revoke | opening TIME
 //                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
 //
@@ -62,6 +62,7 @@ constexpr const char* kUsage =
     "  publish [--no-wait]\n"
     "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
     "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
+    "  queue factor F   (admitted people per seat left, 1..100; 0: seats are not counted)\n"
     "  queue opening TIME | +SECONDS   (pre-queue until then, shuffled at it; TIME is RFC 3339\n"
     "                                  like 2026-12-06T09:00:00+09:00, or Unix seconds)\n"
     "  stats\n"
@@ -414,6 +415,13 @@ int main(int argc, char** argv) {
         usage("the rate is a number of tickets per second (0: auto)");
       }
       return admin.call("POST", "/admin/v1/queue/rate?value=" + rate);
+    }
+    if (action == "factor") {
+      const std::string& factor = arg(2);
+      if (factor.empty() || factor.find_first_not_of("0123456789.") != std::string::npos) {
+        usage("the factor is admitted people per seat left, 1..100 (0: seats are not counted)");
+      }
+      return admin.call("POST", "/admin/v1/queue/factor?value=" + factor);
     }
     if (action == "opening")
       return admin.call("POST", "/admin/v1/queue/opening?at=" + openingSeconds(arg(2)));

@@ -21,6 +21,9 @@
 //   client, is of the current epoch, is admitted (number <= cursor), and was admitted less than
 //   `session` ago (the edge remembers when the cursor passed each point; an edge younger than
 //   `session` treats what it has not seen as still valid).
+// - Sold out: once origin's state says the last seat went, new tickets are refused (410
+//   sold_out); tickets already held are still answered, and every status says "sold_out" with
+//   the time. Seats given back by cancellations clear it at origin's next tick.
 #pragma once
 
 #include <atomic>
@@ -100,6 +103,7 @@ class WaitingRoom {
                               const cache::QueueTicket& ticket, const std::string& client_id,
                               bool set_client_cookie) const;
   static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
+  static std::string seatFields(const cache::QueueState& s);
   void loop();
   void readState();
   int64_t admittedAtMs(uint64_t number) const;  // mutex_ held
@@ -130,10 +134,12 @@ class WaitingRoom {
   base::Counter& shed_;
   base::Counter& memcached_errors_;
   base::Counter& state_refused_;
+  base::Counter& sold_out_refused_;
   base::Counter* refused_[6];
   base::Gauge& admitted_gauge_;
   base::Gauge& length_gauge_;
   base::Gauge& rate_gauge_;
+  base::Gauge& seats_gauge_;
 };
 
 }  // namespace surge::edge

@@ -44,6 +44,14 @@ struct StoredSlot {
   int32_t booked = 0;
 };
 
+// The catalog's seats at a moment, for the waiting room's admission (queue_pacer.h).
+struct SeatCount {
+  int64_t left = 0;    // seats still bookable: in slots that have not begun
+  int64_t booked = 0;  // seats booked since this index was built; a cancellation does not
+                       // lower it (the seat is left again instead)
+  int64_t slots = 0;   // slots in the catalog (0: nothing to sell yet)
+};
+
 class CatalogIndex {
  public:
   CatalogIndex(std::vector<Region> regions, std::vector<Clinic> clinics,
@@ -70,7 +78,8 @@ class CatalogIndex {
   // A clinic's seats left per day, ordered by day.
   std::span<const DayTotal> dayTotalsOf(int64_t clinic_id) const;
 
-  // Writer thread: records a slot's new booked count and moves its day total by the difference.
+  // Writer thread (or the slot follower's): records a slot's new booked count and moves its day
+  // total by the difference.
   void applyBooked(IndexedSlot& slot, int32_t booked);
 
   // A clinic's slots ordered by (day, minute).
@@ -79,6 +88,9 @@ class CatalogIndex {
   IndexedSlot* findSlot(int64_t clinic_id, int32_t day, int16_t minute);
   IndexedSlot* slotById(int64_t slot_id);
   size_t slotCount() const { return slot_count_; }
+  // Reads the day totals, and the slots of the day under way only: a few thousand loads for a
+  // country's catalog, so the pacer can ask at every tick.
+  SeatCount seats(LocalTime now) const;
 
  private:
   TimeZone zone_;
@@ -91,6 +103,8 @@ class CatalogIndex {
   std::unordered_map<std::string, std::vector<int32_t>> days_of_region_;
   std::vector<std::string> clinic_fragments_;  // by clinic index
   std::unique_ptr<DayTotal[]> day_totals_;
+  size_t day_total_count_ = 0;
+  std::atomic<int64_t> booked_since_built_{0};
   std::vector<std::pair<size_t, size_t>> clinic_day_range_;  // [begin, end) per clinic index
   std::unique_ptr<IndexedSlot[]> slots_;  // grouped by clinic, then (day, minute)
   size_t slot_count_ = 0;

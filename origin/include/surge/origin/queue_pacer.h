@@ -10,11 +10,25 @@
 // restart) it is re-seeded from the mark and numbers never go backwards. What operators set (open,
 // paused, rate, opening time) is kept there too - saved by the pacer thread, never by the HTTP
 // loop that took the request - so a restart mid-surge does not switch the waiting room off.
+//
+// Admission by seats left: the cursor never lets in more people than can still book. People
+// admitted within the last `admission_window` (the edges' surge_queue_session: after it their
+// ticket can no longer book) who have not booked yet hold a claim on a seat; the pacer admits
+// only while those claims stay within seats left x `seat_factor` (an operator's allowance for
+// people who leave without booking; `surgectl queue factor`). So, with a factor F >= 1, the people
+// admitted in any window are at most F x the seats there were. When the last seat goes the state
+// says so (sold_out, with the time) and edges stop issuing tickets; seats given back by
+// cancellations open admission again (a cancellation leaves the booking counted as made: the
+// person who made it is not waiting to book again). Seats are counted from the catalog index (slots
+// that have not begun), which the writer, or the slot follower of a shared store, keeps current.
+// After a restart the pacer does not know who was admitted before it: those claims are taken as
+// used (the window starts again), so up to F x seats left more may be admitted at once.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -39,6 +53,10 @@ class QueuePacer {
     bool open = false;            // enforce the waiting room from the start
     int64_t opening_s = 0;        // an opening time from the start (0: none)
     cache::Keyring keyring;       // the snapshot keyring: the state is sealed like a snapshot
+    // Admitted people per seat left; 0: admission does not look at seats (and nothing is ever
+    // sold out). An operator's setting (surgectl queue factor) wins over this once saved.
+    double seat_factor = 1.25;
+    std::chrono::seconds admission_window{600};  // as the edges' surge_queue_session
     // Several origins on one store: only the one for which this is true paces (leader_lease.h).
     // The others save what operators set through them for the leader to pick up (within a
     // second), and the one that takes over reads the numbers back from the store first.
@@ -60,6 +78,8 @@ class QueuePacer {
   // Before `unix_s`, edges hand out pre-queue tickets; at it, their order is shuffled with a seed
   // drawn then, and admission starts. 0: no opening time. Meant for a fresh queue.
   void setOpening(int64_t unix_s);
+  // Admitted people per seat left (>= 1), or 0 to stop counting seats.
+  void setSeatFactor(double factor);
   std::string statusJson() const;
 
  private:
@@ -74,7 +94,15 @@ class QueuePacer {
   void handOver();
   base::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
   base::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
-  bool saveSettings(bool open, bool paused, double rate, int64_t opening);
+  bool saveSettings(bool open, bool paused, double rate, int64_t opening, double factor);
+  // The highest the cursor may go now: people admitted in the window who have not booked stay
+  // within seats left x factor. Also fills next.seats and next.sold_out_ms. Pacer thread.
+  uint64_t seatBound(cache::QueueState& next, double factor);
+  struct Mark {
+    std::chrono::steady_clock::time_point at;
+    uint64_t admitted;
+    int64_t booked;  // SeatCount::booked
+  };
   bool bumpSettingsGeneration();
 
   cache::MemcachedClientPtr memcached_;
@@ -87,6 +115,7 @@ class QueuePacer {
   bool open_ = false;
   bool paused_ = false;
   double set_rate_ = 0;
+  double seat_factor_ = 0;
   bool revoke_requested_ = false;
   // Published state (guarded by mutex_ for statusJson).
   cache::QueueState state_;
@@ -102,11 +131,15 @@ class QueuePacer {
   int64_t revokes_seen_ = 0;         // queue_revokes when last read
   std::chrono::steady_clock::time_point followed_at_{};
   std::string shuffle_;
+  std::deque<Mark> window_;  // (admitted, seats booked) over the admission window; pacer thread
+  const void* counted_catalog_ = nullptr;  // the index window_ counted bookings of
   std::thread thread_;
 
   base::Gauge& admitted_;
   base::Gauge& issued_;
   base::Gauge& rate_milli_;
+  base::Gauge& seats_left_;
+  base::Gauge& claims_;
   base::Counter& reseeded_;
   base::Counter& errors_;
 };
