@@ -62,13 +62,14 @@ void QueueHandler::handle(Exchange& ex, const Location&) {
     }
     return dispatcher_.answer(ctx, room_->current(ex.request));
   }
-  if (path == "/api/v1/queue/state") {
+  if (path == "/api/v1/queue/state" || path == "/api/v1/queue/draw") {
     if (ex.method() != "GET" && ex.method() != "HEAD") {
       http::Response r = jsonError(405, "method_not_allowed", "use GET");
       r.headers += "Allow: GET, HEAD\r\n";
       return dispatcher_.answer(ctx, std::move(r));
     }
-    return dispatcher_.answer(ctx, room_->shared());
+    return dispatcher_.answer(
+        ctx, path == "/api/v1/queue/state" ? room_->shared() : room_->draw(ex.request));
   }
   if (path == "/api/v1/queue/tickets") {
     if (ex.method() != "POST") {

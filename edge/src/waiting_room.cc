@@ -3,10 +3,12 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
 #include "surge/cache/hmac.h"
+#include "surge/cache/queue_draw.h"
 
 namespace surge::edge {
 namespace {
@@ -299,6 +301,50 @@ http::Response WaitingRoom::shared() const {
   r.headers += "Cache-Control: public, max-age=1, s-maxage=1\r\n";
   r.headers += "CDN-Cache-Control: public, max-age=1\r\n";
   r.headers += "Surrogate-Control: max-age=1\r\n";
+  return r;
+}
+
+http::Response WaitingRoom::draw(const http::Request& request) const {
+  uint64_t from = 1, count = cache::kDrawPage;
+  std::string_view query = request.query;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = item.find('=');
+    std::string_view name = item.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+    uint64_t* out = name == "from" ? &from : name == "count" ? &count : nullptr;
+    if (out == nullptr) continue;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), *out);
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || *out < 1 ||
+        *out > (out == &count ? cache::kDrawPage : uint64_t{1} << 48)) {
+      return jsonError(400, "invalid_range",
+                       "from=N (1 or more) and count=M (1.." + std::to_string(cache::kDrawPage) +
+                           ") select the entries");
+    }
+  }
+  cache::QueueState s = state();
+  bool published = s.opened && !s.shuffle.empty();
+  auto quoted = [](const std::string& v) { return v.empty() ? "null" : "\"" + v + "\""; };
+  std::string body =
+      "{\"function\":\"" + std::string(cache::kDrawFunction) +
+      "\",\"commitment\":" + quoted(s.commitment) +
+      ",\"opening_s\":" + std::to_string(s.opening_s) +
+      ",\"opened\":" + (s.opened ? "true" : "false") +
+      ",\"prequeue\":" + (published ? std::to_string(s.prequeue) : std::string("null")) +
+      ",\"seed\":" + quoted(published ? s.shuffle : std::string()) +
+      ",\"from\":" + std::to_string(from) + ",\"entries\":" +
+      (published ? cache::drawEntriesJson(s.shuffle, s.prequeue, from, count) : std::string("[]")) +
+      ",\"next\":" +
+      (published && from + count <= s.prequeue ? std::to_string(from + count)
+                                               : std::string("null")) +
+      "}";
+  http::Response r = http::Response::json(200, std::move(body));
+  // Fixed once published (until a new opening); before it, the commitment may appear any second.
+  r.headers +=
+      published ? "Cache-Control: public, max-age=60\r\n" : "Cache-Control: public, max-age=1\r\n";
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <future>
 
+#include "surge/cache/queue_draw.h"
 #include "surge/origin/calendar.h"
 
 namespace surge::origin {
@@ -19,6 +20,9 @@ int64_t storedFactor(double factor) {
 double factorFrom(int64_t stored, double unset) {
   return stored == 0 ? unset : stored < 0 ? 0 : static_cast<double>(stored) / 1000;
 }
+
+constexpr const char* kSeedCounters[] = {"queue_seed_0", "queue_seed_1", "queue_seed_2",
+                                         "queue_seed_3"};
 
 std::string seedText(int64_t seed) {
   char buf[24];
@@ -71,9 +75,18 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
   if (!epoch) return base::fail(epoch.error());
   if (!hwm) return base::fail(hwm.error());
   auto prequeue = counter("queue_prequeue", 0);
-  auto seed = counter("queue_shuffle_seed", 0);
+  // Stores from before the committed seed kept a 64-bit one, drawn at the opening.
+  auto legacy_seed = counter("queue_shuffle_seed", 0);
   if (!prequeue) return base::fail(prequeue.error());
-  if (!seed) return base::fail(seed.error());
+  if (!legacy_seed) return base::fail(legacy_seed.error());
+  std::string seed;
+  bool drawn = false;
+  for (const char* name : kSeedCounters) {
+    auto part = counter(name, 0);
+    if (!part) return base::fail(part.error());
+    drawn = drawn || part.value() != 0;
+    seed += seedText(part.value());
+  }
   auto opened = counter("queue_opened", 0);
   auto saved = counter("queue_settings_saved", 0);
   auto revokes = counter("queue_revokes", 0);
@@ -86,11 +99,15 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
   // Everything read first: the lock is never held across a wait for the store.
   std::lock_guard lock(mutex_);
   prequeue_ = static_cast<uint64_t>(prequeue.value());
-  shuffle_ = seed.value() != 0 ? seedText(seed.value()) : std::string();
+  seed_ = drawn ? seed : std::string();
+  commitment_ = drawn ? cache::seedCommitment(seed_) : std::string();
   state_.admitted = static_cast<uint64_t>(admitted.value());
   state_.epoch = static_cast<uint32_t>(epoch.value());
   hwm_ = hwm.value();
   opened_ = opened.value() != 0;
+  shuffle_ = legacy_seed.value() != 0 ? seedText(legacy_seed.value())
+             : opened_                ? seed_
+                                      : std::string();
   settings_generation_ = saved.value();
   revokes_seen_ = revokes.value();
   if (saved.value() != 0 && !settings_dirty_) {
@@ -239,12 +256,15 @@ std::string QueuePacer::statusJson() const {
   std::string seats = state_.seats >= 0 ? std::to_string(state_.seats) : std::string("null");
   std::string sold_out_at =
       state_.soldOut() ? "\"" + formatTimestamp(state_.sold_out_ms) + "\"" : std::string("null");
-  char buf[720];
+  std::string commitment =
+      state_.commitment.empty() ? std::string("null") : "\"" + state_.commitment + "\"";
+  char buf[800];
   std::snprintf(buf, sizeof buf,
                 "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
                 "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
                 "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s,\"seat_factor\":%.3f,"
-                "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s}",
+                "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s,"
+                "\"commitment\":%s}",
                 open_ ? "true" : "false", paused_ ? "true" : "false",
                 set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
                 static_cast<unsigned long long>(state_.admitted),
@@ -255,7 +275,7 @@ std::string QueuePacer::statusJson() const {
                 static_cast<unsigned long long>(state_.prequeue),
                 !options_.leading || options_.leading() ? "true" : "false", seat_factor_,
                 seats.c_str(), static_cast<long long>(claims_.value()),
-                state_.soldOut() ? "true" : "false", sold_out_at.c_str());
+                state_.soldOut() ? "true" : "false", sold_out_at.c_str(), commitment.c_str());
   return buf;
 }
 
@@ -263,6 +283,22 @@ base::Result<int64_t, std::string> QueuePacer::setCounter(const std::string& nam
   auto old = counter(name, 0);
   if (!old) return old;
   return counter(name, value - old.value());
+}
+
+bool QueuePacer::drawSeed() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return false;
+  std::string seed;
+  for (size_t i = 0; i < 4; ++i) {
+    int64_t part = 0;
+    for (size_t b = 0; b < 8; ++b)
+      part = static_cast<int64_t>((static_cast<uint64_t>(part) << 8) | bytes[i * 8 + b]);
+    if (!setCounter(kSeedCounters[i], part)) return false;
+    seed += seedText(part);
+  }
+  seed_ = seed;
+  commitment_ = cache::seedCommitment(seed_);
+  return true;
 }
 
 bool QueuePacer::bumpSettingsGeneration() {
@@ -382,6 +418,11 @@ void QueuePacer::tick(double seconds) {
   bool before_opening = false;
   if (opening > 0 && !opened_) {
     (void)memcached_->add(cache::kQueuePreSequenceKey, "0");  // edges incr it; exists already: fine
+    // The commitment goes out before anyone can know the pre-queue; nobody is let in without it.
+    if (seed_.empty() && !drawSeed()) {
+      errors_.add();
+      return;
+    }
     if (unixNowMs() / 1000 < opening) {
       before_opening = true;
     } else {
@@ -393,28 +434,18 @@ void QueuePacer::tick(double seconds) {
         return;
       }
       uint64_t count = pre->has_value() ? **pre : 0;
-      if (count > 0 && shuffle_.empty()) {
-        unsigned char bytes[8];
-        int64_t seed = 0;
-        if (RAND_bytes(bytes, sizeof bytes) == 1) {
-          for (unsigned char b : bytes)
-            seed = (seed << 8) | b;
-        }
-        seed = (seed & INT64_MAX) | 1;  // never 0 (0 means "no seed yet")
-        auto stored_seed = counter("queue_shuffle_seed", seed);
-        auto stored_count = counter("queue_prequeue", static_cast<int64_t>(count));
-        if (!stored_seed || !stored_count) {
-          errors_.add();
-          return;
-        }
-        shuffle_ = seedText(seed);
-        prequeue_ = count;
+      // Set, not added: a tick that fails after this one writes the same P again.
+      if (!setCounter("queue_prequeue", static_cast<int64_t>(count))) {
+        errors_.add();
+        return;
       }
-      if (!counter("queue_opened", 1)) {
+      prequeue_ = count;
+      if (!setCounter("queue_opened", 1)) {
         errors_.add();
         return;
       }
       opened_ = true;
+      shuffle_ = seed_;  // the seed is published with the opening
     }
   }
   issued += prequeue_;
@@ -507,6 +538,7 @@ void QueuePacer::tick(double seconds) {
   next.prequeue = prequeue_;
   next.opened = opened_;
   next.shuffle = shuffle_;
+  next.commitment = commitment_;
   auto sealed = cache::sealQueueState(options_.keyring, next);
   if (!sealed || !memcached_->set(cache::kQueueStateKey, sealed.value())) errors_.add();
   {

@@ -116,7 +116,7 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   std::string text = encodeQueueState(s);
   EXPECT_EQ(text,
             "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0");
+            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0 commit=-");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);

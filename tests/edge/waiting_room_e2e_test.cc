@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "command.h"
 #include "edge_process.h"
 #include "surge/cache/queue.h"
+#include "surge/cache/queue_draw.h"
 #include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
@@ -365,6 +367,16 @@ TEST(WaitingRoomE2ETest, ThePreQueueIsShuffledAtTheOpening) {
   }
   // Before the opening nobody books, however early they came.
   EXPECT_EQ(code(book(room.edge, early[0], "early-0")), "ticket_not_admitted");
+  // The seed's commitment is public from the moment the opening time is set; the seed is not.
+  auto before = nlohmann::json::parse(room.edge.get("/api/v1/queue/draw").body);
+  ASSERT_TRUE(before["commitment"].is_string()) << before.dump();
+  EXPECT_TRUE(before["seed"].is_null());
+  EXPECT_EQ(before["entries"].size(), 0u);
+  std::string committed = before["commitment"];
+  Command early_verify = run(std::string(SURGECTL_BIN) +
+                             " queue verify http://127.0.0.1:" + std::to_string(room.edge.port()));
+  EXPECT_EQ(early_verify.exit, 2) << early_verify.output;
+  EXPECT_NE(early_verify.output.find(committed), std::string::npos) << early_verify.output;
   std::this_thread::sleep_for(std::chrono::seconds(opening + 1) -
                               std::chrono::system_clock::now().time_since_epoch());
   std::this_thread::sleep_for(500ms);
@@ -374,11 +386,43 @@ TEST(WaitingRoomE2ETest, ThePreQueueIsShuffledAtTheOpening) {
     ASSERT_FALSE(j["position"].is_null()) << j.dump();
     places.push_back(j["position"]);
   }
+  auto j0draw = nlohmann::json::parse(room.edge.get("/api/v1/queue/draw?from=1&count=1").body);
+  EXPECT_EQ(j0draw["commitment"], committed);
+  EXPECT_EQ(j0draw["prequeue"], 30);
+  EXPECT_EQ(j0draw["next"], 2);
+  EXPECT_EQ(cache::seedCommitment(j0draw["seed"].get<std::string>()), committed);
+  EXPECT_EQ(room.edge.get("/api/v1/queue/draw?count=1001").status, 400);
   std::vector<uint64_t> sorted = places;
   std::sort(sorted.begin(), sorted.end());
   for (size_t i = 0; i < sorted.size(); ++i)
     EXPECT_EQ(sorted[i], i + 1);  // the 30 places 1..30, each once
   EXPECT_NE(places, sorted);      // and not in the order people arrived
+  // The draw: committed to before the opening, checkable by anyone after it (surgectl queue
+  // verify against the edge; a copy with one ticket or the seed changed fails).
+  EXPECT_EQ(places[0], j0draw["entries"][0][1]) << "ticket 1's place is the draw's";
+  std::string dir = room.origin.path("");
+  Command ok = run(std::string(SURGECTL_BIN) +
+                   " queue verify http://127.0.0.1:" + std::to_string(room.edge.port()) +
+                   " --commitment " + committed + " --save " + dir + "/draw.json");
+  EXPECT_EQ(ok.exit, 0) << ok.output;
+  EXPECT_NE(ok.output.find("verified: 30 pre-queue tickets"), std::string::npos) << ok.output;
+  auto saved = nlohmann::json::parse(readFile(dir + "/draw.json"));
+  auto tampered = saved;
+  std::swap(tampered["entries"][3][1], tampered["entries"][4][1]);  // two people's places traded
+  writeFile(dir + "/ticket.json", tampered.dump());
+  Command bad_ticket = run(std::string(SURGECTL_BIN) + " queue verify " + dir + "/ticket.json");
+  EXPECT_EQ(bad_ticket.exit, 1) << bad_ticket.output;
+  EXPECT_NE(bad_ticket.output.find("NOT verified: ticket 4"), std::string::npos)
+      << bad_ticket.output;
+  tampered = saved;
+  std::string seed = tampered["seed"];
+  seed[5] = seed[5] == '0' ? '1' : '0';
+  tampered["seed"] = seed;
+  writeFile(dir + "/seed.json", tampered.dump());
+  Command bad_seed = run(std::string(SURGECTL_BIN) + " queue verify " + dir + "/seed.json");
+  EXPECT_EQ(bad_seed.exit, 1) << bad_seed.output;
+  EXPECT_NE(bad_seed.output.find("commitment"), std::string::npos) << bad_seed.output;
+
   // Arrivals after the opening queue behind the whole pre-queue.
   Ticket late = join(room.edge);
   auto j = nlohmann::json::parse(room.edge.get("/api/v1/queue/tickets/current", with(late)).body);

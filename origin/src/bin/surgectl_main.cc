@@ -12,6 +12,7 @@
 //     region.11110,
 //                                    a deploy tag), through origin's --cdn-purge endpoints, at once
 //     queue status | open | close | pause | resume | rate N | factor F | revoke | opening TIME
+//     queue verify EDGE_URL|FILE [--commitment HEX] [--save FILE]
 //                                    the waiting room (rate 0: follow the store)
 //     keys new ID                    prints a new keyring line "ID <64 hex>" (no origin)
 //
@@ -39,6 +40,7 @@
 #include "surge/base/file.h"
 #include "surge/cache/cache_tags.h"
 #include "surge/cache/keyring.h"
+#include "surge/cache/queue_draw.h"
 #include "surge/cache/snapshot_names.h"
 #include "surge/http/client.h"
 #include "surge/origin/admin_auth.h"
@@ -63,6 +65,8 @@ constexpr const char* kUsage =
     "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
     "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
     "  queue factor F   (admitted people per seat left, 1..100; 0: seats are not counted)\n"
+    "  queue verify EDGE_URL|FILE [--commitment HEX] [--save FILE]   (the pre-queue draw, from\n"
+    "                   what is published: exit 0 verified, 1 not, 2 not published yet)\n"
     "  queue opening TIME | +SECONDS   (pre-queue until then, shuffled at it; TIME is RFC 3339\n"
     "                                  like 2026-12-06T09:00:00+09:00, or Unix seconds)\n"
     "  stats\n"
@@ -288,6 +292,98 @@ int migrateStore(const std::string& spec) {
   return 0;
 }
 
+// queue verify SOURCE [--commitment HEX] [--save FILE]: the pre-queue draw checked from what was
+// published (surge/cache/queue_draw.h). SOURCE is an edge (http://HOST:PORT: every page of
+// /api/v1/queue/draw) or a file of the same fields with every entry (what --save writes).
+// --commitment: the one saved before the opening (else the draw's own is taken). Exit 0 when it
+// holds, 1 when it does not, 2 when nothing is published yet.
+int verifyDraw(const std::vector<std::string>& args) {
+  std::string source, committed, save;
+  for (size_t i = 2; i < args.size(); ++i) {
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage(args[i] + " needs a value");
+      return args[++i];
+    };
+    if (args[i] == "--commitment")
+      committed = value();
+    else if (args[i] == "--save")
+      save = value();
+    else if (source.empty())
+      source = args[i];
+    else
+      usage("unexpected argument \"" + args[i] + "\"");
+  }
+  if (source.empty()) usage("queue verify EDGE_URL|FILE [--commitment HEX] [--save FILE]");
+  nlohmann::json doc;
+  if (source.rfind("http://", 0) == 0) {
+    auto where = http::HttpClient::parseOrigin(source);
+    if (!where) die(where.error());
+    http::HttpClient client(where->first, where->second, std::chrono::seconds(30));
+    for (uint64_t from = 1;;) {
+      auto r = client.request("GET", "/api/v1/queue/draw?from=" + std::to_string(from) +
+                                         "&count=" + std::to_string(cache::kDrawPage));
+      if (!r) die(source + ": " + r.error());
+      if (r->status != 200) die(source + ": " + std::to_string(r->status) + " " + r->body);
+      auto page = nlohmann::json::parse(r->body, nullptr, false);
+      if (page.is_discarded()) die(source + ": not JSON");
+      if (doc.is_null()) {
+        doc = page;
+        doc.erase("from");
+        doc.erase("next");
+      } else {
+        for (auto& e : page["entries"])
+          doc["entries"].push_back(e);
+      }
+      if (!page["next"].is_number_unsigned()) break;
+      from = page["next"].get<uint64_t>();
+    }
+  } else {
+    doc = nlohmann::json::parse(readFile(source), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) die(source + ": not a JSON object");
+  }
+  if (!save.empty()) {
+    std::ofstream out(save);
+    out << doc.dump() << '\n';
+    if (!out) die("cannot write " + save);
+  }
+  auto text = [&](const char* name) {
+    return doc.contains(name) && doc[name].is_string() ? doc[name].get<std::string>() : "";
+  };
+  cache::QueueDraw draw;
+  draw.commitment = text("commitment");
+  draw.seed = text("seed");
+  if (draw.seed.empty()) {
+    std::printf("nothing to verify yet: the seed is published at the opening; commitment %s\n",
+                draw.commitment.empty() ? "(none: no opening time set)" : draw.commitment.c_str());
+    return 2;
+  }
+  if (text("function") != cache::kDrawFunction)
+    die("unknown draw function \"" + text("function") + "\"");
+  if (!doc["prequeue"].is_number_unsigned() || !doc["entries"].is_array()) {
+    die("the draw needs \"prequeue\" and \"entries\"");
+  }
+  draw.prequeue = doc["prequeue"].get<uint64_t>();
+  for (const auto& e : doc["entries"]) {
+    if (!e.is_array() || e.size() != 2 || !e[0].is_number_unsigned() ||
+        !e[1].is_number_unsigned()) {
+      die("an entry is not [number, place]: " + e.dump());
+    }
+    draw.entries.emplace_back(e[0].get<uint64_t>(), e[1].get<uint64_t>());
+  }
+  auto ok = cache::verifyQueueDraw(draw, committed);
+  if (!ok) {
+    std::printf("NOT verified: %s\n", ok.error().c_str());
+    return 1;
+  }
+  std::printf("verified: %llu pre-queue tickets in the order seed %s gives; its commitment %s%s\n",
+              static_cast<unsigned long long>(draw.prequeue), draw.seed.c_str(),
+              draw.commitment.c_str(),
+              committed.empty() ? " (the draw's own: give --commitment with the one saved before "
+                                  "the opening)"
+                                : " is the one saved before the opening");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   Admin admin;
   std::string config;
@@ -409,6 +505,7 @@ int main(int argc, char** argv) {
   if (cmd == "queue") {
     const std::string& action = arg(1);
     if (action == "status") return admin.call("GET", "/admin/v1/queue");
+    if (action == "verify") return verifyDraw(args);
     if (action == "rate") {
       const std::string& rate = arg(2);
       if (rate.empty() || rate.find_first_not_of("0123456789.") != std::string::npos) {

@@ -74,6 +74,10 @@ class WaitingRoom {
   // issued, opening), cacheable by a CDN for a second. A page with its ticket's "place" computes
   // its position from it.
   http::Response shared() const;
+  // GET /api/v1/queue/draw?from=N&count=M: the pre-queue draw as anyone checks it
+  // (surge/cache/queue_draw.h): the commitment from when an opening time is set, the seed and
+  // the pages of (ticket number, place) from the opening.
+  http::Response draw(const http::Request& request) const;
 
   struct Gate {
     bool ok = false;

@@ -76,7 +76,8 @@ class QueuePacer {
   void setRate(double rate);    // 0: auto
   void revoke();                // every ticket issued so far becomes invalid
   // Before `unix_s`, edges hand out pre-queue tickets; at it, their order is shuffled with a seed
-  // drawn then, and admission starts. 0: no opening time. Meant for a fresh queue.
+  // committed to when the time was set (queue_draw.h), and admission starts. 0: no opening time.
+  // Meant for a fresh queue.
   void setOpening(int64_t unix_s);
   // Admitted people per seat left (>= 1), or 0 to stop counting seats.
   void setSeatFactor(double factor);
@@ -104,6 +105,8 @@ class QueuePacer {
     int64_t booked;  // SeatCount::booked
   };
   bool bumpSettingsGeneration();
+  // Draws the seed and keeps it in the store (four counters): false when the store failed.
+  bool drawSeed();
 
   cache::MemcachedClientPtr memcached_;
   BookingWriter& writer_;
@@ -130,6 +133,9 @@ class QueuePacer {
   int64_t settings_generation_ = 0;  // queue_settings_saved when last read or written
   int64_t revokes_seen_ = 0;         // queue_revokes when last read
   std::chrono::steady_clock::time_point followed_at_{};
+  // The pre-queue's seed (queue_draw.h): drawn, durably, when an opening time is first set, its
+  // commitment published from then; published itself (shuffle_) from the opening.
+  std::string seed_, commitment_;
   std::string shuffle_;
   std::deque<Mark> window_;  // (admitted, seats booked) over the admission window; pacer thread
   const void* counted_catalog_ = nullptr;  // the index window_ counted bookings of
