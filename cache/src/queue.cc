@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "surge/base/crockford.h"
 #include "surge/cache/hmac.h"
 #include "surge/cache/snapshot_envelope.h"
 
@@ -41,6 +42,47 @@ ClientBinding clientBinding(std::string_view client_id) {
   ClientBinding b{};
   std::memcpy(b.data(), digest.data(), b.size());
   return b;
+}
+
+namespace {
+
+uint64_t resumeMac(const KeyringKey& key, uint32_t epoch, uint64_t number, bool prequeue) {
+  std::string fields;
+  putU64(fields, epoch, 4);
+  fields.push_back(static_cast<char>(prequeue ? 1 : 0));
+  putU64(fields, number, 8);
+  HmacSha256Digest mac = hmacSha256(key.secret, {"surge-resume-1", fields});
+  return (uint64_t{mac[0]} << 7 | mac[1] >> 1) & 0x7fff;  // 15 bits
+}
+
+}  // namespace
+
+std::optional<std::string> resumeCode(const Keyring& keyring, uint32_t epoch, uint64_t number,
+                                      bool prequeue) {
+  if (keyring.empty() || number == 0 || number > kResumeMaxNumber) return std::nullopt;
+  // The MAC first: codes of neighbouring places look nothing alike.
+  uint64_t bits = resumeMac(keyring.signingKey(), epoch, number, prequeue) << 25 |
+                  uint64_t{prequeue ? 1u : 0u} << 24 | number;
+  std::string code = base::crockfordEncode(bits, 8);
+  return code.substr(0, 4) + "-" + code.substr(4) + "-" + base::crockfordCheckSymbol(bits);
+}
+
+Result<ResumedPlace, ResumeError> readResumeCode(const Keyring& keyring, uint32_t epoch,
+                                                 std::string_view typed) {
+  auto symbols = base::crockfordNormalize(typed);
+  if (!symbols || symbols->size() != 9) return fail(ResumeError::kMistyped);
+  auto bits = base::crockfordDecode(std::string_view(*symbols).substr(0, 8));
+  if (!bits || base::crockfordCheckSymbol(*bits) != (*symbols)[8]) {
+    return fail(ResumeError::kMistyped);
+  }
+  ResumedPlace place{*bits & kResumeMaxNumber, ((*bits >> 24) & 1) != 0};
+  uint64_t mac = *bits >> 25;
+  for (const KeyringKey& key : keyring.keys()) {  // a code made before a key rotation still works
+    if (place.number != 0 && resumeMac(key, epoch, place.number, place.prequeue) == mac) {
+      return place;
+    }
+  }
+  return fail(ResumeError::kUnknown);
 }
 
 const char* ticketErrorName(TicketError e) {

@@ -71,6 +71,14 @@ void QueueHandler::handle(Exchange& ex, const Location&) {
     return dispatcher_.answer(
         ctx, path == "/api/v1/queue/state" ? room_->shared() : room_->draw(ex.request));
   }
+  if (path == "/api/v1/queue/tickets/resume") {
+    if (ex.method() != "POST") {
+      http::Response r = jsonError(405, "method_not_allowed", "use POST");
+      r.headers += "Allow: POST\r\n";
+      return dispatcher_.answer(ctx, std::move(r));
+    }
+    return dispatcher_.answer(ctx, room_->resume(ex.request));
+  }
   if (path == "/api/v1/queue/tickets") {
     if (ex.method() != "POST") {
       http::Response r = jsonError(405, "method_not_allowed", "use POST");

@@ -62,6 +62,7 @@ void answerUnavailable(http::Worker& worker, std::function<void(http::Response)>
 
 const char* const kReasons[] = {"missing", "forged",       "other_client",
                                 "revoked", "not_admitted", "expired"};
+const char* const kResumeRefusals[] = {"mistyped", "unknown", "expired", "limited"};
 
 }  // namespace
 
@@ -82,6 +83,8 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
       sold_out_refused_(
           metrics.counter("surge_edge_queue_sold_out_total",
                           "Ticket requests refused (410) because every seat is taken")),
+      resumed_(metrics.counter("surge_edge_queue_resumed_total",
+                               "Places taken back with a resume code (the same number)")),
       admitted_gauge_(
           metrics.gauge("surge_edge_queue_admitted", "Tickets up to this number may book")),
       length_gauge_(
@@ -90,6 +93,11 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
                                 "Admission rate, tickets per 1000 s (per second x 1000)")),
       seats_gauge_(metrics.gauge("surge_edge_queue_seats_left",
                                  "Seats still bookable, as origin counts them (-1: not counted)")) {
+  for (size_t i = 0; i < 4; ++i) {
+    resume_refused_[i] =
+        &metrics.counter("surge_edge_queue_resume_refused_total", "Resume codes refused, by reason",
+                         std::string("reason=\"") + kResumeRefusals[i] + "\"");
+  }
   for (size_t i = 0; i < 6; ++i) {
     refused_[i] = &metrics.counter("surge_edge_queue_refused_total",
                                    "Bookings refused at the gate (403), by reason",
@@ -190,13 +198,19 @@ std::string WaitingRoom::seatFields(const cache::QueueState& s) {
          (s.soldOut() ? std::to_string(s.sold_out_ms) : std::string("null"));
 }
 
+// "resume_code": the code another device takes this place back with (null past 2^24 places).
+std::string WaitingRoom::resumeCodeField(const cache::QueueTicket& t) const {
+  auto code = cache::resumeCode(keyring(), t.epoch, t.number, t.prequeue);
+  return "\"resume_code\":" + (code ? "\"" + *code + "\"" : std::string("null"));
+}
+
 http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
                                          const cache::QueueTicket& ticket,
                                          const std::string& client_id,
                                          bool set_client_cookie) const {
-  http::Response r =
-      http::Response::json(status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, state()) +
-                                       ",\"client\":\"" + client_id + "\"}");
+  http::Response r = http::Response::json(
+      status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, state()) + "," +
+                  resumeCodeField(ticket) + ",\"client\":\"" + client_id + "\"}");
   r.headers += "Cache-Control: private, no-store\r\n";
   // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
   r.headers += "Set-Cookie: surge_ticket=" + text + "; Path=/; HttpOnly; SameSite=Lax\r\n";
@@ -280,10 +294,59 @@ http::Response WaitingRoom::current(const http::Request& request) {
     return jsonError(403, "ticket_revoked",
                      "taken after the opening closed the pre-queue; join again");
   }
-  http::Response r = http::Response::json(
-      200, "{" + statusFields(t.value(), s) + ",\"open\":" + (s.open ? "true" : "false") + "}");
+  http::Response r =
+      http::Response::json(200, "{" + statusFields(t.value(), s) + "," + resumeCodeField(*t) +
+                                    ",\"open\":" + (s.open ? "true" : "false") + "}");
   r.headers += "Cache-Control: private, no-store\r\n";
   return r;
+}
+
+http::Response WaitingRoom::resume(const http::Request& request) {
+  std::string_view code;
+  for (std::string_view q = request.query; !q.empty();) {
+    size_t amp = q.find('&');
+    std::string_view item = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (item.substr(0, 5) == "code=") code = item.substr(5);
+  }
+  auto refused = [this](size_t reason, http::Response r) {
+    resume_refused_[reason]->add();
+    return r;
+  };
+  std::string address(request.remote_addr);
+  if (int64_t wait = wrong_codes_.blocked(address); wait > 0) {
+    return refused(3, jsonError(429, "too_many_wrong_codes",
+                                "too many wrong resume codes from here; wait", wait));
+  }
+  cache::QueueState s = state();
+  auto place = cache::readResumeCode(keyring(), s.epoch, code);
+  if (!place && place.error() == cache::ResumeError::kMistyped) {
+    // A typo, caught by the check symbol: not a guess, not counted.
+    return refused(0, jsonError(400, "code_mistyped",
+                                "that is not a resume code: check each character (ABCD-EFGH-J)"));
+  }
+  if (!place) {
+    wrong_codes_.attempt(address);
+    return refused(
+        1, jsonError(403, "code_unknown", "no place has this code (or the queue was reset since)"));
+  }
+  cache::QueueTicket t;
+  t.number = place->number;
+  t.prequeue = place->prequeue;
+  t.epoch = s.epoch;
+  t.issued_s = nowMs() / 1000;
+  uint64_t at = cache::queuePosition(t, s);
+  if ((t.prequeue && s.opened && at == 0) || sessionOver(at, s)) {
+    return refused(2, jsonError(410, "ticket_expired",
+                                "this place's booking time is over; join the queue again"));
+  }
+  Presented p = presented(request);
+  bool new_client = p.client_id.empty();
+  if (new_client) p.client_id = newClientId();
+  if (p.client_id.empty()) return jsonError(503, "no_entropy", "retry shortly");
+  t.client = cache::clientBinding(p.client_id);
+  resumed_.add();
+  return ticketAnswer(200, cache::encodeTicket(keyring(), t), t, p.client_id, new_client);
 }
 
 http::Response WaitingRoom::shared() const {

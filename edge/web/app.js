@@ -18,7 +18,8 @@ const T = {
     joining: '대기열에 들어가는 중…', inQueue: '대기열에 들어왔습니다.', admitted: '차례가 되었습니다. 예약하는 중…',
     queueRetry: '대기 상태를 확인하지 못했습니다. 곧 다시 확인합니다.',
     queueSoldOut: '모든 좌석이 예약되어 마감되었습니다 ({0}). 더 기다리셔도 예약할 수 없습니다.',
-    queueSoldOutSt: '마감되었습니다.',
+    queueSoldOutSt: '마감되었습니다.', resumeCode: '다른 기기에서 이어가기 코드',
+    resumed: '다른 기기의 대기 순서를 이어받았습니다.', resumeBad: '이어가기 코드를 확인해 주세요.',
     doneTitle: '예약 완료', canceledTitle: '예약 취소됨', bookedSt: '예약이 완료되었습니다.', bookingId: '예약 번호',
     person: '예약자', cancel: '예약 취소', again: '다른 예약하기', canceling: '취소하는 중…',
     canceled: '예약이 취소되었습니다.', retry: '다시 시도', backToTimes: '시간 다시 고르기',
@@ -67,7 +68,8 @@ const T = {
     joining: 'Joining the queue…', inQueue: 'You are in the queue.', admitted: 'Your turn. Booking…',
     queueRetry: 'Could not check the queue; trying again shortly.',
     queueSoldOut: 'Every seat has been booked ({0}). Waiting longer will not get you a booking.',
-    queueSoldOutSt: 'Sold out.',
+    queueSoldOutSt: 'Sold out.', resumeCode: 'Code to continue on another device',
+    resumed: 'Your place from another device is back.', resumeBad: 'Check the resume code.',
     doneTitle: 'Booked', canceledTitle: 'Booking canceled', bookedSt: 'Your booking is confirmed.',
     bookingId: 'Booking ID', person: 'Person ID', cancel: 'Cancel booking', again: 'Book another',
     canceling: 'Canceling…', canceled: 'Your booking has been canceled.', retry: 'Try again',
@@ -609,6 +611,7 @@ function onQueue(q) {
 function tickQueue() { if (S.step === 'waiting') { renderQueue(); later(tickQueue, 1000); } }
 function renderQueue() {
   const q = S.q || {}, bar = $('q-bar'), op = $('q-open'), pre = q.position == null, so = $('q-sold');
+  $('q-code').textContent = q.resume_code || '–';
   so.hidden = !(q.sold_out && !q.admitted);
   so.textContent = so.hidden ? '' : t('queueSoldOut', q.sold_out_at_ms
     ? new Date(q.sold_out_at_ms).toLocaleTimeString(S.lang === 'ko' ? 'ko-KR' : 'en-US') : '');
@@ -813,6 +816,15 @@ function init() {
   if (mine) showLookup();
   loadRegions();
   loadNotice();
+  const code = new URLSearchParams(location.search).get('resume');
+  if (code) resumePlace(code);
+}
+// Opened with ?resume=CODE (the code from another device): this browser takes that place back
+// (the ticket cookie); choosing a time and booking then waits at that place.
+async function resumePlace(code) {
+  const r = await tryApi('POST', '/api/v1/queue/tickets/resume?code=' + encodeURIComponent(code), { cache: 'no-store' });
+  if (r && r.status === 200 && r.data) { S.q = r.data; setStatus('resumed'); }
+  else setStatus('resumeBad');
 }
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();

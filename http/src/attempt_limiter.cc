@@ -29,6 +29,15 @@ int64_t AttemptLimiter::attempt(std::string_view key, std::chrono::steady_clock:
   return 0;
 }
 
+int64_t AttemptLimiter::blocked(std::string_view key, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto it = windows_.find(std::string(key));
+  if (it == windows_.end() || now - it->second.start >= options_.window) return 0;
+  if (it->second.count < options_.attempts) return 0;
+  auto left = std::chrono::ceil<std::chrono::seconds>(it->second.start + options_.window - now);
+  return std::max<int64_t>(1, left.count());
+}
+
 void AttemptLimiter::setOptions(Options options) {
   std::lock_guard lock(mutex_);
   options_ = options;

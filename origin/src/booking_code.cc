@@ -1,22 +1,14 @@
 #include "surge/origin/booking_code.h"
 
+#include "surge/base/crockford.h"
+
 namespace surge::origin {
-namespace {
-
-constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";  // Crockford: no I, L, O, U
-
-}  // namespace
 
 std::string bookingCodeOf(const unsigned char random[5]) {
   uint64_t bits = 0;
   for (int i = 0; i < 5; ++i)
     bits = bits << 8 | random[i];
-  std::string code(kBookingCodeLength, '0');
-  for (size_t i = kBookingCodeLength; i-- > 0;) {
-    code[i] = kAlphabet[bits & 31];
-    bits >>= 5;
-  }
-  return code;
+  return base::crockfordEncode(bits, kBookingCodeLength);
 }
 
 std::string displayBookingCode(std::string_view code) {
@@ -25,20 +17,11 @@ std::string displayBookingCode(std::string_view code) {
 }
 
 std::optional<std::string> normalizeBookingCode(std::string_view typed) {
-  if (typed.size() > 32) return std::nullopt;
-  std::string code;
-  for (char c : typed) {
-    if (c == '-' || c == ' ') continue;
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (c == 'O') c = '0';
-    if (c == 'I' || c == 'L') c = '1';
-    bool known = false;
-    for (const char* a = kAlphabet; *a; ++a)
-      known = known || *a == c;
-    if (!known) return std::nullopt;
-    code += c;
+  auto code = base::crockfordNormalize(typed);
+  // Booking codes carry no check symbol: all eight are code symbols.
+  if (!code || code->size() != kBookingCodeLength || !base::crockfordDecode(*code)) {
+    return std::nullopt;
   }
-  if (code.size() != kBookingCodeLength) return std::nullopt;
   return code;
 }
 

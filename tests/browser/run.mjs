@@ -678,6 +678,38 @@ async function main() {
       await context.close();
     });
 
+    // A place nobody loses: the code shown on one device gives another (a second browser, no
+    // shared cookies) the very same place.
+    await section("resume on another device", async () => {
+      surgectl("queue", "open");
+      surgectl("queue", "pause");
+      await sleep(500);
+      const first = await newPage();
+      await first.goto(base() + "/queue/");
+      const codeEl = first.locator(id("resume-code"));
+      await codeEl.waitFor({ state: "visible", timeout: 10000 });
+      const code = (await codeEl.textContent()).trim();
+      const place = (await first.locator("#position").textContent()).trim();
+      check(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z*~$=]$/.test(code) && /\d/.test(place),
+            `the waiting page shows place ${place} and its resume code ${code}`);
+      await screenshot(first, "queue-resume-code");
+      const second = await newPage();  // another browser context: another device
+      await second.goto(base() + "/queue/?resume=" + encodeURIComponent(code.toLowerCase()));
+      await second.waitForFunction((p) => document.getElementById("position").textContent.trim() === p,
+                                   place, { timeout: 10000 });
+      check((await second.locator(id("resume-code")).textContent()).trim() === code,
+            `the second device, with the code typed in lower case, has place ${place} and the same code`);
+      await screenshot(second, "queue-resumed");
+      const third = await newPage();
+      await third.goto(base() + "/queue/?resume=" + encodeURIComponent(code.slice(0, -1) + (code.endsWith("0") ? "1" : "0")));
+      await third.waitForFunction(() => /Check the code/.test(document.getElementById("state").textContent),
+                                  null, { timeout: 10000 });
+      check(true, "a mistyped code is caught by its check symbol and said so");
+      for (const p of [first, second, third]) await p.context().close();
+      surgectl("queue", "close");
+      await sleep(500);
+    });
+
     // Last: it books every seat. A person waits; the last seat goes; the page says so plainly, in
     // Korean and in English, and stops waiting; nobody new gets a place.
     await section("sold out while waiting", async () => {

@@ -1,5 +1,7 @@
 // Waiting-room tickets and queue state: every alteration refused, the state text round-trips.
 #include "surge/cache/queue.h"
+
+#include "surge/base/crockford.h"
 #include "surge/cache/snapshot_envelope.h"
 
 #include <gtest/gtest.h>
@@ -247,6 +249,72 @@ TEST(QueueShuffleTest, PlacesOfPreAndMainTickets) {
   EXPECT_EQ(queuePosition(main, s), 14u);  // after every pre-queue place
   pre.number = 12;  // taken after P was fixed: no place (it would collide with main ticket 12)
   EXPECT_EQ(queuePosition(pre, s), 0u);
+}
+
+// Resume codes: 8 symbols and a check symbol, the place back under any key of the keyring, nothing
+// for another epoch, and a typo told apart from a guess.
+TEST(ResumeCodeTest, RoundTripsAndTellsTyposFromGuesses) {
+  Keyring old_keys = Keyring::parse("queue-1 " + std::string(64, '1'), "t").value();
+  Keyring keys =
+      Keyring::parse("queue-1 " + std::string(64, '1') + "\nqueue-2 " + std::string(64, '2'), "t")
+          .value();
+  for (uint64_t number : {uint64_t{1}, uint64_t{77}, uint64_t{123456}, kResumeMaxNumber}) {
+    for (bool pre : {false, true}) {
+      auto code = resumeCode(keys, 3, number, pre);
+      ASSERT_TRUE(code.has_value());
+      ASSERT_EQ(code->size(), 11u);
+      EXPECT_EQ((*code)[4], '-');
+      EXPECT_EQ((*code)[9], '-');
+      auto back = readResumeCode(keys, 3, *code);
+      ASSERT_TRUE(back.ok()) << *code;
+      EXPECT_EQ(back->number, number);
+      EXPECT_EQ(back->prequeue, pre);
+      EXPECT_FALSE(readResumeCode(keys, 4, *code).ok());  // a revoke ends every code
+    }
+  }
+  EXPECT_FALSE(resumeCode(keys, 3, kResumeMaxNumber + 1, false).has_value());
+  EXPECT_FALSE(resumeCode(keys, 3, 0, false).has_value());
+  // Made before a key rotation, read after it.
+  auto before = resumeCode(old_keys, 1, 42, false).value();
+  EXPECT_EQ(readResumeCode(keys, 1, before)->number, 42u);
+  // Read forgivingly: lower case, no hyphens, O for 0, L for 1.
+  std::string code = resumeCode(keys, 1, 1000, false).value();
+  std::string loose;
+  for (char c : code) {
+    if (c == '-') continue;
+    loose += c == '0' ? 'o' : c == '1' ? 'l' : static_cast<char>(std::tolower(c));
+  }
+  EXPECT_EQ(readResumeCode(keys, 1, loose)->number, 1000u);
+  // Every single wrong symbol, and every two neighbours exchanged, is a typo, not a guess.
+  const std::string symbols = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  int typos = 0, tried = 0;
+  for (size_t i = 0; i < code.size(); ++i) {
+    if (code[i] == '-' || i == 10) continue;
+    for (char c : symbols) {
+      if (c == code[i]) continue;
+      std::string wrong = code;
+      wrong[i] = c;
+      ++tried;
+      auto r = readResumeCode(keys, 1, wrong);
+      typos += !r.ok() && r.error() == ResumeError::kMistyped;
+    }
+  }
+  EXPECT_EQ(typos, tried);
+  for (size_t i = 0; i + 1 < 9; ++i) {
+    std::string plain = code.substr(0, 4) + code.substr(5, 4) + code.substr(10);
+    if (plain[i] == plain[i + 1]) continue;
+    std::swap(plain[i], plain[i + 1]);
+    auto r = readResumeCode(keys, 1, plain);
+    EXPECT_TRUE(!r.ok() && r.error() == ResumeError::kMistyped) << plain;
+  }
+  EXPECT_EQ(readResumeCode(keys, 1, "").error(), ResumeError::kMistyped);
+  EXPECT_EQ(readResumeCode(keys, 1, "ABCD-EFGH").error(), ResumeError::kMistyped);
+  // Well formed with a right check symbol, but made by no key: a guess.
+  uint64_t bits = uint64_t{12345} << 25 | 1000;
+  std::string guess = base::crockfordEncode(bits, 8) + base::crockfordCheckSymbol(bits);
+  auto r = readResumeCode(keys, 1, guess);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), ResumeError::kUnknown);
 }
 
 }  // namespace

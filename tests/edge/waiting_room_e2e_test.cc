@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "edge_process.h"
+#include "surge/base/crockford.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/queue_draw.h"
 #include "surge/testing/reliability.h"
@@ -553,6 +554,120 @@ TEST(WaitingRoomE2ETest, TheSeatFactorIsTheOperatorsAndChecked) {
   EXPECT_TRUE(j["seats"].is_null());
   EXPECT_EQ(j["sold_out"], false);
   EXPECT_EQ(room.status()["seat_factor"], 0);
+}
+
+// A place nobody loses: the resume code gives another device the same place at any edge. 50 people
+// resume 20 times each, spread over 3 edges, each time as a new device: 1,000 resumes, every one
+// the person's own number and position, and not one new number taken from the sequence.
+TEST(WaitingRoomE2ETest, AResumeCodeGivesTheSamePlaceAtAnyEdgeAndNeverASecondOne) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");  // nobody admitted: positions stay put while the devices come and go
+  EdgeProcess second(room.origin,
+                     "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
+                     "    location /api/v1/queue/ { surge_queue; }\n");
+  EdgeProcess third(room.origin,
+                    "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
+                    "    location /api/v1/queue/ { surge_queue; }\n");
+  EdgeProcess* edges[] = {&room.edge, &second, &third};
+  struct Person {
+    Ticket ticket;
+    std::string code;
+    uint64_t position;
+  };
+  std::vector<Person> people;
+  for (int i = 0; i < 50; ++i) {
+    Ticket t = join(*edges[i % 3]);
+    auto j =
+        nlohmann::json::parse(edges[i % 3]->get("/api/v1/queue/tickets/current", with(t)).body);
+    ASSERT_TRUE(j["resume_code"].is_string()) << j.dump();
+    std::string code = j["resume_code"];
+    EXPECT_EQ(code.size(), 11u);  // ABCD-EFGH-J
+    people.push_back({t, code, j["position"].is_null() ? 0 : j["position"].get<uint64_t>()});
+  }
+  std::this_thread::sleep_for(400ms);  // every edge has read the state with the new numbers
+  uint64_t issued_before = room.status()["issued"];
+  int resumes = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (size_t i = 0; i < people.size(); ++i) {
+      EdgeProcess& edge = *edges[(i + static_cast<size_t>(round)) % 3];
+      // A new device: no client id, no ticket; half of them type the code in lower case.
+      std::string typed = people[i].code;
+      if (round % 2 == 1) std::transform(typed.begin(), typed.end(), typed.begin(), ::tolower);
+      HttpResponse r = edge.post("/api/v1/queue/tickets/resume?code=" + typed, "");
+      ASSERT_EQ(r.status, 200) << r.body;
+      auto j = nlohmann::json::parse(r.body);
+      ASSERT_EQ(j["number"], people[i].ticket.number);
+      ASSERT_EQ(j["position"], people[i].position) << "the same place in line";
+      ASSERT_EQ(j["resume_code"], people[i].code);
+      ASSERT_NE(j["client"], people[i].ticket.client);  // this device's own ticket
+      // The resumed ticket is a ticket like any other on every edge.
+      if (round == 0) {
+        Ticket resumed{j["ticket"], j["client"], j["number"]};
+        auto again = nlohmann::json::parse(
+            edges[(i + 1) % 3]->get("/api/v1/queue/tickets/current", with(resumed)).body);
+        EXPECT_EQ(again["number"], people[i].ticket.number) << again.dump();
+      }
+      ++resumes;
+    }
+  }
+  EXPECT_EQ(resumes, 1000);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(room.status()["issued"], issued_before) << "a resume took a new number";
+  int64_t issued = 0, resumed = 0;
+  for (EdgeProcess* e : edges) {
+    std::string m = e->metrics();
+    issued += metric(m, "surge_edge_queue_tickets_issued_total");
+    resumed += metric(m, "surge_edge_queue_resumed_total");
+  }
+  EXPECT_EQ(issued, 50);
+  EXPECT_EQ(resumed, 1000);
+
+  // One place, one booking: the two devices holding it cannot book twice.
+  room.queue("resume");
+  room.queue("rate?value=1000");
+  Person& first = people[0];
+  auto other = nlohmann::json::parse(
+      second.post("/api/v1/queue/tickets/resume?code=" + first.code, "").body);
+  Ticket other_device{other["ticket"], other["client"], other["number"]};
+  ASSERT_TRUE(waitAdmitted(room.edge, first.ticket));
+  EXPECT_EQ(book(room.edge, first.ticket, "resume-0").status, 201);
+  HttpResponse twice = book(third, other_device, "resume-0b", "09:30");
+  EXPECT_EQ(twice.status, 409) << twice.body;
+  EXPECT_EQ(code(twice), "ticket_already_used");
+}
+
+// A code mistyped is caught by its check symbol and not counted; a code nobody was given is
+// refused, and after 10 of those from one address the edge stops answering them for a while.
+TEST(WaitingRoomE2ETest, WrongResumeCodesAreRefusedAndGuessingIsLimited) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");
+  Ticket t = join(room.edge);
+  std::string good = nlohmann::json::parse(
+      room.edge.get("/api/v1/queue/tickets/current", with(t)).body)["resume_code"];
+  std::string typo = good;
+  typo[1] = typo[1] == '7' ? '8' : '7';
+  HttpResponse r = room.edge.post("/api/v1/queue/tickets/resume?code=" + typo, "");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(code(r), "code_mistyped");
+  EXPECT_EQ(code(room.edge.post("/api/v1/queue/tickets/resume?code=", "")), "code_mistyped");
+  EXPECT_EQ(room.edge.get("/api/v1/queue/tickets/resume").status, 405);
+  // Well-formed codes for places nobody was given (the check symbol recomputed: guesses).
+  int unknown = 0, limited = 0;
+  for (uint64_t guess = 1; guess <= 12; ++guess) {
+    uint64_t bits = guess << 25 | (5000 + guess);
+    std::string c = base::crockfordEncode(bits, 8) + base::crockfordCheckSymbol(bits);
+    HttpResponse g = room.edge.post("/api/v1/queue/tickets/resume?code=" + c, "");
+    unknown += g.status == 403 && code(g) == "code_unknown";
+    limited += g.status == 429 && !g.header("retry-after").empty();
+  }
+  EXPECT_EQ(unknown, 10);
+  EXPECT_EQ(limited, 2);
+  // The limit is on wrong codes from this address: its own code is refused too while it lasts.
+  EXPECT_EQ(room.edge.post("/api/v1/queue/tickets/resume?code=" + good, "").status, 429);
+  std::string m = room.edge.metrics();
+  EXPECT_EQ(metric(m, "surge_edge_queue_resume_refused_total{reason=\"mistyped\"}"), 2);
 }
 
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {

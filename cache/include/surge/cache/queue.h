@@ -59,6 +59,27 @@ const char* ticketErrorName(TicketError e);
 std::string encodeTicket(const Keyring& keyring, QueueTicket ticket);
 base::Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::string_view text);
 
+// Resume codes: a ticket's place as a person writes it down and types it on another device, where
+// any edge gives that device a ticket for the same place (no new number: never a second place).
+// 8 symbols of Crockford base32 (base/crockford.h) carrying 40 bits - MAC (15, HMAC-SHA256 with a
+// queue key over "surge-resume-1", the epoch, pre-queue and number) | pre-queue (1) | number (24)
+// - and Crockford's check symbol, shown "ABCD-EFGH-J". The check symbol catches a mistyped code
+// before it costs a try; the MAC, with the edge counting wrong codes per client address, keeps
+// guessing someone's place far out of reach. A code lives as long as its epoch: a revoke ends it.
+// Numbers past 2^24 - 1 (16.7 million places in one epoch) get no code.
+inline constexpr uint64_t kResumeMaxNumber = (uint64_t{1} << 24) - 1;
+std::optional<std::string> resumeCode(const Keyring& keyring, uint32_t epoch, uint64_t number,
+                                      bool prequeue);
+struct ResumedPlace {
+  uint64_t number = 0;
+  bool prequeue = false;
+};
+// kMistyped: not 8 code symbols and a check symbol that agrees (a typo, not a guess);
+// kUnknown: well formed, but no key of the keyring made it for this epoch.
+enum class ResumeError { kMistyped, kUnknown };
+base::Result<ResumedPlace, ResumeError> readResumeCode(const Keyring& keyring, uint32_t epoch,
+                                                       std::string_view typed);
+
 struct QueueState {
   bool open = false;
   uint32_t epoch = 0;

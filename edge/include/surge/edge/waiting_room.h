@@ -42,6 +42,7 @@
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/queue.h"
+#include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
 
 namespace surge::edge {
@@ -70,6 +71,10 @@ class WaitingRoom {
   // Worker thread. `done` runs on the same worker (now, or posted later).
   void issue(http::Worker& worker, const http::Request& request, Done done);
   http::Response current(const http::Request& request);
+  // POST /api/v1/queue/tickets/resume?code=ABCD-EFGH-J: the place of a resume code (queue.h) as a
+  // ticket for this client, the same number - never a new one. Wrong codes are counted per client
+  // address (10 a minute, then 429).
+  http::Response resume(const http::Request& request);
   // GET /api/v1/queue/state: the queue as everyone sees it (open, epoch, admitted cursor, rate,
   // issued, opening), cacheable by a CDN for a second. A page with its ticket's "place" computes
   // its position from it.
@@ -106,6 +111,7 @@ class WaitingRoom {
   http::Response ticketAnswer(int status, const std::string& ticket_text,
                               const cache::QueueTicket& ticket, const std::string& client_id,
                               bool set_client_cookie) const;
+  std::string resumeCodeField(const cache::QueueTicket& ticket) const;
   static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
   static std::string seatFields(const cache::QueueState& s);
   void loop();
@@ -139,6 +145,9 @@ class WaitingRoom {
   base::Counter& memcached_errors_;
   base::Counter& state_refused_;
   base::Counter& sold_out_refused_;
+  base::Counter& resumed_;
+  base::Counter* resume_refused_[4];
+  http::AttemptLimiter wrong_codes_{{10, std::chrono::seconds(60), 100000}};
   base::Counter* refused_[6];
   base::Gauge& admitted_gauge_;
   base::Gauge& length_gauge_;

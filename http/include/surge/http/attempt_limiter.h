@@ -31,6 +31,11 @@ class AttemptLimiter {
   int64_t attempt(std::string_view key,
                   std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
+  // Without counting: 0 when `key` may try now, else the seconds until it may. For limits on
+  // failures only (a resume code): ask first, count with attempt() when the try failed.
+  int64_t blocked(std::string_view key,
+                  std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+
   void setOptions(Options options);
 
  private:
