@@ -147,13 +147,13 @@ std::string encodeQueueState(const QueueState& s) {
   if (s.seats >= 0) std::snprintf(seats, sizeof seats, "%lld", static_cast<long long>(s.seats));
   std::snprintf(buf, sizeof buf,
                 "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld "
-                "opening=%lld pre=%llu opened=%d shuffle=%s seats=%s sold=%lld commit=%s",
+                "opening=%lld pre=%llu opened=%d shuffle=%s seats=%s sold=%lld commit=%s pow=%u",
                 s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
                 static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms),
                 static_cast<long long>(s.opening_s), static_cast<unsigned long long>(s.prequeue),
                 s.opened ? 1 : 0, s.shuffle.empty() ? "-" : s.shuffle.c_str(), seats,
                 static_cast<long long>(s.sold_out_ms),
-                s.commitment.empty() ? "-" : s.commitment.c_str());
+                s.commitment.empty() ? "-" : s.commitment.c_str(), s.pow_bits);
   return buf;
 }
 
@@ -216,6 +216,9 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
     } else if (name == "shuffle") {
       if (value.size() > 64) return std::nullopt;
       s.shuffle = value == "-" ? std::string() : std::string(value);
+    } else if (name == "pow") {
+      if (!u64(v) || v > 32) return std::nullopt;
+      s.pow_bits = static_cast<uint32_t>(v);
     } else if (name == "commit") {
       if (value.size() > 64) return std::nullopt;
       s.commitment = value == "-" ? std::string() : std::string(value);

@@ -62,6 +62,14 @@ void QueueHandler::handle(Exchange& ex, const Location&) {
     }
     return dispatcher_.answer(ctx, room_->current(ex.request));
   }
+  if (path == "/api/v1/queue/challenge") {
+    if (ex.method() != "GET") {
+      http::Response r = jsonError(405, "method_not_allowed", "use GET");
+      r.headers += "Allow: GET\r\n";
+      return dispatcher_.answer(ctx, std::move(r));
+    }
+    return dispatcher_.answer(ctx, room_->challenge(ex.request));
+  }
   if (path == "/api/v1/queue/state" || path == "/api/v1/queue/draw") {
     if (ex.method() != "GET" && ex.method() != "HEAD") {
       http::Response r = jsonError(405, "method_not_allowed", "use GET");

@@ -9,6 +9,7 @@
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/queue_draw.h"
+#include "surge/cache/queue_pow.h"
 
 namespace surge::edge {
 namespace {
@@ -63,6 +64,19 @@ void answerUnavailable(http::Worker& worker, std::function<void(http::Response)>
 const char* const kReasons[] = {"missing", "forged",       "other_client",
                                 "revoked", "not_admitted", "expired"};
 const char* const kResumeRefusals[] = {"mistyped", "unknown", "expired", "limited"};
+// cache::ProofError names, then "missing" and "used".
+const char* const kProofRefusals[] = {"malformed", "forged", "expired", "other_client",
+                                      "too_easy",  "wrong",  "missing", "used"};
+constexpr size_t kProofMissing = 6, kProofUsed = 7;
+
+http::Response proofRefusal(const char* code, const std::string& message, uint32_t bits) {
+  http::Response r = http::Response::json(
+      403, "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" + message +
+               "\"},\"bits\":" + std::to_string(bits) +
+               ",\"challenge_url\":\"/api/v1/queue/challenge\"}");
+  r.headers += "Cache-Control: no-store\r\n";
+  return r;
+}
 
 }  // namespace
 
@@ -85,6 +99,8 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
                           "Ticket requests refused (410) because every seat is taken")),
       resumed_(metrics.counter("surge_edge_queue_resumed_total",
                                "Places taken back with a resume code (the same number)")),
+      challenges_(metrics.counter("surge_edge_queue_challenges_total",
+                                  "Proof-of-work challenges handed out (attack mode)")),
       admitted_gauge_(
           metrics.gauge("surge_edge_queue_admitted", "Tickets up to this number may book")),
       length_gauge_(
@@ -93,6 +109,12 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
                                 "Admission rate, tickets per 1000 s (per second x 1000)")),
       seats_gauge_(metrics.gauge("surge_edge_queue_seats_left",
                                  "Seats still bookable, as origin counts them (-1: not counted)")) {
+  for (size_t i = 0; i < 8; ++i) {
+    proof_refused_[i] =
+        &metrics.counter("surge_edge_queue_proof_refused_total",
+                         "Ticket requests refused for their proof of work, by reason",
+                         std::string("reason=\"") + kProofRefusals[i] + "\"");
+  }
   for (size_t i = 0; i < 4; ++i) {
     resume_refused_[i] =
         &metrics.counter("surge_edge_queue_resume_refused_total", "Resume codes refused, by reason",
@@ -257,9 +279,28 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
     r.headers += "Cache-Control: no-store\r\n";
     return done(std::move(r));
   }
+  std::string proof_id;
+  if (now_state.pow_bits > 0) {
+    // Under attack: a new place costs a proof of work, bound to this client, used once.
+    std::string_view proof = request.header("X-Surge-Proof");
+    if (proof.empty()) {
+      proof_refused_[kProofMissing]->add();
+      return done(proofRefusal("proof_required", "the queue asks for a proof of work now",
+                               now_state.pow_bits));
+    }
+    auto paid = cache::checkProof(keys, proof, now_state.pow_bits, nowMs() / 1000, binding);
+    if (!paid) {
+      proof_refused_[static_cast<size_t>(paid.error())]->add();
+      return done(proofRefusal(
+          (std::string("proof_") + cache::proofErrorName(paid.error())).c_str(),
+          "the proof of work does not hold; ask for a new challenge", now_state.pow_bits));
+    }
+    proof_id = cache::encodeHex(
+        std::string_view(reinterpret_cast<const char*>(paid->id.data()), paid->id.size()));
+  }
   {
     std::unique_lock lock(mutex_);
-    if (!prequeue && block_next_ < block_end_) {
+    if (!prequeue && proof_id.empty() && block_next_ < block_end_) {
       cache::QueueTicket t;
       t.number = block_next_++;
       t.issued_s = nowMs() / 1000;
@@ -275,7 +316,8 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
       shed_.add();
       return done(jsonError(503, "overloaded", "too many people are joining; retry", 1));
     }
-    pending_.push_back({&worker, binding, p.client_id, new_client, prequeue, std::move(done)});
+    pending_.push_back({&worker, binding, p.client_id, new_client, prequeue, std::move(done),
+                        std::move(proof_id)});
   }
   wake_.notify_one();
 }
@@ -349,6 +391,32 @@ http::Response WaitingRoom::resume(const http::Request& request) {
   return ticketAnswer(200, cache::encodeTicket(keyring(), t), t, p.client_id, new_client);
 }
 
+http::Response WaitingRoom::challenge(const http::Request& request) {
+  Presented p = presented(request);
+  bool new_client = p.client_id.empty();
+  if (new_client) p.client_id = newClientId();
+  if (p.client_id.empty()) return jsonError(503, "no_entropy", "retry shortly");
+  uint32_t bits = state().pow_bits;
+  std::string challenge = "null";
+  if (bits > 0) {
+    auto made =
+        cache::makeChallenge(keyring(), bits, nowMs() / 1000, cache::clientBinding(p.client_id));
+    if (!made) return jsonError(503, "no_entropy", "retry shortly");
+    challenge = "\"" + made.value() + "\"";
+    challenges_.add();
+  }
+  http::Response r = http::Response::json(
+      200, "{\"bits\":" + std::to_string(bits) + ",\"challenge\":" + challenge +
+               ",\"expires_in_s\":" + std::to_string(cache::kChallengeLifetime) + ",\"client\":\"" +
+               p.client_id + "\"}");
+  r.headers += "Cache-Control: private, no-store\r\n";
+  if (new_client) {
+    r.headers += "Set-Cookie: surge_client=" + p.client_id +
+                 "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax\r\n";
+  }
+  return r;
+}
+
 http::Response WaitingRoom::shared() const {
   cache::QueueState s = state();
   char rate[32];
@@ -358,7 +426,8 @@ http::Response WaitingRoom::shared() const {
                std::to_string(s.epoch) + ",\"admitted\":" + std::to_string(s.admitted) +
                ",\"rate\":" + rate + ",\"issued\":" + std::to_string(s.issued) + ",\"opening_s\":" +
                std::to_string(s.opening_s) + ",\"opened\":" + (s.opened ? "true" : "false") +
-               ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "," + seatFields(s) + "}");
+               ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "," + seatFields(s) +
+               ",\"proof_bits\":" + std::to_string(s.pow_bits) + "}");
   // The same for everyone, new every second: a CDN keeps it a second, so a waiting crowd costs the
   // edges one request per CDN node per second.
   r.headers += "Cache-Control: public, max-age=1, s-maxage=1\r\n";
@@ -532,6 +601,24 @@ void WaitingRoom::loop() {
     uint32_t epoch = state().epoch;
     for (Pending& p : work) {
       uint64_t number = 0;
+      if (!p.proof_id.empty()) {
+        // Single use across every edge: the first to claim the proof's id in memcached wins.
+        auto claimed = memcached_->add(std::string(cache::kProofUsedPrefix) + p.proof_id, "1",
+                                       std::chrono::seconds(cache::kChallengeLifetime + 30));
+        if (!claimed && claimed.error().kind == cache::CacheErrorKind::kNotStored) {
+          proof_refused_[kProofUsed]->add();
+          p.worker->post([done = std::move(p.done), bits = state().pow_bits] {
+            done(proofRefusal("proof_used", "this proof of work has paid for a ticket already",
+                              bits));
+          });
+          continue;
+        }
+        if (!claimed) {
+          memcached_errors_.add();
+          answerUnavailable(*p.worker, std::move(p.done));
+          continue;
+        }
+      }
       if (p.prequeue) {
         // The opening may have come while this request waited: then it is a main ticket.
         std::lock_guard lock(mutex_);

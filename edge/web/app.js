@@ -18,7 +18,8 @@ const T = {
     joining: '대기열에 들어가는 중…', inQueue: '대기열에 들어왔습니다.', admitted: '차례가 되었습니다. 예약하는 중…',
     queueRetry: '대기 상태를 확인하지 못했습니다. 곧 다시 확인합니다.',
     queueSoldOut: '모든 좌석이 예약되어 마감되었습니다 ({0}). 더 기다리셔도 예약할 수 없습니다.',
-    queueSoldOutSt: '마감되었습니다.', resumeCode: '다른 기기에서 이어가기 코드',
+    queueSoldOutSt: '마감되었습니다.', proving: '자동 접속이 아닌지 확인하는 중… {0}%',
+    provingNote: '접속이 몰려 이 기기에서 잠시 계산합니다. 외부 서비스나 추적 없이 이 페이지 안에서만 이루어집니다.', resumeCode: '다른 기기에서 이어가기 코드',
     resumed: '다른 기기의 대기 순서를 이어받았습니다.', resumeBad: '이어가기 코드를 확인해 주세요.',
     doneTitle: '예약 완료', canceledTitle: '예약 취소됨', bookedSt: '예약이 완료되었습니다.', bookingId: '예약 번호',
     person: '예약자', cancel: '예약 취소', again: '다른 예약하기', canceling: '취소하는 중…',
@@ -68,7 +69,8 @@ const T = {
     joining: 'Joining the queue…', inQueue: 'You are in the queue.', admitted: 'Your turn. Booking…',
     queueRetry: 'Could not check the queue; trying again shortly.',
     queueSoldOut: 'Every seat has been booked ({0}). Waiting longer will not get you a booking.',
-    queueSoldOutSt: 'Sold out.', resumeCode: 'Code to continue on another device',
+    queueSoldOutSt: 'Sold out.', proving: 'Checking this is not an automated client… {0}%',
+    provingNote: 'Under heavy load, this device works for a moment. It stays in this page: no third party, no tracking.', resumeCode: 'Code to continue on another device',
     resumed: 'Your place from another device is back.', resumeBad: 'Check the resume code.',
     doneTitle: 'Booked', canceledTitle: 'Booking canceled', bookedSt: 'Your booking is confirmed.',
     bookingId: 'Booking ID', person: 'Person ID', cancel: 'Cancel booking', again: 'Book another',
@@ -162,6 +164,7 @@ function later(fn, ms) {
 }
 function cancelFlow() {
   S.gen++;
+  if (S.worker) { S.worker.terminate(); S.worker = null; }
   S.timers.forEach(clearTimeout);
   S.timers = [];
   setBusy(false);
@@ -555,14 +558,41 @@ function queue(code) {
 }
 const qBackoff = (r) => r && r.ra ? raSec(r.ra) * 1000 : jit(0.8, 1.2) * Math.min(30, 2 ** S.qErr);
 async function join() {
-  const g = S.gen;
+  const g = S.gen, headers = S.proof ? { 'X-Surge-Proof': S.proof } : {};
+  S.proof = null;  // a proof pays for one ticket
   setStatus('joining');
-  const r = await tryApi('POST', '/api/v1/queue/tickets', { cache: 'no-store' });
+  const r = await tryApi('POST', '/api/v1/queue/tickets', { cache: 'no-store', headers });
   if (g !== S.gen) return;
   if (r && r.status < 300 && r.data) { S.qErr = 0; setStatus('inQueue'); return onQueue(r.data); }
+  if (r && r.status === 403 && /^proof_/.test(r.code) && S.qErr < 3) { S.qErr++; return prove(); }
   if (r && r.status === 410 && r.code === 'sold_out') return onQueue(Object.assign({}, S.q, r.data));
   S.qErr++;
   later(join, qBackoff(r));
+}
+// The "under attack" mode: the edge wants a proof of work for a new ticket. It is computed in a Web
+// Worker (/pow-worker.js: SHA-256 in this page, nothing third-party), with its progress shown;
+// about 2^bits hashes, a second or so on a mid-range phone.
+async function prove() {
+  const g = S.gen, r = await tryApi('GET', '/api/v1/queue/challenge', { cache: 'no-store' });
+  if (g !== S.gen) return;
+  if (!(r && r.status === 200 && r.data)) return later(prove, qBackoff(r));
+  if (!r.data.challenge) return join();  // the mode went off meanwhile
+  const { challenge, bits } = r.data, expected = 2 ** bits;
+  setStatus(['proving', 0]);
+  $('q-pow').hidden = false;
+  let worker;
+  try { worker = new Worker('/pow-worker.js'); } catch (e) { return later(join, qBackoff(null)); }
+  S.worker = worker;
+  worker.onmessage = (ev) => {
+    if (g !== S.gen) { worker.terminate(); return; }
+    const pct = Math.min(99, Math.round(100 * (1 - Math.exp(-ev.data.tried / expected))));
+    if (ev.data.nonce === undefined) { setStatus(['proving', pct]); return; }
+    worker.terminate();
+    $('q-pow').hidden = true;
+    S.proof = challenge + '.' + ev.data.nonce;
+    join();
+  };
+  worker.postMessage({ challenge, bits });
 }
 async function poll() {
   const g = S.gen, r = await tryApi('GET', '/api/v1/queue/tickets/current', { cache: 'no-store' });

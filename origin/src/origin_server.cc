@@ -431,6 +431,18 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
           return ex.error(400, "invalid_opening", "POST /admin/v1/queue/opening?at=UNIX_SECONDS");
         }
         pacer_->setOpening(std::stoll(std::string(q.substr(3))));
+      } else if (action == "attack") {
+        // ?bits=N: a new ticket needs a proof of N bits (1..32); 0: the mode off.
+        std::string_view q = req.query;
+        std::string v(q.substr(0, 5) == "bits=" ? q.substr(5) : std::string_view());
+        char* end = nullptr;
+        long bits = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || bits < 0 || bits > 32) {
+          return ex.error(400, "invalid_bits",
+                          "POST /admin/v1/queue/attack?bits=N: proof of work of N bits, 1..32 "
+                          "(about 2^N hashes per ticket for a client); 0 turns it off");
+        }
+        pacer_->setProofBits(static_cast<uint32_t>(bits));
       } else if (action == "rate" || action == "factor") {
         // rate?value=N (tickets per second; 0: auto); factor?value=F (admitted people per seat
         // left, 1..100; 0: admission does not count seats)
@@ -455,7 +467,7 @@ void OriginServer::handle(http::Worker& worker, const http::Request& req, http::
         }
       } else {
         return ex.error(404, "not_found",
-                        "queue actions: open, close, pause, resume, rate, factor, revoke");
+                        "queue actions: open, close, pause, resume, rate, factor, attack, revoke");
       }
       return ex.send(202, pacer_->statusJson());
     }

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "surge/cache/queue_draw.h"
+#include "surge/cache/queue_pow.h"
 #include "surge/origin/calendar.h"
 
 namespace surge::origin {
@@ -90,10 +91,8 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
   auto opened = counter("queue_opened", 0);
   auto saved = counter("queue_settings_saved", 0);
   auto revokes = counter("queue_revokes", 0);
-  auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
-  auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
-  auto f = counter("queue_seat_factor", 0);
-  if (!opened || !saved || !revokes || !o || !p || !r || !t || !f) {
+  auto stored = readSettings();
+  if (!opened || !saved || !revokes || !stored) {
     return base::fail(std::string("cannot read the queue's settings"));
   }
   // Everything read first: the lock is never held across a wait for the store.
@@ -112,11 +111,7 @@ base::Result<base::Done, std::string> QueuePacer::loadState() {
   revokes_seen_ = revokes.value();
   if (saved.value() != 0 && !settings_dirty_) {
     // What operators set survives a restart: the flags only seed a queue that never had settings.
-    open_ = o.value() != 0;
-    paused_ = p.value() != 0;
-    set_rate_ = static_cast<double>(r.value()) / 1000;
-    opening_s_ = t.value();
-    seat_factor_ = factorFrom(f.value(), options_.seat_factor);
+    useSettings(stored.value());
   } else if (saved.value() == 0) {
     open_ = options_.open;
     set_rate_ = options_.rate;
@@ -143,22 +138,43 @@ base::Result<base::Done, std::string> QueuePacer::start() {
   return base::Done{};
 }
 
+QueuePacer::Settings QueuePacer::settings() const {
+  std::lock_guard lock(mutex_);
+  return Settings{open_, paused_, set_rate_, seat_factor_, opening_s_, pow_bits_};
+}
+
+base::Result<QueuePacer::Settings, std::string> QueuePacer::readSettings() {
+  auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
+  auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
+  auto f = counter("queue_seat_factor", 0), w = counter("queue_pow_bits", 0);
+  if (!o || !p || !r || !t || !f || !w) return base::fail(std::string("cannot read the settings"));
+  return Settings{o.value() != 0,
+                  p.value() != 0,
+                  static_cast<double>(r.value()) / 1000,
+                  factorFrom(f.value(), options_.seat_factor),
+                  t.value(),
+                  static_cast<uint32_t>(std::clamp<int64_t>(w.value(), 0, cache::kMaxProofBits))};
+}
+
+void QueuePacer::useSettings(const Settings& s) {
+  open_ = s.open;
+  paused_ = s.paused;
+  set_rate_ = s.rate;
+  opening_s_ = s.opening;
+  seat_factor_ = s.factor;
+  pow_bits_ = s.pow_bits;
+}
+
 void QueuePacer::handOver() {
-  bool open, paused, dirty, revoke;
-  double rate, factor;
-  int64_t opening;
+  Settings now = settings();
+  bool dirty, revoke;
   {
     std::lock_guard lock(mutex_);
-    open = open_;
-    paused = paused_;
-    rate = set_rate_;
-    factor = seat_factor_;
-    opening = opening_s_;
     dirty = settings_dirty_;
     revoke = revoke_requested_;
     settings_dirty_ = revoke_requested_ = false;
   }
-  if (dirty && !saveSettings(open, paused, rate, opening, factor)) {
+  if (dirty && !saveSettings(now)) {
     errors_.add();
     std::lock_guard lock(mutex_);
     settings_dirty_ = true;
@@ -181,21 +197,15 @@ void QueuePacer::followOtherOrigins() {
     return;
   }
   if (saved.value() != settings_generation_) {
-    auto o = counter("queue_open", 0), p = counter("queue_paused", 0);
-    auto r = counter("queue_rate_milli", 0), t = counter("queue_opening", 0);
-    auto f = counter("queue_seat_factor", 0);
-    if (!o || !p || !r || !t || !f) {
+    auto stored = readSettings();
+    if (!stored) {
       errors_.add();
       return;
     }
     std::lock_guard lock(mutex_);
     if (!settings_dirty_) {  // a setting made here since wins; it is saved at this tick
-      open_ = o.value() != 0;
-      paused_ = p.value() != 0;
-      set_rate_ = static_cast<double>(r.value()) / 1000;
+      useSettings(stored.value());
       if (set_rate_ > 0) current_rate_ = set_rate_;
-      opening_s_ = t.value();
-      seat_factor_ = factorFrom(f.value(), options_.seat_factor);
     }
     settings_generation_ = saved.value();
   }
@@ -237,6 +247,12 @@ void QueuePacer::setOpening(int64_t unix_s) {
   settings_dirty_ = true;
 }
 
+void QueuePacer::setProofBits(uint32_t bits) {
+  std::lock_guard lock(mutex_);
+  pow_bits_ = bits;
+  settings_dirty_ = true;
+}
+
 void QueuePacer::setSeatFactor(double factor) {
   std::lock_guard lock(mutex_);
   seat_factor_ = factor;
@@ -259,23 +275,23 @@ std::string QueuePacer::statusJson() const {
   std::string commitment =
       state_.commitment.empty() ? std::string("null") : "\"" + state_.commitment + "\"";
   char buf[800];
-  std::snprintf(buf, sizeof buf,
-                "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
-                "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
-                "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s,\"seat_factor\":%.3f,"
-                "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s,"
-                "\"commitment\":%s}",
-                open_ ? "true" : "false", paused_ ? "true" : "false",
-                set_rate_ > 0 ? "fixed" : "auto", current_rate_, state_.epoch,
-                static_cast<unsigned long long>(state_.admitted),
-                static_cast<unsigned long long>(state_.issued),
-                static_cast<unsigned long long>(
-                    state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
-                static_cast<long long>(opening_s_), opening_at.c_str(),
-                static_cast<unsigned long long>(state_.prequeue),
-                !options_.leading || options_.leading() ? "true" : "false", seat_factor_,
-                seats.c_str(), static_cast<long long>(claims_.value()),
-                state_.soldOut() ? "true" : "false", sold_out_at.c_str(), commitment.c_str());
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
+      "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
+      "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s,\"seat_factor\":%.3f,"
+      "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s,"
+      "\"commitment\":%s,\"attack_mode\":%s,\"proof_bits\":%u}",
+      open_ ? "true" : "false", paused_ ? "true" : "false", set_rate_ > 0 ? "fixed" : "auto",
+      current_rate_, state_.epoch, static_cast<unsigned long long>(state_.admitted),
+      static_cast<unsigned long long>(state_.issued),
+      static_cast<unsigned long long>(
+          state_.issued > state_.admitted ? state_.issued - state_.admitted : 0),
+      static_cast<long long>(opening_s_), opening_at.c_str(),
+      static_cast<unsigned long long>(state_.prequeue),
+      !options_.leading || options_.leading() ? "true" : "false", seat_factor_, seats.c_str(),
+      static_cast<long long>(claims_.value()), state_.soldOut() ? "true" : "false",
+      sold_out_at.c_str(), commitment.c_str(), pow_bits_ > 0 ? "true" : "false", pow_bits_);
   return buf;
 }
 
@@ -310,11 +326,12 @@ bool QueuePacer::bumpSettingsGeneration() {
   return true;
 }
 
-bool QueuePacer::saveSettings(bool open, bool paused, double rate, int64_t opening, double factor) {
-  return setCounter("queue_open", open ? 1 : 0) && setCounter("queue_paused", paused ? 1 : 0) &&
-         setCounter("queue_rate_milli", static_cast<int64_t>(rate * 1000)) &&
-         setCounter("queue_opening", opening) &&
-         setCounter("queue_seat_factor", storedFactor(factor)) && bumpSettingsGeneration();
+bool QueuePacer::saveSettings(const Settings& s) {
+  return setCounter("queue_open", s.open ? 1 : 0) && setCounter("queue_paused", s.paused ? 1 : 0) &&
+         setCounter("queue_rate_milli", static_cast<int64_t>(s.rate * 1000)) &&
+         setCounter("queue_opening", s.opening) &&
+         setCounter("queue_seat_factor", storedFactor(s.factor)) &&
+         setCounter("queue_pow_bits", s.pow_bits) && bumpSettingsGeneration();
 }
 
 void QueuePacer::loop() {
@@ -460,20 +477,17 @@ void QueuePacer::tick(double seconds) {
     hwm_ = old.value() + options_.hwm_margin;
   }
 
-  bool open, paused, revoke, settings_changed;
-  double set_rate, factor;
+  Settings now = settings();
+  bool open = now.open, paused = now.paused, revoke, settings_changed;
+  double set_rate = now.rate, factor = now.factor;
   {
     std::lock_guard lock(mutex_);
-    open = open_;
-    paused = paused_;
     revoke = revoke_requested_;
     revoke_requested_ = false;
-    set_rate = set_rate_;
-    factor = seat_factor_;
     settings_changed = settings_dirty_;
     settings_dirty_ = false;
   }
-  if (settings_changed && !saveSettings(open, paused, set_rate, opening, factor)) {
+  if (settings_changed && !saveSettings(now)) {
     errors_.add();
     std::lock_guard lock(mutex_);
     settings_dirty_ = true;  // the next tick tries again
@@ -535,6 +549,7 @@ void QueuePacer::tick(double seconds) {
   next.issued = issued;
   next.updated_ms = unixNowMs();
   next.opening_s = opening;
+  next.pow_bits = now.pow_bits;
   next.prequeue = prequeue_;
   next.opened = opened_;
   next.shuffle = shuffle_;

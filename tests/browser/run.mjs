@@ -710,6 +710,37 @@ async function main() {
       await sleep(500);
     });
 
+    // The attack mode: the page earns its ticket with a proof of work in a Web Worker, showing its
+    // progress, with nothing loaded from anywhere but the edge.
+    await section("proof of work under attack", async () => {
+      surgectl("queue", "open");
+      surgectl("queue", "pause");
+      surgectl("queue", "attack", "on", "21");  // ~2 million hashes: long enough to see progress
+      await sleep(500);
+      const page = await newPage();
+      const hosts = new Set();
+      page.on("request", (req) => hosts.add(new URL(req.url()).host));
+      await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2,
+                               time: "09:00", person: "browser-pow" });
+      const started = Date.now();
+      await page.locator(id("confirm")).click();
+      await page.waitForFunction(() => /확인하는 중… \d+%/.test(document.querySelector('[data-testid="status"]').textContent),
+                                 null, { timeout: 10000 });
+      check(await page.locator(id("queue-proving")).isVisible(), "the page says it is working, and why");
+      await screenshot(page, "queue-proving");
+      await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid="queue-position"]').textContent),
+                                 null, { timeout: 60000 });
+      check(true, `the worker's proof bought a place in line (${Date.now() - started} ms from the click)`);
+      check(!(await page.locator(id("queue-proving")).isVisible()), "the work note is gone once it is done");
+      check([...hosts].every((h) => h === new URL(base()).host), "nothing third-party: " + [...hosts].join(" "));
+      const m = await (await fetch(base() + "/metrics")).text();
+      check(/surge_edge_queue_challenges_total [1-9]/.test(m), "the edge handed out the challenge");
+      await page.context().close();
+      surgectl("queue", "attack", "off");
+      surgectl("queue", "close");
+      await sleep(500);
+    });
+
     // Last: it books every seat. A person waits; the last seat goes; the page says so plainly, in
     // Korean and in English, and stops waiting; nobody new gets a place.
     await section("sold out while waiting", async () => {

@@ -116,9 +116,10 @@ QueueState openState(uint32_t epoch, double rate, int64_t updated_ms) {
 TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   QueueState s = openState(3, 12.5, 1796083200123);
   std::string text = encodeQueueState(s);
-  EXPECT_EQ(text,
-            "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-            "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0 commit=-");
+  EXPECT_EQ(
+      text,
+      "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
+      "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0 commit=- pow=0");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);

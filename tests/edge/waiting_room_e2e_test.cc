@@ -8,6 +8,7 @@
 #include "surge/base/crockford.h"
 #include "surge/cache/queue.h"
 #include "surge/cache/queue_draw.h"
+#include "surge/cache/queue_pow.h"
 #include "surge/testing/reliability.h"
 
 namespace surge::edge::test {
@@ -668,6 +669,68 @@ TEST(WaitingRoomE2ETest, WrongResumeCodesAreRefusedAndGuessingIsLimited) {
   EXPECT_EQ(room.edge.post("/api/v1/queue/tickets/resume?code=" + good, "").status, 429);
   std::string m = room.edge.metrics();
   EXPECT_EQ(metric(m, "surge_edge_queue_resume_refused_total{reason=\"mistyped\"}"), 2);
+}
+
+// The attack mode: a new place costs a proof of work made for this client, good once at any edge;
+// a place already held, and the mode off, cost nothing.
+TEST(WaitingRoomE2ETest, UnderAttackANewTicketCostsAProofOfWorkUsedOnce) {
+  Room room;
+  room.queue("open");
+  room.queue("pause");
+  EXPECT_EQ(room.origin.admin("POST", "/admin/v1/queue/attack?bits=33").status, 400);
+  room.queue("attack?bits=10");
+  EdgeProcess second(room.origin,
+                     "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
+                     "    location /api/v1/queue/ { surge_queue; }\n");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(room.status()["proof_bits"], 10);
+  HttpResponse bare = room.edge.post("/api/v1/queue/tickets", "");
+  EXPECT_EQ(bare.status, 403) << bare.body;
+  EXPECT_EQ(code(bare), "proof_required");
+  EXPECT_EQ(nlohmann::json::parse(bare.body)["bits"], 10);
+
+  auto challenge = [&](EdgeProcess& edge, const std::string& client) {
+    auto j = nlohmann::json::parse(
+        edge.get("/api/v1/queue/challenge", {{"X-Surge-Client", client}}).body);
+    EXPECT_EQ(j["bits"], 10);
+    std::string c = j["challenge"];
+    return c + "." + std::to_string(cache::solveChallenge(c, 10));
+  };
+  const std::string alice(32, 'a'), bob(32, 'b');
+  std::string proof = challenge(room.edge, alice);
+  auto as = [](const std::string& client, const std::string& proof) {
+    return std::vector<std::pair<std::string, std::string>>{{"X-Surge-Client", client},
+                                                            {"X-Surge-Proof", proof}};
+  };
+  EXPECT_EQ(code(room.edge.post("/api/v1/queue/tickets", "", as(bob, proof))),
+            "proof_other_client");
+  HttpResponse paid = room.edge.post("/api/v1/queue/tickets", "", as(alice, proof));
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  // Once: here, and at another edge.
+  HttpResponse again = room.edge.post("/api/v1/queue/tickets", "", as(alice, proof));
+  EXPECT_EQ(again.status, 403);
+  EXPECT_EQ(code(again), "proof_used");
+  EXPECT_EQ(code(second.post("/api/v1/queue/tickets", "", as(alice, proof))), "proof_used");
+  std::string wrong = challenge(second, bob);
+  wrong = wrong.substr(0, wrong.rfind('.') + 1) +
+          std::to_string(std::stoull(wrong.substr(wrong.rfind('.') + 1)) + 1);
+  HttpResponse lazy = second.post("/api/v1/queue/tickets", "", as(bob, wrong));
+  EXPECT_TRUE(code(lazy) == "proof_wrong" || lazy.status == 201) << lazy.body;  // rarely right
+  // The place held costs nothing more: the same ticket back without a proof.
+  auto t = nlohmann::json::parse(paid.body);
+  HttpResponse held = room.edge.post("/api/v1/queue/tickets", "",
+                                     {{"X-Surge-Client", alice}, {"X-Surge-Ticket", t["ticket"]}});
+  EXPECT_EQ(held.status, 200) << held.body;
+  std::string m = room.edge.metrics() + second.metrics();
+  EXPECT_EQ(metric(m, "surge_edge_queue_proof_refused_total{reason=\"used\"}"), 2);
+  EXPECT_EQ(metric(m, "surge_edge_queue_proof_refused_total{reason=\"missing\"}"), 1);
+
+  room.queue("attack?bits=0");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(room.edge.post("/api/v1/queue/tickets", "").status, 201);
+  auto off = nlohmann::json::parse(room.edge.get("/api/v1/queue/challenge").body);
+  EXPECT_EQ(off["bits"], 0);
+  EXPECT_TRUE(off["challenge"].is_null());
 }
 
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {

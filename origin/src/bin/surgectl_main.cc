@@ -65,6 +65,7 @@ constexpr const char* kUsage =
     "  snapshot push NAME FILE [--content-type TYPE] | snapshot ls | snapshot rm NAME\n"
     "  queue status | open | close | pause | resume | rate N (0: auto) | revoke\n"
     "  queue factor F   (admitted people per seat left, 1..100; 0: seats are not counted)\n"
+    "  queue attack on [BITS] | off   (a new ticket needs a proof of work of BITS, default 18)\n"
     "  queue verify EDGE_URL|FILE [--commitment HEX] [--save FILE]   (the pre-queue draw, from\n"
     "                   what is published: exit 0 verified, 1 not, 2 not published yet)\n"
     "  queue opening TIME | +SECONDS   (pre-queue until then, shuffled at it; TIME is RFC 3339\n"
@@ -512,6 +513,17 @@ int main(int argc, char** argv) {
         usage("the rate is a number of tickets per second (0: auto)");
       }
       return admin.call("POST", "/admin/v1/queue/rate?value=" + rate);
+    }
+    if (action == "attack") {
+      // on [BITS] (default 18: 2^18 hashes, about a second in a mid-range phone's page) | off
+      const std::string& mode = arg(2);
+      std::string bits = mode == "off" ? "0" : args.size() > 3 ? args[3] : "18";
+      if ((mode != "on" && mode != "off") || bits.empty() ||
+          bits.find_first_not_of("0123456789") != std::string::npos || bits.size() > 2) {
+        usage("queue attack on [BITS] | off");
+      }
+      noMore(mode == "on" ? 4 : 3);
+      return admin.call("POST", "/admin/v1/queue/attack?bits=" + bits);
     }
     if (action == "factor") {
       const std::string& factor = arg(2);

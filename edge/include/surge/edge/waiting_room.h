@@ -75,6 +75,9 @@ class WaitingRoom {
   // ticket for this client, the same number - never a new one. Wrong codes are counted per client
   // address (10 a minute, then 429).
   http::Response resume(const http::Request& request);
+  // GET /api/v1/queue/challenge: {bits, challenge} for the "under attack" mode (queue_pow.h); a
+  // new ticket then needs X-Surge-Proof. {bits: 0, challenge: null} while the mode is off.
+  http::Response challenge(const http::Request& request);
   // GET /api/v1/queue/state: the queue as everyone sees it (open, epoch, admitted cursor, rate,
   // issued, opening), cacheable by a CDN for a second. A page with its ticket's "place" computes
   // its position from it.
@@ -102,6 +105,7 @@ class WaitingRoom {
     bool new_client;
     bool prequeue;
     Done done;
+    std::string proof_id;  // hex id of the proof of work paid, claimed in memcached first
   };
   struct Presented {
     std::string text;
@@ -146,6 +150,8 @@ class WaitingRoom {
   base::Counter& state_refused_;
   base::Counter& sold_out_refused_;
   base::Counter& resumed_;
+  base::Counter& challenges_;
+  base::Counter* proof_refused_[8];
   base::Counter* resume_refused_[4];
   http::AttemptLimiter wrong_codes_{{10, std::chrono::seconds(60), 100000}};
   base::Counter* refused_[6];

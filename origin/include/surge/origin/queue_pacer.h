@@ -81,6 +81,8 @@ class QueuePacer {
   void setOpening(int64_t unix_s);
   // Admitted people per seat left (>= 1), or 0 to stop counting seats.
   void setSeatFactor(double factor);
+  // The "under attack" mode: a new ticket needs a proof of `bits` (queue_pow.h); 0: off.
+  void setProofBits(uint32_t bits);
   std::string statusJson() const;
 
  private:
@@ -95,7 +97,17 @@ class QueuePacer {
   void handOver();
   base::Result<int64_t, std::string> counter(const std::string& name, int64_t step);
   base::Result<int64_t, std::string> setCounter(const std::string& name, int64_t value);
-  bool saveSettings(bool open, bool paused, double rate, int64_t opening, double factor);
+  struct Settings {
+    bool open = false, paused = false;
+    double rate = 0, factor = 0;
+    int64_t opening = 0;
+    uint32_t pow_bits = 0;
+  };
+  Settings settings() const;  // mutex_ not held
+  // What operators set, as the store keeps it (saved by any origin).
+  base::Result<Settings, std::string> readSettings();
+  void useSettings(const Settings& s);  // mutex_ held
+  bool saveSettings(const Settings& s);
   // The highest the cursor may go now: people admitted in the window who have not booked stay
   // within seats left x factor. Also fills next.seats and next.sold_out_ms. Pacer thread.
   uint64_t seatBound(cache::QueueState& next, double factor);
@@ -119,6 +131,7 @@ class QueuePacer {
   bool paused_ = false;
   double set_rate_ = 0;
   double seat_factor_ = 0;
+  uint32_t pow_bits_ = 0;
   bool revoke_requested_ = false;
   // Published state (guarded by mutex_ for statusJson).
   cache::QueueState state_;
