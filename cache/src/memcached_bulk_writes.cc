@@ -263,6 +263,45 @@ std::vector<std::string> MemcachedClient::setMany(
   return failed;
 }
 
+std::vector<AddOutcome> MemcachedClient::addMany(
+    const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
+  std::vector<AddOutcome> outcome(items.size(), AddOutcome::kFailed);
+  std::vector<std::string> unplaced;  // keys no server takes: left kFailed
+  for (auto& entry : shareByServer(items, unplaced)) {
+    const std::string& address = entry.first;
+    const ServerShare& share = entry.second;
+    std::string out;
+    for (size_t i : share.indexes)
+      appendStorage(out, "add", items[i].first, items[i].second, ttl, nullptr);
+    std::vector<AddOutcome> answers;
+    answers.reserve(share.indexes.size());
+    auto parse = [&](std::string_view in, size_t& used) {
+      size_t end = 0;
+      while (answers.size() < share.indexes.size()) {
+        std::string_view line = lineAt(in, used, &end);
+        if (end <= used) return Parsed::kMore;
+        answers.push_back(line == "STORED"       ? AddOutcome::kAdded
+                          : line == "NOT_STORED" ? AddOutcome::kExisted
+                                                 : AddOutcome::kFailed);
+        used = end;
+      }
+      return Parsed::kDone;
+    };
+    if (exchange(address, share, out, parse)) {
+      for (size_t k = 0; k < share.indexes.size(); ++k)
+        outcome[share.indexes[k]] = answers[k];
+      continue;
+    }
+    for (size_t i : share.indexes) {  // one by one through libmemcached, as setMany
+      auto r = add(items[i].first, items[i].second, ttl);
+      outcome[i] = r                                              ? AddOutcome::kAdded
+                   : r.error().kind == CacheErrorKind::kNotStored ? AddOutcome::kExisted
+                                                                  : AddOutcome::kFailed;
+    }
+  }
+  return outcome;
+}
+
 NewerWrites MemcachedClient::setManyNewer(
     const std::vector<std::pair<std::string, std::string>>& items, const VersionOf& version_of,
     std::chrono::seconds ttl) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
 #include "surge/cache/hmac.h"
 #include "surge/cache/queue_draw.h"
@@ -301,15 +302,9 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
   {
     std::unique_lock lock(mutex_);
     if (!prequeue && proof_id.empty() && block_next_ < block_end_) {
-      cache::QueueTicket t;
-      t.number = block_next_++;
-      t.issued_s = nowMs() / 1000;
-      t.epoch = epoch;
-      t.client = binding;
+      uint64_t number = block_next_++;
       lock.unlock();
-      issued_.add();
-      std::string text = cache::encodeTicket(keys, t);
-      return done(ticketAnswer(201, text, t, p.client_id, new_client));
+      return done(newTicket(number, false, epoch, binding, p.client_id, new_client));
     }
     if (pending_.size() >= options_.max_pending) {
       lock.unlock();
@@ -320,6 +315,19 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
                         std::move(proof_id)});
   }
   wake_.notify_one();
+}
+
+http::Response WaitingRoom::newTicket(uint64_t number, bool prequeue, uint32_t epoch,
+                                      const cache::ClientBinding& client,
+                                      const std::string& client_id, bool new_client) {
+  cache::QueueTicket t;
+  t.number = number;
+  t.issued_s = nowMs() / 1000;
+  t.epoch = epoch;
+  t.prequeue = prequeue;
+  t.client = client;
+  issued_.add();
+  return ticketAnswer(201, cache::encodeTicket(keyring(), t), t, client_id, new_client);
 }
 
 http::Response WaitingRoom::current(const http::Request& request) {
@@ -597,15 +605,25 @@ void WaitingRoom::loop() {
       next_read = std::chrono::steady_clock::now() + options_.refresh;
     }
     if (work.empty()) continue;
-    cache::Keyring keys = keyring();
     uint32_t epoch = state().epoch;
+    // Proofs of work are used once across every edge: the first to claim a proof's id in
+    // memcached wins. The whole batch's claims go in one pipelined exchange per server.
+    std::vector<std::pair<std::string, std::string>> claims;
+    for (const Pending& p : work) {
+      if (!p.proof_id.empty())
+        claims.emplace_back(std::string(cache::kProofUsedPrefix) + p.proof_id, "1");
+    }
+    std::vector<cache::AddOutcome> claimed;
+    if (!claims.empty()) {
+      claimed = memcached_->addMany(claims, std::chrono::seconds(cache::kChallengeLifetime + 30));
+    }
+    size_t next_claim = 0;
+    std::unordered_map<http::Worker*, std::vector<std::function<void()>>> answers;
     for (Pending& p : work) {
       uint64_t number = 0;
       if (!p.proof_id.empty()) {
-        // Single use across every edge: the first to claim the proof's id in memcached wins.
-        auto claimed = memcached_->add(std::string(cache::kProofUsedPrefix) + p.proof_id, "1",
-                                       std::chrono::seconds(cache::kChallengeLifetime + 30));
-        if (!claimed && claimed.error().kind == cache::CacheErrorKind::kNotStored) {
+        cache::AddOutcome outcome = claimed[next_claim++];
+        if (outcome == cache::AddOutcome::kExisted) {
           proof_refused_[kProofUsed]->add();
           p.worker->post([done = std::move(p.done), bits = state().pow_bits] {
             done(proofRefusal("proof_used", "this proof of work has paid for a ticket already",
@@ -613,7 +631,7 @@ void WaitingRoom::loop() {
           });
           continue;
         }
-        if (!claimed) {
+        if (outcome == cache::AddOutcome::kFailed) {
           memcached_errors_.add();
           answerUnavailable(*p.worker, std::move(p.done));
           continue;
@@ -649,17 +667,20 @@ void WaitingRoom::loop() {
         block_end_ = end;
         number = block_next_++;
       }
-      cache::QueueTicket t;
-      t.number = number;
-      t.issued_s = nowMs() / 1000;
-      t.epoch = epoch;
-      t.prequeue = p.prequeue;
-      t.client = p.client;
-      std::string text = cache::encodeTicket(keys, t);
-      issued_.add();
-      http::Response r = ticketAnswer(201, text, t, p.client_id, p.new_client);
-      p.worker->post(
-          [done = std::move(p.done), r = std::move(r)]() mutable { done(std::move(r)); });
+      // The number is what the queue thread is for; the ticket is signed and answered on the
+      // worker, in one post per worker for the whole batch.
+      auto& batch = answers[p.worker];
+      batch.push_back([this, number, prequeue = p.prequeue, epoch, client = p.client,
+                       client_id = std::move(p.client_id), new_client = p.new_client,
+                       done = std::move(p.done)]() mutable {
+        done(newTicket(number, prequeue, epoch, client, client_id, new_client));
+      });
+    }
+    for (auto& [worker, batch] : answers) {
+      worker->post([batch = std::move(batch)]() mutable {
+        for (auto& answer : batch)
+          answer();
+      });
     }
   }
   std::deque<Pending> left;

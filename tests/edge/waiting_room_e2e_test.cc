@@ -632,6 +632,7 @@ TEST(WaitingRoomE2ETest, AResumeCodeGivesTheSamePlaceAtAnyEdgeAndNeverASecondOne
       second.post("/api/v1/queue/tickets/resume?code=" + first.code, "").body);
   Ticket other_device{other["ticket"], other["client"], other["number"]};
   ASSERT_TRUE(waitAdmitted(room.edge, first.ticket));
+  ASSERT_TRUE(waitAdmitted(third, other_device));  // each edge reads the state on its own
   EXPECT_EQ(book(room.edge, first.ticket, "resume-0").status, 201);
   HttpResponse twice = book(third, other_device, "resume-0b", "09:30");
   EXPECT_EQ(twice.status, 409) << twice.body;

@@ -66,6 +66,9 @@ struct NewerWrites {
   size_t superseded = 0;            // memcached already held a newer version: left as it was
 };
 
+// What addMany did with each item, in order.
+enum class AddOutcome : uint8_t { kAdded, kExisted, kFailed };
+
 struct MultiGetResult {
   std::unordered_map<std::string, std::string> values;  // keys not found are absent
   bool partial = false;  // some server failed: an absent key may exist there
@@ -104,6 +107,10 @@ class MemcachedClient {
                            std::chrono::seconds ttl = std::chrono::seconds(0));
   base::Result<base::Done, CacheError> add(std::string_view key, std::string_view value,
                                            std::chrono::seconds ttl = std::chrono::seconds(0));
+  // add for many keys, pipelined per server as setMany: each added, already there (another
+  // claimed it first), or failed (its server unreachable, after one-by-one retries).
+  std::vector<AddOutcome> addMany(const std::vector<std::pair<std::string, std::string>>& items,
+                                  std::chrono::seconds ttl = std::chrono::seconds(0));
   // base::Result<true>: removed; base::Result<false>: was not there.
   base::Result<bool, CacheError> remove(std::string_view key);
   // Atomic increment; nullopt when the key does not exist (memcached does not create it).

@@ -116,6 +116,10 @@ class WaitingRoom {
                               const cache::QueueTicket& ticket, const std::string& client_id,
                               bool set_client_cookie) const;
   std::string resumeCodeField(const cache::QueueTicket& ticket) const;
+  // A new ticket of `number`, signed, as its 201 answer (any thread).
+  http::Response newTicket(uint64_t number, bool prequeue, uint32_t epoch,
+                           const cache::ClientBinding& client, const std::string& client_id,
+                           bool new_client);
   static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
   static std::string seatFields(const cache::QueueState& s);
   void loop();
