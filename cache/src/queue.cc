@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "big_endian.h"
 #include "surge/base/crockford.h"
 #include "surge/cache/hmac.h"
 #include "surge/cache/snapshot_envelope.h"
@@ -23,18 +24,6 @@ namespace {
 constexpr uint8_t kTicketFormat = 1;
 constexpr size_t kMaxTicketText = 256;
 
-void putU64(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t getU64(const uint8_t* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 }  // namespace
 
 ClientBinding clientBinding(std::string_view client_id) {
@@ -48,9 +37,9 @@ namespace {
 
 uint64_t resumeMac(const KeyringKey& key, uint32_t epoch, uint64_t number, bool prequeue) {
   std::string fields;
-  putU64(fields, epoch, 4);
+  putBigEndian(fields, epoch, 4);
   fields.push_back(static_cast<char>(prequeue ? 1 : 0));
-  putU64(fields, number, 8);
+  putBigEndian(fields, number, 8);
   HmacSha256Digest mac = hmacSha256(key.secret, {"surge-resume-1", fields});
   return (uint64_t{mac[0]} << 7 | mac[1] >> 1) & 0x7fff;  // 15 bits
 }
@@ -103,9 +92,9 @@ std::string encodeTicket(const Keyring& keyring, QueueTicket ticket) {
   raw.push_back(static_cast<char>(kTicketFormat));
   raw.push_back(static_cast<char>(key.id.size()));
   raw += key.id;
-  putU64(raw, ticket.number, 8);
-  putU64(raw, static_cast<uint64_t>(ticket.issued_s), 8);
-  putU64(raw, ticket.epoch, 4);
+  putBigEndian(raw, ticket.number, 8);
+  putBigEndian(raw, static_cast<uint64_t>(ticket.issued_s), 8);
+  putBigEndian(raw, ticket.epoch, 4);
   raw.push_back(static_cast<char>(ticket.prequeue ? 1 : 0));
   raw.append(reinterpret_cast<const char*>(ticket.client.data()), ticket.client.size());
   HmacSha256Digest mac = hmacSha256(key.secret, {raw});
@@ -132,9 +121,9 @@ Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::strin
   QueueTicket t;
   t.key_id = std::string(key_id);
   const uint8_t* q = p + 2 + id_len;
-  t.number = getU64(q, 8);
-  t.issued_s = static_cast<int64_t>(getU64(q + 8, 8));
-  t.epoch = static_cast<uint32_t>(getU64(q + 16, 4));
+  t.number = getBigEndian(q, 8);
+  t.issued_s = static_cast<int64_t>(getBigEndian(q + 8, 8));
+  t.epoch = static_cast<uint32_t>(getBigEndian(q + 16, 4));
   if (q[20] > 1) return fail(TicketError::kMalformed);
   t.prequeue = q[20] == 1;
   std::memcpy(t.client.data(), q + 21, t.client.size());

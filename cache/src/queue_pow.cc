@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "big_endian.h"
 #include "surge/base/base64.h"
 #include "surge/cache/hmac.h"
 
@@ -12,18 +13,6 @@ namespace surge::cache {
 namespace {
 
 constexpr uint8_t kChallengeFormat = 1;
-
-void putBig(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t getBig(const uint8_t* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v = v << 8 | p[i];
-  return v;
-}
 
 }  // namespace
 
@@ -37,7 +26,7 @@ base::Result<std::string, std::string> makeChallenge(const Keyring& keyring, uin
   raw.push_back(static_cast<char>(key.id.size()));
   raw += key.id;
   raw.push_back(static_cast<char>(bits));
-  putBig(raw, static_cast<uint64_t>(now_s), 8);
+  putBigEndian(raw, static_cast<uint64_t>(now_s), 8);
   raw.append(reinterpret_cast<const char*>(id), sizeof id);
   raw.append(reinterpret_cast<const char*>(client.data()), client.size());
   HmacSha256Digest mac = hmacSha256(key.secret, {raw});
@@ -110,7 +99,7 @@ base::Result<Challenge, ProofError> checkProof(const Keyring& keyring, std::stri
   const uint8_t* q = p + 2 + id_len;
   Challenge c;
   c.bits = q[0];
-  c.issued_s = static_cast<int64_t>(getBig(q + 1, 8));
+  c.issued_s = static_cast<int64_t>(getBigEndian(q + 1, 8));
   std::memcpy(c.id.data(), q + 9, c.id.size());
   std::memcpy(c.client.data(), q + 25, c.client.size());
   if (now_s < c.issued_s - 5 || now_s > c.issued_s + kChallengeLifetime) {

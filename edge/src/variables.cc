@@ -90,22 +90,6 @@ std::string setCookieNamed(std::string_view lines, std::string_view name) {
   return {};
 }
 
-// "$arg_id": the first "id=" of the query, as sent (nginx compares the name without case).
-std::string_view argNamed(std::string_view args, std::string_view name) {
-  while (!args.empty()) {
-    size_t amp = args.find('&');
-    std::string_view pair = args.substr(0, amp);
-    size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    if (http::equalsIgnoreCase(key, name)) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) break;
-    args.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 std::string_view cookieNamed(const http::Request& request, std::string_view name) {
   for (const http::Header& h : request.headers) {
     if (!http::equalsIgnoreCase(h.name, "Cookie")) continue;
@@ -143,6 +127,22 @@ std::string protocol(const http::Request& r) {
 }
 
 }  // namespace
+
+// "$arg_id": the first "id=" of the query, as sent (nginx compares the name without case).
+std::string_view argNamed(std::string_view args, std::string_view name) {
+  while (!args.empty()) {
+    size_t amp = args.find('&');
+    std::string_view pair = args.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (http::equalsIgnoreCase(key, name)) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    args.remove_prefix(amp + 1);
+  }
+  return {};
+}
 
 ComplexValue ComplexValue::literal(std::string text) {
   ComplexValue v;

@@ -11,6 +11,7 @@
 #include "surge/cache/hmac.h"
 #include "surge/cache/queue_draw.h"
 #include "surge/cache/queue_pow.h"
+#include "surge/edge/variables.h"
 
 namespace surge::edge {
 namespace {
@@ -352,12 +353,20 @@ http::Response WaitingRoom::current(const http::Request& request) {
 }
 
 http::Response WaitingRoom::resume(const http::Request& request) {
-  std::string_view code;
-  for (std::string_view q = request.query; !q.empty();) {
-    size_t amp = q.find('&');
-    std::string_view item = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    if (item.substr(0, 5) == "code=") code = item.substr(5);
+  // As sent, or percent-encoded by a page (encodeURIComponent writes the check symbols $ and = as
+  // %24 and %3D).
+  std::string code;
+  std::string_view sent = argNamed(request.query, "code");
+  for (size_t i = 0; i < sent.size() && code.size() <= 32; ++i) {
+    unsigned value = 0;
+    if (sent[i] == '%' && i + 2 < sent.size() &&
+        std::from_chars(sent.data() + i + 1, sent.data() + i + 3, value, 16).ptr ==
+            sent.data() + i + 3) {
+      code += static_cast<char>(value);
+      i += 2;
+    } else {
+      code += sent[i];
+    }
   }
   auto refused = [this](size_t reason, http::Response r) {
     resume_refused_[reason]->add();
@@ -446,19 +455,11 @@ http::Response WaitingRoom::shared() const {
 
 http::Response WaitingRoom::draw(const http::Request& request) const {
   uint64_t from = 1, count = cache::kDrawPage;
-  std::string_view query = request.query;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = item.find('=');
-    std::string_view name = item.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-    uint64_t* out = name == "from" ? &from : name == "count" ? &count : nullptr;
-    if (out == nullptr) continue;
+  for (auto [name, out] : {std::pair{"from", &from}, std::pair{"count", &count}}) {
+    std::string_view value = argNamed(request.query, name);
+    if (value.empty()) continue;  // absent: the default
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), *out);
-    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || *out < 1 ||
+    if (ec != std::errc() || ptr != value.data() + value.size() || *out < 1 ||
         *out > (out == &count ? cache::kDrawPage : uint64_t{1} << 48)) {
       return jsonError(400, "invalid_range",
                        "from=N (1 or more) and count=M (1.." + std::to_string(cache::kDrawPage) +

@@ -22,10 +22,15 @@ const std::string kQueueKeyLine = "queue-1 " + std::string(64, '9');
 struct Room {
   explicit Room(std::string extra_http = "",
                 origin::CatalogData catalog = origin::test::smallCatalog(4, 2, 4, 50))
-      : origin(std::move(catalog)),
-        edge(origin,
-             "  surge_waiting_room on;\n  surge_queue_keys " + keysFile() + ";\n" + extra_http,
-             "    location /api/v1/queue/ { surge_queue; }\n") {}
+      : origin(std::move(catalog)), edge(origin, roomConfig() + extra_http, kQueueLocation) {}
+  // Another edge of the same room (the same memcached, origin and queue keys).
+  std::unique_ptr<EdgeProcess> anotherEdge() {
+    return std::make_unique<EdgeProcess>(origin, roomConfig(), kQueueLocation);
+  }
+  std::string roomConfig() {
+    return "  surge_waiting_room on;\n  surge_queue_keys " + keysFile() + ";\n";
+  }
+  static constexpr const char* kQueueLocation = "    location /api/v1/queue/ { surge_queue; }\n";
   std::string keysFile() {
     std::string path = origin.path("queue-keys.conf");
     writeFile(path, kQueueKeyLine + "\n");
@@ -564,12 +569,8 @@ TEST(WaitingRoomE2ETest, AResumeCodeGivesTheSamePlaceAtAnyEdgeAndNeverASecondOne
   Room room;
   room.queue("open");
   room.queue("pause");  // nobody admitted: positions stay put while the devices come and go
-  EdgeProcess second(room.origin,
-                     "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
-                     "    location /api/v1/queue/ { surge_queue; }\n");
-  EdgeProcess third(room.origin,
-                    "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
-                    "    location /api/v1/queue/ { surge_queue; }\n");
+  auto second_edge = room.anotherEdge(), third_edge = room.anotherEdge();
+  EdgeProcess &second = *second_edge, &third = *third_edge;
   EdgeProcess* edges[] = {&room.edge, &second, &third};
   struct Person {
     Ticket ticket;
@@ -595,6 +596,15 @@ TEST(WaitingRoomE2ETest, AResumeCodeGivesTheSamePlaceAtAnyEdgeAndNeverASecondOne
       // A new device: no client id, no ticket; half of them type the code in lower case.
       std::string typed = people[i].code;
       if (round % 2 == 1) std::transform(typed.begin(), typed.end(), typed.begin(), ::tolower);
+      if (round == 2) {  // every character percent-encoded, as a page's encodeURIComponent may
+        std::string encoded;
+        for (char c : typed) {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+          encoded += hex;
+        }
+        typed = encoded;
+      }
       HttpResponse r = edge.post("/api/v1/queue/tickets/resume?code=" + typed, "");
       ASSERT_EQ(r.status, 200) << r.body;
       auto j = nlohmann::json::parse(r.body);
@@ -680,9 +690,8 @@ TEST(WaitingRoomE2ETest, UnderAttackANewTicketCostsAProofOfWorkUsedOnce) {
   room.queue("pause");
   EXPECT_EQ(room.origin.admin("POST", "/admin/v1/queue/attack?bits=33").status, 400);
   room.queue("attack?bits=10");
-  EdgeProcess second(room.origin,
-                     "  surge_waiting_room on;\n  surge_queue_keys " + room.keysFile() + ";\n",
-                     "    location /api/v1/queue/ { surge_queue; }\n");
+  auto second_edge = room.anotherEdge();
+  EdgeProcess& second = *second_edge;
   std::this_thread::sleep_for(400ms);
   EXPECT_EQ(room.status()["proof_bits"], 10);
   HttpResponse bare = room.edge.post("/api/v1/queue/tickets", "");

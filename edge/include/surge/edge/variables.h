@@ -52,6 +52,10 @@ std::string requestHost(const http::Request& request);
 // (Connection, Keep-Alive, Content-Length) is known from the answer, the rest is in its lines.
 std::string sentHeaderValue(const http::Response& r, std::string_view name);
 
+// $arg_NAME: the value of the first NAME= of a query, as sent ("" when absent); the name compared
+// without case, as nginx does.
+std::string_view argNamed(std::string_view args, std::string_view name);
+
 // The value of variable `name` in `exchange` (empty when unset), as nginx defines it.
 std::string variableValue(const Exchange& exchange, std::string_view name);
 
