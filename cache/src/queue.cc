@@ -146,6 +146,15 @@ std::string encodeQueueState(const QueueState& s) {
   return buf;
 }
 
+namespace {
+
+// Seeds and commitments are lower-case hex: anything else would not be written back the same.
+bool lowerHex(std::string_view v) {
+  return !v.empty() && v.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+}  // namespace
+
 std::optional<QueueState> decodeQueueState(std::string_view text) {
   constexpr std::string_view kPrefix = "surge-queue 1 ";
   if (text.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
@@ -203,13 +212,13 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
       if (!u64(v) || v > 1) return std::nullopt;
       s.opened = v == 1;
     } else if (name == "shuffle") {
-      if (value.size() > 64) return std::nullopt;
+      if (value.size() > 64 || (value != "-" && !lowerHex(value))) return std::nullopt;
       s.shuffle = value == "-" ? std::string() : std::string(value);
     } else if (name == "pow") {
       if (!u64(v) || v > 32) return std::nullopt;
       s.pow_bits = static_cast<uint32_t>(v);
     } else if (name == "commit") {
-      if (value.size() > 64) return std::nullopt;
+      if (value.size() > 64 || (value != "-" && !lowerHex(value))) return std::nullopt;
       s.commitment = value == "-" ? std::string() : std::string(value);
     } else if (name == "seats") {
       if (value == "-") {

@@ -157,6 +157,11 @@ TEST(QueueStateTest, CarriesSeatsLeftAndWhenTheyRanOut) {
   EXPECT_EQ(older->seats, -1);
   EXPECT_FALSE(older->soldOut());
   EXPECT_FALSE(decodeQueueState(old + " seats=-3").has_value());
+  // Found by ticket_fuzz: a commitment (or seed) that is not hex did not survive being written
+  // back.
+  EXPECT_FALSE(decodeQueueState(old + " commit=e3b0" + std::string(1, '\0') + "ff").has_value());
+  EXPECT_FALSE(decodeQueueState(old + " shuffle=ABC").has_value());
+  EXPECT_TRUE(decodeQueueState(old + " commit=e3b0 shuffle=-").has_value());
   EXPECT_FALSE(decodeQueueState(old + " sold=x").has_value());
 }
 

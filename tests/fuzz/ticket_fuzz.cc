@@ -1,6 +1,6 @@
 // libFuzzer target for the waiting room's untrusted inputs: the ticket verifier (cookie or
 // X-Surge-Ticket header from any client), the queue state read from memcached (sealed and bare
-// text), and the base64
+// text), resume codes (?code= from anyone), proofs of work (X-Surge-Proof), and the base64
 // decoders behind tickets and HTTP Basic.
 //
 // Input byte 0 chooses the mode: even -> the rest is checked as a ticket as it is (framing, key
@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "surge/cache/queue.h"
+#include "surge/cache/queue_pow.h"
 
 namespace {
 
@@ -63,7 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto state = decodeQueueState(rest)) {
     auto again = decodeQueueState(encodeQueueState(*state));
     if (!again || again->admitted != state->admitted || again->epoch != state->epoch ||
-        again->open != state->open) {
+        again->open != state->open || again->seats != state->seats ||
+        again->sold_out_ms != state->sold_out_ms || again->commitment != state->commitment ||
+        again->pow_bits != state->pow_bits) {
       std::abort();
     }
     if (ticket.ok()) (void)queuePosition(ticket.value(), *state);
@@ -73,6 +76,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!opened || opened->admitted != state->admitted) std::abort();
   }
   (void)openQueueState(fuzzKeyring(), rest);  // as an edge reads memcached
+  // A resume code that reads names a place whose own code reads the same.
+  if (auto place = readResumeCode(fuzzKeyring(), 7, rest)) {
+    auto code = resumeCode(fuzzKeyring(), 7, place->number, place->prequeue);
+    auto back = code ? readResumeCode(fuzzKeyring(), 7, *code) : place;
+    if (!code || !back || back->number != place->number || back->prequeue != place->prequeue) {
+      std::abort();
+    }
+  }
+  // A proof that passes has the work it claims.
+  ClientBinding who = clientBinding("fuzz-client-0000");
+  if (auto paid = checkProof(fuzzKeyring(), rest, 0, 1000, who)) {
+    if (zeroBits(rest) < paid->bits) std::abort();
+  }
   if (auto bytes = surge::base::base64UrlDecode(rest)) {
     if (surge::base::base64UrlDecode(surge::base::base64UrlEncode(*bytes)) != bytes) std::abort();
   }
