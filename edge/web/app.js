@@ -17,7 +17,7 @@ const T = {
     openingIn: '대기열이 {0} 후 열립니다.', progress: '대기 진행률', min: '{0}분 {1}초', sec: '{0}초',
     joining: '대기열에 들어가는 중…', inQueue: '대기열에 들어왔습니다.', admitted: '차례가 되었습니다. 예약하는 중…',
     queueRetry: '대기 상태를 확인하지 못했습니다. 곧 다시 확인합니다.',
-    queueSoldOut: '모든 좌석이 예약되어 마감되었습니다 ({0}). 더 기다리셔도 예약할 수 없습니다.',
+    queueSoldOut: '모든 좌석이 예약되어 마감되었습니다 ({0}). 이 페이지를 열어 두시면 취소로 자리가 나는 경우 이어서 진행합니다.',
     queueSoldOutSt: '마감되었습니다.', proving: '자동 접속이 아닌지 확인하는 중… {0}%',
     provingNote: '접속이 몰려 이 기기에서 잠시 계산합니다. 외부 서비스나 추적 없이 이 페이지 안에서만 이루어집니다.', resumeCode: '다른 기기에서 이어가기 코드',
     resumed: '다른 기기의 대기 순서를 이어받았습니다.', resumeBad: '이어가기 코드를 확인해 주세요.',
@@ -68,7 +68,7 @@ const T = {
     openingIn: 'The queue opens in {0}.', progress: 'Queue progress', min: '{0} min {1} s', sec: '{0} s',
     joining: 'Joining the queue…', inQueue: 'You are in the queue.', admitted: 'Your turn. Booking…',
     queueRetry: 'Could not check the queue; trying again shortly.',
-    queueSoldOut: 'Every seat has been booked ({0}). Waiting longer will not get you a booking.',
+    queueSoldOut: 'Every seat has been booked ({0}). If a booking is cancelled, this page goes on by itself while it stays open.',
     queueSoldOutSt: 'Sold out.', proving: 'Checking this is not an automated client… {0}%',
     provingNote: 'Under heavy load, this device works for a moment. It stays in this page: no third party, no tracking.', resumeCode: 'Code to continue on another device',
     resumed: 'Your place from another device is back.', resumeBad: 'Check the resume code.',
@@ -629,7 +629,11 @@ function onQueue(q) {
   S.q = q;
   S.qAt = Date.now();
   renderQueue();
-  if (q.sold_out && !q.admitted) { setStatus('queueSoldOutSt'); return; }  // nothing to wait for
+  if (q.sold_out && !q.admitted) {
+    // Nothing to wait for, unless cancellations give seats back: then admission opens again.
+    setStatus('queueSoldOutSt');
+    return later(q.place != null ? pollShared : poll, jit(20, 40));
+  }
   if (q.admitted || q.open === false) { setStatus('admitted'); return attempt(); }
   const o = q.opening_in_s;
   const scarce = q.seats != null;
