@@ -238,11 +238,19 @@ http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
   r.headers += "Cache-Control: private, no-store\r\n";
   // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
   r.headers += "Set-Cookie: surge_ticket=" + text + "; Path=/; HttpOnly; SameSite=Lax\r\n";
-  if (set_client_cookie) {
-    r.headers += "Set-Cookie: surge_client=" + client_id +
-                 "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax\r\n";
-  }
+  if (set_client_cookie) r.headers += clientCookie(client_id);
   return r;
+}
+
+bool WaitingRoom::identify(Presented& p) {
+  p.new_client = p.client_id.empty();
+  if (p.new_client) p.client_id = newClientId();
+  return !p.client_id.empty();
+}
+
+std::string WaitingRoom::clientCookie(const std::string& client_id) {
+  return "Set-Cookie: surge_client=" + client_id +
+         "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax\r\n";
 }
 
 void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done done) {
@@ -252,11 +260,9 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
   uint32_t epoch = now_state.epoch;
   // Before the opening time, arrivals join the pre-queue, shuffled at the opening.
   bool prequeue = now_state.opening_s > nowMs() / 1000 && !now_state.opened;
-  bool new_client = p.client_id.empty();
-  if (new_client) p.client_id = newClientId();
-  if (p.client_id.empty()) return done(jsonError(503, "no_entropy", "retry shortly"));
+  if (!identify(p)) return done(jsonError(503, "no_entropy", "retry shortly"));
   cache::ClientBinding binding = cache::clientBinding(p.client_id);
-  if (!p.text.empty() && !new_client) {
+  if (!p.text.empty() && !p.new_client) {
     auto held = cache::decodeTicket(keys, p.text);
     // The same client again keeps its ticket - unless its booking session ran out: then it
     // joins again at the back (else an expired ticket could never be replaced).
@@ -305,14 +311,14 @@ void WaitingRoom::issue(http::Worker& worker, const http::Request& request, Done
     if (!prequeue && proof_id.empty() && block_next_ < block_end_) {
       uint64_t number = block_next_++;
       lock.unlock();
-      return done(newTicket(number, false, epoch, binding, p.client_id, new_client));
+      return done(newTicket(number, false, epoch, binding, p.client_id, p.new_client));
     }
     if (pending_.size() >= options_.max_pending) {
       lock.unlock();
       shed_.add();
       return done(jsonError(503, "overloaded", "too many people are joining; retry", 1));
     }
-    pending_.push_back({&worker, binding, p.client_id, new_client, prequeue, std::move(done),
+    pending_.push_back({&worker, binding, p.client_id, p.new_client, prequeue, std::move(done),
                         std::move(proof_id)});
   }
   wake_.notify_one();
@@ -400,19 +406,15 @@ http::Response WaitingRoom::resume(const http::Request& request) {
                                 "this place's booking time is over; join the queue again"));
   }
   Presented p = presented(request);
-  bool new_client = p.client_id.empty();
-  if (new_client) p.client_id = newClientId();
-  if (p.client_id.empty()) return jsonError(503, "no_entropy", "retry shortly");
+  if (!identify(p)) return jsonError(503, "no_entropy", "retry shortly");
   t.client = cache::clientBinding(p.client_id);
   resumed_.add();
-  return ticketAnswer(200, cache::encodeTicket(keyring(), t), t, p.client_id, new_client);
+  return ticketAnswer(200, cache::encodeTicket(keyring(), t), t, p.client_id, p.new_client);
 }
 
 http::Response WaitingRoom::challenge(const http::Request& request) {
   Presented p = presented(request);
-  bool new_client = p.client_id.empty();
-  if (new_client) p.client_id = newClientId();
-  if (p.client_id.empty()) return jsonError(503, "no_entropy", "retry shortly");
+  if (!identify(p)) return jsonError(503, "no_entropy", "retry shortly");
   uint32_t bits = state().pow_bits;
   std::string challenge = "null";
   if (bits > 0) {
@@ -427,10 +429,7 @@ http::Response WaitingRoom::challenge(const http::Request& request) {
                ",\"expires_in_s\":" + std::to_string(cache::kChallengeLifetime) + ",\"client\":\"" +
                p.client_id + "\"}");
   r.headers += "Cache-Control: private, no-store\r\n";
-  if (new_client) {
-    r.headers += "Set-Cookie: surge_client=" + p.client_id +
-                 "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax\r\n";
-  }
+  if (p.new_client) r.headers += clientCookie(p.client_id);
   return r;
 }
 

@@ -110,7 +110,12 @@ class WaitingRoom {
   struct Presented {
     std::string text;
     std::string client_id;
+    bool new_client = false;  // the id was made now (identify): it goes out as a cookie
   };
+  // Gives a client without an id a new one; false when no randomness is available.
+  static bool identify(Presented& p);
+  // The Set-Cookie line of a client id just made.
+  static std::string clientCookie(const std::string& client_id);
   Presented presented(const http::Request& request) const;
   http::Response ticketAnswer(int status, const std::string& ticket_text,
                               const cache::QueueTicket& ticket, const std::string& client_id,
