@@ -63,8 +63,9 @@ void answerUnavailable(http::Worker& worker, std::function<void(http::Response)>
   });
 }
 
-const char* const kReasons[] = {"missing", "forged",       "other_client",
-                                "revoked", "not_admitted", "expired"};
+const char* const kReasons[] = {"missing",      "forged",  "other_client", "revoked",
+                                "not_admitted", "expired", "sold_out"};
+constexpr size_t kNotAdmitted = 4, kSoldOut = 6;
 const char* const kResumeRefusals[] = {"mistyped", "unknown", "expired", "limited"};
 // cache::ProofError names, then "missing" and "used".
 const char* const kProofRefusals[] = {"malformed", "forged", "expired", "other_client",
@@ -122,10 +123,12 @@ WaitingRoom::WaitingRoom(cache::MemcachedOptions memcached, cache::Keyring keyri
         &metrics.counter("surge_edge_queue_resume_refused_total", "Resume codes refused, by reason",
                          std::string("reason=\"") + kResumeRefusals[i] + "\"");
   }
-  for (size_t i = 0; i < 6; ++i) {
-    refused_[i] = &metrics.counter("surge_edge_queue_refused_total",
-                                   "Bookings refused at the gate (403), by reason",
-                                   std::string("reason=\"") + kReasons[i] + "\"");
+  static_assert(std::size(kReasons) == sizeof(refused_) / sizeof(refused_[0]));
+  for (size_t i = 0; i < std::size(kReasons); ++i) {
+    refused_[i] =
+        &metrics.counter("surge_edge_queue_refused_total",
+                         "Bookings refused at the gate (403; 410 when sold out), by reason",
+                         std::string("reason=\"") + kReasons[i] + "\"");
   }
 }
 
@@ -531,8 +534,12 @@ WaitingRoom::Gate WaitingRoom::check(const http::Request& request) {
   if (t->epoch != s.epoch) return refuse(3);
   uint64_t place = cache::queuePosition(t.value(), s);
   if (place == 0 && t->prequeue && s.opened) return refuse(3);  // too late for the pre-queue
-  if (place == 0 || place > s.admitted) return refuse(4);
-  if (sessionOver(place, s)) return refuse(5);
+  if (place == 0 || place > s.admitted) {
+    // After the last seat went the cursor stops for good (until a cancellation): a ticket not
+    // yet reached will not be, and is told so rather than "not your turn yet" forever.
+    return refuse(place != 0 && s.soldOut() ? kSoldOut : kNotAdmitted);
+  }
+  if (sessionOver(place, s)) return refuse(5);  // expired
   return Gate{true, "", place};  // places are unique per ticket: origin allows one booking each
 }
 
@@ -541,6 +548,11 @@ http::Response WaitingRoom::refuse(const Gate& gate) const {
   if (reason == "unavailable") {
     return jsonError(503, "queue_unavailable", "the waiting room's state is not known yet; retry",
                      1);
+  }
+  if (reason == "sold_out") {
+    // 410 as for a new ticket (WaitingRoom::join): gone for good, not "forbidden for now". A
+    // cancellation may re-open admission; the status says so and the page looks again.
+    return jsonError(410, "sold_out", "every seat is taken; your turn will not come");
   }
   const char* message = reason == "missing"  ? "join the queue first: POST /api/v1/queue/tickets"
                         : reason == "forged" ? "the ticket does not verify"

@@ -529,7 +529,7 @@ async function attempt() {
     };
     return tick();
   }
-  if (r.status === 403 && /^ticket_/.test(r.code)) return queue(r.code);
+  if ((r.status === 403 && /^ticket_/.test(r.code)) || (r.status === 410 && r.code === 'sold_out')) return queue(r.code);
   fail(r, r.code === 'slot_full' || r.code === 'slot_past'
     ? [['backToTimes', () => pickClinic(S.clinic.id, true), 'back-to-times']]
     : r.code === 'person_already_booked' ? [['goMyBooking', () => showLookup(JSON.parse(S.keyBody).person_id),
@@ -552,7 +552,8 @@ function queue(code) {
     go('waiting');
     tickQueue();
   }
-  if (code === 'ticket_not_admitted') return first ? poll() : later(poll, jit(1.5, 2.5));
+  // Not yet, or not at all (sold out): the waiting page reads the state and says which.
+  if (code === 'ticket_not_admitted' || code === 'sold_out') return first ? poll() : later(poll, jit(1.5, 2.5));
   if (++S.rejoins > MAX_REJOINS) return fail({ code }, [['retry', startBooking, 'retry']]);
   join();
 }

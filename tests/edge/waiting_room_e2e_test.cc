@@ -475,6 +475,7 @@ TEST(WaitingRoomE2ETest, AdmissionStopsAtTheSeatsLeftAndEveryoneLearnsTheSellOut
   EXPECT_EQ(status["seats"], 4);
   EXPECT_EQ(status["claims"], 4);
   EXPECT_FALSE(waitAdmitted(room.edge, people[4], 300ms));
+  EXPECT_EQ(code(book(room.edge, people[4], "early", "09:00")), "ticket_not_admitted");
 
   std::vector<std::string> ids, tokens;
   for (size_t i = 0; i < 4; ++i) {
@@ -522,6 +523,11 @@ TEST(WaitingRoomE2ETest, AdmissionStopsAtTheSeatsLeftAndEveryoneLearnsTheSellOut
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(nlohmann::json::parse(again.body)["sold_out"], true);
   EXPECT_GE(metric(room.edge.metrics(), "surge_edge_queue_sold_out_total"), 1);
+  // Trying to book anyway: the turn will not come, and the answer says so (410, not 403).
+  HttpResponse late = book(room.edge, people[5], "late", "09:30");
+  EXPECT_EQ(late.status, 410) << late.body;
+  EXPECT_EQ(code(late), "sold_out");
+  EXPECT_EQ(metric(room.edge.metrics(), "surge_edge_queue_refused_total{reason=\"sold_out\"}"), 1);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(room.status()["admitted"], 4) << "admitted past the seats";
 

@@ -89,8 +89,9 @@ class WaitingRoom {
 
   struct Gate {
     bool ok = false;
-    const char* reason = "";  // missing, forged, other_client, revoked, not_admitted, expired
-    uint64_t number = 0;      // the ticket's place in the queue (unique per ticket), for origin
+    // missing, forged, other_client, revoked, not_admitted, expired, sold_out
+    const char* reason = "";
+    uint64_t number = 0;  // the ticket's place in the queue (unique per ticket), for origin
   };
   Gate check(const http::Request& request);
   http::Response refuse(const Gate& gate) const;
@@ -163,7 +164,7 @@ class WaitingRoom {
   base::Counter* proof_refused_[8];
   base::Counter* resume_refused_[4];
   http::AttemptLimiter wrong_codes_{{10, std::chrono::seconds(60), 100000}};
-  base::Counter* refused_[6];
+  base::Counter* refused_[7];
   base::Gauge& admitted_gauge_;
   base::Gauge& length_gauge_;
   base::Gauge& rate_gauge_;
