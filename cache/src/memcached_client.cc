@@ -324,6 +324,26 @@ Result<Done, CacheError> MemcachedClient::store(bool add_only, std::string_view 
   return fail(errorFrom(handle_, rc, add_only ? "memcached add" : "memcached set"));
 }
 
+Result<Done, CacheError> MemcachedClient::appendOrAdd(std::string_view key, std::string_view value,
+                                                      std::chrono::seconds ttl) {
+  if (!isValidKey(key)) return fail(badKey(key));
+  auto append = [&] {
+    return withFailover(options_.servers.size(), [&] {
+      return memcached_append(handle_, key.data(), key.size(), value.data(), value.size(), 0, 0);
+    });
+  };
+  for (int round = 0; round < 3; ++round) {
+    memcached_return_t rc = append();
+    if (rc == MEMCACHED_SUCCESS) return Done{};
+    if (rc != MEMCACHED_NOTSTORED) return fail(errorFrom(handle_, rc, "memcached append"));
+    auto added = store(true, key, value, ttl);  // none there yet
+    if (added) return Done{};
+    if (added.error().kind != CacheErrorKind::kNotStored) return added;
+  }
+  return fail(CacheError{CacheErrorKind::kNotStored,
+                         "memcached append: key \"" + std::string(key) + "\" kept changing"});
+}
+
 Result<Done, CacheError> MemcachedClient::set(std::string_view key, std::string_view value,
                                               std::chrono::seconds ttl) {
   return store(false, key, value, ttl);

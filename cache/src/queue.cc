@@ -131,18 +131,19 @@ Result<QueueTicket, TicketError> decodeTicket(const Keyring& keyring, std::strin
 }
 
 std::string encodeQueueState(const QueueState& s) {
-  char buf[544];
+  char buf[640];
   char seats[24] = "-";
   if (s.seats >= 0) std::snprintf(seats, sizeof seats, "%lld", static_cast<long long>(s.seats));
   std::snprintf(buf, sizeof buf,
                 "surge-queue 1 open=%d epoch=%u admitted=%llu rate=%.3f issued=%llu updated=%lld "
-                "opening=%lld pre=%llu opened=%d shuffle=%s seats=%s sold=%lld commit=%s pow=%u",
+                "opening=%lld pre=%llu opened=%d shuffle=%s seats=%s sold=%lld commit=%s pow=%u "
+                "here=%u",
                 s.open ? 1 : 0, s.epoch, static_cast<unsigned long long>(s.admitted), s.rate,
                 static_cast<unsigned long long>(s.issued), static_cast<long long>(s.updated_ms),
                 static_cast<long long>(s.opening_s), static_cast<unsigned long long>(s.prequeue),
                 s.opened ? 1 : 0, s.shuffle.empty() ? "-" : s.shuffle.c_str(), seats,
                 static_cast<long long>(s.sold_out_ms),
-                s.commitment.empty() ? "-" : s.commitment.c_str(), s.pow_bits);
+                s.commitment.empty() ? "-" : s.commitment.c_str(), s.pow_bits, s.absent_after_s);
   return buf;
 }
 
@@ -217,6 +218,9 @@ std::optional<QueueState> decodeQueueState(std::string_view text) {
     } else if (name == "pow") {
       if (!u64(v) || v > 32) return std::nullopt;
       s.pow_bits = static_cast<uint32_t>(v);
+    } else if (name == "here") {
+      if (!u64(v) || v > 86400) return std::nullopt;
+      s.absent_after_s = static_cast<uint32_t>(v);
     } else if (name == "commit") {
       if (value.size() > 64 || (value != "-" && !lowerHex(value))) return std::nullopt;
       s.commitment = value == "-" ? std::string() : std::string(value);

@@ -194,12 +194,18 @@ WaitingRoom::Presented WaitingRoom::presented(const http::Request& request) cons
 // pre-queue ticket), "epoch", "position" (places until admitted; 0 once admitted; null before
 // the opening for a pre-queue ticket), "eta_s", "admitted", "opening_in_s" (pre-queue, before
 // the opening), and the seats fields (seatFields).
+// How often a waiting page asks about its ticket (GET /api/v1/queue/tickets/current) so that it
+// is not passed over: a third of origin's absence time. 0: it need not.
+uint32_t WaitingRoom::heartbeatSeconds(const cache::QueueState& s) {
+  return s.absent_after_s == 0 ? 0 : std::max<uint32_t>(1, s.absent_after_s / 3);
+}
+
 std::string WaitingRoom::statusFields(const cache::QueueTicket& t, const cache::QueueState& s) {
   uint64_t place = cache::queuePosition(t, s);
   std::string out = "\"number\":" + std::to_string(t.number) +
                     ",\"epoch\":" + std::to_string(t.epoch) +
                     ",\"place\":" + (place == 0 ? std::string("null") : std::to_string(place)) +
-                    "," + seatFields(s);
+                    "," + seatFields(s) + ",\"heartbeat_s\":" + std::to_string(heartbeatSeconds(s));
   if (place == 0) {
     int64_t wait = std::max<int64_t>(0, s.opening_s - nowMs() / 1000);
     return out + ",\"prequeue\":true,\"position\":null,\"eta_s\":null,\"admitted\":false," +
@@ -233,10 +239,12 @@ std::string WaitingRoom::resumeCodeField(const cache::QueueTicket& t) const {
 
 http::Response WaitingRoom::ticketAnswer(int status, const std::string& text,
                                          const cache::QueueTicket& ticket,
-                                         const std::string& client_id,
-                                         bool set_client_cookie) const {
+                                         const std::string& client_id, bool set_client_cookie) {
+  cache::QueueState s = state();
+  // A ticket given (new, again, resumed) is a person here now.
+  if (s.absent_after_s > 0) presence_.note(cache::queuePosition(ticket, s));
   http::Response r = http::Response::json(
-      status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, state()) + "," +
+      status, "{\"ticket\":\"" + text + "\"," + statusFields(ticket, s) + "," +
                   resumeCodeField(ticket) + ",\"client\":\"" + client_id + "\"}");
   r.headers += "Cache-Control: private, no-store\r\n";
   // Lax: the booking page is same-site; HttpOnly: scripts never need the ticket itself.
@@ -354,6 +362,8 @@ http::Response WaitingRoom::current(const http::Request& request) {
     return jsonError(403, "ticket_revoked",
                      "taken after the opening closed the pre-queue; join again");
   }
+  // The page's heartbeat (it asks at least every absent_after / 3): this place is still here.
+  if (s.absent_after_s > 0) presence_.note(cache::queuePosition(t.value(), s));
   http::Response r =
       http::Response::json(200, "{" + statusFields(t.value(), s) + "," + resumeCodeField(*t) +
                                     ",\"open\":" + (s.open ? "true" : "false") + "}");
@@ -446,7 +456,8 @@ http::Response WaitingRoom::shared() const {
                ",\"rate\":" + rate + ",\"issued\":" + std::to_string(s.issued) + ",\"opening_s\":" +
                std::to_string(s.opening_s) + ",\"opened\":" + (s.opened ? "true" : "false") +
                ",\"as_of_ms\":" + std::to_string(s.updated_ms) + "," + seatFields(s) +
-               ",\"proof_bits\":" + std::to_string(s.pow_bits) + "}");
+               ",\"proof_bits\":" + std::to_string(s.pow_bits) +
+               ",\"heartbeat_s\":" + std::to_string(heartbeatSeconds(s)) + "}");
   // The same for everyone, new every second: a CDN keeps it a second, so a waiting crowd costs the
   // edges one request per CDN node per second.
   r.headers += "Cache-Control: public, max-age=1, s-maxage=1\r\n";
@@ -587,7 +598,10 @@ void WaitingRoom::readState() {
   int64_t now = nowMs();
   std::lock_guard lock(mutex_);
   if (!have_state_ || s->admitted != state_.admitted || s->epoch != state_.epoch) {
-    if (have_state_ && s->epoch != state_.epoch) history_.clear();
+    if (have_state_ && s->epoch != state_.epoch) {
+      history_.clear();
+      presence_.clear();  // places of the tickets just revoked
+    }
     history_.emplace_back(now, s->admitted);
   }
   // Keep enough history to answer "admitted more than a session ago?".
@@ -604,6 +618,7 @@ void WaitingRoom::readState() {
 
 void WaitingRoom::loop() {
   auto next_read = std::chrono::steady_clock::now();
+  auto next_presence = next_read + std::chrono::seconds(1);
   while (true) {
     std::deque<Pending> work;
     {
@@ -615,6 +630,15 @@ void WaitingRoom::loop() {
     if (std::chrono::steady_clock::now() >= next_read) {
       readState();
       next_read = std::chrono::steady_clock::now() + options_.refresh;
+    }
+    if (std::chrono::steady_clock::now() >= next_presence) {
+      // Once a second, the places pages asked about go to memcached for origin's pacer, one
+      // append per block of places: a few round trips, whatever the crowd.
+      cache::QueueState s = state();
+      if (!presence_.flush(*memcached_, s.epoch, s.absent_after_s, nowMs())) {
+        memcached_errors_.add();
+      }
+      next_presence = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
     if (work.empty()) continue;
     uint32_t epoch = state().epoch;

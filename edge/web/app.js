@@ -596,6 +596,7 @@ async function prove() {
   worker.postMessage({ challenge, bits });
 }
 async function poll() {
+  S.askedAt = Date.now();
   const g = S.gen, r = await tryApi('GET', '/api/v1/queue/tickets/current', { cache: 'no-store' });
   if (g !== S.gen) return;
   if (r && r.status === 200 && r.data) { S.qErr = 0; return onQueue(r.data); }
@@ -616,11 +617,14 @@ async function pollShared() {
   }
   S.qErr = 0;
   const s = r.data, q = S.q;
-  if (q.place == null || s.epoch !== q.epoch) return poll();
+  // Asking about its own ticket every heartbeat_s tells origin this person is still here (who
+  // stops asking is passed over; back within the booking session, the place is still theirs).
+  if (q.place == null || s.epoch !== q.epoch ||
+      (s.heartbeat_s > 0 && Date.now() - (S.askedAt || 0) >= s.heartbeat_s * 1000)) return poll();
   const position = Math.max(0, q.place - s.admitted);
   onQueue(Object.assign({}, q, { position, admitted: position === 0, open: s.open,
     eta_s: position === 0 ? 0 : s.rate > 0 ? Math.ceil(position / s.rate) : null,
-    seats: s.seats, sold_out: s.sold_out, sold_out_at_ms: s.sold_out_at_ms }));
+    seats: s.seats, sold_out: s.sold_out, sold_out_at_ms: s.sold_out_at_ms, heartbeat_s: s.heartbeat_s }));
 }
 // Polling: 1-2 s near the front, 8-12 s further back - except while origin counts seats (people
 // admitted before this one may take the last seat any second, and everyone must learn it within
@@ -638,10 +642,10 @@ function onQueue(q) {
   if (q.admitted || q.open === false) { setStatus('admitted'); return attempt(); }
   const o = q.opening_in_s;
   const scarce = q.seats != null;
-  later(q.place != null ? pollShared : poll,
-    q.position == null ? (o != null && o <= 12 ? (o + 1) * 1000 + jit(0, 2) : jit(10, 15))
+  const wait = q.position == null ? (o != null && o <= 12 ? (o + 1) * 1000 + jit(0, 2) : jit(10, 15))
     : scarce ? jit(1, 1.5)
-    : q.position <= 200 || (q.eta_s != null && q.eta_s <= 10) ? jit(1, 2) : jit(8, 12));
+    : q.position <= 200 || (q.eta_s != null && q.eta_s <= 10) ? jit(1, 2) : jit(8, 12);
+  later(q.place != null ? pollShared : poll, q.heartbeat_s > 0 ? Math.min(wait, q.heartbeat_s * 1000) : wait);
 }
 function tickQueue() { if (S.step === 'waiting') { renderQueue(); later(tickQueue, 1000); } }
 function renderQueue() {

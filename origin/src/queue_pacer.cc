@@ -41,6 +41,7 @@ QueuePacer::QueuePacer(cache::MemcachedClientPtr memcached, BookingWriter& write
       open_(options.open),
       set_rate_(options.rate),
       seat_factor_(options.seat_factor),
+      passing_(options.absent_after, options.admission_window, metrics),
       admitted_(metrics.gauge("surge_origin_queue_admitted", "Tickets up to this number may book")),
       issued_(metrics.gauge("surge_origin_queue_issued", "Tickets issued by edges (sequence)")),
       rate_milli_(metrics.gauge("surge_origin_queue_rate_milli",
@@ -274,14 +275,17 @@ std::string QueuePacer::statusJson() const {
       state_.soldOut() ? "\"" + formatTimestamp(state_.sold_out_ms) + "\"" : std::string("null");
   std::string commitment =
       state_.commitment.empty() ? std::string("null") : "\"" + state_.commitment + "\"";
-  char buf[800];
+  QueuePassing::Counts passing = passing_.counts();
+  std::string active = passing.active >= 0 ? std::to_string(passing.active) : std::string("null");
+  char buf[1000];
   std::snprintf(
       buf, sizeof buf,
       "{\"open\":%s,\"paused\":%s,\"mode\":\"%s\",\"rate\":%.3f,\"epoch\":%u,"
       "\"admitted\":%llu,\"issued\":%llu,\"waiting\":%llu,\"opening\":%lld,"
       "\"opening_at\":%s,\"prequeue\":%llu,\"leading\":%s,\"seat_factor\":%.3f,"
       "\"seats\":%s,\"claims\":%lld,\"sold_out\":%s,\"sold_out_at\":%s,"
-      "\"commitment\":%s,\"attack_mode\":%s,\"proof_bits\":%u}",
+      "\"commitment\":%s,\"attack_mode\":%s,\"proof_bits\":%u,\"absent_after\":%u,"
+      "\"passed_over\":%llu,\"returned\":%llu,\"active\":%s}",
       open_ ? "true" : "false", paused_ ? "true" : "false", set_rate_ > 0 ? "fixed" : "auto",
       current_rate_, state_.epoch, static_cast<unsigned long long>(state_.admitted),
       static_cast<unsigned long long>(state_.issued),
@@ -291,7 +295,9 @@ std::string QueuePacer::statusJson() const {
       static_cast<unsigned long long>(state_.prequeue),
       !options_.leading || options_.leading() ? "true" : "false", seat_factor_, seats.c_str(),
       static_cast<long long>(claims_.value()), state_.soldOut() ? "true" : "false",
-      sold_out_at.c_str(), commitment.c_str(), pow_bits_ > 0 ? "true" : "false", pow_bits_);
+      sold_out_at.c_str(), commitment.c_str(), pow_bits_ > 0 ? "true" : "false", pow_bits_,
+      passing_.absentAfterSeconds(), static_cast<unsigned long long>(passing.passed),
+      static_cast<unsigned long long>(passing.returned), active.c_str());
   return buf;
 }
 
@@ -385,15 +391,17 @@ uint64_t QueuePacer::seatBound(cache::QueueState& next, double factor) {
     return UINT64_MAX;
   }
   auto now = std::chrono::steady_clock::now();
-  window_.push_back({now, next.admitted, seats.booked});
+  window_.push_back({now, next.admitted, seats.booked, passing_.excused()});
   // The oldest mark kept is the last one at or before the window's start.
   while (window_.size() > 1 && window_[1].at <= now - options_.admission_window)
     window_.pop_front();
   const Mark& start = window_.front();
   int64_t booked = seats.booked - start.booked;
+  // People passed over (not there when their turn came, not back since) hold no claim.
+  auto excused = static_cast<int64_t>(passing_.excused() - start.excused);
   int64_t allowance = static_cast<int64_t>(std::floor(factor * static_cast<double>(seats.left)));
-  int64_t cap = static_cast<int64_t>(start.admitted) + booked + allowance;
-  int64_t claims = static_cast<int64_t>(next.admitted - start.admitted) - booked;
+  int64_t cap = static_cast<int64_t>(start.admitted) + excused + booked + allowance;
+  int64_t claims = static_cast<int64_t>(next.admitted - start.admitted) - excused - booked;
   next.seats = seats.left;
   if (seats.left > 0) {
     next.sold_out_ms = 0;
@@ -527,14 +535,16 @@ void QueuePacer::tick(double seconds) {
   }
   // 4. Advance the cursor, never past what was issued nor past what seats left allow
   // (admissions are not banked for later).
+  // People who left are passed over for free (queue_passing.h).
   uint64_t admitted = next.admitted;
-  uint64_t bound = std::min(issued, seatBound(next, factor));
+  passing_.observe(issued, next.epoch, open && !before_opening);
+  uint64_t seat_cap = seatBound(next, factor);
   if (open && !paused && !before_opening) {
     credit_ += rate * seconds;
     uint64_t whole = static_cast<uint64_t>(credit_);
     credit_ -= static_cast<double>(whole);
-    if (admitted < bound) admitted = std::min(bound, admitted + whole);
-    if (admitted >= bound) credit_ = 0;
+    admitted = passing_.advance(*memcached_, admitted, issued, seat_cap, whole);
+    if (admitted >= std::min(issued, seat_cap)) credit_ = 0;
   }
   if (admitted > next.admitted) {
     auto persisted = counter("queue_admitted", static_cast<int64_t>(admitted - next.admitted));
@@ -550,6 +560,7 @@ void QueuePacer::tick(double seconds) {
   next.updated_ms = unixNowMs();
   next.opening_s = opening;
   next.pow_bits = now.pow_bits;
+  next.absent_after_s = passing_.absentAfterSeconds();
   next.prequeue = prequeue_;
   next.opened = opened_;
   next.shuffle = shuffle_;
@@ -563,6 +574,7 @@ void QueuePacer::tick(double seconds) {
   }
   admitted_.set(static_cast<int64_t>(admitted));
   issued_.set(static_cast<int64_t>(issued));
+  passing_.review(*memcached_, admitted, issued);
   rate_milli_.set(static_cast<int64_t>(next.rate * 1000));
 }
 

@@ -119,7 +119,8 @@ TEST(QueueStateTest, RoundTripsAndRefusesGarbage) {
   EXPECT_EQ(
       text,
       "surge-queue 1 open=1 epoch=3 admitted=1000 rate=12.500 issued=5000 "
-      "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0 commit=- pow=0");
+      "updated=1796083200123 opening=0 pre=0 opened=0 shuffle=- seats=- sold=0 commit=- pow=0 "
+      "here=0");
   auto back = decodeQueueState(text);
   ASSERT_TRUE(back.has_value());
   EXPECT_TRUE(back->open);
@@ -163,6 +164,12 @@ TEST(QueueStateTest, CarriesSeatsLeftAndWhenTheyRanOut) {
   EXPECT_FALSE(decodeQueueState(old + " shuffle=ABC").has_value());
   EXPECT_TRUE(decodeQueueState(old + " commit=e3b0 shuffle=-").has_value());
   EXPECT_FALSE(decodeQueueState(old + " sold=x").has_value());
+  // The absence time pages keep up with (queue_presence.h).
+  s.absent_after_s = 60;
+  EXPECT_EQ(decodeQueueState(encodeQueueState(s))->absent_after_s, 60u);
+  EXPECT_EQ(older->absent_after_s, 0u);
+  EXPECT_FALSE(decodeQueueState(old + " here=86401").has_value());
+  EXPECT_FALSE(decodeQueueState(old + " here=-1").has_value());
 }
 
 // Found by ticket_fuzz: a time past INT64_MAX was taken and then written back negative, and a

@@ -21,8 +21,10 @@ const std::string kQueueKeyLine = "queue-1 " + std::string(64, '9');
 // An edge with the waiting room on, in front of an origin whose queue is open.
 struct Room {
   explicit Room(std::string extra_http = "",
-                origin::CatalogData catalog = origin::test::smallCatalog(4, 2, 4, 50))
-      : origin(std::move(catalog)), edge(origin, roomConfig() + extra_http, kQueueLocation) {}
+                origin::CatalogData catalog = origin::test::smallCatalog(4, 2, 4, 50),
+                std::vector<std::string> origin_args = {})
+      : origin(std::move(catalog), 1, std::move(origin_args)),
+        edge(origin, roomConfig() + extra_http, kQueueLocation) {}
   // Another edge of the same room (the same memcached, origin and queue keys).
   std::unique_ptr<EdgeProcess> anotherEdge() {
     return std::make_unique<EdgeProcess>(origin, roomConfig(), kQueueLocation);
@@ -757,6 +759,89 @@ TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
       "/api/v1/bookings", bookingBody(100001, origin::test::kFirstDate, "10:00", "closed-1"),
       {{"Idempotency-Key", "closed-1"}});
   EXPECT_EQ(r.status, 201) << r.body;
+}
+
+// People who left do not stall the line (origin's --queue-absent-after 3): of twelve people, six
+// keep asking about their ticket as a page does and six never ask again. Once their absence is
+// known the cursor passes the six over without spending admissions on them, admits the six who
+// are there, and counts no claim on a seat for the absent. One of them comes back: its place was
+// kept - it is admitted, books, and is counted as returned.
+TEST(WaitingRoomE2ETest, PeopleWhoLeftArePassedOverAndFindTheirPlaceIfTheyComeBack) {
+  Room room("", origin::test::smallCatalog(4, 2, 4, 50), {"--queue-absent-after", "3"});
+  room.queue("open");
+  room.queue("pause");
+  std::vector<Ticket> people;
+  for (int i = 0; i < 12; ++i)
+    people.push_back(join(room.edge));
+  auto shared = nlohmann::json::parse(room.edge.get("/api/v1/queue/state").body);
+  EXPECT_EQ(shared["heartbeat_s"], 1) << "pages are told to ask every third of the absence time";
+
+  std::atomic<bool> done{false};
+  std::thread pages([&] {  // the odd ones' pages, asking twice a second
+    while (!done) {
+      for (size_t i = 1; i < people.size(); i += 2)
+        (void)room.edge.get("/api/v1/queue/tickets/current", with(people[i]));
+      std::this_thread::sleep_for(500ms);
+    }
+  });
+  struct Stop {
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~Stop() {
+      done = true;
+      t.join();
+    }
+  } stop{done, pages};
+
+  // The absence is known after 3 s (and at most 1.5 x that, a second of edge flush and a second
+  // of the pacer's cache later): of the twelve waiting, six are there.
+  auto until = [&](const char* field, int64_t want) {
+    auto deadline = std::chrono::steady_clock::now() + 15s;
+    nlohmann::json s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      s = room.status();
+      if (s[field].is_number() && s[field].get<int64_t>() == want) return s;
+      std::this_thread::sleep_for(200ms);
+    }
+    ADD_FAILURE() << field << " never " << want << ": " << s.dump();
+    return s;
+  };
+  auto s = until("active", 6);
+  EXPECT_EQ(s["waiting"], 12);
+  EXPECT_EQ(s["passed_over"], 0) << "nobody is passed over while the line is paused";
+
+  room.queue("rate?value=2");
+  room.queue("resume");
+  for (size_t i = 1; i < people.size(); i += 2)
+    EXPECT_TRUE(waitAdmitted(room.edge, people[i], 10000ms)) << i;
+  s = until("admitted", 12);
+  EXPECT_EQ(s["passed_over"], 6) << s.dump();
+  EXPECT_EQ(s["returned"], 0);
+  // Claims are counted at the next tick: six, the absent hold none.
+  s = until("claims", 6);
+  std::string m = room.origin.admin("GET", "/metrics").body;
+  EXPECT_EQ(metric(m, "surge_origin_queue_passed_over_total"), 6);
+
+  // One of the absent comes back within the booking session: its place is admitted, it books.
+  HttpResponse back = room.edge.get("/api/v1/queue/tickets/current", with(people[0]));
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(nlohmann::json::parse(back.body)["admitted"], true);
+  s = until("returned", 1);
+  EXPECT_EQ(s["passed_over"], 6);
+  HttpResponse booked = book(room.edge, people[0], "came-back", "09:00");
+  EXPECT_EQ(booked.status, 201) << booked.body;
+  EXPECT_EQ(metric(room.origin.admin("GET", "/metrics").body, "surge_origin_queue_returned_total"),
+            1);
+}
+
+// An absence time pages cannot keep up with (they ask every third of it, at most once a second)
+// is refused at start, naming the flag.
+TEST(WaitingRoomE2ETest, AnAbsenceTimeUnder3sIsRefusedAtStart) {
+  for (const char* bad : {"2", "3601", "x"}) {
+    Command c = run(std::string(SURGE_ORIGIN_BIN) + " --queue-absent-after " + bad);
+    EXPECT_EQ(c.exit, 2) << bad;
+    EXPECT_NE(c.output.find("--queue-absent-after must be"), std::string::npos) << c.output;
+  }
 }
 
 }  // namespace

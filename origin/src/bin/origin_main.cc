@@ -52,6 +52,7 @@ struct Flags {
   bool queue_open = false;
   double queue_seat_factor = 1.25;  // admitted people per seat left; 0: seats not counted
   int queue_session_s = 600;        // as the edges' surge_queue_session
+  int queue_absent_after_s = 0;     // pass over places whose page left; 0: never
   std::string status_allow;         // who may read /metrics, /healthz, /readyz; "": anyone
   std::string cdn_purge;            // the CDN endpoints file (cdn_endpoint.h); "": none
   int cdn_purge_delay_ms = 1500;
@@ -70,6 +71,8 @@ constexpr const char* kUsage =
     "         [--queue-seat-factor F (admitted people per seat left, 1..100; 0: not counted)]\n"
     "         [--queue-session S (how long an admitted ticket may book: the edges'\n"
     "          surge_queue_session)]\n"
+    "         [--queue-absent-after S (pass over a place whose page has not asked for S\n"
+    "          seconds, 3..3600; 0, the default: never)]\n"
     "         [--status-allow ADDR|CIDR,... (who may read /metrics, /healthz, /readyz)]\n"
     "         [--cdn-purge FILE (CDNs told by tag when snapshots change)]\n"
     "         [--cdn-purge-delay-ms N (after a change; more than the edges' refresh interval)]\n";
@@ -136,7 +139,11 @@ Flags parseFlags(int argc, char** argv) {
       f.queue_seat_factor = factor;
     } else if (a == "--queue-session")
       f.queue_session_s = number(1, 86400);
-    else if (a == "--status-allow")
+    else if (a == "--queue-absent-after") {
+      f.queue_absent_after_s = number(0, 3600);
+      if (f.queue_absent_after_s > 0 && f.queue_absent_after_s < 3)
+        usage(a + " must be 0 or 3..3600 (pages ask every third of it)");
+    } else if (a == "--status-allow")
       f.status_allow = value();
     else if (a == "--cdn-purge")
       f.cdn_purge = value();
@@ -359,6 +366,7 @@ int main(int argc, char** argv) {
   pacer_options.open = flags.queue_open;
   pacer_options.seat_factor = flags.queue_seat_factor;
   pacer_options.admission_window = std::chrono::seconds(flags.queue_session_s);
+  pacer_options.absent_after = std::chrono::seconds(flags.queue_absent_after_s);
   // Several origins: one paces at a time, under a lease in the database.
   std::unique_ptr<origin::LeaderLease> lease;
   if (shared) {

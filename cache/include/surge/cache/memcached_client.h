@@ -111,6 +111,11 @@ class MemcachedClient {
   // claimed it first), or failed (its server unreachable, after one-by-one retries).
   std::vector<AddOutcome> addMany(const std::vector<std::pair<std::string, std::string>>& items,
                                   std::chrono::seconds ttl = std::chrono::seconds(0));
+  // Adds `value` at the end of the value under `key`, or stores it there when there is none
+  // (memcached's append then add, and append again if another writer's add came first: writers
+  // racing on one key all land). ttl applies when this call creates the value.
+  base::Result<base::Done, CacheError> appendOrAdd(std::string_view key, std::string_view value,
+                                                   std::chrono::seconds ttl);
   // base::Result<true>: removed; base::Result<false>: was not there.
   base::Result<bool, CacheError> remove(std::string_view key);
   // Atomic increment; nullopt when the key does not exist (memcached does not create it).

@@ -11,7 +11,7 @@
 // Queue state (kQueueStateKey), written by origin's pacer, read by every edge in the background:
 //   "surge-queue 1 open=<0|1> epoch=<E> admitted=<N> rate=<R> issued=<S> updated=<unix ms>
 //    opening=<unix s> pre=<P> opened=<0|1> shuffle=<hex|-> seats=<left|-> sold=<unix ms|0>
-//    commit=<hex|-> pow=<bits>"
+//    commit=<hex|-> pow=<bits> here=<seconds>"
 // Positions: the P pre-queue tickets (taken before the opening, numbered 1..P by
 // kQueuePreSequenceKey) hold places 1..P in an order shuffled at the opening with a seed origin
 // draws then (so arriving early or fast gains nothing); ticket n of the main sequence holds place
@@ -20,6 +20,8 @@
 // commit: the seed's commitment (queue_draw.h), published from when the seed is drawn (an opening
 // time is set); the seed itself (shuffle) only from the opening.
 // pow: the proof of work a new ticket needs (queue_pow.h), in bits; 0: none (the attack mode off).
+// here: a place whose page has not asked about it for this many seconds is passed over by
+// admission (queue_presence.h); pages ask at least three times as often. 0: nobody is.
 // seats: seats still bookable (slots not begun), "-" when origin does not count them; sold: when
 // origin saw the last one go (0 while some are left): edges stop issuing tickets and every status
 // says sold_out.
@@ -88,14 +90,15 @@ struct QueueState {
   double rate = 0;
   uint64_t issued = 0;  // places issued so far: P + the main sequence
   int64_t updated_ms = 0;
-  int64_t opening_s = 0;    // 0: no opening time (tickets are main tickets)
-  uint64_t prequeue = 0;    // P, fixed at the opening; 0 before it
-  bool opened = false;      // the opening has passed and P is fixed (P may be 0)
-  std::string shuffle;      // hex seed of the pre-queue order, published at the opening
-  std::string commitment;   // SHA-256 of the seed (queue_draw.h), published before the opening
-  uint32_t pow_bits = 0;    // proof of work for a new ticket (queue_pow.h); 0: not asked
-  int64_t seats = -1;       // seats still bookable; -1: not counted (no catalog, bound off)
-  int64_t sold_out_ms = 0;  // when the last seat went (unix ms); 0: not sold out
+  int64_t opening_s = 0;        // 0: no opening time (tickets are main tickets)
+  uint64_t prequeue = 0;        // P, fixed at the opening; 0 before it
+  bool opened = false;          // the opening has passed and P is fixed (P may be 0)
+  std::string shuffle;          // hex seed of the pre-queue order, published at the opening
+  std::string commitment;       // SHA-256 of the seed (queue_draw.h), published before the opening
+  uint32_t pow_bits = 0;        // proof of work for a new ticket (queue_pow.h); 0: not asked
+  uint32_t absent_after_s = 0;  // queue_presence.h; 0: nobody is passed over
+  int64_t seats = -1;           // seats still bookable; -1: not counted (no catalog, bound off)
+  int64_t sold_out_ms = 0;      // when the last seat went (unix ms); 0: not sold out
   bool soldOut() const { return sold_out_ms > 0; }
 };
 std::string encodeQueueState(const QueueState& state);

@@ -21,6 +21,9 @@
 //   client, is of the current epoch, is admitted (number <= cursor), and was admitted less than
 //   `session` ago (the edge remembers when the cursor passed each point; an edge younger than
 //   `session` treats what it has not seen as still valid).
+// - Presence: with origin's --queue-absent-after, every ticket given and every status asked
+//   notes the ticket's place; the queue thread appends them to memcached once a second
+//   (surge/cache/queue_presence.h) so the pacer passes over places whose page left.
 // - Sold out: once origin's state says the last seat went, new tickets are refused (410
 //   sold_out); tickets already held are still answered, and every status says "sold_out" with
 //   the time. Seats given back by cancellations clear it at origin's next tick.
@@ -42,6 +45,7 @@
 #include "surge/cache/keyring.h"
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/queue.h"
+#include "surge/cache/queue_presence.h"
 #include "surge/http/attempt_limiter.h"
 #include "surge/http/server.h"
 
@@ -120,7 +124,7 @@ class WaitingRoom {
   Presented presented(const http::Request& request) const;
   http::Response ticketAnswer(int status, const std::string& ticket_text,
                               const cache::QueueTicket& ticket, const std::string& client_id,
-                              bool set_client_cookie) const;
+                              bool set_client_cookie);
   std::string resumeCodeField(const cache::QueueTicket& ticket) const;
   // A new ticket of `number`, signed, as its 201 answer (any thread).
   http::Response newTicket(uint64_t number, bool prequeue, uint32_t epoch,
@@ -128,6 +132,7 @@ class WaitingRoom {
                            bool new_client);
   static std::string statusFields(const cache::QueueTicket& ticket, const cache::QueueState& s);
   static std::string seatFields(const cache::QueueState& s);
+  static uint32_t heartbeatSeconds(const cache::QueueState& s);
   void loop();
   void readState();
   int64_t admittedAtMs(uint64_t number) const;  // mutex_ held
@@ -151,6 +156,7 @@ class WaitingRoom {
   std::deque<std::pair<int64_t, uint64_t>> history_;  // (unix ms, admitted) when it moved
   int64_t started_ms_ = 0;
   bool stopping_ = false;
+  cache::PresenceLog presence_;  // places pages asked about, for origin's pacer
   std::thread thread_;
 
   base::Counter& issued_;

@@ -23,6 +23,9 @@
 // that have not begun), which the writer, or the slot follower of a shared store, keeps current.
 // After a restart the pacer does not know who was admitted before it: those claims are taken as
 // used (the window starts again), so up to F x seats left more may be admitted at once.
+//
+// People who left (`absent_after`): places whose page stopped asking are passed over without
+// spending the rate, and hold no claim (queue_passing.h).
 #pragma once
 
 #include <atomic>
@@ -38,6 +41,7 @@
 #include "surge/cache/memcached_client.h"
 #include "surge/cache/queue.h"
 #include "surge/origin/booking_writer.h"
+#include "surge/origin/queue_passing.h"
 
 namespace surge::origin {
 
@@ -57,6 +61,8 @@ class QueuePacer {
     // sold out). An operator's setting (surgectl queue factor) wins over this once saved.
     double seat_factor = 1.25;
     std::chrono::seconds admission_window{600};  // as the edges' surge_queue_session
+    // A place whose page has not asked for this long is passed over (queue_passing.h); 0: never.
+    std::chrono::seconds absent_after{0};
     // Several origins on one store: only the one for which this is true paces (leader_lease.h).
     // The others save what operators set through them for the leader to pick up (within a
     // second), and the one that takes over reads the numbers back from the store first.
@@ -114,7 +120,8 @@ class QueuePacer {
   struct Mark {
     std::chrono::steady_clock::time_point at;
     uint64_t admitted;
-    int64_t booked;  // SeatCount::booked
+    int64_t booked;    // SeatCount::booked
+    uint64_t excused;  // QueuePassing::excused(): passed over and not back
   };
   bool bumpSettingsGeneration();
   // Draws the seed and keeps it in the store (four counters): false when the store failed.
@@ -151,6 +158,7 @@ class QueuePacer {
   std::string seed_, commitment_;
   std::string shuffle_;
   std::deque<Mark> window_;  // (admitted, seats booked) over the admission window; pacer thread
+  QueuePassing passing_;     // people who left; pacer thread
   const void* counted_catalog_ = nullptr;  // the index window_ counted bookings of
   std::thread thread_;
 
