@@ -174,14 +174,14 @@ function catalog() {
 const ports = {};
 let origin;
 
-async function startOrigin() {
+async function startOrigin(extra = []) {
   origin = start("origin", BIN.origin, [
     "--listen", `127.0.0.1:${ports.origin}`, "--db", path.join(WORK, "origin.db"),
     "--memcached", `127.0.0.1:${ports.memcached}`,
     "--snapshot-keys", path.join(WORK, "snapshot.conf"),
     "--admin-keys", path.join(WORK, "admin.conf"),
     "--catalog", path.join(WORK, "catalog.csv"),
-    "--publish-coalesce-ms", "20", "--full-publish-interval", "2",
+    "--publish-coalesce-ms", "20", "--full-publish-interval", "2", ...extra,
   ]);
   await waitPort(ports.origin);
 }
@@ -743,6 +743,42 @@ async function main() {
 
     // Last: it books every seat. A person waits; the last seat goes; the page says so plainly, in
     // Korean and in English, and stops waiting; nobody new gets a place.
+    // People who left do not stall the line: with origin's --queue-absent-after 3 the waiting page
+    // asks about its own ticket every second (heartbeat_s); the place of someone who took a ticket
+    // and never asked again is passed over, and the page behind it is admitted and books.
+    await section("who left is passed over", async () => {
+      await stop(origin);
+      await startOrigin(["--queue-absent-after", "3"]);
+      surgectl("queue", "open");
+      surgectl("queue", "pause");
+      await sleep(500);
+      const gone = await fetch(base() + "/api/v1/queue/tickets", { method: "POST" });
+      check(gone.status === 201, "someone takes a place ahead and never asks again: " + gone.status);
+      const page = await newPage();
+      const asked = [];
+      page.on("requestfinished", (req) => {
+        if (new URL(req.url()).pathname === "/api/v1/queue/tickets/current") asked.push(Date.now());
+      });
+      await chooseSlot(page, { sido: "26", sigungu: "26110", clinic: 100003, date: D2,
+                               time: "09:30", person: "browser-stays" });
+      await page.locator(id("confirm")).click();
+      await page.locator(id("step-waiting")).waitFor({ state: "visible", timeout: 10000 });
+      await page.waitForTimeout(6000);
+      check(asked.length >= 4,
+            `while waiting the page asks about its own ticket every heartbeat_s (1 s here): ${asked.length} times in 6 s`);
+      surgectl("queue", "rate", "1");
+      surgectl("queue", "resume");
+      await page.locator(id("step-done")).waitFor({ state: "visible", timeout: 20000 });
+      await screenshot(page, "passed-over-ahead-booked");
+      const s = JSON.parse(surgectl("queue", "status"));
+      check(s.passed_over >= 1 && s.absent_after === 3,
+            `the place ahead was passed over and the page booked (passed_over ${s.passed_over}, returned ${s.returned})`);
+      await page.context().close();
+      surgectl("queue", "close");
+      await stop(origin);
+      await startOrigin();
+    });
+
     await section("sold out while waiting", async () => {
       surgectl("queue", "open");
       surgectl("queue", "pause");
