@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 
 #include <memory>
+#include <string>
 
 namespace surge::cache {
 namespace {
@@ -25,9 +26,22 @@ EVP_MAC* hmacAlgorithm() {
   return mac.get();
 }
 
-EVP_MAC_CTX* threadContext() {
-  thread_local MacCtxPtr ctx(hmacAlgorithm() ? EVP_MAC_CTX_new(hmacAlgorithm()) : nullptr);
-  return ctx.get();
+// One HMAC context per thread, its digest set once (naming it on every init made OpenSSL fetch
+// SHA-256 from the provider tables each time) and its key kept: the same key again (a worker
+// checking tickets, status after status) reuses the key's inner and outer pads instead of
+// hashing them anew - two SHA-256 blocks and the key setup of every MAC.
+struct ThreadMac {
+  MacCtxPtr ctx;
+  std::string key;  // the key ctx holds; empty: none (a fresh or failed context)
+  bool digest_set = false;
+  ~ThreadMac() { OPENSSL_cleanse(key.data(), key.size()); }
+};
+
+ThreadMac& threadMac() {
+  thread_local ThreadMac mac{
+      MacCtxPtr(hmacAlgorithm() ? EVP_MAC_CTX_new(hmacAlgorithm()) : nullptr), std::string(),
+      false};
+  return mac;
 }
 
 struct MdDeleter {
@@ -61,25 +75,43 @@ Sha256Digest sha256(std::initializer_list<std::string_view> parts) {
 
 HmacSha256Digest hmacSha256(std::string_view key, std::initializer_list<std::string_view> parts) {
   HmacSha256Digest out{};
-  EVP_MAC_CTX* ctx = threadContext();
+  ThreadMac& mac = threadMac();
+  EVP_MAC_CTX* ctx = mac.ctx.get();
   if (ctx == nullptr) return out;
-  char digest_name[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) !=
-      1) {
+  if (!mac.digest_set) {
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) return out;
+    mac.digest_set = true;
+  }
+  bool same_key = !mac.key.empty() && mac.key == key;
+  // A null key re-initialises with the key already set (OpenSSL's HMAC keeps its pads).
+  int ok = same_key
+               ? EVP_MAC_init(ctx, nullptr, 0, nullptr)
+               : EVP_MAC_init(ctx,  // never a null pointer here: that means "the same key"
+                              reinterpret_cast<const unsigned char*>(key.empty() ? "" : key.data()),
+                              key.size(), nullptr);
+  if (ok != 1) {
+    mac.key.clear();
     return out;
+  }
+  if (!same_key) {
+    OPENSSL_cleanse(mac.key.data(), mac.key.size());
+    mac.key.assign(key);
   }
   for (std::string_view part : parts) {
     if (EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) !=
         1) {
+      mac.key.clear();
       return HmacSha256Digest{};
     }
   }
   size_t len = 0;
   if (EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size()) {
+    mac.key.clear();
     return HmacSha256Digest{};
   }
   return out;
