@@ -685,16 +685,24 @@ void WaitingRoom::loop() {
         std::lock_guard lock(mutex_);
         if (block_next_ < block_end_) number = block_next_++;
       }
-      if (number == 0 && p.prequeue) {
+      // No number now (memcached down, or the sequence not seeded yet: origin re-seeds it): the
+      // client is told to come back in a second - with the same proof of work, so the claim this
+      // request made on it is given back.
+      auto unavailable = [&] {
+        if (!p.proof_id.empty()) {
+          (void)memcached_->remove(std::string(cache::kProofUsedPrefix) + p.proof_id);
+        }
         answerUnavailable(*p.worker, std::move(p.done));
+      };
+      if (number == 0 && p.prequeue) {
+        unavailable();
         continue;
       }
       if (number == 0) {
         auto top = memcached_->increment(cache::kQueueSequenceKey, options_.block);
         if (!top || !top->has_value()) {
-          // memcached down, or the sequence not seeded yet (origin re-seeds it): try again soon.
           if (!top) memcached_errors_.add();
-          answerUnavailable(*p.worker, std::move(p.done));
+          unavailable();
           continue;
         }
         uint64_t end = **top + 1;

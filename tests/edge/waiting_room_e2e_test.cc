@@ -751,6 +751,41 @@ TEST(WaitingRoomE2ETest, UnderAttackANewTicketCostsAProofOfWorkUsedOnce) {
   EXPECT_TRUE(off["challenge"].is_null());
 }
 
+// A proof of work that paid for a ticket the edge then could not number (the sequence gone from
+// memcached, origin not there to re-seed it) is not spent: the 503's retry with the same proof
+// gets the ticket.
+TEST(WaitingRoomE2ETest, AProofWhoseTicketCouldNotBeNumberedIsNotSpent) {
+  Room room;
+  room.queue("open");
+  room.queue("attack?bits=8");
+  std::this_thread::sleep_for(400ms);
+  const std::string client(32, 'c');
+  auto j = nlohmann::json::parse(
+      room.edge.get("/api/v1/queue/challenge", {{"X-Surge-Client", client}}).body);
+  std::string c = j["challenge"];
+  std::string proof = c + "." + std::to_string(cache::solveChallenge(c, 8));
+  std::vector<std::pair<std::string, std::string>> as = {{"X-Surge-Client", client},
+                                                         {"X-Surge-Proof", proof}};
+  room.origin.suspend();  // nobody re-seeds the sequence for now
+  cache::MemcachedOptions o;
+  o.servers = {room.origin.memcached().address()};
+  auto memcached = std::move(cache::MemcachedClient::create(o).value());
+  ASSERT_TRUE(memcached->remove(cache::kQueueSequenceKey).ok());
+  HttpResponse busy = room.edge.post("/api/v1/queue/tickets", "", as);
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(busy.header("retry-after"), "1");
+  room.origin.resume();
+  HttpResponse paid;
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    paid = room.edge.post("/api/v1/queue/tickets", "", as);
+    if (paid.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(paid.status, 201) << paid.body;
+  EXPECT_EQ(code(room.edge.post("/api/v1/queue/tickets", "", as)), "proof_used");
+}
+
 TEST(WaitingRoomE2ETest, ClosedRoomLetsBookingsThrough) {
   Room room;
   room.queue("close");
