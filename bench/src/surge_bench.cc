@@ -13,7 +13,7 @@
 //   surge-bench HOST:PORT[,HOST:PORT...] --catalog FILE [--users 200000] [--connections 10000]
 //               [--spike-seconds 20] [--seconds 120] [--think-ms 1500] [--out DIR] [--queue]
 //               [--closed] [--full-retries N] [--sources N] [--source-first ADDR] [--scenario FILE]
-//               [--prefix ID]
+//               [--prefix ID] [--leave F]
 // Several targets: person i connects to the (i mod n)th, as DNS round robin over edges would.
 // --closed: closed loop, `connections` people in the flow at all times until --seconds.
 // --sources N: connect from 127.0.0.1..127.0.0.N (past ~28,000 connections one address runs out
@@ -21,7 +21,9 @@
 // connect() cost milliseconds); --source-first ADDR: the N addresses begin there instead (the
 // cluster's crowd: 10.77.0.2..). --scenario FILE: the same settings as "key value" lines (see
 // bench/scenarios/opening-day.conf); later flags override it. --prefix ID: person ids and keys
-// begin with it (default "bench"), for several runs against one store.
+// begin with it (default "bench"), for several runs against one store. --leave F: that share of
+// the people who get a ticket and are not admitted at once close the tab (never ask again): the
+// waiting room's --queue-absent-after passes them over.
 //
 // Writes DIR/summary.json, DIR/timeline.csv (per second: reads, read errors, read p99 ms,
 // bookings, 409s, 503s, active connections) and DIR/booked.txt (every 201: booking id, clinic,
@@ -94,6 +96,7 @@ struct Options {
   // or a second run's keys replay (or, with another slot, are refused 422) the first run's.
   std::string prefix = "bench";
   size_t zipf_clinics = 64;  // clinics of a region people choose among (Zipf)
+  double leave = 0;          // share of those made to wait who leave at once (--leave)
 };
 
 // Zipf(1) over n items by inverse transform on precomputed cumulative weights.
@@ -120,6 +123,10 @@ struct Totals {
            gave_up = 0;
   uint64_t forbidden = 0, tickets = 0, polls = 0, failed_connections = 0, users_done = 0;
   uint64_t turned_away_sold_out = 0;  // 410 sold_out for a ticket
+  uint64_t left = 0;                  // made to wait, closed the tab (--leave)
+  uint64_t admitted_after_waiting = 0;
+  Clock::time_point last_admitted{};  // the last of those who waited read "admitted"
+  Histogram waited;                   // from the ticket to "admitted", for those who waited
   // When each waiting person first read "sold_out" in its status (compared, at the end, with the
   // last 201: how long the sell-out took to reach everyone still in line).
   std::vector<Clock::time_point> told_sold_out;
@@ -148,6 +155,7 @@ struct User {
   int full_retries = 0;
   std::string person, key, booking_body;
   std::string ticket, client;
+  Clock::time_point ticket_at{};  // when the ticket came, if it had to wait
   int64_t id = 0;
 };
 
@@ -469,6 +477,11 @@ class Bench {
           u->ticket = jsonField(body, "ticket");
           u->client = jsonField(body, "client");
           if (jsonField(body, "admitted") == "true") return send(u, Step::kBook);
+          u->ticket_at = Clock::now();
+          if (o_.leave > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < o_.leave) {
+            ++totals_.left;  // the tab is closed: nobody asks about this place again
+            return endUser(u, false);
+          }
           return waitInLine(u, body);
         }
         if (status == 410 && jsonField(body, "sold_out") == "true") {
@@ -478,7 +491,16 @@ class Bench {
         return refused(u, headers, Step::kTicket);
       case Step::kPoll:
         ++totals_.polls;
-        if (status == 200 && jsonField(body, "admitted") == "true") return send(u, Step::kBook);
+        if (status == 200 && jsonField(body, "admitted") == "true") {
+          if (u->ticket_at != Clock::time_point{}) {
+            ++totals_.admitted_after_waiting;
+            totals_.last_admitted = Clock::now();
+            totals_.waited.add(
+                std::chrono::duration<double, std::micro>(Clock::now() - u->ticket_at).count());
+            u->ticket_at = {};
+          }
+          return send(u, Step::kBook);
+        }
         if (status == 200) return waitInLine(u, body);
         return refused(u, headers, Step::kPoll);
       case Step::kBook: {
@@ -532,7 +554,11 @@ class Bench {
     }
     std::string pos = jsonField(body, "position");
     int64_t p = pos == "null" || pos.empty() ? 100000 : std::atoll(pos.c_str());
-    later(u, Step::kPoll, p <= 200 ? 1000 : 5000);
+    int wait_ms = p <= 200 ? 1000 : 5000;
+    // As the page: never longer than the heartbeat origin asks for, or the person is taken as gone.
+    std::string heartbeat = jsonField(body, "heartbeat_s");
+    if (int hb = std::atoi(heartbeat.c_str()); hb > 0) wait_ms = std::min(wait_ms, hb * 1000);
+    later(u, Step::kPoll, wait_ms);
   }
 
   // 503 + Retry-After (or another failure): wait as told, try again, give up after a few.
@@ -606,6 +632,13 @@ class Bench {
       << ",\"sold_out_told_ms_p50\":" << told(0.5) << ",\"sold_out_told_ms_p99\":" << told(0.99)
       << ",\"sold_out_told_ms_max\":" << told(1.0)
       << ",\"turned_away_sold_out\":" << totals_.turned_away_sold_out
+      << ",\"left_the_line\":" << totals_.left
+      << ",\"admitted_after_waiting\":" << totals_.admitted_after_waiting
+      << ",\"waited_p50_ms\":" << totals_.waited.percentileMs(0.5)
+      << ",\"waited_p99_ms\":" << totals_.waited.percentileMs(0.99) << ",\"last_admitted_s\":"
+      << (totals_.last_admitted == Clock::time_point{}
+              ? 0.0
+              : std::chrono::duration<double>(totals_.last_admitted - start_).count())
       << ",\"percentile_precision\":\"2% (log buckets)\"}";
     std::ofstream(o_.out + "/summary.json") << j.str() << '\n';
     std::ofstream(o_.out + "/timeline.csv")
@@ -815,6 +848,8 @@ int main(int argc, char** argv) {
       o.think_ms = std::atoi(value().c_str());
     else if (a == "--queue")
       o.queue = true;
+    else if (a == "--leave")
+      o.leave = std::atof(value().c_str());
     else {
       std::fprintf(stderr, "surge-bench: unknown option %s\n", a.c_str());
       return 2;

@@ -79,7 +79,9 @@ uint64_t QueuePassing::advance(cache::MemcachedClient& memcached, uint64_t from,
   auto now = Clock::now();
   int64_t now_ms = wallMs();
   uint64_t at = from, passes = 0;
-  while (at < issued && at < seat_cap + passes) {
+  // seat_cap + passes, saturating: an uncounted bound is UINT64_MAX.
+  auto limit = [&] { return seat_cap > UINT64_MAX - passes ? UINT64_MAX : seat_cap + passes; };
+  while (at < issued && at < limit()) {
     uint64_t place = at + 1;
     if (passes < kMaxPassesPerCall && mayPass(place, now) &&
         !view_.present(memcached, place, now_ms).value_or(true)) {

@@ -869,6 +869,41 @@ TEST(WaitingRoomE2ETest, PeopleWhoLeftArePassedOverAndFindTheirPlaceIfTheyComeBa
             1);
 }
 
+// Three hundred people who left ahead of one who stayed, seats not counted (factor 0), admission
+// at 1 a second: once their absence is known the cursor passes all of them at once - the one who
+// stayed is let in within seconds, not after 300 s (nor after 30, as when each tick could pass
+// one: the uncounted seat bound, UINT64_MAX, plus the places passed wrapped to a small number).
+TEST(WaitingRoomE2ETest, ALineOfPeopleWhoLeftIsPassedInOneGo) {
+  Room room("", origin::test::smallCatalog(4, 2, 4, 50), {"--queue-absent-after", "3"});
+  room.queue("open");
+  room.queue("pause");
+  room.queue("factor?value=0");
+  for (int i = 0; i < 300; ++i)
+    (void)join(room.edge);
+  Ticket stays = join(room.edge);
+  std::atomic<bool> done{false};
+  std::thread page([&] {
+    while (!done) {
+      (void)room.edge.get("/api/v1/queue/tickets/current", with(stays));
+      std::this_thread::sleep_for(500ms);
+    }
+  });
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  nlohmann::json s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    s = room.status();
+    if (s["active"] == 1) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(s["active"], 1) << s.dump();
+  room.queue("rate?value=1");
+  room.queue("resume");
+  EXPECT_TRUE(waitAdmitted(room.edge, stays, 5000ms)) << room.status().dump();
+  done = true;
+  page.join();
+  EXPECT_EQ(room.status()["passed_over"], 300);
+}
+
 // An absence time pages cannot keep up with (they ask every third of it, at most once a second)
 // is refused at start, naming the flag.
 TEST(WaitingRoomE2ETest, AnAbsenceTimeUnder3sIsRefusedAtStart) {
