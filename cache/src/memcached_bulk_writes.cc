@@ -224,9 +224,26 @@ bool MemcachedClient::takeServerBack() {
 
 std::vector<std::string> MemcachedClient::setMany(
     const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
+  std::vector<AddOutcome> outcome = storeMany(false, items, ttl);
   std::vector<std::string> failed;
-  // Not a structured binding: the parsers below capture them (clang 15 cannot capture a binding).
-  for (auto& entry : shareByServer(items, failed)) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (outcome[i] != AddOutcome::kAdded) failed.push_back(items[i].first);
+  }
+  return failed;
+}
+
+std::vector<AddOutcome> MemcachedClient::addMany(
+    const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
+  return storeMany(true, items, ttl);
+}
+
+std::vector<AddOutcome> MemcachedClient::storeMany(
+    bool add_only, const std::vector<std::pair<std::string, std::string>>& items,
+    std::chrono::seconds ttl) {
+  std::vector<AddOutcome> outcome(items.size(), AddOutcome::kFailed);
+  std::vector<std::string> unplaced;  // keys no server takes: left kFailed
+  // Not a structured binding: the parser below captures them (clang 15 cannot capture a binding).
+  for (auto& entry : shareByServer(items, unplaced)) {
     const std::string& address = entry.first;
     const ServerShare& share = entry.second;
     std::string out;
@@ -235,44 +252,7 @@ std::vector<std::string> MemcachedClient::setMany(
       bytes += items[i].first.size() + items[i].second.size() + 48;
     out.reserve(bytes);
     for (size_t i : share.indexes)
-      appendStorage(out, "set", items[i].first, items[i].second, ttl, nullptr);
-    std::vector<bool> stored;
-    stored.reserve(share.indexes.size());
-    auto parse = [&](std::string_view in, size_t& used) {
-      size_t end = 0;
-      while (stored.size() < share.indexes.size()) {
-        std::string_view line = lineAt(in, used, &end);
-        if (end <= used) return Parsed::kMore;
-        stored.push_back(line == "STORED");
-        used = end;
-      }
-      return Parsed::kDone;
-    };
-    if (exchange(address, share, out, parse)) {
-      for (size_t k = 0; k < share.indexes.size(); ++k) {
-        if (!stored[k]) failed.push_back(items[share.indexes[k]].first);
-      }
-      continue;
-    }
-    // Unreachable or too slow: one by one through libmemcached, which marks a dead server and
-    // moves its keys along the ring, as readers will.
-    for (size_t i : share.indexes) {
-      if (!set(items[i].first, items[i].second, ttl)) failed.push_back(items[i].first);
-    }
-  }
-  return failed;
-}
-
-std::vector<AddOutcome> MemcachedClient::addMany(
-    const std::vector<std::pair<std::string, std::string>>& items, std::chrono::seconds ttl) {
-  std::vector<AddOutcome> outcome(items.size(), AddOutcome::kFailed);
-  std::vector<std::string> unplaced;  // keys no server takes: left kFailed
-  for (auto& entry : shareByServer(items, unplaced)) {
-    const std::string& address = entry.first;
-    const ServerShare& share = entry.second;
-    std::string out;
-    for (size_t i : share.indexes)
-      appendStorage(out, "add", items[i].first, items[i].second, ttl, nullptr);
+      appendStorage(out, add_only ? "add" : "set", items[i].first, items[i].second, ttl, nullptr);
     std::vector<AddOutcome> answers;
     answers.reserve(share.indexes.size());
     auto parse = [&](std::string_view in, size_t& used) {
@@ -292,8 +272,10 @@ std::vector<AddOutcome> MemcachedClient::addMany(
         outcome[share.indexes[k]] = answers[k];
       continue;
     }
-    for (size_t i : share.indexes) {  // one by one through libmemcached, as setMany
-      auto r = add(items[i].first, items[i].second, ttl);
+    // Unreachable or too slow: one by one through libmemcached, which marks a dead server and
+    // moves its keys along the ring, as readers will.
+    for (size_t i : share.indexes) {
+      auto r = store(add_only, items[i].first, items[i].second, ttl);
       outcome[i] = r                                              ? AddOutcome::kAdded
                    : r.error().kind == CacheErrorKind::kNotStored ? AddOutcome::kExisted
                                                                   : AddOutcome::kFailed;

@@ -152,6 +152,11 @@ class MemcachedClient {
     int port = 0;
     std::vector<size_t> indexes;
   };
+  // setMany and addMany: the items sent pipelined per server; what became of each, in order
+  // (kAdded: stored). Keys no server takes stay kFailed.
+  std::vector<AddOutcome> storeMany(bool add_only,
+                                    const std::vector<std::pair<std::string, std::string>>& items,
+                                    std::chrono::seconds ttl);
   std::unordered_map<std::string, ServerShare> shareByServer(
       const std::vector<std::pair<std::string, std::string>>& items,
       std::vector<std::string>& failed);
