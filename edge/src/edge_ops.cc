@@ -80,9 +80,7 @@ void OpsHandler::handle(Exchange& ex, const Location&) {
                                              "and /metrics"));
   }
   if (ex.method() != "GET" && ex.method() != "HEAD") {
-    http::Response r = jsonError(405, "method_not_allowed", "use GET");
-    r.headers += "Allow: GET, HEAD\r\n";
-    return dispatcher_.answer(ctx, std::move(r));
+    return dispatcher_.answer(ctx, http::methodNotAllowed("use GET", "GET, HEAD"));
   }
   if (path == "/healthz")
     return dispatcher_.answer(ctx, http::Response::json(200, "{\"status\":\"ok\"}"));

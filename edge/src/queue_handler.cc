@@ -56,42 +56,32 @@ void QueueHandler::handle(Exchange& ex, const Location&) {
   std::string_view path = ex.request.path;
   if (path == "/api/v1/queue/tickets/current") {
     if (ex.method() != "GET" && ex.method() != "HEAD") {
-      http::Response r = jsonError(405, "method_not_allowed", "use GET");
-      r.headers += "Allow: GET, HEAD\r\n";
-      return dispatcher_.answer(ctx, std::move(r));
+      return dispatcher_.answer(ctx, http::methodNotAllowed("use GET", "GET, HEAD"));
     }
     return dispatcher_.answer(ctx, room_->current(ex.request));
   }
   if (path == "/api/v1/queue/challenge") {
     if (ex.method() != "GET") {
-      http::Response r = jsonError(405, "method_not_allowed", "use GET");
-      r.headers += "Allow: GET\r\n";
-      return dispatcher_.answer(ctx, std::move(r));
+      return dispatcher_.answer(ctx, http::methodNotAllowed("use GET", "GET"));
     }
     return dispatcher_.answer(ctx, room_->challenge(ex.request));
   }
   if (path == "/api/v1/queue/state" || path == "/api/v1/queue/draw") {
     if (ex.method() != "GET" && ex.method() != "HEAD") {
-      http::Response r = jsonError(405, "method_not_allowed", "use GET");
-      r.headers += "Allow: GET, HEAD\r\n";
-      return dispatcher_.answer(ctx, std::move(r));
+      return dispatcher_.answer(ctx, http::methodNotAllowed("use GET", "GET, HEAD"));
     }
     return dispatcher_.answer(
         ctx, path == "/api/v1/queue/state" ? room_->shared() : room_->draw(ex.request));
   }
   if (path == "/api/v1/queue/tickets/resume") {
     if (ex.method() != "POST") {
-      http::Response r = jsonError(405, "method_not_allowed", "use POST");
-      r.headers += "Allow: POST\r\n";
-      return dispatcher_.answer(ctx, std::move(r));
+      return dispatcher_.answer(ctx, http::methodNotAllowed("use POST", "POST"));
     }
     return dispatcher_.answer(ctx, room_->resume(ex.request));
   }
   if (path == "/api/v1/queue/tickets") {
     if (ex.method() != "POST") {
-      http::Response r = jsonError(405, "method_not_allowed", "use POST");
-      r.headers += "Allow: POST\r\n";
-      return dispatcher_.answer(ctx, std::move(r));
+      return dispatcher_.answer(ctx, http::methodNotAllowed("use POST", "POST"));
     }
     AnswerContext async = dispatcher_.asyncContext(ex, kQueue);
     return room_->issue(ex.worker, ex.request, [this, async, hold = ex.hold](http::Response r) {

@@ -75,9 +75,7 @@ void SnapshotHandler::stop() {
 void SnapshotHandler::handle(Exchange& ex, const Location& location) {
   AnswerContext ctx = dispatcher_.context(ex, kSnapshot);
   if (ex.method() != "GET" && ex.method() != "HEAD") {
-    http::Response r = jsonError(405, "method_not_allowed", "snapshots: GET or HEAD");
-    r.headers += "Allow: GET, HEAD\r\n";
-    return dispatcher_.answer(ctx, std::move(r));
+    return dispatcher_.answer(ctx, http::methodNotAllowed("snapshots: GET or HEAD", "GET, HEAD"));
   }
   std::string name = snapshotNameForPath(ex.request.path);
   if (name.empty()) {

@@ -90,6 +90,12 @@ Response jsonError(int status, std::string_view code, std::string_view message,
   return r;
 }
 
+Response methodNotAllowed(std::string_view message, std::string_view allow) {
+  Response r = jsonError(405, "method_not_allowed", message);
+  r.headers.append("Allow: ").append(allow).append("\r\n");
+  return r;
+}
+
 Response htmlError(int status) {
   // The titles of nginx's own pages, where they are older wordings than the status line's.
   const char* words = status == 408   ? "Request Time-out"

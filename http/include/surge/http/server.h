@@ -100,6 +100,8 @@ struct Response {
 // knows better says so with setCacheControl).
 Response jsonError(int status, std::string_view code, std::string_view message,
                    int64_t retry_after_s = 0);
+// 405 method_not_allowed (jsonError) with the Allow header naming `allow` ("GET, HEAD").
+Response methodNotAllowed(std::string_view message, std::string_view allow);
 
 // The error page nginx sends for `status` (its layout, CRLF line ends and all, "surge" where nginx
 // names itself): what static and proxied locations answer with, where a browser shows it. As
