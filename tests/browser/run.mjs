@@ -254,6 +254,22 @@ const addresses = (page, n) => page.$$eval("#clinic-list .addr", (a, n) => a.sli
 const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 
 // Until the edge serves the snapshot at PATH with STATUS (a 404 is believed for 2 s).
+// Until the edge answers with the room open and the line stopped (origin publishes rate 0 while
+// paused; the edge reads the state every 200 ms, later on a loaded machine): a fixed sleep let a
+// section read a position while the line was still moving.
+async function untilPaused(ms = 10000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const r = await fetch(base() + "/api/v1/queue/state").catch(() => null);
+    if (r && r.ok) {
+      const s = await r.json();
+      if (s.open && s.rate === 0) return;
+    }
+    await sleep(100);
+  }
+  throw new Error(`the queue did not pause within ${ms} ms`);
+}
+
 async function waitSnapshot(p, status, ms = 15000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -603,7 +619,7 @@ async function main() {
     await section("waiting room admission", async () => {
       surgectl("queue", "open");
       surgectl("queue", "pause");
-      await sleep(500);  // the edge reads the queue state every 200 ms
+      await untilPaused();
       const page = await newPage();
       const polled = [];
       page.on("requestfinished", (req) => {
@@ -683,7 +699,7 @@ async function main() {
     await section("resume on another device", async () => {
       surgectl("queue", "open");
       surgectl("queue", "pause");
-      await sleep(500);
+      await untilPaused();
       const first = await newPage();
       await first.goto(base() + "/queue/");
       const codeEl = first.locator(id("resume-code"));
@@ -751,7 +767,7 @@ async function main() {
       await startOrigin(["--queue-absent-after", "3"]);
       surgectl("queue", "open");
       surgectl("queue", "pause");
-      await sleep(500);
+      await untilPaused();
       const gone = await fetch(base() + "/api/v1/queue/tickets", { method: "POST" });
       check(gone.status === 201, "someone takes a place ahead and never asks again: " + gone.status);
       const page = await newPage();
@@ -782,7 +798,7 @@ async function main() {
     await section("sold out while waiting", async () => {
       surgectl("queue", "open");
       surgectl("queue", "pause");
-      await sleep(500);
+      await untilPaused();
       const page = await newPage();
       await chooseSlot(page, { sido: "11", sigungu: "11110", clinic: 100001, date: D2,
                                time: "10:00", person: "browser-sold-out" });
