@@ -24,17 +24,7 @@ void forEachHeader(std::string_view lines, Fn fn) {
 
 // nginx's ngx_http_parse_unsafe_uri: a ".." segment anywhere (after %XX decoding), NUL.
 bool unsafe(std::string_view path) {
-  std::string decoded;
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size() &&
-        std::isxdigit(static_cast<unsigned char>(path[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
-      decoded += static_cast<char>(std::stoi(std::string(path.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      decoded += path[i];
-    }
-  }
+  std::string decoded = percentDecode(path);
   if (decoded.find('\0') != std::string::npos) return true;
   size_t start = 0;
   while (start <= decoded.size()) {

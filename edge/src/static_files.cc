@@ -109,6 +109,25 @@ std::string percentEncode(std::string_view bytes, std::string_view plain) {
   return out;
 }
 
+std::string percentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    int hi = -1, lo = -1;
+    if (text[i] == '%' && i + 2 < text.size()) {
+      hi = hexValue(text[i + 1]);
+      lo = hexValue(text[i + 2]);
+    }
+    if (hi >= 0 && lo >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 std::string encodeUri(std::string_view path) {
   return percentEncode(path, "-._~!$&'()*+,;=:@/");
 }

@@ -11,6 +11,7 @@
 #include "surge/cache/hmac.h"
 #include "surge/cache/queue_draw.h"
 #include "surge/cache/queue_pow.h"
+#include "surge/edge/static_files.h"
 #include "surge/edge/variables.h"
 
 namespace surge::edge {
@@ -374,19 +375,10 @@ http::Response WaitingRoom::current(const http::Request& request) {
 http::Response WaitingRoom::resume(const http::Request& request) {
   // As sent, or percent-encoded by a page (encodeURIComponent writes the check symbols $ and = as
   // %24 and %3D).
-  std::string code;
-  std::string_view sent = argNamed(request.query, "code");
-  for (size_t i = 0; i < sent.size() && code.size() <= 32; ++i) {
-    unsigned value = 0;
-    if (sent[i] == '%' && i + 2 < sent.size() &&
-        std::from_chars(sent.data() + i + 1, sent.data() + i + 3, value, 16).ptr ==
-            sent.data() + i + 3) {
-      code += static_cast<char>(value);
-      i += 2;
-    } else {
-      code += sent[i];
-    }
-  }
+  // At most 33 characters, one more than a code with room for spaces: the first 33 decoded come
+  // from the first 99 sent.
+  std::string code = percentDecode(argNamed(request.query, "code").substr(0, 99));
+  if (code.size() > 33) code.resize(33);
   auto refused = [this](size_t reason, http::Response r) {
     resume_refused_[reason]->add();
     return r;

@@ -65,6 +65,18 @@ TEST(NormalizePathTest, DecodesOnlyOnce) {
   EXPECT_EQ(norm("/a%20b"), "/a b");
 }
 
+// The lenient decode (X-Accel-Redirect's unsafe-path check, resume codes): a bad escape stays as
+// it is; each escape is decoded once.
+TEST(PercentDecodeTest, DecodesGoodEscapesAndKeepsTheRest) {
+  EXPECT_EQ(percentDecode("ABCD%2DEFGH%2d%24"), "ABCD-EFGH-$");
+  EXPECT_EQ(percentDecode("%2e%2E/%252e"), "../%2e");
+  EXPECT_EQ(percentDecode("100%"), "100%");
+  EXPECT_EQ(percentDecode("%4"), "%4");
+  EXPECT_EQ(percentDecode("%zz%4g"), "%zz%4g");
+  EXPECT_EQ(percentDecode("a%00b"), std::string("a\0b", 3));
+  EXPECT_EQ(percentDecode(""), "");
+}
+
 TEST(NormalizePathTest, RejectsNulAndBackslash) {
   EXPECT_EQ(norm("/a%00b"), "(fail)");
   EXPECT_EQ(norm("/%00"), "(fail)");

@@ -30,6 +30,9 @@ std::optional<std::string> normalizePath(std::string_view raw_path);
 
 // `bytes` with every byte other than ALPHA, DIGIT and those in `plain` as %XX (upper-case hex).
 std::string percentEncode(std::string_view bytes, std::string_view plain);
+// `text` with each %XX (two hex digits) decoded and everything else, a lone '%' included, as it is
+// (as nginx unescapes where it does not refuse a bad escape; normalizePath refuses them).
+std::string percentDecode(std::string_view text);
 // `path` with what may not stand in a URI path escaped (%XX), as nginx writes a Location.
 std::string encodeUri(std::string_view path);
 
